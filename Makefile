@@ -1,0 +1,61 @@
+# xt — build the library, the CLI, tests and benchmarks.
+#   make            libxt.a and ./xt          make test    all tests (stops at first failure)
+#   make asan       tests under ASan+UBSan    make bench   benchmark programs
+#   CFLAGS=... / WERROR=1 / OPENMP=0 / SAN=-fsanitize=...
+CC      ?= cc
+CFLAGS  ?= -O2 -g -march=native
+OPENMP  ?= 1
+SAN     ?=
+WERROR  ?=
+BUILD   ?= build
+
+XT_CFLAGS  = -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wno-unused-parameter -Iinclude -Isrc $(SAN)
+XT_LDLIBS  = -lopenblas -ltiff -lm -lpthread
+ifeq ($(OPENMP),1)
+XT_CFLAGS += -fopenmp
+endif
+ifneq ($(WERROR),)
+XT_CFLAGS += -Werror
+endif
+
+SRC   := $(wildcard src/core/*.c src/nn/*.c src/models/*.c src/io/*.c)
+CLI   := $(wildcard src/cli/*.c)
+TESTS := $(patsubst tests/%.c,$(BUILD)/tests/%,$(wildcard tests/test_*.c))
+BENCH := $(patsubst bench/%.c,$(BUILD)/bench/%,$(wildcard bench/*.c))
+OBJ   := $(patsubst %.c,$(BUILD)/%.o,$(SRC))
+CLIO  := $(patsubst %.c,$(BUILD)/%.o,$(CLI))
+
+all: $(BUILD)/libxt.a xt
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(XT_CFLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/libxt.a: $(OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+xt: $(CLIO) $(BUILD)/libxt.a
+	$(CC) $(CFLAGS) $(XT_CFLAGS) $^ -o $@ $(XT_LDLIBS)
+
+$(BUILD)/tests/%: tests/%.c $(BUILD)/libxt.a tests/check.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(XT_CFLAGS) $< $(BUILD)/libxt.a -o $@ $(XT_LDLIBS)
+
+$(BUILD)/bench/%: bench/%.c $(BUILD)/libxt.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(XT_CFLAGS) $< $(BUILD)/libxt.a -o $@ $(XT_LDLIBS)
+
+test: all $(TESTS)
+	@XT=./xt BUILD=$(BUILD) sh tests/run.sh $(TESTS)
+
+asan:
+	$(MAKE) BUILD=build-asan CFLAGS="-O1 -g" SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" test
+
+bench: $(BENCH)
+
+clean:
+	rm -rf build build-asan xt
+
+.PHONY: all test asan bench clean
+-include $(OBJ:.o=.d) $(CLIO:.o=.d)

@@ -1,0 +1,175 @@
+// cmd_verify.c — `xt verify FILE [-o OUT]`: the contract every model relies on.
+//
+// Builds the model FILE's config describes, runs it on FILE's input.* tensors and, for every
+// expected.NAME it computes, prints NAME, max|Δ|, scale = max(1, max|ref|) and pass/fail at
+// |Δ| <= 1e-4 x scale (gradients grad.*: max|Δ| <= 1e-3 x max(max|ref|, 1e-4), the golden
+// README's rule). Exit 0 only if everything computed passes and the kind's final outputs exist.
+#include <math.h>
+#include <string.h>
+
+#include "cli.h"
+#include "models/models.h"
+
+typedef struct {
+    char *name;
+    int ndim;
+    int64_t shape[XT_MAX_DIMS];
+    float *data; // copy, for -o
+    double maxdiff, scale;
+    int has_ref, pass, shape_ok;
+} result;
+
+typedef struct {
+    xt_st *st;
+    result *r;
+    int n, cap;
+    int keep; // keep copies for -o
+} vstate;
+
+static result *find_result(vstate *v, const char *name) {
+    for (int i = 0; i < v->n; i++)
+        if (!strcmp(v->r[i].name, name)) return &v->r[i];
+    return NULL;
+}
+
+static void on_tensor(void *u, const char *name, const float *x, const int64_t *shape, int ndim) {
+    vstate *v = u;
+    result *r = find_result(v, name);
+    if (!r) {
+        if (v->n == v->cap) {
+            v->cap = v->cap ? 2 * v->cap : 64;
+            v->r = realloc(v->r, v->cap * sizeof *v->r);
+            XT_ASSERT(v->r);
+        }
+        r = &v->r[v->n++];
+        memset(r, 0, sizeof *r);
+        r->name = strdup(name);
+    } else {
+        free(r->data);
+        r->data = NULL;
+    }
+    int64_t numel = 1;
+    r->ndim = ndim;
+    for (int i = 0; i < ndim; i++) { r->shape[i] = shape[i]; numel *= shape[i]; }
+    char ename[600];
+    snprintf(ename, sizeof ename, "expected.%s", name);
+    const xt_st_tensor *t = xt_st_find(v->st, ename);
+    r->has_ref = t != NULL;
+    r->shape_ok = 1;
+    r->maxdiff = 0;
+    r->scale = 1;
+    int finite = 1;
+    for (int64_t i = 0; i < numel; i++) finite &= isfinite(x[i]) != 0;
+    if (t) {
+        const float *ref = xt_st_f32(v->st, ename, NULL);
+        r->shape_ok = ref && t->numel == numel;
+        if (r->shape_ok) {
+            double mref = 0, md = 0;
+            for (int64_t i = 0; i < numel; i++) {
+                double d = fabs((double)x[i] - ref[i]);
+                if (!(d <= md)) md = d; // NaN propagates
+                if (fabs(ref[i]) > mref) mref = fabs(ref[i]);
+            }
+            int grad = !strncmp(name, "grad.", 5);
+            r->scale = grad ? fmax(mref, 1e-4) : fmax(1.0, mref);
+            r->maxdiff = md;
+            r->pass = finite && md <= (grad ? 1e-3 : 1e-4) * r->scale;
+            // keep the reference's shape for -o (same numel, layout as stored)
+            r->ndim = t->ndim;
+            for (int i = 0; i < t->ndim; i++) r->shape[i] = t->shape[i];
+        }
+    } else r->pass = finite;
+    if (v->keep) {
+        r->data = xt_xmalloc(numel * sizeof(float));
+        memcpy(r->data, x, numel * sizeof(float));
+    }
+}
+
+static void help(void) {
+    printf("usage: xt verify FILE.safetensors [-o OUT.safetensors] [-t THREADS] [-q]\n\n"
+           "Runs the model described by FILE's config on its input.* tensors and compares every\n"
+           "computed tensor with expected.<name>: pass when max|d| <= 1e-4 x max(1, max|ref|)\n"
+           "(gradients: max|d| <= 1e-3 x max(max|ref|, 1e-4)).\n\n"
+           "  -o OUT      write each computed tensor as output.<name> into OUT\n"
+           "  -t N        threads                                   [all cores]\n"
+           "  -q          print failures and the summary only\n");
+}
+
+int xt_cmd_verify(int argc, char **argv) {
+    const char *in = NULL, *out = NULL;
+    int threads = 0, quiet = 0;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) { help(); return 0; }
+        else if (!strcmp(argv[i], "-o") && i + 1 < argc) out = argv[++i];
+        else if (!strcmp(argv[i], "-t") && i + 1 < argc) {
+            if (xt_cli_parse_int(argv[++i], "-t", 1, 1024, &threads)) return xt_cli_fail();
+        } else if (!strcmp(argv[i], "-q")) quiet = 1;
+        else if (argv[i][0] == '-') return xt_cli_usage_error("verify", "unknown option '%s'", argv[i]);
+        else if (!in) in = argv[i];
+        else return xt_cli_usage_error("verify", "more than one input file");
+    }
+    if (!in) return xt_cli_usage_error("verify", "no input file");
+    xt_set_threads(threads);
+    xt_st *st = xt_st_open(in);
+    if (!st) return xt_cli_fail();
+    int rc = 1;
+    xt_json *cfg = NULL;
+    vstate v = {.st = st, .keep = out != NULL};
+    const char *cs = xt_st_meta(st, "config");
+    if (!cs) { xt_error("verify", "%s: no 'config' in __metadata__: not a model file", in); xt_cli_fail(); goto done; }
+    if (!(cfg = xt_json_parse(cs, strlen(cs), "config"))) { xt_error_prefix("%s", in); xt_cli_fail(); goto done; }
+    const char *kname = xt_json_str(cfg, "kind", NULL);
+    const xt_kind *kind = xt_kind_find(kname);
+    if (!kind) { xt_error("verify", "%s: unknown model kind '%s'", in, kname ? kname : "(none)"); xt_cli_fail(); goto done; }
+    if (xt_st_check_finite(st, NULL)) { xt_cli_fail(); goto done; }
+    xt_tap tap = {on_tensor, &v};
+    double t0 = xt_time();
+    if (kind->verify_run(st, cfg, &tap)) { xt_cli_fail(); goto done; }
+    double dt = xt_time() - t0;
+    int nfail = 0, npass = 0;
+    for (int i = 0; i < v.n; i++) {
+        result *r = &v.r[i];
+        if (!r->has_ref) continue;
+        if (!r->shape_ok) {
+            printf("%-56s FAIL (shape/size differs from expected)\n", r->name);
+            nfail++;
+            continue;
+        }
+        if (!r->pass) nfail++; else npass++;
+        if (!quiet || !r->pass)
+            printf("%-56s max|d| %.3e  scale %.3e  %s\n", r->name, r->maxdiff, r->scale, r->pass ? "pass" : "FAIL");
+    }
+    int missing = 0;
+    for (int k = 0; k < 8 && kind->final_outputs[k]; k++) {
+        result *r = find_result(&v, kind->final_outputs[k]);
+        if (!r) { printf("%-56s FAIL (final output not computed)\n", kind->final_outputs[k]); missing++; }
+    }
+    // gradient files: every expected.grad.* must have been computed
+    for (int i = 0; i < st->n; i++)
+        if (!strncmp(st->t[i].name, "expected.grad.", 14) || !strcmp(st->t[i].name, "expected.loss"))
+            if (!find_result(&v, st->t[i].name + 9)) {
+                printf("%-56s FAIL (not computed)\n", st->t[i].name + 9);
+                missing++;
+            }
+    int nexp = 0;
+    for (int i = 0; i < st->n; i++) nexp += !strncmp(st->t[i].name, "expected.", 9);
+    printf("%s: %d passed, %d failed, %d missing; %d of %d expected tensors computed (%.2f s)\n", in, npass,
+           nfail, missing, npass + nfail, nexp, dt);
+    rc = nfail || missing;
+    if (out) {
+        xt_st_writer *w = xt_st_writer_new();
+        xt_st_writer_meta(w, "source", in);
+        for (int i = 0; i < v.n; i++) {
+            char name[600];
+            snprintf(name, sizeof name, "output.%s", v.r[i].name);
+            xt_st_writer_add(w, name, v.r[i].data, v.r[i].ndim, v.r[i].shape);
+        }
+        if (xt_st_writer_save(w, out)) rc = xt_cli_fail();
+    }
+done:
+    for (int i = 0; i < v.n; i++) { free(v.r[i].name); free(v.r[i].data); }
+    free(v.r);
+    xt_json_free(cfg);
+    xt_st_close(st);
+    return rc;
+}

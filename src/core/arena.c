@@ -1,0 +1,37 @@
+// arena.c — one aligned block per lifetime, bump allocation, reset instead of free.
+// A measuring arena (size 0) only counts, so callers size real arenas with the same code path.
+#include <string.h>
+
+#include "core.h"
+
+#define XT_ALIGN 64
+
+int xt_arena_init(xt_arena *a, size_t size) {
+    memset(a, 0, sizeof *a);
+    if (size == 0) {
+        a->measure = 1;
+        return 0;
+    }
+    size = (size + XT_ALIGN - 1) & ~(size_t)(XT_ALIGN - 1);
+    a->base = aligned_alloc(XT_ALIGN, size);
+    if (!a->base) return xt_error("arena", "cannot allocate %zu bytes of workspace", size);
+    a->size = size;
+    return 0;
+}
+
+void xt_arena_free(xt_arena *a) {
+    free(a->base);
+    memset(a, 0, sizeof *a);
+}
+
+void *xt_arena_bytes(xt_arena *a, size_t n) {
+    size_t off = (a->used + XT_ALIGN - 1) & ~(size_t)(XT_ALIGN - 1);
+    size_t end = off + ((n + XT_ALIGN - 1) & ~(size_t)(XT_ALIGN - 1));
+    a->used = end;
+    if (end > a->high) a->high = end;
+    if (a->measure) return NULL;
+    XT_ASSERT(end <= a->size); // arenas are sized by a measure pass; overflow is a bug
+    return a->base + off;
+}
+
+float *xt_arena_f32(xt_arena *a, size_t n) { return xt_arena_bytes(a, n * sizeof(float)); }

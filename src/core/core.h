@@ -1,0 +1,181 @@
+// core.h — internal core of libxt: errors, arenas, JSON, safetensors, GEMM, taps.
+//
+// Everything here is internal (cross-file names carry the xt__ or xt_ prefix but are not in
+// include/xt.h). Two kinds of error:
+//   - programmer errors: XT_ASSERT(cond) — always on, prints file:line, aborts;
+//   - input/runtime errors: functions return -1 (or NULL) after xt_error(...) wrote a message
+//     into a thread-local buffer; callers propagate without re-logging; only src/cli prints it.
+//
+// Dimension vocabulary (shapes in PyTorch order, outermost first):
+//   B batch, C channels, H/W height/width, L tokens, NH heads, HS head size, D hidden size.
+#ifndef XT_CORE_H
+#define XT_CORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "xt.h"
+
+// ---------------------------------------------------------------------------------------------
+// errors (err.c)
+
+#define XT_ASSERT(cond)                                                                        \
+    do {                                                                                       \
+        if (!(cond)) xt__assert_fail(#cond, __FILE__, __LINE__);                               \
+    } while (0)
+_Noreturn void xt__assert_fail(const char *cond, const char *file, int line);
+
+// Formats "<where>: <message>" into the thread-local error buffer; returns -1 for `return xt_error(..)`.
+int xt_error(const char *where, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+// Prepends context to the current error: "<ctx>: <old message>". Returns -1.
+int xt_error_prefix(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void xt_error_clear(void);
+
+// malloc/calloc that abort on failure for small internal sizes; for user-sized allocations use
+// xt_malloc_checked which reports an error instead.
+void *xt_xmalloc(size_t n);
+void *xt_xcalloc(size_t n, size_t sz);
+void *xt_malloc_checked(size_t n, const char *what); // NULL + xt_error on failure
+// Overflow-checked a*b (returns 0 and sets error on overflow).
+int xt_mul_size(size_t a, size_t b, size_t *out);
+
+// ---------------------------------------------------------------------------------------------
+// arena (arena.c): one aligned block, bump allocation, high-water mark, reset instead of free.
+
+typedef struct xt_arena {
+    char *base;
+    size_t size, used, high;
+    int measure; // 1: only count (base == NULL), used to size arenas before real allocation
+} xt_arena;
+
+int xt_arena_init(xt_arena *a, size_t size); // size 0 => measuring arena
+void xt_arena_free(xt_arena *a);
+float *xt_arena_f32(xt_arena *a, size_t n); // 64-byte aligned; asserts on overflow (sized before)
+void *xt_arena_bytes(xt_arena *a, size_t n);
+static inline size_t xt_arena_mark(const xt_arena *a) { return a->used; }
+static inline void xt_arena_release(xt_arena *a, size_t mark) { a->used = mark; }
+static inline void xt_arena_reset(xt_arena *a) { a->used = 0; }
+
+// ---------------------------------------------------------------------------------------------
+// JSON (json.c): a small DOM parser for configs and safetensors headers. Strict RFC 8259,
+// depth-limited, never crashes on hostile input.
+
+typedef enum { XT_JSON_NULL, XT_JSON_BOOL, XT_JSON_NUM, XT_JSON_STR, XT_JSON_ARR, XT_JSON_OBJ } xt_json_type;
+
+typedef struct xt_json {
+    xt_json_type type;
+    double num;             // NUM, BOOL (0/1)
+    char *str;              // STR (NUL-terminated, unescaped)
+    char **keys;            // OBJ: n keys
+    struct xt_json **items; // ARR/OBJ: n items
+    int n;
+} xt_json;
+
+xt_json *xt_json_parse(const char *text, size_t len, const char *what); // NULL + error
+void xt_json_free(xt_json *j);
+const xt_json *xt_json_get(const xt_json *obj, const char *key); // NULL if absent / not object
+// Typed getters with defaults; a present value of the wrong type is an error (-1).
+int xt_json_int(const xt_json *obj, const char *key, int def, int *out);
+int xt_json_num(const xt_json *obj, const char *key, double def, double *out);
+int xt_json_bool(const xt_json *obj, const char *key, int def, int *out);
+const char *xt_json_str(const xt_json *obj, const char *key, const char *def);
+// Reads an integer array of at most max elements; returns count or -1.
+int xt_json_int_array(const xt_json *obj, const char *key, int *out, int max);
+
+// growable string for writers (JSON headers, messages)
+typedef struct xt_sbuf {
+    char *p;
+    size_t n, cap;
+} xt_sbuf;
+void xt_sbuf_printf(xt_sbuf *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void xt_sbuf_json_str(xt_sbuf *s, const char *str); // appends a quoted, escaped JSON string
+void xt_sbuf_free(xt_sbuf *s);
+
+// ---------------------------------------------------------------------------------------------
+// safetensors (io/safetensors.c): mmap'd reader with full validation, and writer.
+
+#define XT_MAX_DIMS 8
+
+typedef enum { XT_F32, XT_F16, XT_BF16, XT_DTYPE_COUNT } xt_dtype;
+
+typedef struct xt_st_tensor {
+    char *name;
+    xt_dtype dtype;
+    int ndim;
+    int64_t shape[XT_MAX_DIMS];
+    int64_t numel;
+    const void *raw;  // into the mapping
+    float *f32;       // F32 view: == raw when dtype F32 and aligned, else converted copy (lazily)
+    int owns_f32;
+} xt_st_tensor;
+
+typedef struct xt_st {
+    char *path;
+    void *map;
+    size_t map_size;
+    int n;
+    xt_st_tensor *t;    // sorted by name for lookup
+    xt_json *header;    // parsed header
+    const xt_json *meta; // __metadata__ object or NULL
+} xt_st;
+
+xt_st *xt_st_open(const char *path); // NULL + error; validates everything (see safetensors.c)
+void xt_st_close(xt_st *st);
+const xt_st_tensor *xt_st_find(const xt_st *st, const char *name); // NULL if absent (no error)
+// F32 data of a tensor (converting F16/BF16 once). Returns NULL + error if absent.
+const float *xt_st_f32(xt_st *st, const char *name, const xt_st_tensor **info);
+// Weight lookup with exact shape check: ndim dims given as varargs (int64_t); NULL + error naming
+// file and tensor when missing or shaped differently.
+const float *xt_st_weight(xt_st *st, const char *name, int ndim, ...);
+// Same with a printf-built name.
+const float *xt_st_weightf(xt_st *st, int ndim, const int64_t *shape, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+const char *xt_st_meta(const xt_st *st, const char *key); // string value or NULL
+// Rejects NaN/Inf in every tensor whose name does not start with "expected." (weights, inputs).
+int xt_st_check_finite(xt_st *st, const char *prefix);
+
+typedef struct xt_st_writer xt_st_writer;
+xt_st_writer *xt_st_writer_new(void);
+void xt_st_writer_meta(xt_st_writer *w, const char *key, const char *value);
+// Copies data. shape in PyTorch order.
+void xt_st_writer_add(xt_st_writer *w, const char *name, const float *data, int ndim, const int64_t *shape);
+// Writes atomically (tmp file, fsync, rename). Frees w. Returns 0/-1.
+int xt_st_writer_save(xt_st_writer *w, const char *path);
+void xt_st_writer_free(xt_st_writer *w);
+
+// ---------------------------------------------------------------------------------------------
+// GEMM (gemm.c): row-major, BLAS-backed, with a naive reference for tests.
+//   C(M,N) = alpha * op(A) * op(B) + beta * C; op = transpose when trans != 0.
+// Called from inside an OpenMP parallel region it runs single-threaded (OpenBLAS-openmp), so
+// callers split work across threads either outside or inside, never both.
+
+void xt_gemm(int transA, int transB, int M, int N, int K, float alpha, const float *A, int lda,
+             const float *B, int ldb, float beta, float *C, int ldc);
+void xt_gemm_naive(int transA, int transB, int M, int N, int K, float alpha, const float *A,
+                   int lda, const float *B, int ldb, float beta, float *C, int ldc);
+
+// threads (threads.c)
+void xt_set_threads(int n); // <= 0: all cores. Sets OpenMP and BLAS thread counts.
+int xt_get_threads(void);
+
+// ---------------------------------------------------------------------------------------------
+// taps: a forward pass reports named intermediate tensors (golden-file module paths) so tests
+// and `xt verify` can compare them. NULL tap = no reporting.
+
+typedef struct xt_tap {
+    void (*fn)(void *u, const char *path, const float *x, const int64_t *shape, int ndim);
+    void *u;
+} xt_tap;
+
+void xt_tap_emit(const xt_tap *tap, const char *path, const float *x, int ndim, ...); // int64 dims
+void xt_tap_emitf(const xt_tap *tap, const float *x, int ndim, const int64_t *shape,
+                  const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+static inline int xt_tap_on(const xt_tap *tap) { return tap && tap->fn; }
+
+// misc
+double xt_time(void); // monotonic seconds
+size_t xt_peak_rss(void); // bytes (VmHWM)
+
+#endif

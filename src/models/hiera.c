@@ -1,0 +1,6 @@
+// hiera.c — placeholder until the model lands.
+#include "models.h"
+
+int xt_hiera_region_verify(xt_st *st, const xt_json *cfg, const xt_tap *tap) {
+    return xt_error("verify", "%s: model kind 'hiera_region' is not implemented yet", st->path);
+}

@@ -1,0 +1,6 @@
+// xt.c — placeholder until the model lands.
+#include "models.h"
+
+int xt_xt_verify(xt_st *st, const xt_json *cfg, const xt_tap *tap) {
+    return xt_error("verify", "%s: model kind 'xt' is not implemented yet", st->path);
+}
