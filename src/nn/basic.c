@@ -1,0 +1,97 @@
+// basic.c — linear, layernorm, GELU, softmax, add: the layers every model uses.
+// ref: torch.nn.Linear / LayerNorm / GELU(approximate='none') / softmax.
+#include <math.h>
+#include <string.h>
+
+#include "nn.h"
+
+void xt_linear_forward(float *out, const float *inp, const float *w, const float *b, int N, int IC, int OC) {
+    if (b) {
+        for (int n = 0; n < N; n++) memcpy(out + (size_t)n * OC, b, OC * sizeof(float));
+        xt_gemm(0, 1, N, OC, IC, 1.0f, inp, IC, w, IC, 1.0f, out, OC);
+    } else
+        xt_gemm(0, 1, N, OC, IC, 1.0f, inp, IC, w, IC, 0.0f, out, OC);
+}
+
+void xt_linear_backward(float *dinp, float *dw, float *db, const float *dout, const float *inp,
+                        const float *w, int N, int IC, int OC) {
+    if (dinp) xt_gemm(0, 0, N, IC, OC, 1.0f, dout, OC, w, IC, 0.0f, dinp, IC); // out = inp w^T
+    if (dw) xt_gemm(1, 0, OC, IC, N, 1.0f, dout, OC, inp, IC, 1.0f, dw, IC);
+    if (db)
+        for (int n = 0; n < N; n++)
+            for (int o = 0; o < OC; o++) db[o] += dout[(size_t)n * OC + o];
+}
+
+void xt_layernorm_forward(float *out, float *mean, float *rstd, const float *inp, const float *w,
+                          const float *b, int N, int C, float eps) {
+#pragma omp parallel for if (N > 64)
+    for (int n = 0; n < N; n++) {
+        const float *x = inp + (size_t)n * C;
+        float *y = out + (size_t)n * C;
+        float m = 0;
+        for (int c = 0; c < C; c++) m += x[c];
+        m /= C;
+        float v = 0;
+        for (int c = 0; c < C; c++) v += (x[c] - m) * (x[c] - m);
+        v /= C;
+        float r = 1.0f / sqrtf(v + eps);
+        for (int c = 0; c < C; c++) y[c] = (x[c] - m) * r * (w ? w[c] : 1.0f) + (b ? b[c] : 0.0f);
+        if (mean) mean[n] = m;
+        if (rstd) rstd[n] = r;
+    }
+}
+
+void xt_layernorm_backward(float *dinp, float *dw, float *db, const float *dout, const float *inp,
+                           const float *w, const float *mean, const float *rstd, int N, int C) {
+    for (int n = 0; n < N; n++) {
+        const float *x = inp + (size_t)n * C, *dy = dout + (size_t)n * C;
+        float m = mean[n], r = rstd[n];
+        // y = xhat * w + b, xhat = (x - m) r
+        float s1 = 0, s2 = 0; // mean(dxhat), mean(dxhat * xhat)
+        for (int c = 0; c < C; c++) {
+            float xh = (x[c] - m) * r, dxh = dy[c] * (w ? w[c] : 1.0f);
+            s1 += dxh;
+            s2 += dxh * xh;
+            if (dw) dw[c] += dy[c] * xh;
+            if (db) db[c] += dy[c];
+        }
+        s1 /= C;
+        s2 /= C;
+        if (dinp)
+            for (int c = 0; c < C; c++) {
+                float xh = (x[c] - m) * r, dxh = dy[c] * (w ? w[c] : 1.0f);
+                dinp[(size_t)n * C + c] = (dxh - s1 - xh * s2) * r;
+            }
+    }
+}
+
+void xt_gelu_forward(float *out, const float *inp, size_t n) {
+#pragma omp parallel for if (n > 65536)
+    for (size_t i = 0; i < n; i++) out[i] = 0.5f * inp[i] * (1.0f + erff(inp[i] * (float)M_SQRT1_2));
+}
+
+void xt_gelu_backward(float *dinp, const float *dout, const float *inp, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        float x = inp[i];
+        float cdf = 0.5f * (1.0f + erff(x * (float)M_SQRT1_2));
+        float pdf = expf(-0.5f * x * x) * 0.3989422804014327f;
+        dinp[i] = dout[i] * (cdf + x * pdf);
+    }
+}
+
+void xt_softmax_forward(float *out, const float *inp, int N, int C) {
+    for (int n = 0; n < N; n++) {
+        const float *x = inp + (size_t)n * C;
+        float *y = out + (size_t)n * C;
+        float mx = -INFINITY;
+        for (int c = 0; c < C; c++) mx = fmaxf(mx, x[c]);
+        float s = 0;
+        for (int c = 0; c < C; c++) { y[c] = expf(x[c] - mx); s += y[c]; }
+        float is = 1.0f / s;
+        for (int c = 0; c < C; c++) y[c] *= is;
+    }
+}
+
+void xt_add(float *out, const float *a, const float *b, size_t n) {
+    for (size_t i = 0; i < n; i++) out[i] = a[i] + b[i];
+}
