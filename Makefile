@@ -8,6 +8,7 @@ OPENMP  ?= 1
 SAN     ?=
 WERROR  ?=
 BUILD   ?= build
+XTBIN   ?= xt
 
 XT_CFLAGS  = -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wno-unused-parameter -Iinclude -Isrc -I$(BLAS_INC) $(SAN)
 # OpenBLAS, OpenMP build: it runs single-threaded inside our parallel regions (no oversubscription).
@@ -28,17 +29,18 @@ BENCH := $(patsubst bench/%.c,$(BUILD)/bench/%,$(wildcard bench/*.c))
 OBJ   := $(patsubst %.c,$(BUILD)/%.o,$(SRC))
 CLIO  := $(patsubst %.c,$(BUILD)/%.o,$(CLI))
 
-all: $(BUILD)/libxt.a xt
+all: $(BUILD)/libxt.a $(XTBIN)
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(XT_CFLAGS) -MMD -MP -c $< -o $@
+	@echo "  CC $<"
+	@$(CC) $(CFLAGS) $(XT_CFLAGS) -MMD -MP -c $< -o $@
 
 $(BUILD)/libxt.a: $(OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
-xt: $(CLIO) $(BUILD)/libxt.a
+$(XTBIN): $(CLIO) $(BUILD)/libxt.a
 	$(CC) $(CFLAGS) $(XT_CFLAGS) $^ -o $@ $(XT_LDLIBS)
 
 $(BUILD)/tests/%: tests/%.c $(BUILD)/libxt.a tests/check.h
@@ -50,10 +52,10 @@ $(BUILD)/bench/%: bench/%.c $(BUILD)/libxt.a
 	$(CC) $(CFLAGS) $(XT_CFLAGS) $< $(BUILD)/libxt.a -o $@ $(XT_LDLIBS)
 
 test: all $(TESTS)
-	@XT=./xt BUILD=$(BUILD) sh tests/run.sh $(TESTS)
+	@XT=./$(XTBIN) BUILD=$(BUILD) sh tests/run.sh $(TESTS)
 
 asan:
-	$(MAKE) BUILD=build-asan CFLAGS="-O1 -g" SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" test
+	$(MAKE) BUILD=build-asan XTBIN=build-asan/xt CFLAGS="-O1 -g" SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" test
 
 bench: $(BENCH)
 
