@@ -1,0 +1,135 @@
+// seq.h — the long-sequence mixers of xT's context encoder: HyperAttention (hyper.c) and the
+// Mamba block (mamba.c), plus the sequence kernels they use (src/nn/scan.c, src/nn/conv1d.c).
+//
+// Both take token sequences in PyTorch order and never materialise an L x L matrix; the Mamba
+// block is linear in L with O(D_inner * d_state) carried state and may run in place.
+//
+// HyperAttention usage (one xt_hyper per layer, one xt_hyper_rand per forward pass):
+//
+//     xt_hyper_params p;  xt_hyper_params_default(&p);
+//     if (xt_hyper_params_from_json(&p, xt_json_get(cfg, "hyper_override"))) return -1;
+//     xt_hyper_rand r;    xt_hyper_rand_init(&r, st, seed);     // replays input.hyper_randint.*
+//     xt_hyper hy;        if (xt_hyper_init(&hy, &p, HS, st, "decoder.layers.0.attn.attn", &r)) ...
+//     xt_arena ws;        xt_arena_init(&ws, xt_hyper_workspace_size(&hy, B, NH, L));
+//     xt_hyper_attention(out, q, k, v, B, NH, L, &hy, &r, tap, "decoder.layers.0.attn.attn", &ws);
+//     xt_hyper_free(&hy); xt_arena_free(&ws);
+//
+// Mamba usage:
+//
+//     xt_mamba mb;  if (xt_mamba_load(&mb, st, "decoder.layers.0.", D)) return -1;
+//     xt_arena ws;  xt_arena_init(&ws, xt_mamba_workspace_size(&mb, B, L));
+//     xt_mamba_block_forward(x, x, &mb, B, L, /*reverse=*/1, tap, "decoder.layers.0", &ws);
+#ifndef XT_SEQ_H
+#define XT_SEQ_H
+
+#include "../core/core.h"
+
+// ---------------------------------------------------------------------------------------------
+// HyperAttention (causal), official xT hyper_attn semantics (golden README bugs 6 and 7).
+
+typedef struct xt_hyper_params {
+    int n_projs;     // lsh_num_projs                          [7]
+    int block_size;  // LSH block size                         [256]
+    int sample_size; // sampled residual keys                  [256]
+    int min_seq_len; // exact causal attention at or below     [4096]
+    int block_mask;  // 0: official float32 path (bug 6: block mask dropped) [0]
+                     // 1: the GPU/fp16 path: sampled keys inside the query's block get finfo.min
+} xt_hyper_params;
+
+void xt_hyper_params_default(xt_hyper_params *p);
+// Applies a config "hyper_override" object ({"block_size", "lsh_num_projs", "min_seq_len",
+// "sample_size"}); NULL leaves the defaults. -1 + error on bad values.
+int xt_hyper_params_from_json(xt_hyper_params *p, const xt_json *override);
+
+// Randomness of one forward pass. With a model file that holds input.hyper_randint.0, ...,
+// the draws are replayed in call order (shared by all layers, as in the official code);
+// otherwise they come from our seeded generator (xoshiro256**, see docs/context-encoders.md).
+// Re-init before running the same pass again (e.g. a variant).
+typedef struct xt_hyper_rand {
+    xt_st *st;     // replay source, or NULL
+    int next;      // index j of the next input.hyper_randint.{j}
+    uint64_t s[4]; // generator state
+} xt_hyper_rand;
+
+void xt_hyper_rand_init(xt_hyper_rand *r, xt_st *st /* may be NULL */, uint64_t seed);
+
+// One HyperAttention module (one per layer).
+typedef struct xt_hyper {
+    xt_hyper_params p;
+    int HS;          // head size = the module's input_dim
+    float *proj_dir; // (HS, n_projs), owned
+    int hash_calls;  // K of the next "<path>.lsh.hash.call{K}" tap
+} xt_hyper;
+
+// proj_dir comes from st's "input.buffer.<path>.lsh.proj_dir" when present (path = module
+// path, e.g. "decoder.layers.0.attn.attn"), else N(0,1) draws from r. st may be NULL.
+int xt_hyper_init(xt_hyper *h, const xt_hyper_params *p, int HS, xt_st *st, const char *path,
+                  xt_hyper_rand *r);
+void xt_hyper_free(xt_hyper *h);
+
+// Bytes of workspace xt_hyper_attention needs for these sizes.
+size_t xt_hyper_workspace_size(const xt_hyper *h, int B, int NH, int L);
+
+// Causal HyperAttention with scale HS^-0.5:
+// out (B, NH, L, HS) from q, k, v (B, NH, L, HS) (all contiguous; out must not alias them).
+// For L <= min_seq_len this is exact causal softmax attention (streamed, no L x L matrix).
+// Taps (when tap != NULL): "<path>.lsh.hash.call{K}" for every LSH hash (queries, then keys),
+// and "<path>" = out. Returns 0, or -1 + error (e.g. replayed draws missing or misshaped).
+int xt_hyper_attention(float *out, const float *q, const float *k, const float *v, int B, int NH,
+                       int L, xt_hyper *h, xt_hyper_rand *r, const xt_tap *tap, const char *path,
+                       xt_arena *ws);
+
+// ---------------------------------------------------------------------------------------------
+// Mamba block: mamba_ssm v1.1.4 Mamba (selective_scan_ref semantics) inside xT's Block.
+
+typedef struct xt_mamba {
+    int D, DI, N, R, K;      // d_model, d_inner = 2 D, d_state 16, dt_rank ceil(D/16), d_conv 4
+    const float *norm_w;     // (D) block LayerNorm, eps 1e-5
+    const float *norm_b;     // (D)
+    const float *in_proj_w;  // (2 DI, D)   no bias
+    const float *conv_w;     // (DI, 1, K)  depthwise, causal (left zero padding K-1)
+    const float *conv_b;     // (DI)
+    const float *x_proj_w;   // (R + 2 N, DI) no bias
+    const float *dt_proj_w;  // (DI, R)
+    const float *dt_proj_b;  // (DI)
+    const float *A_log;      // (DI, N)
+    const float *Dskip;      // (DI)  the "D" parameter
+    const float *out_proj_w; // (D, DI)  no bias
+} xt_mamba;
+
+// Weights "<prefix>norm.{weight,bias}" and "<prefix>mixer.*" (prefix e.g. "decoder.layers.0.");
+// shapes checked against D; d_state, d_conv, dt_rank read from the tensors.
+int xt_mamba_load(xt_mamba *m, xt_st *st, const char *prefix, int D);
+
+size_t xt_mamba_workspace_size(const xt_mamba *m, int B, int L);
+
+// xT Block: if reverse, flip the sequence; h = LayerNorm(x); h = h + Mamba(h); flip back.
+// out, inp (B, L, D); out may equal inp (in place). Processed in chunks: memory beyond out/inp
+// is O(chunk * D + D_inner * d_state). Taps (tap != NULL; these need 2 B L D extra floats,
+// allocated here): "<path>.norm", "<path>.mixer" (in the block's, possibly flipped, order),
+// "<path>" = out.
+int xt_mamba_block_forward(float *out, const float *inp, const xt_mamba *m, int B, int L,
+                           int reverse, const xt_tap *tap, const char *path, xt_arena *ws);
+
+// Mamba mixer alone (no norm, no residual, no flip): out (B, L, D) = Mamba(inp (B, L, D)).
+int xt_mamba_mixer_forward(float *out, const float *inp, const xt_mamba *m, int B, int L, xt_arena *ws);
+
+// ---------------------------------------------------------------------------------------------
+// kernels (src/nn/scan.c, src/nn/conv1d.c), channels-last, carrying state across chunks.
+
+// Selective scan over T steps (ref: mamba_ssm selective_scan_ref, no z, delta already softplus'd):
+//   s_t = exp(delta_t * A) s_{t-1} + delta_t B_t u_t;  y_t = C_t . s_t + Dskip u_t.
+// y, u, delta (T, DI); A (DI, N) (= -exp(A_log)); Bm, Cm rows of N at stride ldbc (T rows);
+// state (DI, N) in/out (zero at sequence start). Dskip may be NULL.
+void xt_selective_scan_forward(float *y, float *state, const float *u, const float *delta,
+                               const float *A, const float *Bm, const float *Cm, int ldbc,
+                               const float *Dskip, int T, int DI, int N);
+
+// Causal depthwise conv1d (ref: torch conv1d, groups = C, padding K-1, first L outputs):
+// out (T, C) = sum_j w[c, j] * x_{t - (K-1) + j} + b[c]; x rows before the chunk come from
+// hist (K-1, C) (zeros at sequence start), which is updated to the chunk's last K-1 rows.
+// ld: row stride of x. b may be NULL.
+void xt_causal_conv1d_forward(float *out, float *hist, const float *x, int ld, const float *w,
+                              const float *b, int T, int C, int K);
+
+#endif
