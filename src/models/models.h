@@ -38,6 +38,11 @@ struct xt_encoder {
 // region files, "encoder.model." inside xT files). cfg: the encoder's JSON config object.
 // Return NULL + xt_error on any problem (missing key, wrong shape, bad config).
 xt_encoder *xt_swinv2_new(xt_st *st, const xt_json *cfg, const char *prefix, int img_size);
+// Swin V2 helpers: parameter count of a config (features_only: no final norm, no head; -1 + error
+// on a bad config), and a full random weight set under "<prefix>" official names with the golden
+// README's randomisation (seeded, deterministic). Return 0/-1.
+int64_t xt_swinv2_param_count(const xt_json *cfg, int img_size);
+int xt_swinv2_random_weights(xt_st_writer *w, const xt_json *cfg, const char *prefix, uint64_t seed);
 xt_encoder *xt_hiera_new(xt_st *st, const xt_json *cfg, const char *prefix, int img_size);
 xt_encoder *xt_convnext_new(xt_st *st, const xt_json *cfg, const char *prefix, int img_size);
 

@@ -1,6 +1,496 @@
-// swinv2.c — placeholder until the model lands.
+// swinv2.c — the Swin Transformer V2 region encoder (timm 0.9.7 SwinTransformerV2, features_only,
+// as xT's SwinWrapper uses it): image (B, Cin, S, S) -> every stage as NCHW.
+//
+// Structure (ref: timm/models/swin_transformer_v2.py at v0.9.7):
+//   patch_embed: Conv2d(Cin, C0, 4, stride 4) + LayerNorm, NHWC
+//   layers_s (s = 0..n-1): [s > 0: PatchMerging v2: 2x2 gather, Linear(4C, 2C, no bias), LayerNorm]
+//                          blocks: x = x + norm1(attn(x)); x = x + norm2(mlp(x))   (res-post-norm)
+//   attention: cosine attention in (shifted) windows, clamped logit scale, continuous position
+//   bias (precomputed here at load: it depends on weights only), qkv bias cat(q_bias, 0, v_bias).
+// Window per stage: timm's _calc_window_shift — if the map side <= window, window = side and
+// shift = 0; odd blocks shift by window // 2.
+//
+// Speed: the token stream stays (B, L, C); qkv / proj / fc1 / fc2 are one multi-threaded GEMM
+// over all B*L tokens; the windowed part is parallel over (batch, window, head) with
+// single-threaded small GEMMs inside (nn/window_attn.c). Scratch comes from one arena sized by
+// workspace_size; the forward does not allocate.
+#include <math.h>
+#include <stdarg.h>
+#include <string.h>
+
 #include "models.h"
+#include "nn/nn.h"
+
+#define CPB_HIDDEN 512
+
+typedef struct {
+    int embed, n_stages, depths[XT_MAX_STAGES], heads[XT_MAX_STAGES], window, img, in_chans;
+    double mlp_ratio;
+} swin_cfg;
+
+typedef struct {
+    int C, NH, hidden, res, ws, shift;
+    const float *n1w, *n1b, *qkvw, *projw, *projb, *n2w, *n2b, *fc1w, *fc1b, *fc2w, *fc2b;
+    float *qkvb, *scale, *bias; // owned: cat(q_bias, 0, v_bias) (3C); exp(min(logit_scale, log 100)) (NH); (NH, N, N)
+} sblock;
+
+typedef struct {
+    int Cin, C, res, depth;
+    const float *redw, *dnw, *dnb; // PatchMerging (s > 0)
+    sblock *blk;
+} sstage;
+
+typedef struct {
+    swin_cfg c;
+    int grid;
+    const float *pew, *peb, *penw, *penb;
+    sstage st[XT_MAX_STAGES];
+    sblock *blocks;
+    float *owned;
+} swin;
+
+// ---------------------------------------------------------------------------------------------
+// config
+
+static int stage_dim(const swin_cfg *c, int s) { return c->embed << s; }
+static int mlp_hidden(const swin_cfg *c, int C) { return (int)(C * c->mlp_ratio); } // int(dim * mlp_ratio)
+
+static int parse_cfg(const xt_json *cfg, int img_size, swin_cfg *c) {
+    memset(c, 0, sizeof *c);
+    if (!cfg || cfg->type != XT_JSON_OBJ) return xt_error("swinv2", "config is not a JSON object");
+    if (xt_json_int(cfg, "embed_dim", -1, &c->embed) || xt_json_int(cfg, "window_size", -1, &c->window) ||
+        xt_json_int(cfg, "in_chans", 3, &c->in_chans) || xt_json_num(cfg, "mlp_ratio", 4.0, &c->mlp_ratio))
+        return xt_error_prefix("swinv2 config");
+    const xt_json *is = xt_json_get(cfg, "img_size");
+    c->img = img_size;
+    if (is && is->type != XT_JSON_NULL && xt_json_int(cfg, "img_size", img_size, &c->img)) return xt_error_prefix("swinv2 config");
+    int nd = xt_json_int_array(cfg, "depths", c->depths, XT_MAX_STAGES);
+    int nh = xt_json_int_array(cfg, "num_heads", c->heads, XT_MAX_STAGES);
+    if (nd < 0 || nh < 0) return xt_error_prefix("swinv2 config");
+    if (nd < 1 || nd != nh)
+        return xt_error("swinv2", "config: 'depths' and 'num_heads' need the same number (1..%d) of stages, got %d and %d",
+                        XT_MAX_STAGES, nd, nh);
+    c->n_stages = nd;
+    if (c->embed < 1 || c->embed > 8192) return xt_error("swinv2", "config: embed_dim %d out of range", c->embed);
+    if (c->window < 1 || c->window > 256) return xt_error("swinv2", "config: window_size %d out of range", c->window);
+    if (c->in_chans < 1 || c->in_chans > 64) return xt_error("swinv2", "config: in_chans %d out of range", c->in_chans);
+    if (!(c->mlp_ratio > 0 && c->mlp_ratio <= 64)) return xt_error("swinv2", "config: mlp_ratio %g out of range", c->mlp_ratio);
+    if (c->img < 4 || c->img > 65536 || c->img % 4)
+        return xt_error("swinv2", "image size %d: must be a positive multiple of the patch size 4", c->img);
+    if ((int64_t)c->embed << (nd - 1) > 65536) return xt_error("swinv2", "config: embed_dim %d too wide", c->embed);
+    int res = c->img / 4;
+    for (int s = 0; s < nd; s++) {
+        int C = stage_dim(c, s);
+        if (c->depths[s] < 0 || c->depths[s] > 256) return xt_error("swinv2", "config: depths[%d] = %d out of range", s, c->depths[s]);
+        if (c->heads[s] < 1 || C % c->heads[s])
+            return xt_error("swinv2", "config: stage %d: %d channels cannot be split into %d heads", s, C, c->heads[s]);
+        if (s > 0) {
+            if (res % 2) return xt_error("swinv2", "image size %d: stage %d input side %d is odd (patch merging needs even)", c->img, s, res);
+            res /= 2;
+        }
+        if (res > c->window && res % c->window)
+            return xt_error("swinv2", "image size %d: stage %d side %d is not a multiple of window_size %d", c->img, s, res, c->window);
+    }
+    return 0;
+}
+
+int64_t xt_swinv2_param_count(const xt_json *cfg, int img_size) {
+    swin_cfg c;
+    if (parse_cfg(cfg, img_size, &c)) return -1;
+    int64_t n = (int64_t)c.embed * c.in_chans * 16 + 3 * (int64_t)c.embed;
+    for (int s = 0; s < c.n_stages; s++) {
+        int64_t C = stage_dim(&c, s), NH = c.heads[s], F = mlp_hidden(&c, (int)C);
+        if (s > 0) n += 4 * (C / 2) * C + 2 * C;
+        int64_t blk = NH + 2 * C + CPB_HIDDEN * 3 + NH * CPB_HIDDEN + 3 * C * C + C * C + C + 4 * C + F * C + F + C * F + C;
+        n += blk * c.depths[s];
+    }
+    return n;
+}
+
+// multiply-adds x 2 for one region
+static double swin_flops(const swin_cfg *c) {
+    double g = c->img / 4, L = g * g, f = 2.0 * L * c->embed * c->in_chans * 16;
+    int res = (int)g;
+    for (int s = 0; s < c->n_stages; s++) {
+        double C = stage_dim(c, s), F = mlp_hidden(c, (int)C);
+        if (s > 0) { res /= 2; L = (double)res * res; f += 2.0 * L * 4 * (C / 2) * C; }
+        int ws = res <= c->window ? res : c->window;
+        double N = (double)ws * ws;
+        f += c->depths[s] * (2.0 * L * C * 3 * C + 4.0 * L * N * C + 2.0 * L * C * C + 4.0 * L * C * F);
+    }
+    return f;
+}
+
+// ---------------------------------------------------------------------------------------------
+// load
+
+static size_t swin_workspace(const xt_encoder *e, int B);
+static int swin_forward(const xt_encoder *e, const float *img, int B, float *const *out, xt_arena *ws,
+                        const xt_tap *tap, const char *prefix);
+
+static void swin_free(xt_encoder *e) {
+    if (!e) return;
+    swin *m = e->impl;
+    if (m) {
+        free(m->blocks);
+        free(m->owned);
+        free(m);
+    }
+    free(e);
+}
+
+#define W(ptr, nd, ...)                                                                            \
+    do {                                                                                           \
+        int64_t shp_[] = {__VA_ARGS__};                                                            \
+        if (!((ptr) = xt_st_weightf(st, nd, shp_, "%s%s", pre, name_))) goto fail;                 \
+    } while (0)
+
+xt_encoder *xt_swinv2_new(xt_st *st, const xt_json *cfg, const char *prefix, int img_size) {
+    swin_cfg c;
+    if (parse_cfg(cfg, img_size, &c)) return NULL;
+    xt_encoder *e = xt_xcalloc(1, sizeof *e);
+    swin *m = xt_xcalloc(1, sizeof *m);
+    e->impl = m;
+    e->free = swin_free;
+    m->c = c;
+    m->grid = c.img / 4;
+    int nblocks = 0;
+    for (int s = 0; s < c.n_stages; s++) nblocks += c.depths[s];
+    m->blocks = xt_xcalloc(nblocks ? nblocks : 1, sizeof *m->blocks);
+    // geometry and owned-buffer size
+    size_t owned = 0, cpb_scratch = 0;
+    int res = m->grid, bi = 0;
+    for (int s = 0; s < c.n_stages; s++) {
+        sstage *S = &m->st[s];
+        if (s > 0) res /= 2;
+        S->C = stage_dim(&c, s);
+        S->Cin = s > 0 ? stage_dim(&c, s - 1) : S->C;
+        S->res = res;
+        S->depth = c.depths[s];
+        S->blk = m->blocks + bi;
+        for (int b = 0; b < S->depth; b++, bi++) {
+            sblock *k = &m->blocks[bi];
+            k->C = S->C;
+            k->NH = c.heads[s];
+            k->hidden = mlp_hidden(&c, S->C);
+            k->res = res;
+            k->ws = res <= c.window ? res : c.window;
+            k->shift = (b % 2 && res > c.window) ? c.window / 2 : 0;
+            size_t N = (size_t)k->ws * k->ws;
+            owned += 3 * (size_t)k->C + k->NH + k->NH * N * N + 48; // + alignment slack
+            size_t cs = xt_swin_cpb_scratch_floats(k->NH, k->ws);
+            if (cs > cpb_scratch) cpb_scratch = cs;
+        }
+    }
+    m->owned = xt_malloc_checked((owned + cpb_scratch) * sizeof(float), "Swin V2 position-bias tables");
+    if (!m->owned) goto fail;
+    float *op = m->owned, *cpb_tmp = m->owned + owned;
+    const char *pre = prefix ? prefix : "";
+    const char *name_;
+    int C0 = c.embed;
+    // ref: timm.layers.PatchEmbed (Conv2d 4x4/4, then LayerNorm in NHWC)
+    name_ = "patch_embed.proj.weight"; W(m->pew, 4, C0, c.in_chans, 4, 4);
+    name_ = "patch_embed.proj.bias";   W(m->peb, 1, C0);
+    name_ = "patch_embed.norm.weight"; W(m->penw, 1, C0);
+    name_ = "patch_embed.norm.bias";   W(m->penb, 1, C0);
+    char nb[256];
+    name_ = nb;
+    for (int s = 0; s < c.n_stages; s++) {
+        sstage *S = &m->st[s];
+        int C = S->C;
+        if (s > 0) {
+            snprintf(nb, sizeof nb, "layers_%d.downsample.reduction.weight", s); W(S->redw, 2, C, 4 * S->Cin);
+            snprintf(nb, sizeof nb, "layers_%d.downsample.norm.weight", s);      W(S->dnw, 1, C);
+            snprintf(nb, sizeof nb, "layers_%d.downsample.norm.bias", s);        W(S->dnb, 1, C);
+        }
+        for (int b = 0; b < S->depth; b++) {
+            sblock *k = &S->blk[b];
+            int NH = k->NH, F = k->hidden;
+            const float *ls, *qb, *vb, *c0w, *c0b, *c2w;
+            snprintf(nb, sizeof nb, "layers_%d.blocks.%d.attn.logit_scale", s, b);     W(ls, 3, NH, 1, 1);
+            snprintf(nb, sizeof nb, "layers_%d.blocks.%d.attn.q_bias", s, b);          W(qb, 1, C);
+            snprintf(nb, sizeof nb, "layers_%d.blocks.%d.attn.v_bias", s, b);          W(vb, 1, C);
+            snprintf(nb, sizeof nb, "layers_%d.blocks.%d.attn.cpb_mlp.0.weight", s, b); W(c0w, 2, CPB_HIDDEN, 2);
+            snprintf(nb, sizeof nb, "layers_%d.blocks.%d.attn.cpb_mlp.0.bias", s, b);   W(c0b, 1, CPB_HIDDEN);
+            snprintf(nb, sizeof nb, "layers_%d.blocks.%d.attn.cpb_mlp.2.weight", s, b); W(c2w, 2, NH, CPB_HIDDEN);
+            snprintf(nb, sizeof nb, "layers_%d.blocks.%d.attn.qkv.weight", s, b);      W(k->qkvw, 2, 3 * C, C);
+            snprintf(nb, sizeof nb, "layers_%d.blocks.%d.attn.proj.weight", s, b);     W(k->projw, 2, C, C);
+            snprintf(nb, sizeof nb, "layers_%d.blocks.%d.attn.proj.bias", s, b);       W(k->projb, 1, C);
+            snprintf(nb, sizeof nb, "layers_%d.blocks.%d.norm1.weight", s, b);         W(k->n1w, 1, C);
+            snprintf(nb, sizeof nb, "layers_%d.blocks.%d.norm1.bias", s, b);           W(k->n1b, 1, C);
+            snprintf(nb, sizeof nb, "layers_%d.blocks.%d.mlp.fc1.weight", s, b);       W(k->fc1w, 2, F, C);
+            snprintf(nb, sizeof nb, "layers_%d.blocks.%d.mlp.fc1.bias", s, b);         W(k->fc1b, 1, F);
+            snprintf(nb, sizeof nb, "layers_%d.blocks.%d.mlp.fc2.weight", s, b);       W(k->fc2w, 2, C, F);
+            snprintf(nb, sizeof nb, "layers_%d.blocks.%d.mlp.fc2.bias", s, b);         W(k->fc2b, 1, C);
+            snprintf(nb, sizeof nb, "layers_%d.blocks.%d.norm2.weight", s, b);         W(k->n2w, 1, C);
+            snprintf(nb, sizeof nb, "layers_%d.blocks.%d.norm2.bias", s, b);           W(k->n2b, 1, C);
+            // non-persistent buffers and weight-only precomputation
+            size_t N = (size_t)k->ws * k->ws;
+            k->qkvb = op; op += (3 * (size_t)C + 15) & ~(size_t)15;
+            k->scale = op; op += (NH + 15) & ~15;
+            k->bias = op; op += (NH * N * N + 15) & ~(size_t)15;
+            memcpy(k->qkvb, qb, C * sizeof(float));
+            memset(k->qkvb + C, 0, C * sizeof(float));
+            memcpy(k->qkvb + 2 * C, vb, C * sizeof(float));
+            for (int h = 0; h < NH; h++) k->scale[h] = expf(fminf(ls[h], logf(100.0f))); // clamp(max=log(1/0.01))
+            xt_swin_cpb_bias(k->bias, c0w, c0b, c2w, NH, k->ws, cpb_tmp);
+        }
+    }
+    XT_ASSERT(op <= m->owned + owned);
+    e->arch = "swinv2";
+    e->in_chans = c.in_chans;
+    e->img_size = c.img;
+    e->n_stages = c.n_stages;
+    for (int s = 0; s < c.n_stages; s++) {
+        e->stage_c[s] = m->st[s].C;
+        e->stage_h[s] = e->stage_w[s] = m->st[s].res;
+    }
+    e->n_params = xt_swinv2_param_count(cfg, img_size);
+    e->flops = swin_flops(&c);
+    e->workspace_size = swin_workspace;
+    e->forward = swin_forward;
+    return e;
+fail:
+    xt_error_prefix("swinv2");
+    swin_free(e);
+    return NULL;
+}
+#undef W
+
+// ---------------------------------------------------------------------------------------------
+// forward
+
+typedef struct {
+    size_t tok;     // floats of one (B, L, C)-sized buffer: max over stages of B*L*C
+    size_t big;     // qkv (3C) / MLP hidden / im2col / merge gather
+    size_t attn;    // per-thread attention scratch
+    int nthreads;
+} ws_plan;
+
+static ws_plan plan(const swin *m, int B) {
+    ws_plan p = {0};
+    size_t g = m->grid;
+    p.big = (size_t)B * g * g * m->c.in_chans * 16;
+    for (int s = 0; s < m->c.n_stages; s++) {
+        const sstage *S = &m->st[s];
+        size_t L = (size_t)S->res * S->res, tok = (size_t)B * L * S->C;
+        if (tok > p.tok) p.tok = tok;
+        if (s > 0 && (size_t)B * L * 4 * S->Cin > p.big) p.big = (size_t)B * L * 4 * S->Cin;
+        for (int b = 0; b < S->depth; b++) {
+            const sblock *k = &S->blk[b];
+            size_t need = (size_t)B * L * (k->hidden > 3 * k->C ? k->hidden : 3 * k->C);
+            if (need > p.big) p.big = need;
+            size_t a = xt_window_attn_scratch_floats(k->ws, k->C / k->NH);
+            if (a > p.attn) p.attn = a;
+        }
+    }
+    p.attn = (p.attn + 15) & ~(size_t)15;
+    p.nthreads = xt_get_threads();
+    return p;
+}
+
+static size_t swin_workspace(const xt_encoder *e, int B) {
+    ws_plan p = plan(e->impl, B);
+    return (3 * p.tok + p.big + p.attn * p.nthreads) * sizeof(float) + 6 * 64;
+}
+
+static void add_inplace(float *x, const float *y, size_t n) {
+#pragma omp parallel for if (n > 262144)
+    for (size_t i = 0; i < n; i++) x[i] += y[i];
+}
+
+static int swin_forward(const xt_encoder *e, const float *img, int B, float *const *out, xt_arena *ws,
+                     const xt_tap *tap, const char *prefix) {
+    const swin *m = e->impl;
+    const swin_cfg *c = &m->c;
+    if (B < 1) return xt_error("swinv2", "batch size %d", B);
+    ws_plan p = plan(m, B);
+    size_t avail = ws->size - ws->used, fixed = (3 * p.tok + p.big) * sizeof(float) + 6 * 64;
+    if (ws->measure || avail < fixed + p.attn * sizeof(float))
+        return xt_error("swinv2", "workspace too small (%zu bytes free, need %zu)", avail, fixed + p.attn * sizeof(float));
+    int nthr = p.nthreads;
+    while (nthr > 1 && avail < fixed + p.attn * nthr * sizeof(float)) nthr--; // threads changed since sizing
+    size_t mark = xt_arena_mark(ws);
+    float *x = xt_arena_f32(ws, p.tok), *a = xt_arena_f32(ws, p.tok), *y = xt_arena_f32(ws, p.tok);
+    float *big = xt_arena_f32(ws, p.big), *scr = xt_arena_f32(ws, p.attn * nthr);
+    const char *pre = prefix ? prefix : "";
+    int g = m->grid, C0 = c->embed;
+    size_t L = (size_t)g * g;
+    // patch embed. ref: timm.layers.PatchEmbed
+    xt_patch_im2col(big, img, B, c->in_chans, c->img, c->img, 4);
+    xt_linear_forward(y, big, m->pew, m->peb, (int)(B * L), c->in_chans * 16, C0);
+    xt_layernorm_forward(x, NULL, NULL, y, m->penw, m->penb, (int)(B * L), C0, 1e-5f);
+    if (xt_tap_on(tap)) {
+        int64_t sh[4] = {B, g, g, C0};
+        xt_tap_emitf(tap, x, 4, sh, "%spatch_embed", pre);
+    }
+    for (int s = 0; s < c->n_stages; s++) {
+        const sstage *S = &m->st[s];
+        int C = S->C, R = S->res;
+        L = (size_t)R * R;
+        int NT = (int)(B * L);
+        if (s > 0) { // ref: PatchMerging.forward
+            xt_patch_merge_gather(big, x, B, 2 * R, 2 * R, S->Cin);
+            xt_linear_forward(y, big, S->redw, NULL, NT, 4 * S->Cin, C);
+            xt_layernorm_forward(x, NULL, NULL, y, S->dnw, S->dnb, NT, C, 1e-5f);
+            if (xt_tap_on(tap)) {
+                int64_t sh[4] = {B, R, R, C};
+                xt_tap_emitf(tap, x, 4, sh, "%slayers_%d.downsample", pre, s);
+            }
+        }
+        for (int b = 0; b < S->depth; b++) { // ref: SwinTransformerV2Block.forward
+            const sblock *k = &S->blk[b];
+            xt_linear_forward(big, x, k->qkvw, k->qkvb, NT, C, 3 * C);
+            xt_window_attn_forward(a, big, k->scale, k->bias, B, R, R, C, k->NH, k->ws, k->shift, scr, p.attn, nthr);
+            xt_linear_forward(y, a, k->projw, k->projb, NT, C, C);
+            xt_layernorm_forward(y, NULL, NULL, y, k->n1w, k->n1b, NT, C, 1e-5f);
+            add_inplace(x, y, (size_t)NT * C);
+            xt_linear_forward(big, x, k->fc1w, k->fc1b, NT, C, k->hidden);
+            xt_gelu_forward(big, big, (size_t)NT * k->hidden);
+            xt_linear_forward(y, big, k->fc2w, k->fc2b, NT, k->hidden, C);
+            xt_layernorm_forward(y, NULL, NULL, y, k->n2w, k->n2b, NT, C, 1e-5f);
+            add_inplace(x, y, (size_t)NT * C);
+            if (xt_tap_on(tap)) {
+                int64_t sh[4] = {B, R, R, C};
+                xt_tap_emitf(tap, x, 4, sh, "%slayers_%d.blocks.%d", pre, s, b);
+            }
+        }
+        xt_nhwc_to_nchw(out[s], x, B, (int)L, C);
+    }
+    xt_arena_release(ws, mark);
+    return 0;
+}
+
+// ---------------------------------------------------------------------------------------------
+// `xt verify` for kind "swin_region": SwinWrapper on input.image, every stage as expected.stage{s}.
 
 int xt_swin_region_verify(xt_st *st, const xt_json *cfg, const xt_tap *tap) {
-    return xt_error("verify", "%s: model kind 'swin_region' is not implemented yet", st->path);
+    int S = 0;
+    if (xt_json_int(cfg, "image_size", 0, &S)) return xt_error_prefix("%s: config", st->path);
+    const xt_st_tensor *ti;
+    const float *img = xt_st_f32(st, "input.image", &ti);
+    if (!img) return -1;
+    if (ti->ndim != 4 || ti->shape[2] != ti->shape[3] || ti->shape[0] < 1 || ti->shape[0] > 4096)
+        return xt_error("verify", "%s: input.image must be (B, C, S, S)", st->path);
+    if (S <= 0) S = (int)ti->shape[2];
+    xt_encoder *e = xt_swinv2_new(st, cfg, "model.", S);
+    if (!e) return xt_error_prefix("%s", st->path);
+    int B = (int)ti->shape[0], rc = -1;
+    if (ti->shape[1] != e->in_chans || ti->shape[2] != e->img_size) {
+        xt_error("verify", "%s: input.image is (%lld, %lld, %lld, %lld), the model needs (B, %d, %d, %d)", st->path,
+                 (long long)ti->shape[0], (long long)ti->shape[1], (long long)ti->shape[2], (long long)ti->shape[3],
+                 e->in_chans, e->img_size, e->img_size);
+        e->free(e);
+        return -1;
+    }
+    float *out[XT_MAX_STAGES] = {0};
+    xt_arena ws = {0};
+    for (int s = 0; s < e->n_stages; s++) {
+        out[s] = xt_malloc_checked((size_t)B * e->stage_c[s] * e->stage_h[s] * e->stage_w[s] * sizeof(float), "stage output");
+        if (!out[s]) goto done;
+    }
+    if (xt_arena_init(&ws, e->workspace_size(e, B))) goto done;
+    if (e->forward(e, img, B, out, &ws, tap, "model.")) goto done;
+    for (int s = 0; s < e->n_stages; s++) {
+        int64_t sh[4] = {B, e->stage_c[s], e->stage_h[s], e->stage_w[s]};
+        xt_tap_emitf(tap, out[s], 4, sh, "stage%d", s);
+    }
+    rc = 0;
+done:
+    xt_arena_free(&ws);
+    for (int s = 0; s < XT_MAX_STAGES; s++) free(out[s]);
+    e->free(e);
+    return rc;
+}
+
+// ---------------------------------------------------------------------------------------------
+// random weights (benchmarks, tests): official names and order, the golden README's
+// randomisation: >= 2-D weights N(0, 1/fan_in); norm weights 1 + N(0, 0.1^2); biases (incl.
+// q_bias, v_bias) N(0, 0.1^2); logit_scale log(10) + N(0, 0.2^2).
+
+typedef struct { uint64_t s; int has; double spare; } rng;
+
+static uint64_t rng_u64(rng *r) { // splitmix64
+    uint64_t z = (r->s += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+static double rng_normal(rng *r) { // Box-Muller
+    if (r->has) { r->has = 0; return r->spare; }
+    double u = ((rng_u64(r) >> 11) + 0.5) * 0x1.0p-53, v = (rng_u64(r) >> 11) * 0x1.0p-53;
+    double m = sqrt(-2.0 * log(u));
+    r->spare = m * sin(2 * M_PI * v);
+    r->has = 1;
+    return m * cos(2 * M_PI * v);
+}
+
+static void put(xt_st_writer *w, rng *r, float *buf, double mean, double std, int ndim, const int64_t *shape,
+                const char *fmt, ...) __attribute__((format(printf, 8, 9)));
+static void put(xt_st_writer *w, rng *r, float *buf, double mean, double std, int ndim, const int64_t *shape,
+                const char *fmt, ...) {
+    char name[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(name, sizeof name, fmt, ap);
+    va_end(ap);
+    size_t n = 1;
+    for (int i = 0; i < ndim; i++) n *= (size_t)shape[i];
+    for (size_t i = 0; i < n; i++) buf[i] = (float)(mean + std * rng_normal(r));
+    xt_st_writer_add(w, name, buf, ndim, shape);
+}
+
+int xt_swinv2_random_weights(xt_st_writer *w, const xt_json *cfg, const char *prefix, uint64_t seed) {
+    swin_cfg c;
+    if (parse_cfg(cfg, 256, &c)) return -1; // the weights do not depend on the image size
+    const char *p = prefix ? prefix : "";
+    size_t maxn = (size_t)c.embed * c.in_chans * 16;
+    for (int s = 0; s < c.n_stages; s++) {
+        size_t C = stage_dim(&c, s), F = mlp_hidden(&c, (int)C);
+        size_t cand[] = {3 * C * C, F * C, 4 * C * C, (size_t)CPB_HIDDEN * c.heads[s], 2 * CPB_HIDDEN};
+        for (int i = 0; i < 5; i++) if (cand[i] > maxn) maxn = cand[i];
+    }
+    float *buf = xt_malloc_checked(maxn * sizeof(float), "random weights");
+    if (!buf) return -1;
+    rng r = {seed * 0x2545F4914F6CDD1Dull + 1, 0, 0};
+    int64_t C0 = c.embed;
+#define SH(...) (const int64_t[]){__VA_ARGS__}
+    put(w, &r, buf, 0, 1 / sqrt(c.in_chans * 16.0), 4, SH(C0, c.in_chans, 4, 4), "%spatch_embed.proj.weight", p);
+    put(w, &r, buf, 0, 0.1, 1, SH(C0), "%spatch_embed.proj.bias", p);
+    put(w, &r, buf, 1, 0.1, 1, SH(C0), "%spatch_embed.norm.weight", p);
+    put(w, &r, buf, 0, 0.1, 1, SH(C0), "%spatch_embed.norm.bias", p);
+    for (int s = 0; s < c.n_stages; s++) {
+        int64_t C = stage_dim(&c, s), NH = c.heads[s], F = mlp_hidden(&c, (int)C), H = CPB_HIDDEN;
+        if (s > 0) {
+            int64_t Ci = C / 2;
+            put(w, &r, buf, 0, 1 / sqrt(4.0 * Ci), 2, SH(C, 4 * Ci), "%slayers_%d.downsample.reduction.weight", p, s);
+            put(w, &r, buf, 1, 0.1, 1, SH(C), "%slayers_%d.downsample.norm.weight", p, s);
+            put(w, &r, buf, 0, 0.1, 1, SH(C), "%slayers_%d.downsample.norm.bias", p, s);
+        }
+        for (int b = 0; b < c.depths[s]; b++) {
+#define B_(name) "%slayers_%d.blocks.%d." name, p, s, b
+            put(w, &r, buf, log(10.0), 0.2, 3, SH(NH, 1, 1), B_("attn.logit_scale"));
+            put(w, &r, buf, 0, 0.1, 1, SH(C), B_("attn.q_bias"));
+            put(w, &r, buf, 0, 0.1, 1, SH(C), B_("attn.v_bias"));
+            put(w, &r, buf, 0, 1 / sqrt(2.0), 2, SH(H, 2), B_("attn.cpb_mlp.0.weight"));
+            put(w, &r, buf, 0, 0.1, 1, SH(H), B_("attn.cpb_mlp.0.bias"));
+            put(w, &r, buf, 0, 1 / sqrt((double)H), 2, SH(NH, H), B_("attn.cpb_mlp.2.weight"));
+            put(w, &r, buf, 0, 1 / sqrt((double)C), 2, SH(3 * C, C), B_("attn.qkv.weight"));
+            put(w, &r, buf, 0, 1 / sqrt((double)C), 2, SH(C, C), B_("attn.proj.weight"));
+            put(w, &r, buf, 0, 0.1, 1, SH(C), B_("attn.proj.bias"));
+            put(w, &r, buf, 1, 0.1, 1, SH(C), B_("norm1.weight"));
+            put(w, &r, buf, 0, 0.1, 1, SH(C), B_("norm1.bias"));
+            put(w, &r, buf, 0, 1 / sqrt((double)C), 2, SH(F, C), B_("mlp.fc1.weight"));
+            put(w, &r, buf, 0, 0.1, 1, SH(F), B_("mlp.fc1.bias"));
+            put(w, &r, buf, 0, 1 / sqrt((double)F), 2, SH(C, F), B_("mlp.fc2.weight"));
+            put(w, &r, buf, 0, 0.1, 1, SH(C), B_("mlp.fc2.bias"));
+            put(w, &r, buf, 1, 0.1, 1, SH(C), B_("norm2.weight"));
+            put(w, &r, buf, 0, 0.1, 1, SH(C), B_("norm2.bias"));
+#undef B_
+        }
+    }
+#undef SH
+    free(buf);
+    return 0;
 }

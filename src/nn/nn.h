@@ -32,4 +32,27 @@ void xt_softmax_forward(float *out, const float *inp, int N, int C);
 // out[i] = a[i] + b[i]
 void xt_add(float *out, const float *a, const float *b, size_t n);
 
+// ---- Swin V2 (window_attn.c) ----
+// Continuous position bias of one block, computed at load: bias (NH, N, N), N = ws*ws, equal to
+// 16 * sigmoid(cpb_mlp(relative_coords_table))[relative_position_index]. w0 (512, 2), b0 (512),
+// w2 (NH, 512). scratch: xt_swin_cpb_scratch_floats(NH, ws) floats.
+void xt_swin_cpb_bias(float *bias, const float *w0, const float *b0, const float *w2, int NH, int ws,
+                      float *scratch);
+size_t xt_swin_cpb_scratch_floats(int NH, int ws);
+// (Shifted) window cosine attention on all windows of a (B, H, W) map, heads of size C/NH:
+// out (B, H*W, C) = per-window softmax(norm(q) norm(k)^T * scale[h] + bias[h] + mask) v, with
+// q, k, v read from qkv (B, H*W, 3C) (the qkv linear's output, bias included). shift > 0 applies
+// torch.roll(-shift) before partitioning, the -100 mask, and the inverse roll on the output.
+// scratch: nthreads x scratch_per_thread floats, scratch_per_thread >= xt_window_attn_scratch_floats.
+void xt_window_attn_forward(float *out, const float *qkv, const float *scale, const float *bias, int B, int H,
+                            int W, int C, int NH, int ws, int shift, float *scratch, size_t scratch_per_thread,
+                            int nthreads);
+size_t xt_window_attn_scratch_floats(int ws, int HS);
+// out (B, H/2, W/2, 4C) = 2x2 neighbours of x (B, H, W, C) in timm PatchMerging order.
+void xt_patch_merge_gather(float *out, const float *x, int B, int H, int W, int C);
+// img (B, Cin, H, W) -> out (B, H/P, W/P, Cin*P*P): patches for a stride-P PxP convolution.
+void xt_patch_im2col(float *out, const float *img, int B, int Cin, int H, int W, int P);
+// out (B, C, L) = transpose of x (B, L, C).
+void xt_nhwc_to_nchw(float *out, const float *x, int B, int L, int C);
+
 #endif

@@ -1,0 +1,166 @@
+// window_attn.c — Swin V2 layers: (shifted) window cosine attention, its continuous position
+// bias, patch-merging gather and the patch-embedding im2col.
+//
+// Layout: tokens stay in the model's NHWC order (B, H, W, C) = (B, L, C) the whole time. The
+// per-token linears (qkv, proj, MLP) run on all tokens at once as one big GEMM; only the
+// attention itself works per window. torch.roll(-shift) + window_partition and the inverse
+// window_reverse + roll(+shift) are fused into one index map: token t of window (wy, wx) reads
+// and writes the original position ((wy*ws + ty + shift) mod H, (wx*ws + tx + shift) mod W).
+// ref: timm/models/swin_transformer_v2.py (v0.9.7) WindowAttention, SwinTransformerV2Block._attn
+#include <math.h>
+#include <string.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#include "nn.h"
+
+// ref: WindowAttention.__init__ (relative_coords_table, relative_position_index) and forward
+// (cpb_mlp -> gather -> 16 * sigmoid). bias (NH, N, N), N = ws*ws. Depends on weights only.
+void xt_swin_cpb_bias(float *bias, const float *w0, const float *b0, const float *w2, int NH, int ws,
+                      float *scratch) {
+    int T = 2 * ws - 1, N = ws * ws;
+    float *tab = scratch; // (T*T, NH)
+    // the log-spaced table, normalised by (ws - 1); ws == 1 gives 0/0 = NaN in timm (a 1x1
+    // feature map), we use 0 there: the only pair is a token with itself.
+    float den = ws > 1 ? (float)(ws - 1) : 1.0f;
+    for (int i = 0; i < T; i++)
+        for (int j = 0; j < T; j++) {
+            float c[2] = {(float)(i - (ws - 1)), (float)(j - (ws - 1))};
+            for (int d = 0; d < 2; d++) {
+                float v = c[d] / den * 8.0f;
+                float s = v > 0 ? 1.0f : v < 0 ? -1.0f : 0.0f;
+                c[d] = s * log2f(fabsf(v) + 1.0f) / 3.0f;
+            }
+            float *o = tab + (size_t)(i * T + j) * NH;
+            for (int h = 0; h < NH; h++) o[h] = 0;
+            for (int k = 0; k < 512; k++) { // Linear(2, 512) + ReLU + Linear(512, NH, no bias)
+                float hk = w0[2 * k] * c[0] + w0[2 * k + 1] * c[1] + b0[k];
+                if (hk <= 0) continue;
+                for (int h = 0; h < NH; h++) o[h] += w2[(size_t)h * 512 + k] * hk;
+            }
+        }
+    for (int p = 0; p < N; p++)
+        for (int q = 0; q < N; q++) {
+            int dy = p / ws - q / ws + ws - 1, dx = p % ws - q % ws + ws - 1;
+            const float *o = tab + (size_t)(dy * T + dx) * NH;
+            for (int h = 0; h < NH; h++) bias[((size_t)h * N + p) * N + q] = 16.0f / (1.0f + expf(-o[h]));
+        }
+}
+
+size_t xt_swin_cpb_scratch_floats(int NH, int ws) { return (size_t)(2 * ws - 1) * (2 * ws - 1) * NH; }
+
+size_t xt_window_attn_scratch_floats(int ws, int HS) {
+    size_t N = (size_t)ws * ws;
+    return 4 * N * HS + N * N + 2 * N + 64; // q, k, v, o, scores, token index + mask label (ints)
+}
+
+// Rows of a softmax whose logits are x + bias (+ mask): written in place into x.
+static void softmax_row(float *x, int n) {
+    float mx = x[0];
+    for (int i = 1; i < n; i++) mx = x[i] > mx ? x[i] : mx;
+    float s = 0;
+    for (int i = 0; i < n; i++) { x[i] = expf(x[i] - mx); s += x[i]; }
+    float r = 1.0f / s;
+    for (int i = 0; i < n; i++) x[i] *= r;
+}
+
+// Region label of a shifted coordinate (timm's img_mask slices: [0, R-ws), [R-ws, R-shift), [R-shift, R)).
+static inline int region(int s, int R, int ws, int shift) { return s < R - ws ? 0 : s < R - shift ? 1 : 2; }
+
+void xt_window_attn_forward(float *out, const float *qkv, const float *scale, const float *bias, int B, int H,
+                            int W, int C, int NH, int ws, int shift, float *scratch, size_t scratch_per_thread,
+                            int nthreads) {
+    int HS = C / NH, N = ws * ws, nWh = H / ws, nWw = W / ws, nW = nWh * nWw;
+    long ntask = (long)B * nW * NH;
+#pragma omp parallel for schedule(static) num_threads(nthreads) if (nthreads > 1)
+    for (long task = 0; task < ntask; task++) {
+        int tid = 0;
+#ifdef _OPENMP
+        tid = omp_get_thread_num();
+#endif
+        float *q = scratch + (size_t)tid * scratch_per_thread;
+        float *k = q + (size_t)N * HS, *v = k + (size_t)N * HS, *o = v + (size_t)N * HS, *S = o + (size_t)N * HS;
+        int *tok = (int *)(S + (size_t)N * N), *lab = tok + N;
+        int h = (int)(task % NH), w = (int)(task / NH % nW), b = (int)(task / NH / nW);
+        int wy = w / nWw, wx = w % nWw, masked = 0;
+        for (int t = 0; t < N; t++) {
+            int sy = wy * ws + t / ws, sx = wx * ws + t % ws;
+            tok[t] = ((sy + shift) % H) * W + (sx + shift) % W;
+            lab[t] = shift ? region(sy, H, ws, shift) * 3 + region(sx, W, ws, shift) : 0;
+            masked |= lab[t] != lab[0];
+        }
+        const float *base = qkv + (size_t)b * H * W * 3 * C + (size_t)h * HS;
+        float sc = scale[h];
+        // cosine attention: F.normalize(q) . F.normalize(k) * logit scale (folded into q)
+        for (int t = 0; t < N; t++) {
+            const float *r = base + (size_t)tok[t] * 3 * C;
+            float sq = 0, sk = 0;
+            for (int d = 0; d < HS; d++) { sq += r[d] * r[d]; sk += r[C + d] * r[C + d]; }
+            float iq = sc / fmaxf(sqrtf(sq), 1e-12f), ik = 1.0f / fmaxf(sqrtf(sk), 1e-12f);
+            for (int d = 0; d < HS; d++) {
+                q[t * HS + d] = r[d] * iq;
+                k[t * HS + d] = r[C + d] * ik;
+                v[t * HS + d] = r[2 * C + d];
+            }
+        }
+        xt_gemm(0, 1, N, N, HS, 1.0f, q, HS, k, HS, 0.0f, S, N);
+        const float *bh = bias + (size_t)h * N * N;
+        for (int p = 0; p < N; p++) {
+            float *s = S + (size_t)p * N;
+            const float *bp = bh + (size_t)p * N;
+            for (int j = 0; j < N; j++) s[j] += bp[j];
+            if (masked)
+                for (int j = 0; j < N; j++) s[j] += lab[j] != lab[p] ? -100.0f : 0.0f;
+            softmax_row(s, N);
+        }
+        xt_gemm(0, 0, N, HS, N, 1.0f, S, N, v, HS, 0.0f, o, HS);
+        float *ob = out + (size_t)b * H * W * C + (size_t)h * HS;
+        for (int t = 0; t < N; t++) memcpy(ob + (size_t)tok[t] * C, o + (size_t)t * HS, HS * sizeof(float));
+    }
+}
+
+// ref: PatchMerging.forward: reshape(B, H/2, 2, W/2, 2, C).permute(0, 1, 3, 4, 2, 5).flatten(3),
+// i.e. the 2x2 neighbours in the order (0,0), (1,0), (0,1), (1,1) as (row, col) offsets.
+void xt_patch_merge_gather(float *out, const float *x, int B, int H, int W, int C) {
+    int H2 = H / 2, W2 = W / 2;
+#pragma omp parallel for if ((size_t)B * H * W * C > 65536)
+    for (long r = 0; r < (long)B * H2; r++) {
+        int b = (int)(r / H2), i = (int)(r % H2);
+        for (int j = 0; j < W2; j++) {
+            float *o = out + ((size_t)r * W2 + j) * 4 * C;
+            for (int q = 0; q < 4; q++) {
+                int dy = q & 1, dx = q >> 1;
+                memcpy(o + q * C, x + (((size_t)b * H + 2 * i + dy) * W + 2 * j + dx) * C, C * sizeof(float));
+            }
+        }
+    }
+}
+
+// Conv2d(k = stride = P) as a GEMM: out (B, H/P, W/P, Cin*P*P) with columns in the weight's
+// (ci, ky, kx) order.
+void xt_patch_im2col(float *out, const float *img, int B, int Cin, int H, int W, int P) {
+    int Ho = H / P, Wo = W / P, K = Cin * P * P;
+#pragma omp parallel for if ((size_t)B * Cin * H * W > 65536)
+    for (long r = 0; r < (long)B * Ho; r++) {
+        int b = (int)(r / Ho), i = (int)(r % Ho);
+        for (int j = 0; j < Wo; j++) {
+            float *o = out + ((size_t)r * Wo + j) * K;
+            for (int c = 0; c < Cin; c++)
+                for (int ky = 0; ky < P; ky++)
+                    memcpy(o + (c * P + ky) * P, img + (((size_t)b * Cin + c) * H + i * P + ky) * W + j * P,
+                           P * sizeof(float));
+        }
+    }
+}
+
+// (B, L, C) -> (B, C, L)
+void xt_nhwc_to_nchw(float *out, const float *x, int B, int L, int C) {
+#pragma omp parallel for if ((size_t)B * L * C > 65536)
+    for (long bc = 0; bc < (long)B * C; bc++) {
+        int b = (int)(bc / C), c = (int)(bc % C);
+        const float *xb = x + (size_t)b * L * C + c;
+        float *o = out + (size_t)bc * L;
+        for (int l = 0; l < L; l++) o[l] = xb[(size_t)l * C];
+    }
+}
