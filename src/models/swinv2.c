@@ -147,7 +147,7 @@ static void swin_free(xt_encoder *e) {
 
 xt_encoder *xt_swinv2_new(xt_st *st, const xt_json *cfg, const char *prefix, int img_size) {
     swin_cfg c;
-    if (parse_cfg(cfg, img_size, &c)) return NULL;
+    if (parse_cfg(cfg, img_size, &c)) return xt_error_prefix("%s", st->path), NULL;
     xt_encoder *e = xt_xcalloc(1, sizeof *e);
     swin *m = xt_xcalloc(1, sizeof *m);
     e->impl = m;
@@ -374,7 +374,7 @@ int xt_swin_region_verify(xt_st *st, const xt_json *cfg, const xt_tap *tap) {
         return xt_error("verify", "%s: input.image must be (B, C, S, S)", st->path);
     if (S <= 0) S = (int)ti->shape[2];
     xt_encoder *e = xt_swinv2_new(st, cfg, "model.", S);
-    if (!e) return xt_error_prefix("%s", st->path);
+    if (!e) return -1;
     int B = (int)ti->shape[0], rc = -1;
     if (ti->shape[1] != e->in_chans || ti->shape[2] != e->img_size) {
         xt_error("verify", "%s: input.image is (%lld, %lld, %lld, %lld), the model needs (B, %d, %d, %d)", st->path,
