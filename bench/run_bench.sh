@@ -1,0 +1,69 @@
+#!/bin/sh
+# run_bench.sh — Swin V2-T region benchmark: PyTorch, ONNX Runtime and xt on this machine, in one
+# go, one table (docs/performance.md). Run from the repository root:
+#
+#   sh bench/run_bench.sh              # BATCH=4 ITERS=5 WARMUP=1 THREADS=1,2 by default
+#   ITERS=10 sh bench/run_bench.sh
+#
+# Needs: /usr/bin/python3 with python3-torch + python3-torchvision (Debian), node + npm,
+# libopenblas0-openmp. Writes scratch files under build/bench/.
+#
+# PyTorch and BLAS: Debian's torch links the generic libblas.so.3 (BLAS_INFO=generic), i.e.
+# whatever the libblas.so.3-x86_64-linux-gnu alternative points to. With only the reference BLAS
+# that is ~6 GFLOP/s; with the *pthread* OpenBLAS build (the default alternative when both are
+# installed) torch's own OpenMP threads and OpenBLAS's pthreads oversubscribe the cores at 2
+# threads. So PyTorch is run with the OpenMP build of OpenBLAS put first on LD_LIBRARY_PATH
+# (per process; the system alternative is left alone). To make it the system default instead:
+#   update-alternatives --set libblas.so.3-x86_64-linux-gnu \
+#       /usr/lib/x86_64-linux-gnu/openblas-openmp/libblas.so.3
+# The script checks which libblas torch actually mapped and that a 1024^2 torch.mm runs at
+# > 100 GFLOP/s on 2 threads, and says so if not.
+set -eu
+
+BATCH=${BATCH:-4}
+ITERS=${ITERS:-5}
+WARMUP=${WARMUP:-1}
+THREADS=${THREADS:-1,2}
+PY=${PY:-/usr/bin/python3}
+BUILD=${BUILD:-build}
+OUT=$BUILD/bench
+BLAS_OMP=/usr/lib/x86_64-linux-gnu/openblas-openmp
+mkdir -p "$OUT"
+
+if [ ! -e "$BLAS_OMP/libblas.so.3" ]; then
+    echo "run_bench: $BLAS_OMP/libblas.so.3 missing: apt-get install -y libopenblas0-openmp" >&2
+    exit 1
+fi
+TORCH_ENV="LD_LIBRARY_PATH=$BLAS_OMP${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+
+echo "== machine"
+echo "$(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //'), $(nproc) cores, $(free -g | awk '/Mem:/{print $2}') GiB; $(date -u '+%Y-%m-%d %H:%M UTC'); load $(cut -d' ' -f1-3 /proc/loadavg)"
+
+echo "== PyTorch BLAS check"
+env $TORCH_ENV "$PY" - <<'EOF'
+import time, torch
+torch.set_num_threads(2)
+a, b = torch.randn(1024, 1024), torch.randn(1024, 1024)
+for _ in range(3): a @ b
+t = time.perf_counter()
+for _ in range(20): a @ b
+g = 2 * 1024**3 / ((time.perf_counter() - t) / 20) / 1e9
+libs = sorted({l.split()[-1] for l in open('/proc/self/maps') if 'blas' in l and '.so' in l})
+print(f"torch {torch.__version__}: libblas mapped: {', '.join(libs)}")
+print(f"torch.mm 1024^2, 2 threads: {g:.0f} GFLOP/s" + ("" if g > 100 else
+      "  ** WARNING: < 100 GFLOP/s, PyTorch is not on a fast BLAS (or the machine is busy) **"))
+EOF
+
+echo "== build"
+make -s -j2 bench >/dev/null
+[ -e "$OUT/swinv2_t_256.onnx" ] || "$PY" tools/export_onnx.py -o "$OUT/swinv2_t_256.onnx" 2>/dev/null
+[ -d bench/node_modules/onnxruntime-node ] || (cd bench && npm install --ignore-scripts --no-audit --no-fund >/dev/null)
+
+RES=$OUT/results.txt
+: > "$RES"
+echo "== PyTorch (torchvision Swin V2 classes, eval + inference_mode)"
+env $TORCH_ENV "$PY" bench/torch_swin.py --threads "$THREADS" --batch "$BATCH" --iters "$ITERS" --warmup "$WARMUP" | tee -a "$RES"
+echo "== ONNX Runtime (graphOptimizationLevel all)"
+node bench/ort_swin.mjs "$OUT/swinv2_t_256.onnx" --threads "$THREADS" --batch "$BATCH" --iters "$ITERS" --warmup "$WARMUP" | tee -a "$RES"
+echo "== xt"
+"$BUILD/bench/bench_swin" --threads "$THREADS" --batch "$BATCH" --iters "$ITERS" --warmup "$WARMUP" --ref "$RES"

@@ -1,0 +1,132 @@
+#!/usr/bin/python3
+"""PyTorch side of the Swin V2 region benchmark (bench/run_bench.sh runs it).
+
+Builds Swin V2-T (embed 96, depths 2-2-6-2, heads 3-6-12-24, window 16) for 256x256 regions from
+torchvision's own Swin V2 classes (SwinTransformer + SwinTransformerBlockV2 + PatchMergingV2),
+random weights, features only (no final norm / head), and times it in eval + inference_mode at
+1 and 2 threads.
+
+Window clamping: timm 0.9.7 (what xT and xt compute) clamps the window to the feature map when the
+map is smaller (stage 3 of a 256 region: 8x8 map, window 8, no shift). torchvision instead pads the
+8x8 map to 16x16 and attends over the padding, ~0.9 GMAC/region of extra work on padded tokens.
+So that all three programs run the same network, the blocks of such stages are rebuilt with the
+clamped window (same torchvision classes). --stock keeps torchvision's padding behaviour.
+
+Prints one machine-readable line per thread count:
+  RESULT torch threads=T batch=B regions_per_s=R sec_per_batch=S peak_rss_mb=M
+"""
+import argparse
+import math
+import resource
+import sys
+import time
+from functools import partial
+
+import torch
+from torch import nn
+from torchvision.models.swin_transformer import (PatchMergingV2, SwinTransformer,
+                                                 SwinTransformerBlockV2)
+
+
+def swin_flops(img=256, patch=4, embed=96, depths=(2, 2, 6, 2), heads=(3, 6, 12, 24), window=16,
+               mlp_ratio=4.0, in_chans=3, with_cpb=False):
+    """Analytic FLOPs (2 x multiply-adds) per region; mirrors swin_flops() in bench/bench_swin.c.
+
+    Counted: patch-embed conv, every linear (qkv, proj, fc1, fc2, patch-merging reduction), the
+    two attention matmuls (q k^T and attn v) per window, with the window clamped to the feature map.
+    Not counted: layernorms, softmax, GELU, cosine normalisation, bias adds, roll/partition copies
+    and (unless with_cpb) the continuous-position-bias MLP (input-independent; xt computes it once
+    at load, torchvision/ORT recompute it every forward)."""
+    H = img // patch
+    C = embed
+    macs = H * H * (in_chans * patch * patch) * C  # patch embed
+    for s, d in enumerate(depths):
+        N = H * H
+        w = min(window, H)
+        T = w * w
+        hid = int(C * mlp_ratio)
+        for _ in range(d):
+            macs += N * C * 3 * C + N * C * C + 2 * N * C * hid  # qkv, proj, fc1, fc2
+            macs += 2 * N * T * C                                # q k^T and attn v over all heads
+            if with_cpb:
+                macs += (2 * w - 1) ** 2 * (2 * 512 + 512 * heads[s])
+        if s + 1 < len(depths):
+            macs += (N // 4) * (4 * C) * (2 * C)                 # patch merging 4C -> 2C
+            H //= 2
+            C *= 2
+    return 2.0 * macs
+
+
+class SwinFeatures(nn.Module):
+    """torchvision SwinTransformer's `features`, returning every stage output as NCHW."""
+
+    def __init__(self, img=256, embed=96, depths=(2, 2, 6, 2), heads=(3, 6, 12, 24), window=16,
+                 stock=False):
+        super().__init__()
+        m = SwinTransformer(patch_size=[4, 4], embed_dim=embed, depths=list(depths),
+                            num_heads=list(heads), window_size=[window, window],
+                            stochastic_depth_prob=0.0, block=SwinTransformerBlockV2,
+                            downsample_layer=PatchMergingV2)
+        self.features = m.features
+        # features: [patch_embed, stage0, merge, stage1, merge, stage2, merge, stage3]
+        self.stage_idx = [1 + 2 * s for s in range(len(depths))]
+        if not stock:
+            feat = img // 4
+            for s, d in enumerate(depths):
+                if feat < window:  # timm: window clamped to the map, no shift
+                    dim = embed * 2 ** s
+                    self.features[self.stage_idx[s]] = nn.Sequential(*[
+                        SwinTransformerBlockV2(dim, heads[s], window_size=[feat, feat],
+                                               shift_size=[0, 0], mlp_ratio=4.0,
+                                               stochastic_depth_prob=0.0,
+                                               norm_layer=partial(nn.LayerNorm, eps=1e-5))
+                        for _ in range(d)])
+                feat //= 2
+
+    def forward(self, x):
+        outs = []
+        for i, f in enumerate(self.features):
+            x = f(x)
+            if i in self.stage_idx:
+                outs.append(x.permute(0, 3, 1, 2))  # (B, H, W, C) -> (B, C, H, W)
+        return tuple(outs)
+
+
+def peak_rss_mb():
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # Linux: KiB
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--threads", default="1,2")
+    ap.add_argument("--batch", type=int, default=4)
+    ap.add_argument("--iters", type=int, default=5)
+    ap.add_argument("--warmup", type=int, default=1)
+    ap.add_argument("--img", type=int, default=256)
+    ap.add_argument("--stock", action="store_true", help="torchvision padding of small maps")
+    a = ap.parse_args()
+
+    torch.manual_seed(0)
+    model = SwinFeatures(img=a.img, stock=a.stock).eval()
+    x = torch.randn(a.batch, 3, a.img, a.img)
+    fl = swin_flops(img=a.img)
+    blas = sorted({l.split()[-1] for l in open("/proc/self/maps") if "blas" in l and ".so" in l})
+    print(f"# torch {torch.__version__}, BLAS mapped: {', '.join(blas)}; "
+          f"{fl / 1e9:.3f} GFLOP/region counted", flush=True)
+    for t in [int(s) for s in a.threads.split(",")]:
+        torch.set_num_threads(t)
+        with torch.inference_mode():
+            for _ in range(a.warmup):
+                model(x)
+            t0 = time.perf_counter()
+            for _ in range(a.iters):
+                model(x)
+            dt = (time.perf_counter() - t0) / a.iters
+        rps = a.batch / dt
+        print(f"RESULT torch threads={t} batch={a.batch} regions_per_s={rps:.3f} "
+              f"sec_per_batch={dt:.4f} gflops={rps * fl / 1e9:.1f} peak_rss_mb={peak_rss_mb():.0f}",
+              flush=True)
+
+
+if __name__ == "__main__":
+    main()
