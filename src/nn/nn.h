@@ -54,5 +54,86 @@ void xt_patch_merge_gather(float *out, const float *x, int B, int H, int W, int 
 void xt_patch_im2col(float *out, const float *img, int B, int Cin, int H, int W, int P);
 // out (B, C, L) = transpose of x (B, L, C).
 void xt_nhwc_to_nchw(float *out, const float *x, int B, int L, int C);
+// ---------------------------------------------------------------------------------------------
+// Training layers (train_ops.c): the remaining forward/backward pairs training needs.
+
+// Softmax backward over rows: dinp = p * (dout - sum(dout * p)). In place allowed (dinp == dout).
+void xt_softmax_backward(float *dinp, const float *dout, const float *p, int N, int C);
+
+// RMSNorm (LlamaRMSNorm): out = w * x / sqrt(mean(x^2) + eps). rstd (N) saved for backward.
+void xt_rmsnorm_forward(float *out, float *rstd, const float *inp, const float *w, int N, int C, float eps);
+void xt_rmsnorm_backward(float *dinp, float *dw, const float *dout, const float *inp, const float *w,
+                         const float *rstd, int N, int C);
+
+// SiLU x*sigmoid(x) and softplus log(1+e^x) (torch threshold 20: x > 20 -> x). In place allowed.
+void xt_silu_forward(float *out, const float *inp, size_t n);
+void xt_silu_backward(float *dinp, const float *dout, const float *inp, size_t n);
+void xt_softplus_forward(float *out, const float *inp, size_t n);
+void xt_softplus_backward(float *dinp, const float *dout, const float *inp, size_t n);
+
+// Gated MLP (LLaMA style, GELU): out (N, C) = down(GELU(gate(h)) * up(h)), no biases.
+// Saves g (N, F) = gate(h) pre-activation, u (N, F) = up(h), m (N, F) = GELU(g) * u.
+void xt_gated_mlp_forward(float *out, float *g, float *u, float *m, const float *h, const float *wg,
+                          const float *wu, const float *wd, int N, int C, int F);
+// dh (N, C) written; dwg/dwu (F, C), dwd (C, F) +=. scratch: 2*N*F floats.
+void xt_gated_mlp_backward(float *dh, float *dwg, float *dwu, float *dwd, const float *dout, const float *h,
+                           const float *g, const float *u, const float *m, const float *wg, const float *wu,
+                           const float *wd, int N, int C, int F, float *scratch);
+
+// Softmax attention of one head: q, k, v rows of HS floats with row stride ld (L rows each);
+// out (L, HS) row stride ldo; p (L, L) saved probabilities. causal: row i sees keys 0..i.
+void xt_attention_forward(float *out, int ldo, float *p, const float *q, const float *k, const float *v, int ld,
+                          int L, int HS, float scale, int causal);
+// dq/dk/dv written (row stride ldd); dp (L, L) scratch.
+void xt_attention_backward(float *dq, float *dk, float *dv, int ldd, float *dp, const float *dout, int ldo,
+                           const float *p, const float *q, const float *k, const float *v, int ld, int L,
+                           int HS, float scale);
+
+// The official "naive" context attention (golden README bug 1): head size 1, scale 1, not causal.
+// qkv (L, 3D) = [q | k | v]; out[n,c] = sum_m softmax_m(q[n,c] k[m,c]) v[m,c]. out (L, D).
+// p (D, L, L) saved probabilities (may be NULL in inference).
+void xt_chanattn_forward(float *out, float *p, const float *qkv, int L, int D);
+void xt_chanattn_backward(float *dqkv, const float *dout, const float *p, const float *qkv, int L, int D);
+
+// Swin V2 cosine window attention core over nw windows of n tokens, NH heads of HS (C = NH*HS):
+//   S = normalize(q) normalize(k)^T * scale[h] + bias[h] (+ mask[w % nmask]);  out = softmax(S) v
+// qkv (nw, n, 3C) biases included; bias (NH, n, n); mask (nmask, n, n) or NULL; scale (NH) =
+// exp(min(logit_scale, log 100)). Saves qn, kn (nw, NH, n, HS), qnorm, knorm (nw, NH, n), p
+// (nw, NH, n, n). out (nw, n, C).
+void xt_cosattn_forward(float *out, float *p, float *qn, float *kn, float *qnorm, float *knorm, const float *qkv,
+                        const float *bias, const float *mask, int nmask, const float *scale, int nw, int n,
+                        int NH, int HS);
+// dqkv (nw, n, 3C) written; dbias (NH, n, n) +=; dscale (NH) += dL/dscale[h] (the caller chains
+// to logit_scale). p is overwritten (by dS). part: nw*NH floats scratch (deterministic reduction).
+void xt_cosattn_backward(float *dqkv, float *dbias, float *dscale, const float *dout, float *p, const float *qn,
+                         const float *kn, const float *qnorm, const float *knorm, const float *qkv,
+                         const float *scale, int nw, int n, int NH, int HS, float *part);
+
+// Window partition with cyclic shift (torch.roll(-shift) then partition): inp (B, H, W, C) ->
+// out (B*nWh*nWw, ws*ws, C). Reverse is the exact inverse (partition^-1 then roll(+shift)).
+// Both are permutations, so each is the other's backward.
+void xt_window_partition(float *out, const float *inp, int B, int H, int W, int C, int ws, int shift);
+void xt_window_reverse(float *out, const float *inp, int B, int H, int W, int C, int ws, int shift);
+
+// Backward of xt_patch_merge_gather (window_attn.c): dout (B, H/2, W/2, 4C) scattered back into
+// dinp (B, H, W, C) (written).
+void xt_patch_merge_scatter(float *dinp, const float *dout, int B, int H, int W, int C);
+
+// Conv2d with kernel == stride == P, no padding (patch embedding), as im2col + GEMM:
+// img (B, IC, H, W) -> out (B, H/P, W/P, OC) NHWC; col (B*(H/P)*(W/P), IC*P*P) saved for backward.
+void xt_patch_embed_forward(float *out, float *col, const float *img, const float *w, const float *b, int B,
+                            int IC, int H, int W, int P, int OC);
+// dimg (B, IC, H, W) written if non-NULL; dw (OC, IC, P, P), db (OC) +=. dcol: scratch like col.
+void xt_patch_embed_backward(float *dimg, float *dw, float *db, float *dcol, const float *dout, const float *col,
+                             const float *w, int B, int IC, int H, int W, int P, int OC);
+
+// Swin V2 continuous position bias: raw (T, NH) = relu(table (T, 2) w0^T + b0) w2^T, then
+// out (NH, n, n) = 16 sigmoid(raw[index[i n + j], h]). Saves hid (2, T, HID) (pre-ReLU, ReLU) and raw.
+void xt_cpb_forward(float *out, float *hid, float *raw, const float *table, const int *index, const float *w0,
+                    const float *b0, const float *w2, int T, int HID, int NH, int n);
+// dw0 (HID, 2), db0 (HID), dw2 (NH, HID) +=. scratch: T*NH + T*HID floats.
+void xt_cpb_backward(float *dw0, float *db0, float *dw2, const float *dout, const float *hid, const float *raw,
+                     const float *table, const int *index, const float *w2, int T, int HID, int NH, int n,
+                     float *scratch);
 
 #endif
