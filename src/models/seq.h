@@ -119,11 +119,21 @@ int xt_mamba_mixer_forward(float *out, const float *inp, const xt_mamba *m, int 
 
 // Selective scan over T steps (ref: mamba_ssm selective_scan_ref, no z, delta already softplus'd):
 //   s_t = exp(delta_t * A) s_{t-1} + delta_t B_t u_t;  y_t = C_t . s_t + Dskip u_t.
-// y, u, delta (T, DI); A (DI, N) (= -exp(A_log)); Bm, Cm rows of N at stride ldbc (T rows);
-// state (DI, N) in/out (zero at sequence start). Dskip may be NULL.
+// y, u, delta (T, DI); AT (N, DI) = (-exp(A_log))^T, transposed so the channel loop is
+// contiguous; Bm, Cm rows of N at stride ldbc (T rows); state (N, DI) in/out (zero at sequence
+// start). Dskip may be NULL. Threads split the channels.
 void xt_selective_scan_forward(float *y, float *state, const float *u, const float *delta,
-                               const float *A, const float *Bm, const float *Cm, int ldbc,
+                               const float *AT, const float *Bm, const float *Cm, int ldbc,
                                const float *Dskip, int T, int DI, int N);
+
+// Double-precision naive reference of the same (tests): state (N, DI) in/out as double.
+void xt_selective_scan_naive(float *y, double *state, const float *u, const float *delta,
+                             const float *AT, const float *Bm, const float *Cm, int ldbc,
+                             const float *Dskip, int T, int DI, int N);
+
+// exp for float vectors (max rel. error ~2 ulp; flushes below exp(-87.3) to that value):
+// out[i] = exp(x[i]); in place allowed. Plain C that the compiler vectorizes.
+void xt_vexp(float *out, const float *x, int n);
 
 // Causal depthwise conv1d (ref: torch conv1d, groups = C, padding K-1, first L outputs):
 // out (T, C) = sum_j w[c, j] * x_{t - (K-1) + j} + b[c]; x rows before the chunk come from

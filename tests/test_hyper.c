@@ -1,0 +1,190 @@
+// test_hyper.c — HyperAttention against tools/gen_ref_seq.py (a copy of the golden spec.py):
+// LSH hashes (every call, pad rows included), block attention with zero-padded blocks, the full
+// causal recursion with sampling (replayed draws), the block-mask variant, the exact path, the
+// seeded generator, and a long sequence (finite, deterministic).
+// Tolerances: hashes exact; outputs 1e-5 absolute (float32 sums in a different order; the
+// reference's own float64 re-run differs by ~1e-6).
+#include <string.h>
+
+#include "check.h"
+#include "models/seq.h"
+
+typedef struct {
+    xt_st *st;
+    int n_checked;
+} tapctx;
+
+static void on_tap(void *u, const char *name, const float *x, const int64_t *shape, int ndim) {
+    tapctx *c = u;
+    char ename[600];
+    snprintf(ename, sizeof ename, "expected.%s", name);
+    const xt_st_tensor *t = xt_st_find(c->st, ename);
+    if (!t) return;
+    int64_t n = 1;
+    for (int i = 0; i < ndim; i++) n *= shape[i];
+    CHECK(n == t->numel);
+    if (n != t->numel) return;
+    const float *ref = xt_st_f32(c->st, ename, NULL);
+    double tol = strstr(name, "hash") ? 0.0 : 1e-5;
+    CHECK_CLOSE(x, ref, n, tol, 0.0, name);
+    c->n_checked++;
+}
+
+static int run_case(const char *file, int n_taps) {
+    xt_st *st = xt_st_open(file);
+    if (!st) { fprintf(stderr, "%s\n", xt_error_buffer()); CHECK(0); return -1; }
+    const xt_st_tensor *tq = xt_st_find(st, "input.q");
+    int B = (int)tq->shape[0], NH = (int)tq->shape[1], L = (int)tq->shape[2], HS = (int)tq->shape[3];
+    const float *q = xt_st_f32(st, "input.q", NULL), *k = xt_st_f32(st, "input.k", NULL),
+                *v = xt_st_f32(st, "input.v", NULL), *prm = xt_st_f32(st, "input.params", NULL);
+    xt_hyper_params p;
+    xt_hyper_params_default(&p);
+    p.min_seq_len = (int)prm[0];
+    p.block_size = (int)prm[1];
+    p.sample_size = (int)prm[2];
+    size_t n = (size_t)B * NH * L * HS;
+    float *out = malloc(n * sizeof(float));
+    tapctx tc = {st, 0};
+    xt_tap tap = {on_tap, &tc};
+
+    for (int mask = 0; mask < 2; mask++) {
+        p.block_mask = mask;
+        xt_hyper_rand r;
+        xt_hyper_rand_init(&r, st, 0);
+        CHECK(r.st == st || !xt_st_find(st, "input.hyper_randint.0"));
+        xt_hyper hy;
+        CHECK(xt_hyper_init(&hy, &p, HS, st, "attn", &r) == 0);
+        CHECK(hy.proj_dir[1] == xt_st_f32(st, "input.buffer.attn.lsh.proj_dir", NULL)[1]);
+        xt_arena ws;
+        CHECK(xt_arena_init(&ws, xt_hyper_workspace_size(&hy, B, NH, L)) == 0);
+        int rc = xt_hyper_attention(out, q, k, v, B, NH, L, &hy, &r, mask ? NULL : &tap, "attn", &ws);
+        if (rc) fprintf(stderr, "%s\n", xt_error_buffer());
+        CHECK(rc == 0);
+        CHECK(hy.hash_calls == n_taps);
+        if (mask) CHECK_CLOSE(out, xt_st_f32(st, "expected.blockmask", NULL), n, 1e-5, 0, "blockmask");
+        else CHECK(tc.n_checked == n_taps + 1); // hashes + output
+        CHECK(ws.high <= ws.size);
+        xt_hyper_free(&hy);
+        xt_arena_free(&ws);
+    }
+    // exact path: min_seq_len >= L gives causal softmax attention
+    p.min_seq_len = L;
+    xt_hyper_rand r;
+    xt_hyper_rand_init(&r, NULL, 1);
+    xt_hyper hy;
+    CHECK(xt_hyper_init(&hy, &p, HS, NULL, NULL, &r) == 0);
+    xt_arena ws;
+    CHECK(xt_arena_init(&ws, xt_hyper_workspace_size(&hy, B, NH, L)) == 0);
+    CHECK(xt_hyper_attention(out, q, k, v, B, NH, L, &hy, &r, NULL, "attn", &ws) == 0);
+    CHECK_CLOSE(out, xt_st_f32(st, "expected.exact", NULL), n, 1e-5, 0, "exact");
+    CHECK(hy.hash_calls == 0);
+    xt_hyper_free(&hy);
+    xt_arena_free(&ws);
+    free(out);
+    printf("%s: %d tensors compared\n", file, tc.n_checked);
+    xt_st_close(st);
+    return 0;
+}
+
+static void fill(float *x, size_t n, uint32_t seed) {
+    for (size_t i = 0; i < n; i++) {
+        seed = seed * 1664525u + 1013904223u;
+        x[i] = ((seed >> 8) * (1.0f / 16777216.0f) - 0.5f) * 3.0f;
+    }
+}
+
+// seeded generator: deterministic, replay errors reported, a long sequence stays finite
+static void seeded(void) {
+    int B = 1, NH = 2, L = 8001, HS = 32;
+    size_t n = (size_t)B * NH * L * HS;
+    float *q = malloc(n * 4), *k = malloc(n * 4), *v = malloc(n * 4), *o1 = malloc(n * 4), *o2 = malloc(n * 4);
+    fill(q, n, 1), fill(k, n, 2), fill(v, n, 3);
+    xt_hyper_params p;
+    xt_hyper_params_default(&p);
+    p.min_seq_len = 512, p.block_size = 64, p.sample_size = 64;
+    for (int rep = 0; rep < 3; rep++) {
+        xt_hyper_rand r;
+        xt_hyper_rand_init(&r, NULL, rep == 2 ? 99 : 7);
+        xt_hyper hy;
+        CHECK(xt_hyper_init(&hy, &p, HS, NULL, "x", &r) == 0);
+        xt_arena ws;
+        CHECK(xt_arena_init(&ws, xt_hyper_workspace_size(&hy, B, NH, L)) == 0);
+        double t0 = xt_time();
+        CHECK(xt_hyper_attention(rep ? o2 : o1, q, k, v, B, NH, L, &hy, &r, NULL, "x", &ws) == 0);
+        if (!rep) printf("hyper L=%d NH=%d HS=%d (min 512, block 64, sample 64): %.3f s, %d LSH calls\n",
+                         L, NH, HS, xt_time() - t0, hy.hash_calls);
+        CHECK(hy.hash_calls == 6); // 8001 -> 4001 -> 2001 -> 1001 -> 501: LSH at m = 4001, 2001, 1001
+        CHECK(r.next == 3);
+        xt_hyper_free(&hy);
+        xt_arena_free(&ws);
+        if (rep == 1) CHECK(memcmp(o1, o2, n * 4) == 0);
+        if (rep == 2) CHECK(memcmp(o1, o2, n * 4) != 0);
+    }
+    int finite = 1;
+    for (size_t i = 0; i < n; i++) finite &= isfinite(o1[i]) != 0;
+    CHECK(finite);
+    // the first min_seq_len rows of each head are exact causal attention at any length
+    xt_hyper_params pe = p;
+    pe.min_seq_len = 512;
+    int Ls = 512;
+    size_t ns = (size_t)Ls * HS;
+    xt_hyper_rand r;
+    xt_hyper_rand_init(&r, NULL, 1);
+    xt_hyper hy;
+    CHECK(xt_hyper_init(&hy, &pe, HS, NULL, "x", &r) == 0);
+    xt_arena ws;
+    CHECK(xt_arena_init(&ws, xt_hyper_workspace_size(&hy, 1, 1, Ls)) == 0);
+    CHECK(xt_hyper_attention(o2, q, k, v, 1, 1, Ls, &hy, &r, NULL, "x", &ws) == 0);
+    CHECK_CLOSE(o1, o2, ns, 1e-6, 0, "prefix = exact");
+    xt_hyper_free(&hy);
+    xt_arena_free(&ws);
+    free(q), free(k), free(v), free(o1), free(o2);
+}
+
+static void bad_input(void) {
+    xt_hyper_params p;
+    xt_hyper_params_default(&p);
+    const char *bad[] = {"{\"block_size\": 0}", "{\"lsh_num_projs\": 40}", "{\"sample_size\": 1.5}", "[1]"};
+    for (int i = 0; i < 4; i++) {
+        xt_json *j = xt_json_parse(bad[i], strlen(bad[i]), "test");
+        CHECK(j && xt_hyper_params_from_json(&p, j) == -1);
+        CHECK(strstr(xt_error_buffer(), "hyper_override") != NULL);
+        xt_json_free(j);
+    }
+    const char *ok = "{\"block_size\": 8, \"lsh_num_projs\": 7, \"min_seq_len\": 16, \"sample_size\": 8}";
+    xt_json *j = xt_json_parse(ok, strlen(ok), "test");
+    CHECK(xt_hyper_params_from_json(&p, j) == 0 && p.block_size == 8 && p.min_seq_len == 16 && p.sample_size == 8);
+    xt_json_free(j);
+    // replayed draws that do not fit the call: a clear error, no crash
+    xt_st *st = xt_st_open("tests/ref/seq_hyper_long.safetensors");
+    CHECK(st != NULL);
+    if (!st) return;
+    int B = 1, NH = 2, L = 77, HS = 16; // batch 1 while the file's draws are (2, ., .)
+    p.min_seq_len = 8, p.block_size = 4, p.sample_size = 6;
+    xt_hyper_rand r;
+    xt_hyper_rand_init(&r, st, 0);
+    xt_hyper hy;
+    CHECK(xt_hyper_init(&hy, &p, HS, st, "attn", &r) == 0);
+    xt_arena ws;
+    CHECK(xt_arena_init(&ws, xt_hyper_workspace_size(&hy, B, NH, L)) == 0);
+    const float *q = xt_st_f32(st, "input.q", NULL);
+    float *out = malloc((size_t)B * NH * L * HS * 4);
+    CHECK(xt_hyper_attention(out, q, q, q, B, NH, L, &hy, &r, NULL, "attn", &ws) == -1);
+    CHECK(strstr(xt_error_buffer(), "input.hyper_randint.0") != NULL);
+    xt_hyper_free(&hy);
+    // proj_dir of the wrong head size
+    CHECK(xt_hyper_init(&hy, &p, 8, st, "attn", &r) == -1);
+    CHECK(strstr(xt_error_buffer(), "proj_dir") != NULL);
+    free(out);
+    xt_arena_free(&ws);
+    xt_st_close(st);
+}
+
+int main(void) {
+    run_case("tests/ref/seq_hyper_blocks.safetensors", 2);
+    run_case("tests/ref/seq_hyper_long.safetensors", 6);
+    run_case("tests/ref/seq_hyper_many.safetensors", 4);
+    seeded();
+    bad_input();
+    return check_summary("hyper");
+}
