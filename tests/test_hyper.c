@@ -180,11 +180,64 @@ static void bad_input(void) {
     xt_st_close(st);
 }
 
+// The official file xt_cls_hyper_long (when present): from the stored layer input, RMSNorm and
+// qkv here, then HyperAttention with the file's proj_dir and draws; hashes exact, output 1e-4.
+static void golden_long(void) {
+    xt_st *st = xt_st_open(golden("xt_cls_hyper_long.safetensors"));
+    if (!st) { printf("golden xt_cls_hyper_long.safetensors absent: skipped\n"); return; }
+    int L = 65, D = 256, NH = 2, HS = 128;
+    const float *x = xt_st_f32(st, "expected.decoder.layers.0.in", NULL);
+    const float *g = xt_st_f32(st, "decoder.layers.0.input_layernorm.weight", NULL);
+    const float *w = xt_st_f32(st, "decoder.layers.0.attn.qkv.weight", NULL);
+    const float *b = xt_st_f32(st, "decoder.layers.0.attn.qkv.bias", NULL);
+    CHECK(x && g && w && b);
+    if (!(x && g && w && b)) { xt_st_close(st); return; }
+    float *h = malloc((size_t)L * D * 4), *qkv = malloc((size_t)3 * L * D * 4), *out = malloc((size_t)L * D * 4);
+    for (int l = 0; l < L; l++) {
+        double ss = 0;
+        for (int c = 0; c < D; c++) ss += (double)x[l * D + c] * x[l * D + c];
+        float r = 1.0f / sqrtf((float)(ss / D) + 1e-5f);
+        for (int c = 0; c < D; c++) h[l * D + c] = g[c] * (x[l * D + c] * r);
+    }
+    // (L, 3, NH, HS) -> (3, NH, L, HS)
+    for (int l = 0; l < L; l++)
+        for (int o = 0; o < 3 * D; o++) {
+            double s = b[o];
+            for (int c = 0; c < D; c++) s += (double)h[l * D + c] * w[(size_t)o * D + c];
+            int t = o / D, hh = (o % D) / HS, d = o % HS;
+            qkv[(((size_t)t * NH + hh) * L + l) * HS + d] = (float)s;
+        }
+    xt_hyper_params p;
+    xt_hyper_params_default(&p);
+    const char *cs = xt_st_meta(st, "config");
+    xt_json *cfg = xt_json_parse(cs, strlen(cs), "config");
+    CHECK(cfg && xt_hyper_params_from_json(&p, xt_json_get(cfg, "hyper_override")) == 0);
+    xt_json_free(cfg);
+    xt_hyper_rand r;
+    xt_hyper_rand_init(&r, st, 0);
+    xt_hyper hy;
+    CHECK(xt_hyper_init(&hy, &p, HS, st, "decoder.layers.0.attn.attn", &r) == 0);
+    xt_arena ws;
+    CHECK(xt_arena_init(&ws, xt_hyper_workspace_size(&hy, 1, NH, L)) == 0);
+    tapctx tc = {st, 0};
+    xt_tap tap = {on_tap, &tc};
+    CHECK(xt_hyper_attention(out, qkv, qkv + L * D, qkv + 2 * L * D, 1, NH, L, &hy, &r, &tap,
+                             "decoder.layers.0.attn.attn", &ws) == 0);
+    CHECK(tc.n_checked == 5); // 4 hash calls + the output
+    CHECK(r.next == 2);
+    printf("golden xt_cls_hyper_long: %d tensors compared\n", tc.n_checked);
+    xt_hyper_free(&hy);
+    xt_arena_free(&ws);
+    free(h), free(qkv), free(out);
+    xt_st_close(st);
+}
+
 int main(void) {
     run_case("tests/ref/seq_hyper_blocks.safetensors", 2);
     run_case("tests/ref/seq_hyper_long.safetensors", 6);
     run_case("tests/ref/seq_hyper_many.safetensors", 4);
     seeded();
     bad_input();
+    golden_long();
     return check_summary("hyper");
 }

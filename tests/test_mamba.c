@@ -157,12 +157,40 @@ static void long_scan(void) {
     free(u), free(dl), free(bc), free(y), free(y2);
 }
 
+// The official file xt_cls_mamba (when present): both blocks from the stored decoder input,
+// layer 0 reversed; norm, mixer and layer outputs at 1e-4 x max(1, max|ref|).
+static void golden_mamba(void) {
+    xt_st *st = xt_st_open(golden("xt_cls_mamba.safetensors"));
+    if (!st) { printf("golden xt_cls_mamba.safetensors absent: skipped\n"); return; }
+    int L = 65, D = 128;
+    float *x = malloc((size_t)L * D * 4);
+    memcpy(x, get(st, "expected.decoder.layers.0.in"), (size_t)L * D * 4);
+    tapctx tc = {st, 0};
+    xt_tap tap = {on_tap, &tc};
+    for (int i = 0; i < 2; i++) {
+        char pre[64], path[64];
+        snprintf(pre, sizeof pre, "decoder.layers.%d.", i);
+        snprintf(path, sizeof path, "decoder.layers.%d", i);
+        xt_mamba m;
+        CHECK(xt_mamba_load(&m, st, pre, D) == 0);
+        xt_arena ws;
+        CHECK(xt_arena_init(&ws, xt_mamba_workspace_size(&m, 1, L)) == 0);
+        CHECK(xt_mamba_block_forward(x, x, &m, 1, L, i % 2 == 0, &tap, path, &ws) == 0);
+        xt_arena_free(&ws);
+    }
+    CHECK(tc.n == 6);
+    printf("golden xt_cls_mamba: %d tensors compared\n", tc.n);
+    free(x);
+    xt_st_close(st);
+}
+
 int main(void) {
     xt_st *st = xt_st_open("tests/ref/seq_mamba.safetensors");
     if (!st) { fprintf(stderr, "%s\n", xt_error_buffer()); return 1; }
     kernels(st);
     blocks(st);
     long_scan();
+    golden_mamba();
     xt_st_close(st);
     return check_summary("mamba");
 }
