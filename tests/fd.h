@@ -8,7 +8,7 @@
 #ifndef XT_FD_H
 #define XT_FD_H
 
-static int fd_check_(float *x, long n, double (*loss)(void), const float *g, double h, double tol,
+static inline int fd_check_(float *x, long n, double (*loss)(void), const float *g, double h, double tol,
                      const char *label, const char *file, int line) {
     double mg = 0, worst = 0;
     long wi = 0, step = n > 24 ? n / 24 : 1;
@@ -33,7 +33,7 @@ static int fd_check_(float *x, long n, double (*loss)(void), const float *g, dou
 }
 #define FD_CHECK(x, n, loss, g, h, tol, label) fd_check_((x), (n), (loss), (g), (h), (tol), (label), __FILE__, __LINE__)
 
-static double dot_(const float *a, const float *b, long n) {
+static inline double dot_(const float *a, const float *b, long n) {
     double s = 0;
     for (long i = 0; i < n; i++) s += (double)a[i] * b[i];
     return s;

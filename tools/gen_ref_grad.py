@@ -27,7 +27,7 @@ T = {}
 
 
 def put(name, x):
-    T[name] = np.ascontiguousarray(x.detach().to(torch.float32).numpy())
+    T[name] = np.array(x.detach().to(torch.float32).numpy(), copy=True)
 
 
 def write(path, meta):

@@ -1,0 +1,90 @@
+// train.h — training: a flat parameter set with gradients, loss, optimiser, schedule, and the
+// trainable models (region encoder + heads) with a training forward that keeps activations and
+// a backward that fills gradients.
+//
+// Memory: parameters, gradients and AdamW moments are four flat float arrays of the same layout
+// (one block per parameter, official state_dict names and order). Activations of one training
+// forward live in one arena sized by a measure pass over the same allocation code; backward
+// scratch in a second arena, sized the same way. Nothing is allocated per step.
+#ifndef XT_TRAIN_H
+#define XT_TRAIN_H
+
+#include "core/core.h"
+
+// ---------------------------------------------------------------------------------------------
+// parameter set (params.c)
+
+typedef struct {
+    char name[160];
+    int ndim;
+    int64_t shape[4];
+    size_t off, n; // offset into w/g/m/v (floats, 16-float aligned), element count
+    int decay;     // AdamW weight decay applies (official: names without "bias")
+} xt_param;
+
+typedef struct {
+    int n, cap;
+    xt_param *p;
+    size_t total;           // floats in each of w, g, m, v
+    float *w, *g, *m, *v;   // weights, gradients, AdamW first/second moments
+    int64_t step;           // optimiser steps taken
+} xt_params;
+
+// Registers a parameter (layout phase, before xt_params_alloc); returns its index.
+int xt_params_add(xt_params *P, const char *name, int ndim, const int64_t *shape);
+int xt_params_alloc(xt_params *P); // zeroed w/g/m/v; -1 + error on allocation failure
+void xt_params_free(xt_params *P);
+int xt_params_find(const xt_params *P, const char *name); // index or -1
+static inline float *xt_pw(const xt_params *P, int i) { return P->w + P->p[i].off; }
+static inline float *xt_pg(const xt_params *P, int i) { return P->g + P->p[i].off; }
+// Copies every parameter's weights from st (exact names and shapes) -> 0/-1.
+int xt_params_load(xt_params *P, xt_st *st);
+void xt_params_zero_grad(xt_params *P);
+
+// ---------------------------------------------------------------------------------------------
+// loss, optimiser, schedule (loss.c, adamw.c, schedule.c)
+
+// timm LabelSmoothingCrossEntropy: mean_b[(1-s)(-log p[label]) + s mean_c(-log p_c)].
+// dlogits (B, K) written (may be NULL). Returns the loss; labels outside [0, K) are a bug (assert).
+double xt_lsce_loss(float *dlogits, const float *logits, const int *label, int B, int K, float smoothing);
+
+typedef struct {
+    float lr, beta1, beta2, eps, weight_decay;
+} xt_adamw_cfg;
+// One torch.optim.AdamW step over all parameters (decoupled decay only where P->p[i].decay).
+void xt_adamw_step(xt_params *P, const xt_adamw_cfg *c);
+// torch.nn.utils.clip_grad_norm_: returns the global L2 norm before clipping; scales the
+// gradients by max_norm / (norm + 1e-6) when norm > max_norm (max_norm <= 0: no clipping).
+double xt_clip_grad_norm(xt_params *P, double max_norm);
+// lr at step s (0-based): linear warm-up from 0 over `warmup` steps (GradualWarmupScheduler,
+// multiplier 1), then cosine annealing from base to base*min_ratio over `total` steps
+// (CosineAnnealingLR(T_max = total) started at the end of warm-up), as the official trainer.
+double xt_lr_at(int64_t s, double base, double min_ratio, int64_t warmup, int64_t total);
+
+// ---------------------------------------------------------------------------------------------
+// Swin V2 region encoder, trainable (models/swinv2_bwd.c)
+
+typedef struct xt_swin_train xt_swin_train;
+// Registers the encoder's parameters under "<prefix>..." official names. cfg: Swin config object
+// (embed_dim, depths, num_heads, window_size, in_chans, mlp_ratio); img_size: region side.
+xt_swin_train *xt_swin_train_new(xt_params *P, const xt_json *cfg, const char *prefix, int img_size);
+void xt_swin_train_free(xt_swin_train *m);
+int xt_swin_train_stages(const xt_swin_train *m, int *C, int *H); // n_stages; C/H per stage
+// Floats of activations / backward scratch for a batch of B regions (measure passes).
+size_t xt_swin_train_act_bytes(const xt_swin_train *m, int B);
+size_t xt_swin_train_scratch_bytes(const xt_swin_train *m, int B);
+// Training forward: img (B, Cin, S, S) -> out[s] (B, C_s, H_s, H_s) NCHW for every stage (out[s]
+// may be NULL for stages not wanted). Activations go to act (>= act_bytes, reset by the caller
+// between steps). tap/prefix as the inference encoder.
+int xt_swin_train_forward(xt_swin_train *m, const xt_params *P, const float *img, int B, float *const *out,
+                          xt_arena *act, const xt_tap *tap, const char *prefix);
+// Backward of the last forward: dout[s] (B, C_s, H_s, H_s) NCHW or NULL (zero) per stage;
+// accumulates parameter gradients into P->g; dimg (B, Cin, S, S) written when non-NULL.
+int xt_swin_train_backward(xt_swin_train *m, xt_params *P, float *const *dout, float *dimg, xt_arena *scratch);
+
+// ---------------------------------------------------------------------------------------------
+// `xt verify` on gradient files (train/verify_grad.c): loss, grad.<param>, grad.input.image.
+// Called by a kind's verify_run when the file holds expected.loss.
+int xt_grad_verify(xt_st *st, const xt_json *cfg, const xt_tap *tap);
+
+#endif
