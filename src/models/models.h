@@ -57,4 +57,94 @@ typedef struct xt_kind {
 
 const xt_kind *xt_kind_find(const char *name);
 
+// ---------------------------------------------------------------------------------------------
+// xT model (xt.c, heads.c, context.c): whole-image and streaming inference.
+//
+// An image (C, H, W) is cut into HP x WP regions of crop_size (zero padding, after
+// normalisation, at the right/bottom edge: HP = ceil(H / S), WP = ceil(W / S)). Each region is
+// encoded on its own (xt_xtmodel_encode_regions); its last-stage feature map (feat_c, feat_h,
+// feat_w) is pushed, row-major over the region grid, into a context run (xt_ctx_*) that
+// produces the logits after the last region. Nothing image-sized is ever held:
+//   - naive head: a running GAP, O(C);
+//   - xl head with windows (in_context_patches > 0): the pending window(s), O(P * D);
+//   - xl head, global context (naive/hyper/mamba): the token sequence (L x D), which global
+//     attention truly needs; it lives in an xt_token_store (in memory by default; a spilling
+//     store can be plugged in with xt_ctx_set_store).
+//
+//     xt_xtmodel *m = xt_xtmodel_new(st, cfg);              // st must outlive m (weights mmap'd)
+//     const xt_xtmodel_info *in = xt_xtmodel_get_info(m);
+//     xt_arena ws;  xt_arena_init(&ws, xt_xtmodel_encode_ws_size(m, B));
+//     xt_ctx *c = xt_ctx_begin(m, HP, WP);
+//     for each row of regions, B regions at a time:
+//         xt_xtmodel_encode_regions(m, regions /* (B, C, S, S) */, B, feat, &ws);
+//         for b < B: xt_ctx_push(c, feat + b * xt_xtmodel_feat_numel(in));
+//     xt_ctx_logits(c, logits /* (num_classes) */);
+//     xt_ctx_free(c);  xt_arena_free(&ws);  xt_xtmodel_free(m);
+
+typedef enum { XT_HEAD_NAIVE, XT_HEAD_XL, XT_HEAD_COUNT } xt_head_kind;
+typedef enum { XT_ATTN_NAIVE, XT_ATTN_HYPER, XT_ATTN_MAMBA, XT_ATTN_COUNT } xt_attn_method;
+
+typedef struct xt_xtmodel_info {
+    int crop_size, in_chans, num_classes;
+    int feat_c, feat_h, feat_w;  // last-stage feature map of one region (NCHW, batch 1)
+    xt_head_kind head;
+    xt_attn_method attn;         // xl head only
+    int hidden, n_layers, mlp_ratio;
+    int in_context_patches;      // <= 0: global context; > 0: windows (stride half)
+    int memfix;                  // windows with the working recurrent memory (variant "memfix")
+    int hyper_block_mask;        // HyperAttention long path with the block mask (variant "blockmask")
+    int streaming;               // 1: context memory does not grow with the image
+} xt_xtmodel_info;
+
+typedef struct xt_xtmodel_params {
+    const char *variant; // NULL: official behaviour; else a name from config.variants or one of
+                         // "memfix", "blockmask", "incontext16_tuplefix" (docs/xt-model.md)
+    int no_encoder;      // 1: context + head only (features computed elsewhere)
+} xt_xtmodel_params;
+
+typedef struct xt_xtmodel xt_xtmodel;
+typedef struct xt_ctx xt_ctx;
+
+xt_xtmodel_params xt_xtmodel_default_params(void);
+xt_xtmodel *xt_xtmodel_new(xt_st *st, const xt_json *cfg); // NULL + xt_error
+xt_xtmodel *xt_xtmodel_new_with(xt_st *st, const xt_json *cfg, xt_xtmodel_params p);
+void xt_xtmodel_free(xt_xtmodel *m);
+const xt_xtmodel_info *xt_xtmodel_get_info(const xt_xtmodel *m);
+const xt_encoder *xt_xtmodel_encoder(const xt_xtmodel *m); // NULL when built with no_encoder
+static inline size_t xt_xtmodel_feat_numel(const xt_xtmodel_info *in) {
+    return (size_t)in->feat_c * in->feat_h * in->feat_w;
+}
+
+// Region encoding: regions (B, in_chans, S, S) -> feat (B, feat_c, feat_h, feat_w).
+// ws: an arena of >= xt_xtmodel_encode_ws_size(m, B) bytes (reset by this call).
+size_t xt_xtmodel_encode_ws_size(const xt_xtmodel *m, int B);
+int xt_xtmodel_encode_regions(const xt_xtmodel *m, const float *regions, int B, float *feat, xt_arena *ws);
+// Same, every stage: out[s] (B, stage_c[s], stage_h[s], stage_w[s]); taps "encoder.<path>".
+int xt_xtmodel_encode_stages(const xt_xtmodel *m, const float *regions, int B, float *const *out,
+                             xt_arena *ws, const xt_tap *tap);
+// Cuts region (rr, rc) of an image (C, H, W) into dst (C, S, S), zero-padding outside the image.
+void xt_xtmodel_crop_region(const xt_xtmodel *m, float *dst, const float *img, int H, int W, int rr, int rc);
+
+// Token store for the global-context modes: an append-only sequence of rows of D floats.
+typedef struct xt_token_store xt_token_store;
+struct xt_token_store {
+    int D;
+    int64_t n;                                                          // rows appended so far
+    int (*append)(xt_token_store *s, const float *rows, int64_t n);     // rows (n, D)
+    int (*read)(xt_token_store *s, int64_t start, int64_t n, float *dst); // dst (n, D)
+    void (*free)(xt_token_store *s);
+    void *impl;
+};
+xt_token_store *xt_token_store_mem_new(int D); // growable in-memory store
+
+// Context run over one image of HP x WP regions (batch 1). Regions are pushed row-major.
+xt_ctx *xt_ctx_begin(const xt_xtmodel *m, int HP, int WP); // NULL + xt_error
+// Replaces the token store (global modes; before the first push). The ctx takes ownership.
+int xt_ctx_set_store(xt_ctx *c, xt_token_store *s);
+// Reports intermediates under golden names ("decoder.*", "pos_embed", ".callK" suffixes).
+void xt_ctx_set_tap(xt_ctx *c, const xt_tap *tap);
+int xt_ctx_push(xt_ctx *c, const float *feat_region); // (feat_c, feat_h, feat_w)
+int xt_ctx_logits(xt_ctx *c, float *logits);          // (num_classes), after HP*WP pushes
+void xt_ctx_free(xt_ctx *c);
+
 #endif

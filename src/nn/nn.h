@@ -135,5 +135,32 @@ void xt_cpb_forward(float *out, float *hid, float *raw, const float *table, cons
 void xt_cpb_backward(float *dw0, float *db0, float *dw2, const float *dout, const float *hid, const float *raw,
                      const float *table, const int *index, const float *w2, int T, int HID, int NH, int n,
                      float *scratch);
+// ---------------------------------------------------------------------------------------------
+// context-encoder inference kernels (attention_ctx.c, sincos.c); RMSNorm and the gated MLP are
+// the training layers above.
+
+// Exact softmax attention of one head, streamed over key blocks (flash-attention style, never
+// L x L): out[i] = sum_j softmax_j(scale q_i . k_j [+ causal mask j > i]) v_j. Rows of q, k, v,
+// out (HS floats) at strides ldq, ldk, ldv, ldo. out may alias q (not k or v).
+// scratch: xt_attention_stream_scratch_floats(HS) floats (per-thread tiles).
+size_t xt_attention_stream_scratch_floats(int HS);
+void xt_attention_stream_forward(float *out, int ldo, const float *q, int ldq, const float *k, int ldk,
+                                 const float *v, int ldv, int L, int HS, float scale, int causal, float *scratch);
+// Reference (one score row per query, double accumulation): for tests.
+void xt_attention_stream_naive(float *out, int ldo, const float *q, int ldq, const float *k, int ldk,
+                               const float *v, int ldv, int L, int HS, float scale, int causal);
+
+// Official xT "naive" context attention (bug 1), streamed: per channel, head size 1, scale 1,
+// not causal: out[n, c] = sum_m softmax_m(q[n, c] k[m, c]) v[m, c]. q, k, v rows at stride ld,
+// out rows at ldo (may alias q). scratch: xt_channel_attention_scratch_floats(C).
+// O(L^2 C) time, O(L C) memory (xt_chanattn_forward above keeps the probabilities for training).
+size_t xt_channel_attention_scratch_floats(int C);
+void xt_channel_attention_forward(float *out, int ldo, const float *q, const float *k, const float *v, int ld,
+                                  int L, int C, float *scratch);
+
+// 2-D sin-cos position embedding (xT get_2d_sincos_pos_embed, generalised to h x w grids):
+// first D/2 channels encode the column, last D/2 the row. D % 4 == 0.
+void xt_sincos_pos_embed_token(float *out, int D, int row, int col); // out (D)
+void xt_sincos_pos_embed_2d(float *out, int D, int h, int w);        // out (h * w, D), row-major
 
 #endif

@@ -1,0 +1,262 @@
+// context.c — the context encoder of xT's xl head: LLMLayer (RMSNorm, attention, gated MLP)
+// with "naive" (official bug 1) or "hyper" attention, and the Mamba blocks (seq.h).
+//
+// Memory: a layer over L tokens keeps x (L, D) plus q, k, v (3 L D); everything else is
+// processed in chunks of CH rows (RMSNorm, projections, MLP), and exact attention is streamed
+// (xt_attention_stream_forward), so a layer is O(L D) — 4 L D floats on the exact paths. The
+// HyperAttention long path adds its output (L D) and seq.h's workspace.
+// ref: xt/models/decoders/decoder.py LLMLayer, LlamaMLP; context_encoders/attention.py
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "context.h"
+#include "nn/nn.h"
+
+#define CH 256 // rows per chunk
+
+int xt_context_init(xt_context *c, xt_st *st, const char *prefix, xt_attn_method attn, int D, int n_layers,
+                    int mlp_ratio, const xt_json *hyper_override, int block_mask) {
+    memset(c, 0, sizeof *c);
+    c->attn = attn;
+    c->D = D;
+    c->n_layers = n_layers;
+    c->inner = D * mlp_ratio;
+    c->st = st;
+    if (attn == XT_ATTN_MAMBA) {
+        c->mamba = xt_xcalloc(n_layers, sizeof *c->mamba);
+        for (int i = 0; i < n_layers; i++) {
+            char p[256];
+            snprintf(p, sizeof p, "%slayers.%d.", prefix, i);
+            if (xt_mamba_load(&c->mamba[i], st, p, D)) { xt_context_free(c); return -1; }
+        }
+        return 0;
+    }
+    // bug 2: heads = dim // 128 for both naive (ignored: naive has dim heads) and hyper
+    c->NH = attn == XT_ATTN_NAIVE ? D : D / 128;
+    if (c->NH < 1 || D % c->NH) return xt_error("xt", "hidden_size %d: hyper attention needs a multiple of 128 (heads = hidden // 128)", D);
+    c->HS = D / c->NH;
+    c->llm = xt_xcalloc(n_layers, sizeof *c->llm);
+    int64_t sD[1] = {D}, sQ[2] = {3 * D, D}, sQb[1] = {3 * D}, sP[2] = {D, D}, sI[2] = {c->inner, D},
+            sO[2] = {D, c->inner};
+    for (int i = 0; i < n_layers; i++) {
+        xt_llm_layer *l = &c->llm[i];
+        char p[256];
+        snprintf(p, sizeof p, "%slayers.%d.", prefix, i);
+        if (!(l->ln1_w = xt_st_weightf(st, 1, sD, "%sinput_layernorm.weight", p)) ||
+            !(l->ln2_w = xt_st_weightf(st, 1, sD, "%spost_attention_layernorm.weight", p)) ||
+            !(l->qkv_w = xt_st_weightf(st, 2, sQ, "%sattn.qkv.weight", p)) ||
+            !(l->proj_w = xt_st_weightf(st, 2, sP, "%sattn.proj.weight", p)) ||
+            !(l->proj_b = xt_st_weightf(st, 1, sD, "%sattn.proj.bias", p)) ||
+            !(l->gate_w = xt_st_weightf(st, 2, sI, "%smlp.gate_proj.weight", p)) ||
+            !(l->up_w = xt_st_weightf(st, 2, sI, "%smlp.up_proj.weight", p)) ||
+            !(l->down_w = xt_st_weightf(st, 2, sO, "%smlp.down_proj.weight", p))) {
+            xt_context_free(c);
+            return -1;
+        }
+        // qkv bias: always for hyper; for naive only when dim >= 128 (bug 1: qkv_bias = dim // 128)
+        char bn[300];
+        snprintf(bn, sizeof bn, "%sattn.qkv.bias", p);
+        int need_b = attn == XT_ATTN_HYPER || D >= 128;
+        if (need_b || xt_st_find(st, bn)) {
+            if (!(l->qkv_b = xt_st_weightf(st, 1, sQb, "%s", bn))) { xt_context_free(c); return -1; }
+        }
+    }
+    if (attn == XT_ATTN_HYPER) {
+        xt_hyper_params_default(&c->hp);
+        if (xt_hyper_params_from_json(&c->hp, hyper_override)) { xt_context_free(c); return -1; }
+        c->hp.block_mask = block_mask;
+        xt_hyper_rand_init(&c->rand, st, 0);
+        c->hyper = xt_xcalloc(n_layers, sizeof *c->hyper);
+        for (int i = 0; i < n_layers; i++) {
+            char p[256];
+            snprintf(p, sizeof p, "%slayers.%d.attn.attn", prefix, i);
+            if (xt_hyper_init(&c->hyper[i], &c->hp, c->HS, st, p, &c->rand)) {
+                c->n_layers = i; // only the initialised ones are freed
+                xt_context_free(c);
+                return -1;
+            }
+        }
+    }
+    return 0;
+}
+
+void xt_context_free(xt_context *c) {
+    if (c->hyper)
+        for (int i = 0; i < c->n_layers; i++) xt_hyper_free(&c->hyper[i]);
+    free(c->hyper);
+    free(c->mamba);
+    free(c->llm);
+    memset(c, 0, sizeof *c);
+}
+
+void xt_context_begin_pass(xt_context *c) {
+    if (c->attn == XT_ATTN_HYPER) {
+        // the proj_dir draws (no file buffer) happened at init; rewinding replays the
+        // run-time draws for every pass (a variant then sees the same samples, as in the files)
+        xt_hyper_rand_init(&c->rand, c->st, 1);
+        for (int i = 0; i < c->n_layers; i++) c->hyper[i].hash_calls = 0;
+    }
+}
+
+static int long_path(const xt_context *c, int L) {
+    return c->attn == XT_ATTN_HYPER && L > c->hp.min_seq_len;
+}
+
+size_t xt_context_ws_size(const xt_context *c, int Lmax, int tap) {
+    size_t D = c->D, L = Lmax, al = 128;
+    if (c->attn == XT_ATTN_MAMBA) {
+        size_t s = xt_mamba_workspace_size(&c->mamba[0], 1, Lmax) + al;
+        return s + (tap ? 2 * L * D * sizeof(float) + al : 0);
+    }
+    size_t f = 3 * L * D + al;                                   // q, k, v
+    f += 3 * CH * D + CH * D + CH * D + 3 * (size_t)CH * c->inner + 4 * al; // chunk buffers
+    size_t sa = xt_attention_stream_scratch_floats(c->HS), sc = xt_channel_attention_scratch_floats(c->D);
+    f += (sa > sc ? sa : sc) + al;
+    if (tap) f += 2 * L * D + 2 * al; // layer input and attention output for the taps
+    size_t bytes = f * sizeof(float);
+    if (c->attn == XT_ATTN_HYPER && Lmax > c->hp.min_seq_len)
+        bytes += (L * D + al) * sizeof(float) + xt_hyper_workspace_size(&c->hyper[0], 1, c->NH, Lmax) + al;
+    return bytes;
+}
+
+static void emit(const xt_tap *tap, const float *x, int L, int D, const char *tprefix, int i, const char *what,
+                 const char *sfx) {
+    int64_t shape[3] = {1, L, D};
+    xt_tap_emitf(tap, x, 3, shape, "%sdecoder.layers.%d%s%s", tprefix, i, what, sfx);
+}
+
+int xt_context_layer_forward(xt_context *c, int i, float *x, int L, xt_arena *ws, const xt_tap *tap,
+                             const char *tprefix, const char *sfx) {
+    const int D = c->D;
+    int tapping = xt_tap_on(tap);
+    size_t mark = xt_arena_mark(ws);
+    if (tapping) emit(tap, x, L, D, tprefix, i, ".in", sfx);
+    if (c->attn == XT_ATTN_MAMBA) {
+        char path[256];
+        snprintf(path, sizeof path, "%sdecoder.layers.%d%s", tprefix, i, sfx);
+        int rc = xt_mamba_block_forward(x, x, &c->mamba[i], 1, L, i % 2 == 0, tap, path, ws);
+        xt_arena_release(ws, mark);
+        return rc;
+    }
+    const xt_llm_layer *l = &c->llm[i];
+    const int NH = c->NH, HS = c->HS, I = c->inner;
+    const int hyper = c->attn == XT_ATTN_HYPER;
+    // q, k, v: naive -> row-major (L, 3D); hyper -> head-major (3, NH, L, HS)
+    float *qkv = xt_arena_f32(ws, (size_t)3 * L * D);
+    float *tq = xt_arena_f32(ws, (size_t)3 * CH * D), *th = xt_arena_f32(ws, (size_t)CH * D);
+    float *to = xt_arena_f32(ws, (size_t)CH * D), *inner = xt_arena_f32(ws, (size_t)2 * CH * I);
+    size_t sa = xt_attention_stream_scratch_floats(HS), sc = xt_channel_attention_scratch_floats(D);
+    float *scr = xt_arena_f32(ws, sa > sc ? sa : sc);
+    float *attn_tap = tapping ? xt_arena_f32(ws, (size_t)L * D) : NULL;
+    for (int r0 = 0; r0 < L; r0 += CH) {
+        int n = L - r0 < CH ? L - r0 : CH;
+        xt_rmsnorm_forward(th, NULL, x + (size_t)r0 * D, l->ln1_w, n, D, 1e-5f);
+        if (!hyper) {
+            xt_linear_forward(qkv + (size_t)r0 * 3 * D, th, l->qkv_w, l->qkv_b, n, D, 3 * D);
+            continue;
+        }
+        xt_linear_forward(tq, th, l->qkv_w, l->qkv_b, n, D, 3 * D);
+        // (n, 3, NH, HS) -> (3, NH, L, HS) rows r0..r0+n
+        for (int r = 0; r < n; r++)
+            for (int t = 0; t < 3; t++)
+                for (int h = 0; h < NH; h++)
+                    memcpy(qkv + (((size_t)t * NH + h) * L + r0 + r) * HS, tq + (size_t)r * 3 * D + ((size_t)t * NH + h) * HS,
+                           HS * sizeof(float));
+    }
+    // attention; the output (before proj) ends up in `ao` with element (l, h, d) at
+    // ao[h * hstride + l * lstride + d]
+    float *ao;
+    size_t hstride, lstride;
+    if (!hyper) {
+        xt_channel_attention_forward(qkv, 3 * D, qkv, qkv + D, qkv + 2 * D, 3 * D, L, D, scr);
+        ao = qkv, hstride = 1, lstride = 3 * (size_t)D; // NH = D heads of size 1
+    } else {
+        const float *q = qkv, *k = qkv + (size_t)L * D, *v = qkv + 2 * (size_t)L * D;
+        hstride = (size_t)L * HS, lstride = HS;
+        if (!long_path(c, L)) {
+            for (int h = 0; h < NH; h++)
+                xt_attention_stream_forward(qkv + h * hstride, HS, q + h * hstride, HS, k + h * hstride, HS, v + h * hstride,
+                                     HS, L, HS, 1.0f / sqrtf((float)HS), 1, scr);
+            ao = qkv;
+        } else {
+            ao = xt_arena_f32(ws, (size_t)L * D);
+            char path[256];
+            snprintf(path, sizeof path, "%sdecoder.layers.%d.attn.attn%s", tprefix, i, sfx);
+            if (xt_hyper_attention(ao, q, k, v, 1, NH, L, &c->hyper[i], &c->rand, tap, path, ws)) {
+                xt_arena_release(ws, mark);
+                return -1;
+            }
+        }
+    }
+    // proj + residual, then RMSNorm + MLP + residual, chunk by chunk
+    for (int r0 = 0; r0 < L; r0 += CH) {
+        int n = L - r0 < CH ? L - r0 : CH;
+        if (hstride == 1) {
+            for (int r = 0; r < n; r++) memcpy(th + (size_t)r * D, ao + (r0 + r) * lstride, D * sizeof(float));
+        } else {
+            for (int r = 0; r < n; r++)
+                for (int h = 0; h < NH; h++)
+                    memcpy(th + (size_t)r * D + h * HS, ao + h * hstride + (r0 + r) * lstride, HS * sizeof(float));
+        }
+        xt_linear_forward(to, th, l->proj_w, l->proj_b, n, D, D);
+        if (attn_tap) memcpy(attn_tap + (size_t)r0 * D, to, (size_t)n * D * sizeof(float));
+        float *xr = x + (size_t)r0 * D;
+        xt_add(xr, xr, to, (size_t)n * D);
+    }
+    if (tapping) emit(tap, attn_tap, L, D, tprefix, i, ".attn", sfx);
+    for (int r0 = 0; r0 < L; r0 += CH) {
+        int n = L - r0 < CH ? L - r0 : CH;
+        float *xr = x + (size_t)r0 * D;
+        xt_rmsnorm_forward(th, NULL, xr, l->ln2_w, n, D, 1e-5f);
+        xt_gated_mlp_forward(to, inner, inner + (size_t)CH * I, inner + (size_t)2 * CH * I, th, l->gate_w, l->up_w, l->down_w, n, D, I);
+        xt_add(xr, xr, to, (size_t)n * D);
+    }
+    if (tapping) emit(tap, x, L, D, tprefix, i, "", sfx);
+    xt_arena_release(ws, mark);
+    return 0;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Weak fallbacks so libxt links before hyper.c / mamba.c land; their definitions override these.
+
+__attribute__((weak)) void xt_hyper_params_default(xt_hyper_params *p) {
+    p->n_projs = 7, p->block_size = 256, p->sample_size = 256, p->min_seq_len = 4096, p->block_mask = 0;
+}
+__attribute__((weak)) int xt_hyper_params_from_json(xt_hyper_params *p, const xt_json *o) {
+    if (!o) return 0;
+    if (xt_json_int(o, "block_size", p->block_size, &p->block_size) ||
+        xt_json_int(o, "sample_size", p->sample_size, &p->sample_size) ||
+        xt_json_int(o, "min_seq_len", p->min_seq_len, &p->min_seq_len) ||
+        xt_json_int(o, "lsh_num_projs", p->n_projs, &p->n_projs))
+        return xt_error_prefix("hyper_override");
+    return 0;
+}
+__attribute__((weak)) void xt_hyper_rand_init(xt_hyper_rand *r, xt_st *st, uint64_t seed) {
+    memset(r, 0, sizeof *r);
+    r->st = st;
+    r->s[0] = seed;
+}
+__attribute__((weak)) int xt_hyper_init(xt_hyper *h, const xt_hyper_params *p, int HS, xt_st *st, const char *path,
+                                        xt_hyper_rand *r) {
+    memset(h, 0, sizeof *h);
+    h->p = *p;
+    h->HS = HS;
+    return 0;
+}
+__attribute__((weak)) void xt_hyper_free(xt_hyper *h) { free(h->proj_dir); }
+__attribute__((weak)) size_t xt_hyper_workspace_size(const xt_hyper *h, int B, int NH, int L) { return 0; }
+__attribute__((weak)) int xt_hyper_attention(float *out, const float *q, const float *k, const float *v, int B, int NH,
+                                             int L, xt_hyper *h, xt_hyper_rand *r, const xt_tap *tap, const char *path,
+                                             xt_arena *ws) {
+    return xt_error("xt", "HyperAttention long path (L %d > min_seq_len %d) is not available in this build", L,
+                    h->p.min_seq_len);
+}
+__attribute__((weak)) int xt_mamba_load(xt_mamba *m, xt_st *st, const char *prefix, int D) {
+    return xt_error("xt", "Mamba context layers are not available in this build");
+}
+__attribute__((weak)) size_t xt_mamba_workspace_size(const xt_mamba *m, int B, int L) { return 0; }
+__attribute__((weak)) int xt_mamba_block_forward(float *out, const float *inp, const xt_mamba *m, int B, int L,
+                                                 int reverse, const xt_tap *tap, const char *path, xt_arena *ws) {
+    return xt_error("xt", "Mamba context layers are not available in this build");
+}

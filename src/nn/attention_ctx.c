@@ -1,0 +1,171 @@
+// attention_ctx.c — attention kernels of the context encoder.
+//
+// xt_attention_stream_forward: exact softmax attention (optionally causal) for one head, streamed over
+// key blocks with an online softmax (flash-attention style). It never materialises the L x L
+// score matrix: each thread holds one (BQ x BK) score tile and a (BQ x HS) accumulator, so
+// memory is O(L * HS) for q, k, v, out plus O(threads * BQ * (BK + HS)) scratch. Query blocks are
+// split across OpenMP threads; the two GEMMs per tile run single-threaded inside (OpenBLAS-openmp).
+// The causal mask of the official code is finfo(float32).min added to the scores; with a
+// finite row maximum that gives exactly exp(-huge) = 0, which skipping masked keys reproduces.
+//
+// xt_channel_attention_forward: the official "naive" context attention (golden README bug 1):
+// ViTAttention built with num_heads = dim, i.e. head size 1, scale 1.0 and no causal mask:
+//   out[n, c] = sum_m softmax_m(q[n, c] k[m, c]) v[m, c].
+// The row maximum is q * max_m k (q >= 0) or q * min_m k (q < 0), so one pass per query suffices.
+// ref: xt/models/context_encoders/attention.py ViTAttention
+#include <math.h>
+#include <string.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#include "nn.h"
+
+#define BQ 64
+#define BK 128
+
+// exp for x <= 0 (softmax arguments), vectorisable: Cephes expf polynomial, rel. error ~2e-7.
+static inline float exp_neg(float x) {
+    x = x < -87.0f ? -87.0f : x;
+    float n = nearbyintf(x * 1.44269504088896341f);
+    float r = x - n * 0.693359375f + n * 2.12194440e-4f;
+    float p = 1.9875691500E-4f;
+    p = p * r + 1.3981999507E-3f;
+    p = p * r + 8.3334519073E-3f;
+    p = p * r + 4.1665795894E-2f;
+    p = p * r + 1.6666665459E-1f;
+    p = p * r + 5.0000001201E-1f;
+    p = p * r * r + r + 1.0f;
+    union { int32_t i; float f; } s = {.i = ((int32_t)n + 127) << 23};
+    return p * s.f;
+}
+
+size_t xt_attention_stream_scratch_floats(int HS) {
+#ifdef _OPENMP
+    int t = omp_get_max_threads();
+#else
+    int t = 1;
+#endif
+    return (size_t)t * (BQ * BK + BQ * HS + 2 * BQ) + 64;
+}
+
+void xt_attention_stream_forward(float *out, int ldo, const float *q, int ldq, const float *k, int ldk, const float *v,
+                          int ldv, int L, int HS, float scale, int causal, float *scratch) {
+    int nqb = (L + BQ - 1) / BQ;
+    size_t per = (size_t)BQ * BK + (size_t)BQ * HS + 2 * BQ;
+#pragma omp parallel for schedule(dynamic, 1) if (nqb > 1)
+    for (int qb = 0; qb < nqb; qb++) {
+#ifdef _OPENMP
+        float *S = scratch + per * omp_get_thread_num();
+#else
+        float *S = scratch;
+#endif
+        float *acc = S + BQ * BK, *mx = acc + BQ * HS, *sum = mx + BQ;
+        int q0 = qb * BQ, nq = L - q0 < BQ ? L - q0 : BQ;
+        int kend = causal ? q0 + nq : L;
+        for (int i = 0; i < nq; i++) { mx[i] = -INFINITY; sum[i] = 0; }
+        memset(acc, 0, sizeof(float) * nq * HS);
+        for (int k0 = 0; k0 < kend; k0 += BK) {
+            int nk = kend - k0 < BK ? kend - k0 : BK;
+            xt_gemm(0, 1, nq, nk, HS, scale, q + (size_t)q0 * ldq, ldq, k + (size_t)k0 * ldk, ldk, 0.0f, S, BK);
+            for (int i = 0; i < nq; i++) {
+                float *s = S + (size_t)i * BK;
+                int lim = causal ? q0 + i - k0 + 1 : nk; // keys k0 + j <= q0 + i
+                if (lim > nk) lim = nk;
+                if (lim < 0) lim = 0;
+                float m = mx[i];
+                for (int j = 0; j < lim; j++) m = s[j] > m ? s[j] : m;
+                float corr = exp_neg(mx[i] - m); // exp(-inf) -> clamped tiny, times 0 acc: fine
+                if (mx[i] == -INFINITY) corr = 0;
+                float ls = 0;
+#pragma omp simd reduction(+ : ls)
+                for (int j = 0; j < lim; j++) { s[j] = exp_neg(s[j] - m); ls += s[j]; }
+                for (int j = lim; j < nk; j++) s[j] = 0;
+                sum[i] = sum[i] * corr + ls;
+                mx[i] = m;
+                if (corr != 1.0f)
+                    for (int d = 0; d < HS; d++) acc[(size_t)i * HS + d] *= corr;
+            }
+            xt_gemm(0, 0, nq, HS, nk, 1.0f, S, BK, v + (size_t)k0 * ldv, ldv, 1.0f, acc, HS);
+        }
+        for (int i = 0; i < nq; i++) {
+            float inv = 1.0f / sum[i];
+            float *o = out + (size_t)(q0 + i) * ldo;
+            for (int d = 0; d < HS; d++) o[d] = acc[(size_t)i * HS + d] * inv;
+        }
+    }
+}
+
+void xt_attention_stream_naive(float *out, int ldo, const float *q, int ldq, const float *k, int ldk,
+                                const float *v, int ldv, int L, int HS, float scale, int causal) {
+    const float fmin = -3.4028234663852886e38f;
+    float *s = xt_xmalloc(sizeof(float) * L);
+    for (int i = 0; i < L; i++) {
+        float m = -INFINITY;
+        for (int j = 0; j < L; j++) {
+            double d = 0;
+            for (int c = 0; c < HS; c++) d += (double)q[(size_t)i * ldq + c] * k[(size_t)j * ldk + c];
+            s[j] = (float)d * scale + (causal && j > i ? fmin : 0.0f);
+            if (s[j] > m) m = s[j];
+        }
+        double sum = 0;
+        for (int j = 0; j < L; j++) { s[j] = expf(s[j] - m); sum += s[j]; }
+        for (int c = 0; c < HS; c++) {
+            double a = 0;
+            for (int j = 0; j < L; j++) a += (double)s[j] * v[(size_t)j * ldv + c];
+            out[(size_t)i * ldo + c] = (float)(a / sum);
+        }
+    }
+    free(s);
+}
+
+size_t xt_channel_attention_scratch_floats(int C) {
+#ifdef _OPENMP
+    int t = omp_get_max_threads();
+#else
+    int t = 1;
+#endif
+    return (size_t)C * (2 + 3 * (size_t)t);
+}
+
+void xt_channel_attention_forward(float *out, int ldo, const float *q, const float *k, const float *v, int ld,
+                                  int L, int C, float *scratch) {
+    float *kmax = scratch, *kmin = scratch + C;
+    for (int c = 0; c < C; c++) { kmax[c] = -INFINITY; kmin[c] = INFINITY; }
+    for (int m = 0; m < L; m++)
+        for (int c = 0; c < C; c++) {
+            float x = k[(size_t)m * ld + c];
+            kmax[c] = x > kmax[c] ? x : kmax[c];
+            kmin[c] = x < kmin[c] ? x : kmin[c];
+        }
+    // each query row writes only its own output row; out may alias q (row n read before written)
+#pragma omp parallel
+    {
+#ifdef _OPENMP
+        float *buf = scratch + 2 * (size_t)C + 3 * (size_t)C * omp_get_thread_num();
+#else
+        float *buf = scratch + 2 * (size_t)C;
+#endif
+        float *mx = buf, *se = buf + C, *sv = buf + 2 * C;
+#pragma omp for schedule(static)
+        for (int n = 0; n < L; n++) {
+            const float *qn = q + (size_t)n * ld;
+            for (int c = 0; c < C; c++) {
+                mx[c] = qn[c] >= 0 ? qn[c] * kmax[c] : qn[c] * kmin[c];
+                se[c] = 0;
+                sv[c] = 0;
+            }
+            for (int m = 0; m < L; m++) {
+                const float *km = k + (size_t)m * ld, *vm = v + (size_t)m * ld;
+#pragma omp simd
+                for (int c = 0; c < C; c++) {
+                    float e = exp_neg(qn[c] * km[c] - mx[c]);
+                    se[c] += e;
+                    sv[c] += e * vm[c];
+                }
+            }
+            float *o = out + (size_t)n * ldo;
+            for (int c = 0; c < C; c++) o[c] = sv[c] / se[c];
+        }
+    }
+}
