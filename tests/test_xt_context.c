@@ -45,10 +45,6 @@ static void run_file(const char *name) {
     xt_json *cfg = xt_json_parse(cs, strlen(cs), "config");
     xt_xtmodel_params p = {NULL, 1};
     xt_xtmodel *m = xt_xtmodel_new_with(st, cfg, p);
-    if (!m && strstr(xt_error_buffer(), "not available in this build")) {
-        printf("%s: SKIP (%s)\n", name, xt_error_buffer()); // seq.h implementations not linked yet
-        goto out;
-    }
     CHECK(m != NULL);
     if (!m) { fprintf(stderr, "%s: %s\n", name, xt_error_buffer()); goto out; }
     const xt_st_tensor *e3 = xt_st_find(st, "expected.encoder.3"), *s3 = xt_st_find(st, "expected.stitched.3");
@@ -58,10 +54,6 @@ static void run_file(const char *name) {
     cmp_state c = {.st = st};
     xt_tap tap = {cmp, &c};
     int rc = xt__xt_verify_context(st, cfg, m, xt_st_f32(st, "expected.encoder.3", NULL), N, HP, WP, &tap);
-    if (rc && strstr(xt_error_buffer(), "not available in this build")) {
-        printf("%s: SKIP (%s)\n", name, xt_error_buffer()); // seq.h implementations not linked yet
-        goto out;
-    }
     CHECK(rc == 0);
     if (rc) fprintf(stderr, "%s: %s\n", name, xt_error_buffer());
     CHECK(seen(&c, "logits"));

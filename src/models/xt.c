@@ -537,13 +537,9 @@ void xt_ctx_free(xt_ctx *c) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Weak fallbacks so libxt links while a region encoder has not landed; the real definitions
-// (swinv2.c, hiera.c, convnext.c) override them.
+// Weak fallbacks so libxt links while these region encoders have not landed; the real
+// definitions (hiera.c, convnext.c, pulled in through registry.c) override them.
 
-__attribute__((weak)) xt_encoder *xt_swinv2_new(xt_st *st, const xt_json *cfg, const char *prefix, int img_size) {
-    xt_error("xt", "region encoder swinv2 is not available in this build");
-    return NULL;
-}
 __attribute__((weak)) xt_encoder *xt_hiera_new(xt_st *st, const xt_json *cfg, const char *prefix, int img_size) {
     xt_error("xt", "region encoder hiera is not available in this build");
     return NULL;
