@@ -163,4 +163,33 @@ void xt_channel_attention_forward(float *out, int ldo, const float *q, const flo
 void xt_sincos_pos_embed_token(float *out, int D, int row, int col); // out (D)
 void xt_sincos_pos_embed_2d(float *out, int D, int h, int w);        // out (h * w, D), row-major
 
+// ---------------------------------------------------------------------------------------------
+// conv2d (conv2d.c). Weights in PyTorch layout (OC, IC, KH, KW).
+
+// Geometry of one dense conv: input (IC, H, W) per image, kernel KHxKW, stride SH/SW, zero
+// padding PH/PW on both sides. OH = (H + 2 PH - KH) / SH + 1 (xt_conv2d_out).
+typedef struct xt_conv2d_dims {
+    int IC, H, W, OC, KH, KW, SH, SW, PH, PW;
+} xt_conv2d_dims;
+enum { XT_CONV_IN_NHWC = 1, XT_CONV_OUT_NHWC = 2 }; // layout flags (default NCHW)
+static inline int xt_conv2d_out(int in, int k, int s, int p) { return (in + 2 * p - k) / s + 1; }
+// Floats of im2col scratch xt_conv2d_forward needs (one image at a time: OH*OW*IC*KH*KW).
+size_t xt_conv2d_col_size(const xt_conv2d_dims *d);
+// Dense conv via im2col + GEMM. inp (B, IC, H, W) [or (B, H, W, IC) with XT_CONV_IN_NHWC] ->
+// out (B, OC, OH, OW) [or (B, OH, OW, OC) with XT_CONV_OUT_NHWC]; b (OC) may be NULL.
+void xt_conv2d_forward(float *out, float *col, const float *inp, const float *w, const float *b,
+                       int B, const xt_conv2d_dims *d, int flags);
+// Definitional reference (NCHW in and out, groups dividing IC and OC), for tests.
+void xt_conv2d_forward_naive(float *out, const float *inp, const float *w, const float *b, int B,
+                             const xt_conv2d_dims *d, int groups);
+// Depthwise KxK conv, stride 1, zero padding pad, channels-last: inp (B, H, W, C) ->
+// out (B, OH, OW, C). w_hwc (K, K, C) is the PyTorch weight (C, 1, K, K) transposed by
+// xt_dwconv2d_weight_hwc (done once at load time so the inner loop runs over contiguous C).
+void xt_dwconv2d_forward(float *out, const float *inp, const float *w_hwc, const float *b, int B,
+                         int H, int W, int C, int K, int pad);
+void xt_dwconv2d_weight_hwc(float *w_hwc, const float *w, int C, int K); // (C,1,K,K) -> (K,K,C)
+
+// NCHW -> NHWC: out (B, HW, C) from inp (B, C, HW) (the inverse is xt_nhwc_to_nchw above).
+void xt_nchw_to_nhwc(float *out, const float *inp, int B, int C, int HW);
+
 #endif

@@ -1,0 +1,132 @@
+// conv2d.c — dense conv2d (im2col + GEMM), depthwise conv (direct, channels-last) and layout
+// transposes. The region encoders use conv only for patch embedding (Swin 4x4/4, Hiera 7x7/4
+// pad 3, ConvNeXt stem 4x4/4 and downsample 2x2/2) and ConvNeXt's depthwise 7x7, so the dense
+// path favours simplicity: one image at a time, im2col rows split over threads, then one BLAS
+// GEMM (itself threaded). ref: torch.nn.functional.conv2d semantics (cross-correlation, zero pad).
+#include <string.h>
+
+#include "nn.h"
+
+size_t xt_conv2d_col_size(const xt_conv2d_dims *d) {
+    size_t OH = xt_conv2d_out(d->H, d->KH, d->SH, d->PH), OW = xt_conv2d_out(d->W, d->KW, d->SW, d->PW);
+    return OH * OW * (size_t)d->IC * d->KH * d->KW;
+}
+
+// col (OH*OW, IC*KH*KW): row p = output pixel, column (ic, ky, kx) in the weight's order.
+static void im2col(float *col, const float *img, const xt_conv2d_dims *d, int nhwc) {
+    const int OH = xt_conv2d_out(d->H, d->KH, d->SH, d->PH), OW = xt_conv2d_out(d->W, d->KW, d->SW, d->PW);
+    const int K = d->IC * d->KH * d->KW;
+#pragma omp parallel for if ((size_t)OH * OW * K > 32768)
+    for (int oy = 0; oy < OH; oy++)
+        for (int ox = 0; ox < OW; ox++) {
+            float *row = col + ((size_t)oy * OW + ox) * K;
+            for (int ic = 0; ic < d->IC; ic++)
+                for (int ky = 0; ky < d->KH; ky++) {
+                    int iy = oy * d->SH - d->PH + ky;
+                    float *dst = row + ((size_t)ic * d->KH + ky) * d->KW;
+                    if (iy < 0 || iy >= d->H) {
+                        memset(dst, 0, d->KW * sizeof(float));
+                        continue;
+                    }
+                    for (int kx = 0; kx < d->KW; kx++) {
+                        int ix = ox * d->SW - d->PW + kx;
+                        if (ix < 0 || ix >= d->W) dst[kx] = 0;
+                        else if (nhwc) dst[kx] = img[((size_t)iy * d->W + ix) * d->IC + ic];
+                        else dst[kx] = img[((size_t)ic * d->H + iy) * d->W + ix];
+                    }
+                }
+        }
+}
+
+void xt_conv2d_forward(float *out, float *col, const float *inp, const float *w, const float *b,
+                       int B, const xt_conv2d_dims *d, int flags) {
+    const int OH = xt_conv2d_out(d->H, d->KH, d->SH, d->PH), OW = xt_conv2d_out(d->W, d->KW, d->SW, d->PW);
+    const int K = d->IC * d->KH * d->KW, P = OH * OW, OC = d->OC;
+    XT_ASSERT(OH > 0 && OW > 0);
+    for (int n = 0; n < B; n++) {
+        const float *img = inp + (size_t)n * d->IC * d->H * d->W;
+        float *o = out + (size_t)n * OC * P;
+        im2col(col, img, d, flags & XT_CONV_IN_NHWC);
+        if (flags & XT_CONV_OUT_NHWC) {
+            // o (P, OC) = col (P, K) @ w^T (K, OC) + b
+            for (int p = 0; p < P; p++) {
+                if (b) memcpy(o + (size_t)p * OC, b, OC * sizeof(float));
+                else memset(o + (size_t)p * OC, 0, OC * sizeof(float));
+            }
+            xt_gemm(0, 1, P, OC, K, 1.0f, col, K, w, K, 1.0f, o, OC);
+        } else {
+            // o (OC, P) = w (OC, K) @ col^T (K, P) + b
+            for (int oc = 0; oc < OC; oc++)
+                for (int p = 0; p < P; p++) o[(size_t)oc * P + p] = b ? b[oc] : 0.0f;
+            xt_gemm(0, 1, OC, P, K, 1.0f, w, K, col, K, 1.0f, o, P);
+        }
+    }
+}
+
+void xt_conv2d_forward_naive(float *out, const float *inp, const float *w, const float *b, int B,
+                             const xt_conv2d_dims *d, int groups) {
+    const int OH = xt_conv2d_out(d->H, d->KH, d->SH, d->PH), OW = xt_conv2d_out(d->W, d->KW, d->SW, d->PW);
+    const int icg = d->IC / groups, ocg = d->OC / groups;
+    for (int n = 0; n < B; n++)
+        for (int oc = 0; oc < d->OC; oc++) {
+            int g = oc / ocg;
+            for (int oy = 0; oy < OH; oy++)
+                for (int ox = 0; ox < OW; ox++) {
+                    double acc = b ? b[oc] : 0.0;
+                    for (int i = 0; i < icg; i++) {
+                        int ic = g * icg + i;
+                        for (int ky = 0; ky < d->KH; ky++)
+                            for (int kx = 0; kx < d->KW; kx++) {
+                                int iy = oy * d->SH - d->PH + ky, ix = ox * d->SW - d->PW + kx;
+                                if (iy < 0 || iy >= d->H || ix < 0 || ix >= d->W) continue;
+                                acc += (double)inp[(((size_t)n * d->IC + ic) * d->H + iy) * d->W + ix] *
+                                       w[(((size_t)oc * icg + i) * d->KH + ky) * d->KW + kx];
+                            }
+                    }
+                    out[(((size_t)n * d->OC + oc) * OH + oy) * OW + ox] = (float)acc;
+                }
+        }
+}
+
+void xt_dwconv2d_weight_hwc(float *w_hwc, const float *w, int C, int K) {
+    for (int c = 0; c < C; c++)
+        for (int k = 0; k < K * K; k++) w_hwc[(size_t)k * C + c] = w[(size_t)c * K * K + k];
+}
+
+void xt_dwconv2d_forward(float *out, const float *inp, const float *w_hwc, const float *b, int B,
+                         int H, int W, int C, int K, int pad) {
+    const int OH = H + 2 * pad - K + 1, OW = W + 2 * pad - K + 1;
+    XT_ASSERT(OH > 0 && OW > 0);
+#pragma omp parallel for collapse(2) if ((size_t)B * OH * OW * C * K * K > 65536)
+    for (int n = 0; n < B; n++)
+        for (int oy = 0; oy < OH; oy++) {
+            const float *img = inp + (size_t)n * H * W * C;
+            float *orow = out + (((size_t)n * OH + oy) * OW) * C;
+            for (int ox = 0; ox < OW; ox++) {
+                float *o = orow + (size_t)ox * C;
+                if (b) memcpy(o, b, C * sizeof(float));
+                else memset(o, 0, C * sizeof(float));
+                for (int ky = 0; ky < K; ky++) {
+                    int iy = oy - pad + ky;
+                    if (iy < 0 || iy >= H) continue;
+                    for (int kx = 0; kx < K; kx++) {
+                        int ix = ox - pad + kx;
+                        if (ix < 0 || ix >= W) continue;
+                        const float *x = img + ((size_t)iy * W + ix) * C;
+                        const float *wk = w_hwc + ((size_t)ky * K + kx) * C;
+                        for (int c = 0; c < C; c++) o[c] += x[c] * wk[c];
+                    }
+                }
+            }
+        }
+}
+
+void xt_nchw_to_nhwc(float *out, const float *inp, int B, int C, int HW) {
+#pragma omp parallel for if ((size_t)B * C * HW > 65536)
+    for (int n = 0; n < B; n++)
+        for (int c = 0; c < C; c++) {
+            const float *src = inp + ((size_t)n * C + c) * HW;
+            float *dst = out + (size_t)n * HW * C + c;
+            for (int p = 0; p < HW; p++) dst[(size_t)p * C] = src[p];
+        }
+}
