@@ -84,7 +84,8 @@ int xt_region_run_file(xt_region_run *r, xt_st *st, const xt_json *top, const xt
         return xt_error(model, "%s: 'input.image' is %dx%d but the config's image_size is %d", st->path, S, S, cfgS);
     const float *img = xt_st_f32(st, "input.image", NULL);
     if (!img) return -1;
-    if (!(r->e = build(st, enc_cfg, prefix, S))) return xt_error_prefix("%s", st->path);
+    if (!(r->e = build(st, enc_cfg, prefix, S)))
+        return strstr(xt_error_buffer(), st->path) ? -1 : xt_error_prefix("%s", st->path);
     if (ti->shape[1] != r->e->in_chans) {
         int c = r->e->in_chans;
         xt_region_run_free(r);
