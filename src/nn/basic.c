@@ -3,6 +3,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "fastmath.h"
 #include "nn.h"
 
 void xt_linear_forward(float *out, const float *inp, const float *w, const float *b, int N, int IC, int OC) {
@@ -24,18 +25,23 @@ void xt_linear_backward(float *dinp, float *dw, float *db, const float *dout, co
 
 void xt_layernorm_forward(float *out, float *mean, float *rstd, const float *inp, const float *w,
                           const float *b, int N, int C, float eps) {
-#pragma omp parallel for if (N > 64)
+#pragma omp parallel for if ((size_t)N * C > 32768)
     for (int n = 0; n < N; n++) {
         const float *x = inp + (size_t)n * C;
         float *y = out + (size_t)n * C;
-        float m = 0;
-        for (int c = 0; c < C; c++) m += x[c];
-        m /= C;
-        float v = 0;
+        // two passes, the first shifted by x[0] so large offsets do not cost float precision
+        float k = x[0], s = 0;
+#pragma omp simd reduction(+ : s)
+        for (int c = 0; c < C; c++) s += x[c] - k;
+        float m = k + s / C, v = 0;
+#pragma omp simd reduction(+ : v)
         for (int c = 0; c < C; c++) v += (x[c] - m) * (x[c] - m);
-        v /= C;
-        float r = 1.0f / sqrtf(v + eps);
-        for (int c = 0; c < C; c++) y[c] = (x[c] - m) * r * (w ? w[c] : 1.0f) + (b ? b[c] : 0.0f);
+        float r = 1.0f / sqrtf(v / C + eps);
+        if (w && b) {
+#pragma omp simd
+            for (int c = 0; c < C; c++) y[c] = (x[c] - m) * r * w[c] + b[c];
+        } else
+            for (int c = 0; c < C; c++) y[c] = (x[c] - m) * r * (w ? w[c] : 1.0f) + (b ? b[c] : 0.0f);
         if (mean) mean[n] = m;
         if (rstd) rstd[n] = r;
     }
@@ -66,8 +72,8 @@ void xt_layernorm_backward(float *dinp, float *dw, float *db, const float *dout,
 }
 
 void xt_gelu_forward(float *out, const float *inp, size_t n) {
-#pragma omp parallel for if (n > 65536)
-    for (size_t i = 0; i < n; i++) out[i] = 0.5f * inp[i] * (1.0f + erff(inp[i] * (float)M_SQRT1_2));
+#pragma omp parallel for simd if (n > 65536)
+    for (size_t i = 0; i < n; i++) out[i] = xt_gelu1(inp[i]);
 }
 
 void xt_gelu_backward(float *dinp, const float *dout, const float *inp, size_t n) {
@@ -83,11 +89,13 @@ void xt_softmax_forward(float *out, const float *inp, int N, int C) {
     for (int n = 0; n < N; n++) {
         const float *x = inp + (size_t)n * C;
         float *y = out + (size_t)n * C;
-        float mx = -INFINITY;
-        for (int c = 0; c < C; c++) mx = fmaxf(mx, x[c]);
-        float s = 0;
-        for (int c = 0; c < C; c++) { y[c] = expf(x[c] - mx); s += y[c]; }
+        float mx = -INFINITY, s = 0;
+#pragma omp simd reduction(max : mx)
+        for (int c = 0; c < C; c++) mx = x[c] > mx ? x[c] : mx;
+#pragma omp simd reduction(+ : s)
+        for (int c = 0; c < C; c++) { y[c] = xt_expf(x[c] - mx); s += y[c]; }
         float is = 1.0f / s;
+#pragma omp simd
         for (int c = 0; c < C; c++) y[c] *= is;
     }
 }

@@ -13,6 +13,7 @@
 #include <omp.h>
 #endif
 
+#include "fastmath.h"
 #include "nn.h"
 
 // ref: WindowAttention.__init__ (relative_coords_table, relative_position_index) and forward
@@ -55,16 +56,6 @@ size_t xt_window_attn_scratch_floats(int ws, int HS) {
     return 4 * N * HS + N * N + 2 * N + 64; // q, k, v, o, scores, token index + mask label (ints)
 }
 
-// Rows of a softmax whose logits are x + bias (+ mask): written in place into x.
-static void softmax_row(float *x, int n) {
-    float mx = x[0];
-    for (int i = 1; i < n; i++) mx = x[i] > mx ? x[i] : mx;
-    float s = 0;
-    for (int i = 0; i < n; i++) { x[i] = expf(x[i] - mx); s += x[i]; }
-    float r = 1.0f / s;
-    for (int i = 0; i < n; i++) x[i] *= r;
-}
-
 // Region label of a shifted coordinate (timm's img_mask slices: [0, R-ws), [R-ws, R-shift), [R-shift, R)).
 static inline int region(int s, int R, int ws, int shift) { return s < R - ws ? 0 : s < R - shift ? 1 : 2; }
 
@@ -105,14 +96,27 @@ void xt_window_attn_forward(float *out, const float *qkv, const float *scale, co
             }
         }
         xt_gemm(0, 1, N, N, HS, 1.0f, q, HS, k, HS, 0.0f, S, N);
+        // + 16 sigmoid(cpb) (+ -100 across shifted regions), softmax over keys
         const float *bh = bias + (size_t)h * N * N;
         for (int p = 0; p < N; p++) {
-            float *s = S + (size_t)p * N;
+            float *sp = S + (size_t)p * N;
             const float *bp = bh + (size_t)p * N;
-            for (int j = 0; j < N; j++) s[j] += bp[j];
-            if (masked)
-                for (int j = 0; j < N; j++) s[j] += lab[j] != lab[p] ? -100.0f : 0.0f;
-            softmax_row(s, N);
+            if (masked) {
+                int lp = lab[p];
+#pragma omp simd
+                for (int j = 0; j < N; j++) sp[j] = (sp[j] + bp[j]) + (lab[j] != lp ? -100.0f : 0.0f);
+            } else {
+#pragma omp simd
+                for (int j = 0; j < N; j++) sp[j] += bp[j];
+            }
+            float mx = sp[0], sum = 0;
+#pragma omp simd reduction(max : mx)
+            for (int j = 0; j < N; j++) mx = sp[j] > mx ? sp[j] : mx;
+#pragma omp simd reduction(+ : sum)
+            for (int j = 0; j < N; j++) { sp[j] = xt_expf(sp[j] - mx); sum += sp[j]; }
+            float r = 1.0f / sum;
+#pragma omp simd
+            for (int j = 0; j < N; j++) sp[j] *= r;
         }
         xt_gemm(0, 0, N, HS, N, 1.0f, S, N, v, HS, 0.0f, o, HS);
         float *ob = out + (size_t)b * H * W * C + (size_t)h * HS;

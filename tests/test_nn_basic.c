@@ -1,0 +1,89 @@
+// test_nn_basic.c — linear, layernorm, GELU, softmax against PyTorch (tests/ref/nn_basic.safetensors,
+// made by tools/gen_ref_nn.py), and xt_gemm against xt_gemm_naive on odd shapes.
+// Tolerances: float32 reductions of <= 300 terms: 1e-5 x max(1, max|ref|) (1e-6 for the
+// elementwise GELU/softmax, whose refs are O(1)); GEMM vs the double-accumulating naive
+// reference: 1e-5 x max(1, max|ref|) with K <= 131.
+#include "check.h"
+#include "nn/nn.h"
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+static xt_st *st;
+static const float *T(const char *name) {
+    const float *p = xt_st_f32(st, name, NULL);
+    if (!p) { fprintf(stderr, "%s\n", xt_error_buffer()); exit(1); }
+    return p;
+}
+
+static void fill(float *x, size_t n, unsigned seed) {
+    for (size_t i = 0; i < n; i++) {
+        seed = seed * 1664525u + 1013904223u;
+        x[i] = (float)(seed >> 8) / (float)(1u << 24) * 2 - 1;
+    }
+}
+
+static void test_gemm(void) {
+    // odd shapes, all transposes, alpha/beta, leading dimensions larger than the rows
+    int shapes[][3] = {{1, 1, 1}, {3, 5, 7}, {17, 33, 65}, {64, 48, 131}, {129, 7, 3}, {5, 250, 32}};
+    for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++)
+        for (int ta = 0; ta < 2; ta++)
+            for (int tb = 0; tb < 2; tb++) {
+                int M = shapes[s][0], N = shapes[s][1], K = shapes[s][2];
+                int lda = (ta ? M : K) + 3, ldb = (tb ? K : N) + 1, ldc = N + 2;
+                float *A = malloc(sizeof(float) * (ta ? K : M) * lda), *B = malloc(sizeof(float) * (tb ? N : K) * ldb);
+                float *C1 = malloc(sizeof(float) * M * ldc), *C2 = malloc(sizeof(float) * M * ldc);
+                fill(A, (size_t)(ta ? K : M) * lda, 1 + s);
+                fill(B, (size_t)(tb ? N : K) * ldb, 7 + s);
+                fill(C1, (size_t)M * ldc, 3);
+                memcpy(C2, C1, sizeof(float) * M * ldc);
+                xt_gemm(ta, tb, M, N, K, 0.7f, A, lda, B, ldb, 0.3f, C1, ldc);
+                xt_gemm_naive(ta, tb, M, N, K, 0.7f, A, lda, B, ldb, 0.3f, C2, ldc);
+                char label[64];
+                snprintf(label, sizeof label, "gemm %dx%dx%d ta%d tb%d", M, N, K, ta, tb);
+                CHECK_CLOSE(C1, C2, (long)M * ldc, 0, 1e-5, label);
+                free(A); free(B); free(C1); free(C2);
+            }
+    // inside a parallel region (OpenBLAS-openmp runs single-threaded there): same result
+    enum { M = 37, N = 41, K = 43 };
+    static float A[M * K], B[K * N], C[4][M * N], R[M * N];
+    fill(A, M * K, 11);
+    fill(B, K * N, 12);
+    xt_gemm_naive(0, 0, M, N, K, 1, A, K, B, N, 0, R, N);
+#pragma omp parallel for num_threads(2)
+    for (int i = 0; i < 4; i++) xt_gemm(0, 0, M, N, K, 1, A, K, B, N, 0, C[i], N);
+    for (int i = 0; i < 4; i++) CHECK_CLOSE(C[i], R, M * N, 0, 1e-5, "gemm in parallel region");
+}
+
+int main(void) {
+    st = xt_st_open("tests/ref/nn_basic.safetensors");
+    if (!st) { fprintf(stderr, "%s\n", xt_error_buffer()); return 1; }
+    static float out[4096];
+    xt_linear_forward(out, T("linear.x"), T("linear.w"), T("linear.b"), 37, 53, 29);
+    CHECK_CLOSE(out, T("linear.out"), 37 * 29, 0, 1e-5, "linear");
+    xt_linear_forward(out, T("linear.x"), T("linear.w"), NULL, 37, 53, 29);
+    CHECK_CLOSE(out, T("linear.out_nobias"), 37 * 29, 0, 1e-5, "linear no bias");
+
+    float mean[13], rstd[13];
+    xt_layernorm_forward(out, mean, rstd, T("layernorm.x"), T("layernorm.w"), T("layernorm.b"), 13, 97, 1e-5f);
+    CHECK_CLOSE(out, T("layernorm.out"), 13 * 97, 0, 1e-5, "layernorm (rows offset by up to 600)");
+    memcpy(out, T("layernorm.x"), sizeof(float) * 13 * 97); // in place
+    xt_layernorm_forward(out, NULL, NULL, out, T("layernorm.w"), T("layernorm.b"), 13, 97, 1e-5f);
+    CHECK_CLOSE(out, T("layernorm.out"), 13 * 97, 0, 1e-5, "layernorm in place");
+
+    xt_gelu_forward(out, T("gelu.x"), 3004);
+    CHECK_CLOSE(out, T("gelu.out"), 3004, 0, 1e-6, "gelu (erf) on [-10, 10]");
+    memcpy(out, T("gelu.x"), sizeof(float) * 3004);
+    xt_gelu_forward(out, out, 3004);
+    CHECK_CLOSE(out, T("gelu.out"), 3004, 0, 1e-6, "gelu in place");
+
+    xt_softmax_forward(out, T("softmax.x"), 7, 301);
+    CHECK_CLOSE(out, T("softmax.out"), 7 * 301, 0, 1e-6, "softmax (wide range, -100 mask, constant row)");
+    float sum = 0;
+    for (int c = 0; c < 301; c++) sum += out[5 * 301 + c];
+    CHECK(fabsf(sum - 1) < 1e-5f);
+
+    test_gemm();
+    xt_st_close(st);
+    return check_summary("test_nn_basic");
+}

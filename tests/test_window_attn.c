@@ -1,0 +1,126 @@
+// test_window_attn.c — the Swin V2 layers against PyTorch (tests/ref/nn_swin.safetensors, made by
+// tools/gen_ref_nn.py with timm 0.9.7's formulas): continuous position bias table, (shifted)
+// window cosine attention with the -100 mask, patch-merging gather, patch-embedding im2col, and
+// model-level properties (parameter count, batch and thread independence, random weights).
+// Tolerances: cpb 1e-5 x max(1, max|ref|) (a 512-term float dot product, then 16 sigmoid);
+// attention 1e-5 (cosine logits x scale <= 100, softmax, 25-term averages); gathers exact (0);
+// model-level 1e-5 x max(1, max|ref|) between runs (GEMM blocking may differ with batch/threads).
+#include "check.h"
+#include "models/models.h"
+#include "nn/nn.h"
+#include <unistd.h>
+
+static xt_st *st;
+static const float *T(const char *name) {
+    const float *p = xt_st_f32(st, name, NULL);
+    if (!p) { fprintf(stderr, "%s\n", xt_error_buffer()); exit(1); }
+    return p;
+}
+
+static void test_layers(void) {
+    enum { NH = 3, WS = 5, N = WS * WS, B = 2, H = 10, C = 12 };
+    static float bias[NH * N * N], tmp[(2 * WS - 1) * (2 * WS - 1) * NH];
+    CHECK(xt_swin_cpb_scratch_floats(NH, WS) <= sizeof tmp / sizeof *tmp);
+    xt_swin_cpb_bias(bias, T("cpb.attn.cpb_mlp.0.weight"), T("cpb.attn.cpb_mlp.0.bias"), T("cpb.attn.cpb_mlp.2.weight"),
+                     NH, WS, tmp);
+    CHECK_CLOSE(bias, T("cpb.out"), NH * N * N, 0, 1e-5, "cpb bias 16*sigmoid(mlp(table))[index]");
+
+    static float out[B * H * H * C];
+    size_t per = xt_window_attn_scratch_floats(WS, C / NH);
+    float *scr = malloc(2 * per * sizeof(float));
+    for (int shift = 0; shift <= 2; shift += 2)
+        for (int thr = 1; thr <= 2; thr++) {
+            memset(out, 0, sizeof out);
+            xt_window_attn_forward(out, T("attn.qkv"), T("attn.scale"), bias, B, H, H, C, NH, WS, shift, scr, per, thr);
+            char name[64], label[96];
+            snprintf(name, sizeof name, "attn.out_shift%d", shift);
+            snprintf(label, sizeof label, "window attention shift %d, %d thread(s)", shift, thr);
+            CHECK_CLOSE(out, T(name), B * H * H * C, 0, 1e-5, label);
+        }
+    free(scr);
+
+    static float mg[2 * 3 * 5 * 20];
+    xt_patch_merge_gather(mg, T("merge.x"), 2, 6, 10, 5);
+    CHECK_CLOSE(mg, T("merge.out"), 2 * 3 * 5 * 20, 0, 0, "patch merging gather (0,0),(1,0),(0,1),(1,1)");
+
+    // Conv2d(3, 7, 4, stride 4) = im2col + linear
+    static float cols[2 * 3 * 5 * 48], emb[2 * 3 * 5 * 7];
+    xt_patch_im2col(cols, T("embed.img"), 2, 3, 12, 20, 4);
+    xt_linear_forward(emb, cols, T("embed.w"), T("embed.b"), 2 * 3 * 5, 48, 7);
+    CHECK_CLOSE(emb, T("embed.out"), 2 * 3 * 5 * 7, 0, 1e-5, "patch embedding conv 4x4/4");
+
+    float x[2 * 3 * 4], y[2 * 4 * 3];
+    for (int i = 0; i < 24; i++) x[i] = (float)i;
+    xt_nhwc_to_nchw(y, x, 2, 3, 4); // (2, 3, 4) -> (2, 4, 3)
+    CHECK(y[0] == 0 && y[1] == 4 && y[2] == 8 && y[3] == 1 && y[12] == 12 && y[23] == 23);
+}
+
+// A random Swin V2 (2 stages, window 4, 32 px: 8x8 then 4x4 maps) built through the public
+// path: random weights -> file -> xt_swinv2_new -> forward.
+static void test_model(void) {
+    const char *cs = "{\"embed_dim\": 8, \"depths\": [2, 3], \"num_heads\": [2, 4], \"window_size\": 4}";
+    xt_json *cfg = xt_json_parse(cs, strlen(cs), "cfg");
+    const char *swt = "{\"embed_dim\": 96, \"depths\": [2, 2, 6, 2], \"num_heads\": [3, 6, 12, 24], \"window_size\": 16}";
+    xt_json *cfgt = xt_json_parse(swt, strlen(swt), "cfg");
+    // Swin V2-T features_only: 27,576,618 (timm: 28.35 M with the final norm 1,536 and head 769,000)
+    CHECK(xt_swinv2_param_count(cfgt, 256) == 27576618);
+    char path[] = "/tmp/xt_test_swin_XXXXXX";
+    int fd = mkstemp(path);
+    CHECK(fd >= 0);
+    close(fd);
+    xt_st_writer *w = xt_st_writer_new();
+    CHECK(xt_swinv2_random_weights(w, cfg, "encoder.model.", 5) == 0);
+    CHECK(xt_st_writer_save(w, path) == 0);
+    xt_st *ws = xt_st_open(path);
+    unlink(path);
+    CHECK(ws != NULL);
+    if (!ws) return;
+    CHECK(xt_swinv2_new(ws, cfg, "model.", 32) == NULL); // wrong prefix: a clear error
+    CHECK(strstr(xt_error_buffer(), "model.patch_embed.proj.weight' not found") != NULL);
+    CHECK(xt_swinv2_new(ws, cfg, "encoder.model.", 30) == NULL); // not a multiple of 4
+    CHECK(strstr(xt_error_buffer(), "multiple of the patch size") != NULL);
+    xt_encoder *e = xt_swinv2_new(ws, cfg, "encoder.model.", 32);
+    CHECK(e != NULL);
+    if (!e) { fprintf(stderr, "%s\n", xt_error_buffer()); return; }
+    CHECK(e->n_stages == 2 && e->stage_c[0] == 8 && e->stage_c[1] == 16 && e->stage_h[0] == 8 && e->stage_h[1] == 4);
+    CHECK(e->n_params == xt_swinv2_param_count(cfg, 32) && e->n_params > 0);
+    enum { B = 3, S = 32 };
+    static float img[B * 3 * S * S], o0[B * 8 * 64], o1[B * 16 * 16], r0[8 * 64], r1[16 * 16];
+    for (int i = 0; i < B * 3 * S * S; i++) img[i] = sinf(i * 0.37f) * 2;
+    float *outs[2] = {o0, o1}, *refs[2] = {r0, r1};
+    xt_arena a;
+    CHECK(xt_arena_init(&a, e->workspace_size(e, B)) == 0);
+    CHECK(e->forward(e, img, B, outs, &a, NULL, "") == 0);
+    CHECK(a.used == 0 && a.high <= a.size);
+    int finite = 1;
+    for (int i = 0; i < B * 16 * 16; i++) finite &= isfinite(o1[i]) != 0;
+    CHECK(finite);
+    // batch independence: image 2 alone gives the same maps as inside the batch
+    for (int thr = 1; thr <= 2; thr++) {
+        xt_set_threads(thr);
+        xt_arena_reset(&a);
+        CHECK(e->forward(e, img + 2 * 3 * S * S, 1, refs, &a, NULL, "") == 0);
+        CHECK_CLOSE(o0 + 2 * 8 * 64, r0, 8 * 64, 0, 1e-5, "stage0 batch vs single");
+        CHECK_CLOSE(o1 + 2 * 16 * 16, r1, 16 * 16, 0, 1e-5, "stage1 batch vs single");
+    }
+    // a workspace that is too small is an error, not an overflow
+    xt_arena small;
+    CHECK(xt_arena_init(&small, 4096) == 0);
+    CHECK(e->forward(e, img, B, outs, &small, NULL, "") == -1);
+    CHECK(strstr(xt_error_buffer(), "workspace too small") != NULL);
+    xt_arena_free(&small);
+    xt_arena_free(&a);
+    e->free(e);
+    xt_st_close(ws);
+    xt_json_free(cfg);
+    xt_json_free(cfgt);
+}
+
+int main(void) {
+    st = xt_st_open("tests/ref/nn_swin.safetensors");
+    if (!st) { fprintf(stderr, "%s\n", xt_error_buffer()); return 1; }
+    test_layers();
+    test_model();
+    xt_st_close(st);
+    return check_summary("test_window_attn");
+}
