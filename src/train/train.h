@@ -80,7 +80,7 @@ int xt_swin_train_forward(xt_swin_train *m, const xt_params *P, const float *img
                           xt_arena *act, const xt_tap *tap, const char *prefix);
 // Backward of the last forward: dout[s] (B, C_s, H_s, H_s) NCHW or NULL (zero) per stage;
 // accumulates parameter gradients into P->g; dimg (B, Cin, S, S) written when non-NULL.
-int xt_swin_train_backward(xt_swin_train *m, xt_params *P, float *const *dout, float *dimg, xt_arena *scratch);
+int xt_swin_train_backward(xt_swin_train *m, xt_params *P, const float *const *dout, float *dimg, xt_arena *scratch);
 
 // ---------------------------------------------------------------------------------------------
 // `xt verify` on gradient files (train/verify_grad.c): loss, grad.<param>, grad.input.image.

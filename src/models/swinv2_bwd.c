@@ -1,0 +1,468 @@
+// swinv2_bwd.c — the Swin V2 region encoder for training: a training forward that keeps every
+// activation backward needs in one planned arena, and the backward (parameter gradients and the
+// gradient w.r.t. the image).
+//
+// Same semantics as swinv2.c (timm 0.9.7 SwinTransformerV2, features_only): patch embed conv
+// 4x4/4 + LayerNorm; stages [PatchMerging (s > 0)] + res-post-norm blocks
+//   x1 = x + norm1(proj(cosine window attention(x)));  x2 = x1 + norm2(fc2(GELU(fc1(x1))))
+// It differs in what it keeps: weights are mutable (the flat xt_params set), the position-bias
+// MLP and the logit-scale clamp are recomputed every forward (they depend on trained weights),
+// and per block it saves the window-ordered input, qkv, normalised q/k and their norms, the
+// attention probabilities, the attention output, norm inputs with mean/rstd, and the MLP hidden.
+//
+// Memory per block and region: tokens T = (S/4 / 2^s)^2, with probabilities T*NH*n (n = window
+// tokens) dominating stage 0 and the MLP hidden 2*T*F next; see docs/training.md.
+#include <math.h>
+#include <string.h>
+
+#include "models.h"
+#include "nn/nn.h"
+#include "train/train.h"
+
+#define CPB_HIDDEN 512
+
+typedef struct {
+    int C, NH, HS, F, shift;
+    int ls, qb, vb, c0w, c0b, c2w, qkvw, projw, projb, n1w, n1b, fc1w, fc1b, fc2w, fc2b, n2w, n2b; // param ids
+    // saved activations of the last forward (in the act arena)
+    float *xw, *qkvb, *qkv, *qn, *kn, *qnorm, *knorm, *p, *ao, *a, *mean1, *rstd1, *x1, *h1, *g1, *mm, *mean2,
+        *rstd2, *bias, *cpb_hid, *cpb_raw, *scale;
+} tblock;
+
+typedef struct {
+    int C, Cin, res, depth, ws, n, nwin, ntab; // nwin: windows per region; ntab: cpb table rows
+    int redw, dnw, dnb;                        // PatchMerging param ids (s > 0)
+    float *table, *mask;                       // cpb table (ntab, 2); shift mask (nwin, n, n) or NULL
+    int *index;                                // (n, n) relative position index
+    tblock *blk;
+    float *gath, *red, *dmean, *drstd;         // saved: merge gather, reduction out, its norm stats
+} tstage;
+
+struct xt_swin_train {
+    int embed, n_stages, window, img, in_chans, grid, nblocks;
+    double mlp_ratio;
+    int pew, peb, penw, penb;
+    tstage st[XT_MAX_STAGES];
+    tblock *blocks;
+    int B;                                     // batch of the last forward
+    float *col, *pey, *pemean, *perstd, *x;    // saved patch-embed activations; token stream
+};
+
+// ---------------------------------------------------------------------------------------------
+// build
+
+static int reg(xt_params *P, const char *pre, const char *name, int nd, int64_t a, int64_t b, int64_t c, int64_t d) {
+    char nm[200];
+    snprintf(nm, sizeof nm, "%s%s", pre, name);
+    int64_t sh[4] = {a, b, c, d};
+    return xt_params_add(P, nm, nd, sh);
+}
+
+void xt_swin_train_free(xt_swin_train *m) {
+    if (!m) return;
+    for (int s = 0; s < XT_MAX_STAGES; s++) {
+        free(m->st[s].table);
+        free(m->st[s].mask);
+        free(m->st[s].index);
+    }
+    free(m->blocks);
+    free(m);
+}
+
+// ref: timm 0.9.7 WindowAttention._make_pair_wise_relative_positions / relative_coords_table
+static void make_tables(tstage *S) {
+    int ws = S->ws, t = 2 * ws - 1;
+    S->ntab = t * t;
+    S->table = xt_xmalloc((size_t)S->ntab * 2 * sizeof(float));
+    S->index = xt_xmalloc((size_t)S->n * S->n * sizeof(int));
+    for (int i = 0; i < t; i++)
+        for (int j = 0; j < t; j++) {
+            float v[2] = {(float)(i - (ws - 1)), (float)(j - (ws - 1))};
+            for (int k = 0; k < 2; k++) {
+                float x = ws > 1 ? v[k] / (float)(ws - 1) * 8.0f : 0.0f; // pretrained_window_size 0
+                float sg = (float)((x > 0) - (x < 0));
+                S->table[(i * t + j) * 2 + k] = sg * log2f(fabsf(x) + 1.0f) / 3.0f; // / log2(8)
+            }
+        }
+    for (int a = 0; a < S->n; a++)
+        for (int b = 0; b < S->n; b++) {
+            int dh = a / ws - b / ws, dw = a % ws - b % ws;
+            S->index[a * S->n + b] = (dh + ws - 1) * t + (dw + ws - 1);
+        }
+}
+
+// ref: timm 0.9.7 SwinTransformerV2Block attn_mask (regions of the rolled map, -100 across them)
+static void make_mask(tstage *S, int shift) {
+    int ws = S->ws, R = S->res, nwd = R / ws, n = S->n;
+    S->mask = xt_xmalloc((size_t)S->nwin * n * n * sizeof(float));
+    int lab[n];
+    for (int w = 0; w < S->nwin; w++) {
+        for (int i = 0; i < n; i++) {
+            int y = (w / nwd) * ws + i / ws, x = (w % nwd) * ws + i % ws;
+            int ly = y < R - ws ? 0 : y < R - shift ? 1 : 2, lx = x < R - ws ? 0 : x < R - shift ? 1 : 2;
+            lab[i] = ly * 3 + lx;
+        }
+        for (int i = 0; i < n; i++)
+            for (int j = 0; j < n; j++) S->mask[((size_t)w * n + i) * n + j] = lab[i] == lab[j] ? 0.0f : -100.0f;
+    }
+}
+
+xt_swin_train *xt_swin_train_new(xt_params *P, const xt_json *cfg, const char *prefix, int img_size) {
+    const char *pre = prefix ? prefix : "";
+    xt_swin_train *m = xt_xcalloc(1, sizeof *m);
+    int depths[XT_MAX_STAGES], heads[XT_MAX_STAGES];
+    if (!cfg || xt_json_int(cfg, "embed_dim", -1, &m->embed) || xt_json_int(cfg, "window_size", -1, &m->window) ||
+        xt_json_int(cfg, "in_chans", 3, &m->in_chans) || xt_json_num(cfg, "mlp_ratio", 4.0, &m->mlp_ratio))
+        goto bad;
+    int nd = xt_json_int_array(cfg, "depths", depths, XT_MAX_STAGES);
+    int nh = xt_json_int_array(cfg, "num_heads", heads, XT_MAX_STAGES);
+    if (nd < 1 || nd != nh || m->embed < 1 || m->embed > 4096 || m->window < 1 || m->window > 64 ||
+        m->in_chans < 1 || m->in_chans > 64 || !(m->mlp_ratio > 0 && m->mlp_ratio <= 16))
+        goto bad;
+    m->img = img_size;
+    if (img_size < 4 || img_size % 4 || img_size > 16384) {
+        xt_error("swinv2 train", "region size %d must be a positive multiple of 4", img_size);
+        goto fail;
+    }
+    m->n_stages = nd;
+    m->grid = img_size / 4;
+    for (int s = 0; s < nd; s++) m->nblocks += depths[s];
+    m->blocks = xt_xcalloc(m->nblocks ? m->nblocks : 1, sizeof(tblock));
+    int C0 = m->embed, res = m->grid, bi = 0;
+    m->pew = reg(P, pre, "patch_embed.proj.weight", 4, C0, m->in_chans, 4, 4);
+    m->peb = reg(P, pre, "patch_embed.proj.bias", 1, C0, 0, 0, 0);
+    m->penw = reg(P, pre, "patch_embed.norm.weight", 1, C0, 0, 0, 0);
+    m->penb = reg(P, pre, "patch_embed.norm.bias", 1, C0, 0, 0, 0);
+    char nm[160];
+    for (int s = 0; s < nd; s++) {
+        tstage *S = &m->st[s];
+        S->C = C0 << s;
+        S->Cin = s ? S->C / 2 : S->C;
+        if (s) {
+            if (res % 2) { xt_error("swinv2 train", "stage %d input side %d is odd", s, res); goto fail; }
+            res /= 2;
+        }
+        if (heads[s] < 1 || S->C % heads[s] || depths[s] < 0 || depths[s] > 64) goto bad;
+        S->res = res;
+        S->depth = depths[s];
+        S->ws = res <= m->window ? res : m->window; // timm _calc_window_shift
+        if (res % S->ws) { xt_error("swinv2 train", "stage %d side %d not a multiple of window %d", s, res, S->ws); goto fail; }
+        S->n = S->ws * S->ws;
+        S->nwin = (res / S->ws) * (res / S->ws);
+        S->blk = m->blocks + bi;
+        make_tables(S);
+        if (S->depth > 1 && res > m->window) make_mask(S, m->window / 2);
+        if (s) {
+            snprintf(nm, sizeof nm, "layers_%d.downsample.reduction.weight", s); S->redw = reg(P, pre, nm, 2, S->C, 4 * S->Cin, 0, 0);
+            snprintf(nm, sizeof nm, "layers_%d.downsample.norm.weight", s);      S->dnw = reg(P, pre, nm, 1, S->C, 0, 0, 0);
+            snprintf(nm, sizeof nm, "layers_%d.downsample.norm.bias", s);        S->dnb = reg(P, pre, nm, 1, S->C, 0, 0, 0);
+        }
+        for (int b = 0; b < S->depth; b++, bi++) {
+            tblock *k = &S->blk[b];
+            int C = S->C, NH = heads[s], F = (int)(C * m->mlp_ratio);
+            k->C = C; k->NH = NH; k->HS = C / NH; k->F = F;
+            k->shift = (b % 2 && res > m->window) ? m->window / 2 : 0;
+#define R(field, name, nd_, a, b_, c, d)                                                            \
+    snprintf(nm, sizeof nm, "layers_%d.blocks.%d." name, s, b);                                    \
+    k->field = reg(P, pre, nm, nd_, a, b_, c, d)
+            R(ls, "attn.logit_scale", 3, NH, 1, 1, 0);
+            R(qb, "attn.q_bias", 1, C, 0, 0, 0);
+            R(vb, "attn.v_bias", 1, C, 0, 0, 0);
+            R(c0w, "attn.cpb_mlp.0.weight", 2, CPB_HIDDEN, 2, 0, 0);
+            R(c0b, "attn.cpb_mlp.0.bias", 1, CPB_HIDDEN, 0, 0, 0);
+            R(c2w, "attn.cpb_mlp.2.weight", 2, NH, CPB_HIDDEN, 0, 0);
+            R(qkvw, "attn.qkv.weight", 2, 3 * C, C, 0, 0);
+            R(projw, "attn.proj.weight", 2, C, C, 0, 0);
+            R(projb, "attn.proj.bias", 1, C, 0, 0, 0);
+            R(n1w, "norm1.weight", 1, C, 0, 0, 0);
+            R(n1b, "norm1.bias", 1, C, 0, 0, 0);
+            R(fc1w, "mlp.fc1.weight", 2, F, C, 0, 0);
+            R(fc1b, "mlp.fc1.bias", 1, F, 0, 0, 0);
+            R(fc2w, "mlp.fc2.weight", 2, C, F, 0, 0);
+            R(fc2b, "mlp.fc2.bias", 1, C, 0, 0, 0);
+            R(n2w, "norm2.weight", 1, C, 0, 0, 0);
+            R(n2b, "norm2.bias", 1, C, 0, 0, 0);
+#undef R
+        }
+    }
+    return m;
+bad:
+    xt_error("swinv2 train", "bad Swin config (embed_dim, window_size, depths, num_heads, mlp_ratio)");
+fail:
+    xt_swin_train_free(m);
+    return NULL;
+}
+
+int xt_swin_train_stages(const xt_swin_train *m, int *C, int *H) {
+    for (int s = 0; s < m->n_stages; s++) {
+        if (C) C[s] = m->st[s].C;
+        if (H) H[s] = m->st[s].res;
+    }
+    return m->n_stages;
+}
+
+// ---------------------------------------------------------------------------------------------
+// activation plan: the same code sizes (measuring arena) and places (real arena) the buffers
+
+static void plan_acts(xt_swin_train *m, int B, xt_arena *a) {
+    size_t L0 = (size_t)m->grid * m->grid, maxtok = 0;
+    m->col = xt_arena_f32(a, B * L0 * m->in_chans * 16);
+    m->pey = xt_arena_f32(a, B * L0 * m->embed);
+    m->pemean = xt_arena_f32(a, B * L0);
+    m->perstd = xt_arena_f32(a, B * L0);
+    for (int s = 0; s < m->n_stages; s++) {
+        tstage *S = &m->st[s];
+        size_t T = (size_t)B * S->res * S->res, C = S->C;
+        if (T * C > maxtok) maxtok = T * C;
+        if (s) {
+            S->gath = xt_arena_f32(a, T * 4 * S->Cin);
+            S->red = xt_arena_f32(a, T * C);
+            S->dmean = xt_arena_f32(a, T);
+            S->drstd = xt_arena_f32(a, T);
+        }
+        for (int b = 0; b < S->depth; b++) {
+            tblock *k = &S->blk[b];
+            size_t nw = (size_t)B * S->nwin;
+            k->xw = xt_arena_f32(a, T * C);
+            k->qkvb = xt_arena_f32(a, 3 * C);
+            k->qkv = xt_arena_f32(a, T * 3 * C);
+            k->qn = xt_arena_f32(a, T * C);
+            k->kn = xt_arena_f32(a, T * C);
+            k->qnorm = xt_arena_f32(a, T * k->NH);
+            k->knorm = xt_arena_f32(a, T * k->NH);
+            k->p = xt_arena_f32(a, nw * k->NH * S->n * S->n);
+            k->ao = xt_arena_f32(a, T * C);
+            k->a = xt_arena_f32(a, T * C);
+            k->mean1 = xt_arena_f32(a, T);
+            k->rstd1 = xt_arena_f32(a, T);
+            k->x1 = xt_arena_f32(a, T * C);
+            k->h1 = xt_arena_f32(a, T * k->F);
+            k->g1 = xt_arena_f32(a, T * k->F);
+            k->mm = xt_arena_f32(a, T * C);
+            k->mean2 = xt_arena_f32(a, T);
+            k->rstd2 = xt_arena_f32(a, T);
+            k->bias = xt_arena_f32(a, (size_t)k->NH * S->n * S->n);
+            k->cpb_hid = xt_arena_f32(a, 2 * (size_t)S->ntab * CPB_HIDDEN);
+            k->cpb_raw = xt_arena_f32(a, (size_t)S->ntab * k->NH);
+            k->scale = xt_arena_f32(a, k->NH);
+        }
+    }
+    m->x = xt_arena_f32(a, maxtok);
+}
+
+size_t xt_swin_train_act_bytes(const xt_swin_train *m, int B) {
+    xt_arena a;
+    xt_arena_init(&a, 0);
+    xt_swin_train tmp = *m; // planning writes pointers: use a copy (blocks are shared, restored below)
+    tblock *save = xt_xmalloc((m->nblocks ? m->nblocks : 1) * sizeof(tblock));
+    memcpy(save, m->blocks, m->nblocks * sizeof(tblock));
+    plan_acts(&tmp, B, &a);
+    memcpy(m->blocks, save, m->nblocks * sizeof(tblock));
+    free(save);
+    return a.high + 64;
+}
+
+typedef struct {
+    float *dx, *t1, *t2, *big, *dbias, *dscale, *part, *cpb, *dcol;
+} bscratch;
+
+static void plan_scratch(const xt_swin_train *m, int B, xt_arena *a, bscratch *s) {
+    size_t tok = (size_t)B * m->grid * m->grid * m->embed, big = 0, nhnn = 0, nh = 0, part = 0, cpb = 0;
+    for (int i = 0; i < m->n_stages; i++) {
+        const tstage *S = &m->st[i];
+        size_t T = (size_t)B * S->res * S->res;
+        if (T * S->C > tok) tok = T * S->C;
+        if (i && T * 4 * S->Cin > big) big = T * 4 * S->Cin;
+        for (int b = 0; b < S->depth; b++) {
+            const tblock *k = &S->blk[b];
+            size_t w = T * (size_t)(k->F > 3 * k->C ? k->F : 3 * k->C);
+            if (w > big) big = w;
+            if ((size_t)k->NH * S->n * S->n > nhnn) nhnn = (size_t)k->NH * S->n * S->n;
+            if ((size_t)k->NH > nh) nh = k->NH;
+            if ((size_t)B * S->nwin * k->NH > part) part = (size_t)B * S->nwin * k->NH;
+            size_t c = (size_t)S->ntab * (k->NH + CPB_HIDDEN);
+            if (c > cpb) cpb = c;
+        }
+    }
+    s->dx = xt_arena_f32(a, tok);
+    s->t1 = xt_arena_f32(a, tok);
+    s->t2 = xt_arena_f32(a, tok);
+    s->big = xt_arena_f32(a, big);
+    s->dbias = xt_arena_f32(a, nhnn);
+    s->dscale = xt_arena_f32(a, nh);
+    s->part = xt_arena_f32(a, part);
+    s->cpb = xt_arena_f32(a, cpb);
+    s->dcol = xt_arena_f32(a, (size_t)B * m->grid * m->grid * m->in_chans * 16);
+}
+
+size_t xt_swin_train_scratch_bytes(const xt_swin_train *m, int B) {
+    xt_arena a;
+    bscratch s;
+    xt_arena_init(&a, 0);
+    plan_scratch(m, B, &a, &s);
+    return a.high + 64;
+}
+
+// ---------------------------------------------------------------------------------------------
+// training forward
+
+static void add_to(float *x, const float *y, size_t n) {
+#pragma omp parallel for if (n > 262144)
+    for (size_t i = 0; i < n; i++) x[i] += y[i];
+}
+
+static void nchw_to_nhwc(float *out, const float *x, int B, int C, int L) { // out (B, L, C)
+    for (int b = 0; b < B; b++)
+        for (int c = 0; c < C; c++)
+            for (int l = 0; l < L; l++) out[((size_t)b * L + l) * C + c] = x[((size_t)b * C + c) * L + l];
+}
+
+static void nhwc_to_nchw(float *out, const float *x, int B, int L, int C) {
+    for (int b = 0; b < B; b++)
+        for (int l = 0; l < L; l++)
+            for (int c = 0; c < C; c++) out[((size_t)b * C + c) * L + l] = x[((size_t)b * L + l) * C + c];
+}
+
+int xt_swin_train_forward(xt_swin_train *m, const xt_params *P, const float *img, int B, float *const *out,
+                          xt_arena *act, const xt_tap *tap, const char *prefix) {
+    if (B < 1) return xt_error("swinv2 train", "batch size %d", B);
+    size_t need = xt_swin_train_act_bytes(m, B);
+    if (act->measure || act->size - act->used < need)
+        return xt_error("swinv2 train", "activation arena too small (%zu bytes free, need %zu)", act->size - act->used, need);
+    plan_acts(m, B, act);
+    m->B = B;
+    const char *pre = prefix ? prefix : "";
+    int g = m->grid, C0 = m->embed;
+    size_t L = (size_t)g * g;
+    float *x = m->x;
+    // ref: timm.layers.PatchEmbed (conv 4x4/4, NHWC, LayerNorm)
+    xt_patch_embed_forward(m->pey, m->col, img, xt_pw(P, m->pew), xt_pw(P, m->peb), B, m->in_chans, m->img, m->img, 4, C0);
+    xt_layernorm_forward(x, m->pemean, m->perstd, m->pey, xt_pw(P, m->penw), xt_pw(P, m->penb), (int)(B * L), C0, 1e-5f);
+    if (xt_tap_on(tap)) {
+        int64_t sh[4] = {B, g, g, C0};
+        xt_tap_emitf(tap, x, 4, sh, "%spatch_embed", pre);
+    }
+    for (int s = 0; s < m->n_stages; s++) {
+        tstage *S = &m->st[s];
+        int C = S->C, Rs = S->res, T;
+        L = (size_t)Rs * Rs;
+        T = (int)(B * L);
+        if (s) { // ref: PatchMerging.forward (gather, reduction, norm)
+            xt_patch_merge_gather(S->gath, x, B, 2 * Rs, 2 * Rs, S->Cin);
+            xt_linear_forward(S->red, S->gath, xt_pw(P, S->redw), NULL, T, 4 * S->Cin, C);
+            xt_layernorm_forward(x, S->dmean, S->drstd, S->red, xt_pw(P, S->dnw), xt_pw(P, S->dnb), T, C, 1e-5f);
+            if (xt_tap_on(tap)) {
+                int64_t sh[4] = {B, Rs, Rs, C};
+                xt_tap_emitf(tap, x, 4, sh, "%slayers_%d.downsample", pre, s);
+            }
+        }
+        for (int b = 0; b < S->depth; b++) { // ref: SwinTransformerV2Block.forward / WindowAttention.forward
+            tblock *k = &S->blk[b];
+            int NH = k->NH, nw = B * S->nwin;
+            const float *ls = xt_pw(P, k->ls);
+            for (int h = 0; h < NH; h++) k->scale[h] = expf(fminf(ls[h], logf(100.0f))); // clamp(max=log(1/0.01))
+            memcpy(k->qkvb, xt_pw(P, k->qb), C * sizeof(float));                          // cat(q_bias, 0, v_bias)
+            memset(k->qkvb + C, 0, C * sizeof(float));
+            memcpy(k->qkvb + 2 * C, xt_pw(P, k->vb), C * sizeof(float));
+            xt_cpb_forward(k->bias, k->cpb_hid, k->cpb_raw, S->table, S->index, xt_pw(P, k->c0w), xt_pw(P, k->c0b),
+                           xt_pw(P, k->c2w), S->ntab, CPB_HIDDEN, NH, S->n);
+            xt_window_partition(k->xw, x, B, Rs, Rs, C, S->ws, k->shift);
+            xt_linear_forward(k->qkv, k->xw, xt_pw(P, k->qkvw), k->qkvb, T, C, 3 * C);
+            xt_cosattn_forward(k->ao, k->p, k->qn, k->kn, k->qnorm, k->knorm, k->qkv, k->bias,
+                               k->shift ? S->mask : NULL, S->nwin, k->scale, nw, S->n, NH, k->HS);
+            xt_linear_forward(k->x1, k->ao, xt_pw(P, k->projw), xt_pw(P, k->projb), T, C, C); // x1 as temp
+            xt_window_reverse(k->a, k->x1, B, Rs, Rs, C, S->ws, k->shift);
+            xt_layernorm_forward(k->x1, k->mean1, k->rstd1, k->a, xt_pw(P, k->n1w), xt_pw(P, k->n1b), T, C, 1e-5f);
+            add_to(k->x1, x, (size_t)T * C); // x1 = x + norm1(attn(x))
+            xt_linear_forward(k->h1, k->x1, xt_pw(P, k->fc1w), xt_pw(P, k->fc1b), T, C, k->F);
+            xt_gelu_forward(k->g1, k->h1, (size_t)T * k->F);
+            xt_linear_forward(k->mm, k->g1, xt_pw(P, k->fc2w), xt_pw(P, k->fc2b), T, k->F, C);
+            xt_layernorm_forward(x, k->mean2, k->rstd2, k->mm, xt_pw(P, k->n2w), xt_pw(P, k->n2b), T, C, 1e-5f);
+            add_to(x, k->x1, (size_t)T * C); // x2 = x1 + norm2(mlp(x1))
+            if (xt_tap_on(tap)) {
+                int64_t sh[4] = {B, Rs, Rs, C};
+                xt_tap_emitf(tap, x, 4, sh, "%slayers_%d.blocks.%d", pre, s, b);
+            }
+        }
+        if (out && out[s]) nhwc_to_nchw(out[s], x, B, (int)L, C);
+    }
+    return 0;
+}
+
+// ---------------------------------------------------------------------------------------------
+// backward
+
+static void colsum_add(float *db, const float *d, int T, int ld, int C) {
+    for (int t = 0; t < T; t++)
+        for (int c = 0; c < C; c++) db[c] += d[(size_t)t * ld + c];
+}
+
+int xt_swin_train_backward(xt_swin_train *m, xt_params *P, const float *const *dout, float *dimg, xt_arena *scratch) {
+    int B = m->B;
+    XT_ASSERT(B > 0); // backward needs a forward
+    size_t need = xt_swin_train_scratch_bytes(m, B);
+    if (scratch->measure || scratch->size - scratch->used < need)
+        return xt_error("swinv2 train", "backward scratch too small (%zu bytes free, need %zu)",
+                        scratch->size - scratch->used, need);
+    size_t mark = xt_arena_mark(scratch);
+    bscratch z;
+    plan_scratch(m, B, scratch, &z);
+    float *dx = z.dx;
+    for (int s = m->n_stages - 1; s >= 0; s--) {
+        tstage *S = &m->st[s];
+        int C = S->C, Rs = S->res, T = B * Rs * Rs;
+        // gradient at the stage output: its cotangent (+ what the next stage's merge sent back, in dx)
+        if (s == m->n_stages - 1) memset(dx, 0, (size_t)T * C * sizeof(float));
+        if (dout && dout[s]) {
+            nchw_to_nhwc(z.t1, dout[s], B, C, Rs * Rs);
+            add_to(dx, z.t1, (size_t)T * C);
+        }
+        for (int b = S->depth - 1; b >= 0; b--) {
+            tblock *k = &S->blk[b];
+            int NH = k->NH, F = k->F, nw = B * S->nwin;
+            float *t1 = z.t1, *t2 = z.t2, *big = z.big;
+            // x2 = x1 + norm2(mm): dmm = LN2'(dx)
+            xt_layernorm_backward(t1, xt_pg(P, k->n2w), xt_pg(P, k->n2b), dx, k->mm, xt_pw(P, k->n2w), k->mean2, k->rstd2, T, C);
+            // mm = fc2(g1); g1 = GELU(h1); h1 = fc1(x1)
+            xt_linear_backward(big, xt_pg(P, k->fc2w), xt_pg(P, k->fc2b), t1, k->g1, xt_pw(P, k->fc2w), T, F, C);
+            xt_gelu_backward(big, big, k->h1, (size_t)T * F);
+            xt_linear_backward(t2, xt_pg(P, k->fc1w), xt_pg(P, k->fc1b), big, k->x1, xt_pw(P, k->fc1w), T, C, F);
+            add_to(dx, t2, (size_t)T * C); // dx1 = dx2 + (MLP path)
+            // x1 = x + norm1(a): da = LN1'(dx1); dx keeps the residual
+            xt_layernorm_backward(t1, xt_pg(P, k->n1w), xt_pg(P, k->n1b), dx, k->a, xt_pw(P, k->n1w), k->mean1, k->rstd1, T, C);
+            // a = reverse(proj(ao)): partition back to window order, then proj
+            xt_window_partition(t2, t1, B, Rs, Rs, C, S->ws, k->shift);
+            xt_linear_backward(t1, xt_pg(P, k->projw), xt_pg(P, k->projb), t2, k->ao, xt_pw(P, k->projw), T, C, C);
+            // ao = cosine attention(qkv, bias, scale)
+            memset(z.dbias, 0, (size_t)NH * S->n * S->n * sizeof(float));
+            memset(z.dscale, 0, NH * sizeof(float));
+            xt_cosattn_backward(big, z.dbias, z.dscale, t1, k->p, k->qn, k->kn, k->qnorm, k->knorm, k->qkv, k->scale, nw,
+                                S->n, NH, k->HS, z.part);
+            const float *ls = xt_pw(P, k->ls);
+            float *dls = xt_pg(P, k->ls);
+            for (int h = 0; h < NH; h++) // scale = exp(clamp(ls, max=log 100)): no gradient where clamped
+                if (ls[h] <= logf(100.0f)) dls[h] += z.dscale[h] * k->scale[h];
+            xt_cpb_backward(xt_pg(P, k->c0w), xt_pg(P, k->c0b), xt_pg(P, k->c2w), z.dbias, k->cpb_hid, k->cpb_raw,
+                            S->table, S->index, xt_pw(P, k->c2w), S->ntab, CPB_HIDDEN, NH, S->n, z.cpb);
+            // qkv = xw qkv_w^T + cat(q_bias, 0, v_bias)
+            colsum_add(xt_pg(P, k->qb), big, T, 3 * C, C);
+            colsum_add(xt_pg(P, k->vb), big + 2 * C, T, 3 * C, C);
+            xt_linear_backward(t2, xt_pg(P, k->qkvw), NULL, big, k->xw, xt_pw(P, k->qkvw), T, C, 3 * C);
+            xt_window_reverse(t1, t2, B, Rs, Rs, C, S->ws, k->shift); // xw = partition(roll(x))
+            add_to(dx, t1, (size_t)T * C);
+        }
+        if (s) { // x = norm(red); red = gather(x_prev) w^T
+            xt_layernorm_backward(z.t1, xt_pg(P, S->dnw), xt_pg(P, S->dnb), dx, S->red, xt_pw(P, S->dnw), S->dmean, S->drstd, T, C);
+            xt_linear_backward(z.big, xt_pg(P, S->redw), NULL, z.t1, S->gath, xt_pw(P, S->redw), T, 4 * S->Cin, C);
+            xt_patch_merge_scatter(dx, z.big, B, 2 * Rs, 2 * Rs, S->Cin);
+        }
+    }
+    // patch embed: x = LN(conv(img))
+    size_t L0 = (size_t)m->grid * m->grid;
+    xt_layernorm_backward(z.t1, xt_pg(P, m->penw), xt_pg(P, m->penb), dx, m->pey, xt_pw(P, m->penw), m->pemean,
+                          m->perstd, (int)(B * L0), m->embed);
+    xt_patch_embed_backward(dimg, xt_pg(P, m->pew), xt_pg(P, m->peb), z.dcol, z.t1, m->col, xt_pw(P, m->pew), B,
+                            m->in_chans, m->img, m->img, 4, m->embed);
+    xt_arena_release(scratch, mark);
+    return 0;
+}

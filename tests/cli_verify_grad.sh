@@ -1,0 +1,12 @@
+#!/bin/sh
+# Gradient parity: `xt verify` on the golden *_grad files computes the loss, grad.<param> for every
+# parameter and grad.input.image, and each must be within max|d| <= 1e-3 x max(max|ref|, 1e-4)
+# (the golden README's rule); at 1 and 2 threads.
+set -e
+G=${XT_GOLDEN:-../shared/golden}
+for f in "$G/swinv2_region_256_grad.safetensors"; do
+    for t in 1 2; do
+        $XT verify -q -t $t "$f" | tee "$BUILD/verify_grad.log"
+        grep -q " 0 failed, 0 missing" "$BUILD/verify_grad.log"
+    done
+done
