@@ -96,8 +96,10 @@ static void blocks(xt_st *st) {
     xt_arena_free(&ws);
     free(out);
 
-    // 1100 tokens (> one internal chunk), both directions, in place
+    // 1100 tokens in internal chunks of 300 (state and conv history carried), both directions,
+    // in place
     CHECK(xt_mamba_load(&m, st, "b.", 16) == 0);
+    m.chunk = 300;
     L = 1100, D = 16;
     float *x = malloc((size_t)L * D * 4);
     CHECK(xt_arena_init(&ws, xt_mamba_workspace_size(&m, 1, L)) == 0);

@@ -13,7 +13,9 @@
 #include "seq.h"
 #include "nn/nn.h"
 
-#define CHUNK 512
+#define CHUNK 2048 // default tokens per chunk: ~13 MB of scratch at D = 128; few parallel regions
+
+static int chunk_len(const xt_mamba *m) { return m->chunk > 0 ? m->chunk : CHUNK; }
 
 int xt_mamba_load(xt_mamba *m, xt_st *st, const char *prefix, int D) {
     memset(m, 0, sizeof *m);
@@ -66,19 +68,16 @@ static size_t chunk_floats(const xt_mamba *m, int T) {
 }
 
 size_t xt_mamba_workspace_size(const xt_mamba *m, int B, int L) {
-    int T = L < CHUNK ? L : CHUNK;
+    int T = L < chunk_len(m) ? L : chunk_len(m);
     return (chunk_floats(m, T) + 16 * 16) * sizeof(float) + 16 * 64;
 }
-
-static inline float silu(float x) { return x / (1.0f + expf(-x)); }
-static inline float softplus(float x) { return x > 20.0f ? x : log1pf(expf(x)); } // torch threshold 20
 
 // One sequence (one batch element). flip: read/write token t at position L-1-t.
 // norm_tap / mixer_tap (L, D) or NULL: filled in the block's order.
 static void block_seq(float *out, const float *inp, const xt_mamba *m, int L, int flip, int residual_norm,
                       float *norm_tap, float *mixer_tap, xt_arena *ws) {
     int D = m->D, DI = m->DI, N = m->N, R = m->R, K = m->K, W = R + 2 * N;
-    int T0 = L < CHUNK ? L : CHUNK;
+    int CH = chunk_len(m), T0 = L < CH ? L : CH;
     size_t mark = xt_arena_mark(ws);
     float *h = xt_arena_f32(ws, (size_t)T0 * D), *o = xt_arena_f32(ws, (size_t)T0 * D);
     float *xz = xt_arena_f32(ws, (size_t)T0 * 2 * DI), *xc = xt_arena_f32(ws, (size_t)T0 * DI);
@@ -91,8 +90,8 @@ static void block_seq(float *out, const float *inp, const xt_mamba *m, int L, in
     for (int d = 0; d < DI; d++)
         for (int n = 0; n < N; n++) AT[(size_t)n * DI + d] = -expf(m->A_log[(size_t)d * N + n]);
 
-    for (int t0 = 0; t0 < L; t0 += CHUNK) {
-        int T = L - t0 < CHUNK ? L - t0 : CHUNK;
+    for (int t0 = 0; t0 < L; t0 += CH) {
+        int T = L - t0 < CH ? L - t0 : CH;
         for (int t = 0; t < T; t++) {
             int src = flip ? L - 1 - (t0 + t) : t0 + t;
             memcpy(h + (size_t)t * D, inp + (size_t)src * D, D * sizeof(float));
@@ -103,19 +102,14 @@ static void block_seq(float *out, const float *inp, const xt_mamba *m, int L, in
         xt_linear_forward(xz, h, m->in_proj_w, NULL, T, D, 2 * DI);
         // x = SiLU(causal depthwise conv1d(x) + bias)
         xt_causal_conv1d_forward(xc, hist, xz, 2 * DI, m->conv_w, m->conv_b, T, DI, K);
-        for (size_t i = 0; i < (size_t)T * DI; i++) xc[i] = silu(xc[i]);
+        xt_vsilu(xc, xc, T * DI);
         // dt, B, C = split(x_proj(x), [R, N, N]); delta = softplus(dt_proj.weight @ dt + bias)
         xt_linear_forward(dbc, xc, m->x_proj_w, NULL, T, DI, W);
         xt_gemm(0, 1, T, DI, R, 1.0f, dbc, W, m->dt_proj_w, R, 0.0f, delta, DI);
-        for (int t = 0; t < T; t++)
-            for (int d = 0; d < DI; d++) {
-                float *p = &delta[(size_t)t * DI + d];
-                *p = softplus(*p + m->dt_proj_b[d]);
-            }
+        for (int t = 0; t < T; t++) xt_vsoftplus_bias(delta + (size_t)t * DI, m->dt_proj_b, DI);
         xt_selective_scan_forward(y, state, xc, delta, AT, dbc + R, dbc + R + N, W, m->Dskip, T, DI, N);
         // y = y * SiLU(z)
-        for (int t = 0; t < T; t++)
-            for (int d = 0; d < DI; d++) y[(size_t)t * DI + d] *= silu(xz[(size_t)t * 2 * DI + DI + d]);
+        for (int t = 0; t < T; t++) xt_vsilu_mul(y + (size_t)t * DI, xz + (size_t)t * 2 * DI + DI, DI);
         xt_linear_forward(o, y, m->out_proj_w, NULL, T, DI, D);
         if (mixer_tap) memcpy(mixer_tap + (size_t)t0 * D, o, (size_t)T * D * sizeof(float));
         for (int t = 0; t < T; t++) {

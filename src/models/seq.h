@@ -95,6 +95,7 @@ typedef struct xt_mamba {
     const float *A_log;      // (DI, N)
     const float *Dskip;      // (DI)  the "D" parameter
     const float *out_proj_w; // (D, DI)  no bias
+    int chunk;               // tokens per internal chunk; 0 = default (2048). Set before sizing.
 } xt_mamba;
 
 // Weights "<prefix>norm.{weight,bias}" and "<prefix>mixer.*" (prefix e.g. "decoder.layers.0.");
@@ -134,6 +135,11 @@ void xt_selective_scan_naive(float *y, double *state, const float *u, const floa
 // exp for float vectors (max rel. error ~2 ulp; flushes below exp(-87.3) to that value):
 // out[i] = exp(x[i]); in place allowed. Plain C that the compiler vectorizes.
 void xt_vexp(float *out, const float *x, int n);
+// out = SiLU(x) = x / (1 + exp(-x)) (in place allowed); y *= SiLU(z);
+// x = softplus(x + bias) with torch's threshold 20 (bias (n)).
+void xt_vsilu(float *out, const float *x, int n);
+void xt_vsilu_mul(float *y, const float *z, int n);
+void xt_vsoftplus_bias(float *x, const float *bias, int n);
 
 // Causal depthwise conv1d (ref: torch conv1d, groups = C, padding K-1, first L outputs):
 // out (T, C) = sum_j w[c, j] * x_{t - (K-1) + j} + b[c]; x rows before the chunk come from

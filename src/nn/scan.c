@@ -47,6 +47,25 @@ VECTORIZE void xt_vexp(float *out, const float *x, int n) {
     for (int i = 0; i < n; i++) out[i] = fexp(x[i]);
 }
 
+VECTORIZE void xt_vsilu(float *out, const float *x, int n) {
+    for (int i = 0; i < n; i++) out[i] = x[i] / (1.0f + fexp(-x[i]));
+}
+
+VECTORIZE void xt_vsilu_mul(float *y, const float *z, int n) {
+    for (int i = 0; i < n; i++) y[i] *= z[i] / (1.0f + fexp(-z[i]));
+}
+
+// torch softplus (beta 1, threshold 20): x > 20 ? x : log1p(exp(x)), on x + bias
+VECTORIZE void xt_vsoftplus_bias(float *x, const float *bias, int n) {
+    float e[64];
+    for (int i0 = 0; i0 < n; i0 += 64) {
+        int m = n - i0 < 64 ? n - i0 : 64;
+        float *xi = x + i0;
+        for (int i = 0; i < m; i++) { xi[i] += bias[i0 + i]; e[i] = fexp(xi[i]); }
+        for (int i = 0; i < m; i++) xi[i] = xi[i] > 20.0f ? xi[i] : log1pf(e[i]);
+    }
+}
+
 #define TILE 64 // channels per tile: the tile's state (N x TILE) stays in L1
 
 // One tile of nd channels over T steps. Called with nd == TILE (a constant after inlining, so
