@@ -210,7 +210,20 @@ struct xt_raster {
     size_t bytes, budget, high;
     uint64_t tick, call_tick;
     long decoded;
+    // evicted block buffers for reuse: every block has the same size, and recycling them keeps
+    // the heap from growing through fragmentation between libtiff's allocations
+    uint8_t *pool[64];
+    int npool;
 };
+
+static uint8_t *buf_get(xt_raster *r) {
+    if (r->npool) return r->pool[--r->npool];
+    return xt_malloc_checked(r->block_bytes, "raster block");
+}
+static void buf_put(xt_raster *r, uint8_t *b) {
+    if (r->npool < (int)(sizeof r->pool / sizeof *r->pool)) r->pool[r->npool++] = b;
+    else free(b);
+}
 
 static unsigned hkey(int plane, int bx, int by) {
     return ((unsigned)by * 2654435761u ^ (unsigned)bx * 40503u ^ (unsigned)plane * 97u) & (HASH_SIZE - 1);
@@ -240,7 +253,7 @@ static void cache_remove(xt_raster *r, int i) {
     while (*p != i) p = &r->b[*p].hnext;
     *p = e->hnext;
     lru_unlink(r, i);
-    free(e->data);
+    buf_put(r, e->data);
     e->data = NULL;
     r->bytes -= e->bytes;
     e->hnext = r->free_head;
@@ -445,7 +458,9 @@ static int seq_decode_next(xt_raster *r, uint8_t *buf) {
 static int tiff_open(xt_raster *r) {
     xt__tiff_init();
     xt__tiff_clear_error();
-    r->tif = XTIFFOpen(r->path, "r");
+    // "m": no memory mapping — touched pages of a mapped file count as resident and would grow
+    // the peak RSS with the image (and a truncated file would SIGBUS instead of failing).
+    r->tif = XTIFFOpen(r->path, "rm");
     if (!r->tif) return xt_error("raster", "%s: not a readable TIFF (%s)", r->path, xt__tiff_last_error());
     TIFF *t = r->tif;
     uint32_t w = 0, h = 0;
@@ -618,6 +633,7 @@ void xt_raster_close(xt_raster *r) {
     if (r->tif) XTIFFClose(r->tif);
     seq_close(r);
     for (int i = 0; i < r->capb; i++) free(r->b[i].data);
+    for (int i = 0; i < r->npool; i++) free(r->pool[i]);
     free(r->b);
     xt_georef_free(&r->info.geo);
     free(r->path);
@@ -661,10 +677,10 @@ static const uint8_t *get_block(xt_raster *r, int plane, int bx, int by) {
         while (r->next_block <= by) {
             int cur = r->next_block;
             cache_make_room(r, r->block_bytes);
-            uint8_t *buf = xt_malloc_checked(r->block_bytes, "raster block");
+            uint8_t *buf = buf_get(r);
             if (!buf) return NULL;
             if (seq_decode_next(r, buf) < 0) {
-                free(buf);
+                buf_put(r, buf);
                 r->next_block = INT_MAX; // force a restart on the next access
                 return NULL;
             }
@@ -677,10 +693,10 @@ static const uint8_t *get_block(xt_raster *r, int plane, int bx, int by) {
         return NULL;
     }
     cache_make_room(r, r->block_bytes);
-    uint8_t *buf = xt_malloc_checked(r->block_bytes, "raster block");
+    uint8_t *buf = buf_get(r);
     if (!buf) return NULL;
     if (decode_block(r, plane, bx, by, buf) < 0) {
-        free(buf);
+        buf_put(r, buf);
         return NULL;
     }
     r->decoded++;
