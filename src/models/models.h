@@ -46,6 +46,30 @@ int xt_swinv2_random_weights(xt_st_writer *w, const xt_json *cfg, const char *pr
 xt_encoder *xt_hiera_new(xt_st *st, const xt_json *cfg, const char *prefix, int img_size);
 xt_encoder *xt_convnext_new(xt_st *st, const xt_json *cfg, const char *prefix, int img_size);
 
+// Any region encoder from a "backbone" config object (docs/backbones.md):
+//   {"arch": "swinv2" | "hiera" | "convnext", ...that builder's keys}   or
+//   {"preset": NAME, ...keys overriding the preset's}                   (presets.c)
+xt_encoder *xt_backbone_new(xt_st *st, const xt_json *cfg, const char *prefix, int img_size);
+// The config with its preset expanded (a new object; free with xt_json_free). NULL + error.
+xt_json *xt_backbone_resolve(const xt_json *cfg);
+
+// Named official sizes (presets.c): our JSON config (with "arch") for NAME or an alias (xT's
+// backbone_class names such as "swinv2_tiny_window16_256_timm", "hiera_base_plus"); NULL + error.
+typedef struct xt_preset {
+    const char *name, *arch, *config;
+    double published_m; // published parameter count (millions) of the 1000-class classifier
+    const char *source;
+} xt_preset;
+const char *xt_preset_config(const char *name);
+const xt_preset *xt_preset_find(const char *name); // NULL if unknown (no error)
+int xt_preset_count(void);
+const xt_preset *xt_preset_at(int i);
+// Parameters of the encoder a config describes (presets expanded), computed from the config
+// alone. num_classes < 0: the region encoder as xT uses it (features only: no final norm, no
+// classifier); >= 0: the classifier as timm / hiera count it (final norm + Linear(C, num_classes),
+// no Linear when 0). img_size <= 0: the config's img_size (Hiera's pos_embed depends on it).
+int xt_backbone_param_count(const xt_json *cfg, int img_size, int num_classes, int64_t *out);
+
 // `xt verify` contract per kind: build the model described by cfg from st, run it on st's
 // input.* tensors and emit every tensor it computes through tap under the golden names (without
 // the "expected." prefix). final_outputs: names that must be computed for verify to pass.

@@ -537,19 +537,6 @@ void xt_ctx_free(xt_ctx *c) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Weak fallbacks so libxt links while these region encoders have not landed; the real
-// definitions (hiera.c, convnext.c, pulled in through registry.c) override them.
-
-__attribute__((weak)) xt_encoder *xt_hiera_new(xt_st *st, const xt_json *cfg, const char *prefix, int img_size) {
-    xt_error("xt", "region encoder hiera is not available in this build");
-    return NULL;
-}
-__attribute__((weak)) xt_encoder *xt_convnext_new(xt_st *st, const xt_json *cfg, const char *prefix, int img_size) {
-    xt_error("xt", "region encoder convnext is not available in this build");
-    return NULL;
-}
-
-// ---------------------------------------------------------------------------------------------
 // `xt verify` for kind "xt": everything through the streaming API above.
 //
 // A context run is per image; a collector gathers each image's tapped tensors (leading dim 1)
