@@ -7,7 +7,8 @@
 // stages, as timm does), random weights from xt_swinv2_random_weights (seed 0), written once to
 // FILE (default build/bench/swinv2_t_<img>.safetensors) and then mmap'd like any model file.
 // Times encoder->forward on batches of `batch` regions: `warmup` untimed batches, then `iters`
-// timed ones, per thread count (xt_set_threads). Prints regions/s, GFLOP/s (analytic count,
+// timed ones, per thread count (xt_set_threads); regions/s from the median batch time (robust to
+// other jobs on a shared machine; the minimum is printed too). Prints regions/s, GFLOP/s (analytic count,
 // swin_flops below — the same formula as bench/torch_swin.py) and peak RSS (VmHWM of this
 // process, weights mapping included).
 //
@@ -53,6 +54,12 @@ static double swin_flops(int img) {
     }
     return 2.0 * macs;
 }
+
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+static double median(const double *v, int n) { return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]); }
 
 typedef struct {
     char prog[16];
@@ -171,16 +178,19 @@ int main(int argc, char **argv) {
             fprintf(stderr, "bench_swin: %s\n", xt_error_buffer());
             return 1;
         }
-        double t0 = 0;
+        double *times = xt_xmalloc((size_t)iters * sizeof(double));
         for (int it = 0; it < warmup + iters; it++) {
-            if (it == warmup) t0 = xt_time();
+            double t0 = xt_time();
             xt_arena_reset(&ws);
             if (e->forward(e, x, batch, out, &ws, NULL, "")) {
                 fprintf(stderr, "bench_swin: %s\n", xt_error_buffer());
                 return 1;
             }
+            if (it >= warmup) times[it - warmup] = xt_time() - t0;
         }
-        double dt = (xt_time() - t0) / iters;
+        qsort(times, iters, sizeof(double), cmp_double);
+        double dt = median(times, iters), tmin = times[0];
+        free(times);
         xt_arena_free(&ws);
         const int s3 = e->n_stages - 1;
         size_t n3 = (size_t)batch * e->stage_c[s3] * e->stage_h[s3] * e->stage_w[s3];
@@ -188,9 +198,9 @@ int main(int argc, char **argv) {
         for (size_t i = 0; i < n3; i++) am += fabs(out[s3][i]);
         printf("# threads=%d checksum stage3 absmean=%.6f\n", threads[ti], am / n3);
         xr[ti] = (result){"xt", threads[ti], batch / dt, xt_peak_rss() / 1048576.0};
-        printf("RESULT xt threads=%d batch=%d regions_per_s=%.3f sec_per_batch=%.4f gflops=%.1f "
-               "peak_rss_mb=%.0f\n",
-               threads[ti], batch, batch / dt, dt, batch / dt * fl / 1e9, xr[ti].rss_mb);
+        printf("RESULT xt threads=%d batch=%d regions_per_s=%.3f sec_per_batch=%.4f min_sec_per_batch=%.4f "
+               "gflops=%.1f peak_rss_mb=%.0f\n",
+               threads[ti], batch, batch / dt, dt, tmin, batch / dt * fl / 1e9, xr[ti].rss_mb);
         fflush(stdout);
     }
 

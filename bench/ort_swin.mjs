@@ -4,6 +4,7 @@
 // graphOptimizationLevel 'all', intraOpNumThreads T, interOpNumThreads 1, sequential execution.
 // Input: a deterministic ramp (the same one tools/export_onnx.py reports a checksum for), so the
 // printed checksum shows the exported graph computes what PyTorch does.
+// Regions/s from the median batch time (the minimum is printed too), as in bench_swin.c.
 // Prints one line per thread count:
 //   RESULT ort threads=T batch=B regions_per_s=R sec_per_batch=S peak_rss_mb=M
 import ort from 'onnxruntime-node';
@@ -36,14 +37,20 @@ for (const t of opt.threads.split(',').map(Number)) {
   });
   let out;
   for (let i = 0; i < warm; i++) out = await sess.run(feeds);
-  const t0 = process.hrtime.bigint();
-  for (let i = 0; i < iters; i++) out = await sess.run(feeds);
-  const dt = Number(process.hrtime.bigint() - t0) / 1e9 / iters;
+  const times = [];
+  for (let i = 0; i < iters; i++) {
+    const t0 = process.hrtime.bigint();
+    out = await sess.run(feeds);
+    times.push(Number(process.hrtime.bigint() - t0) / 1e9);
+  }
+  times.sort((a, b) => a - b);
+  const m = times.length >> 1;
+  const dt = times.length % 2 ? times[m] : 0.5 * (times[m - 1] + times[m]);
   const s3 = out.stage3.data;
   let am = 0;
   for (let i = 0; i < s3.length; i++) am += Math.abs(s3[i]);
   console.log(`# threads=${t} checksum stage3 absmean=${(am / s3.length).toFixed(6)}`);
   console.log(`RESULT ort threads=${t} batch=${B} regions_per_s=${(B / dt).toFixed(3)} ` +
-              `sec_per_batch=${dt.toFixed(4)} peak_rss_mb=${peakMb().toFixed(0)}`);
+              `sec_per_batch=${dt.toFixed(4)} min_sec_per_batch=${times[0].toFixed(4)} peak_rss_mb=${peakMb().toFixed(0)}`);
   await sess.release();
 }

@@ -12,12 +12,14 @@ map is smaller (stage 3 of a 256 region: 8x8 map, window 8, no shift). torchvisi
 So that all three programs run the same network, the blocks of such stages are rebuilt with the
 clamped window (same torchvision classes). --stock keeps torchvision's padding behaviour.
 
+Regions/s come from the median batch time (the minimum is printed too), as in bench_swin.c.
 Prints one machine-readable line per thread count:
   RESULT torch threads=T batch=B regions_per_s=R sec_per_batch=S peak_rss_mb=M
 """
 import argparse
 import math
 import resource
+import statistics
 import sys
 import time
 from functools import partial
@@ -118,14 +120,16 @@ def main():
         with torch.inference_mode():
             for _ in range(a.warmup):
                 model(x)
-            t0 = time.perf_counter()
+            times = []
             for _ in range(a.iters):
+                t0 = time.perf_counter()
                 model(x)
-            dt = (time.perf_counter() - t0) / a.iters
+                times.append(time.perf_counter() - t0)
+        dt = statistics.median(times)
         rps = a.batch / dt
         print(f"RESULT torch threads={t} batch={a.batch} regions_per_s={rps:.3f} "
-              f"sec_per_batch={dt:.4f} gflops={rps * fl / 1e9:.1f} peak_rss_mb={peak_rss_mb():.0f}",
-              flush=True)
+              f"sec_per_batch={dt:.4f} min_sec_per_batch={min(times):.4f} gflops={rps * fl / 1e9:.1f} "
+              f"peak_rss_mb={peak_rss_mb():.0f}", flush=True)
 
 
 if __name__ == "__main__":
