@@ -4,6 +4,7 @@
 #
 #   sh bench/run_bench.sh              # BATCH=4 ITERS=5 WARMUP=1 THREADS=1,2 by default
 #   ITERS=10 sh bench/run_bench.sh
+#   sh bench/run_bench.sh context      # long-sequence layers instead (bench_context + torch_context.py)
 #
 # Needs: /usr/bin/python3 with python3-torch + python3-torchvision (Debian), node + npm,
 # libopenblas0-openmp. Writes scratch files under build/bench/.
@@ -58,6 +59,25 @@ echo "== build"
 make -s -j2 bench >/dev/null
 [ -e "$OUT/swinv2_t_256.onnx" ] || "$PY" tools/export_onnx.py -o "$OUT/swinv2_t_256.onnx" 2>/dev/null
 [ -d bench/node_modules/onnxruntime-node ] || (cd bench && npm install --ignore-scripts --no-audit --no-fund >/dev/null)
+
+if [ "${1:-}" = context ]; then
+    # Long-sequence context layers, 2 threads. xt at the sizes, then PyTorch and xt at a
+    # size PyTorch can run (its attention materialises L x L scores; its Mamba reference
+    # materialises (d_inner, L, d_state) tensors and loops over L in Python).
+    CT=${CTX_THREADS:-2}
+    AL=${ATTN_L:-200000}; ML=${MAMBA_L:-1000000}; TAL=${TORCH_ATTN_L:-16384}; TML=${TORCH_MAMBA_L:-16384}
+    echo "== context: causal attention layer, D=256"
+    "$BUILD/bench/bench_context" attn --L "$AL" --method hyper --threads "$CT"
+    [ -n "${EXACT_L:-}" ] && "$BUILD/bench/bench_context" attn --L "$EXACT_L" --method exact --threads "$CT"
+    env $TORCH_ENV "$PY" bench/torch_context.py attn --L "$TAL" --threads "$CT"
+    "$BUILD/bench/bench_context" attn --L "$TAL" --method exact --threads "$CT"
+    "$BUILD/bench/bench_context" attn --L "$TAL" --method hyper --threads "$CT"
+    echo "== context: Mamba block, D=128"
+    "$BUILD/bench/bench_context" mamba --L "$ML" --threads "$CT"
+    env $TORCH_ENV "$PY" bench/torch_context.py mamba --L "$TML" --threads "$CT"
+    "$BUILD/bench/bench_context" mamba --L "$TML" --threads "$CT"
+    exit 0
+fi
 
 RES=$OUT/results.txt
 : > "$RES"

@@ -1,0 +1,226 @@
+// bench_context.c — long-sequence context layers (a program, not a test): tokens/s and peak RSS.
+//
+//   build/bench/bench_context attn  [--L 200000] [--D 256] [--method hyper|exact] [--threads 2]
+//   build/bench/bench_context mamba [--L 1000000] [--D 128] [--threads 2]
+//
+// One layer per process run, so the printed peak RSS (VmHWM) is that layer's alone.
+//
+// attn: a causal self-attention layer as xT's LLMLayer sizes it — NH = D / 128 heads of 128
+// (golden README bug 2), q/k/v/out projections (D -> D, no bias), residual:
+//     x <- x + Wo · attention(Wq x, Wk x, Wv x).
+// Heads are processed one at a time so only one head's q, k, v (L x 128 each) and output are
+// alive beside x and the projection accumulator: memory O(L·D), ~4 L·D floats in all.
+// --method hyper: xt_hyper_attention with the official settings (exact causal attention up to
+// min_seq_len 4096, HyperAttention recursion beyond: LSH-sorted blocks of 256 + 256 sampled
+// keys). --method exact: the same function with min_seq_len > L, i.e. exact causal softmax
+// attention streamed row by row (never an L x L matrix).
+// FLOPs counted (2 x MACs): projections 8 L D^2; exact attention 2 · 2 · L(L+1)/2 · D (q·k and
+// p·v over the causal triangle). For hyper only the projections are counted (its attention
+// cost depends on the sampling); tokens/s is the comparable number.
+//
+// mamba: the xT Mamba block (LayerNorm, Mamba mixer d_state 16, d_conv 4, expand 2, dt_rank
+// D/16, residual on the normalised stream) over L tokens in place (xt_mamba_block_forward),
+// random weights with mamba_ssm's init ranges, written to a scratch model file first.
+//
+// Prints "RESULT <what> L=... D=... threads=T sec=S tokens_per_s=R peak_rss_mb=M".
+#include <math.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/core.h"
+#include "models/seq.h"
+#include "nn/nn.h"
+
+static uint64_t rng = 0x9E3779B97F4A7C15ull;
+static float urand(float lo, float hi) { // xorshift64*, uniform [lo, hi)
+    rng ^= rng >> 12;
+    rng ^= rng << 25;
+    rng ^= rng >> 27;
+    uint64_t r = rng * 0x2545F4914F6CDD1Dull;
+    return lo + (hi - lo) * (float)((r >> 40) / 16777216.0);
+}
+static float *rand_array(size_t n, float a) {
+    float *p = xt_malloc_checked(n * sizeof(float), "bench array");
+    if (!p) {
+        fprintf(stderr, "bench_context: %s\n", xt_error_buffer());
+        exit(1);
+    }
+    for (size_t i = 0; i < n; i++) p[i] = urand(-a, a);
+    return p;
+}
+
+static void result(const char *what, long L, int D, double sec, double flops) {
+    printf("RESULT %s L=%ld D=%d threads=%d sec=%.3f tokens_per_s=%.0f", what, L, D, xt_get_threads(), sec,
+           L / sec);
+    if (flops > 0) printf(" gflops=%.1f", flops / sec / 1e9);
+    printf(" peak_rss_mb=%.0f\n", xt_peak_rss() / 1048576.0);
+}
+
+static int bench_attn(long L, int D, int exact) {
+    const int HS = 128, NH = D / HS;
+    if (D % HS || L < 2 || L > 100000000) {
+        fprintf(stderr, "bench_context: attn needs D a multiple of 128 and 2 <= L\n");
+        return 2;
+    }
+    const size_t LD = (size_t)L * D, LH = (size_t)L * HS;
+    float a = 1.0f / sqrtf((float)D);
+    float *wq = rand_array((size_t)D * D, a), *wk = rand_array((size_t)D * D, a);
+    float *wv = rand_array((size_t)D * D, a), *wo = rand_array((size_t)D * D, a);
+    float *x = rand_array(LD, 1.0f);
+    float *acc = xt_malloc_checked(LD * sizeof(float), "acc");
+    float *q = xt_malloc_checked(LH * sizeof(float), "q"), *k = xt_malloc_checked(LH * sizeof(float), "k");
+    float *v = xt_malloc_checked(LH * sizeof(float), "v"), *o = xt_malloc_checked(LH * sizeof(float), "o");
+    if (!acc || !q || !k || !v || !o) {
+        fprintf(stderr, "bench_context: %s\n", xt_error_buffer());
+        return 1;
+    }
+    xt_hyper_params p;
+    xt_hyper_params_default(&p);
+    if (exact) p.min_seq_len = (int)L + 1;
+    xt_hyper_rand r;
+    xt_hyper_rand_init(&r, NULL, 1);
+    xt_hyper hy;
+    xt_arena ws;
+    if (xt_hyper_init(&hy, &p, HS, NULL, "bench.attn", &r) ||
+        xt_arena_init(&ws, xt_hyper_workspace_size(&hy, 1, 1, (int)L))) {
+        fprintf(stderr, "bench_context: %s\n", xt_error_buffer());
+        return 1;
+    }
+    double t0 = xt_time(), t_attn = 0;
+    for (int h = 0; h < NH; h++) {
+        // q_h (L, HS) = x (L, D) @ Wq[h*HS:(h+1)*HS, :]^T, likewise k, v
+        xt_gemm(0, 1, (int)L, HS, D, 1.0f, x, D, wq + (size_t)h * HS * D, D, 0.0f, q, HS);
+        xt_gemm(0, 1, (int)L, HS, D, 1.0f, x, D, wk + (size_t)h * HS * D, D, 0.0f, k, HS);
+        xt_gemm(0, 1, (int)L, HS, D, 1.0f, x, D, wv + (size_t)h * HS * D, D, 0.0f, v, HS);
+        double ta = xt_time();
+        xt_arena_reset(&ws);
+        if (xt_hyper_attention(o, q, k, v, 1, 1, (int)L, &hy, &r, NULL, "bench.attn", &ws)) {
+            fprintf(stderr, "bench_context: %s\n", xt_error_buffer());
+            return 1;
+        }
+        t_attn += xt_time() - ta;
+        // acc (L, D) (+)= o_h (L, HS) @ Wo[:, h*HS:(h+1)*HS]^T
+        xt_gemm(0, 1, (int)L, D, HS, 1.0f, o, HS, wo + (size_t)h * HS, D, h ? 1.0f : 0.0f, acc, D);
+    }
+    xt_add(x, x, acc, LD);
+    double sec = xt_time() - t0;
+    double fl = 8.0 * L * D * D + (exact ? 2.0 * 2.0 * (L * (L + 1.0) / 2.0) * D : 0.0);
+    double cs = 0;
+    for (size_t i = 0; i < LD; i += 997) cs += x[i];
+    printf("# attention part %.3f s of %.3f s; checksum %.6g\n", t_attn, sec, cs);
+    result(exact ? "xt-attn-exact" : "xt-attn-hyper", L, D, sec, fl);
+    xt_hyper_free(&hy);
+    xt_arena_free(&ws);
+    free(wq), free(wk), free(wv), free(wo), free(x), free(acc), free(q), free(k), free(v), free(o);
+    return 0;
+}
+
+static int bench_mamba(long L, int D) {
+    const int DI = 2 * D, N = 16, K = 4, R = (D + 15) / 16;
+    if (L < 1 || L > 1000000000 || D < 1) {
+        fprintf(stderr, "bench_context: bad sizes\n");
+        return 2;
+    }
+    // mamba_ssm Mamba.__init__ init ranges; A_log = log(1..N); dt in [1e-3, 1e-1] log-uniform.
+    xt_st_writer *w = xt_st_writer_new();
+    float *t;
+    const char *pre = "layers.0.";
+    char name[128];
+#define ADD(nm, n, a, ...)                                                                        \
+    do {                                                                                      \
+        t = rand_array(n, a);                                                                 \
+        snprintf(name, sizeof name, "%s%s", pre, nm);                                         \
+        int64_t sh[] = {__VA_ARGS__};                                                         \
+        xt_st_writer_add(w, name, t, (int)(sizeof sh / sizeof sh[0]), sh);                    \
+        free(t);                                                                              \
+    } while (0)
+    ADD("mixer.in_proj.weight", (size_t)2 * DI * D, 1.0f / sqrtf(D), 2 * DI, D);
+    ADD("mixer.conv1d.weight", (size_t)DI * K, 1.0f / sqrtf(K), DI, 1, K);
+    ADD("mixer.conv1d.bias", (size_t)DI, 1.0f / sqrtf(K), DI);
+    ADD("mixer.x_proj.weight", (size_t)(R + 2 * N) * DI, 1.0f / sqrtf(DI), R + 2 * N, DI);
+    ADD("mixer.dt_proj.weight", (size_t)DI * R, 1.0f / sqrtf(R), DI, R);
+    ADD("mixer.out_proj.weight", (size_t)D * DI, 1.0f / sqrtf(DI), D, DI);
+    t = xt_xmalloc((size_t)DI * N * sizeof(float));
+    for (int d = 0; d < DI; d++)
+        for (int n = 0; n < N; n++) t[d * N + n] = logf((float)(n + 1));
+    snprintf(name, sizeof name, "%smixer.A_log", pre);
+    xt_st_writer_add(w, name, t, 2, (int64_t[]){DI, N});
+    for (int d = 0; d < DI; d++) {
+        float dt = expf(urand(logf(1e-3f), logf(1e-1f)));
+        t[d] = dt + logf(-expm1f(-dt)); // inverse softplus
+    }
+    snprintf(name, sizeof name, "%smixer.dt_proj.bias", pre);
+    xt_st_writer_add(w, name, t, 1, (int64_t[]){DI});
+    for (int d = 0; d < DI; d++) t[d] = 1.0f;
+    snprintf(name, sizeof name, "%smixer.D", pre);
+    xt_st_writer_add(w, name, t, 1, (int64_t[]){DI});
+    snprintf(name, sizeof name, "%snorm.weight", pre);
+    xt_st_writer_add(w, name, t, 1, (int64_t[]){D});
+    for (int d = 0; d < D; d++) t[d] = 0.0f;
+    snprintf(name, sizeof name, "%snorm.bias", pre);
+    xt_st_writer_add(w, name, t, 1, (int64_t[]){D});
+    free(t);
+#undef ADD
+    char path[] = "/tmp/xt_bench_mamba_XXXXXX";
+    int fd = mkstemp(path);
+    if (fd < 0) return 1;
+    close(fd);
+    if (xt_st_writer_save(w, path)) {
+        fprintf(stderr, "bench_context: %s\n", xt_error_buffer());
+        return 1;
+    }
+    xt_st *st = xt_st_open(path);
+    unlink(path);
+    xt_mamba mb;
+    if (!st || xt_mamba_load(&mb, st, pre, D)) {
+        fprintf(stderr, "bench_context: %s\n", xt_error_buffer());
+        return 1;
+    }
+    float *x = rand_array((size_t)L * D, 1.0f);
+    xt_arena ws;
+    if (xt_arena_init(&ws, xt_mamba_workspace_size(&mb, 1, (int)L))) {
+        fprintf(stderr, "bench_context: %s\n", xt_error_buffer());
+        return 1;
+    }
+    double t0 = xt_time();
+    if (xt_mamba_block_forward(x, x, &mb, 1, (int)L, 0, NULL, "bench", &ws)) {
+        fprintf(stderr, "bench_context: %s\n", xt_error_buffer());
+        return 1;
+    }
+    double sec = xt_time() - t0;
+    // 2 x MACs of the projections (in, x, dt, out) and of the scan (~3 per state element).
+    double fl = 2.0 * L * ((double)D * 2 * DI + (double)DI * (R + 2 * N) + (double)R * DI + (double)DI * D) +
+                2.0 * L * 3.0 * DI * N;
+    double cs = 0;
+    for (size_t i = 0; i < (size_t)L * D; i += 997) cs += x[i];
+    printf("# checksum %.6g\n", cs);
+    result("xt-mamba", L, D, sec, fl);
+    xt_arena_free(&ws);
+    xt_st_close(st);
+    free(x);
+    return 0;
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2 || (strcmp(argv[1], "attn") && strcmp(argv[1], "mamba"))) goto usage;
+    int mamba = !strcmp(argv[1], "mamba");
+    long L = mamba ? 1000000 : 200000;
+    int D = mamba ? 128 : 256, threads = 2, exact = 0;
+    for (int i = 2; i < argc; i += 2) {
+        if (i + 1 >= argc) goto usage;
+        const char *a = argv[i], *v = argv[i + 1];
+        if (!strcmp(a, "--L")) L = atol(v);
+        else if (!strcmp(a, "--D")) D = atoi(v);
+        else if (!strcmp(a, "--threads")) threads = atoi(v);
+        else if (!strcmp(a, "--method") && !strcmp(v, "exact")) exact = 1;
+        else if (!strcmp(a, "--method") && !strcmp(v, "hyper")) exact = 0;
+        else goto usage;
+    }
+    if (L < 1 || L > 2000000000L) goto usage;
+    xt_set_threads(threads);
+    return mamba ? bench_mamba(L, D) : bench_attn(L, D, exact);
+usage:
+    fprintf(stderr, "usage: bench_context attn [--L 200000] [--D 256] [--method hyper|exact] [--threads T]\n"
+                    "       bench_context mamba [--L 1000000] [--D 128] [--threads T]\n");
+    return 2;
+}
