@@ -1,10 +1,12 @@
 // fastmath.h — branch-free expf / erff that the compiler vectorises inside `omp simd` loops
 // (glibc's expf/erff are scalar calls; in Swin V2 they were a third of the forward time).
+// fmaf is explicit: -std=c11 turns off FP contraction, and these are latency-bound Horner chains.
 // Accuracy (checked against torch in tests/test_nn_basic.c): expf ~2 ulp on [-87, 88] (0 below),
 // erff a few ulp; GELU and softmax match torch to < 1e-6.
 #ifndef XT_FASTMATH_H
 #define XT_FASTMATH_H
 
+#include <math.h>
 #include <stdint.h>
 
 // exp(x): x = n ln2 + r, |r| <= ln2/2, Cephes degree-6 polynomial, 2^n from the exponent bits.
@@ -13,14 +15,14 @@ static inline float xt_expf(float x) {
     x = x > 88.0f ? 88.0f : x;
     // round to nearest by the 1.5 * 2^23 trick (vectorises, unlike floorf; exact for |n| < 2^22)
     float n = (x * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
-    float r = x - n * 0.693359375f + n * 2.12194440e-4f;
+    float r = fmaf(n, 2.12194440e-4f, fmaf(n, -0.693359375f, x));
     float p = 1.9875691500e-4f;
-    p = p * r + 1.3981999507e-3f;
-    p = p * r + 8.3334519073e-3f;
-    p = p * r + 4.1665795894e-2f;
-    p = p * r + 1.6666665459e-1f;
-    p = p * r + 5.0000001201e-1f;
-    p = p * r * r + r + 1.0f;
+    p = fmaf(p, r, 1.3981999507e-3f);
+    p = fmaf(p, r, 8.3334519073e-3f);
+    p = fmaf(p, r, 4.1665795894e-2f);
+    p = fmaf(p, r, 1.6666665459e-1f);
+    p = fmaf(p, r, 5.0000001201e-1f);
+    p = fmaf(p, r * r, r + 1.0f);
     union { int32_t i; float f; } s;
     s.i = ((int32_t)n + 127) << 23;
     return p * s.f;
@@ -31,18 +33,18 @@ static inline float xt_erff(float a) {
     float x = a < -4.0f ? -4.0f : a > 4.0f ? 4.0f : a;
     float x2 = x * x;
     float p = -2.72614225801306e-10f;
-    p = p * x2 + 2.77068142495902e-08f;
-    p = p * x2 + -2.10102402082508e-06f;
-    p = p * x2 + -5.69250639462346e-05f;
-    p = p * x2 + -7.34990630326855e-04f;
-    p = p * x2 + -2.95459980854025e-03f;
-    p = p * x2 + -1.60960333262415e-02f;
+    p = fmaf(p, x2, 2.77068142495902e-08f);
+    p = fmaf(p, x2, -2.10102402082508e-06f);
+    p = fmaf(p, x2, -5.69250639462346e-05f);
+    p = fmaf(p, x2, -7.34990630326855e-04f);
+    p = fmaf(p, x2, -2.95459980854025e-03f);
+    p = fmaf(p, x2, -1.60960333262415e-02f);
     p = p * x;
     float q = -1.45660718464996e-05f;
-    q = q * x2 + -2.13374055278905e-04f;
-    q = q * x2 + -1.68282697438203e-03f;
-    q = q * x2 + -7.37332916720468e-03f;
-    q = q * x2 + -1.42647390514189e-02f;
+    q = fmaf(q, x2, -2.13374055278905e-04f);
+    q = fmaf(q, x2, -1.68282697438203e-03f);
+    q = fmaf(q, x2, -7.37332916720468e-03f);
+    q = fmaf(q, x2, -1.42647390514189e-02f);
     return p / q;
 }
 

@@ -53,7 +53,7 @@ size_t xt_swin_cpb_scratch_floats(int NH, int ws) { return (size_t)(2 * ws - 1) 
 
 size_t xt_window_attn_scratch_floats(int ws, int HS) {
     size_t N = (size_t)ws * ws;
-    return 4 * N * HS + N * N + 2 * N + 64; // q, k, v, o, scores, token index + mask label (ints)
+    return 4 * N * HS + N * N + 3 * N + 64; // q, k, v, o, row scales, scores, token index + mask label (ints)
 }
 
 // Region label of a shifted coordinate (timm's img_mask slices: [0, R-ws), [R-ws, R-shift), [R-shift, R)).
@@ -71,7 +71,7 @@ void xt_window_attn_forward(float *out, const float *qkv, const float *scale, co
         tid = omp_get_thread_num();
 #endif
         float *q = scratch + (size_t)tid * scratch_per_thread;
-        float *k = q + (size_t)N * HS, *v = k + (size_t)N * HS, *o = v + (size_t)N * HS, *S = o + (size_t)N * HS;
+        float *k = q + (size_t)N * HS, *v = k + (size_t)N * HS, *o = v + (size_t)N * HS, *S = o + (size_t)N * HS + N;
         int *tok = (int *)(S + (size_t)N * N), *lab = tok + N;
         int h = (int)(task % NH), w = (int)(task / NH % nW), b = (int)(task / NH / nW);
         int wy = w / nWw, wx = w % nWw, masked = 0;
@@ -85,42 +85,55 @@ void xt_window_attn_forward(float *out, const float *qkv, const float *scale, co
         float sc = scale[h];
         // cosine attention: F.normalize(q) . F.normalize(k) * logit scale (folded into q)
         for (int t = 0; t < N; t++) {
-            const float *r = base + (size_t)tok[t] * 3 * C;
+            const float *r = base + (size_t)tok[t] * 3 * C, *rk = r + C, *rv = r + 2 * C;
             float sq = 0, sk = 0;
-            for (int d = 0; d < HS; d++) { sq += r[d] * r[d]; sk += r[C + d] * r[C + d]; }
+#pragma omp simd reduction(+ : sq, sk)
+            for (int d = 0; d < HS; d++) { sq += r[d] * r[d]; sk += rk[d] * rk[d]; }
             float iq = sc / fmaxf(sqrtf(sq), 1e-12f), ik = 1.0f / fmaxf(sqrtf(sk), 1e-12f);
+            float *qt = q + (size_t)t * HS, *kt = k + (size_t)t * HS, *vt = v + (size_t)t * HS;
+#pragma omp simd
             for (int d = 0; d < HS; d++) {
-                q[t * HS + d] = r[d] * iq;
-                k[t * HS + d] = r[C + d] * ik;
-                v[t * HS + d] = r[2 * C + d];
+                qt[d] = r[d] * iq;
+                kt[d] = rk[d] * ik;
+                vt[d] = rv[d];
             }
         }
         xt_gemm(0, 1, N, N, HS, 1.0f, q, HS, k, HS, 0.0f, S, N);
-        // + 16 sigmoid(cpb) (+ -100 across shifted regions), softmax over keys
+        // + 16 sigmoid(cpb) (+ -100 across shifted regions), softmax over keys; the 1/sum
+        // normalisation is applied to the (N, HS) output rows instead of the (N, N) weights
         const float *bh = bias + (size_t)h * N * N;
+        float *rs = o + (size_t)N * HS; // N row scales
         for (int p = 0; p < N; p++) {
             float *sp = S + (size_t)p * N;
             const float *bp = bh + (size_t)p * N;
+            float mx = -INFINITY, sum = 0;
             if (masked) {
                 int lp = lab[p];
-#pragma omp simd
-                for (int j = 0; j < N; j++) sp[j] = (sp[j] + bp[j]) + (lab[j] != lp ? -100.0f : 0.0f);
-            } else {
-#pragma omp simd
-                for (int j = 0; j < N; j++) sp[j] += bp[j];
-            }
-            float mx = sp[0], sum = 0;
 #pragma omp simd reduction(max : mx)
-            for (int j = 0; j < N; j++) mx = sp[j] > mx ? sp[j] : mx;
+                for (int j = 0; j < N; j++) {
+                    float z = (sp[j] + bp[j]) + (lab[j] != lp ? -100.0f : 0.0f);
+                    sp[j] = z;
+                    mx = z > mx ? z : mx;
+                }
+            } else {
+#pragma omp simd reduction(max : mx)
+                for (int j = 0; j < N; j++) {
+                    float z = sp[j] + bp[j];
+                    sp[j] = z;
+                    mx = z > mx ? z : mx;
+                }
+            }
 #pragma omp simd reduction(+ : sum)
             for (int j = 0; j < N; j++) { sp[j] = xt_expf(sp[j] - mx); sum += sp[j]; }
-            float r = 1.0f / sum;
-#pragma omp simd
-            for (int j = 0; j < N; j++) sp[j] *= r;
+            rs[p] = 1.0f / sum;
         }
         xt_gemm(0, 0, N, HS, N, 1.0f, S, N, v, HS, 0.0f, o, HS);
         float *ob = out + (size_t)b * H * W * C + (size_t)h * HS;
-        for (int t = 0; t < N; t++) memcpy(ob + (size_t)tok[t] * C, o + (size_t)t * HS, HS * sizeof(float));
+        for (int t = 0; t < N; t++) {
+            float *dst = ob + (size_t)tok[t] * C, *src = o + (size_t)t * HS, r = rs[t];
+#pragma omp simd
+            for (int d = 0; d < HS; d++) dst[d] = src[d] * r;
+        }
     }
 }
 
