@@ -210,45 +210,52 @@ static void head_range(const levels *lv, int k, long hk, int *start, int *r) {
     *r = rr;
 }
 
-static inline float dot(const float *a, const float *b, int n) {
-    float s = 0;
-    for (int i = 0; i < n; i++) s += a[i] * b[i];
-    return s;
-}
-
 // ---------------------------------------------------------------------------------------------
-// kernels
+// kernels: query blocks against key blocks through GEMM (single-threaded inside the parallel
+// loops), softmax rows in place with their logsumexp.
 
-// softmax-weighted sum of value rows: sc (n) scores (overwritten by weights), rows[j] NULL for
-// zero rows. acc (HS) = softmax(sc) @ V; returns lse.
-static float attend(float *acc, float *sc, const float *const *vrows, int n, int HS) {
-    float mx = -INFINITY;
-    for (int j = 0; j < n; j++) mx = sc[j] > mx ? sc[j] : mx;
-    float sum = 0;
-    for (int j = 0; j < n; j++) { sc[j] = expf(sc[j] - mx); sum += sc[j]; }
-    memset(acc, 0, HS * sizeof(float));
-    for (int j = 0; j < n; j++) {
-        if (!vrows[j]) continue;
-        float w = sc[j];
-        const float *v = vrows[j];
-        for (int c = 0; c < HS; c++) acc[c] += w * v[c];
+#define QB 128 // query rows per GEMM block on the exact paths
+
+// Row-wise softmax of S (n, m) at stride ld, in place. causal_i0 >= 0: row i keeps only its first
+// causal_i0 + i + 1 entries, the rest become 0 (the official mask adds finfo.min, whose exp is
+// exactly 0 too). nzero extra entries of score 0 (zero key rows, not stored) join the
+// normalisation. lse (n) = logsumexp of each row.
+XT_VECTORIZE static void softmax_rows(float *S, int ld, float *lse, int n, int m, int causal_i0, int nzero) {
+    for (int i = 0; i < n; i++) {
+        float *s = S + (size_t)i * ld;
+        int cnt = causal_i0 >= 0 && causal_i0 + i + 1 < m ? causal_i0 + i + 1 : m;
+        float mx = nzero ? 0.0f : -INFINITY;
+        for (int j = 0; j < cnt; j++) mx = s[j] > mx ? s[j] : mx;
+        for (int j = 0; j < cnt; j++) s[j] -= mx;
+        xt_vexp(s, s, cnt);
+        float sum = nzero ? nzero * expf(-mx) : 0.0f;
+        for (int j = 0; j < cnt; j++) sum += s[j];
+        float inv = 1.0f / sum;
+        for (int j = 0; j < cnt; j++) s[j] *= inv;
+        for (int j = cnt; j < m; j++) s[j] = 0;
+        lse[i] = mx + logf(sum);
     }
-    float inv = 1.0f / sum;
-    for (int c = 0; c < HS; c++) acc[c] *= inv;
-    return mx + logf(sum);
 }
 
 // add_self_attentions: (a1, l1) <- merge with (a2, l2). ref: hyper_attn/utils.py
-static inline void merge(float *a1, float *l1, const float *a2, float l2, int HS) {
+XT_VECTORIZE static void merge(float *a1, float *l1, const float *a2, float l2, int HS) {
     float c = 1.0f / (1.0f + expf(l2 - *l1));
     for (int i = 0; i < HS; i++) a1[i] = c * a1[i] + (1.0f - c) * a2[i];
     *l1 = *l1 - logf(c + FLT_EPSILON);
 }
 
+// rows of a gathered block: src NULL -> zero row
+static inline void put_row(float *dst, const float *src, int HS) {
+    if (src) memcpy(dst, src, HS * sizeof(float));
+    else memset(dst, 0, HS * sizeof(float));
+}
+
 // per-thread scratch
 typedef struct {
-    float *sc, *acc;
-    const float **rows;
+    float *S;                  // scores
+    float *Qb, *Kb, *Vb;       // (bs, HS) gathered LSH block
+    float *Ks, *Vs;            // (sample, HS) gathered sampled keys
+    float *A1, *A2, *l1, *l2;  // (rows, HS) partial outputs and their lse
 } scratch;
 
 // ---------------------------------------------------------------------------------------------
@@ -268,9 +275,10 @@ static inline size_t row_off(const ctx *c, long head0, int row) { // head0 = b *
     return ((size_t)head0 * c->L + row) * c->HS;
 }
 
-// Exact causal attention for every head at the base level (real query rows only).
+// Exact causal attention for every head at the base level (real query rows only: the real
+// rows of a head are contiguous, so no gathering).
 static void base_level(const ctx *c) {
-    int K = c->lv.K;
+    int K = c->lv.K, HS = c->HS;
     long nheads = (long)c->B * c->NH << K;
 #pragma omp parallel for schedule(dynamic, 1)
     for (long hh = 0; hh < nheads; hh++) {
@@ -278,15 +286,13 @@ static void base_level(const ctx *c) {
         long head0 = hh >> K, hk = hh & ((1L << K) - 1);
         int start, r;
         head_range(&c->lv, K, hk, &start, &r);
-        for (int i = 0; i < r; i++) {
-            const float *qi = c->q + row_off(c, head0, start + i);
-            for (int j = 0; j <= i; j++) {
-                const float *kj = c->k + row_off(c, head0, start + j);
-                s->sc[j] = dot(qi, kj, c->HS) * c->scale;
-                s->rows[j] = c->v + row_off(c, head0, start + j);
-            }
-            size_t o = row_off(c, head0, start + i);
-            c->lse[o / c->HS] = attend(c->out + o, s->sc, s->rows, i + 1, c->HS);
+        const float *Q = c->q + row_off(c, head0, start), *Km = c->k + row_off(c, head0, start),
+                    *V = c->v + row_off(c, head0, start);
+        for (int i0 = 0; i0 < r; i0 += QB) {
+            int nq = r - i0 < QB ? r - i0 : QB, nk = i0 + nq;
+            xt_gemm(0, 1, nq, nk, HS, c->scale, Q + (size_t)i0 * HS, HS, Km, HS, 0.0f, s->S, nk);
+            softmax_rows(s->S, nk, c->lse + head0 * c->L + start + i0, nq, nk, i0, 0);
+            xt_gemm(0, 0, nq, HS, nk, 1.0f, s->S, nk, V, HS, 0.0f, c->out + row_off(c, head0, start + i0), HS);
         }
     }
 }
@@ -314,7 +320,7 @@ static int offdiag_level(const ctx *c, int k, xt_hyper_rand *rnd, const xt_tap *
     long nheads = (long)c->B * NHk;
     size_t mark = xt_arena_mark(ws);
 
-    if (m < p->min_seq_len) { // exact non-causal
+    if (m < p->min_seq_len) { // exact non-causal; first-half zero rows are keys of score 0
 #pragma omp parallel for schedule(dynamic, 1)
         for (long hh = 0; hh < nheads; hh++) {
             scratch *s = &c->scr[thread_id()];
@@ -322,20 +328,22 @@ static int offdiag_level(const ctx *c, int k, xt_hyper_rand *rnd, const xt_tap *
             int start, r;
             head_range(&c->lv, k, hk, &start, &r);
             int r1 = r < m ? r : m, r2 = r > m ? r - m : 0;
-            for (int i = 0; i < r2; i++) {
-                const float *qi = c->q + row_off(c, head0, start + m + i);
-                for (int j = 0; j < m; j++) {
-                    if (j < r1) {
-                        s->sc[j] = dot(qi, c->k + row_off(c, head0, start + j), HS) * c->scale;
-                        s->rows[j] = c->v + row_off(c, head0, start + j);
-                    } else {
-                        s->sc[j] = 0;
-                        s->rows[j] = NULL;
-                    }
+            const float *Q = c->q + row_off(c, head0, start + m), *Km = c->k + row_off(c, head0, start),
+                        *V = c->v + row_off(c, head0, start);
+            for (int i0 = 0; i0 < r2; i0 += QB) {
+                int nq = r2 - i0 < QB ? r2 - i0 : QB;
+                if (r1) {
+                    xt_gemm(0, 1, nq, r1, HS, c->scale, Q + (size_t)i0 * HS, HS, Km, HS, 0.0f, s->S, r1);
+                    softmax_rows(s->S, r1, s->l1, nq, r1, -1, m - r1);
+                    xt_gemm(0, 0, nq, HS, r1, 1.0f, s->S, r1, V, HS, 0.0f, s->A1, HS);
+                } else { // every key is a zero row: uniform weights over zero values
+                    memset(s->A1, 0, (size_t)nq * HS * sizeof(float));
+                    for (int i = 0; i < nq; i++) s->l1[i] = logf((float)m);
                 }
-                float l = attend(s->acc, s->sc, s->rows, m, HS);
-                size_t o = row_off(c, head0, start + m + i);
-                merge(c->out + o, &c->lse[o / HS], s->acc, l, HS);
+                for (int i = 0; i < nq; i++) {
+                    size_t o = row_off(c, head0, start + m + i0 + i);
+                    merge(c->out + o, &c->lse[o / HS], s->A1 + (size_t)i * HS, s->l1[i], HS);
+                }
             }
         }
         return 0;
@@ -390,69 +398,86 @@ static int offdiag_level(const ctx *c, int k, xt_hyper_rand *rnd, const xt_tap *
         head_range(&c->lv, k, hk, &start, &r);
         int r1 = r < m ? r : m, r2 = r > m ? r - m : 0;
         const int *qs = qi + hh * m, *ks = ki + hh * m, *sidx = sampling ? idx + hh * S : NULL;
-        for (int pos = blk * bs; pos < (blk + 1) * bs && pos < m; pos++) {
-            int qrow = qs[pos];
-            if (qrow >= r2) continue; // a pad query: its output is dropped
-            const float *qv = c->q + row_off(c, head0, start + m + qrow);
-            // block attention: keys at sorted positions of the same block; positions >= m are
-            // the zero rows appended after sorting
-            for (int j = 0; j < bs; j++) {
-                int kp = blk * bs + j;
-                int krow = kp < m ? ks[kp] : m;
-                if (krow < r1) {
-                    s->sc[j] = dot(qv, c->k + row_off(c, head0, start + krow), HS) * c->scale;
-                    s->rows[j] = c->v + row_off(c, head0, start + krow);
-                } else {
-                    s->sc[j] = 0;
-                    s->rows[j] = NULL;
-                }
+        // the block's sorted queries and keys; positions >= m are the zero rows appended after
+        // sorting, rows past r1 / r2 the zero pad rows of the recursion
+        for (int j = 0; j < bs; j++) {
+            int pos = blk * bs + j, qrow = pos < m ? qs[pos] : m, krow = pos < m ? ks[pos] : m;
+            put_row(s->Qb + (size_t)j * HS, qrow < r2 ? c->q + row_off(c, head0, start + m + qrow) : NULL, HS);
+            put_row(s->Kb + (size_t)j * HS, krow < r1 ? c->k + row_off(c, head0, start + krow) : NULL, HS);
+            put_row(s->Vb + (size_t)j * HS, krow < r1 ? c->v + row_off(c, head0, start + krow) : NULL, HS);
+        }
+        xt_gemm(0, 1, bs, bs, HS, c->scale, s->Qb, HS, s->Kb, HS, 0.0f, s->S, bs);
+        softmax_rows(s->S, bs, s->l1, bs, bs, -1, 0);
+        xt_gemm(0, 0, bs, HS, bs, 1.0f, s->S, bs, s->Vb, HS, 0.0f, s->A1, HS);
+        if (sampling) { // residual: the head's sampled keys (indices into its sorted keys)
+            for (int j = 0; j < S; j++) {
+                int krow = ks[sidx[j]];
+                put_row(s->Ks + (size_t)j * HS, krow < r1 ? c->k + row_off(c, head0, start + krow) : NULL, HS);
+                put_row(s->Vs + (size_t)j * HS, krow < r1 ? c->v + row_off(c, head0, start + krow) : NULL, HS);
             }
-            float *ab = s->acc, *ar = s->acc + HS;
-            float lb = attend(ab, s->sc, s->rows, bs, HS);
-            if (sampling) {
-                for (int j = 0; j < S; j++) {
-                    int krow = ks[sidx[j]];
-                    if (krow < r1) {
-                        s->sc[j] = dot(qv, c->k + row_off(c, head0, start + krow), HS) * c->scale;
-                        s->rows[j] = c->v + row_off(c, head0, start + krow);
-                    } else {
-                        s->sc[j] = 0;
-                        s->rows[j] = NULL;
-                    }
-                    // bug 6: the GPU path masks sampled keys already inside the query's block
-                    if (p->block_mask && pos / bs == sidx[j] / bs) s->sc[j] += FMIN;
-                }
-                float lr = attend(ar, s->sc, s->rows, S, HS) + lcorr;
-                merge(ab, &lb, ar, lr, HS);
-            }
-            size_t o = row_off(c, head0, start + m + qrow);
-            merge(c->out + o, &c->lse[o / HS], ab, lb, HS);
+            xt_gemm(0, 1, bs, S, HS, c->scale, s->Qb, HS, s->Ks, HS, 0.0f, s->S, S);
+            // bug 6: the GPU path masks sampled keys already inside the query's block
+            if (p->block_mask)
+                for (int j = 0; j < S; j++)
+                    if (sidx[j] / bs == blk)
+                        for (int i = 0; i < bs; i++) s->S[(size_t)i * S + j] += FMIN;
+            softmax_rows(s->S, S, s->l2, bs, S, -1, 0);
+            xt_gemm(0, 0, bs, HS, S, 1.0f, s->S, S, s->Vs, HS, 0.0f, s->A2, HS);
+            for (int i = 0; i < bs; i++)
+                merge(s->A1 + (size_t)i * HS, &s->l1[i], s->A2 + (size_t)i * HS, s->l2[i] + lcorr, HS);
+        }
+        for (int j = 0; j < bs; j++) {
+            int pos = blk * bs + j;
+            if (pos >= m || qs[pos] >= r2) continue; // padding / pad query: output dropped
+            size_t o = row_off(c, head0, start + m + qs[pos]);
+            merge(c->out + o, &c->lse[o / HS], s->A1 + (size_t)j * HS, s->l1[j], HS);
         }
     }
     xt_arena_release(ws, mark);
     return 0;
 }
 
-static size_t scratch_floats(const xt_hyper *h, int L) {
-    int n = h->p.min_seq_len < L ? h->p.min_seq_len : L; // base level rows / exact off-diagonal
-    if (h->p.block_size > n) n = h->p.block_size;
-    if (h->p.sample_size > n) n = h->p.sample_size;
-    return (size_t)n;
+typedef struct { size_t S, blk, smp, rows; } scratch_sizes;
+
+static scratch_sizes scratch_size(const xt_hyper *h, int L) {
+    size_t lcap = (size_t)(h->p.min_seq_len < L ? h->p.min_seq_len : L), bs = h->p.block_size,
+           S = h->p.sample_size;
+    scratch_sizes z;
+    z.S = QB * lcap > bs * (bs > S ? bs : S) ? QB * lcap : bs * (bs > S ? bs : S);
+    z.blk = bs * h->HS;
+    z.smp = S * h->HS;
+    z.rows = bs > QB ? bs : QB;
+    return z;
+}
+
+static void scratch_take(scratch *s, const scratch_sizes *z, int HS, xt_arena *ws) {
+    s->S = xt_arena_f32(ws, z->S);
+    s->Qb = xt_arena_f32(ws, z->blk), s->Kb = xt_arena_f32(ws, z->blk), s->Vb = xt_arena_f32(ws, z->blk);
+    s->Ks = xt_arena_f32(ws, z->smp), s->Vs = xt_arena_f32(ws, z->smp);
+    s->A1 = xt_arena_f32(ws, z->rows * HS), s->A2 = xt_arena_f32(ws, z->rows * HS);
+    s->l1 = xt_arena_f32(ws, z->rows), s->l2 = xt_arena_f32(ws, z->rows);
 }
 
 size_t xt_hyper_workspace_size(const xt_hyper *h, int B, int NH, int L) {
     levels lv;
     make_levels(&lv, L, h->p.min_seq_len);
-    size_t al = 64, T = (size_t)n_threads(), n = scratch_floats(h, L);
-    size_t sz = (size_t)B * NH * L * sizeof(float) + al;                     // lse
-    sz += T * (sizeof(scratch) + n * (sizeof(float) + sizeof(float *)) + 2 * h->HS * sizeof(float) + 4 * al);
-    size_t lvl = 0;
+    xt_arena a;
+    xt_arena_init(&a, 0); // measuring arena: the same allocation sequence as the forward
+    xt_arena_f32(&a, (size_t)B * NH * L);
+    int T = n_threads();
+    xt_arena_bytes(&a, T * sizeof(scratch));
+    scratch_sizes z = scratch_size(h, L);
+    scratch s;
+    for (int t = 0; t < T; t++) scratch_take(&s, &z, h->HS, &a);
+    size_t base = a.used, lvl = 0;
     for (int k = 0; k < lv.K; k++) {
         size_t nh = (size_t)B * NH << k, rows = nh * lv.n[k + 1];
-        size_t s = 4 * rows * 4 + nh * h->p.sample_size * sizeof(int) + 5 * al;
-        if (s > lvl) lvl = s;
+        a.used = base;
+        for (int i = 0; i < 4; i++) xt_arena_bytes(&a, rows * 4);
+        xt_arena_bytes(&a, nh * h->p.sample_size * sizeof(int));
+        if (a.used > lvl) lvl = a.used;
     }
-    return sz + lvl + al;
+    return (lvl > base ? lvl : base) + 64;
 }
 
 int xt_hyper_attention(float *out, const float *q, const float *k, const float *v, int B, int NH,
@@ -466,13 +491,9 @@ int xt_hyper_attention(float *out, const float *q, const float *k, const float *
     size_t mark = xt_arena_mark(ws);
     c.lse = xt_arena_f32(ws, (size_t)B * NH * L);
     int T = n_threads();
-    size_t n = scratch_floats(h, L);
+    scratch_sizes z = scratch_size(h, L);
     c.scr = xt_arena_bytes(ws, T * sizeof(scratch));
-    for (int t = 0; t < T; t++) {
-        c.scr[t].sc = xt_arena_f32(ws, n);
-        c.scr[t].acc = xt_arena_f32(ws, 2 * (size_t)h->HS);
-        c.scr[t].rows = xt_arena_bytes(ws, n * sizeof(float *));
-    }
+    for (int t = 0; t < T; t++) scratch_take(&c.scr[t], &z, h->HS, ws);
     base_level(&c);
     int rc = 0;
     for (int lev = c.lv.K - 1; lev >= 0 && !rc; lev--) rc = offdiag_level(&c, lev, r, tap, path, h, ws);

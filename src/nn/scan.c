@@ -12,14 +12,6 @@
 
 #include "models/seq.h"
 
-// GCC's -O2 uses the "very cheap" vectorizer cost model, which gives up on these loops; the
-// dynamic model vectorizes them (the scan is ~4x faster). Other compilers: plain loops.
-#if defined(__GNUC__) && !defined(__clang__)
-#define VECTORIZE __attribute__((optimize("tree-vectorize", "vect-cost-model=dynamic")))
-#else
-#define VECTORIZE
-#endif
-
 // Cephes expf: Cody-Waite reduction and a degree-6 polynomial, branch-free so loops over it
 // vectorize. Arguments are clamped to [-87.3, 88.3] (exp(-87.3) ~ 1.2e-38 instead of a
 // denormal or 0: irrelevant as a decay factor).
@@ -43,20 +35,20 @@ static inline float fexp(float x) {
     return p * s;
 }
 
-VECTORIZE void xt_vexp(float *out, const float *x, int n) {
+XT_VECTORIZE void xt_vexp(float *out, const float *x, int n) {
     for (int i = 0; i < n; i++) out[i] = fexp(x[i]);
 }
 
-VECTORIZE void xt_vsilu(float *out, const float *x, int n) {
+XT_VECTORIZE void xt_vsilu(float *out, const float *x, int n) {
     for (int i = 0; i < n; i++) out[i] = x[i] / (1.0f + fexp(-x[i]));
 }
 
-VECTORIZE void xt_vsilu_mul(float *y, const float *z, int n) {
+XT_VECTORIZE void xt_vsilu_mul(float *y, const float *z, int n) {
     for (int i = 0; i < n; i++) y[i] *= z[i] / (1.0f + fexp(-z[i]));
 }
 
 // torch softplus (beta 1, threshold 20): x > 20 ? x : log1p(exp(x)), on x + bias
-VECTORIZE void xt_vsoftplus_bias(float *x, const float *bias, int n) {
+XT_VECTORIZE void xt_vsoftplus_bias(float *x, const float *bias, int n) {
     float e[64];
     for (int i0 = 0; i0 < n; i0 += 64) {
         int m = n - i0 < 64 ? n - i0 : 64;
@@ -71,7 +63,7 @@ VECTORIZE void xt_vsoftplus_bias(float *x, const float *bias, int n) {
 // One tile of nd channels over T steps. Called with nd == TILE (a constant after inlining, so
 // the loops have fixed trip counts and vectorize even under -O2's cheap cost model) or with the
 // leftover width.
-VECTORIZE static void scan_tile(float *restrict y, float *restrict state, const float *restrict u,
+XT_VECTORIZE static void scan_tile(float *restrict y, float *restrict state, const float *restrict u,
                              const float *restrict delta, const float *restrict AT,
                              const float *restrict Bm, const float *restrict Cm, int ldbc,
                              const float *restrict Dskip, int T, int DI, int N, int d0, int nd) {
