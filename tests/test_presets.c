@@ -142,5 +142,35 @@ int main(void) {
         xt_json_free(j);
         xt_json_free(j3);
     }
+    // 5. an xT model naming its encoder with "backbone" (preset + overrides) instead of "swin":
+    //    the xt_cls_naive golden file's regions encode to its expected.encoder.3
+    {
+        xt_st *st = xt_st_open(golden("xt_cls_naive.safetensors"));
+        CHECK(st != NULL);
+        xt_json *cfg = J("{\"kind\":\"xt\",\"cls_head\":\"naive\",\"crop_size\":256,\"mlp_ratio\":4,"
+                         "\"num_classes\":10,\"backbone\":{\"preset\":\"swinv2_tiny\",\"embed_dim\":8,"
+                         "\"depths\":[2,2,2,2],\"num_heads\":[1,1,2,4],\"img_size\":null}}");
+        xt_xtmodel *m = st ? xt_xtmodel_new(st, cfg) : NULL;
+        if (!m) fprintf(stderr, "xt with backbone: %s\n", xt_error_buffer());
+        CHECK(m != NULL);
+        if (m) {
+            const xt_xtmodel_info *in = xt_xtmodel_get_info(m);
+            CHECK(!strcmp(xt_xtmodel_encoder(m)->arch, "swinv2") && in->feat_c == 64 && in->feat_h == 8);
+            const float *img = xt_st_f32(st, "input.image", NULL); // (1, 3, 512, 512)
+            float *reg = malloc((size_t)4 * 3 * 256 * 256 * sizeof(float));
+            float *feat = malloc((size_t)4 * xt_xtmodel_feat_numel(in) * sizeof(float));
+            for (int r = 0; r < 4; r++) xt_xtmodel_crop_region(m, reg + (size_t)r * 3 * 256 * 256, img, 512, 512, r / 2, r % 2);
+            xt_arena ws;
+            CHECK(xt_arena_init(&ws, xt_xtmodel_encode_ws_size(m, 4)) == 0);
+            CHECK(xt_xtmodel_encode_regions(m, reg, 4, feat, &ws) == 0);
+            CHECK_CLOSE(feat, xt_st_f32(st, "expected.encoder.3", NULL), 4L * 64 * 64, 0, 1e-4, "encoder.3 via backbone");
+            xt_arena_free(&ws);
+            free(reg);
+            free(feat);
+            xt_xtmodel_free(m);
+        }
+        xt_json_free(cfg);
+        xt_st_close(st);
+    }
     return check_summary("presets");
 }

@@ -46,7 +46,8 @@ static xt_encoder *build_encoder(xt_st *st, const xt_json *cfg, int crop) {
     if ((e = xt_json_get(cfg, "swin"))) return xt_swinv2_new(st, e, "encoder.model.", crop);
     if ((e = xt_json_get(cfg, "hiera"))) return xt_hiera_new(st, e, "encoder.model.", crop);
     if ((e = xt_json_get(cfg, "convnext"))) return xt_convnext_new(st, e, "encoder.model.", crop);
-    xt_error("xt", "config names no region encoder (expected a \"swin\", \"hiera\" or \"convnext\" object)");
+    if ((e = xt_json_get(cfg, "backbone"))) return xt_backbone_new(st, e, "encoder.model.", crop); // docs/backbones.md
+    xt_error("xt", "config names no region encoder (expected a \"swin\", \"hiera\", \"convnext\" or \"backbone\" object)");
     return NULL;
 }
 
