@@ -16,6 +16,7 @@
 
 #include "context.h"
 #include "nn/nn.h"
+#include "train/train.h"
 
 struct xt_xtmodel {
     xt_xtmodel_info info;
@@ -667,6 +668,7 @@ int xt__xt_verify_context(xt_st *st, const xt_json *cfg, xt_xtmodel *m, const fl
 }
 
 int xt_xt_verify(xt_st *st, const xt_json *cfg, const xt_tap *tap) {
+    if (xt_st_find(st, "expected.loss")) return xt_grad_verify(st, cfg, tap); // gradient file (train/)
     const xt_st_tensor *ti = xt_st_find(st, "input.image");
     if (!ti || ti->ndim != 4) return xt_error("verify", "%s: tensor 'input.image' missing or not (N, C, H, W)", st->path);
     const float *img = xt_st_f32(st, "input.image", NULL);

@@ -82,6 +82,41 @@ int xt_swin_train_forward(xt_swin_train *m, const xt_params *P, const float *img
 // accumulates parameter gradients into P->g; dimg (B, Cin, S, S) written when non-NULL.
 int xt_swin_train_backward(xt_swin_train *m, xt_params *P, const float *const *dout, float *dimg, xt_arena *scratch);
 
+
+// ---------------------------------------------------------------------------------------------
+// Mamba context layers, trainable (models/mamba_bwd.c): xT's Block (LayerNorm, Mamba mixer,
+// residual on the normalised stream, even layers reversed) over (N, Lt, D) token sequences.
+
+typedef struct xt_mamba_train xt_mamba_train;
+xt_mamba_train *xt_mamba_train_new(xt_params *P, const char *prefix, int D, int n_layers);
+void xt_mamba_train_free(xt_mamba_train *m);
+void xt_mamba_train_plan(xt_mamba_train *m, int N, int Lt, xt_arena *act); // places activations
+// x (N, Lt, D): layer input, replaced by the last layer's output.
+int xt_mamba_train_forward(xt_mamba_train *m, const xt_params *P, float *x, int N, int Lt, const xt_tap *tap);
+size_t xt_mamba_train_scratch_floats(const xt_mamba_train *m, int N, int Lt);
+// dx (N, Lt, D): gradient at the output, replaced by the gradient at the input.
+void xt_mamba_train_backward(xt_mamba_train *m, xt_params *P, float *dx, int N, int Lt, float *scratch);
+
+// ---------------------------------------------------------------------------------------------
+// xT classifier, trainable (models/xt_bwd.c): Swin V2 regions + naive or xl head.
+
+typedef struct xt_xt_train xt_xt_train;
+// cfg: an xT model config ("kind": "xt"); st (may be NULL) decides optional keys (qkv.bias).
+xt_xt_train *xt_xt_train_new(xt_params *P, const xt_json *cfg, const xt_st *st);
+void xt_xt_train_free(xt_xt_train *m);
+int xt_xt_train_num_classes(const xt_xt_train *m);
+int xt_xt_train_crop(const xt_xt_train *m);
+float xt_xt_train_smoothing(const xt_xt_train *m);
+// Arena sizes for a batch (N, C, H, W) of which n_grad regions keep activations.
+size_t xt_xt_train_act_bytes(xt_xt_train *m, int N, int H, int W, int n_grad);
+size_t xt_xt_train_scratch_bytes(xt_xt_train *m, int N, int H, int W, int n_grad);
+// img (N, C, H, W) -> logits (N, K); keep (N*HP*WP regions, row-major per image) selects the
+// regions that keep activations and get gradients (NULL: all).
+int xt_xt_train_forward(xt_xt_train *m, const xt_params *P, const float *img, int N, int H, int W,
+                        const unsigned char *keep, float *logits, xt_arena *act, const xt_tap *tap);
+// Backward of the last forward from dlogits (N, K); gradients += into P->g; dimg written if non-NULL.
+int xt_xt_train_backward(xt_xt_train *m, xt_params *P, const float *dlogits, float *dimg, xt_arena *scratch);
+
 // ---------------------------------------------------------------------------------------------
 // `xt verify` on gradient files (train/verify_grad.c): loss, grad.<param>, grad.input.image.
 // Called by a kind's verify_run when the file holds expected.loss.

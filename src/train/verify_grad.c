@@ -71,8 +71,61 @@ done:
     return rc;
 }
 
+static int xt_grad(xt_st *st, const xt_json *cfg, const xt_tap *tap) {
+    const xt_st_tensor *ti, *tl;
+    const float *img = xt_st_f32(st, "input.image", &ti), *lab = xt_st_f32(st, "input.label", &tl);
+    if (!img || !lab) return -1;
+    if (ti->ndim != 4 || ti->shape[0] < 1 || ti->shape[0] > 4096 || tl->numel != ti->shape[0])
+        return xt_error("verify", "%s: input.image must be (N, C, H, W) and input.label (N)", st->path);
+    int N = (int)ti->shape[0], H = (int)ti->shape[2], W = (int)ti->shape[3], rc = -1;
+    xt_params P = {0};
+    xt_arena act = {0}, scr = {0};
+    float *logits = NULL, *dl = NULL, *dimg = NULL;
+    int *label = NULL;
+    xt_xt_train *m = xt_xt_train_new(&P, cfg, st);
+    if (!m) goto done;
+    int K = xt_xt_train_num_classes(m);
+    if (ti->shape[1] != P.p[xt_params_find(&P, "encoder.model.patch_embed.proj.weight")].shape[1]) {
+        xt_error("verify", "%s: input.image has %lld channels, not the model's", st->path, (long long)ti->shape[1]);
+        goto done;
+    }
+    label = xt_xmalloc(N * sizeof(int));
+    for (int n = 0; n < N; n++) {
+        if (!(lab[n] >= 0 && lab[n] < K && lab[n] == (int)lab[n])) {
+            xt_error("verify", "%s: input.label[%d] = %g is not a class id in [0, %d)", st->path, n, lab[n], K);
+            goto done;
+        }
+        label[n] = (int)lab[n];
+    }
+    if (xt_params_alloc(&P) || xt_params_load(&P, st)) goto done;
+    if (xt_arena_init(&act, xt_xt_train_act_bytes(m, N, H, W, 0)) ||
+        xt_arena_init(&scr, xt_xt_train_scratch_bytes(m, N, H, W, 0)))
+        goto done;
+    logits = xt_xmalloc((size_t)N * K * sizeof(float));
+    dl = xt_xmalloc((size_t)N * K * sizeof(float));
+    if (!(dimg = xt_malloc_checked((size_t)ti->numel * sizeof(float), "image gradient"))) goto done;
+    if (xt_xt_train_forward(m, &P, img, N, H, W, NULL, logits, &act, tap)) goto done;
+    float loss = (float)xt_lsce_loss(dl, logits, label, N, K, xt_xt_train_smoothing(m));
+    xt_tap_emit(tap, "loss", &loss, 1, (int64_t)1);
+    if (xt_xt_train_backward(m, &P, dl, dimg, &scr)) goto done;
+    emit_grads(&P, tap);
+    xt_tap_emitf(tap, dimg, 4, ti->shape, "grad.input.image");
+    rc = 0;
+done:
+    free(logits);
+    free(dl);
+    free(dimg);
+    free(label);
+    xt_arena_free(&act);
+    xt_arena_free(&scr);
+    xt_xt_train_free(m);
+    xt_params_free(&P);
+    return rc;
+}
+
 int xt_grad_verify(xt_st *st, const xt_json *cfg, const xt_tap *tap) {
     const char *kind = xt_json_str(cfg, "kind", "");
     if (!strcmp(kind, "swin_region")) return swin_region_grad(st, cfg, tap);
+    if (!strcmp(kind, "xt")) return xt_grad(st, cfg, tap);
     return xt_error("verify", "%s: gradients for model kind '%s' are not implemented", st->path, kind);
 }
