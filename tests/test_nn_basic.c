@@ -83,6 +83,34 @@ int main(void) {
     for (int c = 0; c < 301; c++) sum += out[5 * 301 + c];
     CHECK(fabsf(sum - 1) < 1e-5f);
 
+    // fused epilogues vs the composition of the checked ops above (same float math up to order)
+    {
+        enum { N = 13, C = 97 };
+        static float x[N * C], x2[N * C], y[N * C], yb[C], t[N * C];
+        fill(x, N * C, 21);
+        memcpy(x2, x, sizeof x);
+        memcpy(y, T("layernorm.x"), sizeof y);
+        fill(yb, C, 22);
+        for (int n = 0; n < N; n++)
+            for (int c = 0; c < C; c++) t[n * C + c] = y[n * C + c] + yb[c];
+        xt_layernorm_forward(t, NULL, NULL, t, T("layernorm.w"), T("layernorm.b"), N, C, 1e-5f);
+        for (int i = 0; i < N * C; i++) x2[i] += t[i];
+        xt_residual_layernorm_forward(x, y, yb, T("layernorm.w"), T("layernorm.b"), N, C, 1e-5f);
+        CHECK_CLOSE(x, x2, N * C, 0, 1e-5, "x += layernorm(y + yb)");
+        fill(x, N * C, 21);
+        memcpy(x2, x, sizeof x);
+        xt_layernorm_forward(t, NULL, NULL, y, T("layernorm.w"), T("layernorm.b"), N, C, 1e-5f);
+        for (int i = 0; i < N * C; i++) x2[i] += t[i];
+        xt_residual_layernorm_forward(x, y, NULL, T("layernorm.w"), T("layernorm.b"), N, C, 1e-5f);
+        CHECK_CLOSE(x, x2, N * C, 0, 1e-5, "x += layernorm(y)");
+        // GELU(x + b) on the GELU reference: x = gelu.x - b
+        static float g[3004], gb[4];
+        for (int i = 0; i < 4; i++) gb[i] = 0.25f * i - 0.3f;
+        for (int i = 0; i < 3004; i++) g[i] = T("gelu.x")[i] - gb[i % 4];
+        xt_bias_gelu_forward(g, gb, 751, 4);
+        CHECK_CLOSE(g, T("gelu.out"), 3004, 0, 2e-6, "gelu(x + b)");
+    }
+
     test_gemm();
     xt_st_close(st);
     return check_summary("test_nn_basic");

@@ -31,7 +31,7 @@ static void test_layers(void) {
     for (int shift = 0; shift <= 2; shift += 2)
         for (int thr = 1; thr <= 2; thr++) {
             memset(out, 0, sizeof out);
-            xt_window_attn_forward(out, T("attn.qkv"), T("attn.scale"), bias, B, H, H, C, NH, WS, shift, scr, per, thr);
+            xt_window_attn_forward(out, T("attn.qkv"), NULL, T("attn.scale"), bias, B, H, H, C, NH, WS, shift, scr, per, thr);
             char name[64], label[96];
             snprintf(name, sizeof name, "attn.out_shift%d", shift);
             snprintf(label, sizeof label, "window attention shift %d, %d thread(s)", shift, thr);

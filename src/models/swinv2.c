@@ -295,11 +295,6 @@ static size_t swin_workspace(const xt_encoder *e, int B) {
     return (3 * p.tok + p.big + p.attn * p.nthreads) * sizeof(float) + 6 * 64;
 }
 
-static void add_inplace(float *x, const float *y, size_t n) {
-#pragma omp parallel for if (n > 262144)
-    for (size_t i = 0; i < n; i++) x[i] += y[i];
-}
-
 static int swin_forward(const xt_encoder *e, const float *img, int B, float *const *out, xt_arena *ws,
                      const xt_tap *tap, const char *prefix) {
     const swin *m = e->impl;
@@ -341,16 +336,16 @@ static int swin_forward(const xt_encoder *e, const float *img, int B, float *con
         }
         for (int b = 0; b < S->depth; b++) { // ref: SwinTransformerV2Block.forward
             const sblock *k = &S->blk[b];
-            xt_linear_forward(big, x, k->qkvw, k->qkvb, NT, C, 3 * C);
-            xt_window_attn_forward(a, big, k->scale, k->bias, B, R, R, C, k->NH, k->ws, k->shift, scr, p.attn, nthr);
-            xt_linear_forward(y, a, k->projw, k->projb, NT, C, C);
-            xt_layernorm_forward(y, NULL, NULL, y, k->n1w, k->n1b, NT, C, 1e-5f);
-            add_inplace(x, y, (size_t)NT * C);
-            xt_linear_forward(big, x, k->fc1w, k->fc1b, NT, C, k->hidden);
-            xt_gelu_forward(big, big, (size_t)NT * k->hidden);
-            xt_linear_forward(y, big, k->fc2w, k->fc2b, NT, k->hidden, C);
-            xt_layernorm_forward(y, NULL, NULL, y, k->n2w, k->n2b, NT, C, 1e-5f);
-            add_inplace(x, y, (size_t)NT * C);
+            // biases are folded into the next pass (attention gather, GELU, residual layernorm)
+            xt_linear_forward(big, x, k->qkvw, NULL, NT, C, 3 * C);
+            xt_window_attn_forward(a, big, k->qkvb, k->scale, k->bias, B, R, R, C, k->NH, k->ws, k->shift, scr, p.attn,
+                                   nthr);
+            xt_linear_forward(y, a, k->projw, NULL, NT, C, C);
+            xt_residual_layernorm_forward(x, y, k->projb, k->n1w, k->n1b, NT, C, 1e-5f); // x += norm1(attn(x))
+            xt_linear_forward(big, x, k->fc1w, NULL, NT, C, k->hidden);
+            xt_bias_gelu_forward(big, k->fc1b, NT, k->hidden);
+            xt_linear_forward(y, big, k->fc2w, NULL, NT, k->hidden, C);
+            xt_residual_layernorm_forward(x, y, k->fc2b, k->n2w, k->n2b, NT, C, 1e-5f); // x += norm2(mlp(x))
             if (xt_tap_on(tap)) {
                 int64_t sh[4] = {B, R, R, C};
                 xt_tap_emitf(tap, x, 4, sh, "%slayers_%d.blocks.%d", pre, s, b);

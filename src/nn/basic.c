@@ -100,6 +100,49 @@ void xt_softmax_forward(float *out, const float *inp, int N, int C) {
     }
 }
 
+// x (N, C) += LayerNorm(y + yb) — the res-post-norm residual of Swin V2 blocks with the preceding
+// linear's bias folded in (yb may be NULL). One pass over y and x.
+void xt_residual_layernorm_forward(float *x, const float *y, const float *yb, const float *w, const float *b, int N,
+                                   int C, float eps) {
+#pragma omp parallel for if ((size_t)N * C > 32768)
+    for (int n = 0; n < N; n++) {
+        const float *yr = y + (size_t)n * C;
+        float *xr = x + (size_t)n * C;
+        float k = yr[0] + (yb ? yb[0] : 0.0f), s = 0;
+        if (yb) {
+#pragma omp simd reduction(+ : s)
+            for (int c = 0; c < C; c++) s += (yr[c] + yb[c]) - k;
+        } else {
+#pragma omp simd reduction(+ : s)
+            for (int c = 0; c < C; c++) s += yr[c] - k;
+        }
+        float m = k + s / C, v = 0;
+        if (yb) {
+#pragma omp simd reduction(+ : v)
+            for (int c = 0; c < C; c++) { float d = (yr[c] + yb[c]) - m; v += d * d; }
+            float r = 1.0f / sqrtf(v / C + eps);
+#pragma omp simd
+            for (int c = 0; c < C; c++) xr[c] += ((yr[c] + yb[c]) - m) * r * w[c] + b[c];
+        } else {
+#pragma omp simd reduction(+ : v)
+            for (int c = 0; c < C; c++) { float d = yr[c] - m; v += d * d; }
+            float r = 1.0f / sqrtf(v / C + eps);
+#pragma omp simd
+            for (int c = 0; c < C; c++) xr[c] += (yr[c] - m) * r * w[c] + b[c];
+        }
+    }
+}
+
+// x (N, C) = GELU(x + b) in place: a linear's bias fused with the activation.
+void xt_bias_gelu_forward(float *x, const float *b, int N, int C) {
+#pragma omp parallel for if ((size_t)N * C > 65536)
+    for (int n = 0; n < N; n++) {
+        float *xr = x + (size_t)n * C;
+#pragma omp simd
+        for (int c = 0; c < C; c++) xr[c] = xt_gelu1(xr[c] + b[c]);
+    }
+}
+
 void xt_add(float *out, const float *a, const float *b, size_t n) {
     for (size_t i = 0; i < n; i++) out[i] = a[i] + b[i];
 }

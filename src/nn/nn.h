@@ -29,6 +29,13 @@ void xt_gelu_backward(float *dinp, const float *dout, const float *inp, size_t n
 // Softmax over rows of length C, in place allowed.
 void xt_softmax_forward(float *out, const float *inp, int N, int C);
 
+// Fused epilogues (one pass instead of two or three; bias of the preceding linear folded in):
+// x (N, C) += LayerNorm(y + yb) (yb may be NULL; w, b required) — Swin V2's res-post-norm residual.
+void xt_residual_layernorm_forward(float *x, const float *y, const float *yb, const float *w, const float *b, int N,
+                                   int C, float eps);
+// x (N, C) = GELU(x + b), in place.
+void xt_bias_gelu_forward(float *x, const float *b, int N, int C);
+
 // out[i] = a[i] + b[i]
 void xt_add(float *out, const float *a, const float *b, size_t n);
 
@@ -41,10 +48,11 @@ void xt_swin_cpb_bias(float *bias, const float *w0, const float *b0, const float
 size_t xt_swin_cpb_scratch_floats(int NH, int ws);
 // (Shifted) window cosine attention on all windows of a (B, H, W) map, heads of size C/NH:
 // out (B, H*W, C) = per-window softmax(norm(q) norm(k)^T * scale[h] + bias[h] + mask) v, with
-// q, k, v read from qkv (B, H*W, 3C) (the qkv linear's output, bias included). shift > 0 applies
+// q, k, v read from qkv (B, H*W, 3C) + qkv_bias (3C; NULL = none) (the qkv linear's output and
+// its bias, added here to save a pass). shift > 0 applies
 // torch.roll(-shift) before partitioning, the -100 mask, and the inverse roll on the output.
 // scratch: nthreads x scratch_per_thread floats, scratch_per_thread >= xt_window_attn_scratch_floats.
-void xt_window_attn_forward(float *out, const float *qkv, const float *scale, const float *bias, int B, int H,
+void xt_window_attn_forward(float *out, const float *qkv, const float *qkv_bias, const float *scale, const float *bias, int B, int H,
                             int W, int C, int NH, int ws, int shift, float *scratch, size_t scratch_per_thread,
                             int nthreads);
 size_t xt_window_attn_scratch_floats(int ws, int HS);

@@ -59,7 +59,7 @@ size_t xt_window_attn_scratch_floats(int ws, int HS) {
 // Region label of a shifted coordinate (timm's img_mask slices: [0, R-ws), [R-ws, R-shift), [R-shift, R)).
 static inline int region(int s, int R, int ws, int shift) { return s < R - ws ? 0 : s < R - shift ? 1 : 2; }
 
-void xt_window_attn_forward(float *out, const float *qkv, const float *scale, const float *bias, int B, int H,
+void xt_window_attn_forward(float *out, const float *qkv, const float *qkv_bias, const float *scale, const float *bias, int B, int H,
                             int W, int C, int NH, int ws, int shift, float *scratch, size_t scratch_per_thread,
                             int nthreads) {
     int HS = C / NH, N = ws * ws, nWh = H / ws, nWw = W / ws, nW = nWh * nWw;
@@ -82,20 +82,27 @@ void xt_window_attn_forward(float *out, const float *qkv, const float *scale, co
             masked |= lab[t] != lab[0];
         }
         const float *base = qkv + (size_t)b * H * W * 3 * C + (size_t)h * HS;
-        float sc = scale[h];
+        float sc = scale[h], zero[1] = {0};
+        const float *qb = qkv_bias ? qkv_bias + h * HS : zero, *kb = qkv_bias ? qb + C : zero, *vb = qkv_bias ? qb + 2 * C : zero;
+        int bs = qkv_bias ? 1 : 0; // bias stride: 0 reads the zero
         // cosine attention: F.normalize(q) . F.normalize(k) * logit scale (folded into q)
         for (int t = 0; t < N; t++) {
             const float *r = base + (size_t)tok[t] * 3 * C, *rk = r + C, *rv = r + 2 * C;
+            float *qt = q + (size_t)t * HS, *kt = k + (size_t)t * HS, *vt = v + (size_t)t * HS;
             float sq = 0, sk = 0;
 #pragma omp simd reduction(+ : sq, sk)
-            for (int d = 0; d < HS; d++) { sq += r[d] * r[d]; sk += rk[d] * rk[d]; }
+            for (int d = 0; d < HS; d++) {
+                qt[d] = r[d] + qb[d * bs];
+                kt[d] = rk[d] + kb[d * bs];
+                vt[d] = rv[d] + vb[d * bs];
+                sq += qt[d] * qt[d];
+                sk += kt[d] * kt[d];
+            }
             float iq = sc / fmaxf(sqrtf(sq), 1e-12f), ik = 1.0f / fmaxf(sqrtf(sk), 1e-12f);
-            float *qt = q + (size_t)t * HS, *kt = k + (size_t)t * HS, *vt = v + (size_t)t * HS;
 #pragma omp simd
             for (int d = 0; d < HS; d++) {
-                qt[d] = r[d] * iq;
-                kt[d] = rk[d] * ik;
-                vt[d] = rv[d];
+                qt[d] *= iq;
+                kt[d] *= ik;
             }
         }
         xt_gemm(0, 1, N, N, HS, 1.0f, q, HS, k, HS, 0.0f, S, N);
