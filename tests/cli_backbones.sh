@@ -1,6 +1,6 @@
 #!/bin/sh
 # xt verify on the Hiera and ConvNeXt golden files and on our own references (tests/ref/, made by
-# tools/gen_ref_backbones.py: 2-channel inputs, batch 2, other Hiera pooling settings); a config
+# tools/gen_ref_backbones.py: 2-channel ConvNeXt/Hiera/Swin V2, batch 2, other Hiera pooling); a config
 # that disagrees with the weights must fail with a message naming the tensor.
 set -e
 G=${XT_GOLDEN:-../shared/golden}

@@ -9,6 +9,8 @@ made with the official code, then used to write small cases the golden files do 
   tests/ref/backbone_hiera_2ch.safetensors     in_chans 2, batch 2
   tests/ref/backbone_hiera_qpool2.safetensors  q_pool 2 (last stage stays unrolled), mask units
                                                4x4, mask_unit_attn (T,F,T,T), 2 heads x 1.5
+  tests/ref/backbone_swinv2_2ch.safetensors    Swin V2 with in_chans 2, batch 2 (made with the Swin
+                                               re-implementation in tools/gen_ref_swin.py)
   tests/ref/backbone_bad_config.safetensors    convnext_2ch weights with a config that asks for
                                                one block more (xt verify must fail)
 
@@ -373,6 +375,22 @@ def main():
         tens.update({"expected." + k: v for k, v in out.items()})
         cfg = {"kind": "hiera_region", "case": case, "hiera": hc, "image_size": S, "batch": B}
         st_write(os.path.join(outdir, case + ".safetensors"), tens, meta_for(case, cfg, desc))
+    # Swin V2, 2 channels: tools/gen_ref_swin.py's re-implementation (checked there against the
+    # golden Swin files)
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import gen_ref_swin as gs
+    gs.check(gdir)
+    scfg = {"kind": "swin_region", "case": "backbone_swinv2_2ch", "embed_dim": 8, "depths": [1, 1, 1, 1],
+            "num_heads": [1, 1, 2, 2], "window_size": 8, "img_size": None, "image_size": S, "batch": B,
+            "in_chans": 2}
+    sd = gs.random_state_dict(scfg, gen)
+    img = torch.randn(B, 2, S, S, generator=gen)
+    taps, stages = gs.swin_forward(sd, scfg, img)
+    tens = dict(sd)
+    tens["input.image"] = img
+    tens.update({f"expected.stage{s}": x for s, x in enumerate(stages)})
+    st_write(os.path.join(outdir, "backbone_swinv2_2ch.safetensors"), tens,
+             meta_for("backbone_swinv2_2ch", scfg, "Swin V2 (timm 0.9.7 semantics) with 2 input channels, batch 2"))
     for f in sorted(os.listdir(outdir)):
         if f.startswith("backbone_"):
             print(f, os.path.getsize(os.path.join(outdir, f)))
