@@ -1,6 +1,6 @@
 // bench_context.c — long-sequence context layers (a program, not a test): tokens/s and peak RSS.
 //
-//   build/bench/bench_context attn  [--L 200000] [--D 256] [--method hyper|exact] [--threads 2]
+//   build/bench/bench_context attn  [--L 200000] [--D 256] [--method stream|hyper|hyper-exact] [--threads 2]
 //   build/bench/bench_context mamba [--L 1000000] [--D 128] [--threads 2]
 //
 // One layer per process run, so the printed peak RSS (VmHWM) is that layer's alone.
@@ -8,15 +8,19 @@
 // attn: a causal self-attention layer as xT's LLMLayer sizes it — NH = D / 128 heads of 128
 // (golden README bug 2), q/k/v/out projections (D -> D, no bias), residual:
 //     x <- x + Wo · attention(Wq x, Wk x, Wv x).
-// Heads are processed one at a time so only one head's q, k, v (L x 128 each) and output are
-// alive beside x and the projection accumulator: memory O(L·D), ~4 L·D floats in all.
+// Heads are processed one at a time so only one head's q, k, v (L x 128 each) are alive beside x
+// and the projection accumulator: memory O(L·D), 3.5 L·D floats in all (D = 256).
+// --method stream (default): exact causal softmax attention, blocked and streamed with an online
+//   softmax (xt_attention_stream_forward, src/nn/attention_ctx.c: the kernel xT's context layers
+//   use up to min_seq_len); never an L x L matrix.
 // --method hyper: xt_hyper_attention with the official settings (exact causal attention up to
-// min_seq_len 4096, HyperAttention recursion beyond: LSH-sorted blocks of 256 + 256 sampled
-// keys). --method exact: the same function with min_seq_len > L, i.e. exact causal softmax
-// attention streamed row by row (never an L x L matrix).
+//   min_seq_len 4096, HyperAttention recursion beyond: LSH-sorted blocks of 256 + 256 sampled
+//   keys) — what attention_method "hyper" computes at this length; one more L x 128 buffer.
+// --method hyper-exact: xt_hyper_attention with min_seq_len > L (its row-by-row exact path).
 // FLOPs counted (2 x MACs): projections 8 L D^2; exact attention 2 · 2 · L(L+1)/2 · D (q·k and
 // p·v over the causal triangle). For hyper only the projections are counted (its attention
 // cost depends on the sampling); tokens/s is the comparable number.
+// Peak RSS must stay under 1 GiB at L = 200,000 (stream: x, acc 2 x 195 MiB + q, k, v 3 x 98).
 //
 // mamba: the xT Mamba block (LayerNorm, Mamba mixer d_state 16, d_conv 4, expand 2, dt_rank
 // D/16, residual on the normalised stream) over L tokens in place (xt_mamba_block_forward),
@@ -56,7 +60,9 @@ static void result(const char *what, long L, int D, double sec, double flops) {
     printf(" peak_rss_mb=%.0f\n", xt_peak_rss() / 1048576.0);
 }
 
-static int bench_attn(long L, int D, int exact) {
+enum { M_STREAM, M_HYPER_EXACT, M_HYPER };
+
+static int bench_attn(long L, int D, int method) {
     const int HS = 128, NH = D / HS;
     if (D % HS || L < 2 || L > 100000000) {
         fprintf(stderr, "bench_context: attn needs D a multiple of 128 and 2 <= L\n");
@@ -69,14 +75,18 @@ static int bench_attn(long L, int D, int exact) {
     float *x = rand_array(LD, 1.0f);
     float *acc = xt_malloc_checked(LD * sizeof(float), "acc");
     float *q = xt_malloc_checked(LH * sizeof(float), "q"), *k = xt_malloc_checked(LH * sizeof(float), "k");
-    float *v = xt_malloc_checked(LH * sizeof(float), "v"), *o = xt_malloc_checked(LH * sizeof(float), "o");
-    if (!acc || !q || !k || !v || !o) {
+    float *v = xt_malloc_checked(LH * sizeof(float), "v");
+    // the streamed kernel may write its output over q; HyperAttention needs its own
+    float *o = method == M_STREAM ? q : xt_malloc_checked(LH * sizeof(float), "o");
+    float *scr = method == M_STREAM ? xt_malloc_checked(xt_attention_stream_scratch_floats(HS) * sizeof(float), "scratch")
+                                    : NULL;
+    if (!acc || !q || !k || !v || !o || (method == M_STREAM && !scr)) {
         fprintf(stderr, "bench_context: %s\n", xt_error_buffer());
         return 1;
     }
     xt_hyper_params p;
     xt_hyper_params_default(&p);
-    if (exact) p.min_seq_len = (int)L + 1;
+    if (method == M_HYPER_EXACT) p.min_seq_len = (int)L + 1;
     xt_hyper_rand r;
     xt_hyper_rand_init(&r, NULL, 1);
     xt_hyper hy;
@@ -94,7 +104,9 @@ static int bench_attn(long L, int D, int exact) {
         xt_gemm(0, 1, (int)L, HS, D, 1.0f, x, D, wv + (size_t)h * HS * D, D, 0.0f, v, HS);
         double ta = xt_time();
         xt_arena_reset(&ws);
-        if (xt_hyper_attention(o, q, k, v, 1, 1, (int)L, &hy, &r, NULL, "bench.attn", &ws)) {
+        if (method == M_STREAM) {
+            xt_attention_stream_forward(o, HS, q, HS, k, HS, v, HS, (int)L, HS, 1.0f / sqrtf((float)HS), 1, scr);
+        } else if (xt_hyper_attention(o, q, k, v, 1, 1, (int)L, &hy, &r, NULL, "bench.attn", &ws)) {
             fprintf(stderr, "bench_context: %s\n", xt_error_buffer());
             return 1;
         }
@@ -104,14 +116,17 @@ static int bench_attn(long L, int D, int exact) {
     }
     xt_add(x, x, acc, LD);
     double sec = xt_time() - t0;
-    double fl = 8.0 * L * D * D + (exact ? 2.0 * 2.0 * (L * (L + 1.0) / 2.0) * D : 0.0);
+    double fl = 8.0 * L * D * D + (method != M_HYPER ? 2.0 * 2.0 * (L * (L + 1.0) / 2.0) * D : 0.0);
     double cs = 0;
     for (size_t i = 0; i < LD; i += 997) cs += x[i];
     printf("# attention part %.3f s of %.3f s; checksum %.6g\n", t_attn, sec, cs);
-    result(exact ? "xt-attn-exact" : "xt-attn-hyper", L, D, sec, fl);
+    static const char *names[] = {"xt-attn-stream", "xt-attn-hyper-exact", "xt-attn-hyper"};
+    result(names[method], L, D, sec, fl);
     xt_hyper_free(&hy);
     xt_arena_free(&ws);
-    free(wq), free(wk), free(wv), free(wo), free(x), free(acc), free(q), free(k), free(v), free(o);
+    free(wq), free(wk), free(wv), free(wo), free(x), free(acc), free(q), free(k), free(v);
+    if (method != M_STREAM) free(o);
+    free(scr);
     return 0;
 }
 
@@ -205,22 +220,23 @@ int main(int argc, char **argv) {
     if (argc < 2 || (strcmp(argv[1], "attn") && strcmp(argv[1], "mamba"))) goto usage;
     int mamba = !strcmp(argv[1], "mamba");
     long L = mamba ? 1000000 : 200000;
-    int D = mamba ? 128 : 256, threads = 2, exact = 0;
+    int D = mamba ? 128 : 256, threads = 2, method = M_STREAM;
     for (int i = 2; i < argc; i += 2) {
         if (i + 1 >= argc) goto usage;
         const char *a = argv[i], *v = argv[i + 1];
         if (!strcmp(a, "--L")) L = atol(v);
         else if (!strcmp(a, "--D")) D = atoi(v);
         else if (!strcmp(a, "--threads")) threads = atoi(v);
-        else if (!strcmp(a, "--method") && !strcmp(v, "exact")) exact = 1;
-        else if (!strcmp(a, "--method") && !strcmp(v, "hyper")) exact = 0;
+        else if (!strcmp(a, "--method") && !strcmp(v, "stream")) method = M_STREAM;
+        else if (!strcmp(a, "--method") && !strcmp(v, "hyper-exact")) method = M_HYPER_EXACT;
+        else if (!strcmp(a, "--method") && !strcmp(v, "hyper")) method = M_HYPER;
         else goto usage;
     }
     if (L < 1 || L > 2000000000L) goto usage;
     xt_set_threads(threads);
-    return mamba ? bench_mamba(L, D) : bench_attn(L, D, exact);
+    return mamba ? bench_mamba(L, D) : bench_attn(L, D, method);
 usage:
-    fprintf(stderr, "usage: bench_context attn [--L 200000] [--D 256] [--method hyper|exact] [--threads T]\n"
+    fprintf(stderr, "usage: bench_context attn [--L 200000] [--D 256] [--method stream|hyper|hyper-exact] [--threads T]\n"
                     "       bench_context mamba [--L 1000000] [--D 128] [--threads T]\n");
     return 2;
 }

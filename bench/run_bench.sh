@@ -57,8 +57,6 @@ EOF
 
 echo "== build"
 make -s -j2 bench >/dev/null
-[ -e "$OUT/swinv2_t_256.onnx" ] || "$PY" tools/export_onnx.py -o "$OUT/swinv2_t_256.onnx" 2>/dev/null
-[ -d bench/node_modules/onnxruntime-node ] || (cd bench && npm install --ignore-scripts --no-audit --no-fund >/dev/null)
 
 if [ "${1:-}" = context ]; then
     # Long-sequence context layers, 2 threads. xt at the sizes, then PyTorch and xt at a
@@ -67,17 +65,19 @@ if [ "${1:-}" = context ]; then
     CT=${CTX_THREADS:-2}
     AL=${ATTN_L:-200000}; ML=${MAMBA_L:-1000000}; TAL=${TORCH_ATTN_L:-16384}; TML=${TORCH_MAMBA_L:-16384}
     echo "== context: causal attention layer, D=256"
-    "$BUILD/bench/bench_context" attn --L "$AL" --method hyper --threads "$CT"
-    [ -n "${EXACT_L:-}" ] && "$BUILD/bench/bench_context" attn --L "$EXACT_L" --method exact --threads "$CT"
+    "$BUILD/bench/bench_context" attn --L "$AL" --method stream --threads "$CT"
+    [ -n "${HYPER:-}" ] && "$BUILD/bench/bench_context" attn --L "$AL" --method hyper --threads "$CT"
     env $TORCH_ENV "$PY" bench/torch_context.py attn --L "$TAL" --threads "$CT"
-    "$BUILD/bench/bench_context" attn --L "$TAL" --method exact --threads "$CT"
-    "$BUILD/bench/bench_context" attn --L "$TAL" --method hyper --threads "$CT"
+    "$BUILD/bench/bench_context" attn --L "$TAL" --method stream --threads "$CT"
     echo "== context: Mamba block, D=128"
     "$BUILD/bench/bench_context" mamba --L "$ML" --threads "$CT"
     env $TORCH_ENV "$PY" bench/torch_context.py mamba --L "$TML" --threads "$CT"
     "$BUILD/bench/bench_context" mamba --L "$TML" --threads "$CT"
     exit 0
 fi
+
+[ -e "$OUT/swinv2_t_256.onnx" ] || "$PY" tools/export_onnx.py -o "$OUT/swinv2_t_256.onnx" 2>/dev/null
+[ -d bench/node_modules/onnxruntime-node ] || (cd bench && npm install --ignore-scripts --no-audit --no-fund >/dev/null)
 
 RES=$OUT/results.txt
 : > "$RES"
