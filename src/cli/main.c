@@ -14,6 +14,7 @@ static const struct {
 } commands[] = {
     {"verify", xt_cmd_verify, "run a model file on its input.* tensors and compare with expected.*"},
     {"info", xt_cmd_info, "describe a model file"},
+    {"convert", xt_cmd_convert, "convert a PyTorch checkpoint (.ckpt/.pth) into a model file"},
     {"make-image", xt_cmd_make_image, "write a procedural test raster of any size (bounded memory)"},
 };
 

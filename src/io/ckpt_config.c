@@ -1,0 +1,612 @@
+// ckpt_config.c — the model config of a converted checkpoint: given, official YAML, inferred.
+//
+// A checkpoint holds weights, not the architecture. What the tensor names and shapes determine
+// is inferred here and cross-checked against anything given; what they cannot determine must
+// be given (the command fails and lists it):
+//   determined: cls_head (naive: decoder.layers.{0,2,3}; xl: decoder.cls_token), num_classes,
+//     mlp_ratio (except mamba), context.hidden_size / n_layer, attention_method "mamba"
+//     (mixer.A_log), Swin embed_dim / depths / num_heads / in_chans, Hiera embed_dim / stages /
+//     in_chans / region size (pos_embed length) / num_heads of the official presets;
+//   not determined: crop_size for Swin (relative-position tables are recomputed, so nothing
+//     depends on it), swin.window_size (same), attention_method naive vs hyper (identical
+//     keys and shapes — only the semantics differ, golden README bug 1).
+// The result has the shape of the golden files' __metadata__.config ("kind": "xt", "swin" or
+// "hiera", "context", ...); keys of a given config that we do not know pass through unchanged.
+#include <math.h>
+#include <stdarg.h>
+#include <string.h>
+
+#include "ckpt.h"
+
+// ---------------------------------------------------------------------------------------------
+// a small mutable config tree (the JSON DOM in core is read-only)
+
+typedef struct cnode {
+    char *key;
+    char *leaf;           // canonical JSON text of a non-object value, or NULL for an object
+    struct cnode **kids;
+    int n;
+} cnode;
+
+static cnode *cnode_new(const char *key) {
+    cnode *c = xt_xcalloc(1, sizeof *c);
+    c->key = strdup(key ? key : "");
+    return c;
+}
+
+static void cnode_free(cnode *c) {
+    if (!c) return;
+    for (int i = 0; i < c->n; i++) cnode_free(c->kids[i]);
+    free(c->kids);
+    free(c->key);
+    free(c->leaf);
+    free(c);
+}
+
+static cnode *cnode_child(cnode *c, const char *key, int create) {
+    for (int i = 0; i < c->n; i++)
+        if (!strcmp(c->kids[i]->key, key)) return c->kids[i];
+    if (!create) return NULL;
+    c->kids = realloc(c->kids, (c->n + 1) * sizeof *c->kids);
+    XT_ASSERT(c->kids);
+    return c->kids[c->n++] = cnode_new(key);
+}
+
+static void json_emit(xt_sbuf *s, const xt_json *j, int depth) {
+    switch (j->type) {
+    case XT_JSON_NULL: xt_sbuf_printf(s, "null"); break;
+    case XT_JSON_BOOL: xt_sbuf_printf(s, "%s", j->num ? "true" : "false"); break;
+    case XT_JSON_NUM:
+        if (j->num == floor(j->num) && fabs(j->num) < 9e15) xt_sbuf_printf(s, "%lld", (long long)j->num);
+        else xt_sbuf_printf(s, "%.17g", j->num);
+        break;
+    case XT_JSON_STR: xt_sbuf_json_str(s, j->str); break;
+    case XT_JSON_ARR:
+    case XT_JSON_OBJ:
+        xt_sbuf_printf(s, "%c", j->type == XT_JSON_ARR ? '[' : '{');
+        for (int i = 0; i < j->n; i++) {
+            if (i) xt_sbuf_printf(s, ",");
+            if (j->type == XT_JSON_OBJ) { xt_sbuf_json_str(s, j->keys[i]); xt_sbuf_printf(s, ":"); }
+            json_emit(s, j->items[i], depth + 1);
+        }
+        xt_sbuf_printf(s, "%c", j->type == XT_JSON_ARR ? ']' : '}');
+        break;
+    }
+}
+
+static char *json_text(const xt_json *j) {
+    xt_sbuf s = {0};
+    json_emit(&s, j, 0);
+    return s.p;
+}
+
+static void cnode_from_json(cnode *c, const xt_json *j) {
+    for (int i = 0; i < j->n; i++) {
+        cnode *k = cnode_child(c, j->keys[i], 1);
+        if (j->items[i]->type == XT_JSON_OBJ) {
+            free(k->leaf);
+            k->leaf = NULL;
+            cnode_from_json(k, j->items[i]);
+        } else {
+            free(k->leaf);
+            k->leaf = json_text(j->items[i]);
+        }
+    }
+}
+
+static cnode *cnode_path(cnode *root, const char *path, int create) {
+    char buf[256];
+    snprintf(buf, sizeof buf, "%s", path);
+    cnode *c = root;
+    for (char *sv, *tok = strtok_r(buf, ".", &sv); tok && c; tok = strtok_r(NULL, ".", &sv)) c = cnode_child(c, tok, create);
+    return c;
+}
+
+static void cnode_set(cnode *root, const char *path, const char *json) {
+    cnode *c = cnode_path(root, path, 1);
+    for (int i = 0; i < c->n; i++) cnode_free(c->kids[i]);
+    c->n = 0;
+    free(c->leaf);
+    c->leaf = strdup(json);
+}
+
+static const char *cnode_get(cnode *root, const char *path) {
+    cnode *c = cnode_path(root, path, 0);
+    return c ? c->leaf : NULL;
+}
+
+static void cnode_emit(xt_sbuf *s, const cnode *c) {
+    if (c->leaf) { xt_sbuf_printf(s, "%s", c->leaf); return; }
+    xt_sbuf_printf(s, "{");
+    for (int i = 0; i < c->n; i++) {
+        if (i) xt_sbuf_printf(s, ",");
+        xt_sbuf_json_str(s, c->kids[i]->key);
+        xt_sbuf_printf(s, ":");
+        cnode_emit(s, c->kids[i]);
+    }
+    xt_sbuf_printf(s, "}");
+}
+
+// canonical JSON of a value given as text (re-emitted so 16 and 16.0 compare equal)
+static char *canon(const char *text) {
+    xt_json *j = xt_json_parse(text, strlen(text), "value");
+    if (!j) return NULL;
+    char *t = json_text(j);
+    xt_json_free(j);
+    return t;
+}
+
+// ---------------------------------------------------------------------------------------------
+// inference
+
+typedef struct {
+    const xt_ckpt *ck;
+    cnode *inf;       // inferred settings
+    xt_sbuf *notes;
+    char missing[1024];
+} infer;
+
+static const xt_ck_tensor *T(const infer *I, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static const xt_ck_tensor *T(const infer *I, const char *fmt, ...) {
+    char name[256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(name, sizeof name, fmt, ap);
+    va_end(ap);
+    return xt_ckpt_find(I->ck, name);
+}
+
+static void set_int(infer *I, const char *path, long long v) {
+    char b[32];
+    snprintf(b, sizeof b, "%lld", v);
+    cnode_set(I->inf, path, b);
+}
+
+static void set_ints(infer *I, const char *path, const int *v, int n) {
+    xt_sbuf s = {0};
+    xt_sbuf_printf(&s, "[");
+    for (int i = 0; i < n; i++) xt_sbuf_printf(&s, "%s%d", i ? ", " : "", v[i]);
+    xt_sbuf_printf(&s, "]");
+    char *c = canon(s.p);
+    cnode_set(I->inf, path, c);
+    free(c);
+    xt_sbuf_free(&s);
+}
+
+static void set_str(infer *I, const char *path, const char *v) {
+    xt_sbuf s = {0};
+    xt_sbuf_json_str(&s, v);
+    cnode_set(I->inf, path, s.p);
+    xt_sbuf_free(&s);
+}
+
+static int count_prefix(const infer *I, const char *fmt, int max) {
+    int n = 0;
+    while (n < max && T(I, fmt, n)) n++;
+    return n;
+}
+
+static int infer_swin(infer *I, const char *p, int *final_c) {
+    const xt_ck_tensor *pe = T(I, "%spatch_embed.proj.weight", p);
+    if (!pe || pe->ndim != 4) return xt_error("config", "%s: %spatch_embed.proj.weight missing or not 4-D", I->ck->path, p);
+    set_int(I, "swin.embed_dim", pe->shape[0]);
+    set_int(I, "swin.in_chans", pe->shape[1]);
+    if (pe->shape[2] != 4 || pe->shape[3] != 4)
+        return xt_error("config", "%s: Swin patch size %lldx%lld (timm Swin V2 uses 4x4)", I->ck->path, (long long)pe->shape[2], (long long)pe->shape[3]);
+    int depths[8], heads[8], ns = 0, c = (int)pe->shape[0];
+    while (ns < 8) {
+        char pat[300];
+        snprintf(pat, sizeof pat, "%slayers_%d.blocks.%%d.attn.logit_scale", p, ns);
+        int d = count_prefix(I, pat, 1000);
+        if (!d) break;
+        const xt_ck_tensor *ls = T(I, "%slayers_%d.blocks.0.attn.logit_scale", p, ns);
+        depths[ns] = d;
+        heads[ns] = (int)ls->shape[0];
+        if (ns > 0) c *= 2;
+        ns++;
+    }
+    if (!ns) return xt_error("config", "%s: no %slayers_0.blocks.0.attn.logit_scale: not a timm Swin V2", I->ck->path, p);
+    set_ints(I, "swin.depths", depths, ns);
+    set_ints(I, "swin.num_heads", heads, ns);
+    *final_c = c;
+    strcat(I->missing, " swin.window_size");
+    return 0;
+}
+
+static int infer_hiera(infer *I, const char *p, int *final_c) {
+    const xt_ck_tensor *pe = T(I, "%spatch_embed.proj.weight", p), *pos = T(I, "%spos_embed", p);
+    if (!pe || pe->ndim != 4 || !pos || pos->ndim != 3) return xt_error("config", "%s: Hiera patch_embed/pos_embed missing or misshaped", I->ck->path);
+    int e = (int)pe->shape[0];
+    set_int(I, "hiera.embed_dim", e);
+    set_int(I, "hiera.in_chans", pe->shape[1]);
+    int k[2] = {(int)pe->shape[2], (int)pe->shape[3]};
+    set_ints(I, "hiera.patch_kernel", k, 2);
+    char pat[300];
+    snprintf(pat, sizeof pat, "%sblocks.%%d.attn.qkv.weight", p);
+    int nb = count_prefix(I, pat, 10000);
+    int stages[8] = {0}, ns = 1, width = e;
+    for (int b = 0; b < nb; b++) {
+        const xt_ck_tensor *pr = T(I, "%sblocks.%d.proj.weight", p, b);
+        if (pr && b > 0) {
+            if (ns == 8) return xt_error("config", "%s: more than 8 Hiera stages", I->ck->path);
+            ns++;
+            width = (int)pr->shape[0];
+        }
+        stages[ns - 1]++;
+    }
+    if (!nb) return xt_error("config", "%s: no Hiera blocks under %sblocks.", I->ck->path, p);
+    set_ints(I, "hiera.stages", stages, ns);
+    const xt_ck_tensor *fc1 = T(I, "%sblocks.0.mlp.fc1.weight", p);
+    if (fc1 && fc1->ndim == 2 && fc1->shape[1] && fc1->shape[0] % fc1->shape[1] == 0)
+        set_int(I, "hiera.mlp_ratio", fc1->shape[0] / fc1->shape[1]);
+    // the region size: pos_embed holds (S / patch_stride)^2 tokens, patch stride 4 in every preset
+    long long ntok = pos->shape[1], side = (long long)llround(sqrt((double)ntok));
+    if (side * side == ntok) {
+        set_int(I, "crop_size", side * 4);
+        xt_sbuf_printf(I->notes, "crop_size %lld from %spos_embed (%lld tokens, patch stride 4)\n", side * 4, p, ntok);
+    }
+    // presets of the hiera package (hiera_tiny_224 ... hiera_huge_224): heads are not in the shapes
+    static const struct { int e, s[4], heads; const char *name; } pre[] = {
+        {96, {1, 2, 7, 2}, 1, "tiny"},        {96, {1, 2, 11, 2}, 1, "small"}, {96, {2, 3, 16, 3}, 1, "base"},
+        {112, {2, 3, 16, 3}, 2, "base_plus"}, {144, {2, 6, 36, 4}, 2, "large"}, {256, {2, 6, 36, 4}, 4, "huge"},
+    };
+    int found = 0;
+    for (size_t i = 0; ns == 4 && i < sizeof pre / sizeof *pre; i++)
+        if (pre[i].e == e && !memcmp(pre[i].s, stages, sizeof pre[i].s)) {
+            set_int(I, "hiera.num_heads", pre[i].heads);
+            xt_sbuf_printf(I->notes, "Hiera %s preset recognised: num_heads %d\n", pre[i].name, pre[i].heads);
+            found = 1;
+        }
+    if (!found) strcat(I->missing, " hiera.num_heads");
+    *final_c = width;
+    return 0;
+}
+
+static int infer_xt(infer *I) {
+    const xt_ckpt *ck = I->ck;
+    set_str(I, "kind", "xt");
+    int c = 0;
+    if (T(I, "encoder.model.layers_0.blocks.0.attn.logit_scale")) {
+        if (infer_swin(I, "encoder.model.", &c)) return -1;
+        strcat(I->missing, " crop_size");
+    } else if (T(I, "encoder.model.pos_embed") && T(I, "encoder.model.blocks.0.attn.qkv.weight")) {
+        if (infer_hiera(I, "encoder.model.", &c)) return -1;
+        if (!cnode_get(I->inf, "crop_size")) strcat(I->missing, " crop_size");
+    } else if (T(I, "encoder.upsample.weight"))
+        return xt_error("config", "%s: SwinXviewWrapper (xView3 detection) checkpoints are not supported", ck->path);
+    else return xt_error("config", "%s: no encoder.model.* region encoder recognised (Swin V2 or Hiera): give --config", ck->path);
+
+    const xt_ck_tensor *l0 = T(I, "decoder.layers.0.weight"), *l3 = T(I, "decoder.layers.3.weight"), *ct = T(I, "decoder.cls_token");
+    if (ct) {
+        set_str(I, "cls_head", "xl");
+        const xt_ck_tensor *ip = T(I, "decoder.input_proj.weight"), *cl = T(I, "decoder.cls.1.weight");
+        if (!ip || ip->ndim != 2 || !cl || cl->ndim != 2) return xt_error("config", "%s: xl head without decoder.input_proj / decoder.cls.1 weights", ck->path);
+        int d = (int)ip->shape[0];
+        if (ip->shape[1] != c)
+            return xt_error("config", "%s: decoder.input_proj.weight takes %lld channels but the encoder's last stage has %d", ck->path, (long long)ip->shape[1], c);
+        set_int(I, "context.hidden_size", d);
+        set_int(I, "num_classes", cl->shape[0]);
+        int nl = count_prefix(I, "decoder.layers.%d.input_layernorm.weight", 10000);
+        if (T(I, "decoder.layers.0.mixer.A_log")) {
+            nl = count_prefix(I, "decoder.layers.%d.mixer.A_log", 10000);
+            set_str(I, "context.attention_method", "mamba");
+            const xt_ck_tensor *al = T(I, "decoder.layers.0.mixer.A_log");
+            if (al->ndim != 2 || al->shape[1] != 16)
+                return xt_error("config", "%s: mamba d_state %lld (xT builds d_state 16)", ck->path, al->ndim == 2 ? (long long)al->shape[1] : -1LL);
+            xt_sbuf_printf(I->notes, "mlp_ratio is unused by the mamba head\n");
+        } else {
+            const xt_ck_tensor *g = T(I, "decoder.layers.0.mlp.gate_proj.weight");
+            if (!g || g->ndim != 2 || g->shape[0] % d)
+                return xt_error("config", "%s: decoder.layers.0.mlp.gate_proj.weight missing or not a multiple of hidden %d", ck->path, d);
+            set_int(I, "mlp_ratio", g->shape[0] / d);
+            strcat(I->missing, " context.attention_method");
+        }
+        if (!nl) return xt_error("config", "%s: xl head without decoder layers", ck->path);
+        set_int(I, "context.n_layer", nl);
+    } else if (l0 && l3 && l0->ndim == 2 && l3->ndim == 2) {
+        set_str(I, "cls_head", "naive");
+        if (l0->shape[1] != c)
+            return xt_error("config", "%s: decoder.layers.0.weight takes %lld channels but the encoder's last stage has %d", ck->path, (long long)l0->shape[1], c);
+        if (l0->shape[0] % c) return xt_error("config", "%s: decoder.layers.0.weight is not (mlp_ratio x %d, %d)", ck->path, c, c);
+        set_int(I, "mlp_ratio", l0->shape[0] / c);
+        set_int(I, "num_classes", l3->shape[0]);
+    } else return xt_error("config", "%s: no decoder recognised (naive: decoder.layers.0/3, xl: decoder.cls_token)", ck->path);
+    return 0;
+}
+
+// ---------------------------------------------------------------------------------------------
+// the official YAML (xt/config.py + xt/models/build.py) -> our config
+
+static const xt_json *jpath(const xt_json *j, const char *path) {
+    char buf[256];
+    snprintf(buf, sizeof buf, "%s", path);
+    for (char *sv, *tok = strtok_r(buf, ".", &sv); tok && j; tok = strtok_r(NULL, ".", &sv)) j = xt_json_get(j, tok);
+    return j;
+}
+
+// A YAML file and its base_configs, highest priority first (OmegaConf.merge order reversed).
+typedef struct {
+    xt_json *doc[16];
+    int n;
+} ydocs;
+
+// value at a dotted path, following whole-value "${a.b}" interpolations (not resolvers like ${oc.env:...})
+static const xt_json *ylook(const ydocs *D, const char *path, int depth) {
+    for (int i = 0; i < D->n; i++) {
+        const xt_json *j = jpath(D->doc[i], path);
+        if (!j) continue;
+        size_t n = j->type == XT_JSON_STR ? strlen(j->str) : 0;
+        if (n > 3 && !strncmp(j->str, "${", 2) && j->str[n - 1] == '}' && !strchr(j->str, ':') && depth < 8) {
+            char inner[256];
+            snprintf(inner, sizeof inner, "%.*s", (int)(n - 3), j->str + 2);
+            return ylook(D, inner, depth + 1);
+        }
+        return j;
+    }
+    return NULL;
+}
+
+static int ynum(const ydocs *D, const char *path, double def, double *out, const char *file) {
+    const xt_json *j = ylook(D, path, 0);
+    if (!j || j->type == XT_JSON_NULL) { *out = def; return 0; }
+    if (j->type != XT_JSON_NUM) return xt_error("config", "%s: %s is not a number", file, path);
+    *out = j->num;
+    return 0;
+}
+
+static const char *ystr(const ydocs *D, const char *path, const char *def) {
+    const xt_json *j = ylook(D, path, 0);
+    return j && j->type == XT_JSON_STR ? j->str : def;
+}
+
+static int yaml_to_config(const ydocs *D, cnode *given, const char *path, xt_sbuf *notes) {
+    const char *bc = ystr(D, "model.backbone_class", "swinv2_tiny_window16_256_timm");
+    static const struct { const char *cls; int e, d[4], h[4]; } swin[] = {
+        {"swinv2_tiny_window16_256_timm", 96, {2, 2, 6, 2}, {3, 6, 12, 24}},
+        {"swinv2_small_window16_256_timm", 96, {2, 2, 18, 2}, {3, 6, 12, 24}},
+        {"swinv2_base_window16_256_timm", 128, {2, 2, 18, 2}, {4, 8, 16, 32}},
+        {"swinv2_large_window16_256_timm", 192, {2, 2, 18, 2}, {6, 12, 24, 48}},
+    };
+    static const struct { const char *cls; int e, s[4], heads; } hiera[] = {
+        {"hiera_tiny", 96, {1, 2, 7, 2}, 1},        {"hiera_small", 96, {1, 2, 11, 2}, 1}, {"hiera_base", 96, {2, 3, 16, 3}, 1},
+        {"hiera_base_plus", 112, {2, 3, 16, 3}, 2}, {"hiera_large", 144, {2, 6, 36, 4}, 2},
+    };
+    char b[160];
+    cnode_set(given, "kind", "\"xt\"");
+    int done = 0;
+    for (size_t i = 0; i < sizeof swin / sizeof *swin; i++)
+        if (!strcmp(bc, swin[i].cls)) {
+            snprintf(b, sizeof b, "%d", swin[i].e); cnode_set(given, "swin.embed_dim", b);
+            snprintf(b, sizeof b, "[%d,%d,%d,%d]", swin[i].d[0], swin[i].d[1], swin[i].d[2], swin[i].d[3]); cnode_set(given, "swin.depths", b);
+            snprintf(b, sizeof b, "[%d,%d,%d,%d]", swin[i].h[0], swin[i].h[1], swin[i].h[2], swin[i].h[3]); cnode_set(given, "swin.num_heads", b);
+            cnode_set(given, "swin.window_size", "16");
+            cnode_set(given, "swin.img_size", "256");
+            done = 1;
+        }
+    for (size_t i = 0; i < sizeof hiera / sizeof *hiera; i++)
+        if (!strcmp(bc, hiera[i].cls)) {
+            snprintf(b, sizeof b, "%d", hiera[i].e); cnode_set(given, "hiera.embed_dim", b);
+            snprintf(b, sizeof b, "[%d,%d,%d,%d]", hiera[i].s[0], hiera[i].s[1], hiera[i].s[2], hiera[i].s[3]); cnode_set(given, "hiera.stages", b);
+            snprintf(b, sizeof b, "%d", hiera[i].heads); cnode_set(given, "hiera.num_heads", b);
+            done = 1;
+        }
+    if (!done) return xt_error("config", "%s: backbone_class '%s' is not supported (Swin V2 tiny/small/base/large and Hiera presets are)", path, bc);
+    // xt/models/build.py: crop_size = model.backbone.input_size (dataclass defaults otherwise)
+    double v = 0;
+    const int is_swin = cnode_get(given, "swin.embed_dim") != NULL;
+#define YNUM(p, def, key)                                                                      \
+    do {                                                                                       \
+        if (ynum(D, p, def, &v, path)) return -1;                                              \
+        snprintf(b, sizeof b, "%d", (int)v);                                                   \
+        cnode_set(given, key, b);                                                              \
+    } while (0)
+    YNUM("model.backbone.input_size", 256, "crop_size");
+    YNUM("model.backbone.in_chans", 3, is_swin ? "swin.in_chans" : "hiera.in_chans");
+    const char *head = ystr(D, "model.cls_head", "naive");
+    if (strcmp(head, "xl") && strcmp(head, "naive")) return xt_error("config", "%s: model.cls_head '%s' (naive or xl)", path, head);
+    snprintf(b, sizeof b, "\"%s\"", head);
+    cnode_set(given, "cls_head", b);
+    YNUM("model.num_classes", 9999, "num_classes");
+    YNUM("model.mlp_ratio", 4, "mlp_ratio");
+    if (!strcmp(head, "xl")) { // ContextEncoderConfig defaults: hidden 768, 12 layers, hyper, -1
+        YNUM("model.context.hidden_size", 768, "context.hidden_size");
+        YNUM("model.context.n_layer", 12, "context.n_layer");
+        YNUM("model.context.in_context_patches", -1, "context.in_context_patches");
+        const char *am = ystr(D, "model.context.attention_method", "hyper");
+        if (strcmp(am, "hyper") && strcmp(am, "naive") && strcmp(am, "mamba"))
+            return xt_error("config", "%s: model.context.attention_method '%s' (hyper, naive or mamba)", path, am);
+        snprintf(b, sizeof b, "\"%s\"", am);
+        cnode_set(given, "context.attention_method", b);
+    }
+#undef YNUM
+    const char *ds = ystr(D, "data.dataset", "inaturalist");
+    if (strcmp(ds, "inaturalist"))
+        return xt_error("config", "%s: data.dataset '%s': only the inaturalist classification model is supported", path, ds);
+    xt_sbuf_printf(notes, "official config %s: backbone %s, crop %s\n", path, bc, cnode_get(given, "crop_size"));
+    return 0;
+}
+
+// ---------------------------------------------------------------------------------------------
+
+static int ends_with(const char *s, const char *suf) {
+    size_t n = strlen(s), k = strlen(suf);
+    return n >= k && !strcmp(s + n - k, suf);
+}
+
+static char *read_text(const char *path, size_t *len) {
+    FILE *f = fopen(path, "rb");
+    if (!f) { xt_error("config", "%s: cannot open", path); return NULL; }
+    xt_sbuf s = {0};
+    char buf[65536];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof buf, f)) > 0) {
+        if (s.n + n > (16u << 20)) { fclose(f); xt_sbuf_free(&s); xt_error("config", "%s: larger than 16 MiB", path); return NULL; }
+        xt_sbuf_printf(&s, "%.*s", (int)n, buf);
+    }
+    fclose(f);
+    if (!s.p) xt_sbuf_printf(&s, "%s", "");
+    *len = s.n;
+    return s.p;
+}
+
+// Parses path and, recursively, its base_configs (as xt/config.py: relative to the working
+// directory; we also try the YAML file's folder and its parents, so configs work from anywhere).
+static int yaml_load(const char *path, ydocs *D, int depth, xt_sbuf *notes) {
+    if (depth > 4 || D->n >= 16) return xt_error("config", "%s: base_configs nested too deeply", path);
+    size_t len;
+    char *text = read_text(path, &len);
+    if (!text) return -1;
+    xt_json *y = xt_yaml_parse(text, len, path);
+    free(text);
+    if (!y) return -1;
+    if (y->type != XT_JSON_OBJ) { xt_json_free(y); return xt_error("config", "%s: not a YAML mapping", path); }
+    D->doc[D->n++] = y;
+    const xt_json *bases = xt_json_get(y, "base_configs");
+    if (!bases || bases->type != XT_JSON_ARR) return 0;
+    for (int i = bases->n - 1; i >= 0; i--) { // later bases override earlier ones
+        const xt_json *b = bases->items[i];
+        if (b->type != XT_JSON_STR) continue;
+        char dir[4096], cand[8192];
+        snprintf(dir, sizeof dir, "%s", path);
+        char *slash = strrchr(dir, '/');
+        if (slash) *slash = 0; else snprintf(dir, sizeof dir, ".");
+        int found = 0;
+        for (int up = -1; up < 4 && !found; up++) { // as given, then next to the file and above
+            if (up < 0) snprintf(cand, sizeof cand, "%s", b->str);
+            else {
+                snprintf(cand, sizeof cand, "%s", dir);
+                for (int k = 0; k < up; k++) strncat(cand, "/..", sizeof cand - strlen(cand) - 1);
+                strncat(cand, "/", sizeof cand - strlen(cand) - 1);
+                strncat(cand, b->str, sizeof cand - strlen(cand) - 1);
+            }
+            FILE *f = fopen(cand, "rb");
+            if (f) { fclose(f); found = 1; }
+        }
+        if (!found) { xt_sbuf_printf(notes, "base config %s not found: the official dataclass defaults are used\n", b->str); continue; }
+        if (yaml_load(cand, D, depth + 1, notes)) return -1;
+    }
+    return 0;
+}
+
+static int load_given(const char *path, cnode *given, xt_sbuf *notes) {
+    xt_json *j = NULL;
+    int rc = -1;
+    if (ends_with(path, ".safetensors")) { // a model file: its __metadata__.config
+        xt_st *st = xt_st_open(path);
+        if (!st) return -1;
+        const char *cs = xt_st_meta(st, "config");
+        if (!cs) xt_error("config", "%s: no 'config' in __metadata__", path);
+        else j = xt_json_parse(cs, strlen(cs), path);
+        xt_st_close(st);
+    } else {
+        size_t len;
+        char *text = read_text(path, &len);
+        if (!text) return -1;
+        if (ends_with(path, ".yaml") || ends_with(path, ".yml")) {
+            free(text);
+            ydocs D = {{0}, 0};
+            if (!yaml_load(path, &D, 0, notes)) {
+                if (!jpath(D.doc[0], "model")) xt_error("config", "%s: no 'model' section: not an official xT config", path);
+                else rc = yaml_to_config(&D, given, path, notes);
+            }
+            for (int i = 0; i < D.n; i++) xt_json_free(D.doc[i]);
+            return rc;
+        }
+        j = xt_json_parse(text, len, path);
+        free(text);
+    }
+    if (!j) return -1;
+    if (j->type != XT_JSON_OBJ) xt_error("config", "%s: config is not a JSON object", path);
+    else { cnode_from_json(given, j); rc = 0; }
+    xt_json_free(j);
+    return rc;
+}
+
+static int apply_set(cnode *given, const char *kv) {
+    const char *eq = strchr(kv, '=');
+    if (!eq || eq == kv || (size_t)(eq - kv) >= 200) return xt_error("config", "--set expects KEY=VALUE, got '%s'", kv);
+    char key[256];
+    snprintf(key, sizeof key, "%.*s", (int)(eq - kv), kv);
+    char *c = canon(eq + 1);
+    if (!c) { // a bare word: a string
+        xt_sbuf s = {0};
+        xt_sbuf_json_str(&s, eq + 1);
+        c = s.p;
+    }
+    cnode_set(given, key, c);
+    free(c);
+    xt_error_clear();
+    return 0;
+}
+
+// every inferred leaf: present in given -> must match; absent -> added
+static int merge(cnode *given, const cnode *inf, const char *prefix, const char *ckpath) {
+    for (int i = 0; i < inf->n; i++) {
+        const cnode *k = inf->kids[i];
+        char path[256];
+        snprintf(path, sizeof path, "%s%s%s", prefix, *prefix ? "." : "", k->key);
+        if (!k->leaf) {
+            if (merge(given, k, path, ckpath)) return -1;
+            continue;
+        }
+        cnode *g = cnode_path(given, path, 0);
+        if (g && g->leaf) {
+            char *a = canon(g->leaf);
+            int same = a && !strcmp(a, k->leaf);
+            free(a);
+            if (!same)
+                return xt_error("config", "%s: setting %s is %s but the checkpoint's tensors say %s", ckpath, path, g->leaf, k->leaf);
+        } else if (!g) cnode_set(given, path, k->leaf);
+    }
+    return 0;
+}
+
+char *xt_ckpt_config(const xt_ckpt *ck, const char *config_path, char *const *sets, int n_sets, xt_sbuf *notes) {
+    cnode *given = cnode_new(NULL), *inf = cnode_new(NULL);
+    char *out = NULL;
+    infer I = {.ck = ck, .inf = inf, .notes = notes};
+    if (config_path && load_given(config_path, given, notes)) goto done;
+    for (int i = 0; i < n_sets; i++)
+        if (apply_set(given, sets[i])) goto done;
+    const char *kind = cnode_get(given, "kind");
+    if (kind && strcmp(kind, "\"xt\"")) { // another model kind: passed through unchecked
+        xt_sbuf_printf(notes, "config kind %s given: passed through without inference\n", kind);
+    } else {
+        if (infer_xt(&I)) goto done;
+        if (merge(given, inf, "", ck->path)) goto done;
+        // defaults the official code takes for what no released config changes
+        if (!cnode_get(given, "context.in_context_patches") && cnode_get(given, "context.hidden_size")) {
+            cnode_set(given, "context.in_context_patches", "-1");
+            xt_sbuf_printf(notes, "context.in_context_patches: -1 assumed (the official default, no released config changes it)\n");
+        }
+        if (!cnode_get(given, "mlp_ratio")) cnode_set(given, "mlp_ratio", "4");
+        if (cnode_get(given, "swin.embed_dim") && !cnode_get(given, "swin.img_size") && cnode_get(given, "crop_size"))
+            cnode_set(given, "swin.img_size", cnode_get(given, "crop_size"));
+        // what the tensors could not say and nobody gave
+        xt_sbuf miss = {0};
+        char buf[1024];
+        snprintf(buf, sizeof buf, "%s", I.missing);
+        for (char *sv, *tok = strtok_r(buf, " ", &sv); tok; tok = strtok_r(NULL, " ", &sv))
+            if (!cnode_get(given, tok)) {
+                const char *hint = !strcmp(tok, "crop_size") ? "region side the model was trained with, e.g. 256"
+                                 : !strcmp(tok, "swin.window_size") ? "16 for every official Swin V2 (large: window12to16 -> 16)"
+                                 : !strcmp(tok, "context.attention_method") ? "naive or hyper: identical tensors, different attention"
+                                 : !strcmp(tok, "hiera.num_heads") ? "not a hiera preset: heads of the first stage"
+                                 : "";
+                xt_sbuf_printf(&miss, "\n  %-26s %s", tok, hint);
+            }
+        if (miss.n) {
+            xt_error("config", "%s: settings the tensors cannot determine are missing (give --set KEY=VALUE, --config "
+                               "CONFIG.json|OFFICIAL.yaml|MODEL.safetensors):%s", ck->path, miss.p);
+            xt_sbuf_free(&miss);
+            goto done;
+        }
+    }
+    xt_sbuf s = {0};
+    cnode_emit(&s, given);
+    out = s.p;
+done:
+    cnode_free(given);
+    cnode_free(inf);
+    return out;
+}
