@@ -160,6 +160,8 @@ struct xt_token_store {
     void *impl;
 };
 xt_token_store *xt_token_store_mem_new(int D); // growable in-memory store
+// Scratch-file store in dir (NULL: /tmp); the file is unlinked at once. NULL + xt_error.
+xt_token_store *xt_token_store_file_new(const char *dir, int D);
 
 // Context run over one image of HP x WP regions (batch 1). Regions are pushed row-major.
 xt_ctx *xt_ctx_begin(const xt_xtmodel *m, int HP, int WP); // NULL + xt_error

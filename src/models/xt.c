@@ -13,6 +13,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "context.h"
 #include "nn/nn.h"
@@ -240,6 +241,52 @@ xt_token_store *xt_token_store_mem_new(int D) {
     return s;
 }
 
+// A scratch-file store: rows are appended to a file (unlinked at creation when possible, so
+// nothing is left behind) and read back with pread; memory stays O(1) in the sequence length.
+typedef struct { FILE *f; char *path; } file_store;
+
+static int file_append(xt_token_store *s, const float *rows, int64_t n) {
+    file_store *fs = s->impl;
+    if (fseeko(fs->f, 0, SEEK_END) || fwrite(rows, sizeof(float) * s->D, (size_t)n, fs->f) != (size_t)n)
+        return xt_error("xt", "token store %s: write failed (disk full?)", fs->path);
+    s->n += n;
+    return 0;
+}
+
+static int file_read(xt_token_store *s, int64_t start, int64_t n, float *dst) {
+    file_store *fs = s->impl;
+    if (start < 0 || n < 0 || start + n > s->n) return xt_error("xt", "token store: read past the end");
+    if (fflush(fs->f) || fseeko(fs->f, (off_t)(start * s->D * (int64_t)sizeof(float)), SEEK_SET) ||
+        fread(dst, sizeof(float) * s->D, (size_t)n, fs->f) != (size_t)n)
+        return xt_error("xt", "token store %s: read failed", fs->path);
+    return 0;
+}
+
+static void file_free(xt_token_store *s) {
+    file_store *fs = s->impl;
+    fclose(fs->f);
+    free(fs->path);
+    free(fs);
+    free(s);
+}
+
+xt_token_store *xt_token_store_file_new(const char *dir, int D) {
+    char path[4096];
+    snprintf(path, sizeof path, "%s/xt-tokens-XXXXXX", dir && *dir ? dir : "/tmp");
+    int fd = mkstemp(path);
+    if (fd < 0) { xt_error("xt", "token store: cannot create a scratch file in %s", dir && *dir ? dir : "/tmp"); return NULL; }
+    FILE *f = fdopen(fd, "w+b");
+    if (!f) { close(fd); unlink(path); xt_error("xt", "token store: fdopen %s failed", path); return NULL; }
+    unlink(path); // removed from the directory now, freed when closed
+    xt_token_store *s = xt_xcalloc(1, sizeof *s);
+    file_store *fs = xt_xcalloc(1, sizeof *fs);
+    fs->f = f;
+    fs->path = strdup(path);
+    s->D = D, s->impl = fs;
+    s->append = file_append, s->read = file_read, s->free = file_free;
+    return s;
+}
+
 // ---------------------------------------------------------------------------------------------
 // context run
 
@@ -252,6 +299,9 @@ struct xt_ctx {
     double *gap;         // naive head: running sum (C)
     float *rowbuf;       // xl: one row of regions' features (WP, C, fh, fw)
     float *rowtok;       // xl: its tokens (fh * gw, D), scratch for the projection input too
+    float *tokbuf;       // xl: projected tokens of one region row (fh * gw, D)
+    float *pebuf;        // xl: one position embedding (D)
+    float *mtmp;         // memfix: one layer's input (<= 2 (P + 1) rows)
     float *ip_tap;       // tapping: decoder.input_proj (L, D)
     xt_token_store *store; // global mode
     // windows
@@ -289,7 +339,9 @@ xt_ctx *xt_ctx_begin(const xt_xtmodel *mc, int HP, int WP) {
     size_t rowt = (size_t)in->feat_h * c->gw;
     c->rowbuf = xt_malloc_checked(rowf * sizeof(float), "region row");
     c->rowtok = xt_malloc_checked(rowt * (size_t)(D > in->feat_c ? D : in->feat_c) * sizeof(float), "token row");
-    if (!c->rowbuf || !c->rowtok) goto fail;
+    c->tokbuf = xt_malloc_checked(rowt * D * sizeof(float), "token row");
+    c->pebuf = xt_xmalloc(D * sizeof(float));
+    if (!c->rowbuf || !c->rowtok || !c->tokbuf) goto fail;
     xt_context_begin_pass(&m->ctx);
     if (in->in_context_patches <= 0 || in->in_context_patches >= c->L + 1) {
         c->store = xt_token_store_mem_new(D);
@@ -304,6 +356,7 @@ xt_ctx *xt_ctx_begin(const xt_xtmodel *mc, int HP, int WP) {
     if (in->memfix) {
         c->mem = xt_xcalloc(in->n_layers, sizeof(float *));
         c->mem_len = xt_xcalloc(in->n_layers, sizeof(int));
+        if (!(c->mtmp = xt_malloc_checked((size_t)Lw * D * sizeof(float), "memfix window"))) goto fail;
         for (int i = 0; i < in->n_layers; i++)
             if (!(c->mem[i] = xt_malloc_checked((size_t)Lw * D * sizeof(float), "window memory"))) goto fail;
     }
@@ -366,8 +419,7 @@ static int run_window(xt_ctx *c, int64_t s, int64_t e) {
     } else {
         // memfix: layer i sees [mem_i minus its last `off` rows, xx][-keep:], remembers that
         // input minus its last row, and passes on its last `base` outputs
-        float *tmp = xt_malloc_checked((size_t)keep * D * sizeof(float), "memfix window");
-        if (!tmp) return -1;
+        float *tmp = c->mtmp;
         for (int i = 0; i < NL; i++) {
             int ml = c->n_win ? c->mem_len[i] - off : 0;
             if (ml < 0) ml = 0;
@@ -379,14 +431,13 @@ static int run_window(xt_ctx *c, int64_t s, int64_t e) {
             memcpy(tmp + (size_t)from_mem * D, xx + (size_t)xskip * D, (size_t)(base - xskip) * D * sizeof(float));
             memcpy(c->mem[i], tmp, (size_t)(len - 1) * D * sizeof(float));
             c->mem_len[i] = len - 1;
-            if (xt_context_layer_forward(&m->ctx, i, tmp, len, &c->ws, NULL, "", sfx)) { free(tmp); return -1; }
+            if (xt_context_layer_forward(&m->ctx, i, tmp, len, &c->ws, NULL, "", sfx)) return -1;
             if (tap) {
                 int64_t sh[3] = {1, len, D};
                 xt_tap_emitf(tap, tmp, 3, sh, "decoder.layers.%d%s", i, sfx);
             }
             memcpy(xx, tmp + (size_t)(len - base) * D, (size_t)base * D * sizeof(float));
         }
-        free(tmp);
     }
     const float *last = xx + (size_t)(base - 1) * D;
     for (int d = 0; d < D; d++) c->cls_sum[d] += last[d];
@@ -422,8 +473,7 @@ static int flush_row(xt_ctx *c, int rr) {
     const int C = in->feat_c, fh = in->feat_h, fw = in->feat_w, D = in->hidden, gw = c->gw;
     size_t rf = (size_t)C * fh * fw;
     float *feat = c->rowtok; // gather (fh * gw, C) first, then project into the token rows
-    float *tok = xt_malloc_checked((size_t)fh * gw * D * sizeof(float), "token row");
-    if (!tok) return -1;
+    float *tok = c->tokbuf;
     for (int y = 0; y < fh; y++)
         for (int x = 0; x < gw; x++) {
             const float *r = c->rowbuf + (x / fw) * rf;
@@ -434,14 +484,13 @@ static int flush_row(xt_ctx *c, int rr) {
     xt_xl_head_project(&m->xl, tok, feat, n);
     int64_t t0 = (int64_t)rr * fh * gw;
     if (c->ip_tap) memcpy(c->ip_tap + t0 * D, tok, (size_t)n * D * sizeof(float));
-    float *pe = xt_xmalloc(D * sizeof(float));
+    float *pe = c->pebuf;
     for (int y = 0; y < fh; y++)
         for (int x = 0; x < gw; x++) {
             xt_sincos_pos_embed_token(pe, D, rr * fh + y, x);
             float *t = tok + ((size_t)y * gw + x) * D;
             for (int d = 0; d < D; d++) t[d] += pe[d];
         }
-    free(pe);
     int rc = 0;
     if (c->store) rc = c->store->append(c->store, tok, n);
     else {
@@ -449,7 +498,6 @@ static int flush_row(xt_ctx *c, int rr) {
         c->npend += n;
         rc = run_windows(c, 0);
     }
-    free(tok);
     return rc;
 }
 
@@ -526,6 +574,9 @@ void xt_ctx_free(xt_ctx *c) {
     free(c->rowbuf);
     free(c->rowtok);
     free(c->ip_tap);
+    free(c->tokbuf);
+    free(c->pebuf);
+    free(c->mtmp);
     if (c->store) c->store->free(c->store);
     free(c->pend);
     free(c->win);

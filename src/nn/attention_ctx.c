@@ -139,7 +139,7 @@ void xt_channel_attention_forward(float *out, int ldo, const float *q, const flo
             kmin[c] = x < kmin[c] ? x : kmin[c];
         }
     // each query row writes only its own output row; out may alias q (row n read before written)
-#pragma omp parallel
+#pragma omp parallel if (L >= 64)
     {
 #ifdef _OPENMP
         float *buf = scratch + 2 * (size_t)C + 3 * (size_t)C * omp_get_thread_num();
