@@ -124,6 +124,19 @@ int main(void) {
         xt_xtmodel_free(mw);
     }
     xt_json_free(cfg);
+    // a model file can choose a variant in its config ("variant": "memfix")
+    {
+        const char *cs = xt_st_meta(st, "config");
+        char *v = xt_xmalloc(strlen(cs) + 32);
+        sprintf(v, "{\"variant\": \"memfix\", %s", cs + 1);
+        xt_json *vc = xt_json_parse(v, strlen(v), "config");
+        xt_xtmodel_params q = {NULL, 1};
+        xt_xtmodel *mv = xt_xtmodel_new_with(st, vc, q);
+        CHECK(mv && xt_xtmodel_get_info(mv)->memfix == 1 && xt_xtmodel_get_info(mv)->in_context_patches == 16);
+        xt_xtmodel_free(mv);
+        xt_json_free(vc);
+        free(v);
+    }
     xt_st_close(st);
     return check_summary("xt_stream");
 }

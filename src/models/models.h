@@ -121,8 +121,9 @@ typedef struct xt_xtmodel_info {
 } xt_xtmodel_info;
 
 typedef struct xt_xtmodel_params {
-    const char *variant; // NULL: official behaviour; else a name from config.variants or one of
-                         // "memfix", "blockmask", "incontext16_tuplefix" (docs/xt-model.md)
+    const char *variant; // NULL: the config's "variant" key if any, else official behaviour;
+                         // else a name from config.variants or one of "memfix", "blockmask",
+                         // "incontext16_tuplefix" (docs/xt-model.md)
     int no_encoder;      // 1: context + head only (features computed elsewhere)
 } xt_xtmodel_params;
 

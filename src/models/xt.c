@@ -89,7 +89,9 @@ xt_xtmodel *xt_xtmodel_new_with(xt_st *st, const xt_json *cfg, xt_xtmodel_params
                  in->hidden, in->n_layers, in->in_context_patches);
         goto fail;
     }
-    // variants (golden README bugs 3, 5, 6): fixed behaviour under a name
+    // variants (golden README bugs 3, 5, 6): fixed behaviour under a name, from the caller or
+    // from the config's "variant" key (a model file can carry its choice)
+    if (!p.variant) p.variant = xt_json_str(cfg, "variant", NULL);
     if (p.variant) {
         const xt_json *v = find_variant(cfg, p.variant);
         int icp = in->in_context_patches;
@@ -551,10 +553,20 @@ int xt_ctx_logits(xt_ctx *c, float *logits) {
     int rc = 0;
     if (c->store) {
         int64_t L1 = c->L + 1;
-        float *x = xt_malloc_checked((size_t)L1 * D * sizeof(float), "token sequence");
-        if (!x) { free(v); return -1; }
-        rc = c->store->read(c->store, 0, c->L, x);
-        memcpy(x + c->L * D, m->xl.cls_token, D * sizeof(float));
+        float *x;
+        if (c->store->free == mem_free) {
+            // in-memory store: append the cls token and take its buffer (no second copy)
+            rc = mem_append(c->store, m->xl.cls_token, 1);
+            mem_store *ms = c->store->impl;
+            x = ms->p;
+            ms->p = NULL, ms->cap = 0, c->store->n = 0;
+            if (rc || c->store->n != 0) { free(x); free(v); return -1; }
+        } else {
+            x = xt_malloc_checked((size_t)L1 * D * sizeof(float), "token sequence");
+            if (!x) { free(v); return -1; }
+            rc = c->store->read(c->store, 0, c->L, x);
+            memcpy(x + c->L * D, m->xl.cls_token, D * sizeof(float));
+        }
         if (!rc) rc = run_layers(c, x, (int)L1, "");
         memcpy(v, x + c->L * D, D * sizeof(float));
         free(x);

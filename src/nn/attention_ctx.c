@@ -21,8 +21,8 @@
 
 #include "nn.h"
 
-#define BQ 64
-#define BK 128
+#define BQ 256
+#define BK 256
 
 // exp for x <= 0 (softmax arguments), vectorisable: Cephes expf polynomial, rel. error ~2e-7.
 static inline float exp_neg(float x) {
