@@ -16,6 +16,8 @@ static const struct {
     {"info", xt_cmd_info, "describe a model file"},
     {"convert", xt_cmd_convert, "convert a PyTorch checkpoint (.ckpt/.pth) into a model file"},
     {"make-image", xt_cmd_make_image, "write a procedural test raster of any size (bounded memory)"},
+    {"classify", xt_cmd_classify, "classify an image of any size with an xT model (streaming)"},
+    {"embed", xt_cmd_embed, "write the stitched region features of an image as a float GeoTIFF"},
 };
 
 int xt_cli_fail(void) {

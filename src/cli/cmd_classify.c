@@ -1,0 +1,136 @@
+// cmd_classify.c — `xt classify -m MODEL IMAGE`: streams the image through the xT model (regions
+// a row at a time into the context run) and prints the top-k classes, or with --json one object
+// {"logits": [...], "probs": [...], "top": [{"class", "prob", "logit"}...], ...} on stdout.
+#include <math.h>
+#include <string.h>
+
+#include "cli.h"
+#include "cli/stream.h"
+
+static void usage(FILE *f) {
+    fprintf(f, "usage: xt classify -m MODEL IMAGE [options]\n\n"
+               "Classifies an image of any size (TIFF, BigTIFF, GeoTIFF, PNG, JPEG) with an xT model, reading it\n"
+               "region by region in bounded memory. Prints the top-k classes with probabilities.\n\noptions:\n"
+               "  --json              one JSON object on stdout: logits, probs, top\n"
+               "  -k N                classes to show                              [5]\n");
+    xt_stream_help(f);
+}
+
+typedef struct {
+    xt_stream *s;
+    xt_ctx *ctx;
+} cls_state;
+
+static int on_batch(void *u, int rr, int rc0, int n, const float *feat) {
+    cls_state *cs = u;
+    size_t fs = xt_xtmodel_feat_numel(cs->s->mi);
+    for (int k = 0; k < n; k++)
+        if (xt_ctx_push(cs->ctx, feat + k * fs) < 0) return -1;
+    return 0;
+}
+
+static const char *class_name(const xt_json *cfg, int i) {
+    const xt_json *names = xt_json_get(cfg, "class_names");
+    if (!names || names->type != XT_JSON_ARR || i >= names->n || names->items[i]->type != XT_JSON_STR) return NULL;
+    return names->items[i]->str;
+}
+
+int xt_cmd_classify(int argc, char **argv) {
+    xt_stream_args a;
+    xt_stream_args_default(&a);
+    int json = 0, topk = 5;
+    for (int i = 1; i < argc; i++) {
+        const char *o = argv[i];
+        if (!strcmp(o, "-h") || !strcmp(o, "--help")) {
+            usage(stdout);
+            return 0;
+        }
+        int r = xt_stream_parse_opt(&a, argc, argv, &i);
+        if (r < 0) return xt_cli_usage_error("classify", "%s", xt_error_buffer());
+        if (r) continue;
+        if (!strcmp(o, "--json")) json = 1;
+        else if (!strcmp(o, "-k") || !strcmp(o, "--top")) {
+            if (i + 1 >= argc || xt_cli_parse_int(argv[++i], "-k", 1, 1000000, &topk) < 0)
+                return xt_cli_usage_error("classify", "-k expects a positive integer");
+        } else if (o[0] == '-' && o[1]) return xt_cli_usage_error("classify", "unknown option %s", o);
+        else if (!a.image) a.image = o;
+        else return xt_cli_usage_error("classify", "more than one image (%s, %s)", a.image, o);
+    }
+    if (!a.model || !a.image) return xt_cli_usage_error("classify", "%s", !a.model ? "no model (-m MODEL)" : "no image");
+    xt_stream s;
+    cls_state cs = {&s, NULL};
+    float *logits = NULL;
+    double *probs = NULL;
+    int *order = NULL, rc = 1;
+    if (xt_stream_open(&s, &a) < 0) goto done;
+    // global context modes keep the token sequence: spill beyond --mem
+    if (!(cs.ctx = xt_ctx_begin(s.m, s.HP, s.WP))) goto done;
+    if (!s.mi->streaming && s.mi->head == XT_HEAD_XL) {
+        double L = (double)s.HP * s.WP * s.mi->feat_h * s.mi->feat_w;
+        if (L * s.mi->hidden * sizeof(float) > a.mem_mb * 1048576.0) {
+            xt_token_store *ts = xt_token_store_spill_new(s.mi->hidden, (size_t)(a.mem_mb * 1048576.0));
+            if (!ts || xt_ctx_set_store(cs.ctx, ts) < 0) goto done;
+        }
+    }
+    if (xt_stream_run(&s, "classify", on_batch, &cs) < 0) goto done;
+    int K = s.mi->num_classes;
+    logits = xt_xmalloc(sizeof *logits * K);
+    probs = xt_xmalloc(sizeof *probs * K);
+    order = xt_xmalloc(sizeof *order * K);
+    if (xt_ctx_logits(cs.ctx, logits) < 0) goto done;
+    double mx = -INFINITY, sum = 0;
+    for (int i = 0; i < K; i++) mx = logits[i] > mx ? logits[i] : mx;
+    for (int i = 0; i < K; i++) sum += probs[i] = exp((double)logits[i] - mx);
+    for (int i = 0; i < K; i++) {
+        probs[i] /= sum;
+        order[i] = i;
+    }
+    for (int i = 1; i < K; i++) // stable insertion sort by probability, descending
+        for (int j = i; j > 0 && probs[order[j]] > probs[order[j - 1]]; j--) {
+            int t = order[j];
+            order[j] = order[j - 1];
+            order[j - 1] = t;
+        }
+    if (topk > K) topk = K;
+    if (json) {
+        printf("{\"image\": ");
+        xt_sbuf sb = {0};
+        xt_sbuf_json_str(&sb, a.image);
+        printf("%s, \"width\": %d, \"height\": %d, \"regions\": [%d, %d], \"crop_size\": %d,\n", sb.p, s.ri->width,
+               s.ri->height, s.HP, s.WP, s.S);
+        xt_sbuf_free(&sb);
+        printf(" \"logits\": [");
+        for (int i = 0; i < K; i++) printf("%s%.9g", i ? ", " : "", logits[i]);
+        printf("],\n \"probs\": [");
+        for (int i = 0; i < K; i++) printf("%s%.9g", i ? ", " : "", probs[i]);
+        printf("],\n \"top\": [");
+        for (int i = 0; i < topk; i++) {
+            const char *nm = class_name(s.cfg, order[i]);
+            printf("%s{\"class\": %d, \"prob\": %.9g, \"logit\": %.9g", i ? ", " : "", order[i], probs[order[i]], logits[order[i]]);
+            if (nm) {
+                xt_sbuf n2 = {0};
+                xt_sbuf_json_str(&n2, nm);
+                printf(", \"name\": %s", n2.p);
+                xt_sbuf_free(&n2);
+            }
+            printf("}");
+        }
+        printf("],\n \"seconds\": %.3f}\n", s.t_total);
+    } else {
+        printf("%s: %d x %d, %d x %d regions of %d, %.2f s\n", a.image, s.ri->width, s.ri->height, s.HP, s.WP, s.S, s.t_total);
+        for (int i = 0; i < topk; i++) {
+            const char *nm = class_name(s.cfg, order[i]);
+            printf("%2d. class %-4d %s%s%7.3f %%  (logit %.5f)\n", i + 1, order[i], nm ? nm : "", nm ? "  " : "",
+                   100 * probs[order[i]], logits[order[i]]);
+        }
+    }
+    rc = 0;
+done:
+    if (rc) xt_cli_fail();
+    xt_ctx_free(cs.ctx);
+    xt_stream_close(&s);
+    free(logits);
+    free(probs);
+    free(order);
+    return rc;
+}

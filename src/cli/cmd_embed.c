@@ -1,0 +1,99 @@
+// cmd_embed.c — `xt embed -m MODEL IMAGE -o OUT.tif`: the stitched last-stage region features as
+// a tiled float32 GeoTIFF, one pixel per token, C bands; georeferenced like the input with the
+// pixel size multiplied by the token stride (crop_size / feat_w). Rows of region features go to
+// the writer as they are produced (memory: one row of regions' features + one row of tiles).
+#include <string.h>
+
+#include "cli.h"
+#include "cli/stream.h"
+
+static void usage(FILE *f) {
+    fprintf(f, "usage: xt embed -m MODEL IMAGE -o OUT.tif [options]\n\n"
+               "Writes the region encoder's last-stage features of every region, stitched into one token\n"
+               "grid, as a tiled float32 GeoTIFF (C bands, one pixel per token) carrying the input's\n"
+               "georeferencing (pixel size x token stride, same CRS). The grid covers the padded region\n"
+               "grid (ceil(H/S) x ceil(W/S) regions).\n\noptions:\n"
+               "  -o, --output FILE   output GeoTIFF                               [required]\n"
+               "  --compress C        none, deflate, lzw, zstd                     [none]\n");
+    xt_stream_help(f);
+}
+
+typedef struct {
+    xt_stream *s;
+    xt_tiff_writer *w;
+    float *row; // (C, fh, WP * fw)
+} emb_state;
+
+static int on_batch(void *u, int rr, int rc0, int n, const float *feat) {
+    emb_state *es = u;
+    const xt_xtmodel_info *mi = es->s->mi;
+    int C = mi->feat_c, fh = mi->feat_h, fw = mi->feat_w, GW = es->s->WP * fw;
+    for (int k = 0; k < n; k++) {
+        const float *f = feat + k * xt_xtmodel_feat_numel(mi);
+        for (int c = 0; c < C; c++)
+            for (int y = 0; y < fh; y++)
+                memcpy(es->row + ((size_t)c * fh + y) * GW + (size_t)(rc0 + k) * fw, f + ((size_t)c * fh + y) * fw,
+                       sizeof(float) * fw);
+    }
+    if (rc0 + n == es->s->WP) return xt_tiff_writer_rows(es->w, es->row, fh);
+    return 0;
+}
+
+int xt_cmd_embed(int argc, char **argv) {
+    xt_stream_args a;
+    xt_stream_args_default(&a);
+    const char *out = NULL, *comp = "none";
+    for (int i = 1; i < argc; i++) {
+        const char *o = argv[i];
+        if (!strcmp(o, "-h") || !strcmp(o, "--help")) {
+            usage(stdout);
+            return 0;
+        }
+        int r = xt_stream_parse_opt(&a, argc, argv, &i);
+        if (r < 0) return xt_cli_usage_error("embed", "%s", xt_error_buffer());
+        if (r) continue;
+        if ((!strcmp(o, "-o") || !strcmp(o, "--output")) && i + 1 < argc) out = argv[++i];
+        else if (!strcmp(o, "--compress") && i + 1 < argc) comp = argv[++i];
+        else if (o[0] == '-' && o[1]) return xt_cli_usage_error("embed", "unknown option or missing value: %s", o);
+        else if (!a.image) a.image = o;
+        else return xt_cli_usage_error("embed", "more than one image (%s, %s)", a.image, o);
+    }
+    if (!a.model || !a.image || !out)
+        return xt_cli_usage_error("embed", "%s", !a.model ? "no model (-m MODEL)" : !a.image ? "no image" : "no output (-o OUT.tif)");
+    xt_stream s;
+    emb_state es = {&s, NULL, NULL};
+    xt_georef g = {0};
+    int rc = 1;
+    if (xt_stream_open(&s, &a) < 0) goto done;
+    const xt_xtmodel_info *mi = s.mi;
+    if (s.S % mi->feat_w || s.S % mi->feat_h || s.S / mi->feat_w != s.S / mi->feat_h) {
+        xt_error("embed", "token stride is not an integer (%d px regions, %d x %d tokens)", s.S, mi->feat_h, mi->feat_w);
+        goto done;
+    }
+    int stride = s.S / mi->feat_w;
+    const xt_georef *in_geo = &s.ri->geo;
+    if (in_geo->has_transform || in_geo->n_keys) {
+        xt_georef_copy(&g, in_geo);
+        xt_georef_scale(&g, stride);
+    }
+    int tile = ((mi->feat_h + 15) / 16) * 16;
+    xt_tiff_opts to = {.width = s.WP * mi->feat_w, .height = s.HP * mi->feat_h, .bands = mi->feat_c, .sample = XT_S_F32,
+                       .tile_w = tile, .tile_h = tile, .compression = comp, .geo = in_geo->has_transform || in_geo->n_keys ? &g : NULL};
+    es.row = xt_malloc_checked(sizeof(float) * mi->feat_c * mi->feat_h * to.width, "feature row");
+    if (!es.row || !(es.w = xt_tiff_writer_open(out, &to))) goto done;
+    if (xt_stream_run(&s, "embed", on_batch, &es) < 0) goto done;
+    xt_tiff_writer *w = es.w;
+    es.w = NULL;
+    if (xt_tiff_writer_close(w) < 0) goto done;
+    if (!a.quiet)
+        fprintf(stderr, "xt embed: %s: %d x %d tokens x %d channels (stride %d px), %d regions in %.2f s\n", out, to.width,
+                to.height, to.bands, stride, s.HP * s.WP, s.t_total);
+    rc = 0;
+done:
+    if (rc) xt_cli_fail();
+    if (es.w) xt_tiff_writer_abort(es.w);
+    free(es.row);
+    xt_georef_free(&g);
+    xt_stream_close(&s);
+    return rc;
+}
