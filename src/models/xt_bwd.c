@@ -34,8 +34,11 @@ struct xt_xt_train {
     xlayer *L;
     xt_mamba_train *mamba;
     // activations of the last forward
-    int N, HP, WP, H, W, R, gh, gw, Lt;
+    int N, HP, WP, H, W, R, gh, gw, Lt, ng;
     float *regions, *feat[XT_MAX_STAGES];
+    float *kimg, *kfeat[XT_MAX_STAGES]; // chipping: the kept regions as one batch and its outputs
+    int *kidx;                          // their region indices, ascending
+    xt_arena nog;                       // chipping: activations of one forward-only region
     float *pooled, *a0, *a1, *lnm, *lnr, *a2;           // naive head
     float *tok, *pe, *x0, *xf, *cls, *cm, *cr, *cln;    // xl head
 };
@@ -160,12 +163,22 @@ float xt_xt_train_smoothing(const xt_xt_train *m) { return m->smoothing; }
 // ---------------------------------------------------------------------------------------------
 // activation plan (measure pass = same code on a measuring arena)
 
-static void plan_head(xt_xt_train *m, int N, xt_arena *a) {
+static void plan_head(xt_xt_train *m, int N, int ng, xt_arena *a) {
     int Cs[XT_MAX_STAGES], Hs[XT_MAX_STAGES];
     xt_swin_train_stages(m->enc, Cs, Hs);
-    size_t R = (size_t)m->R;
-    m->regions = xt_arena_f32(a, R * m->in_chans * m->crop * m->crop);
+    size_t R = (size_t)m->R, rsz = (size_t)m->in_chans * m->crop * m->crop;
+    m->regions = xt_arena_f32(a, R * rsz);
     for (int s = 0; s < m->ns; s++) m->feat[s] = xt_arena_f32(a, R * Cs[s] * Hs[s] * Hs[s]);
+    m->ng = ng;
+    if (ng < m->R) {
+        m->kidx = xt_arena_bytes(a, R * sizeof(int));
+        m->kimg = xt_arena_f32(a, (size_t)ng * rsz);
+        for (int s = 0; s < m->ns; s++) m->kfeat[s] = xt_arena_f32(a, (size_t)ng * Cs[s] * Hs[s] * Hs[s]);
+        size_t nb = xt_swin_train_act_bytes(m->enc, 1);
+        memset(&m->nog, 0, sizeof m->nog);
+        m->nog.base = xt_arena_bytes(a, nb);
+        m->nog.size = nb;
+    }
     if (!m->head) {
         m->pooled = xt_arena_f32(a, (size_t)N * m->C);
         m->a0 = xt_arena_f32(a, (size_t)N * m->F);
@@ -217,8 +230,9 @@ size_t xt_xt_train_act_bytes(xt_xt_train *m, int N, int H, int W, int n_grad) {
     if (geometry(m, N, H, W)) return 0;
     xt_arena a;
     xt_arena_init(&a, 0);
-    plan_head(m, N, &a);
-    return a.high + 64 + xt_swin_train_act_bytes(m->enc, n_grad > 0 ? n_grad : m->R);
+    int ng = n_grad > 0 && n_grad < m->R ? n_grad : m->R;
+    plan_head(m, N, ng, &a);
+    return a.high + 64 + xt_swin_train_act_bytes(m->enc, ng);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -253,10 +267,11 @@ int xt_xt_train_forward(xt_xt_train *m, const xt_params *P, const float *img, in
     if (geometry(m, N, H, W)) return -1;
     int ng = 0;
     for (int r = 0; r < m->R; r++) ng += keep ? keep[r] != 0 : 1;
+    if (ng < 1) return xt_error("xt train", "no region keeps gradients");
     size_t need = xt_xt_train_act_bytes(m, N, H, W, ng);
     if (act->measure || act->size - act->used < need)
         return xt_error("xt train", "activation arena too small (%zu bytes free, need %zu)", act->size - act->used, need);
-    plan_head(m, N, act);
+    plan_head(m, N, ng, act);
     int S = m->crop, C0 = m->in_chans, Cs[XT_MAX_STAGES], Hs[XT_MAX_STAGES];
     xt_swin_train_stages(m->enc, Cs, Hs);
     size_t rsz = (size_t)C0 * S * S;
@@ -269,8 +284,21 @@ int xt_xt_train_forward(xt_xt_train *m, const xt_params *P, const float *img, in
     if (ng == m->R) {
         if (xt_swin_train_forward(m->enc, P, m->regions, m->R, m->feat, act, tap, "encoder.model.")) return -1;
     } else {
-        xt_error("xt train", "gradient chipping runs through xt_xt_train_forward_chipped");
-        return -1;
+        // forward-only regions first (their activations are dropped region by region), then the
+        // kept ones as one batch, whose activations stay for backward; order is preserved
+        for (int r = 0, j = 0; r < m->R; r++) {
+            if (keep[r]) { m->kidx[j++] = r; continue; }
+            float *o[XT_MAX_STAGES];
+            for (int s = 0; s < m->ns; s++) o[s] = m->feat[s] + (size_t)r * Cs[s] * Hs[s] * Hs[s];
+            xt_arena_reset(&m->nog);
+            if (xt_swin_train_forward(m->enc, P, m->regions + r * rsz, 1, o, &m->nog, NULL, NULL)) return -1;
+        }
+        for (int j = 0; j < ng; j++) memcpy(m->kimg + j * rsz, m->regions + m->kidx[j] * rsz, rsz * sizeof(float));
+        if (xt_swin_train_forward(m->enc, P, m->kimg, ng, m->kfeat, act, NULL, NULL)) return -1;
+        for (int s = 0; s < m->ns; s++) {
+            size_t fs = (size_t)Cs[s] * Hs[s] * Hs[s];
+            for (int j = 0; j < ng; j++) memcpy(m->feat[s] + m->kidx[j] * fs, m->kfeat[s] + j * fs, fs * sizeof(float));
+        }
     }
     for (int s = 0; s < m->ns; s++) {
         int64_t es[4] = {m->R, Cs[s], Hs[s], Hs[s]};
@@ -378,13 +406,14 @@ size_t xt_xt_train_scratch_bytes(xt_xt_train *m, int N, int H, int W, int n_grad
     if (!m->head) head = (size_t)N * (4 * m->F + 2 * m->C) + 64 * 8;
     size_t mam = m->mamba ? xt_mamba_train_scratch_floats(m->mamba, N, m->Lt) : 0;
     size_t fl = R * m->C * m->fh * m->fh, reg = R * m->in_chans * m->crop * m->crop;
-    return (head + mam + fl + reg) * sizeof(float) + 64 * 8 + xt_swin_train_scratch_bytes(m->enc, n_grad > 0 ? n_grad : m->R);
+    int ng = n_grad > 0 && n_grad < m->R ? n_grad : m->R;
+    return (head + mam + 2 * fl + reg) * sizeof(float) + 64 * 8 + xt_swin_train_scratch_bytes(m->enc, ng);
 }
 
 int xt_xt_train_backward(xt_xt_train *m, xt_params *P, const float *dlogits, float *dimg, xt_arena *scr) {
     int N = m->N, C = m->C, D = m->D, K = m->K, F = m->F, Cs[XT_MAX_STAGES], Hs[XT_MAX_STAGES];
     xt_swin_train_stages(m->enc, Cs, Hs);
-    size_t need = xt_xt_train_scratch_bytes(m, N, m->H, m->W, m->R);
+    size_t need = xt_xt_train_scratch_bytes(m, N, m->H, m->W, m->ng);
     if (scr->measure || scr->size - scr->used < need)
         return xt_error("xt train", "backward scratch too small (%zu bytes free, need %zu)", scr->size - scr->used, need);
     size_t mark = xt_arena_mark(scr);
@@ -455,19 +484,25 @@ int xt_xt_train_backward(xt_xt_train *m, xt_params *P, const float *dlogits, flo
                     for (int c = 0; c < C; c++) dfl[feat_at(m, n, c, y, x)] = dtok[((size_t)y * m->gw + x) * C + c];
         }
     }
-    // encoder
+    // encoder: only the kept regions (chipping) get gradients
     const float *dst[XT_MAX_STAGES] = {0};
+    size_t fs = (size_t)C * m->fh * m->fh, rsz = (size_t)m->in_chans * m->crop * m->crop;
     dst[m->ns - 1] = dfl;
-    float *dreg = dimg ? xt_arena_f32(scr, (size_t)m->R * m->in_chans * m->crop * m->crop) : NULL;
+    if (m->ng < m->R) {
+        float *k = xt_arena_f32(scr, (size_t)m->ng * fs);
+        for (int j = 0; j < m->ng; j++) memcpy(k + j * fs, dfl + m->kidx[j] * fs, fs * sizeof(float));
+        dst[m->ns - 1] = k;
+    }
+    float *dreg = dimg ? xt_arena_f32(scr, (size_t)m->ng * rsz) : NULL;
     if (xt_swin_train_backward(m->enc, P, dst, dreg, scr)) return -1;
     if (dimg) {
-        int S = m->crop, C0 = m->in_chans;
-        size_t rsz = (size_t)C0 * S * S;
+        int S = m->crop, C0 = m->in_chans, per = m->HP * m->WP;
         memset(dimg, 0, (size_t)N * C0 * m->H * m->W * sizeof(float));
-        for (int n = 0; n < N; n++)
-            for (int r = 0; r < m->HP * m->WP; r++)
-                uncrop_add(dimg + (size_t)n * C0 * m->H * m->W, dreg + ((size_t)n * m->HP * m->WP + r) * rsz, C0, m->H,
-                           m->W, S, (r / m->WP) * S, (r % m->WP) * S);
+        for (int j = 0; j < m->ng; j++) {
+            int r = m->ng < m->R ? m->kidx[j] : j, n = r / per, q = r % per;
+            uncrop_add(dimg + (size_t)n * C0 * m->H * m->W, dreg + j * rsz, C0, m->H, m->W, S, (q / m->WP) * S,
+                       (q % m->WP) * S);
+        }
     }
     xt_arena_release(scr, mark);
     return 0;
