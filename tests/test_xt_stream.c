@@ -75,6 +75,7 @@ int main(void) {
     float *f = xt_xcalloc(xt_xtmodel_feat_numel(in), sizeof(float));
     CHECK(xt_ctx_push(c, f) == 0 && xt_ctx_push(c, f) == -1 && strstr(xt_error_buffer(), "more than"));
     xt_ctx_free(c);
+    free(f);
     CHECK(xt_ctx_begin(m, 0, 3) == NULL);
     xt_xtmodel_params p = {"nosuch", 0};
     CHECK(xt_xtmodel_new_with(st, cfg, p) == NULL && strstr(xt_error_buffer(), "unknown variant 'nosuch'"));
