@@ -55,9 +55,12 @@ static void views(const char *file, int legacy) {
     }
     CHECK(same == ref->n);
     CHECK(xt_ckpt_find(ck, "int_big") == NULL); // 2^40 is not exact in float32: skipped with a note
-    int noted = 0;
-    for (int i = 0; i < ck->n_notes; i++) noted |= strstr(ck->notes[i], "int_big") != NULL;
-    CHECK(noted);
+    int noted = 0, half = 0;
+    for (int i = 0; i < ck->n_notes; i++) {
+        noted |= strstr(ck->notes[i], "int_big") != NULL;
+        half |= strstr(ck->notes[i], "1 tensors stored as HalfStorage converted to float32") != NULL;
+    }
+    CHECK(noted && half);
     CHECK(legacy ? !strcmp(ck->format, "legacy") : (!strcmp(ck->format, "zip") && ck->epoch == 3));
     printf("%s: %d tensors equal torch's conversion\n", file, same);
     xt_ckpt_free(ck);
@@ -193,6 +196,35 @@ static void config_tests(void) {
         xt_json_free(j);
         xt_ckpt_free(fk);
     }
+    // Hiera xT: preset heads and the region size (pos_embed) are inferred; a non-preset needs heads
+    {
+        static const char *const nm[] = {"encoder.model.patch_embed.proj.weight", "encoder.model.pos_embed",
+                                         "encoder.model.blocks.0.attn.qkv.weight", "encoder.model.blocks.0.mlp.fc1.weight",
+                                         "encoder.model.blocks.1.attn.qkv.weight", "encoder.model.blocks.1.proj.weight",
+                                         "encoder.model.blocks.2.attn.qkv.weight", "encoder.model.blocks.3.attn.qkv.weight",
+                                         "encoder.model.blocks.3.proj.weight", "encoder.model.blocks.4.attn.qkv.weight",
+                                         "encoder.model.blocks.5.attn.qkv.weight", "encoder.model.blocks.6.attn.qkv.weight",
+                                         "encoder.model.blocks.7.attn.qkv.weight", "encoder.model.blocks.8.attn.qkv.weight",
+                                         "encoder.model.blocks.9.attn.qkv.weight", "encoder.model.blocks.10.attn.qkv.weight",
+                                         "encoder.model.blocks.10.proj.weight", "encoder.model.blocks.11.attn.qkv.weight",
+                                         "decoder.layers.0.weight", "decoder.layers.3.weight"};
+        static const int64_t sh[][5] = {{4, 96, 3, 7, 7}, {3, 1, 3136, 96}, {2, 288, 96}, {2, 384, 96}, {2, 576, 192}, {2, 192, 96},
+                                        {2, 576, 192}, {2, 1152, 384}, {2, 384, 192}, {2, 1152, 384}, {2, 1152, 384}, {2, 1152, 384},
+                                        {2, 1152, 384}, {2, 1152, 384}, {2, 1152, 384}, {2, 2304, 768}, {2, 768, 384}, {2, 2304, 768},
+                                        {2, 3072, 768}, {2, 5, 3072}};
+        xt_ckpt *fk = fake(nm, sh, 20);
+        j = cfg_of(fk, NULL, NULL, 0); // hiera_tiny: 1-2-7-2, embed 96
+        CHECK(j && jint(j, "crop_size", NULL) == 224 && jint(j, "hiera", "num_heads") == 1 && jint(j, "hiera", "embed_dim") == 96);
+        if (!j) fprintf(stderr, "%s\n", xt_error_buffer());
+        int st[8];
+        CHECK(j && xt_json_int_array(xt_json_get(j, "hiera"), "stages", st, 8) == 4 && st[0] == 1 && st[1] == 2 && st[2] == 7 && st[3] == 2);
+        CHECK(j && !strcmp(jstr(j, "cls_head", NULL), "naive") && jint(j, "num_classes", NULL) == 5 && jint(j, "mlp_ratio", NULL) == 4);
+        xt_json_free(j);
+        fk->t[0].shape[0] = 64; // not a preset width: heads must be given
+        j = cfg_of(fk, NULL, NULL, 0);
+        CHECK(!j && strstr(xt_error_buffer(), "hiera.num_heads"));
+        xt_ckpt_free(fk);
+    }
     // YAML subset parser on its own
     {
         const char *y = "# comment\na: 1\nb:\n  - x\n  - {k: v}\n  -\n    c: 'q # not a comment'\nd: [1, 2.5, off, ~]\ne:\nf: \"s\\\"t\"\n";
@@ -264,6 +296,9 @@ int main(void) {
     hostile("deep_stack", "stack deeper than");
     hostile("self_list", "holds a list, not a state_dict");
     hostile("not_ckpt", "not a PyTorch checkpoint");
+    hostile("big_endian", "big-endian checkpoint");
+    hostile("deflate_bomb", "declared size 4294967280 is impossible");
+    hostile("deflate_size", "deflate stream is corrupt or its size differs");
     CHECK(!xt_ckpt_load("tests/ref/does_not_exist.ckpt", NULL) && strstr(xt_error_buffer(), "cannot open"));
 
     config_tests();

@@ -79,7 +79,7 @@ def zip_entries(data):
     return [(i.filename, z.read(i.filename)) for i in z.infolist()]
 
 
-def write_zip(entries, deflate=False, zip64=False, bad_crc=None, local_names=None):
+def write_zip(entries, deflate=False, zip64=False, bad_crc=None, fake_usize=None):
     """A plain zip writer so every field can be controlled (zip64 forced, CRC corrupted)."""
     out, central = bytearray(), bytearray()
     for name, data in entries:
@@ -93,6 +93,7 @@ def write_zip(entries, deflate=False, zip64=False, bad_crc=None, local_names=Non
             method = 8
         else:
             comp, method = data, 0
+        usize = fake_usize[1] if fake_usize and fake_usize[0] == name else len(data)
         off = len(out)
         if zip64:
             lextra = struct.pack("<HHQQ", 1, 16, len(data), len(comp))
@@ -105,7 +106,7 @@ def write_zip(entries, deflate=False, zip64=False, bad_crc=None, local_names=Non
         else:
             out += struct.pack("<IHHHHHIIIHH", 0x04034B50, 20, 0, method, 0, 0, crc, len(comp), len(data), len(nb), 0)
             out += nb + comp
-            central += struct.pack("<IHHHHHHIIIHHHHHII", 0x02014B50, 20, 20, 0, method, 0, 0, crc, len(comp), len(data),
+            central += struct.pack("<IHHHHHHIIIHHHHHII", 0x02014B50, 20, 20, 0, method, 0, 0, crc, len(comp), usize,
                                    len(nb), 0, 0, 0, 0, 0, off)
             central += nb
     cd_off = len(out)
@@ -196,6 +197,9 @@ def main():
         "deep_stack": pickle_ckpt(b"\x80\x02" + b"N" * 1100000 + b".", deflate=True),  # stack deeper than allowed
         "self_list": pickle_ckpt(b"\x80\x02]q\x00h\x00a."),                        # list containing itself: no tensors
         "not_ckpt": b"hello, this is not a checkpoint at all\n",
+        "big_endian": write_zip(entries + [(entries[0][0].split("/")[0] + "/byteorder", b"big")]),
+        "deflate_bomb": write_zip(entries, deflate=True, fake_usize=(data_entry, 0xFFFFFFF0)),  # declares 4 GB
+        "deflate_size": write_zip(entries, deflate=True, fake_usize=(data_entry, 4)),  # declares less than it holds
     }
     for k, v in HOSTILE.items():
         open(os.path.join(OUT, f"ckpt_bad_{k}.ckpt"), "wb").write(v)

@@ -67,7 +67,9 @@ int xt_cmd_convert(int argc, char **argv) {
     int64_t nparam = 0;
     for (int i = 0; i < ck->n; i++) {
         const xt_ck_tensor *t = &ck->t[i];
-        xt_st_writer_add(w, t->name, t->data, t->ndim, t->shape);
+        xt_st_writer_add(w, t->name, t->data, t->ndim, t->shape); // copies: free ours now (peak memory)
+        free(ck->t[i].data);
+        ck->t[i].data = NULL;
         if (strncmp(t->name, "optim.", 6)) { nw++; nparam += t->numel; }
     }
     snprintf(buf, sizeof buf, "%d", nw);

@@ -34,6 +34,7 @@ typedef struct {
     char prefix[256];     // "<folder>/"
     xt_pk *pk;            // the object pickle
     int cap;
+    int converted[XT_SD_COUNT]; // tensors widened/rounded to F32, per stored dtype
 } loader;
 
 static void note(xt_ckpt *ck, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -196,7 +197,7 @@ static int convert_tensor(loader *L, const xt_pk_obj *o, const char *name, xt_ck
             free(out);
             return xt_error("ckpt", "%s: tensor '%s' holds a non-finite value at index %lld", ck->path, name, (long long)bad);
         }
-    if (s->dtype != XT_SD_F32) note(L->ck, "'%s': %s converted to float32", name, xt_sdtype_name[s->dtype]);
+    L->converted[s->dtype] += s->dtype != XT_SD_F32;
     t->data = out;
     t->name = strdup(name);
     return 0;
@@ -296,6 +297,9 @@ static int take_object(loader *L, const xt_ckpt_opts *opts) {
         if (take_state_dict(L, root)) return -1;
     }
     if (!ck->n) return xt_error("ckpt", "%s: the state_dict holds no tensors", ck->path);
+    for (int d = 0; d < XT_SD_COUNT; d++)
+        if (L->converted[d]) note(ck, "%d tensors stored as %s converted to float32%s", L->converted[d], xt_sdtype_name[d],
+                                  d == XT_SD_F64 ? " (rounded to nearest)" : d > XT_SD_F64 ? " (every value exact)" : " (exact)");
     return 0;
 }
 
@@ -320,6 +324,15 @@ static int load_zip(loader *L) {
     memcpy(L->prefix, n, plen);
     L->prefix[plen] = 0;
     size_t len;
+    char bo[300];
+    snprintf(bo, sizeof bo, "%sbyteorder", L->prefix); // torch >= 2.1 records it; absent means little
+    int ib = xt_zip_find(L->zip, bo);
+    if (ib >= 0) {
+        const uint8_t *b = xt_zip_read(L->zip, ib, &len);
+        if (!b) return -1;
+        if (len < 6 || memcmp(b, "little", 6))
+            return xt_error("ckpt", "%s: big-endian checkpoint ('%s' is not 'little'): not supported", ck->path, bo);
+    }
     const uint8_t *pkl = xt_zip_read(L->zip, found, &len);
     if (!pkl) return -1;
     char what[600];

@@ -29,6 +29,7 @@ uint64_t xt_zip_size(const xt_zip *z, int i);
 // Uncompressed content of entry i, CRC-32 verified: a pointer into the mapping for stored
 // entries, an internal buffer (freed by xt_zip_close) for deflated ones. NULL + error.
 const uint8_t *xt_zip_read(xt_zip *z, int i, size_t *size);
+extern int xt__zip_no_crc; // fuzz targets only: skip the CRC check so mutations reach the parsers
 
 // ---------------------------------------------------------------------------------------------
 // pickle (pickle.c)

@@ -557,7 +557,8 @@ static int step(vm *v, int *done) {
 xt_pk *xt_pk_load(const uint8_t *data, size_t len, size_t *used, const char *what) {
     xt_pk *pk = xt_xcalloc(1, sizeof *pk);
     pk->what = strdup(what ? what : "pickle");
-    vm v = {.pk = pk, .p = data, .len = len};
+    vm v = {.pk = pk, .p = data, .len = len, .cap = 64};
+    v.stack = xt_xmalloc(v.cap * sizeof *v.stack); // never NULL: `stack + mark` must be valid
     int done = 0, rc = 0;
     while (!done && !(rc = step(&v, &done))) {}
     if (!rc) {
