@@ -65,7 +65,7 @@ int xt_context_init(xt_context *c, xt_st *st, const char *prefix, xt_attn_method
     if (attn == XT_ATTN_HYPER) {
         xt_hyper_params_default(&c->hp);
         if (xt_hyper_params_from_json(&c->hp, hyper_override)) { xt_context_free(c); return -1; }
-        c->hp.block_mask = block_mask;
+        c->hp.block_mask = block_mask || c->hp.block_mask; // variant, or config hyper_override.block_mask
         xt_hyper_rand_init(&c->rand, st, 0);
         c->hyper = xt_xcalloc(n_layers, sizeof *c->hyper);
         for (int i = 0; i < n_layers; i++) {
