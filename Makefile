@@ -14,7 +14,7 @@ XT_CFLAGS  = -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wno-unused-parameter -Iinclud
 # OpenBLAS, OpenMP build: it runs single-threaded inside our parallel regions (no oversubscription).
 BLAS_DIR  ?= /usr/lib/x86_64-linux-gnu/openblas-openmp
 BLAS_INC  ?= /usr/include/x86_64-linux-gnu/openblas-openmp
-XT_LDLIBS  = -L$(BLAS_DIR) -Wl,-rpath,$(BLAS_DIR) -lopenblas -ltiff -lgeotiff -lpng -ljpeg -lz -lm -lpthread
+XT_LDLIBS  = -L$(BLAS_DIR) -Wl,-rpath,$(BLAS_DIR) -lopenblas -ldnnl -ltiff -lgeotiff -lpng -ljpeg -lz -lm -lpthread
 ifeq ($(OPENMP),1)
 XT_CFLAGS += -fopenmp
 endif

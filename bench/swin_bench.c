@@ -1,5 +1,5 @@
 // swin_bench.c — regions/s of the Swin V2 region encoder with random weights (no PyTorch needed).
-//   build/bench/swin_bench [-t THREADS] [-n ITERS] [-b BATCH] [-s SIZE] [-e EMBED] [-w WINDOW]
+//   build/bench/swin_bench [-t THREADS] [-n ITERS] [-b BATCH] [-s SIZE] [-e EMBED] [-w WINDOW] [-p f32|bf16]
 // Default: Swin V2-T (embed 96, depths 2-2-6-2, heads 3-6-12-24, window 16) on 256x256 regions.
 #include <string.h>
 #include <time.h>
@@ -14,7 +14,7 @@ static double cpu_time(void) { // process CPU seconds: with 1 thread, robust to 
 }
 
 int main(int argc, char **argv) {
-    int threads = 2, iters = 10, B = 1, S = 256, embed = 96, window = 16;
+    int threads = 2, iters = 10, B = 1, S = 256, embed = 96, window = 16, bf16 = 0;
     for (int i = 1; i + 1 < argc; i += 2) {
         int v = atoi(argv[i + 1]);
         if (!strcmp(argv[i], "-t")) threads = v;
@@ -23,10 +23,11 @@ int main(int argc, char **argv) {
         else if (!strcmp(argv[i], "-s")) S = v;
         else if (!strcmp(argv[i], "-e")) embed = v;
         else if (!strcmp(argv[i], "-w")) window = v;
+        else if (!strcmp(argv[i], "-p")) bf16 = !strcmp(argv[i + 1], "bf16");
     }
     char cs[256];
-    snprintf(cs, sizeof cs, "{\"embed_dim\": %d, \"depths\": [2, 2, 6, 2], \"num_heads\": [%d, %d, %d, %d], \"window_size\": %d}",
-             embed, embed / 32, embed / 16, embed / 8, embed / 4, window);
+    snprintf(cs, sizeof cs, "{\"embed_dim\": %d, \"depths\": [2, 2, 6, 2], \"num_heads\": [%d, %d, %d, %d], \"window_size\": %d, \"matmul\": \"%s\"}",
+             embed, embed / 32, embed / 16, embed / 8, embed / 4, window, bf16 ? "bf16" : "f32");
     xt_json *cfg = xt_json_parse(cs, strlen(cs), "config");
     char path[] = "/tmp/xt_swin_bench_XXXXXX";
     int fd = mkstemp(path);
@@ -56,9 +57,9 @@ int main(int argc, char **argv) {
         if (dt < best) best = dt;
     }
     double mean = tot / iters, cpu = (cpu_time() - c0) / iters;
-    printf("swinv2 embed %d window %d %dx%d batch %d threads %d: %.2f M params, %.2f GFLOP/region, "
+    printf("swinv2 %s embed %d window %d %dx%d batch %d threads %d: %.2f M params, %.2f GFLOP/region, "
            "mean %.1f ms (best %.1f) per batch = %.2f regions/s (best %.2f), %.1f GFLOP/s, CPU %.1f ms/batch, workspace %.1f MB, peak RSS %.0f MB\n",
-           embed, window, S, S, B, threads, e->n_params / 1e6, e->flops / 1e9, mean * 1e3, best * 1e3, B / mean, B / best,
+           bf16 ? "bf16" : "f32", embed, window, S, S, B, threads, e->n_params / 1e6, e->flops / 1e9, mean * 1e3, best * 1e3, B / mean, B / best,
            e->flops * B / mean / 1e9, cpu * 1e3, e->workspace_size(e, B) / 1e6, xt_peak_rss() / 1e6);
     return 0;
 fail:

@@ -27,17 +27,20 @@
 typedef struct {
     int embed, n_stages, depths[XT_MAX_STAGES], heads[XT_MAX_STAGES], window, img, in_chans;
     double mlp_ratio;
+    int bf16; // "matmul": "bf16": the big linears in bfloat16 (oneDNN), opt-in
 } swin_cfg;
 
 typedef struct {
     int C, NH, hidden, res, ws, shift;
     const float *n1w, *n1b, *qkvw, *projw, *projb, *n2w, *n2b, *fc1w, *fc1b, *fc2w, *fc2b;
     float *qkvb, *scale, *bias; // owned: cat(q_bias, 0, v_bias) (3C); exp(min(logit_scale, log 100)) (NH); (NH, N, N)
+    uint16_t *qkvw16, *projw16, *fc1w16, *fc2w16; // bfloat16 copies (matmul "bf16" only)
 } sblock;
 
 typedef struct {
     int Cin, C, res, depth;
     const float *redw, *dnw, *dnb; // PatchMerging (s > 0)
+    uint16_t *redw16;
     sblock *blk;
 } sstage;
 
@@ -48,6 +51,8 @@ typedef struct {
     sstage st[XT_MAX_STAGES];
     sblock *blocks;
     float *owned;
+    uint16_t *owned16;
+    xt_mm_bf16 *mm;
 } swin;
 
 // ---------------------------------------------------------------------------------------------
@@ -62,6 +67,10 @@ static int parse_cfg(const xt_json *cfg, int img_size, swin_cfg *c) {
     if (xt_json_int(cfg, "embed_dim", -1, &c->embed) || xt_json_int(cfg, "window_size", -1, &c->window) ||
         xt_json_int(cfg, "in_chans", 3, &c->in_chans) || xt_json_num(cfg, "mlp_ratio", 4.0, &c->mlp_ratio))
         return xt_error_prefix("swinv2 config");
+    const char *mm = xt_json_str(cfg, "matmul", "f32");
+    if (!mm || (strcmp(mm, "f32") && strcmp(mm, "bf16")))
+        return xt_error("swinv2", "config: matmul must be \"f32\" or \"bf16\"");
+    c->bf16 = !strcmp(mm, "bf16");
     const xt_json *is = xt_json_get(cfg, "img_size");
     c->img = img_size;
     if (is && is->type != XT_JSON_NULL && xt_json_int(cfg, "img_size", img_size, &c->img)) return xt_error_prefix("swinv2 config");
@@ -135,6 +144,8 @@ static void swin_free(xt_encoder *e) {
     if (m) {
         free(m->blocks);
         free(m->owned);
+        free(m->owned16);
+        xt_mm_bf16_free(m->mm);
         free(m);
     }
     free(e);
@@ -238,6 +249,32 @@ xt_encoder *xt_swinv2_new(xt_st *st, const xt_json *cfg, const char *prefix, int
         }
     }
     XT_ASSERT(op <= m->owned + owned);
+    if (c.bf16) { // bfloat16 copies of the big linears' weights
+        if (!(m->mm = xt_mm_bf16_new())) goto fail;
+        size_t n16 = 0;
+        for (int s = 0; s < c.n_stages; s++) {
+            const sstage *S = &m->st[s];
+            if (s > 0) n16 += (size_t)S->C * 4 * S->Cin;
+            for (int b = 0; b < S->depth; b++) n16 += (size_t)S->C * (S->C + 2 * S->blk[b].hidden);
+        }
+        m->owned16 = xt_malloc_checked(n16 * sizeof(uint16_t), "bfloat16 weights");
+        if (!m->owned16) goto fail;
+        uint16_t *q = m->owned16;
+#define CONV(dst, src, n) (dst = q, xt_f32_to_bf16(q, src, n), q += (n))
+        for (int s = 0; s < c.n_stages; s++) {
+            sstage *S = &m->st[s];
+            size_t C = S->C;
+            if (s > 0) CONV(S->redw16, S->redw, C * 4 * S->Cin);
+            for (int b = 0; b < S->depth; b++) {
+                sblock *k = &S->blk[b];
+                k->qkvw16 = NULL; // qkv stays float32: cosine logits amplify q, k errors by logit_scale (up to 100)
+                CONV(k->projw16, k->projw, C * C);
+                CONV(k->fc1w16, k->fc1w, k->hidden * C);
+                CONV(k->fc2w16, k->fc2w, C * k->hidden);
+            }
+        }
+#undef CONV
+    }
     e->arch = "swinv2";
     e->in_chans = c.in_chans;
     e->img_size = c.img;
@@ -265,6 +302,7 @@ typedef struct {
     size_t tok;     // floats of one (B, L, C)-sized buffer: max over stages of B*L*C
     size_t big;     // qkv (3C) / MLP hidden / im2col / merge gather
     size_t attn;    // per-thread attention scratch
+    size_t a16;     // floats holding a bfloat16 copy of the largest linear input (matmul "bf16")
     int nthreads;
 } ws_plan;
 
@@ -286,13 +324,14 @@ static ws_plan plan(const swin *m, int B) {
         }
     }
     p.attn = (p.attn + 15) & ~(size_t)15;
+    if (m->c.bf16) p.a16 = (p.big + 1) / 2 + 16; // linear inputs: <= B L max(C, 4C_in, hidden) <= big
     p.nthreads = xt_get_threads();
     return p;
 }
 
 static size_t swin_workspace(const xt_encoder *e, int B) {
     ws_plan p = plan(e->impl, B);
-    return (3 * p.tok + p.big + p.attn * p.nthreads) * sizeof(float) + 6 * 64;
+    return (3 * p.tok + p.big + p.a16 + p.attn * p.nthreads) * sizeof(float) + 7 * 64;
 }
 
 static int swin_forward(const xt_encoder *e, const float *img, int B, float *const *out, xt_arena *ws,
@@ -301,7 +340,7 @@ static int swin_forward(const xt_encoder *e, const float *img, int B, float *con
     const swin_cfg *c = &m->c;
     if (B < 1) return xt_error("swinv2", "batch size %d", B);
     ws_plan p = plan(m, B);
-    size_t avail = ws->size - ws->used, fixed = (3 * p.tok + p.big) * sizeof(float) + 6 * 64;
+    size_t avail = ws->size - ws->used, fixed = (3 * p.tok + p.big + p.a16) * sizeof(float) + 7 * 64;
     if (ws->measure || avail < fixed + p.attn * sizeof(float))
         return xt_error("swinv2", "workspace too small (%zu bytes free, need %zu)", avail, fixed + p.attn * sizeof(float));
     int nthr = p.nthreads;
@@ -309,6 +348,16 @@ static int swin_forward(const xt_encoder *e, const float *img, int B, float *con
     size_t mark = xt_arena_mark(ws);
     float *x = xt_arena_f32(ws, p.tok), *a = xt_arena_f32(ws, p.tok), *y = xt_arena_f32(ws, p.tok);
     float *big = xt_arena_f32(ws, p.big), *scr = xt_arena_f32(ws, p.attn * nthr);
+    uint16_t *a16 = p.a16 ? (uint16_t *)xt_arena_f32(ws, p.a16) : NULL;
+    int rc = 0;
+#define LIN(out, in, w32, w16, M, K, N)                                                                    \
+    do {                                                                                                   \
+        if (w16) {                                                                                         \
+            xt_f32_to_bf16(a16, in, (size_t)(M) * (K));                                                    \
+            if ((rc = xt_mm_bf16_run(m->mm, out, a16, w16, M, N, K))) goto done;                           \
+        } else                                                                                             \
+            xt_linear_forward(out, in, w32, NULL, M, K, N);                                                \
+    } while (0)
     const char *pre = prefix ? prefix : "";
     int g = m->grid, C0 = c->embed;
     size_t L = (size_t)g * g;
@@ -327,7 +376,7 @@ static int swin_forward(const xt_encoder *e, const float *img, int B, float *con
         int NT = (int)(B * L);
         if (s > 0) { // ref: PatchMerging.forward
             xt_patch_merge_gather(big, x, B, 2 * R, 2 * R, S->Cin);
-            xt_linear_forward(y, big, S->redw, NULL, NT, 4 * S->Cin, C);
+            LIN(y, big, S->redw, S->redw16, NT, 4 * S->Cin, C);
             xt_layernorm_forward(x, NULL, NULL, y, S->dnw, S->dnb, NT, C, 1e-5f);
             if (xt_tap_on(tap)) {
                 int64_t sh[4] = {B, R, R, C};
@@ -337,14 +386,14 @@ static int swin_forward(const xt_encoder *e, const float *img, int B, float *con
         for (int b = 0; b < S->depth; b++) { // ref: SwinTransformerV2Block.forward
             const sblock *k = &S->blk[b];
             // biases are folded into the next pass (attention gather, GELU, residual layernorm)
-            xt_linear_forward(big, x, k->qkvw, NULL, NT, C, 3 * C);
+            LIN(big, x, k->qkvw, k->qkvw16, NT, C, 3 * C);
             xt_window_attn_forward(a, big, k->qkvb, k->scale, k->bias, B, R, R, C, k->NH, k->ws, k->shift, scr, p.attn,
                                    nthr);
-            xt_linear_forward(y, a, k->projw, NULL, NT, C, C);
+            LIN(y, a, k->projw, k->projw16, NT, C, C);
             xt_residual_layernorm_forward(x, y, k->projb, k->n1w, k->n1b, NT, C, 1e-5f); // x += norm1(attn(x))
-            xt_linear_forward(big, x, k->fc1w, NULL, NT, C, k->hidden);
+            LIN(big, x, k->fc1w, k->fc1w16, NT, C, k->hidden);
             xt_bias_gelu_forward(big, k->fc1b, NT, k->hidden);
-            xt_linear_forward(y, big, k->fc2w, NULL, NT, k->hidden, C);
+            LIN(y, big, k->fc2w, k->fc2w16, NT, k->hidden, C);
             xt_residual_layernorm_forward(x, y, k->fc2b, k->n2w, k->n2b, NT, C, 1e-5f); // x += norm2(mlp(x))
             if (xt_tap_on(tap)) {
                 int64_t sh[4] = {B, R, R, C};
@@ -353,8 +402,10 @@ static int swin_forward(const xt_encoder *e, const float *img, int B, float *con
         }
         xt_nhwc_to_nchw(out[s], x, B, (int)L, C);
     }
+done:
+#undef LIN
     xt_arena_release(ws, mark);
-    return 0;
+    return rc;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -62,6 +62,17 @@ void xt_patch_merge_gather(float *out, const float *x, int B, int H, int W, int 
 void xt_patch_im2col(float *out, const float *img, int B, int Cin, int H, int W, int P);
 // out (B, C, L) = transpose of x (B, L, C).
 void xt_nhwc_to_nchw(float *out, const float *x, int B, int L, int C);
+
+// ---- optional bfloat16 matmuls on oneDNN (matmul_bf16.c) ----
+// 1 when the CPU runs bf16 matmuls natively (AVX512-BF16 or AMX), else 0.
+int xt_bf16_available(void);
+typedef struct xt_mm_bf16 xt_mm_bf16; // per-model cache of oneDNN primitives (thread-safe)
+xt_mm_bf16 *xt_mm_bf16_new(void);     // NULL + error when bf16 is not available
+void xt_mm_bf16_free(xt_mm_bf16 *c);
+// out (M, N) float32 = a (M, K) @ w (N, K)^T, a and w bfloat16 (PyTorch Linear layout), f32 accumulate.
+int xt_mm_bf16_run(xt_mm_bf16 *c, float *out, const uint16_t *a, const uint16_t *w, int M, int N, int K);
+// bfloat16 (round to nearest even) of n floats.
+void xt_f32_to_bf16(uint16_t *out, const float *in, size_t n);
 // ---------------------------------------------------------------------------------------------
 // Training layers (train_ops.c): the remaining forward/backward pairs training needs.
 

@@ -82,21 +82,31 @@ void xt_window_attn_forward(float *out, const float *qkv, const float *qkv_bias,
             masked |= lab[t] != lab[0];
         }
         const float *base = qkv + (size_t)b * H * W * 3 * C + (size_t)h * HS;
-        float sc = scale[h], zero[1] = {0};
-        const float *qb = qkv_bias ? qkv_bias + h * HS : zero, *kb = qkv_bias ? qb + C : zero, *vb = qkv_bias ? qb + 2 * C : zero;
-        int bs = qkv_bias ? 1 : 0; // bias stride: 0 reads the zero
+        float sc = scale[h];
         // cosine attention: F.normalize(q) . F.normalize(k) * logit scale (folded into q)
         for (int t = 0; t < N; t++) {
             const float *r = base + (size_t)tok[t] * 3 * C, *rk = r + C, *rv = r + 2 * C;
             float *qt = q + (size_t)t * HS, *kt = k + (size_t)t * HS, *vt = v + (size_t)t * HS;
             float sq = 0, sk = 0;
+            if (qkv_bias) {
+                const float *qb = qkv_bias + h * HS, *kb = qb + C, *vb = qb + 2 * C;
 #pragma omp simd reduction(+ : sq, sk)
-            for (int d = 0; d < HS; d++) {
-                qt[d] = r[d] + qb[d * bs];
-                kt[d] = rk[d] + kb[d * bs];
-                vt[d] = rv[d] + vb[d * bs];
-                sq += qt[d] * qt[d];
-                sk += kt[d] * kt[d];
+                for (int d = 0; d < HS; d++) {
+                    qt[d] = r[d] + qb[d];
+                    kt[d] = rk[d] + kb[d];
+                    vt[d] = rv[d] + vb[d];
+                    sq += qt[d] * qt[d];
+                    sk += kt[d] * kt[d];
+                }
+            } else {
+#pragma omp simd reduction(+ : sq, sk)
+                for (int d = 0; d < HS; d++) {
+                    qt[d] = r[d];
+                    kt[d] = rk[d];
+                    vt[d] = rv[d];
+                    sq += qt[d] * qt[d];
+                    sk += kt[d] * kt[d];
+                }
             }
             float iq = sc / fmaxf(sqrtf(sq), 1e-12f), ik = 1.0f / fmaxf(sqrtf(sk), 1e-12f);
 #pragma omp simd
