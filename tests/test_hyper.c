@@ -141,6 +141,53 @@ static void seeded(void) {
     free(q), free(k), free(v), free(o1), free(o2);
 }
 
+// Official settings at L = 6000: two base heads of 3000 rows (exact causal) and an exact
+// off-diagonal block (3000 < min_seq_len 4096), both past one key block (2048 keys): the result
+// is exact causal attention. Float64 loop on rows around the boundaries; 2e-5 absolute.
+static void exact_long(void) {
+    int L = 6000, HS = 16;
+    size_t n = (size_t)L * HS;
+    float *q = malloc(n * 4), *k = malloc(n * 4), *v = malloc(n * 4), *o = malloc(n * 4);
+    fill(q, n, 4), fill(k, n, 5), fill(v, n, 6);
+    xt_hyper_params p;
+    xt_hyper_params_default(&p);
+    xt_hyper_rand r;
+    xt_hyper_rand_init(&r, NULL, 1);
+    xt_hyper hy;
+    CHECK(xt_hyper_init(&hy, &p, HS, NULL, "x", &r) == 0);
+    xt_arena ws;
+    CHECK(xt_arena_init(&ws, xt_hyper_workspace_size(&hy, 1, 1, L)) == 0);
+    CHECK(xt_hyper_attention(o, q, k, v, 1, 1, L, &hy, &r, NULL, "x", &ws) == 0);
+    CHECK(hy.hash_calls == 0 && r.next == 0);
+    int rows[] = {0, 2047, 2048, 2999, 3000, 3001, 5047, 5048, 5999};
+    float got[9 * 16], want[9 * 16];
+    for (int t = 0; t < 9; t++) {
+        int i = rows[t];
+        double mx = -1e300, sum = 0, acc[16] = {0};
+        for (int j = 0; j <= i; j++) {
+            double sc = 0;
+            for (int d = 0; d < HS; d++) sc += (double)q[(size_t)i * HS + d] * k[(size_t)j * HS + d];
+            sc /= 4.0; // HS^-0.5
+            if (sc > mx) mx = sc;
+        }
+        for (int j = 0; j <= i; j++) {
+            double sc = 0;
+            for (int d = 0; d < HS; d++) sc += (double)q[(size_t)i * HS + d] * k[(size_t)j * HS + d];
+            double w = exp(sc / 4.0 - mx);
+            sum += w;
+            for (int d = 0; d < HS; d++) acc[d] += w * v[(size_t)j * HS + d];
+        }
+        for (int d = 0; d < HS; d++) {
+            want[t * HS + d] = (float)(acc[d] / sum);
+            got[t * HS + d] = o[(size_t)i * HS + d];
+        }
+    }
+    CHECK_CLOSE(got, want, 9 * HS, 2e-5, 0, "official settings, L = 6000 (exact)");
+    xt_hyper_free(&hy);
+    xt_arena_free(&ws);
+    free(q), free(k), free(v), free(o);
+}
+
 static void bad_input(void) {
     xt_hyper_params p;
     xt_hyper_params_default(&p);
@@ -237,6 +284,7 @@ int main(void) {
     run_case("tests/ref/seq_hyper_long.safetensors", 6);
     run_case("tests/ref/seq_hyper_many.safetensors", 4);
     seeded();
+    exact_long();
     bad_input();
     golden_long();
     return check_summary("hyper");

@@ -237,6 +237,52 @@ XT_VECTORIZE static void softmax_rows(float *S, int ld, float *lse, int n, int m
     }
 }
 
+#define KB 2048 // key rows per GEMM block on the exact paths (one block at the official 4096 / 2)
+
+// Exact softmax attention of nq query rows against nk contiguous key/value rows plus nzero zero
+// keys (score 0, value 0), streamed over blocks of KB keys with an online softmax, so scratch is
+// O(nq * KB) at any length. causal_i0 >= 0: query i sees keys j <= causal_i0 + i only.
+// O (nq, HS) = attention output, lse (nq). S (nq * KB), mx (nq) scratch.
+XT_VECTORIZE static void exact_rows(float *O, float *lse, const float *Q, int nq, const float *Km,
+                                    const float *V, int nk, int causal_i0, int nzero, int HS,
+                                    float scale, float *S, float *mx) {
+    for (int i = 0; i < nq; i++) {
+        mx[i] = nzero ? 0.0f : -INFINITY;
+        lse[i] = (float)nzero; // running sum of exp(score - mx)
+    }
+    memset(O, 0, (size_t)nq * HS * sizeof(float));
+    for (int j0 = 0; j0 < nk; j0 += KB) {
+        if (causal_i0 >= 0 && j0 > causal_i0 + nq - 1) break; // no query sees these keys
+        int kc = nk - j0 < KB ? nk - j0 : KB;
+        xt_gemm(0, 1, nq, kc, HS, scale, Q, HS, Km + (size_t)j0 * HS, HS, 0.0f, S, kc);
+        for (int i = 0; i < nq; i++) {
+            float *sr = S + (size_t)i * kc, *o = O + (size_t)i * HS;
+            int cnt = causal_i0 >= 0 ? causal_i0 + i + 1 - j0 : kc;
+            cnt = cnt < 0 ? 0 : cnt > kc ? kc : cnt;
+            float mnew = mx[i];
+            for (int j = 0; j < cnt; j++) mnew = sr[j] > mnew ? sr[j] : mnew;
+            if (mnew != mx[i] && mx[i] != -INFINITY) { // rescale what was accumulated
+                float f = expf(mx[i] - mnew);
+                lse[i] *= f;
+                for (int d = 0; d < HS; d++) o[d] *= f;
+            }
+            mx[i] = mnew;
+            for (int j = 0; j < cnt; j++) sr[j] -= mnew;
+            xt_vexp(sr, sr, cnt);
+            float sum = 0;
+            for (int j = 0; j < cnt; j++) sum += sr[j];
+            lse[i] += sum;
+            for (int j = cnt; j < kc; j++) sr[j] = 0;
+        }
+        xt_gemm(0, 0, nq, HS, kc, 1.0f, S, kc, V + (size_t)j0 * HS, HS, 1.0f, O, HS);
+    }
+    for (int i = 0; i < nq; i++) {
+        float inv = 1.0f / lse[i], *o = O + (size_t)i * HS;
+        for (int d = 0; d < HS; d++) o[d] *= inv;
+        lse[i] = mx[i] + logf(lse[i]);
+    }
+}
+
 // add_self_attentions: (a1, l1) <- merge with (a2, l2). ref: hyper_attn/utils.py
 XT_VECTORIZE static void merge(float *a1, float *l1, const float *a2, float l2, int HS) {
     float c = 1.0f / (1.0f + expf(l2 - *l1));
@@ -289,10 +335,9 @@ static void base_level(const ctx *c) {
         const float *Q = c->q + row_off(c, head0, start), *Km = c->k + row_off(c, head0, start),
                     *V = c->v + row_off(c, head0, start);
         for (int i0 = 0; i0 < r; i0 += QB) {
-            int nq = r - i0 < QB ? r - i0 : QB, nk = i0 + nq;
-            xt_gemm(0, 1, nq, nk, HS, c->scale, Q + (size_t)i0 * HS, HS, Km, HS, 0.0f, s->S, nk);
-            softmax_rows(s->S, nk, c->lse + head0 * c->L + start + i0, nq, nk, i0, 0);
-            xt_gemm(0, 0, nq, HS, nk, 1.0f, s->S, nk, V, HS, 0.0f, c->out + row_off(c, head0, start + i0), HS);
+            int nq = r - i0 < QB ? r - i0 : QB;
+            exact_rows(c->out + row_off(c, head0, start + i0), c->lse + head0 * c->L + start + i0,
+                       Q + (size_t)i0 * HS, nq, Km, V, i0 + nq, i0, 0, HS, c->scale, s->S, s->l2);
         }
     }
 }
@@ -332,14 +377,7 @@ static int offdiag_level(const ctx *c, int k, xt_hyper_rand *rnd, const xt_tap *
                         *V = c->v + row_off(c, head0, start);
             for (int i0 = 0; i0 < r2; i0 += QB) {
                 int nq = r2 - i0 < QB ? r2 - i0 : QB;
-                if (r1) {
-                    xt_gemm(0, 1, nq, r1, HS, c->scale, Q + (size_t)i0 * HS, HS, Km, HS, 0.0f, s->S, r1);
-                    softmax_rows(s->S, r1, s->l1, nq, r1, -1, m - r1);
-                    xt_gemm(0, 0, nq, HS, r1, 1.0f, s->S, r1, V, HS, 0.0f, s->A1, HS);
-                } else { // every key is a zero row: uniform weights over zero values
-                    memset(s->A1, 0, (size_t)nq * HS * sizeof(float));
-                    for (int i = 0; i < nq; i++) s->l1[i] = logf((float)m);
-                }
+                exact_rows(s->A1, s->l1, Q + (size_t)i0 * HS, nq, Km, V, r1, -1, m - r1, HS, c->scale, s->S, s->l2);
                 for (int i = 0; i < nq; i++) {
                     size_t o = row_off(c, head0, start + m + i0 + i);
                     merge(c->out + o, &c->lse[o / HS], s->A1 + (size_t)i * HS, s->l1[i], HS);
@@ -443,7 +481,8 @@ static scratch_sizes scratch_size(const xt_hyper *h, int L) {
     size_t lcap = (size_t)(h->p.min_seq_len < L ? h->p.min_seq_len : L), bs = h->p.block_size,
            S = h->p.sample_size;
     scratch_sizes z;
-    z.S = QB * lcap > bs * (bs > S ? bs : S) ? QB * lcap : bs * (bs > S ? bs : S);
+    size_t kb = lcap < KB ? lcap : KB;
+    z.S = QB * kb > bs * (bs > S ? bs : S) ? QB * kb : bs * (bs > S ? bs : S);
     z.blk = bs * h->HS;
     z.smp = S * h->HS;
     z.rows = bs > QB ? bs : QB;
