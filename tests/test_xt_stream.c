@@ -1,6 +1,7 @@
 // test_xt_stream.c — the streaming model API (models.h: xt_xtmodel, xt_ctx, token stores) used
 // the way the streaming engineer uses it: regions cropped one at a time, encoded in small
 // batches, pushed row-major; plus zero padding, token stores, window memory and bad input.
+#include <math.h>
 #include <string.h>
 
 #include "check.h"
@@ -80,7 +81,6 @@ int main(void) {
     xt_xtmodel_params p = {"nosuch", 0};
     CHECK(xt_xtmodel_new_with(st, cfg, p) == NULL && strstr(xt_error_buffer(), "unknown variant 'nosuch'"));
     xt_xtmodel_free(m);
-    xt_json_free(cfg);
     // bad configs
     const char *bad[] = {"{\"kind\":\"xt\",\"cls_head\":\"foo\",\"crop_size\":128,\"num_classes\":10,\"swin\":{}}",
                          "{\"kind\":\"xt\",\"cls_head\":\"xl\",\"crop_size\":128,\"num_classes\":10,"
@@ -96,6 +96,41 @@ int main(void) {
         if (!strstr(xt_error_buffer(), msg[i])) { fprintf(stderr, "bad config %d: %s\n", i, xt_error_buffer()); CHECK(0); }
         xt_json_free(b);
     }
+    // bad model files: a missing weight, a misshaped weight, a NaN weight -> NULL + message
+    {
+        const char *what[] = {"missing", "shape", "nan"};
+        const char *msg[] = {"decoder.cls.1.bias", "decoder.cls.1.bias", "non-finite"};
+        for (int k = 0; k < 3; k++) {
+            xt_st_writer *w = xt_st_writer_new();
+            xt_st_writer_meta(w, "config", xt_st_meta(st, "config"));
+            for (int i = 0; i < st->n; i++) {
+                const xt_st_tensor *t = &st->t[i];
+                if (strncmp(t->name, "decoder.", 8)) continue;
+                int is = !strcmp(t->name, "decoder.cls.1.bias");
+                if (is && k == 0) continue;
+                float *d = xt_xmalloc(t->numel * sizeof(float));
+                memcpy(d, xt_st_f32(st, t->name, NULL), t->numel * sizeof(float));
+                int64_t sh[XT_MAX_DIMS];
+                memcpy(sh, t->shape, sizeof sh);
+                if (is && k == 2) d[3] = NAN;
+                if (is && k == 1) sh[0] = 9;
+                xt_st_writer_add(w, t->name, d, t->ndim, sh);
+                free(d);
+            }
+            char path[256];
+            snprintf(path, sizeof path, "%s/xt_bad_%s.safetensors", getenv("BUILD") ? getenv("BUILD") : "build", what[k]);
+            CHECK(xt_st_writer_save(w, path) == 0);
+            xt_st *bs = xt_st_open(path);
+            CHECK(bs != NULL);
+            xt_xtmodel_params q = {NULL, 1};
+            xt_xtmodel *bm = bs ? xt_xtmodel_new_with(bs, cfg, q) : NULL;
+            CHECK(bm == NULL);
+            if (!strstr(xt_error_buffer(), msg[k])) { fprintf(stderr, "bad file %s: %s\n", what[k], xt_error_buffer()); CHECK(0); }
+            xt_xtmodel_free(bm);
+            xt_st_close(bs);
+        }
+    }
+    xt_json_free(cfg);
     xt_st_close(st);
 
     // windows mode streams: a 24 x 24 region grid (9,216 tokens) through the in-context model,

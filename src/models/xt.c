@@ -110,6 +110,8 @@ xt_xtmodel *xt_xtmodel_new_with(xt_st *st, const xt_json *cfg, xt_xtmodel_params
             goto fail;
         }
     }
+    // NaN/Inf weights would silently poison every output: reject them, naming the tensor
+    if (xt_st_check_finite(st, "decoder.") || (!p.no_encoder && xt_st_check_finite(st, "encoder."))) goto fail;
     if (!p.no_encoder) {
         if (!(m->enc = build_encoder(st, cfg, in->crop_size))) { xt_error_prefix("%s", where); goto fail; }
         if (m->enc->img_size != in->crop_size) {
