@@ -76,6 +76,22 @@ static void kernels(xt_st *st) {
     }
     printf("xt_vexp max rel. error %.3g\n", maxrel);
     CHECK(maxrel < 3e-7f);
+    // softplus (torch threshold 20) and SiLU against float64, relative to max(|ref|, 1e-30)
+    float sp[2001], zero[2001] = {0}, si[2001], msp = 0, msi = 0;
+    for (int i = 0; i <= 2000; i++) xs[i] = -40.0f + i * (80.0f / 2000);
+    memcpy(sp, xs, sizeof sp);
+    xt_vsoftplus_bias(sp, zero, 2001);
+    xt_vsilu(si, xs, 2001);
+    for (int i = 0; i <= 2000; i++) {
+        double x = xs[i], rsp = x > 20 ? x : log1p(exp(x)), rsi = x / (1 + exp(-x));
+        float e1 = (float)(fabs(sp[i] - rsp) / fmax(fabs(rsp), 1e-30));
+        float e2 = (float)(fabs(si[i] - rsi) / fmax(fabs(rsi), 1e-30));
+        if (e1 > msp) msp = e1;
+        if (e2 > msi) msi = e2;
+    }
+    printf("softplus max rel. error %.3g, SiLU %.3g\n", msp, msi);
+    CHECK(msp < 1e-6f);
+    CHECK(msi < 1e-6f);
 }
 
 static void blocks(xt_st *st) {

@@ -47,14 +47,52 @@ XT_VECTORIZE void xt_vsilu_mul(float *y, const float *z, int n) {
     for (int i = 0; i < n; i++) y[i] *= z[i] / (1.0f + fexp(-z[i]));
 }
 
-// torch softplus (beta 1, threshold 20): x > 20 ? x : log1p(exp(x)), on x + bias
+// Cephes logf for x > 0 (normal), branch-free: x = m 2^e with m in [sqrt(1/2), sqrt(2)).
+static inline float flog(float x) {
+    int32_t b;
+    memcpy(&b, &x, sizeof b);
+    int32_t e = ((b >> 23) & 0xff) - 126;
+    b = (b & 0x807fffff) | 0x3f000000; // mantissa in [0.5, 1)
+    float m;
+    memcpy(&m, &b, sizeof m);
+    // m < sqrt(1/2): use 2m and e - 1 (arithmetic select: keeps the loop free of branches)
+    float small = (float)(m < 0.707106781186547524f);
+    float fe = (float)e - small;
+    m = m - 1.0f + small * m;
+    float z = m * m;
+    float y = 7.0376836292e-2f;
+    y = y * m - 1.1514610310e-1f;
+    y = y * m + 1.1676998740e-1f;
+    y = y * m - 1.2420140846e-1f;
+    y = y * m + 1.4249322787e-1f;
+    y = y * m - 1.6668057665e-1f;
+    y = y * m + 2.0000714765e-1f;
+    y = y * m - 2.4999993993e-1f;
+    y = y * m + 3.3333331174e-1f;
+    y = y * m * z;
+    y += -2.12194440e-4f * fe;
+    y += -0.5f * z;
+    return m + y + 0.693359375f * fe;
+}
+
+// torch softplus (beta 1, threshold 20): x > 20 ? x : log1p(exp(x)), on x + bias.
+// log1p(y) = log(u) + (y - (u - 1)) / u with u = 1 + y (the correction restores the bits of y
+// lost in the rounding of u, so tiny y give y).
 XT_VECTORIZE void xt_vsoftplus_bias(float *x, const float *bias, int n) {
-    float e[64];
+    // two loops over tiles: GCC does not vectorize fexp and flog fused in one loop body
+    float v[64], y[64], u[64];
     for (int i0 = 0; i0 < n; i0 += 64) {
         int m = n - i0 < 64 ? n - i0 : 64;
-        float *xi = x + i0;
-        for (int i = 0; i < m; i++) { xi[i] += bias[i0 + i]; e[i] = fexp(xi[i]); }
-        for (int i = 0; i < m; i++) xi[i] = xi[i] > 20.0f ? xi[i] : log1pf(e[i]);
+        for (int i = 0; i < m; i++) {
+            v[i] = x[i0 + i] + bias[i0 + i];
+            y[i] = fexp(v[i]);
+            u[i] = 1.0f + y[i];
+        }
+        for (int i = 0; i < m; i++) {
+            float l = flog(u[i]) + (y[i] - (u[i] - 1.0f)) / u[i];
+            float big = (float)(v[i] > 20.0f); // arithmetic select (l is finite: fexp clamps)
+            x[i0 + i] = big * v[i] + (1.0f - big) * l;
+        }
     }
 }
 
