@@ -103,19 +103,33 @@ void xt_dwconv2d_forward(float *out, const float *inp, const float *w_hwc, const
             const float *img = inp + (size_t)n * H * W * C;
             float *orow = out + (((size_t)n * OH + oy) * OW) * C;
             for (int ox = 0; ox < OW; ox++) {
-                float *o = orow + (size_t)ox * C;
-                if (b) memcpy(o, b, C * sizeof(float));
-                else memset(o, 0, C * sizeof(float));
-                for (int ky = 0; ky < K; ky++) {
-                    int iy = oy - pad + ky;
-                    if (iy < 0 || iy >= H) continue;
-                    for (int kx = 0; kx < K; kx++) {
-                        int ix = ox - pad + kx;
-                        if (ix < 0 || ix >= W) continue;
-                        const float *x = img + ((size_t)iy * W + ix) * C;
-                        const float *wk = w_hwc + ((size_t)ky * K + kx) * C;
-                        for (int c = 0; c < C; c++) o[c] += x[c] * wk[c];
-                    }
+                float *restrict o = orow + (size_t)ox * C;
+                const int ky0 = oy - pad < 0 ? pad - oy : 0, ky1 = oy - pad + K > H ? H - oy + pad : K;
+                const int kx0 = ox - pad < 0 ? pad - ox : 0, kx1 = ox - pad + K > W ? W - ox + pad : K;
+                int c0 = 0;
+                // 32 channels at a time in registers (two AVX-512 vectors) across all K*K taps
+                for (; c0 + 32 <= C; c0 += 32) {
+                    float acc[32];
+#pragma omp simd
+                    for (int c = 0; c < 32; c++) acc[c] = b ? b[c0 + c] : 0.0f;
+                    for (int ky = ky0; ky < ky1; ky++)
+                        for (int kx = kx0; kx < kx1; kx++) {
+                            const float *restrict x = img + ((size_t)(oy - pad + ky) * W + (ox - pad + kx)) * C + c0;
+                            const float *restrict wk = w_hwc + ((size_t)ky * K + kx) * C + c0;
+#pragma omp simd
+                            for (int c = 0; c < 32; c++) acc[c] += x[c] * wk[c];
+                        }
+                    memcpy(o + c0, acc, sizeof acc);
+                }
+                if (c0 < C) { // remainder channels
+                    for (int c = c0; c < C; c++) o[c] = b ? b[c] : 0.0f;
+                    for (int ky = ky0; ky < ky1; ky++)
+                        for (int kx = kx0; kx < kx1; kx++) {
+                            const float *restrict x = img + ((size_t)(oy - pad + ky) * W + (ox - pad + kx)) * C;
+                            const float *restrict wk = w_hwc + ((size_t)ky * K + kx) * C;
+#pragma omp simd
+                            for (int c = c0; c < C; c++) o[c] += x[c] * wk[c];
+                        }
                 }
             }
         }
