@@ -117,7 +117,7 @@ int xt_cmd_classify(int argc, char **argv) {
         }
         printf("],\n \"seconds\": %.3f}\n", s.t_total);
     } else {
-        printf("%s: %d x %d, %d x %d regions of %d, %.2f s\n", a.image, s.ri->width, s.ri->height, s.HP, s.WP, s.S, s.t_total);
+        printf("%s: %d x %d, %d rows x %d columns of %d px regions, %.2f s\n", a.image, s.ri->width, s.ri->height, s.HP, s.WP, s.S, s.t_total);
         for (int i = 0; i < topk; i++) {
             const char *nm = class_name(s.cfg, order[i]);
             printf("%2d. class %-4d %s%s%7.3f %%  (logit %.5f)\n", i + 1, order[i], nm ? nm : "", nm ? "  " : "",

@@ -25,7 +25,7 @@ void xt_stream_help(FILE *f) {
             "  --scale S           multiply samples by S first   [config \"input_scale\"; 1/255 u8, 1/65535 u16,\n"
             "                      1/32767 i16, 1 f32]\n"
             "  --nodata V          pixels where a selected band equals V (raw) become 0 after normalisation\n"
-            "  --cache MB          decoded-tile cache [auto: the tiles under two batches of regions,\n"
+            "  --cache MB          decoded-tile cache [auto: the tiles under one batch of regions,\n"
             "                      or for striped TIFF / PNG / JPEG a band of region-height rows]\n"
             "  --mem MB            global context modes: token sequence kept in memory, the rest\n"
             "                      spills to a scratch file in $TMPDIR          [1024]\n"
@@ -174,12 +174,12 @@ int xt_stream_open(xt_stream *s, const xt_stream_args *a) {
     s->feat = xt_malloc_checked(sizeof(float) * fs * s->B, "feature batch");
     if (!s->regions || !s->feat) return -1;
     if (xt_arena_init(&s->ws, xt_xtmodel_encode_ws_size(s->m, s->B)) < 0) return -1;
-    // cache: by default the tiles under two batches of regions (each tile is decoded about once
-    // when tiles and regions align, and the cache does not grow with the image width); strips and
-    // row-decoded formats need a band of S rows across the whole width.
+    // cache: by default the tiles under one batch of regions (each tile is decoded once when
+    // tiles and regions align, about twice otherwise, and the cache does not grow with the image
+    // width); strips and row-decoded formats need a band of S rows across the whole width.
     size_t px = (size_t)xt_sample_bytes(ri->sample) * (ri->planar ? 1 : ri->bands), bb = px * ri->block_w * ri->block_h;
     size_t nbx = ((size_t)s->B * s->S + ri->block_w - 1) / ri->block_w + 1, nby = ((size_t)s->S + ri->block_h - 1) / ri->block_h + 1;
-    size_t cache = 2 * nbx * nby * bb * (ri->planar ? ri->bands : 1);
+    size_t cache = nbx * nby * bb * (ri->planar ? ri->bands : 1);
     if (!ri->tiled) cache = px * (ri->planar ? ri->bands : 1) * ri->width * ((size_t)s->S + 2 * ri->block_h);
     if (a->cache_mb >= 0) cache = (size_t)(a->cache_mb * 1048576.0) > cache || ri->tiled ? (size_t)(a->cache_mb * 1048576.0) : cache;
     xt_raster_set_cache(s->r, cache);
