@@ -1,7 +1,7 @@
 // bench_swin.c — Swin V2-T region benchmark (a program, not a test).
 //
 //   build/bench/bench_swin [--threads 1,2] [--batch 4] [--iters 5] [--warmup 1] [--img 256]
-//                          [--model FILE] [--ref RESULTS.txt]
+//                          [--model FILE] [--ref RESULTS.txt] [--matmul f32|bf16|f32,bf16]
 //
 // Swin V2-T: embed 96, depths 2-2-6-2, heads 3-6-12-24, window 16 (clamped to the map on small
 // stages, as timm does), random weights from xt_swinv2_random_weights (seed 0), written once to
@@ -15,6 +15,10 @@
 // --ref: a file holding the "RESULT torch ..." / "RESULT ort ..." lines of bench/torch_swin.py
 // and bench/ort_swin.mjs (bench/run_bench.sh makes it); the table then shows them beside xt with
 // the ratios xt/PyTorch-best and xt/ORT (same thread count).
+//
+// --matmul: the encoder's "matmul" config ("f32", default; "bf16": the big linears in bfloat16
+// on oneDNN, float32 accumulation — docs/swinv2.md). Modes run in that order in one process, so
+// the bf16 rows' peak RSS includes the f32 run's high-water mark.
 //
 // When the model file has to be generated, the program re-executes itself afterwards so the
 // peak RSS it reports is that of inference only, not of writing 110 MB of weights.
@@ -100,7 +104,7 @@ static int make_model(const char *path, const xt_json *cfg, const char *cfg_text
 }
 
 int main(int argc, char **argv) {
-    const char *threads_s = "1,2", *model = NULL, *ref = NULL;
+    const char *threads_s = "1,2", *model = NULL, *ref = NULL, *matmul_s = "f32";
     int batch = 4, iters = 5, warmup = 1, img = 256;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -112,10 +116,15 @@ int main(int argc, char **argv) {
         else if (!strcmp(a, "--img")) img = atoi(v);
         else if (!strcmp(a, "--model")) model = v;
         else if (!strcmp(a, "--ref")) ref = v;
+        else if (!strcmp(a, "--matmul")) matmul_s = v;
         else goto usage;
         i++;
     }
     if (batch < 1 || iters < 1 || warmup < 0 || img < 32 || img % 32) goto usage;
+    int modes[2], nm = 0; // 0: f32, 1: bf16
+    if (strstr(matmul_s, "f32")) modes[nm++] = 0;
+    if (strstr(matmul_s, "bf16")) modes[nm++] = 1;
+    if (!nm) goto usage;
 
     int threads[MAXT], nt = 0;
     for (const char *p = threads_s; *p && nt < MAXT;) {
@@ -154,54 +163,70 @@ int main(int argc, char **argv) {
     }
 
     xt_st *st = xt_st_open(model);
-    xt_encoder *e = st ? xt_swinv2_new(st, cfg, "model.", img) : NULL;
-    if (!e) {
+    if (!st) {
         fprintf(stderr, "bench_swin: %s\n", xt_error_buffer());
         return 1;
     }
     const double fl = swin_flops(img);
-    printf("# xt Swin V2-T %dx%d: %.2f M params, %.3f GFLOP/region counted (encoder reports %.3f)\n",
-           img, img, e->n_params / 1e6, fl / 1e9, e->flops / 1e9);
-
     const size_t nin = (size_t)batch * 3 * img * img;
     float *x = xt_xmalloc(nin * sizeof(float));
     for (size_t i = 0; i < nin; i++) x[i] = (float)(i % 251) / 125.0f - 1.0f; // same ramp as ORT
-    float *out[XT_MAX_STAGES];
-    for (int s = 0; s < e->n_stages; s++)
-        out[s] = xt_xmalloc((size_t)batch * e->stage_c[s] * e->stage_h[s] * e->stage_w[s] * sizeof(float));
 
-    result xr[MAXT];
-    for (int ti = 0; ti < nt; ti++) {
-        xt_set_threads(threads[ti]);
-        xt_arena ws;
-        if (xt_arena_init(&ws, e->workspace_size(e, batch))) {
+    result xr[2 * MAXT];
+    int nx = 0;
+    for (int mi = 0; mi < nm; mi++) {
+        const char *mm = modes[mi] ? "bf16" : "f32";
+        char mcfg_text[600];
+        snprintf(mcfg_text, sizeof mcfg_text, "%.*s, \"matmul\": \"%s\"}", (int)strlen(cfg_text) - 1, cfg_text, mm);
+        xt_json *mcfg = xt_json_parse(mcfg_text, strlen(mcfg_text), "bench config");
+        XT_ASSERT(mcfg);
+        xt_encoder *e = xt_swinv2_new(st, mcfg, "model.", img);
+        if (!e) {
             fprintf(stderr, "bench_swin: %s\n", xt_error_buffer());
             return 1;
         }
-        double *times = xt_xmalloc((size_t)iters * sizeof(double));
-        for (int it = 0; it < warmup + iters; it++) {
-            double t0 = xt_time();
-            xt_arena_reset(&ws);
-            if (e->forward(e, x, batch, out, &ws, NULL, "")) {
+        printf("# xt Swin V2-T %dx%d, matmul %s: %.2f M params, %.3f GFLOP/region counted (encoder reports %.3f)\n",
+               img, img, mm, e->n_params / 1e6, fl / 1e9, e->flops / 1e9);
+        float *out[XT_MAX_STAGES];
+        for (int s = 0; s < e->n_stages; s++)
+            out[s] = xt_xmalloc((size_t)batch * e->stage_c[s] * e->stage_h[s] * e->stage_w[s] * sizeof(float));
+        for (int ti = 0; ti < nt; ti++) {
+            xt_set_threads(threads[ti]);
+            xt_arena ws;
+            if (xt_arena_init(&ws, e->workspace_size(e, batch))) {
                 fprintf(stderr, "bench_swin: %s\n", xt_error_buffer());
                 return 1;
             }
-            if (it >= warmup) times[it - warmup] = xt_time() - t0;
+            double *times = xt_xmalloc((size_t)iters * sizeof(double));
+            for (int it = 0; it < warmup + iters; it++) {
+                double t0 = xt_time();
+                xt_arena_reset(&ws);
+                if (e->forward(e, x, batch, out, &ws, NULL, "")) {
+                    fprintf(stderr, "bench_swin: %s\n", xt_error_buffer());
+                    return 1;
+                }
+                if (it >= warmup) times[it - warmup] = xt_time() - t0;
+            }
+            qsort(times, iters, sizeof(double), cmp_double);
+            double dt = median(times, iters), tmin = times[0];
+            free(times);
+            xt_arena_free(&ws);
+            const int s3 = e->n_stages - 1;
+            size_t n3 = (size_t)batch * e->stage_c[s3] * e->stage_h[s3] * e->stage_w[s3];
+            double am = 0;
+            for (size_t i = 0; i < n3; i++) am += fabs(out[s3][i]);
+            printf("# matmul=%s threads=%d checksum stage3 absmean=%.6f\n", mm, threads[ti], am / n3);
+            xr[nx] = (result){"", threads[ti], batch / dt, xt_peak_rss() / 1048576.0};
+            snprintf(xr[nx].prog, sizeof xr[nx].prog, "xt-%s", mm);
+            printf("RESULT %s threads=%d batch=%d regions_per_s=%.3f sec_per_batch=%.4f min_sec_per_batch=%.4f "
+                   "gflops=%.1f peak_rss_mb=%.0f\n",
+                   xr[nx].prog, threads[ti], batch, batch / dt, dt, tmin, batch / dt * fl / 1e9, xr[nx].rss_mb);
+            fflush(stdout);
+            nx++;
         }
-        qsort(times, iters, sizeof(double), cmp_double);
-        double dt = median(times, iters), tmin = times[0];
-        free(times);
-        xt_arena_free(&ws);
-        const int s3 = e->n_stages - 1;
-        size_t n3 = (size_t)batch * e->stage_c[s3] * e->stage_h[s3] * e->stage_w[s3];
-        double am = 0;
-        for (size_t i = 0; i < n3; i++) am += fabs(out[s3][i]);
-        printf("# threads=%d checksum stage3 absmean=%.6f\n", threads[ti], am / n3);
-        xr[ti] = (result){"xt", threads[ti], batch / dt, xt_peak_rss() / 1048576.0};
-        printf("RESULT xt threads=%d batch=%d regions_per_s=%.3f sec_per_batch=%.4f min_sec_per_batch=%.4f "
-               "gflops=%.1f peak_rss_mb=%.0f\n",
-               threads[ti], batch, batch / dt, dt, tmin, batch / dt * fl / 1e9, xr[ti].rss_mb);
-        fflush(stdout);
+        for (int s = 0; s < e->n_stages; s++) free(out[s]);
+        e->free(e);
+        xt_json_free(mcfg);
     }
 
     if (ref) {
@@ -219,29 +244,27 @@ int main(int argc, char **argv) {
                    !strcmp(rr[i].prog, "torch") ? "PyTorch 1.13 (OpenBLAS)"
                    : !strcmp(rr[i].prog, "ort") ? "ONNX Runtime 1.30" : rr[i].prog,
                    rr[i].threads, rr[i].rps, rr[i].rps * fl / 1e9, rr[i].rss_mb);
-        for (int i = 0; i < nt; i++)
-            printf("| xt | %d | %.2f | %.1f | %.0f |\n", xr[i].threads, xr[i].rps,
+        for (int i = 0; i < nx; i++)
+            printf("| xt (%s matmuls) | %d | %.2f | %.1f | %.0f |\n", xr[i].prog + 3, xr[i].threads, xr[i].rps,
                    xr[i].rps * fl / 1e9, xr[i].rss_mb);
-        printf("\n| xt threads | xt / PyTorch best (%.2f regions/s) | xt / ORT same threads |\n"
-               "|---:|---:|---:|\n", torch_best);
-        for (int i = 0; i < nt; i++) {
+        printf("\n| xt | threads | xt / PyTorch best (%.2f regions/s) | xt / ORT same threads |\n"
+               "|---|---:|---:|---:|\n", torch_best);
+        for (int i = 0; i < nx; i++) {
             double ort = 0;
             for (int j = 0; j < nr; j++)
                 if (!strcmp(rr[j].prog, "ort") && rr[j].threads == xr[i].threads) ort = rr[j].rps;
-            printf("| %d | %.2fx | %.2fx |\n", xr[i].threads,
+            printf("| %s | %d | %.2fx | %.2fx |\n", xr[i].prog, xr[i].threads,
                    torch_best > 0 ? xr[i].rps / torch_best : NAN, ort > 0 ? xr[i].rps / ort : NAN);
         }
     }
 
-    for (int s = 0; s < e->n_stages; s++) free(out[s]);
     free(x);
-    e->free(e);
     xt_st_close(st);
     xt_json_free(cfg);
     return 0;
 
 usage:
     fprintf(stderr, "usage: bench_swin [--threads 1,2] [--batch B] [--iters N] [--warmup W] "
-                    "[--img S (multiple of 32)] [--model FILE] [--ref RESULTS.txt]\n");
+                    "[--img S (multiple of 32)] [--model FILE] [--ref RESULTS.txt] [--matmul f32,bf16]\n");
     return 2;
 }
