@@ -266,6 +266,13 @@ int main(void) {
         const xt_ck_tensor *ea = xt_ckpt_find(ck, "optim.state.0.exp_avg");
         CHECK(nopt == 3 * 174 && steps_one && ck->epoch == 7);
         CHECK(ea && ea->ndim == 3 && ea->shape[2] == 128); // param 0 = decoder.cls_token (1, 1, 128)
+        xt_json *pg = ck->param_groups_json ? xt_json_parse(ck->param_groups_json, strlen(ck->param_groups_json), "pg") : NULL;
+        xt_json *me = ck->metrics_json ? xt_json_parse(ck->metrics_json, strlen(ck->metrics_json), "m") : NULL;
+        double lr = 0, top1 = 0;
+        CHECK(pg && pg->type == XT_JSON_ARR && pg->n >= 1 && !xt_json_num(pg->items[0], "lr", 0, &lr) && lr > 0);
+        CHECK(me && !xt_json_num(me, "val_top1", 0, &top1) && top1 == 0.5);
+        xt_json_free(pg);
+        xt_json_free(me);
         xt_ckpt_free(ck);
     }
 

@@ -78,6 +78,8 @@ int xt_cmd_convert(int argc, char **argv) {
         snprintf(buf, sizeof buf, "%lld", (long long)ck->epoch);
         xt_st_writer_meta(w, "epoch", buf);
     }
+    if (ck->metrics_json) xt_st_writer_meta(w, "metrics", ck->metrics_json);
+    if (ck->param_groups_json) xt_st_writer_meta(w, "optimizer_param_groups", ck->param_groups_json);
     int nio = 0;
     for (int i = 0; ref && i < ref->n; i++) {
         const xt_st_tensor *t = &ref->t[i];

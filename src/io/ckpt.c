@@ -55,6 +55,8 @@ void xt_ckpt_free(xt_ckpt *ck) {
     for (int i = 0; i < ck->n_notes; i++) free(ck->notes[i]);
     free(ck->t);
     free(ck->notes);
+    free(ck->metrics_json);
+    free(ck->param_groups_json);
     free(ck->path);
     free(ck);
 }
@@ -273,6 +275,64 @@ static int take_optimizer(loader *L, const xt_pk_obj *opt) {
     return 0;
 }
 
+// Plain data as JSON for the model file's metadata (metrics, optimizer hyper-parameters).
+// Depth- and size-limited: memo sharing can make a small pickle describe a huge tree.
+static void pk_json(xt_sbuf *s, const xt_pk_obj *o, int depth) {
+    if (s->n > 65536 || depth > 8) { xt_sbuf_printf(s, "null"); return; }
+    switch (o->type) {
+    case XT_PK_NONE: xt_sbuf_printf(s, "null"); break;
+    case XT_PK_BOOL: xt_sbuf_printf(s, "%s", o->u.i ? "true" : "false"); break;
+    case XT_PK_INT: xt_sbuf_printf(s, "%lld", (long long)o->u.i); break;
+    case XT_PK_FLOAT:
+        if (isfinite(o->u.f)) { // shortest of %.15g / %.17g that round-trips
+            char b[40];
+            snprintf(b, sizeof b, "%.15g", o->u.f);
+            if (strtod(b, NULL) != o->u.f) snprintf(b, sizeof b, "%.17g", o->u.f);
+            xt_sbuf_printf(s, "%s", b);
+        } else xt_sbuf_printf(s, "null");
+        break;
+    case XT_PK_STR: xt_sbuf_json_str(s, o->u.s); break;
+    case XT_PK_TUPLE: case XT_PK_LIST:
+        xt_sbuf_printf(s, "[");
+        for (int i = 0; i < o->n && s->n <= 65536; i++) {
+            if (i) xt_sbuf_printf(s, ",");
+            pk_json(s, o->u.items[i], depth + 1);
+        }
+        xt_sbuf_printf(s, "]");
+        break;
+    case XT_PK_DICT:
+        xt_sbuf_printf(s, "{");
+        for (int i = 0; i < o->n && s->n <= 65536; i++) {
+            const xt_pk_obj *k = o->u.items[2 * i];
+            char kb[32];
+            if (i) xt_sbuf_printf(s, ",");
+            if (k->type == XT_PK_STR) xt_sbuf_json_str(s, k->u.s);
+            else {
+                snprintf(kb, sizeof kb, "%lld", k->type == XT_PK_INT ? (long long)k->u.i : (long long)i);
+                xt_sbuf_json_str(s, kb);
+            }
+            xt_sbuf_printf(s, ":");
+            pk_json(s, o->u.items[2 * i + 1], depth + 1);
+        }
+        xt_sbuf_printf(s, "}");
+        break;
+    case XT_PK_TENSOR: {
+        xt_sbuf_printf(s, "\"tensor(");
+        for (int i = 0; i < o->u.tensor->ndim; i++) xt_sbuf_printf(s, "%s%lld", i ? "," : "", (long long)o->u.tensor->shape[i]);
+        xt_sbuf_printf(s, ")\"");
+        break;
+    }
+    default: xt_sbuf_printf(s, "\"<%s>\"", xt_pk_type_name(o->type)); break;
+    }
+}
+
+static char *to_json(const xt_pk_obj *o) {
+    xt_sbuf s = {0};
+    pk_json(&s, o, 0);
+    if (s.n > 65536) { xt_sbuf_free(&s); return NULL; }
+    return s.p;
+}
+
 static int take_object(loader *L, const xt_ckpt_opts *opts) {
     xt_ckpt *ck = L->ck;
     const xt_pk_obj *root = xt_pk_result(L->pk);
@@ -284,10 +344,14 @@ static int take_object(loader *L, const xt_ckpt_opts *opts) {
         ck->trainer_payload = 1;
         const xt_pk_obj *ep = xt_pk_dict_get(root, "epoch");
         if (ep && ep->type == XT_PK_INT) ck->epoch = ep->u.i;
+        const xt_pk_obj *me = xt_pk_dict_get(root, "metrics");
+        if (me) ck->metrics_json = to_json(me);
         if (take_state_dict(L, sd)) return -1;
         const xt_pk_obj *opt = xt_pk_dict_get(root, "optimizer_state_dict");
         if (opt && opts && opts->keep_optimizer) {
             if (opt->type == XT_PK_DICT && take_optimizer(L, opt)) return -1;
+            const xt_pk_obj *pg = xt_pk_dict_get(opt, "param_groups");
+            if (pg) ck->param_groups_json = to_json(pg);
         } else if (opt) note(ck, "optimizer state not converted (use --keep-optimizer to keep it as optim.* tensors)");
     } else {
         int ntensor = 0;

@@ -130,6 +130,8 @@ typedef struct xt_ckpt {
     char **notes;           // human-readable warnings (skipped entries, conversions)
     int trainer_payload;    // 1: the official {"epoch", "state_dict", ...} dict
     int64_t epoch;          // -1 if absent
+    char *metrics_json;     // the payload's "metrics" as JSON, or NULL
+    char *param_groups_json; // optimizer param_groups as JSON (with --keep-optimizer), or NULL
 } xt_ckpt;
 
 typedef struct xt_ckpt_opts {
