@@ -1,5 +1,7 @@
 #!/bin/sh
 # Runs every test binary given, then every tests/cli_*.sh; prints "N passed, N failed".
+# Passive OpenMP waiting: spinning threads starve each other when the machine is shared.
+export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-passive}
 pass=0; fail=0
 for t in "$@"; do
     if "$t" > "$t.log" 2>&1; then pass=$((pass+1)); echo "ok   $t"; tail -1 "$t.log" | sed 's/^/     /'
