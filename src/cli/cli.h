@@ -9,6 +9,8 @@ int xt_cmd_convert(int argc, char **argv);
 int xt_cmd_make_image(int argc, char **argv);
 int xt_cmd_classify(int argc, char **argv);
 int xt_cmd_embed(int argc, char **argv);
+int xt_cmd_train(int argc, char **argv);
+int xt_cmd_eval(int argc, char **argv);
 
 // shared helpers (main.c)
 int xt_cli_fail(void);                      // prints "xt: <error buffer>", returns 1

@@ -18,6 +18,8 @@ static const struct {
     {"make-image", xt_cmd_make_image, "write a procedural test raster of any size (bounded memory)"},
     {"classify", xt_cmd_classify, "classify an image of any size with an xT model (streaming)"},
     {"embed", xt_cmd_embed, "write the stitched region features of an image as a float GeoTIFF"},
+    {"train", xt_cmd_train, "train an xT classifier (CPU; checkpoints, --resume)"},
+    {"eval", xt_cmd_eval, "top-1 / top-5 accuracy of an xT classifier on a dataset"},
 };
 
 int xt_cli_fail(void) {

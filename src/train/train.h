@@ -118,6 +118,72 @@ int xt_xt_train_forward(xt_xt_train *m, const xt_params *P, const float *img, in
 int xt_xt_train_backward(xt_xt_train *m, xt_params *P, const float *dlogits, float *dimg, xt_arena *scratch);
 
 // ---------------------------------------------------------------------------------------------
+// data (data.c), deterministic randomness, initialisation and checkpoints (checkpoint.c)
+
+uint64_t xt_rng_mix(uint64_t z);     // splitmix64 finaliser
+double xt_rng_u01(uint64_t *state);  // uniform [0, 1)
+double xt_rng_normal(uint64_t *state);
+
+typedef struct {
+    int n, n_classes;
+    char **paths;
+    int *labels;
+    int synth;         // generated task "synth:N[:seed]"
+    uint64_t seed;
+} xt_dataset;
+
+// spec: a CSV file (`path,label` lines; an optional header; paths relative to the CSV's folder
+// or root), an iNaturalist 2018 JSON (*.json), or "synth:N[:seed]".
+int xt_dataset_open(xt_dataset *d, const char *spec, const char *root);
+void xt_dataset_free(xt_dataset *d);
+int xt_dataset_label(const xt_dataset *d, int i, int crop, int S);
+// Sample i as a normalised (C, S, S) image; augment: random crop + horizontal flip drawn from aug.
+int xt_dataset_load(const xt_dataset *d, int i, float *img, int C, int S, int crop, uint64_t aug, int augment,
+                    int *label);
+
+// Fresh weights: >= 2-D N(0, 1/fan_in); norm weights 1; biases 0; Swin logit_scale log 10;
+// cls_token N(0, 0.02^2); Mamba A_log = log(1..d_state), D = 1, dt_proj.bias = softplus^-1(dt),
+// dt log-uniform in [1e-3, 1e-1] (mamba_simple's init).
+void xt_params_init(xt_params *P, uint64_t seed);
+
+// Checkpoint = model file: every parameter under its name, metadata "config" (the model config)
+// and "train_state" (JSON); with optim != 0 also AdamW moments as optim.exp_avg.<name> /
+// optim.exp_avg_sq.<name> and the step. Written atomically (tmp, fsync, rename).
+int xt_train_ckpt_save(const xt_params *P, const char *path, const char *config_json, const char *train_state, int optim);
+// Loads weights (and, when present and optim != 0, moments + step) from an open model file.
+int xt_train_ckpt_load(xt_params *P, xt_st *st, int optim);
+
+// ---------------------------------------------------------------------------------------------
+// the training loop and evaluation (trainer.c)
+
+typedef struct {
+    const char *data, *val, *root, *out; // data specs (see xt_dataset_open); checkpoint path
+    int img_size, batch, augment, warmup, save_every;
+    double steps, epochs, stop_after;    // steps 0: epochs x ceil(n / batch); stop_after < 0: none
+    double lr, min_lr_ratio, wd, clip, grad_ratio, seed;
+    void (*progress)(void *u, int64_t step, int64_t total, double loss, double lr, double sec_per_step);
+    void *progress_u;
+} xt_train_opts;
+
+typedef struct {
+    int64_t step;
+    double last_loss, top1, top5;
+    int evaluated, n_val;
+} xt_train_result;
+
+void xt_train_opts_default(xt_train_opts *o);
+int xt_train_opts_parse(const xt_json *j, xt_train_opts *o); // numeric/bool fields of a "train" object
+// Trains the xT model of model_cfg: from fresh weights (from == NULL), from a model file's weights
+// (resume 0), or continuing a checkpoint exactly (resume 1: weights, moments, step; o must hold
+// the checkpoint's options). Checkpoints to o->out.
+int xt_train_run(const xt_json *model_cfg, xt_st *from, int resume, const xt_train_opts *o, xt_train_result *res);
+
+// Top-1 / top-5 of a model on a dataset (centre crops); confusion (K x K, may be NULL) +=.
+int xt_train_evaluate(xt_xt_train *m, const xt_params *P, const xt_dataset *d, const char *root, int img_size,
+                      int batch, double *top1, double *top5, int64_t *confusion,
+                      void (*progress)(void *u, int64_t done, int64_t total, double, double, double), void *u);
+
+// ---------------------------------------------------------------------------------------------
 // `xt verify` on gradient files (train/verify_grad.c): loss, grad.<param>, grad.input.image.
 // Called by a kind's verify_run when the file holds expected.loss.
 int xt_grad_verify(xt_st *st, const xt_json *cfg, const xt_tap *tap);

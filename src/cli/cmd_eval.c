@@ -1,0 +1,95 @@
+// cmd_eval.c — `xt eval -m MODEL --data SPEC`: top-1 / top-5 accuracy of an xT classifier (a
+// model file or a training checkpoint) on a dataset, with a confusion summary.
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+#include "train/train.h"
+
+static void help(void) {
+    printf("usage: xt eval -m MODEL.safetensors --data SPEC --img-size S [options]\n\n"
+           "Classifies every image of SPEC (CSV path,label / iNaturalist JSON / synth:N[:seed]) from its\n"
+           "centre S x S window and prints top-1, top-5, per-class accuracy and the most confused pairs.\n\n"
+           "  --root DIR   image folder for relative paths         [the data file's folder]\n"
+           "  --batch N    images per forward                      [8]\n"
+           "  -t N         threads                                 [all cores]\n"
+           "  -q           no progress line\n");
+}
+
+static void progress(void *u, int64_t done, int64_t total, double top1, double a, double sec) {
+    if (*(int *)u) return;
+    fprintf(stderr, "\reval %lld/%lld  top-1 so far %.2f%%  %.3f s/image ", (long long)done, (long long)total,
+            100 * top1, sec);
+    if (done == total) fputc('\n', stderr);
+}
+
+int xt_cmd_eval(int argc, char **argv) {
+    const char *model = NULL, *data = NULL, *root = NULL;
+    int S = 0, batch = 8, threads = 0, quiet = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) { help(); return 0; }
+        else if (!strcmp(a, "-m") && v) model = argv[++i];
+        else if (!strcmp(a, "--data") && v) data = argv[++i];
+        else if (!strcmp(a, "--root") && v) root = argv[++i];
+        else if (!strcmp(a, "--img-size") && v) { if (xt_cli_parse_int(argv[++i], "--img-size", 1, 1 << 16, &S)) return xt_cli_fail(); }
+        else if (!strcmp(a, "--batch") && v) { if (xt_cli_parse_int(argv[++i], "--batch", 1, 4096, &batch)) return xt_cli_fail(); }
+        else if (!strcmp(a, "-t") && v) { if (xt_cli_parse_int(argv[++i], "-t", 1, 1024, &threads)) return xt_cli_fail(); }
+        else if (!strcmp(a, "-q")) quiet = 1;
+        else return xt_cli_usage_error("eval", "unknown option '%s'", a);
+    }
+    if (!model || !data) return xt_cli_usage_error("eval", "need -m MODEL and --data SPEC");
+    xt_set_threads(threads);
+    xt_st *st = xt_st_open(model);
+    if (!st) return xt_cli_fail();
+    xt_json *cfg = NULL, *ts = NULL;
+    xt_params P = {0};
+    xt_xt_train *m = NULL;
+    xt_dataset d = {0};
+    int64_t *conf = NULL;
+    int rc = 1;
+    const char *c = xt_st_meta(st, "config"), *t = xt_st_meta(st, "train_state");
+    if (!c) { xt_error("eval", "%s: no config in the metadata: not a model file", model); goto fail; }
+    if (!(cfg = xt_json_parse(c, strlen(c), "config"))) goto fail;
+    if (!S && t && (ts = xt_json_parse(t, strlen(t), "train_state"))) xt_json_int(ts, "img_size", 0, &S);
+    if (!(m = xt_xt_train_new(&P, cfg, st)) || xt_params_alloc(&P) || xt_params_load(&P, st)) goto fail;
+    if (!S) S = xt_xt_train_crop(m);
+    if (S % xt_xt_train_crop(m)) { xt_error("eval", "--img-size %d is not a multiple of crop_size %d", S, xt_xt_train_crop(m)); goto fail; }
+    if (xt_dataset_open(&d, data, root)) goto fail;
+    int K = xt_xt_train_num_classes(m);
+    conf = calloc((size_t)K * K, sizeof *conf);
+    double top1, top5, t0 = xt_time();
+    if (!conf || xt_train_evaluate(m, &P, &d, root, S, batch, &top1, &top5, conf, progress, &quiet)) goto fail;
+    printf("%s on %s: %d images, top-1 %.2f%%, top-5 %.2f%% (%.1f s)\n", model, data, d.n, 100 * top1, 100 * top5,
+           xt_time() - t0);
+    printf("per class (label: correct/total):");
+    for (int k = 0; k < K && k < 50; k++) {
+        int64_t n = 0;
+        for (int j = 0; j < K; j++) n += conf[(size_t)k * K + j];
+        if (n) printf(" %d: %lld/%lld", k, (long long)conf[(size_t)k * K + k], (long long)n);
+    }
+    printf("%s\nmost confused (true -> predicted: count):", K > 50 ? " ..." : "");
+    for (int r = 0; r < 5; r++) { // the 5 largest off-diagonal cells
+        int64_t best = 0;
+        int bi = -1;
+        for (size_t q = 0; q < (size_t)K * K; q++)
+            if (q / K != q % K && conf[q] > best) best = conf[q], bi = (int)q;
+        if (bi < 0) break;
+        printf(" %d -> %d: %lld;", bi / K, bi % K, (long long)best);
+        conf[bi] = -conf[bi];
+    }
+    printf("\n");
+    rc = 0;
+    goto done;
+fail:
+    rc = xt_cli_fail();
+done:
+    free(conf);
+    xt_dataset_free(&d);
+    xt_xt_train_free(m);
+    xt_params_free(&P);
+    xt_json_free(cfg);
+    xt_json_free(ts);
+    xt_st_close(st);
+    return rc;
+}

@@ -1,0 +1,176 @@
+// cmd_train.c — `xt train`: train an xT classifier (Swin V2 regions + naive/xl head) on the CPU.
+//
+// Config file (JSON): {"model": {xT model config, as in model files}, "train": {options}}; flags
+// override the options. Checkpoints are model files with the optimiser state and a
+// "train_state" (every option, the step) in their metadata; --resume continues from one exactly:
+// data order, augmentation and chipping draws are pure functions of (seed, step, sample), so an
+// interrupted and resumed run reaches the same weights bit for bit (same thread count).
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+#include "train/train.h"
+
+typedef struct {
+    char data[1024], val[1024], root[1024];
+    xt_train_opts t;
+} topts;
+
+static void defaults(topts *o) {
+    memset(o, 0, sizeof *o);
+    xt_train_opts_default(&o->t);
+}
+
+static int read_opts(const xt_json *j, topts *o) {
+    if (!j) return 0;
+    if (xt_train_opts_parse(j, &o->t)) return -1;
+    const char *s;
+    if ((s = xt_json_str(j, "data", NULL))) snprintf(o->data, sizeof o->data, "%s", s);
+    if ((s = xt_json_str(j, "val", NULL))) snprintf(o->val, sizeof o->val, "%s", s);
+    if ((s = xt_json_str(j, "root", NULL))) snprintf(o->root, sizeof o->root, "%s", s);
+    return 0;
+}
+
+static void progress(void *u, int64_t step, int64_t total, double loss, double lr, double sec) {
+    if (*(int *)u) return;
+    fprintf(stderr, "step %lld/%lld  loss %.4f  lr %.3g  %.2f s/step\n", (long long)step, (long long)total, loss, lr, sec);
+}
+
+static void help(void) {
+    printf("usage: xt train -c CONFIG.json [options]\n"
+           "       xt train --resume CKPT.safetensors [-o OUT] [--stop-after N]\n\n"
+           "Trains an xT classifier (Swin V2 regions + naive or xl head) with label-smoothed cross-entropy,\n"
+           "AdamW, warm-up + cosine schedule, global-norm clipping and gradient chipping. CONFIG holds\n"
+           "{\"model\": {...}, \"train\": {...}} (docs/training.md); flags override \"train\".\n\n"
+           "  -c FILE          config file\n"
+           "  --init MODEL     start from a model file's weights (and its config when -c has no model)\n"
+           "  --resume CKPT    continue a checkpoint exactly (options come from the checkpoint)\n"
+           "  -o FILE          checkpoint to write                          [xt_train.safetensors]\n"
+           "  --data SPEC      CSV (path,label), iNaturalist JSON, or synth:N[:seed]\n"
+           "  --val SPEC       held-out data evaluated at the end (top-1/top-5)\n"
+           "  --root DIR       image folder for relative paths              [the data file's folder]\n"
+           "  --img-size S     training image side (a multiple of crop_size)\n"
+           "  --batch N        images per step                              [8]\n"
+           "  --steps N        optimiser steps (default: epochs x ceil(n / batch))\n"
+           "  --epochs N       passes over the data                         [1]\n"
+           "  --lr X           peak learning rate                           [1e-4]\n"
+           "  --min-lr-ratio X cosine floor as a fraction of lr             [0.01]\n"
+           "  --warmup N       linear warm-up steps                         [0]\n"
+           "  --wd X           AdamW weight decay (not on biases)           [1e-4]\n"
+           "  --clip X         global gradient-norm clip (0: off)           [1.0]\n"
+           "  --grad-ratio X   fraction of regions that get gradients       [1.0]\n"
+           "  --seed N         data order, augmentation, chipping, init     [0]\n"
+           "  --no-augment     no random crop / flip\n"
+           "  --save-every N   checkpoint every N steps (0: at the end)     [0]\n"
+           "  --stop-after N   stop (with a checkpoint) after global step N (tests, interruption)\n"
+           "  -t N             threads                                      [all cores]\n"
+           "  -q               no progress lines\n");
+}
+
+int xt_cmd_train(int argc, char **argv) {
+    const char *cfgf = NULL, *init = NULL, *resume = NULL, *out = "xt_train.safetensors";
+    int threads = 0, quiet = 0;
+    double stop_after = -1;
+    topts o;
+    defaults(&o);
+    // first pass: files; flags are applied after the config is read
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) { help(); return 0; }
+        if (!strcmp(argv[i], "-c") && i + 1 < argc) cfgf = argv[++i];
+        else if (!strcmp(argv[i], "--init") && i + 1 < argc) init = argv[++i];
+        else if (!strcmp(argv[i], "--resume") && i + 1 < argc) resume = argv[++i];
+    }
+    xt_json *cj = NULL, *mcfg_own = NULL, *ts = NULL;
+    const xt_json *mcfg = NULL;
+    xt_st *ist = NULL;
+    int rc = 1;
+    char *cfgtext = NULL;
+    if (resume) {
+        if (!(ist = xt_st_open(resume))) return xt_cli_fail();
+        const char *c = xt_st_meta(ist, "config"), *t = xt_st_meta(ist, "train_state");
+        if (!c || !t) { xt_error("train", "%s: not an xt training checkpoint (no config / train_state)", resume); goto fail; }
+        if (!(mcfg_own = xt_json_parse(c, strlen(c), "config")) || !(ts = xt_json_parse(t, strlen(t), "train_state"))) goto fail;
+        mcfg = mcfg_own;
+        if (read_opts(ts, &o)) goto fail;
+    } else {
+        if (cfgf) {
+            FILE *f = fopen(cfgf, "rb");
+            if (!f) { xt_error("train", "%s: cannot open", cfgf); goto fail; }
+            fseek(f, 0, SEEK_END);
+            long n = ftell(f);
+            fseek(f, 0, SEEK_SET);
+            cfgtext = xt_xmalloc(n > 0 ? n + 1 : 1);
+            size_t got = n > 0 ? fread(cfgtext, 1, n, f) : 0;
+            fclose(f);
+            if (!(cj = xt_json_parse(cfgtext, got, cfgf))) goto fail;
+            mcfg = xt_json_get(cj, "model");
+            if (read_opts(xt_json_get(cj, "train"), &o)) goto fail;
+        }
+        if (init) {
+            if (!(ist = xt_st_open(init))) goto fail;
+            if (!mcfg) {
+                const char *c = xt_st_meta(ist, "config");
+                if (!c || !(mcfg_own = xt_json_parse(c, strlen(c), "config"))) { xt_error("train", "%s: no model config", init); goto fail; }
+                mcfg = mcfg_own;
+            }
+        }
+        if (!mcfg) { xt_error("train", "no model: give -c CONFIG with a \"model\" object, or --init MODEL"); goto fail; }
+    }
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        int tr = !resume; // options of a resumed run are the checkpoint's
+#define NUM(flag, dst)                                                                              \
+    if (!strcmp(a, flag) && v) { char *e_; double x_ = strtod(v, &e_); if (!*v || *e_) { xt_error("train", "%s expects a number, got '%s'", flag, v); goto fail; } if (tr) dst = x_; i++; continue; }
+        if ((!strcmp(a, "-c") || !strcmp(a, "--init") || !strcmp(a, "--resume")) && v) { i++; continue; }
+        if (!strcmp(a, "-o") && v) { out = v; i++; continue; }
+        if (!strcmp(a, "--data") && v) { if (tr) snprintf(o.data, sizeof o.data, "%s", v); i++; continue; }
+        if (!strcmp(a, "--val") && v) { if (tr) snprintf(o.val, sizeof o.val, "%s", v); i++; continue; }
+        if (!strcmp(a, "--root") && v) { if (tr) snprintf(o.root, sizeof o.root, "%s", v); i++; continue; }
+        if (!strcmp(a, "--no-augment")) { if (tr) o.t.augment = 0; continue; }
+        if (!strcmp(a, "-q")) { quiet = 1; continue; }
+        if (!strcmp(a, "-t") && v) { if (xt_cli_parse_int(v, "-t", 1, 1024, &threads)) goto fail; i++; continue; }
+        NUM("--img-size", o.t.img_size);
+        NUM("--batch", o.t.batch);
+        NUM("--steps", o.t.steps);
+        NUM("--epochs", o.t.epochs);
+        NUM("--lr", o.t.lr);
+        NUM("--min-lr-ratio", o.t.min_lr_ratio);
+        NUM("--warmup", o.t.warmup);
+        NUM("--wd", o.t.wd);
+        NUM("--clip", o.t.clip);
+        NUM("--grad-ratio", o.t.grad_ratio);
+        NUM("--seed", o.t.seed);
+        NUM("--save-every", o.t.save_every);
+        tr = 1; // --stop-after applies to resumed runs too
+        NUM("--stop-after", stop_after);
+#undef NUM
+        xt_cli_usage_error("train", "unknown option '%s'", a);
+        rc = 2;
+        goto done;
+    }
+    xt_set_threads(threads);
+    o.t.data = o.data;
+    o.t.val = o.val[0] ? o.val : NULL;
+    o.t.root = o.root[0] ? o.root : NULL;
+    o.t.out = out;
+    o.t.stop_after = stop_after;
+    o.t.progress = progress;
+    o.t.progress_u = &quiet;
+    xt_train_result res;
+    if (xt_train_run(mcfg, ist, resume != NULL, &o.t, &res)) goto fail;
+    printf("trained %lld steps; final loss %.4f; checkpoint %s\n", (long long)res.step, res.last_loss, out);
+    if (res.evaluated)
+        printf("val: top-1 %.2f%%  top-5 %.2f%%  (%d images)\n", 100 * res.top1, 100 * res.top5, res.n_val);
+    rc = 0;
+    goto done;
+fail:
+    rc = xt_cli_fail();
+done:
+    free(cfgtext);
+    xt_json_free(cj);
+    xt_json_free(mcfg_own);
+    xt_json_free(ts);
+    xt_st_close(ist);
+    return rc;
+}

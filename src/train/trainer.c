@@ -1,0 +1,215 @@
+// trainer.c — the training loop (data order, augmentation, chipping draws, loss, backward,
+// clipping, schedule, AdamW, checkpoints) and evaluation.
+//
+// Determinism: sample k of the run (k = step * batch + b) is permutation_e(k mod n) of epoch
+// e = k / n, the permutation drawn from (seed, e); its augmentation from (seed, k); the regions
+// that keep gradients at a step from (seed, step). Nothing depends on wall time or on how many
+// steps this process ran, so resuming from a checkpoint at step s replays steps s.. exactly.
+#include <math.h>
+#include <string.h>
+
+#include "train.h"
+
+void xt_train_opts_default(xt_train_opts *o) {
+    memset(o, 0, sizeof *o);
+    o->batch = 8, o->augment = 1, o->epochs = 1, o->lr = 1e-4, o->min_lr_ratio = 0.01, o->wd = 1e-4;
+    o->clip = 1.0, o->grad_ratio = 1.0, o->stop_after = -1;
+}
+
+int xt_train_opts_parse(const xt_json *j, xt_train_opts *o) {
+    if (xt_json_int(j, "img_size", o->img_size, &o->img_size) || xt_json_int(j, "batch", o->batch, &o->batch) ||
+        xt_json_bool(j, "augment", o->augment, &o->augment) || xt_json_int(j, "warmup", o->warmup, &o->warmup) ||
+        xt_json_int(j, "save_every", o->save_every, &o->save_every) || xt_json_num(j, "steps", o->steps, &o->steps) ||
+        xt_json_num(j, "epochs", o->epochs, &o->epochs) || xt_json_num(j, "lr", o->lr, &o->lr) ||
+        xt_json_num(j, "min_lr_ratio", o->min_lr_ratio, &o->min_lr_ratio) ||
+        xt_json_num(j, "weight_decay", o->wd, &o->wd) || xt_json_num(j, "clip", o->clip, &o->clip) ||
+        xt_json_num(j, "grad_ratio", o->grad_ratio, &o->grad_ratio) || xt_json_num(j, "seed", o->seed, &o->seed))
+        return xt_error_prefix("train options");
+    return 0;
+}
+
+static void dump(xt_sbuf *b, const xt_json *j) {
+    switch (j->type) {
+    case XT_JSON_NULL: xt_sbuf_printf(b, "null"); break;
+    case XT_JSON_BOOL: xt_sbuf_printf(b, j->num ? "true" : "false"); break;
+    case XT_JSON_NUM: xt_sbuf_printf(b, "%.17g", j->num); break;
+    case XT_JSON_STR: xt_sbuf_json_str(b, j->str); break;
+    case XT_JSON_ARR:
+    case XT_JSON_OBJ:
+        xt_sbuf_printf(b, j->type == XT_JSON_ARR ? "[" : "{");
+        for (int i = 0; i < j->n; i++) {
+            if (i) xt_sbuf_printf(b, ", ");
+            if (j->type == XT_JSON_OBJ) { xt_sbuf_json_str(b, j->keys[i]); xt_sbuf_printf(b, ": "); }
+            dump(b, j->items[i]);
+        }
+        xt_sbuf_printf(b, j->type == XT_JSON_ARR ? "]" : "}");
+        break;
+    }
+}
+
+static void state_json(xt_sbuf *b, const xt_train_opts *o, int64_t step) {
+    xt_sbuf_printf(b, "{\"step\": %lld, \"img_size\": %d, \"batch\": %d, \"augment\": %s, \"warmup\": %d, "
+                      "\"save_every\": %d, \"steps\": %.17g, \"epochs\": %.17g, \"lr\": %.17g, \"min_lr_ratio\": %.17g, "
+                      "\"weight_decay\": %.17g, \"clip\": %.17g, \"grad_ratio\": %.17g, \"seed\": %.17g",
+                   (long long)step, o->img_size, o->batch, o->augment ? "true" : "false", o->warmup, o->save_every,
+                   o->steps, o->epochs, o->lr, o->min_lr_ratio, o->wd, o->clip, o->grad_ratio, o->seed);
+    const char *k[3] = {"data", "val", "root"}, *v[3] = {o->data, o->val, o->root};
+    for (int i = 0; i < 3; i++)
+        if (v[i]) { xt_sbuf_printf(b, ", \"%s\": ", k[i]); xt_sbuf_json_str(b, v[i]); }
+    xt_sbuf_printf(b, "}");
+}
+
+static void permutation(int *p, int n, uint64_t seed, int64_t epoch) {
+    uint64_t r = xt_rng_mix(seed ^ xt_rng_mix(0xE90C ^ (uint64_t)epoch));
+    for (int i = 0; i < n; i++) p[i] = i;
+    for (int i = n - 1; i > 0; i--) { // Fisher-Yates
+        int j = (int)(xt_rng_u01(&r) * (i + 1));
+        int t = p[i]; p[i] = p[j]; p[j] = t;
+    }
+}
+
+int xt_train_evaluate(xt_xt_train *m, const xt_params *P, const xt_dataset *d, const char *root, int S, int batch,
+                      double *top1, double *top5, int64_t *confusion,
+                      void (*progress)(void *u, int64_t done, int64_t total, double, double, double), void *u) {
+    (void)root;
+    int K = xt_xt_train_num_classes(m), crop = xt_xt_train_crop(m), C = 3, rc = -1;
+    C = (int)P->p[xt_params_find(P, "encoder.model.patch_embed.proj.weight")].shape[1];
+    if (batch < 1) batch = 1;
+    xt_arena act = {0};
+    float *img = xt_malloc_checked((size_t)batch * C * S * S * sizeof(float), "evaluation batch");
+    float *lg = xt_xmalloc((size_t)batch * K * sizeof(float));
+    int *lab = xt_xmalloc(batch * sizeof(int));
+    int64_t c1 = 0, c5 = 0;
+    if (!img || xt_arena_init(&act, xt_xt_train_act_bytes(m, batch, S, S, 0))) goto done;
+    double t0 = xt_time();
+    for (int i0 = 0; i0 < d->n; i0 += batch) {
+        int nb = d->n - i0 < batch ? d->n - i0 : batch;
+        for (int b = 0; b < nb; b++) {
+            if (xt_dataset_load(d, i0 + b, img + (size_t)b * C * S * S, C, S, crop, 0, 0, &lab[b])) goto done;
+            if (lab[b] >= K) { xt_error("eval", "sample %d: label %d >= num_classes %d", i0 + b, lab[b], K); goto done; }
+        }
+        xt_arena_reset(&act);
+        if (xt_xt_train_forward(m, P, img, nb, S, S, NULL, lg, &act, NULL)) goto done;
+        for (int b = 0; b < nb; b++) {
+            const float *l = lg + (size_t)b * K;
+            int above = 0, best = 0;
+            for (int k = 0; k < K; k++) {
+                above += l[k] > l[lab[b]];
+                if (l[k] > l[best]) best = k;
+            }
+            c1 += above == 0;
+            c5 += above < 5;
+            if (confusion) confusion[(size_t)lab[b] * K + best]++;
+        }
+        if (progress) progress(u, i0 + nb, d->n, (double)c1 / (i0 + nb), 0, (xt_time() - t0) / (i0 + nb));
+    }
+    *top1 = (double)c1 / d->n;
+    *top5 = (double)c5 / d->n;
+    rc = 0;
+done:
+    xt_arena_free(&act);
+    free(img);
+    free(lg);
+    free(lab);
+    return rc;
+}
+
+int xt_train_run(const xt_json *mcfg, xt_st *from, int resume, const xt_train_opts *o, xt_train_result *res) {
+    memset(res, 0, sizeof *res);
+    xt_params P = {0};
+    xt_dataset d = {0}, dv = {0};
+    xt_arena act = {0}, scr = {0};
+    xt_sbuf cfgs = {0};
+    float *img = NULL, *lg = NULL, *dl = NULL;
+    int *lab = NULL, *perm = NULL, *ridx = NULL, rc = -1;
+    unsigned char *keep = NULL;
+    uint64_t seed = (uint64_t)o->seed;
+    xt_xt_train *m = xt_xt_train_new(&P, mcfg, from);
+    if (!m) return -1;
+    if (xt_params_alloc(&P)) goto done;
+    if (from) { if (xt_train_ckpt_load(&P, from, resume)) goto done; }
+    else xt_params_init(&P, seed);
+    dump(&cfgs, mcfg);
+    int K = xt_xt_train_num_classes(m), crop = xt_xt_train_crop(m), S = o->img_size, N = o->batch;
+    int C = (int)P.p[xt_params_find(&P, "encoder.model.patch_embed.proj.weight")].shape[1];
+    if (!o->data || !o->data[0]) { xt_error("train", "no training data (--data)"); goto done; }
+    if (S < crop || S % crop || S > 1 << 16) { xt_error("train", "img_size %d must be a positive multiple of crop_size %d", S, crop); goto done; }
+    if (N < 1 || N > 4096 || !(o->grad_ratio > 0 && o->grad_ratio <= 1) || !(o->lr >= 0) || o->warmup < 0) {
+        xt_error("train", "batch %d, grad_ratio %g, lr %g, warmup %d out of range", N, o->grad_ratio, o->lr, o->warmup);
+        goto done;
+    }
+    if (xt_dataset_open(&d, o->data, o->root)) goto done;
+    if (d.n_classes > K) { xt_error("train", "%s: labels up to %d, the model has %d classes", o->data, d.n_classes - 1, K); goto done; }
+    int64_t per_epoch = (d.n + N - 1) / N;
+    int64_t total = o->steps > 0 ? (int64_t)o->steps : (int64_t)o->epochs * per_epoch;
+    int G = S / crop, R = N * G * G, ng = (int)ceil(R * o->grad_ratio - 1e-9); // official: ceil(n * grad_ratio)
+    if (ng > R) ng = R;
+    if (xt_arena_init(&act, xt_xt_train_act_bytes(m, N, S, S, ng)) || xt_arena_init(&scr, xt_xt_train_scratch_bytes(m, N, S, S, ng)))
+        goto done;
+    if (!(img = xt_malloc_checked((size_t)N * C * S * S * sizeof(float), "image batch"))) goto done;
+    lg = xt_xmalloc((size_t)N * K * sizeof(float));
+    dl = xt_xmalloc((size_t)N * K * sizeof(float));
+    lab = xt_xmalloc(N * sizeof(int));
+    perm = xt_xmalloc(d.n * sizeof(int));
+    keep = xt_xmalloc(R);
+    ridx = xt_xmalloc(R * sizeof(int));
+    xt_adamw_cfg oc = {.beta1 = 0.9f, .beta2 = 0.999f, .eps = 1e-8f, .weight_decay = (float)o->wd};
+    int64_t epoch = -1, step = resume ? P.step : 0;
+    for (; step < total; step++) {
+        double t0 = xt_time();
+        for (int b = 0; b < N; b++) {
+            int64_t k = step * N + b, e = k / d.n;
+            if (e != epoch) { permutation(perm, d.n, seed, e); epoch = e; }
+            uint64_t aug = xt_rng_mix(seed ^ xt_rng_mix(0xA06 + (uint64_t)k));
+            if (xt_dataset_load(&d, perm[k % d.n], img + (size_t)b * C * S * S, C, S, crop, aug, o->augment, &lab[b]))
+                goto done;
+        }
+        if (ng < R) { // a random subset of regions keeps gradients (order untouched)
+            uint64_t r = xt_rng_mix(seed ^ xt_rng_mix(0xC41 + (uint64_t)step));
+            for (int i = 0; i < R; i++) ridx[i] = i, keep[i] = 0;
+            for (int i = 0; i < ng; i++) {
+                int j = i + (int)(xt_rng_u01(&r) * (R - i));
+                int t = ridx[i]; ridx[i] = ridx[j]; ridx[j] = t;
+                keep[ridx[i]] = 1;
+            }
+        }
+        xt_arena_reset(&act);
+        xt_params_zero_grad(&P);
+        if (xt_xt_train_forward(m, &P, img, N, S, S, ng < R ? keep : NULL, lg, &act, NULL)) goto done;
+        double loss = xt_lsce_loss(dl, lg, lab, N, K, xt_xt_train_smoothing(m));
+        if (!isfinite(loss)) { xt_error("train", "step %lld: loss is %g", (long long)step, loss); goto done; }
+        if (xt_xt_train_backward(m, &P, dl, NULL, &scr)) goto done;
+        xt_clip_grad_norm(&P, o->clip);
+        double lr = xt_lr_at(step, o->lr, o->min_lr_ratio, o->warmup, total);
+        oc.lr = (float)lr;
+        xt_adamw_step(&P, &oc);
+        res->last_loss = loss;
+        if (o->progress) o->progress(o->progress_u, step + 1, total, loss, lr, xt_time() - t0);
+        int stop = o->stop_after >= 0 && step + 1 >= (int64_t)o->stop_after;
+        if ((o->save_every > 0 && (step + 1) % o->save_every == 0) || step + 1 == total || stop) {
+            xt_sbuf st = {0};
+            state_json(&st, o, step + 1);
+            int e = xt_train_ckpt_save(&P, o->out, cfgs.p, st.p, 1);
+            xt_sbuf_free(&st);
+            if (e) goto done;
+        }
+        if (stop) { step++; break; }
+    }
+    res->step = step;
+    if (o->val && step >= total) {
+        if (xt_dataset_open(&dv, o->val, o->root)) goto done;
+        if (xt_train_evaluate(m, &P, &dv, o->root, S, N, &res->top1, &res->top5, NULL, NULL, NULL)) goto done;
+        res->evaluated = 1, res->n_val = dv.n;
+    }
+    rc = 0;
+done:
+    free(img); free(lg); free(dl); free(lab); free(perm); free(keep); free(ridx);
+    xt_sbuf_free(&cfgs);
+    xt_arena_free(&act);
+    xt_arena_free(&scr);
+    xt_dataset_free(&d);
+    xt_dataset_free(&dv);
+    xt_xt_train_free(m);
+    xt_params_free(&P);
+    return rc;
+}
