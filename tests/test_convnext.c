@@ -1,5 +1,7 @@
 // test_convnext.c — ConvNeXt region encoder: golden file through the xt_encoder API (batch 1 and
 // the same image twice as batch 2), and bad configs / mismatching weights as clear errors.
+#include <unistd.h>
+
 #include "check.h"
 #include "models/models.h"
 
@@ -94,6 +96,42 @@ int main(void) {
         CHECK(xt_convnext_new(st, j, "encoder.model.", 256) == NULL);
         CHECK(strstr(xt_error_buffer(), "encoder.model.stem_0.weight") != NULL);
         xt_json_free(j);
+    }
+    // a timm classifier checkpoint's names (stem.0, stages.1, + head.*) load the same weights
+    {
+        xt_st_writer *w = xt_st_writer_new();
+        for (int i = 0; i < st->n; i++) {
+            const xt_st_tensor *t = &st->t[i];
+            if (!strncmp(t->name, "expected.", 9)) continue;
+            char name[300];
+            snprintf(name, sizeof name, "%s", t->name);
+            if (!strncmp(name, "stem_", 5) || !strncmp(name, "stages_", 7)) *strchr(name, '_') = '.';
+            xt_st_writer_add(w, name, xt_st_f32(st, t->name, NULL), t->ndim, t->shape);
+        }
+        float head[10 * 128] = {0}, hb[10] = {0}, hn[128] = {0};
+        xt_st_writer_add(w, "head.fc.weight", head, 2, (int64_t[]){10, 128});
+        xt_st_writer_add(w, "head.fc.bias", hb, 1, (int64_t[]){10});
+        xt_st_writer_add(w, "head.norm.weight", hn, 1, (int64_t[]){128});
+        char path[] = "/tmp/xt_test_convnext_XXXXXX";
+        int fd = mkstemp(path);
+        CHECK(fd >= 0);
+        close(fd);
+        CHECK(xt_st_writer_save(w, path) == 0);
+        xt_st *st2 = xt_st_open(path);
+        CHECK(st2 != NULL);
+        xt_encoder *e2 = st2 ? xt_convnext_new(st2, cfg, "", 256) : NULL;
+        if (!e2) fprintf(stderr, "dotted names: %s\n", xt_error_buffer());
+        CHECK(e2 != NULL);
+        if (e2) {
+            xt_arena ws2;
+            CHECK(xt_arena_init(&ws2, e2->workspace_size(e2, 1)) == 0);
+            CHECK(e2->forward(e2, img, 1, out, &ws2, NULL, "") == 0);
+            CHECK_CLOSE(out[3], xt_st_f32(st, "expected.stage3", NULL), 128L * 64, 0, 1e-4, "stage3, dotted names");
+            xt_arena_free(&ws2);
+            e2->free(e2);
+        }
+        xt_st_close(st2);
+        unlink(path);
     }
     for (int s = 0; s < 4; s++) free(out[s]);
     free(img2);

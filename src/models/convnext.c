@@ -11,8 +11,8 @@
 //
 // Config (JSON object): dims [C0..], depths [D0..] (1-4 stages), in_chans (3), patch_size (4),
 // kernel_size (7), mlp_ratio (4). Weights "<prefix>stem_0.weight" ... under timm's
-// features_only names (stem_0/stem_1/stages_{s}); a classification checkpoint's "stem.0" style
-// names must be converted first (see docs/backbones.md); "head.*" is ignored.
+// features_only names (stem_0/stem_1/stages_{s}) or, when "<prefix>stem.0.weight" exists, its
+// classifier's (stem.0/stem.1/stages.{s}); the classifier's "head.*" is ignored.
 #include <math.h>
 #include <string.h>
 
@@ -194,21 +194,25 @@ xt_encoder *xt_convnext_new(xt_st *st, const xt_json *cfg, const char *prefix, i
     do {                                                                                       \
         if (!(ptr = xt_wload_get(&L, nd, shp, __VA_ARGS__))) goto fail;                        \
     } while (0)
+    // timm's features_only names (stem_0, stages_1) or its classifier's (stem.0, stages.1)
+    char key[600];
+    snprintf(key, sizeof key, "%sstem.0.weight", L.prefix);
+    const char sep = xt_st_find(st, key) ? '.' : '_';
     int64_t sstem[4] = {C, IN, P, P};
-    G(m->stem_w, 4, sstem, "stem_0.weight");
-    G(m->stem_b, 1, &C, "stem_0.bias");
-    G(m->stem_ln_w, 1, &C, "stem_1.weight");
-    G(m->stem_ln_b, 1, &C, "stem_1.bias");
+    G(m->stem_w, 4, sstem, "stem%c0.weight", sep);
+    G(m->stem_b, 1, &C, "stem%c0.bias", sep);
+    G(m->stem_ln_w, 1, &C, "stem%c1.weight", sep);
+    G(m->stem_ln_b, 1, &C, "stem%c1.bias", sep);
     int64_t np = C * IN * P * P + 3 * C;
     for (int s = 0; s < m->n_stages; s++) {
         cnx_stage *S = &m->st[s];
         int64_t Cs = m->dims[s], Hd = m->hidden[s];
         if (s) {
-            G(S->ds_ln_w, 1, &C, "stages_%d.downsample.0.weight", s);
-            G(S->ds_ln_b, 1, &C, "stages_%d.downsample.0.bias", s);
+            G(S->ds_ln_w, 1, &C, "stages%c%d.downsample.0.weight", sep, s);
+            G(S->ds_ln_b, 1, &C, "stages%c%d.downsample.0.bias", sep, s);
             int64_t shw[4] = {Cs, C, 2, 2};
-            G(S->ds_w, 4, shw, "stages_%d.downsample.1.weight", s);
-            G(S->ds_b, 1, &Cs, "stages_%d.downsample.1.bias", s);
+            G(S->ds_w, 4, shw, "stages%c%d.downsample.1.weight", sep, s);
+            G(S->ds_b, 1, &Cs, "stages%c%d.downsample.1.bias", sep, s);
             np += 2 * C + Cs * C * 4 + Cs;
         }
         C = Cs;
@@ -217,15 +221,15 @@ xt_encoder *xt_convnext_new(xt_st *st, const xt_json *cfg, const char *prefix, i
             cnx_block *k = &S->blk[d];
             int64_t sdw[4] = {C, 1, K, K}, s1[2] = {Hd, C}, s2[2] = {C, Hd};
             const float *dw;
-            G(k->gamma, 1, &C, "stages_%d.blocks.%d.gamma", s, d);
-            G(dw, 4, sdw, "stages_%d.blocks.%d.conv_dw.weight", s, d);
-            G(k->dw_b, 1, &C, "stages_%d.blocks.%d.conv_dw.bias", s, d);
-            G(k->ln_w, 1, &C, "stages_%d.blocks.%d.norm.weight", s, d);
-            G(k->ln_b, 1, &C, "stages_%d.blocks.%d.norm.bias", s, d);
-            G(k->fc1_w, 2, s1, "stages_%d.blocks.%d.mlp.fc1.weight", s, d);
-            G(k->fc1_b, 1, &Hd, "stages_%d.blocks.%d.mlp.fc1.bias", s, d);
-            G(k->fc2_w, 2, s2, "stages_%d.blocks.%d.mlp.fc2.weight", s, d);
-            G(k->fc2_b, 1, &C, "stages_%d.blocks.%d.mlp.fc2.bias", s, d);
+            G(k->gamma, 1, &C, "stages%c%d.blocks.%d.gamma", sep, s, d);
+            G(dw, 4, sdw, "stages%c%d.blocks.%d.conv_dw.weight", sep, s, d);
+            G(k->dw_b, 1, &C, "stages%c%d.blocks.%d.conv_dw.bias", sep, s, d);
+            G(k->ln_w, 1, &C, "stages%c%d.blocks.%d.norm.weight", sep, s, d);
+            G(k->ln_b, 1, &C, "stages%c%d.blocks.%d.norm.bias", sep, s, d);
+            G(k->fc1_w, 2, s1, "stages%c%d.blocks.%d.mlp.fc1.weight", sep, s, d);
+            G(k->fc1_b, 1, &Hd, "stages%c%d.blocks.%d.mlp.fc1.bias", sep, s, d);
+            G(k->fc2_w, 2, s2, "stages%c%d.blocks.%d.mlp.fc2.weight", sep, s, d);
+            G(k->fc2_b, 1, &C, "stages%c%d.blocks.%d.mlp.fc2.bias", sep, s, d);
             k->dw_hwc = xt_xmalloc((size_t)C * K * K * sizeof(float));
             xt_dwconv2d_weight_hwc(k->dw_hwc, dw, (int)C, (int)K);
             np += C * K * K + C + 2 * C + 2 * C * Hd + Hd + C + C;
