@@ -219,6 +219,24 @@ static void bad_input(void) {
     CHECK(xt_hyper_attention(out, q, q, q, B, NH, L, &hy, &r, NULL, "attn", &ws) == -1);
     CHECK(strstr(xt_error_buffer(), "input.hyper_randint.0") != NULL);
     xt_hyper_free(&hy);
+    // arena sized for 1 thread, run with 2: fewer threads, same result; too small: an error
+    xt_hyper_rand_init(&r, st, 0);
+    CHECK(xt_hyper_init(&hy, &p, HS, st, "attn", &r) == 0);
+    xt_set_threads(1);
+    xt_arena w1;
+    CHECK(xt_arena_init(&w1, xt_hyper_workspace_size(&hy, 2, NH, L)) == 0);
+    xt_set_threads(2);
+    float *o2 = malloc((size_t)2 * NH * L * HS * 4);
+    const float *k = xt_st_f32(st, "input.k", NULL), *v = xt_st_f32(st, "input.v", NULL);
+    CHECK(xt_hyper_attention(o2, q, k, v, 2, NH, L, &hy, &r, NULL, "attn", &w1) == 0);
+    CHECK_CLOSE(o2, xt_st_f32(st, "expected.attn", NULL), 2 * NH * L * HS, 1e-5, 0, "1-thread arena");
+    xt_arena_free(&w1);
+    CHECK(xt_arena_init(&w1, 1024) == 0);
+    CHECK(xt_hyper_attention(o2, q, k, v, 2, NH, L, &hy, &r, NULL, "attn", &w1) == -1);
+    CHECK(strstr(xt_error_buffer(), "workspace") != NULL);
+    xt_arena_free(&w1);
+    free(o2);
+    xt_hyper_free(&hy);
     // proj_dir of the wrong head size
     CHECK(xt_hyper_init(&hy, &p, 8, st, "attn", &r) == -1);
     CHECK(strstr(xt_error_buffer(), "proj_dir") != NULL);

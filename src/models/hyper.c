@@ -315,6 +315,7 @@ typedef struct {
     const xt_hyper *h;
     levels lv;
     scratch *scr;
+    int T; // threads: one scratch each
 } ctx;
 
 static inline size_t row_off(const ctx *c, long head0, int row) { // head0 = b * NH + h
@@ -326,7 +327,7 @@ static inline size_t row_off(const ctx *c, long head0, int row) { // head0 = b *
 static void base_level(const ctx *c) {
     int K = c->lv.K, HS = c->HS;
     long nheads = (long)c->B * c->NH << K;
-#pragma omp parallel for schedule(dynamic, 1)
+#pragma omp parallel for schedule(dynamic, 1) num_threads(c->T)
     for (long hh = 0; hh < nheads; hh++) {
         scratch *s = &c->scr[thread_id()];
         long head0 = hh >> K, hk = hh & ((1L << K) - 1);
@@ -366,7 +367,7 @@ static int offdiag_level(const ctx *c, int k, xt_hyper_rand *rnd, const xt_tap *
     size_t mark = xt_arena_mark(ws);
 
     if (m < p->min_seq_len) { // exact non-causal; first-half zero rows are keys of score 0
-#pragma omp parallel for schedule(dynamic, 1)
+#pragma omp parallel for schedule(dynamic, 1) num_threads(c->T)
         for (long hh = 0; hh < nheads; hh++) {
             scratch *s = &c->scr[thread_id()];
             long head0 = hh >> k, hk = hh & ((1L << k) - 1);
@@ -394,7 +395,7 @@ static int offdiag_level(const ctx *c, int k, xt_hyper_rand *rnd, const xt_tap *
     int nb = (m + bs - 1) / bs;
     int sampling = m > bs; // official: nq > block_size and nk > block_size
     int *idx = sampling ? xt_arena_bytes(ws, (size_t)nheads * S * sizeof(int)) : NULL;
-#pragma omp parallel for schedule(dynamic, 1)
+#pragma omp parallel for schedule(dynamic, 1) num_threads(c->T)
     for (long hh = 0; hh < nheads; hh++) {
         long head0 = hh >> k, hk = hh & ((1L << k) - 1);
         int start, r;
@@ -426,7 +427,7 @@ static int offdiag_level(const ctx *c, int k, xt_hyper_rand *rnd, const xt_tap *
     if (sampling && draw_samples(idx, rnd, c->B, NHk, S, m)) { xt_arena_release(ws, mark); return -1; }
     float lcorr = logf((float)m / (float)S);
 
-#pragma omp parallel for schedule(dynamic, 1)
+#pragma omp parallel for schedule(dynamic, 1) num_threads(c->T)
     for (long hb = 0; hb < nheads * nb; hb++) {
         scratch *s = &c->scr[thread_id()];
         long hh = hb / nb;
@@ -497,13 +498,12 @@ static void scratch_take(scratch *s, const scratch_sizes *z, int HS, xt_arena *w
     s->l1 = xt_arena_f32(ws, z->rows), s->l2 = xt_arena_f32(ws, z->rows);
 }
 
-size_t xt_hyper_workspace_size(const xt_hyper *h, int B, int NH, int L) {
+static size_t ws_need(const xt_hyper *h, int B, int NH, int L, int T) {
     levels lv;
     make_levels(&lv, L, h->p.min_seq_len);
     xt_arena a;
     xt_arena_init(&a, 0); // measuring arena: the same allocation sequence as the forward
     xt_arena_f32(&a, (size_t)B * NH * L);
-    int T = n_threads();
     xt_arena_bytes(&a, T * sizeof(scratch));
     scratch_sizes z = scratch_size(h, L);
     scratch s;
@@ -519,6 +519,10 @@ size_t xt_hyper_workspace_size(const xt_hyper *h, int B, int NH, int L) {
     return (lvl > base ? lvl : base) + 64;
 }
 
+size_t xt_hyper_workspace_size(const xt_hyper *h, int B, int NH, int L) {
+    return ws_need(h, B, NH, L, n_threads());
+}
+
 int xt_hyper_attention(float *out, const float *q, const float *k, const float *v, int B, int NH,
                        int L, xt_hyper *h, xt_hyper_rand *r, const xt_tap *tap, const char *path,
                        xt_arena *ws) {
@@ -527,9 +531,16 @@ int xt_hyper_attention(float *out, const float *q, const float *k, const float *
     c.scale = 1.0f / sqrtf((float)h->HS);
     make_levels(&c.lv, L, h->p.min_seq_len);
     if (c.lv.K >= MAX_LEVELS) return xt_error("hyper", "sequence of %d tokens is too long", L);
+    // one scratch per thread; fewer threads when the arena was sized for fewer
+    int T = n_threads();
+    if (!ws->measure)
+        while (T > 1 && ws_need(h, B, NH, L, T) > ws->size - ws->used) T--;
+    if (!ws->measure && ws_need(h, B, NH, L, T) > ws->size - ws->used)
+        return xt_error("hyper", "workspace of %zu bytes too small (needs %zu)", ws->size - ws->used,
+                        ws_need(h, B, NH, L, T));
+    c.T = T;
     size_t mark = xt_arena_mark(ws);
     c.lse = xt_arena_f32(ws, (size_t)B * NH * L);
-    int T = n_threads();
     scratch_sizes z = scratch_size(h, L);
     c.scr = xt_arena_bytes(ws, T * sizeof(scratch));
     for (int t = 0; t < T; t++) scratch_take(&c.scr[t], &z, h->HS, ws);
