@@ -62,7 +62,7 @@ bench: $(BENCH)
 # libFuzzer target for the checkpoint readers (clang; not part of test): see docs/checkpoints.md
 fuzz:
 	@mkdir -p $(BUILD)/fuzz/corpus
-	clang -O1 -g -std=c11 -D_GNU_SOURCE -Iinclude -Isrc -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined $(wildcard src/core/err.c src/core/json.c src/core/arena.c src/io/safetensors.c src/io/zip.c src/io/pickle.c src/io/ckpt*.c src/io/yaml.c) tests/fuzz/fuzz_ckpt.c -lz -lm -o $(BUILD)/fuzz/fuzz_ckpt
+	clang -O1 -g -std=c11 -D_GNU_SOURCE -Iinclude -Isrc -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined $(wildcard src/core/err.c src/core/json.c src/core/arena.c src/io/safetensors.c src/io/zip.c src/io/pickle.c src/io/ckpt*.c src/io/yaml.c src/models/presets.c) tests/fuzz/fuzz_ckpt.c tests/fuzz/stubs.c -lz -lm -o $(BUILD)/fuzz/fuzz_ckpt
 
 clean:
 	rm -rf build build-asan xt

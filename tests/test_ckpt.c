@@ -92,6 +92,34 @@ static xt_ckpt *fake(const char *const *names, const int64_t (*shapes)[5], int n
     return ck;
 }
 
+// names and shapes of an xT Swin V2 + xl head checkpoint
+static xt_ckpt *fake_swin_xl(int embed, const int *depths, const int *heads, int hidden, int n_layer, int ncls) {
+    xt_ckpt *ck = xt_xcalloc(1, sizeof *ck);
+    ck->path = strdup("fake_l.ckpt");
+    ck->t = xt_xcalloc(256, sizeof *ck->t);
+    char n[128];
+#define ADD(nd, a, b, c, d)                                                                        \
+    do {                                                                                           \
+        xt_ck_tensor *t = &ck->t[ck->n++];                                                         \
+        t->name = strdup(n);                                                                       \
+        t->ndim = nd;                                                                              \
+        int64_t s_[4] = {a, b, c, d};                                                              \
+        for (int k = 0; k < nd; k++) t->shape[k] = s_[k];                                          \
+    } while (0)
+    snprintf(n, sizeof n, "encoder.model.patch_embed.proj.weight"); ADD(4, embed, 3, 4, 4);
+    for (int s = 0; s < 4; s++)
+        for (int b = 0; b < depths[s]; b++) { snprintf(n, sizeof n, "encoder.model.layers_%d.blocks.%d.attn.logit_scale", s, b); ADD(3, heads[s], 1, 1, 0); }
+    snprintf(n, sizeof n, "decoder.cls_token"); ADD(3, 1, 1, hidden, 0);
+    snprintf(n, sizeof n, "decoder.input_proj.weight"); ADD(2, hidden, embed * 8, 0, 0);
+    for (int l = 0; l < n_layer; l++) {
+        snprintf(n, sizeof n, "decoder.layers.%d.input_layernorm.weight", l); ADD(1, hidden, 0, 0, 0);
+        snprintf(n, sizeof n, "decoder.layers.%d.mlp.gate_proj.weight", l); ADD(2, 4 * hidden, hidden, 0, 0);
+    }
+    snprintf(n, sizeof n, "decoder.cls.1.weight"); ADD(2, ncls, hidden, 0, 0);
+#undef ADD
+    return ck;
+}
+
 static xt_json *cfg_of(const xt_ckpt *ck, const char *path, char *const *sets, int n) {
     xt_sbuf notes = {0};
     char *c = xt_ckpt_config(ck, path, sets, n, &notes);
@@ -142,6 +170,19 @@ static void config_tests(void) {
     j = cfg_of(ck, golden("xt_cls_xl.safetensors"), NULL, 0);
     CHECK(j && jint(j, "seed", NULL) == 4 && !strcmp(jstr(j, "context", "attention_method"), "naive"));
     xt_json_free(j);
+    // a "backbone" object (docs/backbones.md) instead of "swin": checked against the tensors, not duplicated
+    char *bb[] = {"backbone={\"arch\":\"swinv2\",\"embed_dim\":8,\"depths\":[2,2,2,2],\"num_heads\":[1,1,2,4],\"window_size\":16}",
+                  "crop_size=128", "context.attention_method=naive"};
+    j = cfg_of(ck, NULL, bb, 3);
+    CHECK(j && xt_json_get(j, "backbone") && !xt_json_get(j, "swin") && jint(j, "backbone", "window_size") == 16);
+    if (!j) fprintf(stderr, "%s\n", xt_error_buffer());
+    xt_json_free(j);
+    bb[0] = "backbone={\"preset\":\"swinv2_tiny\"}";
+    j = cfg_of(ck, NULL, bb, 3);
+    CHECK(!j && strstr(xt_error_buffer(), "backbone.embed_dim is 96 but the checkpoint's tensors say 8"));
+    bb[0] = "backbone={\"preset\":\"hiera_tiny\"}";
+    j = cfg_of(ck, NULL, bb, 3);
+    CHECK(!j && strstr(xt_error_buffer(), "backbone arch 'hiera' but the checkpoint's encoder is a Swin V2"));
     // an official YAML: the Swin-T preset contradicts this tiny checkpoint
     const char *yaml = "base_configs:\n  - config/does_not_exist.yaml\nmodel:\n  name: xT\n  num_classes: ${data.num_classes}\n"
                        "  backbone_class: swinv2_tiny_window16_256_timm\n  backbone:\n    input_size: 256\n  cls_head: xl\n"
@@ -176,6 +217,24 @@ static void config_tests(void) {
         CHECK(jint(j, "num_classes", NULL) == 10); // ${data.num_classes} resolved
         CHECK(!strcmp(jstr(j, "context", "attention_method"), "naive") && jint(j, "context", "n_layer") == 2);
         xt_json_free(j);
+        // Swin-L's preset carries pretrained_window_sizes (window12to16_192to256), which no tensor shows
+        f = fopen("build/tests/official_l.yaml", "w");
+        if (f) { fputs("model:\n  backbone_class: swinv2_large_window16_256_timm\n  num_classes: 10\n  cls_head: xl\n"
+                       "  context:\n    hidden_size: 128\n    n_layer: 2\n", f); fclose(f); }
+        j = cfg_of(fk, "build/tests/official_l.yaml", NULL, 0);
+        CHECK(!j && strstr(xt_error_buffer(), "swin.embed_dim is 192 but the checkpoint's tensors say 96"));
+        xt_ckpt_free(fk);
+        int dl[4] = {2, 2, 18, 2}, hl[4] = {6, 12, 24, 48};
+        fk = fake_swin_xl(192, dl, hl, 128, 2, 10);
+        j = cfg_of(fk, "build/tests/official_l.yaml", NULL, 0);
+        int pws[4] = {0};
+        CHECK(j && xt_json_int_array(xt_json_get(j, "swin"), "pretrained_window_sizes", pws, 4) == 4 && pws[0] == 12 && pws[3] == 6);
+        CHECK(j && !strcmp(jstr(j, "context", "attention_method"), "hyper")); // ContextEncoderConfig default
+        if (!j) fprintf(stderr, "%s\n", xt_error_buffer());
+        xt_json_free(j);
+        char *sl[] = {"crop_size=256", "swin.window_size=16", "context.attention_method=hyper"};
+        j = cfg_of(fk, NULL, sl, 3); // without the YAML, Swin-L's pretraining windows are asked for
+        CHECK(!j && strstr(xt_error_buffer(), "swin.pretrained_window_sizes"));
         // without a config: hyper vs naive cannot be told apart
         char *s2[] = {"crop_size=256", "swin.window_size=16"};
         j = cfg_of(fk, NULL, s2, 2);

@@ -113,6 +113,7 @@ int main(void) {
     REFUSES("\x80\x02(X\x07\x00\x00\x00storagectorch\nFloatStorage\nX\x01\x00\x00\x00kX\x03\x00\x00\x00" "cpuJ\xff\xff\xff\xfftQ.",
             "not a non-negative int");
     REFUSES("\x80\x02" "ctorch._utils\n_rebuild_tensor_v2\n(K\x01K\x00)))\x89NtR.", "not a storage");
+    REFUSES("(l", "truncated"); // fuzz finding: LIST right after the first MARK did NULL + 0 on the stack
     REFUSES("\x80\x02", "truncated");
     REFUSES("", "truncated");
 

@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "ckpt.h"
+#include "models/models.h" // presets: xt_preset_config, xt_backbone_resolve
 
 // ---------------------------------------------------------------------------------------------
 // a small mutable config tree (the JSON DOM in core is read-only)
@@ -210,6 +211,9 @@ static int infer_swin(infer *I, const char *p, int *final_c) {
     set_ints(I, "swin.num_heads", heads, ns);
     *final_c = c;
     strcat(I->missing, " swin.window_size");
+    // the official Swin-L (window12to16_192to256) normalises its relative-position table by its
+    // pretraining windows; nothing in the tensors says so
+    if (pe->shape[0] == 192 && ns == 4 && depths[2] == 18) strcat(I->missing, " swin.pretrained_window_sizes");
     return 0;
 }
 
@@ -314,6 +318,59 @@ static int infer_xt(infer *I) {
     return 0;
 }
 
+static void drop_missing(infer *I, const char *tok) {
+    char buf[1024], out[1024] = "";
+    snprintf(buf, sizeof buf, "%s", I->missing);
+    for (char *sv, *t = strtok_r(buf, " ", &sv); t; t = strtok_r(NULL, " ", &sv))
+        if (strcmp(t, tok)) { strcat(out, " "); strcat(out, t); }
+    snprintf(I->missing, sizeof I->missing, "%s", out);
+}
+
+// A given "backbone" object (docs/backbones.md: {"preset": ...} or {"arch": ...}) names the
+// encoder instead of "swin"/"hiera": check the inferred values against its expansion and do not
+// add the inferred object beside it.
+static int backbone_check(infer *I, cnode *gb) {
+    xt_sbuf t = {0};
+    cnode_emit(&t, gb);
+    xt_json *bj = xt_json_parse(t.p, t.n, "backbone");
+    xt_sbuf_free(&t);
+    xt_json *r = bj ? xt_backbone_resolve(bj) : NULL;
+    xt_json_free(bj);
+    if (!r) return xt_error_prefix("config: %s: backbone", I->ck->path);
+    const char *arch = xt_json_str(r, "arch", "");
+    const char *key = !strcmp(arch, "swinv2") ? "swin" : !strcmp(arch, "hiera") ? "hiera" : arch;
+    cnode *ib = NULL;
+    int at = -1;
+    for (int i = 0; i < I->inf->n; i++)
+        if (!strcmp(I->inf->kids[i]->key, "swin") || !strcmp(I->inf->kids[i]->key, "hiera")) { ib = I->inf->kids[i]; at = i; }
+    int rc = 0;
+    if (!ib || strcmp(ib->key, key)) {
+        rc = xt_error("config", "%s: backbone arch '%s' but the checkpoint's encoder is %s", I->ck->path, arch,
+                      ib ? (!strcmp(ib->key, "swin") ? "a Swin V2" : "a Hiera") : "unknown");
+        goto out;
+    }
+    for (int i = 0; i < ib->n && !rc; i++) {
+        const xt_json *v = xt_json_get(r, ib->kids[i]->key);
+        if (!v || !ib->kids[i]->leaf) continue;
+        char *a = json_text(v), *c = canon(a);
+        if (!c || strcmp(c, ib->kids[i]->leaf))
+            rc = xt_error("config", "%s: setting backbone.%s is %s but the checkpoint's tensors say %s", I->ck->path,
+                          ib->kids[i]->key, a, ib->kids[i]->leaf);
+        free(a);
+        free(c);
+    }
+    if (!rc) {
+        if (xt_json_get(r, "window_size")) drop_missing(I, "swin.window_size");
+        if (xt_json_get(r, "pretrained_window_sizes")) drop_missing(I, "swin.pretrained_window_sizes");
+        if (xt_json_get(r, "num_heads")) drop_missing(I, "hiera.num_heads");
+        cnode_free(ib);
+        memmove(I->inf->kids + at, I->inf->kids + at + 1, (size_t)(--I->inf->n - at) * sizeof *I->inf->kids);
+    }
+out:
+    xt_json_free(r);
+    return rc;
+}
+
 // ---------------------------------------------------------------------------------------------
 // the official YAML (xt/config.py + xt/models/build.py) -> our config
 
@@ -361,39 +418,33 @@ static const char *ystr(const ydocs *D, const char *path, const char *def) {
 
 static int yaml_to_config(const ydocs *D, cnode *given, const char *path, xt_sbuf *notes) {
     const char *bc = ystr(D, "model.backbone_class", "swinv2_tiny_window16_256_timm");
-    static const struct { const char *cls; int e, d[4], h[4]; } swin[] = {
-        {"swinv2_tiny_window16_256_timm", 96, {2, 2, 6, 2}, {3, 6, 12, 24}},
-        {"swinv2_small_window16_256_timm", 96, {2, 2, 18, 2}, {3, 6, 12, 24}},
-        {"swinv2_base_window16_256_timm", 128, {2, 2, 18, 2}, {4, 8, 16, 32}},
-        {"swinv2_large_window16_256_timm", 192, {2, 2, 18, 2}, {6, 12, 24, 48}},
-    };
-    static const struct { const char *cls; int e, s[4], heads; } hiera[] = {
-        {"hiera_tiny", 96, {1, 2, 7, 2}, 1},        {"hiera_small", 96, {1, 2, 11, 2}, 1}, {"hiera_base", 96, {2, 3, 16, 3}, 1},
-        {"hiera_base_plus", 112, {2, 3, 16, 3}, 2}, {"hiera_large", 144, {2, 6, 36, 4}, 2},
-    };
+    // ref: xt/models/backbones/{swin,hiera}.py — each backbone_class is a timm / hiera preset
+    // (src/models/presets.c knows them by these names: window 16 at 256, Swin-L's
+    // window12to16_192to256 with pretrained_window_sizes 12,12,12,6, ...). timm 0.9.7 swallows
+    // input_size (golden README bug 9): the Swin is always built for img_size 256.
     char b[160];
+    size_t bl = strlen(bc);
+    if (bl > 6 && !strcmp(bc + bl - 6, "_xview"))
+        return xt_error("config", "%s: backbone_class '%s': the xView3 wrapper (SwinXviewWrapper) is not supported", path, bc);
+    const char *txt = xt_preset_config(bc);
+    xt_json *pj = txt ? xt_json_parse(txt, strlen(txt), "preset") : NULL;
+    if (!pj) return xt_error_prefix("config: %s: model.backbone_class", path);
+    const char *arch = xt_json_str(pj, "arch", "");
+    const char *key = !strcmp(arch, "swinv2") ? "swin" : !strcmp(arch, "hiera") ? "hiera" : NULL;
+    if (!key) { xt_json_free(pj); return xt_error("config", "%s: backbone_class '%s' (%s) is not an xT backbone", path, bc, arch); }
     cnode_set(given, "kind", "\"xt\"");
-    int done = 0;
-    for (size_t i = 0; i < sizeof swin / sizeof *swin; i++)
-        if (!strcmp(bc, swin[i].cls)) {
-            snprintf(b, sizeof b, "%d", swin[i].e); cnode_set(given, "swin.embed_dim", b);
-            snprintf(b, sizeof b, "[%d,%d,%d,%d]", swin[i].d[0], swin[i].d[1], swin[i].d[2], swin[i].d[3]); cnode_set(given, "swin.depths", b);
-            snprintf(b, sizeof b, "[%d,%d,%d,%d]", swin[i].h[0], swin[i].h[1], swin[i].h[2], swin[i].h[3]); cnode_set(given, "swin.num_heads", b);
-            cnode_set(given, "swin.window_size", "16");
-            cnode_set(given, "swin.img_size", "256");
-            done = 1;
+    cnode *bn = cnode_path(given, key, 1);
+    cnode_from_json(bn, pj);
+    for (int i = 0; i < bn->n; i++) // "arch" is implied by the key
+        if (!strcmp(bn->kids[i]->key, "arch")) {
+            cnode_free(bn->kids[i]);
+            memmove(bn->kids + i, bn->kids + i + 1, (size_t)(--bn->n - i) * sizeof *bn->kids);
+            break;
         }
-    for (size_t i = 0; i < sizeof hiera / sizeof *hiera; i++)
-        if (!strcmp(bc, hiera[i].cls)) {
-            snprintf(b, sizeof b, "%d", hiera[i].e); cnode_set(given, "hiera.embed_dim", b);
-            snprintf(b, sizeof b, "[%d,%d,%d,%d]", hiera[i].s[0], hiera[i].s[1], hiera[i].s[2], hiera[i].s[3]); cnode_set(given, "hiera.stages", b);
-            snprintf(b, sizeof b, "%d", hiera[i].heads); cnode_set(given, "hiera.num_heads", b);
-            done = 1;
-        }
-    if (!done) return xt_error("config", "%s: backbone_class '%s' is not supported (Swin V2 tiny/small/base/large and Hiera presets are)", path, bc);
+    xt_json_free(pj);
+    const int is_swin = !strcmp(key, "swin");
     // xt/models/build.py: crop_size = model.backbone.input_size (dataclass defaults otherwise)
     double v = 0;
-    const int is_swin = cnode_get(given, "swin.embed_dim") != NULL;
 #define YNUM(p, def, key)                                                                      \
     do {                                                                                       \
         if (ynum(D, p, def, &v, path)) return -1;                                              \
@@ -527,6 +578,18 @@ static int apply_set(cnode *given, const char *kv) {
     if (!eq || eq == kv || (size_t)(eq - kv) >= 200) return xt_error("config", "--set expects KEY=VALUE, got '%s'", kv);
     char key[256];
     snprintf(key, sizeof key, "%.*s", (int)(eq - kv), kv);
+    xt_json *obj = xt_json_parse(eq + 1, strlen(eq + 1), "value");
+    if (obj && obj->type == XT_JSON_OBJ) { // an object value becomes a subtree
+        cnode *c = cnode_path(given, key, 1);
+        for (int i = 0; i < c->n; i++) cnode_free(c->kids[i]);
+        c->n = 0;
+        free(c->leaf);
+        c->leaf = NULL;
+        cnode_from_json(c, obj);
+        xt_json_free(obj);
+        return 0;
+    }
+    xt_json_free(obj);
     char *c = canon(eq + 1);
     if (!c) { // a bare word: a string
         xt_sbuf s = {0};
@@ -573,6 +636,8 @@ char *xt_ckpt_config(const xt_ckpt *ck, const char *config_path, char *const *se
         xt_sbuf_printf(notes, "config kind %s given: passed through without inference\n", kind);
     } else {
         if (infer_xt(&I)) goto done;
+        cnode *gb = cnode_path(given, "backbone", 0);
+        if (gb && !gb->leaf && backbone_check(&I, gb)) goto done;
         if (merge(given, inf, "", ck->path)) goto done;
         // defaults the official code takes for what no released config changes
         if (!cnode_get(given, "context.in_context_patches") && cnode_get(given, "context.hidden_size")) {
@@ -592,6 +657,7 @@ char *xt_ckpt_config(const xt_ckpt *ck, const char *config_path, char *const *se
                                  : !strcmp(tok, "swin.window_size") ? "16 for every official Swin V2 (large: window12to16 -> 16)"
                                  : !strcmp(tok, "context.attention_method") ? "naive or hyper: identical tensors, different attention"
                                  : !strcmp(tok, "hiera.num_heads") ? "not a hiera preset: heads of the first stage"
+                                 : !strcmp(tok, "swin.pretrained_window_sizes") ? "[12,12,12,6] for the official Swin-L (window12to16_192to256)"
                                  : "";
                 xt_sbuf_printf(&miss, "\n  %-26s %s", tok, hint);
             }
