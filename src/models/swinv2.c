@@ -52,7 +52,7 @@ typedef struct {
     sblock *blocks;
     float *owned;
     uint16_t *owned16;
-    xt_mm_bf16 *mm;
+    xt_mm *mm; // oneDNN matmuls (NULL: OpenBLAS)
 } swin;
 
 // ---------------------------------------------------------------------------------------------
@@ -145,7 +145,7 @@ static void swin_free(xt_encoder *e) {
         free(m->blocks);
         free(m->owned);
         free(m->owned16);
-        xt_mm_bf16_free(m->mm);
+        xt_mm_free(m->mm);
         free(m);
     }
     free(e);
@@ -249,8 +249,9 @@ xt_encoder *xt_swinv2_new(xt_st *st, const xt_json *cfg, const char *prefix, int
         }
     }
     XT_ASSERT(op <= m->owned + owned);
+    if (c.bf16 && !(m->mm = xt_mm_new(1))) goto fail;
+    if (!c.bf16 && !(m->mm = xt_mm_new(0))) xt_error_clear(); // float32 on oneDNN, else OpenBLAS
     if (c.bf16) { // bfloat16 copies of the big linears' weights
-        if (!(m->mm = xt_mm_bf16_new())) goto fail;
         size_t n16 = 0;
         for (int s = 0; s < c.n_stages; s++) {
             const sstage *S = &m->st[s];
@@ -355,6 +356,8 @@ static int swin_forward(const xt_encoder *e, const float *img, int B, float *con
         if (w16) {                                                                                         \
             xt_f32_to_bf16(a16, in, (size_t)(M) * (K));                                                    \
             if ((rc = xt_mm_bf16_run(m->mm, out, a16, w16, M, N, K))) goto done;                           \
+        } else if (m->mm) {                                                                                \
+            if ((rc = xt_mm_f32_run(m->mm, out, in, w32, M, N, K))) goto done;                             \
         } else                                                                                             \
             xt_linear_forward(out, in, w32, NULL, M, K, N);                                                \
     } while (0)

@@ -63,14 +63,16 @@ void xt_patch_im2col(float *out, const float *img, int B, int Cin, int H, int W,
 // out (B, C, L) = transpose of x (B, L, C).
 void xt_nhwc_to_nchw(float *out, const float *x, int B, int L, int C);
 
-// ---- optional bfloat16 matmuls on oneDNN (matmul_bf16.c) ----
+// ---- matmuls on oneDNN (matmul_bf16.c): float32, and optional bfloat16 ----
 // 1 when the CPU runs bf16 matmuls natively (AVX512-BF16 or AMX), else 0.
 int xt_bf16_available(void);
-typedef struct xt_mm_bf16 xt_mm_bf16; // per-model cache of oneDNN primitives (thread-safe)
-xt_mm_bf16 *xt_mm_bf16_new(void);     // NULL + error when bf16 is not available
-void xt_mm_bf16_free(xt_mm_bf16 *c);
-// out (M, N) float32 = a (M, K) @ w (N, K)^T, a and w bfloat16 (PyTorch Linear layout), f32 accumulate.
-int xt_mm_bf16_run(xt_mm_bf16 *c, float *out, const uint16_t *a, const uint16_t *w, int M, int N, int K);
+typedef struct xt_mm xt_mm; // per-model cache of oneDNN primitives, one per shape (thread-safe)
+xt_mm *xt_mm_new(int need_bf16); // NULL + error when oneDNN (or, if asked, native bf16) is missing
+void xt_mm_free(xt_mm *c);
+// out (M, N) float32 = a (M, K) @ w (N, K)^T (PyTorch Linear layout, no bias), float32 accumulate;
+// a and w bfloat16 / float32. Called outside OpenMP parallel regions (oneDNN threads itself).
+int xt_mm_bf16_run(xt_mm *c, float *out, const uint16_t *a, const uint16_t *w, int M, int N, int K);
+int xt_mm_f32_run(xt_mm *c, float *out, const float *a, const float *w, int M, int N, int K);
 // bfloat16 (round to nearest even) of n floats.
 void xt_f32_to_bf16(uint16_t *out, const float *in, size_t n);
 // ---------------------------------------------------------------------------------------------
