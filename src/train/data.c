@@ -84,8 +84,9 @@ static int open_csv(xt_dataset *d, const char *path, const char *dir) {
         long lab = strtol(comma + 1, &e, 10);
         if (e == comma + 1 || *e) {
             if (line == 1) continue; // header
+            xt_error("data", "%s:%d: label '%s' is not an integer", path, line, comma + 1);
             free(s);
-            return xt_error("data", "%s:%d: label '%s' is not an integer", path, line, comma + 1);
+            return -1;
         }
         if (lab < 0 || lab > 1000000) { free(s); return xt_error("data", "%s:%d: label %ld out of range", path, line, lab); }
         add(d, join(dir, p), (int)lab, &cap);
