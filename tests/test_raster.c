@@ -222,6 +222,52 @@ static void test_georef(void) {
     xt_raster_close(r);
 }
 
+// PixelIsPoint inputs and rotated transforms survive the writer + reader round trip.
+static void test_georef_point_rotated(void) {
+    xt_georef g;
+    CHECK(xt_georef_simple(&g, 4326, 10.0, 50.0, 0.001) == 0);
+    CHECK(g.model_type == 2 && g.epsg == 4326);
+    g.keys[4 + 4 * 1 + 3] = 2; // GTRasterTypeGeoKey = RasterPixelIsPoint
+    g.pixel_is_point = 1;
+    const char *p = scratch("point.tif");
+    xt_tiff_opts to = {.width = 16, .height = 16, .bands = 1, .sample = XT_S_U8, .tile_w = 16, .tile_h = 16, .geo = &g};
+    xt_tiff_writer *w = xt_tiff_writer_open(p, &to);
+    uint8_t px[256] = {0};
+    CHECK(w && xt_tiff_writer_rows(w, px, 16) == 0 && xt_tiff_writer_close(w) == 0);
+    // on disk the tie point is the centre of pixel (0, 0)
+    TIFF *t = XTIFFOpen(p, "r");
+    uint16_t n = 0;
+    double *tp = NULL;
+    CHECK(t && TIFFGetField(t, TIFFTAG_GEOTIEPOINTS, &n, &tp) && fabs(tp[3] - 10.0005) < 1e-12 && fabs(tp[4] - 49.9995) < 1e-12);
+    if (t) XTIFFClose(t);
+    xt_raster *r = xt_raster_open(p);
+    CHECK(r != NULL);
+    if (r) {
+        const xt_georef *rg = &xt_raster_get_info(r)->geo;
+        CHECK(rg->pixel_is_point && rg->epsg == 4326 && fabs(rg->gt[0] - 10.0) < 1e-12 && fabs(rg->gt[3] - 50.0) < 1e-12 &&
+              fabs(rg->gt[1] - 0.001) < 1e-15);
+        xt_raster_close(r);
+    }
+    // rotated: a ModelTransformation matrix
+    g.keys[4 + 4 * 1 + 3] = 1;
+    g.pixel_is_point = 0;
+    double gt[6] = {1000, 2, 0.5, 5000, 0.25, -2};
+    memcpy(g.gt, gt, sizeof gt);
+    p = scratch("rot.tif");
+    w = xt_tiff_writer_open(p, &to);
+    CHECK(w && xt_tiff_writer_rows(w, px, 16) == 0 && xt_tiff_writer_close(w) == 0);
+    r = xt_raster_open(p);
+    CHECK(r != NULL);
+    if (r) {
+        const xt_georef *rg = &xt_raster_get_info(r)->geo;
+        int same = 1;
+        for (int i = 0; i < 6; i++) same &= rg->gt[i] == gt[i];
+        CHECK(same);
+        xt_raster_close(r);
+    }
+    xt_georef_free(&g);
+}
+
 static void write_bytes(const char *p, const void *b, size_t n) {
     FILE *f = fopen(p, "wb");
     fwrite(b, 1, n, f);
@@ -327,6 +373,7 @@ int main(void) {
     test_cache_bound();
     test_norm();
     test_georef();
+    test_georef_point_rotated();
     test_bad();
     return check_summary("raster");
 }

@@ -13,7 +13,7 @@ static const struct {
     const char *help;
 } commands[] = {
     {"verify", xt_cmd_verify, "run a model file on its input.* tensors and compare with expected.*"},
-    {"info", xt_cmd_info, "describe a model file"},
+    {"info", xt_cmd_info, "describe a model file or an image (size, bands, tiling, georeferencing)"},
     {"convert", xt_cmd_convert, "convert a PyTorch checkpoint (.ckpt/.pth) into a model file"},
     {"make-image", xt_cmd_make_image, "write a procedural test raster of any size (bounded memory)"},
     {"classify", xt_cmd_classify, "classify an image of any size with an xT model (streaming)"},
