@@ -268,6 +268,8 @@ int xt_xt_train_forward(xt_xt_train *m, const xt_params *P, const float *img, in
     int ng = 0;
     for (int r = 0; r < m->R; r++) ng += keep ? keep[r] != 0 : 1;
     if (ng < 1) return xt_error("xt train", "no region keeps gradients");
+    if (m->head && m->attn == 1 && m->Lt > 4096) // official min_seq_len: longer runs the LSH path
+        return xt_error("xt train", "%d tokens: HyperAttention's LSH path (> 4096 tokens) has no backward", m->Lt);
     size_t need = xt_xt_train_act_bytes(m, N, H, W, ng);
     if (act->measure || act->size - act->used < need)
         return xt_error("xt train", "activation arena too small (%zu bytes free, need %zu)", act->size - act->used, need);
