@@ -55,6 +55,45 @@ static void test_gemm(void) {
     for (int i = 0; i < 4; i++) CHECK_CLOSE(C[i], R, M * N, 0, 1e-5, "gemm in parallel region");
 }
 
+// oneDNN matmuls (the Swin V2 linears) vs the naive GEMM: float32 1e-5; bfloat16 against the
+// naive GEMM of the bf16-rounded inputs (exact products, float32 sums): 1e-5.
+static void test_onednn(void) {
+    xt_mm *mm = xt_mm_new(0);
+    CHECK(mm != NULL);
+    if (!mm) { fprintf(stderr, "%s\n", xt_error_buffer()); return; }
+    int shapes[][3] = {{1, 1, 1}, {37, 29, 53}, {129, 7, 96}, {64, 200, 33}};
+    for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++) {
+        int M = shapes[s][0], N = shapes[s][1], K = shapes[s][2];
+        float *a = malloc(sizeof(float) * M * K), *w = malloc(sizeof(float) * N * K);
+        float *o = malloc(sizeof(float) * M * N), *r = malloc(sizeof(float) * M * N);
+        fill(a, (size_t)M * K, 31 + s);
+        fill(w, (size_t)N * K, 41 + s);
+        for (int rep = 0; rep < 2; rep++) { // second call: cached primitive
+            CHECK(xt_mm_f32_run(mm, o, a, w, M, N, K) == 0);
+            xt_gemm_naive(0, 1, M, N, K, 1, a, K, w, K, 0, r, N);
+            CHECK_CLOSE(o, r, (long)M * N, 0, 1e-5, "oneDNN f32 matmul");
+        }
+        if (xt_bf16_available()) {
+            uint16_t *a16 = malloc(2 * M * K), *w16 = malloc(2 * N * K);
+            xt_f32_to_bf16(a16, a, (size_t)M * K);
+            xt_f32_to_bf16(w16, w, (size_t)N * K);
+            for (int i = 0; i < M * K; i++) { uint32_t u = (uint32_t)a16[i] << 16; memcpy(&a[i], &u, 4); }
+            for (int i = 0; i < N * K; i++) { uint32_t u = (uint32_t)w16[i] << 16; memcpy(&w[i], &u, 4); }
+            CHECK(xt_mm_bf16_run(mm, o, a16, w16, M, N, K) == 0);
+            xt_gemm_naive(0, 1, M, N, K, 1, a, K, w, K, 0, r, N);
+            CHECK_CLOSE(o, r, (long)M * N, 0, 1e-5, "oneDNN bf16 matmul");
+            free(a16); free(w16);
+        }
+        free(a); free(w); free(o); free(r);
+    }
+    // bf16 rounding: to nearest even
+    float v[3] = {1.0f, 1.00390625f, 1.01171875f}; // 1, 1 + 2^-8 (tie -> even 1), 1 + 3 * 2^-8 (tie -> up)
+    uint16_t h[3];
+    xt_f32_to_bf16(h, v, 3);
+    CHECK(h[0] == 0x3F80 && h[1] == 0x3F80 && h[2] == 0x3F82);
+    xt_mm_free(mm);
+}
+
 int main(void) {
     st = xt_st_open("tests/ref/nn_basic.safetensors");
     if (!st) { fprintf(stderr, "%s\n", xt_error_buffer()); return 1; }
@@ -112,6 +151,7 @@ int main(void) {
     }
 
     test_gemm();
+    test_onednn();
     xt_st_close(st);
     return check_summary("test_nn_basic");
 }
