@@ -21,6 +21,8 @@
 // p·v over the causal triangle). For hyper only the projections are counted (its attention
 // cost depends on the sampling); tokens/s is the comparable number.
 // Peak RSS must stay under 1 GiB at L = 200,000 (stream: x, acc 2 x 195 MiB + q, k, v 3 x 98).
+// Projections run in 4096-row chunks: one tall OpenBLAS sgemm touches a scratch buffer the size
+// of its A operand (measured: +195 MiB for x (200,000 x 256)).
 //
 // mamba: the xT Mamba block (LayerNorm, Mamba mixer d_state 16, d_conv 4, expand 2, dt_rank
 // D/16, residual on the normalised stream) over L tokens in place (xt_mamba_block_forward),
@@ -61,6 +63,7 @@ static void result(const char *what, long L, int D, double sec, double flops) {
 }
 
 enum { M_STREAM, M_HYPER_EXACT, M_HYPER };
+#define CHUNK 4096 // rows per projection GEMM
 
 static int bench_attn(long L, int D, int method) {
     const int HS = 128, NH = D / HS;
@@ -99,9 +102,15 @@ static int bench_attn(long L, int D, int method) {
     double t0 = xt_time(), t_attn = 0;
     for (int h = 0; h < NH; h++) {
         // q_h (L, HS) = x (L, D) @ Wq[h*HS:(h+1)*HS, :]^T, likewise k, v
-        xt_gemm(0, 1, (int)L, HS, D, 1.0f, x, D, wq + (size_t)h * HS * D, D, 0.0f, q, HS);
-        xt_gemm(0, 1, (int)L, HS, D, 1.0f, x, D, wk + (size_t)h * HS * D, D, 0.0f, k, HS);
-        xt_gemm(0, 1, (int)L, HS, D, 1.0f, x, D, wv + (size_t)h * HS * D, D, 0.0f, v, HS);
+        // in row chunks: OpenBLAS touches a scratch buffer as large as A for one tall GEMM
+        // (+195 MiB of peak RSS at L = 200,000 if done in one call)
+        for (long r0 = 0; r0 < L; r0 += CHUNK) {
+            int n = (int)(L - r0 < CHUNK ? L - r0 : CHUNK);
+            const float *xr = x + (size_t)r0 * D;
+            xt_gemm(0, 1, n, HS, D, 1.0f, xr, D, wq + (size_t)h * HS * D, D, 0.0f, q + (size_t)r0 * HS, HS);
+            xt_gemm(0, 1, n, HS, D, 1.0f, xr, D, wk + (size_t)h * HS * D, D, 0.0f, k + (size_t)r0 * HS, HS);
+            xt_gemm(0, 1, n, HS, D, 1.0f, xr, D, wv + (size_t)h * HS * D, D, 0.0f, v + (size_t)r0 * HS, HS);
+        }
         double ta = xt_time();
         xt_arena_reset(&ws);
         if (method == M_STREAM) {
@@ -112,7 +121,11 @@ static int bench_attn(long L, int D, int method) {
         }
         t_attn += xt_time() - ta;
         // acc (L, D) (+)= o_h (L, HS) @ Wo[:, h*HS:(h+1)*HS]^T
-        xt_gemm(0, 1, (int)L, D, HS, 1.0f, o, HS, wo + (size_t)h * HS, D, h ? 1.0f : 0.0f, acc, D);
+        for (long r0 = 0; r0 < L; r0 += CHUNK) {
+            int n = (int)(L - r0 < CHUNK ? L - r0 : CHUNK);
+            xt_gemm(0, 1, n, D, HS, 1.0f, o + (size_t)r0 * HS, HS, wo + (size_t)h * HS, D, h ? 1.0f : 0.0f,
+                    acc + (size_t)r0 * D, D);
+        }
     }
     xt_add(x, x, acc, LD);
     double sec = xt_time() - t0;
