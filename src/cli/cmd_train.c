@@ -47,6 +47,7 @@ static void help(void) {
            "  --init MODEL     start from a model file's weights (and its config when -c has no model)\n"
            "  --resume CKPT    continue a checkpoint exactly (options come from the checkpoint)\n"
            "  -o FILE          checkpoint to write                          [xt_train.safetensors]\n"
+           "  --export FILE    at the end, also write the weights alone (a small model file)\n"
            "  --data SPEC      CSV (path,label), iNaturalist JSON, or synth:N[:seed]\n"
            "  --val SPEC       held-out data evaluated at the end (top-1/top-5)\n"
            "  --root DIR       image folder for relative paths              [the data file's folder]\n"
@@ -124,6 +125,7 @@ int xt_cmd_train(int argc, char **argv) {
     if (!strcmp(a, flag) && v) { char *e_; double x_ = strtod(v, &e_); if (!*v || *e_) { xt_error("train", "%s expects a number, got '%s'", flag, v); goto fail; } if (tr) dst = x_; i++; continue; }
         if ((!strcmp(a, "-c") || !strcmp(a, "--init") || !strcmp(a, "--resume")) && v) { i++; continue; }
         if (!strcmp(a, "-o") && v) { out = v; i++; continue; }
+        if (!strcmp(a, "--export") && v) { o.t.export_path = v; i++; continue; }
         if (!strcmp(a, "--data") && v) { if (tr) snprintf(o.data, sizeof o.data, "%s", v); i++; continue; }
         if (!strcmp(a, "--val") && v) { if (tr) snprintf(o.val, sizeof o.val, "%s", v); i++; continue; }
         if (!strcmp(a, "--root") && v) { if (tr) snprintf(o.root, sizeof o.root, "%s", v); i++; continue; }

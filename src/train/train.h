@@ -158,6 +158,7 @@ int xt_train_ckpt_load(xt_params *P, xt_st *st, int optim);
 
 typedef struct {
     const char *data, *val, *root, *out; // data specs (see xt_dataset_open); checkpoint path
+    const char *export_path;             // also write a weights-only model file at the end (NULL: no)
     int img_size, batch, augment, warmup, save_every;
     double steps, epochs, stop_after;    // steps 0: epochs x ceil(n / batch); stop_after < 0: none
     double lr, min_lr_ratio, wd, clip, grad_ratio, seed;

@@ -196,6 +196,13 @@ int xt_train_run(const xt_json *mcfg, xt_st *from, int resume, const xt_train_op
         if (stop) { step++; break; }
     }
     res->step = step;
+    if (o->export_path && step >= total) {
+        xt_sbuf st = {0};
+        state_json(&st, o, step);
+        int e = xt_train_ckpt_save(&P, o->export_path, cfgs.p, st.p, 0);
+        xt_sbuf_free(&st);
+        if (e) goto done;
+    }
     if (o->val && step >= total) {
         if (xt_dataset_open(&dv, o->val, o->root)) goto done;
         if (xt_train_evaluate(m, &P, &dv, o->root, S, N, &res->top1, &res->top5, NULL, NULL, NULL)) goto done;
