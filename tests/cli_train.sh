@@ -33,6 +33,21 @@ if cmp -s "$D/full.safetensors" "$D/other.safetensors"; then exit 1; fi
 # eval reads the checkpoint (img_size from its train_state)
 $XT eval -m "$D/full.safetensors" --data "$D/img/train.csv" -q | tee "$D/eval.log"
 grep -q "6 images, top-1" "$D/eval.log"
+# iNaturalist 2018 layout: images / annotations (not in image order) / categories
+cat > "$D/img/inat.json" <<'JSON'
+{"images": [{"id": 10, "file_name": "a0.png", "width": 80, "height": 70}, {"id": 11, "file_name": "a1.png"},
+            {"id": 12, "file_name": "b.jpg"}],
+ "annotations": [{"id": 1, "image_id": 12, "category_id": 2}, {"id": 2, "image_id": 10, "category_id": 0},
+                 {"id": 3, "image_id": 11, "category_id": 1}],
+ "categories": [{"id": 0, "name": "a"}, {"id": 1, "name": "b"}, {"id": 2, "name": "c"}]}
+JSON
+$XT eval -m "$D/full.safetensors" --data "$D/img/inat.json" -q | tee "$D/inat.log"
+grep -q "3 images, top-1" "$D/inat.log"
+grep -q "per class (label: correct/total): 0: ./1 1: ./1 2: ./1" "$D/inat.log"
+$XT train -c "$D/cfg.json" --data "$D/img/inat.json" --steps 1 -t 1 -q -o "$D/inat.safetensors" | grep -q "trained 1 steps"
+echo '{"images": [{"id": 1, "file_name": "a0.png"}], "annotations": []}' > "$D/img/noann.json"
+if $XT eval -m "$D/full.safetensors" --data "$D/img/noann.json" -q 2> "$D/err.log"; then exit 1; fi
+grep -q "image id 1 has no annotation" "$D/err.log"
 # generated task: naive head trains too
 sed 's/"cls_head": "xl"/"cls_head": "naive"/; s/"num_classes": 3/"num_classes": 2/' "$D/cfg.json" > "$D/naive.json"
 $XT train -c "$D/naive.json" --data synth:8:1 --val synth:4:2 -t 1 -q -o "$D/naive.safetensors" | grep -q "val: top-1"
