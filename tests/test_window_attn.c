@@ -103,6 +103,21 @@ static void test_model(void) {
         CHECK_CLOSE(o0 + 2 * 8 * 64, r0, 8 * 64, 0, 1e-5, "stage0 batch vs single");
         CHECK_CLOSE(o1 + 2 * 16 * 16, r1, 16 * 16, 0, 1e-5, "stage1 batch vs single");
     }
+    // the same encoder used from two threads at once (own arenas): same results as serially
+    {
+        static float p0[2][B * 8 * 64], p1[2][B * 16 * 16];
+        int ok[2] = {0, 0};
+#pragma omp parallel for num_threads(2)
+        for (int t = 0; t < 2; t++) {
+            xt_arena at;
+            float *po[2] = {p0[t], p1[t]};
+            ok[t] = !xt_arena_init(&at, e->workspace_size(e, B)) && !e->forward(e, img, B, po, &at, NULL, "");
+            xt_arena_free(&at);
+        }
+        CHECK(ok[0] && ok[1]);
+        CHECK_CLOSE(p1[0], o1, B * 16 * 16, 0, 1e-5, "concurrent forward 0");
+        CHECK_CLOSE(p1[1], o1, B * 16 * 16, 0, 1e-5, "concurrent forward 1");
+    }
     // opt-in bfloat16 matmuls: same model, outputs within bf16 precision of float32
     if (xt_bf16_available()) {
         const char *cb = "{\"embed_dim\": 8, \"depths\": [2, 3], \"num_heads\": [2, 4], \"window_size\": 4, \"matmul\": \"bf16\"}";

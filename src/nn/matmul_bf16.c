@@ -29,7 +29,7 @@ struct xt_mm {
 };
 
 static dnnl_engine_t engine;
-static dnnl_stream_t stream;
+static _Thread_local dnnl_stream_t stream; // per calling thread: callers may run models in parallel
 static int available = -1; // -1 unknown, 0 no, 1 yes
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 
@@ -54,8 +54,10 @@ static int make_prim(mm_entry *m, int M, int N, int K, int f32, const char **imp
 
 static void init_once(void) {
     available = 0;
-    if (dnnl_engine_create(&engine, dnnl_cpu, 0) || dnnl_stream_create(&stream, engine, dnnl_stream_default_flags))
+    if (dnnl_engine_create(&engine, dnnl_cpu, 0)) {
+        engine = NULL;
         return;
+    }
     // native support only: oneDNN emulates bf16 on plain AVX-512, slower than float32
     mm_entry m;
     const char *impl = NULL;
@@ -120,6 +122,8 @@ static int mm_run(xt_mm *c, float *out, const void *a, const void *w, int M, int
     }
     mm_entry e = *m;
     pthread_mutex_unlock(&c->lock);
+    if (!stream && dnnl_stream_create(&stream, engine, dnnl_stream_default_flags))
+        return xt_error("matmul", "oneDNN: cannot create a stream");
     dnnl_memory_t ma, mw, mo;
     int rc = -1;
     if (dnnl_memory_create(&ma, &e.a, engine, (void *)a)) goto out0;
