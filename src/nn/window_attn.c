@@ -64,7 +64,7 @@ void xt_window_attn_forward(float *out, const float *qkv, const float *qkv_bias,
                             int nthreads) {
     int HS = C / NH, N = ws * ws, nWh = H / ws, nWw = W / ws, nW = nWh * nWw;
     long ntask = (long)B * nW * NH;
-#pragma omp parallel for schedule(static) num_threads(nthreads) if (nthreads > 1)
+#pragma omp parallel for schedule(dynamic, 1) num_threads(nthreads) if (nthreads > 1)
     for (long task = 0; task < ntask; task++) {
         int tid = 0;
 #ifdef _OPENMP
