@@ -11,3 +11,8 @@ for f in "$G/swinv2_region_256_grad.safetensors" "$G/xt_cls_naive_grad.safetenso
         grep -q " 0 failed, 0 missing" "$BUILD/verify_grad.log"
     done
 done
+# -o writes the loss and every gradient as output.<name>
+$XT verify -q -o "$BUILD/grad_out.safetensors" "$G/xt_cls_naive_grad.safetensors" > /dev/null
+grep -aq '"output.loss"' "$BUILD/grad_out.safetensors"
+grep -aq '"output.grad.input.image"' "$BUILD/grad_out.safetensors"
+grep -aq '"output.grad.decoder.layers.3.weight"' "$BUILD/grad_out.safetensors"
