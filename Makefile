@@ -59,13 +59,29 @@ asan:
 
 bench: $(BENCH)
 
-# libFuzzer target for the checkpoint readers (clang; not part of test): see docs/checkpoints.md
-fuzz:
-	@mkdir -p $(BUILD)/fuzz/corpus
-	clang -O1 -g -std=c11 -D_GNU_SOURCE -Iinclude -Isrc -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined $(wildcard src/core/err.c src/core/json.c src/core/arena.c src/io/safetensors.c src/io/zip.c src/io/pickle.c src/io/ckpt*.c src/io/yaml.c src/models/presets.c) tests/fuzz/fuzz_ckpt.c tests/fuzz/stubs.c -lz -lm -o $(BUILD)/fuzz/fuzz_ckpt
+# libFuzzer targets (clang; not part of test): every parser of untrusted bytes, see
+# docs/robustness.md. Each links the whole library (tests/fuzz/stubs.c is not needed). `make fuzz` builds them into $(BUILD)/fuzz/; tests/fuzz/run.sh runs them.
+FUZZ_CC    ?= clang
+FUZZ_FLAGS  = -O1 -g -march=native -std=c11 -D_GNU_SOURCE -Iinclude -Isrc -I$(BLAS_INC) -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+FUZZ_OBJ   := $(patsubst %.c,$(BUILD)/fuzz/obj/%.o,$(SRC))
+FUZZ_BIN   := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(wildcard tests/fuzz/fuzz_*.c))
+
+$(BUILD)/fuzz/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	@echo "  FUZZCC $<"
+	@$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link -Wno-unknown-pragmas -MMD -MP -c $< -o $@
+
+$(BUILD)/fuzz/libxt-fuzz.a: $(FUZZ_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/fuzz/%: tests/fuzz/%.c $(BUILD)/fuzz/libxt-fuzz.a
+	$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer $< $(BUILD)/fuzz/libxt-fuzz.a -o $@ $(XT_LDLIBS)
+
+fuzz: $(FUZZ_BIN)
 
 clean:
 	rm -rf build build-asan xt
 
 .PHONY: all test asan bench fuzz clean
--include $(OBJ:.o=.d) $(CLIO:.o=.d)
+-include $(OBJ:.o=.d) $(CLIO:.o=.d) $(wildcard $(BUILD)/fuzz/obj/src/*/*.d)

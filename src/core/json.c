@@ -258,8 +258,10 @@ int xt_json_int_array(const xt_json *obj, const char *key, int *out, int max) {
     if (v->n > max) return xt_error("config", "'%s' has %d entries (at most %d)", key, v->n, max);
     for (int i = 0; i < v->n; i++) {
         const xt_json *e = v->items[i];
-        if ((e->type != XT_JSON_NUM && e->type != XT_JSON_BOOL) || e->num != (double)(int)e->num)
-            return xt_error("config", "'%s'[%d] must be an integer", key, i);
+        // range first: (int) of a double outside int's range is undefined (fuzz: [1.6e11])
+        if ((e->type != XT_JSON_NUM && e->type != XT_JSON_BOOL) || !(e->num >= -2147483647.0 && e->num <= 2147483647.0) ||
+            e->num != (double)(int)e->num)
+            return xt_error("config", "'%s'[%d] must be an integer (got %g)", key, i, e->num);
         out[i] = (int)e->num;
     }
     return v->n;
