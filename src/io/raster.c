@@ -400,6 +400,17 @@ static int jpeg_open(xt_raster *r) {
     jpeg_create_decompress(r->jd);
     jpeg_stdio_src(r->jd, r->fp);
     jpeg_read_header(r->jd, TRUE);
+    // Progressive / multi-scan JPEGs are decoded by libjpeg into a whole-image coefficient buffer
+    // (2 bytes per pixel per component) inside jpeg_start_decompress: refuse that before it is
+    // allocated (fuzz: 358 bytes declaring 60000x60000 asked for 7 GB), and cap libjpeg's memory.
+    if (jpeg_has_multiple_scans(r->jd)) {
+        double need = 2.0 * r->jd->image_width * r->jd->image_height * r->jd->num_components;
+        if (need > (double)MAX_INTERLACED_BYTES)
+            return xt_error("raster", "%s: progressive JPEG of %ux%u needs the whole image in memory (%.0f MiB); "
+                            "convert it to a tiled TIFF", r->path, r->jd->image_width, r->jd->image_height,
+                            need / (1 << 20));
+    }
+    r->jd->mem->max_memory_to_use = (long)MAX_INTERLACED_BYTES + (64l << 20);
     jpeg_start_decompress(r->jd);
     r->info.width = (int)r->jd->output_width;
     r->info.height = (int)r->jd->output_height;

@@ -83,7 +83,7 @@ xt_xtmodel *xt_xtmodel_new_with(xt_st *st, const xt_json *cfg, xt_xtmodel_params
     if (in->crop_size < 32 || in->crop_size > 16384 || in->num_classes < 1 || in->num_classes > 1000000 ||
         in->mlp_ratio < 1 || in->mlp_ratio > 64 ||
         (in->head == XT_HEAD_XL && (in->hidden < 4 || in->hidden % 4 || in->hidden > 65536 || in->n_layers < 0 ||
-                                    in->n_layers > 1024 || in->in_context_patches == 1))) {
+                                    in->n_layers > 1024 || in->in_context_patches == 1 || in->in_context_patches > (1 << 24)))) {
         xt_error("xt", "%s: config: crop_size %d, num_classes %d, mlp_ratio %d, hidden_size %d, n_layer %d, "
                  "in_context_patches %d: out of range", where, in->crop_size, in->num_classes, in->mlp_ratio,
                  in->hidden, in->n_layers, in->in_context_patches);
@@ -102,6 +102,10 @@ xt_xtmodel *xt_xtmodel_new_with(xt_st *st, const xt_json *cfg, xt_xtmodel_params
         else if (!v) {
             xt_error("xt", "%s: unknown variant '%s' (memfix, blockmask, incontext16_tuplefix or one in config.variants)",
                      where, p.variant);
+            goto fail;
+        }
+        if (icp == 1 || icp > (1 << 24)) { // window buffers are sized by it (P x hidden floats)
+            xt_error("xt", "%s: variant '%s': in_context_patches %d out of range", where, p.variant, icp);
             goto fail;
         }
         in->in_context_patches = icp;
