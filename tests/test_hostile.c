@@ -110,9 +110,38 @@ static void progressive_jpeg(void) {
     }
 }
 
+// fuzz_model (param counts from a config alone): int64 overflow on embed_dim 2e9 and double ->
+// int64 casts of mlp_ratio / dim_mul 1e300 were UB. Now out-of-range values are refused.
+static void param_count_ranges(void) {
+    const char *bad[] = {
+        "{\"arch\":\"swinv2\",\"embed_dim\":2000000000,\"depths\":[2,2,2,2],\"num_heads\":[1,1,1,1]}",
+        "{\"arch\":\"swinv2\",\"embed_dim\":96,\"depths\":[2,2,2,2],\"num_heads\":[1,1,1,1],\"mlp_ratio\":-1}",
+        "{\"arch\":\"convnext\",\"dims\":[16,32,64,128],\"depths\":[2,2,2,2],\"mlp_ratio\":1e300}",
+        "{\"arch\":\"convnext\",\"dims\":[16,32,64,128],\"depths\":[2,2,2,2],\"patch_size\":-4}",
+        "{\"arch\":\"hiera\",\"stages\":[1,2,3,2],\"embed_dim\":16,\"dim_mul\":1e300}",
+        "{\"arch\":\"hiera\",\"stages\":[1,2,3,2],\"embed_dim\":32,\"dim_mul\":16,\"img_size\":224}",
+        "{\"arch\":\"hiera\",\"stages\":[1,2,3,2],\"embed_dim\":16,\"img_size\":2000000000}",
+        "{\"arch\":\"hiera\",\"stages\":[1,2,3,2000000],\"embed_dim\":16}",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        xt_json *j = P(bad[i]);
+        int64_t n = 12345;
+        CHECK(j != NULL);
+        CHECK(xt_backbone_param_count(j, 0, 1000, &n) == -1);
+        CHECK(strstr(xt_error_buffer(), "out of range") || strstr(xt_error_buffer(), "too wide"));
+        xt_json_free(j);
+    }
+    // a sane config still counts (Swin V2 tiny, 1000 classes: 28.35 M as timm)
+    xt_json *j = P("{\"preset\":\"swinv2_tiny_window16_256\"}");
+    int64_t n = 0;
+    CHECK(xt_backbone_param_count(j, 256, 1000, &n) == 0 && n > 28000000 && n < 28700000);
+    xt_json_free(j);
+}
+
 int main(void) {
     json_int_array_range();
     bad_model_configs();
     progressive_jpeg();
+    param_count_ranges();
     return check_summary("hostile");
 }

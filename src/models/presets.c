@@ -93,8 +93,15 @@ static int ints(const xt_json *c, const char *key, int *out, int max, int min_n)
     if (n < 0) return xt_error_prefix("param count");
     if (n < min_n) return xt_error("param count", "config '%s' needs at least %d entries", key, min_n);
     for (int i = 0; i < n; i++)
-        if (out[i] < 0 || out[i] > 1 << 20) return xt_error("param count", "config '%s'[%d] out of range", key, i);
+        if (out[i] < 0 || out[i] > 1 << 16) return xt_error("param count", "config '%s'[%d] out of range", key, i);
     return n;
+}
+
+// Scalars within the builders' ranges, so the int64 sums below cannot overflow (fuzz_model: UB
+// on embed_dim 2e9, mlp_ratio / dim_mul 1e300).
+static int in_range(const char *arch, const char *key, double v, double lo, double hi) {
+    if (!(v >= lo && v <= hi)) return xt_error("param count", "%s: config '%s' = %g out of range [%g, %g]", arch, key, v, lo, hi);
+    return 0;
 }
 
 // ref: timm swin_transformer_v2.py (PatchEmbed, PatchMerging, SwinTransformerV2Block, WindowAttention)
@@ -105,6 +112,9 @@ static int count_swin(const xt_json *c, int nc, int64_t *out) {
     if (n < 0 || ints(c, "num_heads", heads, XT_MAX_STAGES, n) != n) return xt_error("param count", "swinv2: depths/num_heads mismatch");
     if (xt_json_int(c, "embed_dim", 96, &ed) || xt_json_int(c, "in_chans", 3, &in) || xt_json_num(c, "mlp_ratio", 4, &mr))
         return xt_error_prefix("param count");
+    if (in_range("swinv2", "embed_dim", ed, 1, 8192) || in_range("swinv2", "in_chans", in, 1, 1024) ||
+        in_range("swinv2", "mlp_ratio", mr, 1e-9, 64) || in_range("swinv2", "widest stage", (double)ed * (1 << (n - 1)), 1, 65536))
+        return -1;
     int64_t p = (int64_t)in * ed * 16 + ed + 2 * ed, C = ed;
     for (int s = 0; s < n; s++) {
         if (s) { // PatchMerging: Linear(4C, 2C, no bias) + LayerNorm(2C)
@@ -129,6 +139,9 @@ static int count_convnext(const xt_json *c, int nc, int64_t *out) {
     if (xt_json_int(c, "in_chans", 3, &in) || xt_json_int(c, "patch_size", 4, &P) || xt_json_int(c, "kernel_size", 7, &K) ||
         xt_json_num(c, "mlp_ratio", 4, &mr))
         return xt_error_prefix("param count");
+    if (in_range("convnext", "in_chans", in, 1, 1024) || in_range("convnext", "patch_size", P, 1, 64) ||
+        in_range("convnext", "kernel_size", K, 1, 31) || in_range("convnext", "mlp_ratio", mr, 1e-9, 64))
+        return -1;
     int64_t C = dims[0], p = (int64_t)in * C * P * P + C + 2 * C;
     for (int s = 0; s < n; s++) {
         int64_t Cs = dims[s], hid = (int64_t)(Cs * mr);
@@ -153,10 +166,17 @@ static int count_hiera(const xt_json *c, int img, int nc, int64_t *out) {
         xt_json_num(c, "dim_mul", 2, &dm) || xt_json_num(c, "head_mul", 2, &hm) || xt_json_num(c, "mlp_ratio", 4, &mr))
         return xt_error_prefix("param count");
     if (ps[0] < 1 || ps[1] < 1) return xt_error("param count", "hiera: patch_stride must be positive");
+    if (in_range("hiera", "embed_dim", ed, 1, 16384) || in_range("hiera", "in_chans", in, 1, 1024) ||
+        in_range("hiera", "dim_mul", dm, 1, 16) || in_range("hiera", "head_mul", hm, 1, 16) ||
+        in_range("hiera", "mlp_ratio", mr, 1e-9, 64) || in_range("hiera", "image size", img, 1, 65536) ||
+        in_range("hiera", "patch_kernel", pk[0] > pk[1] ? pk[0] : pk[1], 1, 64) ||
+        in_range("hiera", "patch_stride", ps[0] > ps[1] ? ps[0] : ps[1], 1, 64))
+        return -1;
     int64_t C = ed, p = (int64_t)in * C * pk[0] * pk[1] + C + (int64_t)(img / ps[0]) * (img / ps[1]) * C;
     for (int s = 0; s < n; s++)
         for (int i = 0; i < stages[s]; i++) {
             int64_t D = (s && !i) ? (int64_t)(C * dm) : C, hid = (int64_t)(D * mr);
+            if (D > 65536) return xt_error("param count", "hiera: stage %d width %lld too wide", s, (long long)D);
             p += 2 * C + 3 * D * C + 3 * D + D * D + D + 2 * D + D * hid + hid + hid * D + D;
             if (D != C) p += D * C + D;
             C = D;
