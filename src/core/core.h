@@ -133,6 +133,7 @@ const float *xt_st_weight(xt_st *st, const char *name, int ndim, ...);
 const float *xt_st_weightf(xt_st *st, int ndim, const int64_t *shape, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 const char *xt_st_meta(const xt_st *st, const char *key); // string value or NULL
+float xt_f16_to_f32(uint16_t h); // IEEE binary16 -> float (exact)
 // Rejects NaN/Inf in every tensor whose name does not start with "expected." (weights, inputs).
 int xt_st_check_finite(xt_st *st, const char *prefix);
 

@@ -96,28 +96,12 @@ static int bind_storage(loader *L, xt_pk_storage *s) {
 // ---------------------------------------------------------------------------------------------
 // tensors
 
-static float half_to_f32(uint16_t h) {
-    uint32_t s = (uint32_t)(h >> 15) << 31, e = (h >> 10) & 31, m = h & 1023, bits;
-    if (e == 0) {
-        if (m == 0) bits = s;
-        else {
-            float f = ldexpf((float)m, -24);
-            memcpy(&bits, &f, 4);
-            bits |= s;
-        }
-    } else if (e == 31) bits = s | 0x7f800000u | (m << 13);
-    else bits = s | ((e + 112) << 23) | (m << 13);
-    float f;
-    memcpy(&f, &bits, 4);
-    return f;
-}
-
 // element k of a storage as double (exact for every dtype but I64 beyond 2^53, which the
 // integer check rejects anyway since it also tests the int64 value)
 static double elem(const uint8_t *d, xt_sdtype t, int64_t k, int64_t *iv) {
     switch (t) {
     case XT_SD_F32: { float f; memcpy(&f, d + 4 * k, 4); return f; }
-    case XT_SD_F16: { uint16_t h; memcpy(&h, d + 2 * k, 2); return half_to_f32(h); }
+    case XT_SD_F16: { uint16_t h; memcpy(&h, d + 2 * k, 2); return xt_f16_to_f32(h); }
     case XT_SD_BF16: { uint16_t h; memcpy(&h, d + 2 * k, 2); uint32_t b = (uint32_t)h << 16; float f; memcpy(&f, &b, 4); return f; }
     case XT_SD_F64: { double x; memcpy(&x, d + 8 * k, 8); return x; }
     case XT_SD_I64: { int64_t x; memcpy(&x, d + 8 * k, 8); *iv = x; return (double)x; }

@@ -182,7 +182,8 @@ const xt_st_tensor *xt_st_find(const xt_st *st, const char *name) {
     return bsearch(&key, st->t, st->n, sizeof *st->t, cmp_name);
 }
 
-static float half_to_f32(uint16_t h) {
+// IEEE half -> float, exact for every value (subnormals, inf, NaN); also used by ckpt.c.
+float xt_f16_to_f32(uint16_t h) {
     uint32_t s = (uint32_t)(h >> 15) << 31, e = (h >> 10) & 31, m = h & 1023, bits;
     if (e == 0) {
         if (m == 0) bits = s;
@@ -214,7 +215,7 @@ const float *xt_st_f32(xt_st *st, const char *name, const xt_st_tensor **info) {
             else {
                 uint16_t h;
                 memcpy(&h, r + 2 * i, 2);
-                if (t->dtype == XT_F16) f[i] = half_to_f32(h);
+                if (t->dtype == XT_F16) f[i] = xt_f16_to_f32(h);
                 else {
                     uint32_t bits = (uint32_t)h << 16;
                     memcpy(&f[i], &bits, 4);
