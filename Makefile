@@ -22,14 +22,14 @@ ifneq ($(WERROR),)
 XT_CFLAGS += -Werror
 endif
 
-SRC   := $(wildcard src/core/*.c src/nn/*.c src/models/*.c src/io/*.c src/train/*.c)
+SRC   := $(wildcard src/core/*.c src/nn/*.c src/models/*.c src/io/*.c src/train/*.c src/api/*.c)
 CLI   := $(wildcard src/cli/*.c)
 TESTS := $(patsubst tests/%.c,$(BUILD)/tests/%,$(wildcard tests/test_*.c))
 BENCH := $(patsubst bench/%.c,$(BUILD)/bench/%,$(wildcard bench/*.c))
 OBJ   := $(patsubst %.c,$(BUILD)/%.o,$(SRC))
 CLIO  := $(patsubst %.c,$(BUILD)/%.o,$(CLI))
 
-all: $(BUILD)/libxt.a $(XTBIN)
+all: $(BUILD)/libxt.a $(XTBIN) $(BUILD)/examples/classify
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -46,6 +46,11 @@ $(XTBIN): $(CLIO) $(BUILD)/libxt.a
 $(BUILD)/tests/%: tests/%.c $(BUILD)/libxt.a tests/check.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(XT_CFLAGS) $< $(BUILD)/libxt.a -o $@ $(XT_LDLIBS)
+
+# examples use only the public header
+$(BUILD)/examples/%: examples/%.c $(BUILD)/libxt.a include/xt.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -std=c11 -Wall -Wextra $(if $(WERROR),-Werror) $(SAN) $(if $(filter 1,$(OPENMP)),-fopenmp) -Iinclude $< $(BUILD)/libxt.a -o $@ $(XT_LDLIBS)
 
 $(BUILD)/bench/%: bench/%.c $(BUILD)/libxt.a
 	@mkdir -p $(dir $@)

@@ -16,19 +16,6 @@ static void usage(FILE *f) {
     xt_stream_help(f);
 }
 
-typedef struct {
-    xt_stream *s;
-    xt_ctx *ctx;
-} cls_state;
-
-static int on_batch(void *u, int rr, int rc0, int n, const float *feat) {
-    cls_state *cs = u;
-    size_t fs = xt_xtmodel_feat_numel(cs->s->mi);
-    for (int k = 0; k < n; k++)
-        if (xt_ctx_push(cs->ctx, feat + k * fs) < 0) return -1;
-    return 0;
-}
-
 static const char *class_name(const xt_json *cfg, int i) {
     const xt_json *names = xt_json_get(cfg, "class_names");
     if (!names || names->type != XT_JSON_ARR || i >= names->n || names->items[i]->type != XT_JSON_STR) return NULL;
@@ -58,26 +45,15 @@ int xt_cmd_classify(int argc, char **argv) {
     }
     if (!a.model || !a.image) return xt_cli_usage_error("classify", "%s", !a.model ? "no model (-m MODEL)" : "no image");
     xt_stream s;
-    cls_state cs = {&s, NULL};
     float *logits = NULL;
     double *probs = NULL;
     int *order = NULL, rc = 1;
     if (xt_stream_open(&s, &a) < 0) goto done;
-    // global context modes keep the token sequence: spill beyond --mem
-    if (!(cs.ctx = xt_ctx_begin(s.m, s.HP, s.WP))) goto done;
-    if (!s.mi->streaming && s.mi->head == XT_HEAD_XL) {
-        double L = (double)s.HP * s.WP * s.mi->feat_h * s.mi->feat_w;
-        if (L * s.mi->hidden * sizeof(float) > a.mem_mb * 1048576.0) {
-            xt_token_store *ts = xt_token_store_spill_new(s.mi->hidden, (size_t)(a.mem_mb * 1048576.0));
-            if (!ts || xt_ctx_set_store(cs.ctx, ts) < 0) goto done;
-        }
-    }
-    if (xt_stream_run(&s, "classify", on_batch, &cs) < 0) goto done;
     int K = s.mi->num_classes;
     logits = xt_xmalloc(sizeof *logits * K);
     probs = xt_xmalloc(sizeof *probs * K);
     order = xt_xmalloc(sizeof *order * K);
-    if (xt_ctx_logits(cs.ctx, logits) < 0) goto done;
+    if (xt_cli_stream_run(&s, "classify", NULL, NULL, logits) < 0) goto done;
     double mx = -INFINITY, sum = 0;
     for (int i = 0; i < K; i++) mx = logits[i] > mx ? logits[i] : mx;
     for (int i = 0; i < K; i++) sum += probs[i] = exp((double)logits[i] - mx);
@@ -127,7 +103,6 @@ int xt_cmd_classify(int argc, char **argv) {
     rc = 0;
 done:
     if (rc) xt_cli_fail();
-    xt_ctx_free(cs.ctx);
     xt_stream_close(&s);
     free(logits);
     free(probs);

@@ -81,7 +81,7 @@ int xt_cmd_embed(int argc, char **argv) {
                        .tile_w = tile, .tile_h = tile, .compression = comp, .geo = in_geo->has_transform || in_geo->n_keys ? &g : NULL};
     es.row = xt_malloc_checked(sizeof(float) * mi->feat_c * mi->feat_h * to.width, "feature row");
     if (!es.row || !(es.w = xt_tiff_writer_open(out, &to))) goto done;
-    if (xt_stream_run(&s, "embed", on_batch, &es) < 0) goto done;
+    if (xt_cli_stream_run(&s, "embed", on_batch, &es, NULL) < 0) goto done;
     xt_tiff_writer *w = es.w;
     es.w = NULL;
     if (xt_tiff_writer_close(w) < 0) goto done;

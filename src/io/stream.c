@@ -1,0 +1,233 @@
+// stream.c — streaming inference driver, library side (see stream.h and docs/streaming.md).
+#include <math.h>
+#include <string.h>
+
+#include "io/stream.h"
+
+static const double imagenet_mean[3] = {0.485, 0.456, 0.406}, imagenet_std[3] = {0.229, 0.224, 0.225};
+
+void xt_stream_args_default(xt_stream_args *a) {
+    memset(a, 0, sizeof *a);
+    a->batch = 8;
+    a->cache_mb = -1; // auto
+    a->mem_mb = 1024;
+}
+
+// Reads a numeric array config key; returns count, 0 if absent, -1 on a bad value.
+static int cfg_list(const xt_json *cfg, const char *key, double *out, int max) {
+    const xt_json *j = xt_json_get(cfg, key);
+    if (!j) return 0;
+    if (j->type != XT_JSON_ARR || j->n > max) return xt_error("config", "\"%s\" must be an array of at most %d numbers", key, max);
+    for (int i = 0; i < j->n; i++) {
+        if (j->items[i]->type != XT_JSON_NUM) return xt_error("config", "\"%s\" must be an array of numbers", key);
+        out[i] = j->items[i]->num;
+    }
+    return j->n;
+}
+
+int xt_xtfile_load(xt_xtfile *f, const char *path) {
+    memset(f, 0, sizeof *f);
+    if (!path) return xt_error("model", "no model file");
+    if (!(f->st = xt_st_open(path))) goto fail;
+    const char *cs = xt_st_meta(f->st, "config");
+    if (!cs) {
+        xt_error("model", "%s: no config in the file's metadata (not a model file)", path);
+        goto fail;
+    }
+    if (!(f->cfg = xt_json_parse(cs, strlen(cs), path))) goto fail;
+    const char *kind = xt_json_str(f->cfg, "kind", "");
+    if (strcmp(kind, "xt")) {
+        xt_error("model", "%s: kind \"%s\" is not an xT model (kind \"xt\")", path, kind);
+        goto fail;
+    }
+    if (!(f->m = xt_xtmodel_new(f->st, f->cfg))) goto fail;
+    return 0;
+fail:
+    xt_xtfile_free(f);
+    return -1;
+}
+
+void xt_xtfile_free(xt_xtfile *f) {
+    if (f->m) xt_xtmodel_free(f->m);
+    xt_json_free(f->cfg);
+    xt_st_close(f->st);
+    memset(f, 0, sizeof *f);
+}
+
+static void use_model(xt_stream *s, const xt_xtfile *f, const xt_stream_args *a) {
+    memset(s, 0, sizeof *s);
+    s->a = *a;
+    s->st = f->st;
+    s->cfg = f->cfg;
+    s->m = f->m;
+    s->mi = xt_xtmodel_get_info(s->m);
+    s->S = s->mi->crop_size;
+    xt_set_threads(a->threads);
+}
+
+// Buffers: one batch of regions and features, the encoder workspace.
+static int alloc_buffers(xt_stream *s) {
+    s->B = s->a.batch < s->WP ? s->a.batch : s->WP;
+    if (s->B < 1) s->B = 1;
+    size_t rs = (size_t)s->mi->in_chans * s->S * s->S, fs = xt_xtmodel_feat_numel(s->mi);
+    s->regions = xt_malloc_checked(sizeof(float) * rs * s->B, "region batch");
+    s->feat = xt_malloc_checked(sizeof(float) * fs * s->B, "feature batch");
+    if (!s->regions || !s->feat) return -1;
+    return xt_arena_init(&s->ws, xt_xtmodel_encode_ws_size(s->m, s->B));
+}
+
+int xt_stream_open(xt_stream *s, const xt_stream_args *a) {
+    memset(s, 0, sizeof *s);
+    if (!a->model) return xt_error("cli", "no model (-m FILE)");
+    if (!a->image) return xt_error("cli", "no input image");
+    xt_xtfile f;
+    if (xt_xtfile_load(&f, a->model) < 0) return -1;
+    int rc = xt_stream_open_with(s, &f, a);
+    s->own = f; // freed by xt_stream_close, also after a failed open
+    return rc;
+}
+
+int xt_stream_open_array(xt_stream *s, const xt_xtfile *f, const float *img, int C, int H, int W, const xt_stream_args *a) {
+    use_model(s, f, a);
+    if (C != s->mi->in_chans) return xt_error("classify", "the image has %d bands, the model expects %d", C, s->mi->in_chans);
+    if (!img || H < 1 || W < 1) return xt_error("classify", "bad image size %d x %d", W, H);
+    s->img = img;
+    s->img_H = H;
+    s->img_W = W;
+    s->HP = (H + s->S - 1) / s->S;
+    s->WP = (W + s->S - 1) / s->S;
+    return alloc_buffers(s);
+}
+
+int xt_stream_open_with(xt_stream *s, const xt_xtfile *f, const xt_stream_args *a) {
+    use_model(s, f, a);
+    if (!a->image) return xt_error("cli", "no input image");
+    if (!(s->r = xt_raster_open(a->image))) return -1;
+    s->ri = xt_raster_get_info(s->r);
+    const xt_raster_info *ri = s->ri;
+    int C = s->mi->in_chans;
+    // bands
+    if (a->n_bands) {
+        if (a->n_bands != C)
+            return xt_error("cli", "--bands selects %d bands, the model expects %d", a->n_bands, C);
+        for (int i = 0; i < C; i++) {
+            if (a->bands[i] >= ri->bands) return xt_error("cli", "--bands: %s has %d bands, no band %d", a->image, ri->bands, a->bands[i] + 1);
+            s->bands[i] = a->bands[i];
+        }
+    } else {
+        if (ri->bands != C)
+            return xt_error("cli", "%s has %d bands, the model expects %d (choose bands with --bands, e.g. --bands 1,2,3)",
+                            a->image, ri->bands, C);
+        for (int i = 0; i < C; i++) s->bands[i] = i;
+    }
+    if (C > XT_NORM_MAX_BANDS) return xt_error("cli", "models with more than %d input bands are not supported", XT_NORM_MAX_BANDS);
+    // size: an image smaller than one region is refused (it would be mostly padding)
+    if (ri->width < s->S || ri->height < s->S)
+        return xt_error("cli", "%s is %d x %d, smaller than one region of the model (%d x %d)", a->image, ri->width,
+                        ri->height, s->S, s->S);
+    s->HP = (ri->height + s->S - 1) / s->S;
+    s->WP = (ri->width + s->S - 1) / s->S;
+    // normalisation: command line > config > defaults
+    xt_norm *nm = &s->norm;
+    nm->n = C;
+    double cm[XT_NORM_MAX_BANDS], csd[XT_NORM_MAX_BANDS], sc;
+    int ncm = cfg_list(s->cfg, "mean", cm, XT_NORM_MAX_BANDS), ncs = cfg_list(s->cfg, "std", csd, XT_NORM_MAX_BANDS);
+    if (ncm < 0 || ncs < 0) return xt_error_prefix("%s", a->model);
+    if (xt_json_num(s->cfg, "input_scale", xt_sample_unit_scale(ri->sample), &sc) < 0) return xt_error_prefix("%s", a->model);
+    nm->scale = a->has_scale ? a->scale : sc;
+    for (int i = 0; i < C; i++) {
+        nm->mean[i] = C == 3 ? imagenet_mean[i] : 0;
+        nm->std[i] = C == 3 ? imagenet_std[i] : 1;
+    }
+    if (ncm && ncm != C) return xt_error("config", "%s: \"mean\" has %d values, the model has %d bands", a->model, ncm, C);
+    if (ncs && ncs != C) return xt_error("config", "%s: \"std\" has %d values, the model has %d bands", a->model, ncs, C);
+    for (int i = 0; i < ncm; i++) nm->mean[i] = cm[i];
+    for (int i = 0; i < ncs; i++) {
+        if (!(csd[i] > 0)) return xt_error("config", "%s: \"std\" values must be > 0", a->model);
+        nm->std[i] = csd[i];
+    }
+    if (a->n_mean && a->n_mean != C) return xt_error("cli", "--mean has %d values, the model expects %d bands", a->n_mean, C);
+    if (a->n_std && a->n_std != C) return xt_error("cli", "--std has %d values, the model expects %d bands", a->n_std, C);
+    for (int i = 0; i < a->n_mean; i++) nm->mean[i] = a->mean[i];
+    for (int i = 0; i < a->n_std; i++) nm->std[i] = a->std[i];
+    nm->has_nodata = a->has_nodata;
+    nm->nodata = a->nodata;
+    if (alloc_buffers(s) < 0) return -1;
+    // cache: by default the tiles under one batch of regions (each tile is decoded once when
+    // tiles and regions align, about twice otherwise, and the cache does not grow with the image
+    // width); strips and row-decoded formats need a band of S rows across the whole width.
+    size_t px = (size_t)xt_sample_bytes(ri->sample) * (ri->planar ? 1 : ri->bands), bb = px * ri->block_w * ri->block_h;
+    size_t nbx = ((size_t)s->B * s->S + ri->block_w - 1) / ri->block_w + 1, nby = ((size_t)s->S + ri->block_h - 1) / ri->block_h + 1;
+    size_t cache = nbx * nby * bb * (ri->planar ? ri->bands : 1);
+    if (!ri->tiled) cache = px * (ri->planar ? ri->bands : 1) * ri->width * ((size_t)s->S + 2 * ri->block_h);
+    if (a->cache_mb >= 0) cache = (size_t)(a->cache_mb * 1048576.0) > cache || ri->tiled ? (size_t)(a->cache_mb * 1048576.0) : cache;
+    xt_raster_set_cache(s->r, cache);
+    return 0;
+}
+
+int xt_stream_run(xt_stream *s, int (*on_batch)(void *u, int rr, int rc0, int n, const float *feat), void *u) {
+    int S = s->S, C = s->mi->in_chans;
+    size_t rs = (size_t)C * S * S;
+    int64_t done = 0, total = (int64_t)s->HP * s->WP;
+    double t0 = xt_time();
+    for (int rr = 0; rr < s->HP; rr++) {
+        if (s->r) xt_raster_drop_above(s->r, rr * S);
+        for (int rc0 = 0; rc0 < s->WP; rc0 += s->B) {
+            int n = s->WP - rc0 < s->B ? s->WP - rc0 : s->B;
+            double t1 = xt_time();
+            for (int k = 0; k < n; k++) {
+                if (s->img) xt_xtmodel_crop_region(s->m, s->regions + k * rs, s->img, s->img_H, s->img_W, rr, rc0 + k);
+                else if (xt_raster_read_norm(s->r, xt_rect_make((rc0 + k) * S, rr * S, S, S), s->bands, &s->norm, s->regions + k * rs) < 0)
+                    return -1;
+            }
+            double t2 = xt_time();
+            xt_arena_reset(&s->ws);
+            if (xt_xtmodel_encode_regions(s->m, s->regions, n, s->feat, &s->ws) < 0 || on_batch(u, rr, rc0, n, s->feat) < 0)
+                return -1;
+            s->t_read += t2 - t1;
+            s->t_encode += xt_time() - t2;
+            done += n;
+            if (s->a.progress) s->a.progress(s->a.progress_user, done, total);
+        }
+    }
+    s->t_total = xt_time() - t0;
+    return 0;
+}
+
+static int push_batch(void *u, int rr, int rc0, int n, const float *feat) {
+    xt_stream *s = ((void **)u)[0];
+    xt_ctx *ctx = ((void **)u)[1];
+    size_t fs = xt_xtmodel_feat_numel(s->mi);
+    for (int k = 0; k < n; k++)
+        if (xt_ctx_push(ctx, feat + k * fs) < 0) return -1;
+    return 0;
+}
+
+int xt_stream_classify(xt_stream *s, float *logits) {
+    xt_ctx *ctx = xt_ctx_begin(s->m, s->HP, s->WP);
+    if (!ctx) return -1;
+    int rc = -1;
+    // global context modes keep the token sequence: spill beyond a.mem_mb
+    if (!s->mi->streaming && s->mi->head == XT_HEAD_XL) {
+        double L = (double)s->HP * s->WP * s->mi->feat_h * s->mi->feat_w;
+        if (L * s->mi->hidden * sizeof(float) > s->a.mem_mb * 1048576.0) {
+            xt_token_store *ts = xt_token_store_spill_new(s->mi->hidden, (size_t)(s->a.mem_mb * 1048576.0));
+            if (!ts || xt_ctx_set_store(ctx, ts) < 0) goto done;
+        }
+    }
+    void *u[2] = {s, ctx};
+    if (xt_stream_run(s, push_batch, u) < 0 || xt_ctx_logits(ctx, logits) < 0) goto done;
+    rc = 0;
+done:
+    xt_ctx_free(ctx);
+    return rc;
+}
+
+void xt_stream_close(xt_stream *s) {
+    xt_arena_free(&s->ws);
+    free(s->regions);
+    free(s->feat);
+    xt_raster_close(s->r);
+    xt_xtfile_free(&s->own);
+    memset(s, 0, sizeof *s);
+}

@@ -1,0 +1,74 @@
+// stream.h — the streaming inference driver (library): xT model + raster (or an in-memory
+// normalised image) + normalisation, regions read and encoded a row at a time (B regions per
+// encoder call), features handed on in row-major order. Peak memory: one batch of regions, the
+// encoder's workspace, one row of region features and the raster's block cache — not the image.
+// Used by `xt classify` / `xt embed` (option parsing in src/cli/stream.c) and by include/xt.h.
+#ifndef XT_IO_STREAM_H
+#define XT_IO_STREAM_H
+
+#include <stdint.h>
+
+#include "io/raster.h"
+#include "io/token_spill.h"
+#include "models/models.h"
+
+// A loaded xT model file: the file (weights mmap'd), its config and the model.
+typedef struct xt_xtfile {
+    xt_st *st;
+    xt_json *cfg;
+    xt_xtmodel *m;
+} xt_xtfile;
+int xt_xtfile_load(xt_xtfile *f, const char *path); // kind "xt" only; -1 + error
+void xt_xtfile_free(xt_xtfile *f);
+
+typedef struct xt_stream_args {
+    const char *model, *image;
+    int threads, quiet, batch;                // quiet: read by the CLI's progress line only
+    int bands[XT_NORM_MAX_BANDS], n_bands;   // 0-based; n_bands 0: all bands of the image
+    double mean[XT_NORM_MAX_BANDS], std[XT_NORM_MAX_BANDS];
+    int n_mean, n_std;
+    int has_scale, has_nodata;
+    double scale, nodata;
+    double cache_mb, mem_mb;
+    // called after each batch of regions (done of total regions); NULL: none
+    void (*progress)(void *user, int64_t done, int64_t total);
+    void *progress_user;
+} xt_stream_args;
+
+void xt_stream_args_default(xt_stream_args *a);
+
+typedef struct xt_stream {
+    xt_stream_args a;
+    xt_xtfile own;       // the model when xt_stream_open loaded it
+    xt_st *st;
+    xt_json *cfg;
+    xt_xtmodel *m;
+    const xt_xtmodel_info *mi;
+    xt_raster *r;        // NULL when streaming an in-memory image
+    const xt_raster_info *ri;
+    const float *img;    // in-memory image (C, H, W), normalised; NULL for a raster
+    int img_H, img_W;
+    xt_norm norm;
+    int bands[XT_NORM_MAX_BANDS];
+    int S, HP, WP, B;
+    float *regions;      // (B, C, S, S)
+    float *feat;         // (B, feat_c, feat_h, feat_w)
+    xt_arena ws;
+    double t_read, t_encode, t_total;
+} xt_stream;
+
+// Loads the model a->model, opens a->image, checks bands and size, sizes the buffers.
+int xt_stream_open(xt_stream *s, const xt_stream_args *a);
+// Same with a model already loaded (borrowed: it must outlive the stream); a->model unused.
+int xt_stream_open_with(xt_stream *s, const xt_xtfile *f, const xt_stream_args *a);
+// An in-memory image (C, H, W), already normalised (borrowed); uses a->threads, a->batch, a->mem_mb.
+int xt_stream_open_array(xt_stream *s, const xt_xtfile *f, const float *img, int C, int H, int W, const xt_stream_args *a);
+// Reads and encodes every region, row-major; on_batch gets `n` consecutive regions of region row
+// rr starting at column rc0 with their features (n, feat_c, feat_h, feat_w).
+int xt_stream_run(xt_stream *s, int (*on_batch)(void *u, int rr, int rc0, int n, const float *feat), void *u);
+// Runs the whole stream through the context head: logits (num_classes). Global-context modes keep
+// the token sequence in memory up to a.mem_mb, the rest spills to a scratch file.
+int xt_stream_classify(xt_stream *s, float *logits);
+void xt_stream_close(xt_stream *s);
+
+#endif
