@@ -1,7 +1,8 @@
 // test_train_infer.c — a model trained by xt is read the same way by the inference path: for
 // fresh weights of each head (naive; xl with naive, hyper and mamba context layers), the logits
 // of the training forward equal those of the streaming inference model (`xt verify`'s kind
-// "xt" runner) on the same image, within 1e-4 x max(1, max|logit|).
+// "xt" runner) on the same image, within 1e-4 x max(1, max|logit|). The last case sets Swin V2's
+// pretrained_window_sizes (training and inference each build the position-bias table from it).
 #include <unistd.h>
 
 #include "check.h"
@@ -17,13 +18,14 @@ static void tap_fn(void *u, const char *path, const float *x, const int64_t *sha
     if (n <= 64) { memcpy(got, x, n * sizeof(float)); have = (int)n; }
 }
 
-static void one(const char *head, const char *attn, int D, int N) {
+static void one(const char *head, const char *attn, int D, int N, const char *pws) {
     char cfgs[1024];
     snprintf(cfgs, sizeof cfgs,
              "{\"kind\": \"xt\", \"cls_head\": \"%s\", \"crop_size\": 64, \"num_classes\": 5, \"mlp_ratio\": 2, "
              "\"context\": {\"attention_method\": \"%s\", \"hidden_size\": %d, \"n_layer\": 2, \"in_context_patches\": -1}, "
-             "\"swin\": {\"embed_dim\": 8, \"depths\": [2, 1, 1, 1], \"num_heads\": [1, 1, 2, 2], \"window_size\": 8}}",
-             head, attn, D);
+             "\"swin\": {\"embed_dim\": 8, \"depths\": [2, 1, 1, 1], \"num_heads\": [1, 1, 2, 2], \"window_size\": 8, "
+             "\"pretrained_window_sizes\": %s}}",
+             head, attn, D, pws);
     xt_json *cfg = xt_json_parse(cfgs, strlen(cfgs), "cfg");
     xt_params P = {0};
     xt_xt_train *m = xt_xt_train_new(&P, cfg, NULL);
@@ -70,9 +72,10 @@ static void one(const char *head, const char *attn, int D, int N) {
 }
 
 int main(void) {
-    one("naive", "naive", 64, 2);
-    one("xl", "naive", 32, 2);
-    one("xl", "hyper", 128, 1);
-    one("xl", "mamba", 32, 2);
+    one("naive", "naive", 64, 2, "null");
+    one("xl", "naive", 32, 2, "null");
+    one("xl", "hyper", 128, 1, "null");
+    one("xl", "mamba", 32, 2, "null");
+    one("naive", "naive", 64, 1, "[12, 12, 6, 6]");
     return check_summary("train_infer");
 }

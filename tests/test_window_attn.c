@@ -1,7 +1,8 @@
 // test_window_attn.c — the Swin V2 layers against PyTorch (tests/ref/nn_swin.safetensors, made by
 // tools/gen_ref_nn.py with timm 0.9.7's formulas): continuous position bias table, (shifted)
 // window cosine attention with the -100 mask, patch-merging gather, patch-embedding im2col, and
-// model-level properties (parameter count, batch and thread independence, random weights).
+// model-level properties (parameter count, batch and thread independence, random weights), and
+// the "pretrained_window_sizes" config key (values per stage; 0/absent/null = none; 1 refused).
 // Tolerances: cpb 1e-5 x max(1, max|ref|) (a 512-term float dot product, then 16 sigmoid);
 // attention 1e-5 (cosine logits x scale <= 100, softmax, 25-term averages); gathers exact (0);
 // model-level 1e-5 x max(1, max|ref|) between runs (GEMM blocking may differ with batch/threads).
@@ -22,7 +23,7 @@ static void test_layers(void) {
     static float bias[NH * N * N], tmp[(2 * WS - 1) * (2 * WS - 1) * NH];
     CHECK(xt_swin_cpb_scratch_floats(NH, WS) <= sizeof tmp / sizeof *tmp);
     xt_swin_cpb_bias(bias, T("cpb.attn.cpb_mlp.0.weight"), T("cpb.attn.cpb_mlp.0.bias"), T("cpb.attn.cpb_mlp.2.weight"),
-                     NH, WS, tmp);
+                     NH, WS, 0, tmp);
     CHECK_CLOSE(bias, T("cpb.out"), NH * N * N, 0, 1e-5, "cpb bias 16*sigmoid(mlp(table))[index]");
 
     static float out[B * H * H * C];
@@ -155,7 +156,37 @@ static void test_model(void) {
     xt_json_free(cfgt);
 }
 
+// pretrained_window_sizes: parsed per stage; a bad value or count is a clear config error
+static void test_pretrained_windows(void) {
+    static const struct { const char *js; int rc, p0, p3; const char *msg; } cases[] = {
+        {"{}", 0, 0, 0, NULL},
+        {"{\"pretrained_window_sizes\": null}", 0, 0, 0, NULL},
+        {"{\"pretrained_window_sizes\": [12, 12, 12, 6]}", 0, 12, 6, NULL},
+        {"{\"pretrained_window_sizes\": [12, 12, 6]}", -1, 0, 0, "3 entries, the model has 4 stages"},
+        {"{\"pretrained_window_sizes\": [12, 1, 12, 6]}", -1, 0, 0, "pretrained_window_sizes[1] = 1"},
+        {"{\"pretrained_window_sizes\": [12, 12, -4, 6]}", -1, 0, 0, "pretrained_window_sizes[2] = -4"},
+        {"{\"pretrained_window_sizes\": 12}", -1, 0, 0, "must be an array"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        xt_json *j = xt_json_parse(cases[i].js, strlen(cases[i].js), "cfg");
+        int p[XT_MAX_STAGES] = {9, 9, 9, 9};
+        int rc = xt_swinv2_pretrained_windows(j, 4, p);
+        CHECK(rc == cases[i].rc);
+        if (!rc) CHECK(p[0] == cases[i].p0 && p[3] == cases[i].p3);
+        else CHECK(strstr(xt_error_buffer(), cases[i].msg) != NULL);
+        xt_error_clear();
+        xt_json_free(j);
+    }
+    // the Swin-L preset carries window12to16's values
+    const char *pc = xt_preset_config("swinv2_large_window12to16_192to256");
+    xt_json *j = pc ? xt_json_parse(pc, strlen(pc), "preset") : NULL;
+    int p[XT_MAX_STAGES];
+    CHECK(j && xt_swinv2_pretrained_windows(j, 4, p) == 0 && p[0] == 12 && p[1] == 12 && p[2] == 12 && p[3] == 6);
+    xt_json_free(j);
+}
+
 int main(void) {
+    test_pretrained_windows();
     st = xt_st_open("tests/ref/nn_swin.safetensors");
     if (!st) { fprintf(stderr, "%s\n", xt_error_buffer()); return 1; }
     test_layers();

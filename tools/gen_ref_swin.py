@@ -4,7 +4,7 @@
 used to make golden-format reference files for configurations the golden set lacks.
 
     /usr/bin/python3 tools/gen_ref_swin.py check [GOLDEN_DIR]   # reproduce swinv2_region_{256,512}
-    /usr/bin/python3 tools/gen_ref_swin.py gen [OUT_DIR]        # write tests/ref/swinv2_*.safetensors
+    /usr/bin/python3 tools/gen_ref_swin.py gen [OUT_DIR [CASE...]]  # write tests/ref/swinv2_*.safetensors
 
 Semantics follow timm/models/swin_transformer_v2.py at v0.9.7 line by line (window_partition,
 WindowAttention, SwinTransformerV2Block incl. _calc_window_shift and the attn_mask,
@@ -68,13 +68,15 @@ def window_reverse(windows, ws, H, W):
     return x.permute(0, 1, 3, 2, 4, 5).contiguous().view(-1, H, W, C)
 
 
-def cpb_tables(ws):
+def cpb_tables(ws, pws=0):
     """relative_coords_table (1, 2ws-1, 2ws-1, 2) and relative_position_index (N, N)."""
     rh = torch.arange(-(ws - 1), ws, dtype=torch.float32)
     rw = torch.arange(-(ws - 1), ws, dtype=torch.float32)
     table = torch.stack(torch.meshgrid([rh, rw], indexing="ij")).permute(1, 2, 0).contiguous().unsqueeze(0)
-    table[:, :, :, 0] /= (ws - 1)
-    table[:, :, :, 1] /= (ws - 1)
+    # timm: pretrained_window_size - 1 when pretrained_window_size[0] > 0, else window_size - 1
+    d = (pws - 1) if pws > 0 else (ws - 1)
+    table[:, :, :, 0] /= d
+    table[:, :, :, 1] /= d
     table *= 8
     table = torch.sign(table) * torch.log2(torch.abs(table) + 1.0) / math.log2(8)
     coords = torch.stack(torch.meshgrid([torch.arange(ws), torch.arange(ws)], indexing="ij"))
@@ -100,9 +102,9 @@ def attn_mask(H, W, ws, shift):
     return m.masked_fill(m != 0, float(-100.0)).masked_fill(m == 0, float(0.0))
 
 
-def cpb_bias(sd, p, ws, nh):
+def cpb_bias(sd, p, ws, nh, pws=0):
     """16 * sigmoid(cpb_mlp(table))[index] as (nh, N, N)."""
-    table, index = cpb_tables(ws)
+    table, index = cpb_tables(ws, pws)
     table = table.to(sd[p + "attn.cpb_mlp.0.weight"].dtype)
     h = F.relu(F.linear(table, sd[p + "attn.cpb_mlp.0.weight"], sd[p + "attn.cpb_mlp.0.bias"]))
     t = F.linear(h, sd[p + "attn.cpb_mlp.2.weight"]).view(-1, nh)
@@ -110,7 +112,7 @@ def cpb_bias(sd, p, ws, nh):
     return 16 * torch.sigmoid(b)
 
 
-def window_attention(sd, p, x, nh, ws, mask):
+def window_attention(sd, p, x, nh, ws, mask, pws=0):
     """timm WindowAttention.forward: x (nW*B, N, C)."""
     B_, N, C = x.shape
     qkv_bias = torch.cat((sd[p + "attn.q_bias"], torch.zeros_like(sd[p + "attn.q_bias"]), sd[p + "attn.v_bias"]))
@@ -119,7 +121,7 @@ def window_attention(sd, p, x, nh, ws, mask):
     q, k, v = qkv.unbind(0)
     attn = F.normalize(q, dim=-1) @ F.normalize(k, dim=-1).transpose(-2, -1)
     attn = attn * torch.clamp(sd[p + "attn.logit_scale"], max=math.log(1.0 / 0.01)).exp()
-    attn = attn + cpb_bias(sd, p, ws, nh).unsqueeze(0)
+    attn = attn + cpb_bias(sd, p, ws, nh, pws).unsqueeze(0)
     if mask is not None:
         nw = mask.shape[0]
         attn = attn.view(-1, nw, nh, N, N) + mask.unsqueeze(1).unsqueeze(0)
@@ -134,12 +136,12 @@ def calc_window_shift(res, window, shift):
     return ws, (0 if res <= ws else shift)
 
 
-def block(sd, p, x, nh, window, shift):
+def block(sd, p, x, nh, window, shift, pws=0):
     B, H, W, C = x.shape
     ws, ss = calc_window_shift(H, window, shift)
     sx = torch.roll(x, shifts=(-ss, -ss), dims=(1, 2)) if ss else x
     xw = window_partition(sx, ws).view(-1, ws * ws, C)
-    aw = window_attention(sd, p, xw, nh, ws, attn_mask(H, W, ws, ss)).view(-1, ws, ws, C)
+    aw = window_attention(sd, p, xw, nh, ws, attn_mask(H, W, ws, ss), pws).view(-1, ws, ws, C)
     sx = window_reverse(aw, ws, H, W)
     a = torch.roll(sx, shifts=(ss, ss), dims=(1, 2)) if ss else sx
     x = x + F.layer_norm(a, (C,), sd[p + "norm1.weight"], sd[p + "norm1.bias"], 1e-5)
@@ -165,12 +167,14 @@ def swin_forward(sd, cfg, img, pre="model."):
     x = F.layer_norm(x, (x.shape[-1],), sd[pre + "patch_embed.norm.weight"], sd[pre + "patch_embed.norm.bias"], 1e-5)
     taps[pre + "patch_embed"] = x
     window = cfg["window_size"]
+    # per stage, passed to every block unchanged (not clamped with the window), as timm does
+    pwss = cfg.get("pretrained_window_sizes") or [0] * len(cfg["depths"])
     for s, (depth, nh) in enumerate(zip(cfg["depths"], cfg["num_heads"])):
         if s > 0:
             x = patch_merging(sd, f"{pre}layers_{s}.downsample.", x)
             taps[f"{pre}layers_{s}.downsample"] = x
         for b in range(depth):
-            x = block(sd, f"{pre}layers_{s}.blocks.{b}.", x, nh, window, 0 if b % 2 == 0 else window // 2)
+            x = block(sd, f"{pre}layers_{s}.blocks.{b}.", x, nh, window, 0 if b % 2 == 0 else window // 2, pwss[s])
             taps[f"{pre}layers_{s}.blocks.{b}"] = x
         stages.append(x.permute(0, 3, 1, 2).contiguous())
     return taps, stages
@@ -256,12 +260,18 @@ CASES = [
          img_size=192, image_size=192, batch=2, seed=11),
     dict(case="swinv2_odd_b3", embed_dim=12, depths=[1, 3, 1, 1], num_heads=[3, 6, 12, 12], window_size=6, img_size=None,
          image_size=96, batch=3, in_chans=1, mlp_ratio=2, seed=12),
+    # Swin-L's window12to16 normalisation (pretrained_window_sizes 12-12-12-6) at toy width: window 16
+    # on 128 px gives windows 16/16/8/4 (the last two clamped to the map, their pretrained 12 and 6 kept).
+    dict(case="swinv2_pws_b1", embed_dim=8, depths=[1, 1, 1, 1], num_heads=[1, 2, 2, 4], window_size=16,
+         img_size=128, image_size=128, batch=1, pretrained_window_sizes=[12, 12, 12, 6], seed=13),
 ]
 
 
-def gen(out_dir):
+def gen(out_dir, only=()):
     os.makedirs(out_dir, exist_ok=True)
     for c in CASES:
+        if only and c["case"] not in only:
+            continue
         cfg = dict(c, kind="swin_region")
         g = torch.Generator().manual_seed(c["seed"])
         sd = random_state_dict(cfg, g)
@@ -292,7 +302,7 @@ if __name__ == "__main__":
         check(sys.argv[2] if len(sys.argv) > 2 else os.path.join(here, "..", "..", "shared", "golden"))
     elif len(sys.argv) > 1 and sys.argv[1] == "gen":
         check(os.path.join(here, "..", "..", "shared", "golden"))
-        gen(sys.argv[2] if len(sys.argv) > 2 else os.path.join(here, "..", "tests", "ref"))
+        gen(sys.argv[2] if len(sys.argv) > 2 else os.path.join(here, "..", "tests", "ref"), sys.argv[3:])
     else:
         print(__doc__)
         sys.exit(2)

@@ -42,6 +42,7 @@ xt_encoder *xt_swinv2_new(xt_st *st, const xt_json *cfg, const char *prefix, int
 // on a bad config), and a full random weight set under "<prefix>" official names with the golden
 // README's randomisation (seeded, deterministic). Return 0/-1.
 int64_t xt_swinv2_param_count(const xt_json *cfg, int img_size);
+int xt_swinv2_pretrained_windows(const xt_json *cfg, int n_stages, int *out); // per stage, 0 = none
 int xt_swinv2_random_weights(xt_st_writer *w, const xt_json *cfg, const char *prefix, uint64_t seed);
 xt_encoder *xt_hiera_new(xt_st *st, const xt_json *cfg, const char *prefix, int img_size);
 xt_encoder *xt_convnext_new(xt_st *st, const xt_json *cfg, const char *prefix, int img_size);

@@ -26,6 +26,7 @@
 
 typedef struct {
     int embed, n_stages, depths[XT_MAX_STAGES], heads[XT_MAX_STAGES], window, img, in_chans;
+    int pws[XT_MAX_STAGES]; // pretrained_window_sizes: cpb table normalisation per stage, 0 = window
     double mlp_ratio;
     int bf16; // "matmul": "bf16": the big linears in bfloat16 (oneDNN), opt-in
 } swin_cfg;
@@ -61,6 +62,24 @@ typedef struct {
 static int stage_dim(const swin_cfg *c, int s) { return c->embed << s; }
 static int mlp_hidden(const swin_cfg *c, int C) { return (int)(C * c->mlp_ratio); } // int(dim * mlp_ratio)
 
+// "pretrained_window_sizes": one per stage (absent or null: all 0). ref: timm 0.9.7
+// SwinTransformerV2 passes pretrained_window_sizes[i] to every block of stage i unchanged (not
+// clamped with the window); WindowAttention then divides the coordinate table by (p - 1) when
+// p > 0, else by (window - 1). p == 1 would divide by 0 there: refused.
+int xt_swinv2_pretrained_windows(const xt_json *cfg, int n_stages, int *out) {
+    for (int s = 0; s < XT_MAX_STAGES; s++) out[s] = 0;
+    const xt_json *v = xt_json_get(cfg, "pretrained_window_sizes");
+    if (!v || v->type == XT_JSON_NULL) return 0;
+    int n = xt_json_int_array(cfg, "pretrained_window_sizes", out, XT_MAX_STAGES);
+    if (n < 0) return -1;
+    if (n != n_stages)
+        return xt_error("config", "'pretrained_window_sizes' has %d entries, the model has %d stages", n, n_stages);
+    for (int s = 0; s < n; s++)
+        if (out[s] < 0 || out[s] == 1 || out[s] > 256)
+            return xt_error("config", "pretrained_window_sizes[%d] = %d: must be 0 (none) or 2..256", s, out[s]);
+    return 0;
+}
+
 static int parse_cfg(const xt_json *cfg, int img_size, swin_cfg *c) {
     memset(c, 0, sizeof *c);
     if (!cfg || cfg->type != XT_JSON_OBJ) return xt_error("swinv2", "config is not a JSON object");
@@ -81,6 +100,7 @@ static int parse_cfg(const xt_json *cfg, int img_size, swin_cfg *c) {
         return xt_error("swinv2", "config: 'depths' and 'num_heads' need the same number (1..%d) of stages, got %d and %d",
                         XT_MAX_STAGES, nd, nh);
     c->n_stages = nd;
+    if (xt_swinv2_pretrained_windows(cfg, nd, c->pws)) return xt_error_prefix("swinv2 config");
     if (c->embed < 1 || c->embed > 8192) return xt_error("swinv2", "config: embed_dim %d out of range", c->embed);
     if (c->window < 1 || c->window > 256) return xt_error("swinv2", "config: window_size %d out of range", c->window);
     if (c->in_chans < 1 || c->in_chans > 64) return xt_error("swinv2", "config: in_chans %d out of range", c->in_chans);
@@ -245,7 +265,7 @@ xt_encoder *xt_swinv2_new(xt_st *st, const xt_json *cfg, const char *prefix, int
             memset(k->qkvb + C, 0, C * sizeof(float));
             memcpy(k->qkvb + 2 * C, vb, C * sizeof(float));
             for (int h = 0; h < NH; h++) k->scale[h] = expf(fminf(ls[h], logf(100.0f))); // clamp(max=log(1/0.01))
-            xt_swin_cpb_bias(k->bias, c0w, c0b, c2w, NH, k->ws, cpb_tmp);
+            xt_swin_cpb_bias(k->bias, c0w, c0b, c2w, NH, k->ws, c.pws[s], cpb_tmp);
         }
     }
     XT_ASSERT(op <= m->owned + owned);

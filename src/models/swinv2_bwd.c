@@ -30,7 +30,7 @@ typedef struct {
 } tblock;
 
 typedef struct {
-    int C, Cin, res, depth, ws, n, nwin, ntab; // nwin: windows per region; ntab: cpb table rows
+    int C, Cin, res, depth, ws, pws, n, nwin, ntab; // nwin: windows per region; ntab: cpb table rows; pws: pretrained window
     int redw, dnw, dnb;                        // PatchMerging param ids (s > 0)
     float *table, *mask;                       // cpb table (ntab, 2); shift mask (nwin, n, n) or NULL
     int *index;                                // (n, n) relative position index
@@ -72,6 +72,7 @@ void xt_swin_train_free(xt_swin_train *m) {
 // ref: timm 0.9.7 WindowAttention._make_pair_wise_relative_positions / relative_coords_table
 static void make_tables(tstage *S) {
     int ws = S->ws, t = 2 * ws - 1;
+    float den = S->pws > 0 ? (float)(S->pws - 1) : (float)(ws - 1); // pretrained_window_sizes
     S->ntab = t * t;
     S->table = xt_xmalloc((size_t)S->ntab * 2 * sizeof(float));
     S->index = xt_xmalloc((size_t)S->n * S->n * sizeof(int));
@@ -79,7 +80,7 @@ static void make_tables(tstage *S) {
         for (int j = 0; j < t; j++) {
             float v[2] = {(float)(i - (ws - 1)), (float)(j - (ws - 1))};
             for (int k = 0; k < 2; k++) {
-                float x = ws > 1 ? v[k] / (float)(ws - 1) * 8.0f : 0.0f; // pretrained_window_size 0
+                float x = den > 0 ? v[k] / den * 8.0f : 0.0f; // ws == 1: 0/0 in timm, 0 here
                 float sg = (float)((x > 0) - (x < 0));
                 S->table[(i * t + j) * 2 + k] = sg * log2f(fabsf(x) + 1.0f) / 3.0f; // / log2(8)
             }
@@ -125,6 +126,11 @@ xt_swin_train *xt_swin_train_new(xt_params *P, const xt_json *cfg, const char *p
         goto fail;
     }
     m->n_stages = nd;
+    int pws[XT_MAX_STAGES];
+    if (xt_swinv2_pretrained_windows(cfg, nd, pws)) {
+        xt_error_prefix("swinv2 train");
+        goto fail;
+    }
     m->grid = img_size / 4;
     for (int s = 0; s < nd; s++) m->nblocks += depths[s];
     m->blocks = xt_xcalloc(m->nblocks ? m->nblocks : 1, sizeof(tblock));
@@ -150,6 +156,7 @@ xt_swin_train *xt_swin_train_new(xt_params *P, const xt_json *cfg, const char *p
         S->n = S->ws * S->ws;
         S->nwin = (res / S->ws) * (res / S->ws);
         S->blk = m->blocks + bi;
+        S->pws = pws[s];
         make_tables(S);
         if (S->depth > 1 && res > m->window) make_mask(S, m->window / 2);
         if (s) {

@@ -43,7 +43,7 @@ void xt_add(float *out, const float *a, const float *b, size_t n);
 // Continuous position bias of one block, computed at load: bias (NH, N, N), N = ws*ws, equal to
 // 16 * sigmoid(cpb_mlp(relative_coords_table))[relative_position_index]. w0 (512, 2), b0 (512),
 // w2 (NH, 512). scratch: xt_swin_cpb_scratch_floats(NH, ws) floats.
-void xt_swin_cpb_bias(float *bias, const float *w0, const float *b0, const float *w2, int NH, int ws,
+void xt_swin_cpb_bias(float *bias, const float *w0, const float *b0, const float *w2, int NH, int ws, int pws,
                       float *scratch);
 size_t xt_swin_cpb_scratch_floats(int NH, int ws);
 // (Shifted) window cosine attention on all windows of a (B, H, W) map, heads of size C/NH:

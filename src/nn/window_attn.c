@@ -18,13 +18,14 @@
 
 // ref: WindowAttention.__init__ (relative_coords_table, relative_position_index) and forward
 // (cpb_mlp -> gather -> 16 * sigmoid). bias (NH, N, N), N = ws*ws. Depends on weights only.
-void xt_swin_cpb_bias(float *bias, const float *w0, const float *b0, const float *w2, int NH, int ws,
+void xt_swin_cpb_bias(float *bias, const float *w0, const float *b0, const float *w2, int NH, int ws, int pws,
                       float *scratch) {
     int T = 2 * ws - 1, N = ws * ws;
     float *tab = scratch; // (T*T, NH)
-    // the log-spaced table, normalised by (ws - 1); ws == 1 gives 0/0 = NaN in timm (a 1x1
-    // feature map), we use 0 there: the only pair is a token with itself.
-    float den = ws > 1 ? (float)(ws - 1) : 1.0f;
+    // the log-spaced table, normalised by (pretrained_window_size - 1) when pws > 0, else by
+    // (ws - 1); ws == 1 gives 0/0 = NaN in timm (a 1x1 feature map), we use 0 there: the only
+    // pair is a token with itself.
+    float den = pws > 0 ? (float)(pws - 1) : ws > 1 ? (float)(ws - 1) : 1.0f;
     for (int i = 0; i < T; i++)
         for (int j = 0; j < T; j++) {
             float c[2] = {(float)(i - (ws - 1)), (float)(j - (ws - 1))};
