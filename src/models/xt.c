@@ -306,8 +306,9 @@ struct xt_ctx {
     int tapping;
     double *gap;         // naive head: running sum (C)
     float *rowbuf;       // xl: one row of regions' features (WP, C, fh, fw)
-    float *rowtok;       // xl: its tokens (fh * gw, D), scratch for the projection input too
-    float *tokbuf;       // xl: projected tokens of one region row (fh * gw, D)
+    float *rowtok;       // xl: gathered features of one chunk of tokens (chunk, C)
+    float *tokbuf;       // xl, global mode: projected tokens of one chunk (chunk, D)
+    int chunk;           // xl: tokens projected at a time (<= one token row)
     float *pebuf;        // xl: one position embedding (D)
     float *mtmp;         // memfix: one layer's input (<= 2 (P + 1) rows)
     float *ip_tap;       // tapping: decoder.input_proj (L, D)
@@ -344,19 +345,23 @@ xt_ctx *xt_ctx_begin(const xt_xtmodel *mc, int HP, int WP) {
     }
     int D = in->hidden;
     size_t rowf = (size_t)WP * in->feat_c * in->feat_h * in->feat_w;
-    size_t rowt = (size_t)in->feat_h * c->gw;
+    // a fixed chunk keeps the token scratch independent of the image width (the projection is
+    // per token, so chunking does not change the result beyond gemm blocking)
+    c->chunk = c->gw < 256 ? c->gw : 256;
+    size_t rowt = (size_t)c->chunk;
     c->rowbuf = xt_malloc_checked(rowf * sizeof(float), "region row");
-    c->rowtok = xt_malloc_checked(rowt * (size_t)(D > in->feat_c ? D : in->feat_c) * sizeof(float), "token row");
-    c->tokbuf = xt_malloc_checked(rowt * D * sizeof(float), "token row");
+    c->rowtok = xt_malloc_checked(rowt * (size_t)in->feat_c * sizeof(float), "token chunk");
     c->pebuf = xt_xmalloc(D * sizeof(float));
-    if (!c->rowbuf || !c->rowtok || !c->tokbuf) goto fail;
+    if (!c->rowbuf || !c->rowtok) goto fail;
     xt_context_begin_pass(&m->ctx);
     if (in->in_context_patches <= 0 || in->in_context_patches >= c->L + 1) {
         c->store = xt_token_store_mem_new(D);
+        if (!(c->tokbuf = xt_malloc_checked(rowt * D * sizeof(float), "token chunk"))) goto fail;
         return c;
     }
     c->P = in->in_context_patches, c->stride = c->P / 2;
     int Lw = in->memfix ? 2 * (c->P + 1) : c->P + 1;
+    // after run_windows fewer than P tokens stay pending; a chunk is appended to them
     c->pend = xt_malloc_checked(((size_t)c->P + rowt + 1) * D * sizeof(float), "window tokens");
     c->win = xt_malloc_checked((size_t)Lw * D * sizeof(float), "window");
     c->cls_sum = xt_xcalloc(D, sizeof(double));
@@ -474,39 +479,43 @@ static int run_windows(xt_ctx *c, int final) {
     return 0;
 }
 
-// a full row of regions: stitched rows -> tokens (input_proj + pos_embed) -> store / windows
+// a full row of regions: stitched rows -> tokens (input_proj + pos_embed) -> store / windows,
+// in chunks of <= c->chunk tokens along the row-major token order, so the scratch beyond the
+// region row's features is O(chunk + window), not O(region row tokens x D)
 static int flush_row(xt_ctx *c, int rr) {
     xt_xtmodel *m = c->m;
     const xt_xtmodel_info *in = &m->info;
     const int C = in->feat_c, fh = in->feat_h, fw = in->feat_w, D = in->hidden, gw = c->gw;
     size_t rf = (size_t)C * fh * fw;
-    float *feat = c->rowtok; // gather (fh * gw, C) first, then project into the token rows
-    float *tok = c->tokbuf;
-    for (int y = 0; y < fh; y++)
-        for (int x = 0; x < gw; x++) {
-            const float *r = c->rowbuf + (x / fw) * rf;
-            float *dst = feat + ((size_t)y * gw + x) * C;
-            for (int ch = 0; ch < C; ch++) dst[ch] = r[((size_t)ch * fh + y) * fw + x % fw];
-        }
-    int n = fh * gw;
-    xt_xl_head_project(&m->xl, tok, feat, n);
-    int64_t t0 = (int64_t)rr * fh * gw;
-    if (c->ip_tap) memcpy(c->ip_tap + t0 * D, tok, (size_t)n * D * sizeof(float));
+    float *feat = c->rowtok; // gather (chunk, C)
     float *pe = c->pebuf;
     for (int y = 0; y < fh; y++)
-        for (int x = 0; x < gw; x++) {
-            xt_sincos_pos_embed_token(pe, D, rr * fh + y, x);
-            float *t = tok + ((size_t)y * gw + x) * D;
-            for (int d = 0; d < D; d++) t[d] += pe[d];
+        for (int x0 = 0; x0 < gw; x0 += c->chunk) {
+            int n = gw - x0 < c->chunk ? gw - x0 : c->chunk;
+            for (int j = 0; j < n; j++) {
+                int x = x0 + j;
+                const float *r = c->rowbuf + (x / fw) * rf;
+                float *dst = feat + (size_t)j * C;
+                for (int ch = 0; ch < C; ch++) dst[ch] = r[((size_t)ch * fh + y) * fw + x % fw];
+            }
+            // windows: project straight onto the pending tokens' tail; store: into tokbuf
+            float *tok = c->store ? c->tokbuf : c->pend + c->npend * D;
+            xt_xl_head_project(&m->xl, tok, feat, n);
+            int64_t t0 = ((int64_t)rr * fh + y) * gw + x0;
+            if (c->ip_tap) memcpy(c->ip_tap + t0 * D, tok, (size_t)n * D * sizeof(float));
+            for (int j = 0; j < n; j++) {
+                xt_sincos_pos_embed_token(pe, D, rr * fh + y, x0 + j);
+                float *t = tok + (size_t)j * D;
+                for (int d = 0; d < D; d++) t[d] += pe[d];
+            }
+            if (c->store) {
+                if (c->store->append(c->store, tok, n)) return -1;
+            } else {
+                c->npend += n;
+                if (run_windows(c, 0)) return -1;
+            }
         }
-    int rc = 0;
-    if (c->store) rc = c->store->append(c->store, tok, n);
-    else {
-        memcpy(c->pend + c->npend * D, tok, (size_t)n * D * sizeof(float));
-        c->npend += n;
-        rc = run_windows(c, 0);
-    }
-    return rc;
+    return 0;
 }
 
 int xt_ctx_push(xt_ctx *c, const float *feat) {
