@@ -100,8 +100,7 @@ static void make_mask(tstage *S, int shift) {
     for (int w = 0; w < S->nwin; w++) {
         for (int i = 0; i < n; i++) {
             int y = (w / nwd) * ws + i / ws, x = (w % nwd) * ws + i % ws;
-            int ly = y < R - ws ? 0 : y < R - shift ? 1 : 2, lx = x < R - ws ? 0 : x < R - shift ? 1 : 2;
-            lab[i] = ly * 3 + lx;
+            lab[i] = xt_swin_mask_label(y, x, R, R, ws, shift);
         }
         for (int i = 0; i < n; i++)
             for (int j = 0; j < n; j++) S->mask[((size_t)w * n + i) * n + j] = lab[i] == lab[j] ? 0.0f : -100.0f;

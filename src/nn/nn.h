@@ -43,6 +43,12 @@ void xt_add(float *out, const float *a, const float *b, size_t n);
 // Continuous position bias of one block, computed at load: bias (NH, N, N), N = ws*ws, equal to
 // 16 * sigmoid(cpb_mlp(relative_coords_table))[relative_position_index]. w0 (512, 2), b0 (512),
 // w2 (NH, 512). scratch: xt_swin_cpb_scratch_floats(NH, ws) floats.
+// Shift-mask label of rolled-map position (y, x): timm's img_mask slices [0, R-ws), [R-ws, R-shift),
+// [R-shift, R) per axis; two tokens of a window attend with -100 added when their labels differ.
+static inline int xt_swin_mask_label(int y, int x, int H, int W, int ws, int shift) {
+    int ly = y < H - ws ? 0 : y < H - shift ? 1 : 2, lx = x < W - ws ? 0 : x < W - shift ? 1 : 2;
+    return ly * 3 + lx;
+}
 void xt_swin_cpb_bias(float *bias, const float *w0, const float *b0, const float *w2, int NH, int ws, int pws,
                       float *scratch);
 size_t xt_swin_cpb_scratch_floats(int NH, int ws);

@@ -57,8 +57,6 @@ size_t xt_window_attn_scratch_floats(int ws, int HS) {
     return 4 * N * HS + N * N + 3 * N + 64; // q, k, v, o, row scales, scores, token index + mask label (ints)
 }
 
-// Region label of a shifted coordinate (timm's img_mask slices: [0, R-ws), [R-ws, R-shift), [R-shift, R)).
-static inline int region(int s, int R, int ws, int shift) { return s < R - ws ? 0 : s < R - shift ? 1 : 2; }
 
 void xt_window_attn_forward(float *out, const float *qkv, const float *qkv_bias, const float *scale, const float *bias, int B, int H,
                             int W, int C, int NH, int ws, int shift, float *scratch, size_t scratch_per_thread,
@@ -79,7 +77,7 @@ void xt_window_attn_forward(float *out, const float *qkv, const float *qkv_bias,
         for (int t = 0; t < N; t++) {
             int sy = wy * ws + t / ws, sx = wx * ws + t % ws;
             tok[t] = ((sy + shift) % H) * W + (sx + shift) % W;
-            lab[t] = shift ? region(sy, H, ws, shift) * 3 + region(sx, W, ws, shift) : 0;
+            lab[t] = shift ? xt_swin_mask_label(sy, sx, H, W, ws, shift) : 0;
             masked |= lab[t] != lab[0];
         }
         const float *base = qkv + (size_t)b * H * W * 3 * C + (size_t)h * HS;
