@@ -6,8 +6,11 @@
 // path never use it.
 //
 // Primitives are created once per (M, N, K) and cached (creating one costs ~1 ms); data
-// pointers are bound per call.
+// pointers are bound per call. Scratchpads are ours, one per calling thread: oneDNN's default
+// ("library") scratchpad is one buffer shared by every primitive, so two threads running models
+// at once corrupted each other's results (seen as a flaky concurrent-forward test).
 #include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <oneapi/dnnl/dnnl.h>
@@ -23,7 +26,8 @@ typedef struct {
     int M, N, K, f32;
     int threads; // oneDNN fixes a primitive's thread count when it is created
     dnnl_primitive_t prim;
-    dnnl_memory_desc_t a, w, o;
+    dnnl_memory_desc_t a, w, o, scratch;
+    size_t scratch_bytes;
 } mm_entry;
 
 struct xt_mm {
@@ -34,6 +38,8 @@ struct xt_mm {
 
 static dnnl_engine_t engine;
 static _Thread_local dnnl_stream_t stream; // per calling thread: callers may run models in parallel
+static _Thread_local void *scratch;        // per calling thread, grown to the largest primitive's need
+static _Thread_local size_t scratch_cap;
 static int available = -1; // -1 unknown, 0 no, 1 yes
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 
@@ -46,8 +52,16 @@ static int make_prim(mm_entry *m, int M, int N, int K, int f32, const char **imp
         return -1;
     dnnl_matmul_desc_t md;
     if (dnnl_matmul_desc_init(&md, &m->a, &m->w, NULL, &m->o)) return -1;
+    dnnl_primitive_attr_t attr;
+    if (dnnl_primitive_attr_create(&attr)) return -1;
     dnnl_primitive_desc_t pd;
-    if (dnnl_primitive_desc_create(&pd, &md, NULL, engine, NULL)) return -1;
+    dnnl_status_t st = dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user);
+    if (st == dnnl_success) st = dnnl_primitive_desc_create(&pd, &md, attr, engine, NULL);
+    dnnl_primitive_attr_destroy(attr);
+    if (st != dnnl_success) return -1;
+    const dnnl_memory_desc_t *sp = dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0);
+    m->scratch = *sp;
+    m->scratch_bytes = dnnl_memory_desc_get_size(sp);
     if (impl) dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, impl);
     dnnl_status_t s = dnnl_primitive_create(&m->prim, pd);
     if (impl) *impl = strstr(*impl, "bf16") || strstr(*impl, "amx") ? "native" : "emulated";
@@ -119,37 +133,47 @@ static int mm_run(xt_mm *c, float *out, const void *a, const void *w, int M, int
     for (int i = 0; i < c->n && !m; i++)
         if (c->e[i].M == M && c->e[i].N == N && c->e[i].K == K && c->e[i].f32 == f32 && c->e[i].threads == threads)
             m = &c->e[i];
+    mm_entry e, tmp;
+    int own = 0; // a primitive made for this call only (the cache is full; never in practice)
     if (!m) {
-        if (c->n == MAX_SHAPES) { // never in practice (a model has a handful of shapes); recycle
-            dnnl_primitive_destroy(c->e[0].prim);
-            memmove(c->e, c->e + 1, (MAX_SHAPES - 1) * sizeof *c->e);
-            c->n--;
-        }
-        m = &c->e[c->n];
+        m = c->n < MAX_SHAPES ? &c->e[c->n] : &tmp;
         if (make_prim(m, M, N, K, f32, NULL)) {
             pthread_mutex_unlock(&c->lock);
             return xt_error("bf16", "oneDNN matmul (%d x %d x %d) could not be created", M, N, K);
         }
         m->threads = threads;
-        c->n++;
+        if (m == &tmp) own = 1; // not recycled: another thread may be running a cached one
+        else c->n++;
     }
-    mm_entry e = *m;
+    e = *m;
     pthread_mutex_unlock(&c->lock);
-    if (!stream && dnnl_stream_create(&stream, engine, dnnl_stream_default_flags))
-        return xt_error("matmul", "oneDNN: cannot create a stream");
-    dnnl_memory_t ma, mw, mo;
+    dnnl_memory_t ma, mw, mo, msp = NULL;
     int rc = -1;
+    if (!stream && dnnl_stream_create(&stream, engine, dnnl_stream_default_flags)) {
+        stream = NULL;
+        goto out0;
+    }
     if (dnnl_memory_create(&ma, &e.a, engine, (void *)a)) goto out0;
     if (dnnl_memory_create(&mw, &e.w, engine, (void *)w)) goto out1;
     if (dnnl_memory_create(&mo, &e.o, engine, out)) goto out2;
-    dnnl_exec_arg_t args[3] = {{DNNL_ARG_SRC, ma}, {DNNL_ARG_WEIGHTS, mw}, {DNNL_ARG_DST, mo}};
-    if (!dnnl_primitive_execute(e.prim, stream, 3, args) && !dnnl_stream_wait(stream)) rc = 0;
+    if (e.scratch_bytes > scratch_cap) {
+        free(scratch);
+        scratch = malloc(e.scratch_bytes);
+        scratch_cap = scratch ? e.scratch_bytes : 0;
+        if (!scratch) goto out3;
+    }
+    if (e.scratch_bytes && dnnl_memory_create(&msp, &e.scratch, engine, scratch)) goto out3;
+    dnnl_exec_arg_t args[4] = {{DNNL_ARG_SRC, ma}, {DNNL_ARG_WEIGHTS, mw}, {DNNL_ARG_DST, mo}, {DNNL_ARG_SCRATCHPAD, msp}};
+    if (!dnnl_primitive_execute(e.prim, stream, msp ? 4 : 3, args) && !dnnl_stream_wait(stream)) rc = 0;
+    if (msp) dnnl_memory_destroy(msp);
+out3:
     dnnl_memory_destroy(mo);
 out2:
     dnnl_memory_destroy(mw);
 out1:
     dnnl_memory_destroy(ma);
 out0:
+    if (own) dnnl_primitive_destroy(e.prim);
     if (rc) xt_error("bf16", "oneDNN matmul (%d x %d x %d) failed", M, N, K);
     return rc;
 }
