@@ -43,6 +43,24 @@ xt_encoder *xt_swinv2_new(xt_st *st, const xt_json *cfg, const char *prefix, int
 // README's randomisation (seeded, deterministic). Return 0/-1.
 int64_t xt_swinv2_param_count(const xt_json *cfg, int img_size);
 int xt_swinv2_pretrained_windows(const xt_json *cfg, int n_stages, int *out); // per stage, 0 = none
+// The Swin V2 config and its per-stage geometry (swinv2_cfg.c), one reader for the inference
+// (swinv2.c) and the training (swinv2_bwd.c) encoder. Keys: embed_dim, depths, num_heads,
+// window_size (required); in_chans (3), mlp_ratio (4), pretrained_window_sizes (none), matmul
+// ("f32"), img_size (default: the img_size argument). Stage s: C = embed_dim << s on a res x res
+// map (res = img / 4 >> s); the window is clamped to the map (ws = min(res, window)) and odd
+// blocks shift by window / 2 unless one window covers the map (timm _calc_window_shift).
+typedef struct {
+    int C, Cin, res, depth, heads, hidden; // hidden: MLP width int(C * mlp_ratio)
+    int ws, shift, pws;                    // effective window; shift of odd blocks; pretrained window (0 = none)
+} xt_swin_stage;
+typedef struct {
+    int embed, n_stages, window, img, grid, in_chans; // grid = img / 4 (patch-embed side)
+    double mlp_ratio;
+    int bf16; // "matmul": "bf16" (inference only)
+    xt_swin_stage st[XT_MAX_STAGES];
+} xt_swin_cfg;
+int xt_swin_cfg_parse(const xt_json *cfg, int img_size, xt_swin_cfg *c); // 0, or -1 + xt_error
+static inline int xt_swin_block_shift(const xt_swin_stage *S, int b) { return b % 2 ? S->shift : 0; }
 int xt_swinv2_random_weights(xt_st_writer *w, const xt_json *cfg, const char *prefix, uint64_t seed);
 xt_encoder *xt_hiera_new(xt_st *st, const xt_json *cfg, const char *prefix, int img_size);
 xt_encoder *xt_convnext_new(xt_st *st, const xt_json *cfg, const char *prefix, int img_size);

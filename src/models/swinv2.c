@@ -25,13 +25,6 @@
 #define CPB_HIDDEN 512
 
 typedef struct {
-    int embed, n_stages, depths[XT_MAX_STAGES], heads[XT_MAX_STAGES], window, img, in_chans;
-    int pws[XT_MAX_STAGES]; // pretrained_window_sizes: cpb table normalisation per stage, 0 = window
-    double mlp_ratio;
-    int bf16; // "matmul": "bf16": the big linears in bfloat16 (oneDNN), opt-in
-} swin_cfg;
-
-typedef struct {
     int C, NH, hidden, res, ws, shift;
     const float *n1w, *n1b, *qkvw, *projw, *projb, *n2w, *n2b, *fc1w, *fc1b, *fc2w, *fc2b;
     float *qkvb, *scale, *bias; // owned: cat(q_bias, 0, v_bias) (3C); exp(min(logit_scale, log 100)) (NH); (NH, N, N)
@@ -46,7 +39,7 @@ typedef struct {
 } sstage;
 
 typedef struct {
-    swin_cfg c;
+    xt_swin_cfg c;
     int grid;
     const float *pew, *peb, *penw, *penb;
     sstage st[XT_MAX_STAGES];
@@ -57,96 +50,29 @@ typedef struct {
 } swin;
 
 // ---------------------------------------------------------------------------------------------
-// config
-
-static int stage_dim(const swin_cfg *c, int s) { return c->embed << s; }
-static int mlp_hidden(const swin_cfg *c, int C) { return (int)(C * c->mlp_ratio); } // int(dim * mlp_ratio)
-
-// "pretrained_window_sizes": one per stage (absent or null: all 0). ref: timm 0.9.7
-// SwinTransformerV2 passes pretrained_window_sizes[i] to every block of stage i unchanged (not
-// clamped with the window); WindowAttention then divides the coordinate table by (p - 1) when
-// p > 0, else by (window - 1). p == 1 would divide by 0 there: refused.
-int xt_swinv2_pretrained_windows(const xt_json *cfg, int n_stages, int *out) {
-    for (int s = 0; s < XT_MAX_STAGES; s++) out[s] = 0;
-    const xt_json *v = xt_json_get(cfg, "pretrained_window_sizes");
-    if (!v || v->type == XT_JSON_NULL) return 0;
-    int n = xt_json_int_array(cfg, "pretrained_window_sizes", out, XT_MAX_STAGES);
-    if (n < 0) return -1;
-    if (n != n_stages)
-        return xt_error("config", "'pretrained_window_sizes' has %d entries, the model has %d stages", n, n_stages);
-    for (int s = 0; s < n; s++)
-        if (out[s] < 0 || out[s] == 1 || out[s] > 256)
-            return xt_error("config", "pretrained_window_sizes[%d] = %d: must be 0 (none) or 2..256", s, out[s]);
-    return 0;
-}
-
-static int parse_cfg(const xt_json *cfg, int img_size, swin_cfg *c) {
-    memset(c, 0, sizeof *c);
-    if (!cfg || cfg->type != XT_JSON_OBJ) return xt_error("swinv2", "config is not a JSON object");
-    if (xt_json_int(cfg, "embed_dim", -1, &c->embed) || xt_json_int(cfg, "window_size", -1, &c->window) ||
-        xt_json_int(cfg, "in_chans", 3, &c->in_chans) || xt_json_num(cfg, "mlp_ratio", 4.0, &c->mlp_ratio))
-        return xt_error_prefix("swinv2 config");
-    const char *mm = xt_json_str(cfg, "matmul", "f32");
-    if (!mm || (strcmp(mm, "f32") && strcmp(mm, "bf16")))
-        return xt_error("swinv2", "config: matmul must be \"f32\" or \"bf16\"");
-    c->bf16 = !strcmp(mm, "bf16");
-    const xt_json *is = xt_json_get(cfg, "img_size");
-    c->img = img_size;
-    if (is && is->type != XT_JSON_NULL && xt_json_int(cfg, "img_size", img_size, &c->img)) return xt_error_prefix("swinv2 config");
-    int nd = xt_json_int_array(cfg, "depths", c->depths, XT_MAX_STAGES);
-    int nh = xt_json_int_array(cfg, "num_heads", c->heads, XT_MAX_STAGES);
-    if (nd < 0 || nh < 0) return xt_error_prefix("swinv2 config");
-    if (nd < 1 || nd != nh)
-        return xt_error("swinv2", "config: 'depths' and 'num_heads' need the same number (1..%d) of stages, got %d and %d",
-                        XT_MAX_STAGES, nd, nh);
-    c->n_stages = nd;
-    if (xt_swinv2_pretrained_windows(cfg, nd, c->pws)) return xt_error_prefix("swinv2 config");
-    if (c->embed < 1 || c->embed > 8192) return xt_error("swinv2", "config: embed_dim %d out of range", c->embed);
-    if (c->window < 1 || c->window > 256) return xt_error("swinv2", "config: window_size %d out of range", c->window);
-    if (c->in_chans < 1 || c->in_chans > 64) return xt_error("swinv2", "config: in_chans %d out of range", c->in_chans);
-    if (!(c->mlp_ratio > 0 && c->mlp_ratio <= 64)) return xt_error("swinv2", "config: mlp_ratio %g out of range", c->mlp_ratio);
-    if (c->img < 4 || c->img > 65536 || c->img % 4)
-        return xt_error("swinv2", "image size %d: must be a positive multiple of the patch size 4", c->img);
-    if ((int64_t)c->embed << (nd - 1) > 65536) return xt_error("swinv2", "config: embed_dim %d too wide", c->embed);
-    int res = c->img / 4;
-    for (int s = 0; s < nd; s++) {
-        int C = stage_dim(c, s);
-        if (c->depths[s] < 0 || c->depths[s] > 256) return xt_error("swinv2", "config: depths[%d] = %d out of range", s, c->depths[s]);
-        if (c->heads[s] < 1 || C % c->heads[s])
-            return xt_error("swinv2", "config: stage %d: %d channels cannot be split into %d heads", s, C, c->heads[s]);
-        if (s > 0) {
-            if (res % 2) return xt_error("swinv2", "image size %d: stage %d input side %d is odd (patch merging needs even)", c->img, s, res);
-            res /= 2;
-        }
-        if (res > c->window && res % c->window)
-            return xt_error("swinv2", "image size %d: stage %d side %d is not a multiple of window_size %d", c->img, s, res, c->window);
-    }
-    return 0;
-}
+// config (parsed by swinv2_cfg.c)
 
 int64_t xt_swinv2_param_count(const xt_json *cfg, int img_size) {
-    swin_cfg c;
-    if (parse_cfg(cfg, img_size, &c)) return -1;
+    xt_swin_cfg c;
+    if (xt_swin_cfg_parse(cfg, img_size, &c)) return -1;
     int64_t n = (int64_t)c.embed * c.in_chans * 16 + 3 * (int64_t)c.embed;
     for (int s = 0; s < c.n_stages; s++) {
-        int64_t C = stage_dim(&c, s), NH = c.heads[s], F = mlp_hidden(&c, (int)C);
+        int64_t C = c.st[s].C, NH = c.st[s].heads, F = c.st[s].hidden;
         if (s > 0) n += 4 * (C / 2) * C + 2 * C;
         int64_t blk = NH + 2 * C + CPB_HIDDEN * 3 + NH * CPB_HIDDEN + 3 * C * C + C * C + C + 4 * C + F * C + F + C * F + C;
-        n += blk * c.depths[s];
+        n += blk * c.st[s].depth;
     }
     return n;
 }
 
 // multiply-adds x 2 for one region
-static double swin_flops(const swin_cfg *c) {
-    double g = c->img / 4, L = g * g, f = 2.0 * L * c->embed * c->in_chans * 16;
-    int res = (int)g;
+static double swin_flops(const xt_swin_cfg *c) {
+    double g = c->grid, L = g * g, f = 2.0 * L * c->embed * c->in_chans * 16;
     for (int s = 0; s < c->n_stages; s++) {
-        double C = stage_dim(c, s), F = mlp_hidden(c, (int)C);
-        if (s > 0) { res /= 2; L = (double)res * res; f += 2.0 * L * 4 * (C / 2) * C; }
-        int ws = res <= c->window ? res : c->window;
-        double N = (double)ws * ws;
-        f += c->depths[s] * (2.0 * L * C * 3 * C + 4.0 * L * N * C + 2.0 * L * C * C + 4.0 * L * C * F);
+        const xt_swin_stage *S = &c->st[s];
+        double C = S->C, F = S->hidden, N = (double)S->ws * S->ws;
+        if (s > 0) { L = (double)S->res * S->res; f += 2.0 * L * 4 * (C / 2) * C; }
+        f += S->depth * (2.0 * L * C * 3 * C + 4.0 * L * N * C + 2.0 * L * C * C + 4.0 * L * C * F);
     }
     return f;
 }
@@ -178,36 +104,36 @@ static void swin_free(xt_encoder *e) {
     } while (0)
 
 xt_encoder *xt_swinv2_new(xt_st *st, const xt_json *cfg, const char *prefix, int img_size) {
-    swin_cfg c;
-    if (parse_cfg(cfg, img_size, &c)) return xt_error_prefix("%s", st->path), NULL;
+    xt_swin_cfg c;
+    if (xt_swin_cfg_parse(cfg, img_size, &c)) return xt_error_prefix("%s", st->path), NULL;
     xt_encoder *e = xt_xcalloc(1, sizeof *e);
     swin *m = xt_xcalloc(1, sizeof *m);
     e->impl = m;
     e->free = swin_free;
     m->c = c;
-    m->grid = c.img / 4;
+    m->grid = c.grid;
     int nblocks = 0;
-    for (int s = 0; s < c.n_stages; s++) nblocks += c.depths[s];
+    for (int s = 0; s < c.n_stages; s++) nblocks += c.st[s].depth;
     m->blocks = xt_xcalloc(nblocks ? nblocks : 1, sizeof *m->blocks);
     // geometry and owned-buffer size
     size_t owned = 0, cpb_scratch = 0;
-    int res = m->grid, bi = 0;
+    int bi = 0;
     for (int s = 0; s < c.n_stages; s++) {
+        const xt_swin_stage *G = &c.st[s];
         sstage *S = &m->st[s];
-        if (s > 0) res /= 2;
-        S->C = stage_dim(&c, s);
-        S->Cin = s > 0 ? stage_dim(&c, s - 1) : S->C;
-        S->res = res;
-        S->depth = c.depths[s];
+        S->C = G->C;
+        S->Cin = G->Cin;
+        S->res = G->res;
+        S->depth = G->depth;
         S->blk = m->blocks + bi;
         for (int b = 0; b < S->depth; b++, bi++) {
             sblock *k = &m->blocks[bi];
-            k->C = S->C;
-            k->NH = c.heads[s];
-            k->hidden = mlp_hidden(&c, S->C);
-            k->res = res;
-            k->ws = res <= c.window ? res : c.window;
-            k->shift = (b % 2 && res > c.window) ? c.window / 2 : 0;
+            k->C = G->C;
+            k->NH = G->heads;
+            k->hidden = G->hidden;
+            k->res = G->res;
+            k->ws = G->ws;
+            k->shift = xt_swin_block_shift(G, b);
             size_t N = (size_t)k->ws * k->ws;
             owned += 3 * (size_t)k->C + k->NH + k->NH * N * N + 48; // + alignment slack
             size_t cs = xt_swin_cpb_scratch_floats(k->NH, k->ws);
@@ -265,7 +191,7 @@ xt_encoder *xt_swinv2_new(xt_st *st, const xt_json *cfg, const char *prefix, int
             memset(k->qkvb + C, 0, C * sizeof(float));
             memcpy(k->qkvb + 2 * C, vb, C * sizeof(float));
             for (int h = 0; h < NH; h++) k->scale[h] = expf(fminf(ls[h], logf(100.0f))); // clamp(max=log(1/0.01))
-            xt_swin_cpb_bias(k->bias, c0w, c0b, c2w, NH, k->ws, c.pws[s], cpb_tmp);
+            xt_swin_cpb_bias(k->bias, c0w, c0b, c2w, NH, k->ws, c.st[s].pws, cpb_tmp);
         }
     }
     XT_ASSERT(op <= m->owned + owned);
@@ -358,7 +284,7 @@ static size_t swin_workspace(const xt_encoder *e, int B) {
 static int swin_forward(const xt_encoder *e, const float *img, int B, float *const *out, xt_arena *ws,
                      const xt_tap *tap, const char *prefix) {
     const swin *m = e->impl;
-    const swin_cfg *c = &m->c;
+    const xt_swin_cfg *c = &m->c;
     if (B < 1) return xt_error("swinv2", "batch size %d", B);
     ws_plan p = plan(m, B);
     size_t avail = ws->size - ws->used, fixed = (3 * p.tok + p.big + p.a16) * sizeof(float) + 7 * 64;
@@ -513,13 +439,13 @@ static void put(xt_st_writer *w, rng *r, float *buf, double mean, double std, in
 }
 
 int xt_swinv2_random_weights(xt_st_writer *w, const xt_json *cfg, const char *prefix, uint64_t seed) {
-    swin_cfg c;
-    if (parse_cfg(cfg, 256, &c)) return -1; // the weights do not depend on the image size
+    xt_swin_cfg c;
+    if (xt_swin_cfg_parse(cfg, 256, &c)) return -1; // the weights do not depend on the image size
     const char *p = prefix ? prefix : "";
     size_t maxn = (size_t)c.embed * c.in_chans * 16;
     for (int s = 0; s < c.n_stages; s++) {
-        size_t C = stage_dim(&c, s), F = mlp_hidden(&c, (int)C);
-        size_t cand[] = {3 * C * C, F * C, 4 * C * C, (size_t)CPB_HIDDEN * c.heads[s], 2 * CPB_HIDDEN};
+        size_t C = c.st[s].C, F = c.st[s].hidden;
+        size_t cand[] = {3 * C * C, F * C, 4 * C * C, (size_t)CPB_HIDDEN * c.st[s].heads, 2 * CPB_HIDDEN};
         for (int i = 0; i < 5; i++) if (cand[i] > maxn) maxn = cand[i];
     }
     float *buf = xt_malloc_checked(maxn * sizeof(float), "random weights");
@@ -532,14 +458,14 @@ int xt_swinv2_random_weights(xt_st_writer *w, const xt_json *cfg, const char *pr
     put(w, &r, buf, 1, 0.1, 1, SH(C0), "%spatch_embed.norm.weight", p);
     put(w, &r, buf, 0, 0.1, 1, SH(C0), "%spatch_embed.norm.bias", p);
     for (int s = 0; s < c.n_stages; s++) {
-        int64_t C = stage_dim(&c, s), NH = c.heads[s], F = mlp_hidden(&c, (int)C), H = CPB_HIDDEN;
+        int64_t C = c.st[s].C, NH = c.st[s].heads, F = c.st[s].hidden, H = CPB_HIDDEN;
         if (s > 0) {
             int64_t Ci = C / 2;
             put(w, &r, buf, 0, 1 / sqrt(4.0 * Ci), 2, SH(C, 4 * Ci), "%slayers_%d.downsample.reduction.weight", p, s);
             put(w, &r, buf, 1, 0.1, 1, SH(C), "%slayers_%d.downsample.norm.weight", p, s);
             put(w, &r, buf, 0, 0.1, 1, SH(C), "%slayers_%d.downsample.norm.bias", p, s);
         }
-        for (int b = 0; b < c.depths[s]; b++) {
+        for (int b = 0; b < c.st[s].depth; b++) {
 #define B_(name) "%slayers_%d.blocks.%d." name, p, s, b
             put(w, &r, buf, log(10.0), 0.2, 3, SH(NH, 1, 1), B_("attn.logit_scale"));
             put(w, &r, buf, 0, 0.1, 1, SH(C), B_("attn.q_bias"));

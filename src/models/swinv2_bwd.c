@@ -39,8 +39,7 @@ typedef struct {
 } tstage;
 
 struct xt_swin_train {
-    int embed, n_stages, window, img, in_chans, grid, nblocks;
-    double mlp_ratio;
+    int embed, n_stages, img, in_chans, grid, nblocks;
     int pew, peb, penw, penb;
     tstage st[XT_MAX_STAGES];
     tblock *blocks;
@@ -107,57 +106,56 @@ static void make_mask(tstage *S, int shift) {
     }
 }
 
+// Sizes past which training's saved activations (probabilities T*NH*n*n, cpb tables, shift
+// masks) stop being practical; the shared reader accepts larger inference configs.
+#define TRAIN_MAX_EMBED 4096
+#define TRAIN_MAX_WINDOW 64
+#define TRAIN_MAX_DEPTH 64
+#define TRAIN_MAX_MLP_RATIO 16
+#define TRAIN_MAX_IMG 16384
+
 xt_swin_train *xt_swin_train_new(xt_params *P, const xt_json *cfg, const char *prefix, int img_size) {
     const char *pre = prefix ? prefix : "";
+    xt_swin_cfg c;
+    if (xt_swin_cfg_parse(cfg, img_size, &c)) return xt_error_prefix("swinv2 train"), NULL;
+    if (c.img != img_size)
+        return xt_error("swinv2 train", "config img_size %d, but the regions are %d pixels", c.img, img_size), NULL;
+    if (c.embed > TRAIN_MAX_EMBED || c.window > TRAIN_MAX_WINDOW || c.mlp_ratio > TRAIN_MAX_MLP_RATIO || c.img > TRAIN_MAX_IMG)
+        return xt_error("swinv2 train", "embed_dim %d, window_size %d, mlp_ratio %g or region size %d is past the training "
+                        "limits (%d, %d, %d, %d)", c.embed, c.window, c.mlp_ratio, c.img, TRAIN_MAX_EMBED,
+                        TRAIN_MAX_WINDOW, TRAIN_MAX_MLP_RATIO, TRAIN_MAX_IMG), NULL;
+    for (int s = 0; s < c.n_stages; s++)
+        if (c.st[s].depth > TRAIN_MAX_DEPTH)
+            return xt_error("swinv2 train", "depths[%d] = %d is past the training limit %d", s, c.st[s].depth,
+                            TRAIN_MAX_DEPTH), NULL;
     xt_swin_train *m = xt_xcalloc(1, sizeof *m);
-    int depths[XT_MAX_STAGES], heads[XT_MAX_STAGES];
-    if (!cfg || xt_json_int(cfg, "embed_dim", -1, &m->embed) || xt_json_int(cfg, "window_size", -1, &m->window) ||
-        xt_json_int(cfg, "in_chans", 3, &m->in_chans) || xt_json_num(cfg, "mlp_ratio", 4.0, &m->mlp_ratio))
-        goto bad;
-    int nd = xt_json_int_array(cfg, "depths", depths, XT_MAX_STAGES);
-    int nh = xt_json_int_array(cfg, "num_heads", heads, XT_MAX_STAGES);
-    if (nd < 1 || nd != nh || m->embed < 1 || m->embed > 4096 || m->window < 1 || m->window > 64 ||
-        m->in_chans < 1 || m->in_chans > 64 || !(m->mlp_ratio > 0 && m->mlp_ratio <= 16))
-        goto bad;
-    m->img = img_size;
-    if (img_size < 4 || img_size % 4 || img_size > 16384) {
-        xt_error("swinv2 train", "region size %d must be a positive multiple of 4", img_size);
-        goto fail;
-    }
-    m->n_stages = nd;
-    int pws[XT_MAX_STAGES];
-    if (xt_swinv2_pretrained_windows(cfg, nd, pws)) {
-        xt_error_prefix("swinv2 train");
-        goto fail;
-    }
-    m->grid = img_size / 4;
-    for (int s = 0; s < nd; s++) m->nblocks += depths[s];
+    m->embed = c.embed;
+    m->n_stages = c.n_stages;
+    m->img = c.img;
+    m->in_chans = c.in_chans;
+    m->grid = c.grid;
+    for (int s = 0; s < c.n_stages; s++) m->nblocks += c.st[s].depth;
     m->blocks = xt_xcalloc(m->nblocks ? m->nblocks : 1, sizeof(tblock));
-    int C0 = m->embed, res = m->grid, bi = 0;
+    int C0 = m->embed, bi = 0;
     m->pew = reg(P, pre, "patch_embed.proj.weight", 4, C0, m->in_chans, 4, 4);
     m->peb = reg(P, pre, "patch_embed.proj.bias", 1, C0, 0, 0, 0);
     m->penw = reg(P, pre, "patch_embed.norm.weight", 1, C0, 0, 0, 0);
     m->penb = reg(P, pre, "patch_embed.norm.bias", 1, C0, 0, 0, 0);
     char nm[160];
-    for (int s = 0; s < nd; s++) {
+    for (int s = 0; s < c.n_stages; s++) {
+        const xt_swin_stage *G = &c.st[s];
         tstage *S = &m->st[s];
-        S->C = C0 << s;
-        S->Cin = s ? S->C / 2 : S->C;
-        if (s) {
-            if (res % 2) { xt_error("swinv2 train", "stage %d input side %d is odd", s, res); goto fail; }
-            res /= 2;
-        }
-        if (heads[s] < 1 || S->C % heads[s] || depths[s] < 0 || depths[s] > 64) goto bad;
-        S->res = res;
-        S->depth = depths[s];
-        S->ws = res <= m->window ? res : m->window; // timm _calc_window_shift
-        if (res % S->ws) { xt_error("swinv2 train", "stage %d side %d not a multiple of window %d", s, res, S->ws); goto fail; }
+        S->C = G->C;
+        S->Cin = G->Cin;
+        S->res = G->res;
+        S->depth = G->depth;
+        S->ws = G->ws;
         S->n = S->ws * S->ws;
-        S->nwin = (res / S->ws) * (res / S->ws);
+        S->nwin = (S->res / S->ws) * (S->res / S->ws);
         S->blk = m->blocks + bi;
-        S->pws = pws[s];
+        S->pws = G->pws;
         make_tables(S);
-        if (S->depth > 1 && res > m->window) make_mask(S, m->window / 2);
+        if (S->depth > 1 && G->shift) make_mask(S, G->shift);
         if (s) {
             snprintf(nm, sizeof nm, "layers_%d.downsample.reduction.weight", s); S->redw = reg(P, pre, nm, 2, S->C, 4 * S->Cin, 0, 0);
             snprintf(nm, sizeof nm, "layers_%d.downsample.norm.weight", s);      S->dnw = reg(P, pre, nm, 1, S->C, 0, 0, 0);
@@ -165,9 +163,9 @@ xt_swin_train *xt_swin_train_new(xt_params *P, const xt_json *cfg, const char *p
         }
         for (int b = 0; b < S->depth; b++, bi++) {
             tblock *k = &S->blk[b];
-            int C = S->C, NH = heads[s], F = (int)(C * m->mlp_ratio);
+            int C = S->C, NH = G->heads, F = G->hidden;
             k->C = C; k->NH = NH; k->HS = C / NH; k->F = F;
-            k->shift = (b % 2 && res > m->window) ? m->window / 2 : 0;
+            k->shift = xt_swin_block_shift(G, b);
 #define R(field, name, nd_, a, b_, c, d)                                                            \
     snprintf(nm, sizeof nm, "layers_%d.blocks.%d." name, s, b);                                    \
     k->field = reg(P, pre, nm, nd_, a, b_, c, d)
@@ -192,11 +190,6 @@ xt_swin_train *xt_swin_train_new(xt_params *P, const xt_json *cfg, const char *p
         }
     }
     return m;
-bad:
-    xt_error("swinv2 train", "bad Swin config (embed_dim, window_size, depths, num_heads, mlp_ratio)");
-fail:
-    xt_swin_train_free(m);
-    return NULL;
 }
 
 int xt_swin_train_stages(const xt_swin_train *m, int *C, int *H) {

@@ -1,0 +1,75 @@
+// test_swin_cfg.c — the Swin V2 config reader shared by the inference and the training encoder
+// (models/swinv2_cfg.c): one config gives both the same geometry, and a bad one the same error
+// (after each constructor's own prefix: the model file's path, "swinv2 train").
+#include "check.h"
+#include "models/models.h"
+#include "train/train.h"
+
+static xt_st *st; // any model file: the config is refused before a weight is read
+
+#define BASE "\"embed_dim\": 8, \"num_heads\": [1, 1, 2, 4], \"window_size\": 8"
+
+// Inference and training both refuse cfg at img px with the same message, containing want.
+static void refused_alike(const char *cfg_s, int img, const char *want) {
+    xt_json *cfg = xt_json_parse(cfg_s, strlen(cfg_s), "cfg");
+    CHECK(cfg != NULL);
+    char inf[1024] = "", trn[1024] = "";
+    xt_encoder *e = xt_swinv2_new(st, cfg, "model.", img);
+    CHECK(e == NULL);
+    if (e) e->free(e);
+    snprintf(inf, sizeof inf, "%s", xt_error_buffer());
+    xt_error_clear();
+    xt_params P = {0};
+    xt_swin_train *m = xt_swin_train_new(&P, cfg, "model.", img);
+    CHECK(m == NULL);
+    xt_swin_train_free(m);
+    xt_params_free(&P);
+    snprintf(trn, sizeof trn, "%s", xt_error_buffer());
+    xt_error_clear();
+    size_t np = strlen(st->path);
+    const char *a = !strncmp(inf, st->path, np) && !strncmp(inf + np, ": ", 2) ? inf + np + 2 : NULL;
+    const char *b = !strncmp(trn, "swinv2 train: ", 14) ? trn + 14 : NULL;
+    CHECK(a && b && !strcmp(a, b));
+    CHECK(a && strstr(a, want) != NULL);
+    if (!a || !b || strcmp(a, b) || !strstr(a, want)) fprintf(stderr, "inference: %s\ntraining:  %s\n", inf, trn);
+    xt_json_free(cfg);
+}
+
+// One good config: the same stages (channels, side) from both encoders.
+static void same_geometry(void) {
+    const char *s = "{" BASE ", \"depths\": [2, 2, 1, 1], \"pretrained_window_sizes\": [12, 12, 6, 6]}";
+    xt_json *cfg = xt_json_parse(s, strlen(s), "cfg");
+    xt_swin_cfg c;
+    CHECK(xt_swin_cfg_parse(cfg, 128, &c) == 0);
+    // 128 px: sides 32, 16, 8, 4 with window 8 -> windows 8, 8, 8, 4; odd blocks shift 4, 4, 0, 0
+    CHECK(c.n_stages == 4 && c.grid == 32 && c.st[3].C == 64 && c.st[3].res == 4 && c.st[3].ws == 4);
+    CHECK(c.st[0].shift == 4 && c.st[1].shift == 4 && c.st[2].shift == 0 && c.st[3].shift == 0);
+    CHECK(xt_swin_block_shift(&c.st[0], 0) == 0 && xt_swin_block_shift(&c.st[0], 1) == 4);
+    CHECK(c.st[0].hidden == 32 && c.st[2].heads == 2 && c.st[3].pws == 6);
+    xt_params P = {0};
+    xt_swin_train *m = xt_swin_train_new(&P, cfg, "model.", 128);
+    CHECK(m != NULL);
+    int C[XT_MAX_STAGES], H[XT_MAX_STAGES], n = m ? xt_swin_train_stages(m, C, H) : 0;
+    CHECK(n == c.n_stages);
+    for (int i = 0; i < n; i++) CHECK(C[i] == c.st[i].C && H[i] == c.st[i].res);
+    xt_swin_train_free(m);
+    xt_params_free(&P);
+    xt_json_free(cfg);
+}
+
+int main(void) {
+    st = xt_st_open("tests/ref/nn_swin.safetensors");
+    if (!st) { fprintf(stderr, "%s\n", xt_error_buffer()); return 1; }
+    same_geometry();
+    refused_alike("{" BASE ", \"depths\": [2, 2, 2]}", 128, "'depths' and 'num_heads' need the same number");
+    refused_alike("{\"embed_dim\": 8, \"num_heads\": [1, 3, 2, 4], \"window_size\": 8, \"depths\": [2, 2, 2, 2]}", 128,
+                  "stage 1: 16 channels cannot be split into 3 heads");
+    refused_alike("{" BASE ", \"depths\": [2, 2, 2, 2]}", 96, "stage 1 side 12 is not a multiple of window_size 8");
+    refused_alike("{" BASE ", \"depths\": [2, 2, 2, 2]}", 28, "stage 1 input side 7 is odd");
+    refused_alike("{" BASE ", \"depths\": [2, 2, 2, 2], \"pretrained_window_sizes\": [12, 1, 6, 6]}", 128,
+                  "pretrained_window_sizes[1] = 1");
+    refused_alike("{\"num_heads\": [1, 1, 2, 4], \"window_size\": 8, \"depths\": [2, 2, 2, 2]}", 128,
+                  "embed_dim -1 out of range");
+    xt_st_close(st);
+    return check_summary("swin_cfg");
+}
