@@ -1,8 +1,10 @@
 // test_swin_cfg.c — the Swin V2 config reader shared by the inference and the training encoder
 // (models/swinv2_cfg.c): one config gives both the same geometry, and a bad one the same error
-// (after each constructor's own prefix: the model file's path, "swinv2 train").
+// (after each constructor's own prefix: the model file's path, "swinv2 train"); the shared
+// position-bias table / index give the same bias through both encoders' kernels.
 #include "check.h"
 #include "models/models.h"
+#include "nn/nn.h"
 #include "train/train.h"
 
 static xt_st *st; // any model file: the config is refused before a weight is read
@@ -57,7 +59,37 @@ static void same_geometry(void) {
     xt_json_free(cfg);
 }
 
+// The position-bias table and index (nn.h) feed inference's xt_swin_cpb_bias and training's
+// xt_cpb_forward: both give the same bias (scalar loop vs GEMM: within 1e-5 of 16).
+static void same_cpb(int NH, int ws, int pws) {
+    int T = 2 * ws - 1, n = ws * ws;
+    float *w0 = malloc(512 * 2 * sizeof(float)), *b0 = malloc(512 * sizeof(float)), *w2 = malloc((size_t)NH * 512 * sizeof(float));
+    uint64_t r = 7;
+    for (int i = 0; i < 1024; i++) w0[i] = (float)(xt_rng_normal(&r) / sqrt(2.0));
+    for (int i = 0; i < 512; i++) b0[i] = (float)(0.1 * xt_rng_normal(&r));
+    for (int i = 0; i < NH * 512; i++) w2[i] = (float)(xt_rng_normal(&r) / sqrt(512.0));
+    float *inf = malloc((size_t)NH * n * n * sizeof(float)), *trn = malloc((size_t)NH * n * n * sizeof(float));
+    float *scr = malloc(xt_swin_cpb_scratch_floats(NH, ws) * sizeof(float));
+    xt_swin_cpb_bias(inf, w0, b0, w2, NH, ws, pws, scr);
+    float *tab = malloc((size_t)T * T * 2 * sizeof(float)), *hid = malloc((size_t)2 * T * T * 512 * sizeof(float));
+    float *raw = malloc((size_t)T * T * NH * sizeof(float));
+    int *idx = malloc((size_t)n * n * sizeof(int));
+    xt_swin_cpb_table(tab, ws, pws);
+    for (int p = 0; p < n; p++)
+        for (int q = 0; q < n; q++) idx[p * n + q] = xt_swin_rel_index(p, q, ws);
+    xt_cpb_forward(trn, hid, raw, tab, idx, w0, b0, w2, T * T, 512, NH, n);
+    char label[64];
+    snprintf(label, sizeof label, "cpb bias ws %d pws %d: inference vs training", ws, pws);
+    CHECK_CLOSE(trn, inf, NH * n * n, 0, 1e-5, label);
+    // the centre row is offset (0, 0); a token with itself
+    CHECK(tab[(ws - 1) * T * 2 + (ws - 1) * 2] == 0 && idx[0] == (ws - 1) * T + ws - 1);
+    free(w0), free(b0), free(w2), free(inf), free(trn), free(scr), free(tab), free(hid), free(raw), free(idx);
+}
+
 int main(void) {
+    same_cpb(3, 5, 0);
+    same_cpb(2, 4, 12);
+    same_cpb(1, 1, 0);
     st = xt_st_open("tests/ref/nn_swin.safetensors");
     if (!st) { fprintf(stderr, "%s\n", xt_error_buffer()); return 1; }
     same_geometry();

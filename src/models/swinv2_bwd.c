@@ -68,27 +68,16 @@ void xt_swin_train_free(xt_swin_train *m) {
     free(m);
 }
 
-// ref: timm 0.9.7 WindowAttention._make_pair_wise_relative_positions / relative_coords_table
+// ref: timm 0.9.7 WindowAttention relative_coords_table / relative_position_index (nn.h: the
+// same builders as inference's xt_swin_cpb_bias)
 static void make_tables(tstage *S) {
     int ws = S->ws, t = 2 * ws - 1;
-    float den = S->pws > 0 ? (float)(S->pws - 1) : (float)(ws - 1); // pretrained_window_sizes
     S->ntab = t * t;
     S->table = xt_xmalloc((size_t)S->ntab * 2 * sizeof(float));
     S->index = xt_xmalloc((size_t)S->n * S->n * sizeof(int));
-    for (int i = 0; i < t; i++)
-        for (int j = 0; j < t; j++) {
-            float v[2] = {(float)(i - (ws - 1)), (float)(j - (ws - 1))};
-            for (int k = 0; k < 2; k++) {
-                float x = den > 0 ? v[k] / den * 8.0f : 0.0f; // ws == 1: 0/0 in timm, 0 here
-                float sg = (float)((x > 0) - (x < 0));
-                S->table[(i * t + j) * 2 + k] = sg * log2f(fabsf(x) + 1.0f) / 3.0f; // / log2(8)
-            }
-        }
+    xt_swin_cpb_table(S->table, ws, S->pws);
     for (int a = 0; a < S->n; a++)
-        for (int b = 0; b < S->n; b++) {
-            int dh = a / ws - b / ws, dw = a % ws - b % ws;
-            S->index[a * S->n + b] = (dh + ws - 1) * t + (dw + ws - 1);
-        }
+        for (int b = 0; b < S->n; b++) S->index[a * S->n + b] = xt_swin_rel_index(a, b, ws);
 }
 
 // ref: timm 0.9.7 SwinTransformerV2Block attn_mask (regions of the rolled map, -100 across them)

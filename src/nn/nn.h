@@ -52,6 +52,16 @@ static inline int xt_swin_mask_label(int y, int x, int H, int W, int ws, int shi
 void xt_swin_cpb_bias(float *bias, const float *w0, const float *b0, const float *w2, int NH, int ws, int pws,
                       float *scratch);
 size_t xt_swin_cpb_scratch_floats(int NH, int ws);
+// The position-bias MLP's input and gather, built here once for inference (xt_swin_cpb_bias) and
+// training (xt_cpb_forward): table (T*T, 2), T = 2 ws - 1, timm's relative_coords_table, row
+// (dy + ws-1) * T + (dx + ws-1) = (coord(dy), coord(dx)) for window offsets dy, dx in
+// [-(ws-1), ws-1] (normalised by pws - 1 if pws > 0, else ws - 1); xt_swin_rel_index(p, q, ws)
+// is relative_position_index[p][q], the table row of query token p and key token q of a window.
+float xt_swin_cpb_coord(int d, int ws, int pws);
+void xt_swin_cpb_table(float *table, int ws, int pws);
+static inline int xt_swin_rel_index(int p, int q, int ws) {
+    return (p / ws - q / ws + ws - 1) * (2 * ws - 1) + (p % ws - q % ws + ws - 1);
+}
 // (Shifted) window cosine attention on all windows of a (B, H, W) map, heads of size C/NH:
 // out (B, H*W, C) = per-window softmax(norm(q) norm(k)^T * scale[h] + bias[h] + mask) v, with
 // q, k, v read from qkv (B, H*W, 3C) + qkv_bias (3C; NULL = none) (the qkv linear's output and

@@ -16,24 +16,35 @@
 #include "fastmath.h"
 #include "nn.h"
 
-// ref: WindowAttention.__init__ (relative_coords_table, relative_position_index) and forward
-// (cpb_mlp -> gather -> 16 * sigmoid). bias (NH, N, N), N = ws*ws. Depends on weights only.
+// ref: WindowAttention.__init__ relative_coords_table, one coordinate: offset d in
+// [-(ws-1), ws-1] scaled to 8 / (pws - 1) when pws > 0, else 8 / (ws - 1), then
+// sign * log2(|v| + 1) / log2(8). ws == 1 gives 0/0 = NaN in timm (a 1x1 feature map), we use 0
+// there: the only pair is a token with itself.
+float xt_swin_cpb_coord(int d, int ws, int pws) {
+    float den = pws > 0 ? (float)(pws - 1) : ws > 1 ? (float)(ws - 1) : 1.0f;
+    float v = (float)d / den * 8.0f;
+    float s = v > 0 ? 1.0f : v < 0 ? -1.0f : 0.0f;
+    return s * log2f(fabsf(v) + 1.0f) / 3.0f;
+}
+
+void xt_swin_cpb_table(float *table, int ws, int pws) {
+    int T = 2 * ws - 1;
+    for (int i = 0; i < T; i++)
+        for (int j = 0; j < T; j++) {
+            table[(i * T + j) * 2] = xt_swin_cpb_coord(i - (ws - 1), ws, pws);
+            table[(i * T + j) * 2 + 1] = xt_swin_cpb_coord(j - (ws - 1), ws, pws);
+        }
+}
+
+// ref: WindowAttention forward (cpb_mlp -> gather -> 16 * sigmoid). bias (NH, N, N), N = ws*ws.
+// Depends on weights only.
 void xt_swin_cpb_bias(float *bias, const float *w0, const float *b0, const float *w2, int NH, int ws, int pws,
                       float *scratch) {
     int T = 2 * ws - 1, N = ws * ws;
     float *tab = scratch; // (T*T, NH)
-    // the log-spaced table, normalised by (pretrained_window_size - 1) when pws > 0, else by
-    // (ws - 1); ws == 1 gives 0/0 = NaN in timm (a 1x1 feature map), we use 0 there: the only
-    // pair is a token with itself.
-    float den = pws > 0 ? (float)(pws - 1) : ws > 1 ? (float)(ws - 1) : 1.0f;
     for (int i = 0; i < T; i++)
         for (int j = 0; j < T; j++) {
-            float c[2] = {(float)(i - (ws - 1)), (float)(j - (ws - 1))};
-            for (int d = 0; d < 2; d++) {
-                float v = c[d] / den * 8.0f;
-                float s = v > 0 ? 1.0f : v < 0 ? -1.0f : 0.0f;
-                c[d] = s * log2f(fabsf(v) + 1.0f) / 3.0f;
-            }
+            float c[2] = {xt_swin_cpb_coord(i - (ws - 1), ws, pws), xt_swin_cpb_coord(j - (ws - 1), ws, pws)};
             float *o = tab + (size_t)(i * T + j) * NH;
             for (int h = 0; h < NH; h++) o[h] = 0;
             for (int k = 0; k < 512; k++) { // Linear(2, 512) + ReLU + Linear(512, NH, no bias)
@@ -44,8 +55,7 @@ void xt_swin_cpb_bias(float *bias, const float *w0, const float *b0, const float
         }
     for (int p = 0; p < N; p++)
         for (int q = 0; q < N; q++) {
-            int dy = p / ws - q / ws + ws - 1, dx = p % ws - q % ws + ws - 1;
-            const float *o = tab + (size_t)(dy * T + dx) * NH;
+            const float *o = tab + (size_t)xt_swin_rel_index(p, q, ws) * NH;
             for (int h = 0; h < NH; h++) bias[((size_t)h * N + p) * N + q] = 16.0f / (1.0f + expf(-o[h]));
         }
 }
