@@ -10,9 +10,11 @@
 
 #include "cli.h"
 #include "io/ckpt.h"
+#include "models/models.h"
 
 static void help(void) {
-    printf("usage: xt convert IN.ckpt -o OUT.safetensors [options]\n\n"
+    printf("usage: xt convert IN.ckpt -o OUT.safetensors [options]\n"
+           "       xt convert IN.pth|IN.safetensors -o OUT.safetensors --from timm-swinv2|timm-convnext|hiera|auto\n\n"
            "Converts a PyTorch checkpoint (zip or legacy format; the official trainer's payload or a\n"
            "bare state_dict) into an xt model file. Nothing in the checkpoint is executed: only the\n"
            "pickle opcodes and globals a tensor state_dict needs are accepted.\n\n"
@@ -23,6 +25,12 @@ static void help(void) {
            "                       --set crop_size=256 --set context.attention_method=hyper\n"
            "  --keep-optimizer     also write the optimizer state as optim.state.<id>.<name>  [off]\n"
            "  --with-io REF        copy REF's input.* and expected.* tensors (to `xt verify` the result)\n"
+           "  --from LAYOUT        IN is an ImageNet-pretrained backbone under its library's names:\n"
+           "                       timm-swinv2, timm-convnext, hiera, or auto (detect). Writes a region-\n"
+           "                       encoder model file (kind swin_region / convnext_region / hiera_region).\n"
+           "                       Without --from, such a state dict is detected automatically.\n"
+           "  --prefix P           with --from: weight name prefix          [model. (convnext: none)]\n"
+           "                       (encoder.model. gives the names of an xT model's encoder)\n"
            "  -q                   print errors only\n\n"
            "Settings the tensor names and shapes determine (head, classes, widths, depths, heads,\n"
            "layers) are inferred and checked against the config; the rest (e.g. crop_size,\n"
@@ -30,8 +38,34 @@ static void help(void) {
            "lists them. See docs/checkpoints.md.\n");
 }
 
+// The written region file must build as its encoder: every tensor the model needs, with its
+// shape, and (ConvNeXt, Hiera builders) nothing it does not know.
+static int check_region(const char *path, const char *config, const char *from, const char *prefix) {
+    xt_st *st = xt_st_open(path);
+    xt_json *cfg = st ? xt_json_parse(config, strlen(config), "config") : NULL;
+    int rc = -1, S = 0, w = 16, nd = 4;
+    xt_encoder *e = NULL;
+    if (!cfg) goto out;
+    if (!prefix) prefix = xt_pretrained_prefix(from);
+    if (xt_json_int(cfg, "image_size", 0, &S)) goto out;
+    if (!strcmp(from, "timm-swinv2")) {
+        int d[XT_MAX_STAGES];
+        if (xt_json_int(cfg, "window_size", 16, &w) || (nd = xt_json_int_array(cfg, "depths", d, XT_MAX_STAGES)) < 1) goto out;
+        // a size whose stage resolutions are all multiples of the window (no padding question)
+        if (S <= 0) S = 4 * w << (nd - 1);
+        e = xt_swinv2_new(st, cfg, prefix, S);
+    } else if (!strcmp(from, "hiera")) e = xt_hiera_new(st, xt_json_get(cfg, "hiera"), prefix, S > 0 ? S : 224);
+    else e = xt_convnext_new(st, cfg, prefix, S > 0 ? S : 256);
+    if (e) { e->free(e); rc = 0; }
+out:
+    if (rc) xt_error_prefix("%s: the converted file does not build as a %s region encoder", path, from);
+    xt_json_free(cfg);
+    xt_st_close(st);
+    return rc;
+}
+
 int xt_cmd_convert(int argc, char **argv) {
-    const char *in = NULL, *out = NULL, *cfg = NULL, *io = NULL;
+    const char *in = NULL, *out = NULL, *cfg = NULL, *io = NULL, *from = NULL, *prefix = NULL;
     char **sets = xt_xcalloc(argc, sizeof *sets);
     int n_sets = 0, quiet = 0, rc = 1;
     xt_ckpt_opts opts = {0};
@@ -42,6 +76,8 @@ int xt_cmd_convert(int argc, char **argv) {
         else if (!strcmp(argv[i], "--set") && i + 1 < argc) sets[n_sets++] = argv[++i];
         else if (!strcmp(argv[i], "--with-io") && i + 1 < argc) io = argv[++i];
         else if (!strcmp(argv[i], "--keep-optimizer")) opts.keep_optimizer = 1;
+        else if (!strcmp(argv[i], "--from") && i + 1 < argc) from = argv[++i];
+        else if (!strcmp(argv[i], "--prefix") && i + 1 < argc) prefix = argv[++i];
         else if (!strcmp(argv[i], "-q")) quiet = 1;
         else if (argv[i][0] == '-') { free(sets); return xt_cli_usage_error("convert", "unknown option or missing value '%s'", argv[i]); }
         else if (!in) in = argv[i];
@@ -52,9 +88,22 @@ int xt_cmd_convert(int argc, char **argv) {
     char *config = NULL;
     xt_st *ref = NULL;
     double t0 = xt_time();
-    xt_ckpt *ck = xt_ckpt_load(in, &opts);
+    if (from && strcmp(from, "auto") && strcmp(from, "timm-swinv2") && strcmp(from, "timm-convnext") && strcmp(from, "hiera")) {
+        free(sets);
+        return xt_cli_usage_error("convert", "--from '%s': timm-swinv2, timm-convnext, hiera or auto", from);
+    }
+    xt_ckpt *ck = xt_ckpt_load_any(in, &opts);
     if (!ck) { xt_cli_fail(); goto done; }
-    if (!(config = xt_ckpt_config(ck, cfg, sets, n_sets, &notes))) { xt_cli_fail(); goto done; }
+    if (!from && !xt_ckpt_find(ck, "encoder.model.patch_embed.proj.weight")) { // a pretrained backbone?
+        from = xt_pretrained_detect(ck);
+        if (from) xt_sbuf_printf(&notes, "%s layout detected (--from %s)\n", from, from);
+        xt_error_clear();
+    } else if (from && !strcmp(from, "auto") && !(from = xt_pretrained_detect(ck))) { xt_cli_fail(); goto done; }
+    if (prefix && !from) { xt_error("convert", "%s: --prefix applies to pretrained backbones (--from), not to xT checkpoints", in); xt_cli_fail(); goto done; }
+    if (from) {
+        if (xt_pretrained_map(ck, from, prefix) ||
+            !(config = xt_ckpt_region_config(ck, from, prefix, cfg, sets, n_sets, &notes))) { xt_cli_fail(); goto done; }
+    } else if (!(config = xt_ckpt_config(ck, cfg, sets, n_sets, &notes))) { xt_cli_fail(); goto done; }
     if (io && !(ref = xt_st_open(io))) { xt_cli_fail(); goto done; }
     xt_st_writer *w = xt_st_writer_new();
     xt_st_writer_meta(w, "config", config);
@@ -90,6 +139,7 @@ int xt_cmd_convert(int argc, char **argv) {
         nio++;
     }
     if (xt_st_writer_save(w, out)) { xt_cli_fail(); goto done; }
+    if (from && check_region(out, config, from, prefix)) { remove(out); xt_cli_fail(); goto done; }
     if (!quiet) {
         for (int i = 0; i < ck->n_notes; i++) fprintf(stderr, "xt convert: note: %s\n", ck->notes[i]);
         if (notes.n) {

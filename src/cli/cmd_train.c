@@ -44,7 +44,9 @@ static void help(void) {
            "AdamW, warm-up + cosine schedule, global-norm clipping and gradient chipping. CONFIG holds\n"
            "{\"model\": {...}, \"train\": {...}} (docs/training.md); flags override \"train\".\n\n"
            "  -c FILE          config file\n"
-           "  --init MODEL     start from a model file's weights (and its config when -c has no model)\n"
+           "  --init MODEL     start from a model file's weights (and its config when -c has no model);\n"
+           "                   a partial file (e.g. a pretrained Swin V2 region encoder from `xt convert\n"
+           "                   --from timm-swinv2`) loads what it has, the rest is freshly initialised\n"
            "  --resume CKPT    continue a checkpoint exactly (options come from the checkpoint)\n"
            "  -o FILE          checkpoint to write                          [xt_train.safetensors]\n"
            "  --export FILE    at the end, also write the weights alone (a small model file)\n"
@@ -114,6 +116,11 @@ int xt_cmd_train(int argc, char **argv) {
                 const char *c = xt_st_meta(ist, "config");
                 if (!c || !(mcfg_own = xt_json_parse(c, strlen(c), "config"))) { xt_error("train", "%s: no model config", init); goto fail; }
                 mcfg = mcfg_own;
+                const char *k = xt_json_str(mcfg, "kind", "xt");
+                if (k && strcmp(k, "xt")) {
+                    xt_error("train", "%s is a %s file (weights for the region encoder only): give -c CONFIG with the xT \"model\"", init, k);
+                    goto fail;
+                }
             }
         }
         if (!mcfg) { xt_error("train", "no model: give -c CONFIG with a \"model\" object, or --init MODEL"); goto fail; }
@@ -161,6 +168,9 @@ int xt_cmd_train(int argc, char **argv) {
     o.t.progress_u = &quiet;
     xt_train_result res;
     if (xt_train_run(mcfg, ist, resume != NULL, &o.t, &res)) goto fail;
+    if (init && !resume)
+        printf("init: %d tensors loaded from %s, %d freshly initialised%s%s%s\n", res.init.loaded, init, res.init.fresh,
+               res.init.fresh ? " (" : "", res.init.fresh_groups, res.init.fresh ? ")" : "");
     printf("trained %lld steps; final loss %.4f; checkpoint %s\n", (long long)res.step, res.last_loss, out);
     if (res.evaluated)
         printf("val: top-1 %.2f%%  top-5 %.2f%%  (%d images)\n", 100 * res.top1, 100 * res.top5, res.n_val);

@@ -9,7 +9,8 @@
 // ref: torch/serialization.py (torch 1.13: _legacy_save, _save, _legacy_load, _load).
 //
 // The object is the official trainer's payload {"epoch", "state_dict", "optimizer_state_dict",
-// "metrics"} or a bare state_dict. Keys lose the "module." prefix of (Distributed)DataParallel,
+// "metrics"}, a {"model_state": ...} / {"model": ...} payload (hiera, original Swin releases), or a
+// bare state_dict. Keys lose the "module." prefix of (Distributed)DataParallel,
 // as xt/trainer.py's loader does. Every tensor view (storage offset, sizes, strides — e.g. the
 // channels_last conv weights of the official trainer) is checked to lie inside its storage
 // and gathered into a contiguous float32 array. Dtypes: F32 as is (bit-exact); F16, BF16
@@ -37,8 +38,8 @@ typedef struct {
     int converted[XT_SD_COUNT]; // tensors widened/rounded to F32, per stored dtype
 } loader;
 
-static void note(xt_ckpt *ck, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void note(xt_ckpt *ck, const char *fmt, ...) {
+#define note xt_ckpt_note
+void xt_ckpt_note(xt_ckpt *ck, const char *fmt, ...) {
     char buf[1024];
     va_list ap;
     va_start(ap, fmt);
@@ -207,7 +208,7 @@ static int add_tensor(loader *L, const xt_pk_obj *o, const char *name) {
 
 // Buffers timm/hiera register as non-persistent; older checkpoints may still hold them. The
 // model recomputes them, so they are dropped rather than turned into unknown weights.
-static int recomputed_buffer(const char *name) {
+int xt_ckpt_recomputed_buffer(const char *name) {
     static const char *suffix[] = {".relative_position_index", ".relative_coords_table", ".attn_mask", ".num_batches_tracked"};
     size_t n = strlen(name);
     for (size_t i = 0; i < sizeof suffix / sizeof *suffix; i++) {
@@ -228,7 +229,7 @@ static int take_state_dict(loader *L, const xt_pk_obj *sd) {
             note(ck, "skipped state_dict entry '%s': a %s, not a tensor", name, xt_pk_type_name(v->type));
             continue;
         }
-        if (recomputed_buffer(name)) {
+        if (xt_ckpt_recomputed_buffer(name)) {
             note(ck, "skipped buffer '%s': recomputed by the model", name);
             continue;
         }
@@ -317,6 +318,16 @@ static char *to_json(const xt_pk_obj *o) {
     return s.p;
 }
 
+// The key of a dict-valued "model_state" or "model" entry (sets *sd), or NULL.
+static const char *payload_dict(const xt_pk_obj *root, const xt_pk_obj **sd) {
+    static const char *const keys[] = {"model_state", "model"};
+    for (int i = 0; i < 2; i++) {
+        const xt_pk_obj *o = xt_pk_dict_get(root, keys[i]);
+        if (o && o->type == XT_PK_DICT) { *sd = o; return keys[i]; }
+    }
+    return NULL;
+}
+
 static int take_object(loader *L, const xt_ckpt_opts *opts) {
     xt_ckpt *ck = L->ck;
     const xt_pk_obj *root = xt_pk_result(L->pk);
@@ -337,6 +348,11 @@ static int take_object(loader *L, const xt_ckpt_opts *opts) {
             const xt_pk_obj *pg = xt_pk_dict_get(opt, "param_groups");
             if (pg) ck->param_groups_json = to_json(pg);
         } else if (opt) note(ck, "optimizer state not converted (use --keep-optimizer to keep it as optim.* tensors)");
+    } else if (payload_dict(root, &sd)) {
+        // other payloads holding a state_dict: the hiera package's {"model_state": ...}, the
+        // original Swin / DeiT / MAE releases' {"model": ...}
+        note(ck, "state_dict taken from the payload's '%s' entry", payload_dict(root, &sd));
+        if (take_state_dict(L, sd)) return -1;
     } else {
         int ntensor = 0;
         for (int i = 0; i < root->n; i++) ntensor += root->u.items[2 * i + 1]->type == XT_PK_TENSOR;

@@ -676,3 +676,103 @@ done:
     cnode_free(inf);
     return out;
 }
+
+// ---------------------------------------------------------------------------------------------
+// region-encoder files from pretrained backbones (pretrained.c maps the names first)
+
+static int infer_convnext(infer *I, const char *p) {
+    const xt_ck_tensor *st = T(I, "%sstem_0.weight", p);
+    if (!st || st->ndim != 4) return xt_error("config", "%s: %sstem_0.weight missing or not 4-D", I->ck->path, p);
+    set_int(I, "in_chans", st->shape[1]);
+    if (st->shape[2] != st->shape[3]) return xt_error("config", "%s: ConvNeXt stem %lldx%lld is not square", I->ck->path, (long long)st->shape[2], (long long)st->shape[3]);
+    if (st->shape[2] != 4) set_int(I, "patch_size", st->shape[2]);
+    int dims[8], depths[8], ns = 0;
+    for (; ns < 8; ns++) {
+        char pat[300];
+        snprintf(pat, sizeof pat, "%sstages_%d.blocks.%%d.conv_dw.weight", p, ns);
+        int d = count_prefix(I, pat, 1000);
+        const xt_ck_tensor *dw = T(I, "%sstages_%d.blocks.0.conv_dw.weight", p, ns);
+        if (!d || !dw || dw->ndim != 4) break;
+        depths[ns] = d;
+        dims[ns] = (int)dw->shape[0];
+        if (!ns && dw->shape[2] != 7) set_int(I, "kernel_size", dw->shape[2]);
+    }
+    if (!ns) return xt_error("config", "%s: no %sstages_0.blocks.0.conv_dw.weight: not a timm ConvNeXt", I->ck->path, p);
+    set_ints(I, "dims", dims, ns);
+    set_ints(I, "depths", depths, ns);
+    const xt_ck_tensor *fc1 = T(I, "%sstages_0.blocks.0.mlp.fc1.weight", p);
+    if (fc1 && fc1->ndim == 2 && fc1->shape[1] && fc1->shape[0] % fc1->shape[1] == 0 && fc1->shape[0] / fc1->shape[1] != 4)
+        set_int(I, "mlp_ratio", fc1->shape[0] / fc1->shape[1]);
+    return 0;
+}
+
+// moves the children of inf.<obj> to the top level (the swin_region layout)
+static void flatten(cnode *root, const char *obj) {
+    for (int i = 0; i < root->n; i++) {
+        cnode *o = root->kids[i];
+        if (strcmp(o->key, obj) || o->leaf) continue;
+        memmove(root->kids + i, root->kids + i + 1, (size_t)(--root->n - i) * sizeof *root->kids);
+        for (int k = 0; k < o->n; k++) {
+            cnode *c = cnode_child(root, o->kids[k]->key, 1);
+            free(c->leaf);
+            c->leaf = o->kids[k]->leaf ? strdup(o->kids[k]->leaf) : NULL;
+        }
+        cnode_free(o);
+        return;
+    }
+}
+
+char *xt_ckpt_region_config(const xt_ckpt *ck, const char *from, const char *prefix, const char *config_path,
+                            char *const *sets, int n_sets, xt_sbuf *notes) {
+    cnode *given = cnode_new(NULL), *inf = cnode_new(NULL);
+    char *out = NULL;
+    infer I = {.ck = ck, .inf = inf, .notes = notes};
+    const char *kind = xt_pretrained_kind(from), *defp = xt_pretrained_prefix(from);
+    if (!prefix) prefix = defp;
+    if (config_path && load_given(config_path, given, notes)) goto done;
+    for (int i = 0; i < n_sets; i++)
+        if (apply_set(given, sets[i])) goto done;
+    set_str(&I, "kind", kind);
+    if (strcmp(prefix, defp)) set_str(&I, "weight_prefix", prefix);
+    int c = 0;
+    if (!strcmp(from, "timm-swinv2")) {
+        if (infer_swin(&I, prefix, &c)) goto done;
+        flatten(inf, "swin");
+        char buf[1024]; // the missing settings are top-level keys here
+        snprintf(buf, sizeof buf, "%s", I.missing);
+        I.missing[0] = 0;
+        for (char *sv, *tok = strtok_r(buf, " ", &sv); tok; tok = strtok_r(NULL, " ", &sv)) {
+            strcat(I.missing, " ");
+            strcat(I.missing, !strncmp(tok, "swin.", 5) ? tok + 5 : tok);
+        }
+    } else if (!strcmp(from, "hiera")) {
+        if (infer_hiera(&I, prefix, &c)) goto done;
+        cnode *cs = cnode_path(inf, "crop_size", 0); // the region side: "image_size" in a region file
+        if (cs) { free(cs->key); cs->key = strdup("image_size"); }
+    } else if (infer_convnext(&I, prefix)) goto done;
+    if (merge(given, inf, "", ck->path)) goto done;
+    xt_sbuf miss = {0};
+    char buf[1024];
+    snprintf(buf, sizeof buf, "%s", I.missing);
+    for (char *sv, *tok = strtok_r(buf, " ", &sv); tok; tok = strtok_r(NULL, " ", &sv))
+        if (!cnode_get(given, tok)) {
+            const char *hint = !strcmp(tok, "window_size") ? "the window of the timm model, e.g. 16 for swinv2_tiny_window16_256"
+                             : !strcmp(tok, "hiera.num_heads") ? "not a hiera preset: heads of the first stage"
+                             : !strcmp(tok, "pretrained_window_sizes") ? "[12,12,12,6] for swinv2_large_window12to16_192to256"
+                             : "";
+            xt_sbuf_printf(&miss, "\n  %-26s %s", tok, hint);
+        }
+    if (miss.n) {
+        xt_error("config", "%s: settings the tensors cannot determine are missing (give --set KEY=VALUE or --config "
+                           "CONFIG.json|MODEL.safetensors):%s", ck->path, miss.p);
+        xt_sbuf_free(&miss);
+        goto done;
+    }
+    xt_sbuf s = {0};
+    cnode_emit(&s, given);
+    out = s.p;
+done:
+    cnode_free(given);
+    cnode_free(inf);
+    return out;
+}

@@ -68,3 +68,87 @@ int xt_train_ckpt_load(xt_params *P, xt_st *st, int optim) {
     P->step = (int64_t)*s;
     return 0;
 }
+
+// the first two dotted components of a name ("decoder.layers.0.attn.qkv.weight" -> "decoder.layers")
+static void add_group(char *groups, size_t cap, const char *name) {
+    char g[128];
+    const char *d = strchr(name, '.');
+    d = d ? strchr(d + 1, '.') : NULL;
+    snprintf(g, sizeof g, "%.*s", d ? (int)(d - name) : (int)strlen(name), name);
+    for (const char *p = groups; (p = strstr(p, g)); p++) // already listed?
+        if ((p == groups || p[-1] == ' ') && (p[strlen(g)] == ',' || !p[strlen(g)])) return;
+    size_t n = strlen(groups);
+    if (n && !strcmp(groups + n - 3, "...")) return;
+    if (n + strlen(g) + 2 >= cap - 4) { snprintf(groups + n, cap - n, "%s...", n ? ", " : ""); return; }
+    snprintf(groups + n, cap - n, "%s%s", n ? ", " : "", g);
+}
+
+int xt_params_load_partial(xt_params *P, xt_st *st, xt_init_report *rep) {
+    memset(rep, 0, sizeof *rep);
+    // a region-encoder file provides encoder.model.* under its own prefix
+    const char *from = "", *to = "";
+    const char *cs = xt_st_meta(st, "config");
+    xt_json *cfg = cs ? xt_json_parse(cs, strlen(cs), "config") : NULL;
+    xt_error_clear();
+    char fp[128] = "";
+    const char *kind = cfg ? xt_json_str(cfg, "kind", "") : "";
+    if (kind && (!strcmp(kind, "hiera_region") || !strcmp(kind, "convnext_region"))) {
+        xt_json_free(cfg);
+        return xt_error("train", "%s: a %s file: training supports Swin V2 region encoders only", st->path, kind);
+    }
+    if (kind && !strcmp(kind, "swin_region")) {
+        snprintf(fp, sizeof fp, "%s", xt_json_str(cfg, "weight_prefix", "model.") ? xt_json_str(cfg, "weight_prefix", "model.") : "model.");
+        from = fp;
+        to = "encoder.model.";
+    }
+    xt_json_free(cfg);
+    const size_t nf = strlen(from), nt = strlen(to);
+    char nm[300];
+    for (int i = 0; i < P->n; i++) {
+        const xt_param *p = &P->p[i];
+        const xt_st_tensor *t = NULL;
+        if (!strncmp(p->name, to, nt)) {
+            snprintf(nm, sizeof nm, "%s%s", from, p->name + nt);
+            t = xt_st_find(st, nm);
+        }
+        if (!t) {
+            rep->fresh++;
+            add_group(rep->fresh_groups, sizeof rep->fresh_groups, p->name);
+            continue;
+        }
+        int same = t->ndim == p->ndim;
+        for (int k = 0; same && k < p->ndim; k++) same = t->shape[k] == p->shape[k];
+        if (!same) {
+            char a[96] = "", b[96] = "";
+            for (int k = 0; k < t->ndim; k++) snprintf(a + strlen(a), sizeof a - strlen(a), "%s%lld", k ? ", " : "", (long long)t->shape[k]);
+            for (int k = 0; k < p->ndim; k++) snprintf(b + strlen(b), sizeof b - strlen(b), "%s%lld", k ? ", " : "", (long long)p->shape[k]);
+            return xt_error("train", "%s: tensor '%s' is (%s) but the model's '%s' is (%s): the config and the "
+                            "weights disagree (embed_dim, depths, num_heads?)", st->path, nm, a, p->name, b);
+        }
+        const float *w = xt_st_f32(st, nm, NULL);
+        if (!w) return -1;
+        memcpy(xt_pw(P, i), w, p->n * sizeof(float));
+        rep->loaded++;
+    }
+    // every weight of the file must have landed somewhere
+    int extra = 0;
+    xt_sbuf ex = {0};
+    for (int i = 0; i < st->n; i++) {
+        const char *n = st->t[i].name;
+        if (!strncmp(n, "input.", 6) || !strncmp(n, "expected.", 9) || !strncmp(n, "optim.", 6)) continue;
+        int ok = 0;
+        if (!strncmp(n, from, nf)) {
+            snprintf(nm, sizeof nm, "%s%s", to, n + nf);
+            ok = xt_params_find(P, nm) >= 0;
+        }
+        if (!ok && extra++ < 4) xt_sbuf_printf(&ex, "%s'%s'", extra > 1 ? ", " : "", n);
+    }
+    if (extra) {
+        xt_error("train", "%s: %d tensor%s not part of the configured model: %s%s (config and weights disagree?)",
+                 st->path, extra, extra > 1 ? "s are" : " is", ex.p, extra > 4 ? ", ..." : "");
+        xt_sbuf_free(&ex);
+        return -1;
+    }
+    if (!rep->loaded) return xt_error("train", "%s: no tensor of the model in the file", st->path);
+    return 0;
+}

@@ -153,6 +153,20 @@ int xt_train_ckpt_save(const xt_params *P, const char *path, const char *config_
 // Loads weights (and, when present and optim != 0, moments + step) from an open model file.
 int xt_train_ckpt_load(xt_params *P, xt_st *st, int optim);
 
+// What a partial --init loaded (xt_params_load_partial).
+typedef struct {
+    int loaded, fresh;      // parameters taken from the file / left at their fresh initialisation
+    char fresh_groups[256]; // their name groups, e.g. "decoder.layers, decoder.cls" ("..." if cut)
+} xt_init_report;
+
+// --init from a model file that may hold only some of the parameters (e.g. an ImageNet-pretrained
+// region encoder made by `xt convert --from ...`): parameters present are copied (same shape, else
+// an error naming both), the others keep their current (fresh) values. A region-encoder file
+// (config kind swin_region; names under its "weight_prefix", default "model.") provides the
+// encoder: its names map to encoder.model.*. A weight the model does not have is an error;
+// input.* / expected.* / optim.* tensors are ignored.
+int xt_params_load_partial(xt_params *P, xt_st *st, xt_init_report *rep);
+
 // ---------------------------------------------------------------------------------------------
 // the training loop and evaluation (trainer.c)
 
@@ -170,6 +184,7 @@ typedef struct {
     int64_t step;
     double last_loss, top1, top5;
     int evaluated, n_val;
+    xt_init_report init;    // from a model file without resume: what was loaded
 } xt_train_result;
 
 void xt_train_opts_default(xt_train_opts *o);

@@ -124,11 +124,18 @@ int xt_train_run(const xt_json *mcfg, xt_st *from, int resume, const xt_train_op
     int *lab = NULL, *perm = NULL, *ridx = NULL, rc = -1;
     unsigned char *keep = NULL;
     uint64_t seed = (uint64_t)o->seed;
-    xt_xt_train *m = xt_xt_train_new(&P, mcfg, from);
+    // the file decides optional keys (qkv.bias) only when it holds the head (a partial --init
+    // file, e.g. a pretrained encoder alone, gets the fresh model's)
+    int with_head = 0;
+    for (int i = 0; from && i < from->n && !with_head; i++) with_head = !strncmp(from->t[i].name, "decoder.", 8);
+    xt_xt_train *m = xt_xt_train_new(&P, mcfg, with_head || resume ? from : NULL);
     if (!m) return -1;
     if (xt_params_alloc(&P)) goto done;
-    if (from) { if (xt_train_ckpt_load(&P, from, resume)) goto done; }
-    else xt_params_init(&P, seed);
+    if (from && resume) { if (xt_train_ckpt_load(&P, from, resume)) goto done; }
+    else {
+        xt_params_init(&P, seed); // what --init does not provide keeps this
+        if (from && xt_params_load_partial(&P, from, &res->init)) goto done;
+    }
     dump(&cfgs, mcfg);
     int K = xt_xt_train_num_classes(m), crop = xt_xt_train_crop(m), S = o->img_size, N = o->batch;
     int C = (int)P.p[xt_params_find(&P, "encoder.model.patch_embed.proj.weight")].shape[1];
