@@ -90,18 +90,17 @@ int xt_params_load_partial(xt_params *P, xt_st *st, xt_init_report *rep) {
     const char *cs = xt_st_meta(st, "config");
     xt_json *cfg = cs ? xt_json_parse(cs, strlen(cs), "config") : NULL;
     xt_error_clear();
-    char fp[128] = "";
-    const char *kind = cfg ? xt_json_str(cfg, "kind", "") : "";
-    if (kind && (!strcmp(kind, "hiera_region") || !strcmp(kind, "convnext_region"))) {
-        xt_json_free(cfg);
+    char fp[128] = "", kind[64] = "";
+    const char *k = cfg ? xt_json_str(cfg, "kind", "") : "", *wp = cfg ? xt_json_str(cfg, "weight_prefix", "model.") : "";
+    snprintf(kind, sizeof kind, "%s", k ? k : "");
+    snprintf(fp, sizeof fp, "%s", wp ? wp : "model.");
+    xt_json_free(cfg);
+    if (!strcmp(kind, "hiera_region") || !strcmp(kind, "convnext_region"))
         return xt_error("train", "%s: a %s file: training supports Swin V2 region encoders only", st->path, kind);
-    }
-    if (kind && !strcmp(kind, "swin_region")) {
-        snprintf(fp, sizeof fp, "%s", xt_json_str(cfg, "weight_prefix", "model.") ? xt_json_str(cfg, "weight_prefix", "model.") : "model.");
+    if (!strcmp(kind, "swin_region")) {
         from = fp;
         to = "encoder.model.";
     }
-    xt_json_free(cfg);
     const size_t nf = strlen(from), nt = strlen(to);
     char nm[300];
     for (int i = 0; i < P->n; i++) {
