@@ -93,12 +93,11 @@ xt_xt_train *xt_xt_train_new(xt_params *P, const xt_json *cfg, const xt_st *st) 
     // decoder first: the official named_parameters() order
     int Cl = 0;
     {
-        // the encoder's last-stage width: embed_dim << (stages - 1)
-        int e = 0, d[XT_MAX_STAGES];
-        if (xt_json_int(sw, "embed_dim", -1, &e)) goto fail;
-        int nd = xt_json_int_array(sw, "depths", d, XT_MAX_STAGES);
-        if (nd < 1 || e < 1) { xt_error("xt train", "config: bad swin embed_dim/depths"); goto fail; }
-        Cl = e << (nd - 1);
+        // the encoder's last-stage width (the swin config is read again, with the same reader, by
+        // xt_swin_train_new below)
+        xt_swin_cfg sc;
+        if (xt_swin_cfg_parse(sw, m->crop, &sc)) { xt_error_prefix("xt train: swin"); goto fail; }
+        Cl = sc.st[sc.n_stages - 1].C;
     }
     m->C = Cl;
     if (!m->head) {
