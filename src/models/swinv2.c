@@ -187,10 +187,7 @@ xt_encoder *xt_swinv2_new(xt_st *st, const xt_json *cfg, const char *prefix, int
             k->qkvb = op; op += (3 * (size_t)C + 15) & ~(size_t)15;
             k->scale = op; op += (NH + 15) & ~15;
             k->bias = op; op += (NH * N * N + 15) & ~(size_t)15;
-            memcpy(k->qkvb, qb, C * sizeof(float));
-            memset(k->qkvb + C, 0, C * sizeof(float));
-            memcpy(k->qkvb + 2 * C, vb, C * sizeof(float));
-            for (int h = 0; h < NH; h++) k->scale[h] = expf(fminf(ls[h], logf(100.0f))); // clamp(max=log(1/0.01))
+            xt_swin_attn_consts(k->qkvb, k->scale, qb, vb, ls, C, NH);
             xt_swin_cpb_bias(k->bias, c0w, c0b, c2w, NH, k->ws, c.st[s].pws, cpb_tmp);
         }
     }

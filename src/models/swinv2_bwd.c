@@ -347,11 +347,7 @@ int xt_swin_train_forward(xt_swin_train *m, const xt_params *P, const float *img
         for (int b = 0; b < S->depth; b++) { // ref: SwinTransformerV2Block.forward / WindowAttention.forward
             tblock *k = &S->blk[b];
             int NH = k->NH, nw = B * S->nwin;
-            const float *ls = xt_pw(P, k->ls);
-            for (int h = 0; h < NH; h++) k->scale[h] = expf(fminf(ls[h], logf(100.0f))); // clamp(max=log(1/0.01))
-            memcpy(k->qkvb, xt_pw(P, k->qb), C * sizeof(float));                          // cat(q_bias, 0, v_bias)
-            memset(k->qkvb + C, 0, C * sizeof(float));
-            memcpy(k->qkvb + 2 * C, xt_pw(P, k->vb), C * sizeof(float));
+            xt_swin_attn_consts(k->qkvb, k->scale, xt_pw(P, k->qb), xt_pw(P, k->vb), xt_pw(P, k->ls), C, NH);
             xt_cpb_forward(k->bias, k->cpb_hid, k->cpb_raw, S->table, S->index, xt_pw(P, k->c0w), xt_pw(P, k->c0b),
                            xt_pw(P, k->c2w), S->ntab, CPB_HIDDEN, NH, S->n);
             xt_window_partition(k->xw, x, B, Rs, Rs, C, S->ws, k->shift);
@@ -429,7 +425,7 @@ int xt_swin_train_backward(xt_swin_train *m, xt_params *P, const float *const *d
             const float *ls = xt_pw(P, k->ls);
             float *dls = xt_pg(P, k->ls);
             for (int h = 0; h < NH; h++) // scale = exp(clamp(ls, max=log 100)): no gradient where clamped
-                if (ls[h] <= logf(100.0f)) dls[h] += z.dscale[h] * k->scale[h];
+                if (ls[h] <= XT_SWIN_LOGIT_MAX) dls[h] += z.dscale[h] * k->scale[h];
             xt_cpb_backward(xt_pg(P, k->c0w), xt_pg(P, k->c0b), xt_pg(P, k->c2w), z.dbias, k->cpb_hid, k->cpb_raw,
                             S->table, S->index, xt_pw(P, k->c2w), S->ntab, CPB_HIDDEN, NH, S->n, z.cpb);
             // qkv = xw qkv_w^T + cat(q_bias, 0, v_bias)

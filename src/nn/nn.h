@@ -58,6 +58,12 @@ size_t xt_swin_cpb_scratch_floats(int NH, int ws);
 // [-(ws-1), ws-1] (normalised by pws - 1 if pws > 0, else ws - 1); xt_swin_rel_index(p, q, ws)
 // is relative_position_index[p][q], the table row of query token p and key token q of a window.
 float xt_swin_cpb_coord(int d, int ws, int pws);
+// The rest of a block's attention constants, from weights (inference: at load; training: every
+// forward): qkvb (3C) = cat(q_bias, 0, v_bias); scale (NH) = exp(min(logit_scale, max)), max =
+// XT_SWIN_LOGIT_MAX = log(1 / 0.01), the float logf(100.0f) (no gradient where clamped).
+// ref: WindowAttention.forward
+#define XT_SWIN_LOGIT_MAX 4.60517019f
+void xt_swin_attn_consts(float *qkvb, float *scale, const float *qb, const float *vb, const float *ls, int C, int NH);
 void xt_swin_cpb_table(float *table, int ws, int pws);
 static inline int xt_swin_rel_index(int p, int q, int ws) {
     return (p / ws - q / ws + ws - 1) * (2 * ws - 1) + (p % ws - q % ws + ws - 1);

@@ -60,6 +60,13 @@ void xt_swin_cpb_bias(float *bias, const float *w0, const float *b0, const float
         }
 }
 
+void xt_swin_attn_consts(float *qkvb, float *scale, const float *qb, const float *vb, const float *ls, int C, int NH) {
+    memcpy(qkvb, qb, C * sizeof(float));
+    memset(qkvb + C, 0, C * sizeof(float));
+    memcpy(qkvb + 2 * C, vb, C * sizeof(float));
+    for (int h = 0; h < NH; h++) scale[h] = expf(fminf(ls[h], XT_SWIN_LOGIT_MAX));
+}
+
 size_t xt_swin_cpb_scratch_floats(int NH, int ws) { return (size_t)(2 * ws - 1) * (2 * ws - 1) * NH; }
 
 size_t xt_window_attn_scratch_floats(int ws, int HS) {
