@@ -361,6 +361,50 @@ static void test_partial_init(void) {
     remove(out);
 }
 
+// through the trainer: the committed timm-named .pth (golden swinv2_region_512 weights) ->
+// region file -> one step at lr 0 keeps the loaded encoder exactly (step 0 state); lr 1e-3 moves it
+static void test_train_step0(void) {
+    char region[300], out[300];
+    snprintf(region, sizeof region, "%s_t_region.safetensors", tmp);
+    snprintf(out, sizeof out, "%s_t_out.safetensors", tmp);
+    char *config;
+    xt_ckpt *ck = convert("tests/ref/pretrained_swinv2_timm.pth", "timm-swinv2", &config, "window_size=16");
+    if (!ck) return;
+    CHECK(ck->n == 149 && same_as_golden(ck, "swinv2_region_512.safetensors") == 149);
+    write_region(ck, "swinv2_region_512.safetensors", config, region);
+    const char *cj = "{\"kind\":\"xt\",\"cls_head\":\"naive\",\"crop_size\":64,\"num_classes\":2,\"mlp_ratio\":2,"
+                     "\"swin\":{\"embed_dim\":8,\"depths\":[2,2,2,2],\"num_heads\":[1,1,2,4],\"window_size\":8}}";
+    xt_json *cfg = xt_json_parse(cj, strlen(cj), "cfg");
+    for (int moved = 0; moved < 2; moved++) {
+        xt_train_opts o;
+        xt_train_opts_default(&o);
+        o.data = "synth:4:1", o.img_size = 64, o.batch = 2, o.steps = 1, o.lr = moved ? 1e-3 : 0, o.augment = 0, o.out = out;
+        xt_st *st = xt_st_open(region);
+        xt_train_result res;
+        int rc = xt_train_run(cfg, st, 0, &o, &res);
+        CHECK(rc == 0 && res.step == 1 && res.init.loaded == 149 && res.init.fresh == 6);
+        if (rc) fprintf(stderr, "%s\n", xt_error_buffer());
+        xt_st_close(st);
+        xt_st *t = xt_st_open(out), *g = xt_st_open(golden("swinv2_region_512.safetensors"));
+        int same = 0;
+        for (int i = 0; t && g && i < t->n; i++) {
+            if (strncmp(t->t[i].name, "encoder.model.", 14)) continue;
+            char nm[300];
+            snprintf(nm, sizeof nm, "model.%s", t->t[i].name + 14);
+            const xt_st_tensor *gt = xt_st_find(g, nm);
+            same += gt && gt->numel == t->t[i].numel && !memcmp(xt_st_f32(t, t->t[i].name, NULL), xt_st_f32(g, nm, NULL), gt->numel * 4);
+        }
+        CHECK(moved ? same < 100 : same == 149);
+        xt_st_close(t);
+        xt_st_close(g);
+    }
+    xt_json_free(cfg);
+    free(config);
+    xt_ckpt_free(ck);
+    remove(region);
+    remove(out);
+}
+
 int main(void) {
     snprintf(tmp, sizeof tmp, "/tmp/xt_test_pretrained_%d", (int)getpid());
     test_swin();
@@ -368,5 +412,6 @@ int main(void) {
     test_hiera();
     test_errors();
     test_partial_init();
+    test_train_step0();
     return check_summary("pretrained");
 }

@@ -745,6 +745,12 @@ char *xt_ckpt_region_config(const xt_ckpt *ck, const char *from, const char *pre
             strcat(I.missing, " ");
             strcat(I.missing, !strncmp(tok, "swin.", 5) ? tok + 5 : tok);
         }
+        // timm's swinv2_base_window12to16_192to256 / _12to24_192to384 share swinv2_base_window16_256's
+        // tensors but normalise the relative-position table by their pretraining windows
+        const char *ed = cnode_get(inf, "embed_dim"), *dp = cnode_get(inf, "depths");
+        if (ed && dp && !strcmp(ed, "128") && !strcmp(dp, "[2,2,18,2]") && !cnode_get(given, "pretrained_window_sizes"))
+            xt_sbuf_printf(notes, "pretrained_window_sizes not given: none assumed (swinv2_base_window16_256 / window8_256); "
+                                  "the window12to16 / window12to24 variants need --set pretrained_window_sizes=[12,12,12,6]\n");
     } else if (!strcmp(from, "hiera")) {
         if (infer_hiera(&I, prefix, &c)) goto done;
         cnode *cs = cnode_path(inf, "crop_size", 0); // the region side: "image_size" in a region file
