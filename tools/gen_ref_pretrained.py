@@ -14,6 +14,8 @@ Run: /usr/bin/python3 tools/gen_ref_pretrained.py   (needs torch; reads /work/sh
       random Hiera (embed 4, stages (1,1,1,1), 64x64 input: pos_embed (1, 256, 4)) with norm.* and
       head.projection.* — exercises the payload and the mapping (its numerics are covered with the
       golden hiera_region weights by tests/test_pretrained.c).
+  ../tests/fuzz/corpus/pretrained_swin_seed.pth   a tiny timm-named Swin V2 (embed 2, depths 1,1) +
+      head / norm / a buffer: a seed for the fuzz target's pretrained-backbone path.
 """
 import json
 import os
@@ -98,6 +100,27 @@ def hiera():
     torch.save({"model_state": sd}, os.path.join(OUT, "pretrained_hiera_tiny.pth"))
 
 
+def fuzz_seed():
+    gen = torch.Generator().manual_seed(7)
+    sd = OrderedDict()
+    sd["patch_embed.proj.weight"] = torch.randn(2, 3, 4, 4, generator=gen)
+    sd["patch_embed.norm.weight"] = torch.ones(2)
+    for s, c in ((0, 2), (1, 4)):
+        p = "layers.%d." % s
+        if s:
+            sd[p + "downsample.reduction.weight"] = torch.randn(c, 2 * c, generator=gen)
+            sd[p + "downsample.norm.weight"] = torch.ones(c)
+        p += "blocks.0."
+        sd[p + "attn.logit_scale"] = torch.full((s + 1, 1, 1), 2.3)
+        sd[p + "attn.cpb_mlp.0.weight"] = torch.randn(512, 2, generator=gen)[:4]
+        sd[p + "attn.qkv.weight"] = torch.randn(3 * c, c, generator=gen)
+        sd[p + "attn.relative_position_index"] = torch.arange(4, dtype=torch.int64)
+    sd["norm.weight"] = torch.ones(4)
+    sd["head.fc.weight"] = torch.randn(3, 4, generator=gen)
+    torch.save(sd, os.path.join(HERE, "..", "tests", "fuzz", "corpus", "pretrained_swin_seed.pth"))
+
+
 if __name__ == "__main__":
     swin()
     hiera()
+    fuzz_seed()

@@ -30,6 +30,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         xt_sbuf notes = {0};
         char *sets[] = {"crop_size=64", "swin.window_size=8", "context.attention_method=naive"};
         free(xt_ckpt_config(ck, NULL, sets, 3, &notes));
+        // the pretrained-backbone path (src/io/pretrained.c): detect, map names, region config
+        const char *from = xt_pretrained_detect(ck);
+        if (!from) from = size & 2 ? "hiera" : size & 4 ? "timm-convnext" : "timm-swinv2";
+        char *rsets[] = {"window_size=8", "hiera.num_heads=1"};
+        if (!xt_pretrained_map(ck, from, size & 8 ? "encoder.model." : NULL))
+            free(xt_ckpt_region_config(ck, from, size & 8 ? "encoder.model." : NULL, NULL, rsets, 2, &notes));
         xt_sbuf_free(&notes);
         xt_ckpt_free(ck);
     }
