@@ -102,6 +102,18 @@ int main(void) {
                   "pretrained_window_sizes[1] = 1");
     refused_alike("{\"num_heads\": [1, 1, 2, 4], \"window_size\": 8, \"depths\": [2, 2, 2, 2]}", 128,
                   "embed_dim -1 out of range");
+    // the xT training model reads its "swin" object with the same reader, before any decoder parameter
+    const char *xs = "{\"kind\": \"xt\", \"crop_size\": 64, \"num_classes\": 5, \"swin\": {\"embed_dim\": 8, "
+                     "\"depths\": [2, 2, 2, 2], \"num_heads\": [1, 3, 2, 4], \"window_size\": 8}}";
+    xt_json *xc = xt_json_parse(xs, strlen(xs), "cfg");
+    xt_params P = {0};
+    xt_xt_train *xm = xt_xt_train_new(&P, xc, NULL);
+    CHECK(xm == NULL && P.n == 0);
+    CHECK(strstr(xt_error_buffer(), "xt train: swin: swinv2: config: stage 1: 16 channels cannot be split into 3 heads"));
+    xt_xt_train_free(xm);
+    xt_params_free(&P);
+    xt_json_free(xc);
+    xt_error_clear();
     xt_st_close(st);
     return check_summary("swin_cfg");
 }
