@@ -2,6 +2,8 @@
 // (models/swinv2_cfg.c): one config gives both the same geometry, and a bad one the same error
 // (after each constructor's own prefix: the model file's path, "swinv2 train"); the shared
 // position-bias table / index give the same bias through both encoders' kernels.
+#include <unistd.h>
+
 #include "check.h"
 #include "models/models.h"
 #include "nn/nn.h"
@@ -54,6 +56,30 @@ static void same_geometry(void) {
     int C[XT_MAX_STAGES], H[XT_MAX_STAGES], n = m ? xt_swin_train_stages(m, C, H) : 0;
     CHECK(n == c.n_stages);
     for (int i = 0; i < n; i++) CHECK(C[i] == c.st[i].C && H[i] == c.st[i].res);
+    // one parameter list: the random-weight writer's file holds exactly training's parameters
+    // (names, shapes), inference loads it, and the parameter count is their total
+    char path[] = "/tmp/xt_swin_cfg_XXXXXX";
+    int fd = mkstemp(path);
+    CHECK(fd >= 0);
+    close(fd);
+    xt_st_writer *w = xt_st_writer_new();
+    CHECK(xt_swinv2_random_weights(w, cfg, "model.", 1) == 0);
+    CHECK(xt_st_writer_save(w, path) == 0);
+    xt_st *f = xt_st_open(path);
+    CHECK(f != NULL && m != NULL && f->n == P.n);
+    int64_t total = 0, bad = 0;
+    for (int i = 0; f && i < P.n; i++) {
+        const xt_st_tensor *t = xt_st_find(f, P.p[i].name);
+        bad += !t || t->ndim != P.p[i].ndim || memcmp(t->shape, P.p[i].shape, t->ndim * sizeof(int64_t));
+        total += (int64_t)P.p[i].n;
+    }
+    CHECK(bad == 0 && total == xt_swinv2_param_count(cfg, 128));
+    xt_encoder *e = f ? xt_swinv2_new(f, cfg, "model.", 128) : NULL;
+    CHECK(e != NULL && e->n_params == total && e->n_stages == n);
+    for (int i = 0; e && i < n; i++) CHECK(e->stage_c[i] == C[i] && e->stage_h[i] == H[i]);
+    if (e) e->free(e);
+    xt_st_close(f);
+    unlink(path);
     xt_swin_train_free(m);
     xt_params_free(&P);
     xt_json_free(cfg);

@@ -61,6 +61,26 @@ typedef struct {
 } xt_swin_cfg;
 int xt_swin_cfg_parse(const xt_json *cfg, int img_size, xt_swin_cfg *c); // 0, or -1 + xt_error
 static inline int xt_swin_block_shift(const xt_swin_stage *S, int b) { return b % 2 ? S->shift : 0; }
+// The encoder's parameters in timm's named_parameters() order, one list for the inference
+// loader, the training registry, the random-weight writer and the parameter count: the stem
+// "patch_embed.<name>", then per stage s the patch merging "layers_<s>.downsample.<name>" (s > 0)
+// and each block "layers_<s>.blocks.<b>.<name>". (The CPB MLP is 2 -> XT_SWIN_CPB_HIDDEN -> heads.)
+#define XT_SWIN_CPB_HIDDEN 512
+enum { XT_SWIN_PE_W, XT_SWIN_PE_B, XT_SWIN_PE_NORM_W, XT_SWIN_PE_NORM_B, XT_SWIN_STEM_PARAMS };
+enum { XT_SWIN_RED_W, XT_SWIN_DS_NORM_W, XT_SWIN_DS_NORM_B, XT_SWIN_MERGE_PARAMS };
+enum {
+    XT_SWIN_LOGIT_SCALE, XT_SWIN_Q_BIAS, XT_SWIN_V_BIAS, XT_SWIN_CPB0_W, XT_SWIN_CPB0_B, XT_SWIN_CPB2_W,
+    XT_SWIN_QKV_W, XT_SWIN_PROJ_W, XT_SWIN_PROJ_B, XT_SWIN_NORM1_W, XT_SWIN_NORM1_B, XT_SWIN_FC1_W,
+    XT_SWIN_FC1_B, XT_SWIN_FC2_W, XT_SWIN_FC2_B, XT_SWIN_NORM2_W, XT_SWIN_NORM2_B, XT_SWIN_BLOCK_PARAMS
+};
+typedef struct {
+    const char *name; // e.g. "attn.qkv.weight"
+    int ndim;
+    int64_t shape[4];
+} xt_swin_param;
+void xt_swin_stem_params(const xt_swin_cfg *c, xt_swin_param *p);    // p[XT_SWIN_STEM_PARAMS]
+void xt_swin_merge_params(const xt_swin_stage *S, xt_swin_param *p); // p[XT_SWIN_MERGE_PARAMS]
+void xt_swin_block_params(const xt_swin_stage *S, xt_swin_param *p); // p[XT_SWIN_BLOCK_PARAMS]
 int xt_swinv2_random_weights(xt_st_writer *w, const xt_json *cfg, const char *prefix, uint64_t seed);
 xt_encoder *xt_hiera_new(xt_st *st, const xt_json *cfg, const char *prefix, int img_size);
 xt_encoder *xt_convnext_new(xt_st *st, const xt_json *cfg, const char *prefix, int img_size);

@@ -22,8 +22,6 @@
 #include "nn/nn.h"
 #include "train/train.h"
 
-#define CPB_HIDDEN 512
-
 typedef struct {
     int C, NH, hidden, res, ws, shift;
     const float *n1w, *n1b, *qkvw, *projw, *projb, *n2w, *n2b, *fc1w, *fc1b, *fc2w, *fc2b;
@@ -52,15 +50,27 @@ typedef struct {
 // ---------------------------------------------------------------------------------------------
 // config (parsed by swinv2_cfg.c)
 
+static int64_t count(const xt_swin_param *p, int n) {
+    int64_t k = 0;
+    for (int i = 0; i < n; i++) {
+        int64_t m = 1;
+        for (int d = 0; d < p[i].ndim; d++) m *= p[i].shape[d];
+        k += m;
+    }
+    return k;
+}
+
 int64_t xt_swinv2_param_count(const xt_json *cfg, int img_size) {
     xt_swin_cfg c;
     if (xt_swin_cfg_parse(cfg, img_size, &c)) return -1;
-    int64_t n = (int64_t)c.embed * c.in_chans * 16 + 3 * (int64_t)c.embed;
+    xt_swin_param p[XT_SWIN_BLOCK_PARAMS];
+    xt_swin_stem_params(&c, p);
+    int64_t n = count(p, XT_SWIN_STEM_PARAMS);
     for (int s = 0; s < c.n_stages; s++) {
-        int64_t C = c.st[s].C, NH = c.st[s].heads, F = c.st[s].hidden;
-        if (s > 0) n += 4 * (C / 2) * C + 2 * C;
-        int64_t blk = NH + 2 * C + CPB_HIDDEN * 3 + NH * CPB_HIDDEN + 3 * C * C + C * C + C + 4 * C + F * C + F + C * F + C;
-        n += blk * c.st[s].depth;
+        xt_swin_merge_params(&c.st[s], p);
+        if (s > 0) n += count(p, XT_SWIN_MERGE_PARAMS);
+        xt_swin_block_params(&c.st[s], p);
+        n += count(p, XT_SWIN_BLOCK_PARAMS) * c.st[s].depth;
     }
     return n;
 }
@@ -97,11 +107,19 @@ static void swin_free(xt_encoder *e) {
     free(e);
 }
 
-#define W(ptr, nd, ...)                                                                            \
-    do {                                                                                           \
-        int64_t shp_[] = {__VA_ARGS__};                                                            \
-        if (!((ptr) = xt_st_weightf(st, nd, shp_, "%s%s", pre, name_))) goto fail;                 \
-    } while (0)
+// w[i] = the weight "<scope><p[i].name>" (scope: printf format and arguments) of p[i]'s shape
+static int load(xt_st *st, const float **w, const xt_swin_param *p, int n, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+static int load(xt_st *st, const float **w, const xt_swin_param *p, int n, const char *fmt, ...) {
+    char scope[256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(scope, sizeof scope, fmt, ap);
+    va_end(ap);
+    for (int i = 0; i < n; i++)
+        if (!(w[i] = xt_st_weightf(st, p[i].ndim, p[i].shape, "%s%s", scope, p[i].name))) return -1;
+    return 0;
+}
 
 xt_encoder *xt_swinv2_new(xt_st *st, const xt_json *cfg, const char *prefix, int img_size) {
     xt_swin_cfg c;
@@ -144,51 +162,35 @@ xt_encoder *xt_swinv2_new(xt_st *st, const xt_json *cfg, const char *prefix, int
     if (!m->owned) goto fail;
     float *op = m->owned, *cpb_tmp = m->owned + owned;
     const char *pre = prefix ? prefix : "";
-    const char *name_;
-    int C0 = c.embed;
-    // ref: timm.layers.PatchEmbed (Conv2d 4x4/4, then LayerNorm in NHWC)
-    name_ = "patch_embed.proj.weight"; W(m->pew, 4, C0, c.in_chans, 4, 4);
-    name_ = "patch_embed.proj.bias";   W(m->peb, 1, C0);
-    name_ = "patch_embed.norm.weight"; W(m->penw, 1, C0);
-    name_ = "patch_embed.norm.bias";   W(m->penb, 1, C0);
-    char nb[256];
-    name_ = nb;
+    xt_swin_param pa[XT_SWIN_BLOCK_PARAMS];
+    const float *w[XT_SWIN_BLOCK_PARAMS];
+    xt_swin_stem_params(&c, pa);
+    if (load(st, w, pa, XT_SWIN_STEM_PARAMS, "%spatch_embed.", pre)) goto fail;
+    m->pew = w[XT_SWIN_PE_W], m->peb = w[XT_SWIN_PE_B], m->penw = w[XT_SWIN_PE_NORM_W], m->penb = w[XT_SWIN_PE_NORM_B];
     for (int s = 0; s < c.n_stages; s++) {
         sstage *S = &m->st[s];
         int C = S->C;
         if (s > 0) {
-            snprintf(nb, sizeof nb, "layers_%d.downsample.reduction.weight", s); W(S->redw, 2, C, 4 * S->Cin);
-            snprintf(nb, sizeof nb, "layers_%d.downsample.norm.weight", s);      W(S->dnw, 1, C);
-            snprintf(nb, sizeof nb, "layers_%d.downsample.norm.bias", s);        W(S->dnb, 1, C);
+            xt_swin_merge_params(&c.st[s], pa);
+            if (load(st, w, pa, XT_SWIN_MERGE_PARAMS, "%slayers_%d.downsample.", pre, s)) goto fail;
+            S->redw = w[XT_SWIN_RED_W], S->dnw = w[XT_SWIN_DS_NORM_W], S->dnb = w[XT_SWIN_DS_NORM_B];
         }
+        xt_swin_block_params(&c.st[s], pa);
         for (int b = 0; b < S->depth; b++) {
             sblock *k = &S->blk[b];
-            int NH = k->NH, F = k->hidden;
-            const float *ls, *qb, *vb, *c0w, *c0b, *c2w;
-            snprintf(nb, sizeof nb, "layers_%d.blocks.%d.attn.logit_scale", s, b);     W(ls, 3, NH, 1, 1);
-            snprintf(nb, sizeof nb, "layers_%d.blocks.%d.attn.q_bias", s, b);          W(qb, 1, C);
-            snprintf(nb, sizeof nb, "layers_%d.blocks.%d.attn.v_bias", s, b);          W(vb, 1, C);
-            snprintf(nb, sizeof nb, "layers_%d.blocks.%d.attn.cpb_mlp.0.weight", s, b); W(c0w, 2, CPB_HIDDEN, 2);
-            snprintf(nb, sizeof nb, "layers_%d.blocks.%d.attn.cpb_mlp.0.bias", s, b);   W(c0b, 1, CPB_HIDDEN);
-            snprintf(nb, sizeof nb, "layers_%d.blocks.%d.attn.cpb_mlp.2.weight", s, b); W(c2w, 2, NH, CPB_HIDDEN);
-            snprintf(nb, sizeof nb, "layers_%d.blocks.%d.attn.qkv.weight", s, b);      W(k->qkvw, 2, 3 * C, C);
-            snprintf(nb, sizeof nb, "layers_%d.blocks.%d.attn.proj.weight", s, b);     W(k->projw, 2, C, C);
-            snprintf(nb, sizeof nb, "layers_%d.blocks.%d.attn.proj.bias", s, b);       W(k->projb, 1, C);
-            snprintf(nb, sizeof nb, "layers_%d.blocks.%d.norm1.weight", s, b);         W(k->n1w, 1, C);
-            snprintf(nb, sizeof nb, "layers_%d.blocks.%d.norm1.bias", s, b);           W(k->n1b, 1, C);
-            snprintf(nb, sizeof nb, "layers_%d.blocks.%d.mlp.fc1.weight", s, b);       W(k->fc1w, 2, F, C);
-            snprintf(nb, sizeof nb, "layers_%d.blocks.%d.mlp.fc1.bias", s, b);         W(k->fc1b, 1, F);
-            snprintf(nb, sizeof nb, "layers_%d.blocks.%d.mlp.fc2.weight", s, b);       W(k->fc2w, 2, C, F);
-            snprintf(nb, sizeof nb, "layers_%d.blocks.%d.mlp.fc2.bias", s, b);         W(k->fc2b, 1, C);
-            snprintf(nb, sizeof nb, "layers_%d.blocks.%d.norm2.weight", s, b);         W(k->n2w, 1, C);
-            snprintf(nb, sizeof nb, "layers_%d.blocks.%d.norm2.bias", s, b);           W(k->n2b, 1, C);
+            int NH = k->NH;
+            if (load(st, w, pa, XT_SWIN_BLOCK_PARAMS, "%slayers_%d.blocks.%d.", pre, s, b)) goto fail;
+            k->qkvw = w[XT_SWIN_QKV_W], k->projw = w[XT_SWIN_PROJ_W], k->projb = w[XT_SWIN_PROJ_B];
+            k->n1w = w[XT_SWIN_NORM1_W], k->n1b = w[XT_SWIN_NORM1_B], k->n2w = w[XT_SWIN_NORM2_W], k->n2b = w[XT_SWIN_NORM2_B];
+            k->fc1w = w[XT_SWIN_FC1_W], k->fc1b = w[XT_SWIN_FC1_B], k->fc2w = w[XT_SWIN_FC2_W], k->fc2b = w[XT_SWIN_FC2_B];
             // non-persistent buffers and weight-only precomputation
             size_t N = (size_t)k->ws * k->ws;
             k->qkvb = op; op += (3 * (size_t)C + 15) & ~(size_t)15;
             k->scale = op; op += (NH + 15) & ~15;
             k->bias = op; op += (NH * N * N + 15) & ~(size_t)15;
-            xt_swin_attn_consts(k->qkvb, k->scale, qb, vb, ls, C, NH);
-            xt_swin_cpb_bias(k->bias, c0w, c0b, c2w, NH, k->ws, c.st[s].pws, cpb_tmp);
+            xt_swin_attn_consts(k->qkvb, k->scale, w[XT_SWIN_Q_BIAS], w[XT_SWIN_V_BIAS], w[XT_SWIN_LOGIT_SCALE], C, NH);
+            xt_swin_cpb_bias(k->bias, w[XT_SWIN_CPB0_W], w[XT_SWIN_CPB0_B], w[XT_SWIN_CPB2_W], NH, k->ws, c.st[s].pws,
+                             cpb_tmp);
         }
     }
     XT_ASSERT(op <= m->owned + owned);
@@ -237,7 +239,6 @@ fail:
     swin_free(e);
     return NULL;
 }
-#undef W
 
 // ---------------------------------------------------------------------------------------------
 // forward
@@ -420,71 +421,55 @@ static double rng_normal(rng *r) { // Box-Muller
     return m * cos(2 * M_PI * v);
 }
 
-static void put(xt_st_writer *w, rng *r, float *buf, double mean, double std, int ndim, const int64_t *shape,
-                const char *fmt, ...) __attribute__((format(printf, 8, 9)));
-static void put(xt_st_writer *w, rng *r, float *buf, double mean, double std, int ndim, const int64_t *shape,
-                const char *fmt, ...) {
-    char name[512];
+// Writes p[0..n) as "<prefix><scope><name>" (scope: printf format and arguments), randomised by kind:
+// logit_scale, >= 2-D weights, 1-D weights (the norms), biases.
+static void put(xt_st_writer *w, rng *r, float *buf, const xt_swin_param *p, int n, const char *fmt, ...)
+    __attribute__((format(printf, 6, 7)));
+static void put(xt_st_writer *w, rng *r, float *buf, const xt_swin_param *p, int n, const char *fmt, ...) {
+    char scope[256], name[512];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(name, sizeof name, fmt, ap);
+    vsnprintf(scope, sizeof scope, fmt, ap);
     va_end(ap);
-    size_t n = 1;
-    for (int i = 0; i < ndim; i++) n *= (size_t)shape[i];
-    for (size_t i = 0; i < n; i++) buf[i] = (float)(mean + std * rng_normal(r));
-    xt_st_writer_add(w, name, buf, ndim, shape);
+    for (int k = 0; k < n; k++) {
+        double fan_in = 1, mean = 0, std = 0.1;
+        for (int i = 1; i < p[k].ndim; i++) fan_in *= (double)p[k].shape[i];
+        size_t len = strlen(p[k].name);
+        if (!strcmp(p[k].name, "attn.logit_scale")) mean = log(10.0), std = 0.2;
+        else if (p[k].ndim >= 2) std = 1 / sqrt(fan_in);
+        else if (len >= 6 && !strcmp(p[k].name + len - 6, "weight")) mean = 1;
+        size_t m = (size_t)count(&p[k], 1);
+        for (size_t i = 0; i < m; i++) buf[i] = (float)(mean + std * rng_normal(r));
+        snprintf(name, sizeof name, "%s%s", scope, p[k].name);
+        xt_st_writer_add(w, name, buf, p[k].ndim, p[k].shape);
+    }
 }
 
 int xt_swinv2_random_weights(xt_st_writer *w, const xt_json *cfg, const char *prefix, uint64_t seed) {
     xt_swin_cfg c;
     if (xt_swin_cfg_parse(cfg, 256, &c)) return -1; // the weights do not depend on the image size
-    const char *p = prefix ? prefix : "";
-    size_t maxn = (size_t)c.embed * c.in_chans * 16;
+    const char *pre = prefix ? prefix : "";
+    xt_swin_param stem[XT_SWIN_STEM_PARAMS], merge[XT_MAX_STAGES][XT_SWIN_MERGE_PARAMS],
+        blk[XT_MAX_STAGES][XT_SWIN_BLOCK_PARAMS];
+    size_t maxn = 0;
+#define MAXN(p, n) for (int i = 0; i < (n); i++) maxn = (size_t)count(&(p)[i], 1) > maxn ? (size_t)count(&(p)[i], 1) : maxn
+    xt_swin_stem_params(&c, stem);
+    MAXN(stem, XT_SWIN_STEM_PARAMS);
     for (int s = 0; s < c.n_stages; s++) {
-        size_t C = c.st[s].C, F = c.st[s].hidden;
-        size_t cand[] = {3 * C * C, F * C, 4 * C * C, (size_t)CPB_HIDDEN * c.st[s].heads, 2 * CPB_HIDDEN};
-        for (int i = 0; i < 5; i++) if (cand[i] > maxn) maxn = cand[i];
+        xt_swin_merge_params(&c.st[s], merge[s]);
+        xt_swin_block_params(&c.st[s], blk[s]);
+        if (s > 0) MAXN(merge[s], XT_SWIN_MERGE_PARAMS);
+        MAXN(blk[s], XT_SWIN_BLOCK_PARAMS);
     }
+#undef MAXN
     float *buf = xt_malloc_checked(maxn * sizeof(float), "random weights");
     if (!buf) return -1;
     rng r = {seed * 0x2545F4914F6CDD1Dull + 1, 0, 0};
-    int64_t C0 = c.embed;
-#define SH(...) (const int64_t[]){__VA_ARGS__}
-    put(w, &r, buf, 0, 1 / sqrt(c.in_chans * 16.0), 4, SH(C0, c.in_chans, 4, 4), "%spatch_embed.proj.weight", p);
-    put(w, &r, buf, 0, 0.1, 1, SH(C0), "%spatch_embed.proj.bias", p);
-    put(w, &r, buf, 1, 0.1, 1, SH(C0), "%spatch_embed.norm.weight", p);
-    put(w, &r, buf, 0, 0.1, 1, SH(C0), "%spatch_embed.norm.bias", p);
+    put(w, &r, buf, stem, XT_SWIN_STEM_PARAMS, "%spatch_embed.", pre);
     for (int s = 0; s < c.n_stages; s++) {
-        int64_t C = c.st[s].C, NH = c.st[s].heads, F = c.st[s].hidden, H = CPB_HIDDEN;
-        if (s > 0) {
-            int64_t Ci = C / 2;
-            put(w, &r, buf, 0, 1 / sqrt(4.0 * Ci), 2, SH(C, 4 * Ci), "%slayers_%d.downsample.reduction.weight", p, s);
-            put(w, &r, buf, 1, 0.1, 1, SH(C), "%slayers_%d.downsample.norm.weight", p, s);
-            put(w, &r, buf, 0, 0.1, 1, SH(C), "%slayers_%d.downsample.norm.bias", p, s);
-        }
-        for (int b = 0; b < c.st[s].depth; b++) {
-#define B_(name) "%slayers_%d.blocks.%d." name, p, s, b
-            put(w, &r, buf, log(10.0), 0.2, 3, SH(NH, 1, 1), B_("attn.logit_scale"));
-            put(w, &r, buf, 0, 0.1, 1, SH(C), B_("attn.q_bias"));
-            put(w, &r, buf, 0, 0.1, 1, SH(C), B_("attn.v_bias"));
-            put(w, &r, buf, 0, 1 / sqrt(2.0), 2, SH(H, 2), B_("attn.cpb_mlp.0.weight"));
-            put(w, &r, buf, 0, 0.1, 1, SH(H), B_("attn.cpb_mlp.0.bias"));
-            put(w, &r, buf, 0, 1 / sqrt((double)H), 2, SH(NH, H), B_("attn.cpb_mlp.2.weight"));
-            put(w, &r, buf, 0, 1 / sqrt((double)C), 2, SH(3 * C, C), B_("attn.qkv.weight"));
-            put(w, &r, buf, 0, 1 / sqrt((double)C), 2, SH(C, C), B_("attn.proj.weight"));
-            put(w, &r, buf, 0, 0.1, 1, SH(C), B_("attn.proj.bias"));
-            put(w, &r, buf, 1, 0.1, 1, SH(C), B_("norm1.weight"));
-            put(w, &r, buf, 0, 0.1, 1, SH(C), B_("norm1.bias"));
-            put(w, &r, buf, 0, 1 / sqrt((double)C), 2, SH(F, C), B_("mlp.fc1.weight"));
-            put(w, &r, buf, 0, 0.1, 1, SH(F), B_("mlp.fc1.bias"));
-            put(w, &r, buf, 0, 1 / sqrt((double)F), 2, SH(C, F), B_("mlp.fc2.weight"));
-            put(w, &r, buf, 0, 0.1, 1, SH(C), B_("mlp.fc2.bias"));
-            put(w, &r, buf, 1, 0.1, 1, SH(C), B_("norm2.weight"));
-            put(w, &r, buf, 0, 0.1, 1, SH(C), B_("norm2.bias"));
-#undef B_
-        }
+        if (s > 0) put(w, &r, buf, merge[s], XT_SWIN_MERGE_PARAMS, "%slayers_%d.downsample.", pre, s);
+        for (int b = 0; b < c.st[s].depth; b++) put(w, &r, buf, blk[s], XT_SWIN_BLOCK_PARAMS, "%slayers_%d.blocks.%d.", pre, s, b);
     }
-#undef SH
     free(buf);
     return 0;
 }

@@ -13,13 +13,12 @@
 // Memory per block and region: tokens T = (S/4 / 2^s)^2, with probabilities T*NH*n (n = window
 // tokens) dominating stage 0 and the MLP hidden 2*T*F next; see docs/training.md.
 #include <math.h>
+#include <stdarg.h>
 #include <string.h>
 
 #include "models.h"
 #include "nn/nn.h"
 #include "train/train.h"
-
-#define CPB_HIDDEN 512
 
 typedef struct {
     int C, NH, HS, F, shift;
@@ -50,11 +49,19 @@ struct xt_swin_train {
 // ---------------------------------------------------------------------------------------------
 // build
 
-static int reg(xt_params *P, const char *pre, const char *name, int nd, int64_t a, int64_t b, int64_t c, int64_t d) {
-    char nm[200];
-    snprintf(nm, sizeof nm, "%s%s", pre, name);
-    int64_t sh[4] = {a, b, c, d};
-    return xt_params_add(P, nm, nd, sh);
+// id[i] = the parameter "<scope><p[i].name>" (scope: printf format and arguments), registered
+static void reg(xt_params *P, int *id, const xt_swin_param *p, int n, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+static void reg(xt_params *P, int *id, const xt_swin_param *p, int n, const char *fmt, ...) {
+    char scope[160], nm[256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(scope, sizeof scope, fmt, ap);
+    va_end(ap);
+    for (int i = 0; i < n; i++) {
+        snprintf(nm, sizeof nm, "%s%s", scope, p[i].name);
+        id[i] = xt_params_add(P, nm, p[i].ndim, p[i].shape);
+    }
 }
 
 void xt_swin_train_free(xt_swin_train *m) {
@@ -125,12 +132,11 @@ xt_swin_train *xt_swin_train_new(xt_params *P, const xt_json *cfg, const char *p
     m->grid = c.grid;
     for (int s = 0; s < c.n_stages; s++) m->nblocks += c.st[s].depth;
     m->blocks = xt_xcalloc(m->nblocks ? m->nblocks : 1, sizeof(tblock));
-    int C0 = m->embed, bi = 0;
-    m->pew = reg(P, pre, "patch_embed.proj.weight", 4, C0, m->in_chans, 4, 4);
-    m->peb = reg(P, pre, "patch_embed.proj.bias", 1, C0, 0, 0, 0);
-    m->penw = reg(P, pre, "patch_embed.norm.weight", 1, C0, 0, 0, 0);
-    m->penb = reg(P, pre, "patch_embed.norm.bias", 1, C0, 0, 0, 0);
-    char nm[160];
+    int bi = 0, id[XT_SWIN_BLOCK_PARAMS];
+    xt_swin_param pa[XT_SWIN_BLOCK_PARAMS];
+    xt_swin_stem_params(&c, pa);
+    reg(P, id, pa, XT_SWIN_STEM_PARAMS, "%spatch_embed.", pre);
+    m->pew = id[XT_SWIN_PE_W], m->peb = id[XT_SWIN_PE_B], m->penw = id[XT_SWIN_PE_NORM_W], m->penb = id[XT_SWIN_PE_NORM_B];
     for (int s = 0; s < c.n_stages; s++) {
         const xt_swin_stage *G = &c.st[s];
         tstage *S = &m->st[s];
@@ -146,36 +152,21 @@ xt_swin_train *xt_swin_train_new(xt_params *P, const xt_json *cfg, const char *p
         make_tables(S);
         if (S->depth > 1 && G->shift) make_mask(S, G->shift);
         if (s) {
-            snprintf(nm, sizeof nm, "layers_%d.downsample.reduction.weight", s); S->redw = reg(P, pre, nm, 2, S->C, 4 * S->Cin, 0, 0);
-            snprintf(nm, sizeof nm, "layers_%d.downsample.norm.weight", s);      S->dnw = reg(P, pre, nm, 1, S->C, 0, 0, 0);
-            snprintf(nm, sizeof nm, "layers_%d.downsample.norm.bias", s);        S->dnb = reg(P, pre, nm, 1, S->C, 0, 0, 0);
+            xt_swin_merge_params(G, pa);
+            reg(P, id, pa, XT_SWIN_MERGE_PARAMS, "%slayers_%d.downsample.", pre, s);
+            S->redw = id[XT_SWIN_RED_W], S->dnw = id[XT_SWIN_DS_NORM_W], S->dnb = id[XT_SWIN_DS_NORM_B];
         }
+        xt_swin_block_params(G, pa);
         for (int b = 0; b < S->depth; b++, bi++) {
             tblock *k = &S->blk[b];
-            int C = S->C, NH = G->heads, F = G->hidden;
-            k->C = C; k->NH = NH; k->HS = C / NH; k->F = F;
+            k->C = S->C, k->NH = G->heads, k->HS = S->C / G->heads, k->F = G->hidden;
             k->shift = xt_swin_block_shift(G, b);
-#define R(field, name, nd_, a, b_, c, d)                                                            \
-    snprintf(nm, sizeof nm, "layers_%d.blocks.%d." name, s, b);                                    \
-    k->field = reg(P, pre, nm, nd_, a, b_, c, d)
-            R(ls, "attn.logit_scale", 3, NH, 1, 1, 0);
-            R(qb, "attn.q_bias", 1, C, 0, 0, 0);
-            R(vb, "attn.v_bias", 1, C, 0, 0, 0);
-            R(c0w, "attn.cpb_mlp.0.weight", 2, CPB_HIDDEN, 2, 0, 0);
-            R(c0b, "attn.cpb_mlp.0.bias", 1, CPB_HIDDEN, 0, 0, 0);
-            R(c2w, "attn.cpb_mlp.2.weight", 2, NH, CPB_HIDDEN, 0, 0);
-            R(qkvw, "attn.qkv.weight", 2, 3 * C, C, 0, 0);
-            R(projw, "attn.proj.weight", 2, C, C, 0, 0);
-            R(projb, "attn.proj.bias", 1, C, 0, 0, 0);
-            R(n1w, "norm1.weight", 1, C, 0, 0, 0);
-            R(n1b, "norm1.bias", 1, C, 0, 0, 0);
-            R(fc1w, "mlp.fc1.weight", 2, F, C, 0, 0);
-            R(fc1b, "mlp.fc1.bias", 1, F, 0, 0, 0);
-            R(fc2w, "mlp.fc2.weight", 2, C, F, 0, 0);
-            R(fc2b, "mlp.fc2.bias", 1, C, 0, 0, 0);
-            R(n2w, "norm2.weight", 1, C, 0, 0, 0);
-            R(n2b, "norm2.bias", 1, C, 0, 0, 0);
-#undef R
+            reg(P, id, pa, XT_SWIN_BLOCK_PARAMS, "%slayers_%d.blocks.%d.", pre, s, b);
+            k->ls = id[XT_SWIN_LOGIT_SCALE], k->qb = id[XT_SWIN_Q_BIAS], k->vb = id[XT_SWIN_V_BIAS];
+            k->c0w = id[XT_SWIN_CPB0_W], k->c0b = id[XT_SWIN_CPB0_B], k->c2w = id[XT_SWIN_CPB2_W];
+            k->qkvw = id[XT_SWIN_QKV_W], k->projw = id[XT_SWIN_PROJ_W], k->projb = id[XT_SWIN_PROJ_B];
+            k->n1w = id[XT_SWIN_NORM1_W], k->n1b = id[XT_SWIN_NORM1_B], k->n2w = id[XT_SWIN_NORM2_W], k->n2b = id[XT_SWIN_NORM2_B];
+            k->fc1w = id[XT_SWIN_FC1_W], k->fc1b = id[XT_SWIN_FC1_B], k->fc2w = id[XT_SWIN_FC2_W], k->fc2b = id[XT_SWIN_FC2_B];
         }
     }
     return m;
@@ -230,7 +221,7 @@ static void plan_acts(xt_swin_train *m, int B, xt_arena *a) {
             k->mean2 = xt_arena_f32(a, T);
             k->rstd2 = xt_arena_f32(a, T);
             k->bias = xt_arena_f32(a, (size_t)k->NH * S->n * S->n);
-            k->cpb_hid = xt_arena_f32(a, 2 * (size_t)S->ntab * CPB_HIDDEN);
+            k->cpb_hid = xt_arena_f32(a, 2 * (size_t)S->ntab * XT_SWIN_CPB_HIDDEN);
             k->cpb_raw = xt_arena_f32(a, (size_t)S->ntab * k->NH);
             k->scale = xt_arena_f32(a, k->NH);
         }
@@ -268,7 +259,7 @@ static void plan_scratch(const xt_swin_train *m, int B, xt_arena *a, bscratch *s
             if ((size_t)k->NH * S->n * S->n > nhnn) nhnn = (size_t)k->NH * S->n * S->n;
             if ((size_t)k->NH > nh) nh = k->NH;
             if ((size_t)B * S->nwin * k->NH > part) part = (size_t)B * S->nwin * k->NH;
-            size_t c = (size_t)S->ntab * (k->NH + CPB_HIDDEN);
+            size_t c = (size_t)S->ntab * (k->NH + XT_SWIN_CPB_HIDDEN);
             if (c > cpb) cpb = c;
         }
     }
@@ -349,7 +340,7 @@ int xt_swin_train_forward(xt_swin_train *m, const xt_params *P, const float *img
             int NH = k->NH, nw = B * S->nwin;
             xt_swin_attn_consts(k->qkvb, k->scale, xt_pw(P, k->qb), xt_pw(P, k->vb), xt_pw(P, k->ls), C, NH);
             xt_cpb_forward(k->bias, k->cpb_hid, k->cpb_raw, S->table, S->index, xt_pw(P, k->c0w), xt_pw(P, k->c0b),
-                           xt_pw(P, k->c2w), S->ntab, CPB_HIDDEN, NH, S->n);
+                           xt_pw(P, k->c2w), S->ntab, XT_SWIN_CPB_HIDDEN, NH, S->n);
             xt_window_partition(k->xw, x, B, Rs, Rs, C, S->ws, k->shift);
             xt_linear_forward(k->qkv, k->xw, xt_pw(P, k->qkvw), k->qkvb, T, C, 3 * C);
             xt_cosattn_forward(k->ao, k->p, k->qn, k->kn, k->qnorm, k->knorm, k->qkv, k->bias,
@@ -427,7 +418,7 @@ int xt_swin_train_backward(xt_swin_train *m, xt_params *P, const float *const *d
             for (int h = 0; h < NH; h++) // scale = exp(clamp(ls, max=log 100)): no gradient where clamped
                 if (ls[h] <= XT_SWIN_LOGIT_MAX) dls[h] += z.dscale[h] * k->scale[h];
             xt_cpb_backward(xt_pg(P, k->c0w), xt_pg(P, k->c0b), xt_pg(P, k->c2w), z.dbias, k->cpb_hid, k->cpb_raw,
-                            S->table, S->index, xt_pw(P, k->c2w), S->ntab, CPB_HIDDEN, NH, S->n, z.cpb);
+                            S->table, S->index, xt_pw(P, k->c2w), S->ntab, XT_SWIN_CPB_HIDDEN, NH, S->n, z.cpb);
             // qkv = xw qkv_w^T + cat(q_bias, 0, v_bias)
             colsum_add(xt_pg(P, k->qb), big, T, 3 * C, C);
             colsum_add(xt_pg(P, k->vb), big + 2 * C, T, 3 * C, C);

@@ -81,3 +81,50 @@ int xt_swin_cfg_parse(const xt_json *cfg, int img_size, xt_swin_cfg *c) {
     }
     return 0;
 }
+
+// ref: timm.layers.PatchEmbed (Conv2d 4x4/4, LayerNorm)
+void xt_swin_stem_params(const xt_swin_cfg *c, xt_swin_param *p) {
+    int64_t C = c->embed;
+    const xt_swin_param t[XT_SWIN_STEM_PARAMS] = {
+        {"proj.weight", 4, {C, c->in_chans, 4, 4}},
+        {"proj.bias", 1, {C}},
+        {"norm.weight", 1, {C}},
+        {"norm.bias", 1, {C}},
+    };
+    memcpy(p, t, sizeof t);
+}
+
+// ref: PatchMerging (v2): Linear(4 Cin, C, no bias), LayerNorm(C)
+void xt_swin_merge_params(const xt_swin_stage *S, xt_swin_param *p) {
+    const xt_swin_param t[XT_SWIN_MERGE_PARAMS] = {
+        {"reduction.weight", 2, {S->C, 4 * S->Cin}},
+        {"norm.weight", 1, {S->C}},
+        {"norm.bias", 1, {S->C}},
+    };
+    memcpy(p, t, sizeof t);
+}
+
+// ref: SwinTransformerV2Block: attn (WindowAttention), norm1, mlp (fc1, fc2), norm2
+void xt_swin_block_params(const xt_swin_stage *S, xt_swin_param *p) {
+    int64_t C = S->C, NH = S->heads, F = S->hidden, H = XT_SWIN_CPB_HIDDEN;
+    const xt_swin_param t[XT_SWIN_BLOCK_PARAMS] = {
+        {"attn.logit_scale", 3, {NH, 1, 1}},
+        {"attn.q_bias", 1, {C}},
+        {"attn.v_bias", 1, {C}},
+        {"attn.cpb_mlp.0.weight", 2, {H, 2}},
+        {"attn.cpb_mlp.0.bias", 1, {H}},
+        {"attn.cpb_mlp.2.weight", 2, {NH, H}},
+        {"attn.qkv.weight", 2, {3 * C, C}},
+        {"attn.proj.weight", 2, {C, C}},
+        {"attn.proj.bias", 1, {C}},
+        {"norm1.weight", 1, {C}},
+        {"norm1.bias", 1, {C}},
+        {"mlp.fc1.weight", 2, {F, C}},
+        {"mlp.fc1.bias", 1, {F}},
+        {"mlp.fc2.weight", 2, {C, F}},
+        {"mlp.fc2.bias", 1, {C}},
+        {"norm2.weight", 1, {C}},
+        {"norm2.bias", 1, {C}},
+    };
+    memcpy(p, t, sizeof t);
+}
