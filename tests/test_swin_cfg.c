@@ -128,6 +128,20 @@ int main(void) {
                   "pretrained_window_sizes[1] = 1");
     refused_alike("{\"num_heads\": [1, 1, 2, 4], \"window_size\": 8, \"depths\": [2, 2, 2, 2]}", 128,
                   "embed_dim -1 out of range");
+    // "img_size" in the config wins in inference (the region size must then match); training refuses
+    // to build a model for other regions
+    {
+        const char *js = "{" BASE ", \"depths\": [2, 2, 2, 2], \"img_size\": 128}";
+        xt_json *j = xt_json_parse(js, strlen(js), "cfg");
+        xt_swin_cfg c;
+        CHECK(xt_swin_cfg_parse(j, 64, &c) == 0 && c.img == 128);
+        xt_params P = {0};
+        CHECK(xt_swin_train_new(&P, j, "model.", 64) == NULL);
+        CHECK(strstr(xt_error_buffer(), "config img_size 128, but the regions are 64 pixels") != NULL);
+        xt_error_clear();
+        xt_params_free(&P);
+        xt_json_free(j);
+    }
     // the xT training model reads its "swin" object with the same reader, before any decoder parameter
     const char *xs = "{\"kind\": \"xt\", \"crop_size\": 64, \"num_classes\": 5, \"swin\": {\"embed_dim\": 8, "
                      "\"depths\": [2, 2, 2, 2], \"num_heads\": [1, 3, 2, 4], \"window_size\": 8}}";

@@ -115,7 +115,8 @@ xt_swin_train *xt_swin_train_new(xt_params *P, const xt_json *cfg, const char *p
     xt_swin_cfg c;
     if (xt_swin_cfg_parse(cfg, img_size, &c)) return xt_error_prefix("swinv2 train"), NULL;
     if (c.img != img_size)
-        return xt_error("swinv2 train", "config img_size %d, but the regions are %d pixels", c.img, img_size), NULL;
+        return xt_error("swinv2 train", "config img_size %d, but the regions are %d pixels (the inference encoder "
+                        "refuses that model too)", c.img, img_size), NULL;
     if (c.embed > TRAIN_MAX_EMBED || c.window > TRAIN_MAX_WINDOW || c.mlp_ratio > TRAIN_MAX_MLP_RATIO || c.img > TRAIN_MAX_IMG)
         return xt_error("swinv2 train", "embed_dim %d, window_size %d, mlp_ratio %g or region size %d is past the training "
                         "limits (%d, %d, %d, %d)", c.embed, c.window, c.mlp_ratio, c.img, TRAIN_MAX_EMBED,
