@@ -81,6 +81,7 @@ typedef struct {
 void xt_swin_stem_params(const xt_swin_cfg *c, xt_swin_param *p);    // p[XT_SWIN_STEM_PARAMS]
 void xt_swin_merge_params(const xt_swin_stage *S, xt_swin_param *p); // p[XT_SWIN_MERGE_PARAMS]
 void xt_swin_block_params(const xt_swin_stage *S, xt_swin_param *p); // p[XT_SWIN_BLOCK_PARAMS]
+int64_t xt_swin_params_numel(const xt_swin_param *p, int n);         // elements of p[0..n)
 int xt_swinv2_random_weights(xt_st_writer *w, const xt_json *cfg, const char *prefix, uint64_t seed);
 xt_encoder *xt_hiera_new(xt_st *st, const xt_json *cfg, const char *prefix, int img_size);
 xt_encoder *xt_convnext_new(xt_st *st, const xt_json *cfg, const char *prefix, int img_size);

@@ -115,15 +115,18 @@ static int count_swin(const xt_json *c, int nc, int64_t *out) {
     if (in_range("swinv2", "embed_dim", ed, 1, 8192) || in_range("swinv2", "in_chans", in, 1, 1024) ||
         in_range("swinv2", "mlp_ratio", mr, 1e-9, 64) || in_range("swinv2", "widest stage", (double)ed * (1 << (n - 1)), 1, 65536))
         return -1;
-    int64_t p = (int64_t)in * ed * 16 + ed + 2 * ed, C = ed;
+    // the encoder's own parameter list (swinv2_cfg.c)
+    xt_swin_cfg sc = {.embed = ed, .in_chans = in};
+    xt_swin_param t[XT_SWIN_BLOCK_PARAMS];
+    xt_swin_stem_params(&sc, t);
+    int64_t p = xt_swin_params_numel(t, XT_SWIN_STEM_PARAMS), C = ed;
     for (int s = 0; s < n; s++) {
-        if (s) { // PatchMerging: Linear(4C, 2C, no bias) + LayerNorm(2C)
-            p += 4 * C * 2 * C + 2 * 2 * C;
-            C *= 2;
-        }
-        int64_t h = heads[s], hid = (int64_t)(C * mr);
-        int64_t attn = h + 2 * C + (2 * 512 + 512 + 512 * h) + 3 * C * C + C * C + C; // logit_scale q/v bias cpb qkv proj
-        p += depths[s] * (attn + 4 * C + C * hid + hid + hid * C + C);
+        xt_swin_stage S = {.C = ed << s, .Cin = s ? ed << (s - 1) : ed, .heads = heads[s], .hidden = (int)((ed << s) * mr)};
+        C = S.C;
+        xt_swin_merge_params(&S, t);
+        if (s) p += xt_swin_params_numel(t, XT_SWIN_MERGE_PARAMS);
+        xt_swin_block_params(&S, t);
+        p += depths[s] * xt_swin_params_numel(t, XT_SWIN_BLOCK_PARAMS);
     }
     if (nc >= 0) p += 2 * C + (nc ? C * nc + nc : 0); // final norm + head fc
     *out = p;

@@ -50,27 +50,17 @@ typedef struct {
 // ---------------------------------------------------------------------------------------------
 // config (parsed by swinv2_cfg.c)
 
-static int64_t count(const xt_swin_param *p, int n) {
-    int64_t k = 0;
-    for (int i = 0; i < n; i++) {
-        int64_t m = 1;
-        for (int d = 0; d < p[i].ndim; d++) m *= p[i].shape[d];
-        k += m;
-    }
-    return k;
-}
-
 int64_t xt_swinv2_param_count(const xt_json *cfg, int img_size) {
     xt_swin_cfg c;
     if (xt_swin_cfg_parse(cfg, img_size, &c)) return -1;
     xt_swin_param p[XT_SWIN_BLOCK_PARAMS];
     xt_swin_stem_params(&c, p);
-    int64_t n = count(p, XT_SWIN_STEM_PARAMS);
+    int64_t n = xt_swin_params_numel(p, XT_SWIN_STEM_PARAMS);
     for (int s = 0; s < c.n_stages; s++) {
         xt_swin_merge_params(&c.st[s], p);
-        if (s > 0) n += count(p, XT_SWIN_MERGE_PARAMS);
+        if (s > 0) n += xt_swin_params_numel(p, XT_SWIN_MERGE_PARAMS);
         xt_swin_block_params(&c.st[s], p);
-        n += count(p, XT_SWIN_BLOCK_PARAMS) * c.st[s].depth;
+        n += xt_swin_params_numel(p, XT_SWIN_BLOCK_PARAMS) * c.st[s].depth;
     }
     return n;
 }
@@ -438,7 +428,7 @@ static void put(xt_st_writer *w, rng *r, float *buf, const xt_swin_param *p, int
         if (!strcmp(p[k].name, "attn.logit_scale")) mean = log(10.0), std = 0.2;
         else if (p[k].ndim >= 2) std = 1 / sqrt(fan_in);
         else if (len >= 6 && !strcmp(p[k].name + len - 6, "weight")) mean = 1;
-        size_t m = (size_t)count(&p[k], 1);
+        size_t m = (size_t)xt_swin_params_numel(&p[k], 1);
         for (size_t i = 0; i < m; i++) buf[i] = (float)(mean + std * rng_normal(r));
         snprintf(name, sizeof name, "%s%s", scope, p[k].name);
         xt_st_writer_add(w, name, buf, p[k].ndim, p[k].shape);
@@ -452,7 +442,9 @@ int xt_swinv2_random_weights(xt_st_writer *w, const xt_json *cfg, const char *pr
     xt_swin_param stem[XT_SWIN_STEM_PARAMS], merge[XT_MAX_STAGES][XT_SWIN_MERGE_PARAMS],
         blk[XT_MAX_STAGES][XT_SWIN_BLOCK_PARAMS];
     size_t maxn = 0;
-#define MAXN(p, n) for (int i = 0; i < (n); i++) maxn = (size_t)count(&(p)[i], 1) > maxn ? (size_t)count(&(p)[i], 1) : maxn
+#define MAXN(p, n)                                                                              \
+    for (int i = 0; i < (n); i++)                                                               \
+        if ((size_t)xt_swin_params_numel(&(p)[i], 1) > maxn) maxn = (size_t)xt_swin_params_numel(&(p)[i], 1)
     xt_swin_stem_params(&c, stem);
     MAXN(stem, XT_SWIN_STEM_PARAMS);
     for (int s = 0; s < c.n_stages; s++) {

@@ -128,3 +128,13 @@ void xt_swin_block_params(const xt_swin_stage *S, xt_swin_param *p) {
     };
     memcpy(p, t, sizeof t);
 }
+
+int64_t xt_swin_params_numel(const xt_swin_param *p, int n) {
+    int64_t k = 0;
+    for (int i = 0; i < n; i++) {
+        int64_t m = 1;
+        for (int d = 0; d < p[i].ndim; d++) m *= p[i].shape[d];
+        k += m;
+    }
+    return k;
+}
