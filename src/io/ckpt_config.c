@@ -624,6 +624,36 @@ static int merge(cnode *given, const cnode *inf, const char *prefix, const char 
     return 0;
 }
 
+// Settings in `missing` (space-separated dotted keys) that `given` still lacks: one error listing
+// each with a hint, -1. 0 when nothing is missing. `how`: the options that can supply them.
+static int report_missing(const char *missing, cnode *given, const char *path, const char *how) {
+    static const char *const hints[][2] = {
+        {"crop_size", "region side the model was trained with, e.g. 256"},
+        {"swin.window_size", "16 for every official Swin V2 (large: window12to16 -> 16)"},
+        {"window_size", "the window of the timm model, e.g. 16 for swinv2_tiny_window16_256"},
+        {"context.attention_method", "naive or hyper: identical tensors, different attention"},
+        {"hiera.num_heads", "not a hiera preset: heads of the first stage"},
+        {"swin.pretrained_window_sizes", "[12,12,12,6] for the official Swin-L (window12to16_192to256)"},
+        {"pretrained_window_sizes", "[12,12,12,6] for swinv2_large_window12to16_192to256"},
+    };
+    xt_sbuf miss = {0};
+    char buf[1024];
+    snprintf(buf, sizeof buf, "%s", missing);
+    for (char *sv, *tok = strtok_r(buf, " ", &sv); tok; tok = strtok_r(NULL, " ", &sv))
+        if (!cnode_get(given, tok)) {
+            const char *hint = "";
+            for (size_t h = 0; h < sizeof hints / sizeof *hints; h++)
+                if (!strcmp(tok, hints[h][0])) hint = hints[h][1];
+            xt_sbuf_printf(&miss, "\n  %-26s %s", tok, hint);
+        }
+    if (!miss.n) return 0;
+    xt_error("config", "%s: settings the tensors cannot determine are missing (give --set KEY=VALUE, %s):%s", path, how,
+             miss.p);
+    xt_sbuf_free(&miss);
+    return -1;
+}
+
+
 char *xt_ckpt_config(const xt_ckpt *ck, const char *config_path, char *const *sets, int n_sets, xt_sbuf *notes) {
     cnode *given = cnode_new(NULL), *inf = cnode_new(NULL);
     char *out = NULL;
@@ -648,25 +678,7 @@ char *xt_ckpt_config(const xt_ckpt *ck, const char *config_path, char *const *se
         if (cnode_get(given, "swin.embed_dim") && !cnode_get(given, "swin.img_size") && cnode_get(given, "crop_size"))
             cnode_set(given, "swin.img_size", cnode_get(given, "crop_size"));
         // what the tensors could not say and nobody gave
-        xt_sbuf miss = {0};
-        char buf[1024];
-        snprintf(buf, sizeof buf, "%s", I.missing);
-        for (char *sv, *tok = strtok_r(buf, " ", &sv); tok; tok = strtok_r(NULL, " ", &sv))
-            if (!cnode_get(given, tok)) {
-                const char *hint = !strcmp(tok, "crop_size") ? "region side the model was trained with, e.g. 256"
-                                 : !strcmp(tok, "swin.window_size") ? "16 for every official Swin V2 (large: window12to16 -> 16)"
-                                 : !strcmp(tok, "context.attention_method") ? "naive or hyper: identical tensors, different attention"
-                                 : !strcmp(tok, "hiera.num_heads") ? "not a hiera preset: heads of the first stage"
-                                 : !strcmp(tok, "swin.pretrained_window_sizes") ? "[12,12,12,6] for the official Swin-L (window12to16_192to256)"
-                                 : "";
-                xt_sbuf_printf(&miss, "\n  %-26s %s", tok, hint);
-            }
-        if (miss.n) {
-            xt_error("config", "%s: settings the tensors cannot determine are missing (give --set KEY=VALUE, --config "
-                               "CONFIG.json|OFFICIAL.yaml|MODEL.safetensors):%s", ck->path, miss.p);
-            xt_sbuf_free(&miss);
-            goto done;
-        }
+        if (report_missing(I.missing, given, ck->path, "--config CONFIG.json|OFFICIAL.yaml|MODEL.safetensors")) goto done;
     }
     xt_sbuf s = {0};
     cnode_emit(&s, given);
@@ -757,23 +769,7 @@ char *xt_ckpt_region_config(const xt_ckpt *ck, const char *from, const char *pre
         if (cs) { free(cs->key); cs->key = strdup("image_size"); }
     } else if (infer_convnext(&I, prefix)) goto done;
     if (merge(given, inf, "", ck->path)) goto done;
-    xt_sbuf miss = {0};
-    char buf[1024];
-    snprintf(buf, sizeof buf, "%s", I.missing);
-    for (char *sv, *tok = strtok_r(buf, " ", &sv); tok; tok = strtok_r(NULL, " ", &sv))
-        if (!cnode_get(given, tok)) {
-            const char *hint = !strcmp(tok, "window_size") ? "the window of the timm model, e.g. 16 for swinv2_tiny_window16_256"
-                             : !strcmp(tok, "hiera.num_heads") ? "not a hiera preset: heads of the first stage"
-                             : !strcmp(tok, "pretrained_window_sizes") ? "[12,12,12,6] for swinv2_large_window12to16_192to256"
-                             : "";
-            xt_sbuf_printf(&miss, "\n  %-26s %s", tok, hint);
-        }
-    if (miss.n) {
-        xt_error("config", "%s: settings the tensors cannot determine are missing (give --set KEY=VALUE or --config "
-                           "CONFIG.json|MODEL.safetensors):%s", ck->path, miss.p);
-        xt_sbuf_free(&miss);
-        goto done;
-    }
+    if (report_missing(I.missing, given, ck->path, "--config CONFIG.json|MODEL.safetensors")) goto done;
     xt_sbuf s = {0};
     cnode_emit(&s, given);
     out = s.p;
