@@ -43,4 +43,22 @@ int xt_region_run_file(xt_region_run *r, xt_st *st, const xt_json *top, const xt
                        xt_encoder_builder build, const xt_tap *tap, const char *model);
 void xt_region_run_free(xt_region_run *r);
 
+// Hiera geometry (hiera.c) from a config and region side, without weights: the per-block plan and
+// the unroll / reroll tables the inference encoder uses, shared with the trainable Hiera
+// (hiera_bwd.c) so the config is read and checked once.
+typedef struct {
+    int dim, dout, heads, hd, q, window, use_mu, hidden;
+    int N, end; // tokens per image entering the block; stage index if it ends a stage, else -1
+} xt_hiera_blk;
+typedef struct {
+    int n_stages, depth, Hp, Np, C0, in_chans, img; // Hp x Hp patch tokens (Np), width C0
+    int kh, kw, sh, sw, ph, pw;                     // patch-embed conv
+    int stage_c[XT_MAX_STAGES], stage_h[XT_MAX_STAGES];
+    xt_hiera_blk *blk;         // (depth)
+    int *unroll;               // (Np): unrolled token n -> spatial index y*Hp + x
+    int *pix[XT_MAX_STAGES];   // per stage: token n -> spatial index at that stage's resolution
+} xt_hiera_geom;
+int xt_hiera_geom_new(xt_hiera_geom *g, const xt_json *cfg, int img_size); // 0 / -1 + error
+void xt_hiera_geom_free(xt_hiera_geom *g);
+
 #endif

@@ -338,6 +338,40 @@ static int hiera_config(hiera *m, xt_encoder *e, const xt_json *cfg, int S) {
     return 0;
 }
 
+int xt_hiera_geom_new(xt_hiera_geom *g, const xt_json *cfg, int img_size) {
+    memset(g, 0, sizeof *g);
+    if (!cfg || cfg->type != XT_JSON_OBJ) return xt_error("hiera", "config must be a JSON object");
+    xt_encoder e = {0};
+    hiera m = {0};
+    if (hiera_config(&m, &e, cfg, img_size)) {
+        free(m.blk);
+        free(m.unroll);
+        for (int s = 0; s < XT_MAX_STAGES; s++) free(m.pix[s]);
+        return -1;
+    }
+    g->n_stages = m.n_stages, g->depth = m.depth, g->Hp = m.Hp, g->Np = m.Np, g->C0 = m.C0;
+    g->in_chans = e.in_chans, g->img = e.img_size;
+    g->kh = m.kh, g->kw = m.kw, g->sh = m.sh, g->sw = m.sw, g->ph = m.ph, g->pw = m.pw;
+    memcpy(g->stage_c, e.stage_c, sizeof g->stage_c);
+    memcpy(g->stage_h, e.stage_h, sizeof g->stage_h);
+    g->blk = xt_xcalloc(m.depth, sizeof *g->blk);
+    for (int i = 0; i < m.depth; i++) {
+        const hblock *k = &m.blk[i];
+        g->blk[i] = (xt_hiera_blk){k->dim, k->dout, k->heads, k->hd, k->q, k->window, k->use_mu, k->hidden, k->N, k->end};
+    }
+    free(m.blk);
+    g->unroll = m.unroll;
+    memcpy(g->pix, m.pix, sizeof g->pix);
+    return 0;
+}
+
+void xt_hiera_geom_free(xt_hiera_geom *g) {
+    free(g->blk);
+    free(g->unroll);
+    for (int s = 0; s < XT_MAX_STAGES; s++) free(g->pix[s]);
+    memset(g, 0, sizeof *g);
+}
+
 xt_encoder *xt_hiera_new(xt_st *st, const xt_json *cfg, const char *prefix, int img_size) {
     xt_encoder *e = xt_xcalloc(1, sizeof *e);
     hiera *m = xt_xcalloc(1, sizeof *m);

@@ -82,6 +82,21 @@ int xt_swin_train_forward(xt_swin_train *m, const xt_params *P, const float *img
 // accumulates parameter gradients into P->g; dimg (B, Cin, S, S) written when non-NULL.
 int xt_swin_train_backward(xt_swin_train *m, xt_params *P, const float *const *dout, float *dimg, xt_arena *scratch);
 
+// ---------------------------------------------------------------------------------------------
+// Hiera region encoder, trainable (models/hiera_bwd.c): the same interface as Swin's above.
+// cfg: Hiera config object (hiera.c keys); parameters "<prefix>pos_embed", "patch_embed.proj.*",
+// "blocks.<i>.*" (official names and order). out[s] / dout[s]: (B, C_s, H_s, H_s) NCHW (reroll).
+
+typedef struct xt_hiera_train xt_hiera_train;
+xt_hiera_train *xt_hiera_train_new(xt_params *P, const xt_json *cfg, const char *prefix, int img_size);
+void xt_hiera_train_free(xt_hiera_train *m);
+int xt_hiera_train_stages(const xt_hiera_train *m, int *C, int *H);
+size_t xt_hiera_train_act_bytes(const xt_hiera_train *m, int B);
+size_t xt_hiera_train_scratch_bytes(const xt_hiera_train *m, int B);
+int xt_hiera_train_forward(xt_hiera_train *m, const xt_params *P, const float *img, int B, float *const *out,
+                           xt_arena *act, const xt_tap *tap, const char *prefix);
+int xt_hiera_train_backward(xt_hiera_train *m, xt_params *P, const float *const *dout, float *dimg, xt_arena *scratch);
+
 
 // ---------------------------------------------------------------------------------------------
 // Mamba context layers, trainable (models/mamba_bwd.c): xT's Block (LayerNorm, Mamba mixer,
