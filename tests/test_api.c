@@ -2,7 +2,9 @@
 // reader below is the one exception, kept apart). xt_classify_image on a golden xT file's
 // input.image element 0 and xt_classify_file on the same image as a float32 TIFF (written by
 // `xt make-image --from-tensor`) both give expected.logits within 1e-4 (|d| <= 1e-4 *
-// max(1, max|ref|), the verify rule); the error paths return -1 / NULL with a message.
+// max(1, max|ref|), the verify rule); the error paths return -1 / NULL with a message; one model
+// shared by three application threads at once gives the same logits (every context encoder).
+#include <pthread.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -32,6 +34,78 @@ static int golden_read(const char *path, float **img, int *C, int *H, int *W, fl
     return 0;
 }
 // -------------------------------------------------------------------------------------------
+
+// One shared model used from several application threads at once (the header promises an
+// immutable, shareable model): each thread classifies the file and the in-memory image a few
+// times with its own thread count; every result must equal the reference.
+typedef struct {
+    const xt_model *m;
+    const char *tif;
+    const float *img, *ref;
+    float scale; // the verify rule: |d| <= 1e-4 max(1, max|ref|)
+    int C, H, W, K, threads, bad, errs;
+} runner;
+
+static void *run_many(void *arg) {
+    runner *r = arg;
+    float lg[1024];
+    for (int it = 0; it < 3; it++) {
+        xt_classify_params p = xt_classify_default_params();
+        p.threads = r->threads;
+        p.batch = 2 + it;
+        p.n_mean = p.n_std = r->C;
+        for (int i = 0; i < r->C; i++) p.mean[i] = 0, p.std[i] = 1;
+        p.mem_mb = it == 2 ? 0 : 64; // the last round spills its tokens
+        int rc = xt_classify_file(r->m, r->tif, &p, lg);
+        r->errs += rc != 0;
+        for (int k = 0; k < r->K && !rc; k++) r->bad += !(fabsf(lg[k] - r->ref[k]) <= 1e-4f * r->scale);
+        rc = xt_classify_image(r->m, r->img, r->C, r->H, r->W, r->threads, lg);
+        r->errs += rc != 0;
+        for (int k = 0; k < r->K && !rc; k++) r->bad += !(fabsf(lg[k] - r->ref[k]) <= 1e-4f * r->scale);
+    }
+    return NULL;
+}
+
+// xt_cls_<name>: written as a float TIFF, then classified by 3 threads at once (1, 2, 1 threads each)
+static void test_concurrent(const char *name) {
+    char file[256], tif[1024], cmd[4096];
+    snprintf(file, sizeof file, "xt_cls_%s.safetensors", name);
+    const char *path = golden(file);
+    float *img = NULL, *ref = NULL;
+    int C = 0, H = 0, W = 0, K = 0;
+    if (access(path, R_OK) != 0 || golden_read(path, &img, &C, &H, &W, &ref, &K) < 0 || K > 1024) {
+        fprintf(stderr, "%s: cannot read\n", path);
+        CHECK(0);
+        return;
+    }
+    const char *bd = getenv("BUILD"), *xt = getenv("XT");
+    snprintf(tif, sizeof tif, "%s/tests/api_conc_%s.tif", bd ? bd : "build", name);
+    snprintf(cmd, sizeof cmd, "%s make-image %s --from-tensor %s:input.image:0", xt ? xt : "./xt", tif, path);
+    CHECK(system(cmd) == 0);
+    xt_model *m = xt_model_load(path);
+    CHECK(m != NULL);
+    if (m) {
+        enum { NT = 3 };
+        runner r[NT];
+        pthread_t th[NT];
+        float scale = 1;
+        for (int k = 0; k < K; k++) scale = fmaxf(scale, fabsf(ref[k]));
+        for (int t = 0; t < NT; t++) {
+            r[t] = (runner){m, tif, img, ref, scale, C, H, W, K, t == 1 ? 2 : 1, 0, 0};
+            CHECK(pthread_create(&th[t], NULL, run_many, &r[t]) == 0);
+        }
+        int bad = 0, errs = 0;
+        for (int t = 0; t < NT; t++) {
+            pthread_join(th[t], NULL);
+            bad += r[t].bad, errs += r[t].errs;
+        }
+        if (bad || errs) fprintf(stderr, "concurrent %s: %d wrong logits, %d errors\n", name, bad, errs);
+        CHECK(bad == 0 && errs == 0);
+        xt_model_free(m);
+    }
+    free(img);
+    free(ref);
+}
 
 static int progress_calls;
 static int64_t progress_last, progress_total;
@@ -127,6 +201,10 @@ int main(void) {
     CHECK(strstr(xt_error_buffer(), "bands") != NULL);
     CHECK(xt_classify_image(m, img, C, 0, W, 1, lg) == -1);
     CHECK(xt_classify_file(m, tif, NULL, lg) == 0); // NULL params: defaults (ImageNet normalisation)
+
+    // the same model from several application threads at once, every context encoder
+    const char *kinds[] = {"naive", "xl", "hyper", "mamba", "xl_incontext"};
+    for (size_t i = 0; i < sizeof kinds / sizeof *kinds; i++) test_concurrent(kinds[i]);
 
     xt_model_free(m);
     xt_model_free(NULL);

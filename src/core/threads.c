@@ -1,6 +1,7 @@
-// threads.c — one place that decides thread counts: OpenMP for our loops; OpenBLAS (the OpenMP
-// build) follows omp_set_num_threads and runs single-threaded inside our parallel regions, so
-// library threads x our threads never exceed the cores.
+// threads.c — one place that decides thread counts: OpenMP for our loops (the calling thread's
+// OpenMP thread count); xt_gemm hands the same count to OpenBLAS per call (gemm.c: OpenBLAS's
+// count is global), and OpenBLAS runs single-threaded inside our parallel regions, so library
+// threads x our threads never exceed the cores.
 #include <stdarg.h>
 #include <string.h>
 #ifdef _OPENMP
@@ -9,16 +10,13 @@
 
 #include "core.h"
 
-void openblas_set_num_threads(int);
-
 void xt_set_threads(int n) {
 #ifdef _OPENMP
     if (n <= 0) n = omp_get_num_procs();
     omp_set_num_threads(n);
 #else
-    if (n <= 0) n = 1;
+    (void)n; // one thread
 #endif
-    openblas_set_num_threads(n);
 }
 
 int xt_get_threads(void) {
