@@ -185,11 +185,81 @@ static void test_pretrained_windows(void) {
     xt_json_free(j);
 }
 
+// The fused AVX-512 path (head dim and window area multiples of 16: 32-wide heads, 8x8 windows;
+// 16-wide heads, 4x4 windows) against a direct double-precision evaluation of the same formulas
+// (the torch-checked generic path above uses 4-wide heads, 5x5 windows).
+static void test_attn_fused(void) {
+    static const int cfgs[2][3] = {{64, 2, 8}, {48, 3, 4}}; // C, NH, ws
+    enum { B = 2, H = 16 };
+    for (int ci = 0; ci < 2; ci++) {
+        int C = cfgs[ci][0], NH = cfgs[ci][1], ws = cfgs[ci][2], HS = C / NH, N = ws * ws;
+        size_t nq = (size_t)B * H * H * 3 * C, no = (size_t)B * H * H * C;
+        float *qkv = malloc(nq * sizeof(float)), *out = malloc(no * sizeof(float)), *ref = malloc(no * sizeof(float));
+        float *bias = malloc((size_t)NH * N * N * sizeof(float)), *qb = malloc(3 * C * sizeof(float)), sc[3];
+        uint64_t r = 12345;
+#define RND() ((float)((r = r * 6364136223846793005ull + 1442695040888963407ull) >> 40) / (float)(1 << 24) - 0.5f)
+        for (size_t i = 0; i < nq; i++) qkv[i] = RND();
+        for (int i = 0; i < NH * N * N; i++) bias[i] = 16.0f * (RND() + 0.5f);
+        for (int i = 0; i < 3 * C; i++) qb[i] = i >= C && i < 2 * C ? 0 : 0.2f * RND();
+        for (int h = 0; h < NH; h++) sc[h] = 10.0f + 20.0f * h;
+#undef RND
+        size_t per = xt_window_attn_scratch_floats(ws, HS);
+        float *scr = malloc(2 * per * sizeof(float));
+        double *lg = malloc((size_t)N * sizeof(double));
+        for (int shift = 0; shift <= ws / 2; shift += ws / 2) {
+            for (int b = 0; b < B; b++)
+                for (int wy = 0; wy < H / ws; wy++)
+                    for (int wx = 0; wx < H / ws; wx++)
+                        for (int h = 0; h < NH; h++)
+                            for (int p = 0; p < N; p++) {
+                                int py = wy * ws + p / ws, px = wx * ws + p % ws;
+                                const float *rq = qkv + (((size_t)b * H + (py + shift) % H) * H + (px + shift) % H) * 3 * C + h * HS;
+                                double nq2 = 0, mx = -1e300, sum = 0;
+                                for (int d = 0; d < HS; d++) nq2 += (double)(rq[d] + qb[h * HS + d]) * (rq[d] + qb[h * HS + d]);
+                                for (int t = 0; t < N; t++) {
+                                    int ty = wy * ws + t / ws, tx = wx * ws + t % ws;
+                                    const float *rk = qkv + (((size_t)b * H + (ty + shift) % H) * H + (tx + shift) % H) * 3 * C + C + h * HS;
+                                    double dot = 0, nk2 = 0;
+                                    for (int d = 0; d < HS; d++) {
+                                        double kd = rk[d] + qb[C + h * HS + d];
+                                        dot += (rq[d] + qb[h * HS + d]) * kd;
+                                        nk2 += kd * kd;
+                                    }
+                                    lg[t] = sc[h] * dot / (sqrt(nq2) * sqrt(nk2)) + bias[((size_t)h * N + p) * N + t];
+                                    if (shift && xt_swin_mask_label(py, px, H, H, ws, shift) != xt_swin_mask_label(ty, tx, H, H, ws, shift))
+                                        lg[t] -= 100;
+                                    if (lg[t] > mx) mx = lg[t];
+                                }
+                                for (int t = 0; t < N; t++) sum += (lg[t] = exp(lg[t] - mx));
+                                float *o = ref + (((size_t)b * H + (py + shift) % H) * H + (px + shift) % H) * C + h * HS;
+                                for (int d = 0; d < HS; d++) {
+                                    double a = 0;
+                                    for (int t = 0; t < N; t++) {
+                                        int ty = wy * ws + t / ws, tx = wx * ws + t % ws;
+                                        const float *rv = qkv + (((size_t)b * H + (ty + shift) % H) * H + (tx + shift) % H) * 3 * C + 2 * C + h * HS;
+                                        a += lg[t] * (rv[d] + qb[2 * C + h * HS + d]);
+                                    }
+                                    o[d] = (float)(a / sum);
+                                }
+                            }
+            for (int thr = 1; thr <= 2; thr++) {
+                memset(out, 0, no * sizeof(float));
+                xt_window_attn_forward(out, qkv, qb, sc, bias, B, H, H, C, NH, ws, shift, scr, per, thr);
+                char label[128];
+                snprintf(label, sizeof label, "window attention, head dim %d, window %d, shift %d, %d thread(s)", HS, ws, shift, thr);
+                CHECK_CLOSE(out, ref, no, 0, 1e-5, label);
+            }
+        }
+        free(qkv), free(out), free(ref), free(bias), free(qb), free(scr), free(lg);
+    }
+}
+
 int main(void) {
     test_pretrained_windows();
     st = xt_st_open("tests/ref/nn_swin.safetensors");
     if (!st) { fprintf(stderr, "%s\n", xt_error_buffer()); return 1; }
     test_layers();
+    test_attn_fused();
     test_model();
     xt_st_close(st);
     return check_summary("test_window_attn");

@@ -75,11 +75,130 @@ size_t xt_window_attn_scratch_floats(int ws, int HS) {
 }
 
 
+#if defined(__AVX512F__)
+#include <immintrin.h>
+// Fused window attention for head dims and window sizes that are multiples of 16 (Swin V2's
+// 32-wide heads, 16x16 and 8x8 windows): 8 query rows at a time, S = q k^T (8, N) by a register-
+// blocked AVX-512 kernel, the same bias/mask/softmax loop as the generic path, then P v (8, HS)
+// in registers and straight into the output rows. The (8, N) block stays in L1, and the small
+// GEMMs skip OpenBLAS's per-call packing (measured: the attention was ~23 % of the forward).
+#define RB 8 // query rows per block
+
+// Scores of query rows [p0, p0 + RB) and keys [j, j + 16 nv), nv = 1 or 2: S = q kT + bias
+// (+ -100 where the key's shift region differs from the query's, if masked), stored (RB, N) in
+// S; mx[r] keeps each row's running max per lane. q (RB, HS) rows p0.., kT (HS, N).
+static inline __attribute__((always_inline)) void qk_tile(float *S, __m512 *mx, const float *q, const float *kT,
+                                                          const float *bh, const int *lab, int masked, int p0,
+                                                          int N, int HS, int j, int nv) {
+    __m512 a0[RB], a1[RB];
+#pragma GCC unroll 8
+    for (int r = 0; r < RB; r++) a0[r] = a1[r] = _mm512_setzero_ps();
+    for (int d = 0; d < HS; d++) {
+        const float *kr = kT + (size_t)d * N + j;
+        __m512 k0 = _mm512_loadu_ps(kr), k1 = nv > 1 ? _mm512_loadu_ps(kr + 16) : k0;
+#pragma GCC unroll 8
+        for (int r = 0; r < RB; r++) {
+            __m512 qb = _mm512_set1_ps(q[r * HS + d]);
+            a0[r] = _mm512_fmadd_ps(qb, k0, a0[r]);
+            if (nv > 1) a1[r] = _mm512_fmadd_ps(qb, k1, a1[r]);
+        }
+    }
+    __m512i l0 = _mm512_setzero_si512(), l1 = l0;
+    if (masked) {
+        l0 = _mm512_loadu_si512(lab + j);
+        if (nv > 1) l1 = _mm512_loadu_si512(lab + j + 16);
+    }
+    const __m512 m100 = _mm512_set1_ps(-100.0f);
+#pragma GCC unroll 8
+    for (int r = 0; r < RB; r++) {
+        const float *bp = bh + (size_t)(p0 + r) * N + j;
+        float *sp = S + (size_t)r * N + j;
+        __m512 z0 = _mm512_add_ps(a0[r], _mm512_loadu_ps(bp)), z1 = z0;
+        if (nv > 1) z1 = _mm512_add_ps(a1[r], _mm512_loadu_ps(bp + 16));
+        if (masked) {
+            __m512i lp = _mm512_set1_epi32(lab[p0 + r]);
+            z0 = _mm512_mask_add_ps(z0, _mm512_cmpneq_epi32_mask(l0, lp), z0, m100);
+            if (nv > 1) z1 = _mm512_mask_add_ps(z1, _mm512_cmpneq_epi32_mask(l1, lp), z1, m100);
+        }
+        _mm512_storeu_ps(sp, z0);
+        mx[r] = _mm512_max_ps(mx[r], z0);
+        if (nv > 1) {
+            _mm512_storeu_ps(sp + 16, z1);
+            mx[r] = _mm512_max_ps(mx[r], z1);
+        }
+    }
+}
+
+// o rows tok[0..RB) (stride C), columns [c, c + 16 nv) = rs[r] * (P (RB, N) . v (N, HS))
+static inline __attribute__((always_inline)) void pv_tile(float *o, const int *tok, int C, const float *P,
+                                                          const float *v, const float *rs, int N, int HS, int c,
+                                                          int nv) {
+    __m512 a0[RB], a1[RB];
+#pragma GCC unroll 8
+    for (int r = 0; r < RB; r++) a0[r] = a1[r] = _mm512_setzero_ps();
+    for (int j = 0; j < N; j++) {
+        const float *vr = v + (size_t)j * HS + c;
+        __m512 v0 = _mm512_loadu_ps(vr), v1 = nv > 1 ? _mm512_loadu_ps(vr + 16) : v0;
+#pragma GCC unroll 8
+        for (int r = 0; r < RB; r++) {
+            __m512 pb = _mm512_set1_ps(P[(size_t)r * N + j]);
+            a0[r] = _mm512_fmadd_ps(pb, v0, a0[r]);
+            if (nv > 1) a1[r] = _mm512_fmadd_ps(pb, v1, a1[r]);
+        }
+    }
+#pragma GCC unroll 8
+    for (int r = 0; r < RB; r++) {
+        float *dst = o + (size_t)tok[r] * C + c;
+        __m512 sr = _mm512_set1_ps(rs[r]);
+        _mm512_storeu_ps(dst, _mm512_mul_ps(a0[r], sr));
+        if (nv > 1) _mm512_storeu_ps(dst + 16, _mm512_mul_ps(a1[r], sr));
+    }
+}
+#define XT_ATTN_FUSED 1
+#endif
+
+// Rows [p0, p0 + n) of the scores S (row p at S + (p - p0) * N): + 16 sigmoid(cpb) (+ -100 across
+// shifted regions), softmax over keys without the 1/sum, which goes to rs[p - p0] and is applied
+// to the (N, HS) output rows instead of the (N, N) weights.
+#define PF 6 // tokens prefetched ahead by the gather
+
+static void softmax_rows(float *S, float *rs, const float *bh, const int *lab, int masked, int N, int p0, int n) {
+    for (int p = p0; p < p0 + n; p++) {
+        float *sp = S + (size_t)(p - p0) * N;
+        const float *bp = bh + (size_t)p * N;
+        float mx = -INFINITY, sum = 0;
+        if (masked) {
+            int lp = lab[p];
+#pragma omp simd reduction(max : mx)
+            for (int j = 0; j < N; j++) {
+                float z = (sp[j] + bp[j]) + (lab[j] != lp ? -100.0f : 0.0f);
+                sp[j] = z;
+                mx = z > mx ? z : mx;
+            }
+        } else {
+#pragma omp simd reduction(max : mx)
+            for (int j = 0; j < N; j++) {
+                float z = sp[j] + bp[j];
+                sp[j] = z;
+                mx = z > mx ? z : mx;
+            }
+        }
+#pragma omp simd reduction(+ : sum)
+        for (int j = 0; j < N; j++) { sp[j] = xt_expf(sp[j] - mx); sum += sp[j]; }
+        rs[p - p0] = 1.0f / sum;
+    }
+}
+
 void xt_window_attn_forward(float *out, const float *qkv, const float *qkv_bias, const float *scale, const float *bias, int B, int H,
                             int W, int C, int NH, int ws, int shift, float *scratch, size_t scratch_per_thread,
                             int nthreads) {
     int HS = C / NH, N = ws * ws, nWh = H / ws, nWw = W / ws, nW = nWh * nWw;
     long ntask = (long)B * nW * NH;
+#ifdef XT_ATTN_FUSED
+    int fused = HS % 16 == 0 && N % 16 == 0;
+#else
+    int fused = 0;
+#endif
 #pragma omp parallel for schedule(dynamic, 1) num_threads(nthreads) if (nthreads > 1)
     for (long task = 0; task < ntask; task++) {
         int tid = 0;
@@ -102,6 +221,14 @@ void xt_window_attn_forward(float *out, const float *qkv, const float *qkv_bias,
         // cosine attention: F.normalize(q) . F.normalize(k) * logit scale (folded into q)
         for (int t = 0; t < N; t++) {
             const float *r = base + (size_t)tok[t] * 3 * C, *rk = r + C, *rv = r + 2 * C;
+            if (t + PF < N) { // the rows are far apart in qkv: prefetch a few tokens ahead (HS*4 bytes each)
+                const char *pr = (const char *)(base + (size_t)tok[t + PF] * 3 * C);
+                for (int l = 0; l < HS * 4; l += 64) {
+                    __builtin_prefetch(pr + l);
+                    __builtin_prefetch(pr + (size_t)C * 4 + l);
+                    __builtin_prefetch(pr + (size_t)C * 8 + l);
+                }
+            }
             float *qt = q + (size_t)t * HS, *kt = k + (size_t)t * HS, *vt = v + (size_t)t * HS;
             float sq = 0, sk = 0;
             if (qkv_bias) {
@@ -125,49 +252,56 @@ void xt_window_attn_forward(float *out, const float *qkv, const float *qkv_bias,
                 }
             }
             float iq = sc / fmaxf(sqrtf(sq), 1e-12f), ik = 1.0f / fmaxf(sqrtf(sk), 1e-12f);
+            if (fused) { // k goes transposed to kT (HS, N) = o, unused on this path
 #pragma omp simd
-            for (int d = 0; d < HS; d++) {
-                qt[d] *= iq;
-                kt[d] *= ik;
-            }
-        }
-        xt_gemm(0, 1, N, N, HS, 1.0f, q, HS, k, HS, 0.0f, S, N);
-        // + 16 sigmoid(cpb) (+ -100 across shifted regions), softmax over keys; the 1/sum
-        // normalisation is applied to the (N, HS) output rows instead of the (N, N) weights
-        const float *bh = bias + (size_t)h * N * N;
-        float *rs = o + (size_t)N * HS; // N row scales
-        for (int p = 0; p < N; p++) {
-            float *sp = S + (size_t)p * N;
-            const float *bp = bh + (size_t)p * N;
-            float mx = -INFINITY, sum = 0;
-            if (masked) {
-                int lp = lab[p];
-#pragma omp simd reduction(max : mx)
-                for (int j = 0; j < N; j++) {
-                    float z = (sp[j] + bp[j]) + (lab[j] != lp ? -100.0f : 0.0f);
-                    sp[j] = z;
-                    mx = z > mx ? z : mx;
+                for (int d = 0; d < HS; d++) {
+                    qt[d] *= iq;
+                    o[(size_t)d * N + t] = kt[d] * ik;
                 }
             } else {
-#pragma omp simd reduction(max : mx)
-                for (int j = 0; j < N; j++) {
-                    float z = sp[j] + bp[j];
-                    sp[j] = z;
-                    mx = z > mx ? z : mx;
+#pragma omp simd
+                for (int d = 0; d < HS; d++) {
+                    qt[d] *= iq;
+                    kt[d] *= ik;
                 }
             }
-#pragma omp simd reduction(+ : sum)
-            for (int j = 0; j < N; j++) { sp[j] = xt_expf(sp[j] - mx); sum += sp[j]; }
-            rs[p] = 1.0f / sum;
         }
-        xt_gemm(0, 0, N, HS, N, 1.0f, S, N, v, HS, 0.0f, o, HS);
+        const float *bh = bias + (size_t)h * N * N;
+        float *rs = o + (size_t)N * HS; // N row scales
         float *ob = out + (size_t)b * H * W * C + (size_t)h * HS;
+#ifdef XT_ATTN_FUSED
+        if (fused) {
+            const float *kT = o;
+            for (int p0 = 0; p0 < N; p0 += RB) {
+                const float *qp = q + (size_t)p0 * HS;
+                int j = 0;
+                __m512 mx[RB];
+                for (int r = 0; r < RB; r++) mx[r] = _mm512_set1_ps(-INFINITY);
+                for (; j + 32 <= N; j += 32) qk_tile(S, mx, qp, kT, bh, lab, masked, p0, N, HS, j, 2);
+                if (j < N) qk_tile(S, mx, qp, kT, bh, lab, masked, p0, N, HS, j, 1);
+                for (int r = 0; r < RB; r++) { // softmax numerators; 1/sum goes to the output rows
+                    float *sp = S + (size_t)r * N, m = _mm512_reduce_max_ps(mx[r]), sum = 0;
+#pragma omp simd reduction(+ : sum)
+                    for (int jj = 0; jj < N; jj++) { sp[jj] = xt_expf(sp[jj] - m); sum += sp[jj]; }
+                    rs[r] = 1.0f / sum;
+                }
+                int c = 0;
+                for (; c + 32 <= HS; c += 32) pv_tile(ob, tok + p0, C, S, v, rs, N, HS, c, 2);
+                if (c < HS) pv_tile(ob, tok + p0, C, S, v, rs, N, HS, c, 1);
+            }
+            continue;
+        }
+#endif
+        xt_gemm(0, 1, N, N, HS, 1.0f, q, HS, k, HS, 0.0f, S, N);
+        softmax_rows(S, rs, bh, lab, masked, N, 0, N);
+        xt_gemm(0, 0, N, HS, N, 1.0f, S, N, v, HS, 0.0f, o, HS);
         for (int t = 0; t < N; t++) {
             float *dst = ob + (size_t)tok[t] * C, *src = o + (size_t)t * HS, r = rs[t];
 #pragma omp simd
             for (int d = 0; d < HS; d++) dst[d] = src[d] * r;
         }
     }
+    (void)fused;
 }
 
 // ref: PatchMerging.forward: reshape(B, H/2, 2, W/2, 2, C).permute(0, 1, 3, 4, 2, 5).flatten(3),
