@@ -37,9 +37,14 @@ struct xt_mm {
 };
 
 static dnnl_engine_t engine;
-static _Thread_local dnnl_stream_t stream; // per calling thread: callers may run models in parallel
-static _Thread_local void *scratch;        // per calling thread, grown to the largest primitive's need
-static _Thread_local size_t scratch_cap;
+// Per calling thread (callers may run models in parallel): a stream and a scratchpad grown to the
+// largest primitive's need, freed when the thread exits (pthread key destructor).
+typedef struct {
+    dnnl_stream_t stream;
+    void *scratch;
+    size_t cap;
+} per_thread;
+static pthread_key_t tkey;
 static int available = -1; // -1 unknown, 0 no, 1 yes
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 
@@ -70,8 +75,16 @@ static int make_prim(mm_entry *m, int M, int N, int K, int f32, const char **imp
     return s == dnnl_success ? 0 : -1;
 }
 
+static void per_thread_free(void *p) {
+    per_thread *t = p;
+    if (t->stream) dnnl_stream_destroy(t->stream);
+    free(t->scratch);
+    free(t);
+}
+
 static void init_once(void) {
     available = 0;
+    if (pthread_key_create(&tkey, per_thread_free)) return;
     if (dnnl_engine_create(&engine, dnnl_cpu, 0)) {
         engine = NULL;
         return;
@@ -149,22 +162,29 @@ static int mm_run(xt_mm *c, float *out, const void *a, const void *w, int M, int
     pthread_mutex_unlock(&c->lock);
     dnnl_memory_t ma, mw, mo, msp = NULL;
     int rc = -1;
-    if (!stream && dnnl_stream_create(&stream, engine, dnnl_stream_default_flags)) {
-        stream = NULL;
+    per_thread *t = pthread_getspecific(tkey);
+    if (!t) {
+        if (!(t = calloc(1, sizeof *t)) || pthread_setspecific(tkey, t)) {
+            free(t);
+            goto out0;
+        }
+    }
+    if (!t->stream && dnnl_stream_create(&t->stream, engine, dnnl_stream_default_flags)) {
+        t->stream = NULL;
         goto out0;
     }
     if (dnnl_memory_create(&ma, &e.a, engine, (void *)a)) goto out0;
     if (dnnl_memory_create(&mw, &e.w, engine, (void *)w)) goto out1;
     if (dnnl_memory_create(&mo, &e.o, engine, out)) goto out2;
-    if (e.scratch_bytes > scratch_cap) {
-        free(scratch);
-        scratch = malloc(e.scratch_bytes);
-        scratch_cap = scratch ? e.scratch_bytes : 0;
-        if (!scratch) goto out3;
+    if (e.scratch_bytes > t->cap) {
+        free(t->scratch);
+        t->scratch = malloc(e.scratch_bytes);
+        t->cap = t->scratch ? e.scratch_bytes : 0;
+        if (!t->scratch) goto out3;
     }
-    if (e.scratch_bytes && dnnl_memory_create(&msp, &e.scratch, engine, scratch)) goto out3;
+    if (e.scratch_bytes && dnnl_memory_create(&msp, &e.scratch, engine, t->scratch)) goto out3;
     dnnl_exec_arg_t args[4] = {{DNNL_ARG_SRC, ma}, {DNNL_ARG_WEIGHTS, mw}, {DNNL_ARG_DST, mo}, {DNNL_ARG_SCRATCHPAD, msp}};
-    if (!dnnl_primitive_execute(e.prim, stream, msp ? 4 : 3, args) && !dnnl_stream_wait(stream)) rc = 0;
+    if (!dnnl_primitive_execute(e.prim, t->stream, msp ? 4 : 3, args) && !dnnl_stream_wait(t->stream)) rc = 0;
     if (msp) dnnl_memory_destroy(msp);
 out3:
     dnnl_memory_destroy(mo);
