@@ -6,7 +6,8 @@
 //      gradient match, backward is deterministic and accumulates;
 //   3. central finite differences on a few parameters (q-pooled attention, residual pool,
 //      pos_embed, patch embed conv) and the image;
-//   4. bad configs are refused before anything is registered, small arenas are refused.
+//   4. bad configs are refused before anything is registered, small arenas are refused;
+//   5. an xT classifier with a Hiera encoder: loss gradients vs finite differences.
 #include "check.h"
 #include "fd.h"
 #include "models/models.h"
@@ -238,9 +239,77 @@ static void bad_configs(void) {
     xt_json_free(j);
 }
 
+// An xT classifier whose region encoder is Hiera (xt_bwd.c dispatch): the loss gradient of
+// encoder and head parameters and of the image agrees with finite differences.
+static struct {
+    xt_params P;
+    xt_xt_train *m;
+    xt_arena act, scr;
+    float *img, logits[4];
+    int lab[2];
+} X;
+
+static double xt_loss_now(void) {
+    xt_arena_reset(&X.act);
+    if (xt_xt_train_forward(X.m, &X.P, X.img, 2, 64, 64, NULL, X.logits, &X.act, NULL)) return NAN;
+    return 100 * xt_lsce_loss(NULL, X.logits, X.lab, 2, 2, 0.1f); // x100: gradients > 1, so FD's tolerance is relative
+}
+
+static void xt_classifier(void) {
+    static const char *cs =
+        "{\"kind\": \"xt\", \"cls_head\": \"xl\", \"crop_size\": 32, \"num_classes\": 2, \"mlp_ratio\": 2,"
+        " \"context\": {\"attention_method\": \"naive\", \"hidden_size\": 16, \"n_layer\": 1},"
+        " \"hiera\": {\"embed_dim\": 8, \"num_heads\": 1, \"stages\": [1, 1, 1], \"q_pool\": 2, \"q_stride\": [2, 2],"
+        " \"mask_unit_size\": [4, 4], \"mask_unit_attn\": [true, false, false], \"mlp_ratio\": 2.0}}";
+    xt_json *cfg = xt_json_parse(cs, strlen(cs), "test");
+    X.m = xt_xt_train_new(&X.P, cfg, NULL);
+    CHECK(X.m != NULL);
+    if (!X.m) { fprintf(stderr, "%s\n", xt_error_buffer()); return; }
+    CHECK(xt_params_alloc(&X.P) == 0);
+    xt_params_init(&X.P, 11);
+    CHECK(xt_params_find(&X.P, "encoder.model.pos_embed") >= 0 && xt_params_find(&X.P, "decoder.cls_token") >= 0);
+    CHECK(!strncmp(X.P.p[0].name, "decoder.", 8)); // official order: decoder first
+    size_t ni = 2 * 3 * 64 * 64;
+    X.img = malloc(ni * sizeof(float));
+    uint64_t r = 5;
+    for (size_t j = 0; j < ni; j++) X.img[j] = (float)xt_rng_normal(&r);
+    X.lab[0] = 0, X.lab[1] = 1;
+    CHECK(xt_arena_init(&X.act, xt_xt_train_act_bytes(X.m, 2, 64, 64, 0)) == 0);
+    CHECK(xt_arena_init(&X.scr, xt_xt_train_scratch_bytes(X.m, 2, 64, 64, 0)) == 0);
+    float dl[4], *dimg = malloc(ni * sizeof(float));
+    xt_params_zero_grad(&X.P);
+    xt_arena_reset(&X.act);
+    CHECK(xt_xt_train_forward(X.m, &X.P, X.img, 2, 64, 64, NULL, X.logits, &X.act, NULL) == 0);
+    double l = xt_lsce_loss(dl, X.logits, X.lab, 2, 2, 0.1f);
+    CHECK(isfinite(l));
+    CHECK(xt_xt_train_backward(X.m, &X.P, dl, dimg, &X.scr) == 0);
+    float *g = malloc(X.P.total * sizeof(float));
+    for (size_t j = 0; j < X.P.total; j++) g[j] = 100 * X.P.g[j];
+    for (size_t j = 0; j < ni; j++) dimg[j] *= 100;
+    static const char *names[] = {"encoder.model.blocks.1.attn.qkv.weight", "encoder.model.blocks.2.proj.weight",
+                                  "encoder.model.pos_embed", "encoder.model.patch_embed.proj.bias",
+                                  "decoder.input_proj.weight"};
+    for (int f = 0; f < 5; f++) {
+        int i = xt_params_find(&X.P, names[f]);
+        CHECK(i >= 0);
+        if (i < 0) continue;
+        FD_CHECK(xt_pw(&X.P, i), (long)X.P.p[i].n, xt_loss_now, g + X.P.p[i].off, 1e-3, 2e-2, names[f]);
+    }
+    FD_CHECK(X.img, (long)ni, xt_loss_now, dimg, 1e-3, 2e-2, "xT image");
+    free(g);
+    free(dimg);
+    free(X.img);
+    xt_arena_free(&X.act);
+    xt_arena_free(&X.scr);
+    xt_xt_train_free(X.m);
+    xt_params_free(&X.P);
+    xt_json_free(cfg);
+}
+
 int main(void) {
     golden_forward();
     grad_ref();
     bad_configs();
+    xt_classifier();
     return check_summary("hiera_train");
 }

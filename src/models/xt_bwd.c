@@ -16,6 +16,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "backbones.h"
 #include "models.h"
 #include "nn/nn.h"
 #include "train/train.h"
@@ -26,7 +27,8 @@ typedef struct {
 } xlayer;
 
 struct xt_xt_train {
-    xt_swin_train *enc;
+    xt_swin_train *enc;                  // the region encoder: Swin V2, or
+    xt_hiera_train *hen;                 // Hiera (then enc is NULL)
     int crop, in_chans, ns, C, fh, K, head, attn, D, nl, F, NHh; // fh: last-stage side per region
     float smoothing;
     int l0w, l0b, l2w, l2b, l3w, l3b;                   // naive head
@@ -43,6 +45,25 @@ struct xt_xt_train {
     float *tok, *pe, *x0, *xf, *cls, *cm, *cr, *cln;    // xl head
 };
 
+// the region encoder, whichever it is (same interface shape: swinv2_bwd.c, hiera_bwd.c)
+static int enc_stages(const xt_xt_train *m, int *C, int *H) {
+    return m->hen ? xt_hiera_train_stages(m->hen, C, H) : xt_swin_train_stages(m->enc, C, H);
+}
+static size_t enc_act_bytes(const xt_xt_train *m, int B) {
+    return m->hen ? xt_hiera_train_act_bytes(m->hen, B) : xt_swin_train_act_bytes(m->enc, B);
+}
+static size_t enc_scratch_bytes(const xt_xt_train *m, int B) {
+    return m->hen ? xt_hiera_train_scratch_bytes(m->hen, B) : xt_swin_train_scratch_bytes(m->enc, B);
+}
+static int enc_forward(xt_xt_train *m, const xt_params *P, const float *img, int B, float *const *out, xt_arena *act,
+                       const xt_tap *tap, const char *prefix) {
+    return m->hen ? xt_hiera_train_forward(m->hen, P, img, B, out, act, tap, prefix)
+                  : xt_swin_train_forward(m->enc, P, img, B, out, act, tap, prefix);
+}
+static int enc_backward(xt_xt_train *m, xt_params *P, const float *const *dout, float *dimg, xt_arena *scr) {
+    return m->hen ? xt_hiera_train_backward(m->hen, P, dout, dimg, scr) : xt_swin_train_backward(m->enc, P, dout, dimg, scr);
+}
+
 // ---------------------------------------------------------------------------------------------
 // build
 
@@ -54,6 +75,7 @@ static int reg(xt_params *P, const char *name, int nd, int64_t a, int64_t b, int
 void xt_xt_train_free(xt_xt_train *m) {
     if (!m) return;
     xt_swin_train_free(m->enc);
+    xt_hiera_train_free(m->hen);
     xt_mamba_train_free(m->mamba);
     free(m->L);
     free(m);
@@ -63,6 +85,7 @@ xt_xt_train *xt_xt_train_new(xt_params *P, const xt_json *cfg, const xt_st *st) 
     xt_xt_train *m = xt_xcalloc(1, sizeof *m);
     const char *head = xt_json_str(cfg, "cls_head", "naive");
     const xt_json *cx = xt_json_get(cfg, "context"), *lc = xt_json_get(cfg, "loss"), *sw = xt_json_get(cfg, "swin");
+    const xt_json *hc = sw ? NULL : xt_json_get(cfg, "hiera");
     const char *am = cx ? xt_json_str(cx, "attention_method", "naive") : "naive";
     int ratio = 4, icp = -1;
     double sm = 0.3;
@@ -74,7 +97,7 @@ xt_xt_train *xt_xt_train_new(xt_params *P, const xt_json *cfg, const xt_st *st) 
         goto fail;
     }
     m->smoothing = (float)sm;
-    if (!sw) { xt_error("xt train", "config: training needs a \"swin\" region encoder"); goto fail; }
+    if (!sw && !hc) { xt_error("xt train", "config: training needs a \"swin\" or \"hiera\" region encoder"); goto fail; }
     if (!head || (strcmp(head, "naive") && strcmp(head, "xl"))) { xt_error("xt train", "config: cls_head '%s'", head ? head : "?"); goto fail; }
     if (!am || (strcmp(am, "naive") && strcmp(am, "hyper") && strcmp(am, "mamba"))) { xt_error("xt train", "config: attention_method '%s'", am ? am : "?"); goto fail; }
     if (m->K < 1 || m->K > 100000 || ratio < 1 || ratio > 16 || m->crop < 32 || m->crop > 8192 || !(sm >= 0 && sm < 1)) {
@@ -92,7 +115,12 @@ xt_xt_train *xt_xt_train_new(xt_params *P, const xt_json *cfg, const xt_st *st) 
     char nm[160];
     // decoder first: the official named_parameters() order
     int Cl = 0;
-    {
+    if (hc) { // the encoder's last-stage width (the same geometry reader as xt_hiera_train_new below)
+        xt_hiera_geom hg;
+        if (xt_hiera_geom_new(&hg, hc, m->crop)) { xt_error_prefix("xt train: hiera"); goto fail; }
+        Cl = hg.stage_c[hg.n_stages - 1];
+        xt_hiera_geom_free(&hg);
+    } else {
         // the encoder's last-stage width (the swin config is read again, with the same reader, by
         // xt_swin_train_new below)
         xt_swin_cfg sc;
@@ -144,9 +172,11 @@ xt_xt_train *xt_xt_train_new(xt_params *P, const xt_json *cfg, const xt_st *st) 
         m->clw = reg(P, "decoder.cls.1.weight", 2, m->K, D, 0);
         m->clb = reg(P, "decoder.cls.1.bias", 1, m->K, 0, 0);
     }
-    if (!(m->enc = xt_swin_train_new(P, sw, "encoder.model.", m->crop))) goto fail;
+    if (hc ? !(m->hen = xt_hiera_train_new(P, hc, "encoder.model.", m->crop))
+           : !(m->enc = xt_swin_train_new(P, sw, "encoder.model.", m->crop)))
+        goto fail;
     int Cs[XT_MAX_STAGES], Hs[XT_MAX_STAGES];
-    m->ns = xt_swin_train_stages(m->enc, Cs, Hs);
+    m->ns = enc_stages(m, Cs, Hs);
     m->fh = Hs[m->ns - 1];
     m->in_chans = (int)P->p[xt_params_find(P, "encoder.model.patch_embed.proj.weight")].shape[1];
     return m;
@@ -164,7 +194,7 @@ float xt_xt_train_smoothing(const xt_xt_train *m) { return m->smoothing; }
 
 static void plan_head(xt_xt_train *m, int N, int ng, xt_arena *a) {
     int Cs[XT_MAX_STAGES], Hs[XT_MAX_STAGES];
-    xt_swin_train_stages(m->enc, Cs, Hs);
+    enc_stages(m, Cs, Hs);
     size_t R = (size_t)m->R, rsz = (size_t)m->in_chans * m->crop * m->crop;
     m->regions = xt_arena_f32(a, R * rsz);
     for (int s = 0; s < m->ns; s++) m->feat[s] = xt_arena_f32(a, R * Cs[s] * Hs[s] * Hs[s]);
@@ -173,7 +203,7 @@ static void plan_head(xt_xt_train *m, int N, int ng, xt_arena *a) {
         m->kidx = xt_arena_bytes(a, R * sizeof(int));
         m->kimg = xt_arena_f32(a, (size_t)ng * rsz);
         for (int s = 0; s < m->ns; s++) m->kfeat[s] = xt_arena_f32(a, (size_t)ng * Cs[s] * Hs[s] * Hs[s]);
-        size_t nb = xt_swin_train_act_bytes(m->enc, 1);
+        size_t nb = enc_act_bytes(m, 1);
         memset(&m->nog, 0, sizeof m->nog);
         m->nog.base = xt_arena_bytes(a, nb);
         m->nog.size = nb;
@@ -231,7 +261,7 @@ size_t xt_xt_train_act_bytes(xt_xt_train *m, int N, int H, int W, int n_grad) {
     xt_arena_init(&a, 0);
     int ng = n_grad > 0 && n_grad < m->R ? n_grad : m->R;
     plan_head(m, N, ng, &a);
-    return a.high + 64 + xt_swin_train_act_bytes(m->enc, ng);
+    return a.high + 64 + enc_act_bytes(m, ng);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -274,7 +304,7 @@ int xt_xt_train_forward(xt_xt_train *m, const xt_params *P, const float *img, in
         return xt_error("xt train", "activation arena too small (%zu bytes free, need %zu)", act->size - act->used, need);
     plan_head(m, N, ng, act);
     int S = m->crop, C0 = m->in_chans, Cs[XT_MAX_STAGES], Hs[XT_MAX_STAGES];
-    xt_swin_train_stages(m->enc, Cs, Hs);
+    enc_stages(m, Cs, Hs);
     size_t rsz = (size_t)C0 * S * S;
     for (int n = 0; n < N; n++)
         for (int r = 0; r < m->HP * m->WP; r++)
@@ -283,7 +313,7 @@ int xt_xt_train_forward(xt_xt_train *m, const xt_params *P, const float *img, in
     // encoder: all regions in one batch, or (chipping) the kept ones with activations and the
     // rest forward-only, one at a time, each written back at its own position
     if (ng == m->R) {
-        if (xt_swin_train_forward(m->enc, P, m->regions, m->R, m->feat, act, tap, "encoder.model.")) return -1;
+        if (enc_forward(m, P, m->regions, m->R, m->feat, act, tap, "encoder.model.")) return -1;
     } else {
         // forward-only regions first (their activations are dropped region by region), then the
         // kept ones as one batch, whose activations stay for backward; order is preserved
@@ -292,10 +322,10 @@ int xt_xt_train_forward(xt_xt_train *m, const xt_params *P, const float *img, in
             float *o[XT_MAX_STAGES];
             for (int s = 0; s < m->ns; s++) o[s] = m->feat[s] + (size_t)r * Cs[s] * Hs[s] * Hs[s];
             xt_arena_reset(&m->nog);
-            if (xt_swin_train_forward(m->enc, P, m->regions + r * rsz, 1, o, &m->nog, NULL, NULL)) return -1;
+            if (enc_forward(m, P, m->regions + r * rsz, 1, o, &m->nog, NULL, NULL)) return -1;
         }
         for (int j = 0; j < ng; j++) memcpy(m->kimg + j * rsz, m->regions + m->kidx[j] * rsz, rsz * sizeof(float));
-        if (xt_swin_train_forward(m->enc, P, m->kimg, ng, m->kfeat, act, NULL, NULL)) return -1;
+        if (enc_forward(m, P, m->kimg, ng, m->kfeat, act, NULL, NULL)) return -1;
         for (int s = 0; s < m->ns; s++) {
             size_t fs = (size_t)Cs[s] * Hs[s] * Hs[s];
             for (int j = 0; j < ng; j++) memcpy(m->feat[s] + m->kidx[j] * fs, m->kfeat[s] + j * fs, fs * sizeof(float));
@@ -408,12 +438,12 @@ size_t xt_xt_train_scratch_bytes(xt_xt_train *m, int N, int H, int W, int n_grad
     size_t mam = m->mamba ? xt_mamba_train_scratch_floats(m->mamba, N, m->Lt) : 0;
     size_t fl = R * m->C * m->fh * m->fh, reg = R * m->in_chans * m->crop * m->crop;
     int ng = n_grad > 0 && n_grad < m->R ? n_grad : m->R;
-    return (head + mam + 2 * fl + reg) * sizeof(float) + 64 * 8 + xt_swin_train_scratch_bytes(m->enc, ng);
+    return (head + mam + 2 * fl + reg) * sizeof(float) + 64 * 8 + enc_scratch_bytes(m, ng);
 }
 
 int xt_xt_train_backward(xt_xt_train *m, xt_params *P, const float *dlogits, float *dimg, xt_arena *scr) {
     int N = m->N, C = m->C, D = m->D, K = m->K, F = m->F, Cs[XT_MAX_STAGES], Hs[XT_MAX_STAGES];
-    xt_swin_train_stages(m->enc, Cs, Hs);
+    enc_stages(m, Cs, Hs);
     size_t need = xt_xt_train_scratch_bytes(m, N, m->H, m->W, m->ng);
     if (scr->measure || scr->size - scr->used < need)
         return xt_error("xt train", "backward scratch too small (%zu bytes free, need %zu)", scr->size - scr->used, need);
@@ -495,7 +525,7 @@ int xt_xt_train_backward(xt_xt_train *m, xt_params *P, const float *dlogits, flo
         dst[m->ns - 1] = k;
     }
     float *dreg = dimg ? xt_arena_f32(scr, (size_t)m->ng * rsz) : NULL;
-    if (xt_swin_train_backward(m->enc, P, dst, dreg, scr)) return -1;
+    if (enc_backward(m, P, dst, dreg, scr)) return -1;
     if (dimg) {
         int S = m->crop, C0 = m->in_chans, per = m->HP * m->WP;
         memset(dimg, 0, (size_t)N * C0 * m->H * m->W * sizeof(float));

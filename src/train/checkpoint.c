@@ -23,7 +23,7 @@ void xt_params_init(xt_params *P, uint64_t seed) {
             else if (ends(p->name, "dt_proj.bias")) {
                 double dt = exp(xt_rng_u01(&r) * (log(0.1) - log(1e-3)) + log(1e-3));
                 v = dt + log(-expm1(-dt)); // softplus^-1
-            } else if (ends(p->name, "cls_token")) v = 0.02 * xt_rng_normal(&r);
+            } else if (ends(p->name, "cls_token") || ends(p->name, "pos_embed")) v = 0.02 * xt_rng_normal(&r); // Hiera: trunc_normal 0.02
             else if (p->ndim == 1 || (p->ndim == 3 && p->shape[1] == 1 && p->shape[2] == 1))
                 v = strstr(p->name, "bias") ? 0.0 : 1.0;
             else v = xt_rng_normal(&r) / sqrt((double)fan_in);
@@ -95,9 +95,13 @@ int xt_params_load_partial(xt_params *P, xt_st *st, xt_init_report *rep) {
     snprintf(kind, sizeof kind, "%s", k ? k : "");
     snprintf(fp, sizeof fp, "%s", wp ? wp : "model.");
     xt_json_free(cfg);
-    if (!strcmp(kind, "hiera_region") || !strcmp(kind, "convnext_region"))
-        return xt_error("train", "%s: a %s file: training supports Swin V2 region encoders only", st->path, kind);
-    if (!strcmp(kind, "swin_region")) {
+    if (!strcmp(kind, "convnext_region"))
+        return xt_error("train", "%s: a %s file: training supports Swin V2 and Hiera region encoders only", st->path, kind);
+    if (!strcmp(kind, "swin_region") || !strcmp(kind, "hiera_region")) {
+        int hiera_file = kind[0] == 'h', hiera_model = xt_params_find(P, "encoder.model.pos_embed") >= 0;
+        if (hiera_file != hiera_model)
+            return xt_error("train", "%s: a %s file, but the configured region encoder is %s", st->path, kind,
+                            hiera_model ? "Hiera" : "Swin V2");
         from = fp;
         to = "encoder.model.";
     }

@@ -157,7 +157,7 @@ int xt_dataset_load(const xt_dataset *d, int i, float *img, int C, int S, int cr
                     int *label);
 
 // Fresh weights: >= 2-D N(0, 1/fan_in); norm weights 1; biases 0; Swin logit_scale log 10;
-// cls_token N(0, 0.02^2); Mamba A_log = log(1..d_state), D = 1, dt_proj.bias = softplus^-1(dt),
+// cls_token and (Hiera) pos_embed N(0, 0.02^2); Mamba A_log = log(1..d_state), D = 1, dt_proj.bias = softplus^-1(dt),
 // dt log-uniform in [1e-3, 1e-1] (mamba_simple's init).
 void xt_params_init(xt_params *P, uint64_t seed);
 
@@ -177,7 +177,7 @@ typedef struct {
 // --init from a model file that may hold only some of the parameters (e.g. an ImageNet-pretrained
 // region encoder made by `xt convert --from ...`): parameters present are copied (same shape, else
 // an error naming both), the others keep their current (fresh) values. A region-encoder file
-// (config kind swin_region; names under its "weight_prefix", default "model.") provides the
+// (config kind swin_region or hiera_region; names under its "weight_prefix", default "model.") provides the
 // encoder: its names map to encoder.model.*. A weight the model does not have is an error;
 // input.* / expected.* / optim.* tensors are ignored.
 int xt_params_load_partial(xt_params *P, xt_st *st, xt_init_report *rep);
