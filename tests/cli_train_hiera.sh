@@ -33,6 +33,17 @@ $XT train -c "$D/cfg.json" --data synth:4:1 --steps 5 -t 1 -q -o "$D/a.safetenso
 $XT train -c "$D/cfg.json" --data synth:4:1 --steps 5 -t 1 -q --stop-after 3 -o "$D/b.safetensors" > /dev/null
 $XT train --resume "$D/b.safetensors" -t 1 -q -o "$D/c.safetensors" > /dev/null
 cmp "$D/a.safetensors" "$D/c.safetensors" || fail "resume differs"
+# the "backbone" form with an official preset name (xT's backbone_class), shrunk by overrides,
+# builds the same model: same weights after the same steps
+sed 's/"hiera": {"embed_dim": 8,/"backbone": {"preset": "hiera_base_plus", "embed_dim": 8,/' \
+    "$D/cfg.json" > "$D/bb.json"
+grep -q '"preset": "hiera_base_plus"' "$D/bb.json" || fail "sed"
+$XT train -c "$D/bb.json" --data synth:4:1 --steps 5 -t 1 -q -o "$D/bb.safetensors" > /dev/null || fail "backbone preset"
+$XT eval -m "$D/bb.safetensors" --data synth:4:1 -q -t 1 > "$D/bb.out" 2>&1 || fail "eval backbone: $(cat "$D/bb.out")"
+# tensor bytes (after the safetensors header, whose metadata differs) equal the "hiera" run's
+data() { n=$(od -An -tu8 -N8 "$1" | tr -d ' '); tail -c +$((n + 9)) "$1"; }
+data "$D/a.safetensors" > "$D/a.bin"; data "$D/bb.safetensors" > "$D/bb.bin"
+test -s "$D/a.bin" && cmp -s "$D/a.bin" "$D/bb.bin" || fail "backbone preset model differs from the hiera one"
 # --init from a Hiera region file (tests/ref, made by tools/gen_ref_backbones.py): encoder loaded
 cat > "$D/init.json" <<'JSON'
 {"model": {"kind": "xt", "cls_head": "naive", "crop_size": 64, "num_classes": 2, "mlp_ratio": 2,
@@ -68,5 +79,8 @@ grep -q "a swin_region file, but the configured region encoder is Hiera" "$D/e2.
 if $XT train -c "$D/cfg.json" --init tests/ref/backbone_convnext_2ch.safetensors --data synth:4:1 -q \
     -o "$D/x.safetensors" 2> "$D/e3.err"; then fail "convnext file accepted"; fi
 grep -q "training supports Swin V2 and Hiera region encoders only" "$D/e3.err" || fail "e3: $(cat "$D/e3.err")"
+sed 's/"backbone": {"preset": "hiera_base_plus"/"backbone": {"preset": "convnext_tiny"/' "$D/bb.json" > "$D/cnx.json"
+if $XT train -c "$D/cnx.json" --data synth:4:1 -q -o "$D/x.safetensors" 2> "$D/e4.err"; then fail "convnext trained"; fi
+grep -q "backbone arch 'convnext': training supports swinv2 and hiera" "$D/e4.err" || fail "e4: $(cat "$D/e4.err")"
 test ! -e "$D/x.safetensors"
 echo ok

@@ -86,6 +86,14 @@ xt_xt_train *xt_xt_train_new(xt_params *P, const xt_json *cfg, const xt_st *st) 
     const char *head = xt_json_str(cfg, "cls_head", "naive");
     const xt_json *cx = xt_json_get(cfg, "context"), *lc = xt_json_get(cfg, "loss"), *sw = xt_json_get(cfg, "swin");
     const xt_json *hc = sw ? NULL : xt_json_get(cfg, "hiera");
+    xt_json *bb = NULL; // a "backbone" object (docs/backbones.md) with its preset expanded
+    if (!sw && !hc && xt_json_get(cfg, "backbone")) {
+        if (!(bb = xt_backbone_resolve(xt_json_get(cfg, "backbone")))) { xt_error_prefix("xt train: backbone"); goto fail; }
+        const char *arch = xt_json_str(bb, "arch", "");
+        if (arch && !strcmp(arch, "hiera")) hc = bb;
+        else if (arch && !strcmp(arch, "swinv2")) sw = bb;
+        else { xt_error("xt train", "config: backbone arch '%s': training supports swinv2 and hiera", arch ? arch : "?"); goto fail; }
+    }
     const char *am = cx ? xt_json_str(cx, "attention_method", "naive") : "naive";
     int ratio = 4, icp = -1;
     double sm = 0.3;
@@ -97,7 +105,7 @@ xt_xt_train *xt_xt_train_new(xt_params *P, const xt_json *cfg, const xt_st *st) 
         goto fail;
     }
     m->smoothing = (float)sm;
-    if (!sw && !hc) { xt_error("xt train", "config: training needs a \"swin\" or \"hiera\" region encoder"); goto fail; }
+    if (!sw && !hc) { xt_error("xt train", "config: training needs a \"swin\", \"hiera\" or \"backbone\" region encoder"); goto fail; }
     if (!head || (strcmp(head, "naive") && strcmp(head, "xl"))) { xt_error("xt train", "config: cls_head '%s'", head ? head : "?"); goto fail; }
     if (!am || (strcmp(am, "naive") && strcmp(am, "hyper") && strcmp(am, "mamba"))) { xt_error("xt train", "config: attention_method '%s'", am ? am : "?"); goto fail; }
     if (m->K < 1 || m->K > 100000 || ratio < 1 || ratio > 16 || m->crop < 32 || m->crop > 8192 || !(sm >= 0 && sm < 1)) {
@@ -179,8 +187,10 @@ xt_xt_train *xt_xt_train_new(xt_params *P, const xt_json *cfg, const xt_st *st) 
     m->ns = enc_stages(m, Cs, Hs);
     m->fh = Hs[m->ns - 1];
     m->in_chans = (int)P->p[xt_params_find(P, "encoder.model.patch_embed.proj.weight")].shape[1];
+    xt_json_free(bb);
     return m;
 fail:
+    xt_json_free(bb);
     xt_xt_train_free(m);
     return NULL;
 }
