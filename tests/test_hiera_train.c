@@ -3,7 +3,8 @@
 //      the inference encoder (hiera.c) on the same weights;
 //   2. on tests/ref/hiera_grad_small.safetensors (tools/gen_ref_hiera_grad.py: float64 torch
 //      autograd, batch 2, loss = sum_s <out_s, dout_s>) every parameter gradient and the image
-//      gradient match, backward is deterministic and accumulates;
+//      gradient match, backward is deterministic and accumulates (`xt verify` on the same file:
+//      tests/cli_verify_grad.sh);
 //   3. central finite differences on a few parameters (q-pooled attention, residual pool,
 //      pos_embed, patch embed conv) and the image;
 //   4. bad configs are refused before anything is registered, small arenas are refused;
@@ -121,7 +122,7 @@ static void grad_ref(void) {
     memcpy(G.img, img, ni * sizeof(float));
     for (int s = 0; s < G.ns; s++) {
         char nm[32];
-        snprintf(nm, sizeof nm, "input.dout%d", s);
+        snprintf(nm, sizeof nm, "input.cotangent.stage%d", s);
         G.dout[s] = xt_st_f32(st, nm, NULL);
         G.out[s] = malloc((size_t)G.B * G.C[s] * G.H[s] * G.H[s] * sizeof(float));
     }
@@ -132,16 +133,21 @@ static void grad_ref(void) {
     double loss = loss_now();
     CHECK(fabs(loss - *xt_st_f32(st, "expected.loss", NULL)) < 1e-4 * fabs(loss));
     for (int s = 0; s < G.ns; s++) {
-        char nm[32];
-        snprintf(nm, sizeof nm, "expected.out%d", s);
-        CHECK_CLOSE(G.out[s], xt_st_f32(st, nm, NULL), (long)G.B * G.C[s] * G.H[s] * G.H[s], 0, 1e-5, nm);
+        char nm[40];
+        snprintf(nm, sizeof nm, "expected.intermediates%d", s); // NHWC
+        long HW = (long)G.H[s] * G.H[s];
+        float *t = malloc((size_t)G.B * G.C[s] * HW * sizeof(float));
+        xt_nchw_to_nhwc(t, G.out[s], G.B, G.C[s], (int)HW);
+        CHECK_CLOSE(t, xt_st_f32(st, nm, NULL), G.B * G.C[s] * HW, 0, 1e-5, nm);
+        free(t);
     }
+    CHECK_CLOSE(G.out[3], xt_st_f32(st, "expected.out", NULL), (long)G.B * G.C[3] * G.H[3] * G.H[3], 0, 1e-5, "expected.out");
     // every gradient within 1e-4 of max|ref| (float32 vs float64 autograd)
     double worst = 0;
     const char *wname = "";
     for (int i = 0; i < G.P.n; i++) {
         char nm[200];
-        snprintf(nm, sizeof nm, "grad.%s", G.P.p[i].name);
+        snprintf(nm, sizeof nm, "expected.grad.%s", G.P.p[i].name);
         const float *ref = xt_st_f32(st, nm, NULL);
         CHECK(ref != NULL);
         if (!ref) continue;
@@ -156,7 +162,7 @@ static void grad_ref(void) {
             CHECK(1);
     }
     printf("worst parameter gradient error: %.2e of max|ref| (%s)\n", worst, wname);
-    const float *rimg = xt_st_f32(st, "grad.input.image", NULL);
+    const float *rimg = xt_st_f32(st, "expected.grad.input.image", NULL);
     double mr = 0, md = 0;
     for (size_t j = 0; j < ni; j++) mr = fmax(mr, fabs(rimg[j])), md = fmax(md, fabs(dimg[j] - rimg[j]));
     printf("image gradient error: %.2e of max|ref|\n", md / mr);

@@ -5,12 +5,14 @@ Runs the plain-PyTorch Hiera of tools/gen_ref_backbones.py (hiera v0.1.4 semanti
 against the official golden file; checked again here) in float64 under autograd on a tiny random
 Hiera and writes tests/ref/hiera_grad_small.safetensors:
 
-  model.*            weights (float32; the float64 run starts from exactly these values)
-  input.image        (B, 3, 64, 64)
-  input.dout{s}      a random cotangent per stage output, NCHW (B, C_s, H_s, H_s)
-  expected.out{s}    the stage outputs, NCHW
-  expected.loss      (1,) loss = sum_s sum(out_s * dout_s)
-  grad.<name>        dloss/d every parameter, grad.input.image dloss/d image
+  model.*                   weights (float32; the float64 run starts from exactly these values)
+  input.image               (B, 3, 64, 64)
+  input.cotangent.stage{s}  a random cotangent per stage output, NCHW (B, C_s, H_s, H_s)
+  expected.intermediates{s} the stage outputs, NHWC (Hiera's return_intermediates)
+  expected.out              the last stage, NCHW (HieraWrapper's output)
+  expected.loss             (1,) loss = sum_s sum(stage_s * input.cotangent.stage{s})
+  expected.grad.<name>      dloss/d every parameter; expected.grad.input.image dloss/d image
+The names follow the golden *_grad files, so `xt verify` checks the file too.
 
 Config: embed 8, 2 heads, stages (1, 2, 1, 1), mask units 8x8 at 64x64 (16x16 tokens: 4 mask
 units in stage 0, q-pooled mask-unit attention entering stage 1, the lagged mask-unit block
@@ -68,17 +70,18 @@ def main():
     tens = dict(sd)
     tens["input.image"] = img
     for s in range(nst):
-        tens[f"input.dout{s}"] = douts[s]
-        tens[f"expected.out{s}"] = outs[s].detach().float().contiguous()
+        tens[f"input.cotangent.stage{s}"] = douts[s]
+        tens[f"expected.intermediates{s}"] = out[f"intermediates{s}"].detach().float().contiguous()
+    tens["expected.out"] = outs[-1].detach().float().contiguous()
     tens["expected.loss"] = loss.detach().float().reshape(1)
     for k, v in sd64.items():
-        tens["grad." + k] = v.grad.float()
-    tens["grad.input.image"] = img64.grad.float()
+        tens["expected.grad." + k] = v.grad.float()
+    tens["expected.grad.input.image"] = img64.grad.float()
     cfg = {"kind": "hiera_region", "case": "hiera_grad_small", "hiera": hc, "image_size": S, "batch": B}
     outdir = os.path.join(os.path.dirname(os.path.abspath(__file__)), "../tests/ref")
     path = os.path.join(outdir, "hiera_grad_small.safetensors")
     meta = gb.meta_for("hiera_grad_small", cfg, "Hiera (v0.1.4 semantics) gradients, float64 autograd, "
-                       "loss = sum_s sum(out_s * input.dout_s)")
+                       "loss = sum_s sum(stage_s * input.cotangent.stage_s)")
     meta["generator"] = "tools/gen_ref_hiera_grad.py (random weights, float64 autograd)"
     gb.st_write(path, tens, meta)
     print(path, os.path.getsize(path), "bytes, loss", float(loss))

@@ -2,11 +2,13 @@
 // from the file, runs the training forward on input.image (emitting the forward tensors as the
 // inference path does), the file's loss and the backward, and emits `loss`, `grad.<param>` for
 // every parameter and `grad.input.image`.
-//   swin_region: loss = sum_s sum(stage_s * input.cotangent.stage{s}) (a VJP)
+//   swin_region, hiera_region: loss = sum_s sum(stage_s * input.cotangent.stage{s}) (a VJP; Hiera
+//                emits its stages as intermediates{s} NHWC and out, as its inference verify does)
 //   xt:          label-smoothed cross-entropy (smoothing from config.loss, 0.3) on input.label
 #include <string.h>
 
 #include "models/models.h"
+#include "nn/nn.h"
 #include "train.h"
 
 static void emit_grads(const xt_params *P, const xt_tap *tap) {
@@ -14,7 +16,8 @@ static void emit_grads(const xt_params *P, const xt_tap *tap) {
         xt_tap_emitf(tap, xt_pg(P, i), P->p[i].ndim, P->p[i].shape, "grad.%s", P->p[i].name);
 }
 
-static int swin_region_grad(xt_st *st, const xt_json *cfg, const xt_tap *tap) {
+// hiera: cfg is the hiera_region file's config (encoder object "hiera"); else Swin V2's own
+static int region_grad(xt_st *st, const xt_json *cfg, const xt_tap *tap, int hiera) {
     const xt_st_tensor *ti;
     const float *img = xt_st_f32(st, "input.image", &ti);
     if (!img) return -1;
@@ -25,16 +28,23 @@ static int swin_region_grad(xt_st *st, const xt_json *cfg, const xt_tap *tap) {
     xt_arena act = {0}, scr = {0};
     float *out[XT_MAX_STAGES] = {0}, *dimg = NULL;
     const float *cot[XT_MAX_STAGES] = {0};
-    xt_swin_train *m = xt_swin_train_new(&P, cfg, "model.", S);
-    if (!m) goto done;
-    int C[XT_MAX_STAGES], H[XT_MAX_STAGES], ns = xt_swin_train_stages(m, C, H);
+    xt_swin_train *m = NULL;
+    xt_hiera_train *mh = NULL;
+    if (hiera) {
+        const xt_json *hc = xt_json_get(cfg, "hiera");
+        if (!hc) { xt_error("verify", "%s: config has no 'hiera' object", st->path); goto done; }
+        if (!(mh = xt_hiera_train_new(&P, hc, "model.", S))) goto done;
+    } else if (!(m = xt_swin_train_new(&P, cfg, "model.", S)))
+        goto done;
+    int C[XT_MAX_STAGES], H[XT_MAX_STAGES], ns = mh ? xt_hiera_train_stages(mh, C, H) : xt_swin_train_stages(m, C, H);
     if (ti->shape[1] != P.p[xt_params_find(&P, "model.patch_embed.proj.weight")].shape[1]) {
         xt_error("verify", "%s: input.image has %lld channels, the model %lld", st->path, (long long)ti->shape[1],
                  (long long)P.p[0].shape[1]);
         goto done;
     }
     if (xt_params_alloc(&P) || xt_params_load(&P, st)) goto done;
-    if (xt_arena_init(&act, xt_swin_train_act_bytes(m, B)) || xt_arena_init(&scr, xt_swin_train_scratch_bytes(m, B)))
+    if (xt_arena_init(&act, mh ? xt_hiera_train_act_bytes(mh, B) : xt_swin_train_act_bytes(m, B)) ||
+        xt_arena_init(&scr, mh ? xt_hiera_train_scratch_bytes(mh, B) : xt_swin_train_scratch_bytes(m, B)))
         goto done;
     double loss = 0;
     for (int s = 0; s < ns; s++) {
@@ -42,11 +52,22 @@ static int swin_region_grad(xt_st *st, const xt_json *cfg, const xt_tap *tap) {
         out[s] = xt_malloc_checked(n * sizeof(float), "stage output");
         if (!out[s]) goto done;
     }
-    if (xt_swin_train_forward(m, &P, img, B, out, &act, tap, "model.")) goto done;
+    if (mh ? xt_hiera_train_forward(mh, &P, img, B, out, &act, tap, "model.")
+           : xt_swin_train_forward(m, &P, img, B, out, &act, tap, "model."))
+        goto done;
     for (int s = 0; s < ns; s++) {
         size_t n = (size_t)B * C[s] * H[s] * H[s];
         int64_t sh[4] = {B, C[s], H[s], H[s]};
-        xt_tap_emitf(tap, out[s], 4, sh, "stage%d", s);
+        if (mh) {
+            float *t = xt_malloc_checked(n * sizeof(float), "stage output");
+            if (!t) goto done;
+            xt_nchw_to_nhwc(t, out[s], B, C[s], H[s] * H[s]);
+            int64_t sl[4] = {B, H[s], H[s], C[s]};
+            xt_tap_emitf(tap, t, 4, sl, "intermediates%d", s);
+            free(t);
+            if (s == ns - 1) xt_tap_emitf(tap, out[s], 4, sh, "out");
+        } else
+            xt_tap_emitf(tap, out[s], 4, sh, "stage%d", s);
         char nm[64];
         snprintf(nm, sizeof nm, "input.cotangent.stage%d", s);
         const xt_st_tensor *tc;
@@ -57,7 +78,7 @@ static int swin_region_grad(xt_st *st, const xt_json *cfg, const xt_tap *tap) {
     float lf = (float)loss;
     xt_tap_emit(tap, "loss", &lf, 1, (int64_t)1);
     if (!(dimg = xt_malloc_checked((size_t)ti->numel * sizeof(float), "image gradient"))) goto done;
-    if (xt_swin_train_backward(m, &P, cot, dimg, &scr)) goto done;
+    if (mh ? xt_hiera_train_backward(mh, &P, cot, dimg, &scr) : xt_swin_train_backward(m, &P, cot, dimg, &scr)) goto done;
     emit_grads(&P, tap);
     xt_tap_emitf(tap, dimg, 4, ti->shape, "grad.input.image");
     rc = 0;
@@ -67,6 +88,7 @@ done:
     xt_arena_free(&act);
     xt_arena_free(&scr);
     xt_swin_train_free(m);
+    xt_hiera_train_free(mh);
     xt_params_free(&P);
     return rc;
 }
@@ -125,7 +147,7 @@ done:
 
 int xt_grad_verify(xt_st *st, const xt_json *cfg, const xt_tap *tap) {
     const char *kind = xt_json_str(cfg, "kind", "");
-    if (!strcmp(kind, "swin_region")) return swin_region_grad(st, cfg, tap);
+    if (!strcmp(kind, "swin_region") || !strcmp(kind, "hiera_region")) return region_grad(st, cfg, tap, kind[0] == 'h');
     if (!strcmp(kind, "xt")) return xt_grad(st, cfg, tap);
     return xt_error("verify", "%s: gradients for model kind '%s' are not implemented", st->path, kind);
 }
