@@ -121,7 +121,7 @@ static void grad_ref(void) {
     G.img = malloc(ni * sizeof(float));
     memcpy(G.img, img, ni * sizeof(float));
     for (int s = 0; s < G.ns; s++) {
-        char nm[32];
+        char nm[48];
         snprintf(nm, sizeof nm, "input.cotangent.stage%d", s);
         G.dout[s] = xt_st_f32(st, nm, NULL);
         G.out[s] = malloc((size_t)G.B * G.C[s] * G.H[s] * G.H[s] * sizeof(float));
