@@ -8,7 +8,8 @@
 //   3. central finite differences on a few parameters (q-pooled attention, residual pool,
 //      pos_embed, patch embed conv) and the image;
 //   4. bad configs are refused before anything is registered, small arenas are refused;
-//   5. an xT classifier with a Hiera encoder: loss gradients vs finite differences.
+//   5. an xT classifier with a Hiera encoder: loss gradients vs finite differences; gradient
+//      chipping splits the encoder gradient exactly.
 #include "check.h"
 #include "fd.h"
 #include "models/models.h"
@@ -302,6 +303,46 @@ static void xt_classifier(void) {
         FD_CHECK(xt_pw(&X.P, i), (long)X.P.p[i].n, xt_loss_now, g + X.P.p[i].off, 1e-3, 2e-2, names[f]);
     }
     FD_CHECK(X.img, (long)ni, xt_loss_now, dimg, 1e-3, 2e-2, "xT image");
+    // gradient chipping (8 regions; A = {1, 4, 6}, B = the rest): the kept regions run the
+    // training forward as one batch, the others forward-only through a one-region arena;
+    // encoder grads(A) + grads(B) = grads(all), head grads and logits unchanged
+    xt_params_zero_grad(&X.P);
+    xt_arena_reset(&X.act);
+    CHECK(xt_xt_train_forward(X.m, &X.P, X.img, 2, 64, 64, NULL, X.logits, &X.act, NULL) == 0);
+    xt_lsce_loss(dl, X.logits, X.lab, 2, 2, 0.1f);
+    CHECK(xt_xt_train_backward(X.m, &X.P, dl, NULL, &X.scr) == 0);
+    memcpy(g, X.P.g, X.P.total * sizeof(float));
+    unsigned char keep[2][8] = {{0, 1, 0, 0, 1, 0, 1, 0}, {1, 0, 1, 1, 0, 1, 0, 1}};
+    float *gs = calloc(X.P.total, sizeof(float)), *gh = malloc(X.P.total * sizeof(float)), lg[4];
+    for (int k = 0; k < 2; k++) {
+        xt_arena a, b;
+        int ng = k ? 5 : 3;
+        CHECK(xt_arena_init(&a, xt_xt_train_act_bytes(X.m, 2, 64, 64, ng)) == 0);
+        CHECK(xt_arena_init(&b, xt_xt_train_scratch_bytes(X.m, 2, 64, 64, ng)) == 0);
+        xt_params_zero_grad(&X.P);
+        CHECK(xt_xt_train_forward(X.m, &X.P, X.img, 2, 64, 64, keep[k], lg, &a, NULL) == 0);
+        CHECK_CLOSE(lg, X.logits, 4, 1e-5, 0, "chipped logits");
+        xt_lsce_loss(dl, lg, X.lab, 2, 2, 0.1f);
+        CHECK(xt_xt_train_backward(X.m, &X.P, dl, NULL, &b) == 0);
+        for (size_t j = 0; j < X.P.total; j++) gs[j] += X.P.g[j];
+        if (!k) memcpy(gh, X.P.g, X.P.total * sizeof(float));
+        xt_arena_free(&a);
+        xt_arena_free(&b);
+    }
+    int enc_ok = 1, head_ok = 1;
+    for (int i = 0; i < X.P.n; i++) {
+        int enc = !strncmp(X.P.p[i].name, "encoder.", 8);
+        const float *want = g + X.P.p[i].off, *got = (enc ? gs : gh) + X.P.p[i].off;
+        double mg = 1e-6, md = 0;
+        for (size_t j = 0; j < X.P.p[i].n; j++) mg = fmax(mg, fabs(want[j])), md = fmax(md, fabs(got[j] - want[j]));
+        if (md > 1e-4 * mg) {
+            fprintf(stderr, "chipping: %s differs by %.3e of max %.3e\n", X.P.p[i].name, md, mg);
+            if (enc) enc_ok = 0; else head_ok = 0;
+        }
+    }
+    CHECK(enc_ok && head_ok);
+    free(gs);
+    free(gh);
     free(g);
     free(dimg);
     free(X.img);
