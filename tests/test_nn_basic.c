@@ -142,6 +142,22 @@ int main(void) {
         for (int i = 0; i < N * C; i++) x2[i] += t[i];
         xt_residual_layernorm_forward(x, y, NULL, T("layernorm.w"), T("layernorm.b"), N, C, 1e-5f);
         CHECK_CLOSE(x, x2, N * C, 0, 1e-5, "x += layernorm(y)");
+        // C a multiple of 16: the AVX-512 rows (basic.c), same checks
+        enum { C16 = 96 };
+        fill(x, N * C16, 23);
+        memcpy(x2, x, sizeof(float) * N * C16);
+        for (int n = 0; n < N; n++)
+            for (int c = 0; c < C16; c++) t[n * C16 + c] = y[n * C16 + c] + yb[c];
+        xt_layernorm_forward(t, NULL, NULL, t, T("layernorm.w"), T("layernorm.b"), N, C16, 1e-5f);
+        for (int i = 0; i < N * C16; i++) x2[i] += t[i];
+        xt_residual_layernorm_forward(x, y, yb, T("layernorm.w"), T("layernorm.b"), N, C16, 1e-5f);
+        CHECK_CLOSE(x, x2, N * C16, 0, 1e-5, "x += layernorm(y + yb), 96 channels");
+        fill(x, N * C16, 24);
+        memcpy(x2, x, sizeof(float) * N * C16);
+        xt_layernorm_forward(t, NULL, NULL, y, T("layernorm.w"), T("layernorm.b"), N, C16, 1e-5f);
+        for (int i = 0; i < N * C16; i++) x2[i] += t[i];
+        xt_residual_layernorm_forward(x, y, NULL, T("layernorm.w"), T("layernorm.b"), N, C16, 1e-5f);
+        CHECK_CLOSE(x, x2, N * C16, 0, 1e-5, "x += layernorm(y), 96 channels");
         // GELU(x + b) on the GELU reference: x = gelu.x - b
         static float g[3004], gb[4];
         for (int i = 0; i < 4; i++) gb[i] = 0.25f * i - 0.3f;
