@@ -5,7 +5,8 @@
 set -e
 G=${XT_GOLDEN:-../shared/golden}
 for f in "$G/swinv2_region_256_grad.safetensors" "$G/xt_cls_naive_grad.safetensors" "$G/xt_cls_xl_grad.safetensors" \
-         "$G/xt_cls_hyper_grad.safetensors" "$G/xt_cls_mamba_grad.safetensors" tests/ref/hiera_grad_small.safetensors; do
+         "$G/xt_cls_hyper_grad.safetensors" "$G/xt_cls_mamba_grad.safetensors" tests/ref/hiera_grad_small.safetensors \
+         tests/ref/convnext_grad_small.safetensors; do
     for t in 1 2; do
         $XT verify -q -t $t "$f" | tee "$BUILD/verify_grad.log"
         grep -q " 0 failed, 0 missing" "$BUILD/verify_grad.log"

@@ -61,4 +61,12 @@ typedef struct {
 int xt_hiera_geom_new(xt_hiera_geom *g, const xt_json *cfg, int img_size); // 0 / -1 + error
 void xt_hiera_geom_free(xt_hiera_geom *g);
 
+// ConvNeXt geometry (convnext.c) from a config and region side, without weights: the same reader
+// and checks as the inference encoder, shared with the trainable ConvNeXt (convnext_bwd.c).
+typedef struct {
+    int n_stages, in_chans, patch, ks, img;
+    int dims[XT_MAX_STAGES], depths[XT_MAX_STAGES], hidden[XT_MAX_STAGES], stage_h[XT_MAX_STAGES];
+} xt_convnext_geom;
+int xt_convnext_geom_new(xt_convnext_geom *g, const xt_json *cfg, int img_size); // 0 / -1 + error
+
 #endif

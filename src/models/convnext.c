@@ -18,6 +18,7 @@
 
 #include "backbones.h"
 #include "nn/nn.h"
+#include "train/train.h"
 
 #define LN_EPS 1e-6f
 
@@ -178,6 +179,19 @@ static int cnx_config(convnext *m, xt_encoder *e, const xt_json *cfg, int img_si
     return 0;
 }
 
+int xt_convnext_geom_new(xt_convnext_geom *g, const xt_json *cfg, int img_size) {
+    convnext m;
+    xt_encoder e;
+    memset(&m, 0, sizeof m);
+    memset(&e, 0, sizeof e);
+    if (cnx_config(&m, &e, cfg, img_size)) return -1;
+    memset(g, 0, sizeof *g);
+    g->n_stages = m.n_stages, g->in_chans = e.in_chans, g->patch = m.patch, g->ks = m.ks, g->img = img_size;
+    for (int s = 0; s < m.n_stages; s++)
+        g->dims[s] = m.dims[s], g->depths[s] = m.depths[s], g->hidden[s] = m.hidden[s], g->stage_h[s] = e.stage_h[s];
+    return 0;
+}
+
 xt_encoder *xt_convnext_new(xt_st *st, const xt_json *cfg, const char *prefix, int img_size) {
     xt_encoder *e = xt_xcalloc(1, sizeof *e);
     convnext *m = xt_xcalloc(1, sizeof *m);
@@ -250,6 +264,7 @@ fail:
 // `xt verify` for kind "convnext_region": the ConvNeXt config sits at the top level of the
 // file's config; weights are unprefixed; emits stem_1 and stage{s} (NCHW).
 int xt_convnext_region_verify(xt_st *st, const xt_json *cfg, const xt_tap *tap) {
+    if (xt_st_find(st, "expected.loss")) return xt_grad_verify(st, cfg, tap); // gradient file (train/)
     xt_region_run r;
     if (xt_region_run_file(&r, st, cfg, cfg, "", xt_convnext_new, tap, "convnext")) return -1;
     for (int s = 0; s < r.e->n_stages; s++) {

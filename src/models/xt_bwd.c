@@ -1,8 +1,8 @@
-// xt_bwd.c — the xT classifier for training: nested tokenization, the trainable Swin V2 region
-// encoder (swinv2_bwd.c), stitching, and the naive / xl heads (attention "naive" = official
-// bug-1 per-channel attention, "hyper" = exact causal softmax attention, "mamba" = Mamba blocks
-// (mamba_bwd.c)), with a training forward that keeps activations and the backward down to the
-// image.
+// xt_bwd.c — the xT classifier for training: nested tokenization, the trainable region encoder
+// (Swin V2 swinv2_bwd.c, Hiera hiera_bwd.c or ConvNeXt convnext_bwd.c), stitching, and the naive /
+// xl heads (attention "naive" = official bug-1 per-channel attention, "hyper" = exact causal
+// softmax attention, "mamba" = Mamba blocks (mamba_bwd.c)), with a training forward that keeps
+// activations and the backward down to the image.
 //
 // Whole-image semantics (ref: xt/models/decoders/decoder.py xT.forward):
 //   N C (HP S) (WP S) -> (N HP WP) C S S -> encoder -> last stage stitched (N, C, HP h, WP w)
@@ -28,7 +28,8 @@ typedef struct {
 
 struct xt_xt_train {
     xt_swin_train *enc;                  // the region encoder: Swin V2, or
-    xt_hiera_train *hen;                 // Hiera (then enc is NULL)
+    xt_hiera_train *hen;                 // Hiera, or
+    xt_convnext_train *cen;              // ConvNeXt (then enc is NULL)
     int crop, in_chans, ns, C, fh, K, head, attn, D, nl, F, NHh; // fh: last-stage side per region
     float smoothing;
     int l0w, l0b, l2w, l2b, l3w, l3b;                   // naive head
@@ -45,23 +46,32 @@ struct xt_xt_train {
     float *tok, *pe, *x0, *xf, *cls, *cm, *cr, *cln;    // xl head
 };
 
-// the region encoder, whichever it is (same interface shape: swinv2_bwd.c, hiera_bwd.c)
+// the region encoder, whichever it is (same interface shape: swinv2_bwd.c, hiera_bwd.c, convnext_bwd.c)
 static int enc_stages(const xt_xt_train *m, int *C, int *H) {
-    return m->hen ? xt_hiera_train_stages(m->hen, C, H) : xt_swin_train_stages(m->enc, C, H);
+    return m->cen   ? xt_convnext_train_stages(m->cen, C, H)
+           : m->hen ? xt_hiera_train_stages(m->hen, C, H)
+                    : xt_swin_train_stages(m->enc, C, H);
 }
 static size_t enc_act_bytes(const xt_xt_train *m, int B) {
-    return m->hen ? xt_hiera_train_act_bytes(m->hen, B) : xt_swin_train_act_bytes(m->enc, B);
+    return m->cen   ? xt_convnext_train_act_bytes(m->cen, B)
+           : m->hen ? xt_hiera_train_act_bytes(m->hen, B)
+                    : xt_swin_train_act_bytes(m->enc, B);
 }
 static size_t enc_scratch_bytes(const xt_xt_train *m, int B) {
-    return m->hen ? xt_hiera_train_scratch_bytes(m->hen, B) : xt_swin_train_scratch_bytes(m->enc, B);
+    return m->cen   ? xt_convnext_train_scratch_bytes(m->cen, B)
+           : m->hen ? xt_hiera_train_scratch_bytes(m->hen, B)
+                    : xt_swin_train_scratch_bytes(m->enc, B);
 }
 static int enc_forward(xt_xt_train *m, const xt_params *P, const float *img, int B, float *const *out, xt_arena *act,
                        const xt_tap *tap, const char *prefix) {
-    return m->hen ? xt_hiera_train_forward(m->hen, P, img, B, out, act, tap, prefix)
-                  : xt_swin_train_forward(m->enc, P, img, B, out, act, tap, prefix);
+    return m->cen   ? xt_convnext_train_forward(m->cen, P, img, B, out, act, tap, prefix)
+           : m->hen ? xt_hiera_train_forward(m->hen, P, img, B, out, act, tap, prefix)
+                    : xt_swin_train_forward(m->enc, P, img, B, out, act, tap, prefix);
 }
 static int enc_backward(xt_xt_train *m, xt_params *P, const float *const *dout, float *dimg, xt_arena *scr) {
-    return m->hen ? xt_hiera_train_backward(m->hen, P, dout, dimg, scr) : xt_swin_train_backward(m->enc, P, dout, dimg, scr);
+    return m->cen   ? xt_convnext_train_backward(m->cen, P, dout, dimg, scr)
+           : m->hen ? xt_hiera_train_backward(m->hen, P, dout, dimg, scr)
+                    : xt_swin_train_backward(m->enc, P, dout, dimg, scr);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -76,6 +86,7 @@ void xt_xt_train_free(xt_xt_train *m) {
     if (!m) return;
     xt_swin_train_free(m->enc);
     xt_hiera_train_free(m->hen);
+    xt_convnext_train_free(m->cen);
     xt_mamba_train_free(m->mamba);
     free(m->L);
     free(m);
@@ -85,14 +96,15 @@ xt_xt_train *xt_xt_train_new(xt_params *P, const xt_json *cfg, const xt_st *st) 
     xt_xt_train *m = xt_xcalloc(1, sizeof *m);
     const char *head = xt_json_str(cfg, "cls_head", "naive");
     const xt_json *cx = xt_json_get(cfg, "context"), *lc = xt_json_get(cfg, "loss"), *sw = xt_json_get(cfg, "swin");
-    const xt_json *hc = sw ? NULL : xt_json_get(cfg, "hiera");
+    const xt_json *hc = sw ? NULL : xt_json_get(cfg, "hiera"), *cc = sw || hc ? NULL : xt_json_get(cfg, "convnext");
     xt_json *bb = NULL; // a "backbone" object (docs/backbones.md) with its preset expanded
-    if (!sw && !hc && xt_json_get(cfg, "backbone")) {
+    if (!sw && !hc && !cc && xt_json_get(cfg, "backbone")) {
         if (!(bb = xt_backbone_resolve(xt_json_get(cfg, "backbone")))) { xt_error_prefix("xt train: backbone"); goto fail; }
         const char *arch = xt_json_str(bb, "arch", "");
         if (arch && !strcmp(arch, "hiera")) hc = bb;
         else if (arch && !strcmp(arch, "swinv2")) sw = bb;
-        else { xt_error("xt train", "config: backbone arch '%s': training supports swinv2 and hiera", arch ? arch : "?"); goto fail; }
+        else if (arch && !strcmp(arch, "convnext")) cc = bb;
+        else { xt_error("xt train", "config: backbone arch '%s': training supports swinv2, hiera and convnext", arch ? arch : "?"); goto fail; }
     }
     const char *am = cx ? xt_json_str(cx, "attention_method", "naive") : "naive";
     int ratio = 4, icp = -1;
@@ -105,7 +117,7 @@ xt_xt_train *xt_xt_train_new(xt_params *P, const xt_json *cfg, const xt_st *st) 
         goto fail;
     }
     m->smoothing = (float)sm;
-    if (!sw && !hc) { xt_error("xt train", "config: training needs a \"swin\", \"hiera\" or \"backbone\" region encoder"); goto fail; }
+    if (!sw && !hc && !cc) { xt_error("xt train", "config: training needs a \"swin\", \"hiera\", \"convnext\" or \"backbone\" region encoder"); goto fail; }
     if (!head || (strcmp(head, "naive") && strcmp(head, "xl"))) { xt_error("xt train", "config: cls_head '%s'", head ? head : "?"); goto fail; }
     if (!am || (strcmp(am, "naive") && strcmp(am, "hyper") && strcmp(am, "mamba"))) { xt_error("xt train", "config: attention_method '%s'", am ? am : "?"); goto fail; }
     if (m->K < 1 || m->K > 100000 || ratio < 1 || ratio > 16 || m->crop < 32 || m->crop > 8192 || !(sm >= 0 && sm < 1)) {
@@ -123,7 +135,11 @@ xt_xt_train *xt_xt_train_new(xt_params *P, const xt_json *cfg, const xt_st *st) 
     char nm[160];
     // decoder first: the official named_parameters() order
     int Cl = 0;
-    if (hc) { // the encoder's last-stage width (the same geometry reader as xt_hiera_train_new below)
+    if (cc) { // the encoder's last-stage width (the same reader as xt_convnext_train_new below)
+        xt_convnext_geom cg;
+        if (xt_convnext_geom_new(&cg, cc, m->crop)) { xt_error_prefix("xt train: convnext"); goto fail; }
+        Cl = cg.dims[cg.n_stages - 1];
+    } else if (hc) { // the encoder's last-stage width (the same geometry reader as xt_hiera_train_new below)
         xt_hiera_geom hg;
         if (xt_hiera_geom_new(&hg, hc, m->crop)) { xt_error_prefix("xt train: hiera"); goto fail; }
         Cl = hg.stage_c[hg.n_stages - 1];
@@ -180,13 +196,15 @@ xt_xt_train *xt_xt_train_new(xt_params *P, const xt_json *cfg, const xt_st *st) 
         m->clw = reg(P, "decoder.cls.1.weight", 2, m->K, D, 0);
         m->clb = reg(P, "decoder.cls.1.bias", 1, m->K, 0, 0);
     }
-    if (hc ? !(m->hen = xt_hiera_train_new(P, hc, "encoder.model.", m->crop))
-           : !(m->enc = xt_swin_train_new(P, sw, "encoder.model.", m->crop)))
+    if (cc   ? !(m->cen = xt_convnext_train_new(P, cc, "encoder.model.", m->crop))
+        : hc ? !(m->hen = xt_hiera_train_new(P, hc, "encoder.model.", m->crop))
+             : !(m->enc = xt_swin_train_new(P, sw, "encoder.model.", m->crop)))
         goto fail;
     int Cs[XT_MAX_STAGES], Hs[XT_MAX_STAGES];
     m->ns = enc_stages(m, Cs, Hs);
     m->fh = Hs[m->ns - 1];
-    m->in_chans = (int)P->p[xt_params_find(P, "encoder.model.patch_embed.proj.weight")].shape[1];
+    m->in_chans = m->cen ? xt_convnext_train_in_chans(m->cen)
+                         : (int)P->p[xt_params_find(P, "encoder.model.patch_embed.proj.weight")].shape[1];
     xt_json_free(bb);
     return m;
 fail:
@@ -198,6 +216,7 @@ fail:
 int xt_xt_train_num_classes(const xt_xt_train *m) { return m->K; }
 int xt_xt_train_crop(const xt_xt_train *m) { return m->crop; }
 float xt_xt_train_smoothing(const xt_xt_train *m) { return m->smoothing; }
+int xt_xt_train_in_chans(const xt_xt_train *m) { return m->in_chans; }
 
 // ---------------------------------------------------------------------------------------------
 // activation plan (measure pass = same code on a measuring arena)

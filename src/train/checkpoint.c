@@ -23,7 +23,8 @@ void xt_params_init(xt_params *P, uint64_t seed) {
             else if (ends(p->name, "dt_proj.bias")) {
                 double dt = exp(xt_rng_u01(&r) * (log(0.1) - log(1e-3)) + log(1e-3));
                 v = dt + log(-expm1(-dt)); // softplus^-1
-            } else if (ends(p->name, "cls_token") || ends(p->name, "pos_embed")) v = 0.02 * xt_rng_normal(&r); // Hiera: trunc_normal 0.02
+            } else if (ends(p->name, ".gamma")) v = 1e-6; // ConvNeXt layer scale: timm ls_init_value
+            else if (ends(p->name, "cls_token") || ends(p->name, "pos_embed")) v = 0.02 * xt_rng_normal(&r); // Hiera: trunc_normal 0.02
             else if (p->ndim == 1 || (p->ndim == 3 && p->shape[1] == 1 && p->shape[2] == 1))
                 v = strstr(p->name, "bias") ? 0.0 : 1.0;
             else v = xt_rng_normal(&r) / sqrt((double)fan_in);
@@ -91,17 +92,20 @@ int xt_params_load_partial(xt_params *P, xt_st *st, xt_init_report *rep) {
     xt_json *cfg = cs ? xt_json_parse(cs, strlen(cs), "config") : NULL;
     xt_error_clear();
     char fp[128] = "", kind[64] = "";
-    const char *k = cfg ? xt_json_str(cfg, "kind", "") : "", *wp = cfg ? xt_json_str(cfg, "weight_prefix", "model.") : "";
+    const char *k = cfg ? xt_json_str(cfg, "kind", "") : "";
     snprintf(kind, sizeof kind, "%s", k ? k : "");
-    snprintf(fp, sizeof fp, "%s", wp ? wp : "model.");
+    // ConvNeXt region files keep timm's features_only names unprefixed (xt_pretrained_prefix)
+    const char *defp = !strcmp(kind, "convnext_region") ? "" : "model.";
+    const char *wp = cfg ? xt_json_str(cfg, "weight_prefix", defp) : defp;
+    snprintf(fp, sizeof fp, "%s", wp ? wp : defp);
     xt_json_free(cfg);
-    if (!strcmp(kind, "convnext_region"))
-        return xt_error("train", "%s: a %s file: training supports Swin V2 and Hiera region encoders only", st->path, kind);
-    if (!strcmp(kind, "swin_region") || !strcmp(kind, "hiera_region")) {
-        int hiera_file = kind[0] == 'h', hiera_model = xt_params_find(P, "encoder.model.pos_embed") >= 0;
-        if (hiera_file != hiera_model)
-            return xt_error("train", "%s: a %s file, but the configured region encoder is %s", st->path, kind,
-                            hiera_model ? "Hiera" : "Swin V2");
+    if (!strcmp(kind, "swin_region") || !strcmp(kind, "hiera_region") || !strcmp(kind, "convnext_region")) {
+        const char *file_arch = kind[0] == 'h' ? "Hiera" : kind[0] == 'c' ? "ConvNeXt" : "Swin V2";
+        const char *model_arch = xt_params_find(P, "encoder.model.pos_embed") >= 0        ? "Hiera"
+                                 : xt_params_find(P, "encoder.model.stem_0.weight") >= 0 ? "ConvNeXt"
+                                                                                          : "Swin V2";
+        if (strcmp(file_arch, model_arch))
+            return xt_error("train", "%s: a %s file, but the configured region encoder is %s", st->path, kind, model_arch);
         from = fp;
         to = "encoder.model.";
     }

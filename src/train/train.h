@@ -97,6 +97,21 @@ int xt_hiera_train_forward(xt_hiera_train *m, const xt_params *P, const float *i
                            xt_arena *act, const xt_tap *tap, const char *prefix);
 int xt_hiera_train_backward(xt_hiera_train *m, xt_params *P, const float *const *dout, float *dimg, xt_arena *scratch);
 
+// ConvNeXt region encoder, trainable (models/convnext_bwd.c): the same interface as Swin's above.
+// cfg: ConvNeXt config object (convnext.c keys); parameters under timm's features_only names
+// "<prefix>stem_0.*", "stem_1.*", "stages_<s>.downsample.*", "stages_<s>.blocks.<d>.*".
+
+typedef struct xt_convnext_train xt_convnext_train;
+xt_convnext_train *xt_convnext_train_new(xt_params *P, const xt_json *cfg, const char *prefix, int img_size);
+void xt_convnext_train_free(xt_convnext_train *m);
+int xt_convnext_train_stages(const xt_convnext_train *m, int *C, int *H);
+int xt_convnext_train_in_chans(const xt_convnext_train *m);
+size_t xt_convnext_train_act_bytes(const xt_convnext_train *m, int B);
+size_t xt_convnext_train_scratch_bytes(const xt_convnext_train *m, int B);
+int xt_convnext_train_forward(xt_convnext_train *m, const xt_params *P, const float *img, int B, float *const *out,
+                              xt_arena *act, const xt_tap *tap, const char *prefix);
+int xt_convnext_train_backward(xt_convnext_train *m, xt_params *P, const float *const *dout, float *dimg,
+                               xt_arena *scratch);
 
 // ---------------------------------------------------------------------------------------------
 // Mamba context layers, trainable (models/mamba_bwd.c): xT's Block (LayerNorm, Mamba mixer,
@@ -113,7 +128,7 @@ size_t xt_mamba_train_scratch_floats(const xt_mamba_train *m, int N, int Lt);
 void xt_mamba_train_backward(xt_mamba_train *m, xt_params *P, float *dx, int N, int Lt, float *scratch);
 
 // ---------------------------------------------------------------------------------------------
-// xT classifier, trainable (models/xt_bwd.c): Swin V2 regions + naive or xl head.
+// xT classifier, trainable (models/xt_bwd.c): Swin V2, Hiera or ConvNeXt regions + naive or xl head.
 
 typedef struct xt_xt_train xt_xt_train;
 // cfg: an xT model config ("kind": "xt"); st (may be NULL) decides optional keys (qkv.bias).
@@ -122,6 +137,7 @@ void xt_xt_train_free(xt_xt_train *m);
 int xt_xt_train_num_classes(const xt_xt_train *m);
 int xt_xt_train_crop(const xt_xt_train *m);
 float xt_xt_train_smoothing(const xt_xt_train *m);
+int xt_xt_train_in_chans(const xt_xt_train *m); // image channels the region encoder takes
 // Arena sizes for a batch (N, C, H, W) of which n_grad regions keep activations.
 size_t xt_xt_train_act_bytes(xt_xt_train *m, int N, int H, int W, int n_grad);
 size_t xt_xt_train_scratch_bytes(xt_xt_train *m, int N, int H, int W, int n_grad);
@@ -157,7 +173,7 @@ int xt_dataset_load(const xt_dataset *d, int i, float *img, int C, int S, int cr
                     int *label);
 
 // Fresh weights: >= 2-D N(0, 1/fan_in); norm weights 1; biases 0; Swin logit_scale log 10;
-// cls_token and (Hiera) pos_embed N(0, 0.02^2); Mamba A_log = log(1..d_state), D = 1, dt_proj.bias = softplus^-1(dt),
+// cls_token and (Hiera) pos_embed N(0, 0.02^2); ConvNeXt layer scale gamma 1e-6 (timm); Mamba A_log = log(1..d_state), D = 1, dt_proj.bias = softplus^-1(dt),
 // dt log-uniform in [1e-3, 1e-1] (mamba_simple's init).
 void xt_params_init(xt_params *P, uint64_t seed);
 
@@ -177,7 +193,8 @@ typedef struct {
 // --init from a model file that may hold only some of the parameters (e.g. an ImageNet-pretrained
 // region encoder made by `xt convert --from ...`): parameters present are copied (same shape, else
 // an error naming both), the others keep their current (fresh) values. A region-encoder file
-// (config kind swin_region or hiera_region; names under its "weight_prefix", default "model.") provides the
+// (config kind swin_region, hiera_region or convnext_region; names under its "weight_prefix", default
+// "model.", for convnext_region none) provides the
 // encoder: its names map to encoder.model.*. A weight the model does not have is an error;
 // input.* / expected.* / optim.* tensors are ignored.
 int xt_params_load_partial(xt_params *P, xt_st *st, xt_init_report *rep);

@@ -73,7 +73,7 @@ int xt_train_evaluate(xt_xt_train *m, const xt_params *P, const xt_dataset *d, c
                       void (*progress)(void *u, int64_t done, int64_t total, double, double, double), void *u) {
     (void)root;
     int K = xt_xt_train_num_classes(m), crop = xt_xt_train_crop(m), C = 3, rc = -1;
-    C = (int)P->p[xt_params_find(P, "encoder.model.patch_embed.proj.weight")].shape[1];
+    C = xt_xt_train_in_chans(m);
     if (batch < 1) batch = 1;
     xt_arena act = {0};
     float *img = xt_malloc_checked((size_t)batch * C * S * S * sizeof(float), "evaluation batch");
@@ -138,7 +138,7 @@ int xt_train_run(const xt_json *mcfg, xt_st *from, int resume, const xt_train_op
     }
     dump(&cfgs, mcfg);
     int K = xt_xt_train_num_classes(m), crop = xt_xt_train_crop(m), S = o->img_size, N = o->batch;
-    int C = (int)P.p[xt_params_find(&P, "encoder.model.patch_embed.proj.weight")].shape[1];
+    int C = xt_xt_train_in_chans(m);
     if (!o->data || !o->data[0]) { xt_error("train", "no training data (--data)"); goto done; }
     if (S < crop || S % crop || S > 1 << 16) { xt_error("train", "img_size %d must be a positive multiple of crop_size %d", S, crop); goto done; }
     if (N < 1 || N > 4096 || !(o->grad_ratio > 0 && o->grad_ratio <= 1) || !(o->lr >= 0) || o->warmup < 0) {

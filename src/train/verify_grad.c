@@ -2,7 +2,7 @@
 // from the file, runs the training forward on input.image (emitting the forward tensors as the
 // inference path does), the file's loss and the backward, and emits `loss`, `grad.<param>` for
 // every parameter and `grad.input.image`.
-//   swin_region, hiera_region: loss = sum_s sum(stage_s * input.cotangent.stage{s}) (a VJP; Hiera
+//   swin_region, hiera_region, convnext_region: loss = sum_s sum(stage_s * input.cotangent.stage{s}) (a VJP; Hiera
 //                emits its stages as intermediates{s} NHWC and out, as its inference verify does)
 //   xt:          label-smoothed cross-entropy (smoothing from config.loss, 0.3) on input.label
 #include <string.h>
@@ -16,8 +16,9 @@ static void emit_grads(const xt_params *P, const xt_tap *tap) {
         xt_tap_emitf(tap, xt_pg(P, i), P->p[i].ndim, P->p[i].shape, "grad.%s", P->p[i].name);
 }
 
-// hiera: cfg is the hiera_region file's config (encoder object "hiera"); else Swin V2's own
-static int region_grad(xt_st *st, const xt_json *cfg, const xt_tap *tap, int hiera) {
+// hiera: cfg is the hiera_region file's config (encoder object "hiera"); convnext: the ConvNeXt
+// config at the top level, weights unprefixed (as its inference verify); else Swin V2's own
+static int region_grad(xt_st *st, const xt_json *cfg, const xt_tap *tap, int hiera, int convnext) {
     const xt_st_tensor *ti;
     const float *img = xt_st_f32(st, "input.image", &ti);
     if (!img) return -1;
@@ -30,21 +31,29 @@ static int region_grad(xt_st *st, const xt_json *cfg, const xt_tap *tap, int hie
     const float *cot[XT_MAX_STAGES] = {0};
     xt_swin_train *m = NULL;
     xt_hiera_train *mh = NULL;
-    if (hiera) {
+    xt_convnext_train *mc = NULL;
+    if (convnext) {
+        if (!(mc = xt_convnext_train_new(&P, cfg, "", S))) goto done;
+    } else if (hiera) {
         const xt_json *hc = xt_json_get(cfg, "hiera");
         if (!hc) { xt_error("verify", "%s: config has no 'hiera' object", st->path); goto done; }
         if (!(mh = xt_hiera_train_new(&P, hc, "model.", S))) goto done;
     } else if (!(m = xt_swin_train_new(&P, cfg, "model.", S)))
         goto done;
-    int C[XT_MAX_STAGES], H[XT_MAX_STAGES], ns = mh ? xt_hiera_train_stages(mh, C, H) : xt_swin_train_stages(m, C, H);
-    if (ti->shape[1] != P.p[xt_params_find(&P, "model.patch_embed.proj.weight")].shape[1]) {
+    int C[XT_MAX_STAGES], H[XT_MAX_STAGES], ns = mc ? xt_convnext_train_stages(mc, C, H) : mh ? xt_hiera_train_stages(mh, C, H) : xt_swin_train_stages(m, C, H);
+    int pe = xt_params_find(&P, mc ? "stem_0.weight" : "model.patch_embed.proj.weight"); // the first conv
+    if (ti->shape[1] != P.p[pe].shape[1]) {
         xt_error("verify", "%s: input.image has %lld channels, the model %lld", st->path, (long long)ti->shape[1],
-                 (long long)P.p[0].shape[1]);
+                 (long long)P.p[pe].shape[1]);
         goto done;
     }
     if (xt_params_alloc(&P) || xt_params_load(&P, st)) goto done;
-    if (xt_arena_init(&act, mh ? xt_hiera_train_act_bytes(mh, B) : xt_swin_train_act_bytes(m, B)) ||
-        xt_arena_init(&scr, mh ? xt_hiera_train_scratch_bytes(mh, B) : xt_swin_train_scratch_bytes(m, B)))
+    if (xt_arena_init(&act, mc   ? xt_convnext_train_act_bytes(mc, B)
+                            : mh ? xt_hiera_train_act_bytes(mh, B)
+                                 : xt_swin_train_act_bytes(m, B)) ||
+        xt_arena_init(&scr, mc   ? xt_convnext_train_scratch_bytes(mc, B)
+                            : mh ? xt_hiera_train_scratch_bytes(mh, B)
+                                 : xt_swin_train_scratch_bytes(m, B)))
         goto done;
     double loss = 0;
     for (int s = 0; s < ns; s++) {
@@ -52,8 +61,9 @@ static int region_grad(xt_st *st, const xt_json *cfg, const xt_tap *tap, int hie
         out[s] = xt_malloc_checked(n * sizeof(float), "stage output");
         if (!out[s]) goto done;
     }
-    if (mh ? xt_hiera_train_forward(mh, &P, img, B, out, &act, tap, "model.")
-           : xt_swin_train_forward(m, &P, img, B, out, &act, tap, "model."))
+    if (mc   ? xt_convnext_train_forward(mc, &P, img, B, out, &act, tap, "")
+        : mh ? xt_hiera_train_forward(mh, &P, img, B, out, &act, tap, "model.")
+             : xt_swin_train_forward(m, &P, img, B, out, &act, tap, "model."))
         goto done;
     for (int s = 0; s < ns; s++) {
         size_t n = (size_t)B * C[s] * H[s] * H[s];
@@ -78,7 +88,10 @@ static int region_grad(xt_st *st, const xt_json *cfg, const xt_tap *tap, int hie
     float lf = (float)loss;
     xt_tap_emit(tap, "loss", &lf, 1, (int64_t)1);
     if (!(dimg = xt_malloc_checked((size_t)ti->numel * sizeof(float), "image gradient"))) goto done;
-    if (mh ? xt_hiera_train_backward(mh, &P, cot, dimg, &scr) : xt_swin_train_backward(m, &P, cot, dimg, &scr)) goto done;
+    if (mc   ? xt_convnext_train_backward(mc, &P, cot, dimg, &scr)
+        : mh ? xt_hiera_train_backward(mh, &P, cot, dimg, &scr)
+             : xt_swin_train_backward(m, &P, cot, dimg, &scr))
+        goto done;
     emit_grads(&P, tap);
     xt_tap_emitf(tap, dimg, 4, ti->shape, "grad.input.image");
     rc = 0;
@@ -89,6 +102,7 @@ done:
     xt_arena_free(&scr);
     xt_swin_train_free(m);
     xt_hiera_train_free(mh);
+    xt_convnext_train_free(mc);
     xt_params_free(&P);
     return rc;
 }
@@ -107,7 +121,7 @@ static int xt_grad(xt_st *st, const xt_json *cfg, const xt_tap *tap) {
     xt_xt_train *m = xt_xt_train_new(&P, cfg, st);
     if (!m) goto done;
     int K = xt_xt_train_num_classes(m);
-    if (ti->shape[1] != P.p[xt_params_find(&P, "encoder.model.patch_embed.proj.weight")].shape[1]) {
+    if (ti->shape[1] != xt_xt_train_in_chans(m)) {
         xt_error("verify", "%s: input.image has %lld channels, not the model's", st->path, (long long)ti->shape[1]);
         goto done;
     }
@@ -147,7 +161,8 @@ done:
 
 int xt_grad_verify(xt_st *st, const xt_json *cfg, const xt_tap *tap) {
     const char *kind = xt_json_str(cfg, "kind", "");
-    if (!strcmp(kind, "swin_region") || !strcmp(kind, "hiera_region")) return region_grad(st, cfg, tap, kind[0] == 'h');
+    if (!strcmp(kind, "swin_region") || !strcmp(kind, "hiera_region")) return region_grad(st, cfg, tap, kind[0] == 'h', 0);
+    if (!strcmp(kind, "convnext_region")) return region_grad(st, cfg, tap, 0, 1);
     if (!strcmp(kind, "xt")) return xt_grad(st, cfg, tap);
     return xt_error("verify", "%s: gradients for model kind '%s' are not implemented", st->path, kind);
 }
