@@ -7,14 +7,18 @@
 //      verify` on the same file: tests/cli_verify_grad.sh);
 //   3. central finite differences on a few parameters (depthwise conv, layer scale, downsample,
 //      stem) and the image;
-//   4. bad configs are refused before anything is registered, small arenas are refused;
-//   5. an xT classifier with a ConvNeXt encoder: loss gradients vs finite differences; gradient
+//   4. a non-default geometry (kernel 3, patch 2, 2 channels, a stage of depth 0): training
+//      forward = inference encoder, every parameter and the image vs finite differences;
+//   5. bad configs are refused before anything is registered, small arenas are refused;
+//   6. an xT classifier with a ConvNeXt encoder: loss gradients vs finite differences; gradient
 //      chipping splits the encoder gradient exactly.
 #include "check.h"
 #include "fd.h"
 #include "models/models.h"
 #include "nn/nn.h"
 #include "train/train.h"
+
+#include <unistd.h>
 
 static xt_json *cfg_of(xt_st *st) {
     const char *cs = xt_st_meta(st, "config");
@@ -249,6 +253,89 @@ static void bad_configs(void) {
     xt_json_free(j);
 }
 
+// A non-default geometry (kernel 3, patch 2, 2 input channels, mlp_ratio 2, a stage of depth 0):
+// training forward = inference encoder on the same weights, gradients vs finite differences.
+static double odd_loss(void) {
+    xt_arena_reset(&G.act);
+    if (xt_convnext_train_forward(G.m, &G.P, G.img, G.B, G.out, &G.act, NULL, NULL)) return NAN;
+    double l = 0;
+    for (int s = 0; s < G.ns; s++) l += dot_(G.out[s], G.dout[s], (long)G.B * G.C[s] * G.H[s] * G.H[s]);
+    return l;
+}
+
+static void odd_geometry(void) {
+    static const char *cs = "{\"dims\": [4, 8, 6], \"depths\": [1, 0, 2], \"kernel_size\": 3, \"patch_size\": 2,"
+                            " \"in_chans\": 2, \"mlp_ratio\": 2}";
+    xt_json *cfg = xt_json_parse(cs, strlen(cs), "test");
+    memset(&G, 0, sizeof G);
+    const int S = 24;
+    G.B = 2;
+    G.m = xt_convnext_train_new(&G.P, cfg, "", S);
+    CHECK(G.m != NULL);
+    if (!G.m) { fprintf(stderr, "%s\n", xt_error_buffer()); xt_json_free(cfg); return; }
+    CHECK(xt_params_alloc(&G.P) == 0);
+    xt_params_init(&G.P, 7);
+    uint64_t r = 9;
+    for (int i = 0; i < G.P.n; i++) // gamma 0.5, biases and norm weights away from 0 / 1
+        for (size_t j = 0; j < G.P.p[i].n; j++)
+            if (G.P.p[i].ndim == 1) xt_pw(&G.P, i)[j] = (strstr(G.P.p[i].name, "gamma") ? 0.5f : 0.0f) +
+                                                        0.2f * (float)xt_rng_normal(&r);
+    G.ns = xt_convnext_train_stages(G.m, G.C, G.H);
+    CHECK(G.ns == 3 && G.H[0] == 12 && G.H[2] == 3 && G.C[1] == 8);
+    CHECK(xt_arena_init(&G.act, xt_convnext_train_act_bytes(G.m, G.B)) == 0);
+    CHECK(xt_arena_init(&G.scr, xt_convnext_train_scratch_bytes(G.m, G.B)) == 0);
+    size_t ni = (size_t)G.B * 2 * S * S;
+    G.img = malloc(ni * sizeof(float));
+    for (size_t j = 0; j < ni; j++) G.img[j] = (float)xt_rng_normal(&r);
+    float *dd[3], *inf[3];
+    for (int s = 0; s < G.ns; s++) {
+        size_t n = (size_t)G.B * G.C[s] * G.H[s] * G.H[s];
+        G.out[s] = malloc(n * sizeof(float));
+        inf[s] = malloc(n * sizeof(float));
+        dd[s] = malloc(n * sizeof(float));
+        for (size_t j = 0; j < n; j++) dd[s][j] = (float)xt_rng_normal(&r);
+        G.dout[s] = dd[s];
+    }
+    // inference encoder from the same weights (written as a model file)
+    char path[] = "/tmp/xt_test_cnx_train_XXXXXX";
+    int fd = mkstemp(path);
+    CHECK(fd >= 0);
+    if (fd >= 0) close(fd);
+    CHECK(xt_train_ckpt_save(&G.P, path, NULL, NULL, 0) == 0);
+    xt_st *st = xt_st_open(path);
+    xt_encoder *e = st ? xt_convnext_new(st, cfg, "", S) : NULL;
+    CHECK(e != NULL);
+    odd_loss();
+    if (e) {
+        xt_arena ws;
+        CHECK(xt_arena_init(&ws, e->workspace_size(e, G.B)) == 0);
+        CHECK(e->forward(e, G.img, G.B, inf, &ws, NULL, "") == 0);
+        for (int s = 0; s < G.ns; s++)
+            CHECK_CLOSE(G.out[s], inf[s], (long)G.B * G.C[s] * G.H[s] * G.H[s], 0, 1e-5, "odd geometry: train vs inference");
+        xt_arena_free(&ws);
+        e->free(e);
+    }
+    xt_st_close(st);
+    unlink(path);
+    float *dimg = malloc(ni * sizeof(float)), *g = malloc(G.P.total * sizeof(float));
+    xt_params_zero_grad(&G.P);
+    odd_loss();
+    CHECK(xt_convnext_train_backward(G.m, &G.P, G.dout, dimg, &G.scr) == 0);
+    memcpy(g, G.P.g, G.P.total * sizeof(float));
+    for (int i = 0; i < G.P.n; i++)
+        FD_CHECK(xt_pw(&G.P, i), (long)G.P.p[i].n, odd_loss, g + G.P.p[i].off, 1e-3, 2e-2, G.P.p[i].name);
+    FD_CHECK(G.img, (long)ni, odd_loss, dimg, 1e-3, 2e-2, "odd geometry image");
+    for (int s = 0; s < G.ns; s++) free(G.out[s]), free(inf[s]), free(dd[s]);
+    free(dimg);
+    free(g);
+    free(G.img);
+    xt_arena_free(&G.act);
+    xt_arena_free(&G.scr);
+    xt_convnext_train_free(G.m);
+    xt_params_free(&G.P);
+    xt_json_free(cfg);
+}
+
 // An xT classifier whose region encoder is ConvNeXt (xt_bwd.c dispatch): the loss gradient of
 // encoder and head parameters and of the image agrees with finite differences.
 static struct {
@@ -364,6 +451,7 @@ int main(void) {
     golden_forward();
     grad_ref();
     bad_configs();
+    odd_geometry();
     xt_classifier();
     return check_summary("convnext_train");
 }
