@@ -14,7 +14,6 @@
 //
 // Memory per block and image: H*H*(4C + 2 hidden + 2) floats.
 // ref: timm/models/convnext.py @ v0.9.7 (ConvNeXt, ConvNeXtStage, ConvNeXtBlock)
-#include <stdarg.h>
 #include <string.h>
 
 #include "backbones.h"
@@ -47,18 +46,6 @@ struct xt_convnext_train {
 // ---------------------------------------------------------------------------------------------
 // build
 
-static int reg(xt_params *P, int nd, int64_t a, int64_t b, int64_t c, int64_t d, const char *fmt, ...)
-    __attribute__((format(printf, 7, 8)));
-static int reg(xt_params *P, int nd, int64_t a, int64_t b, int64_t c, int64_t d, const char *fmt, ...) {
-    char nm[256];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(nm, sizeof nm, fmt, ap);
-    va_end(ap);
-    int64_t sh[4] = {a, b, c, d};
-    return xt_params_add(P, nm, nd, sh);
-}
-
 void xt_convnext_train_free(xt_convnext_train *m) {
     if (!m) return;
     for (int s = 0; s < XT_MAX_STAGES; s++) {
@@ -79,33 +66,33 @@ xt_convnext_train *xt_convnext_train_new(xt_params *P, const xt_json *cfg, const
     const int64_t K = G->ks, Pt = G->patch;
     int64_t C = G->dims[0];
     // timm features_only state_dict names and order (stem_0/stem_1/stages_{s})
-    m->stw = reg(P, 4, C, G->in_chans, Pt, Pt, "%sstem_0.weight", pre);
-    m->stb = reg(P, 1, C, 0, 0, 0, "%sstem_0.bias", pre);
-    m->slw = reg(P, 1, C, 0, 0, 0, "%sstem_1.weight", pre);
-    m->slb = reg(P, 1, C, 0, 0, 0, "%sstem_1.bias", pre);
+    m->stw = xt_params_addf(P, 4, C, G->in_chans, Pt, Pt, "%sstem_0.weight", pre);
+    m->stb = xt_params_addf(P, 1, C, 0, 0, 0, "%sstem_0.bias", pre);
+    m->slw = xt_params_addf(P, 1, C, 0, 0, 0, "%sstem_1.weight", pre);
+    m->slb = xt_params_addf(P, 1, C, 0, 0, 0, "%sstem_1.bias", pre);
     for (int s = 0; s < G->n_stages; s++) {
         tstage *S = &m->st[s];
         int64_t Cs = G->dims[s], Hd = G->hidden[s];
         if (s) {
-            S->dlw = reg(P, 1, C, 0, 0, 0, "%sstages_%d.downsample.0.weight", pre, s);
-            S->dlb = reg(P, 1, C, 0, 0, 0, "%sstages_%d.downsample.0.bias", pre, s);
-            S->dw = reg(P, 4, Cs, C, 2, 2, "%sstages_%d.downsample.1.weight", pre, s);
-            S->db = reg(P, 1, Cs, 0, 0, 0, "%sstages_%d.downsample.1.bias", pre, s);
+            S->dlw = xt_params_addf(P, 1, C, 0, 0, 0, "%sstages_%d.downsample.0.weight", pre, s);
+            S->dlb = xt_params_addf(P, 1, C, 0, 0, 0, "%sstages_%d.downsample.0.bias", pre, s);
+            S->dw = xt_params_addf(P, 4, Cs, C, 2, 2, "%sstages_%d.downsample.1.weight", pre, s);
+            S->db = xt_params_addf(P, 1, Cs, 0, 0, 0, "%sstages_%d.downsample.1.bias", pre, s);
         }
         C = Cs;
         S->blk = xt_xcalloc(G->depths[s] ? G->depths[s] : 1, sizeof *S->blk);
         S->xs = xt_xcalloc(G->depths[s] + 1, sizeof *S->xs);
         for (int d = 0; d < G->depths[s]; d++) {
             tblock *k = &S->blk[d];
-            k->gam = reg(P, 1, C, 0, 0, 0, "%sstages_%d.blocks.%d.gamma", pre, s, d);
-            k->dww = reg(P, 4, C, 1, K, K, "%sstages_%d.blocks.%d.conv_dw.weight", pre, s, d);
-            k->dwb = reg(P, 1, C, 0, 0, 0, "%sstages_%d.blocks.%d.conv_dw.bias", pre, s, d);
-            k->lnw = reg(P, 1, C, 0, 0, 0, "%sstages_%d.blocks.%d.norm.weight", pre, s, d);
-            k->lnb = reg(P, 1, C, 0, 0, 0, "%sstages_%d.blocks.%d.norm.bias", pre, s, d);
-            k->f1w = reg(P, 2, Hd, C, 0, 0, "%sstages_%d.blocks.%d.mlp.fc1.weight", pre, s, d);
-            k->f1b = reg(P, 1, Hd, 0, 0, 0, "%sstages_%d.blocks.%d.mlp.fc1.bias", pre, s, d);
-            k->f2w = reg(P, 2, C, Hd, 0, 0, "%sstages_%d.blocks.%d.mlp.fc2.weight", pre, s, d);
-            k->f2b = reg(P, 1, C, 0, 0, 0, "%sstages_%d.blocks.%d.mlp.fc2.bias", pre, s, d);
+            k->gam = xt_params_addf(P, 1, C, 0, 0, 0, "%sstages_%d.blocks.%d.gamma", pre, s, d);
+            k->dww = xt_params_addf(P, 4, C, 1, K, K, "%sstages_%d.blocks.%d.conv_dw.weight", pre, s, d);
+            k->dwb = xt_params_addf(P, 1, C, 0, 0, 0, "%sstages_%d.blocks.%d.conv_dw.bias", pre, s, d);
+            k->lnw = xt_params_addf(P, 1, C, 0, 0, 0, "%sstages_%d.blocks.%d.norm.weight", pre, s, d);
+            k->lnb = xt_params_addf(P, 1, C, 0, 0, 0, "%sstages_%d.blocks.%d.norm.bias", pre, s, d);
+            k->f1w = xt_params_addf(P, 2, Hd, C, 0, 0, "%sstages_%d.blocks.%d.mlp.fc1.weight", pre, s, d);
+            k->f1b = xt_params_addf(P, 1, Hd, 0, 0, 0, "%sstages_%d.blocks.%d.mlp.fc1.bias", pre, s, d);
+            k->f2w = xt_params_addf(P, 2, C, Hd, 0, 0, "%sstages_%d.blocks.%d.mlp.fc2.weight", pre, s, d);
+            k->f2b = xt_params_addf(P, 1, C, 0, 0, 0, "%sstages_%d.blocks.%d.mlp.fc2.bias", pre, s, d);
         }
     }
     return m;

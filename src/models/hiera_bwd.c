@@ -19,7 +19,6 @@
 // ref: hiera/hiera.py (HieraBlock, MaskUnitAttention, PatchEmbed, do_pool) @ b12b842
 #include <float.h>
 #include <math.h>
-#include <stdarg.h>
 #include <string.h>
 
 #include "backbones.h"
@@ -48,18 +47,6 @@ struct xt_hiera_train {
 // ---------------------------------------------------------------------------------------------
 // build
 
-static int reg(xt_params *P, int nd, int64_t a, int64_t b, int64_t c, int64_t d, const char *fmt, ...)
-    __attribute__((format(printf, 7, 8)));
-static int reg(xt_params *P, int nd, int64_t a, int64_t b, int64_t c, int64_t d, const char *fmt, ...) {
-    char nm[256];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(nm, sizeof nm, fmt, ap);
-    va_end(ap);
-    int64_t sh[4] = {a, b, c, d};
-    return xt_params_add(P, nm, nd, sh);
-}
-
 void xt_hiera_train_free(xt_hiera_train *m) {
     if (!m) return;
     xt_hiera_geom_free(&m->g);
@@ -79,29 +66,29 @@ xt_hiera_train *xt_hiera_train_new(xt_params *P, const xt_json *cfg, const char 
     m->colsz = xt_conv2d_col_size(&pd);
     m->blk = xt_xcalloc(G->depth, sizeof *m->blk);
     // official state_dict order: the module's own pos_embed, then patch_embed, then blocks
-    m->pos = reg(P, 3, 1, G->Np, G->C0, 0, "%spos_embed", pre);
-    m->pew = reg(P, 4, G->C0, G->in_chans, G->kh, G->kw, "%spatch_embed.proj.weight", pre);
-    m->peb = reg(P, 1, G->C0, 0, 0, 0, "%spatch_embed.proj.bias", pre);
+    m->pos = xt_params_addf(P, 3, 1, G->Np, G->C0, 0, "%spos_embed", pre);
+    m->pew = xt_params_addf(P, 4, G->C0, G->in_chans, G->kh, G->kw, "%spatch_embed.proj.weight", pre);
+    m->peb = xt_params_addf(P, 1, G->C0, 0, 0, 0, "%spatch_embed.proj.bias", pre);
     for (int i = 0; i < G->depth; i++) {
         tblock *k = &m->blk[i];
         k->g = G->blk[i];
         int64_t dim = k->g.dim, D = k->g.dout, F = k->g.hidden;
-        k->n1w = reg(P, 1, dim, 0, 0, 0, "%sblocks.%d.norm1.weight", pre, i);
-        k->n1b = reg(P, 1, dim, 0, 0, 0, "%sblocks.%d.norm1.bias", pre, i);
-        k->qkvw = reg(P, 2, 3 * D, dim, 0, 0, "%sblocks.%d.attn.qkv.weight", pre, i);
-        k->qkvb = reg(P, 1, 3 * D, 0, 0, 0, "%sblocks.%d.attn.qkv.bias", pre, i);
-        k->projw = reg(P, 2, D, D, 0, 0, "%sblocks.%d.attn.proj.weight", pre, i);
-        k->projb = reg(P, 1, D, 0, 0, 0, "%sblocks.%d.attn.proj.bias", pre, i);
-        k->n2w = reg(P, 1, D, 0, 0, 0, "%sblocks.%d.norm2.weight", pre, i);
-        k->n2b = reg(P, 1, D, 0, 0, 0, "%sblocks.%d.norm2.bias", pre, i);
-        k->fc1w = reg(P, 2, F, D, 0, 0, "%sblocks.%d.mlp.fc1.weight", pre, i);
-        k->fc1b = reg(P, 1, F, 0, 0, 0, "%sblocks.%d.mlp.fc1.bias", pre, i);
-        k->fc2w = reg(P, 2, D, F, 0, 0, "%sblocks.%d.mlp.fc2.weight", pre, i);
-        k->fc2b = reg(P, 1, D, 0, 0, 0, "%sblocks.%d.mlp.fc2.bias", pre, i);
+        k->n1w = xt_params_addf(P, 1, dim, 0, 0, 0, "%sblocks.%d.norm1.weight", pre, i);
+        k->n1b = xt_params_addf(P, 1, dim, 0, 0, 0, "%sblocks.%d.norm1.bias", pre, i);
+        k->qkvw = xt_params_addf(P, 2, 3 * D, dim, 0, 0, "%sblocks.%d.attn.qkv.weight", pre, i);
+        k->qkvb = xt_params_addf(P, 1, 3 * D, 0, 0, 0, "%sblocks.%d.attn.qkv.bias", pre, i);
+        k->projw = xt_params_addf(P, 2, D, D, 0, 0, "%sblocks.%d.attn.proj.weight", pre, i);
+        k->projb = xt_params_addf(P, 1, D, 0, 0, 0, "%sblocks.%d.attn.proj.bias", pre, i);
+        k->n2w = xt_params_addf(P, 1, D, 0, 0, 0, "%sblocks.%d.norm2.weight", pre, i);
+        k->n2b = xt_params_addf(P, 1, D, 0, 0, 0, "%sblocks.%d.norm2.bias", pre, i);
+        k->fc1w = xt_params_addf(P, 2, F, D, 0, 0, "%sblocks.%d.mlp.fc1.weight", pre, i);
+        k->fc1b = xt_params_addf(P, 1, F, 0, 0, 0, "%sblocks.%d.mlp.fc1.bias", pre, i);
+        k->fc2w = xt_params_addf(P, 2, D, F, 0, 0, "%sblocks.%d.mlp.fc2.weight", pre, i);
+        k->fc2b = xt_params_addf(P, 1, D, 0, 0, 0, "%sblocks.%d.mlp.fc2.bias", pre, i);
         k->pw = k->pb = -1;
         if (dim != D) {
-            k->pw = reg(P, 2, D, dim, 0, 0, "%sblocks.%d.proj.weight", pre, i);
-            k->pb = reg(P, 1, D, 0, 0, 0, "%sblocks.%d.proj.bias", pre, i);
+            k->pw = xt_params_addf(P, 2, D, dim, 0, 0, "%sblocks.%d.proj.weight", pre, i);
+            k->pb = xt_params_addf(P, 1, D, 0, 0, 0, "%sblocks.%d.proj.bias", pre, i);
         }
     }
     return m;

@@ -1,5 +1,6 @@
 // params.c — the flat parameter set: weights, gradients and AdamW moments in four arrays of one
 // layout, one 16-float-aligned block per parameter under its official state_dict name.
+#include <stdarg.h>
 #include <string.h>
 
 #include "train.h"
@@ -23,6 +24,16 @@ int xt_params_add(xt_params *P, const char *name, int ndim, const int64_t *shape
     // patterns, "LayerNorm.weight" etc., match no parameter name of these models)
     p->decay = strstr(name, "bias") == NULL;
     return P->n++;
+}
+
+int xt_params_addf(xt_params *P, int nd, int64_t a, int64_t b, int64_t c, int64_t d, const char *fmt, ...) {
+    char nm[256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(nm, sizeof nm, fmt, ap);
+    va_end(ap);
+    int64_t sh[4] = {a, b, c, d};
+    return xt_params_add(P, nm, nd, sh);
 }
 
 int xt_params_alloc(xt_params *P) {

@@ -32,6 +32,9 @@ typedef struct {
 
 // Registers a parameter (layout phase, before xt_params_alloc); returns its index.
 int xt_params_add(xt_params *P, const char *name, int ndim, const int64_t *shape);
+// The same with a printf-formatted name and the shape as up to 4 sizes (nd of them are used).
+int xt_params_addf(xt_params *P, int nd, int64_t a, int64_t b, int64_t c, int64_t d, const char *fmt, ...)
+    __attribute__((format(printf, 7, 8)));
 int xt_params_alloc(xt_params *P); // zeroed w/g/m/v; -1 + error on allocation failure
 void xt_params_free(xt_params *P);
 int xt_params_find(const xt_params *P, const char *name); // index or -1
