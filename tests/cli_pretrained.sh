@@ -47,6 +47,11 @@ has "$T/3b.err" "timm-swinv2, timm-convnext, hiera or auto"
 $XT convert $R/pretrained_swinv2_timm.pth -o "$T/e.safetensors" --set window_size=16 --prefix encoder.model. -q || die "--prefix"
 $XT info "$T/e.safetensors" > "$T/3.info"
 has "$T/3.info" '"weight_prefix":"encoder.model."'
+# a prefixed region file still verifies: its config names the prefix
+$XT convert $R/pretrained_swinv2_timm.pth -o "$T/ev.safetensors" --set window_size=16 --prefix encoder.model. -q \
+    --with-io "$G/swinv2_region_512.safetensors" || die "--prefix --with-io"
+$XT verify "$T/ev.safetensors" > "$T/3.verify" 2>&1 || die "verify of the prefixed file failed: $(tail -3 "$T/3.verify")"
+has "$T/3.verify" "8 passed, 0 failed, 0 missing"
 
 # 4. hiera package payload {"model_state": ...}
 $XT convert $R/pretrained_hiera_tiny.pth -o "$T/h.safetensors" --set hiera.num_heads=1 > "$T/4.out" 2> "$T/4.err" || die "hiera: $(cat "$T/4.err")"

@@ -262,11 +262,12 @@ fail:
 }
 
 // `xt verify` for kind "convnext_region": the ConvNeXt config sits at the top level of the
-// file's config; weights are unprefixed; emits stem_1 and stage{s} (NCHW).
+// file's config; weights are unprefixed (or under the config's "weight_prefix"); emits stem_1 and stage{s} (NCHW).
 int xt_convnext_region_verify(xt_st *st, const xt_json *cfg, const xt_tap *tap) {
     if (xt_st_find(st, "expected.loss")) return xt_grad_verify(st, cfg, tap); // gradient file (train/)
     xt_region_run r;
-    if (xt_region_run_file(&r, st, cfg, cfg, "", xt_convnext_new, tap, "convnext")) return -1;
+    if (xt_region_run_file(&r, st, cfg, cfg, xt_json_str(cfg, "weight_prefix", ""), xt_convnext_new, tap, "convnext"))
+        return -1;
     for (int s = 0; s < r.e->n_stages; s++) {
         int64_t shape[4] = {r.B, r.e->stage_c[s], r.e->stage_h[s], r.e->stage_w[s]};
         xt_tap_emitf(tap, r.out[s], 4, shape, "stage%d", s);

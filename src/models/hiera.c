@@ -431,14 +431,16 @@ fail:
     return NULL;
 }
 
-// `xt verify` for kind "hiera_region": config object "hiera", weights under "model.", emits
+// `xt verify` for kind "hiera_region": config object "hiera", weights under "model." (or the config's
+// "weight_prefix"), emits
 // model.patch_embed, intermediates{s} (NHWC, as return_intermediates) and out (last, NCHW).
 int xt_hiera_region_verify(xt_st *st, const xt_json *cfg, const xt_tap *tap) {
     if (xt_st_find(st, "expected.loss")) return xt_grad_verify(st, cfg, tap); // gradient file (train/)
     const xt_json *hc = xt_json_get(cfg, "hiera");
     if (!hc || hc->type != XT_JSON_OBJ) return xt_error("hiera", "%s: config has no 'hiera' object", st->path);
     xt_region_run r;
-    if (xt_region_run_file(&r, st, cfg, hc, "model.", xt_hiera_new, tap, "hiera")) return -1;
+    if (xt_region_run_file(&r, st, cfg, hc, xt_json_str(cfg, "weight_prefix", "model."), xt_hiera_new, tap, "hiera"))
+        return -1;
     const xt_encoder *e = r.e;
     for (int s = 0; s < e->n_stages; s++) {
         int C = e->stage_c[s], HW = e->stage_h[s] * e->stage_w[s];

@@ -358,7 +358,8 @@ int xt_swin_region_verify(xt_st *st, const xt_json *cfg, const xt_tap *tap) {
     if (ti->ndim != 4 || ti->shape[2] != ti->shape[3] || ti->shape[0] < 1 || ti->shape[0] > 4096)
         return xt_error("verify", "%s: input.image must be (B, C, S, S)", st->path);
     if (S <= 0) S = (int)ti->shape[2];
-    xt_encoder *e = xt_swinv2_new(st, cfg, "model.", S);
+    // weights under the config's "weight_prefix" (xt convert --prefix), default the golden "model."
+    xt_encoder *e = xt_swinv2_new(st, cfg, xt_json_str(cfg, "weight_prefix", "model."), S);
     if (!e) return -1;
     int B = (int)ti->shape[0], rc = -1;
     if (ti->shape[1] != e->in_chans || ti->shape[2] != e->img_size) {
