@@ -43,7 +43,7 @@ $(BUILD)/libxt.a: $(OBJ)
 $(XTBIN): $(CLIO) $(BUILD)/libxt.a
 	$(CC) $(CFLAGS) $(XT_CFLAGS) $^ -o $@ $(XT_LDLIBS)
 
-$(BUILD)/tests/%: tests/%.c $(BUILD)/libxt.a tests/check.h tests/check_golden.h
+$(BUILD)/tests/%: tests/%.c $(BUILD)/libxt.a $(wildcard tests/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(XT_CFLAGS) $< $(BUILD)/libxt.a -o $@ $(XT_LDLIBS)
 

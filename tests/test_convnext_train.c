@@ -17,6 +17,7 @@
 #include "models/models.h"
 #include "nn/nn.h"
 #include "train/train.h"
+#include "check_train_xt.h"
 
 #include <unistd.h>
 
@@ -338,20 +339,6 @@ static void odd_geometry(void) {
 
 // An xT classifier whose region encoder is ConvNeXt (xt_bwd.c dispatch): the loss gradient of
 // encoder and head parameters and of the image agrees with finite differences.
-static struct {
-    xt_params P;
-    xt_xt_train *m;
-    xt_arena act, scr;
-    float *img, logits[4];
-    int lab[2];
-} X;
-
-static double xt_loss_now(void) {
-    xt_arena_reset(&X.act);
-    if (xt_xt_train_forward(X.m, &X.P, X.img, 2, 64, 64, NULL, X.logits, &X.act, NULL)) return NAN;
-    return 100 * xt_lsce_loss(NULL, X.logits, X.lab, 2, 2, 0.1f); // x100: gradients > 1, so FD's tolerance is relative
-}
-
 static void xt_classifier(void) {
     static const char *cs =
         "{\"kind\": \"xt\", \"cls_head\": \"xl\", \"crop_size\": 32, \"num_classes\": 2, \"mlp_ratio\": 2,"
@@ -371,79 +358,10 @@ static void xt_classifier(void) {
     for (int i = 0; i < X.P.n; i++) // layer scale 0.5 so the blocks' own gradients are not tiny
         if (strstr(X.P.p[i].name, ".gamma"))
             for (size_t j = 0; j < X.P.p[i].n; j++) xt_pw(&X.P, i)[j] = 0.5f;
-    size_t ni = 2 * 3 * 64 * 64;
-    X.img = malloc(ni * sizeof(float));
-    uint64_t r = 5;
-    for (size_t j = 0; j < ni; j++) X.img[j] = (float)xt_rng_normal(&r);
-    X.lab[0] = 0, X.lab[1] = 1;
-    CHECK(xt_arena_init(&X.act, xt_xt_train_act_bytes(X.m, 2, 64, 64, 0)) == 0);
-    CHECK(xt_arena_init(&X.scr, xt_xt_train_scratch_bytes(X.m, 2, 64, 64, 0)) == 0);
-    float dl[4], *dimg = malloc(ni * sizeof(float));
-    xt_params_zero_grad(&X.P);
-    xt_arena_reset(&X.act);
-    CHECK(xt_xt_train_forward(X.m, &X.P, X.img, 2, 64, 64, NULL, X.logits, &X.act, NULL) == 0);
-    double l = xt_lsce_loss(dl, X.logits, X.lab, 2, 2, 0.1f);
-    CHECK(isfinite(l));
-    CHECK(xt_xt_train_backward(X.m, &X.P, dl, dimg, &X.scr) == 0);
-    float *g = malloc(X.P.total * sizeof(float));
-    for (size_t j = 0; j < X.P.total; j++) g[j] = 100 * X.P.g[j];
-    for (size_t j = 0; j < ni; j++) dimg[j] *= 100;
     static const char *names[] = {"encoder.model.stages_1.blocks.0.conv_dw.weight", "encoder.model.stages_2.downsample.1.weight",
                                   "encoder.model.stages_0.blocks.0.gamma", "encoder.model.stem_0.bias",
                                   "decoder.input_proj.weight"};
-    for (int f = 0; f < 5; f++) {
-        int i = xt_params_find(&X.P, names[f]);
-        CHECK(i >= 0);
-        if (i < 0) continue;
-        FD_CHECK(xt_pw(&X.P, i), (long)X.P.p[i].n, xt_loss_now, g + X.P.p[i].off, 1e-3, 2e-2, names[f]);
-    }
-    FD_CHECK(X.img, (long)ni, xt_loss_now, dimg, 1e-3, 2e-2, "xT image");
-    // gradient chipping (8 regions; A = {1, 4, 6}, B = the rest): encoder grads(A) + grads(B) =
-    // grads(all), head grads and logits unchanged
-    xt_params_zero_grad(&X.P);
-    xt_arena_reset(&X.act);
-    CHECK(xt_xt_train_forward(X.m, &X.P, X.img, 2, 64, 64, NULL, X.logits, &X.act, NULL) == 0);
-    xt_lsce_loss(dl, X.logits, X.lab, 2, 2, 0.1f);
-    CHECK(xt_xt_train_backward(X.m, &X.P, dl, NULL, &X.scr) == 0);
-    memcpy(g, X.P.g, X.P.total * sizeof(float));
-    unsigned char keep[2][8] = {{0, 1, 0, 0, 1, 0, 1, 0}, {1, 0, 1, 1, 0, 1, 0, 1}};
-    float *gs = calloc(X.P.total, sizeof(float)), *gh = malloc(X.P.total * sizeof(float)), lg[4];
-    for (int k = 0; k < 2; k++) {
-        xt_arena a, b;
-        int ng = k ? 5 : 3;
-        CHECK(xt_arena_init(&a, xt_xt_train_act_bytes(X.m, 2, 64, 64, ng)) == 0);
-        CHECK(xt_arena_init(&b, xt_xt_train_scratch_bytes(X.m, 2, 64, 64, ng)) == 0);
-        xt_params_zero_grad(&X.P);
-        CHECK(xt_xt_train_forward(X.m, &X.P, X.img, 2, 64, 64, keep[k], lg, &a, NULL) == 0);
-        CHECK_CLOSE(lg, X.logits, 4, 1e-5, 0, "chipped logits");
-        xt_lsce_loss(dl, lg, X.lab, 2, 2, 0.1f);
-        CHECK(xt_xt_train_backward(X.m, &X.P, dl, NULL, &b) == 0);
-        for (size_t j = 0; j < X.P.total; j++) gs[j] += X.P.g[j];
-        if (!k) memcpy(gh, X.P.g, X.P.total * sizeof(float));
-        xt_arena_free(&a);
-        xt_arena_free(&b);
-    }
-    int enc_ok = 1, head_ok = 1;
-    for (int i = 0; i < X.P.n; i++) {
-        int enc = !strncmp(X.P.p[i].name, "encoder.", 8);
-        const float *want = g + X.P.p[i].off, *got = (enc ? gs : gh) + X.P.p[i].off;
-        double mg = 1e-6, md = 0;
-        for (size_t j = 0; j < X.P.p[i].n; j++) mg = fmax(mg, fabs(want[j])), md = fmax(md, fabs(got[j] - want[j]));
-        if (md > 1e-4 * mg) {
-            fprintf(stderr, "chipping: %s differs by %.3e of max %.3e\n", X.P.p[i].name, md, mg);
-            if (enc) enc_ok = 0; else head_ok = 0;
-        }
-    }
-    CHECK(enc_ok && head_ok);
-    free(gs);
-    free(gh);
-    free(g);
-    free(dimg);
-    free(X.img);
-    xt_arena_free(&X.act);
-    xt_arena_free(&X.scr);
-    xt_xt_train_free(X.m);
-    xt_params_free(&X.P);
+    check_xt_classifier(names, (int)(sizeof names / sizeof *names));
     xt_json_free(cfg);
 }
 
