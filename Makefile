@@ -22,7 +22,7 @@ ifneq ($(WERROR),)
 XT_CFLAGS += -Werror
 endif
 
-SRC   := $(wildcard src/core/*.c src/nn/*.c src/models/*.c src/io/*.c src/train/*.c src/api/*.c)
+SRC   := $(wildcard src/core/*.c src/formats/*.c src/nn/*.c src/models/*.c src/train/*.c src/run/*.c src/api/*.c)
 CLI   := $(wildcard src/cli/*.c)
 TESTS := $(patsubst tests/%.c,$(BUILD)/tests/%,$(wildcard tests/test_*.c))
 BENCH := $(patsubst bench/%.c,$(BUILD)/bench/%,$(wildcard bench/*.c))

@@ -33,7 +33,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "core/core.h"
+#include "formats/safetensors.h"
 #include "models/seq.h"
 #include "nn/nn.h"
 

@@ -28,7 +28,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "core/core.h"
+#include "formats/safetensors.h"
 #include "models/models.h"
 
 #define MAXT 8

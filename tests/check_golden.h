@@ -4,7 +4,7 @@
 #define XT_CHECK_GOLDEN_H
 
 #include "check.h"
-#include "core/core.h"
+#include "formats/safetensors.h"
 
 // 0: the file has no expected.<name>; -1: element counts differ (a failed CHECK);
 // 1: compared and within |d| <= atol + rtol * max(1, max|ref|); 2: compared and not within (failed).

@@ -12,7 +12,7 @@
 #include "xt.h"
 
 // ---- golden tensors: the only use of internal headers -----------------------------------
-#include "core/core.h"
+#include "formats/safetensors.h"
 
 // Copies input.image element 0 (C, H, W) and expected.logits row 0 into fresh buffers.
 static int golden_read(const char *path, float **img, int *C, int *H, int *W, float **logits, int *K) {

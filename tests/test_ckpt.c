@@ -2,7 +2,7 @@
 // every view/dtype/format path matches torch's own conversion (tests/ref/ckpt_views*), every
 // hostile file fails with its message, and the config is inferred / checked / reported missing.
 #include "check.h"
-#include "io/ckpt.h"
+#include "run/convert.h"
 
 // Every weight of the golden model file (not input.*/expected.*) equals the checkpoint's tensor
 // of the same name: same key set, same shape, same bytes.

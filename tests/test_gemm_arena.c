@@ -1,7 +1,7 @@
 // test_gemm_arena.c — xt_gemm (OpenBLAS) against the naive reference on odd shapes and every
 // transpose combination (tol 1e-5 x scale, float32 reassociation), and the arena's measure pass.
 #include "check.h"
-#include "core/core.h"
+#include "formats/safetensors.h"
 
 static float frand(unsigned *s) {
     *s = *s * 1664525u + 1013904223u;

@@ -6,8 +6,8 @@
 #include <string.h>
 
 #include "check.h"
-#include "core/core.h"
-#include "io/raster.h"
+#include "formats/safetensors.h"
+#include "formats/raster.h"
 #include "models/models.h"
 
 const char *xt_error_buffer(void);

@@ -1,7 +1,7 @@
 // test_json.c — the JSON parser used for configs and safetensors headers: valid documents,
 // escapes, and hostile input (each must fail with a message, never crash).
 #include "check.h"
-#include "core/core.h"
+#include "formats/safetensors.h"
 
 static xt_json *P(const char *s) { return xt_json_parse(s, strlen(s), "test"); }
 

@@ -4,6 +4,7 @@
 // elementwise GELU/softmax, whose refs are O(1)); GEMM vs the double-accumulating naive
 // reference: 1e-5 x max(1, max|ref|) with K <= 131.
 #include "check.h"
+#include "formats/safetensors.h"
 #include "nn/nn.h"
 #ifdef _OPENMP
 #include <omp.h>

@@ -2,7 +2,7 @@
 // it refuses (each with its message), every truncation of a valid pickle, and a deterministic
 // mutation sweep (a mini fuzz run inside the suite; the long runs are in tests/fuzz/).
 #include "check.h"
-#include "io/ckpt.h"
+#include "formats/ckpt.h"
 
 #define PK(s) ((const uint8_t *)(s)), (sizeof(s) - 1)
 

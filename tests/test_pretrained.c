@@ -6,7 +6,7 @@
 #include <unistd.h>
 
 #include "check_golden.h"
-#include "io/ckpt.h"
+#include "run/convert.h"
 #include "models/backbones.h"
 #include "models/models.h"
 #include "train/train.h"

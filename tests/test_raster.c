@@ -9,8 +9,8 @@
 #include <geotiff/xtiffio.h>
 
 #include "check.h"
-#include "core/core.h"
-#include "io/raster.h"
+#include "formats/safetensors.h"
+#include "formats/raster.h"
 
 static char *scratch(const char *name) {
     static char buf[8][512];

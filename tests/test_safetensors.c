@@ -3,7 +3,7 @@
 #include <unistd.h>
 
 #include "check.h"
-#include "core/core.h"
+#include "formats/safetensors.h"
 
 static char dir[512];
 

@@ -9,8 +9,8 @@
 #include <tiffio.h>
 
 #include "check.h"
-#include "core/core.h"
-#include "io/raster.h"
+#include "formats/safetensors.h"
+#include "formats/raster.h"
 
 static const char *xt_bin(void) {
     const char *x = getenv("XT");

@@ -6,7 +6,7 @@
 #include <unistd.h>
 
 #include "check.h"
-#include "models/models.h"
+#include "run/verify.h"
 #include "train/train.h"
 
 static float got[64];
@@ -56,7 +56,7 @@ static void one(const char *head, const char *attn, int D, int N, const char *pw
     CHECK(st != NULL);
     have = 0;
     xt_tap tap = {tap_fn, NULL};
-    int rc = st ? xt_kind_find("xt")->verify_run(st, cfg, &tap) : -1;
+    int rc = st ? xt_verify_run(xt_kind_find("xt"), st, cfg, &tap) : -1;
     if (rc) fprintf(stderr, "%s/%s: %s\n", head, attn, xt_error_buffer());
     CHECK(rc == 0 && have == N * 5);
     char label[64];

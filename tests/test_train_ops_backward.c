@@ -2,6 +2,7 @@
 // autograd (tests/ref/grad_layers.safetensors from tools/gen_ref_grad.py, float64 references of
 // float32 inputs; tolerance 1e-4 x max(1, max|ref|) abs) and against central finite differences
 // of sum(out * dout) (h = 1e-2, tol 2e-2 x max(1, max|grad|): float32 forward).
+#include "formats/safetensors.h"
 #include "check.h"
 #include "fd.h"
 #include "nn/nn.h"

@@ -4,6 +4,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "formats/safetensors.h"
 #include "check.h"
 #include "nn/nn.h"
 

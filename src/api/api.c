@@ -4,7 +4,7 @@
 
 #include "xt.h"
 #include "core/core.h"
-#include "io/stream.h"
+#include "run/stream.h"
 #include "nn/nn.h"
 
 _Static_assert(XT_MAX_BANDS == XT_NORM_MAX_BANDS, "xt.h band limit must match the raster's");

@@ -4,7 +4,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "cli.h"
+#include "cli/cli.h"
 #include "cli/stream.h"
 
 static void usage(FILE *f) {

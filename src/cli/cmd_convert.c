@@ -8,8 +8,8 @@
 // converted weights against golden outputs).
 #include <string.h>
 
-#include "cli.h"
-#include "io/ckpt.h"
+#include "cli/cli.h"
+#include "run/convert.h"
 #include "models/models.h"
 
 static void help(void) {

@@ -4,7 +4,7 @@
 // the writer as they are produced (memory: one row of regions' features + one row of tiles).
 #include <string.h>
 
-#include "cli.h"
+#include "cli/cli.h"
 #include "cli/stream.h"
 
 static void usage(FILE *f) {

@@ -5,9 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli.h"
-#include "core/core.h"
-#include "io/raster.h"
+#include "cli/cli.h"
+#include "formats/safetensors.h"
+#include "formats/raster.h"
 
 static void usage(FILE *f) {
     fprintf(f,

@@ -2,8 +2,8 @@
 // PNG, JPEG): size, bands, sample type, layout, compression and georeferencing.
 #include <string.h>
 
-#include "cli.h"
-#include "io/raster.h"
+#include "cli/cli.h"
+#include "formats/raster.h"
 #include "models/models.h"
 
 static int is_image(const char *path) {

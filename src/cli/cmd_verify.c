@@ -7,8 +7,8 @@
 #include <math.h>
 #include <string.h>
 
-#include "cli.h"
-#include "models/models.h"
+#include "cli/cli.h"
+#include "run/verify.h"
 
 typedef struct {
     char *name;
@@ -124,7 +124,7 @@ int xt_cmd_verify(int argc, char **argv) {
     if (xt_st_check_finite(st, NULL)) { xt_cli_fail(); goto done; }
     xt_tap tap = {on_tensor, &v};
     double t0 = xt_time();
-    if (kind->verify_run(st, cfg, &tap)) { xt_cli_fail(); goto done; }
+    if (xt_verify_run(kind, st, cfg, &tap)) { xt_cli_fail(); goto done; }
     double dt = xt_time() - t0;
     int nfail = 0, npass = 0;
     for (int i = 0; i < v.n; i++) {

@@ -3,7 +3,7 @@
 #include <stdio.h>
 #include <unistd.h>
 
-#include "cli.h"
+#include "cli/cli.h"
 #include "core/core.h"
 
 void xt_progress_init(xt_progress *p, const char *what, long total, int quiet) {

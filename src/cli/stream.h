@@ -5,7 +5,7 @@
 
 #include <stdio.h>
 
-#include "io/stream.h"
+#include "run/stream.h"
 
 // Parses one shared option at argv[*i] (advancing *i past its value). Returns 1 if consumed,
 // 0 if not a shared option, -1 on a bad value (error set).

@@ -2,7 +2,7 @@
 // A measuring arena (size 0) only counts, so callers size real arenas with the same code path.
 #include <string.h>
 
-#include "core.h"
+#include "core/core.h"
 
 #define XT_ALIGN 64
 

@@ -1,4 +1,4 @@
-// core.h — internal core of libxt: errors, arenas, JSON, safetensors, GEMM, taps.
+// core.h — internal core of libxt (the lowest layer): errors, arenas, JSON, GEMM, threads, taps.
 //
 // Everything here is internal (cross-file names carry the xt__ or xt_ prefix but are not in
 // include/xt.h). Two kinds of error:
@@ -20,6 +20,8 @@
 
 // ---------------------------------------------------------------------------------------------
 // errors (err.c)
+
+#define XT_MAX_DIMS 8 // tensor rank limit (safetensors, taps)
 
 #define XT_ASSERT(cond)                                                                        \
     do {                                                                                       \
@@ -92,59 +94,6 @@ typedef struct xt_sbuf {
 void xt_sbuf_printf(xt_sbuf *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void xt_sbuf_json_str(xt_sbuf *s, const char *str); // appends a quoted, escaped JSON string
 void xt_sbuf_free(xt_sbuf *s);
-
-// ---------------------------------------------------------------------------------------------
-// safetensors (io/safetensors.c): mmap'd reader with full validation, and writer.
-
-#define XT_MAX_DIMS 8
-
-typedef enum { XT_F32, XT_F16, XT_BF16, XT_DTYPE_COUNT } xt_dtype;
-
-typedef struct xt_st_tensor {
-    char *name;
-    xt_dtype dtype;
-    int ndim;
-    int64_t shape[XT_MAX_DIMS];
-    int64_t numel;
-    const void *raw;  // into the mapping
-    float *f32;       // F32 view: == raw when dtype F32 and aligned, else converted copy (lazily)
-    int owns_f32;
-} xt_st_tensor;
-
-typedef struct xt_st {
-    char *path;
-    void *map;
-    size_t map_size;
-    int n;
-    xt_st_tensor *t;    // sorted by name for lookup
-    xt_json *header;    // parsed header
-    const xt_json *meta; // __metadata__ object or NULL
-} xt_st;
-
-xt_st *xt_st_open(const char *path); // NULL + error; validates everything (see safetensors.c)
-void xt_st_close(xt_st *st);
-const xt_st_tensor *xt_st_find(const xt_st *st, const char *name); // NULL if absent (no error)
-// F32 data of a tensor (converting F16/BF16 once). Returns NULL + error if absent.
-const float *xt_st_f32(xt_st *st, const char *name, const xt_st_tensor **info);
-// Weight lookup with exact shape check: ndim dims given as varargs (int64_t); NULL + error naming
-// file and tensor when missing or shaped differently.
-const float *xt_st_weight(xt_st *st, const char *name, int ndim, ...);
-// Same with a printf-built name.
-const float *xt_st_weightf(xt_st *st, int ndim, const int64_t *shape, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-const char *xt_st_meta(const xt_st *st, const char *key); // string value or NULL
-float xt_f16_to_f32(uint16_t h); // IEEE binary16 -> float (exact)
-// Rejects NaN/Inf in every tensor whose name does not start with "expected." (weights, inputs).
-int xt_st_check_finite(xt_st *st, const char *prefix);
-
-typedef struct xt_st_writer xt_st_writer;
-xt_st_writer *xt_st_writer_new(void);
-void xt_st_writer_meta(xt_st_writer *w, const char *key, const char *value);
-// Copies data. shape in PyTorch order.
-void xt_st_writer_add(xt_st_writer *w, const char *name, const float *data, int ndim, const int64_t *shape);
-// Writes atomically (tmp file, fsync, rename). Frees w. Returns 0/-1.
-int xt_st_writer_save(xt_st_writer *w, const char *path);
-void xt_st_writer_free(xt_st_writer *w);
 
 // ---------------------------------------------------------------------------------------------
 // GEMM (gemm.c): row-major, BLAS-backed, with a naive reference for tests.

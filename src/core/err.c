@@ -3,7 +3,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "core.h"
+#include "core/core.h"
 
 static _Thread_local char err_buf[2048];
 

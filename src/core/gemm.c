@@ -7,7 +7,7 @@
 #include <omp.h>
 #endif
 
-#include "core.h"
+#include "core/core.h"
 
 void openblas_set_num_threads(int);
 

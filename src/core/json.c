@@ -6,7 +6,7 @@
 #include <stdarg.h>
 #include <string.h>
 
-#include "core.h"
+#include "core/core.h"
 
 #define JSON_MAX_DEPTH 64
 

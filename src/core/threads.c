@@ -8,7 +8,7 @@
 #include <omp.h>
 #endif
 
-#include "core.h"
+#include "core/core.h"
 
 void xt_set_threads(int n) {
 #ifdef _OPENMP

@@ -2,7 +2,7 @@
 #include <stdarg.h>
 #include <string.h>
 
-#include "backbones.h"
+#include "models/backbones.h"
 
 const float *xt_wload_get(xt_wload *l, int ndim, const int64_t *shape, const char *fmt, ...) {
     char name[512], full[600];

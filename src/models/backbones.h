@@ -5,7 +5,7 @@
 #ifndef XT_BACKBONES_H
 #define XT_BACKBONES_H
 
-#include "models.h"
+#include "models/models.h"
 
 typedef struct xt_wload {
     xt_st *st;

@@ -10,7 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "context.h"
+#include "models/context.h"
 #include "nn/nn.h"
 
 #define CH 256 // rows per chunk

@@ -3,8 +3,8 @@
 #ifndef XT_CONTEXT_H
 #define XT_CONTEXT_H
 
-#include "models.h"
-#include "seq.h"
+#include "models/models.h"
+#include "models/seq.h"
 
 // LLMLayer weights (naive / hyper attention), official names under "decoder.layers.{i}."
 typedef struct xt_llm_layer {

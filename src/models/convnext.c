@@ -16,9 +16,9 @@
 #include <math.h>
 #include <string.h>
 
-#include "backbones.h"
+#include "models/backbones.h"
 #include "nn/nn.h"
-#include "train/train.h"
+#include "models/trainable.h"
 
 #define LN_EPS 1e-6f
 
@@ -264,7 +264,6 @@ fail:
 // `xt verify` for kind "convnext_region": the ConvNeXt config sits at the top level of the
 // file's config; weights are unprefixed (or under the config's "weight_prefix"); emits stem_1 and stage{s} (NCHW).
 int xt_convnext_region_verify(xt_st *st, const xt_json *cfg, const xt_tap *tap) {
-    if (xt_st_find(st, "expected.loss")) return xt_grad_verify(st, cfg, tap); // gradient file (train/)
     xt_region_run r;
     if (xt_region_run_file(&r, st, cfg, cfg, xt_json_str(cfg, "weight_prefix", ""), xt_convnext_new, tap, "convnext"))
         return -1;

@@ -16,9 +16,9 @@
 // ref: timm/models/convnext.py @ v0.9.7 (ConvNeXt, ConvNeXtStage, ConvNeXtBlock)
 #include <string.h>
 
-#include "backbones.h"
+#include "models/backbones.h"
 #include "nn/nn.h"
-#include "train/train.h"
+#include "models/trainable.h"
 
 #define LN_EPS 1e-6f
 

@@ -5,7 +5,7 @@
 //          token (ref: LLMClassificationDecoder). The context layers are in context.c.
 #include <string.h>
 
-#include "context.h"
+#include "models/context.h"
 #include "nn/nn.h"
 
 int xt_naive_head_init(xt_naive_head *h, xt_st *st, int C, int mlp_ratio, int num_classes) {

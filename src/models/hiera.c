@@ -22,9 +22,9 @@
 #include <math.h>
 #include <string.h>
 
-#include "backbones.h"
+#include "models/backbones.h"
 #include "nn/nn.h"
-#include "train/train.h"
+#include "models/trainable.h"
 
 #define LN_EPS 1e-6f
 
@@ -435,7 +435,6 @@ fail:
 // "weight_prefix"), emits
 // model.patch_embed, intermediates{s} (NHWC, as return_intermediates) and out (last, NCHW).
 int xt_hiera_region_verify(xt_st *st, const xt_json *cfg, const xt_tap *tap) {
-    if (xt_st_find(st, "expected.loss")) return xt_grad_verify(st, cfg, tap); // gradient file (train/)
     const xt_json *hc = xt_json_get(cfg, "hiera");
     if (!hc || hc->type != XT_JSON_OBJ) return xt_error("hiera", "%s: config has no 'hiera' object", st->path);
     xt_region_run r;

@@ -21,9 +21,9 @@
 #include <math.h>
 #include <string.h>
 
-#include "backbones.h"
+#include "models/backbones.h"
 #include "nn/nn.h"
-#include "train/train.h"
+#include "models/trainable.h"
 
 #define LN_EPS 1e-6f
 

@@ -25,7 +25,7 @@
 #include <omp.h>
 #endif
 
-#include "seq.h"
+#include "models/seq.h"
 
 #define FMIN (-FLT_MAX) // torch.finfo(torch.float32).min: the official causal mask / block mask
 #define MAX_LEVELS 40

@@ -10,7 +10,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "seq.h"
+#include "models/seq.h"
 #include "nn/nn.h"
 
 #define CHUNK 2048 // default tokens per chunk: ~13 MB of scratch at D = 128; few parallel regions

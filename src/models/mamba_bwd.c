@@ -13,7 +13,7 @@
 #include <string.h>
 
 #include "nn/nn.h"
-#include "train/train.h"
+#include "models/trainable.h"
 
 typedef struct {
     int A_log, Dp, inw, convw, convb, xw, dtw, dtb, outw, nw, nb; // param ids

@@ -5,12 +5,12 @@
 // Two contracts live here:
 //   1. xt_encoder: a region encoder (Swin V2, Hiera, ConvNeXt) built from a model file; maps a
 //      batch of regions (B, C, S, S) to per-stage NCHW feature maps.
-//   2. xt_kind: one entry per config "kind" ("swin_region", "hiera_region", "convnext_region",
-//      "xt"); `xt verify` dispatches on it (src/models/registry.c).
+//   2. xt_xtmodel: the xT classifier (regions + context encoder + head), immutable once built;
+//      a run over one image keeps its own state (run/).
 #ifndef XT_MODELS_H
 #define XT_MODELS_H
 
-#include "../core/core.h"
+#include "formats/safetensors.h"
 
 #define XT_MAX_STAGES 4
 
@@ -110,16 +110,13 @@ const xt_preset *xt_preset_at(int i);
 // no Linear when 0). img_size <= 0: the config's img_size (Hiera's pos_embed depends on it).
 int xt_backbone_param_count(const xt_json *cfg, int img_size, int num_classes, int64_t *out);
 
-// `xt verify` contract per kind: build the model described by cfg from st, run it on st's
-// input.* tensors and emit every tensor it computes through tap under the golden names (without
-// the "expected." prefix). final_outputs: names that must be computed for verify to pass.
-typedef struct xt_kind {
-    const char *name;
-    int (*verify_run)(xt_st *st, const xt_json *cfg, const xt_tap *tap);
-    const char *final_outputs[8];
-} xt_kind;
-
-const xt_kind *xt_kind_find(const char *name);
+// `xt verify` forward of each model kind (run/verify.c dispatches on the config "kind"): build the
+// model described by cfg from st, run it on st's input.* tensors and emit every tensor it computes
+// through tap under the golden names (without the "expected." prefix). 0 / -1 + error.
+int xt_swin_region_verify(xt_st *st, const xt_json *cfg, const xt_tap *tap);
+int xt_hiera_region_verify(xt_st *st, const xt_json *cfg, const xt_tap *tap);
+int xt_convnext_region_verify(xt_st *st, const xt_json *cfg, const xt_tap *tap);
+int xt_xt_verify(xt_st *st, const xt_json *cfg, const xt_tap *tap);
 
 // ---------------------------------------------------------------------------------------------
 // xT model (xt.c, heads.c, context.c): whole-image and streaming inference.

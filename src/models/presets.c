@@ -6,7 +6,7 @@
 // hiera.py hiera_*_224; xT's backbone class names (xt/models/backbones) map onto them as aliases.
 #include <string.h>
 
-#include "models.h"
+#include "models/models.h"
 
 #define SWIN(ed, d2, h0, pws)                                                                      \
     "{\"arch\":\"swinv2\",\"embed_dim\":" #ed ",\"depths\":[2,2," #d2 ",2],\"num_heads\":[" h0 "],"  \

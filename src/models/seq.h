@@ -1,5 +1,5 @@
 // seq.h — the long-sequence mixers of xT's context encoder: HyperAttention (hyper.c) and the
-// Mamba block (mamba.c), plus the sequence kernels they use (src/nn/scan.c, src/nn/conv1d.c).
+// Mamba block (mamba.c); the sequence kernels they use are in nn/nn.h (scan.c, conv1d.c).
 //
 // Both take token sequences in PyTorch order and never materialise an L x L matrix; the Mamba
 // block is linear in L with O(D_inner * d_state) carried state and may run in place.
@@ -22,16 +22,9 @@
 #ifndef XT_SEQ_H
 #define XT_SEQ_H
 
-#include "../core/core.h"
+#include "formats/safetensors.h"
+#include "nn/nn.h"
 
-// GCC's -O2 uses the "very cheap" vectorizer cost model, which gives up on loops with a run-time
-// trip count; the dynamic model vectorizes them (the selective scan runs ~10x faster). Marks
-// hot element-wise functions; other compilers: plain loops.
-#if defined(__GNUC__) && !defined(__clang__)
-#define XT_VECTORIZE __attribute__((optimize("tree-vectorize", "vect-cost-model=dynamic")))
-#else
-#define XT_VECTORIZE
-#endif
 
 // ---------------------------------------------------------------------------------------------
 // HyperAttention (causal), official xT hyper_attn semantics (golden README bugs 6 and 7).
@@ -123,38 +116,5 @@ int xt_mamba_block_forward(float *out, const float *inp, const xt_mamba *m, int 
 
 // Mamba mixer alone (no norm, no residual, no flip): out (B, L, D) = Mamba(inp (B, L, D)).
 int xt_mamba_mixer_forward(float *out, const float *inp, const xt_mamba *m, int B, int L, xt_arena *ws);
-
-// ---------------------------------------------------------------------------------------------
-// kernels (src/nn/scan.c, src/nn/conv1d.c), channels-last, carrying state across chunks.
-
-// Selective scan over T steps (ref: mamba_ssm selective_scan_ref, no z, delta already softplus'd):
-//   s_t = exp(delta_t * A) s_{t-1} + delta_t B_t u_t;  y_t = C_t . s_t + Dskip u_t.
-// y, u, delta (T, DI); AT (N, DI) = (-exp(A_log))^T, transposed so the channel loop is
-// contiguous; Bm, Cm rows of N at stride ldbc (T rows); state (N, DI) in/out (zero at sequence
-// start). Dskip may be NULL. Threads split the channels.
-void xt_selective_scan_forward(float *y, float *state, const float *u, const float *delta,
-                               const float *AT, const float *Bm, const float *Cm, int ldbc,
-                               const float *Dskip, int T, int DI, int N);
-
-// Double-precision naive reference of the same (tests): state (N, DI) in/out as double.
-void xt_selective_scan_naive(float *y, double *state, const float *u, const float *delta,
-                             const float *AT, const float *Bm, const float *Cm, int ldbc,
-                             const float *Dskip, int T, int DI, int N);
-
-// exp for float vectors (max rel. error ~2 ulp; flushes below exp(-87.3) to that value):
-// out[i] = exp(x[i]); in place allowed. Plain C that the compiler vectorizes.
-void xt_vexp(float *out, const float *x, int n);
-// out = SiLU(x) = x / (1 + exp(-x)) (in place allowed); y *= SiLU(z);
-// x = softplus(x + bias) with torch's threshold 20 (bias (n)).
-void xt_vsilu(float *out, const float *x, int n);
-void xt_vsilu_mul(float *y, const float *z, int n);
-void xt_vsoftplus_bias(float *x, const float *bias, int n);
-
-// Causal depthwise conv1d (ref: torch conv1d, groups = C, padding K-1, first L outputs):
-// out (T, C) = sum_j w[c, j] * x_{t - (K-1) + j} + b[c]; x rows before the chunk come from
-// hist (K-1, C) (zeros at sequence start), which is updated to the chunk's last K-1 rows.
-// ld: row stride of x. b may be NULL.
-void xt_causal_conv1d_forward(float *out, float *hist, const float *x, int ld, const float *w,
-                              const float *b, int T, int C, int K);
 
 #endif

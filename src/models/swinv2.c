@@ -18,9 +18,9 @@
 #include <stdarg.h>
 #include <string.h>
 
-#include "models.h"
+#include "models/models.h"
 #include "nn/nn.h"
-#include "train/train.h"
+#include "models/trainable.h"
 
 typedef struct {
     int C, NH, hidden, res, ws, shift;
@@ -349,7 +349,6 @@ done:
 // `xt verify` for kind "swin_region": SwinWrapper on input.image, every stage as expected.stage{s}.
 
 int xt_swin_region_verify(xt_st *st, const xt_json *cfg, const xt_tap *tap) {
-    if (xt_st_find(st, "expected.loss")) return xt_grad_verify(st, cfg, tap); // gradient file (train/)
     int S = 0;
     if (xt_json_int(cfg, "image_size", 0, &S)) return xt_error_prefix("%s: config", st->path);
     const xt_st_tensor *ti;

@@ -16,9 +16,9 @@
 #include <stdarg.h>
 #include <string.h>
 
-#include "models.h"
+#include "models/models.h"
 #include "nn/nn.h"
-#include "train/train.h"
+#include "models/trainable.h"
 
 typedef struct {
     int C, NH, HS, F, shift;

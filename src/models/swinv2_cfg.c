@@ -6,7 +6,7 @@
 // SwinTransformerV2Stage, SwinTransformerV2Block._calc_window_shift).
 #include <string.h>
 
-#include "models.h"
+#include "models/models.h"
 
 // "pretrained_window_sizes": one per stage (absent or null: all 0). ref: timm 0.9.7
 // SwinTransformerV2 passes pretrained_window_sizes[i] to every block of stage i unchanged (not

@@ -15,9 +15,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "context.h"
+#include "models/context.h"
 #include "nn/nn.h"
-#include "train/train.h"
+#include "models/trainable.h"
 
 struct xt_xtmodel {
     xt_xtmodel_info info;
@@ -746,9 +746,8 @@ int xt__xt_verify_context(xt_st *st, const xt_json *cfg, xt_xtmodel *m, const fl
 }
 
 int xt_xt_verify(xt_st *st, const xt_json *cfg, const xt_tap *tap) {
-    // gradient file (train/): its gradients, then below the forward intermediates and variant
-    // logits it also holds (the forward pass's values replace the training pass's, same names)
-    if (xt_st_find(st, "expected.loss") && xt_grad_verify(st, cfg, tap)) return -1;
+    // a gradient file reaches here after its gradients (run/verify.c) for the forward
+    // intermediates and variant logits it also holds (same names as the training pass's)
     const xt_st_tensor *ti = xt_st_find(st, "input.image");
     if (!ti || ti->ndim != 4) return xt_error("verify", "%s: tensor 'input.image' missing or not (N, C, H, W)", st->path);
     const float *img = xt_st_f32(st, "input.image", NULL);

@@ -16,10 +16,10 @@
 #include <math.h>
 #include <string.h>
 
-#include "backbones.h"
-#include "models.h"
+#include "models/backbones.h"
+#include "models/models.h"
 #include "nn/nn.h"
-#include "train/train.h"
+#include "models/trainable.h"
 
 typedef struct {
     int qkvw, qkvb, projw, projb, inw, postw, gw, uw, dw; // param ids (qkvb -1 when absent)

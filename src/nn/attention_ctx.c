@@ -19,7 +19,7 @@
 #include <omp.h>
 #endif
 
-#include "nn.h"
+#include "nn/nn.h"
 
 #define BQ 256
 #define BK 256

@@ -3,8 +3,8 @@
 #include <math.h>
 #include <string.h>
 
-#include "fastmath.h"
-#include "nn.h"
+#include "nn/fastmath.h"
+#include "nn/nn.h"
 
 void xt_linear_forward(float *out, const float *inp, const float *w, const float *b, int N, int IC, int OC) {
     if (b) {

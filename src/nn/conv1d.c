@@ -3,7 +3,7 @@
 // ref: torch.nn.Conv1d(C, C, K, groups=C, padding=K-1)(x)[..., :L] as in mamba_simple.Mamba.
 #include <string.h>
 
-#include "models/seq.h"
+#include "nn/nn.h"
 
 #define CT 64 // channels per tile; the tile's transposed weights (K, CT) live on the stack
 

@@ -5,7 +5,7 @@
 // GEMM (itself threaded). ref: torch.nn.functional.conv2d semantics (cross-correlation, zero pad).
 #include <string.h>
 
-#include "nn.h"
+#include "nn/nn.h"
 
 size_t xt_conv2d_col_size(const xt_conv2d_dims *d) {
     size_t OH = xt_conv2d_out(d->H, d->KH, d->SH, d->PH), OW = xt_conv2d_out(d->W, d->KW, d->SW, d->PW);

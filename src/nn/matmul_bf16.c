@@ -15,7 +15,7 @@
 
 #include <oneapi/dnnl/dnnl.h>
 
-#include "nn.h"
+#include "nn/nn.h"
 #ifdef _OPENMP
 #include <omp.h>
 #endif

@@ -10,7 +10,7 @@
 #include <omp.h>
 #endif
 
-#include "models/seq.h"
+#include "nn/nn.h"
 
 // Cephes expf: Cody-Waite reduction and a degree-6 polynomial, branch-free so loops over it
 // vectorize. Arguments are clamped to [-87.3, 88.3] (exp(-87.3) ~ 1.2e-38 instead of a

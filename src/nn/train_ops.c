@@ -9,7 +9,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "nn.h"
+#include "nn/nn.h"
 
 void xt_softmax_backward(float *dinp, const float *dout, const float *p, int N, int C) {
     for (int n = 0; n < N; n++) {

@@ -13,8 +13,8 @@
 #include <omp.h>
 #endif
 
-#include "fastmath.h"
-#include "nn.h"
+#include "nn/fastmath.h"
+#include "nn/nn.h"
 
 // ref: WindowAttention.__init__ relative_coords_table, one coordinate: offset d in
 // [-(ws-1), ws-1] scaled to 8 / (pws - 1) when pws > 0, else 8 / (ws - 1), then

@@ -2,7 +2,7 @@
 // clipping (torch.nn.utils.clip_grad_norm_), over the flat parameter set.
 #include <math.h>
 
-#include "train.h"
+#include "train/train.h"
 
 // ref: torch/optim/adamw.py _single_tensor_adamw (torch 1.13)
 void xt_adamw_step(xt_params *P, const xt_adamw_cfg *c) {

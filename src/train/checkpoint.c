@@ -2,7 +2,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "train.h"
+#include "train/train.h"
 
 static int ends(const char *s, const char *suf) {
     size_t a = strlen(s), b = strlen(suf);

@@ -8,8 +8,8 @@
 #include <math.h>
 #include <string.h>
 
-#include "io/raster.h"
-#include "train.h"
+#include "formats/raster.h"
+#include "train/train.h"
 
 uint64_t xt_rng_mix(uint64_t z) { // splitmix64 finaliser
     z += 0x9E3779B97F4A7C15ull;

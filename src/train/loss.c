@@ -2,7 +2,7 @@
 // with smoothing 0.3 in every iNaturalist config) and its gradient.
 #include <math.h>
 
-#include "train.h"
+#include "train/train.h"
 
 // ref: timm/loss/cross_entropy.py LabelSmoothingCrossEntropy
 double xt_lsce_loss(float *dlogits, const float *logits, const int *label, int B, int K, float smoothing) {

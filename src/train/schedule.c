@@ -3,7 +3,7 @@
 // CosineAnnealingLR(T_max=epochs*loader_len, eta_min=lr*min_lr_ratio), stepped every step.
 #include <math.h>
 
-#include "train.h"
+#include "train/train.h"
 
 double xt_lr_at(int64_t s, double base, double min_ratio, int64_t warmup, int64_t total) {
     if (s < warmup) return base * (double)s / (double)warmup; // warm-up starts at 0

@@ -1,6 +1,5 @@
-// train.h — training: a flat parameter set with gradients, loss, optimiser, schedule, and the
-// trainable models (region encoder + heads) with a training forward that keeps activations and
-// a backward that fills gradients.
+// train.h — training: loss, optimiser, schedule, data, checkpoints and the training loop, over
+// the trainable models of models/trainable.h and the parameter set of nn/params.h.
 //
 // Memory: parameters, gradients and AdamW moments are four flat float arrays of the same layout
 // (one block per parameter, official state_dict names and order). Activations of one training
@@ -9,40 +8,7 @@
 #ifndef XT_TRAIN_H
 #define XT_TRAIN_H
 
-#include "core/core.h"
-
-// ---------------------------------------------------------------------------------------------
-// parameter set (params.c)
-
-typedef struct {
-    char name[160];
-    int ndim;
-    int64_t shape[4];
-    size_t off, n; // offset into w/g/m/v (floats, 16-float aligned), element count
-    int decay;     // AdamW weight decay applies (official: names without "bias")
-} xt_param;
-
-typedef struct {
-    int n, cap;
-    xt_param *p;
-    size_t total;           // floats in each of w, g, m, v
-    float *w, *g, *m, *v;   // weights, gradients, AdamW first/second moments
-    int64_t step;           // optimiser steps taken
-} xt_params;
-
-// Registers a parameter (layout phase, before xt_params_alloc); returns its index.
-int xt_params_add(xt_params *P, const char *name, int ndim, const int64_t *shape);
-// The same with a printf-formatted name and the shape as up to 4 sizes (nd of them are used).
-int xt_params_addf(xt_params *P, int nd, int64_t a, int64_t b, int64_t c, int64_t d, const char *fmt, ...)
-    __attribute__((format(printf, 7, 8)));
-int xt_params_alloc(xt_params *P); // zeroed w/g/m/v; -1 + error on allocation failure
-void xt_params_free(xt_params *P);
-int xt_params_find(const xt_params *P, const char *name); // index or -1
-static inline float *xt_pw(const xt_params *P, int i) { return P->w + P->p[i].off; }
-static inline float *xt_pg(const xt_params *P, int i) { return P->g + P->p[i].off; }
-// Copies every parameter's weights from st (exact names and shapes) -> 0/-1.
-int xt_params_load(xt_params *P, xt_st *st);
-void xt_params_zero_grad(xt_params *P);
+#include "models/trainable.h"
 
 // ---------------------------------------------------------------------------------------------
 // loss, optimiser, schedule (loss.c, adamw.c, schedule.c)
@@ -63,93 +29,6 @@ double xt_clip_grad_norm(xt_params *P, double max_norm);
 // multiplier 1), then cosine annealing from base to base*min_ratio over `total` steps
 // (CosineAnnealingLR(T_max = total) started at the end of warm-up), as the official trainer.
 double xt_lr_at(int64_t s, double base, double min_ratio, int64_t warmup, int64_t total);
-
-// ---------------------------------------------------------------------------------------------
-// Swin V2 region encoder, trainable (models/swinv2_bwd.c)
-
-typedef struct xt_swin_train xt_swin_train;
-// Registers the encoder's parameters under "<prefix>..." official names. cfg: Swin config object
-// (embed_dim, depths, num_heads, window_size, in_chans, mlp_ratio); img_size: region side.
-xt_swin_train *xt_swin_train_new(xt_params *P, const xt_json *cfg, const char *prefix, int img_size);
-void xt_swin_train_free(xt_swin_train *m);
-int xt_swin_train_stages(const xt_swin_train *m, int *C, int *H); // n_stages; C/H per stage
-// Floats of activations / backward scratch for a batch of B regions (measure passes).
-size_t xt_swin_train_act_bytes(const xt_swin_train *m, int B);
-size_t xt_swin_train_scratch_bytes(const xt_swin_train *m, int B);
-// Training forward: img (B, Cin, S, S) -> out[s] (B, C_s, H_s, H_s) NCHW for every stage (out[s]
-// may be NULL for stages not wanted). Activations go to act (>= act_bytes, reset by the caller
-// between steps). tap/prefix as the inference encoder.
-int xt_swin_train_forward(xt_swin_train *m, const xt_params *P, const float *img, int B, float *const *out,
-                          xt_arena *act, const xt_tap *tap, const char *prefix);
-// Backward of the last forward: dout[s] (B, C_s, H_s, H_s) NCHW or NULL (zero) per stage;
-// accumulates parameter gradients into P->g; dimg (B, Cin, S, S) written when non-NULL.
-int xt_swin_train_backward(xt_swin_train *m, xt_params *P, const float *const *dout, float *dimg, xt_arena *scratch);
-
-// ---------------------------------------------------------------------------------------------
-// Hiera region encoder, trainable (models/hiera_bwd.c): the same interface as Swin's above.
-// cfg: Hiera config object (hiera.c keys); parameters "<prefix>pos_embed", "patch_embed.proj.*",
-// "blocks.<i>.*" (official names and order). out[s] / dout[s]: (B, C_s, H_s, H_s) NCHW (reroll).
-
-typedef struct xt_hiera_train xt_hiera_train;
-xt_hiera_train *xt_hiera_train_new(xt_params *P, const xt_json *cfg, const char *prefix, int img_size);
-void xt_hiera_train_free(xt_hiera_train *m);
-int xt_hiera_train_stages(const xt_hiera_train *m, int *C, int *H);
-size_t xt_hiera_train_act_bytes(const xt_hiera_train *m, int B);
-size_t xt_hiera_train_scratch_bytes(const xt_hiera_train *m, int B);
-int xt_hiera_train_forward(xt_hiera_train *m, const xt_params *P, const float *img, int B, float *const *out,
-                           xt_arena *act, const xt_tap *tap, const char *prefix);
-int xt_hiera_train_backward(xt_hiera_train *m, xt_params *P, const float *const *dout, float *dimg, xt_arena *scratch);
-
-// ConvNeXt region encoder, trainable (models/convnext_bwd.c): the same interface as Swin's above.
-// cfg: ConvNeXt config object (convnext.c keys); parameters under timm's features_only names
-// "<prefix>stem_0.*", "stem_1.*", "stages_<s>.downsample.*", "stages_<s>.blocks.<d>.*".
-
-typedef struct xt_convnext_train xt_convnext_train;
-xt_convnext_train *xt_convnext_train_new(xt_params *P, const xt_json *cfg, const char *prefix, int img_size);
-void xt_convnext_train_free(xt_convnext_train *m);
-int xt_convnext_train_stages(const xt_convnext_train *m, int *C, int *H);
-int xt_convnext_train_in_chans(const xt_convnext_train *m);
-size_t xt_convnext_train_act_bytes(const xt_convnext_train *m, int B);
-size_t xt_convnext_train_scratch_bytes(const xt_convnext_train *m, int B);
-int xt_convnext_train_forward(xt_convnext_train *m, const xt_params *P, const float *img, int B, float *const *out,
-                              xt_arena *act, const xt_tap *tap, const char *prefix);
-int xt_convnext_train_backward(xt_convnext_train *m, xt_params *P, const float *const *dout, float *dimg,
-                               xt_arena *scratch);
-
-// ---------------------------------------------------------------------------------------------
-// Mamba context layers, trainable (models/mamba_bwd.c): xT's Block (LayerNorm, Mamba mixer,
-// residual on the normalised stream, even layers reversed) over (N, Lt, D) token sequences.
-
-typedef struct xt_mamba_train xt_mamba_train;
-xt_mamba_train *xt_mamba_train_new(xt_params *P, const char *prefix, int D, int n_layers);
-void xt_mamba_train_free(xt_mamba_train *m);
-void xt_mamba_train_plan(xt_mamba_train *m, int N, int Lt, xt_arena *act); // places activations
-// x (N, Lt, D): layer input, replaced by the last layer's output.
-int xt_mamba_train_forward(xt_mamba_train *m, const xt_params *P, float *x, int N, int Lt, const xt_tap *tap);
-size_t xt_mamba_train_scratch_floats(const xt_mamba_train *m, int N, int Lt);
-// dx (N, Lt, D): gradient at the output, replaced by the gradient at the input.
-void xt_mamba_train_backward(xt_mamba_train *m, xt_params *P, float *dx, int N, int Lt, float *scratch);
-
-// ---------------------------------------------------------------------------------------------
-// xT classifier, trainable (models/xt_bwd.c): Swin V2, Hiera or ConvNeXt regions + naive or xl head.
-
-typedef struct xt_xt_train xt_xt_train;
-// cfg: an xT model config ("kind": "xt"); st (may be NULL) decides optional keys (qkv.bias).
-xt_xt_train *xt_xt_train_new(xt_params *P, const xt_json *cfg, const xt_st *st);
-void xt_xt_train_free(xt_xt_train *m);
-int xt_xt_train_num_classes(const xt_xt_train *m);
-int xt_xt_train_crop(const xt_xt_train *m);
-float xt_xt_train_smoothing(const xt_xt_train *m);
-int xt_xt_train_in_chans(const xt_xt_train *m); // image channels the region encoder takes
-// Arena sizes for a batch (N, C, H, W) of which n_grad regions keep activations.
-size_t xt_xt_train_act_bytes(xt_xt_train *m, int N, int H, int W, int n_grad);
-size_t xt_xt_train_scratch_bytes(xt_xt_train *m, int N, int H, int W, int n_grad);
-// img (N, C, H, W) -> logits (N, K); keep (N*HP*WP regions, row-major per image) selects the
-// regions that keep activations and get gradients (NULL: all).
-int xt_xt_train_forward(xt_xt_train *m, const xt_params *P, const float *img, int N, int H, int W,
-                        const unsigned char *keep, float *logits, xt_arena *act, const xt_tap *tap);
-// Backward of the last forward from dlogits (N, K); gradients += into P->g; dimg written if non-NULL.
-int xt_xt_train_backward(xt_xt_train *m, xt_params *P, const float *dlogits, float *dimg, xt_arena *scratch);
 
 // ---------------------------------------------------------------------------------------------
 // data (data.c), deterministic randomness, initialisation and checkpoints (checkpoint.c)
@@ -233,10 +112,5 @@ int xt_train_run(const xt_json *model_cfg, xt_st *from, int resume, const xt_tra
 int xt_train_evaluate(xt_xt_train *m, const xt_params *P, const xt_dataset *d, const char *root, int img_size,
                       int batch, double *top1, double *top5, int64_t *confusion,
                       void (*progress)(void *u, int64_t done, int64_t total, double, double, double), void *u);
-
-// ---------------------------------------------------------------------------------------------
-// `xt verify` on gradient files (train/verify_grad.c): loss, grad.<param>, grad.input.image.
-// Called by a kind's verify_run when the file holds expected.loss.
-int xt_grad_verify(xt_st *st, const xt_json *cfg, const xt_tap *tap);
 
 #endif

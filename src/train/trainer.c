@@ -8,7 +8,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "train.h"
+#include "train/train.h"
 
 void xt_train_opts_default(xt_train_opts *o) {
     memset(o, 0, sizeof *o);

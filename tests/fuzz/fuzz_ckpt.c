@@ -6,7 +6,7 @@
 // Build and run: make fuzz && nice build/fuzz/fuzz_ckpt -max_total_time=600 build/fuzz/corpus tests/fuzz/corpus
 #include <string.h>
 
-#include "io/ckpt.h"
+#include "run/convert.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     xt_zip *z = xt_zip_open(data, size, "fuzz");

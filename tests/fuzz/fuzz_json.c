@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/core.h"
+#include "formats/safetensors.h"
 
 static void walk(const xt_json *j, int depth) {
     if (!j || depth > 64) return;

@@ -15,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "models/models.h"
+#include "run/verify.h"
 
 const char *xt_error_buffer(void);
 
@@ -61,7 +61,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (kind && !strcmp(kind->name, "xt")) {
         if (run && cfg_int(cfg, "crop_size", 256) <= 256 && cfg_int(cfg, "crop_size", 256) >= 32) {
             xt_tap tap = {tap_fn, NULL};
-            (void)kind->verify_run(st, cfg, &tap);
+            (void)xt_verify_run(kind, st, cfg, &tap);
             goto out;
         }
         xt_xtmodel *m = xt_xtmodel_new(st, cfg);
@@ -76,7 +76,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         }
     } else if (kind && run) {
         xt_tap tap = {tap_fn, NULL};
-        (void)kind->verify_run(st, cfg, &tap);
+        (void)xt_verify_run(kind, st, cfg, &tap);
     } else {
         const char *pfx = fi == 5 ? "" : fi >= 4 ? "model." : "encoder.model.";
         int img = cfg_int(cfg, "image_size", 224);

@@ -9,9 +9,9 @@
 // Build and run: make fuzz && tests/fuzz/run.sh raster 300 (see docs/robustness.md)
 #include <string.h>
 
-#include "core/core.h"
+#include "formats/safetensors.h"
 #include "fuzz_memfd.h"
-#include "io/raster.h"
+#include "formats/raster.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     char path[64];

@@ -7,7 +7,7 @@
 // Build and run: make fuzz && tests/fuzz/run.sh safetensors 300 (see docs/robustness.md)
 #include <string.h>
 
-#include "core/core.h"
+#include "formats/safetensors.h"
 #include "fuzz_memfd.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {

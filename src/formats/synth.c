@@ -13,7 +13,7 @@
 #include <png.h>
 
 #include "core/core.h"
-#include "io/raster.h"
+#include "formats/raster.h"
 
 static uint64_t mix(uint64_t z) { // splitmix64 finaliser
     z += 0x9e3779b97f4a7c15ull;

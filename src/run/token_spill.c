@@ -6,7 +6,7 @@
 #include <unistd.h>
 
 #include "core/core.h"
-#include "io/token_spill.h"
+#include "run/token_spill.h"
 
 typedef struct {
     float *mem;

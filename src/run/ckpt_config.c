@@ -16,7 +16,7 @@
 #include <stdarg.h>
 #include <string.h>
 
-#include "ckpt.h"
+#include "run/convert.h"
 #include "models/models.h" // presets: xt_preset_config, xt_backbone_resolve
 
 // ---------------------------------------------------------------------------------------------

@@ -8,7 +8,7 @@
 #include <geotiff/xtiffio.h>
 
 #include "core/core.h"
-#include "io/raster.h"
+#include "formats/raster.h"
 
 void xt__tiff_init(void);
 const char *xt__tiff_last_error(void);

@@ -3,7 +3,7 @@
 #include <stdarg.h>
 #include <string.h>
 
-#include "train.h"
+#include "nn/params.h"
 
 int xt_params_add(xt_params *P, const char *name, int ndim, const int64_t *shape) {
     XT_ASSERT(!P->w && ndim >= 1 && ndim <= 4 && strlen(name) < sizeof P->p[0].name);

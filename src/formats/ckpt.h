@@ -11,7 +11,7 @@
 #ifndef XT_IO_CKPT_H
 #define XT_IO_CKPT_H
 
-#include "../core/core.h"
+#include "formats/safetensors.h"
 
 // ---------------------------------------------------------------------------------------------
 // zip (zip.c): a read-only view of an archive held in memory (the caller keeps it alive).
@@ -150,44 +150,10 @@ void xt_ckpt_note(xt_ckpt *ck, const char *fmt, ...) __attribute__((format(print
 int xt_ckpt_recomputed_buffer(const char *name);
 
 // ---------------------------------------------------------------------------------------------
-// pretrained backbones (pretrained.c): ImageNet weights under timm's / hiera's own names
-
-// A checkpoint (.pth/.ckpt/.bin: zip or legacy) or a safetensors state dict (e.g. the
-// model.safetensors timm publishes), chosen by the file's first bytes. NULL + error.
-xt_ckpt *xt_ckpt_load_any(const char *path, const xt_ckpt_opts *opts);
-// The layout of a pretrained backbone state dict: "timm-swinv2", "timm-convnext" or "hiera";
-// NULL + error saying why when none (or, for xT names, that no mapping is needed).
-const char *xt_pretrained_detect(const xt_ckpt *ck);
-// Renames ck's tensors from the `from` layout to the features_only region encoder's names
-// (timm FeatureListNet: layers_{s}, stem_{i}, stages_{s}) under `prefix` (NULL: the region
-// file's default, see xt_pretrained_prefix); drops what a region encoder does not have (the
-// classifier head, the final norm) with a note per group; any other unmapped name is an error
-// listing a few. 0 / -1 + error.
-int xt_pretrained_map(xt_ckpt *ck, const char *from, const char *prefix);
-// The region-encoder model file for a layout: its config "kind" and weight prefix.
-const char *xt_pretrained_kind(const char *from);   // swin_region, convnext_region, hiera_region
-const char *xt_pretrained_prefix(const char *from); // "model.", "" (convnext), "model."
-
-// ---------------------------------------------------------------------------------------------
-// config (ckpt_config.c, yaml.c)
+// YAML (yaml.c)
 
 // Minimal YAML (the subset the official configs use: block maps and lists, flow lists, plain
 // and quoted scalars, comments) -> JSON text -> xt_json. NULL + error naming `what`.
 xt_json *xt_yaml_parse(const char *text, size_t len, const char *what);
-
-// The xT model config for a checkpoint: `given` (our JSON config or NULL), the official YAML
-// file (or NULL), and `sets` ("a.b=value" overrides, JSON values or bare words) are merged in
-// this order; every setting the tensors determine is inferred and cross-checked. Returns the
-// config as compact JSON text (malloc'd) or NULL + error listing what is missing or conflicting.
-// notes: appended human-readable lines about what was inferred or assumed.
-char *xt_ckpt_config(const xt_ckpt *ck, const char *config_path, char *const *sets, int n_sets,
-                     xt_sbuf *notes);
-
-// The config of a region-encoder model file made from a mapped pretrained state dict (ck after
-// xt_pretrained_map with `prefix`): kind = xt_pretrained_kind(from), sizes inferred from the
-// shapes as for xT checkpoints, `given` / `sets` merged and cross-checked; settings the tensors
-// cannot determine (Swin window_size; Hiera num_heads outside the presets) must be given.
-char *xt_ckpt_region_config(const xt_ckpt *ck, const char *from, const char *prefix, const char *config_path,
-                            char *const *sets, int n_sets, xt_sbuf *notes);
 
 #endif

@@ -8,8 +8,8 @@
 
 #include <stdint.h>
 
-#include "io/raster.h"
-#include "io/token_spill.h"
+#include "formats/raster.h"
+#include "run/token_spill.h"
 #include "models/models.h"
 
 // A loaded xT model file: the file (weights mmap'd), its config and the model.

@@ -2,7 +2,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "io/stream.h"
+#include "run/stream.h"
 
 static const double imagenet_mean[3] = {0.485, 0.456, 0.406}, imagenet_std[3] = {0.229, 0.224, 0.225};
 

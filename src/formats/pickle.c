@@ -17,7 +17,7 @@
 #include <stdarg.h>
 #include <string.h>
 
-#include "ckpt.h"
+#include "formats/ckpt.h"
 
 const char *const xt_sdtype_name[XT_SD_COUNT] = {"FloatStorage", "HalfStorage", "BFloat16Storage", "DoubleStorage",
                                                  "LongStorage", "IntStorage", "ShortStorage", "CharStorage",

@@ -25,7 +25,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "ckpt.h"
+#include "formats/ckpt.h"
 
 typedef struct {
     xt_ckpt *ck;

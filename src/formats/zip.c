@@ -9,7 +9,7 @@
 #include <string.h>
 #include <zlib.h>
 
-#include "ckpt.h"
+#include "formats/ckpt.h"
 
 typedef struct {
     char *name;

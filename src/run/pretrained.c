@@ -18,7 +18,7 @@
 // _features.py (v0.9.7); hiera/hiera.py (v0.1.4).
 #include <string.h>
 
-#include "ckpt.h"
+#include "run/convert.h"
 
 static int starts(const char *s, const char *p) { return !strncmp(s, p, strlen(p)); }
 

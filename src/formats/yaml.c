@@ -11,7 +11,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "ckpt.h"
+#include "formats/ckpt.h"
 
 typedef struct {
     int indent;

@@ -21,7 +21,7 @@
 #include <png.h>
 
 #include "core/core.h"
-#include "io/raster.h"
+#include "formats/raster.h"
 
 #define MAX_SIDE (1 << 30)
 #define MAX_BLOCK_BYTES ((size_t)512 << 20)

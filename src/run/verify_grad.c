@@ -9,7 +9,8 @@
 
 #include "models/models.h"
 #include "nn/nn.h"
-#include "train.h"
+#include "run/verify.h"
+#include "train/train.h"
 
 static void emit_grads(const xt_params *P, const xt_tap *tap) {
     for (int i = 0; i < P->n; i++)

@@ -14,7 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "../core/core.h"
+#include "formats/safetensors.h"
 
 static const char *dtype_names[XT_DTYPE_COUNT] = {"F32", "F16", "BF16"};
 static const size_t dtype_size[XT_DTYPE_COUNT] = {4, 2, 2};
