@@ -3,14 +3,14 @@
 # regions/s and peak RSS per size, as a markdown table (docs/streaming.md). Not a test.
 #
 #   sh bench/bench_stream.sh [MODEL] [SIZES]
-#     MODEL  an xT model file            [../shared/golden/xt_cls_naive.safetensors]
+#     MODEL  an xT model file            [tests/golden/xt_cls_naive.safetensors]
 #     SIZES  space-separated WxH list    ["4096x4096 8192x8192 16384x16384 30000x25000"]
 #   env: XT (binary, ./xt), DIR (scratch images, build/bench_stream), THREADS (1),
 #        EXTRA (more classify options)
 # Images are made once with `xt make-image` (tiled 256, u8, deflate-free) and reused.
 set -e
 XT=${XT:-./xt}
-MODEL=${1:-${XT_GOLDEN:-../shared/golden}/xt_cls_naive.safetensors}
+MODEL=${1:-${XT_GOLDEN:-tests/golden}/xt_cls_naive.safetensors}
 SIZES=${2:-"4096x4096 8192x8192 16384x16384 30000x25000"}
 DIR=${DIR:-build/bench_stream}
 THREADS=${THREADS:-1}

@@ -40,13 +40,21 @@ static inline int check_close_(const float *a, const float *r, long n, double at
 }
 #define CHECK_CLOSE(a, r, n, atol, rtol, label) check_close_((a), (r), (n), (atol), (rtol), (label), __FILE__, __LINE__)
 
-// Path of a golden file (../shared/golden relative to the repository, or $XT_GOLDEN).
+// Path of a golden file: tests/golden (the repository's copy of the official reference files,
+// tests/golden/README.md; tests run from the repository root) or $XT_GOLDEN. A golden file the
+// suite names must be there: a missing one is a failure with the path, never a skip.
 static inline const char *golden(const char *name) {
     static char buf[4][1024];
     static int k;
     const char *dir = getenv("XT_GOLDEN");
     k = (k + 1) & 3;
-    snprintf(buf[k], sizeof buf[k], "%s/%s", dir ? dir : "../shared/golden", name);
+    snprintf(buf[k], sizeof buf[k], "%s/%s", dir ? dir : "tests/golden", name);
+    FILE *f = fopen(buf[k], "rb");
+    if (f) fclose(f);
+    else {
+        check_fail_++;
+        fprintf(stderr, "FAIL: golden file %s is missing (run the tests from the repository root, or set XT_GOLDEN)\n", buf[k]);
+    }
     return buf[k];
 }
 

@@ -3,7 +3,7 @@
 # tools/gen_ref_backbones.py: 2-channel ConvNeXt/Hiera/Swin V2, batch 2, other Hiera pooling); a config
 # that disagrees with the weights must fail with a message naming the tensor.
 set -e
-G=${XT_GOLDEN:-../shared/golden}
+G=${XT_GOLDEN:-tests/golden}
 for f in $G/convnext_region.safetensors $G/hiera_region.safetensors tests/ref/backbone_*.safetensors; do
     [ -f "$f" ] || continue
     case "$f" in *bad_config*) continue ;; esac

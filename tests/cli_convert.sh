@@ -1,11 +1,10 @@
 #!/bin/sh
 # cli_convert.sh — `xt convert`: the golden checkpoints convert into model files that reproduce the
-# golden outputs through `xt verify` (skipped, with a message, while the xt model kind is not
-# implemented), missing settings are listed, hostile checkpoints fail cleanly.
+# golden outputs through `xt verify`, missing settings are listed, hostile checkpoints fail cleanly.
 set -u
 XT=${XT:-./xt}
 BUILD=${BUILD:-build}
-G=${XT_GOLDEN:-../shared/golden}
+G=${XT_GOLDEN:-tests/golden}
 T=$BUILD/cli_convert
 mkdir -p "$T"
 fail=0
@@ -28,13 +27,8 @@ for case in "xt_cls_xl.ckpt xt_cls_xl" "xt_cls_naive_legacy.ckpt xt_cls_naive"; 
     $XT convert "$G/$1" -o "$out" --config "$G/$2.safetensors" --with-io "$G/$2.safetensors" > "$T/$2.log" 2>&1 ||
         die "convert $1: $(cat "$T/$2.log")"
     $XT info "$out" | grep -q '"kind":"xt"' || die "$out: no xt config"
-    if $XT verify -q "$out" > "$T/$2.verify" 2>&1; then
-        echo "ok: $1 converted reproduces the golden outputs: $(tail -1 "$T/$2.verify")"
-    elif grep -q "not implemented yet" "$T/$2.verify"; then
-        echo "SKIP: verify of converted $1: the xt model kind is not implemented yet ($(cat "$T/$2.verify"))"
-    else
-        die "verify of converted $1: $(cat "$T/$2.verify")"
-    fi
+    $XT verify -q "$out" > "$T/$2.verify" 2>&1 || die "verify of converted $1: $(cat "$T/$2.verify")"
+    echo "ok: $1 converted reproduces the golden outputs: $(tail -1 "$T/$2.verify")"
 done
 
 # 3. settings given on the command line, inferred rest; a contradiction fails
@@ -44,9 +38,8 @@ grep -q '"hidden_size":128' "$T/set.log" || die "hidden_size not inferred: $(cat
 # the inferred config (no golden config given) runs the golden inputs to the golden outputs
 $XT convert "$G/xt_cls_naive_legacy.ckpt" -o "$T/inf.safetensors" --set crop_size=256 --set swin.window_size=16 \
     --with-io "$G/xt_cls_naive.safetensors" -q || die "convert naive with inferred config"
-if $XT verify -q "$T/inf.safetensors" > "$T/inf.verify" 2>&1; then echo "ok: inferred config: $(tail -1 "$T/inf.verify")"
-elif grep -q "not implemented yet" "$T/inf.verify"; then echo "SKIP: verify with inferred config: xt kind not implemented"
-else die "verify with the inferred config: $(cat "$T/inf.verify")"; fi
+$XT verify -q "$T/inf.safetensors" > "$T/inf.verify" 2>&1 || die "verify with the inferred config: $(cat "$T/inf.verify")"
+echo "ok: inferred config: $(tail -1 "$T/inf.verify")"
 $XT info "$T/set.safetensors" | grep -q "tensors:    696 (174 weights" || die "optimizer state not kept: $($XT info "$T/set.safetensors")"
 if $XT convert "$G/xt_cls_xl.ckpt" -o "$T/bad.safetensors" --set crop_size=128 --set swin.window_size=16 \
     --set context.attention_method=naive --set context.n_layer=3 2> "$T/err"; then die "contradicting n_layer accepted"; fi

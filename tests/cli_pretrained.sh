@@ -7,7 +7,7 @@
 set -u
 XT=${XT:-./xt}
 BUILD=${BUILD:-build}
-G=${XT_GOLDEN:-../shared/golden}
+G=${XT_GOLDEN:-tests/golden}
 T=$BUILD/cli_pretrained
 R=tests/ref
 rm -rf "$T"; mkdir -p "$T"

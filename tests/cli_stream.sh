@@ -3,7 +3,7 @@
 # band selection, nodata, an ungeoreferenced embed, the progress line (only on a terminal), --help.
 set -e
 D=$BUILD/cli_stream; mkdir -p $D
-G=${XT_GOLDEN:-../shared/golden}
+G=${XT_GOLDEN:-tests/golden}
 M=$G/xt_cls_naive.safetensors
 fail() { echo "FAIL: $*"; exit 1; }
 for c in classify embed make-image info; do $XT $c --help | grep -q "usage: xt $c" || fail "$c --help"; done

@@ -17,7 +17,7 @@ $XT info $D/b.tif | grep -q "strips of 16 rows" || fail "strips"
 $XT make-image $D/c.png --size 64x32 && $XT info $D/c.png | grep -q "format: *PNG" || fail png
 $XT make-image $D/c.jpg --size 64x32 && $XT info $D/c.jpg | grep -q "format: *JPEG" || fail jpeg
 # the golden tensor dump used by the consistency tests
-G=${XT_GOLDEN:-../shared/golden}
+G=${XT_GOLDEN:-tests/golden}
 $XT make-image $D/g.tif --from-tensor $G/xt_cls_xl.safetensors:input.image:1
 $XT info $D/g.tif | grep -q "size: *256 x 256" || fail "from-tensor size"
 $XT info $D/g.tif | grep -q "f32" || fail "from-tensor type"

@@ -43,7 +43,7 @@ data() { n=$(od -An -tu8 -N8 "$1" | tr -d ' '); tail -c +$((n + 9)) "$1"; }
 data "$D/a.safetensors" > "$D/a.bin"; data "$D/bb.safetensors" > "$D/bb.bin"
 test -s "$D/a.bin" && cmp -s "$D/a.bin" "$D/bb.bin" || fail "backbone preset model differs from the convnext one"
 # --init from a ConvNeXt region file (the golden convnext_region: dims 16..128, depths 2 x 4)
-G=${XT_GOLDEN:-../shared/golden}
+G=${XT_GOLDEN:-tests/golden}
 cat > "$D/init.json" <<'JSON'
 {"model": {"kind": "xt", "cls_head": "naive", "crop_size": 64, "num_classes": 2, "mlp_ratio": 2,
            "backbone": {"preset": "convnext_tiny", "dims": [16, 32, 64, 128], "depths": [2, 2, 2, 2]}},

@@ -4,7 +4,7 @@
 # (the golden README's rule); at 1 and 2 threads. The forward intermediates and variant logits
 # those files also hold are computed too: every expected tensor ("N of N expected tensors computed").
 set -e
-G=${XT_GOLDEN:-../shared/golden}
+G=${XT_GOLDEN:-tests/golden}
 for f in "$G/swinv2_region_256_grad.safetensors" "$G/xt_cls_naive_grad.safetensors" "$G/xt_cls_xl_grad.safetensors" \
          "$G/xt_cls_hyper_grad.safetensors" "$G/xt_cls_mamba_grad.safetensors" tests/ref/hiera_grad_small.safetensors \
          tests/ref/convnext_grad_small.safetensors; do

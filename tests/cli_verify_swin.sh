@@ -6,7 +6,7 @@
 # width 12 / mlp_ratio 2 / depths 1-3-1-1 / batch 3 / 3x3 last stage, and Swin-L's
 # pretrained_window_sizes 12-12-12-6 with window 16 on 128 px (windows 16/16/8/4).
 set -e
-G=${XT_GOLDEN:-../shared/golden}
+G=${XT_GOLDEN:-tests/golden}
 for f in "$G/swinv2_region_256.safetensors" "$G/swinv2_region_512.safetensors" \
          tests/ref/swinv2_w12_b2.safetensors tests/ref/swinv2_odd_b3.safetensors \
          tests/ref/swinv2_pws_b1.safetensors; do

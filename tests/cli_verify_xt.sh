@@ -2,7 +2,7 @@
 # xt verify on every golden xT classifier file (the non-gradient ones), variants included:
 # all expected tensors must be computed and pass, and the variant logits must be among them.
 set -e
-G=${XT_GOLDEN:-../shared/golden}
+G=${XT_GOLDEN:-tests/golden}
 fail() { echo "FAIL: $*"; exit 1; }
 for f in xt_cls_naive xt_cls_xl xt_cls_xl_incontext xt_cls_hyper xt_cls_hyper_long xt_cls_mamba; do
     $XT verify -q -t 2 $G/$f.safetensors > $BUILD/verify_$f.txt || { cat $BUILD/verify_$f.txt; fail "$f"; }

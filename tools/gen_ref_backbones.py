@@ -310,7 +310,7 @@ def main():
         i = args.index("--hiera-src")
         hsrc = args[i + 1]
         del args[i:i + 2]
-    gdir = args[0] if args else os.path.join(os.path.dirname(__file__), "../../shared/golden")
+    gdir = args[0] if args else os.path.join(os.path.dirname(__file__), "../tests/golden")
     outdir = os.path.join(os.path.dirname(os.path.abspath(__file__)), "../tests/ref")
     os.makedirs(outdir, exist_ok=True)
 

@@ -33,7 +33,7 @@ torch.set_grad_enabled(True)
 
 
 def main():
-    gdir = sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(__file__), "../../shared/golden")
+    gdir = sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(__file__), "../tests/golden")
     # the re-implementation reproduces the official golden file
     t, meta = gb.st_read(os.path.join(gdir, "hiera_region.safetensors"))
     gcfg = json.loads(meta["config"])

@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """ImageNet-style backbone state dicts under the libraries' own names, for tests/cli_pretrained.sh.
 
-Run: /usr/bin/python3 tools/gen_ref_pretrained.py   (needs torch; reads /work/shared/golden or $XT_GOLDEN)
+Run: /usr/bin/python3 tools/gen_ref_pretrained.py   (needs torch; reads tests/golden or $XT_GOLDEN)
 
   pretrained_swinv2_timm.pth   torch.save(state_dict) (zip) of a timm 0.9.7 SwinTransformerV2
       classifier: the weights of golden swinv2_region_512 (SWIN8, embed 8, depths 2,2,2,2) under
@@ -27,7 +27,7 @@ import torch
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 OUT = os.path.join(HERE, "..", "tests", "ref")
-GOLDEN = os.environ.get("XT_GOLDEN", os.path.join(HERE, "..", "..", "shared", "golden"))
+GOLDEN = os.environ.get("XT_GOLDEN", os.path.join(HERE, "..", "tests", "golden"))
 
 
 def read_safetensors(path):

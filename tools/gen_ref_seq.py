@@ -3,7 +3,7 @@
 
     /usr/bin/python3 tools/gen_ref_seq.py [OUTDIR=tests/ref]
 
-The maths is copied from /work/shared/golden/spec.py (the plain-PyTorch spec checked against the
+The maths is copied from tests/golden/spec.py (the plain-PyTorch spec checked against the
 official golden files), so the tests need neither the official code nor /work/shared:
   * Hyper: class Hyper (causal recursion, LSH, block attention, sampled residual, block mask).
     Draws not supplied are made with torch.randint and stored as input.hyper_randint.{j}.

@@ -283,6 +283,6 @@ def gen(out):
 if __name__ == "__main__":
     cmd = sys.argv[1] if len(sys.argv) > 1 else "gen"
     if cmd == "check":
-        sys.exit(0 if check(sys.argv[2] if len(sys.argv) > 2 else "/work/shared/golden") else 1)
+        sys.exit(0 if check(sys.argv[2] if len(sys.argv) > 2 else os.path.join(os.path.dirname(__file__), "../tests/golden")) else 1)
     with torch.no_grad():
         gen(sys.argv[2] if len(sys.argv) > 2 else "tests/ref")

@@ -10,7 +10,7 @@
 //     the config's crop size is small (a valid 16384-pixel crop is slow, not a bug).
 // Absurd values (huge depths/sizes, zero or negative dims, window 0, heads not dividing widths)
 // must give an error; libFuzzer's -malloc_limit_mb catches builders that allocate absurdly.
-// Needs /work/shared/golden (or XT_GOLDEN). Build and run: make fuzz && tests/fuzz/run.sh model 300
+// Needs tests/golden (or XT_GOLDEN; run from the repository root). Build and run: make fuzz && tests/fuzz/run.sh model 300
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,7 +27,7 @@ static xt_st *sts[NF];
 static void tap_fn(void *u, const char *path, const float *x, const int64_t *shape, int ndim) {}
 
 int LLVMFuzzerInitialize(int *argc, char ***argv) {
-    const char *dir = getenv("XT_GOLDEN") ? getenv("XT_GOLDEN") : "/work/shared/golden";
+    const char *dir = getenv("XT_GOLDEN") ? getenv("XT_GOLDEN") : "tests/golden";
     for (int i = 0; i < NF; i++) {
         char p[512];
         snprintf(p, sizeof p, "%s/%s.safetensors", dir, files[i]);
