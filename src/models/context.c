@@ -23,6 +23,8 @@ int xt_context_init(xt_context *c, xt_st *st, const char *prefix, xt_attn_method
     c->n_layers = n_layers;
     c->inner = D * mlp_ratio;
     c->st = st;
+    c->causal = 1;
+    snprintf(c->tname, sizeof c->tname, "%.*s", (int)strcspn(prefix, "."), prefix);
     if (attn == XT_ATTN_MAMBA) {
         c->mamba = xt_xcalloc(n_layers, sizeof *c->mamba);
         for (int i = 0; i < n_layers; i++) {
@@ -120,10 +122,10 @@ size_t xt_context_ws_size(const xt_context *c, int Lmax, int tap) {
     return bytes;
 }
 
-static void emit(const xt_tap *tap, const float *x, int L, int D, const char *tprefix, int i, const char *what,
-                 const char *sfx) {
-    int64_t shape[3] = {1, L, D};
-    xt_tap_emitf(tap, x, 3, shape, "%sdecoder.layers.%d%s%s", tprefix, i, what, sfx);
+static void emit(const xt_context *c, const xt_tap *tap, const float *x, int L, const char *tprefix, int i,
+                 const char *what, const char *sfx) {
+    int64_t shape[3] = {1, L, c->D};
+    xt_tap_emitf(tap, x, 3, shape, "%s%s.layers.%d%s%s", tprefix, c->tname, i, what, sfx);
 }
 
 int xt_context_layer_forward(xt_context *c, int i, float *x, int L, xt_arena *ws, const xt_tap *tap,
@@ -131,10 +133,10 @@ int xt_context_layer_forward(xt_context *c, int i, float *x, int L, xt_arena *ws
     const int D = c->D;
     int tapping = xt_tap_on(tap);
     size_t mark = xt_arena_mark(ws);
-    if (tapping) emit(tap, x, L, D, tprefix, i, ".in", sfx);
+    if (tapping) emit(c, tap, x, L, tprefix, i, ".in", sfx);
     if (c->attn == XT_ATTN_MAMBA) {
         char path[256];
-        snprintf(path, sizeof path, "%sdecoder.layers.%d%s", tprefix, i, sfx);
+        snprintf(path, sizeof path, "%s%s.layers.%d%s", tprefix, c->tname, i, sfx);
         int rc = xt_mamba_block_forward(x, x, &c->mamba[i], 1, L, i % 2 == 0, tap, path, ws);
         xt_arena_release(ws, mark);
         return rc;
@@ -177,12 +179,12 @@ int xt_context_layer_forward(xt_context *c, int i, float *x, int L, xt_arena *ws
         if (!long_path(c, L)) {
             for (int h = 0; h < NH; h++)
                 xt_attention_stream_forward(qkv + h * hstride, HS, q + h * hstride, HS, k + h * hstride, HS, v + h * hstride,
-                                     HS, L, HS, 1.0f / sqrtf((float)HS), 1, scr);
+                                     HS, L, HS, 1.0f / sqrtf((float)HS), c->causal, scr);
             ao = qkv;
         } else {
             ao = xt_arena_f32(ws, (size_t)L * D);
             char path[256];
-            snprintf(path, sizeof path, "%sdecoder.layers.%d.attn.attn%s", tprefix, i, sfx);
+            snprintf(path, sizeof path, "%s%s.layers.%d.attn.attn%s", tprefix, c->tname, i, sfx);
             if (xt_hyper_attention(ao, q, k, v, 1, NH, L, &c->hyper[i], &c->rand, tap, path, ws)) {
                 xt_arena_release(ws, mark);
                 return -1;
@@ -204,7 +206,7 @@ int xt_context_layer_forward(xt_context *c, int i, float *x, int L, xt_arena *ws
         float *xr = x + (size_t)r0 * D;
         xt_add(xr, xr, to, (size_t)n * D);
     }
-    if (tapping) emit(tap, attn_tap, L, D, tprefix, i, ".attn", sfx);
+    if (tapping) emit(c, tap, attn_tap, L, tprefix, i, ".attn", sfx);
     for (int r0 = 0; r0 < L; r0 += CH) {
         int n = L - r0 < CH ? L - r0 : CH;
         float *xr = x + (size_t)r0 * D;
@@ -212,7 +214,7 @@ int xt_context_layer_forward(xt_context *c, int i, float *x, int L, xt_arena *ws
         xt_gated_mlp_forward(to, inner, inner + (size_t)CH * I, inner + (size_t)2 * CH * I, th, l->gate_w, l->up_w, l->down_w, n, D, I);
         xt_add(xr, xr, to, (size_t)n * D);
     }
-    if (tapping) emit(tap, x, L, D, tprefix, i, "", sfx);
+    if (tapping) emit(c, tap, x, L, tprefix, i, "", sfx);
     xt_arena_release(ws, mark);
     return 0;
 }

@@ -21,9 +21,11 @@ typedef struct xt_context {
     xt_hyper_params hp;
     xt_hyper_rand rand;      // randomness of the current forward pass
     xt_st *st;
+    int causal;              // 1 (xT's classification context); 0: the xView3 context model
+    char tname[64];          // tap / module name of the layers' parent: "decoder", "context_model"
 } xt_context;
 
-// prefix: "decoder."; hyper_override: config "hyper_override" (NULL: official defaults).
+// prefix: "decoder." (also the taps' module path); causal 1 unless set to 0 after init; hyper_override: config "hyper_override" (NULL: official defaults).
 int xt_context_init(xt_context *c, xt_st *st, const char *prefix, xt_attn_method attn, int D, int n_layers,
                     int mlp_ratio, const xt_json *hyper_override, int block_mask);
 void xt_context_free(xt_context *c);
@@ -32,7 +34,7 @@ void xt_context_begin_pass(xt_context *c);
 // Bytes of workspace one layer needs on up to Lmax tokens (tap: room for the tapped tensors).
 size_t xt_context_ws_size(const xt_context *c, int Lmax, int tap);
 // Layer i over x (L, D), in place. Taps "<path>.in<sfx>", "<path>.attn<sfx>", "<path><sfx>"
-// with path "<tprefix>decoder.layers.{i}".
+// with path "<tprefix><tname>.layers.{i}".
 int xt_context_layer_forward(xt_context *c, int i, float *x, int L, xt_arena *ws, const xt_tap *tap,
                              const char *tprefix, const char *sfx);
 

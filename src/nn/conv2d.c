@@ -144,3 +144,45 @@ void xt_nchw_to_nhwc(float *out, const float *inp, int B, int C, int HW) {
             for (int p = 0; p < HW; p++) dst[(size_t)p * C] = src[p];
         }
 }
+
+// ---------------------------------------------------------------------------------------------
+// UNet pieces (the xView3 dense model): nearest 2x upsampling and the 2x2 / stride-2 transposed conv.
+
+void xt_upsample2x_nearest(float *out, const float *inp, int B, int C, int H, int W) {
+#pragma omp parallel for collapse(2) if ((size_t)B * C * H * W > 65536)
+    for (int n = 0; n < B * C; n++)
+        for (int y = 0; y < 2 * H; y++) {
+            const float *src = inp + ((size_t)n * H + y / 2) * W;
+            float *dst = out + ((size_t)n * 2 * H + y) * 2 * W;
+            for (int x = 0; x < W; x++) dst[2 * x] = dst[2 * x + 1] = src[x];
+        }
+}
+
+size_t xt_conv_transpose2x2_scratch_floats(int IC, int OC, int H, int W) {
+    return (size_t)OC * 4 * IC + (size_t)OC * 4 * H * W;
+}
+
+// ConvTranspose2d(IC, OC, 2, stride 2) as one GEMM: Y (OC*4, HW) = Wt (OC*4, IC) @ X (IC, HW),
+// then each of the four (a, b) planes is scattered to its output phase.
+void xt_conv_transpose2x2_forward(float *out, const float *inp, const float *w, const float *b, int B, int IC,
+                                  int OC, int H, int W, float *scratch) {
+    const size_t HW = (size_t)H * W;
+    float *wt = scratch, *y = scratch + (size_t)OC * 4 * IC;
+    for (int i = 0; i < IC; i++)
+        for (int o = 0; o < OC; o++)
+            for (int k = 0; k < 4; k++) wt[((size_t)o * 4 + k) * IC + i] = w[((size_t)i * OC + o) * 4 + k];
+    for (int n = 0; n < B; n++) {
+        xt_gemm(0, 0, OC * 4, (int)HW, IC, 1.0f, wt, IC, inp + (size_t)n * IC * HW, (int)HW, 0.0f, y, (int)HW);
+        float *o0 = out + (size_t)n * OC * 4 * HW;
+#pragma omp parallel for if (OC * HW > 65536)
+        for (int o = 0; o < OC; o++)
+            for (int k = 0; k < 4; k++) {
+                const float *src = y + ((size_t)o * 4 + k) * HW;
+                float bias = b ? b[o] : 0.0f;
+                for (int yy = 0; yy < H; yy++) {
+                    float *dst = o0 + ((size_t)o * 2 * H + 2 * yy + k / 2) * 2 * W + k % 2;
+                    for (int xx = 0; xx < W; xx++) dst[2 * xx] = src[(size_t)yy * W + xx] + bias;
+                }
+            }
+    }
+}

@@ -235,6 +235,15 @@ void xt_dwconv2d_weight_hwc(float *w_hwc, const float *w, int C, int K); // (C,1
 // NCHW -> NHWC: out (B, HW, C) from inp (B, C, HW) (the inverse is xt_nhwc_to_nchw above).
 void xt_nchw_to_nhwc(float *out, const float *inp, int B, int C, int HW);
 
+// Nearest-neighbour 2x upsampling (F.interpolate(scale_factor=2)): inp (B, C, H, W) -> out (B, C, 2H, 2W).
+void xt_upsample2x_nearest(float *out, const float *inp, int B, int C, int H, int W);
+// ConvTranspose2d(IC, OC, kernel 2, stride 2), NCHW: out (B, OC, 2H, 2W),
+// out[o, 2y+a, 2x+b] = b[o] + sum_i inp[i, y, x] w[i, o, a, b]; w (IC, OC, 2, 2), b may be NULL.
+// scratch: xt_conv_transpose2x2_scratch_floats floats.
+size_t xt_conv_transpose2x2_scratch_floats(int IC, int OC, int H, int W);
+void xt_conv_transpose2x2_forward(float *out, const float *inp, const float *w, const float *b, int B, int IC,
+                                  int OC, int H, int W, float *scratch);
+
 // ---------------------------------------------------------------------------------------------
 // vectorisation hint
 

@@ -8,6 +8,7 @@ static const xt_kind kinds[] = {
     {"hiera_region", xt_hiera_region_verify, 0, {"out"}},
     {"convnext_region", xt_convnext_region_verify, 0, {"stage0", "stage1", "stage2", "stage3"}},
     {"xt", xt_xt_verify, 1, {"logits"}},
+    {"xview", xt_xview_verify, 0, {"out.vessel_mask", "out.fishing_mask", "out.center_mask", "out.length_mask"}},
 };
 
 const xt_kind *xt_kind_find(const char *name) {

@@ -22,6 +22,9 @@ const xt_kind *xt_kind_find(const char *name); // NULL if unknown
 // forward (kind->verify_run) otherwise or also. 0 / -1 + error.
 int xt_verify_run(const xt_kind *k, xt_st *st, const xt_json *cfg, const xt_tap *tap);
 
+// `xt verify` of the xView3 dense model (verify_xview.c).
+int xt_xview_verify(xt_st *st, const xt_json *cfg, const xt_tap *tap);
+
 // `xt verify` on gradient files (verify_grad.c): loss, grad.<param>, grad.input.image.
 int xt_grad_verify(xt_st *st, const xt_json *cfg, const xt_tap *tap);
 

@@ -1,0 +1,441 @@
+// xview.c — xT's xView3-SAR dense model (official pre-release gigaformer/models/unet.py
+// EncoderDecoderV2 with SwinXviewWrapper, LLMTransformerXLContextModel and UNetDecoder).
+//
+//   img (B, 2, nS, nS) -> n x n regions -> Swin V2 (2 bands): levels 1..4 = the stage outputs,
+//   level 0 = ConvTranspose2d(C, C, 2, 2) of the patch embedding -> stitched back
+//   -> [context model on level 4: input_proj + 2-D sin-cos(cord), non-causal LLMLayers, out_proj + residual]
+//   -> UNet decoder (up2, conv3x3, SiLU; concat with the skip level, conv3x3, SiLU) x 4
+//   -> four heads conv1x1(SiLU(conv3x3(up2(x)))): vessel, fishing, center, length (B, 1, nS, nS).
+// Semantics and the official bugs kept: tests/golden/README.md, "xView3 dense prediction files".
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "models/context.h"
+#include "models/xview.h"
+#include "nn/nn.h"
+
+#define MAXZ(a, b) ((size_t)(a) > (size_t)(b) ? (size_t)(a) : (size_t)(b))
+
+const char *const xt_xview_map_names[XT_XVIEW_MAPS] = {"vessel_mask", "fishing_mask", "center_mask", "length_mask"};
+
+typedef struct {
+    const float *w, *b;
+    int IC, OC, K;
+} conv;
+
+struct xt_xview {
+    xt_xview_info info;
+    xt_encoder *enc;
+    const float *up_w, *up_b;      // encoder.upsample: ConvTranspose2d(C, C, 2, 2)
+    conv stage[4], bott[4];        // decoder.decoder_stages.{k}.layer.1, decoder.bottlenecks.{i}.seq.0
+    conv head3[4], head1[4];       // decoder.<key>.layer.1 (3x3), .layer.3 (1x1)
+    xt_context ctx;                // context_model.layers.* (non-causal LLMLayers)
+    const float *in_w, *in_b, *out_w, *out_b; // context_model.input_proj / out_proj
+};
+
+struct xt_xview_mem {
+    int carry, mem_chip, n_layers, D, B;
+    int64_t *n;  // rows kept per layer (per batch item)
+    float **x;   // per layer: (B, n, D)
+};
+
+const xt_xview_info *xt_xview_get_info(const xt_xview *m) { return &m->info; }
+
+// A conv's weight (OC, IC, K, K) and bias; IC/OC from the tensor, checked against want_ic (> 0).
+static int load_conv(conv *c, xt_st *st, int K, int want_ic, const char *fmt, const char *a) {
+    char wn[256], bn[256];
+    snprintf(wn, sizeof wn, fmt, a, "weight");
+    snprintf(bn, sizeof bn, fmt, a, "bias");
+    const xt_st_tensor *t = xt_st_find(st, wn);
+    if (!t || t->ndim != 4 || t->shape[2] != K || t->shape[3] != K || t->shape[0] < 1 || t->shape[1] < 1 ||
+        t->shape[0] > 65536 || t->shape[1] > 65536)
+        return xt_error("xview", "tensor '%s' missing or not (OC, IC, %d, %d)", wn, K, K);
+    c->OC = (int)t->shape[0], c->IC = (int)t->shape[1], c->K = K;
+    if (want_ic > 0 && c->IC != want_ic)
+        return xt_error("xview", "tensor '%s' takes %d input channels, the model gives it %d", wn, c->IC, want_ic);
+    int64_t sw[4] = {c->OC, c->IC, K, K}, sb[1] = {c->OC};
+    if (!(c->w = xt_st_weightf(st, 4, sw, "%s", wn)) || !(c->b = xt_st_weightf(st, 1, sb, "%s", bn))) return -1;
+    return 0;
+}
+
+// The Swin window: the config's window_size, else "windowNN" in timm_model or backbone_class.
+static int swin_window(const xt_json *cfg, const xt_json *sw) {
+    int w = 0;
+    if (xt_json_int(sw, "window_size", 0, &w)) return -1;
+    const char *names[2] = {xt_json_str(sw, "timm_model", NULL), xt_json_str(cfg, "backbone_class", NULL)};
+    for (int i = 0; i < 2 && w == 0; i++) {
+        const char *p = names[i] ? strstr(names[i], "window") : NULL;
+        if (p) w = atoi(p + 6);
+    }
+    if (w < 1 || w > 256) return xt_error("xview", "config: no Swin window size (swin.window_size, or \"windowNN\" in swin.timm_model / backbone_class)");
+    return w;
+}
+
+static xt_encoder *build_encoder(xt_st *st, const xt_json *cfg, int S) {
+    const xt_json *sw = xt_json_get(cfg, "swin");
+    if (!sw || sw->type != XT_JSON_OBJ) { xt_error("xview", "config has no \"swin\" object"); return NULL; }
+    int win = swin_window(cfg, sw), embed = 0, in_chans = 2, d[XT_MAX_STAGES], h[XT_MAX_STAGES];
+    if (win < 0 || xt_json_int(sw, "embed_dim", -1, &embed) || xt_json_int(sw, "in_chans", 2, &in_chans)) return NULL;
+    int nd = xt_json_int_array(sw, "depths", d, XT_MAX_STAGES), nh = xt_json_int_array(sw, "num_heads", h, XT_MAX_STAGES);
+    if (nd != 4 || nh != 4) { xt_error("xview", "config: swin needs 4 stages (depths, num_heads)"); return NULL; }
+    // the Swin reader takes its own keys only: a config object of exactly those
+    char txt[512];
+    snprintf(txt, sizeof txt,
+             "{\"embed_dim\":%d,\"depths\":[%d,%d,%d,%d],\"num_heads\":[%d,%d,%d,%d],\"window_size\":%d,\"in_chans\":%d}",
+             embed, d[0], d[1], d[2], d[3], h[0], h[1], h[2], h[3], win, in_chans);
+    xt_json *j = xt_json_parse(txt, strlen(txt), "swin config");
+    if (!j) return NULL;
+    xt_encoder *e = xt_swinv2_new(st, j, "encoder.model.", S);
+    xt_json_free(j);
+    return e;
+}
+
+xt_xview *xt_xview_new(xt_st *st, const xt_json *cfg) {
+    xt_xview *m = xt_xcalloc(1, sizeof *m);
+    xt_xview_info *in = &m->info;
+    const xt_json *xl = xt_json_get(cfg, "xl_context");
+    int bs = 0;
+    if (xt_json_int(cfg, "crop_size", 256, &in->crop_size) ||
+        (xl && (xt_json_bool(xl, "enabled", 0, &in->context) || xt_json_int(xl, "hidden_size", 256, &in->hidden) ||
+                xt_json_int(xl, "n_layer", 4, &in->n_layers) || xt_json_int(xl, "mem_chip", 1, &in->mem_chip) ||
+                xt_json_bool(xl, "skip_connection", 0, &bs)))) {
+        xt_error_prefix("config");
+        goto fail;
+    }
+    if (in->crop_size < 32 || in->crop_size > 8192 || in->crop_size % 32) {
+        xt_error("xview", "config: crop_size %d: must be a multiple of 32 in [32, 8192]", in->crop_size);
+        goto fail;
+    }
+    if (bs) { // bug 18: the official decoder crashes with it; no config uses it
+        xt_error("xview", "config: xl_context.skip_connection is not supported (the official decoder cannot run it)");
+        goto fail;
+    }
+    if (xt_st_check_finite(st, "encoder.") || xt_st_check_finite(st, "decoder.") || xt_st_check_finite(st, "context_model."))
+        goto fail;
+    if (!(m->enc = build_encoder(st, cfg, in->crop_size))) goto fail;
+    const xt_encoder *e = m->enc;
+    if (e->n_stages != 4) { xt_error("xview", "the Swin encoder has %d stages, the decoder needs 4", e->n_stages); goto fail; }
+    in->in_chans = e->in_chans;
+    int C = e->stage_c[0];
+    in->level_c[0] = C;
+    for (int s = 0; s < 4; s++) in->level_c[s + 1] = e->stage_c[s];
+    int64_t su[4] = {C, C, 2, 2}, sb[1] = {C};
+    if (!(m->up_w = xt_st_weight(st, "encoder.upsample.weight", 4, su[0], su[1], su[2], su[3])) ||
+        !(m->up_b = xt_st_weight(st, "encoder.upsample.bias", 1, sb[0])))
+        goto fail;
+    // decoder: stage k maps (up2 of) the deeper features to F[k]; bottleneck idx joins level 3 - idx
+    int x_c = in->level_c[4];
+    for (int idx = 0; idx < 4; idx++) {
+        int k = 3 - idx;
+        char a[16];
+        snprintf(a, sizeof a, "%d", k);
+        if (load_conv(&m->stage[k], st, 3, x_c, "decoder.decoder_stages.%s.layer.1.%s", a)) goto fail;
+        in->dec_f[k] = m->stage[k].OC;
+        snprintf(a, sizeof a, "%d", idx);
+        if (load_conv(&m->bott[idx], st, 3, in->dec_f[k] + in->level_c[3 - idx], "decoder.bottlenecks.%s.seq.0.%s", a))
+            goto fail;
+        if (m->bott[idx].OC != in->dec_f[k]) {
+            xt_error("xview", "decoder.bottlenecks.%d has %d outputs, decoder_stages.%d %d", idx, m->bott[idx].OC, k, in->dec_f[k]);
+            goto fail;
+        }
+        x_c = in->dec_f[k];
+    }
+    for (int h = 0; h < XT_XVIEW_MAPS; h++) {
+        if (load_conv(&m->head3[h], st, 3, in->dec_f[0], "decoder.%s.layer.1.%s", xt_xview_map_names[h]) ||
+            load_conv(&m->head1[h], st, 1, m->head3[h].OC, "decoder.%s.layer.3.%s", xt_xview_map_names[h]))
+            goto fail;
+        if (m->head1[h].OC != 1) { xt_error("xview", "decoder.%s gives %d channels, not 1", xt_xview_map_names[h], m->head1[h].OC); goto fail; }
+    }
+    in->last = m->head3[0].OC;
+    if (in->context) {
+        const int C4 = in->level_c[4], D = in->hidden;
+        if (D < 128 || D % 128 || D > 65536 || in->n_layers < 0 || in->n_layers > 1024 || in->mem_chip < 1 ||
+            in->mem_chip > 1024) {
+            xt_error("xview", "config: xl_context hidden_size %d (a multiple of 128: heads = hidden // 128), n_layer %d, "
+                     "mem_chip %d: out of range", D, in->n_layers, in->mem_chip);
+            goto fail;
+        }
+        if (!(m->in_w = xt_st_weight(st, "context_model.input_proj.weight", 2, (int64_t)D, (int64_t)C4)) ||
+            !(m->in_b = xt_st_weight(st, "context_model.input_proj.bias", 1, (int64_t)D)) ||
+            !(m->out_w = xt_st_weight(st, "context_model.out_proj.weight", 2, (int64_t)C4, (int64_t)D)) ||
+            !(m->out_b = xt_st_weight(st, "context_model.out_proj.bias", 1, (int64_t)C4)))
+            goto fail;
+        // the MLP width is the file's (xl_context.mlp_ratio x hidden)
+        int ratio = 4;
+        const xt_st_tensor *g = xt_st_find(st, "context_model.layers.0.mlp.gate_proj.weight");
+        if (g && g->ndim == 2 && g->shape[0] % D == 0 && g->shape[0] / D >= 1 && g->shape[0] / D <= 64)
+            ratio = (int)(g->shape[0] / D);
+        if (xt_context_init(&m->ctx, st, "context_model.", XT_ATTN_HYPER, D, in->n_layers, ratio, NULL, 0)) goto fail;
+        m->ctx.causal = 0; // LLMLayer(causal=False): HyperAttention's forward_no_causal_mask
+    }
+    return m;
+fail:
+    xt_xview_free(m);
+    return NULL;
+}
+
+void xt_xview_free(xt_xview *m) {
+    if (!m) return;
+    if (m->enc) m->enc->free(m->enc);
+    xt_context_free(&m->ctx);
+    free(m);
+}
+
+xt_xview_mem *xt_xview_mem_new(const xt_xview *m, int carry, int mem_chip) {
+    xt_xview_mem *mem = xt_xcalloc(1, sizeof *mem);
+    mem->carry = carry;
+    mem->mem_chip = mem_chip > 0 ? mem_chip : m->info.mem_chip;
+    mem->n_layers = m->info.context ? m->info.n_layers : 0;
+    mem->D = m->info.hidden;
+    mem->n = xt_xcalloc(mem->n_layers + 1, sizeof *mem->n);
+    mem->x = xt_xcalloc(mem->n_layers + 1, sizeof *mem->x);
+    return mem;
+}
+
+void xt_xview_mem_free(xt_xview_mem *mem) {
+    if (!mem) return;
+    for (int i = 0; i < mem->n_layers; i++) free(mem->x[i]);
+    free(mem->x);
+    free(mem->n);
+    free(mem);
+}
+
+// ---------------------------------------------------------------------------------------------
+// forward
+
+// The encoder reports its patch embedding (after the norm, NHWC) through the tap: kept here.
+typedef struct {
+    float *dst; // (g*g, C) of one region
+    size_t n;
+    const char *name;
+} stem_grab;
+
+static void grab_stem(void *u, const char *path, const float *x, const int64_t *shape, int ndim) {
+    stem_grab *g = u;
+    if (!strcmp(path, g->name)) memcpy(g->dst, x, g->n * sizeof(float));
+}
+
+static void emit4(const xt_tap *tap, const float *x, int64_t a, int64_t b, int64_t c, int64_t d, const char *tp,
+                  const char *name, const char *sfx) {
+    int64_t sh[4] = {a, b, c, d};
+    xt_tap_emitf(tap, x, 4, sh, "%s%s%s", tp, name, sfx);
+}
+
+// out = SiLU(conv(in)) (act) or conv(in), in (B, IC, H, W) NCHW, "same" padding.
+static void conv_fwd(const conv *c, float *out, const float *in, int B, int H, int W, int act, float *col) {
+    xt_conv2d_dims d = {c->IC, H, W, c->OC, c->K, c->K, 1, 1, c->K / 2, c->K / 2};
+    xt_conv2d_forward(out, col, in, c->w, c->b, B, &d, 0);
+    if (act) xt_silu_forward(out, out, (size_t)B * c->OC * H * W);
+}
+
+// Context model on level 4 x (B, C4, h, h), replaced in place. ref: LLMTransformerXLContextModel.forward
+static int context_fwd(const xt_xview *m, float *x4, int B, int h, int ci, int cj, xt_xview_mem *mem, const xt_tap *tap,
+                       const char *tp, const char *sfx) {
+    const xt_xview_info *in = &m->info;
+    const int C4 = in->level_c[4], D = in->hidden, L = h * h;
+    const int keep = L * (mem && mem->carry ? mem->mem_chip : 1); // tokens a layer sees: cat(mem, x)[-L*mem_chip:]
+    if (keep > m->ctx.hp.min_seq_len)
+        return xt_error("xview", "context over %d tokens: beyond HyperAttention's exact path (%d); its non-causal long "
+                        "path is not implemented", keep, m->ctx.hp.min_seq_len);
+    int tapping = xt_tap_on(tap);
+    size_t nraw = (size_t)B * L * C4, nx = (size_t)keep * D;
+    float *raw = xt_malloc_checked(nraw * sizeof(float), "xview context");
+    float *pos = xt_malloc_checked((size_t)L * D * sizeof(float), "xview context");
+    float *tok = xt_malloc_checked((size_t)B * L * D * sizeof(float), "xview context");
+    float *xs = xt_malloc_checked(nx * sizeof(float), "xview context");
+    float *o = xt_malloc_checked(nraw * sizeof(float), "xview context");
+    xt_arena ws = {0};
+    int rc = -1;
+    if (!raw || !pos || !tok || !xs || !o || xt_arena_init(&ws, xt_context_ws_size(&m->ctx, keep, tapping))) goto done;
+    if (tapping) emit4(tap, x4, B, C4, h, h, tp, "context_model.in", sfx);
+    xt_nchw_to_nhwc(raw, x4, B, C4, L);
+    // get_2d_sincos_pos_embed(D, h, i, j): token r*h + c at (row r + i h, col c + j h)
+    for (int r = 0; r < h; r++)
+        for (int c = 0; c < h; c++) xt_sincos_pos_embed_token(pos + ((size_t)r * h + c) * D, D, r + ci * h, c + cj * h);
+    xt_linear_forward(tok, raw, m->in_w, m->in_b, B * L, C4, D);
+    if (tapping) {
+        int64_t sp[2] = {L, D}, st3[3] = {B, L, D};
+        xt_tap_emitf(tap, pos, 2, sp, "%scontext_model.pos_embed%s", tp, sfx);
+        xt_tap_emitf(tap, tok, 3, st3, "%scontext_model.input_proj%s", tp, sfx);
+    }
+    for (int b = 0; b < B; b++) {
+        float *t = tok + (size_t)b * L * D;
+        xt_add(t, t, pos, (size_t)L * D);
+        // taps of a layer carry batch dim 1: only a batch of one reports them
+        const xt_tap *lt = B == 1 ? tap : NULL;
+        for (int i = 0; i < in->n_layers; i++) {
+            // x_i = cat(mem[i], x)[:, -keep:], new_mem[i] = x_i; x = layer(x_i)[:, -L:]
+            int64_t nm = mem && mem->carry ? mem->n[i] : 0;
+            if (nm > keep - L) nm = keep - L;
+            int Lx = (int)(nm + L);
+            if (nm) memcpy(xs, mem->x[i] + ((size_t)b * mem->n[i] + (mem->n[i] - nm)) * D, (size_t)nm * D * sizeof(float));
+            memcpy(xs + (size_t)nm * D, t, (size_t)L * D * sizeof(float));
+            if (mem && mem->carry) { // the layer input, before the layer runs (detach)
+                if (b == 0) {
+                    float *nx2 = realloc(mem->x[i], (size_t)B * Lx * D * sizeof(float));
+                    if (!nx2) { xt_error("xview", "out of memory (context memory)"); goto done; }
+                    mem->x[i] = nx2;
+                }
+                memcpy(mem->x[i] + (size_t)b * Lx * D, xs, (size_t)Lx * D * sizeof(float));
+            }
+            if (xt_context_layer_forward((xt_context *)&m->ctx, i, xs, Lx, &ws, lt, tp, sfx)) goto done;
+            memcpy(t, xs + (size_t)nm * D, (size_t)L * D * sizeof(float));
+        }
+    }
+    if (mem && mem->carry)
+        for (int i = 0; i < in->n_layers; i++) {
+            int64_t nm = mem->n[i];
+            if (nm > keep - L) nm = keep - L;
+            mem->n[i] = nm + L;
+        }
+    xt_linear_forward(o, tok, m->out_w, m->out_b, B * L, D, C4);
+    if (tapping) {
+        int64_t s3[3] = {B, L, C4};
+        xt_tap_emitf(tap, o, 3, s3, "%scontext_model.out_proj%s", tp, sfx);
+    }
+    xt_add(o, o, raw, nraw);
+    xt_nhwc_to_nchw(x4, o, B, L, C4);
+    if (tapping) emit4(tap, x4, B, C4, h, h, tp, "context_model.out", sfx);
+    rc = 0;
+done:
+    xt_arena_free(&ws);
+    free(raw), free(pos), free(tok), free(xs), free(o);
+    return rc;
+}
+
+int xt_xview_forward(const xt_xview *m, const float *img, int B, int H, int ci, int cj, xt_xview_mem *mem,
+                     float *const *maps, const xt_tap *tap, const char *tp, const char *sfx) {
+    const xt_xview_info *in = &m->info;
+    const xt_encoder *e = m->enc;
+    const int S = in->crop_size, Cin = in->in_chans, C = in->level_c[0];
+    if (B < 1 || H < S || H % S || H / S > 4096)
+        return xt_error("xview", "input side %d: must be a multiple of the region size %d (square inputs only)", H, S);
+    tp = tp ? tp : "";
+    sfx = sfx ? sfx : "";
+    const int n = H / S, R = B * n * n, g = S / 4;
+    int side[5], lc[5];
+    side[0] = S / 2;
+    for (int s = 0; s < 4; s++) side[s + 1] = e->stage_h[s];
+    for (int k = 0; k < 5; k++) lc[k] = in->level_c[k];
+    int tapping = xt_tap_on(tap), rc = -1;
+    // buffers: levels per region (R, Ck, hk, hk) and stitched (B, Ck, n hk, n hk); decoder planes
+    float *chip[5] = {0}, *lev[5] = {0}, *stemc = NULL, *region = NULL, *stem = NULL, *scr = NULL, *col = NULL;
+    float *xa = NULL, *xb = NULL, *cat = NULL;
+    xt_arena ws = {0};
+    size_t big = 0, colmax = 0;
+    for (int k = 0; k < 5; k++) {
+        size_t nk = (size_t)R * lc[k] * side[k] * side[k];
+        if (!(chip[k] = xt_malloc_checked(nk * sizeof(float), "xview levels"))) goto done;
+        if (n == 1) lev[k] = chip[k];
+        else if (!(lev[k] = xt_malloc_checked(nk * sizeof(float), "xview levels"))) goto done;
+    }
+    // decoder sizes: the widest plane and im2col of the widest conv (one image at a time)
+    for (int idx = 0, hh = n * side[4]; idx < 4; idx++, hh *= 2) {
+        int k = 3 - idx;
+        size_t p2 = (size_t)(2 * hh) * (2 * hh);
+        big = MAXZ(big, (size_t)B * (m->stage[k].IC + m->bott[idx].IC) * p2);
+        colmax = MAXZ(colmax, p2 * 9 * MAXZ(m->stage[k].IC, m->bott[idx].IC));
+    }
+    size_t full = (size_t)H * H;
+    big = MAXZ(big, (size_t)B * (in->dec_f[0] + in->last) * full);
+    colmax = MAXZ(colmax, full * 9 * in->dec_f[0]);
+    if (!(region = xt_malloc_checked((size_t)Cin * S * S * sizeof(float), "xview region")) ||
+        !(stem = xt_malloc_checked((size_t)g * g * C * sizeof(float), "xview stem")) ||
+        !(stemc = xt_malloc_checked((size_t)R * C * g * g * sizeof(float), "xview stem")) ||
+        !(scr = xt_malloc_checked(xt_conv_transpose2x2_scratch_floats(C, C, g, g) * sizeof(float), "xview upsample")) ||
+        !(col = xt_malloc_checked(colmax * sizeof(float), "xview decoder")) ||
+        !(xa = xt_malloc_checked(big * sizeof(float), "xview decoder")) ||
+        !(xb = xt_malloc_checked(big * sizeof(float), "xview decoder")) ||
+        !(cat = xt_malloc_checked(big * sizeof(float), "xview decoder")) ||
+        xt_arena_init(&ws, e->workspace_size(e, 1)))
+        goto done;
+    // 1. regions (nested tokenization, row-major per image) -> 5 levels each
+    char sname[64];
+    snprintf(sname, sizeof sname, "encoder.model.patch_embed");
+    stem_grab sg = {stem, (size_t)g * g * C, sname};
+    xt_tap grab = {grab_stem, &sg};
+    for (int r = 0; r < R; r++) {
+        int b = r / (n * n), rr = r / n % n, rcn = r % n;
+        for (int c = 0; c < Cin; c++)
+            for (int y = 0; y < S; y++)
+                memcpy(region + ((size_t)c * S + y) * S, img + (((size_t)b * Cin + c) * H + rr * S + y) * H + rcn * S,
+                       S * sizeof(float));
+        float *out[4];
+        for (int s = 0; s < 4; s++) out[s] = chip[s + 1] + (size_t)r * lc[s + 1] * side[s + 1] * side[s + 1];
+        xt_arena_reset(&ws);
+        if (e->forward(e, region, 1, out, &ws, &grab, "encoder.model.")) goto done;
+        float *sc = stemc + (size_t)r * C * g * g;
+        xt_nhwc_to_nchw(sc, stem, 1, g * g, C);
+        xt_conv_transpose2x2_forward(chip[0] + (size_t)r * C * side[0] * side[0], sc, m->up_w, m->up_b, 1, C, C, g, g, scr);
+    }
+    if (tapping) {
+        emit4(tap, stemc, R, C, g, g, tp, "encoder.upsample.in", sfx);
+        for (int k = 0; k < 5; k++) {
+            char nm[32];
+            snprintf(nm, sizeof nm, "encoder.%d", k);
+            emit4(tap, chip[k], R, lc[k], side[k], side[k], tp, nm, sfx);
+        }
+    }
+    // stitch: (B n n, C, h, h) -> (B, C, n h, n h)
+    if (n > 1)
+        for (int k = 0; k < 5; k++) {
+            int hk = side[k], W = n * hk;
+            for (int r = 0; r < R; r++) {
+                int b = r / (n * n), rr = r / n % n, rcn = r % n;
+                for (int c = 0; c < lc[k]; c++)
+                    for (int y = 0; y < hk; y++)
+                        memcpy(lev[k] + (((size_t)b * lc[k] + c) * W + rr * hk + y) * W + rcn * hk,
+                               chip[k] + (((size_t)r * lc[k] + c) * hk + y) * hk, hk * sizeof(float));
+            }
+        }
+    // 2. context on the deepest level
+    if (in->context && context_fwd(m, lev[4], B, n * side[4], ci, cj, mem, tap, tp, sfx)) goto done;
+    // 3. UNet decoder. ref: UNetDecoder.forward
+    int hh = n * side[4], xc = lc[4];
+    const float *x = lev[4];
+    for (int idx = 0; idx < 4; idx++) {
+        int k = 3 - idx, h2 = 2 * hh, sk = 3 - idx;
+        size_t p2 = (size_t)h2 * h2;
+        xt_upsample2x_nearest(xb, x, B, xc, hh, hh);
+        conv_fwd(&m->stage[k], xa, xb, B, h2, h2, 1, col);
+        char nm[64];
+        if (tapping) {
+            snprintf(nm, sizeof nm, "decoder.decoder_stages.%d", k);
+            emit4(tap, xa, B, in->dec_f[k], h2, h2, tp, nm, sfx);
+        }
+        // cat([x, skip], 1) per image
+        for (int b = 0; b < B; b++) {
+            memcpy(cat + (size_t)b * (in->dec_f[k] + lc[sk]) * p2, xa + (size_t)b * in->dec_f[k] * p2,
+                   (size_t)in->dec_f[k] * p2 * sizeof(float));
+            memcpy(cat + ((size_t)b * (in->dec_f[k] + lc[sk]) + in->dec_f[k]) * p2, lev[sk] + (size_t)b * lc[sk] * p2,
+                   (size_t)lc[sk] * p2 * sizeof(float));
+        }
+        conv_fwd(&m->bott[idx], xa, cat, B, h2, h2, 1, col);
+        if (tapping) {
+            snprintf(nm, sizeof nm, "decoder.bottlenecks.%d", idx);
+            emit4(tap, xa, B, in->dec_f[k], h2, h2, tp, nm, sfx);
+        }
+        x = xa, xc = in->dec_f[k], hh = h2; // the next up2 reads xa into xb before xa is written
+    }
+    // 4. heads: conv1x1(SiLU(conv3x3(up2(x))))
+    xt_upsample2x_nearest(xb, x, B, xc, hh, hh);
+    for (int h = 0; h < XT_XVIEW_MAPS; h++) {
+        conv_fwd(&m->head3[h], cat, xb, B, H, H, 1, col);
+        conv_fwd(&m->head1[h], maps[h], cat, B, H, H, 0, col);
+        if (tapping) {
+            char nm[64];
+            snprintf(nm, sizeof nm, "out.%s", xt_xview_map_names[h]);
+            emit4(tap, maps[h], B, 1, H, H, tp, nm, sfx);
+        }
+    }
+    rc = 0;
+done:
+    for (int k = 0; k < 5; k++) {
+        if (lev[k] != chip[k]) free(lev[k]);
+        free(chip[k]);
+    }
+    free(stemc), free(region), free(stem), free(scr), free(col), free(xa), free(xb), free(cat);
+    xt_arena_free(&ws);
+    return rc;
+}

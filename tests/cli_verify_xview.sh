@@ -1,0 +1,50 @@
+#!/bin/sh
+# xt verify on the golden xView3 dense-model files (kind "xview"): every expected tensor computed
+# and within 1e-4 x max(1, max|ref|) — the encoder's five levels, the context model per tile with
+# its cord, the decoder, the four output maps, the official tile loop's pasted scene, the direct
+# whole-image call (chipping) and the memfix variant's carried memory; the gradient file is
+# refused with a clear message; broken configs and weights give clear errors.
+set -u
+G=${XT_GOLDEN:-tests/golden}
+T=$BUILD/cli_verify_xview
+rm -rf "$T"; mkdir -p "$T"
+fail() { echo "FAIL: $*"; exit 1; }
+for f in xview_seg xview_seg_xl; do
+    $XT verify -q -t 2 $G/$f.safetensors > $T/$f.txt 2>&1 || { cat $T/$f.txt; fail "$f"; }
+    tail -1 $T/$f.txt
+    grep -q " 0 failed, 0 missing; \([0-9]*\) of \1 expected tensors computed" $T/$f.txt || fail "$f: not every expected tensor computed and passed"
+done
+$XT verify $G/xview_seg_xl.safetensors > $T/xl_all.txt
+for n in scene.vessel_mask scene.length_mask out.fishing_mask.call4 context_model.pos_embed.call3 \
+         variant_memfix.context_model.layers.1.in.call2 variant_memfix.context_model.out.call3; do
+    grep -q "^$n .*pass" $T/xl_all.txt || fail "$n not compared or not passing"
+done
+# the gradient file: refused clearly, non-zero
+if $XT verify $G/xview_seg_grad.safetensors > $T/grad.txt 2>&1; then fail "xview_seg_grad verified without training support"; fi
+grep -q "not implemented" $T/grad.txt || fail "grad refusal unclear: $(cat $T/grad.txt)"
+# hostile: a config that breaks the model, a missing tensor (python3 rewrites the header)
+python3 - "$G/xview_seg.safetensors" "$T" <<'PY'
+import json, struct, sys
+src, out = sys.argv[1], sys.argv[2]
+b = open(src, "rb").read()
+n = struct.unpack("<Q", b[:8])[0]
+h = json.loads(b[8:8 + n]); body = b[8 + n:]
+def save(name, hh):
+    t = json.dumps(hh).encode()
+    open(out + "/" + name, "wb").write(struct.pack("<Q", len(t)) + t + body)
+c = json.loads(h["__metadata__"]["config"])
+c["crop_size"] = 100
+hh = json.loads(json.dumps(h)); hh["__metadata__"]["config"] = json.dumps(c); save("bad_crop.safetensors", hh)
+c = json.loads(h["__metadata__"]["config"]); c["xl_context"]["skip_connection"] = True
+hh = json.loads(json.dumps(h)); hh["__metadata__"]["config"] = json.dumps(c); save("bad_skip.safetensors", hh)
+hh = json.loads(json.dumps(h)); del hh["decoder.bottlenecks.2.seq.0.weight"]; save("no_tensor.safetensors", hh)
+PY
+check() { # file, expected message fragment
+    if $XT verify "$T/$1" > "$T/$1.txt" 2>&1; then fail "$1 verified"; fi
+    grep -q "$2" "$T/$1.txt" || fail "$1: message '$(cat "$T/$1.txt")' lacks '$2'"
+    echo "ok: $1: $(head -1 "$T/$1.txt")"
+}
+check bad_crop.safetensors "crop_size 100"
+check bad_skip.safetensors "skip_connection"
+check no_tensor.safetensors "decoder.bottlenecks.2.seq.0.weight"
+echo "cli_verify_xview: ok"
