@@ -38,6 +38,8 @@ hh = json.loads(json.dumps(h)); hh["__metadata__"]["config"] = json.dumps(c); sa
 c = json.loads(h["__metadata__"]["config"]); c["xl_context"]["skip_connection"] = True
 hh = json.loads(json.dumps(h)); hh["__metadata__"]["config"] = json.dumps(c); save("bad_skip.safetensors", hh)
 hh = json.loads(json.dumps(h)); del hh["decoder.bottlenecks.2.seq.0.weight"]; save("no_tensor.safetensors", hh)
+c = json.loads(h["__metadata__"]["config"]); del c["swin"]; c["backbone_class"] = "swinv2_tiny_window16_256_timm_xview"
+hh = json.loads(json.dumps(h)); hh["__metadata__"]["config"] = json.dumps(c); save("preset.safetensors", hh)
 PY
 check() { # file, expected message fragment
     if $XT verify "$T/$1" > "$T/$1.txt" 2>&1; then fail "$1 verified"; fi
@@ -47,4 +49,25 @@ check() { # file, expected message fragment
 check bad_crop.safetensors "crop_size 100"
 check bad_skip.safetensors "skip_connection"
 check no_tensor.safetensors "decoder.bottlenecks.2.seq.0.weight"
+# backbone_class alone: the official preset (Swin-T: 96 wide) with 2 bands, checked against the 8-wide tensors
+check preset.safetensors "patch_embed.proj.weight.*(96, 2, 4, 4)"
+# xt convert: an xView3 state dict (the golden file as a checkpoint) -> model file; the official
+# YAML config (tests/ref/xview_config, trimmed official keys, base_configs and interpolation)
+Y=tests/ref/xview_config/config/xview_icml/xview_swin_v2_base_1e-5_xl_512_256.yaml
+$XT convert $G/xview_seg_xl.safetensors -o $T/conv.safetensors --config $G/xview_seg_xl.safetensors \
+    --with-io $G/xview_seg_xl.safetensors -q || fail "convert with the golden config"
+$XT verify -q $T/conv.safetensors > $T/conv.txt || { cat $T/conv.txt; fail "verify of the converted model"; }
+grep -q " 0 failed, 0 missing; 96 of 96 expected" $T/conv.txt || fail "converted: $(tail -1 $T/conv.txt)"
+# the preset of the YAML (Swin-B, 128 wide) contradicts these tensors (8 wide): named, refused
+if $XT convert $G/xview_seg_xl.safetensors -o $T/y.safetensors --config $Y > $T/y.txt 2>&1; then fail "YAML preset vs tensors not cross-checked"; fi
+grep -q "swin.embed_dim is 128 but the checkpoint's tensors say 8" $T/y.txt || fail "conflict message: $(cat $T/y.txt)"
+$XT convert $G/xview_seg_xl.safetensors -o $T/y.safetensors --config $Y --set swin.embed_dim=8 --set 'swin.depths=[1,1,1,1]' \
+    --set 'swin.num_heads=[1,1,2,4]' --set xl_context.hidden_size=128 --set xl_context.n_layer=2 --set crop_size=64 \
+    --set case_type=xl --with-io $G/xview_seg_xl.safetensors > $T/y.txt 2>&1 || fail "convert with the YAML: $(cat $T/y.txt)"
+for kv in '"kind":"xview"' '"backbone_class":"swinv2_base_window16_256_timm_xview"' '"val_crop_size":512' '"mem_chip":1' \
+          '"enabled":true' '"window_size":16' '"in_chans":2'; do
+    grep -q "$kv" $T/y.txt || fail "YAML config lacks $kv: $(cat $T/y.txt)"
+done
+$XT verify -q $T/y.safetensors > $T/yv.txt || { cat $T/yv.txt; fail "verify of the YAML-converted model"; }
+grep -q " 0 failed, 0 missing; 76 of 96 expected" $T/yv.txt || fail "YAML-converted: $(tail -1 $T/yv.txt)" # no variants in a model config
 echo "cli_verify_xview: ok"

@@ -116,6 +116,8 @@ int xt_cmd_convert(int argc, char **argv) {
     int64_t nparam = 0;
     for (int i = 0; i < ck->n; i++) {
         const xt_ck_tensor *t = &ck->t[i];
+        // a model file given as the checkpoint brings its own input/expected: --with-io's replace them
+        if (ref && (!strncmp(t->name, "input.", 6) || !strncmp(t->name, "expected.", 9))) continue;
         xt_st_writer_add(w, t->name, t->data, t->ndim, t->shape); // copies: free ours now (peak memory)
         free(ck->t[i].data);
         ck->t[i].data = NULL;

@@ -325,7 +325,21 @@ void xt_st_writer_free(xt_st_writer *w) {
     free(w);
 }
 
+static int cmp_wt_name(const void *a, const void *b) { return strcmp((*(wt *const *)a)->name, (*(wt *const *)b)->name); }
+
 int xt_st_writer_save(xt_st_writer *w, const char *path) {
+    // a name twice would make a file no reader accepts: refuse before writing anything
+    wt **by = xt_xmalloc((w->n + 1) * sizeof *by);
+    for (int i = 0; i < w->n; i++) by[i] = &w->t[i];
+    qsort(by, w->n, sizeof *by, cmp_wt_name);
+    for (int i = 1; i < w->n; i++)
+        if (!strcmp(by[i - 1]->name, by[i]->name)) {
+            xt_error("safetensors", "%s: tensor '%s' added twice", path, by[i]->name);
+            free(by);
+            xt_st_writer_free(w);
+            return -1;
+        }
+    free(by);
     xt_sbuf h = {0};
     xt_sbuf_printf(&h, "{");
     int first = 1;

@@ -72,9 +72,25 @@ static int swin_window(const xt_json *cfg, const xt_json *sw) {
     return w;
 }
 
+// The encoder: a "swin" object (our config; convert writes it), else the official
+// backbone_class preset (swinv2_{tiny,small,base}_window16_256_timm_xview) with 2 bands at S.
 static xt_encoder *build_encoder(xt_st *st, const xt_json *cfg, int S) {
     const xt_json *sw = xt_json_get(cfg, "swin");
-    if (!sw || sw->type != XT_JSON_OBJ) { xt_error("xview", "config has no \"swin\" object"); return NULL; }
+    const char *bc = xt_json_str(cfg, "backbone_class", NULL);
+    if (!sw && bc) {
+        const xt_preset *p = xt_preset_find(bc);
+        if (!p || strcmp(p->arch, "swinv2")) {
+            xt_error("xview", "config: backbone_class '%s' is not a Swin V2 preset (e.g. swinv2_base_window16_256_timm_xview)", bc);
+            return NULL;
+        }
+        char txt[256];
+        snprintf(txt, sizeof txt, "{\"preset\":\"%s\",\"in_chans\":2,\"img_size\":%d}", p->name, S);
+        xt_json *j = xt_json_parse(txt, strlen(txt), "xview backbone");
+        xt_encoder *e = j ? xt_backbone_new(st, j, "encoder.model.", S) : NULL;
+        xt_json_free(j);
+        return e;
+    }
+    if (!sw || sw->type != XT_JSON_OBJ) { xt_error("xview", "config has no \"swin\" object and no backbone_class"); return NULL; }
     int win = swin_window(cfg, sw), embed = 0, in_chans = 2, d[XT_MAX_STAGES], h[XT_MAX_STAGES];
     if (win < 0 || xt_json_int(sw, "embed_dim", -1, &embed) || xt_json_int(sw, "in_chans", 2, &in_chans)) return NULL;
     int nd = xt_json_int_array(sw, "depths", d, XT_MAX_STAGES), nh = xt_json_int_array(sw, "num_heads", h, XT_MAX_STAGES);

@@ -276,9 +276,7 @@ static int infer_xt(infer *I) {
     } else if (T(I, "encoder.model.pos_embed") && T(I, "encoder.model.blocks.0.attn.qkv.weight")) {
         if (infer_hiera(I, "encoder.model.", &c)) return -1;
         if (!cnode_get(I->inf, "crop_size")) strcat(I->missing, " crop_size");
-    } else if (T(I, "encoder.upsample.weight"))
-        return xt_error("config", "%s: SwinXviewWrapper (xView3 detection) checkpoints are not supported", ck->path);
-    else return xt_error("config", "%s: no encoder.model.* region encoder recognised (Swin V2 or Hiera): give --config", ck->path);
+    } else return xt_error("config", "%s: no encoder.model.* region encoder recognised (Swin V2 or Hiera): give --config", ck->path);
 
     const xt_ck_tensor *l0 = T(I, "decoder.layers.0.weight"), *l3 = T(I, "decoder.layers.3.weight"), *ct = T(I, "decoder.cls_token");
     if (ct) {
@@ -324,6 +322,33 @@ static void drop_missing(infer *I, const char *tok) {
     for (char *sv, *t = strtok_r(buf, " ", &sv); t; t = strtok_r(NULL, " ", &sv))
         if (strcmp(t, tok)) { strcat(out, " "); strcat(out, t); }
     snprintf(I->missing, sizeof I->missing, "%s", out);
+}
+
+// The xView3 dense model (EncoderDecoderV2, SwinXviewWrapper): kind "xview"; the Swin sizes,
+// the context model and its width from the tensors; the decoder widths are read at load.
+static int infer_xview(infer *I) {
+    const xt_ckpt *ck = I->ck;
+    set_str(I, "kind", "xview");
+    int c = 0;
+    if (infer_swin(I, "encoder.model.", &c)) return -1;
+    const xt_ck_tensor *pe = T(I, "encoder.model.patch_embed.proj.weight"), *up = T(I, "encoder.upsample.weight");
+    if (!up || up->ndim != 4 || up->shape[0] != pe->shape[0] || up->shape[1] != pe->shape[0] || up->shape[2] != 2 || up->shape[3] != 2)
+        return xt_error("config", "%s: encoder.upsample.weight is not (C, C, 2, 2) with C = %lld", ck->path, (long long)pe->shape[0]);
+    strcat(I->missing, " crop_size");
+    // every official xView3 backbone is a *_window16_256_timm_xview
+    drop_missing(I, "swin.window_size");
+    set_int(I, "swin.window_size", 16);
+    const xt_ck_tensor *ip = T(I, "context_model.input_proj.weight");
+    cnode_set(I->inf, "xl_context.enabled", ip ? "true" : "false");
+    if (ip) {
+        if (ip->ndim != 2 || ip->shape[1] != c)
+            return xt_error("config", "%s: context_model.input_proj.weight is not (hidden, %d)", ck->path, c);
+        set_int(I, "xl_context.hidden_size", ip->shape[0]);
+        int nl = count_prefix(I, "context_model.layers.%d.input_layernorm.weight", 10000);
+        if (!nl) return xt_error("config", "%s: a context model without context_model.layers.*", ck->path);
+        set_int(I, "xl_context.n_layer", nl);
+    }
+    return 0;
 }
 
 // A given "backbone" object (docs/backbones.md: {"preset": ...} or {"arch": ...}) names the
@@ -416,6 +441,59 @@ static const char *ystr(const ydocs *D, const char *path, const char *def) {
     return j && j->type == XT_JSON_STR ? j->str : def;
 }
 
+// config/xview_icml/*.yaml: the EncoderDecoderV2 model (gigaformer/models/build.py). Of
+// model.backbone only img_size is used (golden README bug 16); the Swin sizes come from the
+// preset (and are cross-checked against the tensors).
+static int yaml_to_xview(const ydocs *D, cnode *given, const char *path, const char *bc, xt_sbuf *notes) {
+    const xt_preset *p = xt_preset_find(bc);
+    if (!p || strcmp(p->arch, "swinv2"))
+        return xt_error("config", "%s: model.backbone_class '%s': the xView3 model takes a Swin V2 (swinv2_*_window16_256_timm_xview)", path, bc);
+    const char *name = ystr(D, "model.name", "EncoderDecoderV2");
+    if (strcmp(name, "EncoderDecoderV2") && strcmp(name, "TimmUnet"))
+        return xt_error("config", "%s: model.name '%s' (the xView3 model is EncoderDecoderV2)", path, name);
+    char b[256];
+    double v = 0;
+    cnode_set(given, "kind", "\"xview\"");
+    snprintf(b, sizeof b, "\"%s\"", bc);
+    cnode_set(given, "backbone_class", b);
+    xt_json *pj = xt_json_parse(p->config, strlen(p->config), "preset");
+    if (!pj) return -1;
+    static const char *keys[] = {"embed_dim", "depths", "num_heads", "window_size"};
+    for (size_t i = 0; i < sizeof keys / sizeof *keys; i++) {
+        char *t = json_text(xt_json_get(pj, keys[i]));
+        snprintf(b, sizeof b, "swin.%s", keys[i]);
+        cnode_set(given, b, t);
+        free(t);
+    }
+    xt_json_free(pj);
+    cnode_set(given, "swin.in_chans", "2");
+#define YNUM(p, def, key)                                                                      \
+    do {                                                                                       \
+        if (ynum(D, p, def, &v, path)) return -1;                                              \
+        snprintf(b, sizeof b, "%d", (int)v);                                                   \
+        cnode_set(given, key, b);                                                              \
+    } while (0)
+    YNUM("model.backbone.img_size", 256, "crop_size");
+    YNUM("data.val_crop_size", 512, "val_crop_size");
+    YNUM("data.overlap", 10, "overlap");
+    const xt_json *en = ylook(D, "model.xl_context.enabled", 0);
+    int on = en && en->type == XT_JSON_BOOL && en->num != 0;
+    cnode_set(given, "xl_context.enabled", on ? "true" : "false");
+    const xt_json *sk = ylook(D, "model.xl_context.skip_connection", 0);
+    cnode_set(given, "xl_context.skip_connection", sk && sk->type == XT_JSON_BOOL && sk->num != 0 ? "true" : "false");
+    if (on) {
+        YNUM("model.xl_context.hidden_size", 256, "xl_context.hidden_size");
+        YNUM("model.xl_context.n_layer", 4, "xl_context.n_layer");
+        YNUM("model.xl_context.mem_chip", 1, "xl_context.mem_chip");
+    }
+#undef YNUM
+    snprintf(b, sizeof b, "\"%s\"", ystr(D, "model.tiling", "naive"));
+    cnode_set(given, "tiling", b);
+    xt_sbuf_printf(notes, "official xView3 config %s: backbone %s, tiles %s px in crops of %s\n", path, bc,
+                   cnode_get(given, "crop_size"), cnode_get(given, "val_crop_size"));
+    return 0;
+}
+
 static int yaml_to_config(const ydocs *D, cnode *given, const char *path, xt_sbuf *notes) {
     const char *bc = ystr(D, "model.backbone_class", "swinv2_tiny_window16_256_timm");
     // ref: xt/models/backbones/{swin,hiera}.py — each backbone_class is a timm / hiera preset
@@ -424,8 +502,8 @@ static int yaml_to_config(const ydocs *D, cnode *given, const char *path, xt_sbu
     // input_size (golden README bug 9): the Swin is always built for img_size 256.
     char b[160];
     size_t bl = strlen(bc);
-    if (bl > 6 && !strcmp(bc + bl - 6, "_xview"))
-        return xt_error("config", "%s: backbone_class '%s': the xView3 wrapper (SwinXviewWrapper) is not supported", path, bc);
+    if ((bl > 6 && !strcmp(bc + bl - 6, "_xview")) || !strcmp(ystr(D, "data.dataset", ""), "xview3"))
+        return yaml_to_xview(D, given, path, bc, notes);
     const char *txt = xt_preset_config(bc);
     xt_json *pj = txt ? xt_json_parse(txt, strlen(txt), "preset") : NULL;
     if (!pj) return xt_error_prefix("config: %s: model.backbone_class", path);
@@ -662,7 +740,15 @@ char *xt_ckpt_config(const xt_ckpt *ck, const char *config_path, char *const *se
     for (int i = 0; i < n_sets; i++)
         if (apply_set(given, sets[i])) goto done;
     const char *kind = cnode_get(given, "kind");
-    if (kind && strcmp(kind, "\"xt\"")) { // another model kind: passed through unchecked
+    int xview = T(&I, "encoder.upsample.weight") != NULL;
+    if (xview && (!kind || !strcmp(kind, "\"xview\""))) { // the xView3 dense model
+        if (infer_xview(&I) || merge(given, inf, "", ck->path)) goto done;
+        if (!cnode_get(given, "xl_context.mem_chip") && !strcmp(cnode_get(given, "xl_context.enabled"), "true")) {
+            cnode_set(given, "xl_context.mem_chip", "1");
+            xt_sbuf_printf(notes, "xl_context.mem_chip: 1 assumed (every official xView3 config)\n");
+        }
+        if (report_missing(I.missing, given, ck->path, "--config CONFIG.json|OFFICIAL.yaml|MODEL.safetensors")) goto done;
+    } else if (kind && strcmp(kind, "\"xt\"")) { // another model kind: passed through unchecked
         xt_sbuf_printf(notes, "config kind %s given: passed through without inference\n", kind);
     } else {
         if (infer_xt(&I)) goto done;
