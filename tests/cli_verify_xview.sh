@@ -51,11 +51,14 @@ check bad_skip.safetensors "skip_connection"
 check no_tensor.safetensors "decoder.bottlenecks.2.seq.0.weight"
 # backbone_class alone: the official preset (Swin-T: 96 wide) with 2 bands, checked against the 8-wide tensors
 check preset.safetensors "patch_embed.proj.weight.*(96, 2, 4, 4)"
-# xt convert: an xView3 state dict (the golden file as a checkpoint) -> model file; the official
-# YAML config (tests/ref/xview_config, trimmed official keys, base_configs and interpolation)
+# xt convert: an official trainer checkpoint of the xView3 model (tests/ref/xview_seg_xl.ckpt, made
+# by tools/gen_ref_xview_ckpt.py from the golden weights: zip, trainer payload, "module." keys)
+# -> model file; the official YAML config (tests/ref/xview_config: trimmed official keys,
+# base_configs and interpolation); the golden file as a plain state dict
 Y=tests/ref/xview_config/config/xview_icml/xview_swin_v2_base_1e-5_xl_512_256.yaml
-$XT convert $G/xview_seg_xl.safetensors -o $T/conv.safetensors --config $G/xview_seg_xl.safetensors \
-    --with-io $G/xview_seg_xl.safetensors -q || fail "convert with the golden config"
+$XT convert tests/ref/xview_seg_xl.ckpt -o $T/conv.safetensors --config $G/xview_seg_xl.safetensors \
+    --with-io $G/xview_seg_xl.safetensors > $T/conv.log 2>&1 || fail "convert the .ckpt: $(cat $T/conv.log)"
+grep -q "zip checkpoint (trainer payload)" $T/conv.log || fail "not read as a trainer checkpoint: $(cat $T/conv.log)"
 $XT verify -q $T/conv.safetensors > $T/conv.txt || { cat $T/conv.txt; fail "verify of the converted model"; }
 grep -q " 0 failed, 0 missing; 96 of 96 expected" $T/conv.txt || fail "converted: $(tail -1 $T/conv.txt)"
 # the preset of the YAML (Swin-B, 128 wide) contradicts these tensors (8 wide): named, refused
