@@ -85,6 +85,11 @@ int xt_georef_simple(xt_georef *g, int epsg, double x0, double y0, double pixel)
 // Georeferencing of an image whose pixel (i, j) covers the input pixels [i*s, (i+1)*s) — the
 // token grid of a model with stride s.
 void xt_georef_scale(xt_georef *g, double s);
+// Map coordinates (x, y) of pixel position (col, row) (corners at integers; centres at +0.5).
+void xt_georef_apply(const xt_georef *g, double col, double row, double *x, double *y);
+// Longitude / latitude (degrees, WGS 84) of map coordinates, when the CRS is geographic or
+// WGS 84 / UTM (EPSG 326zz, 327zz): returns 1; other CRSs: 0 (outputs keep map coordinates) (geo.c).
+int xt_georef_lonlat(const xt_georef *g, double x, double y, double *lon, double *lat);
 // One-line description, e.g. "EPSG:32633, origin (500000, 4500000), pixel 10 x -10".
 void xt_georef_describe(const xt_georef *g, char *buf, size_t n);
 
