@@ -13,7 +13,7 @@ static xt_json *config_of(xt_st *st) {
 }
 
 // logits of image (C, H, W) through crop -> encode (batches of B) -> push -> logits
-static int classify(xt_xtmodel *m, const float *img, int H, int W, int B, float *logits, xt_token_store *store) {
+static int classify(const xt_xtmodel *m, const float *img, int H, int W, int B, float *logits, xt_token_store *store) {
     const xt_xtmodel_info *in = xt_xtmodel_get_info(m);
     int S = in->crop_size, HP = (H + S - 1) / S, WP = (W + S - 1) / S;
     size_t rs = (size_t)in->in_chans * S * S, fs = xt_xtmodel_feat_numel(in);

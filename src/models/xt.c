@@ -25,7 +25,7 @@ struct xt_xtmodel {
     xt_encoder *enc;
     xt_naive_head naive;
     xt_xl_head xl;
-    xt_context ctx; // per-pass randomness inside: one context run at a time per model
+    xt_context ctx; // the context encoder's layers (xl head); read-only during runs
 };
 
 xt_xtmodel_params xt_xtmodel_default_params(void) {
@@ -299,7 +299,7 @@ xt_token_store *xt_token_store_file_new(const char *dir, int D) {
 // context run
 
 struct xt_ctx {
-    xt_xtmodel *m;
+    const xt_xtmodel *m; // read only: runs of one model may go on at once
     int HP, WP, pushed, gh, gw; // region grid; token grid gh x gw
     int64_t L;                  // tokens (without the cls token)
     xt_tap tap;
@@ -322,14 +322,12 @@ struct xt_ctx {
     int *mem_len;
     double *cls_sum;
     int n_win;
-    xt_arena ws;
+    xt_context_pass pass; // the context layers' per-pass state (HyperAttention's draws)
+    xt_arena ws;          // layer workspace, sized lazily
     int failed;
 };
 
-static const char *tprefix_of(const xt_ctx *c) { (void)c; return ""; }
-
-xt_ctx *xt_ctx_begin(const xt_xtmodel *mc, int HP, int WP) {
-    xt_xtmodel *m = (xt_xtmodel *)mc;
+xt_ctx *xt_ctx_begin(const xt_xtmodel *m, int HP, int WP) {
     const xt_xtmodel_info *in = &m->info;
     if (HP < 1 || WP < 1 || HP > 1000000 / (in->feat_h ? in->feat_h : 1) || WP > 1000000 / (in->feat_w ? in->feat_w : 1)) {
         xt_error("xt", "context: region grid %d x %d out of range", HP, WP);
@@ -353,7 +351,7 @@ xt_ctx *xt_ctx_begin(const xt_xtmodel *mc, int HP, int WP) {
     c->rowtok = xt_malloc_checked(rowt * (size_t)in->feat_c * sizeof(float), "token chunk");
     c->pebuf = xt_xmalloc(D * sizeof(float));
     if (!c->rowbuf || !c->rowtok) goto fail;
-    xt_context_begin_pass(&m->ctx);
+    xt_context_pass_begin(&c->pass, &m->ctx);
     if (in->in_context_patches <= 0 || in->in_context_patches >= c->L + 1) {
         c->store = xt_token_store_mem_new(D);
         if (!(c->tokbuf = xt_malloc_checked(rowt * D * sizeof(float), "token chunk"))) goto fail;
@@ -402,16 +400,16 @@ static int ensure_ws(xt_ctx *c, int Lmax) {
 
 // runs every layer over rows (L, D) of `x` in place; sfx ".callK" or ""
 static int run_layers(xt_ctx *c, float *x, int L, const char *sfx) {
-    xt_xtmodel *m = c->m;
+    const xt_xtmodel *m = c->m;
     if (ensure_ws(c, L)) return -1;
     for (int i = 0; i < m->info.n_layers; i++)
-        if (xt_context_layer_forward(&m->ctx, i, x, L, &c->ws, c->tapping ? &c->tap : NULL, tprefix_of(c), sfx)) return -1;
+        if (xt_context_layer_forward(&m->ctx, &c->pass, i, x, L, &c->ws, c->tapping ? &c->tap : NULL, sfx)) return -1;
     return 0;
 }
 
 // one window: tokens seq[s, e) (+ the global cls if e == L + 1), with a fresh cls appended
 static int run_window(xt_ctx *c, int64_t s, int64_t e) {
-    xt_xtmodel *m = c->m;
+    const xt_xtmodel *m = c->m;
     const int D = m->info.hidden, NL = m->info.n_layers;
     int base = (int)(e - s) + 1, keep = 2 * base, off = c->stride;
     char sfx[32];
@@ -428,7 +426,7 @@ static int run_window(xt_ctx *c, int64_t s, int64_t e) {
     if (!m->info.memfix) {
         // official (bug 3): the memory is dead, each window runs on its own
         for (int i = 0; i < NL; i++)
-            if (xt_context_layer_forward(&m->ctx, i, xx, base, &c->ws, tap, "", sfx)) return -1;
+            if (xt_context_layer_forward(&m->ctx, &c->pass, i, xx, base, &c->ws, tap, sfx)) return -1;
     } else {
         // memfix: layer i sees [mem_i minus its last `off` rows, xx][-keep:], remembers that
         // input minus its last row, and passes on its last `base` outputs
@@ -444,7 +442,7 @@ static int run_window(xt_ctx *c, int64_t s, int64_t e) {
             memcpy(tmp + (size_t)from_mem * D, xx + (size_t)xskip * D, (size_t)(base - xskip) * D * sizeof(float));
             memcpy(c->mem[i], tmp, (size_t)(len - 1) * D * sizeof(float));
             c->mem_len[i] = len - 1;
-            if (xt_context_layer_forward(&m->ctx, i, tmp, len, &c->ws, NULL, "", sfx)) return -1;
+            if (xt_context_layer_forward(&m->ctx, &c->pass, i, tmp, len, &c->ws, NULL, sfx)) return -1;
             if (tap) {
                 int64_t sh[3] = {1, len, D};
                 xt_tap_emitf(tap, tmp, 3, sh, "decoder.layers.%d%s", i, sfx);
@@ -483,7 +481,7 @@ static int run_windows(xt_ctx *c, int final) {
 // in chunks of <= c->chunk tokens along the row-major token order, so the scratch beyond the
 // region row's features is O(chunk + window), not O(region row tokens x D)
 static int flush_row(xt_ctx *c, int rr) {
-    xt_xtmodel *m = c->m;
+    const xt_xtmodel *m = c->m;
     const xt_xtmodel_info *in = &m->info;
     const int C = in->feat_c, fh = in->feat_h, fw = in->feat_w, D = in->hidden, gw = c->gw;
     size_t rf = (size_t)C * fh * fw;
@@ -541,7 +539,7 @@ int xt_ctx_push(xt_ctx *c, const float *feat) {
 }
 
 int xt_ctx_logits(xt_ctx *c, float *logits) {
-    xt_xtmodel *m = c->m;
+    const xt_xtmodel *m = c->m;
     const xt_xtmodel_info *in = &m->info;
     const xt_tap *tap = c->tapping ? &c->tap : NULL;
     if (c->failed) return xt_error("xt", "context: an earlier step failed");
@@ -550,7 +548,7 @@ int xt_ctx_logits(xt_ctx *c, float *logits) {
         float *pooled = xt_xmalloc(in->feat_c * sizeof(float));
         double cnt = (double)c->L;
         for (int ch = 0; ch < in->feat_c; ch++) pooled[ch] = (float)(c->gap[ch] / cnt);
-        xt_naive_head_forward(&m->naive, logits, pooled, tap, "");
+        xt_naive_head_forward(&m->naive, logits, pooled, tap);
         free(pooled);
         return 0;
     }
@@ -589,7 +587,7 @@ int xt_ctx_logits(xt_ctx *c, float *logits) {
         rc = run_windows(c, 1);
         for (int d = 0; d < D; d++) v[d] = (float)(c->cls_sum[d] / c->n_win);
     }
-    if (!rc) xt_xl_head_classify(&m->xl, logits, v, tap, "");
+    if (!rc) xt_xl_head_classify(&m->xl, logits, v, tap);
     free(v);
     if (rc) c->failed = 1;
     return rc;
@@ -612,6 +610,7 @@ void xt_ctx_free(xt_ctx *c) {
     free(c->mem);
     free(c->mem_len);
     free(c->cls_sum);
+    xt_context_pass_free(&c->pass);
     xt_arena_free(&c->ws);
     free(c);
 }
@@ -691,7 +690,7 @@ static void stitch(float *out, const float *reg, int N, int HP, int WP, int C, i
 }
 
 // runs model m over per-region features feat ((N HP WP), C, h, w); emits under prefix
-static int run_contexts(xt_xtmodel *m, const float *feat, int N, int HP, int WP, const xt_tap *tap, const char *prefix) {
+static int run_contexts(const xt_xtmodel *m, const float *feat, int N, int HP, int WP, const xt_tap *tap, const char *prefix) {
     const xt_xtmodel_info *in = xt_xtmodel_get_info(m);
     collector co = {.N = N};
     xt_tap ct = {coll_fn, &co};
@@ -721,7 +720,7 @@ static int takes_long_path(const xt_json *cfg, int64_t L1) {
     return L1 > msl;
 }
 
-int xt__xt_verify_context(xt_st *st, const xt_json *cfg, xt_xtmodel *m, const float *feat, int N, int HP, int WP,
+int xt__xt_verify_context(xt_st *st, const xt_json *cfg, const xt_xtmodel *m, const float *feat, int N, int HP, int WP,
                           const xt_tap *tap) {
     const xt_xtmodel_info *in = xt_xtmodel_get_info(m);
     if (run_contexts(m, feat, N, HP, WP, tap, "")) return -1;
