@@ -1,5 +1,5 @@
 // context.h — internal: xT's context encoder layers (context.c) and heads (heads.c), used by
-// xt.c. Not part of the streaming API (models.h); see docs/xt-model.md.
+// the context run (run/ctx.c). Not part of the streaming API; see docs/xt-model.md.
 //
 // The layers are part of the model and read-only once built, so one model can serve runs on
 // many threads at once; what a forward pass changes (HyperAttention's draws and hash-tap
@@ -66,10 +66,5 @@ int xt_xl_head_init(xt_xl_head *h, xt_st *st, int C, int D, int num_classes);
 void xt_xl_head_project(const xt_xl_head *h, float *tokens, const float *feat_rows, int n);
 // v (D) -> logits (K); taps decoder.cls.norm, logits.
 void xt_xl_head_classify(const xt_xl_head *h, float *logits, const float *v, const xt_tap *tap);
-
-// `xt verify` after the encoder (xt.c): context runs over per-region features feat
-// ((N HP WP), C, h, w) for m and for every variant the config asks for; emits through tap.
-int xt__xt_verify_context(xt_st *st, const xt_json *cfg, const xt_xtmodel *m, const float *feat, int N, int HP, int WP,
-                          const xt_tap *tap);
 
 #endif

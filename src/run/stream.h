@@ -9,8 +9,8 @@
 #include <stdint.h>
 
 #include "formats/raster.h"
-#include "run/token_spill.h"
 #include "models/models.h"
+#include "run/ctx.h"
 
 // A loaded xT model file: the file (weights mmap'd), its config and the model.
 typedef struct xt_xtfile {
