@@ -93,6 +93,7 @@ static int bench_attn(long L, int D, int method) {
     xt_hyper_rand r;
     xt_hyper_rand_init(&r, NULL, 1);
     xt_hyper hy;
+    int calls = 0;
     xt_arena ws;
     if (xt_hyper_init(&hy, &p, HS, NULL, "bench.attn", &r) ||
         xt_arena_init(&ws, xt_hyper_workspace_size(&hy, 1, 1, (int)L))) {
@@ -115,7 +116,7 @@ static int bench_attn(long L, int D, int method) {
         xt_arena_reset(&ws);
         if (method == M_STREAM) {
             xt_attention_stream_forward(o, HS, q, HS, k, HS, v, HS, (int)L, HS, 1.0f / sqrtf((float)HS), 1, scr);
-        } else if (xt_hyper_attention(o, q, k, v, 1, 1, (int)L, &hy, &r, NULL, "bench.attn", &ws)) {
+        } else if (xt_hyper_attention(o, q, k, v, 1, 1, (int)L, &hy, &r, &calls, NULL, "bench.attn", &ws)) {
             fprintf(stderr, "bench_context: %s\n", xt_error_buffer());
             return 1;
         }

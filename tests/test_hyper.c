@@ -43,14 +43,15 @@ static int run_case(const char *file, int n_taps) {
         xt_hyper_rand_init(&r, st, 0);
         CHECK(r.st == st || !xt_st_find(st, "input.hyper_randint.0"));
         xt_hyper hy;
+        int calls = 0;
         CHECK(xt_hyper_init(&hy, &p, HS, st, "attn", &r) == 0);
         CHECK(hy.proj_dir[1] == xt_st_f32(st, "input.buffer.attn.lsh.proj_dir", NULL)[1]);
         xt_arena ws;
         CHECK(xt_arena_init(&ws, xt_hyper_workspace_size(&hy, B, NH, L)) == 0);
-        int rc = xt_hyper_attention(out, q, k, v, B, NH, L, &hy, &r, mask ? NULL : &tap, "attn", &ws);
+        int rc = xt_hyper_attention(out, q, k, v, B, NH, L, &hy, &r, &calls, mask ? NULL : &tap, "attn", &ws);
         if (rc) fprintf(stderr, "%s\n", xt_error_buffer());
         CHECK(rc == 0);
-        CHECK(hy.hash_calls == n_taps);
+        CHECK(calls == n_taps);
         if (mask) CHECK_CLOSE(out, xt_st_f32(st, "expected.blockmask", NULL), n, 1e-5, 0, "blockmask");
         else CHECK(tc.n_checked == n_taps + 1); // hashes + output
         CHECK(ws.high <= ws.size);
@@ -62,12 +63,13 @@ static int run_case(const char *file, int n_taps) {
     xt_hyper_rand r;
     xt_hyper_rand_init(&r, NULL, 1);
     xt_hyper hy;
+    int calls = 0;
     CHECK(xt_hyper_init(&hy, &p, HS, NULL, NULL, &r) == 0);
     xt_arena ws;
     CHECK(xt_arena_init(&ws, xt_hyper_workspace_size(&hy, B, NH, L)) == 0);
-    CHECK(xt_hyper_attention(out, q, k, v, B, NH, L, &hy, &r, NULL, "attn", &ws) == 0);
+    CHECK(xt_hyper_attention(out, q, k, v, B, NH, L, &hy, &r, &calls, NULL, "attn", &ws) == 0);
     CHECK_CLOSE(out, xt_st_f32(st, "expected.exact", NULL), n, 1e-5, 0, "exact");
-    CHECK(hy.hash_calls == 0);
+    CHECK(calls == 0);
     xt_hyper_free(&hy);
     xt_arena_free(&ws);
     free(out);
@@ -96,14 +98,15 @@ static void seeded(void) {
         xt_hyper_rand r;
         xt_hyper_rand_init(&r, NULL, rep == 2 ? 99 : 7);
         xt_hyper hy;
+        int calls = 0;
         CHECK(xt_hyper_init(&hy, &p, HS, NULL, "x", &r) == 0);
         xt_arena ws;
         CHECK(xt_arena_init(&ws, xt_hyper_workspace_size(&hy, B, NH, L)) == 0);
         double t0 = xt_time();
-        CHECK(xt_hyper_attention(rep ? o2 : o1, q, k, v, B, NH, L, &hy, &r, NULL, "x", &ws) == 0);
+        CHECK(xt_hyper_attention(rep ? o2 : o1, q, k, v, B, NH, L, &hy, &r, &calls, NULL, "x", &ws) == 0);
         if (!rep) printf("hyper L=%d NH=%d HS=%d (min 512, block 64, sample 64): %.3f s, %d LSH calls\n",
-                         L, NH, HS, xt_time() - t0, hy.hash_calls);
-        CHECK(hy.hash_calls == 6); // 8001 -> 4001 -> 2001 -> 1001 -> 501: LSH at m = 4001, 2001, 1001
+                         L, NH, HS, xt_time() - t0, calls);
+        CHECK(calls == 6); // 8001 -> 4001 -> 2001 -> 1001 -> 501: LSH at m = 4001, 2001, 1001
         CHECK(r.next == 3);
         xt_hyper_free(&hy);
         xt_arena_free(&ws);
@@ -121,10 +124,11 @@ static void seeded(void) {
     xt_hyper_rand r;
     xt_hyper_rand_init(&r, NULL, 1);
     xt_hyper hy;
+    int calls = 0;
     CHECK(xt_hyper_init(&hy, &pe, HS, NULL, "x", &r) == 0);
     xt_arena ws;
     CHECK(xt_arena_init(&ws, xt_hyper_workspace_size(&hy, 1, 1, Ls)) == 0);
-    CHECK(xt_hyper_attention(o2, q, k, v, 1, 1, Ls, &hy, &r, NULL, "x", &ws) == 0);
+    CHECK(xt_hyper_attention(o2, q, k, v, 1, 1, Ls, &hy, &r, &calls, NULL, "x", &ws) == 0);
     CHECK_CLOSE(o1, o2, ns, 1e-6, 0, "prefix = exact");
     xt_hyper_free(&hy);
     xt_arena_free(&ws);
@@ -144,11 +148,12 @@ static void exact_long(void) {
     xt_hyper_rand r;
     xt_hyper_rand_init(&r, NULL, 1);
     xt_hyper hy;
+    int calls = 0;
     CHECK(xt_hyper_init(&hy, &p, HS, NULL, "x", &r) == 0);
     xt_arena ws;
     CHECK(xt_arena_init(&ws, xt_hyper_workspace_size(&hy, 1, 1, L)) == 0);
-    CHECK(xt_hyper_attention(o, q, k, v, 1, 1, L, &hy, &r, NULL, "x", &ws) == 0);
-    CHECK(hy.hash_calls == 0 && r.next == 0);
+    CHECK(xt_hyper_attention(o, q, k, v, 1, 1, L, &hy, &r, &calls, NULL, "x", &ws) == 0);
+    CHECK(calls == 0 && r.next == 0);
     int rows[] = {0, 2047, 2048, 2999, 3000, 3001, 5047, 5048, 5999};
     float got[9 * 16], want[9 * 16];
     for (int t = 0; t < 9; t++) {
@@ -201,12 +206,13 @@ static void bad_input(void) {
     xt_hyper_rand r;
     xt_hyper_rand_init(&r, st, 0);
     xt_hyper hy;
+    int calls = 0;
     CHECK(xt_hyper_init(&hy, &p, HS, st, "attn", &r) == 0);
     xt_arena ws;
     CHECK(xt_arena_init(&ws, xt_hyper_workspace_size(&hy, B, NH, L)) == 0);
     const float *q = xt_st_f32(st, "input.q", NULL);
     float *out = malloc((size_t)B * NH * L * HS * 4);
-    CHECK(xt_hyper_attention(out, q, q, q, B, NH, L, &hy, &r, NULL, "attn", &ws) == -1);
+    CHECK(xt_hyper_attention(out, q, q, q, B, NH, L, &hy, &r, &calls, NULL, "attn", &ws) == -1);
     CHECK(strstr(xt_error_buffer(), "input.hyper_randint.0") != NULL);
     xt_hyper_free(&hy);
     // arena sized for 1 thread, run with 2: fewer threads, same result; too small: an error
@@ -218,11 +224,11 @@ static void bad_input(void) {
     xt_set_threads(2);
     float *o2 = malloc((size_t)2 * NH * L * HS * 4);
     const float *k = xt_st_f32(st, "input.k", NULL), *v = xt_st_f32(st, "input.v", NULL);
-    CHECK(xt_hyper_attention(o2, q, k, v, 2, NH, L, &hy, &r, NULL, "attn", &w1) == 0);
+    CHECK(xt_hyper_attention(o2, q, k, v, 2, NH, L, &hy, &r, &calls, NULL, "attn", &w1) == 0);
     CHECK_CLOSE(o2, xt_st_f32(st, "expected.attn", NULL), 2 * NH * L * HS, 1e-5, 0, "1-thread arena");
     xt_arena_free(&w1);
     CHECK(xt_arena_init(&w1, 1024) == 0);
-    CHECK(xt_hyper_attention(o2, q, k, v, 2, NH, L, &hy, &r, NULL, "attn", &w1) == -1);
+    CHECK(xt_hyper_attention(o2, q, k, v, 2, NH, L, &hy, &r, &calls, NULL, "attn", &w1) == -1);
     CHECK(strstr(xt_error_buffer(), "workspace") != NULL);
     xt_arena_free(&w1);
     free(o2);
@@ -272,12 +278,13 @@ static void golden_long(void) {
     xt_hyper_rand r;
     xt_hyper_rand_init(&r, st, 0);
     xt_hyper hy;
+    int calls = 0;
     CHECK(xt_hyper_init(&hy, &p, HS, st, "decoder.layers.0.attn.attn", &r) == 0);
     xt_arena ws;
     CHECK(xt_arena_init(&ws, xt_hyper_workspace_size(&hy, 1, NH, L)) == 0);
     tapctx tc = {st, 0};
     xt_tap tap = {on_tap, &tc};
-    CHECK(xt_hyper_attention(out, qkv, qkv + L * D, qkv + 2 * L * D, 1, NH, L, &hy, &r, &tap,
+    CHECK(xt_hyper_attention(out, qkv, qkv + L * D, qkv + 2 * L * D, 1, NH, L, &hy, &r, &calls, &tap,
                              "decoder.layers.0.attn.attn", &ws) == 0);
     CHECK(tc.n_checked == 5); // 4 hash calls + the output
     CHECK(r.next == 2);

@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "check_golden.h"
-#include "models/context.h"
+#include "run/verify.h"
 
 typedef struct {
     xt_st *st;

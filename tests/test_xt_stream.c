@@ -1,11 +1,11 @@
-// test_xt_stream.c — the streaming model API (models.h: xt_xtmodel, xt_ctx, token stores) used
-// the way the streaming engineer uses it: regions cropped one at a time, encoded in small
-// batches, pushed row-major; plus zero padding, token stores, window memory and bad input.
+// test_xt_stream.c — the streaming model API (models.h xt_xtmodel, run/ctx.h xt_ctx and token
+// stores) used the way the streaming engineer uses it: regions cropped one at a time, encoded in
+// small batches, pushed row-major; plus zero padding, token stores, window memory and bad input.
 #include <math.h>
 #include <string.h>
 
 #include "check.h"
-#include "models/models.h"
+#include "run/ctx.h"
 
 static xt_json *config_of(xt_st *st) {
     const char *cs = xt_st_meta(st, "config");
@@ -13,7 +13,7 @@ static xt_json *config_of(xt_st *st) {
 }
 
 // logits of image (C, H, W) through crop -> encode (batches of B) -> push -> logits
-static int classify(xt_xtmodel *m, const float *img, int H, int W, int B, float *logits, xt_token_store *store) {
+static int classify(const xt_xtmodel *m, const float *img, int H, int W, int B, float *logits, xt_token_store *store) {
     const xt_xtmodel_info *in = xt_xtmodel_get_info(m);
     int S = in->crop_size, HP = (H + S - 1) / S, WP = (W + S - 1) / S;
     size_t rs = (size_t)in->in_chans * S * S, fs = xt_xtmodel_feat_numel(in);
@@ -52,8 +52,30 @@ int main(void) {
     for (int n = 0; n < 2; n++) {
         CHECK(classify(m, img + (size_t)n * 3 * 256 * 256, 256, 256, 1, lg, NULL) == 0);
         CHECK_CLOSE(lg, ref + 10 * n, 10, 0, 1e-4, "streamed logits, B=1");
-        CHECK(classify(m, img + (size_t)n * 3 * 256 * 256, 256, 256, 2, lg, xt_token_store_file_new(NULL, 128)) == 0);
+        CHECK(classify(m, img + (size_t)n * 3 * 256 * 256, 256, 256, 2, lg, xt_token_store_new(128, 0, NULL)) == 0);
         CHECK_CLOSE(lg, ref + 10 * n, 10, 0, 1e-4, "streamed logits, B=2, file token store");
+    }
+    // token store: 3 rows in memory, the rest in the file; reads across the boundary; take
+    {
+        float rows[7 * 4], got[7 * 4], tail[4] = {-1, -2, -3, -4};
+        for (int i = 0; i < 7 * 4; i++) rows[i] = (float)i;
+        xt_token_store *ts = xt_token_store_new(4, 3 * 4 * sizeof(float), NULL);
+        CHECK(ts && xt_token_store_width(ts) == 4);
+        CHECK(xt_token_store_append(ts, rows, 2) == 0 && xt_token_store_append(ts, rows + 8, 5) == 0);
+        CHECK(xt_token_store_rows(ts) == 7 && xt_token_store_read(ts, 1, 5, got) == 0);
+        CHECK(memcmp(got, rows + 4, 5 * 4 * sizeof(float)) == 0);
+        CHECK(xt_token_store_read(ts, 5, 3, got) == -1 && strstr(xt_error_buffer(), "of 7 rows"));
+        for (int spilled = 1; spilled >= 0; spilled--) { // then the same all in memory
+            float *x = xt_token_store_take(ts, tail, 1);
+            CHECK(x && memcmp(x, rows, 7 * 4 * sizeof(float)) == 0 && memcmp(x + 7 * 4, tail, sizeof tail) == 0);
+            CHECK(xt_token_store_rows(ts) == 0);
+            free(x);
+            xt_token_store_free(ts);
+            ts = xt_token_store_new(4, SIZE_MAX, NULL);
+            CHECK(xt_token_store_append(ts, rows, 7) == 0);
+        }
+        xt_token_store_free(ts);
+        CHECK(xt_token_store_new(0, 0, NULL) == NULL);
     }
     // zero padding: a 250 x 230 crop of image 0 equals the 256 x 256 image with that area zeroed
     {

@@ -200,7 +200,8 @@ float xt_f16_to_f32(uint16_t h) {
 }
 
 const float *xt_st_f32(xt_st *st, const char *name, const xt_st_tensor **info) {
-    xt_st_tensor *t = (xt_st_tensor *)xt_st_find(st, name);
+    xt_st_tensor key = {.name = (char *)name}; // the conversion below is cached in st's own tensor
+    xt_st_tensor *t = bsearch(&key, st->t, st->n, sizeof *st->t, cmp_name);
     if (!t) {
         xt_error("safetensors", "%s: tensor '%s' not found", st->path, name);
         return NULL;

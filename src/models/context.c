@@ -22,7 +22,6 @@ int xt_context_init(xt_context *c, xt_st *st, const char *prefix, xt_attn_method
     c->D = D;
     c->n_layers = n_layers;
     c->inner = D * mlp_ratio;
-    c->st = st;
     c->causal = 1;
     snprintf(c->tname, sizeof c->tname, "%.*s", (int)strcspn(prefix, "."), prefix);
     if (attn == XT_ATTN_MAMBA) {
@@ -68,12 +67,16 @@ int xt_context_init(xt_context *c, xt_st *st, const char *prefix, xt_attn_method
         xt_hyper_params_default(&c->hp);
         if (xt_hyper_params_from_json(&c->hp, hyper_override)) { xt_context_free(c); return -1; }
         c->hp.block_mask = block_mask || c->hp.block_mask; // variant, or config hyper_override.block_mask
-        xt_hyper_rand_init(&c->rand, st, 0);
+        // the proj_dir draws (no file buffer) happen here, from seed 0; every pass then starts
+        // from seed 1 (or the file's replayed run-time draws)
+        xt_hyper_rand init_rand;
+        xt_hyper_rand_init(&init_rand, st, 0);
+        xt_hyper_rand_init(&c->pass_rand, st, 1);
         c->hyper = xt_xcalloc(n_layers, sizeof *c->hyper);
         for (int i = 0; i < n_layers; i++) {
             char p[256];
             snprintf(p, sizeof p, "%slayers.%d.attn.attn", prefix, i);
-            if (xt_hyper_init(&c->hyper[i], &c->hp, c->HS, st, p, &c->rand)) {
+            if (xt_hyper_init(&c->hyper[i], &c->hp, c->HS, st, p, &init_rand)) {
                 c->n_layers = i; // only the initialised ones are freed
                 xt_context_free(c);
                 return -1;
@@ -92,13 +95,14 @@ void xt_context_free(xt_context *c) {
     memset(c, 0, sizeof *c);
 }
 
-void xt_context_begin_pass(xt_context *c) {
-    if (c->attn == XT_ATTN_HYPER) {
-        // the proj_dir draws (no file buffer) happened at init; rewinding replays the
-        // run-time draws for every pass (a variant then sees the same samples, as in the files)
-        xt_hyper_rand_init(&c->rand, c->st, 1);
-        for (int i = 0; i < c->n_layers; i++) c->hyper[i].hash_calls = 0;
-    }
+void xt_context_pass_begin(xt_context_pass *p, const xt_context *c) {
+    p->rand = c->pass_rand;
+    p->hash_calls = xt_xcalloc(c->n_layers > 0 ? c->n_layers : 1, sizeof *p->hash_calls);
+}
+
+void xt_context_pass_free(xt_context_pass *p) {
+    free(p->hash_calls);
+    memset(p, 0, sizeof *p);
 }
 
 static int long_path(const xt_context *c, int L) {
@@ -122,21 +126,21 @@ size_t xt_context_ws_size(const xt_context *c, int Lmax, int tap) {
     return bytes;
 }
 
-static void emit(const xt_context *c, const xt_tap *tap, const float *x, int L, const char *tprefix, int i,
-                 const char *what, const char *sfx) {
+static void emit(const xt_context *c, const xt_tap *tap, const float *x, int L, int i, const char *what,
+                 const char *sfx) {
     int64_t shape[3] = {1, L, c->D};
-    xt_tap_emitf(tap, x, 3, shape, "%s%s.layers.%d%s%s", tprefix, c->tname, i, what, sfx);
+    xt_tap_emitf(tap, x, 3, shape, "%s.layers.%d%s%s", c->tname, i, what, sfx);
 }
 
-int xt_context_layer_forward(xt_context *c, int i, float *x, int L, xt_arena *ws, const xt_tap *tap,
-                             const char *tprefix, const char *sfx) {
+int xt_context_layer_forward(const xt_context *c, xt_context_pass *p, int i, float *x, int L, xt_arena *ws,
+                             const xt_tap *tap, const char *sfx) {
     const int D = c->D;
     int tapping = xt_tap_on(tap);
     size_t mark = xt_arena_mark(ws);
-    if (tapping) emit(c, tap, x, L, tprefix, i, ".in", sfx);
+    if (tapping) emit(c, tap, x, L, i, ".in", sfx);
     if (c->attn == XT_ATTN_MAMBA) {
         char path[256];
-        snprintf(path, sizeof path, "%s%s.layers.%d%s", tprefix, c->tname, i, sfx);
+        snprintf(path, sizeof path, "%s.layers.%d%s", c->tname, i, sfx);
         int rc = xt_mamba_block_forward(x, x, &c->mamba[i], 1, L, i % 2 == 0, tap, path, ws);
         xt_arena_release(ws, mark);
         return rc;
@@ -184,8 +188,8 @@ int xt_context_layer_forward(xt_context *c, int i, float *x, int L, xt_arena *ws
         } else {
             ao = xt_arena_f32(ws, (size_t)L * D);
             char path[256];
-            snprintf(path, sizeof path, "%s%s.layers.%d.attn.attn%s", tprefix, c->tname, i, sfx);
-            if (xt_hyper_attention(ao, q, k, v, 1, NH, L, &c->hyper[i], &c->rand, tap, path, ws)) {
+            snprintf(path, sizeof path, "%s.layers.%d.attn.attn%s", c->tname, i, sfx);
+            if (xt_hyper_attention(ao, q, k, v, 1, NH, L, &c->hyper[i], &p->rand, &p->hash_calls[i], tap, path, ws)) {
                 xt_arena_release(ws, mark);
                 return -1;
             }
@@ -206,7 +210,7 @@ int xt_context_layer_forward(xt_context *c, int i, float *x, int L, xt_arena *ws
         float *xr = x + (size_t)r0 * D;
         xt_add(xr, xr, to, (size_t)n * D);
     }
-    if (tapping) emit(c, tap, attn_tap, L, tprefix, i, ".attn", sfx);
+    if (tapping) emit(c, tap, attn_tap, L, i, ".attn", sfx);
     for (int r0 = 0; r0 < L; r0 += CH) {
         int n = L - r0 < CH ? L - r0 : CH;
         float *xr = x + (size_t)r0 * D;
@@ -214,7 +218,7 @@ int xt_context_layer_forward(xt_context *c, int i, float *x, int L, xt_arena *ws
         xt_gated_mlp_forward(to, inner, inner + (size_t)CH * I, inner + (size_t)2 * CH * I, th, l->gate_w, l->up_w, l->down_w, n, D, I);
         xt_add(xr, xr, to, (size_t)n * D);
     }
-    if (tapping) emit(c, tap, x, L, tprefix, i, "", sfx);
+    if (tapping) emit(c, tap, x, L, i, "", sfx);
     xt_arena_release(ws, mark);
     return 0;
 }

@@ -22,21 +22,20 @@ int xt_naive_head_init(xt_naive_head *h, xt_st *st, int C, int mlp_ratio, int nu
     return 0;
 }
 
-void xt_naive_head_forward(const xt_naive_head *h, float *logits, const float *pooled, const xt_tap *tap,
-                           const char *tprefix) {
+void xt_naive_head_forward(const xt_naive_head *h, float *logits, const float *pooled, const xt_tap *tap) {
     float *a = xt_xmalloc(sizeof(float) * 2 * h->I); // once per image: not a hot path
     float *b = a + h->I;
     int64_t sC[2] = {1, h->C}, sI[2] = {1, h->I}, sK[2] = {1, h->K};
-    xt_tap_emitf(tap, pooled, 2, sC, "%sdecoder.pooled", tprefix);
+    xt_tap_emitf(tap, pooled, 2, sC, "decoder.pooled");
     xt_linear_forward(a, pooled, h->w0, h->b0, 1, h->C, h->I);
-    xt_tap_emitf(tap, a, 2, sI, "%sdecoder.layers.0", tprefix);
+    xt_tap_emitf(tap, a, 2, sI, "decoder.layers.0");
     xt_gelu_forward(a, a, h->I);
-    xt_tap_emitf(tap, a, 2, sI, "%sdecoder.layers.1", tprefix);
+    xt_tap_emitf(tap, a, 2, sI, "decoder.layers.1");
     xt_layernorm_forward(b, NULL, NULL, a, h->ln_w, h->ln_b, 1, h->I, 1e-5f);
-    xt_tap_emitf(tap, b, 2, sI, "%sdecoder.layers.2", tprefix);
+    xt_tap_emitf(tap, b, 2, sI, "decoder.layers.2");
     xt_linear_forward(logits, b, h->w3, h->b3, 1, h->I, h->K);
-    xt_tap_emitf(tap, logits, 2, sK, "%sdecoder.layers.3", tprefix);
-    xt_tap_emitf(tap, logits, 2, sK, "%slogits", tprefix);
+    xt_tap_emitf(tap, logits, 2, sK, "decoder.layers.3");
+    xt_tap_emitf(tap, logits, 2, sK, "logits");
     free(a);
 }
 
@@ -59,13 +58,12 @@ void xt_xl_head_project(const xt_xl_head *h, float *tokens, const float *feat_ro
     xt_linear_forward(tokens, feat_rows, h->proj_w, h->proj_b, n, h->C, h->D);
 }
 
-void xt_xl_head_classify(const xt_xl_head *h, float *logits, const float *v, const xt_tap *tap,
-                         const char *tprefix) {
+void xt_xl_head_classify(const xt_xl_head *h, float *logits, const float *v, const xt_tap *tap) {
     float *y = xt_xmalloc(sizeof(float) * h->D); // once per image
     int64_t sD[2] = {1, h->D}, sK[2] = {1, h->K};
     xt_layernorm_forward(y, NULL, NULL, v, h->ln_w, h->ln_b, 1, h->D, 1e-5f);
-    xt_tap_emitf(tap, y, 2, sD, "%sdecoder.cls.norm", tprefix);
+    xt_tap_emitf(tap, y, 2, sD, "decoder.cls.norm");
     xt_linear_forward(logits, y, h->fc_w, h->fc_b, 1, h->D, h->K);
-    xt_tap_emitf(tap, logits, 2, sK, "%slogits", tprefix);
+    xt_tap_emitf(tap, logits, 2, sK, "logits");
     free(y);
 }

@@ -111,6 +111,12 @@ static double rand_normal(xt_hyper_rand *r) { // Box-Muller, one value per call
 void xt_hyper_rand_init(xt_hyper_rand *r, xt_st *st, uint64_t seed) {
     memset(r, 0, sizeof *r);
     r->st = st && xt_st_find(st, "input.hyper_randint.0") ? st : NULL;
+    // convert the replayed draws now, so that a pass only reads st (passes may run at once)
+    char name[64];
+    for (int j = 0; r->st; j++) {
+        snprintf(name, sizeof name, "input.hyper_randint.%d", j);
+        if (!xt_st_find(st, name) || !xt_st_f32(st, name, NULL)) break; // a pass reports it
+    }
     uint64_t x = seed;
     for (int i = 0; i < 4; i++) r->s[i] = splitmix64(&x);
 }
@@ -128,8 +134,8 @@ static int draw_samples(int *idx, xt_hyper_rand *r, int B, int NH, int S, int m)
         if (t->ndim != 3 || t->shape[0] != B || t->shape[1] != NH || t->shape[2] != S)
             return xt_error("hyper", "%s: tensor '%s' must have shape (%d, %d, %d) for this draw",
                             r->st->path, name, B, NH, S);
-        const float *f = xt_st_f32(r->st, name, NULL);
-        if (!f) return -1;
+        const float *f = t->f32; // converted by xt_hyper_rand_init
+        if (!f) return xt_error("hyper", "%s: tensor '%s' could not be read as float32", r->st->path, name);
         for (size_t i = 0; i < n; i++) {
             if (!(f[i] >= 0 && f[i] < m && f[i] == floorf(f[i])))
                 return xt_error("hyper", "%s: tensor '%s': value %g at %zu is not an index in [0, %d)",
@@ -358,8 +364,9 @@ static int lsh_hash(const float *x, const float *proj, int HS, int P) {
 }
 
 // One level's off-diagonal blocks: queries = second halves, keys/values = first halves.
-static int offdiag_level(const ctx *c, int k, xt_hyper_rand *rnd, const xt_tap *tap, const char *path,
-                         xt_hyper *hy, xt_arena *ws) {
+static int offdiag_level(const ctx *c, int k, xt_hyper_rand *rnd, int *hash_calls, const xt_tap *tap,
+                         const char *path, xt_arena *ws) {
+    const xt_hyper *hy = c->h;
     const xt_hyper_params *p = &c->h->p;
     int m = c->lv.n[k + 1], HS = c->HS, P = p->n_projs, bs = p->block_size, S = p->sample_size;
     int NHk = c->NH << k;
@@ -420,10 +427,10 @@ static int offdiag_level(const ctx *c, int k, xt_hyper_rand *rnd, const xt_tap *
         }
     }
     if (xt_tap_on(tap)) {
-        xt_tap_emitf(tap, hq, 3, (int64_t[]){c->B, NHk, m}, "%s.lsh.hash.call%d", path, hy->hash_calls);
-        xt_tap_emitf(tap, hk_, 3, (int64_t[]){c->B, NHk, m}, "%s.lsh.hash.call%d", path, hy->hash_calls + 1);
+        xt_tap_emitf(tap, hq, 3, (int64_t[]){c->B, NHk, m}, "%s.lsh.hash.call%d", path, *hash_calls);
+        xt_tap_emitf(tap, hk_, 3, (int64_t[]){c->B, NHk, m}, "%s.lsh.hash.call%d", path, *hash_calls + 1);
     }
-    hy->hash_calls += 2;
+    *hash_calls += 2;
     if (sampling && draw_samples(idx, rnd, c->B, NHk, S, m)) { xt_arena_release(ws, mark); return -1; }
     float lcorr = logf((float)m / (float)S);
 
@@ -524,8 +531,8 @@ size_t xt_hyper_workspace_size(const xt_hyper *h, int B, int NH, int L) {
 }
 
 int xt_hyper_attention(float *out, const float *q, const float *k, const float *v, int B, int NH,
-                       int L, xt_hyper *h, xt_hyper_rand *r, const xt_tap *tap, const char *path,
-                       xt_arena *ws) {
+                       int L, const xt_hyper *h, xt_hyper_rand *r, int *hash_calls, const xt_tap *tap,
+                       const char *path, xt_arena *ws) {
     if (B < 1 || NH < 1 || L < 1) return xt_error("hyper", "bad sizes B=%d NH=%d L=%d", B, NH, L);
     ctx c = {.q = q, .k = k, .v = v, .out = out, .B = B, .NH = NH, .L = L, .HS = h->HS, .h = h};
     c.scale = 1.0f / sqrtf((float)h->HS);
@@ -546,7 +553,7 @@ int xt_hyper_attention(float *out, const float *q, const float *k, const float *
     for (int t = 0; t < T; t++) scratch_take(&c.scr[t], &z, h->HS, ws);
     base_level(&c);
     int rc = 0;
-    for (int lev = c.lv.K - 1; lev >= 0 && !rc; lev--) rc = offdiag_level(&c, lev, r, tap, path, h, ws);
+    for (int lev = c.lv.K - 1; lev >= 0 && !rc; lev--) rc = offdiag_level(&c, lev, r, hash_calls, tap, path, ws);
     xt_arena_release(ws, mark);
     if (rc) return -1;
     if (xt_tap_on(tap)) xt_tap_emitf(tap, out, 4, (int64_t[]){B, NH, L, h->HS}, "%s", path);

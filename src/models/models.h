@@ -112,35 +112,22 @@ int xt_backbone_param_count(const xt_json *cfg, int img_size, int num_classes, i
 
 // `xt verify` forward of each model kind (run/verify.c dispatches on the config "kind"): build the
 // model described by cfg from st, run it on st's input.* tensors and emit every tensor it computes
-// through tap under the golden names (without the "expected." prefix). 0 / -1 + error.
+// through tap under the golden names (without the "expected." prefix). 0 / -1 + error. (Kind
+// "xt" runs through the context run, so its verify is in run/verify_xt.c.)
 int xt_swin_region_verify(xt_st *st, const xt_json *cfg, const xt_tap *tap);
 int xt_hiera_region_verify(xt_st *st, const xt_json *cfg, const xt_tap *tap);
 int xt_convnext_region_verify(xt_st *st, const xt_json *cfg, const xt_tap *tap);
-int xt_xt_verify(xt_st *st, const xt_json *cfg, const xt_tap *tap);
 
 // ---------------------------------------------------------------------------------------------
-// xT model (xt.c, heads.c, context.c): whole-image and streaming inference.
+// xT model (xt.c, heads.c, context.c): the immutable classifier; the run over an image is
+// run/ctx.h.
 //
 // An image (C, H, W) is cut into HP x WP regions of crop_size (zero padding, after
 // normalisation, at the right/bottom edge: HP = ceil(H / S), WP = ceil(W / S)). Each region is
 // encoded on its own (xt_xtmodel_encode_regions); its last-stage feature map (feat_c, feat_h,
-// feat_w) is pushed, row-major over the region grid, into a context run (xt_ctx_*) that
-// produces the logits after the last region. Nothing image-sized is ever held:
-//   - naive head: a running GAP, O(C);
-//   - xl head with windows (in_context_patches > 0): the pending window(s), O(P * D);
-//   - xl head, global context (naive/hyper/mamba): the token sequence (L x D), which global
-//     attention truly needs; it lives in an xt_token_store (in memory by default; a spilling
-//     store can be plugged in with xt_ctx_set_store).
-//
-//     xt_xtmodel *m = xt_xtmodel_new(st, cfg);              // st must outlive m (weights mmap'd)
-//     const xt_xtmodel_info *in = xt_xtmodel_get_info(m);
-//     xt_arena ws;  xt_arena_init(&ws, xt_xtmodel_encode_ws_size(m, B));
-//     xt_ctx *c = xt_ctx_begin(m, HP, WP);
-//     for each row of regions, B regions at a time:
-//         xt_xtmodel_encode_regions(m, regions /* (B, C, S, S) */, B, feat, &ws);
-//         for b < B: xt_ctx_push(c, feat + b * xt_xtmodel_feat_numel(in));
-//     xt_ctx_logits(c, logits /* (num_classes) */);
-//     xt_ctx_free(c);  xt_arena_free(&ws);  xt_xtmodel_free(m);
+// feat_w) is pushed, row-major over the region grid, into a context run (run/ctx.h, xt_ctx_*)
+// that produces the logits after the last region. The model is only read while it runs, so
+// one model serves any number of runs at once, on any threads.
 
 typedef enum { XT_HEAD_NAIVE, XT_HEAD_XL, XT_HEAD_COUNT } xt_head_kind;
 typedef enum { XT_ATTN_NAIVE, XT_ATTN_HYPER, XT_ATTN_MAMBA, XT_ATTN_COUNT } xt_attn_method;
@@ -165,7 +152,6 @@ typedef struct xt_xtmodel_params {
 } xt_xtmodel_params;
 
 typedef struct xt_xtmodel xt_xtmodel;
-typedef struct xt_ctx xt_ctx;
 
 xt_xtmodel_params xt_xtmodel_default_params(void);
 xt_xtmodel *xt_xtmodel_new(xt_st *st, const xt_json *cfg); // NULL + xt_error
@@ -186,29 +172,5 @@ int xt_xtmodel_encode_stages(const xt_xtmodel *m, const float *regions, int B, f
                              xt_arena *ws, const xt_tap *tap);
 // Cuts region (rr, rc) of an image (C, H, W) into dst (C, S, S), zero-padding outside the image.
 void xt_xtmodel_crop_region(const xt_xtmodel *m, float *dst, const float *img, int H, int W, int rr, int rc);
-
-// Token store for the global-context modes: an append-only sequence of rows of D floats.
-typedef struct xt_token_store xt_token_store;
-struct xt_token_store {
-    int D;
-    int64_t n;                                                          // rows appended so far
-    int (*append)(xt_token_store *s, const float *rows, int64_t n);     // rows (n, D)
-    int (*read)(xt_token_store *s, int64_t start, int64_t n, float *dst); // dst (n, D)
-    void (*free)(xt_token_store *s);
-    void *impl;
-};
-xt_token_store *xt_token_store_mem_new(int D); // growable in-memory store
-// Scratch-file store in dir (NULL: /tmp); the file is unlinked at once. NULL + xt_error.
-xt_token_store *xt_token_store_file_new(const char *dir, int D);
-
-// Context run over one image of HP x WP regions (batch 1). Regions are pushed row-major.
-xt_ctx *xt_ctx_begin(const xt_xtmodel *m, int HP, int WP); // NULL + xt_error
-// Replaces the token store (global modes; before the first push). The ctx takes ownership.
-int xt_ctx_set_store(xt_ctx *c, xt_token_store *s);
-// Reports intermediates under golden names ("decoder.*", "pos_embed", ".callK" suffixes).
-void xt_ctx_set_tap(xt_ctx *c, const xt_tap *tap);
-int xt_ctx_push(xt_ctx *c, const float *feat_region); // (feat_c, feat_h, feat_w)
-int xt_ctx_logits(xt_ctx *c, float *logits);          // (num_classes), after HP*WP pushes
-void xt_ctx_free(xt_ctx *c);
 
 #endif

@@ -4,14 +4,16 @@
 // Both take token sequences in PyTorch order and never materialise an L x L matrix; the Mamba
 // block is linear in L with O(D_inner * d_state) carried state and may run in place.
 //
-// HyperAttention usage (one xt_hyper per layer, one xt_hyper_rand per forward pass):
+// HyperAttention usage (one xt_hyper per layer, read-only once built; what a forward pass changes
+// is the caller's: one xt_hyper_rand per pass, one hash-call counter per layer and pass):
 //
 //     xt_hyper_params p;  xt_hyper_params_default(&p);
 //     if (xt_hyper_params_from_json(&p, xt_json_get(cfg, "hyper_override"))) return -1;
 //     xt_hyper_rand r;    xt_hyper_rand_init(&r, st, seed);     // replays input.hyper_randint.*
 //     xt_hyper hy;        if (xt_hyper_init(&hy, &p, HS, st, "decoder.layers.0.attn.attn", &r)) ...
 //     xt_arena ws;        xt_arena_init(&ws, xt_hyper_workspace_size(&hy, B, NH, L));
-//     xt_hyper_attention(out, q, k, v, B, NH, L, &hy, &r, tap, "decoder.layers.0.attn.attn", &ws);
+//     int calls = 0;
+//     xt_hyper_attention(out, q, k, v, B, NH, L, &hy, &r, &calls, tap, "decoder.layers.0.attn.attn", &ws);
 //     xt_hyper_free(&hy); xt_arena_free(&ws);
 //
 // Mamba usage:
@@ -46,9 +48,10 @@ int xt_hyper_params_from_json(xt_hyper_params *p, const xt_json *override);
 // Randomness of one forward pass. With a model file that holds input.hyper_randint.0, ...,
 // the draws are replayed in call order (shared by all layers, as in the official code);
 // otherwise they come from our seeded generator (xoshiro256**, see docs/context-encoders.md).
-// Re-init before running the same pass again (e.g. a variant).
+// Re-init (or copy a fresh one) before running the same pass again (e.g. a variant). Init
+// converts the replayed draws once, so passes only read st and may run at once.
 typedef struct xt_hyper_rand {
-    xt_st *st;     // replay source, or NULL
+    const xt_st *st; // replay source, or NULL
     int next;      // index j of the next input.hyper_randint.{j}
     uint64_t s[4]; // generator state
 } xt_hyper_rand;
@@ -60,7 +63,6 @@ typedef struct xt_hyper {
     xt_hyper_params p;
     int HS;          // head size = the module's input_dim
     float *proj_dir; // (HS, n_projs), owned
-    int hash_calls;  // K of the next "<path>.lsh.hash.call{K}" tap
 } xt_hyper;
 
 // proj_dir comes from st's "input.buffer.<path>.lsh.proj_dir" when present (path = module
@@ -76,10 +78,12 @@ size_t xt_hyper_workspace_size(const xt_hyper *h, int B, int NH, int L);
 // out (B, NH, L, HS) from q, k, v (B, NH, L, HS) (all contiguous; out must not alias them).
 // For L <= min_seq_len this is exact causal softmax attention (streamed, no L x L matrix).
 // Taps (when tap != NULL): "<path>.lsh.hash.call{K}" for every LSH hash (queries, then keys),
-// and "<path>" = out. Returns 0, or -1 + error (e.g. replayed draws missing or misshaped).
+// and "<path>" = out. r: the pass's draws (advanced); hash_calls: K of the next hash tap, advanced
+// by 2 per LSH level (the caller keeps one per layer and pass, so tap names continue over calls).
+// Returns 0, or -1 + error (e.g. replayed draws missing or misshaped).
 int xt_hyper_attention(float *out, const float *q, const float *k, const float *v, int B, int NH,
-                       int L, xt_hyper *h, xt_hyper_rand *r, const xt_tap *tap, const char *path,
-                       xt_arena *ws);
+                       int L, const xt_hyper *h, xt_hyper_rand *r, int *hash_calls, const xt_tap *tap,
+                       const char *path, xt_arena *ws);
 
 // ---------------------------------------------------------------------------------------------
 // Mamba block: mamba_ssm v1.1.4 Mamba (selective_scan_ref semantics) inside xT's Block.

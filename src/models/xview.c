@@ -232,10 +232,10 @@ static void grab_stem(void *u, const char *path, const float *x, const int64_t *
     if (!strcmp(path, g->name)) memcpy(g->dst, x, g->n * sizeof(float));
 }
 
-static void emit4(const xt_tap *tap, const float *x, int64_t a, int64_t b, int64_t c, int64_t d, const char *tp,
-                  const char *name, const char *sfx) {
+static void emit4(const xt_tap *tap, const float *x, int64_t a, int64_t b, int64_t c, int64_t d, const char *name,
+                  const char *sfx) {
     int64_t sh[4] = {a, b, c, d};
-    xt_tap_emitf(tap, x, 4, sh, "%s%s%s", tp, name, sfx);
+    xt_tap_emitf(tap, x, 4, sh, "%s%s", name, sfx);
 }
 
 // out = SiLU(conv(in)) (act) or conv(in), in (B, IC, H, W) NCHW, "same" padding.
@@ -247,7 +247,7 @@ static void conv_fwd(const conv *c, float *out, const float *in, int B, int H, i
 
 // Context model on level 4 x (B, C4, h, h), replaced in place. ref: LLMTransformerXLContextModel.forward
 static int context_fwd(const xt_xview *m, float *x4, int B, int h, int ci, int cj, xt_xview_mem *mem, const xt_tap *tap,
-                       const char *tp, const char *sfx) {
+                       const char *sfx) {
     const xt_xview_info *in = &m->info;
     const int C4 = in->level_c[4], D = in->hidden, L = h * h;
     const int keep = L * (mem && mem->carry ? mem->mem_chip : 1); // tokens a layer sees: cat(mem, x)[-L*mem_chip:]
@@ -262,9 +262,11 @@ static int context_fwd(const xt_xview *m, float *x4, int B, int h, int ci, int c
     float *xs = xt_malloc_checked(nx * sizeof(float), "xview context");
     float *o = xt_malloc_checked(nraw * sizeof(float), "xview context");
     xt_arena ws = {0};
+    xt_context_pass pass;
+    xt_context_pass_begin(&pass, &m->ctx);
     int rc = -1;
     if (!raw || !pos || !tok || !xs || !o || xt_arena_init(&ws, xt_context_ws_size(&m->ctx, keep, tapping))) goto done;
-    if (tapping) emit4(tap, x4, B, C4, h, h, tp, "context_model.in", sfx);
+    if (tapping) emit4(tap, x4, B, C4, h, h, "context_model.in", sfx);
     xt_nchw_to_nhwc(raw, x4, B, C4, L);
     // get_2d_sincos_pos_embed(D, h, i, j): token r*h + c at (row r + i h, col c + j h)
     for (int r = 0; r < h; r++)
@@ -272,8 +274,8 @@ static int context_fwd(const xt_xview *m, float *x4, int B, int h, int ci, int c
     xt_linear_forward(tok, raw, m->in_w, m->in_b, B * L, C4, D);
     if (tapping) {
         int64_t sp[2] = {L, D}, st3[3] = {B, L, D};
-        xt_tap_emitf(tap, pos, 2, sp, "%scontext_model.pos_embed%s", tp, sfx);
-        xt_tap_emitf(tap, tok, 3, st3, "%scontext_model.input_proj%s", tp, sfx);
+        xt_tap_emitf(tap, pos, 2, sp, "context_model.pos_embed%s", sfx);
+        xt_tap_emitf(tap, tok, 3, st3, "context_model.input_proj%s", sfx);
     }
     for (int b = 0; b < B; b++) {
         float *t = tok + (size_t)b * L * D;
@@ -295,7 +297,7 @@ static int context_fwd(const xt_xview *m, float *x4, int B, int h, int ci, int c
                 }
                 memcpy(mem->x[i] + (size_t)b * Lx * D, xs, (size_t)Lx * D * sizeof(float));
             }
-            if (xt_context_layer_forward((xt_context *)&m->ctx, i, xs, Lx, &ws, lt, tp, sfx)) goto done;
+            if (xt_context_layer_forward(&m->ctx, &pass, i, xs, Lx, &ws, lt, sfx)) goto done;
             memcpy(t, xs + (size_t)nm * D, (size_t)L * D * sizeof(float));
         }
     }
@@ -308,26 +310,26 @@ static int context_fwd(const xt_xview *m, float *x4, int B, int h, int ci, int c
     xt_linear_forward(o, tok, m->out_w, m->out_b, B * L, D, C4);
     if (tapping) {
         int64_t s3[3] = {B, L, C4};
-        xt_tap_emitf(tap, o, 3, s3, "%scontext_model.out_proj%s", tp, sfx);
+        xt_tap_emitf(tap, o, 3, s3, "context_model.out_proj%s", sfx);
     }
     xt_add(o, o, raw, nraw);
     xt_nhwc_to_nchw(x4, o, B, L, C4);
-    if (tapping) emit4(tap, x4, B, C4, h, h, tp, "context_model.out", sfx);
+    if (tapping) emit4(tap, x4, B, C4, h, h, "context_model.out", sfx);
     rc = 0;
 done:
+    xt_context_pass_free(&pass);
     xt_arena_free(&ws);
     free(raw), free(pos), free(tok), free(xs), free(o);
     return rc;
 }
 
 int xt_xview_forward(const xt_xview *m, const float *img, int B, int H, int ci, int cj, xt_xview_mem *mem,
-                     float *const *maps, const xt_tap *tap, const char *tp, const char *sfx) {
+                     float *const *maps, const xt_tap *tap, const char *sfx) {
     const xt_xview_info *in = &m->info;
     const xt_encoder *e = m->enc;
     const int S = in->crop_size, Cin = in->in_chans, C = in->level_c[0];
     if (B < 1 || H < S || H % S || H / S > 4096)
         return xt_error("xview", "input side %d: must be a multiple of the region size %d (square inputs only)", H, S);
-    tp = tp ? tp : "";
     sfx = sfx ? sfx : "";
     const int n = H / S, R = B * n * n, g = S / 4;
     int side[5], lc[5];
@@ -386,11 +388,11 @@ int xt_xview_forward(const xt_xview *m, const float *img, int B, int H, int ci, 
         xt_conv_transpose2x2_forward(chip[0] + (size_t)r * C * side[0] * side[0], sc, m->up_w, m->up_b, 1, C, C, g, g, scr);
     }
     if (tapping) {
-        emit4(tap, stemc, R, C, g, g, tp, "encoder.upsample.in", sfx);
+        emit4(tap, stemc, R, C, g, g, "encoder.upsample.in", sfx);
         for (int k = 0; k < 5; k++) {
             char nm[32];
             snprintf(nm, sizeof nm, "encoder.%d", k);
-            emit4(tap, chip[k], R, lc[k], side[k], side[k], tp, nm, sfx);
+            emit4(tap, chip[k], R, lc[k], side[k], side[k], nm, sfx);
         }
     }
     // stitch: (B n n, C, h, h) -> (B, C, n h, n h)
@@ -406,7 +408,7 @@ int xt_xview_forward(const xt_xview *m, const float *img, int B, int H, int ci, 
             }
         }
     // 2. context on the deepest level
-    if (in->context && context_fwd(m, lev[4], B, n * side[4], ci, cj, mem, tap, tp, sfx)) goto done;
+    if (in->context && context_fwd(m, lev[4], B, n * side[4], ci, cj, mem, tap, sfx)) goto done;
     // 3. UNet decoder. ref: UNetDecoder.forward
     int hh = n * side[4], xc = lc[4];
     const float *x = lev[4];
@@ -418,7 +420,7 @@ int xt_xview_forward(const xt_xview *m, const float *img, int B, int H, int ci, 
         char nm[64];
         if (tapping) {
             snprintf(nm, sizeof nm, "decoder.decoder_stages.%d", k);
-            emit4(tap, xa, B, in->dec_f[k], h2, h2, tp, nm, sfx);
+            emit4(tap, xa, B, in->dec_f[k], h2, h2, nm, sfx);
         }
         // cat([x, skip], 1) per image
         for (int b = 0; b < B; b++) {
@@ -430,7 +432,7 @@ int xt_xview_forward(const xt_xview *m, const float *img, int B, int H, int ci, 
         conv_fwd(&m->bott[idx], xa, cat, B, h2, h2, 1, col);
         if (tapping) {
             snprintf(nm, sizeof nm, "decoder.bottlenecks.%d", idx);
-            emit4(tap, xa, B, in->dec_f[k], h2, h2, tp, nm, sfx);
+            emit4(tap, xa, B, in->dec_f[k], h2, h2, nm, sfx);
         }
         x = xa, xc = in->dec_f[k], hh = h2; // the next up2 reads xa into xb before xa is written
     }
@@ -442,7 +444,7 @@ int xt_xview_forward(const xt_xview *m, const float *img, int B, int H, int ci, 
         if (tapping) {
             char nm[64];
             snprintf(nm, sizeof nm, "out.%s", xt_xview_map_names[h]);
-            emit4(tap, maps[h], B, 1, H, H, tp, nm, sfx);
+            emit4(tap, maps[h], B, 1, H, H, nm, sfx);
         }
     }
     rc = 0;

@@ -6,7 +6,7 @@
 //     xt_xview *m = xt_xview_new(st, cfg);                  // immutable; st outlives m
 //     xt_xview_mem *mem = xt_xview_mem_new(m, 0);          // per run (one crop's tiles)
 //     for each tile (i, j) of a crop, row-major:
-//         xt_xview_forward(m, tile, B, S, i, j, mem, maps, tap, "", "");
+//         xt_xview_forward(m, tile, B, S, i, j, mem, maps, tap, "");
 //     xt_xview_mem_free(mem);  xt_xview_free(m);
 #ifndef XT_XVIEW_H
 #define XT_XVIEW_H
@@ -45,9 +45,9 @@ void xt_xview_mem_free(xt_xview_mem *mem);
 // One model call (EncoderDecoderV2.forward): img (B, in_chans, H, H) normalised, H = n x S
 // (n > 1: nested tokenization into n x n regions, stitched back); cord (ci, cj): the tile's
 // place in its crop (position embedding of the context). maps[k] (B, 1, H, H) written.
-// Taps (tap != NULL): "<tprefix><name><sfx>" for encoder.upsample.in, encoder.{0..4} (per
+// Taps (tap != NULL): "<name><sfx>" for encoder.upsample.in, encoder.{0..4} (per
 // region), context_model.*, decoder.decoder_stages.{k}, decoder.bottlenecks.{i}, out.<key>.
 int xt_xview_forward(const xt_xview *m, const float *img, int B, int H, int ci, int cj, xt_xview_mem *mem,
-                     float *const *maps, const xt_tap *tap, const char *tprefix, const char *sfx);
+                     float *const *maps, const xt_tap *tap, const char *sfx);
 
 #endif

@@ -211,7 +211,7 @@ int xt_stream_classify(xt_stream *s, float *logits) {
     if (!s->mi->streaming && s->mi->head == XT_HEAD_XL) {
         double L = (double)s->HP * s->WP * s->mi->feat_h * s->mi->feat_w;
         if (L * s->mi->hidden * sizeof(float) > s->a.mem_mb * 1048576.0) {
-            xt_token_store *ts = xt_token_store_spill_new(s->mi->hidden, (size_t)(s->a.mem_mb * 1048576.0));
+            xt_token_store *ts = xt_token_store_new(s->mi->hidden, (size_t)(s->a.mem_mb * 1048576.0), NULL);
             if (!ts || xt_ctx_set_store(ctx, ts) < 0) goto done;
         }
     }

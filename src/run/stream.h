@@ -9,8 +9,8 @@
 #include <stdint.h>
 
 #include "formats/raster.h"
-#include "run/token_spill.h"
 #include "models/models.h"
+#include "run/ctx.h"
 
 // A loaded xT model file: the file (weights mmap'd), its config and the model.
 typedef struct xt_xtfile {
@@ -42,7 +42,7 @@ typedef struct xt_stream {
     xt_xtfile own;       // the model when xt_stream_open loaded it
     xt_st *st;
     xt_json *cfg;
-    xt_xtmodel *m;
+    const xt_xtmodel *m; // read only: a model may serve several streams at once
     const xt_xtmodel_info *mi;
     xt_raster *r;        // NULL when streaming an in-memory image
     const xt_raster_info *ri;

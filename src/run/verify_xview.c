@@ -13,9 +13,20 @@
 #include "models/xview.h"
 #include "run/verify.h"
 
+// Forwards every tapped tensor under "<prefix><name>" (a variant's names).
+typedef struct {
+    const xt_tap *to;
+    const char *prefix;
+} prefixed;
+
+static void prefix_fn(void *u, const char *path, const float *x, const int64_t *shape, int ndim) {
+    const prefixed *p = u;
+    xt_tap_emitf(p->to, x, ndim, shape, "%s%s", p->prefix, path);
+}
+
 // Runs the tiles of img (B, C, H, H) in the official order, pasting the maps into scene[k].
 static int run_tiles(const xt_xview *m, const float *img, int B, int H, xt_xview_mem *mem, float *const *scene,
-                     const xt_tap *tap, const char *tp, int *call) {
+                     const xt_tap *tap, int *call) {
     const xt_xview_info *in = xt_xview_get_info(m);
     const int S = in->crop_size, C = in->in_chans, n = H / S;
     float *tile = xt_malloc_checked((size_t)B * C * S * S * sizeof(float), "xview tile");
@@ -33,7 +44,7 @@ static int run_tiles(const xt_xview *m, const float *img, int B, int H, xt_xview
                                S * sizeof(float));
             char sfx[32];
             snprintf(sfx, sizeof sfx, ".call%d", (*call)++);
-            if (xt_xview_forward(m, tile, B, S, i, j, mem, maps, tap, tp, sfx)) goto done;
+            if (xt_xview_forward(m, tile, B, S, i, j, mem, maps, tap, sfx)) goto done;
             if (scene)
                 for (int k = 0; k < XT_XVIEW_MAPS; k++)
                     for (int b = 0; b < B; b++)
@@ -72,7 +83,7 @@ int xt_xview_verify(xt_st *st, const xt_json *cfg, const xt_tap *tap) {
     for (int k = 0; k < XT_XVIEW_MAPS; k++)
         if (!(maps[k] = xt_malloc_checked((size_t)B * H * H * sizeof(float), "xview maps"))) goto done;
     if (!strcmp(ct, "seg")) {
-        rc = xt_xview_forward(m, img, B, H, 0, 0, NULL, maps, tap, "", "");
+        rc = xt_xview_forward(m, img, B, H, 0, 0, NULL, maps, tap, "");
         goto done;
     }
     if (H % in->crop_size) {
@@ -81,7 +92,7 @@ int xt_xview_verify(xt_st *st, const xt_json *cfg, const xt_tap *tap) {
     }
     int call = 0;
     mem = xt_xview_mem_new(m, 0, 0);
-    if (run_tiles(m, img, B, H, mem, maps, tap, "", &call)) goto done;
+    if (run_tiles(m, img, B, H, mem, maps, tap, &call)) goto done;
     for (int k = 0; k < XT_XVIEW_MAPS; k++) {
         int64_t sh[4] = {B, 1, H, H};
         xt_tap_emitf(tap, maps[k], 4, sh, "scene.%s", xt_xview_map_names[k]);
@@ -90,7 +101,7 @@ int xt_xview_verify(xt_st *st, const xt_json *cfg, const xt_tap *tap) {
     snprintf(sfx, sizeof sfx, ".call%d", call);
     xt_xview_mem_free(mem);
     mem = xt_xview_mem_new(m, 0, 0);
-    if (xt_xview_forward(m, img, B, H, 0, 0, mem, maps, tap, "", sfx)) goto done;
+    if (xt_xview_forward(m, img, B, H, 0, 0, mem, maps, tap, sfx)) goto done;
     const xt_json *vs = xt_json_get(cfg, "variants");
     for (int v = 0; vs && vs->type == XT_JSON_ARR && v < vs->n; v++) {
         const char *name = xt_json_str(vs->items[v], "name", NULL);
@@ -104,8 +115,10 @@ int xt_xview_verify(xt_st *st, const xt_json *cfg, const xt_tap *tap) {
         mem = xt_xview_mem_new(m, 1, mem_chip);
         char tp[80];
         snprintf(tp, sizeof tp, "variant_%s.", name);
+        prefixed pu = {tap, tp};
+        xt_tap vt = {prefix_fn, &pu};
         call = 0;
-        if (run_tiles(m, img, B, H, mem, NULL, tap, tp, &call)) goto done;
+        if (run_tiles(m, img, B, H, mem, NULL, xt_tap_on(tap) ? &vt : NULL, &call)) goto done;
     }
     rc = 0;
 done:

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "run/ctx.h"
 #include "run/verify.h"
 
 const char *xt_error_buffer(void);
