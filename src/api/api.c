@@ -1,4 +1,4 @@
-// api.c — include/xt.h on top of the internal streaming driver (io/stream.h): an xt_model is a
+// api.c — include/xt.h on top of the internal streaming driver (run/stream.h): an xt_model is a
 // loaded model file; classification is xt_stream_classify over a raster or an in-memory image.
 #include <string.h>
 

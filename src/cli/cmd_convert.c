@@ -1,6 +1,6 @@
 // cmd_convert.c — `xt convert IN.ckpt -o OUT.safetensors`: official PyTorch checkpoints -> model file.
 //
-// Reads the checkpoint with our own zip reader and restricted pickle VM (src/io/ckpt.h: no
+// Reads the checkpoint with our own zip reader and restricted pickle VM (src/formats/ckpt.h: no
 // Python, nothing from the file executed), settles the model config (given / official YAML /
 // inferred from the tensors, cross-checked), and writes a model file: the state_dict under the
 // official names without "module.", __metadata__.config, and optionally the optimizer state

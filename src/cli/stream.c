@@ -1,4 +1,4 @@
-// stream.c — CLI side of the streaming driver (src/io/stream.c): shared options of `xt classify`
+// stream.c — CLI side of the streaming driver (src/run/stream.c): shared options of `xt classify`
 // and `xt embed`, the progress line and the XT_STREAM_STATS report.
 #include <math.h>
 #include <stdlib.h>

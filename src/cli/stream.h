@@ -1,4 +1,4 @@
-// stream.h — the CLI side of the streaming driver (src/io/stream.h): shared options of
+// stream.h — the CLI side of the streaming driver (src/run/stream.h): shared options of
 // `xt classify` / `xt embed`, their help, and the progress line + XT_STREAM_STATS report.
 #ifndef XT_CLI_STREAM_H
 #define XT_CLI_STREAM_H
