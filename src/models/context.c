@@ -151,7 +151,7 @@ int xt_context_layer_forward(const xt_context *c, xt_context_pass *p, int i, flo
     // q, k, v: naive -> row-major (L, 3D); hyper -> head-major (3, NH, L, HS)
     float *qkv = xt_arena_f32(ws, (size_t)3 * L * D);
     float *tq = xt_arena_f32(ws, (size_t)3 * CH * D), *th = xt_arena_f32(ws, (size_t)CH * D);
-    float *to = xt_arena_f32(ws, (size_t)CH * D), *inner = xt_arena_f32(ws, (size_t)2 * CH * I);
+    float *to = xt_arena_f32(ws, (size_t)CH * D), *inner = xt_arena_f32(ws, (size_t)3 * CH * I); // g, u, m of the gated MLP
     size_t sa = xt_attention_stream_scratch_floats(HS), sc = xt_channel_attention_scratch_floats(D);
     float *scr = xt_arena_f32(ws, sa > sc ? sa : sc);
     float *attn_tap = tapping ? xt_arena_f32(ws, (size_t)L * D) : NULL;
