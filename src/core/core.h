@@ -93,6 +93,10 @@ typedef struct xt_sbuf {
 } xt_sbuf;
 void xt_sbuf_printf(xt_sbuf *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void xt_sbuf_json_str(xt_sbuf *s, const char *str); // appends a quoted, escaped JSON string
+// Appends the JSON text of a value (the one writer of parsed values: configs, presets, model
+// metadata). Keys in their order; whole numbers below 9e15 as integers, others "%.17g" (parses
+// back to the same double); spaced: ", " and ": " between items, else compact.
+void xt_sbuf_json(xt_sbuf *s, const xt_json *j, int spaced);
 void xt_sbuf_free(xt_sbuf *s);
 
 // ---------------------------------------------------------------------------------------------

@@ -104,6 +104,9 @@ const char *xt_preset_config(const char *name);
 const xt_preset *xt_preset_find(const char *name); // NULL if unknown (no error)
 int xt_preset_count(void);
 const xt_preset *xt_preset_at(int i);
+// The hiera package's size (hiera_tiny_224 ... hiera_huge_224) with this embed_dim and stages:
+// its num_heads, which no tensor shape holds (name: its short name, "tiny" ... "huge"); 0 if none.
+int xt_hiera_size_heads(int embed_dim, const int *stages, int n_stages, const char **name);
 // Parameters of the encoder a config describes (presets expanded), computed from the config
 // alone. num_classes < 0: the region encoder as xT uses it (features only: no final norm, no
 // classifier); >= 0: the classifier as timm / hiera count it (final norm + Linear(C, num_classes),
