@@ -268,17 +268,3 @@ xt_json *xt_backbone_resolve(const xt_json *cfg) {
     xt_sbuf_free(&s);
     return out;
 }
-
-xt_encoder *xt_backbone_new(xt_st *st, const xt_json *cfg, const char *prefix, int img_size) {
-    xt_json *r = xt_backbone_resolve(cfg);
-    if (!r) return NULL;
-    const char *arch = xt_json_str(r, "arch", NULL);
-    xt_encoder *e = NULL;
-    if (!arch) xt_error("backbone", "config has no \"arch\" (swinv2, hiera or convnext) and no \"preset\"");
-    else if (!strcmp(arch, "swinv2")) e = xt_swinv2_new(st, r, prefix, img_size);
-    else if (!strcmp(arch, "hiera")) e = xt_hiera_new(st, r, prefix, img_size);
-    else if (!strcmp(arch, "convnext")) e = xt_convnext_new(st, r, prefix, img_size);
-    else xt_error("backbone", "unknown arch '%s' (swinv2, hiera or convnext)", arch);
-    xt_json_free(r);
-    return e;
-}
