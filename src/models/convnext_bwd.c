@@ -200,10 +200,7 @@ static int forward(xt_encoder_train *e, const xt_params *P, const float *img, in
                    const xt_tap *tap, const char *prefix) {
     tmodel *m = e->impl;
     if (B < 1) return xt_error("convnext train", "batch size %d", B);
-    size_t need = act_bytes(e, B);
-    if (act->measure || act->size - act->used < need)
-        return xt_error("convnext train", "activation arena too small (%zu bytes free, need %zu)", act->size - act->used,
-                        need);
+    if (xt_arena_require(act, act_bytes(e, B), "convnext train", "activation arena")) return -1;
     plan_acts(m, B, act, m);
     m->B = B;
     const xt_convnext_geom *G = &m->g;
@@ -302,10 +299,7 @@ static int backward(xt_encoder_train *e, xt_params *P, const float *const *dout,
     tmodel *m = e->impl;
     const int B = m->B;
     XT_ASSERT(B > 0); // backward needs a forward
-    size_t need = scratch_bytes(e, B);
-    if (scratch->measure || scratch->size - scratch->used < need)
-        return xt_error("convnext train", "backward scratch too small (%zu bytes free, need %zu)",
-                        scratch->size - scratch->used, need);
+    if (xt_arena_require(scratch, scratch_bytes(e, B), "convnext train", "backward scratch")) return -1;
     size_t mark = xt_arena_mark(scratch);
     bscratch z;
     plan_scratch(m, B, scratch, &z);

@@ -284,9 +284,7 @@ int xt_xt_train_forward(xt_xt_train *m, const xt_params *P, const float *img, in
     if (ng < 1) return xt_error("xt train", "no region keeps gradients");
     if (m->head && m->attn == 1 && g.Lt > 4096) // official min_seq_len: longer runs the LSH path
         return xt_error("xt train", "%d tokens: HyperAttention's LSH path (> 4096 tokens) has no backward", g.Lt);
-    size_t need = xt_xt_train_act_bytes(m, N, H, W, ng);
-    if (act->measure || act->size - act->used < need)
-        return xt_error("xt train", "activation arena too small (%zu bytes free, need %zu)", act->size - act->used, need);
+    if (xt_arena_require(act, xt_xt_train_act_bytes(m, N, H, W, ng), "xt train", "activation arena")) return -1;
     m->b = g;
     m->ng = ng;
     plan_head(m, &g, ng, act, m);
@@ -432,8 +430,7 @@ size_t xt_xt_train_scratch_bytes(const xt_xt_train *m, int N, int H, int W, int 
 int xt_xt_train_backward(xt_xt_train *m, xt_params *P, const float *dlogits, float *dimg, xt_arena *scr) {
     int N = m->b.N, C = m->C, D = m->D, K = m->K, F = m->F;
     size_t need = xt_xt_train_scratch_bytes(m, N, m->b.H, m->b.W, m->ng);
-    if (scr->measure || scr->size - scr->used < need)
-        return xt_error("xt train", "backward scratch too small (%zu bytes free, need %zu)", scr->size - scr->used, need);
+    if (xt_arena_require(scr, need, "xt train", "backward scratch")) return -1;
     size_t mark = xt_arena_mark(scr);
     float *dfl = xt_arena_f32(scr, (size_t)m->b.R * C * m->fh * m->fh);
     if (!m->head) {

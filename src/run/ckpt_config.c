@@ -457,28 +457,14 @@ static int ends_with(const char *s, const char *suf) {
     return n >= k && !strcmp(s + n - k, suf);
 }
 
-static char *read_text(const char *path, size_t *len) {
-    FILE *f = fopen(path, "rb");
-    if (!f) { xt_error("config", "%s: cannot open", path); return NULL; }
-    xt_sbuf s = {0};
-    char buf[65536];
-    size_t n;
-    while ((n = fread(buf, 1, sizeof buf, f)) > 0) {
-        if (s.n + n > (16u << 20)) { fclose(f); xt_sbuf_free(&s); xt_error("config", "%s: larger than 16 MiB", path); return NULL; }
-        xt_sbuf_printf(&s, "%.*s", (int)n, buf);
-    }
-    fclose(f);
-    if (!s.p) xt_sbuf_printf(&s, "%s", "");
-    *len = s.n;
-    return s.p;
-}
+#define CONFIG_MAX_BYTES (16u << 20)
 
 // Parses path and, recursively, its base_configs (as xt/config.py: relative to the working
 // directory; we also try the YAML file's folder and its parents, so configs work from anywhere).
 static int yaml_load(const char *path, ydocs *D, int depth, xt_sbuf *notes) {
     if (depth > 4 || D->n >= 16) return xt_error("config", "%s: base_configs nested too deeply", path);
     size_t len;
-    char *text = read_text(path, &len);
+    char *text = xt_read_file(path, CONFIG_MAX_BYTES, &len, "config");
     if (!text) return -1;
     xt_json *y = xt_yaml_parse(text, len, path);
     free(text);
@@ -524,7 +510,7 @@ static int load_given(const char *path, cnode *given, xt_sbuf *notes) {
         xt_st_close(st);
     } else {
         size_t len;
-        char *text = read_text(path, &len);
+        char *text = xt_read_file(path, CONFIG_MAX_BYTES, &len, "config");
         if (!text) return -1;
         if (ends_with(path, ".yaml") || ends_with(path, ".yml")) {
             free(text);
