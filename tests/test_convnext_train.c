@@ -32,7 +32,7 @@ static void golden_forward(void) {
     if (!st) return;
     xt_json *cfg = cfg_of(st);
     xt_params P = {0};
-    xt_convnext_train *m = xt_convnext_train_new(&P, cfg, "", 256);
+    xt_encoder_train *m = xt_encoder_train_new(&P, "convnext", cfg, "", 256);
     CHECK(m != NULL);
     if (!m) { fprintf(stderr, "%s\n", xt_error_buffer()); return; }
     CHECK(xt_params_alloc(&P) == 0 && xt_params_load(&P, st) == 0);
@@ -43,9 +43,9 @@ static void golden_forward(void) {
     CHECK(nparam == nfile && P.n == 4 + 3 * 4 + 8 * 9); // stem, 3 downsamples, 8 blocks
     CHECK(!strcmp(P.p[0].name, "stem_0.weight") && !strcmp(P.p[4].name, "stages_0.blocks.0.gamma"));
     int C[XT_MAX_STAGES], H[XT_MAX_STAGES];
-    CHECK(xt_convnext_train_stages(m, C, H) == 4 && C[0] == 16 && H[0] == 64 && C[3] == 128 && H[3] == 8);
+    CHECK(xt_encoder_train_stages(m, C, H) == 4 && C[0] == 16 && H[0] == 64 && C[3] == 128 && H[3] == 8);
     xt_arena act;
-    CHECK(xt_arena_init(&act, xt_convnext_train_act_bytes(m, 1)) == 0);
+    CHECK(xt_arena_init(&act, m->act_bytes(m, 1)) == 0);
     float *out[4], *inf[4];
     for (int s = 0; s < 4; s++) {
         out[s] = malloc((size_t)C[s] * H[s] * H[s] * sizeof(float));
@@ -53,7 +53,7 @@ static void golden_forward(void) {
     }
     const float *img = xt_st_f32(st, "input.image", NULL);
     double t0 = xt_time();
-    CHECK(xt_convnext_train_forward(m, &P, img, 1, out, &act, NULL, "") == 0);
+    CHECK(m->forward(m, &P, img, 1, out, &act, NULL, "") == 0);
     printf("convnext train forward, batch 1 at 256: %.3f s\n", xt_time() - t0);
     xt_encoder *e = xt_convnext_new(st, cfg, "", 256);
     CHECK(e != NULL);
@@ -71,7 +71,7 @@ static void golden_forward(void) {
     xt_arena_free(&ws);
     if (e) e->free(e);
     xt_arena_free(&act);
-    xt_convnext_train_free(m);
+    m->free(m);
     xt_params_free(&P);
     xt_json_free(cfg);
     xt_st_close(st);
@@ -81,7 +81,7 @@ static void golden_forward(void) {
 
 static struct {
     xt_params P;
-    xt_convnext_train *m;
+    xt_encoder_train *m;
     xt_arena act, scr;
     float *out[4], *img;
     const float *dout[4];
@@ -90,7 +90,7 @@ static struct {
 
 static double loss_now(void) { // forward only: sum_s <out_s, dout_s> in double
     xt_arena_reset(&G.act);
-    if (xt_convnext_train_forward(G.m, &G.P, G.img, G.B, G.out, &G.act, NULL, NULL)) return NAN;
+    if (G.m->forward(G.m, &G.P, G.img, G.B, G.out, &G.act, NULL, NULL)) return NAN;
     double l = 0;
     for (int s = 0; s < G.ns; s++) l += dot_(G.out[s], G.dout[s], (long)G.B * G.C[s] * G.H[s] * G.H[s]);
     return l;
@@ -99,7 +99,7 @@ static double loss_now(void) { // forward only: sum_s <out_s, dout_s> in double
 static void grads(float *dimg) {
     xt_params_zero_grad(&G.P);
     loss_now();
-    CHECK(xt_convnext_train_backward(G.m, &G.P, G.dout, dimg, &G.scr) == 0);
+    CHECK(G.m->backward(G.m, &G.P, G.dout, dimg, &G.scr) == 0);
 }
 
 static void grad_ref(void) {
@@ -111,14 +111,14 @@ static void grad_ref(void) {
     const float *img = xt_st_f32(st, "input.image", &ti);
     G.B = (int)ti->shape[0];
     int S = (int)ti->shape[3];
-    G.m = xt_convnext_train_new(&G.P, cfg, "", S);
+    G.m = xt_encoder_train_new(&G.P, "convnext", cfg, "", S);
     CHECK(G.m != NULL);
     if (!G.m) { fprintf(stderr, "%s\n", xt_error_buffer()); return; }
     CHECK(xt_params_alloc(&G.P) == 0 && xt_params_load(&G.P, st) == 0);
-    G.ns = xt_convnext_train_stages(G.m, G.C, G.H);
+    G.ns = xt_encoder_train_stages(G.m, G.C, G.H);
     CHECK(G.ns == 4);
-    CHECK(xt_arena_init(&G.act, xt_convnext_train_act_bytes(G.m, G.B)) == 0);
-    CHECK(xt_arena_init(&G.scr, xt_convnext_train_scratch_bytes(G.m, G.B)) == 0);
+    CHECK(xt_arena_init(&G.act, G.m->act_bytes(G.m, G.B)) == 0);
+    CHECK(xt_arena_init(&G.scr, G.m->scratch_bytes(G.m, G.B)) == 0);
     size_t ni = (size_t)G.B * 3 * S * S;
     G.img = malloc(ni * sizeof(float));
     memcpy(G.img, img, ni * sizeof(float));
@@ -171,7 +171,7 @@ static void grad_ref(void) {
     grads(dimg2);
     CHECK(!memcmp(g1, G.P.g, tot * sizeof(float)) && !memcmp(dimg, dimg2, ni * sizeof(float)));
     loss_now();
-    CHECK(xt_convnext_train_backward(G.m, &G.P, G.dout, NULL, &G.scr) == 0); // no dimg: parameters only
+    CHECK(G.m->backward(G.m, &G.P, G.dout, NULL, &G.scr) == 0); // no dimg: parameters only
     int acc = 1;
     for (size_t j = 0; j < tot; j++)
         if (fabs(G.P.g[j] - 2 * g1[j]) > 1e-5 * (1 + fabs(g1[j]))) { // GEMM += order rounding
@@ -184,7 +184,7 @@ static void grad_ref(void) {
         const float *d0[4] = {G.dout[0], NULL, NULL, NULL};
         xt_params_zero_grad(&G.P);
         loss_now();
-        CHECK(xt_convnext_train_backward(G.m, &G.P, d0, NULL, &G.scr) == 0);
+        CHECK(G.m->backward(G.m, &G.P, d0, NULL, &G.scr) == 0);
         int i = xt_params_find(&G.P, "stages_3.blocks.0.gamma"), j = xt_params_find(&G.P, "stem_0.weight");
         double z = 0, nz = 0;
         for (size_t k = 0; k < G.P.p[i].n; k++) z += fabs(xt_pg(&G.P, i)[k]);
@@ -207,10 +207,10 @@ static void grad_ref(void) {
     // arenas too small are errors, not overflows
     xt_arena tiny;
     CHECK(xt_arena_init(&tiny, 1024) == 0);
-    CHECK(xt_convnext_train_forward(G.m, &G.P, G.img, G.B, G.out, &tiny, NULL, NULL) == -1);
+    CHECK(G.m->forward(G.m, &G.P, G.img, G.B, G.out, &tiny, NULL, NULL) == -1);
     CHECK(strstr(xt_error_buffer(), "activation arena too small") != NULL);
     loss_now();
-    CHECK(xt_convnext_train_backward(G.m, &G.P, G.dout, NULL, &tiny) == -1);
+    CHECK(G.m->backward(G.m, &G.P, G.dout, NULL, &tiny) == -1);
     CHECK(strstr(xt_error_buffer(), "backward scratch too small") != NULL);
     xt_arena_free(&tiny);
     free(g1);
@@ -220,7 +220,7 @@ static void grad_ref(void) {
     for (int s = 0; s < G.ns; s++) free(G.out[s]);
     xt_arena_free(&G.act);
     xt_arena_free(&G.scr);
-    xt_convnext_train_free(G.m);
+    G.m->free(G.m);
     xt_params_free(&G.P);
     xt_json_free(cfg);
     xt_st_close(st);
@@ -237,7 +237,7 @@ static void bad_configs(void) {
         xt_json *j = xt_json_parse(bad[i][0], strlen(bad[i][0]), "test");
         xt_params P = {0};
         xt_error_clear();
-        CHECK(xt_convnext_train_new(&P, j, "", 64) == NULL);
+        CHECK(xt_encoder_train_new(&P, "convnext", j, "", 64) == NULL);
         CHECK(P.n == 0);
         if (!strstr(xt_error_buffer(), bad[i][1]) || !strstr(xt_error_buffer(), "convnext train")) {
             fprintf(stderr, "config %s: error '%s' lacks '%s'\n", bad[i][0], xt_error_buffer(), bad[i][1]);
@@ -248,7 +248,7 @@ static void bad_configs(void) {
     }
     xt_json *j = xt_json_parse("{\"dims\":[8,16,32,64],\"depths\":[1,1,1,1]}", 40, "test");
     xt_params P = {0};
-    CHECK(xt_convnext_train_new(&P, j, "", 48) == NULL); // 48 is not a multiple of 4 x 2^3
+    CHECK(xt_encoder_train_new(&P, "convnext", j, "", 48) == NULL); // 48 is not a multiple of 4 x 2^3
     CHECK(strstr(xt_error_buffer(), "must be a positive multiple of 32") != NULL);
     xt_params_free(&P);
     xt_json_free(j);
@@ -258,7 +258,7 @@ static void bad_configs(void) {
 // training forward = inference encoder on the same weights, gradients vs finite differences.
 static double odd_loss(void) {
     xt_arena_reset(&G.act);
-    if (xt_convnext_train_forward(G.m, &G.P, G.img, G.B, G.out, &G.act, NULL, NULL)) return NAN;
+    if (G.m->forward(G.m, &G.P, G.img, G.B, G.out, &G.act, NULL, NULL)) return NAN;
     double l = 0;
     for (int s = 0; s < G.ns; s++) l += dot_(G.out[s], G.dout[s], (long)G.B * G.C[s] * G.H[s] * G.H[s]);
     return l;
@@ -271,7 +271,7 @@ static void odd_geometry(void) {
     memset(&G, 0, sizeof G);
     const int S = 24;
     G.B = 2;
-    G.m = xt_convnext_train_new(&G.P, cfg, "", S);
+    G.m = xt_encoder_train_new(&G.P, "convnext", cfg, "", S);
     CHECK(G.m != NULL);
     if (!G.m) { fprintf(stderr, "%s\n", xt_error_buffer()); xt_json_free(cfg); return; }
     CHECK(xt_params_alloc(&G.P) == 0);
@@ -281,10 +281,10 @@ static void odd_geometry(void) {
         for (size_t j = 0; j < G.P.p[i].n; j++)
             if (G.P.p[i].ndim == 1) xt_pw(&G.P, i)[j] = (strstr(G.P.p[i].name, "gamma") ? 0.5f : 0.0f) +
                                                         0.2f * (float)xt_rng_normal(&r);
-    G.ns = xt_convnext_train_stages(G.m, G.C, G.H);
+    G.ns = xt_encoder_train_stages(G.m, G.C, G.H);
     CHECK(G.ns == 3 && G.H[0] == 12 && G.H[2] == 3 && G.C[1] == 8);
-    CHECK(xt_arena_init(&G.act, xt_convnext_train_act_bytes(G.m, G.B)) == 0);
-    CHECK(xt_arena_init(&G.scr, xt_convnext_train_scratch_bytes(G.m, G.B)) == 0);
+    CHECK(xt_arena_init(&G.act, G.m->act_bytes(G.m, G.B)) == 0);
+    CHECK(xt_arena_init(&G.scr, G.m->scratch_bytes(G.m, G.B)) == 0);
     size_t ni = (size_t)G.B * 2 * S * S;
     G.img = malloc(ni * sizeof(float));
     for (size_t j = 0; j < ni; j++) G.img[j] = (float)xt_rng_normal(&r);
@@ -321,7 +321,7 @@ static void odd_geometry(void) {
     float *dimg = malloc(ni * sizeof(float)), *g = malloc(G.P.total * sizeof(float));
     xt_params_zero_grad(&G.P);
     odd_loss();
-    CHECK(xt_convnext_train_backward(G.m, &G.P, G.dout, dimg, &G.scr) == 0);
+    CHECK(G.m->backward(G.m, &G.P, G.dout, dimg, &G.scr) == 0);
     memcpy(g, G.P.g, G.P.total * sizeof(float));
     for (int i = 0; i < G.P.n; i++)
         FD_CHECK(xt_pw(&G.P, i), (long)G.P.p[i].n, odd_loss, g + G.P.p[i].off, 1e-3, 2e-2, G.P.p[i].name);
@@ -332,7 +332,7 @@ static void odd_geometry(void) {
     free(G.img);
     xt_arena_free(&G.act);
     xt_arena_free(&G.scr);
-    xt_convnext_train_free(G.m);
+    G.m->free(G.m);
     xt_params_free(&G.P);
     xt_json_free(cfg);
 }

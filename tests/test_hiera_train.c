@@ -29,7 +29,7 @@ static void golden_forward(void) {
     xt_json *cfg = cfg_of(st);
     const xt_json *hc = xt_json_get(cfg, "hiera");
     xt_params P = {0};
-    xt_hiera_train *m = xt_hiera_train_new(&P, hc, "model.", 224);
+    xt_encoder_train *m = xt_encoder_train_new(&P, "hiera", hc, "model.", 224);
     CHECK(m != NULL);
     if (!m) { fprintf(stderr, "%s\n", xt_error_buffer()); return; }
     CHECK(xt_params_alloc(&P) == 0 && xt_params_load(&P, st) == 0);
@@ -40,9 +40,9 @@ static void golden_forward(void) {
     CHECK(nparam == nfile && P.n == 105); // README: 105 keys
     CHECK(!strcmp(P.p[0].name, "model.pos_embed") && !strcmp(P.p[1].name, "model.patch_embed.proj.weight"));
     int C[XT_MAX_STAGES], H[XT_MAX_STAGES];
-    CHECK(xt_hiera_train_stages(m, C, H) == 4 && C[0] == 16 && H[0] == 56 && C[3] == 128 && H[3] == 7);
+    CHECK(xt_encoder_train_stages(m, C, H) == 4 && C[0] == 16 && H[0] == 56 && C[3] == 128 && H[3] == 7);
     xt_arena act;
-    CHECK(xt_arena_init(&act, xt_hiera_train_act_bytes(m, 1)) == 0);
+    CHECK(xt_arena_init(&act, m->act_bytes(m, 1)) == 0);
     float *out[4], *inf[4];
     for (int s = 0; s < 4; s++) {
         out[s] = malloc((size_t)C[s] * H[s] * H[s] * sizeof(float));
@@ -50,7 +50,7 @@ static void golden_forward(void) {
     }
     const float *img = xt_st_f32(st, "input.image", NULL);
     double t0 = xt_time();
-    CHECK(xt_hiera_train_forward(m, &P, img, 1, out, &act, NULL, "model.") == 0);
+    CHECK(m->forward(m, &P, img, 1, out, &act, NULL, "model.") == 0);
     printf("hiera train forward, batch 1 at 224: %.3f s\n", xt_time() - t0);
     xt_encoder *e = xt_hiera_new(st, hc, "model.", 224);
     CHECK(e != NULL);
@@ -71,7 +71,7 @@ static void golden_forward(void) {
     xt_arena_free(&ws);
     e->free(e);
     xt_arena_free(&act);
-    xt_hiera_train_free(m);
+    m->free(m);
     xt_params_free(&P);
     xt_json_free(cfg);
     xt_st_close(st);
@@ -81,7 +81,7 @@ static void golden_forward(void) {
 
 static struct {
     xt_params P;
-    xt_hiera_train *m;
+    xt_encoder_train *m;
     xt_arena act, scr;
     float *out[4], *img;
     const float *dout[4];
@@ -90,7 +90,7 @@ static struct {
 
 static double loss_now(void) { // forward only: sum_s <out_s, dout_s> in double
     xt_arena_reset(&G.act);
-    if (xt_hiera_train_forward(G.m, &G.P, G.img, G.B, G.out, &G.act, NULL, NULL)) return NAN;
+    if (G.m->forward(G.m, &G.P, G.img, G.B, G.out, &G.act, NULL, NULL)) return NAN;
     double l = 0;
     for (int s = 0; s < G.ns; s++) l += dot_(G.out[s], G.dout[s], (long)G.B * G.C[s] * G.H[s] * G.H[s]);
     return l;
@@ -99,7 +99,7 @@ static double loss_now(void) { // forward only: sum_s <out_s, dout_s> in double
 static void grads(float *dimg) {
     xt_params_zero_grad(&G.P);
     loss_now();
-    CHECK(xt_hiera_train_backward(G.m, &G.P, G.dout, dimg, &G.scr) == 0);
+    CHECK(G.m->backward(G.m, &G.P, G.dout, dimg, &G.scr) == 0);
 }
 
 static void grad_ref(void) {
@@ -111,14 +111,14 @@ static void grad_ref(void) {
     const float *img = xt_st_f32(st, "input.image", &ti);
     G.B = (int)ti->shape[0];
     int S = (int)ti->shape[3];
-    G.m = xt_hiera_train_new(&G.P, xt_json_get(cfg, "hiera"), "model.", S);
+    G.m = xt_encoder_train_new(&G.P, "hiera", xt_json_get(cfg, "hiera"), "model.", S);
     CHECK(G.m != NULL);
     if (!G.m) { fprintf(stderr, "%s\n", xt_error_buffer()); return; }
     CHECK(xt_params_alloc(&G.P) == 0 && xt_params_load(&G.P, st) == 0);
-    G.ns = xt_hiera_train_stages(G.m, G.C, G.H);
+    G.ns = xt_encoder_train_stages(G.m, G.C, G.H);
     CHECK(G.ns == 4);
-    CHECK(xt_arena_init(&G.act, xt_hiera_train_act_bytes(G.m, G.B)) == 0);
-    CHECK(xt_arena_init(&G.scr, xt_hiera_train_scratch_bytes(G.m, G.B)) == 0);
+    CHECK(xt_arena_init(&G.act, G.m->act_bytes(G.m, G.B)) == 0);
+    CHECK(xt_arena_init(&G.scr, G.m->scratch_bytes(G.m, G.B)) == 0);
     size_t ni = (size_t)G.B * 3 * S * S;
     G.img = malloc(ni * sizeof(float));
     memcpy(G.img, img, ni * sizeof(float));
@@ -176,7 +176,7 @@ static void grad_ref(void) {
     grads(dimg2);
     CHECK(!memcmp(g1, G.P.g, tot * sizeof(float)) && !memcmp(dimg, dimg2, ni * sizeof(float)));
     loss_now();
-    CHECK(xt_hiera_train_backward(G.m, &G.P, G.dout, NULL, &G.scr) == 0); // no dimg: parameters only
+    CHECK(G.m->backward(G.m, &G.P, G.dout, NULL, &G.scr) == 0); // no dimg: parameters only
     int acc = 1;
     for (size_t j = 0; j < tot; j++)
         if (fabs(G.P.g[j] - 2 * g1[j]) > 1e-5 * (1 + fabs(g1[j]))) { // GEMM += order rounding
@@ -200,10 +200,10 @@ static void grad_ref(void) {
     // arenas too small are errors, not overflows
     xt_arena tiny;
     CHECK(xt_arena_init(&tiny, 1024) == 0);
-    CHECK(xt_hiera_train_forward(G.m, &G.P, G.img, G.B, G.out, &tiny, NULL, NULL) == -1);
+    CHECK(G.m->forward(G.m, &G.P, G.img, G.B, G.out, &tiny, NULL, NULL) == -1);
     CHECK(strstr(xt_error_buffer(), "activation arena too small") != NULL);
     loss_now();
-    CHECK(xt_hiera_train_backward(G.m, &G.P, G.dout, NULL, &tiny) == -1);
+    CHECK(G.m->backward(G.m, &G.P, G.dout, NULL, &tiny) == -1);
     CHECK(strstr(xt_error_buffer(), "backward scratch too small") != NULL);
     xt_arena_free(&tiny);
     free(g1);
@@ -213,7 +213,7 @@ static void grad_ref(void) {
     for (int s = 0; s < G.ns; s++) free(G.out[s]);
     xt_arena_free(&G.act);
     xt_arena_free(&G.scr);
-    xt_hiera_train_free(G.m);
+    G.m->free(G.m);
     xt_params_free(&G.P);
     xt_json_free(cfg);
     xt_st_close(st);
@@ -230,7 +230,7 @@ static void bad_configs(void) {
         xt_json *j = xt_json_parse(bad[i][0], strlen(bad[i][0]), "test");
         xt_params P = {0};
         xt_error_clear();
-        CHECK(xt_hiera_train_new(&P, j, "model.", 64) == NULL);
+        CHECK(xt_encoder_train_new(&P, "hiera", j, "model.", 64) == NULL);
         CHECK(P.n == 0);
         if (!strstr(xt_error_buffer(), bad[i][1]) || !strstr(xt_error_buffer(), "hiera train")) {
             fprintf(stderr, "config %s: error '%s' lacks '%s'\n", bad[i][0], xt_error_buffer(), bad[i][1]);
@@ -241,7 +241,7 @@ static void bad_configs(void) {
     }
     xt_json *j = xt_json_parse("{\"embed_dim\":8,\"stages\":[1,2,1,1]}", 34, "test");
     xt_params P = {0};
-    CHECK(xt_hiera_train_new(&P, j, "model.", 60) == NULL); // 15 tokens: not divisible by 8
+    CHECK(xt_encoder_train_new(&P, "hiera", j, "model.", 60) == NULL); // 15 tokens: not divisible by 8
     CHECK(strstr(xt_error_buffer(), "not divisible by q_stride^3") != NULL);
     xt_params_free(&P);
     xt_json_free(j);

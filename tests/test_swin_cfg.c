@@ -24,9 +24,9 @@ static void refused_alike(const char *cfg_s, int img, const char *want) {
     snprintf(inf, sizeof inf, "%s", xt_error_buffer());
     xt_error_clear();
     xt_params P = {0};
-    xt_swin_train *m = xt_swin_train_new(&P, cfg, "model.", img);
+    xt_encoder_train *m = xt_encoder_train_new(&P, "swinv2", cfg, "model.", img);
     CHECK(m == NULL);
-    xt_swin_train_free(m);
+    if (m) m->free(m);
     xt_params_free(&P);
     snprintf(trn, sizeof trn, "%s", xt_error_buffer());
     xt_error_clear();
@@ -51,9 +51,9 @@ static void same_geometry(void) {
     CHECK(xt_swin_block_shift(&c.st[0], 0) == 0 && xt_swin_block_shift(&c.st[0], 1) == 4);
     CHECK(c.st[0].hidden == 32 && c.st[2].heads == 2 && c.st[3].pws == 6);
     xt_params P = {0};
-    xt_swin_train *m = xt_swin_train_new(&P, cfg, "model.", 128);
+    xt_encoder_train *m = xt_encoder_train_new(&P, "swinv2", cfg, "model.", 128);
     CHECK(m != NULL);
-    int C[XT_MAX_STAGES], H[XT_MAX_STAGES], n = m ? xt_swin_train_stages(m, C, H) : 0;
+    int C[XT_MAX_STAGES], H[XT_MAX_STAGES], n = m ? xt_encoder_train_stages(m, C, H) : 0;
     CHECK(n == c.n_stages);
     for (int i = 0; i < n; i++) CHECK(C[i] == c.st[i].C && H[i] == c.st[i].res);
     // one parameter list: the random-weight writer's file holds exactly training's parameters
@@ -80,7 +80,7 @@ static void same_geometry(void) {
     if (e) e->free(e);
     xt_st_close(f);
     unlink(path);
-    xt_swin_train_free(m);
+    if (m) m->free(m);
     xt_params_free(&P);
     xt_json_free(cfg);
 }
@@ -136,7 +136,7 @@ int main(void) {
         xt_swin_cfg c;
         CHECK(xt_swin_cfg_parse(j, 64, &c) == 0 && c.img == 128);
         xt_params P = {0};
-        CHECK(xt_swin_train_new(&P, j, "model.", 64) == NULL);
+        CHECK(xt_encoder_train_new(&P, "swinv2", j, "model.", 64) == NULL);
         CHECK(strstr(xt_error_buffer(), "config img_size 128, but the regions are 64 pixels") != NULL);
         xt_error_clear();
         xt_params_free(&P);

@@ -98,14 +98,8 @@ int xt_cmd_train(int argc, char **argv) {
         if (read_opts(ts, &o)) goto fail;
     } else {
         if (cfgf) {
-            FILE *f = fopen(cfgf, "rb");
-            if (!f) { xt_error("train", "%s: cannot open", cfgf); goto fail; }
-            fseek(f, 0, SEEK_END);
-            long n = ftell(f);
-            fseek(f, 0, SEEK_SET);
-            cfgtext = xt_xmalloc(n > 0 ? n + 1 : 1);
-            size_t got = n > 0 ? fread(cfgtext, 1, n, f) : 0;
-            fclose(f);
+            size_t got;
+            if (!(cfgtext = xt_read_file(cfgf, (size_t)1 << 31, &got, "train"))) goto fail;
             if (!(cj = xt_json_parse(cfgtext, got, cfgf))) goto fail;
             mcfg = xt_json_get(cj, "model");
             if (read_opts(xt_json_get(cj, "train"), &o)) goto fail;

@@ -34,4 +34,10 @@ void *xt_arena_bytes(xt_arena *a, size_t n) {
     return a->base + off;
 }
 
+int xt_arena_require(const xt_arena *a, size_t need, const char *where, const char *what) {
+    if (a->measure || a->size - a->used < need)
+        return xt_error(where, "%s too small (%zu bytes free, need %zu)", what, a->size - a->used, need);
+    return 0;
+}
+
 float *xt_arena_f32(xt_arena *a, size_t n) { return xt_arena_bytes(a, n * sizeof(float)); }

@@ -56,6 +56,9 @@ int xt_arena_init(xt_arena *a, size_t size); // size 0 => measuring arena
 void xt_arena_free(xt_arena *a);
 float *xt_arena_f32(xt_arena *a, size_t n); // 64-byte aligned; asserts on overflow (sized before)
 void *xt_arena_bytes(xt_arena *a, size_t n);
+// 0 when a is a real arena with need bytes free, else -1 + error "<where>: <what> too small
+// (N bytes free, need M)": the check a layer makes before placing what its size function counted.
+int xt_arena_require(const xt_arena *a, size_t need, const char *where, const char *what);
 static inline size_t xt_arena_mark(const xt_arena *a) { return a->used; }
 static inline void xt_arena_release(xt_arena *a, size_t mark) { a->used = mark; }
 static inline void xt_arena_reset(xt_arena *a) { a->used = 0; }
@@ -93,7 +96,15 @@ typedef struct xt_sbuf {
 } xt_sbuf;
 void xt_sbuf_printf(xt_sbuf *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void xt_sbuf_json_str(xt_sbuf *s, const char *str); // appends a quoted, escaped JSON string
+// Appends the JSON text of a value (the one writer of parsed values: configs, presets, model
+// metadata). Keys in their order; whole numbers below 9e15 as integers, others "%.17g" (parses
+// back to the same double); spaced: ", " and ": " between items, else compact.
+void xt_sbuf_json(xt_sbuf *s, const xt_json *j, int spaced);
 void xt_sbuf_free(xt_sbuf *s);
+
+// A whole file (or stream) as a NUL-terminated buffer of *len bytes (free with free()); NULL +
+// error "<where>: <path>: cannot open" / "larger than N MiB" / "read error". (file.c)
+char *xt_read_file(const char *path, size_t max, size_t *len, const char *where);
 
 // ---------------------------------------------------------------------------------------------
 // GEMM (gemm.c): row-major, BLAS-backed, with a naive reference for tests.

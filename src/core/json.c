@@ -295,6 +295,31 @@ void xt_sbuf_json_str(xt_sbuf *s, const char *str) {
     xt_sbuf_printf(s, "\"");
 }
 
+void xt_sbuf_json(xt_sbuf *s, const xt_json *j, int spaced) {
+    switch (j->type) {
+    case XT_JSON_NULL: xt_sbuf_printf(s, "null"); break;
+    case XT_JSON_BOOL: xt_sbuf_printf(s, "%s", j->num ? "true" : "false"); break;
+    case XT_JSON_NUM:
+        if (j->num == floor(j->num) && fabs(j->num) < 9e15) xt_sbuf_printf(s, "%lld", (long long)j->num);
+        else xt_sbuf_printf(s, "%.17g", j->num);
+        break;
+    case XT_JSON_STR: xt_sbuf_json_str(s, j->str); break;
+    case XT_JSON_ARR:
+    case XT_JSON_OBJ:
+        xt_sbuf_printf(s, "%c", j->type == XT_JSON_ARR ? '[' : '{');
+        for (int i = 0; i < j->n; i++) {
+            if (i) xt_sbuf_printf(s, spaced ? ", " : ",");
+            if (j->type == XT_JSON_OBJ) {
+                xt_sbuf_json_str(s, j->keys[i]);
+                xt_sbuf_printf(s, spaced ? ": " : ":");
+            }
+            xt_sbuf_json(s, j->items[i], spaced);
+        }
+        xt_sbuf_printf(s, "%c", j->type == XT_JSON_ARR ? ']' : '}');
+        break;
+    }
+}
+
 void xt_sbuf_free(xt_sbuf *s) {
     free(s->p);
     s->p = NULL;

@@ -35,18 +35,18 @@ typedef struct {
     float *mean, *rstd, *dn, *col; // downsample: LN stats, LN output NCHW, im2col
 } tstage;
 
-struct xt_convnext_train {
+typedef struct {
     xt_convnext_geom g;
     int stw, stb, slw, slb;
     tstage st[XT_MAX_STAGES];
     int B;                           // batch of the last forward
     float *col, *pe, *smean, *srstd; // stem: im2col, conv output (NHWC), LN statistics
-};
+} tmodel;
 
 // ---------------------------------------------------------------------------------------------
 // build
 
-void xt_convnext_train_free(xt_convnext_train *m) {
+static void tmodel_free(tmodel *m) {
     if (!m) return;
     for (int s = 0; s < XT_MAX_STAGES; s++) {
         free(m->st[s].blk);
@@ -55,9 +55,9 @@ void xt_convnext_train_free(xt_convnext_train *m) {
     free(m);
 }
 
-xt_convnext_train *xt_convnext_train_new(xt_params *P, const xt_json *cfg, const char *prefix, int img_size) {
+static tmodel *tmodel_new(xt_params *P, const xt_json *cfg, const char *prefix, int img_size) {
     const char *pre = prefix ? prefix : "";
-    xt_convnext_train *m = xt_xcalloc(1, sizeof *m);
+    tmodel *m = xt_xcalloc(1, sizeof *m);
     if (xt_convnext_geom_new(&m->g, cfg, img_size)) {
         free(m);
         return xt_error_prefix("convnext train"), NULL;
@@ -98,29 +98,27 @@ xt_convnext_train *xt_convnext_train_new(xt_params *P, const xt_json *cfg, const
     return m;
 }
 
-int xt_convnext_train_stages(const xt_convnext_train *m, int *C, int *H) {
-    for (int s = 0; s < m->g.n_stages; s++) {
-        if (C) C[s] = m->g.dims[s];
-        if (H) H[s] = m->g.stage_h[s];
-    }
-    return m->g.n_stages;
-}
-
-int xt_convnext_train_in_chans(const xt_convnext_train *m) { return m->g.in_chans; }
-
 // ---------------------------------------------------------------------------------------------
 // activation plan: the same code sizes (measuring arena) and places (real arena) the buffers
 
-static void plan_acts(xt_convnext_train *m, int B, xt_arena *a) {
+// Places the saved activations of a forward of B images in a, setting out's pointers; with out
+// NULL only counts them (a measuring arena) and touches nothing. The geometry comes from m alone.
+static void plan_acts(const tmodel *m, int B, xt_arena *a, tmodel *out) {
+    tmodel sink_m;
+    tstage sink_s;
+    tblock sink_b;
+    float *sink_x;
+    tmodel *o = out ? out : &sink_m;
     const xt_convnext_geom *G = &m->g;
     int H = G->img / G->patch;
     const size_t K2 = (size_t)G->ks * G->ks;
-    m->col = xt_arena_f32(a, (size_t)B * H * H * G->in_chans * G->patch * G->patch);
-    m->pe = xt_arena_f32(a, (size_t)B * H * H * G->dims[0]);
-    m->smean = xt_arena_f32(a, (size_t)B * H * H);
-    m->srstd = xt_arena_f32(a, (size_t)B * H * H);
+    o->col = xt_arena_f32(a, (size_t)B * H * H * G->in_chans * G->patch * G->patch);
+    o->pe = xt_arena_f32(a, (size_t)B * H * H * G->dims[0]);
+    o->smean = xt_arena_f32(a, (size_t)B * H * H);
+    o->srstd = xt_arena_f32(a, (size_t)B * H * H);
     for (int s = 0; s < G->n_stages; s++) {
-        tstage *S = &m->st[s];
+        tstage *S = out ? &out->st[s] : &sink_s;
+        float **xs = out ? out->st[s].xs : NULL;
         const size_t C = G->dims[s];
         if (s) {
             size_t Np = (size_t)B * H * H, Cp = G->dims[s - 1];
@@ -131,9 +129,9 @@ static void plan_acts(xt_convnext_train *m, int B, xt_arena *a) {
             H /= 2;
         }
         const size_t N = (size_t)B * H * H, F = G->hidden[s];
-        S->xs[0] = xt_arena_f32(a, N * C);
+        *(xs ? &xs[0] : &sink_x) = xt_arena_f32(a, N * C);
         for (int d = 0; d < G->depths[s]; d++) {
-            tblock *k = &S->blk[d];
+            tblock *k = out ? &out->st[s].blk[d] : &sink_b;
             k->whwc = xt_arena_f32(a, K2 * C);
             k->t = xt_arena_f32(a, N * C);
             k->mean = xt_arena_f32(a, N);
@@ -142,26 +140,15 @@ static void plan_acts(xt_convnext_train *m, int B, xt_arena *a) {
             k->h = xt_arena_f32(a, N * F);
             k->gl = xt_arena_f32(a, N * F);
             k->y = xt_arena_f32(a, N * C);
-            S->xs[d + 1] = xt_arena_f32(a, N * C);
+            *(xs ? &xs[d + 1] : &sink_x) = xt_arena_f32(a, N * C);
         }
     }
 }
 
-size_t xt_convnext_train_act_bytes(const xt_convnext_train *m, int B) {
+static size_t act_bytes(const xt_encoder_train *e, int B) {
     xt_arena a;
     xt_arena_init(&a, 0);
-    xt_convnext_train tmp = *m; // planning writes pointers: plan a copy with its own arrays
-    for (int s = 0; s < m->g.n_stages; s++) {
-        int nd = m->g.depths[s];
-        tmp.st[s].blk = xt_xmalloc((nd ? nd : 1) * sizeof(tblock));
-        memcpy(tmp.st[s].blk, m->st[s].blk, (nd ? nd : 1) * sizeof(tblock));
-        tmp.st[s].xs = xt_xmalloc((nd + 1) * sizeof(float *));
-    }
-    plan_acts(&tmp, B, &a);
-    for (int s = 0; s < m->g.n_stages; s++) {
-        free(tmp.st[s].blk);
-        free(tmp.st[s].xs);
-    }
+    plan_acts(e->impl, B, &a, NULL);
     return a.high + 64;
 }
 
@@ -169,7 +156,7 @@ typedef struct {
     float *dy, *t1, *t2, *dh, *dcol, *dwg;
 } bscratch;
 
-static void plan_scratch(const xt_convnext_train *m, int B, xt_arena *a, bscratch *z) {
+static void plan_scratch(const tmodel *m, int B, xt_arena *a, bscratch *z) {
     const xt_convnext_geom *G = &m->g;
     int H = G->img / G->patch;
     size_t tok = (size_t)H * H * G->dims[0], hid = 0, col = (size_t)H * H * G->in_chans * G->patch * G->patch, cmax = 0;
@@ -189,11 +176,11 @@ static void plan_scratch(const xt_convnext_train *m, int B, xt_arena *a, bscratc
     z->dwg = xt_arena_f32(a, (size_t)G->ks * G->ks * cmax);
 }
 
-size_t xt_convnext_train_scratch_bytes(const xt_convnext_train *m, int B) {
+static size_t scratch_bytes(const xt_encoder_train *e, int B) {
     xt_arena a;
     bscratch z;
     xt_arena_init(&a, 0);
-    plan_scratch(m, B, &a, &z);
+    plan_scratch(e->impl, B, &a, &z);
     return a.high + 64;
 }
 
@@ -209,14 +196,12 @@ static void emit_nhwc(const xt_tap *tap, const float *x, int B, int H, int C, co
     free(t);
 }
 
-int xt_convnext_train_forward(xt_convnext_train *m, const xt_params *P, const float *img, int B, float *const *out,
-                              xt_arena *act, const xt_tap *tap, const char *prefix) {
+static int forward(xt_encoder_train *e, const xt_params *P, const float *img, int B, float *const *out, xt_arena *act,
+                   const xt_tap *tap, const char *prefix) {
+    tmodel *m = e->impl;
     if (B < 1) return xt_error("convnext train", "batch size %d", B);
-    size_t need = xt_convnext_train_act_bytes(m, B);
-    if (act->measure || act->size - act->used < need)
-        return xt_error("convnext train", "activation arena too small (%zu bytes free, need %zu)", act->size - act->used,
-                        need);
-    plan_acts(m, B, act);
+    if (xt_arena_require(act, act_bytes(e, B), "convnext train", "activation arena")) return -1;
+    plan_acts(m, B, act, m);
     m->B = B;
     const xt_convnext_geom *G = &m->g;
     const char *pre = prefix ? prefix : "";
@@ -310,14 +295,11 @@ static void dwconv_backward(float *dinp, float *dw_hwc, float *db, const float *
         for (int c = 0; c < C; c++) db[c] += dout[n * C + c];
 }
 
-int xt_convnext_train_backward(xt_convnext_train *m, xt_params *P, const float *const *dout, float *dimg,
-                               xt_arena *scratch) {
+static int backward(xt_encoder_train *e, xt_params *P, const float *const *dout, float *dimg, xt_arena *scratch) {
+    tmodel *m = e->impl;
     const int B = m->B;
     XT_ASSERT(B > 0); // backward needs a forward
-    size_t need = xt_convnext_train_scratch_bytes(m, B);
-    if (scratch->measure || scratch->size - scratch->used < need)
-        return xt_error("convnext train", "backward scratch too small (%zu bytes free, need %zu)",
-                        scratch->size - scratch->used, need);
+    if (xt_arena_require(scratch, scratch_bytes(e, B), "convnext train", "backward scratch")) return -1;
     size_t mark = xt_arena_mark(scratch);
     bscratch z;
     plan_scratch(m, B, scratch, &z);
@@ -373,4 +355,22 @@ int xt_convnext_train_backward(xt_convnext_train *m, xt_params *P, const float *
                             G->in_chans, G->img, G->img, G->patch, C0);
     xt_arena_release(scratch, mark);
     return 0;
+}
+
+// ---------------------------------------------------------------------------------------------
+// the encoder behind the xt_encoder_train interface
+
+static void encoder_free(xt_encoder_train *e) {
+    if (!e) return;
+    tmodel_free(e->impl);
+    free(e);
+}
+
+xt_encoder_train *xt_convnext_train_new(xt_params *P, const xt_json *cfg, const char *prefix, int img_size) {
+    tmodel *m = tmodel_new(P, cfg, prefix, img_size);
+    if (!m) return NULL;
+    xt_encoder_train *e = xt_xmalloc(sizeof *e);
+    *e = (xt_encoder_train){"convnext", m->g.in_chans, m->g.img, m->g.n_stages, {0}, {0}, m, act_bytes, scratch_bytes, forward, backward, encoder_free};
+    for (int s = 0; s < e->n_stages; s++) e->stage_c[s] = m->g.dims[s], e->stage_h[s] = m->g.stage_h[s];
+    return e;
 }

@@ -35,28 +35,28 @@ typedef struct {
     int *pidx, *qidx; // argmax (0..q-1) of the residual pool / of each pooled query element
 } tblock;
 
-struct xt_hiera_train {
+typedef struct {
     xt_hiera_geom g;
     int pew, peb, pos;
     tblock *blk;
     int B;                    // batch of the last forward
     size_t colsz;             // im2col floats per image
     float *col, *pe, *xout;   // saved im2col (B, Np, K); conv out (B, Np, C0) spatial; last block's output
-};
+} tmodel;
 
 // ---------------------------------------------------------------------------------------------
 // build
 
-void xt_hiera_train_free(xt_hiera_train *m) {
+static void tmodel_free(tmodel *m) {
     if (!m) return;
     xt_hiera_geom_free(&m->g);
     free(m->blk);
     free(m);
 }
 
-xt_hiera_train *xt_hiera_train_new(xt_params *P, const xt_json *cfg, const char *prefix, int img_size) {
+static tmodel *tmodel_new(xt_params *P, const xt_json *cfg, const char *prefix, int img_size) {
     const char *pre = prefix ? prefix : "";
-    xt_hiera_train *m = xt_xcalloc(1, sizeof *m);
+    tmodel *m = xt_xcalloc(1, sizeof *m);
     if (xt_hiera_geom_new(&m->g, cfg, img_size)) {
         free(m);
         return xt_error_prefix("hiera train"), NULL;
@@ -94,26 +94,23 @@ xt_hiera_train *xt_hiera_train_new(xt_params *P, const xt_json *cfg, const char 
     return m;
 }
 
-int xt_hiera_train_stages(const xt_hiera_train *m, int *C, int *H) {
-    for (int s = 0; s < m->g.n_stages; s++) {
-        if (C) C[s] = m->g.stage_c[s];
-        if (H) H[s] = m->g.stage_h[s];
-    }
-    return m->g.n_stages;
-}
-
 // ---------------------------------------------------------------------------------------------
 // activation plan: the same code sizes (measuring arena) and places (real arena) the buffers
 
 static int n_windows(const xt_hiera_blk *k) { return k->use_mu ? k->N / (k->q * k->window) : 1; }
 
-static void plan_acts(xt_hiera_train *m, int B, xt_arena *a) {
+// Places the saved activations of a forward of B images in a, setting out's pointers; with out
+// NULL only counts them (a measuring arena) and touches nothing. The geometry comes from m alone.
+static void plan_acts(const tmodel *m, int B, xt_arena *a, tmodel *out) {
+    tmodel sink_m;
+    tblock sink_b;
+    tmodel *o = out ? out : &sink_m;
     const xt_hiera_geom *G = &m->g;
-    m->col = xt_arena_f32(a, (size_t)B * m->colsz);
-    m->pe = xt_arena_f32(a, (size_t)B * G->Np * G->C0);
+    o->col = xt_arena_f32(a, (size_t)B * m->colsz);
+    o->pe = xt_arena_f32(a, (size_t)B * G->Np * G->C0);
     for (int i = 0; i < G->depth; i++) {
-        tblock *k = &m->blk[i];
-        const xt_hiera_blk *g = &k->g;
+        const xt_hiera_blk *g = &m->blk[i].g;
+        tblock *k = out ? &out->blk[i] : &sink_b;
         size_t N = (size_t)B * g->N, Nq = N / g->q, D = g->dout, T = g->N / n_windows(g);
         k->xin = xt_arena_f32(a, N * g->dim);
         k->mean1 = xt_arena_f32(a, N);
@@ -134,17 +131,13 @@ static void plan_acts(xt_hiera_train *m, int B, xt_arena *a) {
         k->gl = xt_arena_f32(a, Nq * g->hidden);
     }
     const xt_hiera_blk *l = &G->blk[G->depth - 1];
-    m->xout = xt_arena_f32(a, (size_t)B * (l->N / l->q) * l->dout);
+    o->xout = xt_arena_f32(a, (size_t)B * (l->N / l->q) * l->dout);
 }
 
-size_t xt_hiera_train_act_bytes(const xt_hiera_train *m, int B) {
+static size_t act_bytes(const xt_encoder_train *e, int B) {
     xt_arena a;
     xt_arena_init(&a, 0);
-    xt_hiera_train tmp = *m; // planning writes pointers: plan a copy with its own block array
-    tmp.blk = xt_xmalloc(m->g.depth * sizeof(tblock));
-    memcpy(tmp.blk, m->blk, m->g.depth * sizeof(tblock));
-    plan_acts(&tmp, B, &a);
-    free(tmp.blk);
+    plan_acts(e->impl, B, &a, NULL);
     return a.high + 64;
 }
 
@@ -152,7 +145,7 @@ typedef struct {
     float *dy, *dx1, *dxn, *t, *dqkv, *dh, *att, *dcol;
 } bscratch;
 
-static void plan_scratch(const xt_hiera_train *m, int B, xt_arena *a, bscratch *s) {
+static void plan_scratch(const tmodel *m, int B, xt_arena *a, bscratch *s) {
     const xt_hiera_geom *G = &m->g;
     size_t tok = (size_t)G->Np * G->C0, qkv = 0, hid = 0, att = 0;
     for (int i = 0; i < G->depth; i++) {
@@ -175,11 +168,11 @@ static void plan_scratch(const xt_hiera_train *m, int B, xt_arena *a, bscratch *
     s->dcol = xt_arena_f32(a, m->colsz);
 }
 
-size_t xt_hiera_train_scratch_bytes(const xt_hiera_train *m, int B) {
+static size_t scratch_bytes(const xt_encoder_train *e, int B) {
     xt_arena a;
     bscratch s;
     xt_arena_init(&a, 0);
-    plan_scratch(m, B, &a, &s);
+    plan_scratch(e->impl, B, &a, &s);
     return a.high + 64;
 }
 
@@ -217,13 +210,12 @@ static void attn_forward(float *att, float *qp, int *qidx, float *prob, const fl
     }
 }
 
-int xt_hiera_train_forward(xt_hiera_train *m, const xt_params *P, const float *img, int B, float *const *out,
-                           xt_arena *act, const xt_tap *tap, const char *prefix) {
+static int forward(xt_encoder_train *e, const xt_params *P, const float *img, int B, float *const *out, xt_arena *act,
+                   const xt_tap *tap, const char *prefix) {
+    tmodel *m = e->impl;
     if (B < 1) return xt_error("hiera train", "batch size %d", B);
-    size_t need = xt_hiera_train_act_bytes(m, B);
-    if (act->measure || act->size - act->used < need)
-        return xt_error("hiera train", "activation arena too small (%zu bytes free, need %zu)", act->size - act->used, need);
-    plan_acts(m, B, act);
+    if (xt_arena_require(act, act_bytes(e, B), "hiera train", "activation arena")) return -1;
+    plan_acts(m, B, act, m);
     m->B = B;
     const xt_hiera_geom *G = &m->g;
     const char *pre = prefix ? prefix : "";
@@ -356,13 +348,11 @@ static void col2im(float *dimg, const float *dcol, const xt_conv2d_dims *d) {
     }
 }
 
-int xt_hiera_train_backward(xt_hiera_train *m, xt_params *P, const float *const *dout, float *dimg, xt_arena *scratch) {
+static int backward(xt_encoder_train *e, xt_params *P, const float *const *dout, float *dimg, xt_arena *scratch) {
+    tmodel *m = e->impl;
     const int B = m->B;
     XT_ASSERT(B > 0); // backward needs a forward
-    size_t need = xt_hiera_train_scratch_bytes(m, B);
-    if (scratch->measure || scratch->size - scratch->used < need)
-        return xt_error("hiera train", "backward scratch too small (%zu bytes free, need %zu)",
-                        scratch->size - scratch->used, need);
+    if (xt_arena_require(scratch, scratch_bytes(e, B), "hiera train", "backward scratch")) return -1;
     size_t mark = xt_arena_mark(scratch);
     bscratch z;
     plan_scratch(m, B, scratch, &z);
@@ -439,4 +429,22 @@ int xt_hiera_train_backward(xt_hiera_train *m, xt_params *P, const float *const 
     }
     xt_arena_release(scratch, mark);
     return 0;
+}
+
+// ---------------------------------------------------------------------------------------------
+// the encoder behind the xt_encoder_train interface
+
+static void encoder_free(xt_encoder_train *e) {
+    if (!e) return;
+    tmodel_free(e->impl);
+    free(e);
+}
+
+xt_encoder_train *xt_hiera_train_new(xt_params *P, const xt_json *cfg, const char *prefix, int img_size) {
+    tmodel *m = tmodel_new(P, cfg, prefix, img_size);
+    if (!m) return NULL;
+    xt_encoder_train *e = xt_xmalloc(sizeof *e);
+    *e = (xt_encoder_train){"hiera", m->g.in_chans, m->g.img, m->g.n_stages, {0}, {0}, m, act_bytes, scratch_bytes, forward, backward, encoder_free};
+    for (int s = 0; s < e->n_stages; s++) e->stage_c[s] = m->g.stage_c[s], e->stage_h[s] = m->g.stage_h[s];
+    return e;
 }

@@ -60,10 +60,12 @@ void xt_mamba_train_free(xt_mamba_train *m) {
     free(m);
 }
 
-void xt_mamba_train_plan(xt_mamba_train *m, int N, int Lt, xt_arena *a) {
+// Places the saved activations in a, setting out's pointers; with out NULL only counts them.
+static void plan(const xt_mamba_train *m, int N, int Lt, xt_arena *a, xt_mamba_train *out) {
+    mlayer sink;
     size_t T = (size_t)N * Lt, D = m->D, Di = m->Di;
     for (int i = 0; i < m->nl; i++) {
-        mlayer *l = &m->L[i];
+        mlayer *l = out ? &out->L[i] : &sink;
         l->hin = xt_arena_f32(a, T * D);
         l->mean = xt_arena_f32(a, T);
         l->rstd = xt_arena_f32(a, T);
@@ -79,6 +81,15 @@ void xt_mamba_train_plan(xt_mamba_train *m, int N, int Lt, xt_arena *a) {
         l->yg = xt_arena_f32(a, T * Di);
         l->o = xt_arena_f32(a, T * D);
     }
+}
+
+void xt_mamba_train_plan(xt_mamba_train *m, int N, int Lt, xt_arena *a) { plan(m, N, Lt, a, m); }
+
+size_t xt_mamba_train_act_bytes(const xt_mamba_train *m, int N, int Lt) {
+    xt_arena a;
+    xt_arena_init(&a, 0);
+    plan(m, N, Lt, &a, NULL);
+    return a.high;
 }
 
 static inline float sigm(float x) { return 1.0f / (1.0f + expf(-x)); }

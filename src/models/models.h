@@ -90,6 +90,13 @@ xt_encoder *xt_convnext_new(xt_st *st, const xt_json *cfg, const char *prefix, i
 //   {"arch": "swinv2" | "hiera" | "convnext", ...that builder's keys}   or
 //   {"preset": NAME, ...keys overriding the preset's}                   (presets.c)
 xt_encoder *xt_backbone_new(xt_st *st, const xt_json *cfg, const char *prefix, int img_size);
+// The one dispatch by arch (encoders.c; xt_encoder_train_new in trainable.h is its training
+// twin): arch "swinv2", "hiera" or "convnext" with that builder's config object, or arch NULL
+// with a "backbone" object (as xt_backbone_new).
+xt_encoder *xt_encoder_new(xt_st *st, const char *arch, const xt_json *cfg, const char *prefix, int img_size);
+// Stage widths C[s] and sides H[s] (square maps) of the encoder (arch, cfg) describes for
+// img_size regions, from the config alone with the builders' own readers: n_stages, -1 + error.
+int xt_encoder_geometry(const char *arch, const xt_json *cfg, int img_size, int *C, int *H);
 // The config with its preset expanded (a new object; free with xt_json_free). NULL + error.
 xt_json *xt_backbone_resolve(const xt_json *cfg);
 
@@ -104,6 +111,9 @@ const char *xt_preset_config(const char *name);
 const xt_preset *xt_preset_find(const char *name); // NULL if unknown (no error)
 int xt_preset_count(void);
 const xt_preset *xt_preset_at(int i);
+// The hiera package's size (hiera_tiny_224 ... hiera_huge_224) with this embed_dim and stages:
+// its num_heads, which no tensor shape holds (name: its short name, "tiny" ... "huge"); 0 if none.
+int xt_hiera_size_heads(int embed_dim, const int *stages, int n_stages, const char **name);
 // Parameters of the encoder a config describes (presets expanded), computed from the config
 // alone. num_classes < 0: the region encoder as xT uses it (features only: no final norm, no
 // classifier); >= 0: the classifier as timm / hiera count it (final norm + Linear(C, num_classes),
@@ -131,6 +141,31 @@ int xt_convnext_region_verify(xt_st *st, const xt_json *cfg, const xt_tap *tap);
 
 typedef enum { XT_HEAD_NAIVE, XT_HEAD_XL, XT_HEAD_COUNT } xt_head_kind;
 typedef enum { XT_ATTN_NAIVE, XT_ATTN_HYPER, XT_ATTN_MAMBA, XT_ATTN_COUNT } xt_attn_method;
+
+// The xT config (xt_config.c): one parser and one set of limits for inference (xt.c) and
+// training (xt_bwd.c, which refuses more afterwards, saying why). Keys: crop_size (256),
+// num_classes (required), mlp_ratio (4), cls_head ("naive" | "xl"), context.attention_method
+// ("naive" | "hyper" | "mamba"), context.hidden_size (768), context.n_layer (2),
+// context.in_context_patches (-1), variant / variants, and the region encoder's object.
+typedef struct xt_xt_config {
+    int crop_size, num_classes, mlp_ratio;
+    xt_head_kind head;
+    xt_attn_method attn;                      // xl head only
+    int hidden, n_layers, in_context_patches; // xl head only; in_context_patches after the variant
+    const char *variant;                      // the variant in effect (NULL: official behaviour)
+    int memfix, hyper_block_mask;             // what it switches on
+    const xt_json *encoder;                   // the region encoder's config object (NULL: none named)
+    const char *encoder_arch, *encoder_key;   // as xt_xt_encoder_config returns them
+} xt_xt_config;
+// variant: NULL (the config's "variant" key if any, else official behaviour), else a name from
+// config.variants or one of "memfix", "blockmask", "incontext16_tuplefix" (docs/xt-model.md).
+// Pointers in c point into cfg. 0, or -1 + error ("config: ...").
+int xt_xt_config_parse(xt_xt_config *c, const xt_json *cfg, const char *variant);
+const xt_json *xt_xt_config_variant(const xt_json *cfg, const char *name); // config.variants entry, or NULL
+// The region encoder an xT config names (encoders.c): its "swin", "hiera" or "convnext" object,
+// first found in that order (*arch "swinv2", "hiera", "convnext"), else its "backbone" object
+// (*arch NULL: the object names an arch or a preset). *key: the config key. NULL when none.
+const xt_json *xt_xt_encoder_config(const xt_json *cfg, const char **arch, const char **key);
 
 typedef struct xt_xtmodel_info {
     int crop_size, in_chans, num_classes;

@@ -17,6 +17,17 @@
     "\"q_pool\":3,\"q_stride\":[2,2],\"mask_unit_size\":[8,8],\"mask_unit_attn\":[true,true,false,false],"  \
     "\"dim_mul\":2.0,\"head_mul\":2.0,\"patch_kernel\":[7,7],\"patch_stride\":[4,4],"             \
     "\"patch_padding\":[3,3],\"mlp_ratio\":4.0,\"img_size\":224,\"in_chans\":3}"
+// The hiera package's sizes (hiera.py hiera_*_224), one row each: short name, embed_dim,
+// num_heads, stages, published parameters (millions, 1000-class classifier). They make the Hiera
+// presets, their aliases ("hiera_tiny") and the size table xt convert recognises checkpoints by
+// (xt_hiera_size_heads); Hiera-H is only in the latter (not a preset).
+#define HIERA_PRESETS(X)                                                                           \
+    X(tiny, 96, 1, 1, 2, 7, 2, 27.91)                                                              \
+    X(small, 96, 1, 1, 2, 11, 2, 35.01)                                                            \
+    X(base, 96, 1, 2, 3, 16, 3, 51.52)                                                             \
+    X(base_plus, 112, 2, 2, 3, 16, 3, 69.90)                                                       \
+    X(large, 144, 2, 2, 6, 36, 4, 213.74)
+#define HIERA_SIZES(X) HIERA_PRESETS(X) X(huge, 256, 4, 2, 6, 36, 4, 672.78)
 #define CONVNEXT(d, w)                                                                             \
     "{\"arch\":\"convnext\",\"depths\":[" d "],\"dims\":[" w "],\"patch_size\":4,\"kernel_size\":7," \
     "\"mlp_ratio\":4.0,\"img_size\":224,\"in_chans\":3}"
@@ -29,11 +40,9 @@ static const xt_preset presets[] = {
     {"swinv2_base_window16_256", "swinv2", SWIN(128, 18, "4,8,16,32", "0,0,0,0"), 87.92, "timm 0.9.7"},
     {"swinv2_large_window12to16_192to256", "swinv2", SWIN(192, 18, "6,12,24,48", "12,12,12,6"), 196.74,
      "timm 0.9.7"},
-    {"hiera_tiny_224", "hiera", HIERA(96, 1, "1,2,7,2"), 27.91, "hiera v0.1.4 / timm"},
-    {"hiera_small_224", "hiera", HIERA(96, 1, "1,2,11,2"), 35.01, "hiera v0.1.4 / timm"},
-    {"hiera_base_224", "hiera", HIERA(96, 1, "2,3,16,3"), 51.52, "hiera v0.1.4 / timm"},
-    {"hiera_base_plus_224", "hiera", HIERA(112, 2, "2,3,16,3"), 69.90, "hiera v0.1.4 / timm"},
-    {"hiera_large_224", "hiera", HIERA(144, 2, "2,6,36,4"), 213.74, "hiera v0.1.4 / timm"},
+#define HIERA_PRESET(nm, ed, nh, s0, s1, s2, s3, pub)                                              \
+    {"hiera_" #nm "_224", "hiera", HIERA(ed, nh, #s0 "," #s1 "," #s2 "," #s3), pub, "hiera v0.1.4 / timm"},
+    HIERA_PRESETS(HIERA_PRESET)
     {"convnext_tiny", "convnext", CONVNEXT("3,3,9,3", "96,192,384,768"), 28.59, "timm 0.9.7"},
     {"convnext_small", "convnext", CONVNEXT("3,3,27,3", "96,192,384,768"), 50.22, "timm 0.9.7"},
     {"convnext_base", "convnext", CONVNEXT("3,3,27,3", "128,256,512,1024"), 88.59, "timm 0.9.7"},
@@ -54,12 +63,26 @@ static const struct { const char *alias, *name; } aliases[] = {
     {"swinv2_small", "swinv2_small_window16_256"},
     {"swinv2_base", "swinv2_base_window16_256"},
     {"swinv2_large", "swinv2_large_window12to16_192to256"},
-    {"hiera_tiny", "hiera_tiny_224"},
-    {"hiera_small", "hiera_small_224"},
-    {"hiera_base", "hiera_base_224"},
-    {"hiera_base_plus", "hiera_base_plus_224"},
-    {"hiera_large", "hiera_large_224"},
+#define HIERA_ALIAS(nm, ...) {"hiera_" #nm, "hiera_" #nm "_224"},
+    HIERA_PRESETS(HIERA_ALIAS)
 };
+
+static const struct {
+    const char *name;
+    int embed_dim, num_heads, stages[4];
+} hiera_sizes[] = {
+#define HIERA_SIZE(nm, ed, nh, s0, s1, s2, s3, pub) {#nm, ed, nh, {s0, s1, s2, s3}},
+    HIERA_SIZES(HIERA_SIZE)
+};
+
+int xt_hiera_size_heads(int embed_dim, const int *stages, int n_stages, const char **name) {
+    for (size_t i = 0; n_stages == 4 && i < sizeof hiera_sizes / sizeof *hiera_sizes; i++)
+        if (hiera_sizes[i].embed_dim == embed_dim && !memcmp(hiera_sizes[i].stages, stages, sizeof hiera_sizes[i].stages)) {
+            if (name) *name = hiera_sizes[i].name;
+            return hiera_sizes[i].num_heads;
+        }
+    return 0;
+}
 
 int xt_preset_count(void) { return (int)(sizeof presets / sizeof *presets); }
 const xt_preset *xt_preset_at(int i) { return i >= 0 && i < xt_preset_count() ? &presets[i] : NULL; }
@@ -209,28 +232,6 @@ int xt_backbone_param_count(const xt_json *cfg, int img_size, int num_classes, i
     return rc;
 }
 
-static void json_write(xt_sbuf *s, const xt_json *j) {
-    switch (j->type) {
-    case XT_JSON_NULL: xt_sbuf_printf(s, "null"); break;
-    case XT_JSON_BOOL: xt_sbuf_printf(s, j->num ? "true" : "false"); break;
-    case XT_JSON_NUM: xt_sbuf_printf(s, "%.17g", j->num); break;
-    case XT_JSON_STR: xt_sbuf_json_str(s, j->str); break;
-    case XT_JSON_ARR:
-    case XT_JSON_OBJ:
-        xt_sbuf_printf(s, j->type == XT_JSON_ARR ? "[" : "{");
-        for (int i = 0; i < j->n; i++) {
-            if (i) xt_sbuf_printf(s, ",");
-            if (j->type == XT_JSON_OBJ) {
-                xt_sbuf_json_str(s, j->keys[i]);
-                xt_sbuf_printf(s, ":");
-            }
-            json_write(s, j->items[i]);
-        }
-        xt_sbuf_printf(s, j->type == XT_JSON_ARR ? "]" : "}");
-        break;
-    }
-}
-
 xt_json *xt_backbone_resolve(const xt_json *cfg) {
     if (!cfg || cfg->type != XT_JSON_OBJ) {
         xt_error("backbone", "config must be a JSON object");
@@ -249,7 +250,7 @@ xt_json *xt_backbone_resolve(const xt_json *cfg) {
             xt_sbuf_printf(&s, "%s", first ? "" : ",");
             xt_sbuf_json_str(&s, pj->keys[i]);
             xt_sbuf_printf(&s, ":");
-            json_write(&s, pj->items[i]);
+            xt_sbuf_json(&s, pj->items[i], 0);
             first = 0;
         }
         xt_json_free(pj);
@@ -259,25 +260,11 @@ xt_json *xt_backbone_resolve(const xt_json *cfg) {
         xt_sbuf_printf(&s, "%s", first ? "" : ",");
         xt_sbuf_json_str(&s, cfg->keys[i]);
         xt_sbuf_printf(&s, ":");
-        json_write(&s, cfg->items[i]);
+        xt_sbuf_json(&s, cfg->items[i], 0);
         first = 0;
     }
     xt_sbuf_printf(&s, "}");
     xt_json *out = xt_json_parse(s.p, s.n, "backbone config");
     xt_sbuf_free(&s);
     return out;
-}
-
-xt_encoder *xt_backbone_new(xt_st *st, const xt_json *cfg, const char *prefix, int img_size) {
-    xt_json *r = xt_backbone_resolve(cfg);
-    if (!r) return NULL;
-    const char *arch = xt_json_str(r, "arch", NULL);
-    xt_encoder *e = NULL;
-    if (!arch) xt_error("backbone", "config has no \"arch\" (swinv2, hiera or convnext) and no \"preset\"");
-    else if (!strcmp(arch, "swinv2")) e = xt_swinv2_new(st, r, prefix, img_size);
-    else if (!strcmp(arch, "hiera")) e = xt_hiera_new(st, r, prefix, img_size);
-    else if (!strcmp(arch, "convnext")) e = xt_convnext_new(st, r, prefix, img_size);
-    else xt_error("backbone", "unknown arch '%s' (swinv2, hiera or convnext)", arch);
-    xt_json_free(r);
-    return e;
 }

@@ -37,14 +37,14 @@ typedef struct {
     float *gath, *red, *dmean, *drstd;         // saved: merge gather, reduction out, its norm stats
 } tstage;
 
-struct xt_swin_train {
+typedef struct {
     int embed, n_stages, img, in_chans, grid, nblocks;
     int pew, peb, penw, penb;
     tstage st[XT_MAX_STAGES];
     tblock *blocks;
     int B;                                     // batch of the last forward
     float *col, *pey, *pemean, *perstd, *x;    // saved patch-embed activations; token stream
-};
+} tmodel;
 
 // ---------------------------------------------------------------------------------------------
 // build
@@ -64,7 +64,7 @@ static void reg(xt_params *P, int *id, const xt_swin_param *p, int n, const char
     }
 }
 
-void xt_swin_train_free(xt_swin_train *m) {
+static void tmodel_free(tmodel *m) {
     if (!m) return;
     for (int s = 0; s < XT_MAX_STAGES; s++) {
         free(m->st[s].table);
@@ -110,7 +110,7 @@ static void make_mask(tstage *S, int shift) {
 #define TRAIN_MAX_MLP_RATIO 16
 #define TRAIN_MAX_IMG 16384
 
-xt_swin_train *xt_swin_train_new(xt_params *P, const xt_json *cfg, const char *prefix, int img_size) {
+static tmodel *tmodel_new(xt_params *P, const xt_json *cfg, const char *prefix, int img_size) {
     const char *pre = prefix ? prefix : "";
     xt_swin_cfg c;
     if (xt_swin_cfg_parse(cfg, img_size, &c)) return xt_error_prefix("swinv2 train"), NULL;
@@ -125,7 +125,7 @@ xt_swin_train *xt_swin_train_new(xt_params *P, const xt_json *cfg, const char *p
         if (c.st[s].depth > TRAIN_MAX_DEPTH)
             return xt_error("swinv2 train", "depths[%d] = %d is past the training limit %d", s, c.st[s].depth,
                             TRAIN_MAX_DEPTH), NULL;
-    xt_swin_train *m = xt_xcalloc(1, sizeof *m);
+    tmodel *m = xt_xcalloc(1, sizeof *m);
     m->embed = c.embed;
     m->n_stages = c.n_stages;
     m->img = c.img;
@@ -173,72 +173,67 @@ xt_swin_train *xt_swin_train_new(xt_params *P, const xt_json *cfg, const char *p
     return m;
 }
 
-int xt_swin_train_stages(const xt_swin_train *m, int *C, int *H) {
-    for (int s = 0; s < m->n_stages; s++) {
-        if (C) C[s] = m->st[s].C;
-        if (H) H[s] = m->st[s].res;
-    }
-    return m->n_stages;
-}
-
 // ---------------------------------------------------------------------------------------------
 // activation plan: the same code sizes (measuring arena) and places (real arena) the buffers
 
-static void plan_acts(xt_swin_train *m, int B, xt_arena *a) {
+// Places the saved activations of a forward of B regions in a, setting out's pointers; with out
+// NULL only counts them (a measuring arena) and touches nothing. The geometry comes from m alone.
+static void plan_acts(const tmodel *m, int B, xt_arena *a, tmodel *out) {
+    tmodel sink_m;
+    tstage sink_s;
+    tblock sink_b;
+    tmodel *o = out ? out : &sink_m;
     size_t L0 = (size_t)m->grid * m->grid, maxtok = 0;
-    m->col = xt_arena_f32(a, B * L0 * m->in_chans * 16);
-    m->pey = xt_arena_f32(a, B * L0 * m->embed);
-    m->pemean = xt_arena_f32(a, B * L0);
-    m->perstd = xt_arena_f32(a, B * L0);
+    o->col = xt_arena_f32(a, B * L0 * m->in_chans * 16);
+    o->pey = xt_arena_f32(a, B * L0 * m->embed);
+    o->pemean = xt_arena_f32(a, B * L0);
+    o->perstd = xt_arena_f32(a, B * L0);
     for (int s = 0; s < m->n_stages; s++) {
-        tstage *S = &m->st[s];
+        const tstage *S = &m->st[s];
+        tstage *os = out ? &out->st[s] : &sink_s;
         size_t T = (size_t)B * S->res * S->res, C = S->C;
         if (T * C > maxtok) maxtok = T * C;
         if (s) {
-            S->gath = xt_arena_f32(a, T * 4 * S->Cin);
-            S->red = xt_arena_f32(a, T * C);
-            S->dmean = xt_arena_f32(a, T);
-            S->drstd = xt_arena_f32(a, T);
+            os->gath = xt_arena_f32(a, T * 4 * S->Cin);
+            os->red = xt_arena_f32(a, T * C);
+            os->dmean = xt_arena_f32(a, T);
+            os->drstd = xt_arena_f32(a, T);
         }
         for (int b = 0; b < S->depth; b++) {
-            tblock *k = &S->blk[b];
+            const tblock *g = &S->blk[b];
+            tblock *k = out ? &out->st[s].blk[b] : &sink_b;
             size_t nw = (size_t)B * S->nwin;
             k->xw = xt_arena_f32(a, T * C);
             k->qkvb = xt_arena_f32(a, 3 * C);
             k->qkv = xt_arena_f32(a, T * 3 * C);
             k->qn = xt_arena_f32(a, T * C);
             k->kn = xt_arena_f32(a, T * C);
-            k->qnorm = xt_arena_f32(a, T * k->NH);
-            k->knorm = xt_arena_f32(a, T * k->NH);
-            k->p = xt_arena_f32(a, nw * k->NH * S->n * S->n);
+            k->qnorm = xt_arena_f32(a, T * g->NH);
+            k->knorm = xt_arena_f32(a, T * g->NH);
+            k->p = xt_arena_f32(a, nw * g->NH * S->n * S->n);
             k->ao = xt_arena_f32(a, T * C);
             k->a = xt_arena_f32(a, T * C);
             k->mean1 = xt_arena_f32(a, T);
             k->rstd1 = xt_arena_f32(a, T);
             k->x1 = xt_arena_f32(a, T * C);
-            k->h1 = xt_arena_f32(a, T * k->F);
-            k->g1 = xt_arena_f32(a, T * k->F);
+            k->h1 = xt_arena_f32(a, T * g->F);
+            k->g1 = xt_arena_f32(a, T * g->F);
             k->mm = xt_arena_f32(a, T * C);
             k->mean2 = xt_arena_f32(a, T);
             k->rstd2 = xt_arena_f32(a, T);
-            k->bias = xt_arena_f32(a, (size_t)k->NH * S->n * S->n);
+            k->bias = xt_arena_f32(a, (size_t)g->NH * S->n * S->n);
             k->cpb_hid = xt_arena_f32(a, 2 * (size_t)S->ntab * XT_SWIN_CPB_HIDDEN);
-            k->cpb_raw = xt_arena_f32(a, (size_t)S->ntab * k->NH);
-            k->scale = xt_arena_f32(a, k->NH);
+            k->cpb_raw = xt_arena_f32(a, (size_t)S->ntab * g->NH);
+            k->scale = xt_arena_f32(a, g->NH);
         }
     }
-    m->x = xt_arena_f32(a, maxtok);
+    o->x = xt_arena_f32(a, maxtok);
 }
 
-size_t xt_swin_train_act_bytes(const xt_swin_train *m, int B) {
+static size_t act_bytes(const xt_encoder_train *e, int B) {
     xt_arena a;
     xt_arena_init(&a, 0);
-    xt_swin_train tmp = *m; // planning writes pointers: use a copy (blocks are shared, restored below)
-    tblock *save = xt_xmalloc((m->nblocks ? m->nblocks : 1) * sizeof(tblock));
-    memcpy(save, m->blocks, m->nblocks * sizeof(tblock));
-    plan_acts(&tmp, B, &a);
-    memcpy(m->blocks, save, m->nblocks * sizeof(tblock));
-    free(save);
+    plan_acts(e->impl, B, &a, NULL);
     return a.high + 64;
 }
 
@@ -246,7 +241,7 @@ typedef struct {
     float *dx, *t1, *t2, *big, *dbias, *dscale, *part, *cpb, *dcol;
 } bscratch;
 
-static void plan_scratch(const xt_swin_train *m, int B, xt_arena *a, bscratch *s) {
+static void plan_scratch(const tmodel *m, int B, xt_arena *a, bscratch *s) {
     size_t tok = (size_t)B * m->grid * m->grid * m->embed, big = 0, nhnn = 0, nh = 0, part = 0, cpb = 0;
     for (int i = 0; i < m->n_stages; i++) {
         const tstage *S = &m->st[i];
@@ -275,11 +270,11 @@ static void plan_scratch(const xt_swin_train *m, int B, xt_arena *a, bscratch *s
     s->dcol = xt_arena_f32(a, (size_t)B * m->grid * m->grid * m->in_chans * 16);
 }
 
-size_t xt_swin_train_scratch_bytes(const xt_swin_train *m, int B) {
+static size_t scratch_bytes(const xt_encoder_train *e, int B) {
     xt_arena a;
     bscratch s;
     xt_arena_init(&a, 0);
-    plan_scratch(m, B, &a, &s);
+    plan_scratch(e->impl, B, &a, &s);
     return a.high + 64;
 }
 
@@ -303,13 +298,12 @@ static void nhwc_to_nchw(float *out, const float *x, int B, int L, int C) {
             for (int c = 0; c < C; c++) out[((size_t)b * C + c) * L + l] = x[((size_t)b * L + l) * C + c];
 }
 
-int xt_swin_train_forward(xt_swin_train *m, const xt_params *P, const float *img, int B, float *const *out,
-                          xt_arena *act, const xt_tap *tap, const char *prefix) {
+static int forward(xt_encoder_train *e, const xt_params *P, const float *img, int B, float *const *out, xt_arena *act,
+                   const xt_tap *tap, const char *prefix) {
+    tmodel *m = e->impl;
     if (B < 1) return xt_error("swinv2 train", "batch size %d", B);
-    size_t need = xt_swin_train_act_bytes(m, B);
-    if (act->measure || act->size - act->used < need)
-        return xt_error("swinv2 train", "activation arena too small (%zu bytes free, need %zu)", act->size - act->used, need);
-    plan_acts(m, B, act);
+    if (xt_arena_require(act, act_bytes(e, B), "swinv2 train", "activation arena")) return -1;
+    plan_acts(m, B, act, m);
     m->B = B;
     const char *pre = prefix ? prefix : "";
     int g = m->grid, C0 = m->embed;
@@ -373,13 +367,11 @@ static void colsum_add(float *db, const float *d, int T, int ld, int C) {
         for (int c = 0; c < C; c++) db[c] += d[(size_t)t * ld + c];
 }
 
-int xt_swin_train_backward(xt_swin_train *m, xt_params *P, const float *const *dout, float *dimg, xt_arena *scratch) {
+static int backward(xt_encoder_train *e, xt_params *P, const float *const *dout, float *dimg, xt_arena *scratch) {
+    tmodel *m = e->impl;
     int B = m->B;
     XT_ASSERT(B > 0); // backward needs a forward
-    size_t need = xt_swin_train_scratch_bytes(m, B);
-    if (scratch->measure || scratch->size - scratch->used < need)
-        return xt_error("swinv2 train", "backward scratch too small (%zu bytes free, need %zu)",
-                        scratch->size - scratch->used, need);
+    if (xt_arena_require(scratch, scratch_bytes(e, B), "swinv2 train", "backward scratch")) return -1;
     size_t mark = xt_arena_mark(scratch);
     bscratch z;
     plan_scratch(m, B, scratch, &z);
@@ -441,4 +433,22 @@ int xt_swin_train_backward(xt_swin_train *m, xt_params *P, const float *const *d
                             m->in_chans, m->img, m->img, 4, m->embed);
     xt_arena_release(scratch, mark);
     return 0;
+}
+
+// ---------------------------------------------------------------------------------------------
+// the encoder behind the xt_encoder_train interface
+
+static void encoder_free(xt_encoder_train *e) {
+    if (!e) return;
+    tmodel_free(e->impl);
+    free(e);
+}
+
+xt_encoder_train *xt_swin_train_new(xt_params *P, const xt_json *cfg, const char *prefix, int img_size) {
+    tmodel *m = tmodel_new(P, cfg, prefix, img_size);
+    if (!m) return NULL;
+    xt_encoder_train *e = xt_xmalloc(sizeof *e);
+    *e = (xt_encoder_train){"swinv2", m->in_chans, m->img, m->n_stages, {0}, {0}, m, act_bytes, scratch_bytes, forward, backward, encoder_free};
+    for (int s = 0; s < e->n_stages; s++) e->stage_c[s] = m->st[s].C, e->stage_h[s] = m->st[s].res;
+    return e;
 }

@@ -2,64 +2,65 @@
 // layers and the xT classifier, each with a training forward that keeps activations and a
 // backward that fills the gradients of an xt_params set.
 //
-// Memory: activations of one training forward live in one arena sized by a measure pass over the
-// same allocation code; backward scratch in a second arena, sized the same way.
+// Memory: activations of one training forward live in one arena, backward scratch in a second;
+// their sizes are pure functions of the model's geometry and the batch, computed by the same code
+// that places the buffers (counting on a measuring arena, writing nothing), so callers allocate
+// both once and a step allocates nothing.
 #ifndef XT_TRAINABLE_H
 #define XT_TRAINABLE_H
 
+#include "models/models.h"
 #include "nn/params.h"
 
 // ---------------------------------------------------------------------------------------------
-// Swin V2 region encoder, trainable (models/swinv2_bwd.c)
+// Region encoders, trainable: Swin V2 (swinv2_bwd.c), Hiera (hiera_bwd.c), ConvNeXt (convnext_bwd.c)
+// behind one interface, the training counterpart of xt_encoder (models.h).
 
-typedef struct xt_swin_train xt_swin_train;
-// Registers the encoder's parameters under "<prefix>..." official names. cfg: Swin config object
-// (embed_dim, depths, num_heads, window_size, in_chans, mlp_ratio); img_size: region side.
-xt_swin_train *xt_swin_train_new(xt_params *P, const xt_json *cfg, const char *prefix, int img_size);
-void xt_swin_train_free(xt_swin_train *m);
-int xt_swin_train_stages(const xt_swin_train *m, int *C, int *H); // n_stages; C/H per stage
-// Floats of activations / backward scratch for a batch of B regions (measure passes).
-size_t xt_swin_train_act_bytes(const xt_swin_train *m, int B);
-size_t xt_swin_train_scratch_bytes(const xt_swin_train *m, int B);
-// Training forward: img (B, Cin, S, S) -> out[s] (B, C_s, H_s, H_s) NCHW for every stage (out[s]
-// may be NULL for stages not wanted). Activations go to act (>= act_bytes, reset by the caller
-// between steps). tap/prefix as the inference encoder.
-int xt_swin_train_forward(xt_swin_train *m, const xt_params *P, const float *img, int B, float *const *out,
-                          xt_arena *act, const xt_tap *tap, const char *prefix);
-// Backward of the last forward: dout[s] (B, C_s, H_s, H_s) NCHW or NULL (zero) per stage;
-// accumulates parameter gradients into P->g; dimg (B, Cin, S, S) written when non-NULL.
-int xt_swin_train_backward(xt_swin_train *m, xt_params *P, const float *const *dout, float *dimg, xt_arena *scratch);
+typedef struct xt_encoder_train xt_encoder_train;
+struct xt_encoder_train {
+    const char *arch; // "swinv2", "hiera", "convnext"
+    int in_chans;
+    int img_size;     // region side S
+    int n_stages;
+    int stage_c[XT_MAX_STAGES], stage_h[XT_MAX_STAGES]; // square maps: H_s x H_s
+    void *impl;
+    // Bytes of activations / backward scratch for a batch of B regions: pure functions of the
+    // encoder's geometry and B (the forward's and backward's own placement code, counting only).
+    size_t (*act_bytes)(const xt_encoder_train *e, int B);
+    size_t (*scratch_bytes)(const xt_encoder_train *e, int B);
+    // Training forward: img (B, in_chans, S, S) -> out[s] (B, C_s, H_s, H_s) NCHW for every stage
+    // (out[s] may be NULL for stages not wanted). Activations go to act (>= act_bytes free, reset by
+    // the caller between steps). tap/prefix as the inference encoder.
+    int (*forward)(xt_encoder_train *e, const xt_params *P, const float *img, int B, float *const *out,
+                   xt_arena *act, const xt_tap *tap, const char *prefix);
+    // Backward of the last forward: dout[s] (B, C_s, H_s, H_s) NCHW or NULL (zero) per stage;
+    // accumulates parameter gradients into P->g; dimg (B, in_chans, S, S) written when non-NULL.
+    int (*backward)(xt_encoder_train *e, xt_params *P, const float *const *dout, float *dimg, xt_arena *scratch);
+    void (*free)(xt_encoder_train *e);
+};
 
-// ---------------------------------------------------------------------------------------------
-// Hiera region encoder, trainable (models/hiera_bwd.c): the same interface as Swin's above.
-// cfg: Hiera config object (hiera.c keys); parameters "<prefix>pos_embed", "patch_embed.proj.*",
-// "blocks.<i>.*" (official names and order). out[s] / dout[s]: (B, C_s, H_s, H_s) NCHW (reroll).
+// Stage geometry as the arrays C[s], H[s] (may be NULL); returns n_stages.
+static inline int xt_encoder_train_stages(const xt_encoder_train *e, int *C, int *H) {
+    for (int s = 0; s < e->n_stages; s++) {
+        if (C) C[s] = e->stage_c[s];
+        if (H) H[s] = e->stage_h[s];
+    }
+    return e->n_stages;
+}
 
-typedef struct xt_hiera_train xt_hiera_train;
-xt_hiera_train *xt_hiera_train_new(xt_params *P, const xt_json *cfg, const char *prefix, int img_size);
-void xt_hiera_train_free(xt_hiera_train *m);
-int xt_hiera_train_stages(const xt_hiera_train *m, int *C, int *H);
-size_t xt_hiera_train_act_bytes(const xt_hiera_train *m, int B);
-size_t xt_hiera_train_scratch_bytes(const xt_hiera_train *m, int B);
-int xt_hiera_train_forward(xt_hiera_train *m, const xt_params *P, const float *img, int B, float *const *out,
-                           xt_arena *act, const xt_tap *tap, const char *prefix);
-int xt_hiera_train_backward(xt_hiera_train *m, xt_params *P, const float *const *dout, float *dimg, xt_arena *scratch);
-
-// ConvNeXt region encoder, trainable (models/convnext_bwd.c): the same interface as Swin's above.
-// cfg: ConvNeXt config object (convnext.c keys); parameters under timm's features_only names
-// "<prefix>stem_0.*", "stem_1.*", "stages_<s>.downsample.*", "stages_<s>.blocks.<d>.*".
-
-typedef struct xt_convnext_train xt_convnext_train;
-xt_convnext_train *xt_convnext_train_new(xt_params *P, const xt_json *cfg, const char *prefix, int img_size);
-void xt_convnext_train_free(xt_convnext_train *m);
-int xt_convnext_train_stages(const xt_convnext_train *m, int *C, int *H);
-int xt_convnext_train_in_chans(const xt_convnext_train *m);
-size_t xt_convnext_train_act_bytes(const xt_convnext_train *m, int B);
-size_t xt_convnext_train_scratch_bytes(const xt_convnext_train *m, int B);
-int xt_convnext_train_forward(xt_convnext_train *m, const xt_params *P, const float *img, int B, float *const *out,
-                              xt_arena *act, const xt_tap *tap, const char *prefix);
-int xt_convnext_train_backward(xt_convnext_train *m, xt_params *P, const float *const *dout, float *dimg,
-                               xt_arena *scratch);
+// The builder (encoders.c): registers the encoder's parameters in P under "<prefix>..." official
+// names and returns it. arch "swinv2", "hiera" or "convnext" with that encoder's config object,
+// or arch NULL with a "backbone" object ({"arch": ...} or {"preset": NAME, ...overrides}, as
+// xt_backbone_new). img_size: region side. NULL + error (nothing registered) on a bad config.
+xt_encoder_train *xt_encoder_train_new(xt_params *P, const char *arch, const xt_json *cfg, const char *prefix,
+                                       int img_size);
+// The per-arch builders behind it. cfg: that encoder's config object (swinv2.c / hiera.c /
+// convnext.c keys). Parameter names: Swin V2 timm's ("patch_embed.*", "layers_<s>.*"); Hiera
+// "pos_embed", "patch_embed.proj.*", "blocks.<i>.*"; ConvNeXt timm's features_only names
+// "stem_0.*", "stem_1.*", "stages_<s>.downsample.*", "stages_<s>.blocks.<d>.*" (official orders).
+xt_encoder_train *xt_swin_train_new(xt_params *P, const xt_json *cfg, const char *prefix, int img_size);
+xt_encoder_train *xt_hiera_train_new(xt_params *P, const xt_json *cfg, const char *prefix, int img_size);
+xt_encoder_train *xt_convnext_train_new(xt_params *P, const xt_json *cfg, const char *prefix, int img_size);
 
 // ---------------------------------------------------------------------------------------------
 // Mamba context layers, trainable (models/mamba_bwd.c): xT's Block (LayerNorm, Mamba mixer,
@@ -69,6 +70,7 @@ typedef struct xt_mamba_train xt_mamba_train;
 xt_mamba_train *xt_mamba_train_new(xt_params *P, const char *prefix, int D, int n_layers);
 void xt_mamba_train_free(xt_mamba_train *m);
 void xt_mamba_train_plan(xt_mamba_train *m, int N, int Lt, xt_arena *act); // places activations
+size_t xt_mamba_train_act_bytes(const xt_mamba_train *m, int N, int Lt);    // what plan takes (pure)
 // x (N, Lt, D): layer input, replaced by the last layer's output.
 int xt_mamba_train_forward(xt_mamba_train *m, const xt_params *P, float *x, int N, int Lt, const xt_tap *tap);
 size_t xt_mamba_train_scratch_floats(const xt_mamba_train *m, int N, int Lt);
@@ -87,8 +89,8 @@ int xt_xt_train_crop(const xt_xt_train *m);
 float xt_xt_train_smoothing(const xt_xt_train *m);
 int xt_xt_train_in_chans(const xt_xt_train *m); // image channels the region encoder takes
 // Arena sizes for a batch (N, C, H, W) of which n_grad regions keep activations.
-size_t xt_xt_train_act_bytes(xt_xt_train *m, int N, int H, int W, int n_grad);
-size_t xt_xt_train_scratch_bytes(xt_xt_train *m, int N, int H, int W, int n_grad);
+size_t xt_xt_train_act_bytes(const xt_xt_train *m, int N, int H, int W, int n_grad);
+size_t xt_xt_train_scratch_bytes(const xt_xt_train *m, int N, int H, int W, int n_grad);
 // img (N, C, H, W) -> logits (N, K); keep (N*HP*WP regions, row-major per image) selects the
 // regions that keep activations and get gradients (NULL: all).
 int xt_xt_train_forward(xt_xt_train *m, const xt_params *P, const float *img, int N, int H, int W,

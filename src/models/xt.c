@@ -20,24 +20,12 @@ xt_xtmodel_params xt_xtmodel_default_params(void) {
     return p;
 }
 
-static const xt_json *find_variant(const xt_json *cfg, const char *name) {
-    const xt_json *vs = xt_json_get(cfg, "variants");
-    if (!vs || vs->type != XT_JSON_ARR) return NULL;
-    for (int i = 0; i < vs->n; i++) {
-        const char *n = xt_json_str(vs->items[i], "name", NULL);
-        if (n && !strcmp(n, name)) return vs->items[i];
+static xt_encoder *build_encoder(xt_st *st, const xt_xt_config *c) {
+    if (!c->encoder) {
+        xt_error("xt", "config names no region encoder (expected a \"swin\", \"hiera\", \"convnext\" or \"backbone\" object)");
+        return NULL;
     }
-    return NULL;
-}
-
-static xt_encoder *build_encoder(xt_st *st, const xt_json *cfg, int crop) {
-    const xt_json *e;
-    if ((e = xt_json_get(cfg, "swin"))) return xt_swinv2_new(st, e, "encoder.model.", crop);
-    if ((e = xt_json_get(cfg, "hiera"))) return xt_hiera_new(st, e, "encoder.model.", crop);
-    if ((e = xt_json_get(cfg, "convnext"))) return xt_convnext_new(st, e, "encoder.model.", crop);
-    if ((e = xt_json_get(cfg, "backbone"))) return xt_backbone_new(st, e, "encoder.model.", crop); // docs/backbones.md
-    xt_error("xt", "config names no region encoder (expected a \"swin\", \"hiera\", \"convnext\" or \"backbone\" object)");
-    return NULL;
+    return xt_encoder_new(st, c->encoder_arch, c->encoder, "encoder.model.", c->crop_size); // docs/backbones.md
 }
 
 xt_xtmodel *xt_xtmodel_new(xt_st *st, const xt_json *cfg) { return xt_xtmodel_new_with(st, cfg, xt_xtmodel_default_params()); }
@@ -47,64 +35,18 @@ xt_xtmodel *xt_xtmodel_new_with(xt_st *st, const xt_json *cfg, xt_xtmodel_params
     xt_xtmodel_info *in = &m->info;
     m->st = st;
     const char *where = st->path;
-    const char *head = xt_json_str(cfg, "cls_head", "naive");
-    const xt_json *cx = xt_json_get(cfg, "context");
-    const char *am = cx ? xt_json_str(cx, "attention_method", "naive") : "naive";
-    if (xt_json_int(cfg, "crop_size", 256, &in->crop_size) || xt_json_int(cfg, "num_classes", 0, &in->num_classes) ||
-        xt_json_int(cfg, "mlp_ratio", 4, &in->mlp_ratio) ||
-        (cx && (xt_json_int(cx, "hidden_size", 768, &in->hidden) || xt_json_int(cx, "n_layer", 2, &in->n_layers) ||
-                xt_json_int(cx, "in_context_patches", -1, &in->in_context_patches)))) {
-        xt_error_prefix("%s: config", where);
+    xt_xt_config xc; // xt_config.c: keys, limits and variants shared with training
+    if (xt_xt_config_parse(&xc, cfg, p.variant)) {
+        xt_error_prefix("xt: %s", where);
         goto fail;
     }
-    if (!head || (strcmp(head, "naive") && strcmp(head, "xl"))) {
-        xt_error("xt", "%s: config: cls_head '%s' (expected \"naive\" or \"xl\")", where, head ? head : "?");
-        goto fail;
-    }
-    in->head = !strcmp(head, "xl") ? XT_HEAD_XL : XT_HEAD_NAIVE;
-    if (!am || (strcmp(am, "naive") && strcmp(am, "hyper") && strcmp(am, "mamba"))) {
-        xt_error("xt", "%s: config: attention_method '%s' (expected naive, hyper or mamba)", where, am ? am : "?");
-        goto fail;
-    }
-    in->attn = !strcmp(am, "hyper") ? XT_ATTN_HYPER : !strcmp(am, "mamba") ? XT_ATTN_MAMBA : XT_ATTN_NAIVE;
-    if (in->crop_size < 32 || in->crop_size > 16384 || in->num_classes < 1 || in->num_classes > 1000000 ||
-        in->mlp_ratio < 1 || in->mlp_ratio > 64 ||
-        (in->head == XT_HEAD_XL && (in->hidden < 4 || in->hidden % 4 || in->hidden > 65536 || in->n_layers < 0 ||
-                                    in->n_layers > 1024 || in->in_context_patches == 1 || in->in_context_patches > (1 << 24)))) {
-        xt_error("xt", "%s: config: crop_size %d, num_classes %d, mlp_ratio %d, hidden_size %d, n_layer %d, "
-                 "in_context_patches %d: out of range", where, in->crop_size, in->num_classes, in->mlp_ratio,
-                 in->hidden, in->n_layers, in->in_context_patches);
-        goto fail;
-    }
-    // variants (golden README bugs 3, 5, 6): fixed behaviour under a name, from the caller or
-    // from the config's "variant" key (a model file can carry its choice)
-    if (!p.variant) p.variant = xt_json_str(cfg, "variant", NULL);
-    if (p.variant) {
-        const xt_json *v = find_variant(cfg, p.variant);
-        int icp = in->in_context_patches;
-        if (v && xt_json_int(v, "in_context_patches", icp, &icp)) { xt_error_prefix("%s: variant", where); goto fail; }
-        if (!strcmp(p.variant, "memfix")) in->memfix = 1;
-        else if (!strcmp(p.variant, "blockmask")) in->hyper_block_mask = 1;
-        else if (!strcmp(p.variant, "incontext16_tuplefix")) { if (!v) icp = 16; }
-        else if (!v) {
-            xt_error("xt", "%s: unknown variant '%s' (memfix, blockmask, incontext16_tuplefix or one in config.variants)",
-                     where, p.variant);
-            goto fail;
-        }
-        if (icp == 1 || icp > (1 << 24)) { // window buffers are sized by it (P x hidden floats)
-            xt_error("xt", "%s: variant '%s': in_context_patches %d out of range", where, p.variant, icp);
-            goto fail;
-        }
-        in->in_context_patches = icp;
-        if (in->memfix && in->in_context_patches <= 0) {
-            xt_error("xt", "%s: variant memfix needs in_context_patches > 0", where);
-            goto fail;
-        }
-    }
+    in->crop_size = xc.crop_size, in->num_classes = xc.num_classes, in->mlp_ratio = xc.mlp_ratio;
+    in->head = xc.head, in->attn = xc.attn, in->hidden = xc.hidden, in->n_layers = xc.n_layers;
+    in->in_context_patches = xc.in_context_patches, in->memfix = xc.memfix, in->hyper_block_mask = xc.hyper_block_mask;
     // NaN/Inf weights would silently poison every output: reject them, naming the tensor
     if (xt_st_check_finite(st, "decoder.") || (!p.no_encoder && xt_st_check_finite(st, "encoder."))) goto fail;
     if (!p.no_encoder) {
-        if (!(m->enc = build_encoder(st, cfg, in->crop_size))) { xt_error_prefix("%s", where); goto fail; }
+        if (!(m->enc = build_encoder(st, &xc))) { xt_error_prefix("%s", where); goto fail; }
         if (m->enc->img_size != in->crop_size) {
             xt_error("xt", "%s: region encoder built for %d-pixel regions, crop_size is %d", where, m->enc->img_size,
                      in->crop_size);

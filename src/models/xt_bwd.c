@@ -1,5 +1,5 @@
 // xt_bwd.c — the xT classifier for training: nested tokenization, the trainable region encoder
-// (Swin V2 swinv2_bwd.c, Hiera hiera_bwd.c or ConvNeXt convnext_bwd.c), stitching, and the naive /
+// (xt_encoder_train: Swin V2, Hiera or ConvNeXt), stitching, and the naive /
 // xl heads (attention "naive" = official bug-1 per-channel attention, "hyper" = exact causal
 // softmax attention, "mamba" = Mamba blocks (mamba_bwd.c)), with a training forward that keeps
 // activations and the backward down to the image.
@@ -16,7 +16,6 @@
 #include <math.h>
 #include <string.h>
 
-#include "models/backbones.h"
 #include "models/models.h"
 #include "nn/nn.h"
 #include "models/trainable.h"
@@ -26,10 +25,14 @@ typedef struct {
     float *xin, *rstd1, *h, *qkv, *p, *o, *x1, *rstd2, *h2, *g, *u, *mm;
 } xlayer;
 
+// the geometry of a batch: N images (H, W) cut into HP x WP regions each (R in all), whose
+// last-stage maps stitch into a gh x gw token grid per image (Lt tokens with the cls token)
+typedef struct {
+    int N, H, W, HP, WP, R, gh, gw, Lt;
+} bgeom;
+
 struct xt_xt_train {
-    xt_swin_train *enc;                  // the region encoder: Swin V2, or
-    xt_hiera_train *hen;                 // Hiera, or
-    xt_convnext_train *cen;              // ConvNeXt (then enc is NULL)
+    xt_encoder_train *enc;               // the region encoder (Swin V2, Hiera or ConvNeXt)
     int crop, in_chans, ns, C, fh, K, head, attn, D, nl, F, NHh; // fh: last-stage side per region
     float smoothing;
     int l0w, l0b, l2w, l2b, l3w, l3b;                   // naive head
@@ -37,7 +40,8 @@ struct xt_xt_train {
     xlayer *L;
     xt_mamba_train *mamba;
     // activations of the last forward
-    int N, HP, WP, H, W, R, gh, gw, Lt, ng;
+    bgeom b;
+    int ng;
     float *regions, *feat[XT_MAX_STAGES];
     float *kimg, *kfeat[XT_MAX_STAGES]; // chipping: the kept regions as one batch and its outputs
     int *kidx;                          // their region indices, ascending
@@ -45,34 +49,6 @@ struct xt_xt_train {
     float *pooled, *a0, *a1, *lnm, *lnr, *a2;           // naive head
     float *tok, *pe, *x0, *xf, *cls, *cm, *cr, *cln;    // xl head
 };
-
-// the region encoder, whichever it is (same interface shape: swinv2_bwd.c, hiera_bwd.c, convnext_bwd.c)
-static int enc_stages(const xt_xt_train *m, int *C, int *H) {
-    return m->cen   ? xt_convnext_train_stages(m->cen, C, H)
-           : m->hen ? xt_hiera_train_stages(m->hen, C, H)
-                    : xt_swin_train_stages(m->enc, C, H);
-}
-static size_t enc_act_bytes(const xt_xt_train *m, int B) {
-    return m->cen   ? xt_convnext_train_act_bytes(m->cen, B)
-           : m->hen ? xt_hiera_train_act_bytes(m->hen, B)
-                    : xt_swin_train_act_bytes(m->enc, B);
-}
-static size_t enc_scratch_bytes(const xt_xt_train *m, int B) {
-    return m->cen   ? xt_convnext_train_scratch_bytes(m->cen, B)
-           : m->hen ? xt_hiera_train_scratch_bytes(m->hen, B)
-                    : xt_swin_train_scratch_bytes(m->enc, B);
-}
-static int enc_forward(xt_xt_train *m, const xt_params *P, const float *img, int B, float *const *out, xt_arena *act,
-                       const xt_tap *tap, const char *prefix) {
-    return m->cen   ? xt_convnext_train_forward(m->cen, P, img, B, out, act, tap, prefix)
-           : m->hen ? xt_hiera_train_forward(m->hen, P, img, B, out, act, tap, prefix)
-                    : xt_swin_train_forward(m->enc, P, img, B, out, act, tap, prefix);
-}
-static int enc_backward(xt_xt_train *m, xt_params *P, const float *const *dout, float *dimg, xt_arena *scr) {
-    return m->cen   ? xt_convnext_train_backward(m->cen, P, dout, dimg, scr)
-           : m->hen ? xt_hiera_train_backward(m->hen, P, dout, dimg, scr)
-                    : xt_swin_train_backward(m->enc, P, dout, dimg, scr);
-}
 
 // ---------------------------------------------------------------------------------------------
 // build
@@ -84,73 +60,55 @@ static int reg(xt_params *P, const char *name, int nd, int64_t a, int64_t b, int
 
 void xt_xt_train_free(xt_xt_train *m) {
     if (!m) return;
-    xt_swin_train_free(m->enc);
-    xt_hiera_train_free(m->hen);
-    xt_convnext_train_free(m->cen);
+    if (m->enc) m->enc->free(m->enc);
     xt_mamba_train_free(m->mamba);
     free(m->L);
     free(m);
 }
 
+// Training keeps every activation of a step (all regions' encoder activations, Lt^2 attention
+// probabilities per layer): past these sizes a step would not fit in memory anyway, so training
+// refuses them up front; the shared parser (xt_config.c) accepts the larger inference limits.
+#define TRAIN_MAX_CLASSES 100000
+#define TRAIN_MAX_MLP_RATIO 16
+#define TRAIN_MAX_CROP 8192
+#define TRAIN_MAX_HIDDEN 8192
+#define TRAIN_MAX_LAYERS 256
+
 xt_xt_train *xt_xt_train_new(xt_params *P, const xt_json *cfg, const xt_st *st) {
     xt_xt_train *m = xt_xcalloc(1, sizeof *m);
-    const char *head = xt_json_str(cfg, "cls_head", "naive");
-    const xt_json *cx = xt_json_get(cfg, "context"), *lc = xt_json_get(cfg, "loss"), *sw = xt_json_get(cfg, "swin");
-    const xt_json *hc = sw ? NULL : xt_json_get(cfg, "hiera"), *cc = sw || hc ? NULL : xt_json_get(cfg, "convnext");
-    xt_json *bb = NULL; // a "backbone" object (docs/backbones.md) with its preset expanded
-    if (!sw && !hc && !cc && xt_json_get(cfg, "backbone")) {
-        if (!(bb = xt_backbone_resolve(xt_json_get(cfg, "backbone")))) { xt_error_prefix("xt train: backbone"); goto fail; }
-        const char *arch = xt_json_str(bb, "arch", "");
-        if (arch && !strcmp(arch, "hiera")) hc = bb;
-        else if (arch && !strcmp(arch, "swinv2")) sw = bb;
-        else if (arch && !strcmp(arch, "convnext")) cc = bb;
-        else { xt_error("xt train", "config: backbone arch '%s': training supports swinv2, hiera and convnext", arch ? arch : "?"); goto fail; }
-    }
-    const char *am = cx ? xt_json_str(cx, "attention_method", "naive") : "naive";
-    int ratio = 4, icp = -1;
+    xt_xt_config c;
+    if (xt_xt_config_parse(&c, cfg, NULL)) { xt_error_prefix("xt train"); goto fail; }
+    const xt_json *lc = xt_json_get(cfg, "loss");
     double sm = 0.3;
-    if (xt_json_int(cfg, "crop_size", 256, &m->crop) || xt_json_int(cfg, "num_classes", 0, &m->K) ||
-        xt_json_int(cfg, "mlp_ratio", 4, &ratio) || (lc && xt_json_num(lc, "smoothing", 0.3, &sm)) ||
-        (cx && (xt_json_int(cx, "hidden_size", 768, &m->D) || xt_json_int(cx, "n_layer", 2, &m->nl) ||
-                xt_json_int(cx, "in_context_patches", -1, &icp)))) {
-        xt_error_prefix("xt train: config");
-        goto fail;
-    }
+    if (lc && xt_json_num(lc, "smoothing", 0.3, &sm)) { xt_error_prefix("xt train: config: loss"); goto fail; }
+    if (!(sm >= 0 && sm < 1)) { xt_error("xt train", "config: loss.smoothing %g out of range [0, 1)", sm); goto fail; }
     m->smoothing = (float)sm;
-    if (!sw && !hc && !cc) { xt_error("xt train", "config: training needs a \"swin\", \"hiera\", \"convnext\" or \"backbone\" region encoder"); goto fail; }
-    if (!head || (strcmp(head, "naive") && strcmp(head, "xl"))) { xt_error("xt train", "config: cls_head '%s'", head ? head : "?"); goto fail; }
-    if (!am || (strcmp(am, "naive") && strcmp(am, "hyper") && strcmp(am, "mamba"))) { xt_error("xt train", "config: attention_method '%s'", am ? am : "?"); goto fail; }
-    if (m->K < 1 || m->K > 100000 || ratio < 1 || ratio > 16 || m->crop < 32 || m->crop > 8192 || !(sm >= 0 && sm < 1)) {
-        xt_error("xt train", "config: num_classes %d, mlp_ratio %d, crop_size %d, smoothing %g out of range", m->K, ratio, m->crop, sm);
+    m->crop = c.crop_size, m->K = c.num_classes, m->D = c.hidden, m->nl = c.n_layers;
+    m->head = c.head == XT_HEAD_XL;
+    m->attn = c.attn == XT_ATTN_HYPER ? 1 : c.attn == XT_ATTN_MAMBA ? 2 : 0;
+    int ratio = c.mlp_ratio;
+    if (!c.encoder) { xt_error("xt train", "config: training needs a \"swin\", \"hiera\", \"convnext\" or \"backbone\" region encoder"); goto fail; }
+    if (m->K > TRAIN_MAX_CLASSES || ratio > TRAIN_MAX_MLP_RATIO || m->crop > TRAIN_MAX_CROP ||
+        (m->head && (m->D > TRAIN_MAX_HIDDEN || m->nl > TRAIN_MAX_LAYERS))) {
+        xt_error("xt train", "config: num_classes %d, mlp_ratio %d, crop_size %d, hidden_size %d, n_layer %d: past the "
+                 "training limits (%d, %d, %d, %d, %d; a step keeps every activation)", m->K, ratio, m->crop, m->D, m->nl,
+                 TRAIN_MAX_CLASSES, TRAIN_MAX_MLP_RATIO, TRAIN_MAX_CROP, TRAIN_MAX_HIDDEN, TRAIN_MAX_LAYERS);
         goto fail;
     }
-    m->head = !strcmp(head, "xl");
-    m->attn = !strcmp(am, "hyper") ? 1 : !strcmp(am, "mamba") ? 2 : 0;
-    if (m->head && icp > 0) { xt_error("xt train", "config: in_context_patches > 0 is not supported in training"); goto fail; }
-    if (m->head && (m->D < 4 || m->D % 4 || m->D > 8192 || m->nl < 0 || m->nl > 256)) {
-        xt_error("xt train", "config: hidden_size %d / n_layer %d out of range", m->D, m->nl);
+    if (m->head && c.in_context_patches > 0) {
+        xt_error("xt train", "config: in_context_patches > 0 (windowed context%s%s) is not supported in training: it "
+                 "trains the global context only", c.variant ? ", variant " : "", c.variant ? c.variant : "");
         goto fail;
     }
     if (m->head && m->attn == 1 && m->D < 128) { xt_error("xt train", "config: hyper attention needs hidden_size >= 128 (official heads = D / 128)"); goto fail; }
     char nm[160];
-    // decoder first: the official named_parameters() order
-    int Cl = 0;
-    if (cc) { // the encoder's last-stage width (the same reader as xt_convnext_train_new below)
-        xt_convnext_geom cg;
-        if (xt_convnext_geom_new(&cg, cc, m->crop)) { xt_error_prefix("xt train: convnext"); goto fail; }
-        Cl = cg.dims[cg.n_stages - 1];
-    } else if (hc) { // the encoder's last-stage width (the same geometry reader as xt_hiera_train_new below)
-        xt_hiera_geom hg;
-        if (xt_hiera_geom_new(&hg, hc, m->crop)) { xt_error_prefix("xt train: hiera"); goto fail; }
-        Cl = hg.stage_c[hg.n_stages - 1];
-        xt_hiera_geom_free(&hg);
-    } else {
-        // the encoder's last-stage width (the swin config is read again, with the same reader, by
-        // xt_swin_train_new below)
-        xt_swin_cfg sc;
-        if (xt_swin_cfg_parse(sw, m->crop, &sc)) { xt_error_prefix("xt train: swin"); goto fail; }
-        Cl = sc.st[sc.n_stages - 1].C;
-    }
+    // decoder first (the official named_parameters() order), so the encoder's last-stage width
+    // comes from its config alone (the readers its builder uses below)
+    int Cs[XT_MAX_STAGES], Hs[XT_MAX_STAGES];
+    int ns = xt_encoder_geometry(c.encoder_arch, c.encoder, m->crop, Cs, Hs);
+    if (ns < 1) { xt_error_prefix("xt train: %s", c.encoder_key); goto fail; }
+    int Cl = Cs[ns - 1];
     m->C = Cl;
     if (!m->head) {
         int I = Cl * ratio;
@@ -196,19 +154,12 @@ xt_xt_train *xt_xt_train_new(xt_params *P, const xt_json *cfg, const xt_st *st) 
         m->clw = reg(P, "decoder.cls.1.weight", 2, m->K, D, 0);
         m->clb = reg(P, "decoder.cls.1.bias", 1, m->K, 0, 0);
     }
-    if (cc   ? !(m->cen = xt_convnext_train_new(P, cc, "encoder.model.", m->crop))
-        : hc ? !(m->hen = xt_hiera_train_new(P, hc, "encoder.model.", m->crop))
-             : !(m->enc = xt_swin_train_new(P, sw, "encoder.model.", m->crop)))
-        goto fail;
-    int Cs[XT_MAX_STAGES], Hs[XT_MAX_STAGES];
-    m->ns = enc_stages(m, Cs, Hs);
-    m->fh = Hs[m->ns - 1];
-    m->in_chans = m->cen ? xt_convnext_train_in_chans(m->cen)
-                         : (int)P->p[xt_params_find(P, "encoder.model.patch_embed.proj.weight")].shape[1];
-    xt_json_free(bb);
+    if (!(m->enc = xt_encoder_train_new(P, c.encoder_arch, c.encoder, "encoder.model.", m->crop))) goto fail;
+    m->ns = m->enc->n_stages;
+    m->fh = m->enc->stage_h[m->ns - 1];
+    m->in_chans = m->enc->in_chans;
     return m;
 fail:
-    xt_json_free(bb);
     xt_xt_train_free(m);
     return NULL;
 }
@@ -219,39 +170,52 @@ float xt_xt_train_smoothing(const xt_xt_train *m) { return m->smoothing; }
 int xt_xt_train_in_chans(const xt_xt_train *m) { return m->in_chans; }
 
 // ---------------------------------------------------------------------------------------------
-// activation plan (measure pass = same code on a measuring arena)
+// activation plan
 
-static void plan_head(xt_xt_train *m, int N, int ng, xt_arena *a) {
-    int Cs[XT_MAX_STAGES], Hs[XT_MAX_STAGES];
-    enc_stages(m, Cs, Hs);
-    size_t R = (size_t)m->R, rsz = (size_t)m->in_chans * m->crop * m->crop;
-    m->regions = xt_arena_f32(a, R * rsz);
-    for (int s = 0; s < m->ns; s++) m->feat[s] = xt_arena_f32(a, R * Cs[s] * Hs[s] * Hs[s]);
-    m->ng = ng;
-    if (ng < m->R) {
-        m->kidx = xt_arena_bytes(a, R * sizeof(int));
-        m->kimg = xt_arena_f32(a, (size_t)ng * rsz);
-        for (int s = 0; s < m->ns; s++) m->kfeat[s] = xt_arena_f32(a, (size_t)ng * Cs[s] * Hs[s] * Hs[s]);
-        size_t nb = enc_act_bytes(m, 1);
-        memset(&m->nog, 0, sizeof m->nog);
-        m->nog.base = xt_arena_bytes(a, nb);
-        m->nog.size = nb;
+static int batch_geometry(const xt_xt_train *m, int N, int H, int W, bgeom *g) {
+    if (N < 1 || H < 1 || W < 1 || H > 1 << 20 || W > 1 << 20)
+        return xt_error("xt train", "image batch (%d, %d, %d) out of range", N, H, W);
+    g->N = N, g->H = H, g->W = W;
+    g->HP = (H + m->crop - 1) / m->crop, g->WP = (W + m->crop - 1) / m->crop;
+    g->R = N * g->HP * g->WP;
+    g->gh = g->HP * m->fh, g->gw = g->WP * m->fh;
+    g->Lt = g->gh * g->gw + 1;
+    return 0;
+}
+
+// Places the region buffers and the head's activations of a batch of geometry g (ng regions
+// keep gradients) in a, setting out's pointers; with out NULL only counts them (a measuring
+// arena) and touches nothing. The encoder places its own activations after these.
+static void plan_head(const xt_xt_train *m, const bgeom *g, int ng, xt_arena *a, xt_xt_train *out) {
+    xt_xt_train sink_m;
+    xlayer sink_l;
+    xt_xt_train *o = out ? out : &sink_m;
+    const int *Cs = m->enc->stage_c, *Hs = m->enc->stage_h, N = g->N;
+    size_t R = (size_t)g->R, rsz = (size_t)m->in_chans * m->crop * m->crop;
+    o->regions = xt_arena_f32(a, R * rsz);
+    for (int s = 0; s < m->ns; s++) o->feat[s] = xt_arena_f32(a, R * Cs[s] * Hs[s] * Hs[s]);
+    if (ng < g->R) {
+        o->kidx = xt_arena_bytes(a, R * sizeof(int));
+        o->kimg = xt_arena_f32(a, (size_t)ng * rsz);
+        for (int s = 0; s < m->ns; s++) o->kfeat[s] = xt_arena_f32(a, (size_t)ng * Cs[s] * Hs[s] * Hs[s]);
+        size_t nb = m->enc->act_bytes(m->enc, 1);
+        o->nog = (xt_arena){.base = xt_arena_bytes(a, nb), .size = nb};
     }
     if (!m->head) {
-        m->pooled = xt_arena_f32(a, (size_t)N * m->C);
-        m->a0 = xt_arena_f32(a, (size_t)N * m->F);
-        m->a1 = xt_arena_f32(a, (size_t)N * m->F);
-        m->lnm = xt_arena_f32(a, N);
-        m->lnr = xt_arena_f32(a, N);
-        m->a2 = xt_arena_f32(a, (size_t)N * m->F);
+        o->pooled = xt_arena_f32(a, (size_t)N * m->C);
+        o->a0 = xt_arena_f32(a, (size_t)N * m->F);
+        o->a1 = xt_arena_f32(a, (size_t)N * m->F);
+        o->lnm = xt_arena_f32(a, N);
+        o->lnr = xt_arena_f32(a, N);
+        o->a2 = xt_arena_f32(a, (size_t)N * m->F);
         return;
     }
-    size_t L = (size_t)m->gh * m->gw, Lt = L + 1, D = m->D, T = N * Lt, F = m->F;
-    m->tok = xt_arena_f32(a, N * L * m->C);
-    m->pe = xt_arena_f32(a, L * D);
-    m->x0 = xt_arena_f32(a, T * D);
+    size_t L = (size_t)g->gh * g->gw, Lt = L + 1, D = m->D, T = N * Lt, F = m->F;
+    o->tok = xt_arena_f32(a, N * L * m->C);
+    o->pe = xt_arena_f32(a, L * D);
+    o->x0 = xt_arena_f32(a, T * D);
     for (int i = 0; m->attn != 2 && i < m->nl; i++) {
-        xlayer *l = &m->L[i];
+        xlayer *l = out ? &out->L[i] : &sink_l;
         l->xin = xt_arena_f32(a, T * D);
         l->rstd1 = xt_arena_f32(a, T);
         l->h = xt_arena_f32(a, T * D);
@@ -265,32 +229,23 @@ static void plan_head(xt_xt_train *m, int N, int ng, xt_arena *a) {
         l->u = xt_arena_f32(a, T * F);
         l->mm = xt_arena_f32(a, T * F);
     }
-    if (m->attn == 2) xt_mamba_train_plan(m->mamba, N, (int)Lt, a);
-    m->xf = xt_arena_f32(a, T * D);
-    m->cls = xt_arena_f32(a, N * D);
-    m->cm = xt_arena_f32(a, N);
-    m->cr = xt_arena_f32(a, N);
-    m->cln = xt_arena_f32(a, N * D);
+    if (m->attn == 2 && out) xt_mamba_train_plan(out->mamba, N, (int)Lt, a);
+    else if (m->attn == 2) xt_arena_bytes(a, xt_mamba_train_act_bytes(m->mamba, N, (int)Lt)); // 64-byte multiple
+    o->xf = xt_arena_f32(a, T * D);
+    o->cls = xt_arena_f32(a, N * D);
+    o->cm = xt_arena_f32(a, N);
+    o->cr = xt_arena_f32(a, N);
+    o->cln = xt_arena_f32(a, N * D);
 }
 
-static int geometry(xt_xt_train *m, int N, int H, int W) {
-    if (N < 1 || H < 1 || W < 1 || H > 1 << 20 || W > 1 << 20)
-        return xt_error("xt train", "image batch (%d, %d, %d) out of range", N, H, W);
-    m->N = N, m->H = H, m->W = W;
-    m->HP = (H + m->crop - 1) / m->crop, m->WP = (W + m->crop - 1) / m->crop;
-    m->R = N * m->HP * m->WP;
-    m->gh = m->HP * m->fh, m->gw = m->WP * m->fh;
-    m->Lt = m->gh * m->gw + 1;
-    return 0;
-}
-
-size_t xt_xt_train_act_bytes(xt_xt_train *m, int N, int H, int W, int n_grad) {
-    if (geometry(m, N, H, W)) return 0;
+size_t xt_xt_train_act_bytes(const xt_xt_train *m, int N, int H, int W, int n_grad) {
+    bgeom g;
+    if (batch_geometry(m, N, H, W, &g)) return 0;
     xt_arena a;
     xt_arena_init(&a, 0);
-    int ng = n_grad > 0 && n_grad < m->R ? n_grad : m->R;
-    plan_head(m, N, ng, &a);
-    return a.high + 64 + enc_act_bytes(m, ng);
+    int ng = n_grad > 0 && n_grad < g.R ? n_grad : g.R;
+    plan_head(m, &g, ng, &a, NULL);
+    return a.high + 64 + m->enc->act_bytes(m->enc, ng);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -316,74 +271,75 @@ static void uncrop_add(float *dimg, const float *d, int C, int H, int W, int S, 
 
 // region feature (C, h, w) of region (n, rr, rc) <-> stitched map / tokens (n, y, x)
 static inline size_t feat_at(const xt_xt_train *m, int n, int c, int y, int x) {
-    int rr = y / m->fh, rc = x / m->fh, r = (n * m->HP + rr) * m->WP + rc;
+    int rr = y / m->fh, rc = x / m->fh, r = (n * m->b.HP + rr) * m->b.WP + rc;
     return (((size_t)r * m->C + c) * m->fh + y % m->fh) * m->fh + x % m->fh;
 }
 
 int xt_xt_train_forward(xt_xt_train *m, const xt_params *P, const float *img, int N, int H, int W,
                         const unsigned char *keep, float *logits, xt_arena *act, const xt_tap *tap) {
-    if (geometry(m, N, H, W)) return -1;
+    bgeom g;
+    if (batch_geometry(m, N, H, W, &g)) return -1;
     int ng = 0;
-    for (int r = 0; r < m->R; r++) ng += keep ? keep[r] != 0 : 1;
+    for (int r = 0; r < g.R; r++) ng += keep ? keep[r] != 0 : 1;
     if (ng < 1) return xt_error("xt train", "no region keeps gradients");
-    if (m->head && m->attn == 1 && m->Lt > 4096) // official min_seq_len: longer runs the LSH path
-        return xt_error("xt train", "%d tokens: HyperAttention's LSH path (> 4096 tokens) has no backward", m->Lt);
-    size_t need = xt_xt_train_act_bytes(m, N, H, W, ng);
-    if (act->measure || act->size - act->used < need)
-        return xt_error("xt train", "activation arena too small (%zu bytes free, need %zu)", act->size - act->used, need);
-    plan_head(m, N, ng, act);
-    int S = m->crop, C0 = m->in_chans, Cs[XT_MAX_STAGES], Hs[XT_MAX_STAGES];
-    enc_stages(m, Cs, Hs);
+    if (m->head && m->attn == 1 && g.Lt > 4096) // official min_seq_len: longer runs the LSH path
+        return xt_error("xt train", "%d tokens: HyperAttention's LSH path (> 4096 tokens) has no backward", g.Lt);
+    if (xt_arena_require(act, xt_xt_train_act_bytes(m, N, H, W, ng), "xt train", "activation arena")) return -1;
+    m->b = g;
+    m->ng = ng;
+    plan_head(m, &g, ng, act, m);
+    xt_encoder_train *enc = m->enc;
+    const int S = m->crop, C0 = m->in_chans, *Cs = enc->stage_c, *Hs = enc->stage_h;
     size_t rsz = (size_t)C0 * S * S;
     for (int n = 0; n < N; n++)
-        for (int r = 0; r < m->HP * m->WP; r++)
-            crop(m->regions + ((size_t)n * m->HP * m->WP + r) * rsz, img + (size_t)n * C0 * H * W, C0, H, W, S,
-                 (r / m->WP) * S, (r % m->WP) * S);
+        for (int r = 0; r < m->b.HP * m->b.WP; r++)
+            crop(m->regions + ((size_t)n * m->b.HP * m->b.WP + r) * rsz, img + (size_t)n * C0 * H * W, C0, H, W, S,
+                 (r / m->b.WP) * S, (r % m->b.WP) * S);
     // encoder: all regions in one batch, or (chipping) the kept ones with activations and the
     // rest forward-only, one at a time, each written back at its own position
-    if (ng == m->R) {
-        if (enc_forward(m, P, m->regions, m->R, m->feat, act, tap, "encoder.model.")) return -1;
+    if (ng == m->b.R) {
+        if (enc->forward(enc, P, m->regions, m->b.R, m->feat, act, tap, "encoder.model.")) return -1;
     } else {
         // forward-only regions first (their activations are dropped region by region), then the
         // kept ones as one batch, whose activations stay for backward; order is preserved
-        for (int r = 0, j = 0; r < m->R; r++) {
+        for (int r = 0, j = 0; r < m->b.R; r++) {
             if (keep[r]) { m->kidx[j++] = r; continue; }
             float *o[XT_MAX_STAGES];
             for (int s = 0; s < m->ns; s++) o[s] = m->feat[s] + (size_t)r * Cs[s] * Hs[s] * Hs[s];
             xt_arena_reset(&m->nog);
-            if (enc_forward(m, P, m->regions + r * rsz, 1, o, &m->nog, NULL, NULL)) return -1;
+            if (enc->forward(enc, P, m->regions + r * rsz, 1, o, &m->nog, NULL, NULL)) return -1;
         }
         for (int j = 0; j < ng; j++) memcpy(m->kimg + j * rsz, m->regions + m->kidx[j] * rsz, rsz * sizeof(float));
-        if (enc_forward(m, P, m->kimg, ng, m->kfeat, act, NULL, NULL)) return -1;
+        if (enc->forward(enc, P, m->kimg, ng, m->kfeat, act, NULL, NULL)) return -1;
         for (int s = 0; s < m->ns; s++) {
             size_t fs = (size_t)Cs[s] * Hs[s] * Hs[s];
             for (int j = 0; j < ng; j++) memcpy(m->feat[s] + m->kidx[j] * fs, m->kfeat[s] + j * fs, fs * sizeof(float));
         }
     }
     for (int s = 0; s < m->ns; s++) {
-        int64_t es[4] = {m->R, Cs[s], Hs[s], Hs[s]};
+        int64_t es[4] = {m->b.R, Cs[s], Hs[s], Hs[s]};
         xt_tap_emitf(tap, m->feat[s], 4, es, "encoder.%d", s);
     }
     int C = m->C, D = m->D, K = m->K;
     const float *fl = m->feat[m->ns - 1];
     if (xt_tap_on(tap)) {
-        float *stt = xt_xmalloc((size_t)N * C * m->gh * m->gw * sizeof(float));
+        float *stt = xt_xmalloc((size_t)N * C * m->b.gh * m->b.gw * sizeof(float));
         for (int n = 0; n < N; n++)
             for (int c = 0; c < C; c++)
-                for (int y = 0; y < m->gh; y++)
-                    for (int x = 0; x < m->gw; x++)
-                        stt[(((size_t)n * C + c) * m->gh + y) * m->gw + x] = fl[feat_at(m, n, c, y, x)];
-        int64_t ss[4] = {N, C, m->gh, m->gw};
+                for (int y = 0; y < m->b.gh; y++)
+                    for (int x = 0; x < m->b.gw; x++)
+                        stt[(((size_t)n * C + c) * m->b.gh + y) * m->b.gw + x] = fl[feat_at(m, n, c, y, x)];
+        int64_t ss[4] = {N, C, m->b.gh, m->b.gw};
         xt_tap_emitf(tap, stt, 4, ss, "stitched.%d", m->ns - 1);
         free(stt);
     }
     if (!m->head) { // ref: decoder.py LLMClassificationDecoder naive path (GAP + MLP)
-        int I = m->F, Lg = m->gh * m->gw;
+        int I = m->F, Lg = m->b.gh * m->b.gw;
         for (int n = 0; n < N; n++)
             for (int c = 0; c < C; c++) {
                 double s = 0;
-                for (int y = 0; y < m->gh; y++)
-                    for (int x = 0; x < m->gw; x++) s += fl[feat_at(m, n, c, y, x)];
+                for (int y = 0; y < m->b.gh; y++)
+                    for (int x = 0; x < m->b.gw; x++) s += fl[feat_at(m, n, c, y, x)];
                 m->pooled[(size_t)n * C + c] = (float)(s / Lg);
             }
         xt_linear_forward(m->a0, m->pooled, xt_pw(P, m->l0w), xt_pw(P, m->l0b), N, C, I);
@@ -401,12 +357,12 @@ int xt_xt_train_forward(xt_xt_train *m, const xt_params *P, const float *img, in
         return 0;
     }
     // xl head. ref: decoder.py LLMClassificationDecoder (tokens, input_proj, pos, cls at the end)
-    int L = m->gh * m->gw, Lt = L + 1, T = N * Lt, F = m->F;
+    int L = m->b.gh * m->b.gw, Lt = L + 1, T = N * Lt, F = m->F;
     for (int n = 0; n < N; n++)
-        for (int y = 0; y < m->gh; y++)
-            for (int x = 0; x < m->gw; x++)
-                for (int c = 0; c < C; c++) m->tok[((size_t)n * L + y * m->gw + x) * C + c] = fl[feat_at(m, n, c, y, x)];
-    xt_sincos_pos_embed_2d(m->pe, D, m->gh, m->gw);
+        for (int y = 0; y < m->b.gh; y++)
+            for (int x = 0; x < m->b.gw; x++)
+                for (int c = 0; c < C; c++) m->tok[((size_t)n * L + y * m->b.gw + x) * C + c] = fl[feat_at(m, n, c, y, x)];
+    xt_sincos_pos_embed_2d(m->pe, D, m->b.gh, m->b.gw);
     xt_tap_emit(tap, "pos_embed", m->pe, 2, (int64_t)L, (int64_t)D);
     for (int n = 0; n < N; n++) {
         float *x = m->x0 + (size_t)n * Lt * D;
@@ -458,28 +414,27 @@ int xt_xt_train_forward(xt_xt_train *m, const xt_params *P, const float *img, in
 // ---------------------------------------------------------------------------------------------
 // backward
 
-size_t xt_xt_train_scratch_bytes(xt_xt_train *m, int N, int H, int W, int n_grad) {
-    if (geometry(m, N, H, W)) return 0;
-    size_t R = (size_t)m->R, T = (size_t)N * m->Lt, D = m->D > 0 ? m->D : 1;
-    size_t L = (size_t)m->gh * m->gw;
+size_t xt_xt_train_scratch_bytes(const xt_xt_train *m, int N, int H, int W, int n_grad) {
+    bgeom g;
+    if (batch_geometry(m, N, H, W, &g)) return 0;
+    size_t R = (size_t)g.R, T = (size_t)N * g.Lt, D = m->D > 0 ? m->D : 1;
+    size_t L = (size_t)g.gh * g.gw;
     size_t head = 4 * T * D + 2 * T * (size_t)m->F + T * 3 * D + (size_t)N * D + L * m->C + 64 * 16;
     if (!m->head) head = (size_t)N * (4 * m->F + 2 * m->C) + 64 * 8;
-    size_t mam = m->mamba ? xt_mamba_train_scratch_floats(m->mamba, N, m->Lt) : 0;
+    size_t mam = m->mamba ? xt_mamba_train_scratch_floats(m->mamba, N, g.Lt) : 0;
     size_t fl = R * m->C * m->fh * m->fh, reg = R * m->in_chans * m->crop * m->crop;
-    int ng = n_grad > 0 && n_grad < m->R ? n_grad : m->R;
-    return (head + mam + 2 * fl + reg) * sizeof(float) + 64 * 8 + enc_scratch_bytes(m, ng);
+    int ng = n_grad > 0 && n_grad < g.R ? n_grad : g.R;
+    return (head + mam + 2 * fl + reg) * sizeof(float) + 64 * 8 + m->enc->scratch_bytes(m->enc, ng);
 }
 
 int xt_xt_train_backward(xt_xt_train *m, xt_params *P, const float *dlogits, float *dimg, xt_arena *scr) {
-    int N = m->N, C = m->C, D = m->D, K = m->K, F = m->F, Cs[XT_MAX_STAGES], Hs[XT_MAX_STAGES];
-    enc_stages(m, Cs, Hs);
-    size_t need = xt_xt_train_scratch_bytes(m, N, m->H, m->W, m->ng);
-    if (scr->measure || scr->size - scr->used < need)
-        return xt_error("xt train", "backward scratch too small (%zu bytes free, need %zu)", scr->size - scr->used, need);
+    int N = m->b.N, C = m->C, D = m->D, K = m->K, F = m->F;
+    size_t need = xt_xt_train_scratch_bytes(m, N, m->b.H, m->b.W, m->ng);
+    if (xt_arena_require(scr, need, "xt train", "backward scratch")) return -1;
     size_t mark = xt_arena_mark(scr);
-    float *dfl = xt_arena_f32(scr, (size_t)m->R * C * m->fh * m->fh);
+    float *dfl = xt_arena_f32(scr, (size_t)m->b.R * C * m->fh * m->fh);
     if (!m->head) {
-        int I = F, Lg = m->gh * m->gw;
+        int I = F, Lg = m->b.gh * m->b.gw;
         float *d2 = xt_arena_f32(scr, (size_t)N * I), *d1 = xt_arena_f32(scr, (size_t)N * I);
         float *dp = xt_arena_f32(scr, (size_t)N * C);
         xt_linear_backward(d2, xt_pg(P, m->l3w), xt_pg(P, m->l3b), dlogits, m->a2, xt_pw(P, m->l3w), N, I, K);
@@ -488,10 +443,10 @@ int xt_xt_train_backward(xt_xt_train *m, xt_params *P, const float *dlogits, flo
         xt_linear_backward(dp, xt_pg(P, m->l0w), xt_pg(P, m->l0b), d1, m->pooled, xt_pw(P, m->l0w), N, C, I);
         for (int n = 0; n < N; n++) // pooled = mean over the stitched map
             for (int c = 0; c < C; c++)
-                for (int y = 0; y < m->gh; y++)
-                    for (int x = 0; x < m->gw; x++) dfl[feat_at(m, n, c, y, x)] = dp[(size_t)n * C + c] / Lg;
+                for (int y = 0; y < m->b.gh; y++)
+                    for (int x = 0; x < m->b.gw; x++) dfl[feat_at(m, n, c, y, x)] = dp[(size_t)n * C + c] / Lg;
     } else {
-        int L = m->gh * m->gw, Lt = L + 1, T = N * Lt;
+        int L = m->b.gh * m->b.gw, Lt = L + 1, T = N * Lt;
         float *dx = xt_arena_f32(scr, (size_t)T * D), *t1 = xt_arena_f32(scr, (size_t)T * D);
         float *t2 = xt_arena_f32(scr, (size_t)T * D), *t3 = xt_arena_f32(scr, (size_t)T * D);
         float *dq = xt_arena_f32(scr, (size_t)T * 3 * D), *gs = xt_arena_f32(scr, 2 * (size_t)T * F);
@@ -539,29 +494,29 @@ int xt_xt_train_backward(xt_xt_train *m, xt_params *P, const float *dlogits, flo
             const float *d = dx + (size_t)n * Lt * D;
             for (int j = 0; j < D; j++) dct[j] += d[(size_t)L * D + j];
             xt_linear_backward(dtok, xt_pg(P, m->ipw), xt_pg(P, m->ipb), d, m->tok + (size_t)n * L * C, xt_pw(P, m->ipw), L, C, D);
-            for (int y = 0; y < m->gh; y++)
-                for (int x = 0; x < m->gw; x++)
-                    for (int c = 0; c < C; c++) dfl[feat_at(m, n, c, y, x)] = dtok[((size_t)y * m->gw + x) * C + c];
+            for (int y = 0; y < m->b.gh; y++)
+                for (int x = 0; x < m->b.gw; x++)
+                    for (int c = 0; c < C; c++) dfl[feat_at(m, n, c, y, x)] = dtok[((size_t)y * m->b.gw + x) * C + c];
         }
     }
     // encoder: only the kept regions (chipping) get gradients
     const float *dst[XT_MAX_STAGES] = {0};
     size_t fs = (size_t)C * m->fh * m->fh, rsz = (size_t)m->in_chans * m->crop * m->crop;
     dst[m->ns - 1] = dfl;
-    if (m->ng < m->R) {
+    if (m->ng < m->b.R) {
         float *k = xt_arena_f32(scr, (size_t)m->ng * fs);
         for (int j = 0; j < m->ng; j++) memcpy(k + j * fs, dfl + m->kidx[j] * fs, fs * sizeof(float));
         dst[m->ns - 1] = k;
     }
     float *dreg = dimg ? xt_arena_f32(scr, (size_t)m->ng * rsz) : NULL;
-    if (enc_backward(m, P, dst, dreg, scr)) return -1;
+    if (m->enc->backward(m->enc, P, dst, dreg, scr)) return -1;
     if (dimg) {
-        int S = m->crop, C0 = m->in_chans, per = m->HP * m->WP;
-        memset(dimg, 0, (size_t)N * C0 * m->H * m->W * sizeof(float));
+        int S = m->crop, C0 = m->in_chans, per = m->b.HP * m->b.WP;
+        memset(dimg, 0, (size_t)N * C0 * m->b.H * m->b.W * sizeof(float));
         for (int j = 0; j < m->ng; j++) {
-            int r = m->ng < m->R ? m->kidx[j] : j, n = r / per, q = r % per;
-            uncrop_add(dimg + (size_t)n * C0 * m->H * m->W, dreg + j * rsz, C0, m->H, m->W, S, (q / m->WP) * S,
-                       (q % m->WP) * S);
+            int r = m->ng < m->b.R ? m->kidx[j] : j, n = r / per, q = r % per;
+            uncrop_add(dimg + (size_t)n * C0 * m->b.H * m->b.W, dreg + j * rsz, C0, m->b.H, m->b.W, S, (q / m->b.WP) * S,
+                       (q % m->b.WP) * S);
         }
     }
     xt_arena_release(scr, mark);

@@ -17,7 +17,7 @@
 #include <string.h>
 
 #include "run/convert.h"
-#include "models/models.h" // presets: xt_preset_config, xt_backbone_resolve
+#include "models/models.h" // presets: xt_preset_config, xt_backbone_resolve, xt_hiera_size_heads
 
 // ---------------------------------------------------------------------------------------------
 // a small mutable config tree (the JSON DOM in core is read-only)
@@ -53,31 +53,9 @@ static cnode *cnode_child(cnode *c, const char *key, int create) {
     return c->kids[c->n++] = cnode_new(key);
 }
 
-static void json_emit(xt_sbuf *s, const xt_json *j, int depth) {
-    switch (j->type) {
-    case XT_JSON_NULL: xt_sbuf_printf(s, "null"); break;
-    case XT_JSON_BOOL: xt_sbuf_printf(s, "%s", j->num ? "true" : "false"); break;
-    case XT_JSON_NUM:
-        if (j->num == floor(j->num) && fabs(j->num) < 9e15) xt_sbuf_printf(s, "%lld", (long long)j->num);
-        else xt_sbuf_printf(s, "%.17g", j->num);
-        break;
-    case XT_JSON_STR: xt_sbuf_json_str(s, j->str); break;
-    case XT_JSON_ARR:
-    case XT_JSON_OBJ:
-        xt_sbuf_printf(s, "%c", j->type == XT_JSON_ARR ? '[' : '{');
-        for (int i = 0; i < j->n; i++) {
-            if (i) xt_sbuf_printf(s, ",");
-            if (j->type == XT_JSON_OBJ) { xt_sbuf_json_str(s, j->keys[i]); xt_sbuf_printf(s, ":"); }
-            json_emit(s, j->items[i], depth + 1);
-        }
-        xt_sbuf_printf(s, "%c", j->type == XT_JSON_ARR ? ']' : '}');
-        break;
-    }
-}
-
 static char *json_text(const xt_json *j) {
     xt_sbuf s = {0};
-    json_emit(&s, j, 0);
+    xt_sbuf_json(&s, j, 0);
     return s.p;
 }
 
@@ -249,19 +227,14 @@ static int infer_hiera(infer *I, const char *p, int *final_c) {
         set_int(I, "crop_size", side * 4);
         xt_sbuf_printf(I->notes, "crop_size %lld from %spos_embed (%lld tokens, patch stride 4)\n", side * 4, p, ntok);
     }
-    // presets of the hiera package (hiera_tiny_224 ... hiera_huge_224): heads are not in the shapes
-    static const struct { int e, s[4], heads; const char *name; } pre[] = {
-        {96, {1, 2, 7, 2}, 1, "tiny"},        {96, {1, 2, 11, 2}, 1, "small"}, {96, {2, 3, 16, 3}, 1, "base"},
-        {112, {2, 3, 16, 3}, 2, "base_plus"}, {144, {2, 6, 36, 4}, 2, "large"}, {256, {2, 6, 36, 4}, 4, "huge"},
-    };
-    int found = 0;
-    for (size_t i = 0; ns == 4 && i < sizeof pre / sizeof *pre; i++)
-        if (pre[i].e == e && !memcmp(pre[i].s, stages, sizeof pre[i].s)) {
-            set_int(I, "hiera.num_heads", pre[i].heads);
-            xt_sbuf_printf(I->notes, "Hiera %s preset recognised: num_heads %d\n", pre[i].name, pre[i].heads);
-            found = 1;
-        }
-    if (!found) strcat(I->missing, " hiera.num_heads");
+    // sizes of the hiera package (hiera_tiny_224 ... hiera_huge_224): heads are not in the shapes
+    const char *size = NULL;
+    int heads = xt_hiera_size_heads(e, stages, ns, &size);
+    if (heads) {
+        set_int(I, "hiera.num_heads", heads);
+        xt_sbuf_printf(I->notes, "Hiera %s preset recognised: num_heads %d\n", size, heads);
+    } else
+        strcat(I->missing, " hiera.num_heads");
     *final_c = width;
     return 0;
 }
@@ -562,28 +535,14 @@ static int ends_with(const char *s, const char *suf) {
     return n >= k && !strcmp(s + n - k, suf);
 }
 
-static char *read_text(const char *path, size_t *len) {
-    FILE *f = fopen(path, "rb");
-    if (!f) { xt_error("config", "%s: cannot open", path); return NULL; }
-    xt_sbuf s = {0};
-    char buf[65536];
-    size_t n;
-    while ((n = fread(buf, 1, sizeof buf, f)) > 0) {
-        if (s.n + n > (16u << 20)) { fclose(f); xt_sbuf_free(&s); xt_error("config", "%s: larger than 16 MiB", path); return NULL; }
-        xt_sbuf_printf(&s, "%.*s", (int)n, buf);
-    }
-    fclose(f);
-    if (!s.p) xt_sbuf_printf(&s, "%s", "");
-    *len = s.n;
-    return s.p;
-}
+#define CONFIG_MAX_BYTES (16u << 20)
 
 // Parses path and, recursively, its base_configs (as xt/config.py: relative to the working
 // directory; we also try the YAML file's folder and its parents, so configs work from anywhere).
 static int yaml_load(const char *path, ydocs *D, int depth, xt_sbuf *notes) {
     if (depth > 4 || D->n >= 16) return xt_error("config", "%s: base_configs nested too deeply", path);
     size_t len;
-    char *text = read_text(path, &len);
+    char *text = xt_read_file(path, CONFIG_MAX_BYTES, &len, "config");
     if (!text) return -1;
     xt_json *y = xt_yaml_parse(text, len, path);
     free(text);
@@ -629,7 +588,7 @@ static int load_given(const char *path, cnode *given, xt_sbuf *notes) {
         xt_st_close(st);
     } else {
         size_t len;
-        char *text = read_text(path, &len);
+        char *text = xt_read_file(path, CONFIG_MAX_BYTES, &len, "config");
         if (!text) return -1;
         if (ends_with(path, ".yaml") || ends_with(path, ".yml")) {
             free(text);

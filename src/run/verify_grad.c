@@ -30,46 +30,29 @@ static int region_grad(xt_st *st, const xt_json *cfg, const xt_tap *tap, int hie
     xt_arena act = {0}, scr = {0};
     float *out[XT_MAX_STAGES] = {0}, *dimg = NULL;
     const float *cot[XT_MAX_STAGES] = {0};
-    xt_swin_train *m = NULL;
-    xt_hiera_train *mh = NULL;
-    xt_convnext_train *mc = NULL;
-    if (convnext) {
-        if (!(mc = xt_convnext_train_new(&P, cfg, "", S))) goto done;
-    } else if (hiera) {
-        const xt_json *hc = xt_json_get(cfg, "hiera");
-        if (!hc) { xt_error("verify", "%s: config has no 'hiera' object", st->path); goto done; }
-        if (!(mh = xt_hiera_train_new(&P, hc, "model.", S))) goto done;
-    } else if (!(m = xt_swin_train_new(&P, cfg, "model.", S)))
-        goto done;
-    int C[XT_MAX_STAGES], H[XT_MAX_STAGES], ns = mc ? xt_convnext_train_stages(mc, C, H) : mh ? xt_hiera_train_stages(mh, C, H) : xt_swin_train_stages(m, C, H);
-    int pe = xt_params_find(&P, mc ? "stem_0.weight" : "model.patch_embed.proj.weight"); // the first conv
-    if (ti->shape[1] != P.p[pe].shape[1]) {
-        xt_error("verify", "%s: input.image has %lld channels, the model %lld", st->path, (long long)ti->shape[1],
-                 (long long)P.p[pe].shape[1]);
+    xt_encoder_train *m = NULL;
+    const xt_json *ec = cfg; // the encoder's config object and weight prefix, as its inference verify reads them
+    const char *arch = convnext ? "convnext" : hiera ? "hiera" : "swinv2", *pre = convnext ? "" : "model.";
+    if (hiera && !(ec = xt_json_get(cfg, "hiera"))) { xt_error("verify", "%s: config has no 'hiera' object", st->path); goto done; }
+    if (!(m = xt_encoder_train_new(&P, arch, ec, pre, S))) goto done;
+    const int ns = m->n_stages, *C = m->stage_c, *H = m->stage_h;
+    if (ti->shape[1] != m->in_chans) {
+        xt_error("verify", "%s: input.image has %lld channels, the model %d", st->path, (long long)ti->shape[1], m->in_chans);
         goto done;
     }
     if (xt_params_alloc(&P) || xt_params_load(&P, st)) goto done;
-    if (xt_arena_init(&act, mc   ? xt_convnext_train_act_bytes(mc, B)
-                            : mh ? xt_hiera_train_act_bytes(mh, B)
-                                 : xt_swin_train_act_bytes(m, B)) ||
-        xt_arena_init(&scr, mc   ? xt_convnext_train_scratch_bytes(mc, B)
-                            : mh ? xt_hiera_train_scratch_bytes(mh, B)
-                                 : xt_swin_train_scratch_bytes(m, B)))
-        goto done;
+    if (xt_arena_init(&act, m->act_bytes(m, B)) || xt_arena_init(&scr, m->scratch_bytes(m, B))) goto done;
     double loss = 0;
     for (int s = 0; s < ns; s++) {
         size_t n = (size_t)B * C[s] * H[s] * H[s];
         out[s] = xt_malloc_checked(n * sizeof(float), "stage output");
         if (!out[s]) goto done;
     }
-    if (mc   ? xt_convnext_train_forward(mc, &P, img, B, out, &act, tap, "")
-        : mh ? xt_hiera_train_forward(mh, &P, img, B, out, &act, tap, "model.")
-             : xt_swin_train_forward(m, &P, img, B, out, &act, tap, "model."))
-        goto done;
+    if (m->forward(m, &P, img, B, out, &act, tap, pre)) goto done;
     for (int s = 0; s < ns; s++) {
         size_t n = (size_t)B * C[s] * H[s] * H[s];
         int64_t sh[4] = {B, C[s], H[s], H[s]};
-        if (mh) {
+        if (hiera) {
             float *t = xt_malloc_checked(n * sizeof(float), "stage output");
             if (!t) goto done;
             xt_nchw_to_nhwc(t, out[s], B, C[s], H[s] * H[s]);
@@ -89,10 +72,7 @@ static int region_grad(xt_st *st, const xt_json *cfg, const xt_tap *tap, int hie
     float lf = (float)loss;
     xt_tap_emit(tap, "loss", &lf, 1, (int64_t)1);
     if (!(dimg = xt_malloc_checked((size_t)ti->numel * sizeof(float), "image gradient"))) goto done;
-    if (mc   ? xt_convnext_train_backward(mc, &P, cot, dimg, &scr)
-        : mh ? xt_hiera_train_backward(mh, &P, cot, dimg, &scr)
-             : xt_swin_train_backward(m, &P, cot, dimg, &scr))
-        goto done;
+    if (m->backward(m, &P, cot, dimg, &scr)) goto done;
     emit_grads(&P, tap);
     xt_tap_emitf(tap, dimg, 4, ti->shape, "grad.input.image");
     rc = 0;
@@ -101,9 +81,7 @@ done:
     free(dimg);
     xt_arena_free(&act);
     xt_arena_free(&scr);
-    xt_swin_train_free(m);
-    xt_hiera_train_free(mh);
-    xt_convnext_train_free(mc);
+    if (m) m->free(m);
     xt_params_free(&P);
     return rc;
 }

@@ -38,20 +38,7 @@ static char *join(const char *dir, const char *p) {
     return s;
 }
 
-static char *read_all(const char *path, size_t *len) {
-    FILE *f = fopen(path, "rb");
-    if (!f) { xt_error("data", "%s: cannot open", path); return NULL; }
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    if (n < 0 || n > (1l << 31)) { fclose(f); xt_error("data", "%s: unreadable size", path); return NULL; }
-    char *s = xt_xmalloc((size_t)n + 1);
-    if (fread(s, 1, (size_t)n, f) != (size_t)n) { fclose(f); free(s); xt_error("data", "%s: read error", path); return NULL; }
-    fclose(f);
-    s[n] = 0;
-    *len = (size_t)n;
-    return s;
-}
+#define LIST_MAX_BYTES ((size_t)1 << 31) // dataset lists (CSV, iNaturalist JSON)
 
 static void add(xt_dataset *d, char *path, int label, int *cap) {
     if (d->n == *cap) {
@@ -67,7 +54,7 @@ static void add(xt_dataset *d, char *path, int label, int *cap) {
 
 static int open_csv(xt_dataset *d, const char *path, const char *dir) {
     size_t len;
-    char *s = read_all(path, &len);
+    char *s = xt_read_file(path, LIST_MAX_BYTES, &len, "data");
     if (!s) return -1;
     int cap = 0, line = 0;
     for (char *p = s, *nl; p && *p; p = nl) {
@@ -99,7 +86,7 @@ static int open_csv(xt_dataset *d, const char *path, const char *dir) {
 // ref: iNaturalist 2018 train2018.json / val2018.json
 static int open_inat(xt_dataset *d, const char *path, const char *dir) {
     size_t len;
-    char *s = read_all(path, &len);
+    char *s = xt_read_file(path, LIST_MAX_BYTES, &len, "data");
     if (!s) return -1;
     xt_json *j = xt_json_parse(s, len, path);
     free(s);

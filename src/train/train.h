@@ -3,8 +3,8 @@
 //
 // Memory: parameters, gradients and AdamW moments are four flat float arrays of the same layout
 // (one block per parameter, official state_dict names and order). Activations of one training
-// forward live in one arena sized by a measure pass over the same allocation code; backward
-// scratch in a second arena, sized the same way. Nothing is allocated per step.
+// forward live in one arena, backward scratch in a second, both sized up front by pure functions
+// of the model and the batch (models/trainable.h) and allocated once: a step allocates nothing.
 #ifndef XT_TRAIN_H
 #define XT_TRAIN_H
 

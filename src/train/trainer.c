@@ -28,25 +28,6 @@ int xt_train_opts_parse(const xt_json *j, xt_train_opts *o) {
     return 0;
 }
 
-static void dump(xt_sbuf *b, const xt_json *j) {
-    switch (j->type) {
-    case XT_JSON_NULL: xt_sbuf_printf(b, "null"); break;
-    case XT_JSON_BOOL: xt_sbuf_printf(b, j->num ? "true" : "false"); break;
-    case XT_JSON_NUM: xt_sbuf_printf(b, "%.17g", j->num); break;
-    case XT_JSON_STR: xt_sbuf_json_str(b, j->str); break;
-    case XT_JSON_ARR:
-    case XT_JSON_OBJ:
-        xt_sbuf_printf(b, j->type == XT_JSON_ARR ? "[" : "{");
-        for (int i = 0; i < j->n; i++) {
-            if (i) xt_sbuf_printf(b, ", ");
-            if (j->type == XT_JSON_OBJ) { xt_sbuf_json_str(b, j->keys[i]); xt_sbuf_printf(b, ": "); }
-            dump(b, j->items[i]);
-        }
-        xt_sbuf_printf(b, j->type == XT_JSON_ARR ? "]" : "}");
-        break;
-    }
-}
-
 static void state_json(xt_sbuf *b, const xt_train_opts *o, int64_t step) {
     xt_sbuf_printf(b, "{\"step\": %lld, \"img_size\": %d, \"batch\": %d, \"augment\": %s, \"warmup\": %d, "
                       "\"save_every\": %d, \"steps\": %.17g, \"epochs\": %.17g, \"lr\": %.17g, \"min_lr_ratio\": %.17g, "
@@ -136,7 +117,7 @@ int xt_train_run(const xt_json *mcfg, xt_st *from, int resume, const xt_train_op
         xt_params_init(&P, seed); // what --init does not provide keeps this
         if (from && xt_params_load_partial(&P, from, &res->init)) goto done;
     }
-    dump(&cfgs, mcfg);
+    xt_sbuf_json(&cfgs, mcfg, 1);
     int K = xt_xt_train_num_classes(m), crop = xt_xt_train_crop(m), S = o->img_size, N = o->batch;
     int C = xt_xt_train_in_chans(m);
     if (!o->data || !o->data[0]) { xt_error("train", "no training data (--data)"); goto done; }
