@@ -94,6 +94,10 @@ typedef struct xt_sbuf {
 void xt_sbuf_printf(xt_sbuf *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void xt_sbuf_json_str(xt_sbuf *s, const char *str); // appends a quoted, escaped JSON string
 void xt_sbuf_free(xt_sbuf *s);
+// The shortest decimal that reads back as x, written as Python's repr(float) writes it
+// ("0.1", "2050.0", "1e-05", "1.5e+16", "inf", "nan"); buf holds at least 32 bytes. Returns buf.
+// Output that Python code compares as text (the xView3 CSV and scores) needs exactly this form.
+char *xt_fmt_pyfloat(char *buf, double x);
 
 // ---------------------------------------------------------------------------------------------
 // GEMM (gemm.c): row-major, BLAS-backed, with a naive reference for tests.
