@@ -326,7 +326,7 @@ int xt_xview_post_finish(xt_xview_post *p, xt_xview_det **dets, int64_t *n) {
         }
         p->nprev = 0;
     }
-    qsort(p->out, (size_t)p->nout, sizeof *p->out, by_first);
+    if (p->nout) qsort(p->out, (size_t)p->nout, sizeof *p->out, by_first);
     if (p->labels && p->y > 0) { // provisional ids -> output ranks
         int32_t *rank = xt_xcalloc((size_t)p->ncomp + 1, sizeof *rank);
         for (int64_t k = 0; k < p->nout; k++) rank[p->out[k].comp] = (int32_t)(k + 1);
