@@ -12,6 +12,7 @@
 void xt_csv_free(xt_csv *c) {
     if (!c) return;
     free(c->what);
+    for (int k = 0; c->head && k < c->n_cols; k++) free(c->head[k]);
     free(c->head);
     free(c->cell);
     free(c->line);
@@ -60,6 +61,7 @@ xt_csv *xt_csv_parse(const char *text, size_t len, const char *what) {
     buf st = {0};
     offs cells = {0}, lines = {0}; // cells: store offsets of every field of the data rows (n_cols per row)
     offs row = {0};                // the fields of the row being read
+    offs head = {0};               // store offsets of the header names
     const char *s = text, *end = text + len;
     int64_t line = 1;
     if (len >= 3 && !memcmp(s, "\xef\xbb\xbf", 3)) s += 3;
@@ -118,19 +120,17 @@ xt_csv *xt_csv_parse(const char *text, size_t len, const char *what) {
             line++;
         }
         if (!have_head) {
-            if (row.n > 100000) { xt_error("csv", "%s: %zu columns", c->what, row.n); goto fail; }
-            c->n_cols = (int)row.n;
-            c->head = xt_xmalloc(row.n * sizeof *c->head);
-            for (size_t k = 0; k < row.n; k++) c->head[k] = (char *)(uintptr_t)row.v[k]; // offsets for now
+            if (row.n > 10000) { xt_error("csv", "%s: %zu columns (at most 10000)", c->what, row.n); goto fail; }
+            for (size_t k = 0; k < row.n; k++) push_off(&head, row.v[k]);
             have_head = 1;
             continue;
         }
-        if ((int)row.n > c->n_cols) {
-            xt_error("csv", "%s: line %lld: %zu fields, the header has %d", c->what, (long long)row_line, row.n, c->n_cols);
+        if (row.n > head.n) {
+            xt_error("csv", "%s: line %lld: %zu fields, the header has %zu", c->what, (long long)row_line, row.n, head.n);
             goto fail;
         }
         for (size_t k = 0; k < row.n; k++) push_off(&cells, row.v[k]);
-        for (int k = (int)row.n; k < c->n_cols; k++) push_off(&cells, SIZE_MAX); // missing: the empty text
+        for (size_t k = row.n; k < head.n; k++) push_off(&cells, SIZE_MAX); // missing: the empty text
         push_off(&lines, (size_t)row_line);
     }
     if (!have_head) {
@@ -141,17 +141,22 @@ xt_csv *xt_csv_parse(const char *text, size_t len, const char *what) {
     c->store = st.p;
     st.p = NULL;
     size_t empty = st.n - 1;
+    // names as pandas makes them: an empty one is "Unnamed: <k>" (e.g. the index column of
+    // DataFrame.to_csv), a repeated one gets ".1", ".2", ... (the first keeps the name)
+    c->n_cols = (int)head.n;
+    c->head = xt_xcalloc(head.n + 1, sizeof *c->head);
     for (int k = 0; k < c->n_cols; k++) {
-        c->head[k] = c->store + (uintptr_t)c->head[k];
-        if (!c->head[k][0]) {
-            xt_error("csv", "%s: column %d has an empty name", c->what, k + 1);
-            goto fail;
+        const char *nm = c->store + head.v[k];
+        char *h = xt_xmalloc(strlen(nm) + 32);
+        if (!*nm) sprintf(h, "Unnamed: %d", k);
+        else strcpy(h, nm);
+        for (int dup = 1;; dup++) {
+            int j = 0;
+            while (j < k && strcmp(c->head[j], h)) j++;
+            if (j == k) break;
+            sprintf(h, "%s.%d", *nm ? nm : "Unnamed", dup);
         }
-        for (int j = 0; j < k; j++)
-            if (!strcmp(c->head[j], c->head[k])) {
-                xt_error("csv", "%s: column '%s' appears twice in the header", c->what, c->head[k]);
-                goto fail;
-            }
+        c->head[k] = h;
     }
     c->n_rows = (int64_t)lines.n;
     c->cell = xt_xmalloc((cells.n ? cells.n : 1) * sizeof *c->cell);
@@ -161,13 +166,14 @@ xt_csv *xt_csv_parse(const char *text, size_t len, const char *what) {
     free(cells.v);
     free(lines.v);
     free(row.v);
+    free(head.v);
     return c;
 fail:
-    if (c->head && !c->store) { free(c->head); c->head = NULL; } // still offsets
     free(st.p);
     free(cells.v);
     free(lines.v);
     free(row.v);
+    free(head.v);
     xt_csv_free(c);
     return NULL;
 }

@@ -4,12 +4,13 @@
 
 #include <stdint.h>
 
-// A parsed table: a header row of unique names and data rows of text cells (unquoted). What
+// A parsed table: a header row of names and data rows of text cells (unquoted). What
 // pandas.read_csv(index_col=False) does with the same bytes: RFC 4180 quoting ("" inside quotes
 // is a quote; quoted fields may hold commas and newlines), \n, \r\n or \r line ends, a UTF-8 BOM
-// skipped, empty lines skipped, a row shorter than the header padded with empty (missing) cells.
-// Refused with the line number: more fields than the header, text after a closing quote, an
-// unterminated quote, NUL bytes, an empty or duplicate column name, no header.
+// skipped, empty lines skipped, a row shorter than the header padded with empty (missing) cells,
+// an empty column name made "Unnamed: <k>" and a repeated one "<name>.1", ".2", ... Refused with
+// the line number: more fields than the header, text after a closing quote or a quote inside an
+// unquoted field, an unterminated quote, NUL bytes, no header, more than 10000 columns.
 typedef struct xt_csv {
     char *what;       // file name for messages
     int n_cols;

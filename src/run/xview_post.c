@@ -226,6 +226,7 @@ static void process_row(xt_xview_post *p, int64_t r) {
     const uint16_t *ml = p->ml[r % 2];
     p->ncur = 0;
     p->nmerged = 0;
+    if (p->labels) memset(p->labels + r * W, 0, (size_t)W * sizeof *p->labels); // background
     int pi = 0;
     for (int x = 0; x < W;) {
         if (!d[x]) { x++; continue; }
@@ -345,7 +346,6 @@ int xt_xview_detect(const uint8_t *vessel_u8, const uint8_t *fishing_u8, const u
                     const uint16_t *length_f16, int H, int W, int flags, int32_t *labels, xt_xview_det **dets, int64_t *n) {
     *dets = NULL;
     *n = 0;
-    if (labels) memset(labels, 0, (size_t)H * (size_t)W * sizeof *labels);
     xt_xview_post *p = xt_xview_post_new(W, flags, labels);
     if (!p) return -1;
     int rc = xt_xview_post_rows(p, 0, H, vessel_u8, fishing_u8, center_u8, length_f16, W) ? -1 : xt_xview_post_finish(p, dets, n);
