@@ -101,6 +101,10 @@ void xt_sbuf_json_str(xt_sbuf *s, const char *str); // appends a quoted, escaped
 // back to the same double); spaced: ", " and ": " between items, else compact.
 void xt_sbuf_json(xt_sbuf *s, const xt_json *j, int spaced);
 void xt_sbuf_free(xt_sbuf *s);
+// The shortest decimal that reads back as x, written as Python's repr(float) writes it
+// ("0.1", "2050.0", "1e-05", "1.5e+16", "inf", "nan"); buf holds at least 32 bytes. Returns buf.
+// Output that Python code compares as text (the xView3 CSV and scores) needs exactly this form.
+char *xt_fmt_pyfloat(char *buf, double x);
 
 // A whole file (or stream) as a NUL-terminated buffer of *len bytes (free with free()); NULL +
 // error "<where>: <path>: cannot open" / "larger than N MiB" / "read error". (file.c)

@@ -325,3 +325,45 @@ void xt_sbuf_free(xt_sbuf *s) {
     s->p = NULL;
     s->n = s->cap = 0;
 }
+
+char *xt_fmt_pyfloat(char *buf, double x) {
+    if (isnan(x)) return strcpy(buf, "nan");
+    if (isinf(x)) return strcpy(buf, x < 0 ? "-inf" : "inf");
+    char e[40];
+    for (int p = 1; p <= 17; p++) { // the fewest significant digits that round-trip (glibc rounds exactly)
+        snprintf(e, sizeof e, "%.*e", p - 1, x);
+        if (strtod(e, NULL) == x) break;
+    }
+    // e = [-]d[.ddd]e<sign><exp>: split into digits and decimal exponent
+    char dig[24];
+    int nd = 0, exp10 = 0;
+    const char *c = e;
+    char *o = buf;
+    if (*c == '-') *o++ = *c++;
+    for (; *c && *c != 'e'; c++)
+        if (*c != '.') dig[nd++] = *c;
+    if (*c == 'e') exp10 = atoi(c + 1);
+    while (nd > 1 && dig[nd - 1] == '0') nd--;
+    if (exp10 >= -4 && exp10 < 16) { // positional, always with a fraction part (Python's 'r' format)
+        if (exp10 < 0) {
+            o += sprintf(o, "0.");
+            for (int k = 0; k < -exp10 - 1; k++) *o++ = '0';
+            for (int k = 0; k < nd; k++) *o++ = dig[k];
+        } else {
+            for (int k = 0; k <= exp10; k++) *o++ = k < nd ? dig[k] : '0';
+            *o++ = '.';
+            if (nd > exp10 + 1)
+                for (int k = exp10 + 1; k < nd; k++) *o++ = dig[k];
+            else *o++ = '0';
+        }
+        *o = 0;
+    } else { // scientific: d[.ddd]e[+-]XX, at least two exponent digits
+        *o++ = dig[0];
+        if (nd > 1) {
+            *o++ = '.';
+            for (int k = 1; k < nd; k++) *o++ = dig[k];
+        }
+        sprintf(o, "e%c%02d", exp10 < 0 ? '-' : '+', exp10 < 0 ? -exp10 : exp10);
+    }
+    return buf;
+}

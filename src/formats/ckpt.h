@@ -38,6 +38,7 @@ typedef enum {
     XT_PK_NONE, XT_PK_BOOL, XT_PK_INT, XT_PK_BIGINT, XT_PK_FLOAT, XT_PK_STR, XT_PK_BYTES,
     XT_PK_TUPLE, XT_PK_LIST, XT_PK_DICT, XT_PK_GLOBAL, XT_PK_STORAGE, XT_PK_TENSOR,
     XT_PK_MARK, // internal: never in a finished object
+    XT_PK_NDARRAY, XT_PK_DTYPE, // numpy objects (xt_pk_load_numpy only)
     XT_PK_TYPE_COUNT
 } xt_pk_type;
 
@@ -55,9 +56,24 @@ typedef enum {
     XT_G_REBUILD_TENSOR,   // torch._utils._rebuild_tensor_v2
     XT_G_REBUILD_PARAM,    // torch._utils._rebuild_parameter
     XT_G_STORAGE,          // torch.<X>Storage (sdtype says which)
+    XT_G_NP_RECONSTRUCT,   // numpy.core.multiarray._reconstruct (xt_pk_load_numpy only)
+    XT_G_NP_NDARRAY,       // numpy.ndarray
+    XT_G_NP_DTYPE,         // numpy.dtype
 } xt_pk_global;
 
 typedef struct xt_pk_obj xt_pk_obj;
+// A numpy array as np.save(allow_pickle=True) pickles it: _reconstruct(ndarray, (0,), b'b')
+// then BUILD with (version, shape, dtype, fortran_order, data). data is the element LIST for
+// dtype 'O', else BYTES of exactly numel x itemsize (checked at BUILD).
+typedef struct xt_pk_ndarray {
+    int built;              // BUILD seen
+    int ndim, fortran;
+    int64_t shape[XT_MAX_DIMS], numel;
+    char code[8];           // dtype kind + size: "O8", "f8", "i8", "i4", "u1", ...
+    char order;             // '<', '>', '|' or '='
+    int itemsize;
+    xt_pk_obj *data;
+} xt_pk_ndarray;
 typedef struct xt_pk_storage {
     char *key;           // persistent-id key: zip entry data/<key>, or the legacy storage key
     xt_sdtype dtype;
@@ -86,6 +102,7 @@ struct xt_pk_obj {
             int ndim;
             int64_t shape[XT_MAX_DIMS], stride[XT_MAX_DIMS];
         } *tensor;
+        xt_pk_ndarray *nd; // NDARRAY; DTYPE uses its code/order/itemsize only
     } u;
 };
 
@@ -100,6 +117,10 @@ typedef struct xt_pk xt_pk; // owns every object and storage it created
 // the source in messages. NULL + error on any violation (unknown opcode or global, truncation,
 // bad memo reference, type errors, limits).
 xt_pk *xt_pk_load(const uint8_t *data, size_t len, size_t *used, const char *what);
+// Same VM for numpy pickles (np.save of object arrays): also accepts the globals
+// numpy.core.multiarray._reconstruct (or numpy._core...), numpy.ndarray and numpy.dtype, and
+// builds XT_PK_NDARRAY objects from them. Nothing else numpy can pickle is accepted.
+xt_pk *xt_pk_load_numpy(const uint8_t *data, size_t len, size_t *used, const char *what);
 void xt_pk_free(xt_pk *pk);
 xt_pk_obj *xt_pk_result(const xt_pk *pk);
 int xt_pk_n_storages(const xt_pk *pk);

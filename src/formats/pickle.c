@@ -34,7 +34,8 @@ struct xt_pk {
 };
 
 static const char *type_names[XT_PK_TYPE_COUNT] = {"None", "bool", "int", "int (big)", "float", "str", "bytes", "tuple",
-                                                   "list", "dict", "global", "storage", "tensor", "mark"};
+                                                   "list", "dict", "global", "storage", "tensor", "mark",
+                                                   "numpy array", "numpy dtype"};
 const char *xt_pk_type_name(xt_pk_type t) { return t < XT_PK_TYPE_COUNT ? type_names[t] : "?"; }
 
 static xt_pk_obj *new_obj(xt_pk *pk, xt_pk_type t) {
@@ -54,6 +55,7 @@ static void free_obj(xt_pk_obj *o) {
     case XT_PK_STR: case XT_PK_BYTES: case XT_PK_BIGINT: free(o->u.s); break;
     case XT_PK_TUPLE: case XT_PK_LIST: case XT_PK_DICT: free(o->u.items); break;
     case XT_PK_TENSOR: free(o->u.tensor); break;
+    case XT_PK_NDARRAY: case XT_PK_DTYPE: free(o->u.nd); break;
     default: break;
     }
     free(o);
@@ -103,6 +105,7 @@ typedef struct {
     size_t nmemo;   // allocated slots
     size_t memo_count; // MEMOIZE: next index
     int op;
+    int numpy;      // xt_pk_load_numpy: the numpy globals are allowed
 } vm;
 
 static int vfail(vm *v, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -224,6 +227,14 @@ static int allowed_global(vm *v, const char *mod, const char *name) {
     if (!strcmp(mod, "collections") && !strcmp(name, "OrderedDict")) g->u.glob.g = XT_G_ORDERED_DICT;
     else if (!strcmp(mod, "torch._utils") && !strcmp(name, "_rebuild_tensor_v2")) g->u.glob.g = XT_G_REBUILD_TENSOR;
     else if (!strcmp(mod, "torch._utils") && !strcmp(name, "_rebuild_parameter")) g->u.glob.g = XT_G_REBUILD_PARAM;
+    else if (v->numpy && (!strcmp(mod, "numpy.core.multiarray") || !strcmp(mod, "numpy._core.multiarray")) &&
+             !strcmp(name, "_reconstruct"))
+        g->u.glob.g = XT_G_NP_RECONSTRUCT;
+    else if (v->numpy && !strcmp(mod, "numpy") && !strcmp(name, "ndarray")) g->u.glob.g = XT_G_NP_NDARRAY;
+    else if (v->numpy && !strcmp(mod, "numpy") && !strcmp(name, "dtype")) g->u.glob.g = XT_G_NP_DTYPE;
+    else if (v->numpy)
+        return vfail(v, "global '%.100s.%.100s' is not allowed: a numpy array pickle needs only "
+                        "numpy.core.multiarray._reconstruct, numpy.ndarray and numpy.dtype (nothing in it is executed)", mod, name);
     else {
         int sd = -1;
         if (!strcmp(mod, "torch"))
@@ -283,6 +294,29 @@ static int do_reduce(vm *v) {
         return push(v, a[0]);
     case XT_G_STORAGE:
         return vfail(v, "a storage type cannot be called");
+    case XT_G_NP_NDARRAY:
+        return vfail(v, "numpy.ndarray cannot be called (only passed to _reconstruct)");
+    case XT_G_NP_RECONSTRUCT: { // _reconstruct(ndarray, (0,), b'b'): an empty array, filled by BUILD
+        if (args->n != 3 || a[0]->type != XT_PK_GLOBAL || a[0]->u.glob.g != XT_G_NP_NDARRAY)
+            return vfail(v, "_reconstruct expects (numpy.ndarray, shape, dtype char), got %d arguments", args->n);
+        xt_pk_obj *o = new_obj(v->pk, XT_PK_NDARRAY);
+        o->u.nd = xt_xcalloc(1, sizeof *o->u.nd);
+        return push(v, o);
+    }
+    case XT_G_NP_DTYPE: { // dtype('f8', False, True)
+        if (args->n < 1 || args->n > 3 || a[0]->type != XT_PK_STR) return vfail(v, "numpy.dtype expects a type code string");
+        const char *c = a[0]->u.s;
+        static const char *const codes[] = {"O8", "f8", "f4", "f2", "i8", "i4", "i2", "i1", "u8", "u4", "u2", "u1", "b1"};
+        int ok = 0;
+        for (size_t k = 0; k < sizeof codes / sizeof *codes; k++) ok |= !strcmp(c, codes[k]);
+        if (!ok) return vfail(v, "numpy dtype '%.20s' is not supported (object, float, int, uint or bool only)", c);
+        xt_pk_obj *o = new_obj(v->pk, XT_PK_DTYPE);
+        o->u.nd = xt_xcalloc(1, sizeof *o->u.nd);
+        snprintf(o->u.nd->code, sizeof o->u.nd->code, "%s", c);
+        o->u.nd->itemsize = c[1] - '0';
+        o->u.nd->order = '|';
+        return push(v, o);
+    }
     case XT_G_REBUILD_TENSOR: {
         // (storage, storage_offset, size, stride, requires_grad, backward_hooks[, metadata])
         if (args->n != 6 && args->n != 7) return vfail(v, "_rebuild_tensor_v2 expects 6 or 7 arguments, got %d", args->n);
@@ -352,6 +386,52 @@ static int do_persid(vm *v) {
     xt_pk_obj *o = new_obj(v->pk, XT_PK_STORAGE);
     o->u.storage = s;
     return push(v, o);
+}
+
+// BUILD of a numpy dtype: (version, byte order, ...); of an array: (version, shape, dtype,
+// fortran_order, data) with data the element list (dtype 'O') or the raw bytes.
+static int np_build(vm *v, xt_pk_obj *o, const xt_pk_obj *st) {
+    if (st->type != XT_PK_TUPLE) return vfail(v, "BUILD state of a %s is a %s, not a tuple", xt_pk_type_name(o->type), xt_pk_type_name(st->type));
+    xt_pk_obj **a = st->u.items;
+    if (o->type == XT_PK_DTYPE) {
+        if (st->n < 2 || a[1]->type != XT_PK_STR || a[1]->n != 1 || !strchr("<>|=", a[1]->u.s[0]))
+            return vfail(v, "numpy dtype state without a byte order");
+        o->u.nd->order = a[1]->u.s[0];
+        return 0;
+    }
+    xt_pk_ndarray *nd = o->u.nd;
+    if (nd->built) return vfail(v, "numpy array built twice");
+    if (st->n != 5 || a[1]->type != XT_PK_TUPLE || a[2]->type != XT_PK_DTYPE || !is_int(a[3]))
+        return vfail(v, "numpy array state is not (version, shape, dtype, fortran_order, data)");
+    if (a[1]->n > XT_MAX_DIMS) return vfail(v, "numpy array of %d dimensions (at most %d)", a[1]->n, XT_MAX_DIMS);
+    const xt_pk_ndarray *dt = a[2]->u.nd;
+    int64_t numel = 1;
+    for (int i = 0; i < a[1]->n; i++) {
+        const xt_pk_obj *d = a[1]->u.items[i];
+        if (d->type != XT_PK_INT || d->u.i < 0 || d->u.i > (int64_t)v->len * 8 + 8)
+            return vfail(v, "numpy array: shape[%d] is not a plausible size", i);
+        nd->shape[i] = d->u.i;
+        if (d->u.i && numel > INT64_MAX / 8 / d->u.i) return vfail(v, "numpy array: element count overflows");
+        numel *= d->u.i;
+    }
+    nd->ndim = a[1]->n;
+    nd->numel = numel;
+    nd->fortran = (int)a[3]->u.i;
+    memcpy(nd->code, dt->code, sizeof nd->code);
+    nd->order = dt->order;
+    nd->itemsize = dt->itemsize;
+    nd->data = a[4];
+    if (nd->code[0] == 'O') {
+        if (a[4]->type != XT_PK_LIST || a[4]->n != numel)
+            return vfail(v, "numpy object array of %lld elements: data is a %s of %d", (long long)numel, xt_pk_type_name(a[4]->type), a[4]->n);
+    } else {
+        if (nd->order == '>' && nd->itemsize > 1) return vfail(v, "big-endian numpy data is not supported");
+        if (a[4]->type != XT_PK_BYTES || (int64_t)a[4]->n != numel * nd->itemsize)
+            return vfail(v, "numpy array of %lld x %d-byte elements: data is a %s of %d bytes", (long long)numel, nd->itemsize,
+                         xt_pk_type_name(a[4]->type), a[4]->n);
+    }
+    nd->built = 1;
+    return 0;
 }
 
 static const char *op_name(int op) {
@@ -547,6 +627,7 @@ static int step(vm *v, int *done) {
     case 'Q': return do_persid(v);
     case 'b': // BUILD: set state on the object below; only dicts (OrderedDict._metadata) take it
         if (!(x = pop(v)) || !(o = top(v))) return -1;
+        if (o->type == XT_PK_DTYPE || o->type == XT_PK_NDARRAY) return np_build(v, o, x);
         if (o->type != XT_PK_DICT && o->type != XT_PK_TENSOR) return vfail(v, "BUILD on a %s", xt_pk_type_name(o->type));
         return 0; // the state (e.g. state_dict._metadata versions) carries no weights: ignored
     default:
@@ -554,10 +635,10 @@ static int step(vm *v, int *done) {
     }
 }
 
-xt_pk *xt_pk_load(const uint8_t *data, size_t len, size_t *used, const char *what) {
+static xt_pk *load(const uint8_t *data, size_t len, size_t *used, const char *what, int numpy) {
     xt_pk *pk = xt_xcalloc(1, sizeof *pk);
     pk->what = strdup(what ? what : "pickle");
-    vm v = {.pk = pk, .p = data, .len = len, .cap = 64};
+    vm v = {.pk = pk, .p = data, .len = len, .cap = 64, .numpy = numpy};
     v.stack = xt_xmalloc(v.cap * sizeof *v.stack); // never NULL: `stack + mark` must be valid
     int done = 0, rc = 0;
     while (!done && !(rc = step(&v, &done))) {}
@@ -575,3 +656,6 @@ xt_pk *xt_pk_load(const uint8_t *data, size_t len, size_t *used, const char *wha
     if (used) *used = v.pos;
     return pk;
 }
+
+xt_pk *xt_pk_load(const uint8_t *data, size_t len, size_t *used, const char *what) { return load(data, len, used, what, 0); }
+xt_pk *xt_pk_load_numpy(const uint8_t *data, size_t len, size_t *used, const char *what) { return load(data, len, used, what, 1); }

@@ -183,6 +183,19 @@ const xt_st_tensor *xt_st_find(const xt_st *st, const char *name) {
 }
 
 // IEEE half -> float, exact for every value (subnormals, inf, NaN); also used by ckpt.c.
+uint16_t xt_f32_to_f16(float f) {
+    uint32_t x;
+    memcpy(&x, &f, 4);
+    uint32_t sign = (x >> 16) & 0x8000u, ax = x & 0x7fffffffu;
+    if (ax > 0x7f800000u) return (uint16_t)(sign | 0x7e00u | ((ax >> 13) & 0x3ffu)); // NaN (quiet)
+    if (ax >= 0x47800000u) return (uint16_t)(sign | 0x7c00u);                         // >= 65536, inf
+    if (ax < 0x38800000u) // below 2^-14: a subnormal half, units of 2^-24; the scaling is exact
+        return (uint16_t)(sign | (uint32_t)rintf(fabsf(f) * 16777216.0f)); // 1024 = the smallest normal
+    uint32_t h = ((ax >> 23) - 112) << 10 | ((ax >> 13) & 0x3ffu), rem = ax & 0x1fffu;
+    if (rem > 0x1000u || (rem == 0x1000u && (h & 1))) h++; // a carry moves into the exponent (65520 -> inf)
+    return (uint16_t)(sign | h);
+}
+
 float xt_f16_to_f32(uint16_t h) {
     uint32_t s = (uint32_t)(h >> 15) << 31, e = (h >> 10) & 31, m = h & 1023, bits;
     if (e == 0) {

@@ -43,6 +43,9 @@ const float *xt_st_weightf(xt_st *st, int ndim, const int64_t *shape, const char
     __attribute__((format(printf, 4, 5)));
 const char *xt_st_meta(const xt_st *st, const char *key); // string value or NULL
 float xt_f16_to_f32(uint16_t h); // IEEE binary16 -> float (exact)
+// float -> IEEE binary16, round to nearest even (numpy / torch astype(float16)): above 65504
+// rounds to +-inf from 65520 on, subnormals kept, NaN stays NaN.
+uint16_t xt_f32_to_f16(float f);
 // Rejects NaN/Inf in every tensor whose name does not start with "expected." (weights, inputs).
 int xt_st_check_finite(xt_st *st, const char *prefix);
 

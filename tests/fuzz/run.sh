@@ -1,7 +1,7 @@
 #!/bin/sh
 # tests/fuzz/run.sh — build (make fuzz) and run the libFuzzer targets, one after another, on one
 # core at low priority. Not part of `make test`; see docs/robustness.md.
-#   tests/fuzz/run.sh [TARGET...] [-t SECONDS]      TARGET: json safetensors model raster ckpt (default: all)
+#   tests/fuzz/run.sh [TARGET...] [-t SECONDS]      TARGET: json safetensors model raster ckpt csv npy (default: all)
 # Each run keeps its growing corpus in $BUILD/fuzz/corpus_<target> (the committed seeds in
 # tests/fuzz/corpus_<target> are read, never written) and its crash files in $BUILD/fuzz/crash_<target>/.
 set -e
@@ -14,7 +14,7 @@ while [ $# -gt 0 ]; do
     *) targets="$targets $1"; shift ;;
     esac
 done
-[ -n "$targets" ] || targets="json safetensors model raster ckpt"
+[ -n "$targets" ] || targets="json safetensors model raster ckpt csv npy"
 make -s -j2 BUILD="$BUILD" fuzz
 status=0
 for t in $targets; do
@@ -25,6 +25,8 @@ for t in $targets; do
     model) opts="-max_len=2048 -dict=tests/fuzz/json.dict -timeout=30" ;;
     safetensors) opts="-max_len=8192" ;;
     raster) opts="-max_len=32768 -timeout=20" ;;
+    csv) opts="-max_len=8192 -timeout=20" ;;
+    npy) opts="-max_len=16384" ;;
     *) echo "run.sh: unknown target $t" >&2; exit 2 ;;
     esac
     mkdir -p "$BUILD/fuzz/corpus_$t" "$BUILD/fuzz/crash_$t"
