@@ -12,6 +12,7 @@ int xt_cmd_embed(int argc, char **argv);
 int xt_cmd_train(int argc, char **argv);
 int xt_cmd_eval(int argc, char **argv);
 int xt_cmd_score(int argc, char **argv);
+int xt_cmd_detect(int argc, char **argv);
 
 // shared helpers (main.c)
 int xt_cli_fail(void);                      // prints "xt: <error buffer>", returns 1

@@ -20,6 +20,7 @@ static const struct {
     {"embed", xt_cmd_embed, "write the stitched region features of an image as a float GeoTIFF"},
     {"train", xt_cmd_train, "train an xT classifier (CPU; checkpoints, --resume)"},
     {"eval", xt_cmd_eval, "top-1 / top-5 accuracy of an xT classifier on a dataset"},
+    {"detect", xt_cmd_detect, "find vessels in a whole xView3-SAR scene (CSV, GeoJSON, GeoTIFF maps)"},
     {"score", xt_cmd_score, "xView3-SAR leaderboard metric of a prediction CSV against labels"},
 };
 

@@ -119,6 +119,16 @@ xt_xview *xt_xview_new(xt_st *st, const xt_json *cfg) {
         xt_error_prefix("config");
         goto fail;
     }
+    const char *tiling = xt_json_str(cfg, "tiling", "naive");
+    if (xt_json_int(cfg, "val_crop_size", 0, &in->val_crop_size) || xt_json_int(cfg, "overlap", -1, &in->overlap) || !tiling) {
+        xt_error_prefix("config");
+        goto fail;
+    }
+    snprintf(in->tiling, sizeof in->tiling, "%s", tiling);
+    if (in->val_crop_size < 0 || in->val_crop_size > 65536 || in->overlap < -1 || in->overlap > 65536) {
+        xt_error("xview", "config: val_crop_size %d, overlap %d: out of range", in->val_crop_size, in->overlap);
+        goto fail;
+    }
     if (in->crop_size < 32 || in->crop_size > 8192 || in->crop_size % 32) {
         xt_error("xview", "config: crop_size %d: must be a multiple of 32 in [32, 8192]", in->crop_size);
         goto fail;

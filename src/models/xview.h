@@ -25,6 +25,10 @@ typedef struct xt_xview_info {
     int dec_f[4], last; // UNet widths (from the tensors)
     int context;        // xl_context.enabled
     int hidden, n_layers, mem_chip;
+    // whole-scene inference settings of the official config (data.val_crop_size, data.overlap,
+    // model.tiling); 0 / -1 / "" when the config has none
+    int val_crop_size, overlap;
+    char tiling[32];
 } xt_xview_info;
 
 typedef struct xt_xview xt_xview;
