@@ -324,8 +324,8 @@ static int swin_forward(const xt_encoder *e, const float *img, int B, float *con
             const sblock *k = &S->blk[b];
             // biases are folded into the next pass (attention gather, GELU, residual layernorm)
             LIN(big, x, k->qkvw, k->qkvw16, NT, C, 3 * C);
-            xt_window_attn_forward(a, big, k->qkvb, k->scale, k->bias, B, R, R, C, k->NH, k->ws, k->shift, scr, p.attn,
-                                   nthr);
+            xt_window_attn_forward(a, NULL, big, k->qkvb, k->scale, k->bias, NULL, 0, B, R, R, C, k->NH, k->ws, k->shift,
+                                   scr, p.attn, nthr);
             LIN(y, a, k->projw, k->projw16, NT, C, C);
             xt_residual_layernorm_forward(x, y, k->projb, k->n1w, k->n1b, NT, C, 1e-5f); // x += norm1(attn(x))
             LIN(big, x, k->fc1w, k->fc1w16, NT, C, k->hidden);

@@ -24,14 +24,16 @@ typedef struct {
     int C, NH, HS, F, shift;
     int ls, qb, vb, c0w, c0b, c2w, qkvw, projw, projb, n1w, n1b, fc1w, fc1b, fc2w, fc2b, n2w, n2b; // param ids
     // saved activations of the last forward (in the act arena)
-    float *xw, *qkvb, *qkv, *qn, *kn, *qnorm, *knorm, *p, *ao, *a, *mean1, *rstd1, *x1, *h1, *g1, *mm, *mean2,
-        *rstd2, *bias, *cpb_hid, *cpb_raw, *scale;
+    float *xw, *qkvb, *qkv, *ao, *a, *mean1, *rstd1, *x1, *h1, *g1, *mm, *mean2, *rstd2, *bias, *cpb_hid, *cpb_raw,
+        *scale;
+    xt_window_attn_saved att; // probabilities, normalised q and k and their norms
 } tblock;
 
 typedef struct {
     int C, Cin, res, depth, ws, pws, n, nwin, ntab; // nwin: windows per region; ntab: cpb table rows; pws: pretrained window
     int redw, dnw, dnb;                        // PatchMerging param ids (s > 0)
-    float *table, *mask;                       // cpb table (ntab, 2); shift mask (nwin, n, n) or NULL
+    float *table;                              // cpb table (ntab, 2)
+    int *lab;                                  // shift-mask labels (nwin, n) or NULL
     int *index;                                // (n, n) relative position index
     tblock *blk;
     float *gath, *red, *dmean, *drstd;         // saved: merge gather, reduction out, its norm stats
@@ -44,6 +46,9 @@ struct xt_swin_train {
     tblock *blocks;
     int B;                                     // batch of the last forward
     float *col, *pey, *pemean, *perstd, *x;    // saved patch-embed activations; token stream
+    float *attn_scr;                           // window-attention scratch: attn_threads x attn_per floats
+    size_t attn_per;
+    int attn_threads;
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -68,7 +73,7 @@ void xt_swin_train_free(xt_swin_train *m) {
     if (!m) return;
     for (int s = 0; s < XT_MAX_STAGES; s++) {
         free(m->st[s].table);
-        free(m->st[s].mask);
+        free(m->st[s].lab);
         free(m->st[s].index);
     }
     free(m->blocks);
@@ -87,23 +92,20 @@ static void make_tables(tstage *S) {
         for (int b = 0; b < S->n; b++) S->index[a * S->n + b] = xt_swin_rel_index(a, b, ws);
 }
 
-// ref: timm 0.9.7 SwinTransformerV2Block attn_mask (regions of the rolled map, -100 across them)
-static void make_mask(tstage *S, int shift) {
+// ref: timm 0.9.7 SwinTransformerV2Block attn_mask: the region labels of the rolled map per window
+// (the forward runs on partitioned windows, so the attention cannot derive them from the shift)
+static void make_labels(tstage *S, int shift) {
     int ws = S->ws, R = S->res, nwd = R / ws, n = S->n;
-    S->mask = xt_xmalloc((size_t)S->nwin * n * n * sizeof(float));
-    int lab[n];
-    for (int w = 0; w < S->nwin; w++) {
+    S->lab = xt_xmalloc((size_t)S->nwin * n * sizeof(int));
+    for (int w = 0; w < S->nwin; w++)
         for (int i = 0; i < n; i++) {
             int y = (w / nwd) * ws + i / ws, x = (w % nwd) * ws + i % ws;
-            lab[i] = xt_swin_mask_label(y, x, R, R, ws, shift);
+            S->lab[(size_t)w * n + i] = xt_swin_mask_label(y, x, R, R, ws, shift);
         }
-        for (int i = 0; i < n; i++)
-            for (int j = 0; j < n; j++) S->mask[((size_t)w * n + i) * n + j] = lab[i] == lab[j] ? 0.0f : -100.0f;
-    }
 }
 
 // Sizes past which training's saved activations (probabilities T*NH*n*n, cpb tables, shift
-// masks) stop being practical; the shared reader accepts larger inference configs.
+// labels) stop being practical; the shared reader accepts larger inference configs.
 #define TRAIN_MAX_EMBED 4096
 #define TRAIN_MAX_WINDOW 64
 #define TRAIN_MAX_DEPTH 64
@@ -151,7 +153,7 @@ xt_swin_train *xt_swin_train_new(xt_params *P, const xt_json *cfg, const char *p
         S->blk = m->blocks + bi;
         S->pws = G->pws;
         make_tables(S);
-        if (S->depth > 1 && G->shift) make_mask(S, G->shift);
+        if (S->depth > 1 && G->shift) make_labels(S, G->shift);
         if (s) {
             xt_swin_merge_params(G, pa);
             reg(P, id, pa, XT_SWIN_MERGE_PARAMS, "%slayers_%d.downsample.", pre, s);
@@ -186,6 +188,7 @@ int xt_swin_train_stages(const xt_swin_train *m, int *C, int *H) {
 
 static void plan_acts(xt_swin_train *m, int B, xt_arena *a) {
     size_t L0 = (size_t)m->grid * m->grid, maxtok = 0;
+    m->attn_per = 0;
     m->col = xt_arena_f32(a, B * L0 * m->in_chans * 16);
     m->pey = xt_arena_f32(a, B * L0 * m->embed);
     m->pemean = xt_arena_f32(a, B * L0);
@@ -206,11 +209,13 @@ static void plan_acts(xt_swin_train *m, int B, xt_arena *a) {
             k->xw = xt_arena_f32(a, T * C);
             k->qkvb = xt_arena_f32(a, 3 * C);
             k->qkv = xt_arena_f32(a, T * 3 * C);
-            k->qn = xt_arena_f32(a, T * C);
-            k->kn = xt_arena_f32(a, T * C);
-            k->qnorm = xt_arena_f32(a, T * k->NH);
-            k->knorm = xt_arena_f32(a, T * k->NH);
-            k->p = xt_arena_f32(a, nw * k->NH * S->n * S->n);
+            k->att.qn = xt_arena_f32(a, T * C);
+            k->att.kn = xt_arena_f32(a, T * C);
+            k->att.qnorm = xt_arena_f32(a, T * k->NH);
+            k->att.knorm = xt_arena_f32(a, T * k->NH);
+            k->att.p = xt_arena_f32(a, nw * k->NH * S->n * S->n);
+            size_t per = (xt_window_attn_scratch_floats(S->ws, k->HS) + 15) & ~(size_t)15;
+            if (per > m->attn_per) m->attn_per = per;
             k->ao = xt_arena_f32(a, T * C);
             k->a = xt_arena_f32(a, T * C);
             k->mean1 = xt_arena_f32(a, T);
@@ -228,6 +233,8 @@ static void plan_acts(xt_swin_train *m, int B, xt_arena *a) {
         }
     }
     m->x = xt_arena_f32(a, maxtok);
+    m->attn_threads = xt_get_threads();
+    m->attn_scr = xt_arena_f32(a, m->attn_per * m->attn_threads);
 }
 
 size_t xt_swin_train_act_bytes(const xt_swin_train *m, int B) {
@@ -344,8 +351,8 @@ int xt_swin_train_forward(xt_swin_train *m, const xt_params *P, const float *img
                            xt_pw(P, k->c2w), S->ntab, XT_SWIN_CPB_HIDDEN, NH, S->n);
             xt_window_partition(k->xw, x, B, Rs, Rs, C, S->ws, k->shift);
             xt_linear_forward(k->qkv, k->xw, xt_pw(P, k->qkvw), k->qkvb, T, C, 3 * C);
-            xt_cosattn_forward(k->ao, k->p, k->qn, k->kn, k->qnorm, k->knorm, k->qkv, k->bias,
-                               k->shift ? S->mask : NULL, S->nwin, k->scale, nw, S->n, NH, k->HS);
+            xt_window_attn_forward(k->ao, &k->att, k->qkv, NULL, k->scale, k->bias, k->shift ? S->lab : NULL, S->nwin,
+                                   nw, S->ws, S->ws, C, NH, S->ws, 0, m->attn_scr, m->attn_per, m->attn_threads);
             xt_linear_forward(k->x1, k->ao, xt_pw(P, k->projw), xt_pw(P, k->projb), T, C, C); // x1 as temp
             xt_window_reverse(k->a, k->x1, B, Rs, Rs, C, S->ws, k->shift);
             xt_layernorm_forward(k->x1, k->mean1, k->rstd1, k->a, xt_pw(P, k->n1w), xt_pw(P, k->n1b), T, C, 1e-5f);
@@ -412,8 +419,7 @@ int xt_swin_train_backward(xt_swin_train *m, xt_params *P, const float *const *d
             // ao = cosine attention(qkv, bias, scale)
             memset(z.dbias, 0, (size_t)NH * S->n * S->n * sizeof(float));
             memset(z.dscale, 0, NH * sizeof(float));
-            xt_cosattn_backward(big, z.dbias, z.dscale, t1, k->p, k->qn, k->kn, k->qnorm, k->knorm, k->qkv, k->scale, nw,
-                                S->n, NH, k->HS, z.part);
+            xt_window_attn_backward(big, z.dbias, z.dscale, t1, &k->att, k->qkv, k->scale, nw, S->n, NH, k->HS, z.part);
             const float *ls = xt_pw(P, k->ls);
             float *dls = xt_pg(P, k->ls);
             for (int h = 0; h < NH; h++) // scale = exp(clamp(ls, max=log 100)): no gradient where clamped

@@ -428,13 +428,15 @@ int xt_xt_train_forward(xt_xt_train *m, const xt_params *P, const float *img, in
             for (int n = 0; n < N; n++) {
                 const float *q = l->qkv + (size_t)n * Lt * 3 * D;
                 if (m->attn == 0)
-                    xt_chanattn_forward(l->o + (size_t)n * Lt * D, l->p + (size_t)n * D * Lt * Lt, q, Lt, D);
+                    xt_channel_attention_forward(l->o + (size_t)n * Lt * D, D, l->p + (size_t)n * D * Lt * Lt, q, q + D,
+                                                 q + 2 * D, 3 * D, Lt, D, NULL);
                 else {
                     int hs = D / m->NHh;
                     for (int h = 0; h < m->NHh; h++)
                         xt_attention_forward(l->o + (size_t)n * Lt * D + h * hs, D,
-                                             l->p + ((size_t)n * m->NHh + h) * Lt * Lt, q + h * hs, q + D + h * hs,
-                                             q + 2 * D + h * hs, 3 * D, Lt, hs, 1.0f / sqrtf((float)hs), 1);
+                                             l->p + ((size_t)n * m->NHh + h) * Lt * Lt, q + h * hs, 3 * D,
+                                             q + D + h * hs, 3 * D, q + 2 * D + h * hs, 3 * D, Lt, hs,
+                                             1.0f / sqrtf((float)hs), 1, NULL);
                 }
             }
             xt_linear_forward(l->x1, l->o, xt_pw(P, l->projw), xt_pw(P, l->projb), T, D, D); // attn output
@@ -519,7 +521,7 @@ int xt_xt_train_backward(xt_xt_train *m, xt_params *P, const float *dlogits, flo
                     const float *q = l->qkv + (size_t)n * Lt * 3 * D;
                     float *dqn = dq + (size_t)n * Lt * 3 * D, *don = t1 + (size_t)n * Lt * D;
                     if (m->attn == 0)
-                        xt_chanattn_backward(dqn, don, l->p + (size_t)n * D * Lt * Lt, q, Lt, D);
+                        xt_channel_attention_backward(dqn, don, l->p + (size_t)n * D * Lt * Lt, q, Lt, D);
                     else {
                         int hs = D / m->NHh;
                         for (int h = 0; h < m->NHh; h++)

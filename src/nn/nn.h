@@ -68,18 +68,46 @@ void xt_swin_cpb_table(float *table, int ws, int pws);
 static inline int xt_swin_rel_index(int p, int q, int ws) {
     return (p / ws - q / ws + ws - 1) * (2 * ws - 1) + (p % ws - q % ws + ws - 1);
 }
-// (Shifted) window cosine attention on all windows of a (B, H, W) map, heads of size C/NH:
-// out (B, H*W, C) = per-window softmax(norm(q) norm(k)^T * scale[h] + bias[h] + mask) v, with
-// q, k, v read from qkv (B, H*W, 3C) + qkv_bias (3C; NULL = none) (the qkv linear's output and
-// its bias, added here to save a pass). shift > 0 applies
-// torch.roll(-shift) before partitioning, the -100 mask, and the inverse roll on the output.
-// scratch: nthreads x scratch_per_thread floats, scratch_per_thread >= xt_window_attn_scratch_floats.
-void xt_window_attn_forward(float *out, const float *qkv, const float *qkv_bias, const float *scale, const float *bias, int B, int H,
-                            int W, int C, int NH, int ws, int shift, float *scratch, size_t scratch_per_thread,
-                            int nthreads);
+// (Shifted) window cosine attention on all windows of a (B, H, W) map, heads of size HS = C/NH
+// (ref: timm 0.9.7 WindowAttention.forward): per window and head
+//   out = softmax(normalize(q) normalize(k)^T * scale[h] + bias[h] + mask) v
+// with q, k, v read from qkv (B, H*W, 3C) + qkv_bias (3C; NULL = none) (the qkv linear's output
+// and its bias, added here to save a pass). shift > 0 applies torch.roll(-shift) before
+// partitioning and the inverse roll on the output (out (B, H*W, C)). The mask (timm's attn_mask)
+// adds -100 between two tokens of a window whose labels differ: labels (nlab, ws*ws), window
+// i = b*nW + w of the batch using row i % nlab; NULL: the labels of the shifted map
+// (xt_swin_mask_label; none when shift == 0). Training runs it on partitioned windows (B = number
+// of windows, H = W = ws, shift 0, labels of the stage) and keeps what the backward needs in
+// *saved (NULL in inference), indexed by task t = i*NH + h (windows x heads):
+typedef struct xt_window_attn_saved {
+    float *p;            // (nw, NH, N, N) attention probabilities, N = ws*ws
+    float *qn, *kn;      // (nw, NH, N, HS) normalize(q), normalize(k)
+    float *qnorm, *knorm; // (nw, NH, N) max(|q|, 1e-12), max(|k|, 1e-12)
+} xt_window_attn_saved;
+// scale (NH) = exp(min(logit_scale, log 100)); bias (NH, N, N). scratch: nthreads x
+// scratch_per_thread floats, scratch_per_thread >= xt_window_attn_scratch_floats.
+void xt_window_attn_forward(float *out, const xt_window_attn_saved *saved, const float *qkv, const float *qkv_bias,
+                            const float *scale, const float *bias, const int *labels, int nlab, int B, int H, int W,
+                            int C, int NH, int ws, int shift, float *scratch, size_t scratch_per_thread, int nthreads);
 size_t xt_window_attn_scratch_floats(int ws, int HS);
-// out (B, H/2, W/2, 4C) = 2x2 neighbours of x (B, H, W, C) in timm PatchMerging order.
+// Backward of xt_window_attn_forward on nw partitioned windows of n tokens (the training forward:
+// qkv (nw, n, 3C) biases included, qkv_bias NULL): dqkv (nw, n, 3C) written; dbias (NH, n, n) +=;
+// dscale (NH) += dL/dscale[h] (the caller chains to logit_scale). saved->p is overwritten (by dS).
+// dout (nw, n, C). part: nw*NH floats scratch (deterministic reduction).
+void xt_window_attn_backward(float *dqkv, float *dbias, float *dscale, const float *dout,
+                             const xt_window_attn_saved *saved, const float *qkv, const float *scale, int nw, int n,
+                             int NH, int HS, float *part);
+
+// Window partition with cyclic shift (torch.roll(-shift) then partition): inp (B, H, W, C) ->
+// out (B*nWh*nWw, ws*ws, C). Reverse is the exact inverse (partition^-1 then roll(+shift)).
+// Both are permutations, so each is the other's backward.
+void xt_window_partition(float *out, const float *inp, int B, int H, int W, int C, int ws, int shift);
+void xt_window_reverse(float *out, const float *inp, int B, int H, int W, int C, int ws, int shift);
+
+// out (B, H/2, W/2, 4C) = 2x2 neighbours of x (B, H, W, C) in timm PatchMerging order; its
+// backward scatters dout (B, H/2, W/2, 4C) back into dinp (B, H, W, C) (written).
 void xt_patch_merge_gather(float *out, const float *x, int B, int H, int W, int C);
+void xt_patch_merge_scatter(float *dinp, const float *dout, int B, int H, int W, int C);
 // img (B, Cin, H, W) -> out (B, H/P, W/P, Cin*P*P): patches for a stride-P PxP convolution.
 void xt_patch_im2col(float *out, const float *img, int B, int Cin, int H, int W, int P);
 // out (B, C, L) = transpose of x (B, L, C).
@@ -123,45 +151,6 @@ void xt_gated_mlp_backward(float *dh, float *dwg, float *dwu, float *dwd, const 
                            const float *g, const float *u, const float *m, const float *wg, const float *wu,
                            const float *wd, int N, int C, int F, float *scratch);
 
-// Softmax attention of one head: q, k, v rows of HS floats with row stride ld (L rows each);
-// out (L, HS) row stride ldo; p (L, L) saved probabilities. causal: row i sees keys 0..i.
-void xt_attention_forward(float *out, int ldo, float *p, const float *q, const float *k, const float *v, int ld,
-                          int L, int HS, float scale, int causal);
-// dq/dk/dv written (row stride ldd); dp (L, L) scratch.
-void xt_attention_backward(float *dq, float *dk, float *dv, int ldd, float *dp, const float *dout, int ldo,
-                           const float *p, const float *q, const float *k, const float *v, int ld, int L,
-                           int HS, float scale);
-
-// The official "naive" context attention (golden README bug 1): head size 1, scale 1, not causal.
-// qkv (L, 3D) = [q | k | v]; out[n,c] = sum_m softmax_m(q[n,c] k[m,c]) v[m,c]. out (L, D).
-// p (D, L, L) saved probabilities (may be NULL in inference).
-void xt_chanattn_forward(float *out, float *p, const float *qkv, int L, int D);
-void xt_chanattn_backward(float *dqkv, const float *dout, const float *p, const float *qkv, int L, int D);
-
-// Swin V2 cosine window attention core over nw windows of n tokens, NH heads of HS (C = NH*HS):
-//   S = normalize(q) normalize(k)^T * scale[h] + bias[h] (+ mask[w % nmask]);  out = softmax(S) v
-// qkv (nw, n, 3C) biases included; bias (NH, n, n); mask (nmask, n, n) or NULL; scale (NH) =
-// exp(min(logit_scale, log 100)). Saves qn, kn (nw, NH, n, HS), qnorm, knorm (nw, NH, n), p
-// (nw, NH, n, n). out (nw, n, C).
-void xt_cosattn_forward(float *out, float *p, float *qn, float *kn, float *qnorm, float *knorm, const float *qkv,
-                        const float *bias, const float *mask, int nmask, const float *scale, int nw, int n,
-                        int NH, int HS);
-// dqkv (nw, n, 3C) written; dbias (NH, n, n) +=; dscale (NH) += dL/dscale[h] (the caller chains
-// to logit_scale). p is overwritten (by dS). part: nw*NH floats scratch (deterministic reduction).
-void xt_cosattn_backward(float *dqkv, float *dbias, float *dscale, const float *dout, float *p, const float *qn,
-                         const float *kn, const float *qnorm, const float *knorm, const float *qkv,
-                         const float *scale, int nw, int n, int NH, int HS, float *part);
-
-// Window partition with cyclic shift (torch.roll(-shift) then partition): inp (B, H, W, C) ->
-// out (B*nWh*nWw, ws*ws, C). Reverse is the exact inverse (partition^-1 then roll(+shift)).
-// Both are permutations, so each is the other's backward.
-void xt_window_partition(float *out, const float *inp, int B, int H, int W, int C, int ws, int shift);
-void xt_window_reverse(float *out, const float *inp, int B, int H, int W, int C, int ws, int shift);
-
-// Backward of xt_patch_merge_gather (window_attn.c): dout (B, H/2, W/2, 4C) scattered back into
-// dinp (B, H, W, C) (written).
-void xt_patch_merge_scatter(float *dinp, const float *dout, int B, int H, int W, int C);
-
 // Conv2d with kernel == stride == P, no padding (patch embedding), as im2col + GEMM:
 // img (B, IC, H, W) -> out (B, H/P, W/P, OC) NHWC; col (B*(H/P)*(W/P), IC*P*P) saved for backward.
 void xt_patch_embed_forward(float *out, float *col, const float *img, const float *w, const float *b, int B,
@@ -179,27 +168,39 @@ void xt_cpb_backward(float *dw0, float *db0, float *dw2, const float *dout, cons
                      const float *table, const int *index, const float *w2, int T, int HID, int NH, int n,
                      float *scratch);
 // ---------------------------------------------------------------------------------------------
-// context-encoder inference kernels (attention_ctx.c, sincos.c); RMSNorm and the gated MLP are
-// the training layers above.
+// attention of the context encoder (attention.c): forward (inference and training) and backward
 
-// Exact softmax attention of one head, streamed over key blocks (flash-attention style, never
-// L x L): out[i] = sum_j softmax_j(scale q_i . k_j [+ causal mask j > i]) v_j. Rows of q, k, v,
-// out (HS floats) at strides ldq, ldk, ldv, ldo. out may alias q (not k or v).
-// scratch: xt_attention_stream_scratch_floats(HS) floats (per-thread tiles).
-size_t xt_attention_stream_scratch_floats(int HS);
-void xt_attention_stream_forward(float *out, int ldo, const float *q, int ldq, const float *k, int ldk,
-                                 const float *v, int ldv, int L, int HS, float scale, int causal, float *scratch);
+// Exact softmax attention of one head: out[i] = sum_j softmax_j(scale q_i . k_j [+ causal mask
+// j > i]) v_j. Rows of q, k, v, out (HS floats) at strides ldq, ldk, ldv, ldo; L rows each. out may
+// alias q (not k or v). Inference: p == NULL, streamed over key blocks (flash-attention style,
+// never L x L); scratch: xt_attention_scratch_floats(HS) floats (per-thread tiles). Training: the
+// probabilities p (L, L) are kept for the backward; scratch unused (may be NULL).
+size_t xt_attention_scratch_floats(int HS);
+void xt_attention_forward(float *out, int ldo, float *p, const float *q, int ldq, const float *k, int ldk,
+                          const float *v, int ldv, int L, int HS, float scale, int causal, float *scratch);
 // Reference (one score row per query, double accumulation): for tests.
-void xt_attention_stream_naive(float *out, int ldo, const float *q, int ldq, const float *k, int ldk,
-                               const float *v, int ldv, int L, int HS, float scale, int causal);
+void xt_attention_forward_naive(float *out, int ldo, const float *q, int ldq, const float *k, int ldk,
+                                const float *v, int ldv, int L, int HS, float scale, int causal);
+// From the forward's p: dq/dk/dv written (row stride ldd); q, k, v at row stride ld; dout at ldo;
+// dp (L, L) scratch.
+void xt_attention_backward(float *dq, float *dk, float *dv, int ldd, float *dp, const float *dout, int ldo,
+                           const float *p, const float *q, const float *k, const float *v, int ld, int L,
+                           int HS, float scale);
 
-// Official xT "naive" context attention (bug 1), streamed: per channel, head size 1, scale 1,
-// not causal: out[n, c] = sum_m softmax_m(q[n, c] k[m, c]) v[m, c]. q, k, v rows at stride ld,
-// out rows at ldo (may alias q). scratch: xt_channel_attention_scratch_floats(C).
-// O(L^2 C) time, O(L C) memory (xt_chanattn_forward above keeps the probabilities for training).
+// Official xT "naive" context attention (bug 1): per channel, head size 1, scale 1, not causal:
+// out[n, c] = sum_m softmax_m(q[n, c] k[m, c]) v[m, c]. q, k, v rows at stride ld, out rows at ldo
+// (may alias q). Inference: p == NULL, O(L^2 C) time, O(L C) memory; scratch:
+// xt_channel_attention_scratch_floats(C). Training: the probabilities p (C, L, L) are kept for
+// the backward; scratch unused (may be NULL).
 size_t xt_channel_attention_scratch_floats(int C);
-void xt_channel_attention_forward(float *out, int ldo, const float *q, const float *k, const float *v, int ld,
-                                  int L, int C, float *scratch);
+void xt_channel_attention_forward(float *out, int ldo, float *p, const float *q, const float *k, const float *v,
+                                  int ld, int L, int C, float *scratch);
+// qkv (L, 3D) = [q | k | v] as the forward read it (ld = 3D), dout (L, D); dqkv (L, 3D) written.
+void xt_channel_attention_backward(float *dqkv, const float *dout, const float *p, const float *qkv, int L, int D);
+
+// ---------------------------------------------------------------------------------------------
+// context-encoder position embedding (sincos.c); RMSNorm and the gated MLP are the training
+// layers above.
 
 // 2-D sin-cos position embedding (xT get_2d_sincos_pos_embed, generalised to h x w grids):
 // first D/2 channels encode the column, last D/2 the row. D % 4 == 0.
