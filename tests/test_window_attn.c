@@ -21,7 +21,7 @@ static const float *T(const char *name) {
 
 static void test_layers(void) {
     enum { NH = 3, WS = 5, N = WS * WS, B = 2, H = 10, C = 12 };
-    static float bias[NH * N * N], tmp[(2 * WS - 1) * (2 * WS - 1) * NH];
+    static float bias[NH * N * N], tmp[(2 * WS - 1) * (2 * WS - 1) * (NH + 2) + N * N];
     CHECK(xt_swin_cpb_scratch_floats(NH, WS) <= sizeof tmp / sizeof *tmp);
     xt_swin_cpb_bias(bias, T("cpb.attn.cpb_mlp.0.weight"), T("cpb.attn.cpb_mlp.0.bias"), T("cpb.attn.cpb_mlp.2.weight"),
                      NH, WS, 0, tmp);

@@ -87,9 +87,7 @@ static void make_tables(tstage *S) {
     S->ntab = t * t;
     S->table = xt_xmalloc((size_t)S->ntab * 2 * sizeof(float));
     S->index = xt_xmalloc((size_t)S->n * S->n * sizeof(int));
-    xt_swin_cpb_table(S->table, ws, S->pws);
-    for (int a = 0; a < S->n; a++)
-        for (int b = 0; b < S->n; b++) S->index[a * S->n + b] = xt_swin_rel_index(a, b, ws);
+    xt_swin_cpb_table(S->table, S->index, ws, S->pws);
 }
 
 // ref: timm 0.9.7 SwinTransformerV2Block attn_mask: the region labels of the rolled map per window
@@ -293,23 +291,6 @@ size_t xt_swin_train_scratch_bytes(const xt_swin_train *m, int B) {
 // ---------------------------------------------------------------------------------------------
 // training forward
 
-static void add_to(float *x, const float *y, size_t n) {
-#pragma omp parallel for if (n > 262144)
-    for (size_t i = 0; i < n; i++) x[i] += y[i];
-}
-
-static void nchw_to_nhwc(float *out, const float *x, int B, int C, int L) { // out (B, L, C)
-    for (int b = 0; b < B; b++)
-        for (int c = 0; c < C; c++)
-            for (int l = 0; l < L; l++) out[((size_t)b * L + l) * C + c] = x[((size_t)b * C + c) * L + l];
-}
-
-static void nhwc_to_nchw(float *out, const float *x, int B, int L, int C) {
-    for (int b = 0; b < B; b++)
-        for (int l = 0; l < L; l++)
-            for (int c = 0; c < C; c++) out[((size_t)b * C + c) * L + l] = x[((size_t)b * L + l) * C + c];
-}
-
 int xt_swin_train_forward(xt_swin_train *m, const xt_params *P, const float *img, int B, float *const *out,
                           xt_arena *act, const xt_tap *tap, const char *prefix) {
     if (B < 1) return xt_error("swinv2 train", "batch size %d", B);
@@ -356,18 +337,18 @@ int xt_swin_train_forward(xt_swin_train *m, const xt_params *P, const float *img
             xt_linear_forward(k->x1, k->ao, xt_pw(P, k->projw), xt_pw(P, k->projb), T, C, C); // x1 as temp
             xt_window_reverse(k->a, k->x1, B, Rs, Rs, C, S->ws, k->shift);
             xt_layernorm_forward(k->x1, k->mean1, k->rstd1, k->a, xt_pw(P, k->n1w), xt_pw(P, k->n1b), T, C, 1e-5f);
-            add_to(k->x1, x, (size_t)T * C); // x1 = x + norm1(attn(x))
+            xt_add(k->x1, k->x1, x, (size_t)T * C); // x1 = x + norm1(attn(x))
             xt_linear_forward(k->h1, k->x1, xt_pw(P, k->fc1w), xt_pw(P, k->fc1b), T, C, k->F);
             xt_gelu_forward(k->g1, k->h1, (size_t)T * k->F);
             xt_linear_forward(k->mm, k->g1, xt_pw(P, k->fc2w), xt_pw(P, k->fc2b), T, k->F, C);
             xt_layernorm_forward(x, k->mean2, k->rstd2, k->mm, xt_pw(P, k->n2w), xt_pw(P, k->n2b), T, C, 1e-5f);
-            add_to(x, k->x1, (size_t)T * C); // x2 = x1 + norm2(mlp(x1))
+            xt_add(x, x, k->x1, (size_t)T * C); // x2 = x1 + norm2(mlp(x1))
             if (xt_tap_on(tap)) {
                 int64_t sh[4] = {B, Rs, Rs, C};
                 xt_tap_emitf(tap, x, 4, sh, "%slayers_%d.blocks.%d", pre, s, b);
             }
         }
-        if (out && out[s]) nhwc_to_nchw(out[s], x, B, (int)L, C);
+        if (out && out[s]) xt_nhwc_to_nchw(out[s], x, B, (int)L, C);
     }
     return 0;
 }
@@ -397,8 +378,8 @@ int xt_swin_train_backward(xt_swin_train *m, xt_params *P, const float *const *d
         // gradient at the stage output: its cotangent (+ what the next stage's merge sent back, in dx)
         if (s == m->n_stages - 1) memset(dx, 0, (size_t)T * C * sizeof(float));
         if (dout && dout[s]) {
-            nchw_to_nhwc(z.t1, dout[s], B, C, Rs * Rs);
-            add_to(dx, z.t1, (size_t)T * C);
+            xt_nchw_to_nhwc(z.t1, dout[s], B, C, Rs * Rs);
+            xt_add(dx, dx, z.t1, (size_t)T * C);
         }
         for (int b = S->depth - 1; b >= 0; b--) {
             tblock *k = &S->blk[b];
@@ -410,7 +391,7 @@ int xt_swin_train_backward(xt_swin_train *m, xt_params *P, const float *const *d
             xt_linear_backward(big, xt_pg(P, k->fc2w), xt_pg(P, k->fc2b), t1, k->g1, xt_pw(P, k->fc2w), T, F, C);
             xt_gelu_backward(big, big, k->h1, (size_t)T * F);
             xt_linear_backward(t2, xt_pg(P, k->fc1w), xt_pg(P, k->fc1b), big, k->x1, xt_pw(P, k->fc1w), T, C, F);
-            add_to(dx, t2, (size_t)T * C); // dx1 = dx2 + (MLP path)
+            xt_add(dx, dx, t2, (size_t)T * C); // dx1 = dx2 + (MLP path)
             // x1 = x + norm1(a): da = LN1'(dx1); dx keeps the residual
             xt_layernorm_backward(t1, xt_pg(P, k->n1w), xt_pg(P, k->n1b), dx, k->a, xt_pw(P, k->n1w), k->mean1, k->rstd1, T, C);
             // a = reverse(proj(ao)): partition back to window order, then proj
@@ -431,7 +412,7 @@ int xt_swin_train_backward(xt_swin_train *m, xt_params *P, const float *const *d
             colsum_add(xt_pg(P, k->vb), big + 2 * C, T, 3 * C, C);
             xt_linear_backward(t2, xt_pg(P, k->qkvw), NULL, big, k->xw, xt_pw(P, k->qkvw), T, C, 3 * C);
             xt_window_reverse(t1, t2, B, Rs, Rs, C, S->ws, k->shift); // xw = partition(roll(x))
-            add_to(dx, t1, (size_t)T * C);
+            xt_add(dx, dx, t1, (size_t)T * C);
         }
         if (s) { // x = norm(red); red = gather(x_prev) w^T
             xt_layernorm_backward(z.t1, xt_pg(P, S->dnw), xt_pg(P, S->dnb), dx, S->red, xt_pw(P, S->dnw), S->dmean, S->drstd, T, C);

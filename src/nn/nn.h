@@ -40,34 +40,43 @@ void xt_bias_gelu_forward(float *x, const float *b, int N, int C);
 void xt_add(float *out, const float *a, const float *b, size_t n);
 
 // ---- Swin V2 (window_attn.c) ----
-// Continuous position bias of one block, computed at load: bias (NH, N, N), N = ws*ws, equal to
-// 16 * sigmoid(cpb_mlp(relative_coords_table))[relative_position_index]. w0 (512, 2), b0 (512),
-// w2 (NH, 512). scratch: xt_swin_cpb_scratch_floats(NH, ws) floats.
 // Shift-mask label of rolled-map position (y, x): timm's img_mask slices [0, R-ws), [R-ws, R-shift),
 // [R-shift, R) per axis; two tokens of a window attend with -100 added when their labels differ.
 static inline int xt_swin_mask_label(int y, int x, int H, int W, int ws, int shift) {
     int ly = y < H - ws ? 0 : y < H - shift ? 1 : 2, lx = x < W - ws ? 0 : x < W - shift ? 1 : 2;
     return ly * 3 + lx;
 }
+// The position-bias MLP's input and gather: table (T, 2), T = (2 ws - 1)^2, timm's
+// relative_coords_table, row (dy + ws-1) * (2 ws - 1) + (dx + ws-1) = (coord(dy), coord(dx)) for
+// window offsets dy, dx in [-(ws-1), ws-1] (normalised by pws - 1 if pws > 0, else ws - 1); index
+// (n, n), n = ws*ws, relative_position_index: index[p n + q] = xt_swin_rel_index(p, q, ws), the
+// table row of query token p and key token q of a window.
+float xt_swin_cpb_coord(int d, int ws, int pws);
+void xt_swin_cpb_table(float *table, int *index, int ws, int pws);
+static inline int xt_swin_rel_index(int p, int q, int ws) {
+    return (p / ws - q / ws + ws - 1) * (2 * ws - 1) + (p % ws - q % ws + ws - 1);
+}
+// Continuous position bias (training: every forward; inference: once at load): raw (T, NH) =
+// relu(table (T, 2) w0^T + b0) w2^T, then out (NH, n, n) = 16 sigmoid(raw[index[i n + j], h]).
+// w0 (HID, 2), b0 (HID), w2 (NH, HID). Saves raw and hid (2, T, HID) (pre-ReLU, ReLU; NULL: not
+// kept).
+void xt_cpb_forward(float *out, float *hid, float *raw, const float *table, const int *index, const float *w0,
+                    const float *b0, const float *w2, int T, int HID, int NH, int n);
+// dw0 (HID, 2), db0 (HID), dw2 (NH, HID) +=. scratch: T*NH + T*HID floats.
+void xt_cpb_backward(float *dw0, float *db0, float *dw2, const float *dout, const float *hid, const float *raw,
+                     const float *table, const int *index, const float *w2, int T, int HID, int NH, int n,
+                     float *scratch);
+// The same at load, table and index built in scratch (xt_swin_cpb_scratch_floats(NH, ws) floats):
+// bias (NH, n, n) from w0 (512, 2), b0 (512), w2 (NH, 512).
 void xt_swin_cpb_bias(float *bias, const float *w0, const float *b0, const float *w2, int NH, int ws, int pws,
                       float *scratch);
 size_t xt_swin_cpb_scratch_floats(int NH, int ws);
-// The position-bias MLP's input and gather, built here once for inference (xt_swin_cpb_bias) and
-// training (xt_cpb_forward): table (T*T, 2), T = 2 ws - 1, timm's relative_coords_table, row
-// (dy + ws-1) * T + (dx + ws-1) = (coord(dy), coord(dx)) for window offsets dy, dx in
-// [-(ws-1), ws-1] (normalised by pws - 1 if pws > 0, else ws - 1); xt_swin_rel_index(p, q, ws)
-// is relative_position_index[p][q], the table row of query token p and key token q of a window.
-float xt_swin_cpb_coord(int d, int ws, int pws);
 // The rest of a block's attention constants, from weights (inference: at load; training: every
 // forward): qkvb (3C) = cat(q_bias, 0, v_bias); scale (NH) = exp(min(logit_scale, max)), max =
 // XT_SWIN_LOGIT_MAX = log(1 / 0.01), the float logf(100.0f) (no gradient where clamped).
 // ref: WindowAttention.forward
 #define XT_SWIN_LOGIT_MAX 4.60517019f
 void xt_swin_attn_consts(float *qkvb, float *scale, const float *qb, const float *vb, const float *ls, int C, int NH);
-void xt_swin_cpb_table(float *table, int ws, int pws);
-static inline int xt_swin_rel_index(int p, int q, int ws) {
-    return (p / ws - q / ws + ws - 1) * (2 * ws - 1) + (p % ws - q % ws + ws - 1);
-}
 // (Shifted) window cosine attention on all windows of a (B, H, W) map, heads of size HS = C/NH
 // (ref: timm 0.9.7 WindowAttention.forward): per window and head
 //   out = softmax(normalize(q) normalize(k)^T * scale[h] + bias[h] + mask) v
@@ -159,14 +168,6 @@ void xt_patch_embed_forward(float *out, float *col, const float *img, const floa
 void xt_patch_embed_backward(float *dimg, float *dw, float *db, float *dcol, const float *dout, const float *col,
                              const float *w, int B, int IC, int H, int W, int P, int OC);
 
-// Swin V2 continuous position bias: raw (T, NH) = relu(table (T, 2) w0^T + b0) w2^T, then
-// out (NH, n, n) = 16 sigmoid(raw[index[i n + j], h]). Saves hid (2, T, HID) (pre-ReLU, ReLU) and raw.
-void xt_cpb_forward(float *out, float *hid, float *raw, const float *table, const int *index, const float *w0,
-                    const float *b0, const float *w2, int T, int HID, int NH, int n);
-// dw0 (HID, 2), db0 (HID), dw2 (NH, HID) +=. scratch: T*NH + T*HID floats.
-void xt_cpb_backward(float *dw0, float *db0, float *dw2, const float *dout, const float *hid, const float *raw,
-                     const float *table, const int *index, const float *w2, int T, int HID, int NH, int n,
-                     float *scratch);
 // ---------------------------------------------------------------------------------------------
 // attention of the context encoder (attention.c): forward (inference and training) and backward
 

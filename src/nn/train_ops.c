@@ -98,17 +98,8 @@ void xt_gated_mlp_backward(float *dh, float *dwg, float *dwu, float *dwd, const 
 
 void xt_patch_embed_forward(float *out, float *col, const float *img, const float *w, const float *b, int B,
                             int IC, int H, int W, int P, int OC) {
-    int hp = H / P, wp = W / P, K = IC * P * P;
-    for (int bb = 0; bb < B; bb++)
-        for (int py = 0; py < hp; py++)
-            for (int px = 0; px < wp; px++) {
-                float *c = col + (((size_t)bb * hp + py) * wp + px) * K;
-                for (int ic = 0; ic < IC; ic++)
-                    for (int ky = 0; ky < P; ky++)
-                        memcpy(c + (ic * P + ky) * P, img + (((size_t)bb * IC + ic) * H + py * P + ky) * W + px * P,
-                               P * sizeof(float));
-            }
-    xt_linear_forward(out, col, w, b, B * hp * wp, K, OC);
+    xt_patch_im2col(col, img, B, IC, H, W, P);
+    xt_linear_forward(out, col, w, b, B * (H / P) * (W / P), IC * P * P, OC);
 }
 
 void xt_patch_embed_backward(float *dimg, float *dw, float *db, float *dcol, const float *dout, const float *col,
@@ -125,32 +116,4 @@ void xt_patch_embed_backward(float *dimg, float *dw, float *db, float *dcol, con
                         memcpy(dimg + (((size_t)bb * IC + ic) * H + py * P + ky) * W + px * P, c + (ic * P + ky) * P,
                                P * sizeof(float));
             }
-}
-
-// ref: timm 0.9.7 swin_transformer_v2.py WindowAttention: cpb_mlp + 16 * sigmoid
-void xt_cpb_forward(float *out, float *hid, float *raw, const float *table, const int *index, const float *w0,
-                    const float *b0, const float *w2, int T, int HID, int NH, int n) {
-    float *act = hid + (size_t)T * HID; // [pre-ReLU | ReLU]
-    xt_linear_forward(hid, table, w0, b0, T, 2, HID);
-    for (size_t i = 0; i < (size_t)T * HID; i++) act[i] = hid[i] > 0 ? hid[i] : 0;
-    xt_linear_forward(raw, act, w2, NULL, T, HID, NH);
-    for (int h = 0; h < NH; h++)
-        for (int i = 0; i < n * n; i++)
-            out[(size_t)h * n * n + i] = 16.0f / (1.0f + expf(-raw[(size_t)index[i] * NH + h]));
-}
-
-void xt_cpb_backward(float *dw0, float *db0, float *dw2, const float *dout, const float *hid, const float *raw,
-                     const float *table, const int *index, const float *w2, int T, int HID, int NH, int n,
-                     float *scratch) {
-    float *draw = scratch, *dhid = scratch + (size_t)T * NH;
-    const float *act = hid + (size_t)T * HID;
-    memset(draw, 0, (size_t)T * NH * sizeof(float));
-    for (int h = 0; h < NH; h++) // out = 16 sigmoid(raw[index])
-        for (int i = 0; i < n * n; i++) {
-            float r = raw[(size_t)index[i] * NH + h], s = 1.0f / (1.0f + expf(-r));
-            draw[(size_t)index[i] * NH + h] += dout[(size_t)h * n * n + i] * 16.0f * s * (1.0f - s);
-        }
-    xt_linear_backward(dhid, dw2, NULL, draw, act, w2, T, HID, NH);                  // raw = act w2^T
-    for (size_t i = 0; i < (size_t)T * HID; i++) dhid[i] = hid[i] > 0 ? dhid[i] : 0; // act = relu(hid)
-    xt_linear_backward(NULL, dw0, db0, dhid, table, NULL, T, 2, HID);                // hid = table w0^T + b0
 }

@@ -28,37 +28,65 @@ float xt_swin_cpb_coord(int d, int ws, int pws) {
     return s * log2f(fabsf(v) + 1.0f) / 3.0f;
 }
 
-void xt_swin_cpb_table(float *table, int ws, int pws) {
-    int T = 2 * ws - 1;
+void xt_swin_cpb_table(float *table, int *index, int ws, int pws) {
+    int T = 2 * ws - 1, n = ws * ws;
     for (int i = 0; i < T; i++)
         for (int j = 0; j < T; j++) {
             table[(i * T + j) * 2] = xt_swin_cpb_coord(i - (ws - 1), ws, pws);
             table[(i * T + j) * 2 + 1] = xt_swin_cpb_coord(j - (ws - 1), ws, pws);
         }
+    for (int p = 0; p < n; p++)
+        for (int q = 0; q < n; q++) index[p * n + q] = xt_swin_rel_index(p, q, ws);
 }
 
-// ref: WindowAttention forward (cpb_mlp -> gather -> 16 * sigmoid). bias (NH, N, N), N = ws*ws.
-// Depends on weights only.
+// ref: timm 0.9.7 WindowAttention.forward: cpb_mlp (Linear(2, HID) + ReLU + Linear(HID, NH, no
+// bias)) over the table, gathered by relative_position_index, then 16 * sigmoid. Row by row,
+// skipping the ReLU's zeros; hid (the training's saved activations) may be NULL.
+void xt_cpb_forward(float *out, float *hid, float *raw, const float *table, const int *index, const float *w0,
+                    const float *b0, const float *w2, int T, int HID, int NH, int n) {
+    for (int i = 0; i < T; i++) {
+        const float *c = table + 2 * (size_t)i;
+        float *o = raw + (size_t)i * NH;
+        for (int h = 0; h < NH; h++) o[h] = 0;
+        for (int k = 0; k < HID; k++) {
+            float hk = w0[2 * k] * c[0] + w0[2 * k + 1] * c[1] + b0[k];
+            if (hid) {
+                hid[(size_t)i * HID + k] = hk;                    // pre-ReLU
+                hid[((size_t)T + i) * HID + k] = hk > 0 ? hk : 0; // ReLU
+            }
+            if (hk <= 0) continue;
+            for (int h = 0; h < NH; h++) o[h] += w2[(size_t)h * HID + k] * hk;
+        }
+    }
+    for (int h = 0; h < NH; h++)
+        for (int i = 0; i < n * n; i++)
+            out[(size_t)h * n * n + i] = 16.0f / (1.0f + expf(-raw[(size_t)index[i] * NH + h]));
+}
+
+void xt_cpb_backward(float *dw0, float *db0, float *dw2, const float *dout, const float *hid, const float *raw,
+                     const float *table, const int *index, const float *w2, int T, int HID, int NH, int n,
+                     float *scratch) {
+    float *draw = scratch, *dhid = scratch + (size_t)T * NH;
+    const float *act = hid + (size_t)T * HID;
+    memset(draw, 0, (size_t)T * NH * sizeof(float));
+    for (int h = 0; h < NH; h++) // out = 16 sigmoid(raw[index])
+        for (int i = 0; i < n * n; i++) {
+            float r = raw[(size_t)index[i] * NH + h], s = 1.0f / (1.0f + expf(-r));
+            draw[(size_t)index[i] * NH + h] += dout[(size_t)h * n * n + i] * 16.0f * s * (1.0f - s);
+        }
+    xt_linear_backward(dhid, dw2, NULL, draw, act, w2, T, HID, NH);                  // raw = act w2^T
+    for (size_t i = 0; i < (size_t)T * HID; i++) dhid[i] = hid[i] > 0 ? dhid[i] : 0; // act = relu(hid)
+    xt_linear_backward(NULL, dw0, db0, dhid, table, NULL, T, 2, HID);                // hid = table w0^T + b0
+}
+
+// Inference, at load: the table and index in scratch, then the forward above (hidden width 512).
 void xt_swin_cpb_bias(float *bias, const float *w0, const float *b0, const float *w2, int NH, int ws, int pws,
                       float *scratch) {
-    int T = 2 * ws - 1, N = ws * ws;
-    float *tab = scratch; // (T*T, NH)
-    for (int i = 0; i < T; i++)
-        for (int j = 0; j < T; j++) {
-            float c[2] = {xt_swin_cpb_coord(i - (ws - 1), ws, pws), xt_swin_cpb_coord(j - (ws - 1), ws, pws)};
-            float *o = tab + (size_t)(i * T + j) * NH;
-            for (int h = 0; h < NH; h++) o[h] = 0;
-            for (int k = 0; k < 512; k++) { // Linear(2, 512) + ReLU + Linear(512, NH, no bias)
-                float hk = w0[2 * k] * c[0] + w0[2 * k + 1] * c[1] + b0[k];
-                if (hk <= 0) continue;
-                for (int h = 0; h < NH; h++) o[h] += w2[(size_t)h * 512 + k] * hk;
-            }
-        }
-    for (int p = 0; p < N; p++)
-        for (int q = 0; q < N; q++) {
-            const float *o = tab + (size_t)xt_swin_rel_index(p, q, ws) * NH;
-            for (int h = 0; h < NH; h++) bias[((size_t)h * N + p) * N + q] = 16.0f / (1.0f + expf(-o[h]));
-        }
+    int T = (2 * ws - 1) * (2 * ws - 1);
+    float *raw = scratch, *table = raw + (size_t)T * NH;
+    int *index = (int *)(table + 2 * (size_t)T);
+    xt_swin_cpb_table(table, index, ws, pws);
+    xt_cpb_forward(bias, NULL, raw, table, index, w0, b0, w2, T, 512, NH, ws * ws);
 }
 
 void xt_swin_attn_consts(float *qkvb, float *scale, const float *qb, const float *vb, const float *ls, int C, int NH) {
@@ -68,7 +96,10 @@ void xt_swin_attn_consts(float *qkvb, float *scale, const float *qb, const float
     for (int h = 0; h < NH; h++) scale[h] = expf(fminf(ls[h], XT_SWIN_LOGIT_MAX));
 }
 
-size_t xt_swin_cpb_scratch_floats(int NH, int ws) { return (size_t)(2 * ws - 1) * (2 * ws - 1) * NH; }
+size_t xt_swin_cpb_scratch_floats(int NH, int ws) { // raw (T, NH), table (T, 2), index (n, n) ints
+    size_t T = (size_t)(2 * ws - 1) * (2 * ws - 1), n = (size_t)ws * ws;
+    return T * (NH + 2) + n * n;
+}
 
 size_t xt_window_attn_scratch_floats(int ws, int HS) {
     size_t N = (size_t)ws * ws;
