@@ -13,13 +13,11 @@
 // Block (ref: hiera/hiera.py HieraBlock, MaskUnitAttention):
 //   xn = LN1(x) (eps 1e-6); if dim changes: x = maxpool_Q(proj(xn));
 //   x = x + proj(attn(xn)), attention per (head, window) with q max-pooled over Q when the block
-//   starts a pooled stage; x = x + fc2(GELU(fc1(LN2(x)))).
+//   starts a pooled stage (nn/mask_unit_attn.c); x = x + fc2(GELU(fc1(LN2(x)))).
 // Per-block settings follow Hiera.__init__: stage transitions multiply width by dim_mul and
 // heads by head_mul; the first q_pool transitions pool (flat window shrinks by Q); a block uses
 // mask-unit attention iff the *previous* block's stage does ("lag by 1 block").
 // ref: hiera/hiera.py, hiera/hiera_utils.py @ b12b842542ee5c757fcfec8c41f6b56fcbe89b65
-#include <float.h>
-#include <math.h>
 #include <string.h>
 
 #include "models/backbones.h"
@@ -88,36 +86,6 @@ static size_t hiera_workspace(const xt_encoder *e, int B) {
     return a.high + 64;
 }
 
-// Mask-unit / global attention of one image. qkv (N, 3D) -> att (N/q, D).
-// ref: MaskUnitAttention.forward (reshape (B, T, nw, 3, heads, hd); q max-pooled over q_stride)
-static void attention(float *att, float *scratch, const float *qkv, const hblock *k) {
-    const int D = k->dout, hd = k->hd, q = k->q;
-    const int nw = k->use_mu ? k->N / (q * k->window) : 1, T = k->N / nw, Tq = T / q;
-    const float scale = 1.0f / sqrtf((float)hd);
-    const int tasks = k->heads * nw;
-    const size_t per = (size_t)Tq * hd + (size_t)Tq * T;
-#pragma omp parallel for schedule(dynamic) if (tasks > 1)
-    for (int task = 0; task < tasks; task++) {
-        const int h = task / nw, w = task % nw;
-        float *qp = scratch + task * per, *S = qp + (size_t)Tq * hd;
-        const size_t ld = (size_t)nw * 3 * D; // consecutive tokens of one window
-        const float *Q = qkv + (size_t)w * 3 * D + (size_t)h * hd, *K = Q + D, *V = Q + 2 * D;
-        for (int t = 0; t < Tq; t++) // token t = s*Tq + t'; pooled q = max over s
-            for (int d = 0; d < hd; d++) {
-                float mx = -FLT_MAX;
-                for (int s = 0; s < q; s++) {
-                    float v = Q[(size_t)(s * Tq + t) * ld + d];
-                    if (v > mx) mx = v;
-                }
-                qp[(size_t)t * hd + d] = mx;
-            }
-        xt_gemm(0, 1, Tq, T, hd, scale, qp, hd, K, (int)ld, 0.0f, S, T);
-        xt_softmax_forward(S, S, Tq, T);
-        // out token t'*nw + w, channels h*hd..: the (B, Tq, nw, heads, hd) layout of transpose(1,3)
-        xt_gemm(0, 0, Tq, hd, T, 1.0f, S, T, V, (int)ld, 0.0f, att + (size_t)w * D + (size_t)h * hd, nw * D);
-    }
-}
-
 static int hiera_forward(const xt_encoder *e, const float *img, int B, float *const *out, xt_arena *ws,
                          const xt_tap *tap, const char *prefix) {
     const hiera *m = e->impl;
@@ -165,8 +133,10 @@ static int hiera_forward(const xt_encoder *e, const float *img, int B, float *co
             float *tmp = x; x = x2; x2 = tmp;
         }
         xt_linear_forward(b.qkv, b.xn, k->qkv_w, k->qkv_b, B * N, k->dim, 3 * D);
-        for (int n = 0; n < B; n++)
-            attention(b.att + (size_t)n * Nq * D, b.scratch, b.qkv + (size_t)n * N * 3 * D, k);
+        int nw = k->use_mu ? N / (k->q * k->window) : 1;
+        for (int n = 0; n < B; n++) // pooled q and probabilities in scratch
+            xt_mask_unit_attn_forward(b.att + (size_t)n * Nq * D, b.scratch, NULL, b.scratch + (size_t)Nq * D,
+                                      b.qkv + (size_t)n * N * 3 * D, N, D, k->heads, k->q, nw);
         xt_linear_forward(b.xn, b.att, k->proj_w, k->proj_b, B * Nq, D, D);
         xt_add(x, x, b.xn, (size_t)B * Nq * D);
         xt_layernorm_forward(b.xn, NULL, NULL, x, k->n2_w, k->n2_b, B * Nq, D, LN_EPS);

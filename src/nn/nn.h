@@ -169,6 +169,19 @@ void xt_patch_embed_backward(float *dimg, float *dw, float *db, float *dcol, con
                              const float *w, int B, int IC, int H, int W, int P, int OC);
 
 // ---------------------------------------------------------------------------------------------
+// Hiera's mask-unit attention (mask_unit_attn.c), one image: qkv (N, 3D), token n = t*nw + w of mask
+// unit w (nw = 1: global attention), NH heads of HS = D/NH; per (head, unit) task the query is
+// max-pooled over q blocks, then att (N/q, D) = softmax(qp K^T / sqrt(HS)) V. qp (NH, nw, N/(q nw),
+// HS) and p (NH, nw, N/(q nw), N/nw) receive the pooled query and the probabilities (inference:
+// scratch; training: kept for the backward, with qidx (like qp) the argmax of each pooled element;
+// NULL: not kept).
+void xt_mask_unit_attn_forward(float *att, float *qp, int *qidx, float *p, const float *qkv, int N, int D, int NH,
+                               int q, int nw);
+// datt (N/q, D) -> dqkv (N, 3D) written. scratch: NH * nw * Tq * (T + HS) floats (Tq = N/(q nw), T = N/nw).
+void xt_mask_unit_attn_backward(float *dqkv, float *scratch, const float *datt, const float *qkv, const float *qp,
+                                const int *qidx, const float *p, int N, int D, int NH, int q, int nw);
+
+// ---------------------------------------------------------------------------------------------
 // attention of the context encoder (attention.c): forward (inference and training) and backward
 
 // Exact softmax attention of one head: out[i] = sum_j softmax_j(scale q_i . k_j [+ causal mask
