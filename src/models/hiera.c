@@ -192,17 +192,21 @@ static int hiera_config(hiera *m, xt_encoder *e, const xt_json *cfg, int S) {
     int nm = xt_cfg_ints(cfg, M, "mask_unit_attn", mua, XT_MAX_STAGES, 0, 1, d_mua, 4);
     if (nm < 0) return -1;
     if (nm != n) return xt_error(M, "config 'mask_unit_attn' has %d entries for %d stages", nm, n);
-    if (xt_cfg_ints(cfg, M, "q_stride", qs, 2, 1, 16, d_two, 2) != 2 ||
-        xt_cfg_ints(cfg, M, "mask_unit_size", mus, 2, 1, 4096, d_eight, 2) != 2 ||
-        xt_cfg_ints(cfg, M, "patch_kernel", pk, 2, 1, 64, d_seven, 2) != 2 ||
-        xt_cfg_ints(cfg, M, "patch_stride", pst, 2, 1, 64, d_four, 2) != 2 ||
-        xt_cfg_ints(cfg, M, "patch_padding", pp, 2, 0, 64, d_three, 2) != 2)
-        return xt_error_prefix("hiera config: q_stride, mask_unit_size and patch_* need 2 entries (2-D only)");
+    int n2[5] = {xt_cfg_ints(cfg, M, "q_stride", qs, 2, 1, 16, d_two, 2),
+                 xt_cfg_ints(cfg, M, "mask_unit_size", mus, 2, 1, 4096, d_eight, 2),
+                 xt_cfg_ints(cfg, M, "patch_kernel", pk, 2, 1, 64, d_seven, 2),
+                 xt_cfg_ints(cfg, M, "patch_stride", pst, 2, 1, 64, d_four, 2),
+                 xt_cfg_ints(cfg, M, "patch_padding", pp, 2, 0, 64, d_three, 2)};
+    for (int i = 0; i < 5; i++) {
+        if (n2[i] < 0) return -1;
+        if (n2[i] != 2) return xt_error(M, "config: q_stride, mask_unit_size and patch_* need 2 entries (2-D only)");
+    }
     if (xt_cfg_int(cfg, M, "embed_dim", 96, 1, 16384, &m->C0) || xt_cfg_int(cfg, M, "num_heads", 1, 1, 1024, &heads) ||
-        xt_cfg_int(cfg, M, "q_pool", 3, 0, XT_MAX_STAGES, &qpool) ||
-        xt_cfg_int(cfg, M, "in_chans", 3, 1, 1024, &e->in_chans) || xt_json_num(cfg, "dim_mul", 2.0, &dim_mul) ||
-        xt_json_num(cfg, "head_mul", 2.0, &head_mul) || xt_json_num(cfg, "mlp_ratio", 4.0, &mlp))
-        return xt_error_prefix("hiera config");
+        xt_cfg_int(cfg, M, "q_pool", 3, 0, XT_MAX_STAGES, &qpool) || xt_cfg_int(cfg, M, "in_chans", 3, 1, 1024, &e->in_chans))
+        return -1;
+    if (xt_json_num(cfg, "dim_mul", 2.0, &dim_mul) || xt_json_num(cfg, "head_mul", 2.0, &head_mul) ||
+        xt_json_num(cfg, "mlp_ratio", 4.0, &mlp))
+        return xt_error_prefix("%s", M);
     if (!(dim_mul >= 1 && dim_mul <= 16) || !(head_mul >= 1 && head_mul <= 16) || !(mlp > 0 && mlp <= 64))
         return xt_error(M, "config dim_mul %g / head_mul %g must be in [1, 16], mlp_ratio %g in (0, 64]", dim_mul,
                         head_mul, mlp);
@@ -396,6 +400,7 @@ xt_encoder *xt_hiera_new(xt_st *st, const xt_json *cfg, const char *prefix, int 
     xt_wload_free(&L);
     return e;
 fail:
+    xt_error_in_file(st ? st->path : NULL);
     xt_wload_free(&L);
     hiera_free(e);
     return NULL;
@@ -406,7 +411,7 @@ fail:
 // model.patch_embed, intermediates{s} (NHWC, as return_intermediates) and out (last, NCHW).
 int xt_hiera_region_verify(xt_st *st, const xt_json *cfg, const xt_tap *tap) {
     const xt_json *hc = xt_json_get(cfg, "hiera");
-    if (!hc || hc->type != XT_JSON_OBJ) return xt_error("hiera", "%s: config has no 'hiera' object", st->path);
+    if (!hc || hc->type != XT_JSON_OBJ) return xt_error_file("hiera", st->path, "config has no 'hiera' object");
     xt_region_run r;
     if (xt_region_run_file(&r, st, cfg, hc, xt_json_str(cfg, "weight_prefix", "model."), xt_hiera_new, tap, "hiera"))
         return -1;

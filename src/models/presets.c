@@ -270,7 +270,7 @@ xt_json *xt_backbone_resolve(const xt_json *cfg) {
 
 xt_encoder *xt_backbone_new(xt_st *st, const xt_json *cfg, const char *prefix, int img_size) {
     xt_json *r = xt_backbone_resolve(cfg);
-    if (!r) return NULL;
+    if (!r) return xt_error_in_file(st ? st->path : NULL), NULL;
     const char *arch = xt_json_str(r, "arch", NULL);
     xt_encoder *e = NULL;
     if (!arch) xt_error("backbone", "config has no \"arch\" (swinv2, hiera or convnext) and no \"preset\"");
@@ -279,5 +279,6 @@ xt_encoder *xt_backbone_new(xt_st *st, const xt_json *cfg, const char *prefix, i
     else if (!strcmp(arch, "convnext")) e = xt_convnext_new(st, r, prefix, img_size);
     else xt_error("backbone", "unknown arch '%s' (swinv2, hiera or convnext)", arch);
     xt_json_free(r);
+    if (!e) xt_error_in_file(st ? st->path : NULL);
     return e;
 }

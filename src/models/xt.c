@@ -67,7 +67,7 @@ xt_xtmodel *xt_xtmodel_new_with(xt_st *st, const xt_json *cfg, xt_xtmodel_params
         xt_json_int(cfg, "mlp_ratio", 4, &in->mlp_ratio) ||
         (cx && (xt_json_int(cx, "hidden_size", 768, &in->hidden) || xt_json_int(cx, "n_layer", 2, &in->n_layers) ||
                 xt_json_int(cx, "in_context_patches", -1, &in->in_context_patches)))) {
-        xt_error_prefix("%s: config", where);
+        xt_error_in_file(where);
         goto fail;
     }
     if (!head || (strcmp(head, "naive") && strcmp(head, "xl"))) {
@@ -95,7 +95,11 @@ xt_xtmodel *xt_xtmodel_new_with(xt_st *st, const xt_json *cfg, xt_xtmodel_params
     if (p.variant) {
         const xt_json *v = find_variant(cfg, p.variant);
         int icp = in->in_context_patches;
-        if (v && xt_json_int(v, "in_context_patches", icp, &icp)) { xt_error_prefix("%s: variant", where); goto fail; }
+        if (v && xt_json_int(v, "in_context_patches", icp, &icp)) {
+            xt_error_prefix("variant '%s'", p.variant);
+            xt_error_in_file(where);
+            goto fail;
+        }
         if (!strcmp(p.variant, "memfix")) in->memfix = 1;
         else if (!strcmp(p.variant, "blockmask")) in->hyper_block_mask = 1;
         else if (!strcmp(p.variant, "incontext16_tuplefix")) { if (!v) icp = 16; }
@@ -117,7 +121,7 @@ xt_xtmodel *xt_xtmodel_new_with(xt_st *st, const xt_json *cfg, xt_xtmodel_params
     // NaN/Inf weights would silently poison every output: reject them, naming the tensor
     if (xt_st_check_finite(st, "decoder.") || (!p.no_encoder && xt_st_check_finite(st, "encoder."))) goto fail;
     if (!p.no_encoder) {
-        if (!(m->enc = build_encoder(st, cfg, in->crop_size))) { xt_error_prefix("%s", where); goto fail; }
+        if (!(m->enc = build_encoder(st, cfg, in->crop_size))) { xt_error_in_file(where); goto fail; }
         if (m->enc->img_size != in->crop_size) {
             xt_error("xt", "%s: region encoder built for %d-pixel regions, crop_size is %d", where, m->enc->img_size,
                      in->crop_size);
@@ -143,7 +147,7 @@ xt_xtmodel *xt_xtmodel_new_with(xt_st *st, const xt_json *cfg, xt_xtmodel_params
         if (xt_xl_head_init(&m->xl, st, in->feat_c, in->hidden, in->num_classes)) goto fail;
         if (xt_context_init(&m->ctx, st, "decoder.", in->attn, in->hidden, in->n_layers, in->mlp_ratio,
                             xt_json_get(cfg, "hyper_override"), in->hyper_block_mask)) {
-            xt_error_prefix("%s", where);
+            xt_error_in_file(where);
             goto fail;
         }
         in->streaming = in->in_context_patches > 0;
