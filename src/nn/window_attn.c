@@ -467,30 +467,27 @@ void xt_window_attn_backward(float *dqkv, float *dbias, float *dscale, const flo
 
 // torch.roll(-shift) + window_partition, and its inverse (the training forward works on partitioned
 // windows; inference folds both into xt_window_attn_forward's index map)
-void xt_window_partition(float *out, const float *inp, int B, int H, int W, int C, int ws, int shift) {
+// window-ordered row (b, wh, ww, i, j) <-> map row (b, (wh ws + i + shift) mod H, (ww ws + j + shift) mod W)
+static void window_permute(float *out, const float *inp, int B, int H, int W, int C, int ws, int shift, int reverse) {
     int nh = H / ws, nwd = W / ws;
     for (int b = 0; b < B; b++)
         for (int wh = 0; wh < nh; wh++)
             for (int ww = 0; ww < nwd; ww++)
                 for (int i = 0; i < ws; i++)
                     for (int j = 0; j < ws; j++) {
-                        int y = (wh * ws + i + shift) % H, x = (ww * ws + j + shift) % W; // roll(-shift)
+                        int y = (wh * ws + i + shift) % H, x = (ww * ws + j + shift) % W;
                         size_t o = ((((size_t)b * nh + wh) * nwd + ww) * ws * ws + (size_t)i * ws + j) * C;
-                        memcpy(out + o, inp + (((size_t)b * H + y) * W + x) * C, C * sizeof(float));
+                        size_t m = (((size_t)b * H + y) * W + x) * C;
+                        memcpy(out + (reverse ? m : o), inp + (reverse ? o : m), C * sizeof(float));
                     }
 }
 
+void xt_window_partition(float *out, const float *inp, int B, int H, int W, int C, int ws, int shift) {
+    window_permute(out, inp, B, H, W, C, ws, shift, 0); // roll(-shift), then partition
+}
+
 void xt_window_reverse(float *out, const float *inp, int B, int H, int W, int C, int ws, int shift) {
-    int nh = H / ws, nwd = W / ws;
-    for (int b = 0; b < B; b++)
-        for (int wh = 0; wh < nh; wh++)
-            for (int ww = 0; ww < nwd; ww++)
-                for (int i = 0; i < ws; i++)
-                    for (int j = 0; j < ws; j++) {
-                        int y = (wh * ws + i + shift) % H, x = (ww * ws + j + shift) % W; // roll(+shift)
-                        size_t o = ((((size_t)b * nh + wh) * nwd + ww) * ws * ws + (size_t)i * ws + j) * C;
-                        memcpy(out + (((size_t)b * H + y) * W + x) * C, inp + o, C * sizeof(float));
-                    }
+    window_permute(out, inp, B, H, W, C, ws, shift, 1); // partition^-1, then roll(+shift)
 }
 
 // ref: PatchMerging.forward: reshape(B, H/2, 2, W/2, 2, C).permute(0, 1, 3, 4, 2, 5).flatten(3),
