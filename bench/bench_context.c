@@ -11,7 +11,7 @@
 // Heads are processed one at a time so only one head's q, k, v (L x 128 each) are alive beside x
 // and the projection accumulator: memory O(L·D), 3.5 L·D floats in all (D = 256).
 // --method stream (default): exact causal softmax attention, blocked and streamed with an online
-//   softmax (xt_attention_stream_forward, src/nn/attention_ctx.c: the kernel xT's context layers
+//   softmax (xt_attention_forward, src/nn/attention.c: the kernel xT's context layers
 //   use up to min_seq_len); never an L x L matrix.
 // --method hyper: xt_hyper_attention with the official settings (exact causal attention up to
 //   min_seq_len 4096, HyperAttention recursion beyond: LSH-sorted blocks of 256 + 256 sampled
@@ -81,7 +81,7 @@ static int bench_attn(long L, int D, int method) {
     float *v = xt_malloc_checked(LH * sizeof(float), "v");
     // the streamed kernel may write its output over q; HyperAttention needs its own
     float *o = method == M_STREAM ? q : xt_malloc_checked(LH * sizeof(float), "o");
-    float *scr = method == M_STREAM ? xt_malloc_checked(xt_attention_stream_scratch_floats(HS) * sizeof(float), "scratch")
+    float *scr = method == M_STREAM ? xt_malloc_checked(xt_attention_scratch_floats(HS) * sizeof(float), "scratch")
                                     : NULL;
     if (!acc || !q || !k || !v || !o || (method == M_STREAM && !scr)) {
         fprintf(stderr, "bench_context: %s\n", xt_error_buffer());
@@ -115,7 +115,7 @@ static int bench_attn(long L, int D, int method) {
         double ta = xt_time();
         xt_arena_reset(&ws);
         if (method == M_STREAM) {
-            xt_attention_stream_forward(o, HS, q, HS, k, HS, v, HS, (int)L, HS, 1.0f / sqrtf((float)HS), 1, scr);
+            xt_attention_forward(o, HS, NULL, q, HS, k, HS, v, HS, (int)L, HS, 1.0f / sqrtf((float)HS), 1, scr);
         } else if (xt_hyper_attention(o, q, k, v, 1, 1, (int)L, &hy, &r, &calls, NULL, "bench.attn", &ws)) {
             fprintf(stderr, "bench_context: %s\n", xt_error_buffer());
             return 1;

@@ -119,6 +119,20 @@ int main(void) {
     expect_fail("meta.safetensors", "{\"__metadata__\":{\"a\":1}}", 0, -1, "is not a string");
     expect_fail("offs.safetensors", "{\"w\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0]}}", 8, -1, "malformed data_offsets");
     CHECK(xt_st_open(path("does-not-exist")) == NULL && strstr(xt_error_buffer(), "cannot open"));
+    // levels above name the file only when no level below did (docs/design.md, "Errors")
+    char want[1200];
+    snprintf(want, sizeof want, "swinv2: safetensors: %s: cannot open: ", path("does-not-exist"));
+    xt_error_prefix("swinv2");
+    xt_error_in_file(path("does-not-exist"));
+    CHECK(!strncmp(xt_error_buffer(), want, strlen(want)));
+    xt_error("swinv2", "config: 'window_size' must be a number");
+    xt_error_in_file("m.safetensors");
+    xt_error_in_file("m.safetensors");
+    xt_error_in_file(NULL);
+    CHECK(!strcmp(xt_error_buffer(), "m.safetensors: swinv2: config: 'window_size' must be a number"));
+    xt_error("xt", "another message"); // a new message names no file until told
+    xt_error_in_file("m.safetensors");
+    CHECK(!strcmp(xt_error_buffer(), "m.safetensors: xt: another message"));
 
     // the golden files all load and validate
     const char *gold[] = {"swinv2_region_256.safetensors", "xt_cls_xl.safetensors", "xt_cls_mamba_grad.safetensors"};

@@ -48,15 +48,23 @@ static int causal_;
 static double f_attn(void) {
     int Cc = NH * HS;
     for (int h = 0; h < NH; h++)
-        xt_attention_forward(Y + h * HS, Cc, S1 + (size_t)h * L * L, X + h * HS, X + Cc + h * HS, X + 2 * Cc + h * HS,
-                             3 * Cc, L, HS, 1.0f / sqrtf(HS), causal_);
+        xt_attention_forward(Y + h * HS, Cc, S1 + (size_t)h * L * L, X + h * HS, 3 * Cc, X + Cc + h * HS, 3 * Cc,
+                             X + 2 * Cc + h * HS, 3 * Cc, L, HS, 1.0f / sqrtf(HS), causal_, NULL);
     return dot_(Y, DY, (long)L * Cc);
 }
-static double f_chan(void) { xt_chanattn_forward(Y, S1, X, L, C); return dot_(Y, DY, (long)L * C); }
-static float *MASK, LS[4], SC[4];
+static double f_chan(void) {
+    xt_channel_attention_forward(Y, C, S1, X, X + C, X + 2 * C, 3 * C, L, C, NULL);
+    return dot_(Y, DY, (long)L * C);
+}
+// window attention on NW partitioned 3x3 windows (B = NW, H = W = ws = 3, shift 0) with mask labels
+static float LS[4], SC[4], *ASCR;
+static int LAB[2 * 9];
+static xt_window_attn_saved SV;
 static double f_cos(void) {
     for (int h = 0; h < NH; h++) SC[h] = expf(fminf(LS[h], logf(100.0f)));
-    xt_cosattn_forward(Y, S1, S2, S3, S4, S5, X, W, MASK, 2, SC, NW, NN, NH, HS);
+    SV = (xt_window_attn_saved){S1, S2, S3, S4, S5};
+    xt_window_attn_forward(Y, &SV, X, NULL, SC, W, LAB, 2, NW, 3, 3, NH * HS, NH, 3, 0, ASCR,
+                           xt_window_attn_scratch_floats(3, HS), 1);
     return dot_(Y, DY, (long)NW * NN * NH * HS);
 }
 static float *TAB;
@@ -149,28 +157,37 @@ int main(void) {
     C = 8;
     X = IN("chanattn", "qkv"); DY = IN("chanattn", "dout");
     f_chan(); CMP(Y, "chanattn", "out", "chanattn out");
-    xt_chanattn_backward(g1, DY, S1, X, L, C);
+    xt_channel_attention_backward(g1, DY, S1, X, L, C);
     CMP(g1, "chanattn", "grad.qkv", "chanattn dqkv");
     FD_CHECK(X, L * 3 * C, f_chan, g1, 1e-2, 2e-2, "chanattn dqkv");
 
     // Swin V2 cosine attention with bias, mask and one clamped logit scale
     NW = 4; NN = 9; NH = 2; HS = 4;
     X = IN("cosattn", "qkv"); W = IN("cosattn", "bias"); DY = IN("cosattn", "dout");
-    MASK = ld("cosattn.mask", "", NULL);
+    // the reference's mask (2, n, n) of 0 / -100 as labels relative to token 0, checked exact
+    float *mask = ld("cosattn.mask", "", NULL);
+    for (int w = 0; w < 2; w++)
+        for (int j = 0; j < NN; j++) LAB[w * NN + j] = mask[(size_t)w * NN * NN + j] != 0.0f;
+    int same = 1;
+    for (int w = 0; w < 2; w++)
+        for (int i = 0; i < NN; i++)
+            for (int j = 0; j < NN; j++)
+                same &= mask[((size_t)w * NN + i) * NN + j] == (LAB[w * NN + i] != LAB[w * NN + j] ? -100.0f : 0.0f);
+    CHECK(same);
+    ASCR = keep(calloc(xt_window_attn_scratch_floats(3, HS), sizeof(float)));
     float *ls = IN("cosattn", "logit_scale");
     LS[0] = ls[0]; LS[1] = ls[1];
     f_cos(); CMP(Y, "cosattn", "out", "cosattn out");
     ZERO();
     float dsc[2] = {0, 0};
-    xt_cosattn_backward(g1, g2, dsc, DY, S1, S2, S3, S4, S5, X, SC, NW, NN, NH, HS, scr);
+    xt_window_attn_backward(g1, g2, dsc, DY, &SV, X, SC, NW, NN, NH, HS, scr);
     float dls[2];
     for (int h = 0; h < 2; h++) dls[h] = LS[h] > logf(100.0f) ? 0.0f : dsc[h] * SC[h]; // clamp(max) then exp
     CMP(g1, "cosattn", "grad.qkv", "cosattn dqkv"); CMP(g2, "cosattn", "grad.bias", "cosattn dbias");
     CMP(dls, "cosattn", "grad.logit_scale", "cosattn dlogit_scale");
     CHECK(dls[1] == 0.0f);
-    f_cos(); // restore p (backward overwrote it) not needed for FD: forward recomputes
-    xt_cosattn_forward(Y, S1, S2, S3, S4, S5, X, W, MASK, 2, SC, NW, NN, NH, HS);
-    ZERO(); xt_cosattn_backward(g1, g2, dsc, DY, S1, S2, S3, S4, S5, X, SC, NW, NN, NH, HS, scr);
+    f_cos(); // restore p (the backward overwrote it)
+    ZERO(); xt_window_attn_backward(g1, g2, dsc, DY, &SV, X, SC, NW, NN, NH, HS, scr);
     FD_CHECK(X, NW * NN * 3 * NH * HS, f_cos, g1, 1e-2, 2e-2, "cosattn dqkv");
     FD_CHECK(W, NH * NN * NN, f_cos, g2, 1e-2, 2e-2, "cosattn dbias");
     FD_CHECK(LS, 1, f_cos, dls, 1e-2, 2e-2, "cosattn dlogit_scale");

@@ -1,8 +1,9 @@
 // test_window_attn.c — the Swin V2 layers against PyTorch (tests/ref/nn_swin.safetensors, made by
 // tools/gen_ref_nn.py with timm 0.9.7's formulas): continuous position bias table, (shifted)
-// window cosine attention with the -100 mask, patch-merging gather, patch-embedding im2col, and
-// model-level properties (parameter count, batch and thread independence, random weights), and
-// the "pretrained_window_sizes" config key (values per stage; 0/absent/null = none; 1 refused).
+// window cosine attention with the -100 mask (and what its training call keeps), patch-merging
+// gather, patch-embedding im2col, and model-level properties (parameter count, batch and thread
+// independence, random weights), and the "pretrained_window_sizes" config key (values per stage;
+// 0/absent/null = none; 1 refused).
 // Tolerances: cpb 1e-5 x max(1, max|ref|) (a 512-term float dot product, then 16 sigmoid);
 // attention 1e-5 (cosine logits x scale <= 100, softmax, 25-term averages); gathers exact (0);
 // model-level 1e-5 x max(1, max|ref|) between runs (GEMM blocking may differ with batch/threads).
@@ -20,7 +21,7 @@ static const float *T(const char *name) {
 
 static void test_layers(void) {
     enum { NH = 3, WS = 5, N = WS * WS, B = 2, H = 10, C = 12 };
-    static float bias[NH * N * N], tmp[(2 * WS - 1) * (2 * WS - 1) * NH];
+    static float bias[NH * N * N], tmp[(2 * WS - 1) * (2 * WS - 1) * (NH + 2) + N * N];
     CHECK(xt_swin_cpb_scratch_floats(NH, WS) <= sizeof tmp / sizeof *tmp);
     xt_swin_cpb_bias(bias, T("cpb.attn.cpb_mlp.0.weight"), T("cpb.attn.cpb_mlp.0.bias"), T("cpb.attn.cpb_mlp.2.weight"),
                      NH, WS, 0, tmp);
@@ -32,7 +33,8 @@ static void test_layers(void) {
     for (int shift = 0; shift <= 2; shift += 2)
         for (int thr = 1; thr <= 2; thr++) {
             memset(out, 0, sizeof out);
-            xt_window_attn_forward(out, T("attn.qkv"), NULL, T("attn.scale"), bias, B, H, H, C, NH, WS, shift, scr, per, thr);
+            xt_window_attn_forward(out, NULL, T("attn.qkv"), NULL, T("attn.scale"), bias, NULL, 0, B, H, H, C, NH, WS,
+                                   shift, scr, per, thr);
             char name[64], label[96];
             snprintf(name, sizeof name, "attn.out_shift%d", shift);
             snprintf(label, sizeof label, "window attention shift %d, %d thread(s)", shift, thr);
@@ -206,6 +208,12 @@ static void test_attn_fused(void) {
         size_t per = xt_window_attn_scratch_floats(ws, HS);
         float *scr = malloc(2 * per * sizeof(float));
         double *lg = malloc((size_t)N * sizeof(double));
+        // what a training forward keeps, per task (window, head): probabilities and normalised q, k
+        size_t nt = (size_t)B * (H / ws) * (H / ws) * NH;
+        float *refp = malloc(nt * N * N * sizeof(float)), *refq = malloc(nt * N * HS * sizeof(float));
+        float *sp = malloc(nt * N * N * sizeof(float)), *sq = malloc(nt * N * HS * sizeof(float));
+        float *sk = malloc(nt * N * HS * sizeof(float)), *snq = malloc(nt * N * sizeof(float));
+        float *snk = malloc(nt * N * sizeof(float)), *out2 = malloc(no * sizeof(float));
         for (int shift = 0; shift <= ws / 2; shift += ws / 2) {
             for (int b = 0; b < B; b++)
                 for (int wy = 0; wy < H / ws; wy++)
@@ -231,6 +239,10 @@ static void test_attn_fused(void) {
                                     if (lg[t] > mx) mx = lg[t];
                                 }
                                 for (int t = 0; t < N; t++) sum += (lg[t] = exp(lg[t] - mx));
+                                size_t task = (((size_t)b * (H / ws) + wy) * (H / ws) + wx) * NH + h;
+                                for (int t = 0; t < N; t++) refp[(task * N + p) * N + t] = (float)(lg[t] / sum);
+                                for (int d = 0; d < HS; d++)
+                                    refq[(task * N + p) * HS + d] = (float)((rq[d] + qb[h * HS + d]) / sqrt(nq2));
                                 float *o = ref + (((size_t)b * H + (py + shift) % H) * H + (px + shift) % H) * C + h * HS;
                                 for (int d = 0; d < HS; d++) {
                                     double a = 0;
@@ -244,13 +256,27 @@ static void test_attn_fused(void) {
                             }
             for (int thr = 1; thr <= 2; thr++) {
                 memset(out, 0, no * sizeof(float));
-                xt_window_attn_forward(out, qkv, qb, sc, bias, B, H, H, C, NH, ws, shift, scr, per, thr);
+                xt_window_attn_forward(out, NULL, qkv, qb, sc, bias, NULL, 0, B, H, H, C, NH, ws, shift, scr, per, thr);
                 char label[128];
                 snprintf(label, sizeof label, "window attention, head dim %d, window %d, shift %d, %d thread(s)", HS, ws, shift, thr);
                 CHECK_CLOSE(out, ref, no, 0, 1e-5, label);
             }
+            // the same call keeping what the backward needs: the same output, bit for bit
+            xt_window_attn_saved sv = {sp, sq, sk, snq, snk};
+            xt_window_attn_forward(out2, &sv, qkv, qb, sc, bias, NULL, 0, B, H, H, C, NH, ws, shift, scr, per, 2);
+            CHECK(memcmp(out, out2, no * sizeof(float)) == 0);
+            CHECK_CLOSE(sp, refp, nt * N * N, 0, 1e-5, "window attention saved probabilities");
+            CHECK_CLOSE(sq, refq, nt * N * HS, 0, 1e-5, "window attention saved normalize(q)");
+            double worst = 0; // |normalize(k)| = 1, knorm * normalize(k) = k
+            for (size_t i = 0; i < nt * N; i++) {
+                double n2 = 0;
+                for (int d = 0; d < HS; d++) n2 += (double)sk[i * HS + d] * sk[i * HS + d];
+                worst = fmax(worst, fabs(sqrt(n2) - 1));
+            }
+            CHECK(worst < 1e-5);
         }
         free(qkv), free(out), free(ref), free(bias), free(qb), free(scr), free(lg);
+        free(refp), free(refq), free(sp), free(sq), free(sk), free(snq), free(snk), free(out2);
     }
 }
 

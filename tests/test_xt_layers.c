@@ -41,14 +41,14 @@ int main(void) {
 
     // streamed attention (L 300, HS 32; several key blocks, a partial last block): 1e-5
     const int L = 300, HS = 32;
-    float *scr = xt_xmalloc(xt_attention_stream_scratch_floats(HS) * sizeof(float));
+    float *scr = xt_xmalloc(xt_attention_scratch_floats(HS) * sizeof(float));
     float *o = xt_xmalloc((size_t)L * HS * sizeof(float));
-    xt_attention_stream_forward(o, HS, T("attn.q"), HS, T("attn.k"), HS, T("attn.v"), HS, L, HS, 1.0f / sqrtf(HS), 1, scr);
+    xt_attention_forward(o, HS, NULL, T("attn.q"), HS, T("attn.k"), HS, T("attn.v"), HS, L, HS, 1.0f / sqrtf(HS), 1, scr);
     CHECK_CLOSE(o, T("attn.causal"), L * HS, 0, 1e-5, "causal attention vs torch");
-    xt_attention_stream_forward(o, HS, T("attn.q"), HS, T("attn.k"), HS, T("attn.v"), HS, L, HS, 1.0f / sqrtf(HS), 0, scr);
+    xt_attention_forward(o, HS, NULL, T("attn.q"), HS, T("attn.k"), HS, T("attn.v"), HS, L, HS, 1.0f / sqrtf(HS), 0, scr);
     CHECK_CLOSE(o, T("attn.full"), L * HS, 0, 1e-5, "full attention vs torch");
     // the naive reference agrees with torch too (it is the oracle for the long case below)
-    xt_attention_stream_naive(o, HS, T("attn.q"), HS, T("attn.k"), HS, T("attn.v"), HS, L, HS, 1.0f / sqrtf(HS), 1);
+    xt_attention_forward_naive(o, HS, T("attn.q"), HS, T("attn.k"), HS, T("attn.v"), HS, L, HS, 1.0f / sqrtf(HS), 1);
     CHECK_CLOSE(o, T("attn.causal"), L * HS, 0, 1e-5, "naive causal attention vs torch");
     free(o);
     free(scr);
@@ -59,9 +59,9 @@ int main(void) {
         const int L2 = 2500, H2 = 64, ld = 3 * H2;
         unsigned s = 7;
         float *qkv = randv((size_t)L2 * ld, &s), *ref = xt_xmalloc((size_t)L2 * H2 * sizeof(float));
-        float *sc2 = xt_xmalloc(xt_attention_stream_scratch_floats(H2) * sizeof(float));
-        xt_attention_stream_naive(ref, H2, qkv, ld, qkv + H2, ld, qkv + 2 * H2, ld, L2, H2, 0.25f, 1);
-        xt_attention_stream_forward(qkv, ld, qkv, ld, qkv + H2, ld, qkv + 2 * H2, ld, L2, H2, 0.25f, 1, sc2);
+        float *sc2 = xt_xmalloc(xt_attention_scratch_floats(H2) * sizeof(float));
+        xt_attention_forward_naive(ref, H2, qkv, ld, qkv + H2, ld, qkv + 2 * H2, ld, L2, H2, 0.25f, 1);
+        xt_attention_forward(qkv, ld, NULL, qkv, ld, qkv + H2, ld, qkv + 2 * H2, ld, L2, H2, 0.25f, 1, sc2);
         float *got = xt_xmalloc((size_t)L2 * H2 * sizeof(float));
         for (int i = 0; i < L2; i++) memcpy(got + (size_t)i * H2, qkv + (size_t)i * ld, H2 * sizeof(float));
         CHECK_CLOSE(got, ref, (long)L2 * H2, 0, 2e-5, "blocked causal attention, L 2500, in place over q");
@@ -78,10 +78,10 @@ int main(void) {
             memcpy(qkv + (size_t)i * 3 * C + 2 * C, T("chan.v") + i * C, C * sizeof(float));
         }
         float *sc = xt_xmalloc(xt_channel_attention_scratch_floats(C) * sizeof(float));
-        xt_channel_attention_forward(out, C, qkv, qkv + C, qkv + 2 * C, 3 * C, Lc, C, sc);
+        xt_channel_attention_forward(out, C, NULL, qkv, qkv + C, qkv + 2 * C, 3 * C, Lc, C, sc);
         CHECK_CLOSE(out, T("chan.out"), Lc * C, 0, 1e-5, "channel attention (bug 1)");
         // out over q (how the layer calls it)
-        xt_channel_attention_forward(qkv, 3 * C, qkv, qkv + C, qkv + 2 * C, 3 * C, Lc, C, sc);
+        xt_channel_attention_forward(qkv, 3 * C, NULL, qkv, qkv + C, qkv + 2 * C, 3 * C, Lc, C, sc);
         for (int i = 0; i < Lc; i++) memcpy(out + i * C, qkv + (size_t)i * 3 * C, C * sizeof(float));
         CHECK_CLOSE(out, T("chan.out"), Lc * C, 0, 1e-5, "channel attention in place");
         free(qkv), free(sc);

@@ -58,7 +58,10 @@ static int check_region(const char *path, const char *config, const char *from, 
     else e = xt_convnext_new(st, cfg, prefix, S > 0 ? S : 256);
     if (e) { e->free(e); rc = 0; }
 out:
-    if (rc) xt_error_prefix("%s: the converted file does not build as a %s region encoder", path, from);
+    if (rc) { // "<path>: the converted file does not build as ...: <why>", the path named once
+        xt_error_prefix("the converted file does not build as a %s region encoder", from);
+        xt_error_in_file(path);
+    }
     xt_json_free(cfg);
     xt_st_close(st);
     return rc;

@@ -134,7 +134,7 @@ int xt_cmd_detect(int argc, char **argv) {
         xt_error("detect", "%s: model kind '%s': detect needs an xView3 model (kind \"xview\")", model, kind ? kind : "?");
         goto fail;
     }
-    if (!(m = xt_xview_new(st, cfg))) goto fail;
+    if (!(m = xt_xview_new(st, cfg))) { xt_error_in_file(model); goto fail; }
     if (!(sc = xt_detect_scene_open(vvp, vhp))) goto fail;
     prog pg = {xt_time(), !quiet};
     o.progress = on_progress, o.progress_u = &pg;

@@ -117,7 +117,7 @@ int xt_cmd_verify(int argc, char **argv) {
     vstate v = {.st = st, .keep = out != NULL};
     const char *cs = xt_st_meta(st, "config");
     if (!cs) { xt_error("verify", "%s: no 'config' in __metadata__: not a model file", in); xt_cli_fail(); goto done; }
-    if (!(cfg = xt_json_parse(cs, strlen(cs), "config"))) { xt_error_prefix("%s", in); xt_cli_fail(); goto done; }
+    if (!(cfg = xt_json_parse(cs, strlen(cs), "config"))) { xt_error_in_file(in); xt_cli_fail(); goto done; }
     const char *kname = xt_json_str(cfg, "kind", NULL);
     const xt_kind *kind = xt_kind_find(kname);
     if (!kind) { xt_error("verify", "%s: unknown model kind '%s'", in, kname ? kname : "(none)"); xt_cli_fail(); goto done; }

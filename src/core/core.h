@@ -33,6 +33,14 @@ _Noreturn void xt__assert_fail(const char *cond, const char *file, int line);
 int xt_error(const char *where, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 // Prepends context to the current error: "<ctx>: <old message>". Returns -1.
 int xt_error_prefix(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+// An error about a file: "<where>: <path>: <message>". The buffer remembers which file its message
+// names, so that xt_error_in_file(path) further up does not name it again. Returns -1.
+int xt_error_file(const char *where, const char *path, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+// The failure happened while reading `path`: prepends "<path>: " unless the message already names
+// that file (xt_error_file, or an inner xt_error_in_file); path NULL: nothing. Returns -1. Levels that hold an open file
+// (model builders, region runners) call it instead of prefixing the path themselves, so a message
+// names its file once however many of them it passes through (docs/design.md, "Errors").
+int xt_error_in_file(const char *path);
 void xt_error_clear(void);
 
 // malloc/calloc that abort on failure for small internal sizes; for user-sized allocations use

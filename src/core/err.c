@@ -6,10 +6,11 @@
 #include "core/core.h"
 
 static _Thread_local char err_buf[2048];
+static _Thread_local char err_file[4096]; // the file the message names ("" none)
 
 const char *xt_error_buffer(void) { return err_buf[0] ? err_buf : "unknown error"; }
 
-void xt_error_clear(void) { err_buf[0] = 0; }
+void xt_error_clear(void) { err_buf[0] = err_file[0] = 0; }
 
 int xt_error(const char *where, const char *fmt, ...) {
     char msg[1536];
@@ -18,6 +19,25 @@ int xt_error(const char *where, const char *fmt, ...) {
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
     snprintf(err_buf, sizeof err_buf, "%s: %s", where, msg);
+    err_file[0] = 0;
+    return -1;
+}
+
+int xt_error_file(const char *where, const char *path, const char *fmt, ...) {
+    char msg[1536];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    snprintf(err_buf, sizeof err_buf, "%s: %s: %s", where, path, msg);
+    snprintf(err_file, sizeof err_file, "%s", path);
+    return -1;
+}
+
+int xt_error_in_file(const char *path) {
+    if (!path || !strcmp(err_file, path)) return -1;
+    xt_error_prefix("%s", path);
+    snprintf(err_file, sizeof err_file, "%s", path);
     return -1;
 }
 

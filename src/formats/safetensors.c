@@ -35,7 +35,7 @@ static int st_fail(xt_st *st, const char *fmt, ...) {
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    xt_error("safetensors", "%s: %s", st->path, msg);
+    xt_error_file("safetensors", st->path, "%s", msg);
     return -1;
 }
 
@@ -53,8 +53,8 @@ static int st_parse(xt_st *st) {
         return st_fail(st, "header length %llu runs past the end of the file (%zu bytes)", (unsigned long long)hlen, st->map_size);
     if (hlen > 100u << 20) return st_fail(st, "header length %llu is absurd (> 100 MiB)", (unsigned long long)hlen);
     const char *h = (const char *)st->map + 8;
-    st->header = xt_json_parse(h, hlen, st->path);
-    if (!st->header) return xt_error_prefix("safetensors"), -1;
+    st->header = xt_json_parse(h, hlen, "header");
+    if (!st->header) return xt_error_in_file(st->path), xt_error_prefix("safetensors"), -1;
     if (st->header->type != XT_JSON_OBJ) return st_fail(st, "header is not a JSON object");
     const uint8_t *data = (const uint8_t *)st->map + 8 + hlen;
     uint64_t data_size = st->map_size - 8 - hlen;
@@ -134,13 +134,13 @@ xt_st *xt_st_open(const char *path) {
     st->path = strdup(path);
     int fd = open(path, O_RDONLY);
     if (fd < 0) {
-        xt_error("safetensors", "%s: cannot open: %s", path, strerror(errno));
+        xt_error_file("safetensors", path, "cannot open: %s", strerror(errno));
         xt_st_close(st);
         return NULL;
     }
     struct stat sb;
     if (fstat(fd, &sb) || !S_ISREG(sb.st_mode)) {
-        xt_error("safetensors", "%s: not a regular file", path);
+        xt_error_file("safetensors", path, "not a regular file");
         close(fd);
         xt_st_close(st);
         return NULL;
@@ -150,7 +150,7 @@ xt_st *xt_st_open(const char *path) {
         st->map = mmap(NULL, st->map_size, PROT_READ, MAP_PRIVATE, fd, 0);
         if (st->map == MAP_FAILED) {
             st->map = NULL;
-            xt_error("safetensors", "%s: cannot map: %s", path, strerror(errno));
+            xt_error_file("safetensors", path, "cannot map: %s", strerror(errno));
             close(fd);
             xt_st_close(st);
             return NULL;
@@ -216,7 +216,7 @@ const float *xt_st_f32(xt_st *st, const char *name, const xt_st_tensor **info) {
     xt_st_tensor key = {.name = (char *)name}; // the conversion below is cached in st's own tensor
     xt_st_tensor *t = bsearch(&key, st->t, st->n, sizeof *st->t, cmp_name);
     if (!t) {
-        xt_error("safetensors", "%s: tensor '%s' not found", st->path, name);
+        xt_error_file("safetensors", st->path, "tensor '%s' not found", name);
         return NULL;
     }
     if (info) *info = t;
@@ -252,7 +252,7 @@ static const float *weight_check(xt_st *st, const char *name, int ndim, const in
         char want[128] = "", got[128] = "";
         for (int i = 0; i < ndim; i++) snprintf(want + strlen(want), sizeof want - strlen(want), "%s%lld", i ? ", " : "", (long long)shape[i]);
         for (int i = 0; i < t->ndim; i++) snprintf(got + strlen(got), sizeof got - strlen(got), "%s%lld", i ? ", " : "", (long long)t->shape[i]);
-        xt_error("safetensors", "%s: tensor '%s' has shape (%s), the model config needs (%s)", st->path, name, got, want);
+        xt_error_file("safetensors", st->path, "tensor '%s' has shape (%s), the model config needs (%s)", name, got, want);
         return NULL;
     }
     return p;
@@ -287,8 +287,8 @@ int xt_st_check_finite(xt_st *st, const char *prefix) {
         if (!p) return -1;
         for (int64_t k = 0; k < t->numel; k++)
             if (!isfinite(p[k]))
-                return xt_error("safetensors", "%s: tensor '%s' holds a non-finite value (%g at index %lld)",
-                                st->path, t->name, p[k], (long long)k);
+                return xt_error_file("safetensors", st->path, "tensor '%s' holds a non-finite value (%g at index %lld)",
+                                     t->name, p[k], (long long)k);
     }
     return 0;
 }
@@ -385,18 +385,18 @@ int xt_st_writer_save(xt_st_writer *w, const char *path) {
     snprintf(tmp, sizeof tmp, "%s.tmp.%d", path, (int)getpid());
     FILE *f = fopen(tmp, "wb");
     int rc = -1;
-    if (!f) { xt_error("safetensors", "%s: cannot create: %s", tmp, strerror(errno)); goto done; }
+    if (!f) { xt_error_file("safetensors", tmp, "cannot create: %s", strerror(errno)); goto done; }
     uint64_t hl = h.n;
     int bad = fwrite(&hl, 8, 1, f) != 1 || fwrite(h.p, 1, h.n, f) != h.n;
     for (int i = 0; !bad && i < w->n; i++) bad = fwrite(w->t[i].data, 4, w->t[i].numel, f) != w->t[i].numel;
     if (!bad) bad = fflush(f) || fsync(fileno(f));
     if (fclose(f) || bad) {
-        xt_error("safetensors", "%s: write failed: %s", tmp, strerror(errno));
+        xt_error_file("safetensors", tmp, "write failed: %s", strerror(errno));
         unlink(tmp);
         goto done;
     }
     if (rename(tmp, path)) {
-        xt_error("safetensors", "%s: cannot rename into place: %s", path, strerror(errno));
+        xt_error_file("safetensors", path, "cannot rename into place: %s", strerror(errno));
         unlink(tmp);
         goto done;
     }

@@ -34,8 +34,8 @@ int xt_wload_check_unused(xt_wload *l, const char *const *ignore, const char *mo
         for (int k = 0; ignore && ignore[k] && !skip; k++) skip = starts(name + np, ignore[k]);
         for (int k = 0; k < l->n && !skip; k++) skip = !strcmp(l->used[k], name);
         if (!skip)
-            return xt_error(model, "%s: tensor '%s' is not part of the configured model (config and weights "
-                            "disagree: wrong depths/stages or preset?)", l->st->path, name);
+            return xt_error_file(model, l->st->path, "tensor '%s' is not part of the configured model (config and "
+                                 "weights disagree: wrong depths/stages or preset?)", name);
     }
     return 0;
 }
@@ -48,7 +48,7 @@ void xt_wload_free(xt_wload *l) {
 }
 
 int xt_cfg_int(const xt_json *cfg, const char *model, const char *key, int def, int lo, int hi, int *out) {
-    if (xt_json_int(cfg, key, def, out)) return xt_error_prefix("%s config", model);
+    if (xt_json_int(cfg, key, def, out)) return xt_error_prefix("%s", model);
     if (*out < lo || *out > hi)
         return xt_error(model, "config '%s' = %d is out of range [%d, %d]", key, *out, lo, hi);
     return 0;
@@ -61,7 +61,7 @@ int xt_cfg_ints(const xt_json *cfg, const char *model, const char *key, int *out
         memcpy(out, def, def_n * sizeof *out);
         n = def_n;
     } else if ((n = xt_json_int_array(cfg, key, out, max)) < 0)
-        return xt_error_prefix("%s config", model);
+        return xt_error_prefix("%s", model);
     if (n == 0) return xt_error(model, "config '%s' is empty", key);
     for (int i = 0; i < n; i++)
         if (out[i] < lo || out[i] > hi)
@@ -73,23 +73,22 @@ int xt_region_run_file(xt_region_run *r, xt_st *st, const xt_json *top, const xt
                        xt_encoder_builder build, const xt_tap *tap, const char *model) {
     memset(r, 0, sizeof *r);
     const xt_st_tensor *ti = xt_st_find(st, "input.image");
-    if (!ti) return xt_error(model, "%s: no tensor 'input.image'", st->path);
+    if (!ti) return xt_error_file(model, st->path, "no tensor 'input.image'");
     if (ti->ndim != 4 || ti->shape[0] < 1 || ti->shape[2] != ti->shape[3] || ti->shape[2] < 1 || ti->shape[2] > 65536 ||
         ti->shape[0] > 4096)
-        return xt_error(model, "%s: 'input.image' must be (B, C, S, S) with 1 <= B <= 4096, 1 <= S <= 65536",
-                        st->path);
+        return xt_error_file(model, st->path, "'input.image' must be (B, C, S, S) with 1 <= B <= 4096, 1 <= S <= 65536");
     int S = (int)ti->shape[2], cfgS;
     if (xt_cfg_int(top, model, "image_size", S, 1, 65536, &cfgS)) return -1;
     if (cfgS != S)
-        return xt_error(model, "%s: 'input.image' is %dx%d but the config's image_size is %d", st->path, S, S, cfgS);
+        return xt_error_file(model, st->path, "'input.image' is %dx%d but the config's image_size is %d", S, S, cfgS);
     const float *img = xt_st_f32(st, "input.image", NULL);
     if (!img) return -1;
     if (!(r->e = build(st, enc_cfg, prefix, S)))
-        return strstr(xt_error_buffer(), st->path) ? -1 : xt_error_prefix("%s", st->path);
+        return xt_error_in_file(st->path);
     if (ti->shape[1] != r->e->in_chans) {
         int c = r->e->in_chans;
         xt_region_run_free(r);
-        return xt_error(model, "%s: 'input.image' has %lld channels, the model expects in_chans = %d", st->path,
+        return xt_error_file(model, st->path, "'input.image' has %lld channels, the model expects in_chans = %d",
                         (long long)ti->shape[1], c);
     }
     r->B = (int)ti->shape[0];

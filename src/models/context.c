@@ -3,7 +3,7 @@
 //
 // Memory: a layer over L tokens keeps x (L, D) plus q, k, v (3 L D); everything else is
 // processed in chunks of CH rows (RMSNorm, projections, MLP), and exact attention is streamed
-// (xt_attention_stream_forward), so a layer is O(L D) — 4 L D floats on the exact paths. The
+// (xt_attention_forward), so a layer is O(L D) — 4 L D floats on the exact paths. The
 // HyperAttention long path adds its output (L D) and seq.h's workspace.
 // ref: xt/models/decoders/decoder.py LLMLayer, LlamaMLP; context_encoders/attention.py
 #include <math.h>
@@ -117,7 +117,7 @@ size_t xt_context_ws_size(const xt_context *c, int Lmax, int tap) {
     }
     size_t f = 3 * L * D + al;                                   // q, k, v
     f += 3 * CH * D + CH * D + CH * D + 3 * (size_t)CH * c->inner + 4 * al; // chunk buffers
-    size_t sa = xt_attention_stream_scratch_floats(c->HS), sc = xt_channel_attention_scratch_floats(c->D);
+    size_t sa = xt_attention_scratch_floats(c->HS), sc = xt_channel_attention_scratch_floats(c->D);
     f += (sa > sc ? sa : sc) + al;
     if (tap) f += 2 * L * D + 2 * al; // layer input and attention output for the taps
     size_t bytes = f * sizeof(float);
@@ -152,7 +152,7 @@ int xt_context_layer_forward(const xt_context *c, xt_context_pass *p, int i, flo
     float *qkv = xt_arena_f32(ws, (size_t)3 * L * D);
     float *tq = xt_arena_f32(ws, (size_t)3 * CH * D), *th = xt_arena_f32(ws, (size_t)CH * D);
     float *to = xt_arena_f32(ws, (size_t)CH * D), *inner = xt_arena_f32(ws, (size_t)3 * CH * I); // g, u, m of the gated MLP
-    size_t sa = xt_attention_stream_scratch_floats(HS), sc = xt_channel_attention_scratch_floats(D);
+    size_t sa = xt_attention_scratch_floats(HS), sc = xt_channel_attention_scratch_floats(D);
     float *scr = xt_arena_f32(ws, sa > sc ? sa : sc);
     float *attn_tap = tapping ? xt_arena_f32(ws, (size_t)L * D) : NULL;
     for (int r0 = 0; r0 < L; r0 += CH) {
@@ -175,15 +175,15 @@ int xt_context_layer_forward(const xt_context *c, xt_context_pass *p, int i, flo
     float *ao;
     size_t hstride, lstride;
     if (!hyper) {
-        xt_channel_attention_forward(qkv, 3 * D, qkv, qkv + D, qkv + 2 * D, 3 * D, L, D, scr);
+        xt_channel_attention_forward(qkv, 3 * D, NULL, qkv, qkv + D, qkv + 2 * D, 3 * D, L, D, scr);
         ao = qkv, hstride = 1, lstride = 3 * (size_t)D; // NH = D heads of size 1
     } else {
         const float *q = qkv, *k = qkv + (size_t)L * D, *v = qkv + 2 * (size_t)L * D;
         hstride = (size_t)L * HS, lstride = HS;
         if (!long_path(c, L)) {
             for (int h = 0; h < NH; h++)
-                xt_attention_stream_forward(qkv + h * hstride, HS, q + h * hstride, HS, k + h * hstride, HS, v + h * hstride,
-                                     HS, L, HS, 1.0f / sqrtf((float)HS), c->causal, scr);
+                xt_attention_forward(qkv + h * hstride, HS, NULL, q + h * hstride, HS, k + h * hstride, HS,
+                                     v + h * hstride, HS, L, HS, 1.0f / sqrtf((float)HS), c->causal, scr);
             ao = qkv;
         } else {
             ao = xt_arena_f32(ws, (size_t)L * D);

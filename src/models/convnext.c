@@ -256,6 +256,7 @@ xt_encoder *xt_convnext_new(xt_st *st, const xt_json *cfg, const char *prefix, i
     xt_wload_free(&L);
     return e;
 fail:
+    xt_error_in_file(st ? st->path : NULL);
     xt_wload_free(&L);
     cnx_free(e);
     return NULL;

@@ -13,13 +13,11 @@
 // Block (ref: hiera/hiera.py HieraBlock, MaskUnitAttention):
 //   xn = LN1(x) (eps 1e-6); if dim changes: x = maxpool_Q(proj(xn));
 //   x = x + proj(attn(xn)), attention per (head, window) with q max-pooled over Q when the block
-//   starts a pooled stage; x = x + fc2(GELU(fc1(LN2(x)))).
+//   starts a pooled stage (nn/mask_unit_attn.c); x = x + fc2(GELU(fc1(LN2(x)))).
 // Per-block settings follow Hiera.__init__: stage transitions multiply width by dim_mul and
 // heads by head_mul; the first q_pool transitions pool (flat window shrinks by Q); a block uses
 // mask-unit attention iff the *previous* block's stage does ("lag by 1 block").
 // ref: hiera/hiera.py, hiera/hiera_utils.py @ b12b842542ee5c757fcfec8c41f6b56fcbe89b65
-#include <float.h>
-#include <math.h>
 #include <string.h>
 
 #include "models/backbones.h"
@@ -88,36 +86,6 @@ static size_t hiera_workspace(const xt_encoder *e, int B) {
     return a.high + 64;
 }
 
-// Mask-unit / global attention of one image. qkv (N, 3D) -> att (N/q, D).
-// ref: MaskUnitAttention.forward (reshape (B, T, nw, 3, heads, hd); q max-pooled over q_stride)
-static void attention(float *att, float *scratch, const float *qkv, const hblock *k) {
-    const int D = k->dout, hd = k->hd, q = k->q;
-    const int nw = k->use_mu ? k->N / (q * k->window) : 1, T = k->N / nw, Tq = T / q;
-    const float scale = 1.0f / sqrtf((float)hd);
-    const int tasks = k->heads * nw;
-    const size_t per = (size_t)Tq * hd + (size_t)Tq * T;
-#pragma omp parallel for schedule(dynamic) if (tasks > 1)
-    for (int task = 0; task < tasks; task++) {
-        const int h = task / nw, w = task % nw;
-        float *qp = scratch + task * per, *S = qp + (size_t)Tq * hd;
-        const size_t ld = (size_t)nw * 3 * D; // consecutive tokens of one window
-        const float *Q = qkv + (size_t)w * 3 * D + (size_t)h * hd, *K = Q + D, *V = Q + 2 * D;
-        for (int t = 0; t < Tq; t++) // token t = s*Tq + t'; pooled q = max over s
-            for (int d = 0; d < hd; d++) {
-                float mx = -FLT_MAX;
-                for (int s = 0; s < q; s++) {
-                    float v = Q[(size_t)(s * Tq + t) * ld + d];
-                    if (v > mx) mx = v;
-                }
-                qp[(size_t)t * hd + d] = mx;
-            }
-        xt_gemm(0, 1, Tq, T, hd, scale, qp, hd, K, (int)ld, 0.0f, S, T);
-        xt_softmax_forward(S, S, Tq, T);
-        // out token t'*nw + w, channels h*hd..: the (B, Tq, nw, heads, hd) layout of transpose(1,3)
-        xt_gemm(0, 0, Tq, hd, T, 1.0f, S, T, V, (int)ld, 0.0f, att + (size_t)w * D + (size_t)h * hd, nw * D);
-    }
-}
-
 static int hiera_forward(const xt_encoder *e, const float *img, int B, float *const *out, xt_arena *ws,
                          const xt_tap *tap, const char *prefix) {
     const hiera *m = e->impl;
@@ -165,8 +133,10 @@ static int hiera_forward(const xt_encoder *e, const float *img, int B, float *co
             float *tmp = x; x = x2; x2 = tmp;
         }
         xt_linear_forward(b.qkv, b.xn, k->qkv_w, k->qkv_b, B * N, k->dim, 3 * D);
-        for (int n = 0; n < B; n++)
-            attention(b.att + (size_t)n * Nq * D, b.scratch, b.qkv + (size_t)n * N * 3 * D, k);
+        int nw = k->use_mu ? N / (k->q * k->window) : 1;
+        for (int n = 0; n < B; n++) // pooled q and probabilities in scratch
+            xt_mask_unit_attn_forward(b.att + (size_t)n * Nq * D, b.scratch, NULL, b.scratch + (size_t)Nq * D,
+                                      b.qkv + (size_t)n * N * 3 * D, N, D, k->heads, k->q, nw);
         xt_linear_forward(b.xn, b.att, k->proj_w, k->proj_b, B * Nq, D, D);
         xt_add(x, x, b.xn, (size_t)B * Nq * D);
         xt_layernorm_forward(b.xn, NULL, NULL, x, k->n2_w, k->n2_b, B * Nq, D, LN_EPS);
@@ -222,17 +192,21 @@ static int hiera_config(hiera *m, xt_encoder *e, const xt_json *cfg, int S) {
     int nm = xt_cfg_ints(cfg, M, "mask_unit_attn", mua, XT_MAX_STAGES, 0, 1, d_mua, 4);
     if (nm < 0) return -1;
     if (nm != n) return xt_error(M, "config 'mask_unit_attn' has %d entries for %d stages", nm, n);
-    if (xt_cfg_ints(cfg, M, "q_stride", qs, 2, 1, 16, d_two, 2) != 2 ||
-        xt_cfg_ints(cfg, M, "mask_unit_size", mus, 2, 1, 4096, d_eight, 2) != 2 ||
-        xt_cfg_ints(cfg, M, "patch_kernel", pk, 2, 1, 64, d_seven, 2) != 2 ||
-        xt_cfg_ints(cfg, M, "patch_stride", pst, 2, 1, 64, d_four, 2) != 2 ||
-        xt_cfg_ints(cfg, M, "patch_padding", pp, 2, 0, 64, d_three, 2) != 2)
-        return xt_error_prefix("hiera config: q_stride, mask_unit_size and patch_* need 2 entries (2-D only)");
+    int n2[5] = {xt_cfg_ints(cfg, M, "q_stride", qs, 2, 1, 16, d_two, 2),
+                 xt_cfg_ints(cfg, M, "mask_unit_size", mus, 2, 1, 4096, d_eight, 2),
+                 xt_cfg_ints(cfg, M, "patch_kernel", pk, 2, 1, 64, d_seven, 2),
+                 xt_cfg_ints(cfg, M, "patch_stride", pst, 2, 1, 64, d_four, 2),
+                 xt_cfg_ints(cfg, M, "patch_padding", pp, 2, 0, 64, d_three, 2)};
+    for (int i = 0; i < 5; i++) {
+        if (n2[i] < 0) return -1;
+        if (n2[i] != 2) return xt_error(M, "config: q_stride, mask_unit_size and patch_* need 2 entries (2-D only)");
+    }
     if (xt_cfg_int(cfg, M, "embed_dim", 96, 1, 16384, &m->C0) || xt_cfg_int(cfg, M, "num_heads", 1, 1, 1024, &heads) ||
-        xt_cfg_int(cfg, M, "q_pool", 3, 0, XT_MAX_STAGES, &qpool) ||
-        xt_cfg_int(cfg, M, "in_chans", 3, 1, 1024, &e->in_chans) || xt_json_num(cfg, "dim_mul", 2.0, &dim_mul) ||
-        xt_json_num(cfg, "head_mul", 2.0, &head_mul) || xt_json_num(cfg, "mlp_ratio", 4.0, &mlp))
-        return xt_error_prefix("hiera config");
+        xt_cfg_int(cfg, M, "q_pool", 3, 0, XT_MAX_STAGES, &qpool) || xt_cfg_int(cfg, M, "in_chans", 3, 1, 1024, &e->in_chans))
+        return -1;
+    if (xt_json_num(cfg, "dim_mul", 2.0, &dim_mul) || xt_json_num(cfg, "head_mul", 2.0, &head_mul) ||
+        xt_json_num(cfg, "mlp_ratio", 4.0, &mlp))
+        return xt_error_prefix("%s", M);
     if (!(dim_mul >= 1 && dim_mul <= 16) || !(head_mul >= 1 && head_mul <= 16) || !(mlp > 0 && mlp <= 64))
         return xt_error(M, "config dim_mul %g / head_mul %g must be in [1, 16], mlp_ratio %g in (0, 64]", dim_mul,
                         head_mul, mlp);
@@ -426,6 +400,7 @@ xt_encoder *xt_hiera_new(xt_st *st, const xt_json *cfg, const char *prefix, int 
     xt_wload_free(&L);
     return e;
 fail:
+    xt_error_in_file(st ? st->path : NULL);
     xt_wload_free(&L);
     hiera_free(e);
     return NULL;
@@ -436,7 +411,7 @@ fail:
 // model.patch_embed, intermediates{s} (NHWC, as return_intermediates) and out (last, NCHW).
 int xt_hiera_region_verify(xt_st *st, const xt_json *cfg, const xt_tap *tap) {
     const xt_json *hc = xt_json_get(cfg, "hiera");
-    if (!hc || hc->type != XT_JSON_OBJ) return xt_error("hiera", "%s: config has no 'hiera' object", st->path);
+    if (!hc || hc->type != XT_JSON_OBJ) return xt_error_file("hiera", st->path, "config has no 'hiera' object");
     xt_region_run r;
     if (xt_region_run_file(&r, st, cfg, hc, xt_json_str(cfg, "weight_prefix", "model."), xt_hiera_new, tap, "hiera"))
         return -1;

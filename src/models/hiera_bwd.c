@@ -17,8 +17,6 @@
 // Memory per block and image: tokens N (entering) / Nq (leaving), probabilities heads*Nq*T
 // (T = tokens of one mask unit, or N for global attention), MLP hidden 2*Nq*hidden.
 // ref: hiera/hiera.py (HieraBlock, MaskUnitAttention, PatchEmbed, do_pool) @ b12b842
-#include <float.h>
-#include <math.h>
 #include <string.h>
 
 #include "models/backbones.h"
@@ -179,37 +177,6 @@ static size_t scratch_bytes(const xt_encoder_train *e, int B) {
 // ---------------------------------------------------------------------------------------------
 // training forward
 
-// Mask-unit / global attention of one image, as hiera.c's, keeping what backward needs:
-// qkv (N, 3D) -> att (N/q, D); qp / qidx (heads, nw, Tq, hd) pooled query and its argmax;
-// prob (heads, nw, Tq, T). ref: MaskUnitAttention.forward
-static void attn_forward(float *att, float *qp, int *qidx, float *prob, const float *qkv, const xt_hiera_blk *k) {
-    const int D = k->dout, hd = k->hd, q = k->q, nw = n_windows(k), T = k->N / nw, Tq = T / q;
-    const float scale = 1.0f / sqrtf((float)hd);
-    const int tasks = k->heads * nw;
-#pragma omp parallel for schedule(dynamic) if (tasks > 1)
-    for (int task = 0; task < tasks; task++) {
-        const int h = task / nw, w = task % nw;
-        float *Qp = qp + (size_t)task * Tq * hd, *S = prob + (size_t)task * Tq * T;
-        int *qi = qidx + (size_t)task * Tq * hd;
-        const size_t ld = (size_t)nw * 3 * D; // consecutive tokens of one window
-        const float *Q = qkv + (size_t)w * 3 * D + (size_t)h * hd, *K = Q + D, *V = Q + 2 * D;
-        for (int t = 0; t < Tq; t++) // token t = s*Tq + t'; pooled q = max over s
-            for (int d = 0; d < hd; d++) {
-                float mx = -FLT_MAX;
-                int arg = 0;
-                for (int s = 0; s < q; s++) {
-                    float v = Q[(size_t)(s * Tq + t) * ld + d];
-                    if (v > mx) mx = v, arg = s;
-                }
-                Qp[(size_t)t * hd + d] = mx;
-                qi[(size_t)t * hd + d] = arg;
-            }
-        xt_gemm(0, 1, Tq, T, hd, scale, Qp, hd, K, (int)ld, 0.0f, S, T);
-        xt_softmax_forward(S, S, Tq, T);
-        xt_gemm(0, 0, Tq, hd, T, 1.0f, S, T, V, (int)ld, 0.0f, att + (size_t)w * D + (size_t)h * hd, nw * D);
-    }
-}
-
 static int forward(xt_encoder_train *e, const xt_params *P, const float *img, int B, float *const *out, xt_arena *act,
                    const xt_tap *tap, const char *prefix) {
     tmodel *m = e->impl;
@@ -266,8 +233,9 @@ static int forward(xt_encoder_train *e, const xt_params *P, const float *img, in
             memcpy(y, k->xin, (size_t)BN * D * sizeof(float)); // dim == dout implies q == 1 (hiera_config)
         xt_linear_forward(k->qkv, k->xn, xt_pw(P, k->qkvw), xt_pw(P, k->qkvb), BN, dim, 3 * D);
         for (int n = 0; n < B; n++)
-            attn_forward(k->att + (size_t)n * Nq * D, k->qp + (size_t)n * Nq * D, k->qidx + (size_t)n * Nq * D,
-                         k->prob + (size_t)n * g->heads * Nq * (N / n_windows(g)), k->qkv + (size_t)n * N * 3 * D, g);
+            xt_mask_unit_attn_forward(k->att + (size_t)n * Nq * D, k->qp + (size_t)n * Nq * D,
+                                      k->qidx + (size_t)n * Nq * D, k->prob + (size_t)n * g->heads * Nq * (N / n_windows(g)),
+                                      k->qkv + (size_t)n * N * 3 * D, N, D, g->heads, g->q, n_windows(g));
         xt_linear_forward(k->x1, k->att, xt_pw(P, k->projw), xt_pw(P, k->projb), BNq, D, D);
         xt_add(k->x1, k->x1, y, (size_t)BNq * D); // x1 = r + proj(attn(xn))
         xt_layernorm_forward(k->xn2, k->mean2, k->rstd2, k->x1, xt_pw(P, k->n2w), xt_pw(P, k->n2b), BNq, D, LN_EPS);
@@ -295,35 +263,6 @@ static int forward(xt_encoder_train *e, const xt_params *P, const float *img, in
 
 // ---------------------------------------------------------------------------------------------
 // backward
-
-// Backward of attn_forward for one image: datt (N/q, D) -> dqkv (N, 3D) written.
-// scratch: heads * nw * (Tq*T + Tq*hd) floats.
-static void attn_backward(float *dqkv, float *scratch, const float *datt, const float *qkv, const float *qp,
-                          const int *qidx, const float *prob, const xt_hiera_blk *k) {
-    const int D = k->dout, hd = k->hd, q = k->q, nw = n_windows(k), T = k->N / nw, Tq = T / q;
-    const float scale = 1.0f / sqrtf((float)hd);
-    const int tasks = k->heads * nw, ldo = nw * D;
-    const size_t per = (size_t)Tq * T + (size_t)Tq * hd;
-#pragma omp parallel for schedule(dynamic) if (tasks > 1)
-    for (int task = 0; task < tasks; task++) { // each task owns its (window, head) slots of dqkv
-        const int h = task / nw, w = task % nw;
-        float *dP = scratch + task * per, *dqp = dP + (size_t)Tq * T;
-        const int ld = nw * 3 * D;
-        const float *K = qkv + (size_t)w * 3 * D + (size_t)h * hd + D, *V = K + D;
-        float *dQ = dqkv + (size_t)w * 3 * D + (size_t)h * hd, *dK = dQ + D, *dV = dQ + 2 * D;
-        const float *dO = datt + (size_t)w * D + (size_t)h * hd, *Pr = prob + (size_t)task * Tq * T;
-        const float *Qp = qp + (size_t)task * Tq * hd;
-        const int *qi = qidx + (size_t)task * Tq * hd;
-        xt_gemm(1, 0, T, hd, Tq, 1.0f, Pr, T, dO, ldo, 0.0f, dV, ld);      // dV = P^T dO
-        xt_gemm(0, 1, Tq, T, hd, 1.0f, dO, ldo, V, ld, 0.0f, dP, T);       // dP = dO V^T
-        xt_softmax_backward(dP, dP, Pr, Tq, T);                             // dS
-        xt_gemm(0, 0, Tq, hd, T, scale, dP, T, K, ld, 0.0f, dqp, hd);      // dQp = scale dS K
-        xt_gemm(1, 0, T, hd, Tq, scale, dP, T, Qp, hd, 0.0f, dK, ld);      // dK = scale dS^T Qp
-        for (int r = 0; r < T; r++) memset(dQ + (size_t)r * ld, 0, hd * sizeof(float));
-        for (int t = 0; t < Tq; t++) // max pool: the gradient goes to the selected token
-            for (int d = 0; d < hd; d++) dQ[(size_t)(qi[(size_t)t * hd + d] * Tq + t) * ld + d] += dqp[(size_t)t * hd + d];
-    }
-}
 
 // col2im of one image: dimg (IC, H, W) = sum of dcol (OH*OW, IC*KH*KW) over the taps reading it.
 static void col2im(float *dimg, const float *dcol, const xt_conv2d_dims *d) {
@@ -385,9 +324,11 @@ static int backward(xt_encoder_train *e, xt_params *P, const float *const *dout,
         // x1 = r + proj(att); att = attention(qkv(xn))
         xt_linear_backward(z.t, xt_pg(P, k->projw), xt_pg(P, k->projb), z.dx1, k->att, xt_pw(P, k->projw), BNq, D, D);
         for (int n = 0; n < B; n++)
-            attn_backward(z.dqkv + (size_t)n * N * 3 * D, z.att, z.t + (size_t)n * Nq * D, k->qkv + (size_t)n * N * 3 * D,
-                          k->qp + (size_t)n * Nq * D, k->qidx + (size_t)n * Nq * D,
-                          k->prob + (size_t)n * g->heads * Nq * (N / n_windows(g)), g);
+            xt_mask_unit_attn_backward(z.dqkv + (size_t)n * N * 3 * D, z.att, z.t + (size_t)n * Nq * D,
+                                       k->qkv + (size_t)n * N * 3 * D, k->qp + (size_t)n * Nq * D,
+                                       k->qidx + (size_t)n * Nq * D,
+                                       k->prob + (size_t)n * g->heads * Nq * (N / n_windows(g)), N, D, g->heads, g->q,
+                                       n_windows(g));
         xt_linear_backward(z.dxn, xt_pg(P, k->qkvw), xt_pg(P, k->qkvb), z.dqkv, k->xn, xt_pw(P, k->qkvw), BN, dim, 3 * D);
         if (dim != D) { // r = maxpool_q(proj(xn)): unpool dx1 to the argmax, then proj
             memset(z.t, 0, (size_t)BN * D * sizeof(float));

@@ -129,17 +129,17 @@ static int draw_samples(int *idx, xt_hyper_rand *r, int B, int NH, int S, int m)
         snprintf(name, sizeof name, "input.hyper_randint.%d", r->next);
         const xt_st_tensor *t = xt_st_find(r->st, name);
         if (!t)
-            return xt_error("hyper", "%s: tensor '%s' missing: the file's HyperAttention draws ran out",
-                            r->st->path, name);
+            return xt_error_file("hyper", r->st->path, "tensor '%s' missing: the file's HyperAttention draws ran out",
+                                 name);
         if (t->ndim != 3 || t->shape[0] != B || t->shape[1] != NH || t->shape[2] != S)
-            return xt_error("hyper", "%s: tensor '%s' must have shape (%d, %d, %d) for this draw",
-                            r->st->path, name, B, NH, S);
+            return xt_error_file("hyper", r->st->path, "tensor '%s' must have shape (%d, %d, %d) for this draw", name,
+                                 B, NH, S);
         const float *f = t->f32; // converted by xt_hyper_rand_init
-        if (!f) return xt_error("hyper", "%s: tensor '%s' could not be read as float32", r->st->path, name);
+        if (!f) return xt_error_file("hyper", r->st->path, "tensor '%s' could not be read as float32", name);
         for (size_t i = 0; i < n; i++) {
             if (!(f[i] >= 0 && f[i] < m && f[i] == floorf(f[i])))
-                return xt_error("hyper", "%s: tensor '%s': value %g at %zu is not an index in [0, %d)",
-                                r->st->path, name, f[i], i, m);
+                return xt_error_file("hyper", r->st->path, "tensor '%s': value %g at %zu is not an index in [0, %d)",
+                                     name, f[i], i, m);
             idx[i] = (int)f[i];
         }
     } else
@@ -166,7 +166,7 @@ int xt_hyper_init(xt_hyper *h, const xt_hyper_params *p, int HS, xt_st *st, cons
         for (int i = 0; ok && i < t->ndim - 2; i++) ok = t->shape[i] == 1;
         if (!ok) {
             xt_hyper_free(h);
-            return xt_error("hyper", "%s: tensor '%s' must have shape (1, 1, %d, %d)", st->path, name, HS, P);
+            return xt_error_file("hyper", st->path, "tensor '%s' must have shape (1, 1, %d, %d)", name, HS, P);
         }
         const float *f = xt_st_f32(st, name, NULL);
         if (!f) { xt_hyper_free(h); return -1; }

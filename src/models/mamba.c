@@ -24,22 +24,22 @@ int xt_mamba_load(xt_mamba *m, xt_st *st, const char *prefix, int D) {
     // d_state, dt_rank and d_conv come from the tensors (defaults 16, ceil(D/16), 4)
     snprintf(name, sizeof name, "%smixer.A_log", prefix);
     if (!(t = xt_st_find(st, name)) || t->ndim != 2)
-        return xt_error("mamba", "%s: tensor '%s' missing or not 2-D", st->path, name);
+        return xt_error_file("mamba", st->path, "tensor '%s' missing or not 2-D", name);
     m->DI = (int)t->shape[0];
     m->N = (int)t->shape[1];
     snprintf(name, sizeof name, "%smixer.dt_proj.weight", prefix);
     if (!(t = xt_st_find(st, name)) || t->ndim != 2)
-        return xt_error("mamba", "%s: tensor '%s' missing or not 2-D", st->path, name);
+        return xt_error_file("mamba", st->path, "tensor '%s' missing or not 2-D", name);
     m->R = (int)t->shape[1];
     snprintf(name, sizeof name, "%smixer.conv1d.weight", prefix);
     if (!(t = xt_st_find(st, name)) || t->ndim != 3)
-        return xt_error("mamba", "%s: tensor '%s' missing or not 3-D", st->path, name);
+        return xt_error_file("mamba", st->path, "tensor '%s' missing or not 3-D", name);
     m->K = (int)t->shape[2];
     m->D = D;
     if (m->DI < 1 || m->N < 1 || m->R < 1 || m->K < 1 || m->DI > (1 << 20) || m->N > 4096 ||
         m->R > 4096 || m->K > 64)
-        return xt_error("mamba", "%s: implausible Mamba sizes under '%smixer.' (d_inner %d, d_state %d, "
-                        "dt_rank %d, d_conv %d)", st->path, prefix, m->DI, m->N, m->R, m->K);
+        return xt_error_file("mamba", st->path, "implausible Mamba sizes under '%smixer.' (d_inner %d, d_state %d, "
+                             "dt_rank %d, d_conv %d)", prefix, m->DI, m->N, m->R, m->K);
     int64_t DI = m->DI, N = m->N, R = m->R, K = m->K;
     if (!(m->norm_w = xt_st_weightf(st, 1, (int64_t[]){D}, "%snorm.weight", prefix)) ||
         !(m->norm_b = xt_st_weightf(st, 1, (int64_t[]){D}, "%snorm.bias", prefix)) ||
@@ -56,8 +56,8 @@ int xt_mamba_load(xt_mamba *m, xt_st *st, const char *prefix, int D) {
     // official Mamba has no in/out projection biases (bias=False); refuse files that carry them
     snprintf(name, sizeof name, "%smixer.in_proj.bias", prefix);
     if (xt_st_find(st, name))
-        return xt_error("mamba", "%s: '%s' present: Mamba in/out projection biases are not supported",
-                        st->path, name);
+        return xt_error_file("mamba", st->path, "'%s' present: Mamba in/out projection biases are not supported",
+                             name);
     return 0;
 }
 

@@ -113,7 +113,7 @@ static int load(xt_st *st, const float **w, const xt_swin_param *p, int n, const
 
 xt_encoder *xt_swinv2_new(xt_st *st, const xt_json *cfg, const char *prefix, int img_size) {
     xt_swin_cfg c;
-    if (xt_swin_cfg_parse(cfg, img_size, &c)) return xt_error_prefix("%s", st->path), NULL;
+    if (xt_swin_cfg_parse(cfg, img_size, &c)) return xt_error_in_file(st ? st->path : NULL), NULL;
     xt_encoder *e = xt_xcalloc(1, sizeof *e);
     swin *m = xt_xcalloc(1, sizeof *m);
     e->impl = m;
@@ -226,6 +226,7 @@ xt_encoder *xt_swinv2_new(xt_st *st, const xt_json *cfg, const char *prefix, int
     return e;
 fail:
     xt_error_prefix("swinv2");
+    xt_error_in_file(st ? st->path : NULL);
     swin_free(e);
     return NULL;
 }
@@ -324,8 +325,8 @@ static int swin_forward(const xt_encoder *e, const float *img, int B, float *con
             const sblock *k = &S->blk[b];
             // biases are folded into the next pass (attention gather, GELU, residual layernorm)
             LIN(big, x, k->qkvw, k->qkvw16, NT, C, 3 * C);
-            xt_window_attn_forward(a, big, k->qkvb, k->scale, k->bias, B, R, R, C, k->NH, k->ws, k->shift, scr, p.attn,
-                                   nthr);
+            xt_window_attn_forward(a, NULL, big, k->qkvb, k->scale, k->bias, NULL, 0, B, R, R, C, k->NH, k->ws, k->shift,
+                                   scr, p.attn, nthr);
             LIN(y, a, k->projw, k->projw16, NT, C, C);
             xt_residual_layernorm_forward(x, y, k->projb, k->n1w, k->n1b, NT, C, 1e-5f); // x += norm1(attn(x))
             LIN(big, x, k->fc1w, k->fc1w16, NT, C, k->hidden);
@@ -350,20 +351,20 @@ done:
 
 int xt_swin_region_verify(xt_st *st, const xt_json *cfg, const xt_tap *tap) {
     int S = 0;
-    if (xt_json_int(cfg, "image_size", 0, &S)) return xt_error_prefix("%s: config", st->path);
+    if (xt_json_int(cfg, "image_size", 0, &S)) return xt_error_in_file(st->path);
     const xt_st_tensor *ti;
     const float *img = xt_st_f32(st, "input.image", &ti);
     if (!img) return -1;
     if (ti->ndim != 4 || ti->shape[2] != ti->shape[3] || ti->shape[0] < 1 || ti->shape[0] > 4096)
-        return xt_error("verify", "%s: input.image must be (B, C, S, S)", st->path);
+        return xt_error_file("verify", st->path, "input.image must be (B, C, S, S)");
     if (S <= 0) S = (int)ti->shape[2];
     // weights under the config's "weight_prefix" (xt convert --prefix), default the golden "model."
     xt_encoder *e = xt_swinv2_new(st, cfg, xt_json_str(cfg, "weight_prefix", "model."), S);
     if (!e) return -1;
     int B = (int)ti->shape[0], rc = -1;
     if (ti->shape[1] != e->in_chans || ti->shape[2] != e->img_size) {
-        xt_error("verify", "%s: input.image is (%lld, %lld, %lld, %lld), the model needs (B, %d, %d, %d)", st->path,
-                 (long long)ti->shape[0], (long long)ti->shape[1], (long long)ti->shape[2], (long long)ti->shape[3],
+        xt_error_file("verify", st->path, "input.image is (%lld, %lld, %lld, %lld), the model needs (B, %d, %d, %d)",
+                      (long long)ti->shape[0], (long long)ti->shape[1], (long long)ti->shape[2], (long long)ti->shape[3],
                  e->in_chans, e->img_size, e->img_size);
         e->free(e);
         return -1;

@@ -24,14 +24,16 @@ typedef struct {
     int C, NH, HS, F, shift;
     int ls, qb, vb, c0w, c0b, c2w, qkvw, projw, projb, n1w, n1b, fc1w, fc1b, fc2w, fc2b, n2w, n2b; // param ids
     // saved activations of the last forward (in the act arena)
-    float *xw, *qkvb, *qkv, *qn, *kn, *qnorm, *knorm, *p, *ao, *a, *mean1, *rstd1, *x1, *h1, *g1, *mm, *mean2,
-        *rstd2, *bias, *cpb_hid, *cpb_raw, *scale;
+    float *xw, *qkvb, *qkv, *ao, *a, *mean1, *rstd1, *x1, *h1, *g1, *mm, *mean2, *rstd2, *bias, *cpb_hid, *cpb_raw,
+        *scale;
+    xt_window_attn_saved att; // probabilities, normalised q and k and their norms
 } tblock;
 
 typedef struct {
     int C, Cin, res, depth, ws, pws, n, nwin, ntab; // nwin: windows per region; ntab: cpb table rows; pws: pretrained window
     int redw, dnw, dnb;                        // PatchMerging param ids (s > 0)
-    float *table, *mask;                       // cpb table (ntab, 2); shift mask (nwin, n, n) or NULL
+    float *table;                              // cpb table (ntab, 2)
+    int *lab;                                  // shift-mask labels (nwin, n) or NULL
     int *index;                                // (n, n) relative position index
     tblock *blk;
     float *gath, *red, *dmean, *drstd;         // saved: merge gather, reduction out, its norm stats
@@ -44,6 +46,9 @@ typedef struct {
     tblock *blocks;
     int B;                                     // batch of the last forward
     float *col, *pey, *pemean, *perstd, *x;    // saved patch-embed activations; token stream
+    float *attn_scr;                           // window-attention scratch: attn_threads x attn_per floats
+    size_t attn_per;
+    int attn_threads;
 } tmodel;
 
 // ---------------------------------------------------------------------------------------------
@@ -68,7 +73,7 @@ static void tmodel_free(tmodel *m) {
     if (!m) return;
     for (int s = 0; s < XT_MAX_STAGES; s++) {
         free(m->st[s].table);
-        free(m->st[s].mask);
+        free(m->st[s].lab);
         free(m->st[s].index);
     }
     free(m->blocks);
@@ -82,28 +87,23 @@ static void make_tables(tstage *S) {
     S->ntab = t * t;
     S->table = xt_xmalloc((size_t)S->ntab * 2 * sizeof(float));
     S->index = xt_xmalloc((size_t)S->n * S->n * sizeof(int));
-    xt_swin_cpb_table(S->table, ws, S->pws);
-    for (int a = 0; a < S->n; a++)
-        for (int b = 0; b < S->n; b++) S->index[a * S->n + b] = xt_swin_rel_index(a, b, ws);
+    xt_swin_cpb_table(S->table, S->index, ws, S->pws);
 }
 
-// ref: timm 0.9.7 SwinTransformerV2Block attn_mask (regions of the rolled map, -100 across them)
-static void make_mask(tstage *S, int shift) {
+// ref: timm 0.9.7 SwinTransformerV2Block attn_mask: the region labels of the rolled map per window
+// (the forward runs on partitioned windows, so the attention cannot derive them from the shift)
+static void make_labels(tstage *S, int shift) {
     int ws = S->ws, R = S->res, nwd = R / ws, n = S->n;
-    S->mask = xt_xmalloc((size_t)S->nwin * n * n * sizeof(float));
-    int lab[n];
-    for (int w = 0; w < S->nwin; w++) {
+    S->lab = xt_xmalloc((size_t)S->nwin * n * sizeof(int));
+    for (int w = 0; w < S->nwin; w++)
         for (int i = 0; i < n; i++) {
             int y = (w / nwd) * ws + i / ws, x = (w % nwd) * ws + i % ws;
-            lab[i] = xt_swin_mask_label(y, x, R, R, ws, shift);
+            S->lab[(size_t)w * n + i] = xt_swin_mask_label(y, x, R, R, ws, shift);
         }
-        for (int i = 0; i < n; i++)
-            for (int j = 0; j < n; j++) S->mask[((size_t)w * n + i) * n + j] = lab[i] == lab[j] ? 0.0f : -100.0f;
-    }
 }
 
 // Sizes past which training's saved activations (probabilities T*NH*n*n, cpb tables, shift
-// masks) stop being practical; the shared reader accepts larger inference configs.
+// labels) stop being practical; the shared reader accepts larger inference configs.
 #define TRAIN_MAX_EMBED 4096
 #define TRAIN_MAX_WINDOW 64
 #define TRAIN_MAX_DEPTH 64
@@ -151,7 +151,7 @@ static tmodel *tmodel_new(xt_params *P, const xt_json *cfg, const char *prefix, 
         S->blk = m->blocks + bi;
         S->pws = G->pws;
         make_tables(S);
-        if (S->depth > 1 && G->shift) make_mask(S, G->shift);
+        if (S->depth > 1 && G->shift) make_labels(S, G->shift);
         if (s) {
             xt_swin_merge_params(G, pa);
             reg(P, id, pa, XT_SWIN_MERGE_PARAMS, "%slayers_%d.downsample.", pre, s);
@@ -184,6 +184,7 @@ static void plan_acts(const tmodel *m, int B, xt_arena *a, tmodel *out) {
     tblock sink_b;
     tmodel *o = out ? out : &sink_m;
     size_t L0 = (size_t)m->grid * m->grid, maxtok = 0;
+    o->attn_per = 0;
     o->col = xt_arena_f32(a, B * L0 * m->in_chans * 16);
     o->pey = xt_arena_f32(a, B * L0 * m->embed);
     o->pemean = xt_arena_f32(a, B * L0);
@@ -206,11 +207,13 @@ static void plan_acts(const tmodel *m, int B, xt_arena *a, tmodel *out) {
             k->xw = xt_arena_f32(a, T * C);
             k->qkvb = xt_arena_f32(a, 3 * C);
             k->qkv = xt_arena_f32(a, T * 3 * C);
-            k->qn = xt_arena_f32(a, T * C);
-            k->kn = xt_arena_f32(a, T * C);
-            k->qnorm = xt_arena_f32(a, T * g->NH);
-            k->knorm = xt_arena_f32(a, T * g->NH);
-            k->p = xt_arena_f32(a, nw * g->NH * S->n * S->n);
+            k->att.qn = xt_arena_f32(a, T * C);
+            k->att.kn = xt_arena_f32(a, T * C);
+            k->att.qnorm = xt_arena_f32(a, T * g->NH);
+            k->att.knorm = xt_arena_f32(a, T * g->NH);
+            k->att.p = xt_arena_f32(a, nw * g->NH * S->n * S->n);
+            size_t per = (xt_window_attn_scratch_floats(S->ws, g->HS) + 15) & ~(size_t)15;
+            if (per > o->attn_per) o->attn_per = per;
             k->ao = xt_arena_f32(a, T * C);
             k->a = xt_arena_f32(a, T * C);
             k->mean1 = xt_arena_f32(a, T);
@@ -228,6 +231,8 @@ static void plan_acts(const tmodel *m, int B, xt_arena *a, tmodel *out) {
         }
     }
     o->x = xt_arena_f32(a, maxtok);
+    o->attn_threads = xt_get_threads();
+    o->attn_scr = xt_arena_f32(a, o->attn_per * o->attn_threads);
 }
 
 static size_t act_bytes(const xt_encoder_train *e, int B) {
@@ -281,23 +286,6 @@ static size_t scratch_bytes(const xt_encoder_train *e, int B) {
 // ---------------------------------------------------------------------------------------------
 // training forward
 
-static void add_to(float *x, const float *y, size_t n) {
-#pragma omp parallel for if (n > 262144)
-    for (size_t i = 0; i < n; i++) x[i] += y[i];
-}
-
-static void nchw_to_nhwc(float *out, const float *x, int B, int C, int L) { // out (B, L, C)
-    for (int b = 0; b < B; b++)
-        for (int c = 0; c < C; c++)
-            for (int l = 0; l < L; l++) out[((size_t)b * L + l) * C + c] = x[((size_t)b * C + c) * L + l];
-}
-
-static void nhwc_to_nchw(float *out, const float *x, int B, int L, int C) {
-    for (int b = 0; b < B; b++)
-        for (int l = 0; l < L; l++)
-            for (int c = 0; c < C; c++) out[((size_t)b * C + c) * L + l] = x[((size_t)b * L + l) * C + c];
-}
-
 static int forward(xt_encoder_train *e, const xt_params *P, const float *img, int B, float *const *out, xt_arena *act,
                    const xt_tap *tap, const char *prefix) {
     tmodel *m = e->impl;
@@ -338,23 +326,23 @@ static int forward(xt_encoder_train *e, const xt_params *P, const float *img, in
                            xt_pw(P, k->c2w), S->ntab, XT_SWIN_CPB_HIDDEN, NH, S->n);
             xt_window_partition(k->xw, x, B, Rs, Rs, C, S->ws, k->shift);
             xt_linear_forward(k->qkv, k->xw, xt_pw(P, k->qkvw), k->qkvb, T, C, 3 * C);
-            xt_cosattn_forward(k->ao, k->p, k->qn, k->kn, k->qnorm, k->knorm, k->qkv, k->bias,
-                               k->shift ? S->mask : NULL, S->nwin, k->scale, nw, S->n, NH, k->HS);
+            xt_window_attn_forward(k->ao, &k->att, k->qkv, NULL, k->scale, k->bias, k->shift ? S->lab : NULL, S->nwin,
+                                   nw, S->ws, S->ws, C, NH, S->ws, 0, m->attn_scr, m->attn_per, m->attn_threads);
             xt_linear_forward(k->x1, k->ao, xt_pw(P, k->projw), xt_pw(P, k->projb), T, C, C); // x1 as temp
             xt_window_reverse(k->a, k->x1, B, Rs, Rs, C, S->ws, k->shift);
             xt_layernorm_forward(k->x1, k->mean1, k->rstd1, k->a, xt_pw(P, k->n1w), xt_pw(P, k->n1b), T, C, 1e-5f);
-            add_to(k->x1, x, (size_t)T * C); // x1 = x + norm1(attn(x))
+            xt_add(k->x1, k->x1, x, (size_t)T * C); // x1 = x + norm1(attn(x))
             xt_linear_forward(k->h1, k->x1, xt_pw(P, k->fc1w), xt_pw(P, k->fc1b), T, C, k->F);
             xt_gelu_forward(k->g1, k->h1, (size_t)T * k->F);
             xt_linear_forward(k->mm, k->g1, xt_pw(P, k->fc2w), xt_pw(P, k->fc2b), T, k->F, C);
             xt_layernorm_forward(x, k->mean2, k->rstd2, k->mm, xt_pw(P, k->n2w), xt_pw(P, k->n2b), T, C, 1e-5f);
-            add_to(x, k->x1, (size_t)T * C); // x2 = x1 + norm2(mlp(x1))
+            xt_add(x, x, k->x1, (size_t)T * C); // x2 = x1 + norm2(mlp(x1))
             if (xt_tap_on(tap)) {
                 int64_t sh[4] = {B, Rs, Rs, C};
                 xt_tap_emitf(tap, x, 4, sh, "%slayers_%d.blocks.%d", pre, s, b);
             }
         }
-        if (out && out[s]) nhwc_to_nchw(out[s], x, B, (int)L, C);
+        if (out && out[s]) xt_nhwc_to_nchw(out[s], x, B, (int)L, C);
     }
     return 0;
 }
@@ -382,8 +370,8 @@ static int backward(xt_encoder_train *e, xt_params *P, const float *const *dout,
         // gradient at the stage output: its cotangent (+ what the next stage's merge sent back, in dx)
         if (s == m->n_stages - 1) memset(dx, 0, (size_t)T * C * sizeof(float));
         if (dout && dout[s]) {
-            nchw_to_nhwc(z.t1, dout[s], B, C, Rs * Rs);
-            add_to(dx, z.t1, (size_t)T * C);
+            xt_nchw_to_nhwc(z.t1, dout[s], B, C, Rs * Rs);
+            xt_add(dx, dx, z.t1, (size_t)T * C);
         }
         for (int b = S->depth - 1; b >= 0; b--) {
             tblock *k = &S->blk[b];
@@ -395,7 +383,7 @@ static int backward(xt_encoder_train *e, xt_params *P, const float *const *dout,
             xt_linear_backward(big, xt_pg(P, k->fc2w), xt_pg(P, k->fc2b), t1, k->g1, xt_pw(P, k->fc2w), T, F, C);
             xt_gelu_backward(big, big, k->h1, (size_t)T * F);
             xt_linear_backward(t2, xt_pg(P, k->fc1w), xt_pg(P, k->fc1b), big, k->x1, xt_pw(P, k->fc1w), T, C, F);
-            add_to(dx, t2, (size_t)T * C); // dx1 = dx2 + (MLP path)
+            xt_add(dx, dx, t2, (size_t)T * C); // dx1 = dx2 + (MLP path)
             // x1 = x + norm1(a): da = LN1'(dx1); dx keeps the residual
             xt_layernorm_backward(t1, xt_pg(P, k->n1w), xt_pg(P, k->n1b), dx, k->a, xt_pw(P, k->n1w), k->mean1, k->rstd1, T, C);
             // a = reverse(proj(ao)): partition back to window order, then proj
@@ -404,8 +392,7 @@ static int backward(xt_encoder_train *e, xt_params *P, const float *const *dout,
             // ao = cosine attention(qkv, bias, scale)
             memset(z.dbias, 0, (size_t)NH * S->n * S->n * sizeof(float));
             memset(z.dscale, 0, NH * sizeof(float));
-            xt_cosattn_backward(big, z.dbias, z.dscale, t1, k->p, k->qn, k->kn, k->qnorm, k->knorm, k->qkv, k->scale, nw,
-                                S->n, NH, k->HS, z.part);
+            xt_window_attn_backward(big, z.dbias, z.dscale, t1, &k->att, k->qkv, k->scale, nw, S->n, NH, k->HS, z.part);
             const float *ls = xt_pw(P, k->ls);
             float *dls = xt_pg(P, k->ls);
             for (int h = 0; h < NH; h++) // scale = exp(clamp(ls, max=log 100)): no gradient where clamped
@@ -417,7 +404,7 @@ static int backward(xt_encoder_train *e, xt_params *P, const float *const *dout,
             colsum_add(xt_pg(P, k->vb), big + 2 * C, T, 3 * C, C);
             xt_linear_backward(t2, xt_pg(P, k->qkvw), NULL, big, k->xw, xt_pw(P, k->qkvw), T, C, 3 * C);
             xt_window_reverse(t1, t2, B, Rs, Rs, C, S->ws, k->shift); // xw = partition(roll(x))
-            add_to(dx, t1, (size_t)T * C);
+            xt_add(dx, dx, t1, (size_t)T * C);
         }
         if (s) { // x = norm(red); red = gather(x_prev) w^T
             xt_layernorm_backward(z.t1, xt_pg(P, S->dnw), xt_pg(P, S->dnb), dx, S->red, xt_pw(P, S->dnw), S->dmean, S->drstd, T, C);

@@ -32,22 +32,22 @@ int xt_swin_cfg_parse(const xt_json *cfg, int img_size, xt_swin_cfg *c) {
     int depths[XT_MAX_STAGES], heads[XT_MAX_STAGES], pws[XT_MAX_STAGES];
     if (xt_json_int(cfg, "embed_dim", -1, &c->embed) || xt_json_int(cfg, "window_size", -1, &c->window) ||
         xt_json_int(cfg, "in_chans", 3, &c->in_chans) || xt_json_num(cfg, "mlp_ratio", 4.0, &c->mlp_ratio))
-        return xt_error_prefix("swinv2 config");
+        return xt_error_prefix("swinv2");
     const char *mm = xt_json_str(cfg, "matmul", "f32");
     if (!mm || (strcmp(mm, "f32") && strcmp(mm, "bf16")))
         return xt_error("swinv2", "config: matmul must be \"f32\" or \"bf16\"");
     c->bf16 = !strcmp(mm, "bf16");
     const xt_json *is = xt_json_get(cfg, "img_size");
     c->img = img_size;
-    if (is && is->type != XT_JSON_NULL && xt_json_int(cfg, "img_size", img_size, &c->img)) return xt_error_prefix("swinv2 config");
+    if (is && is->type != XT_JSON_NULL && xt_json_int(cfg, "img_size", img_size, &c->img)) return xt_error_prefix("swinv2");
     int nd = xt_json_int_array(cfg, "depths", depths, XT_MAX_STAGES);
     int nh = xt_json_int_array(cfg, "num_heads", heads, XT_MAX_STAGES);
-    if (nd < 0 || nh < 0) return xt_error_prefix("swinv2 config");
+    if (nd < 0 || nh < 0) return xt_error_prefix("swinv2");
     if (nd < 1 || nd != nh)
         return xt_error("swinv2", "config: 'depths' and 'num_heads' need the same number (1..%d) of stages, got %d and %d",
                         XT_MAX_STAGES, nd, nh);
     c->n_stages = nd;
-    if (xt_swinv2_pretrained_windows(cfg, nd, pws)) return xt_error_prefix("swinv2 config");
+    if (xt_swinv2_pretrained_windows(cfg, nd, pws)) return xt_error_prefix("swinv2");
     if (c->embed < 1 || c->embed > 8192) return xt_error("swinv2", "config: embed_dim %d out of range", c->embed);
     if (c->window < 1 || c->window > 256) return xt_error("swinv2", "config: window_size %d out of range", c->window);
     if (c->in_chans < 1 || c->in_chans > 64) return xt_error("swinv2", "config: in_chans %d out of range", c->in_chans);

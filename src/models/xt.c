@@ -37,7 +37,7 @@ xt_xtmodel *xt_xtmodel_new_with(xt_st *st, const xt_json *cfg, xt_xtmodel_params
     const char *where = st->path;
     xt_xt_config xc; // xt_config.c: keys, limits and variants shared with training
     if (xt_xt_config_parse(&xc, cfg, p.variant)) {
-        xt_error_prefix("xt: %s", where);
+        xt_error_in_file(where);
         goto fail;
     }
     in->crop_size = xc.crop_size, in->num_classes = xc.num_classes, in->mlp_ratio = xc.mlp_ratio;
@@ -46,7 +46,7 @@ xt_xtmodel *xt_xtmodel_new_with(xt_st *st, const xt_json *cfg, xt_xtmodel_params
     // NaN/Inf weights would silently poison every output: reject them, naming the tensor
     if (xt_st_check_finite(st, "decoder.") || (!p.no_encoder && xt_st_check_finite(st, "encoder."))) goto fail;
     if (!p.no_encoder) {
-        if (!(m->enc = build_encoder(st, &xc))) { xt_error_prefix("%s", where); goto fail; }
+        if (!(m->enc = build_encoder(st, &xc))) { xt_error_in_file(where); goto fail; }
         if (m->enc->img_size != in->crop_size) {
             xt_error("xt", "%s: region encoder built for %d-pixel regions, crop_size is %d", where, m->enc->img_size,
                      in->crop_size);
@@ -72,7 +72,7 @@ xt_xtmodel *xt_xtmodel_new_with(xt_st *st, const xt_json *cfg, xt_xtmodel_params
         if (xt_xl_head_init(&m->xl, st, in->feat_c, in->hidden, in->num_classes)) goto fail;
         if (xt_context_init(&m->ctx, st, "decoder.", in->attn, in->hidden, in->n_layers, in->mlp_ratio,
                             xt_json_get(cfg, "hyper_override"), in->hyper_block_mask)) {
-            xt_error_prefix("%s", where);
+            xt_error_in_file(where);
             goto fail;
         }
         in->streaming = in->in_context_patches > 0;

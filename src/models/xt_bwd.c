@@ -81,7 +81,7 @@ xt_xt_train *xt_xt_train_new(xt_params *P, const xt_json *cfg, const xt_st *st) 
     if (xt_xt_config_parse(&c, cfg, NULL)) { xt_error_prefix("xt train"); goto fail; }
     const xt_json *lc = xt_json_get(cfg, "loss");
     double sm = 0.3;
-    if (lc && xt_json_num(lc, "smoothing", 0.3, &sm)) { xt_error_prefix("xt train: config: loss"); goto fail; }
+    if (lc && xt_json_num(lc, "smoothing", 0.3, &sm)) { xt_error_prefix("xt train: loss"); goto fail; }
     if (!(sm >= 0 && sm < 1)) { xt_error("xt train", "config: loss.smoothing %g out of range [0, 1)", sm); goto fail; }
     m->smoothing = (float)sm;
     m->crop = c.crop_size, m->K = c.num_classes, m->D = c.hidden, m->nl = c.n_layers;
@@ -384,13 +384,15 @@ int xt_xt_train_forward(xt_xt_train *m, const xt_params *P, const float *img, in
             for (int n = 0; n < N; n++) {
                 const float *q = l->qkv + (size_t)n * Lt * 3 * D;
                 if (m->attn == 0)
-                    xt_chanattn_forward(l->o + (size_t)n * Lt * D, l->p + (size_t)n * D * Lt * Lt, q, Lt, D);
+                    xt_channel_attention_forward(l->o + (size_t)n * Lt * D, D, l->p + (size_t)n * D * Lt * Lt, q, q + D,
+                                                 q + 2 * D, 3 * D, Lt, D, NULL);
                 else {
                     int hs = D / m->NHh;
                     for (int h = 0; h < m->NHh; h++)
                         xt_attention_forward(l->o + (size_t)n * Lt * D + h * hs, D,
-                                             l->p + ((size_t)n * m->NHh + h) * Lt * Lt, q + h * hs, q + D + h * hs,
-                                             q + 2 * D + h * hs, 3 * D, Lt, hs, 1.0f / sqrtf((float)hs), 1);
+                                             l->p + ((size_t)n * m->NHh + h) * Lt * Lt, q + h * hs, 3 * D,
+                                             q + D + h * hs, 3 * D, q + 2 * D + h * hs, 3 * D, Lt, hs,
+                                             1.0f / sqrtf((float)hs), 1, NULL);
                 }
             }
             xt_linear_forward(l->x1, l->o, xt_pw(P, l->projw), xt_pw(P, l->projb), T, D, D); // attn output
@@ -474,7 +476,7 @@ int xt_xt_train_backward(xt_xt_train *m, xt_params *P, const float *dlogits, flo
                     const float *q = l->qkv + (size_t)n * Lt * 3 * D;
                     float *dqn = dq + (size_t)n * Lt * 3 * D, *don = t1 + (size_t)n * Lt * D;
                     if (m->attn == 0)
-                        xt_chanattn_backward(dqn, don, l->p + (size_t)n * D * Lt * Lt, q, Lt, D);
+                        xt_channel_attention_backward(dqn, don, l->p + (size_t)n * D * Lt * Lt, q, Lt, D);
                     else {
                         int hs = D / m->NHh;
                         for (int h = 0; h < m->NHh; h++)

@@ -23,7 +23,7 @@ static int apply_variant(xt_xt_config *c, const xt_json *cfg, const char *varian
     c->variant = variant;
     const xt_json *v = xt_xt_config_variant(cfg, variant);
     int icp = c->in_context_patches;
-    if (v && xt_json_int(v, "in_context_patches", icp, &icp)) return xt_error_prefix("config: variant '%s'", variant);
+    if (v && xt_json_int(v, "in_context_patches", icp, &icp)) return xt_error_prefix("variant '%s'", variant);
     if (!strcmp(variant, "memfix")) c->memfix = 1;
     else if (!strcmp(variant, "blockmask")) c->hyper_block_mask = 1;
     else if (!strcmp(variant, "incontext16_tuplefix")) { if (!v) icp = 16; }
@@ -48,7 +48,7 @@ int xt_xt_config_parse(xt_xt_config *c, const xt_json *cfg, const char *variant)
         xt_json_int(cfg, "mlp_ratio", 4, &c->mlp_ratio) ||
         (cx && (xt_json_int(cx, "hidden_size", 768, &c->hidden) || xt_json_int(cx, "n_layer", 2, &c->n_layers) ||
                 xt_json_int(cx, "in_context_patches", -1, &c->in_context_patches))))
-        return xt_error_prefix("config");
+        return -1; // the JSON getters say "config: ..."
     if (!head || (strcmp(head, "naive") && strcmp(head, "xl")))
         return xt_error("config", "cls_head '%s' (expected \"naive\" or \"xl\")", head ? head : "?");
     c->head = !strcmp(head, "xl") ? XT_HEAD_XL : XT_HEAD_NAIVE;

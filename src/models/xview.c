@@ -116,12 +116,12 @@ xt_xview *xt_xview_new(xt_st *st, const xt_json *cfg) {
         (xl && (xt_json_bool(xl, "enabled", 0, &in->context) || xt_json_int(xl, "hidden_size", 256, &in->hidden) ||
                 xt_json_int(xl, "n_layer", 4, &in->n_layers) || xt_json_int(xl, "mem_chip", 1, &in->mem_chip) ||
                 xt_json_bool(xl, "skip_connection", 0, &bs)))) {
-        xt_error_prefix("config");
+        // the JSON getters say "config: ..."
         goto fail;
     }
     const char *tiling = xt_json_str(cfg, "tiling", "naive");
     if (xt_json_int(cfg, "val_crop_size", 0, &in->val_crop_size) || xt_json_int(cfg, "overlap", -1, &in->overlap) || !tiling) {
-        xt_error_prefix("config");
+        // the JSON getters say "config: ..."
         goto fail;
     }
     snprintf(in->tiling, sizeof in->tiling, "%s", tiling);

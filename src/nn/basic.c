@@ -185,5 +185,6 @@ void xt_bias_gelu_forward(float *x, const float *b, int N, int C) {
 }
 
 void xt_add(float *out, const float *a, const float *b, size_t n) {
+#pragma omp parallel for if (n > 262144)
     for (size_t i = 0; i < n; i++) out[i] = a[i] + b[i];
 }

@@ -40,46 +40,83 @@ void xt_bias_gelu_forward(float *x, const float *b, int N, int C);
 void xt_add(float *out, const float *a, const float *b, size_t n);
 
 // ---- Swin V2 (window_attn.c) ----
-// Continuous position bias of one block, computed at load: bias (NH, N, N), N = ws*ws, equal to
-// 16 * sigmoid(cpb_mlp(relative_coords_table))[relative_position_index]. w0 (512, 2), b0 (512),
-// w2 (NH, 512). scratch: xt_swin_cpb_scratch_floats(NH, ws) floats.
 // Shift-mask label of rolled-map position (y, x): timm's img_mask slices [0, R-ws), [R-ws, R-shift),
 // [R-shift, R) per axis; two tokens of a window attend with -100 added when their labels differ.
 static inline int xt_swin_mask_label(int y, int x, int H, int W, int ws, int shift) {
     int ly = y < H - ws ? 0 : y < H - shift ? 1 : 2, lx = x < W - ws ? 0 : x < W - shift ? 1 : 2;
     return ly * 3 + lx;
 }
+// The position-bias MLP's input and gather: table (T, 2), T = (2 ws - 1)^2, timm's
+// relative_coords_table, row (dy + ws-1) * (2 ws - 1) + (dx + ws-1) = (coord(dy), coord(dx)) for
+// window offsets dy, dx in [-(ws-1), ws-1] (normalised by pws - 1 if pws > 0, else ws - 1); index
+// (n, n), n = ws*ws, relative_position_index: index[p n + q] = xt_swin_rel_index(p, q, ws), the
+// table row of query token p and key token q of a window.
+float xt_swin_cpb_coord(int d, int ws, int pws);
+void xt_swin_cpb_table(float *table, int *index, int ws, int pws);
+static inline int xt_swin_rel_index(int p, int q, int ws) {
+    return (p / ws - q / ws + ws - 1) * (2 * ws - 1) + (p % ws - q % ws + ws - 1);
+}
+// Continuous position bias (training: every forward; inference: once at load): raw (T, NH) =
+// relu(table (T, 2) w0^T + b0) w2^T, then out (NH, n, n) = 16 sigmoid(raw[index[i n + j], h]).
+// w0 (HID, 2), b0 (HID), w2 (NH, HID). Saves raw and hid (2, T, HID) (pre-ReLU, ReLU; NULL: not
+// kept).
+void xt_cpb_forward(float *out, float *hid, float *raw, const float *table, const int *index, const float *w0,
+                    const float *b0, const float *w2, int T, int HID, int NH, int n);
+// dw0 (HID, 2), db0 (HID), dw2 (NH, HID) +=. scratch: T*NH + T*HID floats.
+void xt_cpb_backward(float *dw0, float *db0, float *dw2, const float *dout, const float *hid, const float *raw,
+                     const float *table, const int *index, const float *w2, int T, int HID, int NH, int n,
+                     float *scratch);
+// The same at load, table and index built in scratch (xt_swin_cpb_scratch_floats(NH, ws) floats):
+// bias (NH, n, n) from w0 (512, 2), b0 (512), w2 (NH, 512).
 void xt_swin_cpb_bias(float *bias, const float *w0, const float *b0, const float *w2, int NH, int ws, int pws,
                       float *scratch);
 size_t xt_swin_cpb_scratch_floats(int NH, int ws);
-// The position-bias MLP's input and gather, built here once for inference (xt_swin_cpb_bias) and
-// training (xt_cpb_forward): table (T*T, 2), T = 2 ws - 1, timm's relative_coords_table, row
-// (dy + ws-1) * T + (dx + ws-1) = (coord(dy), coord(dx)) for window offsets dy, dx in
-// [-(ws-1), ws-1] (normalised by pws - 1 if pws > 0, else ws - 1); xt_swin_rel_index(p, q, ws)
-// is relative_position_index[p][q], the table row of query token p and key token q of a window.
-float xt_swin_cpb_coord(int d, int ws, int pws);
 // The rest of a block's attention constants, from weights (inference: at load; training: every
 // forward): qkvb (3C) = cat(q_bias, 0, v_bias); scale (NH) = exp(min(logit_scale, max)), max =
 // XT_SWIN_LOGIT_MAX = log(1 / 0.01), the float logf(100.0f) (no gradient where clamped).
 // ref: WindowAttention.forward
 #define XT_SWIN_LOGIT_MAX 4.60517019f
 void xt_swin_attn_consts(float *qkvb, float *scale, const float *qb, const float *vb, const float *ls, int C, int NH);
-void xt_swin_cpb_table(float *table, int ws, int pws);
-static inline int xt_swin_rel_index(int p, int q, int ws) {
-    return (p / ws - q / ws + ws - 1) * (2 * ws - 1) + (p % ws - q % ws + ws - 1);
-}
-// (Shifted) window cosine attention on all windows of a (B, H, W) map, heads of size C/NH:
-// out (B, H*W, C) = per-window softmax(norm(q) norm(k)^T * scale[h] + bias[h] + mask) v, with
-// q, k, v read from qkv (B, H*W, 3C) + qkv_bias (3C; NULL = none) (the qkv linear's output and
-// its bias, added here to save a pass). shift > 0 applies
-// torch.roll(-shift) before partitioning, the -100 mask, and the inverse roll on the output.
-// scratch: nthreads x scratch_per_thread floats, scratch_per_thread >= xt_window_attn_scratch_floats.
-void xt_window_attn_forward(float *out, const float *qkv, const float *qkv_bias, const float *scale, const float *bias, int B, int H,
-                            int W, int C, int NH, int ws, int shift, float *scratch, size_t scratch_per_thread,
-                            int nthreads);
+// (Shifted) window cosine attention on all windows of a (B, H, W) map, heads of size HS = C/NH
+// (ref: timm 0.9.7 WindowAttention.forward): per window and head
+//   out = softmax(normalize(q) normalize(k)^T * scale[h] + bias[h] + mask) v
+// with q, k, v read from qkv (B, H*W, 3C) + qkv_bias (3C; NULL = none) (the qkv linear's output
+// and its bias, added here to save a pass). shift > 0 applies torch.roll(-shift) before
+// partitioning and the inverse roll on the output (out (B, H*W, C)). The mask (timm's attn_mask)
+// adds -100 between two tokens of a window whose labels differ: labels (nlab, ws*ws), window
+// i = b*nW + w of the batch using row i % nlab; NULL: the labels of the shifted map
+// (xt_swin_mask_label; none when shift == 0). Training runs it on partitioned windows (B = number
+// of windows, H = W = ws, shift 0, labels of the stage) and keeps what the backward needs in
+// *saved (NULL in inference), indexed by task t = i*NH + h (windows x heads):
+typedef struct xt_window_attn_saved {
+    float *p;            // (nw, NH, N, N) attention probabilities, N = ws*ws
+    float *qn, *kn;      // (nw, NH, N, HS) normalize(q), normalize(k)
+    float *qnorm, *knorm; // (nw, NH, N) max(|q|, 1e-12), max(|k|, 1e-12)
+} xt_window_attn_saved;
+// scale (NH) = exp(min(logit_scale, log 100)); bias (NH, N, N). scratch: nthreads x
+// scratch_per_thread floats, scratch_per_thread >= xt_window_attn_scratch_floats.
+void xt_window_attn_forward(float *out, const xt_window_attn_saved *saved, const float *qkv, const float *qkv_bias,
+                            const float *scale, const float *bias, const int *labels, int nlab, int B, int H, int W,
+                            int C, int NH, int ws, int shift, float *scratch, size_t scratch_per_thread, int nthreads);
 size_t xt_window_attn_scratch_floats(int ws, int HS);
-// out (B, H/2, W/2, 4C) = 2x2 neighbours of x (B, H, W, C) in timm PatchMerging order.
+// Backward of xt_window_attn_forward on nw partitioned windows of n tokens (the training forward:
+// qkv (nw, n, 3C) biases included, qkv_bias NULL): dqkv (nw, n, 3C) written; dbias (NH, n, n) +=;
+// dscale (NH) += dL/dscale[h] (the caller chains to logit_scale). saved->p is overwritten (by dS).
+// dout (nw, n, C). part: nw*NH floats scratch (deterministic reduction).
+void xt_window_attn_backward(float *dqkv, float *dbias, float *dscale, const float *dout,
+                             const xt_window_attn_saved *saved, const float *qkv, const float *scale, int nw, int n,
+                             int NH, int HS, float *part);
+
+// Window partition with cyclic shift (torch.roll(-shift) then partition): inp (B, H, W, C) ->
+// out (B*nWh*nWw, ws*ws, C). Reverse is the exact inverse (partition^-1 then roll(+shift)).
+// Both are permutations, so each is the other's backward.
+void xt_window_partition(float *out, const float *inp, int B, int H, int W, int C, int ws, int shift);
+void xt_window_reverse(float *out, const float *inp, int B, int H, int W, int C, int ws, int shift);
+
+// out (B, H/2, W/2, 4C) = 2x2 neighbours of x (B, H, W, C) in timm PatchMerging order; its
+// backward scatters dout (B, H/2, W/2, 4C) back into dinp (B, H, W, C) (written).
 void xt_patch_merge_gather(float *out, const float *x, int B, int H, int W, int C);
+void xt_patch_merge_scatter(float *dinp, const float *dout, int B, int H, int W, int C);
 // img (B, Cin, H, W) -> out (B, H/P, W/P, Cin*P*P): patches for a stride-P PxP convolution.
 void xt_patch_im2col(float *out, const float *img, int B, int Cin, int H, int W, int P);
 // out (B, C, L) = transpose of x (B, L, C).
@@ -123,45 +160,6 @@ void xt_gated_mlp_backward(float *dh, float *dwg, float *dwu, float *dwd, const 
                            const float *g, const float *u, const float *m, const float *wg, const float *wu,
                            const float *wd, int N, int C, int F, float *scratch);
 
-// Softmax attention of one head: q, k, v rows of HS floats with row stride ld (L rows each);
-// out (L, HS) row stride ldo; p (L, L) saved probabilities. causal: row i sees keys 0..i.
-void xt_attention_forward(float *out, int ldo, float *p, const float *q, const float *k, const float *v, int ld,
-                          int L, int HS, float scale, int causal);
-// dq/dk/dv written (row stride ldd); dp (L, L) scratch.
-void xt_attention_backward(float *dq, float *dk, float *dv, int ldd, float *dp, const float *dout, int ldo,
-                           const float *p, const float *q, const float *k, const float *v, int ld, int L,
-                           int HS, float scale);
-
-// The official "naive" context attention (golden README bug 1): head size 1, scale 1, not causal.
-// qkv (L, 3D) = [q | k | v]; out[n,c] = sum_m softmax_m(q[n,c] k[m,c]) v[m,c]. out (L, D).
-// p (D, L, L) saved probabilities (may be NULL in inference).
-void xt_chanattn_forward(float *out, float *p, const float *qkv, int L, int D);
-void xt_chanattn_backward(float *dqkv, const float *dout, const float *p, const float *qkv, int L, int D);
-
-// Swin V2 cosine window attention core over nw windows of n tokens, NH heads of HS (C = NH*HS):
-//   S = normalize(q) normalize(k)^T * scale[h] + bias[h] (+ mask[w % nmask]);  out = softmax(S) v
-// qkv (nw, n, 3C) biases included; bias (NH, n, n); mask (nmask, n, n) or NULL; scale (NH) =
-// exp(min(logit_scale, log 100)). Saves qn, kn (nw, NH, n, HS), qnorm, knorm (nw, NH, n), p
-// (nw, NH, n, n). out (nw, n, C).
-void xt_cosattn_forward(float *out, float *p, float *qn, float *kn, float *qnorm, float *knorm, const float *qkv,
-                        const float *bias, const float *mask, int nmask, const float *scale, int nw, int n,
-                        int NH, int HS);
-// dqkv (nw, n, 3C) written; dbias (NH, n, n) +=; dscale (NH) += dL/dscale[h] (the caller chains
-// to logit_scale). p is overwritten (by dS). part: nw*NH floats scratch (deterministic reduction).
-void xt_cosattn_backward(float *dqkv, float *dbias, float *dscale, const float *dout, float *p, const float *qn,
-                         const float *kn, const float *qnorm, const float *knorm, const float *qkv,
-                         const float *scale, int nw, int n, int NH, int HS, float *part);
-
-// Window partition with cyclic shift (torch.roll(-shift) then partition): inp (B, H, W, C) ->
-// out (B*nWh*nWw, ws*ws, C). Reverse is the exact inverse (partition^-1 then roll(+shift)).
-// Both are permutations, so each is the other's backward.
-void xt_window_partition(float *out, const float *inp, int B, int H, int W, int C, int ws, int shift);
-void xt_window_reverse(float *out, const float *inp, int B, int H, int W, int C, int ws, int shift);
-
-// Backward of xt_patch_merge_gather (window_attn.c): dout (B, H/2, W/2, 4C) scattered back into
-// dinp (B, H, W, C) (written).
-void xt_patch_merge_scatter(float *dinp, const float *dout, int B, int H, int W, int C);
-
 // Conv2d with kernel == stride == P, no padding (patch embedding), as im2col + GEMM:
 // img (B, IC, H, W) -> out (B, H/P, W/P, OC) NHWC; col (B*(H/P)*(W/P), IC*P*P) saved for backward.
 void xt_patch_embed_forward(float *out, float *col, const float *img, const float *w, const float *b, int B,
@@ -170,36 +168,53 @@ void xt_patch_embed_forward(float *out, float *col, const float *img, const floa
 void xt_patch_embed_backward(float *dimg, float *dw, float *db, float *dcol, const float *dout, const float *col,
                              const float *w, int B, int IC, int H, int W, int P, int OC);
 
-// Swin V2 continuous position bias: raw (T, NH) = relu(table (T, 2) w0^T + b0) w2^T, then
-// out (NH, n, n) = 16 sigmoid(raw[index[i n + j], h]). Saves hid (2, T, HID) (pre-ReLU, ReLU) and raw.
-void xt_cpb_forward(float *out, float *hid, float *raw, const float *table, const int *index, const float *w0,
-                    const float *b0, const float *w2, int T, int HID, int NH, int n);
-// dw0 (HID, 2), db0 (HID), dw2 (NH, HID) +=. scratch: T*NH + T*HID floats.
-void xt_cpb_backward(float *dw0, float *db0, float *dw2, const float *dout, const float *hid, const float *raw,
-                     const float *table, const int *index, const float *w2, int T, int HID, int NH, int n,
-                     float *scratch);
 // ---------------------------------------------------------------------------------------------
-// context-encoder inference kernels (attention_ctx.c, sincos.c); RMSNorm and the gated MLP are
-// the training layers above.
+// Hiera's mask-unit attention (mask_unit_attn.c), one image: qkv (N, 3D), token n = t*nw + w of mask
+// unit w (nw = 1: global attention), NH heads of HS = D/NH; per (head, unit) task the query is
+// max-pooled over q blocks, then att (N/q, D) = softmax(qp K^T / sqrt(HS)) V. qp (NH, nw, N/(q nw),
+// HS) and p (NH, nw, N/(q nw), N/nw) receive the pooled query and the probabilities (inference:
+// scratch; training: kept for the backward, with qidx (like qp) the argmax of each pooled element;
+// NULL: not kept).
+void xt_mask_unit_attn_forward(float *att, float *qp, int *qidx, float *p, const float *qkv, int N, int D, int NH,
+                               int q, int nw);
+// datt (N/q, D) -> dqkv (N, 3D) written. scratch: NH * nw * Tq * (T + HS) floats (Tq = N/(q nw), T = N/nw).
+void xt_mask_unit_attn_backward(float *dqkv, float *scratch, const float *datt, const float *qkv, const float *qp,
+                                const int *qidx, const float *p, int N, int D, int NH, int q, int nw);
 
-// Exact softmax attention of one head, streamed over key blocks (flash-attention style, never
-// L x L): out[i] = sum_j softmax_j(scale q_i . k_j [+ causal mask j > i]) v_j. Rows of q, k, v,
-// out (HS floats) at strides ldq, ldk, ldv, ldo. out may alias q (not k or v).
-// scratch: xt_attention_stream_scratch_floats(HS) floats (per-thread tiles).
-size_t xt_attention_stream_scratch_floats(int HS);
-void xt_attention_stream_forward(float *out, int ldo, const float *q, int ldq, const float *k, int ldk,
-                                 const float *v, int ldv, int L, int HS, float scale, int causal, float *scratch);
+// ---------------------------------------------------------------------------------------------
+// attention of the context encoder (attention.c): forward (inference and training) and backward
+
+// Exact softmax attention of one head: out[i] = sum_j softmax_j(scale q_i . k_j [+ causal mask
+// j > i]) v_j. Rows of q, k, v, out (HS floats) at strides ldq, ldk, ldv, ldo; L rows each. out may
+// alias q (not k or v). Inference: p == NULL, streamed over key blocks (flash-attention style,
+// never L x L); scratch: xt_attention_scratch_floats(HS) floats (per-thread tiles). Training: the
+// probabilities p (L, L) are kept for the backward; scratch unused (may be NULL).
+size_t xt_attention_scratch_floats(int HS);
+void xt_attention_forward(float *out, int ldo, float *p, const float *q, int ldq, const float *k, int ldk,
+                          const float *v, int ldv, int L, int HS, float scale, int causal, float *scratch);
 // Reference (one score row per query, double accumulation): for tests.
-void xt_attention_stream_naive(float *out, int ldo, const float *q, int ldq, const float *k, int ldk,
-                               const float *v, int ldv, int L, int HS, float scale, int causal);
+void xt_attention_forward_naive(float *out, int ldo, const float *q, int ldq, const float *k, int ldk,
+                                const float *v, int ldv, int L, int HS, float scale, int causal);
+// From the forward's p: dq/dk/dv written (row stride ldd); q, k, v at row stride ld; dout at ldo;
+// dp (L, L) scratch.
+void xt_attention_backward(float *dq, float *dk, float *dv, int ldd, float *dp, const float *dout, int ldo,
+                           const float *p, const float *q, const float *k, const float *v, int ld, int L,
+                           int HS, float scale);
 
-// Official xT "naive" context attention (bug 1), streamed: per channel, head size 1, scale 1,
-// not causal: out[n, c] = sum_m softmax_m(q[n, c] k[m, c]) v[m, c]. q, k, v rows at stride ld,
-// out rows at ldo (may alias q). scratch: xt_channel_attention_scratch_floats(C).
-// O(L^2 C) time, O(L C) memory (xt_chanattn_forward above keeps the probabilities for training).
+// Official xT "naive" context attention (bug 1): per channel, head size 1, scale 1, not causal:
+// out[n, c] = sum_m softmax_m(q[n, c] k[m, c]) v[m, c]. q, k, v rows at stride ld, out rows at ldo
+// (may alias q). Inference: p == NULL, O(L^2 C) time, O(L C) memory; scratch:
+// xt_channel_attention_scratch_floats(C). Training: the probabilities p (C, L, L) are kept for
+// the backward; scratch unused (may be NULL).
 size_t xt_channel_attention_scratch_floats(int C);
-void xt_channel_attention_forward(float *out, int ldo, const float *q, const float *k, const float *v, int ld,
-                                  int L, int C, float *scratch);
+void xt_channel_attention_forward(float *out, int ldo, float *p, const float *q, const float *k, const float *v,
+                                  int ld, int L, int C, float *scratch);
+// qkv (L, 3D) = [q | k | v] as the forward read it (ld = 3D), dout (L, D); dqkv (L, 3D) written.
+void xt_channel_attention_backward(float *dqkv, const float *dout, const float *p, const float *qkv, int L, int D);
+
+// ---------------------------------------------------------------------------------------------
+// context-encoder position embedding (sincos.c); RMSNorm and the gated MLP are the training
+// layers above.
 
 // 2-D sin-cos position embedding (xT get_2d_sincos_pos_embed, generalised to h x w grids):
 // first D/2 channels encode the column, last D/2 the row. D % 4 == 0.

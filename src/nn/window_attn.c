@@ -1,5 +1,6 @@
-// window_attn.c — Swin V2 layers: (shifted) window cosine attention, its continuous position
-// bias, patch-merging gather and the patch-embedding im2col.
+// window_attn.c — Swin V2 layers: (shifted) window cosine attention (one forward for inference
+// and training, and its backward), its continuous position bias, window partition, patch-merging
+// gather (and its backward) and the patch-embedding im2col.
 //
 // Layout: tokens stay in the model's NHWC order (B, H, W, C) = (B, L, C) the whole time. The
 // per-token linears (qkv, proj, MLP) run on all tokens at once as one big GEMM; only the
@@ -27,37 +28,65 @@ float xt_swin_cpb_coord(int d, int ws, int pws) {
     return s * log2f(fabsf(v) + 1.0f) / 3.0f;
 }
 
-void xt_swin_cpb_table(float *table, int ws, int pws) {
-    int T = 2 * ws - 1;
+void xt_swin_cpb_table(float *table, int *index, int ws, int pws) {
+    int T = 2 * ws - 1, n = ws * ws;
     for (int i = 0; i < T; i++)
         for (int j = 0; j < T; j++) {
             table[(i * T + j) * 2] = xt_swin_cpb_coord(i - (ws - 1), ws, pws);
             table[(i * T + j) * 2 + 1] = xt_swin_cpb_coord(j - (ws - 1), ws, pws);
         }
+    for (int p = 0; p < n; p++)
+        for (int q = 0; q < n; q++) index[p * n + q] = xt_swin_rel_index(p, q, ws);
 }
 
-// ref: WindowAttention forward (cpb_mlp -> gather -> 16 * sigmoid). bias (NH, N, N), N = ws*ws.
-// Depends on weights only.
+// ref: timm 0.9.7 WindowAttention.forward: cpb_mlp (Linear(2, HID) + ReLU + Linear(HID, NH, no
+// bias)) over the table, gathered by relative_position_index, then 16 * sigmoid. Row by row,
+// skipping the ReLU's zeros; hid (the training's saved activations) may be NULL.
+void xt_cpb_forward(float *out, float *hid, float *raw, const float *table, const int *index, const float *w0,
+                    const float *b0, const float *w2, int T, int HID, int NH, int n) {
+    for (int i = 0; i < T; i++) {
+        const float *c = table + 2 * (size_t)i;
+        float *o = raw + (size_t)i * NH;
+        for (int h = 0; h < NH; h++) o[h] = 0;
+        for (int k = 0; k < HID; k++) {
+            float hk = w0[2 * k] * c[0] + w0[2 * k + 1] * c[1] + b0[k];
+            if (hid) {
+                hid[(size_t)i * HID + k] = hk;                    // pre-ReLU
+                hid[((size_t)T + i) * HID + k] = hk > 0 ? hk : 0; // ReLU
+            }
+            if (hk <= 0) continue;
+            for (int h = 0; h < NH; h++) o[h] += w2[(size_t)h * HID + k] * hk;
+        }
+    }
+    for (int h = 0; h < NH; h++)
+        for (int i = 0; i < n * n; i++)
+            out[(size_t)h * n * n + i] = 16.0f / (1.0f + expf(-raw[(size_t)index[i] * NH + h]));
+}
+
+void xt_cpb_backward(float *dw0, float *db0, float *dw2, const float *dout, const float *hid, const float *raw,
+                     const float *table, const int *index, const float *w2, int T, int HID, int NH, int n,
+                     float *scratch) {
+    float *draw = scratch, *dhid = scratch + (size_t)T * NH;
+    const float *act = hid + (size_t)T * HID;
+    memset(draw, 0, (size_t)T * NH * sizeof(float));
+    for (int h = 0; h < NH; h++) // out = 16 sigmoid(raw[index])
+        for (int i = 0; i < n * n; i++) {
+            float r = raw[(size_t)index[i] * NH + h], s = 1.0f / (1.0f + expf(-r));
+            draw[(size_t)index[i] * NH + h] += dout[(size_t)h * n * n + i] * 16.0f * s * (1.0f - s);
+        }
+    xt_linear_backward(dhid, dw2, NULL, draw, act, w2, T, HID, NH);                  // raw = act w2^T
+    for (size_t i = 0; i < (size_t)T * HID; i++) dhid[i] = hid[i] > 0 ? dhid[i] : 0; // act = relu(hid)
+    xt_linear_backward(NULL, dw0, db0, dhid, table, NULL, T, 2, HID);                // hid = table w0^T + b0
+}
+
+// Inference, at load: the table and index in scratch, then the forward above (hidden width 512).
 void xt_swin_cpb_bias(float *bias, const float *w0, const float *b0, const float *w2, int NH, int ws, int pws,
                       float *scratch) {
-    int T = 2 * ws - 1, N = ws * ws;
-    float *tab = scratch; // (T*T, NH)
-    for (int i = 0; i < T; i++)
-        for (int j = 0; j < T; j++) {
-            float c[2] = {xt_swin_cpb_coord(i - (ws - 1), ws, pws), xt_swin_cpb_coord(j - (ws - 1), ws, pws)};
-            float *o = tab + (size_t)(i * T + j) * NH;
-            for (int h = 0; h < NH; h++) o[h] = 0;
-            for (int k = 0; k < 512; k++) { // Linear(2, 512) + ReLU + Linear(512, NH, no bias)
-                float hk = w0[2 * k] * c[0] + w0[2 * k + 1] * c[1] + b0[k];
-                if (hk <= 0) continue;
-                for (int h = 0; h < NH; h++) o[h] += w2[(size_t)h * 512 + k] * hk;
-            }
-        }
-    for (int p = 0; p < N; p++)
-        for (int q = 0; q < N; q++) {
-            const float *o = tab + (size_t)xt_swin_rel_index(p, q, ws) * NH;
-            for (int h = 0; h < NH; h++) bias[((size_t)h * N + p) * N + q] = 16.0f / (1.0f + expf(-o[h]));
-        }
+    int T = (2 * ws - 1) * (2 * ws - 1);
+    float *raw = scratch, *table = raw + (size_t)T * NH;
+    int *index = (int *)(table + 2 * (size_t)T);
+    xt_swin_cpb_table(table, index, ws, pws);
+    xt_cpb_forward(bias, NULL, raw, table, index, w0, b0, w2, T, 512, NH, ws * ws);
 }
 
 void xt_swin_attn_consts(float *qkvb, float *scale, const float *qb, const float *vb, const float *ls, int C, int NH) {
@@ -67,7 +96,10 @@ void xt_swin_attn_consts(float *qkvb, float *scale, const float *qb, const float
     for (int h = 0; h < NH; h++) scale[h] = expf(fminf(ls[h], XT_SWIN_LOGIT_MAX));
 }
 
-size_t xt_swin_cpb_scratch_floats(int NH, int ws) { return (size_t)(2 * ws - 1) * (2 * ws - 1) * NH; }
+size_t xt_swin_cpb_scratch_floats(int NH, int ws) { // raw (T, NH), table (T, 2), index (n, n) ints
+    size_t T = (size_t)(2 * ws - 1) * (2 * ws - 1), n = (size_t)ws * ws;
+    return T * (NH + 2) + n * n;
+}
 
 size_t xt_window_attn_scratch_floats(int ws, int HS) {
     size_t N = (size_t)ws * ws;
@@ -229,9 +261,15 @@ static void softmax_rows(float *S, float *rs, const float *bh, const int *lab, i
     }
 }
 
-void xt_window_attn_forward(float *out, const float *qkv, const float *qkv_bias, const float *scale, const float *bias, int B, int H,
-                            int W, int C, int NH, int ws, int shift, float *scratch, size_t scratch_per_thread,
-                            int nthreads) {
+// the probabilities of n score rows: p (n, N) = numerators S (n, N) x row scales rs (n)
+static void save_probs(float *p, const float *S, const float *rs, int n, int N) {
+    for (int r = 0; r < n; r++)
+        for (int j = 0; j < N; j++) p[(size_t)r * N + j] = S[(size_t)r * N + j] * rs[r];
+}
+
+void xt_window_attn_forward(float *out, const xt_window_attn_saved *saved, const float *qkv, const float *qkv_bias,
+                            const float *scale, const float *bias, const int *labels, int nlab, int B, int H, int W,
+                            int C, int NH, int ws, int shift, float *scratch, size_t scratch_per_thread, int nthreads) {
     int HS = C / NH, N = ws * ws, nWh = H / ws, nWw = W / ws, nW = nWh * nWw;
     long ntask = (long)B * nW * NH;
 #ifdef XT_ATTN_FUSED
@@ -248,12 +286,15 @@ void xt_window_attn_forward(float *out, const float *qkv, const float *qkv_bias,
         float *q = scratch + (size_t)tid * scratch_per_thread;
         float *k = q + (size_t)N * HS, *v = k + (size_t)N * HS, *o = v + (size_t)N * HS, *S = o + (size_t)N * HS + N;
         int *tok = (int *)(S + (size_t)N * N), *lab = tok + N;
-        int h = (int)(task % NH), w = (int)(task / NH % nW), b = (int)(task / NH / nW);
+        // task = (b nW + w) NH + h: window gw = b nW + w of the batch, head h
+        long gw = task / NH;
+        int h = (int)(task % NH), w = (int)(gw % nW), b = (int)(gw / nW);
         int wy = w / nWw, wx = w % nWw, masked = 0;
+        const int *lrow = labels ? labels + (size_t)(gw % nlab) * N : NULL;
         for (int t = 0; t < N; t++) {
             int sy = wy * ws + t / ws, sx = wx * ws + t % ws;
             tok[t] = ((sy + shift) % H) * W + (sx + shift) % W;
-            lab[t] = shift ? xt_swin_mask_label(sy, sx, H, W, ws, shift) : 0;
+            lab[t] = lrow ? lrow[t] : shift ? xt_swin_mask_label(sy, sx, H, W, ws, shift) : 0;
             masked |= lab[t] != lab[0];
         }
         const float *base = qkv + (size_t)b * H * W * 3 * C + (size_t)h * HS;
@@ -296,7 +337,17 @@ void xt_window_attn_forward(float *out, const float *qkv, const float *qkv_bias,
                     sk += kt[d] * kt[d];
                 }
             }
-            float iq = sc / fmaxf(sqrtf(sq), 1e-12f), ik = 1.0f / fmaxf(sqrtf(sk), 1e-12f);
+            float nq = fmaxf(sqrtf(sq), 1e-12f), nk = fmaxf(sqrtf(sk), 1e-12f), iq = sc / nq, ik = 1.0f / nk;
+            if (saved) { // F.normalize(q), F.normalize(k) and the norms, for the backward
+                size_t r = (size_t)task * N + t;
+                float *qs = saved->qn + r * HS, *ks = saved->kn + r * HS, rq = 1.0f / nq;
+                saved->qnorm[r] = nq;
+                saved->knorm[r] = nk;
+                for (int d = 0; d < HS; d++) {
+                    qs[d] = qt[d] * rq;
+                    ks[d] = kt[d] * ik;
+                }
+            }
             if (fused) { // k goes transposed to kT (HS, N) = o, unused on this path
 #pragma omp simd
                 for (int d = 0; d < HS; d++) {
@@ -334,6 +385,7 @@ void xt_window_attn_forward(float *out, const float *qkv, const float *qkv_bias,
                     }
                     rs[r] = 1.0f / _mm512_reduce_add_ps(sum);
                 }
+                if (saved) save_probs(saved->p + ((size_t)task * N + p0) * N, S, rs, RB, N);
                 int c = 0;
                 for (; c + 32 <= HS; c += 32) pv_tile(ob, tok + p0, C, S, v, rs, N, HS, c, 2);
                 if (c < HS) pv_tile(ob, tok + p0, C, S, v, rs, N, HS, c, 1);
@@ -343,6 +395,7 @@ void xt_window_attn_forward(float *out, const float *qkv, const float *qkv_bias,
 #endif
         xt_gemm(0, 1, N, N, HS, 1.0f, q, HS, k, HS, 0.0f, S, N);
         softmax_rows(S, rs, bh, lab, masked, N, 0, N);
+        if (saved) save_probs(saved->p + (size_t)task * N * N, S, rs, N, N);
         xt_gemm(0, 0, N, HS, N, 1.0f, S, N, v, HS, 0.0f, o, HS);
         for (int t = 0; t < N; t++) {
             float *dst = ob + (size_t)tok[t] * C, *src = o + (size_t)t * HS, r = rs[t];
@@ -351,6 +404,90 @@ void xt_window_attn_forward(float *out, const float *qkv, const float *qkv_bias,
         }
     }
     (void)fused;
+}
+
+// Each term differentiates the forward line quoted beside it; windows x heads run in parallel
+// (disjoint dqkv columns), dbias and dscale are reduced over windows in a fixed order.
+void xt_window_attn_backward(float *dqkv, float *dbias, float *dscale, const float *dout,
+                             const xt_window_attn_saved *saved, const float *qkv, const float *scale, int nw, int n,
+                             int NH, int HS, float *part) {
+    float *p = saved->p;
+    const float *qn = saved->qn, *kn = saved->kn, *qnorm = saved->qnorm, *knorm = saved->knorm;
+    const int C = NH * HS, ld = 3 * C;
+#pragma omp parallel for schedule(static)
+    for (int t = 0; t < nw * NH; t++) {
+        int w = t / NH, h = t % NH;
+        const float *v = qkv + (size_t)w * n * ld + h * HS + 2 * C, *dO = dout + (size_t)w * n * C + h * HS;
+        float *dq = dqkv + (size_t)w * n * ld + h * HS, *dk = dq + C, *dv = dq + 2 * C;
+        const float *qo = qn + (size_t)t * n * HS, *ko = kn + (size_t)t * n * HS;
+        float *P = p + (size_t)t * n * n;
+        xt_gemm(1, 0, n, HS, n, 1.0f, P, n, dO, C, 0.0f, dv, ld); // out = P v
+        for (int i = 0; i < n; i++) {                            // P = softmax(S), row by row: dS into P
+            float dp[n], s = 0, *r = P + (size_t)i * n;
+            for (int j = 0; j < n; j++) {
+                float a = 0;
+                for (int d = 0; d < HS; d++) a += dO[(size_t)i * C + d] * v[(size_t)j * ld + d];
+                dp[j] = a;
+                s += a * r[j];
+            }
+            for (int j = 0; j < n; j++) r[j] = r[j] * (dp[j] - s);
+        }
+        // S = scale qn kn^T + bias: dqn = scale dS kn, dkn = scale dS^T qn
+        xt_gemm(0, 0, n, HS, n, scale[h], P, n, ko, HS, 0.0f, dq, ld);
+        xt_gemm(1, 0, n, HS, n, scale[h], P, n, qo, HS, 0.0f, dk, ld);
+        // dL/dscale = sum dS * (qn kn^T) = sum_i qn_i . dqn_i / scale
+        double ps = 0;
+        for (int i = 0; i < n; i++)
+            for (int d = 0; d < HS; d++) ps += (double)qo[(size_t)i * HS + d] * dq[(size_t)i * ld + d];
+        part[t] = (float)(ps / scale[h]);
+        // xn = x / max(|x|, eps): dx = (dxn - xn (xn . dxn)) / |x|  (dxn / eps when clamped)
+        for (int i = 0; i < n; i++) {
+            float nq = qnorm[(size_t)t * n + i], nk = knorm[(size_t)t * n + i], aq = 0, ak = 0;
+            float *a = dq + (size_t)i * ld, *b = dk + (size_t)i * ld;
+            const float *xq = qo + (size_t)i * HS, *xk = ko + (size_t)i * HS;
+            if (nq > 1e-12f)
+                for (int d = 0; d < HS; d++) aq += xq[d] * a[d];
+            if (nk > 1e-12f)
+                for (int d = 0; d < HS; d++) ak += xk[d] * b[d];
+            for (int d = 0; d < HS; d++) {
+                a[d] = (a[d] - xq[d] * aq) / nq;
+                b[d] = (b[d] - xk[d] * ak) / nk;
+            }
+        }
+    }
+    for (int h = 0; h < NH; h++) { // fixed-order reductions over windows
+        float *db = dbias + (size_t)h * n * n;
+        for (int w = 0; w < nw; w++) {
+            const float *P = p + ((size_t)w * NH + h) * n * n;
+            for (size_t i = 0; i < (size_t)n * n; i++) db[i] += P[i];
+            dscale[h] += part[w * NH + h];
+        }
+    }
+}
+
+// torch.roll(-shift) + window_partition, and its inverse (the training forward works on partitioned
+// windows; inference folds both into xt_window_attn_forward's index map)
+// window-ordered row (b, wh, ww, i, j) <-> map row (b, (wh ws + i + shift) mod H, (ww ws + j + shift) mod W)
+static void window_permute(float *out, const float *inp, int B, int H, int W, int C, int ws, int shift, int reverse) {
+    int nh = H / ws, nwd = W / ws;
+    for (int b = 0; b < B; b++)
+        for (int wh = 0; wh < nh; wh++)
+            for (int ww = 0; ww < nwd; ww++)
+                for (int i = 0; i < ws; i++)
+                    for (int j = 0; j < ws; j++) {
+                        int y = (wh * ws + i + shift) % H, x = (ww * ws + j + shift) % W;
+                        size_t o = ((((size_t)b * nh + wh) * nwd + ww) * ws * ws + (size_t)i * ws + j) * C;
+                        size_t m = (((size_t)b * H + y) * W + x) * C;
+                        memcpy(out + (reverse ? m : o), inp + (reverse ? o : m), C * sizeof(float));
+                    }
+}
+
+void xt_window_partition(float *out, const float *inp, int B, int H, int W, int C, int ws, int shift) {
+    window_permute(out, inp, B, H, W, C, ws, shift, 0); // roll(-shift), then partition
+}
+
+void xt_window_reverse(float *out, const float *inp, int B, int H, int W, int C, int ws, int shift) {
+    window_permute(out, inp, B, H, W, C, ws, shift, 1); // partition^-1, then roll(+shift)
 }
 
 // ref: PatchMerging.forward: reshape(B, H/2, 2, W/2, 2, C).permute(0, 1, 3, 4, 2, 5).flatten(3),
@@ -368,6 +505,19 @@ void xt_patch_merge_gather(float *out, const float *x, int B, int H, int W, int 
             }
         }
     }
+}
+
+// ref: timm 0.9.7 swin_transformer_v2.py PatchMerging: reshape(B, H/2, 2, W/2, 2, C)
+// .permute(0, 1, 3, 4, 2, 5).flatten(3) -> slot k = 2 * col_offset + row_offset
+void xt_patch_merge_scatter(float *dinp, const float *dout, int B, int H, int W, int C) {
+    for (int b = 0; b < B; b++)
+        for (int i = 0; i < H / 2; i++)
+            for (int j = 0; j < W / 2; j++)
+                for (int k = 0; k < 4; k++) {
+                    int y = 2 * i + (k & 1), x = 2 * j + (k >> 1);
+                    memcpy(dinp + (((size_t)b * H + y) * W + x) * C,
+                           dout + ((((size_t)b * (H / 2) + i) * (W / 2) + j) * 4 + k) * C, C * sizeof(float));
+                }
 }
 
 // Conv2d(k = stride = P) as a GEMM: out (B, H/P, W/P, Cin*P*P) with columns in the weight's

@@ -132,8 +132,8 @@ int xt_stream_open_with(xt_stream *s, const xt_xtfile *f, const xt_stream_args *
     nm->n = C;
     double cm[XT_NORM_MAX_BANDS], csd[XT_NORM_MAX_BANDS], sc;
     int ncm = cfg_list(s->cfg, "mean", cm, XT_NORM_MAX_BANDS), ncs = cfg_list(s->cfg, "std", csd, XT_NORM_MAX_BANDS);
-    if (ncm < 0 || ncs < 0) return xt_error_prefix("%s", a->model);
-    if (xt_json_num(s->cfg, "input_scale", xt_sample_unit_scale(ri->sample), &sc) < 0) return xt_error_prefix("%s", a->model);
+    if (ncm < 0 || ncs < 0) return xt_error_in_file(a->model);
+    if (xt_json_num(s->cfg, "input_scale", xt_sample_unit_scale(ri->sample), &sc) < 0) return xt_error_in_file(a->model);
     nm->scale = a->has_scale ? a->scale : sc;
     for (int i = 0; i < C; i++) {
         nm->mean[i] = C == 3 ? imagenet_mean[i] : 0;

@@ -71,7 +71,7 @@ int xt_xview_verify(xt_st *st, const xt_json *cfg, const xt_tap *tap) {
     const float *img = xt_st_f32(st, "input.image", NULL);
     if (!img) return -1;
     xt_xview *m = xt_xview_new(st, cfg);
-    if (!m) return -1;
+    if (!m) return xt_error_in_file(st->path);
     const xt_xview_info *in = xt_xview_get_info(m);
     int B = (int)ti->shape[0], H = (int)ti->shape[2], rc = -1;
     float *maps[XT_XVIEW_MAPS] = {0};

@@ -1,12 +1,15 @@
-// attention_ctx.c — attention kernels of the context encoder.
+// attention.c — the softmax attentions of the context encoder, each a forward (inference and
+// training) beside its backward.
 //
-// xt_attention_stream_forward: exact softmax attention (optionally causal) for one head, streamed over
-// key blocks with an online softmax (flash-attention style). It never materialises the L x L
-// score matrix: each thread holds one (BQ x BK) score tile and a (BQ x HS) accumulator, so
-// memory is O(L * HS) for q, k, v, out plus O(threads * BQ * (BK + HS)) scratch. Query blocks are
-// split across OpenMP threads; the two GEMMs per tile run single-threaded inside (OpenBLAS-openmp).
-// The causal mask of the official code is finfo(float32).min added to the scores; with a
-// finite row maximum that gives exactly exp(-huge) = 0, which skipping masked keys reproduces.
+// xt_attention_forward: exact softmax attention (optionally causal) for one head. Inference
+// (p == NULL) streams over key blocks with an online softmax (flash-attention style) and never
+// materialises the L x L score matrix: each thread holds one (BQ x BK) score tile and a (BQ x HS)
+// accumulator, so memory is O(L * HS) for q, k, v, out plus O(threads * BQ * (BK + HS)) scratch.
+// Query blocks are split across OpenMP threads; the two GEMMs per tile run single-threaded inside
+// (OpenBLAS-openmp). Training (p != NULL) keeps the probabilities for the backward: S = scale q k^T
+// into p, row softmax, out = P v. The causal mask of the official code is finfo(float32).min
+// added to the scores; with a finite row maximum that gives exactly exp(-huge) = 0, which skipping
+// masked keys reproduces.
 //
 // xt_channel_attention_forward: the official "naive" context attention (golden README bug 1):
 // ViTAttention built with num_heads = dim, i.e. head size 1, scale 1.0 and no causal mask:
@@ -40,7 +43,7 @@ static inline float exp_neg(float x) {
     return p * s.f;
 }
 
-size_t xt_attention_stream_scratch_floats(int HS) {
+size_t xt_attention_scratch_floats(int HS) {
 #ifdef _OPENMP
     int t = omp_get_max_threads();
 #else
@@ -49,8 +52,28 @@ size_t xt_attention_stream_scratch_floats(int HS) {
     return (size_t)t * (BQ * BK + BQ * HS + 2 * BQ) + 64;
 }
 
-void xt_attention_stream_forward(float *out, int ldo, const float *q, int ldq, const float *k, int ldk, const float *v,
-                          int ldv, int L, int HS, float scale, int causal, float *scratch) {
+// training: the probabilities p (L, L) kept
+static void attention_saved(float *out, int ldo, float *p, const float *q, int ldq, const float *k, int ldk,
+                            const float *v, int ldv, int L, int HS, float scale, int causal) {
+    xt_gemm(0, 1, L, L, HS, scale, q, ldq, k, ldk, 0.0f, p, L); // S = scale q k^T
+    for (int i = 0; i < L; i++) {
+        float *r = p + (size_t)i * L;
+        int nk = causal ? i + 1 : L; // official: finfo.min added above the diagonal -> exp() == 0
+        float mx = -INFINITY, s = 0;
+        for (int j = 0; j < nk; j++) mx = fmaxf(mx, r[j]);
+        for (int j = 0; j < nk; j++) { r[j] = expf(r[j] - mx); s += r[j]; }
+        for (int j = 0; j < nk; j++) r[j] /= s;
+        for (int j = nk; j < L; j++) r[j] = 0;
+    }
+    xt_gemm(0, 0, L, HS, L, 1.0f, p, L, v, ldv, 0.0f, out, ldo); // out = P v
+}
+
+void xt_attention_forward(float *out, int ldo, float *p, const float *q, int ldq, const float *k, int ldk,
+                          const float *v, int ldv, int L, int HS, float scale, int causal, float *scratch) {
+    if (p) {
+        attention_saved(out, ldo, p, q, ldq, k, ldk, v, ldv, L, HS, scale, causal);
+        return;
+    }
     int nqb = (L + BQ - 1) / BQ;
     size_t per = (size_t)BQ * BK + (size_t)BQ * HS + 2 * BQ;
 #pragma omp parallel for schedule(dynamic, 1) if (nqb > 1)
@@ -96,7 +119,7 @@ void xt_attention_stream_forward(float *out, int ldo, const float *q, int ldq, c
     }
 }
 
-void xt_attention_stream_naive(float *out, int ldo, const float *q, int ldq, const float *k, int ldk,
+void xt_attention_forward_naive(float *out, int ldo, const float *q, int ldq, const float *k, int ldk,
                                 const float *v, int ldv, int L, int HS, float scale, int causal) {
     const float fmin = -3.4028234663852886e38f;
     float *s = xt_xmalloc(sizeof(float) * L);
@@ -119,6 +142,16 @@ void xt_attention_stream_naive(float *out, int ldo, const float *q, int ldq, con
     free(s);
 }
 
+void xt_attention_backward(float *dq, float *dk, float *dv, int ldd, float *dp, const float *dout, int ldo,
+                           const float *p, const float *q, const float *k, const float *v, int ld, int L,
+                           int HS, float scale) {
+    xt_gemm(1, 0, L, HS, L, 1.0f, p, L, dout, ldo, 0.0f, dv, ldd);  // out = P v
+    xt_gemm(0, 1, L, L, HS, 1.0f, dout, ldo, v, ld, 0.0f, dp, L);   // dP = dout v^T
+    xt_softmax_backward(dp, dp, p, L, L);                           // masked entries: p == 0 -> 0
+    xt_gemm(0, 0, L, HS, L, scale, dp, L, k, ld, 0.0f, dq, ldd);    // S = scale q k^T
+    xt_gemm(1, 0, L, HS, L, scale, dp, L, q, ld, 0.0f, dk, ldd);
+}
+
 size_t xt_channel_attention_scratch_floats(int C) {
 #ifdef _OPENMP
     int t = omp_get_max_threads();
@@ -128,8 +161,40 @@ size_t xt_channel_attention_scratch_floats(int C) {
     return (size_t)C * (2 + 3 * (size_t)t);
 }
 
-void xt_channel_attention_forward(float *out, int ldo, const float *q, const float *k, const float *v, int ld,
-                                  int L, int C, float *scratch) {
+// training: the probabilities p (C, L, L) kept; channels in parallel, no scratch. Per (n, c) the
+// same operations in the same order as the streamed path below, so both give the same out.
+static void channel_attention_saved(float *out, int ldo, float *p, const float *q, const float *k, const float *v,
+                                    int ld, int L, int C) {
+#pragma omp parallel for if (C >= 16)
+    for (int c = 0; c < C; c++) {
+        float kmax = -INFINITY, kmin = INFINITY;
+        for (int m = 0; m < L; m++) {
+            float x = k[(size_t)m * ld + c];
+            kmax = x > kmax ? x : kmax;
+            kmin = x < kmin ? x : kmin;
+        }
+        for (int n = 0; n < L; n++) {
+            float qn = q[(size_t)n * ld + c], mx = qn >= 0 ? qn * kmax : qn * kmin, se = 0, sv = 0;
+            float *pr = p + ((size_t)c * L + n) * L;
+            for (int m = 0; m < L; m++) {
+                float e = exp_neg(qn * k[(size_t)m * ld + c] - mx);
+                pr[m] = e;
+                se += e;
+                sv += e * v[(size_t)m * ld + c];
+            }
+            out[(size_t)n * ldo + c] = sv / se;
+            float inv = 1.0f / se;
+            for (int m = 0; m < L; m++) pr[m] *= inv;
+        }
+    }
+}
+
+void xt_channel_attention_forward(float *out, int ldo, float *p, const float *q, const float *k, const float *v,
+                                  int ld, int L, int C, float *scratch) {
+    if (p) {
+        channel_attention_saved(out, ldo, p, q, k, v, ld, L, C);
+        return;
+    }
     float *kmax = scratch, *kmin = scratch + C;
     for (int c = 0; c < C; c++) { kmax[c] = -INFINITY; kmin[c] = INFINITY; }
     for (int m = 0; m < L; m++)
@@ -166,6 +231,29 @@ void xt_channel_attention_forward(float *out, int ldo, const float *q, const flo
             }
             float *o = out + (size_t)n * ldo;
             for (int c = 0; c < C; c++) o[c] = sv[c] / se[c];
+        }
+    }
+}
+
+void xt_channel_attention_backward(float *dqkv, const float *dout, const float *p, const float *qkv, int L, int D) {
+    const size_t ld = 3 * (size_t)D;
+#pragma omp parallel for if (D >= 16)
+    for (int c = 0; c < D; c++) {
+        for (int m = 0; m < L; m++) dqkv[m * ld + D + c] = dqkv[m * ld + 2 * D + c] = 0;
+        for (int n = 0; n < L; n++) {
+            const float *pr = p + ((size_t)c * L + n) * L;
+            float dy = dout[(size_t)n * D + c], s = 0, dq = 0;
+            for (int m = 0; m < L; m++) {
+                dqkv[m * ld + 2 * D + c] += pr[m] * dy; // o = sum_m p v
+                s += pr[m] * dy * qkv[m * ld + 2 * D + c];
+            }
+            float q = qkv[n * ld + c];
+            for (int m = 0; m < L; m++) {
+                float ds = pr[m] * (dy * qkv[m * ld + 2 * D + c] - s); // p = softmax(s)
+                dq += ds * qkv[m * ld + D + c];                        // s = q k
+                dqkv[m * ld + D + c] += ds * q;
+            }
+            dqkv[n * ld + c] = dq;
         }
     }
 }
