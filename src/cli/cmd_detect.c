@@ -136,7 +136,7 @@ int xt_cmd_detect(int argc, char **argv) {
     }
     if (!(m = xt_xview_new(st, cfg))) { xt_error_in_file(model); goto fail; }
     if (!(sc = xt_detect_scene_open(vvp, vhp))) goto fail;
-    prog pg = {xt_time(), !quiet};
+    prog pg = {xt_time(), !quiet && isatty(2)};
     o.progress = on_progress, o.progress_u = &pg;
     if (xt_detect_run(m, sc, &o, &res)) goto fail;
     int H, W;

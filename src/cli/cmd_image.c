@@ -20,6 +20,8 @@ static void usage(FILE *f) {
             "  --type T            u8, i8, u16, i16, u32, i32, f32      [u8]\n"
             "  --tile N            tile side (multiple of 16)           [256]\n"
             "  --striped           strips of 16 rows instead of tiles\n"
+            "  --sar               a Sentinel-1-like scene for `xt detect`: 2 bands (VV, VH), f32 dB,\n"
+            "                      sea clutter, bright point targets, a NoData (-32768) border strip\n"
             "  --planar            one plane per band (PLANARCONFIG_SEPARATE)\n"
             "  --compress C        none, deflate, lzw, zstd, packbits   [none]\n"
             "  --bigtiff           force BigTIFF (automatic above ~3.5 GiB)\n"
@@ -86,7 +88,7 @@ done:
 
 int xt_cmd_make_image(int argc, char **argv) {
     const char *out = NULL, *type = "u8", *comp = "none", *tensor = NULL, *geo = NULL;
-    int W = 512, H = 512, bands = 3, tile = 256, striped = 0, planar = 0, bigtiff = 0, seed = 1;
+    int W = 512, H = 512, bands = 3, tile = 256, striped = 0, sar = 0, planar = 0, bigtiff = 0, seed = 1;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
@@ -110,6 +112,7 @@ int xt_cmd_make_image(int argc, char **argv) {
         } else if (!strcmp(a, "--geo") && v) geo = argv[++i];
         else if (!strcmp(a, "--from-tensor") && v) tensor = argv[++i];
         else if (!strcmp(a, "--striped")) striped = 1;
+        else if (!strcmp(a, "--sar")) sar = 1;
         else if (!strcmp(a, "--planar")) planar = 1;
         else if (!strcmp(a, "--bigtiff")) bigtiff = 1;
         else if (a[0] == '-' && a[1]) return xt_cli_usage_error("make-image", "unknown option or missing value: %s", a);
@@ -133,7 +136,8 @@ int xt_cmd_make_image(int argc, char **argv) {
                           .compression = comp, .bigtiff = bigtiff, .geo = geo ? &g : NULL};
         rc = from_tensor(out, tensor, &o);
     } else {
-        xt_synth_opts o = {.width = W, .height = H, .bands = bands, .sample = s, .seed = (uint64_t)seed,
+        if (sar) bands = 2, s = XT_S_F32;
+        xt_synth_opts o = {.sar = sar, .width = W, .height = H, .bands = bands, .sample = s, .seed = (uint64_t)seed,
                            .tile = striped ? 0 : tile, .planar = planar, .compression = comp, .bigtiff = bigtiff, .geo = geo ? &g : NULL};
         rc = xt_synth_write(out, &o);
     }

@@ -177,6 +177,7 @@ void xt_tiff_writer_abort(xt_tiff_writer *w); // closes and removes the file
 // procedural rasters (synth.c): deterministic content from (seed, band, x, y), any size.
 
 typedef struct xt_synth_opts {
+    int sar;                 // 1: xt_synth_sar_value (2 bands, f32, dB) instead of the generic content
     int width, height, bands;
     xt_sample sample;
     uint64_t seed;
@@ -187,6 +188,8 @@ typedef struct xt_synth_opts {
     const xt_georef *geo;
 } xt_synth_opts;
 
+// Pixel value of the procedural SAR scene (dB; -32768 NoData), band 0 VV, 1 VH.
+double xt_synth_sar_value(uint64_t seed, int band, int x, int y);
 // Pixel value of the procedural image (in the type's range).
 double xt_synth_value(uint64_t seed, int band, int x, int y, xt_sample s);
 // Writes the image to path: TIFF (tiled or striped), PNG (.png) or JPEG (.jpg/.jpeg) by suffix.

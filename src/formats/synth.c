@@ -74,6 +74,24 @@ static void store(uint8_t *dst, size_t i, double v, xt_sample s) {
     }
 }
 
+// A Sentinel-1-like scene in dB (band 0 VV, band 1 VH): sea clutter around the xView3 means
+// (VV -15.83, VH -24.66 dB) with texture, bright point targets ("vessels", +22 / +16 dB Gaussian
+// blobs of sigma 1.5 px) in about a third of the 96 px cells, and a NoData (-32768) strip in the
+// first 8 columns, as scene borders have.
+double xt_synth_sar_value(uint64_t seed, int band, int x, int y) {
+    if (x < 8) return -32768.0;
+    double v = (band ? -24.66 : -15.83) + 4.0 * (value_noise(seed, band, x, y) - 0.5) + 3.0 * (hash01(seed, band, x, y) - 0.5);
+    const int G = 96;
+    for (int cy = y / G - 1; cy <= y / G + 1; cy++)
+        for (int cx = x / G - 1; cx <= x / G + 1; cx++) {
+            if (cx < 0 || cy < 0 || hash01(seed, 7, cx, cy) > 0.35) continue;
+            double px = cx * G + 8 + (G - 16) * hash01(seed, 8, cx, cy), py = cy * G + 8 + (G - 16) * hash01(seed, 9, cx, cy);
+            double r2 = (x - px) * (x - px) + (y - py) * (y - py);
+            v += (band ? 16.0 : 22.0) * exp(-r2 / (2 * 1.5 * 1.5));
+        }
+    return v;
+}
+
 // Fills dst (bands, h, w) with the image window at (x0, y0); pixels outside W×H are zero.
 static void fill(uint8_t *dst, const xt_synth_opts *o, int x0, int y0, int w, int h, double *wx) {
     for (int c = 0; c < o->bands; c++) {
@@ -84,7 +102,9 @@ static void fill(uint8_t *dst, const xt_synth_opts *o, int x0, int y0, int w, in
             size_t base = ((size_t)c * h + y) * w;
             for (int x = 0; x < w; x++) {
                 int xx = x0 + x;
-                double v = xx < o->width && yy < o->height ? to_type(unit_value(o->seed, c, xx, yy, wx[x], wy), o->sample) : 0;
+                double v = !(xx < o->width && yy < o->height) ? 0
+                           : o->sar ? xt_synth_sar_value(o->seed, c, xx, yy)
+                                    : to_type(unit_value(o->seed, c, xx, yy, wx[x], wy), o->sample);
                 store(dst, base + x, v, o->sample);
             }
         }

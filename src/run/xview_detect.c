@@ -113,7 +113,6 @@ typedef struct {
     const xt_xview *m;
     const xt_detect_opts *o;
     xt_xview_mem *mem;
-    float *scratch[XT_XVIEW_MAPS];
     long calls, total;
     void (*progress)(void *u, long done, long total);
     void *progress_u;
@@ -128,9 +127,9 @@ static int model_begin(void *u, int model) {
 
 static int model_forward(void *u, int model, const float *x, int S, int i, int j, int mem_only, float *const *out) {
     model_ctx *c = u;
-    float *const *maps = mem_only ? c->scratch : out;
-    if (i < 0) i = 0, j = 0;
-    if (xt_xview_forward(c->m, x, 1, S, i, j, c->mem, maps, NULL, "")) return -1;
+    if (i < 0) i = 0, j = 0; // no regions: the model sees the tile at cord (0, 0)
+    if (xt_xview_forward(c->m, x, 1, S, i, j, c->mem, out, NULL, "")) return -1; // mem_only: out is scratch
+
     if (c->progress) c->progress(c->progress_u, ++c->calls, c->total);
     return 0;
 }
@@ -245,14 +244,11 @@ int xt_detect_run(const xt_xview *m, xt_detect_scene *scene, const xt_detect_opt
     xt_xview_tiling tl = {in->context ? in->crop_size : 0, order, o->rotate, o->tta};
     int n = in->context ? T / in->crop_size : 1;
     long per_tile = (long)(in->context ? n * n * (tl.order == XT_XVIEW_ORDER_TWO_STREAM ? 2 : 1) : 1) * (o->rotate ? 2 : 1);
-    model_ctx mc = {m, o, NULL, {0}, 0, per_tile * g.rows * g.cols, o->progress, o->progress_u};
+    model_ctx mc = {m, o, NULL, 0, per_tile * g.rows * g.cols, o->progress, o->progress_u};
     sink_ctx sk = {0};
     char paths[XT_XVIEW_MAPS][4200], tmps[XT_XVIEW_MAPS][4300];
     xt_sbuf text = {0};
     int rc = -1;
-    const int S = in->context ? in->crop_size : T;
-    for (int k = 0; k < XT_XVIEW_MAPS; k++)
-        if (!(mc.scratch[k] = xt_malloc_checked((size_t)S * S * sizeof(float), "detect scratch"))) goto done;
     if (!(sk.post = xt_xview_post_new(scene->W, o->selim ? XT_XVIEW_POST_SELIM : 0, NULL))) goto done;
     if (o->maps) {
         static const char *const names[XT_XVIEW_MAPS] = {"vessel", "fishing", "center", "length"};
@@ -295,7 +291,6 @@ done:
     if (sk.post) xt_xview_post_free(sk.post);
     for (int k = 0; k < XT_XVIEW_MAPS; k++) {
         if (sk.map[k]) xt_tiff_writer_abort(sk.map[k]);
-        free(mc.scratch[k]);
     }
     free(sk.lenrow);
     xt_xview_mem_free(mc.mem);
