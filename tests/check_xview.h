@@ -24,6 +24,16 @@ static inline char *read_text(const char *path, size_t *len) {
     return b;
 }
 
+// a JSON file, parsed; NULL + a failed check
+static inline xt_json *read_json(const char *path) {
+    size_t n;
+    char *t = read_text(path, &n);
+    xt_json *j = t ? xt_json_parse(t, n, path) : NULL;
+    CHECK(j != NULL);
+    free(t);
+    return j;
+}
+
 // expected.<name> (integer-valued F32) equals the n values got[] (any integer type via int64)
 static inline void check_ints(xt_st *st, const char *name, const int64_t *got, int64_t n) {
     const xt_st_tensor *t;

@@ -3,33 +3,11 @@
 // restricted pickle VM) against every golden contours.json, on every truncation, random
 // mutations and refused contents; float32 -> float16 rounding over all 65536 halves and their
 // midpoints; Python's float repr (xt_fmt_pyfloat).
-#include "check.h"
+#include "check_xview.h"
 #include "formats/csv.h"
 #include "formats/npy.h"
 #include "formats/safetensors.h"
 
-static char *read_text(const char *path, size_t *len) { // a whole file, binary too
-    FILE *f = fopen(path, "rb");
-    CHECK(f != NULL);
-    if (!f) return NULL;
-    size_t n = 0, cap = 4096, k;
-    char *b = malloc(cap + 1);
-    while ((k = fread(b + n, 1, cap - n, f)) > 0)
-        if ((n += k) == cap) b = realloc(b, (cap *= 2) + 1);
-    fclose(f);
-    b[n] = 0;
-    if (len) *len = n;
-    return b;
-}
-
-static xt_json *read_json(const char *path) {
-    size_t n;
-    char *t = read_text(path, &n);
-    xt_json *j = t ? xt_json_parse(t, n, path) : NULL;
-    CHECK(j != NULL);
-    free(t);
-    return j;
-}
 
 // every shoreline file of the golden metric cases: the .npy reader gives the points of contours.json
 static void golden_contours(void) {

@@ -7,15 +7,6 @@
 
 #include "check_xview.h"
 
-static xt_json *read_json(const char *path) {
-    size_t n;
-    char *t = read_text(path, &n);
-    xt_json *j = t ? xt_json_parse(t, n, path) : NULL;
-    CHECK(j != NULL);
-    free(t);
-    return j;
-}
-
 static int64_t jint(const xt_json *o, const char *k) {
     double d = NAN;
     xt_json_num(o, k, NAN, &d);
@@ -48,7 +39,7 @@ static void metric_case(const char *name, const xt_json *index_expected) {
     char pe[600], pd[600];
     snprintf(pe, sizeof pe, "%s/%s/expected.json", dir, name);
     snprintf(pd, sizeof pd, "%s/%s/detail.json", dir, name);
-    size_t elen;
+    size_t elen = 0;
     char *etext = read_text(pe, &elen);
     xt_json *detail = read_json(pd);
     if (!etext || !detail) goto done;
