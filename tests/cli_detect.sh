@@ -41,6 +41,7 @@ for k in vessel fishing center length; do
     grep -q "size: *300 x 260" $T/info.$k || fail "map $k size: $(cat $T/info.$k)"
     grep -q "EPSG:32633" $T/info.$k || fail "map $k not georeferenced"
 done
+$XT info $T/out/s.png | grep -q "size: *300 x 260" || fail "quicklook: $($XT info $T/out/s.png)"
 ls $T/out | grep -q part && fail "a .part file was left"
 # the dataset layout: a scene folder with VV_dB.tif and VH_dB.tif; scene_id from the folder
 cp $T/out/s.vessel.tif $T/scene1/VV_dB.tif; cp $T/out/s.center.tif $T/scene1/VH_dB.tif

@@ -34,6 +34,7 @@ static void help(void) {
            "  --selim             selimsef's rules: is_vessel |= mean_vessel > 90, is_fishing |= mean_fishing > 80\n"
            "  --nodata V          the file's NoData value (NaN is always NoData)       [-32768]\n"
            "  --maps              also write OUT/<scene>.{vessel,fishing,center,length}.tif (tiled, georeferenced)\n"
+           "                      and OUT/<scene>.png, a quicklook (<= 1024 px) with the detections drawn\n"
            "  -t N                threads                                       [all cores]\n"
            "  -q                  no progress\n");
 }

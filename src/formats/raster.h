@@ -173,6 +173,9 @@ int xt_tiff_writer_tile(xt_tiff_writer *w, int tx, int ty, const void *buf);
 int xt_tiff_writer_close(xt_tiff_writer *w);
 void xt_tiff_writer_abort(xt_tiff_writer *w); // closes and removes the file
 
+// An 8-bit RGB PNG (w, h, 3) in one call (quicklooks; synth.c holds the PNG code). 0 / -1 + error.
+int xt_png_write_rgb8(const char *path, int w, int h, const uint8_t *rgb);
+
 // ---------------------------------------------------------------------------------------------
 // procedural rasters (synth.c): deterministic content from (seed, band, x, y), any size.
 

@@ -3,6 +3,7 @@
 // Content: per band, a product of two sinusoids (structure at ~100-1000 px), smooth value noise on
 // a 97 px grid and a little per-pixel hash noise — deterministic in (seed, band, x, y), so a test
 // can check any pixel a reader returns against xt_synth_value without storing the image.
+#include <errno.h>
 #include <math.h>
 #include <setjmp.h>
 #include <stdio.h>
@@ -184,6 +185,26 @@ static int write_png(const char *path, const xt_synth_opts *o) {
     free(row);
     free(wx);
     if (fclose(f) != 0 && rc == 0) rc = xt_error("synth", "%s: write failed", path);
+    return rc;
+}
+
+int xt_png_write_rgb8(const char *path, int w, int h, const uint8_t *rgb) {
+    FILE *f = fopen(path, "wb");
+    if (!f) return xt_error_file("png", path, "cannot create: %s", strerror(errno));
+    png_structp p = png_create_write_struct(PNG_LIBPNG_VER_STRING, NULL, png_err, NULL);
+    png_infop info = png_create_info_struct(p);
+    volatile int rc = -1;
+    if (!setjmp(png_jmpbuf(p))) {
+        png_init_io(p, f);
+        png_set_IHDR(p, info, w, h, 8, PNG_COLOR_TYPE_RGB, PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT,
+                     PNG_FILTER_TYPE_DEFAULT);
+        png_write_info(p, info);
+        for (int y = 0; y < h; y++) png_write_row(p, (png_bytep)(rgb + (size_t)y * w * 3));
+        png_write_end(p, info);
+        rc = 0;
+    }
+    png_destroy_write_struct(&p, &info);
+    if (fclose(f) != 0 && rc == 0) rc = xt_error_file("png", path, "write failed");
     return rc;
 }
 

@@ -224,6 +224,55 @@ static void geojson_text(xt_sbuf *s, const char *scene_id, const xt_georef *g, c
     xt_sbuf_printf(s, "\n]}\n");
 }
 
+// A quicklook: VV averaged over f x f blocks (f = ceil(max side / 1024)), grey from -30 to -5 dB,
+// NoData black; detections as rings: red vessel, yellow fishing, cyan other. Reads the scene again
+// in strips of f rows (memory: the picture and one strip).
+static int quicklook(xt_detect_scene *sc, const xt_xview_det *d, int64_t n, const char *path) {
+    const int H = sc->H, W = sc->W, f = (H > W ? H : W) / 1024 + ((H > W ? H : W) % 1024 != 0);
+    const int qw = (W + f - 1) / f, qh = (H + f - 1) / f;
+    uint8_t *rgb = xt_malloc_checked((size_t)qw * qh * 3, "quicklook");
+    float *strip = xt_malloc_checked((size_t)f * W * sizeof(float), "quicklook");
+    double *sum = xt_malloc_checked((size_t)qw * sizeof(double), "quicklook");
+    int *cnt = xt_malloc_checked((size_t)qw * sizeof(int), "quicklook"), rc = -1;
+    if (!rgb || !strip || !sum || !cnt) goto done;
+    for (int qy = 0; qy < qh; qy++) {
+        int y0 = qy * f, h = H - y0 < f ? H - y0 : f, b0 = 0;
+        if (xt_raster_read_rect(sc->r[0], xt_rect_make(0, y0, W, h), &b0, 1, -32768.0f, strip)) goto done;
+        xt_raster_drop_above(sc->r[0], y0 + h);
+        memset(sum, 0, (size_t)qw * sizeof(double));
+        memset(cnt, 0, (size_t)qw * sizeof(int));
+        for (int y = 0; y < h; y++)
+            for (int x = 0; x < W; x++) {
+                float v = strip[(size_t)y * W + x];
+                if (v > -32760.0f && isfinite(v)) sum[x / f] += v, cnt[x / f]++;
+            }
+        for (int qx = 0; qx < qw; qx++) {
+            double g = cnt[qx] ? (sum[qx] / cnt[qx] + 30.0) / 25.0 * 255.0 : 0;
+            uint8_t u = (uint8_t)(g < 0 ? 0 : g > 255 ? 255 : g);
+            memset(rgb + ((size_t)qy * qw + qx) * 3, u, 3);
+        }
+    }
+    for (int64_t i = 0; i < n; i++) {
+        const uint8_t col[3][3] = {{255, 40, 40}, {255, 220, 0}, {0, 220, 255}};
+        const uint8_t *c = col[d[i].is_fishing ? 1 : d[i].is_vessel ? 0 : 2];
+        int cx = (int)(d[i].col / f), cy = (int)(d[i].row / f);
+        for (int dy = -4; dy <= 4; dy++)
+            for (int dx = -4; dx <= 4; dx++) {
+                int r2 = dx * dx + dy * dy, x = cx + dx, y = cy + dy;
+                if (r2 < 9 || r2 > 17 || x < 0 || y < 0 || x >= qw || y >= qh) continue;
+                memcpy(rgb + ((size_t)y * qw + x) * 3, c, 3);
+            }
+    }
+    char tmp[4300];
+    snprintf(tmp, sizeof tmp, "%.4190s.part", path);
+    if (xt_png_write_rgb8(tmp, qw, qh, rgb)) { remove(tmp); goto done; }
+    if (rename(tmp, path)) { xt_error("detect", "%s: %s", path, strerror(errno)); remove(tmp); goto done; }
+    rc = 0;
+done:
+    free(rgb), free(strip), free(sum), free(cnt);
+    return rc;
+}
+
 int xt_detect_run(const xt_xview *m, xt_detect_scene *scene, const xt_detect_opts *o, xt_detect_result *res) {
     const xt_xview_info *in = xt_xview_get_info(m);
     memset(res, 0, sizeof *res);
@@ -283,6 +332,10 @@ int xt_detect_run(const xt_xview *m, xt_detect_scene *scene, const xt_detect_opt
     geojson_text(&text, o->scene_id, &scene->geo, res->dets, res->n);
     snprintf(path, sizeof path, "%s/%s.geojson", o->out_dir, o->scene_id);
     if (write_atomic(path, text.p, text.n)) goto done;
+    if (o->maps) {
+        snprintf(path, sizeof path, "%s/%s.png", o->out_dir, o->scene_id);
+        if (quicklook(scene, res->dets, res->n, path)) goto done;
+    }
     res->tiles = g.rows * g.cols, res->calls = mc.calls, res->T = T, res->overlap = ov;
     res->seconds = xt_time() - t0;
     rc = 0;

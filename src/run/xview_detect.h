@@ -14,7 +14,7 @@ typedef struct xt_detect_opts {
     int selim;             // selimsef's OR rules on is_vessel / is_fishing
     int has_nodata;        // the file's NoData value, turned into the dataset's -32768
     double nodata;
-    int maps;              // also write the four maps as tiled GeoTIFFs
+    int maps;              // also write the four maps as tiled GeoTIFFs and a PNG quicklook
     const char *out_dir, *scene_id;
     void (*progress)(void *u, long done, long total); // model calls
     void *progress_u;
@@ -36,8 +36,9 @@ typedef struct xt_detect_result {
     double seconds, seconds_model;
 } xt_detect_result;
 
-// Runs the scene and writes <out_dir>/<scene_id>.csv, .geojson (and .{vessel,fishing,center,length}.tif
-// with maps), each under its final name only when complete. 0 / -1 + error.
+// Runs the scene and writes <out_dir>/<scene_id>.csv, .geojson (and with maps
+// .{vessel,fishing,center,length}.tif and .png, a quicklook of VV with the detections drawn), each
+// under its final name only when complete. 0 / -1 + error.
 int xt_detect_run(const xt_xview *m, xt_detect_scene *scene, const xt_detect_opts *o, xt_detect_result *res);
 
 #endif
