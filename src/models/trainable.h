@@ -63,6 +63,28 @@ xt_encoder_train *xt_hiera_train_new(xt_params *P, const xt_json *cfg, const cha
 xt_encoder_train *xt_convnext_train_new(xt_params *P, const xt_json *cfg, const char *prefix, int img_size);
 
 // ---------------------------------------------------------------------------------------------
+// xT's LLMLayer, trainable (models/llm_bwd.c), over N sequences of Lt tokens of width D (MLP F):
+// RMSNorm, qkv, attention (attn 0: official bug-1 per-channel attention; 1: softmax attention
+// over NH heads, causal or not), proj, residual, RMSNorm, gated MLP, residual.
+
+typedef struct {
+    int qkvw, qkvb, projw, projb, inw, postw, gw, uw, dw; // param ids (qkvb -1 when absent)
+    float *xin, *rstd1, *h, *qkv, *p, *o, *x1, *rstd2, *h2, *g, *u, *mm; // activations (plan)
+} xt_llm_train_layer;
+// Registers "<pre>attn.qkv.weight", ... (official order).
+void xt_llm_train_register(xt_llm_train_layer *l, xt_params *P, const char *pre, int D, int F, int qkv_bias);
+size_t xt_llm_train_act_floats(int N, int Lt, int D, int F, int attn, int NH); // what plan places (with alignment)
+void xt_llm_train_plan(xt_llm_train_layer *l, xt_arena *a, int N, int Lt, int D, int F, int attn, int NH);
+// x (N*Lt, D): the layer input, replaced by its output. name (may be NULL): taps "<name>.attn"
+// (the proj output) and "<name>" (the layer output), (N, Lt, D).
+void xt_llm_train_forward(xt_llm_train_layer *l, const xt_params *P, float *x, int N, int Lt, int D, int F, int attn,
+                          int NH, int causal, const xt_tap *tap, const char *name);
+size_t xt_llm_train_scratch_floats(int N, int Lt, int D, int F); // backward scratch (with alignment)
+// dx (N*Lt, D): gradient at the output, replaced by the gradient at the input; gradients += into P->g.
+void xt_llm_train_backward(xt_llm_train_layer *l, xt_params *P, float *dx, int N, int Lt, int D, int F, int attn, int NH,
+                           xt_arena *scr);
+
+// ---------------------------------------------------------------------------------------------
 // Mamba context layers, trainable (models/mamba_bwd.c): xT's Block (LayerNorm, Mamba mixer,
 // residual on the normalised stream, even layers reversed) over (N, Lt, D) token sequences.
 
