@@ -12,6 +12,8 @@
 #include "models/xview.h"
 #include "nn/nn.h"
 
+#define MAXZ(a, b) ((size_t)(a) > (size_t)(b) ? (size_t)(a) : (size_t)(b))
+
 typedef struct {
     int w, b, IC, OC, K;
 } tconv;
@@ -194,14 +196,14 @@ int xt_xview_train_forward(xt_xview_train *m, const xt_params *P, const float *i
         m->hs[idx] = h2;
         need += (size_t)B * p2 * (xc + 2 * m->F[k] + m->F[k] + lc[3 - idx]);
         xt_conv2d_dims d1 = dims(&m->stage[k], h2), d2 = dims(&m->bott[idx], h2);
-        m->colmax = fmax(m->colmax, fmax(xt_conv2d_backward_scratch_floats(&d1), xt_conv2d_backward_scratch_floats(&d2)));
+        m->colmax = MAXZ(m->colmax, MAXZ(xt_conv2d_backward_scratch_floats(&d1), xt_conv2d_backward_scratch_floats(&d2)));
         xc = m->F[k];
     }
     need += (size_t)B * H * H * (m->F[0] + 8 * m->last);
     xt_conv2d_dims dh = dims(&m->head3[0], H);
-    m->colmax = fmax(m->colmax, xt_conv2d_backward_scratch_floats(&dh));
-    big = fmax(xt_conv_transpose2x2_scratch_floats(C, C, g, g), xt_conv_transpose2x2_backward_scratch_floats(C, C, g, g));
-    m->colmax = fmax(m->colmax, big);
+    m->colmax = MAXZ(m->colmax, xt_conv2d_backward_scratch_floats(&dh));
+    big = MAXZ(xt_conv_transpose2x2_scratch_floats(C, C, g, g), xt_conv_transpose2x2_backward_scratch_floats(C, C, g, g));
+    m->colmax = MAXZ(m->colmax, big);
     free(m->blk);
     if (!(m->blk = xt_malloc_checked(need * sizeof(float), "xview train activations"))) return -1;
     float *p = m->blk;
