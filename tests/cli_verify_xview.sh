@@ -2,14 +2,16 @@
 # xt verify on the golden xView3 dense-model files (kind "xview"): every expected tensor computed
 # and within 1e-4 x max(1, max|ref|) — the encoder's five levels, the context model per tile with
 # its cord, the decoder, the four output maps, the official tile loop's pasted scene, the direct
-# whole-image call (chipping) and the memfix variant's carried memory; the gradient file is
-# refused with a clear message; broken configs and weights give clear errors.
+# whole-image call (chipping) and the memfix variant's carried memory; the gradient file's
+# training step (every loss term, every parameter's gradient, the image's, grad_norm, within the
+# golden README's 1e-3 x max(max|ref|, 1e-4)) at 1 and 2 threads; broken configs and weights
+# give clear errors.
 set -u
 G=${XT_GOLDEN:-tests/golden}
 T=$BUILD/cli_verify_xview
 rm -rf "$T"; mkdir -p "$T"
 fail() { echo "FAIL: $*"; exit 1; }
-for f in xview_seg xview_seg_xl; do
+for f in xview_seg xview_seg_xl xview_seg_grad; do
     $XT verify -q -t 2 $G/$f.safetensors > $T/$f.txt 2>&1 || { cat $T/$f.txt; fail "$f"; }
     tail -1 $T/$f.txt
     grep -q " 0 failed, 0 missing; \([0-9]*\) of \1 expected tensors computed" $T/$f.txt || fail "$f: not every expected tensor computed and passed"
@@ -19,9 +21,14 @@ for n in scene.vessel_mask scene.length_mask out.fishing_mask.call4 context_mode
          variant_memfix.context_model.layers.1.in.call2 variant_memfix.context_model.out.call3; do
     grep -q "^$n .*pass" $T/xl_all.txt || fail "$n not compared or not passing"
 done
-# the gradient file: refused clearly, non-zero
-if $XT verify $G/xview_seg_grad.safetensors > $T/grad.txt 2>&1; then fail "xview_seg_grad verified without training support"; fi
-grep -q "not implemented" $T/grad.txt || fail "grad refusal unclear: $(cat $T/grad.txt)"
+# the gradient file at 1 thread too, and its key tensors each compared
+$XT verify -t 1 $G/xview_seg_grad.safetensors > $T/grad.txt 2>&1 || { cat $T/grad.txt; fail "xview_seg_grad at 1 thread"; }
+grep -q " 0 failed, 0 missing; \([0-9]*\) of \1 expected tensors computed" $T/grad.txt || fail "xview_seg_grad: not every expected tensor computed and passed"
+for n in loss loss.center loss.length loss.mask_fishing.dice grad.input.image grad_norm grad.encoder.upsample.weight \
+         grad.encoder.model.patch_embed.proj.weight grad.context_model.layers.0.attn.qkv.weight \
+         grad.decoder.length_mask.layer.3.bias context_model.layers.0.attn out.center_mask; do
+    grep -q "^$n .*pass" $T/grad.txt || fail "$n not compared or not passing"
+done
 # hostile: a config that breaks the model, a missing tensor (python3 rewrites the header)
 python3 - "$G/xview_seg.safetensors" "$T" <<'PY'
 import json, struct, sys

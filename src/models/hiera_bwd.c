@@ -385,7 +385,7 @@ xt_encoder_train *xt_hiera_train_new(xt_params *P, const xt_json *cfg, const cha
     tmodel *m = tmodel_new(P, cfg, prefix, img_size);
     if (!m) return NULL;
     xt_encoder_train *e = xt_xmalloc(sizeof *e);
-    *e = (xt_encoder_train){"hiera", m->g.in_chans, m->g.img, m->g.n_stages, {0}, {0}, m, act_bytes, scratch_bytes, forward, backward, encoder_free};
+    *e = (xt_encoder_train){"hiera", m->g.in_chans, m->g.img, m->g.n_stages, {0}, {0}, m, act_bytes, scratch_bytes, forward, backward, encoder_free, 0, NULL};
     for (int s = 0; s < e->n_stages; s++) e->stage_c[s] = m->g.stage_c[s], e->stage_h[s] = m->g.stage_h[s];
     return e;
 }

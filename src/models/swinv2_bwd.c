@@ -412,8 +412,9 @@ static int backward(xt_encoder_train *e, xt_params *P, const float *const *dout,
             xt_patch_merge_scatter(dx, z.big, B, 2 * Rs, 2 * Rs, S->Cin);
         }
     }
-    // patch embed: x = LN(conv(img))
+    // patch embed: x = LN(conv(img)); the xView3 model also reads x itself (level 0)
     size_t L0 = (size_t)m->grid * m->grid;
+    if (e->dstem) xt_add(dx, dx, e->dstem, B * L0 * m->embed);
     xt_layernorm_backward(z.t1, xt_pg(P, m->penw), xt_pg(P, m->penb), dx, m->pey, xt_pw(P, m->penw), m->pemean,
                           m->perstd, (int)(B * L0), m->embed);
     xt_patch_embed_backward(dimg, xt_pg(P, m->pew), xt_pg(P, m->peb), z.dcol, z.t1, m->col, xt_pw(P, m->pew), B,
@@ -435,7 +436,7 @@ xt_encoder_train *xt_swin_train_new(xt_params *P, const xt_json *cfg, const char
     tmodel *m = tmodel_new(P, cfg, prefix, img_size);
     if (!m) return NULL;
     xt_encoder_train *e = xt_xmalloc(sizeof *e);
-    *e = (xt_encoder_train){"swinv2", m->in_chans, m->img, m->n_stages, {0}, {0}, m, act_bytes, scratch_bytes, forward, backward, encoder_free};
+    *e = (xt_encoder_train){"swinv2", m->in_chans, m->img, m->n_stages, {0}, {0}, m, act_bytes, scratch_bytes, forward, backward, encoder_free, 1, NULL};
     for (int s = 0; s < e->n_stages; s++) e->stage_c[s] = m->st[s].C, e->stage_h[s] = m->st[s].res;
     return e;
 }

@@ -37,6 +37,11 @@ struct xt_encoder_train {
     // accumulates parameter gradients into P->g; dimg (B, in_chans, S, S) written when non-NULL.
     int (*backward)(xt_encoder_train *e, xt_params *P, const float *const *dout, float *dimg, xt_arena *scratch);
     void (*free)(xt_encoder_train *e);
+    // Swin V2 only (0 elsewhere): the patch embedding (after its norm) is an output too (the
+    // xView3 level 0). Forward taps it as "<prefix>patch_embed" (B, g, g, C0) NHWC; when dstem is
+    // set at backward, it is the gradient there (same layout), added to what the stages send back.
+    int has_stem;
+    const float *dstem;
 };
 
 // Stage geometry as the arrays C[s], H[s] (may be NULL); returns n_stages.
@@ -61,6 +66,28 @@ xt_encoder_train *xt_encoder_train_new(xt_params *P, const char *arch, const xt_
 xt_encoder_train *xt_swin_train_new(xt_params *P, const xt_json *cfg, const char *prefix, int img_size);
 xt_encoder_train *xt_hiera_train_new(xt_params *P, const xt_json *cfg, const char *prefix, int img_size);
 xt_encoder_train *xt_convnext_train_new(xt_params *P, const xt_json *cfg, const char *prefix, int img_size);
+
+// ---------------------------------------------------------------------------------------------
+// xT's LLMLayer, trainable (models/llm_bwd.c), over N sequences of Lt tokens of width D (MLP F):
+// RMSNorm, qkv, attention (attn 0: official bug-1 per-channel attention; 1: softmax attention
+// over NH heads, causal or not), proj, residual, RMSNorm, gated MLP, residual.
+
+typedef struct {
+    int qkvw, qkvb, projw, projb, inw, postw, gw, uw, dw; // param ids (qkvb -1 when absent)
+    float *xin, *rstd1, *h, *qkv, *p, *o, *x1, *rstd2, *h2, *g, *u, *mm; // activations (plan)
+} xt_llm_train_layer;
+// Registers "<pre>attn.qkv.weight", ... (official order).
+void xt_llm_train_register(xt_llm_train_layer *l, xt_params *P, const char *pre, int D, int F, int qkv_bias);
+size_t xt_llm_train_act_floats(int N, int Lt, int D, int F, int attn, int NH); // what plan places (with alignment)
+void xt_llm_train_plan(xt_llm_train_layer *l, xt_arena *a, int N, int Lt, int D, int F, int attn, int NH);
+// x (N*Lt, D): the layer input, replaced by its output. name (may be NULL): taps "<name>.attn"
+// (the proj output) and "<name>" (the layer output), (N, Lt, D).
+void xt_llm_train_forward(xt_llm_train_layer *l, const xt_params *P, float *x, int N, int Lt, int D, int F, int attn,
+                          int NH, int causal, const xt_tap *tap, const char *name);
+size_t xt_llm_train_scratch_floats(int N, int Lt, int D, int F); // backward scratch (with alignment)
+// dx (N*Lt, D): gradient at the output, replaced by the gradient at the input; gradients += into P->g.
+void xt_llm_train_backward(xt_llm_train_layer *l, xt_params *P, float *dx, int N, int Lt, int D, int F, int attn, int NH,
+                           xt_arena *scr);
 
 // ---------------------------------------------------------------------------------------------
 // Mamba context layers, trainable (models/mamba_bwd.c): xT's Block (LayerNorm, Mamba mixer,
@@ -97,5 +124,25 @@ int xt_xt_train_forward(xt_xt_train *m, const xt_params *P, const float *img, in
                         const unsigned char *keep, float *logits, xt_arena *act, const xt_tap *tap);
 // Backward of the last forward from dlogits (N, K); gradients += into P->g; dimg written if non-NULL.
 int xt_xt_train_backward(xt_xt_train *m, xt_params *P, const float *dlogits, float *dimg, xt_arena *scratch);
+
+// ---------------------------------------------------------------------------------------------
+// xView3 dense model, trainable (models/xview_bwd.c): Swin V2 (2 bands) + level-0 ConvTranspose,
+// non-causal context model (memory empty), UNet decoder, four heads; one region per image.
+
+typedef struct xt_xview_train xt_xview_train;
+// cfg: an xview model config (as xt_xview_new); st (may be NULL) gives the decoder widths.
+xt_xview_train *xt_xview_train_new(xt_params *P, const xt_json *cfg, const xt_st *st);
+void xt_xview_train_free(xt_xview_train *m);
+int xt_xview_train_in_chans(const xt_xview_train *m);
+int xt_xview_train_crop(const xt_xview_train *m);
+size_t xt_xview_train_act_bytes(const xt_xview_train *m, int B);     // the encoder's activation arena
+size_t xt_xview_train_scratch_bytes(const xt_xview_train *m, int B); // backward scratch arena
+// img (B, C, S, S) normalised, cord (ci, cj) of the tile -> maps[k] (B, 1, S, S) (xt_xview_map_names
+// order). Taps as xt_xview_forward (encoder.upsample.in, encoder.{0..4}, context_model.*,
+// decoder.*, out.*).
+int xt_xview_train_forward(xt_xview_train *m, const xt_params *P, const float *img, int B, int H, int ci, int cj,
+                           float *const *maps, xt_arena *act, const xt_tap *tap);
+// Backward of the last forward from dmaps[k] (B, 1, S, S); gradients += into P->g; dimg written if non-NULL.
+int xt_xview_train_backward(xt_xview_train *m, xt_params *P, const float *const *dmaps, float *dimg, xt_arena *scr);
 
 #endif

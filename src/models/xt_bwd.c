@@ -20,10 +20,7 @@
 #include "nn/nn.h"
 #include "models/trainable.h"
 
-typedef struct {
-    int qkvw, qkvb, projw, projb, inw, postw, gw, uw, dw; // param ids (qkvb -1 when absent)
-    float *xin, *rstd1, *h, *qkv, *p, *o, *x1, *rstd2, *h2, *g, *u, *mm;
-} xlayer;
+typedef xt_llm_train_layer xlayer; // llm_bwd.c
 
 // the geometry of a batch: N images (H, W) cut into HP x WP regions each (R in all), whose
 // last-stage maps stitch into a gh x gw token grid per image (Lt tokens with the cls token)
@@ -131,22 +128,11 @@ xt_xt_train *xt_xt_train_new(xt_params *P, const xt_json *cfg, const xt_st *st) 
         } else {
             m->L = xt_xcalloc(m->nl ? m->nl : 1, sizeof(xlayer));
             for (int i = 0; i < m->nl; i++) {
-                xlayer *l = &m->L[i];
-#define R(f, name, nd, a, b)                                                                       \
-    snprintf(nm, sizeof nm, "decoder.layers.%d." name, i);                                         \
-    l->f = reg(P, nm, nd, a, b, 0)
-                R(qkvw, "attn.qkv.weight", 2, 3 * D, D);
                 // official bug 2: qkv_bias = dim // 128 (present for D >= 128); follow the file
                 snprintf(nm, sizeof nm, "decoder.layers.%d.attn.qkv.bias", i);
-                l->qkvb = (!st || xt_st_find(st, nm)) && D >= 128 ? reg(P, nm, 1, 3 * D, 0, 0) : -1;
-                R(projw, "attn.proj.weight", 2, D, D);
-                R(projb, "attn.proj.bias", 1, D, 0);
-                R(inw, "input_layernorm.weight", 1, D, 0);
-                R(postw, "post_attention_layernorm.weight", 1, D, 0);
-                R(gw, "mlp.gate_proj.weight", 2, m->F, D);
-                R(uw, "mlp.up_proj.weight", 2, m->F, D);
-                R(dw, "mlp.down_proj.weight", 2, D, m->F);
-#undef R
+                int qb = (!st || xt_st_find(st, nm)) && D >= 128;
+                snprintf(nm, sizeof nm, "decoder.layers.%d.", i);
+                xt_llm_train_register(&m->L[i], P, nm, D, m->F, qb);
             }
         }
         m->cnw = reg(P, "decoder.cls.0.weight", 1, D, 0, 0);
@@ -214,21 +200,8 @@ static void plan_head(const xt_xt_train *m, const bgeom *g, int ng, xt_arena *a,
     o->tok = xt_arena_f32(a, N * L * m->C);
     o->pe = xt_arena_f32(a, L * D);
     o->x0 = xt_arena_f32(a, T * D);
-    for (int i = 0; m->attn != 2 && i < m->nl; i++) {
-        xlayer *l = out ? &out->L[i] : &sink_l;
-        l->xin = xt_arena_f32(a, T * D);
-        l->rstd1 = xt_arena_f32(a, T);
-        l->h = xt_arena_f32(a, T * D);
-        l->qkv = xt_arena_f32(a, T * 3 * D);
-        l->p = xt_arena_f32(a, (size_t)N * (m->attn == 0 ? D : (size_t)m->NHh) * Lt * Lt);
-        l->o = xt_arena_f32(a, T * D);
-        l->x1 = xt_arena_f32(a, T * D);
-        l->rstd2 = xt_arena_f32(a, T);
-        l->h2 = xt_arena_f32(a, T * D);
-        l->g = xt_arena_f32(a, T * F);
-        l->u = xt_arena_f32(a, T * F);
-        l->mm = xt_arena_f32(a, T * F);
-    }
+    for (int i = 0; m->attn != 2 && i < m->nl; i++)
+        xt_llm_train_plan(out ? &out->L[i] : &sink_l, a, N, (int)Lt, (int)D, (int)F, m->attn, m->NHh);
     if (m->attn == 2 && out) xt_mamba_train_plan(out->mamba, N, (int)Lt, a);
     else if (m->attn == 2) xt_arena_bytes(a, xt_mamba_train_act_bytes(m->mamba, N, (int)Lt)); // 64-byte multiple
     o->xf = xt_arena_f32(a, T * D);
@@ -377,33 +350,8 @@ int xt_xt_train_forward(xt_xt_train *m, const xt_params *P, const float *img, in
         if (xt_mamba_train_forward(m->mamba, P, m->xf, N, Lt, tap)) return -1;
     } else
         for (int i = 0; i < m->nl; i++) { // ref: LLMLayer.forward
-            xlayer *l = &m->L[i];
-            memcpy(l->xin, m->xf, (size_t)T * D * sizeof(float));
-            xt_rmsnorm_forward(l->h, l->rstd1, l->xin, xt_pw(P, l->inw), T, D, 1e-5f);
-            xt_linear_forward(l->qkv, l->h, xt_pw(P, l->qkvw), l->qkvb >= 0 ? xt_pw(P, l->qkvb) : NULL, T, D, 3 * D);
-            for (int n = 0; n < N; n++) {
-                const float *q = l->qkv + (size_t)n * Lt * 3 * D;
-                if (m->attn == 0)
-                    xt_channel_attention_forward(l->o + (size_t)n * Lt * D, D, l->p + (size_t)n * D * Lt * Lt, q, q + D,
-                                                 q + 2 * D, 3 * D, Lt, D, NULL);
-                else {
-                    int hs = D / m->NHh;
-                    for (int h = 0; h < m->NHh; h++)
-                        xt_attention_forward(l->o + (size_t)n * Lt * D + h * hs, D,
-                                             l->p + ((size_t)n * m->NHh + h) * Lt * Lt, q + h * hs, 3 * D,
-                                             q + D + h * hs, 3 * D, q + 2 * D + h * hs, 3 * D, Lt, hs,
-                                             1.0f / sqrtf((float)hs), 1, NULL);
-                }
-            }
-            xt_linear_forward(l->x1, l->o, xt_pw(P, l->projw), xt_pw(P, l->projb), T, D, D); // attn output
-            snprintf(nm, sizeof nm, "decoder.layers.%d.attn", i);
-            xt_tap_emit(tap, nm, l->x1, 3, (int64_t)N, (int64_t)Lt, (int64_t)D);
-            for (size_t j = 0; j < (size_t)T * D; j++) l->x1[j] += l->xin[j];
-            xt_rmsnorm_forward(l->h2, l->rstd2, l->x1, xt_pw(P, l->postw), T, D, 1e-5f);
-            xt_gated_mlp_forward(m->xf, l->g, l->u, l->mm, l->h2, xt_pw(P, l->gw), xt_pw(P, l->uw), xt_pw(P, l->dw), T, D, F);
-            for (size_t j = 0; j < (size_t)T * D; j++) m->xf[j] += l->x1[j];
             snprintf(nm, sizeof nm, "decoder.layers.%d", i);
-            xt_tap_emit(tap, nm, m->xf, 3, (int64_t)N, (int64_t)Lt, (int64_t)D);
+            xt_llm_train_forward(&m->L[i], P, m->xf, N, Lt, D, F, m->attn, m->NHh, 1, tap, nm);
         }
     for (int n = 0; n < N; n++) memcpy(m->cls + (size_t)n * D, m->xf + ((size_t)n * Lt + L) * D, D * sizeof(float));
     xt_layernorm_forward(m->cln, m->cm, m->cr, m->cls, xt_pw(P, m->cnw), xt_pw(P, m->cnb), N, D, 1e-5f);
@@ -421,7 +369,7 @@ size_t xt_xt_train_scratch_bytes(const xt_xt_train *m, int N, int H, int W, int 
     if (batch_geometry(m, N, H, W, &g)) return 0;
     size_t R = (size_t)g.R, T = (size_t)N * g.Lt, D = m->D > 0 ? m->D : 1;
     size_t L = (size_t)g.gh * g.gw;
-    size_t head = 4 * T * D + 2 * T * (size_t)m->F + T * 3 * D + (size_t)N * D + L * m->C + 64 * 16;
+    size_t head = T * D + (size_t)N * D + L * m->C + 64 * 16 + xt_llm_train_scratch_floats(N, g.Lt, (int)D, m->F);
     if (!m->head) head = (size_t)N * (4 * m->F + 2 * m->C) + 64 * 8;
     size_t mam = m->mamba ? xt_mamba_train_scratch_floats(m->mamba, N, g.Lt) : 0;
     size_t fl = R * m->C * m->fh * m->fh, reg = R * m->in_chans * m->crop * m->crop;
@@ -449,9 +397,7 @@ int xt_xt_train_backward(xt_xt_train *m, xt_params *P, const float *dlogits, flo
                     for (int x = 0; x < m->b.gw; x++) dfl[feat_at(m, n, c, y, x)] = dp[(size_t)n * C + c] / Lg;
     } else {
         int L = m->b.gh * m->b.gw, Lt = L + 1, T = N * Lt;
-        float *dx = xt_arena_f32(scr, (size_t)T * D), *t1 = xt_arena_f32(scr, (size_t)T * D);
-        float *t2 = xt_arena_f32(scr, (size_t)T * D), *t3 = xt_arena_f32(scr, (size_t)T * D);
-        float *dq = xt_arena_f32(scr, (size_t)T * 3 * D), *gs = xt_arena_f32(scr, 2 * (size_t)T * F);
+        float *dx = xt_arena_f32(scr, (size_t)T * D);
         float *dcl = xt_arena_f32(scr, (size_t)N * D), *dtok = xt_arena_f32(scr, (size_t)L * C);
         // logits = cls.1(cls.0(x[:, -1]))
         xt_linear_backward(dcl, xt_pg(P, m->clw), xt_pg(P, m->clb), dlogits, m->cln, xt_pw(P, m->clw), N, D, K);
@@ -463,33 +409,7 @@ int xt_xt_train_backward(xt_xt_train *m, xt_params *P, const float *dlogits, flo
             float *ms = xt_arena_f32(scr, xt_mamba_train_scratch_floats(m->mamba, N, Lt));
             xt_mamba_train_backward(m->mamba, P, dx, N, Lt, ms);
         } else
-            for (int i = m->nl - 1; i >= 0; i--) {
-                xlayer *l = &m->L[i];
-                // xf = x1 + mlp(RMSNorm2(x1))
-                xt_gated_mlp_backward(t1, xt_pg(P, l->gw), xt_pg(P, l->uw), xt_pg(P, l->dw), dx, l->h2, l->g, l->u, l->mm,
-                                      xt_pw(P, l->gw), xt_pw(P, l->uw), xt_pw(P, l->dw), T, D, F, gs);
-                xt_rmsnorm_backward(t2, xt_pg(P, l->postw), t1, l->x1, xt_pw(P, l->postw), l->rstd2, T, D);
-                for (size_t j = 0; j < (size_t)T * D; j++) dx[j] += t2[j];
-                // x1 = xin + proj(attn(qkv(RMSNorm1(xin))))
-                xt_linear_backward(t1, xt_pg(P, l->projw), xt_pg(P, l->projb), dx, l->o, xt_pw(P, l->projw), T, D, D);
-                for (int n = 0; n < N; n++) {
-                    const float *q = l->qkv + (size_t)n * Lt * 3 * D;
-                    float *dqn = dq + (size_t)n * Lt * 3 * D, *don = t1 + (size_t)n * Lt * D;
-                    if (m->attn == 0)
-                        xt_channel_attention_backward(dqn, don, l->p + (size_t)n * D * Lt * Lt, q, Lt, D);
-                    else {
-                        int hs = D / m->NHh;
-                        for (int h = 0; h < m->NHh; h++)
-                            xt_attention_backward(dqn + h * hs, dqn + D + h * hs, dqn + 2 * D + h * hs, 3 * D, gs,
-                                                  don + h * hs, D, l->p + ((size_t)n * m->NHh + h) * Lt * Lt, q + h * hs,
-                                                  q + D + h * hs, q + 2 * D + h * hs, 3 * D, Lt, hs, 1.0f / sqrtf((float)hs));
-                    }
-                }
-                xt_linear_backward(t3, xt_pg(P, l->qkvw), l->qkvb >= 0 ? xt_pg(P, l->qkvb) : NULL, dq, l->h,
-                                   xt_pw(P, l->qkvw), T, D, 3 * D);
-                xt_rmsnorm_backward(t2, xt_pg(P, l->inw), t3, l->xin, xt_pw(P, l->inw), l->rstd1, T, D);
-                for (size_t j = 0; j < (size_t)T * D; j++) dx[j] += t2[j];
-            }
+            for (int i = m->nl - 1; i >= 0; i--) xt_llm_train_backward(&m->L[i], P, dx, N, Lt, D, F, m->attn, m->NHh, scr);
         // x0 = [input_proj(tok) + pe, cls_token]
         float *dct = xt_pg(P, m->cls_tok);
         for (int n = 0; n < N; n++) {

@@ -72,6 +72,24 @@ static int swin_window(const xt_json *cfg, const xt_json *sw) {
     return w;
 }
 
+// The "swin" object of an xview config as the Swin V2 reader's own config (window from
+// window_size, timm_model or backbone_class). NULL + error; the caller frees it.
+xt_json *xt_xview_swin_json(const xt_json *cfg) {
+    const xt_json *sw = xt_json_get(cfg, "swin");
+    if (!sw || sw->type != XT_JSON_OBJ) { xt_error("xview", "config has no \"swin\" object and no backbone_class"); return NULL; }
+    int win = swin_window(cfg, sw), embed = 0, in_chans = 2, d[XT_MAX_STAGES], h[XT_MAX_STAGES];
+    if (win < 0 || xt_json_int(sw, "embed_dim", -1, &embed) || xt_json_int(sw, "in_chans", 2, &in_chans)) return NULL;
+    int nd = xt_json_int_array(sw, "depths", d, XT_MAX_STAGES), nh = xt_json_int_array(sw, "num_heads", h, XT_MAX_STAGES);
+    if (nd != 4 || nh != 4) { xt_error("xview", "config: swin needs 4 stages (depths, num_heads)"); return NULL; }
+    // the Swin reader takes its own keys only: a config object of exactly those
+    char txt[512];
+    snprintf(txt, sizeof txt,
+             "{\"embed_dim\":%d,\"depths\":[%d,%d,%d,%d],\"num_heads\":[%d,%d,%d,%d],\"window_size\":%d,\"in_chans\":%d}",
+             embed, d[0], d[1], d[2], d[3], h[0], h[1], h[2], h[3], win, in_chans);
+    xt_json *j = xt_json_parse(txt, strlen(txt), "swin config");
+    return j;
+}
+
 // The encoder: a "swin" object (our config; convert writes it), else the official
 // backbone_class preset (swinv2_{tiny,small,base}_window16_256_timm_xview) with 2 bands at S.
 static xt_encoder *build_encoder(xt_st *st, const xt_json *cfg, int S) {
@@ -90,17 +108,7 @@ static xt_encoder *build_encoder(xt_st *st, const xt_json *cfg, int S) {
         xt_json_free(j);
         return e;
     }
-    if (!sw || sw->type != XT_JSON_OBJ) { xt_error("xview", "config has no \"swin\" object and no backbone_class"); return NULL; }
-    int win = swin_window(cfg, sw), embed = 0, in_chans = 2, d[XT_MAX_STAGES], h[XT_MAX_STAGES];
-    if (win < 0 || xt_json_int(sw, "embed_dim", -1, &embed) || xt_json_int(sw, "in_chans", 2, &in_chans)) return NULL;
-    int nd = xt_json_int_array(sw, "depths", d, XT_MAX_STAGES), nh = xt_json_int_array(sw, "num_heads", h, XT_MAX_STAGES);
-    if (nd != 4 || nh != 4) { xt_error("xview", "config: swin needs 4 stages (depths, num_heads)"); return NULL; }
-    // the Swin reader takes its own keys only: a config object of exactly those
-    char txt[512];
-    snprintf(txt, sizeof txt,
-             "{\"embed_dim\":%d,\"depths\":[%d,%d,%d,%d],\"num_heads\":[%d,%d,%d,%d],\"window_size\":%d,\"in_chans\":%d}",
-             embed, d[0], d[1], d[2], d[3], h[0], h[1], h[2], h[3], win, in_chans);
-    xt_json *j = xt_json_parse(txt, strlen(txt), "swin config");
+    xt_json *j = xt_xview_swin_json(cfg);
     if (!j) return NULL;
     xt_encoder *e = xt_swinv2_new(st, j, "encoder.model.", S);
     xt_json_free(j);

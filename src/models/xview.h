@@ -36,6 +36,8 @@ typedef struct xt_xview xt_xview;
 // window_size (else from timm_model / backbone_class "..._window16_..."), ...}; "xl_context"
 // {enabled, hidden_size, n_layer, mem_chip}). Weights under the official names. NULL + error.
 xt_xview *xt_xview_new(xt_st *st, const xt_json *cfg);
+// The config's "swin" object as the Swin V2 reader's own config; NULL + error; caller frees.
+xt_json *xt_xview_swin_json(const xt_json *cfg);
 void xt_xview_free(xt_xview *m);
 const xt_xview_info *xt_xview_get_info(const xt_xview *m);
 

@@ -186,3 +186,107 @@ void xt_conv_transpose2x2_forward(float *out, const float *inp, const float *w, 
             }
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Backward passes (the xView3 dense model's training step): dense conv, nearest 2x upsampling and
+// the 2x2 / stride-2 transposed conv, each the adjoint of its forward above.
+
+// dimg (IC, H, W) += the im2col adjoint of dcol (OH*OW, IC*KH*KW). Serial over output pixels
+// (overlapping windows add into the same input pixel); parallel over input channels instead.
+static void col2im_add(float *dimg, const float *dcol, const xt_conv2d_dims *d) {
+    const int OH = xt_conv2d_out(d->H, d->KH, d->SH, d->PH), OW = xt_conv2d_out(d->W, d->KW, d->SW, d->PW);
+    const int K = d->IC * d->KH * d->KW;
+#pragma omp parallel for if ((size_t)OH * OW * K > 32768)
+    for (int ic = 0; ic < d->IC; ic++)
+        for (int oy = 0; oy < OH; oy++)
+            for (int ox = 0; ox < OW; ox++) {
+                const float *row = dcol + ((size_t)oy * OW + ox) * K + (size_t)ic * d->KH * d->KW;
+                for (int ky = 0; ky < d->KH; ky++) {
+                    int iy = oy * d->SH - d->PH + ky;
+                    if (iy < 0 || iy >= d->H) continue;
+                    for (int kx = 0; kx < d->KW; kx++) {
+                        int ix = ox * d->SW - d->PW + kx;
+                        if (ix >= 0 && ix < d->W) dimg[((size_t)ic * d->H + iy) * d->W + ix] += row[ky * d->KW + kx];
+                    }
+                }
+            }
+}
+
+size_t xt_conv2d_backward_scratch_floats(const xt_conv2d_dims *d) { return 2 * xt_conv2d_col_size(d); }
+
+void xt_conv2d_backward(float *dinp, float *dw, float *db, float *scratch, const float *inp, const float *dout,
+                        const float *w, int B, const xt_conv2d_dims *d) {
+    const int OH = xt_conv2d_out(d->H, d->KH, d->SH, d->PH), OW = xt_conv2d_out(d->W, d->KW, d->SW, d->PW);
+    const int K = d->IC * d->KH * d->KW, P = OH * OW, OC = d->OC;
+    const size_t in1 = (size_t)d->IC * d->H * d->W;
+    float *col = scratch, *dcol = scratch + xt_conv2d_col_size(d);
+    if (dinp) memset(dinp, 0, (size_t)B * in1 * sizeof(float));
+    for (int n = 0; n < B; n++) {
+        const float *g = dout + (size_t)n * OC * P; // (OC, P)
+        if (db)
+            for (int oc = 0; oc < OC; oc++) {
+                double s = 0;
+                for (int p = 0; p < P; p++) s += g[(size_t)oc * P + p];
+                db[oc] += (float)s;
+            }
+        if (dw) { // dw (OC, K) += g (OC, P) @ col (P, K)
+            im2col(col, inp + (size_t)n * in1, d, 0);
+            xt_gemm(0, 0, OC, K, P, 1.0f, g, P, col, K, 1.0f, dw, K);
+        }
+        if (dinp) { // dcol (P, K) = g^T (P, OC) @ w (OC, K)
+            xt_gemm(1, 0, P, K, OC, 1.0f, g, P, w, K, 0.0f, dcol, K);
+            col2im_add(dinp + (size_t)n * in1, dcol, d);
+        }
+    }
+}
+
+void xt_upsample2x_nearest_backward(float *dinp, const float *dout, int B, int C, int H, int W) {
+#pragma omp parallel for if ((size_t)B * C * H * W > 65536)
+    for (int n = 0; n < B * C; n++)
+        for (int y = 0; y < H; y++) {
+            const float *r0 = dout + ((size_t)n * 2 * H + 2 * y) * 2 * W, *r1 = r0 + 2 * W;
+            float *dst = dinp + ((size_t)n * H + y) * W;
+            for (int x = 0; x < W; x++) dst[x] = (r0[2 * x] + r0[2 * x + 1]) + (r1[2 * x] + r1[2 * x + 1]);
+        }
+}
+
+size_t xt_conv_transpose2x2_backward_scratch_floats(int IC, int OC, int H, int W) {
+    return (size_t)2 * OC * 4 * IC + (size_t)OC * 4 * H * W;
+}
+
+// The adjoint of the one-GEMM forward: gather the four output phases into Y (OC*4, HW), then
+// dX (IC, HW) = Wt^T @ Y, dWt (OC*4, IC) += Y @ X^T, db[o] += sum of its four phase rows.
+void xt_conv_transpose2x2_backward(float *dinp, float *dw, float *db, const float *inp, const float *dout,
+                                   const float *w, int B, int IC, int OC, int H, int W, float *scratch) {
+    const size_t HW = (size_t)H * W;
+    float *wt = scratch, *dwt = scratch + (size_t)OC * 4 * IC, *y = dwt + (size_t)OC * 4 * IC;
+    for (int i = 0; i < IC; i++)
+        for (int o = 0; o < OC; o++)
+            for (int k = 0; k < 4; k++) wt[((size_t)o * 4 + k) * IC + i] = w[((size_t)i * OC + o) * 4 + k];
+    memset(dwt, 0, (size_t)OC * 4 * IC * sizeof(float));
+    for (int n = 0; n < B; n++) {
+        const float *g = dout + (size_t)n * OC * 4 * HW;
+#pragma omp parallel for if (OC * HW > 65536)
+        for (int o = 0; o < OC; o++)
+            for (int k = 0; k < 4; k++) {
+                float *dst = y + ((size_t)o * 4 + k) * HW;
+                for (int yy = 0; yy < H; yy++) {
+                    const float *src = g + ((size_t)o * 2 * H + 2 * yy + k / 2) * 2 * W + k % 2;
+                    for (int xx = 0; xx < W; xx++) dst[(size_t)yy * W + xx] = src[2 * xx];
+                }
+            }
+        if (db)
+            for (int o = 0; o < OC; o++) {
+                double s = 0;
+                for (size_t p = 0; p < 4 * HW; p++) s += y[(size_t)o * 4 * HW + p];
+                db[o] += (float)s;
+            }
+        const float *x = inp + (size_t)n * IC * HW;
+        if (dw) xt_gemm(0, 1, OC * 4, IC, (int)HW, 1.0f, y, (int)HW, x, (int)HW, 1.0f, dwt, IC);
+        if (dinp) xt_gemm(1, 0, IC, (int)HW, OC * 4, 1.0f, wt, IC, y, (int)HW, 0.0f, dinp + (size_t)n * IC * HW, (int)HW);
+    }
+    if (dw)
+        for (int i = 0; i < IC; i++)
+            for (int o = 0; o < OC; o++)
+                for (int k = 0; k < 4; k++) dw[((size_t)i * OC + o) * 4 + k] += dwt[((size_t)o * 4 + k) * IC + i];
+}

@@ -258,6 +258,19 @@ void xt_upsample2x_nearest(float *out, const float *inp, int B, int C, int H, in
 size_t xt_conv_transpose2x2_scratch_floats(int IC, int OC, int H, int W);
 void xt_conv_transpose2x2_forward(float *out, const float *inp, const float *w, const float *b, int B, int IC,
                                   int OC, int H, int W, float *scratch);
+// Backward passes (training). Parameter gradients dw/db are accumulated (+=) and may be NULL;
+// input gradients are written (dinp may be NULL).
+// Dense conv, NCHW in and out: dout (B, OC, OH, OW); inp the forward's input;
+// scratch: xt_conv2d_backward_scratch_floats floats.
+size_t xt_conv2d_backward_scratch_floats(const xt_conv2d_dims *d);
+void xt_conv2d_backward(float *dinp, float *dw, float *db, float *scratch, const float *inp, const float *dout,
+                        const float *w, int B, const xt_conv2d_dims *d);
+// Nearest 2x: dinp (B, C, H, W) = sum of each pixel's four copies in dout (B, C, 2H, 2W).
+void xt_upsample2x_nearest_backward(float *dinp, const float *dout, int B, int C, int H, int W);
+// ConvTranspose2d 2x2 / 2: scratch xt_conv_transpose2x2_backward_scratch_floats floats.
+size_t xt_conv_transpose2x2_backward_scratch_floats(int IC, int OC, int H, int W);
+void xt_conv_transpose2x2_backward(float *dinp, float *dw, float *db, const float *inp, const float *dout,
+                                   const float *w, int B, int IC, int OC, int H, int W, float *scratch);
 
 // ---------------------------------------------------------------------------------------------
 // vectorisation hint

@@ -5,9 +5,13 @@
 //   swin_region, hiera_region, convnext_region: loss = sum_s sum(stage_s * input.cotangent.stage{s}) (a VJP; Hiera
 //                emits its stages as intermediates{s} NHWC and out, as its inference verify does)
 //   xt:          label-smoothed cross-entropy (smoothing from config.loss, 0.3) on input.label
+//   xview:       the official xView3 loss (config.loss.terms) on input.target.*, at config.cord;
+//                also loss.<term>[.bce|.focal|.dice] and grad_norm
+#include <math.h>
 #include <string.h>
 
 #include "models/models.h"
+#include "models/xview.h"
 #include "nn/nn.h"
 #include "run/verify.h"
 #include "train/train.h"
@@ -138,10 +142,110 @@ done:
     return rc;
 }
 
+// The loss weights of config.loss.terms (name mask_vessel / mask_fishing / center / length with
+// "weight", Combo params.weights {bce, focal, dice}); absent: the official ones.
+static int xview_loss_cfg(const xt_json *cfg, xt_xview_loss_cfg *c) {
+    *c = xt_xview_loss_official;
+    const xt_json *lc = xt_json_get(cfg, "loss"), *terms = NULL;
+    for (int i = 0; lc && i < lc->n; i++)
+        if (!strcmp(lc->keys[i], "terms") && lc->items[i]->type == XT_JSON_ARR) terms = lc->items[i];
+    static const char *names[4] = {"mask_vessel", "mask_fishing", "center", "length"};
+    for (int i = 0; terms && i < terms->n; i++) {
+        const xt_json *t = terms->items[i];
+        const char *nm = t->type == XT_JSON_OBJ ? xt_json_str(t, "name", "") : "";
+        int k = 0;
+        while (k < 4 && strcmp(nm, names[k])) k++;
+        if (k == 4) return xt_error("verify", "config: loss term '%s' is not one of the xView3 losses", nm ? nm : "?");
+        double w;
+        if (xt_json_num(t, "weight", c->w[k], &w)) return -1;
+        c->w[k] = (float)w;
+        const xt_json *pw = xt_json_get(xt_json_get(t, "params"), "weights");
+        if (k < 2 && pw) {
+            double b = 1, f = 3, d = 1;
+            if (xt_json_num(pw, "bce", 1, &b) || xt_json_num(pw, "focal", 3, &f) || xt_json_num(pw, "dice", 1, &d)) return -1;
+            c->combo[0] = (float)b, c->combo[1] = (float)f, c->combo[2] = (float)d;
+        }
+    }
+    return 0;
+}
+
+// xview: one training call on input.image (cord config.cord), the official loss on
+// input.target.<key>; emits the forward taps, loss terms, gradients and grad_norm.
+static int xview_grad(xt_st *st, const xt_json *cfg, const xt_tap *tap) {
+    const xt_st_tensor *ti;
+    const float *img = xt_st_f32(st, "input.image", &ti), *tgt[XT_XVIEW_MAPS];
+    if (!img) return -1;
+    if (ti->ndim != 4 || ti->shape[2] != ti->shape[3] || ti->shape[0] < 1 || ti->shape[0] > 1024)
+        return xt_error("verify", "%s: input.image must be (B, C, S, S)", st->path);
+    int B = (int)ti->shape[0], H = (int)ti->shape[2], rc = -1, cord[2] = {0, 0};
+    size_t n = (size_t)B * H * H;
+    for (int k = 0; k < XT_XVIEW_MAPS; k++) {
+        const xt_st_tensor *tt;
+        char nm[64];
+        snprintf(nm, sizeof nm, "input.target.%s", xt_xview_map_names[k]);
+        if (!(tgt[k] = xt_st_f32(st, nm, &tt))) return -1;
+        if ((size_t)tt->numel != n) return xt_error("verify", "%s: %s must be (B, 1, H, W) like input.image", st->path, nm);
+    }
+    if (xt_json_get(cfg, "cord") && xt_json_int_array(cfg, "cord", cord, 2) != 2)
+        return xt_error("verify", "%s: config.cord must be [i, j]", st->path);
+    xt_xview_loss_cfg lc;
+    if (xview_loss_cfg(cfg, &lc)) return -1;
+    xt_params P = {0};
+    xt_arena act = {0}, scr = {0};
+    float *maps[XT_XVIEW_MAPS] = {0}, *dmaps[XT_XVIEW_MAPS] = {0}, *dimg = NULL;
+    xt_xview_train *m = xt_xview_train_new(&P, cfg, st);
+    if (!m) goto done;
+    if (ti->shape[1] != xt_xview_train_in_chans(m)) {
+        xt_error("verify", "%s: input.image has %lld channels, the model %d", st->path, (long long)ti->shape[1], xt_xview_train_in_chans(m));
+        goto done;
+    }
+    if (xt_params_alloc(&P) || xt_params_load(&P, st)) goto done;
+    if (xt_arena_init(&act, xt_xview_train_act_bytes(m, B)) || xt_arena_init(&scr, xt_xview_train_scratch_bytes(m, B))) goto done;
+    for (int k = 0; k < XT_XVIEW_MAPS; k++)
+        if (!(maps[k] = xt_malloc_checked(n * sizeof(float), "xview maps")) ||
+            !(dmaps[k] = xt_malloc_checked(n * sizeof(float), "xview maps")))
+            goto done;
+    if (!(dimg = xt_malloc_checked((size_t)ti->numel * sizeof(float), "image gradient"))) goto done;
+    if (xt_xview_train_forward(m, &P, img, B, H, cord[0], cord[1], maps, &act, tap)) goto done;
+    xt_xview_loss_terms T;
+    xt_xview_loss(&lc, (const float *const *)maps, tgt, n, dmaps, &T);
+    static const char *cn[2] = {"mask_vessel", "mask_fishing"}, *pn[3] = {"bce", "focal", "dice"};
+    for (int c = 0; c < 2; c++) {
+        float v = (float)T.combo[c];
+        xt_tap_emitf(tap, &v, 1, (int64_t[1]){1}, "loss.%s", cn[c]);
+        for (int p = 0; p < 3; p++) {
+            v = (float)T.parts[c][p];
+            xt_tap_emitf(tap, &v, 1, (int64_t[1]){1}, "loss.%s.%s", cn[c], pn[p]);
+        }
+    }
+    float lcen = (float)T.center, llen = (float)T.length, lt = (float)T.total;
+    xt_tap_emit(tap, "loss.center", &lcen, 1, (int64_t)1);
+    xt_tap_emit(tap, "loss.length", &llen, 1, (int64_t)1);
+    xt_tap_emit(tap, "loss", &lt, 1, (int64_t)1);
+    if (!isfinite(lt)) { xt_error("verify", "%s: the loss is not finite (%g)", st->path, lt); goto done; }
+    if (xt_xview_train_backward(m, &P, (const float *const *)dmaps, dimg, &scr)) goto done;
+    emit_grads(&P, tap);
+    xt_tap_emitf(tap, dimg, 4, ti->shape, "grad.input.image");
+    double gn = 0;
+    for (size_t i = 0; i < P.total; i++) gn += (double)P.g[i] * P.g[i];
+    float gnf = (float)sqrt(gn);
+    xt_tap_emit(tap, "grad_norm", &gnf, 1, (int64_t)1);
+    rc = 0;
+done:
+    for (int k = 0; k < XT_XVIEW_MAPS; k++) free(maps[k]), free(dmaps[k]);
+    free(dimg);
+    xt_arena_free(&act);
+    xt_arena_free(&scr);
+    xt_xview_train_free(m);
+    xt_params_free(&P);
+    return rc;
+}
+
 int xt_grad_verify(xt_st *st, const xt_json *cfg, const xt_tap *tap) {
     const char *kind = xt_json_str(cfg, "kind", "");
     if (!strcmp(kind, "swin_region") || !strcmp(kind, "hiera_region")) return region_grad(st, cfg, tap, kind[0] == 'h', 0);
     if (!strcmp(kind, "convnext_region")) return region_grad(st, cfg, tap, 0, 1);
     if (!strcmp(kind, "xt")) return xt_grad(st, cfg, tap);
+    if (!strcmp(kind, "xview")) return xview_grad(st, cfg, tap);
     return xt_error("verify", "%s: gradients for model kind '%s' are not implemented", st->path, kind);
 }

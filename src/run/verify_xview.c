@@ -7,7 +7,7 @@
 //        image in one call (internal chipping, cord (0, 0)); then each variant in config.variants
 //        ("memfix": the memory carried, its mem_chip) over the same tiles, names
 //        "variant_<name>.<...>". Tensors of call K end in ".call{K}".
-//   grad: refused (training the xView3 model is not implemented).
+//   grad: handled before this by verify_grad.c (xview_grad: the trainable model, models/xview_bwd.c).
 #include <string.h>
 
 #include "models/xview.h"

@@ -16,6 +16,21 @@
 // timm LabelSmoothingCrossEntropy: mean_b[(1-s)(-log p[label]) + s mean_c(-log p_c)].
 // dlogits (B, K) written (may be NULL). Returns the loss; labels outside [0, K) are a bug (assert).
 double xt_lsce_loss(float *dlogits, const float *logits, const int *label, int B, int K, float smoothing);
+// xView3 dense model loss (xview_loss.c): total = w[0] Combo(vessel) + w[1] Combo(fishing) +
+// w[2] Center + w[3] Length over the four (B, 1, H, W) maps (order of xt_xview_map_names);
+// Combo = combo[0] BCE + combo[1] Focal + combo[2] Dice. Official weights: xt_xview_loss_official.
+typedef struct xt_xview_loss_cfg {
+    float w[4], combo[3];
+} xt_xview_loss_cfg;
+extern const xt_xview_loss_cfg xt_xview_loss_official; // {1, 2, 3e-7, 2}, {1, 3, 1}
+typedef struct xt_xview_loss_terms {
+    double combo[2], parts[2][3]; // Combo(vessel), Combo(fishing); their (bce, focal, dice)
+    double center, length, total;
+} xt_xview_loss_terms;
+// out/tgt: four maps of n = B*H*W floats; dout (may be NULL): four maps written with d total / d out.
+// c NULL: official. Returns the total (NaN per bug 22 when a Length target has only zeros).
+double xt_xview_loss(const xt_xview_loss_cfg *c, const float *const *out, const float *const *tgt, size_t n,
+                     float *const *dout, xt_xview_loss_terms *terms);
 
 typedef struct {
     float lr, beta1, beta2, eps, weight_decay;
