@@ -17,10 +17,10 @@ static void help(void) {
 }
 
 static void progress(void *u, int64_t done, int64_t total, double top1, double a, double sec) {
-    if (*(int *)u) return;
-    fprintf(stderr, "\reval %lld/%lld  top-1 so far %.2f%%  %.3f s/image ", (long long)done, (long long)total,
-            100 * top1, sec);
-    if (done == total) fputc('\n', stderr);
+    xt_progress *pg = u;
+    if (!pg->phase) xt_progress_phase(pg, "evaluate", (long)total, "images");
+    xt_progress_note(pg, "top-1 so far %.2f %%", 100 * top1);
+    xt_progress_set(pg, (long)done);
 }
 
 int xt_cmd_eval(int argc, char **argv) {
@@ -40,6 +40,8 @@ int xt_cmd_eval(int argc, char **argv) {
     }
     if (!model || !data) return xt_cli_usage_error("eval", "need -m MODEL and --data SPEC");
     xt_set_threads(threads);
+    xt_progress pg;
+    xt_progress_init(&pg, "eval", quiet); // the job's clock: model load to the last image
     xt_st *st = xt_st_open(model);
     if (!st) return xt_cli_fail();
     xt_json *cfg = NULL, *ts = NULL;
@@ -58,10 +60,10 @@ int xt_cmd_eval(int argc, char **argv) {
     if (xt_dataset_open(&d, data, root)) goto fail;
     int K = xt_xt_train_num_classes(m);
     conf = calloc((size_t)K * K, sizeof *conf);
-    double top1, top5, t0 = xt_time();
-    if (!conf || xt_train_evaluate(m, &P, &d, root, S, batch, &top1, &top5, conf, progress, &quiet)) goto fail;
-    printf("%s on %s: %d images, top-1 %.2f%%, top-5 %.2f%% (%.1f s)\n", model, data, d.n, 100 * top1, 100 * top5,
-           xt_time() - t0);
+    double top1, top5;
+    if (!conf || xt_train_evaluate(m, &P, &d, root, S, batch, &top1, &top5, conf, progress, &pg)) goto fail;
+    double secs = xt_progress_end(&pg);
+    printf("%s on %s: %d images, top-1 %.2f%%, top-5 %.2f%% (%.1f s)\n", model, data, d.n, 100 * top1, 100 * top5, secs);
     printf("per class (label: correct/total):");
     for (int k = 0; k < K && k < 50; k++) {
         int64_t n = 0;
@@ -82,6 +84,7 @@ int xt_cmd_eval(int argc, char **argv) {
     rc = 0;
     goto done;
 fail:
+    xt_progress_abort(&pg);
     rc = xt_cli_fail();
 done:
     free(conf);

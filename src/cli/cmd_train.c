@@ -32,9 +32,19 @@ static int read_opts(const xt_json *j, topts *o) {
     return 0;
 }
 
+typedef struct {
+    xt_progress pg;
+    int64_t first; // the step this run starts at (a resumed run continues at its checkpoint's)
+} train_progress;
+
 static void progress(void *u, int64_t step, int64_t total, double loss, double lr, double sec) {
-    if (*(int *)u) return;
-    fprintf(stderr, "step %lld/%lld  loss %.4f  lr %.3g  %.2f s/step\n", (long long)step, (long long)total, loss, lr, sec);
+    train_progress *tp = u;
+    if (!tp->pg.phase) {
+        tp->first = step - 1;
+        xt_progress_phase(&tp->pg, "train", (long)(total - tp->first), "steps");
+    }
+    xt_progress_note(&tp->pg, "step %lld  loss %.4f  lr %.3g  %.2f s/step", (long long)step, loss, lr, sec);
+    xt_progress_set(&tp->pg, (long)(step - tp->first));
 }
 
 static void help(void) {
@@ -77,6 +87,8 @@ int xt_cmd_train(int argc, char **argv) {
     double stop_after = -1;
     topts o;
     defaults(&o);
+    train_progress tp = {0};
+    xt_progress_init(&tp.pg, "train", 0); // the job's clock; -q is applied after the flags
     // first pass: files; flags are applied after the config is read
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) { help(); return 0; }
@@ -159,9 +171,11 @@ int xt_cmd_train(int argc, char **argv) {
     o.t.out = out;
     o.t.stop_after = stop_after;
     o.t.progress = progress;
-    o.t.progress_u = &quiet;
+    o.t.progress_u = &tp;
+    tp.pg.on &= !quiet;
     xt_train_result res;
     if (xt_train_run(mcfg, ist, resume != NULL, &o.t, &res)) goto fail;
+    xt_progress_end(&tp.pg);
     if (init && !resume)
         printf("init: %d tensors loaded from %s, %d freshly initialised%s%s%s\n", res.init.loaded, init, res.init.fresh,
                res.init.fresh ? " (" : "", res.init.fresh_groups, res.init.fresh ? ")" : "");
@@ -171,6 +185,7 @@ int xt_cmd_train(int argc, char **argv) {
     rc = 0;
     goto done;
 fail:
+    xt_progress_abort(&tp.pg);
     rc = xt_cli_fail();
 done:
     free(cfgtext);

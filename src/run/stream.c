@@ -182,10 +182,12 @@ int xt_stream_run(xt_stream *s, int (*on_batch)(void *u, int rr, int rc0, int n,
             }
             double t2 = xt_time();
             xt_arena_reset(&s->ws);
-            if (xt_xtmodel_encode_regions(s->m, s->regions, n, s->feat, &s->ws) < 0 || on_batch(u, rr, rc0, n, s->feat) < 0)
-                return -1;
+            if (xt_xtmodel_encode_regions(s->m, s->regions, n, s->feat, &s->ws) < 0) return -1;
+            double t3 = xt_time();
+            if (on_batch(u, rr, rc0, n, s->feat) < 0) return -1;
             s->t_read += t2 - t1;
-            s->t_encode += xt_time() - t2;
+            s->t_encode += t3 - t2;
+            s->t_sink += xt_time() - t3;
             done += n;
             if (s->a.progress) s->a.progress(s->a.progress_user, done, total);
         }
@@ -216,7 +218,13 @@ int xt_stream_classify(xt_stream *s, float *logits) {
         }
     }
     void *u[2] = {s, ctx};
-    if (xt_stream_run(s, push_batch, u) < 0 || xt_ctx_logits(ctx, logits) < 0) goto done;
+    double t0 = xt_time();
+    if (xt_stream_run(s, push_batch, u) < 0) goto done;
+    double t1 = xt_time();
+    if (s->a.context_progress) xt_ctx_set_progress(ctx, s->a.context_progress, s->a.progress_user);
+    if (xt_ctx_logits(ctx, logits) < 0) goto done;
+    s->t_context = xt_time() - t1;
+    s->t_total = xt_time() - t0;
     rc = 0;
 done:
     xt_ctx_free(ctx);
