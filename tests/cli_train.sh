@@ -38,7 +38,7 @@ $XT eval -m "$D/full.safetensors" --data "$D/img/train.csv" > /dev/null 2> "$D/e
 ! grep -q "$(printf '\r')" "$D/eval.err"
 grep -q "^xt eval: evaluate: 6 images" "$D/eval.err" && grep -q "^xt eval: done in" "$D/eval.err"
 $XT train -c "$D/cfg.json" --data "$D/img/train.csv" -t 1 -o "$D/log.safetensors" > /dev/null 2> "$D/train.err"
-grep -q "^xt train: train: 4 steps" "$D/train.err" && grep -q "^xt train: train: 2/4 steps (50 %).*loss" "$D/train.err"
+grep -q "^xt train: train: 4 steps" "$D/train.err" && grep -q "^step 2/4  loss [0-9.]*  lr .*ETA 00:00:" "$D/train.err"
 grep -q "^xt train: done in" "$D/train.err"
 # iNaturalist 2018 layout: images / annotations (not in image order) / categories
 cat > "$D/img/inat.json" <<'JSON'

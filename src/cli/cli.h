@@ -38,6 +38,7 @@ void xt_progress_phase(xt_progress *p, const char *phase, long total, const char
 void xt_progress_set(xt_progress *p, long done);
 void xt_progress_add(xt_progress *p, long n);
 void xt_progress_note(xt_progress *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+double xt_progress_eta(const xt_progress *p); // seconds left in the phase at its rate so far
 double xt_progress_end(xt_progress *p); // ends the last phase; returns seconds since init
 void xt_progress_abort(xt_progress *p);  // on failure: ends the terminal line, prints nothing more
 

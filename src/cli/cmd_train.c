@@ -37,14 +37,18 @@ typedef struct {
     int64_t first; // the step this run starts at (a resumed run continues at its checkpoint's)
 } train_progress;
 
+// one line per step, on a terminal as in a log (the loss curve is the point), with the ETA
 static void progress(void *u, int64_t step, int64_t total, double loss, double lr, double sec) {
     train_progress *tp = u;
+    if (!tp->pg.on) return;
     if (!tp->pg.phase) {
         tp->first = step - 1;
         xt_progress_phase(&tp->pg, "train", (long)(total - tp->first), "steps");
     }
-    xt_progress_note(&tp->pg, "step %lld  loss %.4f  lr %.3g  %.2f s/step", (long long)step, loss, lr, sec);
-    xt_progress_set(&tp->pg, (long)(step - tp->first));
+    tp->pg.done = (long)(step - tp->first);
+    int eta = (int)(xt_progress_eta(&tp->pg) + 0.5);
+    fprintf(stderr, "step %lld/%lld  loss %.4f  lr %.3g  %.2f s/step  ETA %02d:%02d:%02d\n", (long long)step, (long long)total, loss, lr,
+            sec, eta / 3600, eta / 60 % 60, eta % 60);
 }
 
 static void help(void) {

@@ -22,6 +22,11 @@ static void hms(char *b, size_t n, double s) {
     snprintf(b, n, "%02d:%02d:%02d", t / 3600, t / 60 % 60, t % 60);
 }
 
+double xt_progress_eta(const xt_progress *p) {
+    double dt = xt_time() - p->tphase;
+    return p->done > 0 && dt > 0 ? (p->total - p->done) * dt / p->done : 0;
+}
+
 static void show(xt_progress *p, double now, int final) {
     double dt = now - p->tphase, rate = dt > 0 ? p->done / dt : 0;
     double eta = rate > 0 ? (p->total - p->done) / rate : 0;
