@@ -65,6 +65,10 @@ if command -v script > /dev/null; then
     script -qec "$XT classify -t 1 --quiet -m $M $D/a.tif" /dev/null > $D/tty2.txt 2>&1 || true
     ! grep -q "regions/s" $D/tty2.txt || fail "--quiet still shows progress"
 fi
+# threads: passive OpenMP waiting unless the user chose (xt re-executes itself with it set)
+env -u OMP_WAIT_POLICY -u GOMP_SPINCOUNT $XT --version | grep -q "OMP_WAIT_POLICY=passive" || fail "default wait policy is not passive"
+OMP_WAIT_POLICY=active $XT --version | grep -q "OMP_WAIT_POLICY=active GOMP_SPINCOUNT=(unset)" || fail "the user's OMP_WAIT_POLICY overridden"
+env -u OMP_WAIT_POLICY GOMP_SPINCOUNT=1000 $XT --version | grep -q "OMP_WAIT_POLICY=(unset) GOMP_SPINCOUNT=1000" || fail "the user's GOMP_SPINCOUNT overridden"
 # bad options
 if $XT classify -m $M --std 1,0,1 $D/a.tif 2> /dev/null; then fail "std 0 accepted"; fi
 if $XT classify -m $M --batch 0 $D/a.tif 2> /dev/null; then fail "batch 0 accepted"; fi
