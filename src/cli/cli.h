@@ -19,6 +19,16 @@ int xt_cli_fail(void);                      // prints "xt: <error buffer>", retu
 int xt_cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int xt_cli_parse_int(const char *s, const char *opt, int lo, int hi, int *out);
 
+// GNU option forms (args.c): argv rewritten so each command's own loop sees "--name VALUE" for
+// "--name=VALUE", "-k VALUE" for "-kVALUE" (value_opts: the space-separated options that take a
+// value), operands after "--" as "./-name"; a flag (flag_opts) given "=VALUE" is an error (-1).
+typedef struct xt_cli_args {
+    int argc, n_own;
+    char **argv, **own; // own: the strings made here
+} xt_cli_args;
+int xt_cli_args_gnu(const char *value_opts, const char *flag_opts, int argc, char **argv, xt_cli_args *out);
+void xt_cli_args_free(xt_cli_args *a);
+
 // Progress of a whole job, phase by phase, on stderr (progress.c): on a terminal a self-overwriting
 // line per phase with its rate and ETA; on a file or pipe a few plain lines (each phase's start,
 // about every 10 %, its end, then the job's wall time); nothing when quiet. Usage:

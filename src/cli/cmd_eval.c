@@ -12,8 +12,9 @@ static void help(void) {
            "centre S x S window and prints top-1, top-5, per-class accuracy and the most confused pairs.\n\n"
            "  --root DIR   image folder for relative paths         [the data file's folder]\n"
            "  --batch N    images per forward                      [8]\n"
-           "  -t N         threads                                 [all cores]\n"
-           "  -q           no progress line\n");
+           "  -t N         threads (also --threads)                [all cores]\n"
+           "  -q           no progress (also --quiet)\n"
+           "  (-m also --model; --opt=VALUE and -tN forms accepted)\n");
 }
 
 static void progress(void *u, int64_t done, int64_t total, double top1, double a, double sec) {
@@ -29,13 +30,13 @@ int xt_cmd_eval(int argc, char **argv) {
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) { help(); return 0; }
-        else if (!strcmp(a, "-m") && v) model = argv[++i];
+        else if ((!strcmp(a, "-m") || !strcmp(a, "--model")) && v) model = argv[++i];
         else if (!strcmp(a, "--data") && v) data = argv[++i];
         else if (!strcmp(a, "--root") && v) root = argv[++i];
         else if (!strcmp(a, "--img-size") && v) { if (xt_cli_parse_int(argv[++i], "--img-size", 1, 1 << 16, &S)) return xt_cli_fail(); }
         else if (!strcmp(a, "--batch") && v) { if (xt_cli_parse_int(argv[++i], "--batch", 1, 4096, &batch)) return xt_cli_fail(); }
-        else if (!strcmp(a, "-t") && v) { if (xt_cli_parse_int(argv[++i], "-t", 1, 1024, &threads)) return xt_cli_fail(); }
-        else if (!strcmp(a, "-q")) quiet = 1;
+        else if ((!strcmp(a, "-t") || !strcmp(a, "--threads")) && v) { if (xt_cli_parse_int(argv[++i], "-t", 1, 1024, &threads)) return xt_cli_fail(); }
+        else if (!strcmp(a, "-q") || !strcmp(a, "--quiet")) quiet = 1;
         else return xt_cli_usage_error("eval", "unknown option '%s'", a);
     }
     if (!model || !data) return xt_cli_usage_error("eval", "need -m MODEL and --data SPEC");

@@ -81,8 +81,9 @@ static void help(void) {
            "  --no-augment     no random crop / flip\n"
            "  --save-every N   checkpoint every N steps (0: at the end)     [0]\n"
            "  --stop-after N   stop (with a checkpoint) after global step N (tests, interruption)\n"
-           "  -t N             threads                                      [all cores]\n"
-           "  -q               no progress lines\n");
+           "  -t N             threads (also --threads)                     [all cores]\n"
+           "  -q               no progress lines (also --quiet)\n"
+           "Options may follow operands; --opt=VALUE and -tN forms are accepted.\n");
 }
 
 int xt_cmd_train(int argc, char **argv) {
@@ -147,8 +148,8 @@ int xt_cmd_train(int argc, char **argv) {
         if (!strcmp(a, "--val") && v) { if (tr) snprintf(o.val, sizeof o.val, "%s", v); i++; continue; }
         if (!strcmp(a, "--root") && v) { if (tr) snprintf(o.root, sizeof o.root, "%s", v); i++; continue; }
         if (!strcmp(a, "--no-augment")) { if (tr) o.t.augment = 0; continue; }
-        if (!strcmp(a, "-q")) { quiet = 1; continue; }
-        if (!strcmp(a, "-t") && v) { if (xt_cli_parse_int(v, "-t", 1, 1024, &threads)) goto fail; i++; continue; }
+        if (!strcmp(a, "-q") || !strcmp(a, "--quiet")) { quiet = 1; continue; }
+        if ((!strcmp(a, "-t") || !strcmp(a, "--threads")) && v) { if (xt_cli_parse_int(v, "-t", 1, 1024, &threads)) goto fail; i++; continue; }
         NUM("--img-size", o.t.img_size);
         NUM("--batch", o.t.batch);
         NUM("--steps", o.t.steps);

@@ -8,21 +8,32 @@
 #include "cli/cli.h"
 #include "core/core.h"
 
+#define STREAM_VALUES "-m --model -t --threads --batch --bands --mean --std --scale --nodata --cache --mem"
 static const struct {
     const char *name;
     int (*fn)(int, char **);
     const char *help;
+    // GNU forms (args.c): the options taking a value, the flags; values NULL: argv as given
+    const char *values, *flags;
 } commands[] = {
-    {"verify", xt_cmd_verify, "run a model file on its input.* tensors and compare with expected.*"},
-    {"info", xt_cmd_info, "describe a model file or an image (size, bands, tiling, georeferencing)"},
-    {"convert", xt_cmd_convert, "convert a PyTorch checkpoint (.ckpt/.pth) into a model file"},
-    {"make-image", xt_cmd_make_image, "write a procedural test raster of any size (bounded memory)"},
-    {"classify", xt_cmd_classify, "classify an image of any size with an xT model (streaming)"},
-    {"embed", xt_cmd_embed, "write the stitched region features of an image as a float GeoTIFF"},
-    {"train", xt_cmd_train, "train an xT classifier (CPU; checkpoints, --resume)"},
-    {"eval", xt_cmd_eval, "top-1 / top-5 accuracy of an xT classifier on a dataset"},
-    {"detect", xt_cmd_detect, "find vessels in a whole xView3-SAR scene (CSV, GeoJSON, GeoTIFF maps)"},
-    {"score", xt_cmd_score, "xView3-SAR leaderboard metric of a prediction CSV against labels"},
+    {"verify", xt_cmd_verify, "run a model file on its input.* tensors and compare with expected.*", "-o -t --threads", "-q --quiet --help"},
+    {"info", xt_cmd_info, "describe a model file or an image (size, bands, tiling, georeferencing)", "", "--json --help"},
+    {"convert", xt_cmd_convert, "convert a PyTorch checkpoint (.ckpt/.pth) into a model file",
+     "-o --config --set --with-io --from --prefix", "-q --keep-optimizer --help"},
+    {"make-image", xt_cmd_make_image, "write a procedural test raster of any size (bounded memory)",
+     "--size --bands --type --tile --compress --seed --geo --from-tensor", "--striped --planar --bigtiff --help"},
+    {"classify", xt_cmd_classify, "classify an image of any size with an xT model (streaming)", STREAM_VALUES " -k --top",
+     "-q --quiet --json --help"},
+    {"embed", xt_cmd_embed, "write the stitched region features of an image as a float GeoTIFF", STREAM_VALUES " -o --output --compress",
+     "-q --quiet --help"},
+    {"train", xt_cmd_train, "train an xT classifier (CPU; checkpoints, --resume)",
+     "-c --init --resume -o --export --data --val --root --img-size --batch --steps --epochs --lr --min-lr-ratio --warmup --wd "
+     "--clip --grad-ratio --seed --save-every --stop-after -t --threads",
+     "-q --quiet --no-augment --help"},
+    {"eval", xt_cmd_eval, "top-1 / top-5 accuracy of an xT classifier on a dataset", "-m --model --data --root --img-size --batch -t --threads",
+     "-q --quiet --help"},
+    {"detect", xt_cmd_detect, "find vessels in a whole xView3-SAR scene (CSV, GeoJSON, GeoTIFF maps)", NULL, NULL},
+    {"score", xt_cmd_score, "xView3-SAR leaderboard metric of a prediction CSV against labels", NULL, NULL},
 };
 
 int xt_cli_fail(void) {
@@ -85,8 +96,16 @@ int main(int argc, char **argv) {
         printf("xt %s\nOpenMP waiting: OMP_WAIT_POLICY=%s GOMP_SPINCOUNT=%s\n", XT_VERSION, w ? w : "(unset)", sc ? sc : "(unset)");
         return 0;
     }
-    for (size_t i = 0; i < sizeof commands / sizeof *commands; i++)
-        if (!strcmp(argv[1], commands[i].name)) return commands[i].fn(argc - 1, argv + 1);
+    for (size_t i = 0; i < sizeof commands / sizeof *commands; i++) {
+        if (strcmp(argv[1], commands[i].name)) continue;
+        if (!commands[i].values) return commands[i].fn(argc - 1, argv + 1);
+        xt_cli_args a;
+        int rc = xt_cli_args_gnu(commands[i].values, commands[i].flags, argc - 1, argv + 1, &a) < 0
+                     ? xt_cli_usage_error(commands[i].name, "%s", xt_error_buffer())
+                     : commands[i].fn(a.argc, a.argv);
+        xt_cli_args_free(&a);
+        return rc;
+    }
     fprintf(stderr, "xt: unknown command '%s'\n", argv[1]);
     usage(stderr);
     return 2;
