@@ -40,15 +40,35 @@ $XT embed -t 1 --quiet -m $M $D/a.tif -o $D/e.tif
 $XT info $D/e.tif > $D/e.txt
 grep -q "size: *24 x 16" $D/e.txt && grep -q "bands: *64" $D/e.txt && grep -q "f32" $D/e.txt || fail "embed shape"
 grep -q "georef: *none" $D/e.txt || fail "embed georef should be none"
-# progress: nothing on a pipe; a line with regions/s on a terminal; nothing with --quiet
+# progress: on a file a few plain lines (phase start, ~every 10 %, end, the job's time), no
+# carriage returns; a self-overwriting line with regions/s on a terminal; nothing with --quiet
 $XT classify -t 1 -m $M $D/a.tif 2> $D/p.txt > /dev/null
-[ ! -s $D/p.txt ] || fail "progress written to a non-terminal"
+! grep -q "$(printf '\r')" $D/p.txt || fail "carriage returns in a log"
+grep -q "^xt classify: read+encode: 6 regions" $D/p.txt && grep -q "^xt classify: done in" $D/p.txt || fail "log lines: $(cat $D/p.txt)"
+[ "$(wc -l < $D/p.txt)" -le 14 ] || fail "too many progress lines in a log"
+$XT classify -t 1 -q -m $M $D/a.tif 2> $D/p.txt > /dev/null
+[ ! -s $D/p.txt ] || fail "-q still writes progress"
+# timing covers the whole job (the README's xl model: its global context encoder runs after the
+# last region): "seconds" is the job's wall time, per-phase seconds beside it
+$XT make-image $D/big.tif --size 1536x1536
+T0=$(date +%s.%N)
+$XT classify -t 1 --json -q -m models/synth_xl.safetensors $D/big.tif > $D/xl.json
+T1=$(date +%s.%N)
+awk -v t0=$T0 -v t1=$T1 '/"seconds"/ { sub(/.*"seconds": /, ""); s = $0 + 0; w = t1 - t0;
+    if (s < 0.85 * w - 0.05 || s > w) { print "seconds " s ", wall " w; exit 1 } }' $D/xl.json || fail "seconds is not the wall time"
+grep -q '"phase_seconds": {"load": [0-9.]*, "read": [0-9.]*, "encode": [0-9.]*, "context": [0-9.]*}' $D/xl.json || fail "phase seconds"
+$XT classify -t 1 -m models/synth_xl.safetensors $D/big.tif 2> $D/pxl.txt > /dev/null
+grep -q "^xt classify: context: 2 layers" $D/pxl.txt && grep -q "^xt classify: context: done" $D/pxl.txt || fail "no context phase: $(cat $D/pxl.txt)"
 if command -v script > /dev/null; then
     script -qec "$XT classify -t 1 -m $M $D/a.tif" /dev/null > $D/tty.txt 2>&1 || true
     grep -q "regions/s" $D/tty.txt || fail "no progress line on a terminal"
     script -qec "$XT classify -t 1 --quiet -m $M $D/a.tif" /dev/null > $D/tty2.txt 2>&1 || true
     ! grep -q "regions/s" $D/tty2.txt || fail "--quiet still shows progress"
 fi
+# threads: passive OpenMP waiting unless the user chose (xt re-executes itself with it set)
+env -u OMP_WAIT_POLICY -u GOMP_SPINCOUNT $XT --version | grep -q "OMP_WAIT_POLICY=passive" || fail "default wait policy is not passive"
+OMP_WAIT_POLICY=active $XT --version | grep -q "OMP_WAIT_POLICY=active GOMP_SPINCOUNT=(unset)" || fail "the user's OMP_WAIT_POLICY overridden"
+env -u OMP_WAIT_POLICY GOMP_SPINCOUNT=1000 $XT --version | grep -q "OMP_WAIT_POLICY=(unset) GOMP_SPINCOUNT=1000" || fail "the user's GOMP_SPINCOUNT overridden"
 # bad options
 if $XT classify -m $M --std 1,0,1 $D/a.tif 2> /dev/null; then fail "std 0 accepted"; fi
 if $XT classify -m $M --batch 0 $D/a.tif 2> /dev/null; then fail "batch 0 accepted"; fi

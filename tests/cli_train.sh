@@ -33,6 +33,13 @@ if cmp -s "$D/full.safetensors" "$D/other.safetensors"; then exit 1; fi
 # eval reads the checkpoint (img_size from its train_state)
 $XT eval -m "$D/full.safetensors" --data "$D/img/train.csv" -q | tee "$D/eval.log"
 grep -q "6 images, top-1" "$D/eval.log"
+# progress into a log: plain lines, no carriage returns, the job's time last
+$XT eval -m "$D/full.safetensors" --data "$D/img/train.csv" > /dev/null 2> "$D/eval.err"
+! grep -q "$(printf '\r')" "$D/eval.err"
+grep -q "^xt eval: evaluate: 6 images" "$D/eval.err" && grep -q "^xt eval: done in" "$D/eval.err"
+$XT train -c "$D/cfg.json" --data "$D/img/train.csv" -t 1 -o "$D/log.safetensors" > /dev/null 2> "$D/train.err"
+grep -q "^xt train: train: 4 steps" "$D/train.err" && grep -q "^step 2/4  loss [0-9.]*  lr .*ETA 00:00:" "$D/train.err"
+grep -q "^xt train: done in" "$D/train.err"
 # iNaturalist 2018 layout: images / annotations (not in image order) / categories
 cat > "$D/img/inat.json" <<'JSON'
 {"images": [{"id": 10, "file_name": "a0.png", "width": 80, "height": 70}, {"id": 11, "file_name": "a1.png"},

@@ -19,15 +19,37 @@ int xt_cli_fail(void);                      // prints "xt: <error buffer>", retu
 int xt_cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int xt_cli_parse_int(const char *s, const char *opt, int lo, int hi, int *out);
 
-// progress line (progress.c): on stderr only when it is a terminal and not quiet
+// GNU option forms (args.c): argv rewritten so each command's own loop sees "--name VALUE" for
+// "--name=VALUE", "-k VALUE" for "-kVALUE" (value_opts: the space-separated options that take a
+// value), operands after "--" as "./-name"; a flag (flag_opts) given "=VALUE" is an error (-1).
+typedef struct xt_cli_args {
+    int argc, n_own;
+    char **argv, **own; // own: the strings made here
+} xt_cli_args;
+int xt_cli_args_gnu(const char *value_opts, const char *flag_opts, int argc, char **argv, xt_cli_args *out);
+void xt_cli_args_free(xt_cli_args *a);
+
+// Progress of a whole job, phase by phase, on stderr (progress.c): on a terminal a self-overwriting
+// line per phase with its rate and ETA; on a file or pipe a few plain lines (each phase's start,
+// about every 10 %, its end, then the job's wall time); nothing when quiet. Usage:
+//     xt_progress pg;  xt_progress_init(&pg, "classify", quiet);      // the job's clock starts
+//     xt_progress_phase(&pg, "read+encode", n_regions, "regions");   // per phase
+//     xt_progress_add(&pg, n);  (or xt_progress_set(&pg, done); xt_progress_note(&pg, "loss %.3f", l))
+//     double seconds = xt_progress_end(&pg);                          // the job's wall time
 typedef struct xt_progress {
-    const char *what;
+    const char *what, *phase, *unit;
     long total, done;
-    double t0, last;
-    int on;
+    double t0, tphase, last; // job start, phase start, last terminal update
+    int on, tty, next_tenth;
+    char note[96]; // shown after the counts (e.g. the loss)
 } xt_progress;
-void xt_progress_init(xt_progress *p, const char *what, long total, int quiet);
+void xt_progress_init(xt_progress *p, const char *what, int quiet);
+void xt_progress_phase(xt_progress *p, const char *phase, long total, const char *unit);
+void xt_progress_set(xt_progress *p, long done);
 void xt_progress_add(xt_progress *p, long n);
-void xt_progress_end(xt_progress *p);
+void xt_progress_note(xt_progress *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+double xt_progress_eta(const xt_progress *p); // seconds left in the phase at its rate so far
+double xt_progress_end(xt_progress *p); // ends the last phase; returns seconds since init
+void xt_progress_abort(xt_progress *p);  // on failure: ends the terminal line, prints nothing more
 
 #endif

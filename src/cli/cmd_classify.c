@@ -44,16 +44,20 @@ int xt_cmd_classify(int argc, char **argv) {
         else return xt_cli_usage_error("classify", "more than one image (%s, %s)", a.image, o);
     }
     if (!a.model || !a.image) return xt_cli_usage_error("classify", "%s", !a.model ? "no model (-m MODEL)" : "no image");
+    xt_progress pg;
+    xt_progress_init(&pg, "classify", a.quiet); // the job's clock: model load to the last layer
     xt_stream s;
     float *logits = NULL;
     double *probs = NULL;
     int *order = NULL, rc = 1;
     if (xt_stream_open(&s, &a) < 0) goto done;
+    double t_load = xt_time() - pg.t0;
     int K = s.mi->num_classes;
     logits = xt_xmalloc(sizeof *logits * K);
     probs = xt_xmalloc(sizeof *probs * K);
     order = xt_xmalloc(sizeof *order * K);
-    if (xt_cli_stream_run(&s, "classify", NULL, NULL, logits) < 0) goto done;
+    if (xt_cli_stream_run(&s, &pg, NULL, NULL, logits) < 0) goto done;
+    double secs = xt_progress_end(&pg), t_ctx = s.t_sink + s.t_context;
     double mx = -INFINITY, sum = 0;
     for (int i = 0; i < K; i++) mx = logits[i] > mx ? logits[i] : mx;
     for (int i = 0; i < K; i++) sum += probs[i] = exp((double)logits[i] - mx);
@@ -91,9 +95,11 @@ int xt_cmd_classify(int argc, char **argv) {
             }
             printf("}");
         }
-        printf("],\n \"seconds\": %.3f}\n", s.t_total);
+        printf("],\n \"seconds\": %.3f, \"phase_seconds\": {\"load\": %.3f, \"read\": %.3f, \"encode\": %.3f, \"context\": %.3f}}\n",
+               secs, t_load, s.t_read, s.t_encode, t_ctx);
     } else {
-        printf("%s: %d x %d, %d rows x %d columns of %d px regions, %.2f s\n", a.image, s.ri->width, s.ri->height, s.HP, s.WP, s.S, s.t_total);
+        printf("%s: %d x %d, %d rows x %d columns of %d px regions, %.2f s (load %.2f, read %.2f, encode %.2f, context %.2f)\n",
+               a.image, s.ri->width, s.ri->height, s.HP, s.WP, s.S, secs, t_load, s.t_read, s.t_encode, t_ctx);
         for (int i = 0; i < topk; i++) {
             const char *nm = class_name(s.cfg, order[i]);
             printf("%2d. class %-4d %s%s%7.3f %%  (logit %.5f)\n", i + 1, order[i], nm ? nm : "", nm ? "  " : "",
@@ -102,7 +108,10 @@ int xt_cmd_classify(int argc, char **argv) {
     }
     rc = 0;
 done:
-    if (rc) xt_cli_fail();
+    if (rc) {
+        xt_progress_abort(&pg);
+        xt_cli_fail();
+    }
     xt_stream_close(&s);
     free(logits);
     free(probs);

@@ -60,11 +60,14 @@ int xt_cmd_embed(int argc, char **argv) {
     }
     if (!a.model || !a.image || !out)
         return xt_cli_usage_error("embed", "%s", !a.model ? "no model (-m MODEL)" : !a.image ? "no image" : "no output (-o OUT.tif)");
+    xt_progress pg;
+    xt_progress_init(&pg, "embed", a.quiet); // the job's clock: model load to the closed file
     xt_stream s;
     emb_state es = {&s, NULL, NULL};
     xt_georef g = {0};
     int rc = 1;
     if (xt_stream_open(&s, &a) < 0) goto done;
+    double t_load = xt_time() - pg.t0;
     const xt_xtmodel_info *mi = s.mi;
     if (s.S % mi->feat_w || s.S % mi->feat_h || s.S / mi->feat_w != s.S / mi->feat_h) {
         xt_error("embed", "token stride is not an integer (%d px regions, %d x %d tokens)", s.S, mi->feat_h, mi->feat_w);
@@ -81,16 +84,22 @@ int xt_cmd_embed(int argc, char **argv) {
                        .tile_w = tile, .tile_h = tile, .compression = comp, .geo = in_geo->has_transform || in_geo->n_keys ? &g : NULL};
     es.row = xt_malloc_checked(sizeof(float) * mi->feat_c * mi->feat_h * to.width, "feature row");
     if (!es.row || !(es.w = xt_tiff_writer_open(out, &to))) goto done;
-    if (xt_cli_stream_run(&s, "embed", on_batch, &es, NULL) < 0) goto done;
+    if (xt_cli_stream_run(&s, &pg, on_batch, &es, NULL) < 0) goto done;
     xt_tiff_writer *w = es.w;
     es.w = NULL;
+    double t1 = xt_time();
     if (xt_tiff_writer_close(w) < 0) goto done;
+    double t_write = s.t_sink + xt_time() - t1;
+    double secs = xt_progress_end(&pg);
     if (!a.quiet)
-        fprintf(stderr, "xt embed: %s: %d x %d tokens x %d channels (stride %d px), %d regions in %.2f s\n", out, to.width,
-                to.height, to.bands, stride, s.HP * s.WP, s.t_total);
+        fprintf(stderr, "xt embed: %s: %d x %d tokens x %d channels (stride %d px), %d regions in %.2f s (load %.2f, read %.2f, encode %.2f, write %.2f)\n",
+                out, to.width, to.height, to.bands, stride, s.HP * s.WP, secs, t_load, s.t_read, s.t_encode, t_write);
     rc = 0;
 done:
-    if (rc) xt_cli_fail();
+    if (rc) {
+        xt_progress_abort(&pg);
+        xt_cli_fail();
+    }
     if (es.w) xt_tiff_writer_abort(es.w);
     free(es.row);
     xt_georef_free(&g);

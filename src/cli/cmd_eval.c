@@ -12,15 +12,16 @@ static void help(void) {
            "centre S x S window and prints top-1, top-5, per-class accuracy and the most confused pairs.\n\n"
            "  --root DIR   image folder for relative paths         [the data file's folder]\n"
            "  --batch N    images per forward                      [8]\n"
-           "  -t N         threads                                 [all cores]\n"
-           "  -q           no progress line\n");
+           "  -t N         threads (also --threads)                [all cores]\n"
+           "  -q           no progress (also --quiet)\n"
+           "  (-m also --model; --opt=VALUE and -tN forms accepted)\n");
 }
 
 static void progress(void *u, int64_t done, int64_t total, double top1, double a, double sec) {
-    if (*(int *)u) return;
-    fprintf(stderr, "\reval %lld/%lld  top-1 so far %.2f%%  %.3f s/image ", (long long)done, (long long)total,
-            100 * top1, sec);
-    if (done == total) fputc('\n', stderr);
+    xt_progress *pg = u;
+    if (!pg->phase) xt_progress_phase(pg, "evaluate", (long)total, "images");
+    xt_progress_note(pg, "top-1 so far %.2f %%", 100 * top1);
+    xt_progress_set(pg, (long)done);
 }
 
 int xt_cmd_eval(int argc, char **argv) {
@@ -29,17 +30,19 @@ int xt_cmd_eval(int argc, char **argv) {
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) { help(); return 0; }
-        else if (!strcmp(a, "-m") && v) model = argv[++i];
+        else if ((!strcmp(a, "-m") || !strcmp(a, "--model")) && v) model = argv[++i];
         else if (!strcmp(a, "--data") && v) data = argv[++i];
         else if (!strcmp(a, "--root") && v) root = argv[++i];
         else if (!strcmp(a, "--img-size") && v) { if (xt_cli_parse_int(argv[++i], "--img-size", 1, 1 << 16, &S)) return xt_cli_fail(); }
         else if (!strcmp(a, "--batch") && v) { if (xt_cli_parse_int(argv[++i], "--batch", 1, 4096, &batch)) return xt_cli_fail(); }
-        else if (!strcmp(a, "-t") && v) { if (xt_cli_parse_int(argv[++i], "-t", 1, 1024, &threads)) return xt_cli_fail(); }
-        else if (!strcmp(a, "-q")) quiet = 1;
+        else if ((!strcmp(a, "-t") || !strcmp(a, "--threads")) && v) { if (xt_cli_parse_int(argv[++i], "-t", 1, 1024, &threads)) return xt_cli_fail(); }
+        else if (!strcmp(a, "-q") || !strcmp(a, "--quiet")) quiet = 1;
         else return xt_cli_usage_error("eval", "unknown option '%s'", a);
     }
     if (!model || !data) return xt_cli_usage_error("eval", "need -m MODEL and --data SPEC");
     xt_set_threads(threads);
+    xt_progress pg;
+    xt_progress_init(&pg, "eval", quiet); // the job's clock: model load to the last image
     xt_st *st = xt_st_open(model);
     if (!st) return xt_cli_fail();
     xt_json *cfg = NULL, *ts = NULL;
@@ -58,10 +61,10 @@ int xt_cmd_eval(int argc, char **argv) {
     if (xt_dataset_open(&d, data, root)) goto fail;
     int K = xt_xt_train_num_classes(m);
     conf = calloc((size_t)K * K, sizeof *conf);
-    double top1, top5, t0 = xt_time();
-    if (!conf || xt_train_evaluate(m, &P, &d, root, S, batch, &top1, &top5, conf, progress, &quiet)) goto fail;
-    printf("%s on %s: %d images, top-1 %.2f%%, top-5 %.2f%% (%.1f s)\n", model, data, d.n, 100 * top1, 100 * top5,
-           xt_time() - t0);
+    double top1, top5;
+    if (!conf || xt_train_evaluate(m, &P, &d, root, S, batch, &top1, &top5, conf, progress, &pg)) goto fail;
+    double secs = xt_progress_end(&pg);
+    printf("%s on %s: %d images, top-1 %.2f%%, top-5 %.2f%% (%.1f s)\n", model, data, d.n, 100 * top1, 100 * top5, secs);
     printf("per class (label: correct/total):");
     for (int k = 0; k < K && k < 50; k++) {
         int64_t n = 0;
@@ -82,6 +85,7 @@ int xt_cmd_eval(int argc, char **argv) {
     rc = 0;
     goto done;
 fail:
+    xt_progress_abort(&pg);
     rc = xt_cli_fail();
 done:
     free(conf);

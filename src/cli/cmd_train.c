@@ -32,9 +32,23 @@ static int read_opts(const xt_json *j, topts *o) {
     return 0;
 }
 
+typedef struct {
+    xt_progress pg;
+    int64_t first; // the step this run starts at (a resumed run continues at its checkpoint's)
+} train_progress;
+
+// one line per step, on a terminal as in a log (the loss curve is the point), with the ETA
 static void progress(void *u, int64_t step, int64_t total, double loss, double lr, double sec) {
-    if (*(int *)u) return;
-    fprintf(stderr, "step %lld/%lld  loss %.4f  lr %.3g  %.2f s/step\n", (long long)step, (long long)total, loss, lr, sec);
+    train_progress *tp = u;
+    if (!tp->pg.on) return;
+    if (!tp->pg.phase) {
+        tp->first = step - 1;
+        xt_progress_phase(&tp->pg, "train", (long)(total - tp->first), "steps");
+    }
+    tp->pg.done = (long)(step - tp->first);
+    int eta = (int)(xt_progress_eta(&tp->pg) + 0.5);
+    fprintf(stderr, "step %lld/%lld  loss %.4f  lr %.3g  %.2f s/step  ETA %02d:%02d:%02d\n", (long long)step, (long long)total, loss, lr,
+            sec, eta / 3600, eta / 60 % 60, eta % 60);
 }
 
 static void help(void) {
@@ -67,8 +81,9 @@ static void help(void) {
            "  --no-augment     no random crop / flip\n"
            "  --save-every N   checkpoint every N steps (0: at the end)     [0]\n"
            "  --stop-after N   stop (with a checkpoint) after global step N (tests, interruption)\n"
-           "  -t N             threads                                      [all cores]\n"
-           "  -q               no progress lines\n");
+           "  -t N             threads (also --threads)                     [all cores]\n"
+           "  -q               no progress lines (also --quiet)\n"
+           "Options may follow operands; --opt=VALUE and -tN forms are accepted.\n");
 }
 
 int xt_cmd_train(int argc, char **argv) {
@@ -77,6 +92,8 @@ int xt_cmd_train(int argc, char **argv) {
     double stop_after = -1;
     topts o;
     defaults(&o);
+    train_progress tp = {0};
+    xt_progress_init(&tp.pg, "train", 0); // the job's clock; -q is applied after the flags
     // first pass: files; flags are applied after the config is read
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) { help(); return 0; }
@@ -131,8 +148,8 @@ int xt_cmd_train(int argc, char **argv) {
         if (!strcmp(a, "--val") && v) { if (tr) snprintf(o.val, sizeof o.val, "%s", v); i++; continue; }
         if (!strcmp(a, "--root") && v) { if (tr) snprintf(o.root, sizeof o.root, "%s", v); i++; continue; }
         if (!strcmp(a, "--no-augment")) { if (tr) o.t.augment = 0; continue; }
-        if (!strcmp(a, "-q")) { quiet = 1; continue; }
-        if (!strcmp(a, "-t") && v) { if (xt_cli_parse_int(v, "-t", 1, 1024, &threads)) goto fail; i++; continue; }
+        if (!strcmp(a, "-q") || !strcmp(a, "--quiet")) { quiet = 1; continue; }
+        if ((!strcmp(a, "-t") || !strcmp(a, "--threads")) && v) { if (xt_cli_parse_int(v, "-t", 1, 1024, &threads)) goto fail; i++; continue; }
         NUM("--img-size", o.t.img_size);
         NUM("--batch", o.t.batch);
         NUM("--steps", o.t.steps);
@@ -159,9 +176,11 @@ int xt_cmd_train(int argc, char **argv) {
     o.t.out = out;
     o.t.stop_after = stop_after;
     o.t.progress = progress;
-    o.t.progress_u = &quiet;
+    o.t.progress_u = &tp;
+    tp.pg.on &= !quiet;
     xt_train_result res;
     if (xt_train_run(mcfg, ist, resume != NULL, &o.t, &res)) goto fail;
+    xt_progress_end(&tp.pg);
     if (init && !resume)
         printf("init: %d tensors loaded from %s, %d freshly initialised%s%s%s\n", res.init.loaded, init, res.init.fresh,
                res.init.fresh ? " (" : "", res.init.fresh_groups, res.init.fresh ? ")" : "");
@@ -171,6 +190,7 @@ int xt_cmd_train(int argc, char **argv) {
     rc = 0;
     goto done;
 fail:
+    xt_progress_abort(&tp.pg);
     rc = xt_cli_fail();
 done:
     free(cfgtext);

@@ -3,25 +3,37 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
 #include "core/core.h"
 
+#define STREAM_VALUES "-m --model -t --threads --batch --bands --mean --std --scale --nodata --cache --mem"
 static const struct {
     const char *name;
     int (*fn)(int, char **);
     const char *help;
+    // GNU forms (args.c): the options taking a value, the flags; values NULL: argv as given
+    const char *values, *flags;
 } commands[] = {
-    {"verify", xt_cmd_verify, "run a model file on its input.* tensors and compare with expected.*"},
-    {"info", xt_cmd_info, "describe a model file or an image (size, bands, tiling, georeferencing)"},
-    {"convert", xt_cmd_convert, "convert a PyTorch checkpoint (.ckpt/.pth) into a model file"},
-    {"make-image", xt_cmd_make_image, "write a procedural test raster of any size (bounded memory)"},
-    {"classify", xt_cmd_classify, "classify an image of any size with an xT model (streaming)"},
-    {"embed", xt_cmd_embed, "write the stitched region features of an image as a float GeoTIFF"},
-    {"train", xt_cmd_train, "train an xT classifier (CPU; checkpoints, --resume)"},
-    {"eval", xt_cmd_eval, "top-1 / top-5 accuracy of an xT classifier on a dataset"},
-    {"detect", xt_cmd_detect, "find vessels in a whole xView3-SAR scene (CSV, GeoJSON, GeoTIFF maps)"},
-    {"score", xt_cmd_score, "xView3-SAR leaderboard metric of a prediction CSV against labels"},
+    {"verify", xt_cmd_verify, "run a model file on its input.* tensors and compare with expected.*", "-o -t --threads", "-q --quiet --help"},
+    {"info", xt_cmd_info, "describe a model file or an image (size, bands, tiling, georeferencing)", "", "--json --help"},
+    {"convert", xt_cmd_convert, "convert a PyTorch checkpoint (.ckpt/.pth) into a model file",
+     "-o --config --set --with-io --from --prefix", "-q --keep-optimizer --help"},
+    {"make-image", xt_cmd_make_image, "write a procedural test raster of any size (bounded memory)",
+     "--size --bands --type --tile --compress --seed --geo --from-tensor", "--striped --planar --bigtiff --help"},
+    {"classify", xt_cmd_classify, "classify an image of any size with an xT model (streaming)", STREAM_VALUES " -k --top",
+     "-q --quiet --json --help"},
+    {"embed", xt_cmd_embed, "write the stitched region features of an image as a float GeoTIFF", STREAM_VALUES " -o --output --compress",
+     "-q --quiet --help"},
+    {"train", xt_cmd_train, "train an xT classifier (CPU; checkpoints, --resume)",
+     "-c --init --resume -o --export --data --val --root --img-size --batch --steps --epochs --lr --min-lr-ratio --warmup --wd "
+     "--clip --grad-ratio --seed --save-every --stop-after -t --threads",
+     "-q --quiet --no-augment --help"},
+    {"eval", xt_cmd_eval, "top-1 / top-5 accuracy of an xT classifier on a dataset", "-m --model --data --root --img-size --batch -t --threads",
+     "-q --quiet --help"},
+    {"detect", xt_cmd_detect, "find vessels in a whole xView3-SAR scene (CSV, GeoJSON, GeoTIFF maps)", NULL, NULL},
+    {"score", xt_cmd_score, "xView3-SAR leaderboard metric of a prediction CSV against labels", NULL, NULL},
 };
 
 int xt_cli_fail(void) {
@@ -57,7 +69,20 @@ static void usage(FILE *f) {
     fprintf(f, "\n'xt <command> --help' lists the options of a command.\n");
 }
 
+// Waiting OpenMP threads: libgomp's default spins up to ~300,000 iterations before sleeping, so
+// on a machine with one other busy process a thread waiting at a barrier burns the time slice
+// its partner needs (measured 30-40x slower). Passive waiting costs a few microseconds per
+// parallel region instead. libgomp reads OMP_WAIT_POLICY / GOMP_SPINCOUNT when it is loaded,
+// before main(), so when the user has set neither, xt sets OMP_WAIT_POLICY=passive and executes
+// itself again (once: the variable is then set). A user's own setting always wins.
+static void thread_policy(char **argv) {
+    if (getenv("OMP_WAIT_POLICY") || getenv("GOMP_SPINCOUNT")) return;
+    if (setenv("OMP_WAIT_POLICY", "passive", 1) == 0) execv("/proc/self/exe", argv);
+    // no re-execution possible (no /proc): the runtime's default policy stays for this process
+}
+
 int main(int argc, char **argv) {
+    thread_policy(argv);
     if (argc < 2) {
         usage(stderr);
         return 2;
@@ -67,11 +92,20 @@ int main(int argc, char **argv) {
         return 0;
     }
     if (!strcmp(argv[1], "--version")) {
-        printf("xt %s\n", XT_VERSION);
+        const char *w = getenv("OMP_WAIT_POLICY"), *sc = getenv("GOMP_SPINCOUNT");
+        printf("xt %s\nOpenMP waiting: OMP_WAIT_POLICY=%s GOMP_SPINCOUNT=%s\n", XT_VERSION, w ? w : "(unset)", sc ? sc : "(unset)");
         return 0;
     }
-    for (size_t i = 0; i < sizeof commands / sizeof *commands; i++)
-        if (!strcmp(argv[1], commands[i].name)) return commands[i].fn(argc - 1, argv + 1);
+    for (size_t i = 0; i < sizeof commands / sizeof *commands; i++) {
+        if (strcmp(argv[1], commands[i].name)) continue;
+        if (!commands[i].values) return commands[i].fn(argc - 1, argv + 1);
+        xt_cli_args a;
+        int rc = xt_cli_args_gnu(commands[i].values, commands[i].flags, argc - 1, argv + 1, &a) < 0
+                     ? xt_cli_usage_error(commands[i].name, "%s", xt_error_buffer())
+                     : commands[i].fn(a.argc, a.argv);
+        xt_cli_args_free(&a);
+        return rc;
+    }
     fprintf(stderr, "xt: unknown command '%s'\n", argv[1]);
     usage(stderr);
     return 2;

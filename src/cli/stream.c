@@ -84,25 +84,34 @@ int xt_stream_parse_opt(xt_stream_args *a, int argc, char **argv, int *i) {
 }
 
 static void on_progress(void *u, int64_t done, int64_t total) {
-    xt_progress *pg = u;
-    xt_progress_add(pg, (long)(done - pg->done));
+    (void)total;
+    xt_progress_set(u, (long)done);
 }
 
-int xt_cli_stream_run(xt_stream *s, const char *what, int (*on_batch)(void *u, int rr, int rc0, int n, const float *feat),
+static void on_context(void *u, int64_t done, int64_t total) {
+    xt_progress *pg = u;
+    if (done == 0) xt_progress_phase(pg, "context", (long)total, "layers");
+    xt_progress_set(pg, (long)done);
+}
+
+int xt_cli_stream_run(xt_stream *s, xt_progress *pg, int (*on_batch)(void *u, int rr, int rc0, int n, const float *feat),
                       void *u, float *logits) {
-    xt_progress pg;
-    xt_progress_init(&pg, what, (long)s->HP * s->WP, s->a.quiet);
+    int global = logits && !s->mi->streaming && s->mi->head == XT_HEAD_XL;
+    xt_progress_phase(pg, logits ? "read+encode" : "read+encode+write", (long)s->HP * s->WP, "regions");
+    if (global) xt_progress_note(pg, "then the context encoder");
     s->a.progress = on_progress;
-    s->a.progress_user = &pg;
+    s->a.context_progress = on_context;
+    s->a.progress_user = pg;
     int rc = logits ? xt_stream_classify(s, logits) : xt_stream_run(s, on_batch, u);
-    xt_progress_end(&pg);
     s->a.progress = NULL;
+    s->a.context_progress = NULL;
     if (rc == 0 && getenv("XT_STREAM_STATS")) {
         long dec;
         size_t high;
         xt_raster_stats(s->r, &dec, &high);
-        fprintf(stderr, "xt: stream: %d regions, read %.2f s, encode %.2f s, %ld blocks decoded, cache high-water %.1f MiB, peak RSS %.1f MiB\n",
-                s->HP * s->WP, s->t_read, s->t_encode, dec, high / 1048576.0, xt_peak_rss() / 1048576.0);
+        fprintf(stderr, "xt: stream: %d regions, read %.2f s, encode %.2f s, %s %.2f s, %ld blocks decoded, cache high-water %.1f MiB, peak RSS %.1f MiB\n",
+                s->HP * s->WP, s->t_read, s->t_encode, logits ? "context" : "write", s->t_sink + s->t_context, dec, high / 1048576.0,
+                xt_peak_rss() / 1048576.0);
     }
     return rc;
 }

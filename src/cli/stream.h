@@ -5,6 +5,7 @@
 
 #include <stdio.h>
 
+#include "cli/cli.h"
 #include "run/stream.h"
 
 // Parses one shared option at argv[*i] (advancing *i past its value). Returns 1 if consumed,
@@ -12,9 +13,11 @@
 int xt_stream_parse_opt(xt_stream_args *a, int argc, char **argv, int *i);
 // Help text of the shared options.
 void xt_stream_help(FILE *f);
-// xt_stream_run / xt_stream_classify with the progress line ("what") and, when the environment
-// has XT_STREAM_STATS, a timing/memory line on stderr. logits NULL: xt_stream_run(on_batch, u).
-int xt_cli_stream_run(xt_stream *s, const char *what, int (*on_batch)(void *u, int rr, int rc0, int n, const float *feat),
+// xt_stream_run / xt_stream_classify reporting to pg (started by the command: its phases
+// "read+encode" — "read+encode+write" for embed — then, global context modes, "context") and,
+// when the environment has XT_STREAM_STATS, a timing/memory line on stderr. logits NULL:
+// xt_stream_run(on_batch, u). The caller ends pg.
+int xt_cli_stream_run(xt_stream *s, xt_progress *pg, int (*on_batch)(void *u, int rr, int rc0, int n, const float *feat),
                       void *u, float *logits);
 
 #endif

@@ -115,8 +115,11 @@ void xt_sbuf_free(xt_sbuf *s);
 char *xt_fmt_pyfloat(char *buf, double x);
 
 // A whole file (or stream) as a NUL-terminated buffer of *len bytes (free with free()); NULL +
-// error "<where>: <path>: cannot open" / "larger than N MiB" / "read error". (file.c)
+// error "<where>: <path>: cannot open: <errno text>" / "larger than N MiB" / "read error". (file.c)
 char *xt_read_file(const char *path, size_t max, size_t *len, const char *where);
+// What a file's first bytes say it is ("a TIFF image", "a PNG image", "a zip archive (...)"...),
+// for messages when a file of the wrong kind is given; NULL when not recognised. (file.c)
+const char *xt_file_kind(const void *bytes, size_t n);
 
 // ---------------------------------------------------------------------------------------------
 // GEMM (gemm.c): row-major, BLAS-backed, with a naive reference for tests.

@@ -1,11 +1,28 @@
 // file.c — whole files read into memory (configs, dataset lists), with a size cap.
+#include <errno.h>
 #include <string.h>
 
 #include "core/core.h"
 
+const char *xt_file_kind(const void *bytes, size_t n) {
+    const unsigned char *m = bytes;
+    if (n >= 4 && ((m[0] == 'I' && m[1] == 'I' && m[2] == 42 && m[3] == 0) || (m[0] == 'M' && m[1] == 'M' && m[2] == 0 && m[3] == 42)))
+        return "a TIFF image";
+    if (n >= 4 && ((m[0] == 'I' && m[1] == 'I' && m[2] == 43 && m[3] == 0) || (m[0] == 'M' && m[1] == 'M' && m[2] == 0 && m[3] == 43)))
+        return "a BigTIFF image";
+    if (n >= 8 && !memcmp(m, "\x89PNG\r\n\x1a\n", 8)) return "a PNG image";
+    if (n >= 3 && m[0] == 0xFF && m[1] == 0xD8 && m[2] == 0xFF) return "a JPEG image";
+    if (n >= 12 && !memcmp(m, "\0\0\0\x0cjP  \r\n\x87\n", 12)) return "a JPEG 2000 image";
+    if (n >= 4 && !memcmp(m, "PK\x03\x04", 4)) return "a zip archive (a PyTorch checkpoint? convert it with `xt convert`)";
+    if (n >= 2 && m[0] == 0x80 && m[1] >= 2 && m[1] <= 5) return "a pickle (a PyTorch checkpoint? convert it with `xt convert`)";
+    if (n >= 2 && m[0] == 0x1f && m[1] == 0x8b) return "a gzip file";
+    if (n >= 5 && !memcmp(m, "<VRTD", 5)) return "a GDAL VRT file";
+    return NULL;
+}
+
 char *xt_read_file(const char *path, size_t max, size_t *len, const char *where) {
     FILE *f = fopen(path, "rb");
-    if (!f) { xt_error(where, "%s: cannot open", path); return NULL; }
+    if (!f) { xt_error(where, "%s: cannot open: %s", path, strerror(errno)); return NULL; }
     size_t n = 0, cap = 65536;
     char *s = xt_xmalloc(cap + 1);
     for (;;) {

@@ -14,6 +14,7 @@
 #include <setjmp.h>
 #include <stdio.h>
 #include <stdarg.h>
+#include <errno.h>
 #include <string.h>
 
 #include <geotiff/xtiffio.h>
@@ -359,7 +360,7 @@ static void seq_close(xt_raster *r) {
 // Opens the decoder and reads the header; fills info on first open, checks it after.
 static int png_open(xt_raster *r) {
     r->fp = fopen(r->path, "rb");
-    if (!r->fp) return xt_error("raster", "%s: cannot open", r->path);
+    if (!r->fp) return xt_error("raster", "%s: cannot open: %s", r->path, strerror(errno));
     r->png = png_create_read_struct(PNG_LIBPNG_VER_STRING, r, png_err_fn, png_warn_fn);
     r->pinfo = r->png ? png_create_info_struct(r->png) : NULL;
     if (!r->pinfo) return xt_error("raster", "%s: out of memory", r->path);
@@ -389,7 +390,7 @@ static int png_open(xt_raster *r) {
 
 static int jpeg_open(xt_raster *r) {
     r->fp = fopen(r->path, "rb");
-    if (!r->fp) return xt_error("raster", "%s: cannot open", r->path);
+    if (!r->fp) return xt_error("raster", "%s: cannot open: %s", r->path, strerror(errno));
     r->jd = xt_xcalloc(1, sizeof *r->jd);
     r->je = xt_xcalloc(1, sizeof *r->je);
     r->jd->err = jpeg_std_error(&r->je->pub);
@@ -588,8 +589,8 @@ static int tiff_open(xt_raster *r) {
 
 static int sniff(const char *path, int *src) {
     FILE *f = fopen(path, "rb");
-    if (!f) return xt_error("raster", "%s: cannot open", path);
-    unsigned char m[8] = {0};
+    if (!f) return xt_error("raster", "%s: cannot open: %s", path, strerror(errno));
+    unsigned char m[16] = {0};
     size_t n = fread(m, 1, sizeof m, f);
     fclose(f);
     if (n >= 4 && ((m[0] == 'I' && m[1] == 'I' && (m[2] == 42 || m[2] == 43) && m[3] == 0) ||
@@ -597,7 +598,10 @@ static int sniff(const char *path, int *src) {
         *src = SRC_TIFF;
     else if (n >= 8 && !memcmp(m, "\x89PNG\r\n\x1a\n", 8)) *src = SRC_PNG;
     else if (n >= 3 && m[0] == 0xFF && m[1] == 0xD8 && m[2] == 0xFF) *src = SRC_JPEG;
-    else return xt_error("raster", "%s: not an image (TIFF, BigTIFF, PNG or JPEG)", path);
+    else {
+        const char *kind = n >= 9 && m[8] == '{' ? "a model file (safetensors)" : xt_file_kind(m, n);
+        return xt_error("raster", "%s: %s%snot an image xt reads (TIFF, BigTIFF, PNG or JPEG)", path, kind ? kind : "", kind ? ", " : "");
+    }
     return 0;
 }
 

@@ -49,6 +49,9 @@ static int st_parse(xt_st *st) {
     if (st->map_size < 8) return st_fail(st, "file too short (%zu bytes) for a safetensors header", st->map_size);
     uint64_t hlen;
     memcpy(&hlen, st->map, 8); // little-endian hosts only (x86-64, arm64)
+    const char *kind = xt_file_kind(st->map, st->map_size);
+    if (kind && !(hlen <= st->map_size - 8 && ((const char *)st->map)[8] == '{'))
+        return st_fail(st, "%s, not a model file (.safetensors)", kind);
     if (hlen > st->map_size - 8)
         return st_fail(st, "header length %llu runs past the end of the file (%zu bytes)", (unsigned long long)hlen, st->map_size);
     if (hlen > 100u << 20) return st_fail(st, "header length %llu is absurd (> 100 MiB)", (unsigned long long)hlen);

@@ -35,6 +35,8 @@ struct xt_ctx {
     int n_win;
     xt_context_pass pass; // the context layers' per-pass state (HyperAttention's draws)
     xt_arena ws;          // layer workspace, sized lazily
+    void (*progress)(void *u, int64_t done, int64_t total);
+    void *progress_u;
     int failed;
 };
 
@@ -117,9 +119,17 @@ static int ensure_ws(xt_ctx *c, int Lmax) {
 static int run_layers(xt_ctx *c, float *x, int L, const char *sfx) {
     const xt_xtmodel *m = c->m;
     if (ensure_ws(c, L)) return -1;
-    for (int i = 0; i < m->info.n_layers; i++)
+    if (c->progress) c->progress(c->progress_u, 0, m->info.n_layers);
+    for (int i = 0; i < m->info.n_layers; i++) {
         if (xt_context_layer_forward(&m->ctx, &c->pass, i, x, L, &c->ws, c->tapping ? &c->tap : NULL, sfx)) return -1;
+        if (c->progress) c->progress(c->progress_u, i + 1, m->info.n_layers);
+    }
     return 0;
+}
+
+void xt_ctx_set_progress(xt_ctx *c, void (*fn)(void *u, int64_t done, int64_t total), void *u) {
+    c->progress = fn;
+    c->progress_u = u;
 }
 
 // one window: tokens seq[s, e) (+ the global cls if e == L + 1), with a fresh cls appended

@@ -33,6 +33,9 @@ xt_ctx *xt_ctx_begin(const xt_xtmodel *m, int HP, int WP);
 int xt_ctx_set_store(xt_ctx *c, xt_token_store *s);
 // Reports intermediates under golden names ("decoder.*", "pos_embed", ".callK" suffixes).
 void xt_ctx_set_tap(xt_ctx *c, const xt_tap *tap);
+// Global modes: fn(u, layers done, n_layers) as xt_ctx_logits runs the context layers over the
+// whole sequence (0 first); the other heads do their context work during the pushes.
+void xt_ctx_set_progress(xt_ctx *c, void (*fn)(void *u, int64_t done, int64_t total), void *u);
 int xt_ctx_push(xt_ctx *c, const float *feat_region); // (feat_c, feat_h, feat_w)
 int xt_ctx_logits(xt_ctx *c, float *logits);          // (num_classes), after HP*WP pushes
 void xt_ctx_free(xt_ctx *c);

@@ -89,7 +89,8 @@ int xt_stream_open(xt_stream *s, const xt_stream_args *a) {
 
 int xt_stream_open_array(xt_stream *s, const xt_xtfile *f, const float *img, int C, int H, int W, const xt_stream_args *a) {
     use_model(s, f, a);
-    if (C != s->mi->in_chans) return xt_error("classify", "the image has %d bands, the model expects %d", C, s->mi->in_chans);
+    if (C != s->mi->in_chans)
+        return xt_error("classify", "the image has %d band%s, the model expects %d", C, C == 1 ? "" : "s", s->mi->in_chans);
     if (!img || H < 1 || W < 1) return xt_error("classify", "bad image size %d x %d", W, H);
     s->img = img;
     s->img_H = H;
@@ -111,13 +112,20 @@ int xt_stream_open_with(xt_stream *s, const xt_xtfile *f, const xt_stream_args *
         if (a->n_bands != C)
             return xt_error("cli", "--bands selects %d bands, the model expects %d", a->n_bands, C);
         for (int i = 0; i < C; i++) {
-            if (a->bands[i] >= ri->bands) return xt_error("cli", "--bands: %s has %d bands, no band %d", a->image, ri->bands, a->bands[i] + 1);
+            if (a->bands[i] >= ri->bands)
+                return xt_error("cli", "--bands: %s has %d band%s, no band %d", a->image, ri->bands, ri->bands == 1 ? "" : "s", a->bands[i] + 1);
             s->bands[i] = a->bands[i];
         }
     } else {
-        if (ri->bands != C)
-            return xt_error("cli", "%s has %d bands, the model expects %d (choose bands with --bands, e.g. --bands 1,2,3)",
-                            a->image, ri->bands, C);
+        if (ri->bands < C) // nothing to choose: say so, and what would fit
+            return xt_error("cli", "%s has %d band%s, the model expects %d: use a %d-band image or a model for %d band%s", a->image,
+                            ri->bands, ri->bands == 1 ? "" : "s", C, C, ri->bands, ri->bands == 1 ? "" : "s");
+        if (ri->bands != C) { // more bands than the model reads: --bands picks them, e.g. the first C
+            char eg[64] = "";
+            for (int i = 0, o = 0; i < C && o < (int)sizeof eg - 8; i++) o += snprintf(eg + o, sizeof eg - o, "%s%d", i ? "," : "", i + 1);
+            return xt_error("cli", "%s has %d bands, the model expects %d (choose %d with --bands, e.g. --bands %s%s)", a->image,
+                            ri->bands, C, C, eg, C > 8 ? ",..." : "");
+        }
         for (int i = 0; i < C; i++) s->bands[i] = i;
     }
     if (C > XT_NORM_MAX_BANDS) return xt_error("cli", "models with more than %d input bands are not supported", XT_NORM_MAX_BANDS);
@@ -182,10 +190,12 @@ int xt_stream_run(xt_stream *s, int (*on_batch)(void *u, int rr, int rc0, int n,
             }
             double t2 = xt_time();
             xt_arena_reset(&s->ws);
-            if (xt_xtmodel_encode_regions(s->m, s->regions, n, s->feat, &s->ws) < 0 || on_batch(u, rr, rc0, n, s->feat) < 0)
-                return -1;
+            if (xt_xtmodel_encode_regions(s->m, s->regions, n, s->feat, &s->ws) < 0) return -1;
+            double t3 = xt_time();
+            if (on_batch(u, rr, rc0, n, s->feat) < 0) return -1;
             s->t_read += t2 - t1;
-            s->t_encode += xt_time() - t2;
+            s->t_encode += t3 - t2;
+            s->t_sink += xt_time() - t3;
             done += n;
             if (s->a.progress) s->a.progress(s->a.progress_user, done, total);
         }
@@ -216,7 +226,13 @@ int xt_stream_classify(xt_stream *s, float *logits) {
         }
     }
     void *u[2] = {s, ctx};
-    if (xt_stream_run(s, push_batch, u) < 0 || xt_ctx_logits(ctx, logits) < 0) goto done;
+    double t0 = xt_time();
+    if (xt_stream_run(s, push_batch, u) < 0) goto done;
+    double t1 = xt_time();
+    if (s->a.context_progress) xt_ctx_set_progress(ctx, s->a.context_progress, s->a.progress_user);
+    if (xt_ctx_logits(ctx, logits) < 0) goto done;
+    s->t_context = xt_time() - t1;
+    s->t_total = xt_time() - t0;
     rc = 0;
 done:
     xt_ctx_free(ctx);

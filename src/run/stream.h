@@ -33,6 +33,9 @@ typedef struct xt_stream_args {
     // called after each batch of regions (done of total regions); NULL: none
     void (*progress)(void *user, int64_t done, int64_t total);
     void *progress_user;
+    // xt_stream_classify, global-context modes: called as the context encoder's layers finish
+    // (done of total layers, 0 of total first), after the last region; NULL: none
+    void (*context_progress)(void *user, int64_t done, int64_t total);
 } xt_stream_args;
 
 void xt_stream_args_default(xt_stream_args *a);
@@ -54,7 +57,10 @@ typedef struct xt_stream {
     float *regions;      // (B, C, S, S)
     float *feat;         // (B, feat_c, feat_h, feat_w)
     xt_arena ws;
-    double t_read, t_encode, t_total;
+    // seconds: reading + normalising regions, the region encoder, the on_batch consumer (the
+    // context push for classify, the writer for embed), the context run after the last region
+    // (xt_stream_classify), and the whole xt_stream_run / xt_stream_classify call
+    double t_read, t_encode, t_sink, t_context, t_total;
 } xt_stream;
 
 // Loads the model a->model, opens a->image, checks bands and size, sizes the buffers.

@@ -1,0 +1,13 @@
+build-dev/src/cli/cmd_detect.o: src/cli/cmd_detect.c src/cli/cli.h \
+ src/run/xview_detect.h src/run/xview.h src/formats/csv.h \
+ src/models/xview.h src/models/models.h src/formats/safetensors.h \
+ src/core/core.h include/xt.h
+src/cli/cli.h:
+src/run/xview_detect.h:
+src/run/xview.h:
+src/formats/csv.h:
+src/models/xview.h:
+src/models/models.h:
+src/formats/safetensors.h:
+src/core/core.h:
+include/xt.h:

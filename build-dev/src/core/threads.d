@@ -1,0 +1,4 @@
+build-dev/src/core/threads.o: src/core/threads.c src/core/core.h \
+ include/xt.h
+src/core/core.h:
+include/xt.h:

@@ -1,0 +1,12 @@
+build-dev/src/models/convnext.o: src/models/convnext.c \
+ src/models/backbones.h src/models/models.h src/formats/safetensors.h \
+ src/core/core.h include/xt.h src/nn/nn.h src/models/trainable.h \
+ src/nn/params.h
+src/models/backbones.h:
+src/models/models.h:
+src/formats/safetensors.h:
+src/core/core.h:
+include/xt.h:
+src/nn/nn.h:
+src/models/trainable.h:
+src/nn/params.h:

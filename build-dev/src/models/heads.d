@@ -1,0 +1,10 @@
+build-dev/src/models/heads.o: src/models/heads.c src/models/context.h \
+ src/models/models.h src/formats/safetensors.h src/core/core.h \
+ include/xt.h src/models/seq.h src/nn/nn.h
+src/models/context.h:
+src/models/models.h:
+src/formats/safetensors.h:
+src/core/core.h:
+include/xt.h:
+src/models/seq.h:
+src/nn/nn.h:

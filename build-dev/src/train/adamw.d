@@ -1,0 +1,10 @@
+build-dev/src/train/adamw.o: src/train/adamw.c src/train/train.h \
+ src/models/trainable.h src/models/models.h src/formats/safetensors.h \
+ src/core/core.h include/xt.h src/nn/params.h
+src/train/train.h:
+src/models/trainable.h:
+src/models/models.h:
+src/formats/safetensors.h:
+src/core/core.h:
+include/xt.h:
+src/nn/params.h:
