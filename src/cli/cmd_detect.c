@@ -44,18 +44,10 @@ static int is_dir(const char *p) {
     return stat(p, &sb) == 0 && S_ISDIR(sb.st_mode);
 }
 
-typedef struct {
-    double t0;
-    int on;
-} prog;
-
 static void on_progress(void *u, long done, long total) {
-    prog *p = u;
-    if (!p->on) return;
-    double el = xt_time() - p->t0, eta = done ? el * (total - done) / done : 0;
-    if (done == total || done % 8 == 0)
-        fprintf(stderr, "\rxt detect: %ld / %ld model calls, %.0f s, ETA %.0f s   %s", done, total, el, eta,
-                done == total ? "\n" : "");
+    xt_progress *p = u;
+    if (done == 1) xt_progress_phase(p, "model", total, "calls"); // read, model, stitch and components interleave
+    xt_progress_set(p, done);
 }
 
 int xt_cmd_detect(int argc, char **argv) {
@@ -137,9 +129,11 @@ int xt_cmd_detect(int argc, char **argv) {
     }
     if (!(m = xt_xview_new(st, cfg))) { xt_error_in_file(model); goto fail; }
     if (!(sc = xt_detect_scene_open(vvp, vhp))) goto fail;
-    prog pg = {xt_time(), !quiet && isatty(2)};
+    xt_progress pg;
+    xt_progress_init(&pg, "detect", quiet);
     o.progress = on_progress, o.progress_u = &pg;
-    if (xt_detect_run(m, sc, &o, &res)) goto fail;
+    if (xt_detect_run(m, sc, &o, &res)) { xt_progress_abort(&pg); goto fail; }
+    xt_progress_end(&pg);
     int H, W;
     xt_detect_scene_size(sc, &H, &W);
     int64_t nv = 0, nf = 0;
