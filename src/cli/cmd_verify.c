@@ -96,7 +96,8 @@ static void on_tensor(void *u, const char *name, const float *x, const int64_t *
 
 // The xView3 scoring cases (tests/golden/xview_score: kind "postprocessing" / "tiling") carry
 // no config but __metadata__ kind, case, scene_id and params (JSON): their config is
-// {"kind", "case", "scene_id", "params"}. NULL when the file has no metadata kind.
+// {"kind", "case", "scene_id", "params"}. NULL when the file has no metadata kind, NULL + error
+// when its params are not JSON.
 static const char *meta_config(xt_st *st, xt_sbuf *s) {
     const char *kind = xt_st_meta(st, "kind"), *params = xt_st_meta(st, "params");
     if (!kind) return NULL;
@@ -108,6 +109,11 @@ static const char *meta_config(xt_st *st, xt_sbuf *s) {
         if (!v) continue;
         xt_sbuf_printf(s, ", \"%s\": ", keys[i]);
         xt_sbuf_json_str(s, v);
+    }
+    if (params) { // checked alone, so that a syntax error points into params
+        xt_json *pj = xt_json_parse(params, strlen(params), "__metadata__ params");
+        if (!pj) return NULL;
+        xt_json_free(pj);
     }
     xt_sbuf_printf(s, ", \"params\": %s}", params ? params : "{}");
     return s->p;
@@ -146,7 +152,9 @@ int xt_cmd_verify(int argc, char **argv) {
     const char *cs = xt_st_meta(st, "config");
     xt_sbuf mc = {0};
     if (!cs && (cs = meta_config(st, &mc)) == NULL) {
-        xt_error("verify", "%s: no 'config' in __metadata__: not a model file", in);
+        if (!xt_st_meta(st, "kind")) xt_error("verify", "%s: no 'config' in __metadata__: not a model file", in);
+        else xt_error_in_file(in);
+        xt_sbuf_free(&mc);
         xt_cli_fail();
         goto done;
     }

@@ -249,7 +249,7 @@ static int run_tiling(xt_st *st, const xt_json *cfg, const char *scene, const xt
     xt_xview_fake fk;
     xt_xview_tiling tp = {0};
     int T = 0, ov = 0;
-    if (xt_xview_fake_setup(&fk, pj, &tp, &T, &ov)) return xt_error_prefix("%s: ", st->path);
+    if (xt_xview_fake_setup(&fk, pj, &tp, &T, &ov)) return xt_error_in_file(st->path);
     // the pipeline: selimsef's (correct TTA, OR rules) for his cases, xT's evaluator otherwise
     const char *cs = xt_json_str(cfg, "case", ""), *pl = xt_json_str(pj, "pipeline", strstr(cs, "selim") ? "selim" : "xt");
     if (strcmp(pl, "xt") && strcmp(pl, "selim")) {
@@ -269,7 +269,7 @@ static int run_tiling(xt_st *st, const xt_json *cfg, const char *scene, const xt
     xt_xview_grid g;
     if (xt_xview_grid_init(&g, H, W, T, ov)) {
         xt_xview_fake_free(&fk);
-        return xt_error_prefix("%s: ", st->path);
+        return xt_error_in_file(st->path);
     }
     float *buf = xt_xmalloc((n + 2 * (size_t)T * T) * sizeof *buf);
     int64_t *own = xt_xmalloc(n * sizeof *own);
