@@ -4,6 +4,7 @@
 // expected.NAME it computes, prints NAME, max|Δ|, scale = max(1, max|ref|) and pass/fail at
 // |Δ| <= 1e-4 x scale (gradients grad.*: max|Δ| <= 1e-3 x max(max|ref|, 1e-4), the golden
 // README's rule). Exit 0 only if everything computed passes and the kind's final outputs exist.
+// The golden xView3 scoring cases carry no config: their metadata kind + params stand for it.
 #include <math.h>
 #include <string.h>
 
@@ -123,7 +124,8 @@ static void help(void) {
     printf("usage: xt verify FILE.safetensors [-o OUT.safetensors] [-t THREADS] [-q]\n\n"
            "Runs the model described by FILE's config on its input.* tensors and compares every\n"
            "computed tensor with expected.<name>: pass when max|d| <= 1e-4 x max(1, max|ref|)\n"
-           "(gradients: max|d| <= 1e-3 x max(max|ref|, 1e-4)).\n\n"
+           "(gradients: max|d| <= 1e-3 x max(max|ref|, 1e-4)). The xView3 scoring cases (no config,\n"
+           "__metadata__ kind postprocessing / tiling) run their params; their CSVs beside them must match.\n\n"
            "  -o OUT      write each computed tensor as output.<name> into OUT\n"
            "  -t N        threads                                   [all cores]\n"
            "  -q          print failures and the summary only\n");

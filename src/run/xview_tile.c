@@ -240,7 +240,7 @@ done:
 // whole maps of a streamed scene (small scenes, tests, xt verify)
 
 static int maps_rows(void *u, int y0, int n, int W, const uint8_t *v, const uint8_t *f, const uint8_t *c,
-                            const uint16_t *l) {
+                     const uint16_t *l) {
     xt_xview_maps *k = u;
     if (y0 != k->next || W != k->W || y0 + n > k->H) return xt_error("xview maps", "rows %d..%d out of order", y0, y0 + n);
     k->next = y0 + n;
