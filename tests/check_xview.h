@@ -7,6 +7,7 @@
 #define XT_CHECK_XVIEW_H
 
 #include "check.h"
+#include "run/verify.h"
 #include "run/xview.h"
 
 // a whole file, NUL-terminated (binary files too: *len counts every byte); NULL + a failed check
@@ -132,6 +133,56 @@ static inline void check_csv(const char *path, const char *scene, const xt_xview
     if (!same) fprintf(stderr, "%s differs:\n--- got\n%s--- want\n%s", path, s.p, want);
     xt_sbuf_free(&s);
     free(want);
+}
+
+// xt verify's runner (run/verify_xview_score.c) on a golden case: every expected.* tensor is
+// emitted and equal (values, infinities included), and the CSVs beside the file agree
+typedef struct {
+    xt_st *st;
+    int n, bad;
+} exact_tap;
+
+static inline void exact_fn(void *u, const char *name, const float *x, const int64_t *shape, int ndim) {
+    exact_tap *e = u;
+    char en[600];
+    snprintf(en, sizeof en, "expected.%s", name);
+    const xt_st_tensor *t;
+    const float *r = xt_st_find(e->st, en) ? xt_st_f32(e->st, en, &t) : NULL;
+    if (!r) return;
+    int64_t numel = 1, bad = 0;
+    for (int i = 0; i < ndim; i++) numel *= shape[i];
+    if (numel != t->numel) bad = 1;
+    for (int64_t i = 0; !bad && i < numel; i++) bad += x[i] != r[i];
+    e->n++;
+    e->bad += bad != 0;
+    if (bad) fprintf(stderr, "verify runner: %s differs\n", name);
+}
+
+static inline void check_verify_runner(xt_st *st) {
+    xt_sbuf c = {0};
+    xt_sbuf_printf(&c, "{\"kind\": ");
+    xt_sbuf_json_str(&c, xt_st_meta(st, "kind"));
+    xt_sbuf_printf(&c, ", \"case\": ");
+    xt_sbuf_json_str(&c, xt_st_meta(st, "case"));
+    xt_sbuf_printf(&c, ", \"scene_id\": ");
+    xt_sbuf_json_str(&c, xt_st_meta(st, "scene_id"));
+    xt_sbuf_printf(&c, ", \"params\": %s}", xt_st_meta(st, "params"));
+    xt_json *cfg = xt_json_parse(c.p, c.n, "config");
+    xt_sbuf_free(&c);
+    CHECK(cfg != NULL);
+    if (!cfg) return;
+    const xt_kind *k = xt_kind_find(xt_json_str(cfg, "kind", NULL));
+    CHECK(k && k->verify_run == xt_xview_score_verify);
+    exact_tap e = {st, 0, 0};
+    xt_tap tap = {exact_fn, &e};
+    int rc = xt_verify_run(k, st, cfg, &tap);
+    CHECK(rc == 0);
+    if (rc) fprintf(stderr, "%s\n", xt_error_buffer());
+    int nexp = 0;
+    for (int i = 0; i < st->n; i++) nexp += !strncmp(st->t[i].name, "expected.", 9);
+    CHECK(e.n == nexp && e.bad == 0);
+    printf("verify runner: %d of %d expected tensors equal\n", e.n - e.bad, nexp);
+    xt_json_free(cfg);
 }
 
 #endif

@@ -68,6 +68,7 @@ static void golden_case(const char *name) {
     check_csv(golden(path), scene, d, nd);
     free(d);
     free(vp), free(fp), free(v8), free(f8), free(c8), free(l16), free(lab), free(l64);
+    check_verify_runner(st);
     xt_st_close(st);
 }
 

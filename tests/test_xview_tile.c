@@ -9,53 +9,6 @@
 #include "core/core.h"
 
 typedef struct {
-    float kc, bc, rc, kv, bv, mv, kf, bf, cf, kl, cl, rl;
-} coefs;
-
-typedef struct {
-    coefs c[2];
-    float m[2];      // memory scalar per model
-    int pass[2];     // calls of begin per model
-    float *log[2];   // (calls, 5) per model
-    int nlog[2];
-    int region;      // > 0: context mode (memory carried region to region)
-} fake;
-
-static int fake_begin(void *u, int model) {
-    fake *f = u;
-    f->pass[model]++;
-    f->m[model] = 0; // model_foward: mem = set()
-    return 0;
-}
-
-// center = ((vv*kc)+bc)+(r*rc); vessel = ((vh*kv)+bv)+(m*mv); fishing = ((vh*kf)+bf)+(c*cf);
-// length = (((vh*kl)+(c*cl))+(r*rl))+m; then m += max(vv over the input)
-static int fake_forward(void *u, int model, const float *x, int S, int i, int j, int mem_only, float *const *out) {
-    fake *f = u;
-    const coefs *k = &f->c[model];
-    const float m = f->region > 0 ? f->m[model] : 0.0f;
-    const float *vv = x, *vh = x + (size_t)S * S;
-    float mx = -INFINITY;
-    for (int r = 0; r < S; r++)
-        for (int c = 0; c < S; c++) {
-            size_t p = (size_t)r * S + c;
-            float fr = (float)r, fc = (float)c;
-            if (!mem_only) {
-                out[XT_XVIEW_CENTER][p] = ((vv[p] * k->kc) + k->bc) + (fr * k->rc);
-                out[XT_XVIEW_VESSEL][p] = ((vh[p] * k->kv) + k->bv) + (m * k->mv);
-                out[XT_XVIEW_FISHING][p] = ((vh[p] * k->kf) + k->bf) + (fc * k->cf);
-                out[XT_XVIEW_LENGTH][p] = (((vh[p] * k->kl) + (fc * k->cl)) + (fr * k->rl)) + m;
-            }
-            mx = vv[p] > mx ? vv[p] : mx;
-        }
-    float *L = f->log[model] + (size_t)f->nlog[model]++ * 5;
-    L[0] = (float)(f->pass[model] - 1), L[1] = (float)i, L[2] = (float)j, L[3] = m;
-    if (f->region > 0) f->m[model] = m + mx;
-    L[4] = f->region > 0 ? f->m[model] : 0.0f;
-    return 0;
-}
-
-typedef struct {
     const float *vv, *vh;
     int W;
 } scene_src;
@@ -69,31 +22,6 @@ static int src_read(void *u, int y, int x, int h, int w, float *vv, float *vh) {
     return 0;
 }
 
-typedef struct { // collects the stitched rows, and feeds the detector
-    uint8_t *v, *f, *c;
-    uint16_t *l;
-    int next;
-    xt_xview_post *post;
-} collect;
-
-static int sink_rows(void *u, int y0, int n, int W, const uint8_t *v, const uint8_t *f, const uint8_t *c, const uint16_t *l) {
-    collect *k = u;
-    CHECK(y0 == k->next);
-    k->next = y0 + n;
-    memcpy(k->v + (size_t)y0 * W, v, (size_t)n * W);
-    memcpy(k->f + (size_t)y0 * W, f, (size_t)n * W);
-    memcpy(k->c + (size_t)y0 * W, c, (size_t)n * W);
-    memcpy(k->l + (size_t)y0 * W, l, (size_t)n * W * 2);
-    return xt_xview_post_rows(k->post, y0, n, v, f, c, l, W);
-}
-
-static int coef_get(const xt_json *o, const char *key, float *out) {
-    double d;
-    if (xt_json_num(o, key, NAN, &d) || d != d) return -1;
-    *out = (float)d;
-    return 0;
-}
-
 static void golden_case(const char *name) {
     char path[512];
     snprintf(path, sizeof path, "xview_score/tiling/%s.safetensors", name);
@@ -104,23 +32,14 @@ static void golden_case(const char *name) {
     xt_json *pj = ps ? xt_json_parse(ps, strlen(ps), "params") : NULL;
     CHECK(pj && scene);
     if (!pj || !scene) { xt_st_close(st); return; }
-    int T = 0, ov = 0, region = 0, rotate = 0, ctx = 0, M = 0;
-    CHECK(!xt_json_int(pj, "crop_size", 0, &T) && !xt_json_int(pj, "overlap", 0, &ov) && !xt_json_bool(pj, "rotate", 0, &rotate) &&
-          !xt_json_bool(pj, "context_mode", 0, &ctx) && !xt_json_int(pj, "n_models", 0, &M));
-    const xt_json *isz = xt_json_get(pj, "input_size"), *cj = xt_json_get(pj, "coefs");
-    if (ctx && isz && isz->type == XT_JSON_NUM) region = (int)isz->num;
-    const char *order = ctx ? xt_json_str(pj, "tiling", "naive") : "naive";
-    CHECK(!strcmp(order, "naive") && M >= 1 && M <= 2 && cj && cj->type == XT_JSON_ARR && cj->n == M);
-    fake fk = {.region = region};
-    for (int m = 0; m < M; m++) {
-        const xt_json *o = cj->items[m];
-        coefs *k = &fk.c[m];
-        int bad = coef_get(o, "kc", &k->kc) | coef_get(o, "bc", &k->bc) | coef_get(o, "rc", &k->rc) | coef_get(o, "kv", &k->kv) |
-                  coef_get(o, "bv", &k->bv) | coef_get(o, "mv", &k->mv) | coef_get(o, "kf", &k->kf) | coef_get(o, "bf", &k->bf) |
-                  coef_get(o, "cf", &k->cf) | coef_get(o, "kl", &k->kl) | coef_get(o, "cl", &k->cl) | coef_get(o, "rl", &k->rl);
-        CHECK(!bad);
-        fk.log[m] = calloc(100000, sizeof(float));
-    }
+    // the README's fake models and the tiling from params (the library's, as xt verify uses them)
+    xt_xview_fake fk;
+    xt_xview_tiling tp = {0};
+    int T = 0, ov = 0;
+    CHECK(xt_xview_fake_setup(&fk, pj, &tp, &T, &ov) == 0);
+    CHECK(tp.order == XT_XVIEW_ORDER_NAIVE && tp.rotate == 1 && fk.n_models == (strstr(name, "selim") ? 2 : 1));
+    tp.tta = strstr(name, "selim") ? XT_XVIEW_TTA_SELIM : XT_XVIEW_TTA_XT;
+    const int M = fk.n_models;
     const xt_st_tensor *t;
     const float *vv = xt_st_f32(st, "input.vv_db", &t), *vh = xt_st_f32(st, "input.vh_db", NULL);
     CHECK(vv && vh);
@@ -131,14 +50,7 @@ static void golden_case(const char *name) {
 
     // owner map: the rectangles the tiles keep after row-major overwriting
     int64_t *own = malloc(n * sizeof *own);
-    for (size_t i = 0; i < n; i++) own[i] = -1;
-    for (int r = 0; r < g.rows; r++)
-        for (int c = 0; c < g.cols; c++) {
-            xt_xview_tile tl;
-            xt_xview_grid_tile(&g, r, c, &tl);
-            for (int y = tl.oy0; y < tl.oy1; y++)
-                for (int x = tl.ox0; x < tl.ox1; x++) own[(size_t)y * W + x] = tl.index;
-        }
+    xt_xview_grid_owner(&g, own);
     check_ints(st, "expected.owner", own, (int64_t)n);
 
     // the normalised float16 inputs of the tiles the golden shows
@@ -157,23 +69,22 @@ static void golden_case(const char *name) {
         if (!same) fprintf(stderr, "%s: %s differs\n", name, en);
     }
 
-    // the scene, streamed
-    xt_xview_tiling tp = {.region = region, .order = XT_XVIEW_ORDER_NAIVE, .rotate = rotate,
-                          .tta = strstr(name, "selim") ? XT_XVIEW_TTA_SELIM : XT_XVIEW_TTA_XT};
-    xt_xview_model model = {.n_models = M, .begin = fake_begin, .forward = fake_forward, .u = &fk};
+    // the scene, streamed into whole maps and the detector
+    xt_xview_model model = xt_xview_fake_model(&fk);
     scene_src ss = {vv, vh, W};
     xt_xview_source src = {src_read, &ss};
     const int flags = tp.tta == XT_XVIEW_TTA_SELIM ? XT_XVIEW_POST_SELIM : 0;
-    collect col = {malloc(n), malloc(n), malloc(n), malloc(n * 2), 0, xt_xview_post_new(W, flags, NULL)};
-    xt_xview_sink sink = {sink_rows, &col};
+    xt_xview_maps col;
+    xt_xview_maps_init(&col, H, W, xt_xview_post_new(W, flags, NULL));
+    xt_xview_sink sink = xt_xview_maps_sink(&col);
     int rc = xt_xview_scene_predict(&tp, &g, &src, &model, &sink);
     CHECK(rc == 0);
     if (rc) fprintf(stderr, "%s\n", xt_error_buffer());
     CHECK(col.next == H);
-    check_u8(st, "expected.vessel_u8", col.v, (int64_t)n);
-    check_u8(st, "expected.fishing_u8", col.f, (int64_t)n);
-    check_u8(st, "expected.center_u8", col.c, (int64_t)n);
-    check_f16(st, "expected.length_f16", col.l, (int64_t)n);
+    check_u8(st, "expected.vessel_u8", col.vessel, (int64_t)n);
+    check_u8(st, "expected.fishing_u8", col.fishing, (int64_t)n);
+    check_u8(st, "expected.center_u8", col.center, (int64_t)n);
+    check_f16(st, "expected.length_f16", col.length, (int64_t)n);
 
     // the call log: models concatenated, [pass, i, j, m_before, m_after]
     const float *calls = xt_st_f32(st, "expected.calls", &t);
@@ -194,7 +105,7 @@ static void golden_case(const char *name) {
     snprintf(path, sizeof path, "xview_score/tiling/%s.csv", name);
     check_csv(golden(path), scene, d, nd);
     int32_t *lab = malloc(n * sizeof *lab);
-    CHECK(xt_xview_detect(col.v, col.f, col.c, col.l, H, W, 0, lab, &d2, &nd2) == 0);
+    CHECK(xt_xview_detect(col.vessel, col.fishing, col.center, col.length, H, W, 0, lab, &d2, &nd2) == 0);
     CHECK(nd == nd2);
     for (size_t i = 0; i < n; i++) own[i] = lab[i];
     check_ints(st, "expected.labels", own, (int64_t)n);
@@ -202,10 +113,10 @@ static void golden_case(const char *name) {
     printf("%s: %lld detections\n", name, (long long)nd);
 
     free(d), free(d2), free(lab), free(own), free(x);
-    free(col.v), free(col.f), free(col.c), free(col.l);
-    xt_xview_post_free(col.post);
-    for (int m = 0; m < M; m++) free(fk.log[m]);
+    xt_xview_maps_free(&col);
+    xt_xview_fake_free(&fk);
     xt_json_free(pj);
+    check_verify_runner(st);
     xt_st_close(st);
 }
 
@@ -287,8 +198,28 @@ static void orders(void) {
     CHECK(xt_xview_tile_predict(&p, T, x, &m, NULL, &tm) == -1);
 }
 
+// the params reader refuses what the fakes cannot run, naming the field
+static void bad_params(void) {
+    const char *bad[][2] = {
+        {"{\"crop_size\": 40, \"overlap\": 8, \"n_models\": 1, \"coefs\": [{\"kc\": 1}]}", "coefs[0].bc"},
+        {"{\"crop_size\": 40, \"overlap\": 8, \"n_models\": 3, \"coefs\": []}", "n_models"},
+        {"{\"crop_size\": 40, \"overlap\": 8, \"n_models\": 1, \"context_mode\": true, \"coefs\": []}", "input_size"},
+        {"{\"overlap\": 8, \"n_models\": 1}", "crop_size"},
+    };
+    for (size_t k = 0; k < sizeof bad / sizeof *bad; k++) {
+        xt_json *j = xt_json_parse(bad[k][0], strlen(bad[k][0]), "params");
+        xt_xview_fake f;
+        xt_xview_tiling tp = {0};
+        int T, ov;
+        CHECK(j && xt_xview_fake_setup(&f, j, &tp, &T, &ov) == -1 && strstr(xt_error_buffer(), bad[k][1]));
+        xt_xview_fake_free(&f);
+        xt_json_free(j);
+    }
+}
+
 int main(void) {
     grid();
+    bad_params();
     orders();
     golden_case("tile_xt");
     golden_case("tile_selim");

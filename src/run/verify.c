@@ -9,6 +9,9 @@ static const xt_kind kinds[] = {
     {"convnext_region", xt_convnext_region_verify, 0, {"stage0", "stage1", "stage2", "stage3"}},
     {"xt", xt_xt_verify, 1, {"logits"}},
     {"xview", xt_xview_verify, 0, {"out.vessel_mask", "out.fishing_mask", "out.center_mask", "out.length_mask"}},
+    // the xView3 scoring cases (config built from the file's metadata by cmd_verify)
+    {"postprocessing", xt_xview_score_verify, 0, {"labels", "det.row"}},
+    {"tiling", xt_xview_score_verify, 0, {"owner", "calls", "labels", "det.row"}},
 };
 
 const xt_kind *xt_kind_find(const char *name) {

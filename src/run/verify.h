@@ -6,6 +6,7 @@
 #define XT_VERIFY_H
 
 #include "models/models.h"
+#include "run/xview.h"
 
 // One entry per config "kind" ("swin_region", "hiera_region", "convnext_region", "xt").
 // verify_run: the model's forward (models.h). grad_and_forward: a gradient file (one holding
@@ -33,6 +34,34 @@ int xt__xt_verify_context(xt_st *st, const xt_json *cfg, const xt_xtmodel *m, co
 
 // `xt verify` of the xView3 dense model (verify_xview.c).
 int xt_xview_verify(xt_st *st, const xt_json *cfg, const xt_tap *tap);
+
+// `xt verify` on the golden xView3 post-processing and tiling cases (verify_xview_score.c,
+// tests/golden/xview_score README A-B): kinds "postprocessing" and "tiling", whose config
+// cmd_verify builds from the file's __metadata__: {"kind", "case", "scene_id", "params"}. Emits
+// the maps, labels, owner map, tile inputs, model-call log and det.*; compares the CSV beside the
+// file (<case>.csv, postproc also <case>.selim.csv) byte for byte, -1 + error if it differs.
+int xt_xview_score_verify(xt_st *st, const xt_json *cfg, const xt_tap *tap);
+// "<folder of st>/<case><suffix>" into buf; 1 when that file exists (the CSVs the run compares).
+int xt_xview_score_csv_path(const xt_st *st, const xt_json *cfg, const char *suffix, char *buf, size_t size);
+
+// The README's fake models (section "Files": float32 functions of the input and a memory scalar
+// m; coefficients kc bc rc kv bv mv kf bf cf kl cl rl per model), logging every call as
+// [pass, i, j, m_before, m_after] per model.
+#define XT_XVIEW_FAKE_COEFS 12
+typedef struct xt_xview_fake {
+    int n_models, region; // region > 0: context mode, the memory carried from region to region
+    float coef[2][XT_XVIEW_FAKE_COEFS];
+    float m[2];
+    int pass[2];
+    float *log[2]; // (nlog, 5) per model
+    int nlog[2], cap[2];
+} xt_xview_fake;
+// From a tiling case's params: the fakes (n_models 1-2, coefs), the tile side *T and overlap
+// *ov, and tp's region (context_mode, input_size), order (tiling) and rotate; tp->tta is left to
+// the caller. 0 / -1 + error naming the bad field.
+int xt_xview_fake_setup(xt_xview_fake *f, const xt_json *params, xt_xview_tiling *tp, int *T, int *ov);
+xt_xview_model xt_xview_fake_model(xt_xview_fake *f);
+void xt_xview_fake_free(xt_xview_fake *f);
 
 // `xt verify` on gradient files (verify_grad.c): loss, grad.<param>, grad.input.image.
 int xt_grad_verify(xt_st *st, const xt_json *cfg, const xt_tap *tap);

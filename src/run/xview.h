@@ -86,6 +86,8 @@ typedef struct xt_xview_tile {
     int oy0, oy1, ox0, ox1;
 } xt_xview_tile;
 void xt_xview_grid_tile(const xt_xview_grid *g, int r, int c, xt_xview_tile *t);
+// owner (H, W): the index of the tile whose output each pixel finally holds (-1: none)
+void xt_xview_grid_owner(const xt_xview_grid *g, int64_t *owner);
 
 // The official tile input (SliceDataset + Tiler.get_crop + normalize_band, all in float16):
 // vv, vh point at the tile origin in dB (row stride ld, h x w valid, h, w <= T); out (2, T, T)
@@ -150,6 +152,17 @@ typedef struct xt_xview_sink {
     void *u;
 } xt_xview_sink;
 xt_xview_sink xt_xview_post_sink(xt_xview_post *p); // rows -> xt_xview_post_rows
+// A sink that keeps the whole stitched maps (H, W) (small scenes: tests, xt verify) and, when
+// post is not NULL, also hands every band to it. Rows out of order are an error.
+typedef struct xt_xview_maps {
+    uint8_t *vessel, *fishing, *center;
+    uint16_t *length;
+    int H, W, next;      // next: the first row not yet received
+    xt_xview_post *post; // owned: freed by xt_xview_maps_free
+} xt_xview_maps;
+void xt_xview_maps_init(xt_xview_maps *k, int H, int W, xt_xview_post *post);
+void xt_xview_maps_free(xt_xview_maps *k);
+xt_xview_sink xt_xview_maps_sink(xt_xview_maps *k);
 
 // The whole scene: every tile row-major, stitched, each finished band of rows (a tile row's
 // owned rows) handed to sink. Memory: one tile's buffers and (stride + ov/2) x W map rows.

@@ -316,8 +316,7 @@ int xt_detect_run(const xt_xview *m, xt_detect_scene *scene, const xt_detect_opt
     xt_xview_sink sink = {sink_rows, &sk};
     if (xt_xview_scene_predict(&tl, &g, &src, &model, &sink)) goto done;
     res->seconds_model = xt_time() - t0;
-    if (xt_xview_post_finish(sk.post, &res->dets, &res->n)) goto done;
-    sk.post = NULL; // spent
+    if (xt_xview_post_finish(sk.post, &res->dets, &res->n)) goto done; // spent, freed below
     for (int k = 0; o->maps && k < XT_XVIEW_MAPS; k++) {
         int e = xt_tiff_writer_close(sk.map[k]);
         sk.map[k] = NULL;

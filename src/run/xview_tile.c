@@ -235,3 +235,42 @@ done:
     free(sm);
     return rc;
 }
+
+// ---------------------------------------------------------------------------------------------
+// whole maps of a streamed scene (small scenes, tests, xt verify)
+
+static int maps_rows(void *u, int y0, int n, int W, const uint8_t *v, const uint8_t *f, const uint8_t *c,
+                     const uint16_t *l) {
+    xt_xview_maps *k = u;
+    if (y0 != k->next || W != k->W || y0 + n > k->H) return xt_error("xview maps", "rows %d..%d out of order", y0, y0 + n);
+    k->next = y0 + n;
+    memcpy(k->vessel + (size_t)y0 * W, v, (size_t)n * W);
+    memcpy(k->fishing + (size_t)y0 * W, f, (size_t)n * W);
+    memcpy(k->center + (size_t)y0 * W, c, (size_t)n * W);
+    memcpy(k->length + (size_t)y0 * W, l, (size_t)n * W * 2);
+    return k->post ? xt_xview_post_rows(k->post, y0, n, v, f, c, l, W) : 0;
+}
+
+void xt_xview_maps_init(xt_xview_maps *k, int H, int W, xt_xview_post *post) {
+    const size_t n = (size_t)H * W;
+    *k = (xt_xview_maps){xt_xmalloc(n + 1), xt_xmalloc(n + 1), xt_xmalloc(n + 1), xt_xmalloc(2 * n + 2), H, W, 0, post};
+}
+
+void xt_xview_maps_free(xt_xview_maps *k) {
+    free(k->vessel), free(k->fishing), free(k->center), free(k->length);
+    xt_xview_post_free(k->post);
+    memset(k, 0, sizeof *k);
+}
+
+xt_xview_sink xt_xview_maps_sink(xt_xview_maps *k) { return (xt_xview_sink){maps_rows, k}; }
+
+void xt_xview_grid_owner(const xt_xview_grid *g, int64_t *owner) {
+    for (size_t i = 0; i < (size_t)g->H * g->W; i++) owner[i] = -1;
+    for (int r = 0; r < g->rows; r++)
+        for (int c = 0; c < g->cols; c++) {
+            xt_xview_tile t;
+            xt_xview_grid_tile(g, r, c, &t);
+            for (int y = t.oy0; y < t.oy1; y++)
+                for (int x = t.ox0; x < t.ox1; x++) owner[(size_t)y * g->W + x] = t.index;
+        }
+}
