@@ -8,19 +8,6 @@
 #include "check_xview.h"
 #include "core/core.h"
 
-typedef struct {
-    const float *vv, *vh;
-    int W;
-} scene_src;
-
-static int src_read(void *u, int y, int x, int h, int w, float *vv, float *vh) {
-    const scene_src *s = u;
-    for (int r = 0; r < h; r++) {
-        memcpy(vv + (size_t)r * w, s->vv + (size_t)(y + r) * s->W + x, (size_t)w * sizeof *vv);
-        memcpy(vh + (size_t)r * w, s->vh + (size_t)(y + r) * s->W + x, (size_t)w * sizeof *vh);
-    }
-    return 0;
-}
 
 static void golden_case(const char *name) {
     char path[512];
@@ -71,8 +58,8 @@ static void golden_case(const char *name) {
 
     // the scene, streamed into whole maps and the detector
     xt_xview_model model = xt_xview_fake_model(&fk);
-    scene_src ss = {vv, vh, W};
-    xt_xview_source src = {src_read, &ss};
+    xt_xview_mem_scene ss = {vv, vh, W};
+    xt_xview_source src = xt_xview_source_mem(&ss);
     const int flags = tp.tta == XT_XVIEW_TTA_SELIM ? XT_XVIEW_POST_SELIM : 0;
     xt_xview_maps col;
     xt_xview_maps_init(&col, H, W, xt_xview_post_new(W, flags, NULL));

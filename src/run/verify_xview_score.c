@@ -230,19 +230,6 @@ static int run_postproc(xt_st *st, const xt_json *cfg, const char *scene, const 
     return rc;
 }
 
-typedef struct {
-    const float *vv, *vh;
-    int W;
-} scene_src;
-
-static int src_read(void *u, int y, int x, int h, int w, float *vv, float *vh) {
-    const scene_src *s = u;
-    for (int r = 0; r < h; r++) {
-        memcpy(vv + (size_t)r * w, s->vv + (size_t)(y + r) * s->W + x, (size_t)w * sizeof *vv);
-        memcpy(vh + (size_t)r * w, s->vh + (size_t)(y + r) * s->W + x, (size_t)w * sizeof *vh);
-    }
-    return 0;
-}
 
 static int run_tiling(xt_st *st, const xt_json *cfg, const char *scene, const xt_tap *tap) {
     const xt_json *pj = xt_json_get(cfg, "params");
@@ -290,8 +277,8 @@ static int run_tiling(xt_st *st, const xt_json *cfg, const char *scene, const xt
     }
     // the scene, streamed into whole maps and the detector
     xt_xview_model model = xt_xview_fake_model(&fk);
-    scene_src ss = {vv, vh, W};
-    xt_xview_source src = {src_read, &ss};
+    xt_xview_mem_scene ss = {vv, vh, W};
+    xt_xview_source src = xt_xview_source_mem(&ss);
     xt_xview_maps mp;
     xt_xview_maps_init(&mp, H, W, xt_xview_post_new(W, tp.tta == XT_XVIEW_TTA_SELIM ? XT_XVIEW_POST_SELIM : 0, NULL));
     xt_xview_sink sink = xt_xview_maps_sink(&mp);

@@ -152,6 +152,12 @@ typedef struct xt_xview_sink {
     void *u;
 } xt_xview_sink;
 xt_xview_sink xt_xview_post_sink(xt_xview_post *p); // rows -> xt_xview_post_rows
+// A source over a scene held in memory: vv, vh (H, W) dB, row stride W (tests, small scenes).
+typedef struct xt_xview_mem_scene {
+    const float *vv, *vh;
+    int W;
+} xt_xview_mem_scene;
+xt_xview_source xt_xview_source_mem(const xt_xview_mem_scene *s);
 // A sink that keeps the whole stitched maps (H, W) (small scenes: tests, xt verify) and, when
 // post is not NULL, also hands every band to it. Rows out of order are an error.
 typedef struct xt_xview_maps {

@@ -274,3 +274,17 @@ void xt_xview_grid_owner(const xt_xview_grid *g, int64_t *owner) {
                 for (int x = t.ox0; x < t.ox1; x++) owner[(size_t)y * g->W + x] = t.index;
         }
 }
+
+static int mem_read(void *u, int y, int x, int h, int w, float *vv, float *vh) {
+    const xt_xview_mem_scene *s = u;
+    for (int r = 0; r < h; r++) {
+        memcpy(vv + (size_t)r * w, s->vv + (size_t)(y + r) * s->W + x, (size_t)w * sizeof *vv);
+        memcpy(vh + (size_t)r * w, s->vh + (size_t)(y + r) * s->W + x, (size_t)w * sizeof *vh);
+    }
+    return 0;
+}
+
+xt_xview_source xt_xview_source_mem(const xt_xview_mem_scene *s) {
+    xt_xview_source src = {mem_read, (void *)s};
+    return src;
+}
