@@ -98,7 +98,7 @@ int xt_cmd_detect(int argc, char **argv) {
         vvp = vv, vhp = vh;
     }
     if (!id) { // the scene folder's name, else the file name without extension and _VV_dB / .tif
-        const char *src = vvp == vv ? ops[0] : ops[0];
+        const char *src = ops[0];
         size_t n = strlen(src);
         while (n > 1 && src[n - 1] == '/') n--;
         const char *b = src;
