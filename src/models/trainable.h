@@ -127,7 +127,8 @@ int xt_xt_train_backward(xt_xt_train *m, xt_params *P, const float *dlogits, flo
 
 // ---------------------------------------------------------------------------------------------
 // xView3 dense model, trainable (models/xview_bwd.c): Swin V2 (2 bands) + level-0 ConvTranspose,
-// non-causal context model (memory empty), UNet decoder, four heads; one region per image.
+// non-causal context model (memory empty), UNet decoder, four heads. An input of side n x crop_size
+// is chipped into n x n regions as xt_xview_forward does (n = 1: the official training tile).
 
 typedef struct xt_xview_train xt_xview_train;
 // cfg: an xview model config (as xt_xview_new); st (may be NULL) gives the decoder widths.
@@ -135,14 +136,14 @@ xt_xview_train *xt_xview_train_new(xt_params *P, const xt_json *cfg, const xt_st
 void xt_xview_train_free(xt_xview_train *m);
 int xt_xview_train_in_chans(const xt_xview_train *m);
 int xt_xview_train_crop(const xt_xview_train *m);
-size_t xt_xview_train_act_bytes(const xt_xview_train *m, int B);     // the encoder's activation arena
-size_t xt_xview_train_scratch_bytes(const xt_xview_train *m, int B); // backward scratch arena
-// img (B, C, S, S) normalised, cord (ci, cj) of the tile -> maps[k] (B, 1, S, S) (xt_xview_map_names
+size_t xt_xview_train_act_bytes(const xt_xview_train *m, int B, int H);     // the encoder's activation arena
+size_t xt_xview_train_scratch_bytes(const xt_xview_train *m, int B, int H); // backward scratch arena
+// img (B, C, H, H) normalised, H = n S, cord (ci, cj) of the tile -> maps[k] (B, 1, H, H) (xt_xview_map_names
 // order). Taps as xt_xview_forward (encoder.upsample.in, encoder.{0..4}, context_model.*,
 // decoder.*, out.*).
 int xt_xview_train_forward(xt_xview_train *m, const xt_params *P, const float *img, int B, int H, int ci, int cj,
                            float *const *maps, xt_arena *act, const xt_tap *tap);
-// Backward of the last forward from dmaps[k] (B, 1, S, S); gradients += into P->g; dimg written if non-NULL.
+// Backward of the last forward from dmaps[k] (B, 1, H, H); gradients += into P->g; dimg written if non-NULL.
 int xt_xview_train_backward(xt_xview_train *m, xt_params *P, const float *const *dmaps, float *dimg, xt_arena *scr);
 
 #endif

@@ -3,7 +3,9 @@
 // and its backward through heads, UNet decoder, context model (non-causal LLMLayers, memory
 // empty as in the official trainer: bug 15), level-0 ConvTranspose and the Swin V2 encoder
 // (xt_encoder_train, its patch embedding as an extra output) down to the image.
-// One region per image (input side = crop_size: the training tiles); chipping is inference only.
+// An input of side n x crop_size is chipped as in inference (n x n regions through the encoder,
+// levels stitched back, the context model over all their tokens, the decoder on the stitched
+// maps): n = 1 is the official training tile; n > 1 is xT's nested tokenization trained whole.
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -24,9 +26,10 @@ struct xt_xview_train {
     int upw, upb, ipw, ipb, opw, opb;
     tconv stage[4], bott[4], head3[4], head1[4];
     xt_llm_train_layer *L;
-    // activations of the last forward (one block, freed at the next forward)
-    int B;
-    float *blk, *stem, *stemc, *lev[5], *raw, *x0, *xf;
+    // activations of the last forward (one block, freed at the next forward): B images of side
+    // n S, R = B n^2 regions; lev per region, levS stitched (= lev when n = 1), reg the regions
+    int B, n, R;
+    float *blk, *stem, *stemc, *lev[5], *levS[5], *reg, *raw, *x0, *xf;
     float *up[4], *pa[4], *cat[4], *pb[4], *upx, *ph[4], *sh[4];
     int hs[4]; // decoder side after stage idx
     xt_arena lact;
@@ -145,11 +148,15 @@ fail:
 int xt_xview_train_in_chans(const xt_xview_train *m) { return m->Cin; }
 int xt_xview_train_crop(const xt_xview_train *m) { return m->S; }
 
-size_t xt_xview_train_act_bytes(const xt_xview_train *m, int B) { return m->enc->act_bytes(m->enc, B); }
-size_t xt_xview_train_scratch_bytes(const xt_xview_train *m, int B) {
-    size_t s = m->enc->scratch_bytes(m->enc, B);
+size_t xt_xview_train_act_bytes(const xt_xview_train *m, int B, int H) {
+    int n = H / m->S;
+    return m->enc->act_bytes(m->enc, B * n * n);
+}
+size_t xt_xview_train_scratch_bytes(const xt_xview_train *m, int B, int H) {
+    int n = H / m->S;
+    size_t s = m->enc->scratch_bytes(m->enc, B * n * n);
     if (m->ctx) {
-        int L = m->side[4] * m->side[4];
+        int L = m->side[4] * m->side[4] * n * n;
         s += xt_llm_train_scratch_floats(B, L, m->D, m->FF) * sizeof(float) + 256;
     }
     return s;
@@ -177,20 +184,41 @@ static xt_conv2d_dims dims(const tconv *c, int H) {
     return (xt_conv2d_dims){c->IC, H, H, c->OC, c->K, c->K, 1, 1, c->K / 2, c->K / 2};
 }
 
+// (B n^2, c, h, h) regions <-> (B, c, n h, n h) stitched, regions row-major per image:
+// to_stitched: src regions -> dst stitched; else src stitched -> dst regions
+static void chips(float *dst, const float *src, int B, int n, int c, int h, int to_stitched) {
+    const size_t nh = (size_t)n * h;
+    for (int r = 0; r < B * n * n; r++) {
+        int b = r / (n * n), i = r / n % n, j = r % n;
+        for (int ch = 0; ch < c; ch++)
+            for (int y = 0; y < h; y++) {
+                size_t st = (((size_t)b * c + ch) * nh + (size_t)i * h + y) * nh + (size_t)j * h;
+                size_t rg = (((size_t)r * c + ch) * h + y) * h;
+                if (to_stitched) memcpy(dst + st, src + rg, h * sizeof(float));
+                else memcpy(dst + rg, src + st, h * sizeof(float));
+            }
+    }
+}
+
 int xt_xview_train_forward(xt_xview_train *m, const xt_params *P, const float *img, int B, int H, int ci, int cj,
                            float *const *maps, xt_arena *act, const xt_tap *tap) {
-    if (B < 1 || B > 4096 || H != m->S)
-        return xt_error("xview train", "input (%d, %d, %d, %d): training takes one region per image, side crop_size %d",
-                        B, m->Cin, H, H, m->S);
-    const int C = m->C, g = m->S / 4, *lc = m->lc, *side = m->side;
-    m->B = B;
+    if (B < 1 || B > 4096 || H < m->S || H % m->S || H / m->S > 64)
+        return xt_error("xview train", "input (%d, %d, %d, %d): the side must be n x crop_size %d (n = 1..64)", B, m->Cin, H,
+                        H, m->S);
+    const int C = m->C, g = m->S / 4, *lc = m->lc, *side = m->side, n = H / m->S, R = B * n * n, S = m->S;
+    int sideS[5];
+    for (int k = 0; k < 5; k++) sideS[k] = n * side[k];
+    m->B = B, m->n = n, m->R = R;
     // place every activation in one block
-    size_t need = (size_t)B * g * g * C * 2, big = 0;
-    for (int k = 0; k < 5; k++) need += (size_t)B * lc[k] * side[k] * side[k];
-    int L4 = side[4] * side[4];
+    size_t need = (size_t)R * g * g * C * 2, big = 0;
+    for (int k = 0; k < 5; k++) need += (size_t)R * lc[k] * side[k] * side[k] * (n > 1 ? 2 : 1);
+    if (n > 1) need += (size_t)R * m->Cin * S * S;
+    int L4 = sideS[4] * sideS[4];
+    if (m->ctx && L4 > 4096) // the inference model's exact non-causal path ends there (xview.c)
+        return xt_error("xview train", "context over %d tokens (input side %d): at most 4096", L4, H);
     if (m->ctx) need += (size_t)B * L4 * (lc[4] + 2 * m->D);
     m->colmax = 0;
-    for (int idx = 0, hh = side[4], xc = lc[4]; idx < 4; idx++, hh *= 2) {
+    for (int idx = 0, hh = sideS[4], xc = lc[4]; idx < 4; idx++, hh *= 2) {
         int k = 3 - idx, h2 = 2 * hh;
         size_t p2 = (size_t)h2 * h2;
         m->hs[idx] = h2;
@@ -208,9 +236,15 @@ int xt_xview_train_forward(xt_xview_train *m, const xt_params *P, const float *i
     if (!(m->blk = xt_malloc_checked(need * sizeof(float), "xview train activations"))) return -1;
     float *p = m->blk;
 #define TAKE(ptr, n) (ptr = p, p += (n))
-    TAKE(m->stem, (size_t)B * g * g * C);
-    TAKE(m->stemc, (size_t)B * g * g * C);
-    for (int k = 0; k < 5; k++) TAKE(m->lev[k], (size_t)B * lc[k] * side[k] * side[k]);
+    TAKE(m->stem, (size_t)R * g * g * C);
+    TAKE(m->stemc, (size_t)R * g * g * C);
+    for (int k = 0; k < 5; k++) {
+        TAKE(m->lev[k], (size_t)R * lc[k] * side[k] * side[k]);
+        if (n > 1) TAKE(m->levS[k], (size_t)R * lc[k] * side[k] * side[k]);
+        else m->levS[k] = m->lev[k];
+    }
+    if (n > 1) TAKE(m->reg, (size_t)R * m->Cin * S * S);
+    else m->reg = NULL;
     if (m->ctx) {
         TAKE(m->raw, (size_t)B * L4 * lc[4]);
         TAKE(m->x0, (size_t)B * L4 * m->D);
@@ -234,29 +268,37 @@ int xt_xview_train_forward(xt_xview_train *m, const xt_params *P, const float *i
     float *col = xt_malloc_checked(m->colmax * sizeof(float), "xview train scratch");
     if (!col) return -1;
     int rc = -1;
-    // 1. encoder: levels 1..4 and the patch embedding; level 0 = ConvTranspose2d 2x2 of it
-    stem_grab sg = {m->stem, (size_t)B * g * g * C};
+    // 1. encoder on the R regions: levels 1..4 and the patch embedding; level 0 = ConvTranspose2d
+    //    2x2 of it; then the levels stitched back (nested tokenization, as xt_xview_forward)
+    const float *rin = img;
+    if (n > 1) {
+        chips(m->reg, img, B, n, m->Cin, S, 0);
+        rin = m->reg;
+    }
+    stem_grab sg = {m->stem, (size_t)R * g * g * C};
     xt_tap grab = {grab_stem, &sg};
     xt_arena_reset(act);
-    if (m->enc->forward(m->enc, P, img, B, m->lev + 1, act, &grab, "encoder.model.")) goto done;
-    xt_nhwc_to_nchw(m->stemc, m->stem, B, g * g, C);
-    xt_conv_transpose2x2_forward(m->lev[0], m->stemc, xt_pw(P, m->upw), xt_pw(P, m->upb), B, C, C, g, g, col);
+    if (m->enc->forward(m->enc, P, rin, R, m->lev + 1, act, &grab, "encoder.model.")) goto done;
+    xt_nhwc_to_nchw(m->stemc, m->stem, R, g * g, C);
+    xt_conv_transpose2x2_forward(m->lev[0], m->stemc, xt_pw(P, m->upw), xt_pw(P, m->upb), R, C, C, g, g, col);
     if (xt_tap_on(tap)) {
-        emit4(tap, m->stemc, B, C, g, g, "encoder.upsample.in");
+        emit4(tap, m->stemc, R, C, g, g, "encoder.upsample.in");
         for (int k = 0; k < 5; k++) {
             char nm[32];
             snprintf(nm, sizeof nm, "encoder.%d", k);
-            emit4(tap, m->lev[k], B, lc[k], side[k], side[k], nm);
+            emit4(tap, m->lev[k], R, lc[k], side[k], side[k], nm);
         }
     }
+    if (n > 1)
+        for (int k = 0; k < 5; k++) chips(m->levS[k], m->lev[k], B, n, lc[k], side[k], 1);
     // 2. context model on level 4 (memory empty). ref: LLMTransformerXLContextModel.forward
     if (m->ctx) {
-        const int D = m->D, C4 = lc[4], h = side[4], T = B * L4;
+        const int D = m->D, C4 = lc[4], h = sideS[4], T = B * L4;
         float *pos = xt_xmalloc((size_t)L4 * D * sizeof(float));
         for (int r = 0; r < h; r++)
             for (int c = 0; c < h; c++) xt_sincos_pos_embed_token(pos + ((size_t)r * h + c) * D, D, r + ci * h, c + cj * h);
-        emit4(tap, m->lev[4], B, C4, h, h, "context_model.in");
-        xt_nchw_to_nhwc(m->raw, m->lev[4], B, C4, L4);
+        emit4(tap, m->levS[4], B, C4, h, h, "context_model.in");
+        xt_nchw_to_nhwc(m->raw, m->levS[4], B, C4, L4);
         xt_linear_forward(m->x0, m->raw, xt_pw(P, m->ipw), xt_pw(P, m->ipb), T, C4, D);
         int64_t sp[2] = {L4, D}, s3[3] = {B, L4, D};
         xt_tap_emitf(tap, pos, 2, sp, "context_model.pos_embed");
@@ -280,15 +322,15 @@ int xt_xview_train_forward(xt_xview_train *m, const xt_params *P, const float *i
         int64_t so[3] = {B, L4, C4};
         xt_tap_emitf(tap, o, 3, so, "context_model.out_proj");
         xt_add(o, o, m->raw, (size_t)T * C4);
-        xt_nhwc_to_nchw(m->lev[4], o, B, L4, C4);
+        xt_nhwc_to_nchw(m->levS[4], o, B, L4, C4);
         free(o);
-        emit4(tap, m->lev[4], B, C4, h, h, "context_model.out");
+        emit4(tap, m->levS[4], B, C4, h, h, "context_model.out");
     }
     // 3. UNet decoder. ref: UNetDecoder.forward
     {
-        const float *x = m->lev[4];
+        const float *x = m->levS[4];
         float *xs = NULL;
-        for (int idx = 0, hh = side[4], xc = lc[4]; idx < 4; idx++) {
+        for (int idx = 0, hh = sideS[4], xc = lc[4]; idx < 4; idx++) {
             int k = 3 - idx, h2 = m->hs[idx], sk = 3 - idx, Fk = m->F[k];
             size_t p2 = (size_t)h2 * h2;
             xt_upsample2x_nearest(m->up[idx], x, B, xc, hh, hh);
@@ -297,7 +339,7 @@ int xt_xview_train_forward(xt_xview_train *m, const xt_params *P, const float *i
             for (int b = 0; b < B; b++) {
                 float *cb = m->cat[idx] + (size_t)b * (Fk + lc[sk]) * p2;
                 xt_silu_forward(cb, m->pa[idx] + (size_t)b * Fk * p2, (size_t)Fk * p2);
-                memcpy(cb + (size_t)Fk * p2, m->lev[sk] + (size_t)b * lc[sk] * p2, (size_t)lc[sk] * p2 * sizeof(float));
+                memcpy(cb + (size_t)Fk * p2, m->levS[sk] + (size_t)b * lc[sk] * p2, (size_t)lc[sk] * p2 * sizeof(float));
             }
             if (xt_tap_on(tap)) {
                 float *t = xt_xmalloc((size_t)B * Fk * p2 * sizeof(float));
@@ -340,9 +382,12 @@ done:
 
 int xt_xview_train_backward(xt_xview_train *m, xt_params *P, const float *const *dmaps, float *dimg, xt_arena *scr) {
     XT_ASSERT(m->B > 0); // backward needs a forward
-    const int B = m->B, H = m->S, C = m->C, g = m->S / 4, *lc = m->lc, *side = m->side, F0 = m->F[0];
+    const int B = m->B, n = m->n, R = m->R, H = n * m->S, C = m->C, g = m->S / 4, *lc = m->lc, *side = m->side;
+    const int F0 = m->F[0];
     const size_t HH = (size_t)H * H;
-    float *dlev[5] = {0}, *col = NULL, *dup = NULL, *t = NULL, *d1 = NULL, *d2 = NULL, *dstem = NULL;
+    // dlev: stitched (B, c, n h, n h); dlevR: per region (R, c, h, h) (= dlev when n = 1)
+    float *dlev[5] = {0}, *dlevR[5] = {0}, *col = NULL, *dup = NULL, *t = NULL, *d1 = NULL, *d2 = NULL, *dstem = NULL;
+    float *dreg = NULL;
     int rc = -1;
     size_t maxp = (size_t)B * HH * (F0 > m->last ? F0 : m->last);
     for (int idx = 0, xc = lc[4]; idx < 4; idx++) {
@@ -351,14 +396,21 @@ int xt_xview_train_backward(xt_xview_train *m, xt_params *P, const float *const 
         if ((size_t)B * w * p2 > maxp) maxp = (size_t)B * w * p2;
         xc = m->F[3 - idx];
     }
-    for (int k = 0; k < 5; k++)
-        if (!(dlev[k] = xt_malloc_checked((size_t)B * lc[k] * side[k] * side[k] * sizeof(float), "xview train grads"))) goto done;
+    for (int k = 0; k < 5; k++) {
+        size_t nk = (size_t)R * lc[k] * side[k] * side[k];
+        if (!(dlev[k] = xt_malloc_checked(nk * sizeof(float), "xview train grads"))) goto done;
+        if (n == 1) dlevR[k] = dlev[k];
+        else if (!(dlevR[k] = xt_malloc_checked(nk * sizeof(float), "xview train grads"))) goto done;
+    }
+    if (n > 1 && dimg && !(dreg = xt_malloc_checked((size_t)R * m->Cin * m->S * m->S * sizeof(float), "xview train grads")))
+        goto done;
+    if ((size_t)R * C * side[0] * side[0] > maxp) maxp = (size_t)R * C * side[0] * side[0];
     if (!(col = xt_malloc_checked(m->colmax * sizeof(float), "xview train scratch")) ||
         !(dup = xt_malloc_checked(maxp * sizeof(float), "xview train scratch")) ||
         !(t = xt_malloc_checked(maxp * sizeof(float), "xview train scratch")) ||
         !(d1 = xt_malloc_checked(maxp * sizeof(float), "xview train scratch")) ||
         !(d2 = xt_malloc_checked(maxp * sizeof(float), "xview train scratch")) ||
-        !(dstem = xt_malloc_checked((size_t)B * g * g * C * sizeof(float), "xview train scratch")))
+        !(dstem = xt_malloc_checked((size_t)R * g * g * C * sizeof(float), "xview train scratch")))
         goto done;
     // heads: dupx = sum_h conv3x3'(SiLU'(conv1x1'(dmap)))
     memset(dup, 0, (size_t)B * F0 * HH * sizeof(float));
@@ -389,10 +441,10 @@ int xt_xview_train_backward(xt_xview_train *m, xt_params *P, const float *const 
                            xt_pw(P, m->stage[k].w), B, &e1);
         xt_upsample2x_nearest_backward(dx, dup, B, xc, h2 / 2, h2 / 2);
     }
-    memcpy(dlev[4], dx, (size_t)B * lc[4] * side[4] * side[4] * sizeof(float));
+    memcpy(dlev[4], dx, (size_t)R * lc[4] * side[4] * side[4] * sizeof(float));
     // context: lev4 = NCHW(out_proj(layers(input_proj(raw) + pos)) + raw)
     if (m->ctx) {
-        const int D = m->D, C4 = lc[4], L4 = side[4] * side[4], T = B * L4;
+        const int D = m->D, C4 = lc[4], L4 = n * n * side[4] * side[4], T = B * L4;
         float *draw = xt_xmalloc((size_t)T * C4 * sizeof(float)), *dxf = xt_xmalloc((size_t)T * D * sizeof(float));
         float *tr = xt_xmalloc((size_t)T * C4 * sizeof(float));
         xt_nchw_to_nhwc(draw, dlev[4], B, C4, L4);
@@ -404,18 +456,24 @@ int xt_xview_train_backward(xt_xview_train *m, xt_params *P, const float *const 
         xt_nhwc_to_nchw(dlev[4], draw, B, L4, C4);
         free(draw), free(dxf), free(tr);
     }
+    if (n > 1)
+        for (int k = 0; k < 5; k++) chips(dlevR[k], dlev[k], B, n, lc[k], side[k], 0);
     // level 0: ConvTranspose2d of the patch embedding (NCHW) -> gradient at the stem, NHWC
-    xt_conv_transpose2x2_backward(t, xt_pg(P, m->upw), xt_pg(P, m->upb), m->stemc, dlev[0], xt_pw(P, m->upw), B, C, C, g, g,
-                                  col);
-    xt_nchw_to_nhwc(dstem, t, B, C, g * g);
-    const float *dout[4] = {dlev[1], dlev[2], dlev[3], dlev[4]};
+    xt_conv_transpose2x2_backward(t, xt_pg(P, m->upw), xt_pg(P, m->upb), m->stemc, dlevR[0], xt_pw(P, m->upw), R, C, C, g,
+                                  g, col);
+    xt_nchw_to_nhwc(dstem, t, R, C, g * g);
+    const float *dout[4] = {dlevR[1], dlevR[2], dlevR[3], dlevR[4]};
     m->enc->dstem = dstem;
-    int erc = m->enc->backward(m->enc, P, dout, dimg, scr);
+    int erc = m->enc->backward(m->enc, P, dout, n > 1 ? dreg : dimg, scr);
     m->enc->dstem = NULL;
     if (erc) goto done;
+    if (n > 1 && dimg) chips(dimg, dreg, B, n, m->Cin, m->S, 1);
     rc = 0;
 done:
-    for (int k = 0; k < 5; k++) free(dlev[k]);
-    free(col), free(dup), free(t), free(d1), free(d2), free(dstem);
+    for (int k = 0; k < 5; k++) {
+        if (dlevR[k] != dlev[k]) free(dlevR[k]);
+        free(dlev[k]);
+    }
+    free(col), free(dup), free(t), free(d1), free(d2), free(dstem), free(dreg);
     return rc;
 }

@@ -200,7 +200,7 @@ static int xview_grad(xt_st *st, const xt_json *cfg, const xt_tap *tap) {
         goto done;
     }
     if (xt_params_alloc(&P) || xt_params_load(&P, st)) goto done;
-    if (xt_arena_init(&act, xt_xview_train_act_bytes(m, B)) || xt_arena_init(&scr, xt_xview_train_scratch_bytes(m, B))) goto done;
+    if (xt_arena_init(&act, xt_xview_train_act_bytes(m, B, H)) || xt_arena_init(&scr, xt_xview_train_scratch_bytes(m, B, H))) goto done;
     for (int k = 0; k < XT_XVIEW_MAPS; k++)
         if (!(maps[k] = xt_malloc_checked(n * sizeof(float), "xview maps")) ||
             !(dmaps[k] = xt_malloc_checked(n * sizeof(float), "xview maps")))
