@@ -3,6 +3,8 @@
 // restricted pickle VM) against every golden contours.json, on every truncation, random
 // mutations and refused contents; float32 -> float16 rounding over all 65536 halves and their
 // midpoints; Python's float repr (xt_fmt_pyfloat).
+#include <unistd.h>
+
 #include "check_xview.h"
 #include "formats/csv.h"
 #include "formats/npy.h"
@@ -41,6 +43,15 @@ static void golden_contours(void) {
             }
             CHECK(ok);
             if (!ok) fprintf(stderr, "%s: points differ from contours.json\n", pn);
+            // the writer (make-scene's shorelines): written and read back, the same contours
+            char pw[64];
+            snprintf(pw, sizeof pw, "/tmp/xt_npy_rt_%d.npy", (int)getpid());
+            xt_npy_contours back;
+            CHECK(xt_npy_write_contours(pw, &ct) == 0 && xt_npy_read_contours(pw, &back) == 0);
+            CHECK(back.n == ct.n && back.total == ct.total && !memcmp(back.len, ct.len, ct.n * sizeof *ct.len) &&
+                  !memcmp(back.pts, ct.pts, ct.total * 2 * sizeof(double)));
+            xt_npy_contours_free(&back);
+            remove(pw);
             xt_npy_contours_free(&ct);
             files++;
         }

@@ -7,6 +7,7 @@ int xt_cmd_verify(int argc, char **argv);
 int xt_cmd_info(int argc, char **argv);
 int xt_cmd_convert(int argc, char **argv);
 int xt_cmd_make_image(int argc, char **argv);
+int xt_cmd_make_scene(int argc, char **argv);
 int xt_cmd_classify(int argc, char **argv);
 int xt_cmd_embed(int argc, char **argv);
 int xt_cmd_train(int argc, char **argv);

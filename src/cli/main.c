@@ -22,6 +22,8 @@ static const struct {
      "-o --config --set --with-io --from --prefix", "-q --keep-optimizer --help"},
     {"make-image", xt_cmd_make_image, "write a procedural test raster of any size (bounded memory)",
      "--size --bands --type --tile --compress --seed --geo --from-tensor", "--striped --planar --bigtiff --help"},
+    {"make-scene", xt_cmd_make_scene, "write synthetic xView3-SAR scenes, labels and shorelines (context-dependent classes)",
+     "--size --scenes --seed --density --geo --compress", "--help"},
     {"classify", xt_cmd_classify, "classify an image of any size with an xT model (streaming)", STREAM_VALUES " -k --top",
      "-q --quiet --json --help"},
     {"embed", xt_cmd_embed, "write the stitched region features of an image as a float GeoTIFF", STREAM_VALUES " -o --output --compress",

@@ -7,6 +7,8 @@
 // The xView3 shoreline files are 1-D object arrays of (N, 2) float64 / int64 / int32 arrays;
 // the official scorer reads them with np.load(allow_pickle=True) and np.vstack.
 #include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <fcntl.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -246,4 +248,119 @@ int xt_npy_read_contours(const char *path, xt_npy_contours *out) {
     int rc = xt_npy_parse_contours(map, size, path, out);
     if (size) munmap(map, size);
     return rc;
+}
+
+// ---------------------------------------------------------------------------------------------
+// writer: the xView3 shoreline layout, as np.save(allow_pickle) of a 1-D object array of (N, 2)
+// float64 arrays writes it (format 1.0, pickle protocol 3, the opcodes numpy's __reduce__ gives;
+// only the memo entries that are read back are stored).
+
+typedef struct {
+    char *p;
+    size_t n, cap;
+    int oom;
+} bbuf;
+
+static void bb_put(bbuf *b, const void *src, size_t n) {
+    if (b->oom) return;
+    if (b->n + n > b->cap) {
+        size_t cap = (b->n + n) * 2 + 256;
+        char *q = realloc(b->p, cap);
+        if (!q) { b->oom = 1; return; }
+        b->p = q, b->cap = cap;
+    }
+    memcpy(b->p + b->n, src, n);
+    b->n += n;
+}
+
+#define LIT(b, s) bb_put(b, s, sizeof(s) - 1) // a literal, embedded NULs included
+
+static void pk_int(bbuf *b, int64_t v) { // BININT1 / BININT2 / BININT
+    if (v >= 0 && v < 256) {
+        char o[2] = {'K', (char)v};
+        bb_put(b, o, 2);
+    } else if (v >= 0 && v < 65536) {
+        char o[3] = {'M', (char)(v & 255), (char)(v >> 8)};
+        bb_put(b, o, 3);
+    } else {
+        uint32_t u = (uint32_t)(int32_t)v;
+        LIT(b, "J");
+        bb_put(b, (const char *)&u, 4);
+    }
+}
+
+static void pk_str(bbuf *b, const char *s) { // BINUNICODE
+    uint32_t n = (uint32_t)strlen(s);
+    LIT(b, "X");
+    bb_put(b, (const char *)&n, 4);
+    bb_put(b, s, n);
+}
+
+// numpy.dtype(code, False, True) with its state tuple (3, order, None, None, None, -1, -1, flags)
+// (the callable numpy.dtype on the stack already)
+static void pk_dtype(bbuf *b, const char *code, const char *order, int flags) {
+    pk_str(b, code);
+    LIT(b, "\x89\x88\x87R(K\x03");
+    pk_str(b, order);
+    LIT(b, "NNNJ\xff\xff\xff\xffJ\xff\xff\xff\xff");
+    pk_int(b, flags);
+    LIT(b, "tb");
+}
+
+// _reconstruct(ndarray, (0,), b'b') then BUILD (1, shape, dtype, fortran False, data)
+static void pk_array_head(bbuf *b) { LIT(b, "h\x00h\x01K\x00\x85h\x03\x87R(K\x01"); }
+
+int xt_npy_write_contours(const char *path, const xt_npy_contours *c) {
+    bbuf b = {0};
+    char hdr[128];
+    int hl = snprintf(hdr, sizeof hdr, "{'descr': '|O', 'fortran_order': False, 'shape': (%d,), }", c->n);
+    int total = 10 + hl + 1, pad = (64 - total % 64) % 64; // header padded to a multiple of 64 with spaces, then '\n'
+    LIT(&b, "\x93NUMPY\x01\x00");
+    uint16_t hlen = (uint16_t)(hl + pad + 1);
+    bb_put(&b, (const char *)&hlen, 2);
+    bb_put(&b, hdr, hl);
+    for (int i = 0; i < pad; i++) LIT(&b, " ");
+    LIT(&b, "\n");
+    // memo 0 _reconstruct, 1 ndarray, 3 b'b', 7 numpy.dtype
+    LIT(&b, "\x80\x03" "cnumpy.core.multiarray\n_reconstruct\nq\x00" "cnumpy\nndarray\nq\x01"
+                       "K\x00\x85" "C\x01" "bq\x03\x87R(K\x01");
+    pk_int(&b, c->n);
+    LIT(&b, "\x85" "cnumpy\ndtype\nq\x07");
+    pk_dtype(&b, "O8", "|", 63);
+    LIT(&b, "\x89]");
+    const double *p = c->pts;
+    for (int k = 0; k < c->n; k++) {
+        pk_array_head(&b);
+        pk_int(&b, c->len[k]);
+        pk_int(&b, 2);
+        LIT(&b, "\x86h\x07");
+        pk_dtype(&b, "f8", "<", 0);
+        LIT(&b, "\x89");
+        uint64_t nb = (uint64_t)c->len[k] * 2 * sizeof(double);
+        if (nb >= (1ull << 32)) {
+            free(b.p);
+            return xt_error("npy", "%s: contour %d has %lld points: too many", path, k, (long long)c->len[k]);
+        }
+        uint32_t n32 = (uint32_t)nb;
+        LIT(&b, "B");
+        bb_put(&b, (const char *)&n32, 4);
+        bb_put(&b, (const char *)p, nb);
+        p += c->len[k] * 2;
+        LIT(&b, "tba");
+    }
+    LIT(&b, "tb.");
+    if (b.oom) return xt_error("npy", "%s: out of memory", path);
+    // written whole under a temporary name, then renamed: no partial file under the final name
+    char tmp[4200];
+    snprintf(tmp, sizeof tmp, "%s.part", path);
+    FILE *f = fopen(tmp, "wb");
+    int ok = f && fwrite(b.p, 1, b.n, f) == b.n;
+    if (f && fclose(f)) ok = 0;
+    free(b.p);
+    if (!ok || rename(tmp, path)) {
+        int e = errno;
+        remove(tmp);
+        return xt_error("npy", "%s: cannot write: %s", path, strerror(e));
+    }
+    return 0;
 }

@@ -19,5 +19,9 @@ typedef struct xt_npy_contours {
 int xt_npy_read_contours(const char *path, xt_npy_contours *out);
 int xt_npy_parse_contours(const uint8_t *data, size_t size, const char *what, xt_npy_contours *out);
 void xt_npy_contours_free(xt_npy_contours *c);
+// Writes c as the official shoreline files are (np.save of a 1-D object array of (N, 2) float64
+// arrays, pickle protocol 3; np.load(allow_pickle=True) reads it), to a temporary name then
+// renamed. 0 / -1 + error.
+int xt_npy_write_contours(const char *path, const xt_npy_contours *c);
 
 #endif

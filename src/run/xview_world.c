@@ -1,0 +1,293 @@
+// xview_world.c — the synthetic xView3-SAR world of xview_world.h: object placement (fleets,
+// lone vessels, infrastructure), the scene rasters tile by tile, the label CSV and the shoreline.
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "formats/npy.h"
+#include "run/xview_world.h"
+#include "train/train.h"
+
+enum { W_FISHING, W_VESSEL, W_INFRA };
+
+typedef struct {
+    int r, c;      // centre pixel
+    double len_m;  // vessels: length in metres
+    double ang;    // heading (radians)
+    int kind;
+} wobj;
+
+typedef struct {
+    int W, H;
+    uint64_t seed;
+    double c0, a1, l1, p1, a2, l2, p2; // coastline: column of the shore at row y
+    double e0, ep;                     // NoData swath edge
+    wobj *o;
+    int n, cap;
+} world;
+
+static double coast(const world *w, double y) {
+    return w->c0 + w->a1 * sin(2 * M_PI * y / w->l1 + w->p1) + w->a2 * sin(2 * M_PI * y / w->l2 + w->p2);
+}
+static double edge(const world *w, double y) { return w->W - w->e0 - 12 * (1 + sin(2 * M_PI * y / 3000 + w->ep)); }
+
+// a uniform (0, 1] from (seed, a, x, y): per-pixel draws without state, so any tile can be made alone
+static double hash01(uint64_t seed, uint64_t a, int64_t x, int64_t y) {
+    uint64_t z = xt_rng_mix(seed ^ xt_rng_mix(a * 0x9E3779B97F4A7C15ull ^ xt_rng_mix((uint64_t)x * 0xD1B54A32D192ED03ull ^ (uint64_t)y)));
+    return ((z >> 11) + 1) * (1.0 / 9007199254740992.0);
+}
+
+// smooth value noise in [0, 1] on a lattice of side g
+static double vnoise(uint64_t seed, uint64_t a, double x, double y, double g) {
+    double fx = x / g, fy = y / g;
+    int64_t ix = (int64_t)floor(fx), iy = (int64_t)floor(fy);
+    double tx = fx - ix, ty = fy - iy;
+    tx = tx * tx * (3 - 2 * tx), ty = ty * ty * (3 - 2 * ty);
+    double v00 = hash01(seed, a, ix, iy), v10 = hash01(seed, a, ix + 1, iy), v01 = hash01(seed, a, ix, iy + 1),
+           v11 = hash01(seed, a, ix + 1, iy + 1);
+    return (v00 * (1 - tx) + v10 * tx) * (1 - ty) + (v01 * (1 - tx) + v11 * tx) * ty;
+}
+
+static int in_sea(const world *w, double r, double c) {
+    return r > 40 && r < w->H - 40 && c > coast(w, r) + 40 && c < edge(w, r) - 40;
+}
+
+// distance to the nearest object (kind mask: which kinds count)
+static double nearest(const world *w, double r, double c, int mask) {
+    double best = 1e30;
+    for (int i = 0; i < w->n; i++)
+        if (mask >> w->o[i].kind & 1) {
+            double d = hypot(w->o[i].r - r, w->o[i].c - c);
+            if (d < best) best = d;
+        }
+    return best;
+}
+
+static void add(world *w, double r, double c, double len, double ang, int kind) {
+    if (w->n == w->cap) {
+        w->cap = w->cap ? 2 * w->cap : 64;
+        wobj *q = xt_xmalloc((size_t)w->cap * sizeof *q);
+        if (w->n) memcpy(q, w->o, (size_t)w->n * sizeof *q);
+        free(w->o);
+        w->o = q;
+    }
+    w->o[w->n++] = (wobj){(int)lround(r), (int)lround(c), len, ang, kind};
+}
+
+static void place(world *w, uint64_t *rng, double density) {
+    const int ALL = 7, VES = 1 << W_FISHING | 1 << W_VESSEL;
+    double sea = (double)w->W * w->H * 0.8;
+    int fleets = (int)lround(density * sea / (1024.0 * 1024.0));
+    if (fleets < 1) fleets = 1;
+    int fishing = 0;
+    for (int f = 0; f < fleets; f++) {
+        int first = w->n, want = 3 + (int)(xt_rng_u01(rng) * 5);
+        double r = 0, c = 0, th = 2 * M_PI * xt_rng_u01(rng);
+        int ok = 0;
+        for (int t = 0; t < 200 && !ok; t++) {
+            r = w->H * xt_rng_u01(rng), c = w->W * xt_rng_u01(rng);
+            ok = in_sea(w, r, c) && nearest(w, r, c, ALL) >= 200;
+        }
+        if (!ok) continue;
+        add(w, r, c, 20 + 100 * xt_rng_u01(rng), 2 * M_PI * xt_rng_u01(rng), W_FISHING);
+        for (int k = 1; k < want; k++) {
+            int placed = 0;
+            for (int t = 0; t < 30 && !placed; t++) {
+                double d = 96 + 16 * xt_rng_u01(rng), dl = 1.2 * (xt_rng_u01(rng) - 0.5);
+                double pr = w->o[w->n - 1].r, pc = w->o[w->n - 1].c;
+                double nr = pr + d * sin(th + dl), nc = pc + d * cos(th + dl);
+                // 96 px from every ship (then its nearest neighbour is the one it follows), 200 from the rest
+                if (!in_sea(w, nr, nc) || nearest(w, nr, nc, VES) < 96 || nearest(w, nr, nc, 1 << W_INFRA) < 200) continue;
+                add(w, nr, nc, 20 + 100 * xt_rng_u01(rng), 2 * M_PI * xt_rng_u01(rng), W_FISHING);
+                th += dl / 2, placed = 1;
+            }
+            if (!placed) break;
+        }
+        if (w->n - first < 2) w->n = first; // a fleet of one would look like a lone vessel
+        fishing += w->n - first;
+    }
+    for (int k = 0; k < fishing; k++) // as many lone vessels as fishing ones
+        for (int t = 0; t < 300; t++) {
+            double r = w->H * xt_rng_u01(rng), c = w->W * xt_rng_u01(rng);
+            if (in_sea(w, r, c) && nearest(w, r, c, ALL) >= 200) {
+                add(w, r, c, 20 + 100 * xt_rng_u01(rng), 2 * M_PI * xt_rng_u01(rng), W_VESSEL);
+                break;
+            }
+        }
+    for (int k = 0; k < fleets; k++) // infrastructure within 300 px of the coast
+        for (int t = 0; t < 300; t++) {
+            double r = w->H * xt_rng_u01(rng), c0 = coast(w, r), c = c0 + 40 + 260 * xt_rng_u01(rng);
+            if (in_sea(w, r, c) && nearest(w, r, c, VES) >= 200 && nearest(w, r, c, 1 << W_INFRA) >= 60) {
+                add(w, r, c, 0, 0, W_INFRA);
+                break;
+            }
+        }
+}
+
+// Linear backscatter of the objects at (x, y) for band b (0 VV, 1 VH).
+static double objects(const world *w, const int *idx, int ni, int b, double x, double y) {
+    double s = 0;
+    for (int k = 0; k < ni; k++) {
+        const wobj *o = &w->o[idx[k]];
+        double dx = x - o->c, dy = y - o->r;
+        if (o->kind == W_INFRA) {
+            double m = fmax(fabs(dx), fabs(dy));
+            if (m <= 2.5) s += (b ? 0.5 : 1.0) * 10.0 * (m <= 1.5 ? 1 : 0.3);
+            continue;
+        }
+        double lp = o->len_m / 10, su = fmax(1.0, lp / 3), sv = 0.8;
+        double u = dx * cos(o->ang) + dy * sin(o->ang), v = -dx * sin(o->ang) + dy * cos(o->ang);
+        double a = pow(10, (-4 + 8 * (o->len_m - 20) / 100) / 10) * (b ? 0.25 : 1);
+        s += a * exp(-(u * u / (2 * su * su) + v * v / (2 * sv * sv)));
+    }
+    return s;
+}
+
+// one tile (th x tw at x0, y0) of both bands, float32 dB
+static void tile(const world *w, int x0, int y0, int tw, int th, float *vv, float *vh, int *idx) {
+    int ni = 0;
+    for (int i = 0; i < w->n; i++) // objects reaching into the tile (blobs fade within 40 px)
+        if (w->o[i].c > x0 - 40 && w->o[i].c < x0 + tw + 40 && w->o[i].r > y0 - 40 && w->o[i].r < y0 + th + 40) idx[ni++] = i;
+    for (int y = 0; y < th; y++) {
+        int yy = y0 + y;
+        double cy = coast(w, yy), ey = edge(w, yy);
+        for (int x = 0; x < tw; x++) {
+            int xx = x0 + x;
+            size_t p = (size_t)y * tw + x;
+            if (xx >= w->W || yy >= w->H || xx >= ey) { vv[p] = vh[p] = -32768.0f; continue; }
+            double bg;
+            if (xx < cy) bg = -8 + 6 * (vnoise(w->seed, 11, xx, yy, 24) - 0.5) + 3 * (vnoise(w->seed, 12, xx, yy, 5) - 0.5);
+            else bg = -21 + 2.5 * (vnoise(w->seed, 13, xx, yy, 300) - 0.5);
+            for (int b = 0; b < 2; b++) {
+                double s = pow(10, (bg - (b ? 7.5 : 0)) / 10), sp = 0;
+                for (int k = 0; k < 4; k++) sp -= log(hash01(w->seed, 20 + 4 * b + k, xx, yy)); // 4-look speckle
+                double v = s * sp / 4 + (ni ? objects(w, idx, ni, b, xx, yy) : 0);
+                (b ? vh : vv)[p] = (float)(10 * log10(fmax(v, 1e-6)));
+            }
+        }
+    }
+}
+
+static int mkdir_p(const char *d) {
+    if (mkdir(d, 0777) && errno != EEXIST) return xt_error("make-scene", "%s: cannot create: %s", d, strerror(errno));
+    return 0;
+}
+
+static int write_rasters(const world *w, const char *dir, const char *id, const xt_world_opts *o) {
+    char sd[4200], path[2][4300], tmp[2][4310];
+    snprintf(sd, sizeof sd, "%s/%s", dir, id);
+    if (mkdir_p(sd)) return -1;
+    const char *nm[2] = {"VV_dB.tif", "VH_dB.tif"};
+    xt_tiff_writer *tw[2] = {0};
+    const int T = 256;
+    xt_tiff_opts to = {.width = w->W, .height = w->H, .bands = 1, .sample = XT_S_F32, .tile_w = T, .tile_h = T,
+                       .compression = o->compression, .geo = o->geo};
+    float *buf = xt_malloc_checked((size_t)2 * T * T * sizeof(float), "scene tile");
+    int *idx = xt_malloc_checked((size_t)(w->n + 1) * sizeof(int), "scene objects"), rc = -1;
+    if (!buf || !idx) goto done;
+    for (int b = 0; b < 2; b++) {
+        snprintf(path[b], sizeof path[b], "%.4180s/%s", sd, nm[b]);
+        snprintf(tmp[b], sizeof tmp[b], "%.4290s.part", path[b]);
+        if (!(tw[b] = xt_tiff_writer_open(tmp[b], &to))) goto done;
+    }
+    for (int ty = 0; ty * T < w->H; ty++)
+        for (int tx = 0; tx * T < w->W; tx++) {
+            tile(w, tx * T, ty * T, T, T, buf, buf + (size_t)T * T, idx);
+            if (xt_tiff_writer_tile(tw[0], tx, ty, buf) || xt_tiff_writer_tile(tw[1], tx, ty, buf + (size_t)T * T)) goto done;
+        }
+    for (int b = 0; b < 2; b++) {
+        int e = xt_tiff_writer_close(tw[b]);
+        tw[b] = NULL;
+        if (e) goto done;
+        if (rename(tmp[b], path[b])) { xt_error("make-scene", "%s: %s", path[b], strerror(errno)); goto done; }
+    }
+    rc = 0;
+done:
+    for (int b = 0; b < 2; b++)
+        if (tw[b]) xt_tiff_writer_abort(tw[b]);
+    free(buf), free(idx);
+    return rc;
+}
+
+static int write_shore(const world *w, const char *dir, const char *id, xt_npy_contours *ct) {
+    char path[4300];
+    snprintf(path, sizeof path, "%s/shoreline/%s_shoreline.npy", dir, id);
+    ct->n = 1, ct->total = w->H;
+    ct->len = xt_xmalloc(sizeof *ct->len);
+    ct->len[0] = w->H;
+    ct->pts = xt_xmalloc((size_t)w->H * 2 * sizeof(double));
+    for (int y = 0; y < w->H; y++) ct->pts[2 * y] = y, ct->pts[2 * y + 1] = coast(w, y);
+    return xt_npy_write_contours(path, ct);
+}
+
+static void write_labels(FILE *f, const world *w, const char *id, const xt_npy_contours *ct, const xt_georef *g) {
+    for (int i = 0; i < w->n; i++) {
+        const wobj *o = &w->o[i];
+        double best = 1e30, x, y, lon = NAN, lat = NAN;
+        for (int64_t k = 0; k < ct->total; k++) {
+            double d = hypot(ct->pts[2 * k] - o->r, ct->pts[2 * k + 1] - o->c);
+            if (d < best) best = d;
+        }
+        xt_georef_apply(g, o->c + 0.5, o->r + 0.5, &x, &y);
+        if (!xt_georef_lonlat(g, x, y, &lon, &lat)) lon = lat = NAN;
+        int half = o->kind == W_INFRA ? 3 : (int)ceil(o->len_m / 20) + 1;
+        char len[32] = "", fish[8] = "";
+        if (o->kind != W_INFRA) {
+            snprintf(len, sizeof len, "%.1f", o->len_m);
+            snprintf(fish, sizeof fish, "%s", o->kind == W_FISHING ? "True" : "False");
+        }
+        fprintf(f, "%.6f,%.6f,%s,synthetic,%d,%d,%s,%s,%.3f,%s,%s,%d,%d,%d,%d,%s_%05d\n", lat, lon, len, o->r, o->c,
+                o->kind == W_INFRA ? "False" : "True", fish, best * 10 / 1000, id, o->kind == W_INFRA ? "MEDIUM" : "HIGH",
+                o->r - half, o->c - half, o->r + half, o->c + half, id, i);
+    }
+}
+
+int xt_world_write(const char *dir, const xt_world_opts *o, char (*ids)[32]) {
+    if (o->width < 512 || o->height < 512 || o->width > (1 << 20) || o->height > (1 << 20))
+        return xt_error("make-scene", "size %dx%d: each side in [512, 1048576]", o->width, o->height);
+    if (o->scenes < 1 || o->scenes > 100000) return xt_error("make-scene", "%d scenes: 1 to 100000", o->scenes);
+    char sub[4200], path[4300], tmp[4400];
+    if (mkdir_p(dir)) return -1;
+    snprintf(sub, sizeof sub, "%s/shoreline", dir);
+    if (mkdir_p(sub)) return -1;
+    xt_georef g = {0};
+    if (o->geo) { if (xt_georef_copy(&g, o->geo)) return -1; }
+    else if (xt_georef_simple(&g, 32633, 400000, 4700000, 10)) return -1;
+    xt_world_opts oo = *o;
+    oo.geo = &g;
+    snprintf(path, sizeof path, "%s/labels.csv", dir);
+    snprintf(tmp, sizeof tmp, "%s.part", path);
+    FILE *f = fopen(tmp, "w");
+    if (!f) { xt_georef_free(&g); return xt_error("make-scene", "%s: cannot create: %s", tmp, strerror(errno)); }
+    fprintf(f, "detect_lat,detect_lon,vessel_length_m,source,detect_scene_row,detect_scene_column,is_vessel,is_fishing,"
+               "distance_from_shore_km,scene_id,confidence,top,left,bottom,right,detect_id\n");
+    int rc = -1;
+    for (int s = 0; s < o->scenes; s++) {
+        uint64_t rng = xt_rng_mix(o->seed * 0x2545F4914F6CDD1Dull + (uint64_t)s + 1);
+        char id[32];
+        snprintf(id, sizeof id, "%016llxv", (unsigned long long)xt_rng_mix(rng ^ 0x5CE7E));
+        if (ids) memcpy(ids[s], id, sizeof id);
+        world w = {0};
+        w.W = o->width, w.H = o->height, w.seed = xt_rng_mix(rng ^ 0xB00);
+        w.c0 = o->width * (0.04 + 0.06 * xt_rng_u01(&rng));
+        w.a1 = 20 + 40 * xt_rng_u01(&rng), w.l1 = 400 + 500 * xt_rng_u01(&rng), w.p1 = 2 * M_PI * xt_rng_u01(&rng);
+        w.a2 = 5 + 10 * xt_rng_u01(&rng), w.l2 = 60 + 80 * xt_rng_u01(&rng), w.p2 = 2 * M_PI * xt_rng_u01(&rng);
+        w.e0 = fmax(12, 0.02 * o->width), w.ep = 2 * M_PI * xt_rng_u01(&rng);
+        place(&w, &rng, o->density > 0 ? o->density : 1.0);
+        xt_npy_contours ct = {0};
+        int e = write_rasters(&w, dir, id, &oo) || write_shore(&w, dir, id, &ct);
+        if (!e) write_labels(f, &w, id, &ct, &g);
+        xt_npy_contours_free(&ct);
+        free(w.o);
+        if (e) goto done;
+    }
+    rc = 0;
+done:
+    if (fclose(f) && !rc) rc = xt_error("make-scene", "%s: cannot write: %s", tmp, strerror(errno));
+    if (!rc && rename(tmp, path)) rc = xt_error("make-scene", "%s: %s", path, strerror(errno));
+    if (rc) remove(tmp);
+    xt_georef_free(&g);
+    return rc;
+}

@@ -1,0 +1,33 @@
+// xview_world.h — a synthetic xView3-SAR world for training and scoring dense models where the
+// answer needs context beyond one region (`xt make-scene`, docs/detection.md).
+//
+// Each scene: a 2-band (VV, VH) dB raster with multiplicative speckle, land behind a wavy
+// coastline on the left, a NoData (-32768) swath edge on the right, and three kinds of objects:
+//   * fishing vessels, in fleets of 3-7 ships spaced 96-112 px apart (one ship never shares a
+//     64 x 64 window with another: 64 sqrt 2 < 96);
+//   * other vessels, alone: no other object within 200 px;
+//   * fixed infrastructure (is_vessel False) near the coast: compact squares, not elongated.
+// Fishing and other vessels look alike (the same lengths, shapes and brightness): whether a vessel
+// fishes shows only in its neighbours, 96-112 px away. Written in the dataset's layout:
+//   DIR/<scene_id>/VV_dB.tif, VH_dB.tif     float32, tiled, georeferenced, NoData -32768
+//   DIR/labels.csv                          the official label columns (one file for all scenes)
+//   DIR/shoreline/<scene_id>_shoreline.npy  the coastline as the official shoreline contours
+#ifndef XT_XVIEW_WORLD_H
+#define XT_XVIEW_WORLD_H
+
+#include "formats/raster.h"
+
+typedef struct xt_world_opts {
+    int width, height; // scene size in pixels (10 m)
+    int scenes;        // how many scenes (ids derived from the seed)
+    uint64_t seed;
+    double density;    // fleets per 1024 x 1024 px of sea [1.0]
+    const xt_georef *geo; // georeference of every scene (NULL: WGS 84 / UTM 33N near 42 N, 10 m)
+    const char *compression;
+} xt_world_opts;
+
+// Writes opts->scenes scenes under dir (created). Memory: one tile row of a scene and the object
+// list. Prints nothing; ids[k] (if non-NULL, 32 bytes each) receive the scene ids. 0 / -1 + error.
+int xt_world_write(const char *dir, const xt_world_opts *o, char (*ids)[32]);
+
+#endif

@@ -1,0 +1,65 @@
+#!/bin/sh
+# xt make-scene: the synthetic xView3-SAR world (run/xview_world.c). The layout of the dataset
+# (VV_dB.tif + VH_dB.tif per scene, labels.csv with the official columns, shoreline .npy that the
+# official np.load reads — checked at development time with numpy, here with xt's own reader via
+# xt score); the rule that makes context necessary (every fishing vessel has another vessel
+# 96-112 px away, every other vessel none within 200 px); determinism; clear errors.
+set -u
+T=$BUILD/cli_make_scene
+rm -rf "$T"; mkdir -p "$T"
+fail() { echo "FAIL: $*"; exit 1; }
+$XT make-scene "$T/w" --size 1024x768 --scenes 2 --seed 5 > "$T/ids" 2> "$T/err" || fail "make-scene: $(cat "$T/err")"
+[ "$(wc -l < "$T/ids")" -eq 2 ] || fail "expected 2 scene folders printed: $(cat "$T/ids")"
+for d in $(cat "$T/ids"); do
+    for b in VV VH; do
+        $XT info "$d/${b}_dB.tif" > "$T/info" 2>&1 || fail "$d/${b}_dB.tif: $(cat "$T/info")"
+        grep -q "1024 x 768" "$T/info" || fail "$b size: $(cat "$T/info")"
+        grep -q "EPSG:32633" "$T/info" || fail "$b georeference: $(cat "$T/info")"
+    done
+    id=$(basename "$d")
+    [ -s "$T/w/shoreline/${id}_shoreline.npy" ] || fail "no shoreline for $id"
+done
+ls "$T/w" | grep -q part && fail "a temporary file was left behind"
+python3 - "$T/w/labels.csv" <<'PY' || fail "labels"
+import csv, math, sys
+cols = "detect_lat,detect_lon,vessel_length_m,source,detect_scene_row,detect_scene_column,is_vessel,is_fishing,distance_from_shore_km,scene_id,confidence,top,left,bottom,right,detect_id".split(",")
+rows = list(csv.DictReader(open(sys.argv[1])))
+assert list(rows[0].keys()) == cols, rows[0].keys()
+by = {}
+for r in rows:
+    by.setdefault(r["scene_id"], []).append(r)
+assert len(by) == 2
+kinds = {"fishing": 0, "other": 0, "infra": 0}
+for sid, rs in by.items():
+    pts = [(int(r["detect_scene_row"]), int(r["detect_scene_column"])) for r in rs]
+    for r, p in zip(rs, pts):
+        d = min(math.dist(p, q) for q in pts if q != p)
+        assert -90 < float(r["detect_lat"]) < 90 and r["confidence"] in ("HIGH", "MEDIUM")
+        if r["is_vessel"] == "False":
+            assert r["is_fishing"] == "" and r["vessel_length_m"] == ""; kinds["infra"] += 1
+        elif r["is_fishing"] == "True":
+            assert 96 <= d <= 113, ("fishing vessel without a fleet neighbour", r, d); kinds["fishing"] += 1
+        else:
+            assert r["is_fishing"] == "False" and d >= 199, ("lone vessel with a neighbour", r, d); kinds["other"] += 1
+        if r["is_vessel"] == "True":
+            assert 20 <= float(r["vessel_length_m"]) <= 120
+assert kinds["fishing"] >= 2 and kinds["other"] >= 2 and kinds["infra"] >= 1, kinds
+print("make-scene labels:", kinds)
+PY
+# the labels as predictions score perfectly on vessel / fishing / length (and the shoreline files load)
+$XT score --inference "$T/w/labels.csv" --labels "$T/w/labels.csv" --shore-root "$T/w/shoreline" > "$T/score" 2>&1 || fail "score: $(cat "$T/score")"
+grep -q '"loc_fscore": 1.0, .*"vessel_fscore": 1.0, "fishing_fscore": 1.0, "length_acc": 1.0' "$T/score" || fail "score: $(cat "$T/score")"
+# determinism: the same seed gives the same bytes; another seed other scenes
+$XT make-scene "$T/w2" --size 1024x768 --scenes 2 --seed 5 > /dev/null || fail "second run"
+cmp -s "$T/w/labels.csv" "$T/w2/labels.csv" || fail "labels differ between two runs with one seed"
+d=$(head -1 "$T/ids"); id=$(basename "$d")
+cmp -s "$d/VV_dB.tif" "$T/w2/$id/VV_dB.tif" || fail "VV differs between two runs with one seed"
+$XT make-scene "$T/w3" --size 1024x768 --seed 6 > "$T/ids3" || fail "seed 6"
+[ "$(basename "$(cat "$T/ids3")")" != "$id" ] || fail "another seed gave the same scene id"
+# errors
+$XT make-scene "$T/w4" --size 100x100 > "$T/out" 2>&1 && fail "a tiny scene was accepted"
+grep -q "512" "$T/out" || fail "size error: $(cat "$T/out")"
+$XT make-scene "$T/w4" --density 0 > "$T/out" 2>&1 && fail "density 0 accepted"
+$XT make-scene /proc/nope > "$T/out" 2>&1 && fail "an impossible folder was accepted"
+grep -q "cannot create" "$T/out" || fail "folder error: $(cat "$T/out")"
+echo "ok: make-scene"
