@@ -48,6 +48,13 @@ cp $T/out/s.vessel.tif $T/scene1/VV_dB.tif; cp $T/out/s.center.tif $T/scene1/VH_
 $XT detect -m $M $T/scene1 -o $T/out -q > $T/log2 2>&1 || fail "folder layout: $(cat $T/log2)"
 grep -q "^scene1: 300 x 260" $T/log2 || fail "scene id from the folder: $(cat $T/log2)"
 test -s $T/out/scene1.csv || fail "scene1.csv"
+# --chip: one model call per tile (the regions chipped inside the model, context over all of
+# them) instead of one per region; the maps change, because the context now spans the tile
+$XT detect -m $G/xview_seg_xl.safetensors $T/s.tif -o $T/c1 --tile 128 --maps -q > $T/c1.txt || fail "detect"
+$XT detect -m $G/xview_seg_xl.safetensors $T/s.tif -o $T/c2 --tile 128 --maps --chip -q > $T/c2.txt || fail "detect --chip"
+t1=$(sed -n 's/.* tiles of 128 .*, \([0-9]*\) model calls.*/\1/p' $T/c1.txt); t2=$(sed -n 's/.* tiles of 128 .*, \([0-9]*\) model calls.*/\1/p' $T/c2.txt)
+[ -n "$t1" ] && [ "$t1" -eq $((4 * t2)) ] || fail "--chip: $t2 model calls, expected a quarter of $t1"
+cmp -s $T/c1/s.center.tif $T/c2/s.center.tif && fail "--chip gave the same center map as per-region calls"
 # wrong inputs: clear errors, non-zero
 check() { # expected message fragment, args...
     want=$1; shift

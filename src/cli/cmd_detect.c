@@ -31,6 +31,8 @@ static void help(void) {
            "  --no-rotate         no 180-degree test-time augmentation          [rotate]\n"
            "  --tta xt|mean       xt: the official code (only length averaged); mean: all maps [xt]\n"
            "  --memfix            carry the context memory across a tile's regions (not official)\n"
+           "  --chip              each tile in one model call: its regions chipped inside the model, the\n"
+           "                      context over all of them (xT's nested tokenization; not the official loop)\n"
            "  --selim             selimsef's rules: is_vessel |= mean_vessel > 90, is_fishing |= mean_fishing > 80\n"
            "  --nodata V          the file's NoData value (NaN is always NoData)       [-32768]\n"
            "  --maps              also write OUT/<scene>.{vessel,fishing,center,length}.tif (tiled, georeferenced)\n"
@@ -79,6 +81,7 @@ int xt_cmd_detect(int argc, char **argv) {
             o.has_nodata = 1;
         } else if (!strcmp(a, "--no-rotate")) o.rotate = 0;
         else if (!strcmp(a, "--memfix")) o.memfix = 1;
+        else if (!strcmp(a, "--chip")) o.chip = 1;
         else if (!strcmp(a, "--selim")) o.selim = 1;
         else if (!strcmp(a, "--maps")) o.maps = 1;
         else if (!strcmp(a, "-q")) quiet = 1;

@@ -11,6 +11,9 @@ typedef struct xt_detect_opts {
     int rotate;            // rot-180 TTA, as the official evaluator [1]
     xt_xview_tta tta;      // XT_XVIEW_TTA_XT: the official averaging (length only, bug 20); _SELIM: all maps
     int memfix;            // carry the context memory between a tile's regions (not official, bug 15)
+    int chip;              // each tile in one model call, its regions chipped inside the model and the
+                           // context over all of them (xT's nested tokenization; the official
+                           // evaluator calls the model once per region)
     int selim;             // selimsef's OR rules on is_vessel / is_fishing
     int has_nodata;        // the file's NoData value, turned into the dataset's -32768
     double nodata;
