@@ -1,6 +1,7 @@
 # xt — build the library, the CLI, tests and benchmarks.
 #   make            libxt.a and ./xt          make test    all tests (stops at first failure)
 #   make asan       tests under ASan+UBSan    make bench   benchmark programs
+#   make install    PREFIX=/usr/local DESTDIR=: xt, libxt.a, libxt.so, xt.h, xt.pc (pkg-config)
 #   CFLAGS=... / WERROR=1 / OPENMP=0 / SAN=-fsanitize=...
 CC      ?= cc
 CFLAGS  ?= -O2 -g -march=native
@@ -9,8 +10,12 @@ SAN     ?=
 WERROR  ?=
 BUILD   ?= build
 XTBIN   ?= xt
+PREFIX  ?= /usr/local
+DESTDIR ?=
+SOVER    = 0
 
-XT_CFLAGS  = -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wno-unused-parameter -Iinclude -Isrc -I$(BLAS_INC) $(SAN)
+# -fPIC: the same objects make libxt.a and libxt.so
+XT_CFLAGS  = -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wno-unused-parameter -fPIC -Iinclude -Isrc -I$(BLAS_INC) $(SAN)
 # OpenBLAS, OpenMP build: it runs single-threaded inside our parallel regions (no oversubscription).
 BLAS_DIR  ?= /usr/lib/x86_64-linux-gnu/openblas-openmp
 BLAS_INC  ?= /usr/include/x86_64-linux-gnu/openblas-openmp
@@ -39,6 +44,9 @@ $(BUILD)/%.o: %.c
 $(BUILD)/libxt.a: $(OBJ)
 	@rm -f $@
 	ar rcs $@ $^
+
+$(BUILD)/libxt.so: $(OBJ)
+	$(CC) $(CFLAGS) $(XT_CFLAGS) -shared -Wl,-soname,libxt.so.$(SOVER) $^ -o $@ $(XT_LDLIBS)
 
 $(XTBIN): $(CLIO) $(BUILD)/libxt.a
 	$(CC) $(CFLAGS) $(XT_CFLAGS) $^ -o $@ $(XT_LDLIBS)
@@ -85,8 +93,32 @@ $(BUILD)/fuzz/%: tests/fuzz/%.c $(BUILD)/fuzz/libxt-fuzz.a
 
 fuzz: $(FUZZ_BIN)
 
+# The library for other programs: `pkg-config --cflags --libs xt` (shared) or `--static`.
+# The pkg-config file names the Debian packages' libraries, as the build links them.
+VERSION := $(shell sed -n 's/^\#define XT_VERSION "\(.*\)"/\1/p' include/xt.h)
+$(BUILD)/xt.pc: Makefile include/xt.h
+	@mkdir -p $(dir $@)
+	@printf '%s\n' 'prefix=$(PREFIX)' 'libdir=$${prefix}/lib' 'includedir=$${prefix}/include' '' \
+	  'Name: xt' 'Description: xT (nested tokenization) for extremely large images, in C' 'Version: $(VERSION)' \
+	  'Cflags: -I$${includedir}$(if $(filter 1,$(OPENMP)), -fopenmp)' 'Libs: -L$${libdir} -lxt$(if $(filter 1,$(OPENMP)), -fopenmp)' \
+	  'Libs.private: $(XT_LDLIBS)' > $@
+
+install: all $(BUILD)/libxt.so $(BUILD)/xt.pc
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/include
+	install -m 755 $(XTBIN) $(DESTDIR)$(PREFIX)/bin/xt
+	install -m 644 $(BUILD)/libxt.a $(DESTDIR)$(PREFIX)/lib/libxt.a
+	install -m 755 $(BUILD)/libxt.so $(DESTDIR)$(PREFIX)/lib/libxt.so.$(VERSION)
+	ln -sf libxt.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/libxt.so.$(SOVER)
+	ln -sf libxt.so.$(SOVER) $(DESTDIR)$(PREFIX)/lib/libxt.so
+	install -m 644 include/xt.h $(DESTDIR)$(PREFIX)/include/xt.h
+	install -m 644 $(BUILD)/xt.pc $(DESTDIR)$(PREFIX)/lib/pkgconfig/xt.pc
+
+uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/bin/xt $(DESTDIR)$(PREFIX)/lib/libxt.a $(DESTDIR)$(PREFIX)/lib/libxt.so* \
+	  $(DESTDIR)$(PREFIX)/include/xt.h $(DESTDIR)$(PREFIX)/lib/pkgconfig/xt.pc
+
 clean:
 	rm -rf build build-asan xt
 
-.PHONY: all test asan bench fuzz clean
+.PHONY: all test asan bench fuzz clean install uninstall $(BUILD)/xt.pc # xt.pc: PREFIX may change
 -include $(OBJ:.o=.d) $(CLIO:.o=.d) $(wildcard $(BUILD)/fuzz/obj/src/*/*.d)
