@@ -119,7 +119,7 @@ typedef struct {
     const char *data, *val, *root, *out; // data specs (see xt_dataset_open); checkpoint path
     const char *export_path;             // also write a weights-only model file at the end (NULL: no)
     int img_size, batch, augment, warmup, save_every;
-    double steps, epochs, stop_after;    // steps 0: epochs x ceil(n / batch); stop_after < 0: none
+    double steps, epochs, stop_after;    // steps <= 0 (default -1): epochs x ceil(n / batch) (xview: steps 0 is 0 steps); stop_after < 0: none
     double lr, min_lr_ratio, wd, clip, grad_ratio, seed;
     void (*progress)(void *u, int64_t step, int64_t total, double loss, double lr, double sec_per_step);
     void *progress_u;
