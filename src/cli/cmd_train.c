@@ -1,4 +1,5 @@
-// cmd_train.c — `xt train`: train an xT classifier (Swin V2 regions + naive/xl head) on the CPU.
+// cmd_train.c — `xt train`: train an xT classifier (Swin V2 regions + naive/xl head), or the xView3
+// dense model (config kind "xview", run/xview_train.c), on the CPU.
 //
 // Config file (JSON): {"model": {xT model config, as in model files}, "train": {options}}; flags
 // override the options. Checkpoints are model files with the optimiser state and a
@@ -10,6 +11,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "run/xview_train.h"
 #include "train/train.h"
 
 typedef struct {
@@ -56,7 +58,11 @@ static void help(void) {
            "       xt train --resume CKPT.safetensors [-o OUT] [--stop-after N]\n\n"
            "Trains an xT classifier (Swin V2, Hiera or ConvNeXt regions + naive or xl head) with label-smoothed\n"
            "cross-entropy, AdamW, warm-up + cosine schedule, global-norm clipping and gradient chipping.\n"
-           "CONFIG holds {\"model\": {...}, \"train\": {...}} (docs/training.md); flags override \"train\".\n\n"
+           "CONFIG holds {\"model\": {...}, \"train\": {...}} (docs/training.md); flags override \"train\".\n"
+           "A model of kind \"xview\" (the xView3 dense model) trains on \"data\": {\"xview3\": {\"scenes\": DIR or\n"
+           "[PATHS], \"labels\": CSV}} with the official crops, targets, losses and per-tile steps; --img-size is\n"
+           "the data crop (tiles of crop_size), --clip defaults to 5, --steps 0 writes a fresh model\n"
+           "(docs/xview3.md, \"Training\").\n\n"
            "  -c FILE          config file\n"
            "  --init MODEL     start from a model file's weights (and its config when -c has no model);\n"
            "                   a partial file (e.g. a pretrained region encoder from `xt convert --from\n"
@@ -102,7 +108,9 @@ int xt_cmd_train(int argc, char **argv) {
         else if (!strcmp(argv[i], "--resume") && i + 1 < argc) resume = argv[++i];
     }
     xt_json *cj = NULL, *mcfg_own = NULL, *ts = NULL;
-    const xt_json *mcfg = NULL;
+    const xt_json *mcfg = NULL, *tobj = NULL; // the model config; the train options (config or checkpoint)
+    xt_xview_data_spec xd = {0};
+    int xview = 0;
     xt_st *ist = NULL;
     int rc = 1;
     char *cfgtext = NULL;
@@ -112,6 +120,7 @@ int xt_cmd_train(int argc, char **argv) {
         if (!c || !t) { xt_error("train", "%s: not an xt training checkpoint (no config / train_state)", resume); goto fail; }
         if (!(mcfg_own = xt_json_parse(c, strlen(c), "config")) || !(ts = xt_json_parse(t, strlen(t), "train_state"))) goto fail;
         mcfg = mcfg_own;
+        tobj = ts;
         if (read_opts(ts, &o)) goto fail;
     } else {
         if (cfgf) {
@@ -119,7 +128,10 @@ int xt_cmd_train(int argc, char **argv) {
             if (!(cfgtext = xt_read_file(cfgf, (size_t)1 << 31, &got, "train"))) goto fail;
             if (!(cj = xt_json_parse(cfgtext, got, cfgf))) goto fail;
             mcfg = xt_json_get(cj, "model");
-            if (read_opts(xt_json_get(cj, "train"), &o)) goto fail;
+            tobj = xt_json_get(cj, "train");
+            const char *k = mcfg ? xt_json_str(mcfg, "kind", "") : "";
+            if (k && !strcmp(k, "xview")) o.t.clip = 5.0; // the official xView3 trainer's clip_grad
+            if (read_opts(tobj, &o)) goto fail;
         }
         if (init) {
             if (!(ist = xt_st_open(init))) goto fail;
@@ -128,7 +140,7 @@ int xt_cmd_train(int argc, char **argv) {
                 if (!c || !(mcfg_own = xt_json_parse(c, strlen(c), "config"))) { xt_error("train", "%s: no model config", init); goto fail; }
                 mcfg = mcfg_own;
                 const char *k = xt_json_str(mcfg, "kind", "xt");
-                if (k && strcmp(k, "xt")) {
+                if (k && strcmp(k, "xt") && strcmp(k, "xview")) {
                     xt_error("train", "%s is a %s file (weights for the region encoder only): give -c CONFIG with the xT \"model\"", init, k);
                     goto fail;
                 }
@@ -179,7 +191,18 @@ int xt_cmd_train(int argc, char **argv) {
     o.t.progress_u = &tp;
     tp.pg.on &= !quiet;
     xt_train_result res;
-    if (xt_train_run(mcfg, ist, resume != NULL, &o.t, &res)) goto fail;
+    const char *kind = xt_json_str(mcfg, "kind", "");
+    xview = kind && !strcmp(kind, "xview");
+    if (xview) { // the dense xView3 model: data from train.data.xview3 (docs/xview3.md, "Training")
+        xt_xview_loss_cfg lc;
+        const xt_json *dj = tobj ? xt_json_get(tobj, "data") : NULL;
+        if (!dj || !xt_json_get(dj, "xview3")) {
+            xt_error("train", "an xview model trains on \"data\": {\"xview3\": {\"scenes\": ..., \"labels\": ...}} in the config's \"train\"");
+            goto fail;
+        }
+        if (xt_xview_data_parse(xt_json_get(dj, "xview3"), &xd) || xt_xview_loss_parse(tobj, &lc)) goto fail;
+        if (xt_xview_train_run(mcfg, ist, resume != NULL, &o.t, &xd, &lc, &res)) goto fail;
+    } else if (xt_train_run(mcfg, ist, resume != NULL, &o.t, &res)) goto fail;
     xt_progress_end(&tp.pg);
     if (init && !resume)
         printf("init: %d tensors loaded from %s, %d freshly initialised%s%s%s\n", res.init.loaded, init, res.init.fresh,
@@ -193,6 +216,7 @@ fail:
     xt_progress_abort(&tp.pg);
     rc = xt_cli_fail();
 done:
+    xt_xview_data_free(&xd);
     free(cfgtext);
     xt_json_free(cj);
     xt_json_free(mcfg_own);

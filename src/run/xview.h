@@ -16,6 +16,7 @@
 
 #include "formats/csv.h"
 #include "models/xview.h"
+#include "train/train.h"
 
 // ---------------------------------------------------------------------------------------------
 // A. maps -> detections (xview_post.c): inference/postprocessing.py process_confidence on the
@@ -196,7 +197,12 @@ typedef struct xt_xview_score_opts {
     int costly_dist;        // [1] distances > tolerance cost 99999990
     int score_all;          // [0] score against every label, LOW included (no drop pass)
 } xt_xview_score_opts;
-xt_xview_score_opts xt_xview_score_default_opts(void); // the leaderboard flags, shore_root NULL
+xt_xview_score_opts xt_xview_score_default_opts(void);
+// Training points of a label CSV (the official label columns scene_id, detect_scene_row,
+// detect_scene_column, is_vessel, is_fishing, vessel_length_m, confidence; empty = unknown): every
+// row is checked (a bad number or boolean names the file, line and column), then the rows of
+// scene_id (all rows if NULL) are returned in file order, coordinates rounded. 0 / -1 + error.
+int xt_xview_labels_points(const xt_csv *c, const char *scene_id, xt_xview_point **out, int64_t *n); // the leaderboard flags, shore_root NULL
 
 // A score as Python holds it: a float, or the integer 0 of a caught ZeroDivisionError.
 typedef struct xt_xview_num {

@@ -79,6 +79,13 @@ void xt_detect_scene_close(xt_detect_scene *s) {
 
 void xt_detect_scene_size(const xt_detect_scene *s, int *H, int *W) { *H = s->H, *W = s->W; }
 
+int xt_detect_scene_read(xt_detect_scene *s, int y, int x, int h, int w, float *vv, float *vh) {
+    struct xt_rect rect = xt_rect_make(x, y, w, h);
+    int b0 = 0, b1 = 1;
+    if (s->r[1]) return xt_raster_read_rect(s->r[0], rect, &b0, 1, -32768.0f, vv) || xt_raster_read_rect(s->r[1], rect, &b0, 1, -32768.0f, vh) ? -1 : 0;
+    return xt_raster_read_rect(s->r[0], rect, &b0, 1, -32768.0f, vv) || xt_raster_read_rect(s->r[0], rect, &b1, 1, -32768.0f, vh) ? -1 : 0;
+}
+
 typedef struct {
     xt_detect_scene *s;
     const xt_detect_opts *o;

@@ -30,6 +30,9 @@ typedef struct xt_detect_scene xt_detect_scene;
 xt_detect_scene *xt_detect_scene_open(const char *vv, const char *vh); // NULL + error
 void xt_detect_scene_close(xt_detect_scene *s);
 void xt_detect_scene_size(const xt_detect_scene *s, int *H, int *W);
+// dB window rows [y, y+h) x cols [x, x+w) (may extend past the scene: -32768 there) into vv, vh
+// (h, w); random access (training crops), the file's own NoData values untouched. 0 / -1 + error.
+int xt_detect_scene_read(xt_detect_scene *s, int y, int x, int h, int w, float *vv, float *vh);
 
 typedef struct xt_detect_result {
     xt_xview_det *dets; // malloc'ed, official order

@@ -218,9 +218,12 @@ static int intern(scenes *S, const char *s) {
     return S->n++;
 }
 
+// the error prefix of the column readers: the scorer's, or training's while it reads labels
+static _Thread_local const char *who = "xview score";
+
 static int column(const xt_csv *c, const char *name, const char *kind) {
     int k = xt_csv_col(c, name);
-    if (k < 0) return xt_error("xview score", "%s: the %s file has no column '%s'", c->what, kind, name);
+    if (k < 0) return xt_error(who, "%s: the %s file has no column '%s'", c->what, kind, name);
     return k;
 }
 
@@ -244,11 +247,11 @@ static int bool_col(const xt_csv *c, int k, double **out) {
         else if (!strcmp(s, "False") || !strcmp(s, "FALSE") || !strcmp(s, "false")) *o = 0, words++;
         else if (!xt_csv_num(c, r, k, o)) nums++;
         else
-            return xt_error("xview score", "%s: line %lld: column '%s': '%.40s' is not True or False", c->what,
+            return xt_error(who, "%s: line %lld: column '%s': '%.40s' is not True or False", c->what,
                             (long long)c->line[r], c->head[k], s);
     }
     if (words && nums)
-        return xt_error("xview score", "%s: column '%s' mixes True/False with numbers (pandas would compare them as text)",
+        return xt_error(who, "%s: column '%s' mixes True/False with numbers (pandas would compare them as text)",
                         c->what, c->head[k]);
     return 0;
 }
@@ -258,7 +261,7 @@ static int scene_col(const xt_csv *c, int k, scenes *S, int **out) {
     for (int64_t r = 0; r < c->n_rows; r++) {
         const char *s = xt_csv_at(c, r, k);
         if (xt_csv_is_na(s))
-            return xt_error("xview score", "%s: line %lld: empty scene_id", c->what, (long long)c->line[r]);
+            return xt_error(who, "%s: line %lld: empty scene_id", c->what, (long long)c->line[r]);
         (*out)[r] = intern(S, s);
     }
     return 0;
@@ -295,6 +298,47 @@ static int load_labels(const xt_csv *c, scenes *S, const xt_xview_score_opts *o,
         t->conf[r] = xt_csv_is_na(s) ? NULL : s;
     }
     return 0;
+}
+
+// The points of a label CSV for training (xview_train.c): the columns the scorer reads plus
+// confidence, every row checked (numbers, booleans), then the rows of scene_id in file order.
+int xt_xview_labels_points(const xt_csv *c, const char *scene_id, xt_xview_point **out, int64_t *n) {
+    int kr, kc, ks, kv, kf, kl, kconf;
+    *out = NULL, *n = 0;
+    who = "xview labels";
+    if ((ks = column(c, "scene_id", "label")) < 0 || (kr = column(c, "detect_scene_row", "label")) < 0 ||
+        (kc = column(c, "detect_scene_column", "label")) < 0 || (kv = column(c, "is_vessel", "label")) < 0 ||
+        (kf = column(c, "is_fishing", "label")) < 0 || (kl = column(c, "vessel_length_m", "label")) < 0 ||
+        (kconf = column(c, "confidence", "label")) < 0) {
+        who = "xview score";
+        return -1;
+    }
+    table t = {0};
+    scenes S = {0};
+    int rc = -1;
+    if (num_col(c, kr, &t.row) || num_col(c, kc, &t.col) || scene_col(c, ks, &S, &t.scene) || bool_col(c, kv, &t.vessel) ||
+        bool_col(c, kf, &t.fishing) || num_col(c, kl, &t.length))
+        goto done;
+    *out = xt_xmalloc(((size_t)c->n_rows + 1) * sizeof **out);
+    for (int64_t r = 0; r < c->n_rows; r++) {
+        int bad = !(fabs(t.row[r]) <= 1e9) ? kr : !(fabs(t.col[r]) <= 1e9) ? kc : -1; // NaN: an empty cell
+        if (bad >= 0) {
+            xt_error("xview labels", "%s: line %lld: column '%s': a pixel coordinate is needed, got '%.40s'", c->what,
+                     (long long)c->line[r], c->head[bad], xt_csv_at(c, r, bad));
+            goto done;
+        }
+        if (scene_id && strcmp(S.name[t.scene[r]], scene_id)) continue;
+        // cv2.circle takes integer centres: the dataset's coordinates are integers
+        (*out)[(*n)++] = (xt_xview_point){(int64_t)llround(t.row[r]), (int64_t)llround(t.col[r]), t.vessel[r], t.fishing[r],
+                                          t.length[r]};
+    }
+    rc = 0;
+done:
+    who = "xview score";
+    if (rc) { free(*out); *out = NULL, *n = 0; }
+    free(t.row); free(t.col); free(t.scene); free(t.vessel); free(t.fishing); free(t.length);
+    free(S.name); free(S.slot);
+    return rc;
 }
 
 // ---------------------------------------------------------------------------------------------

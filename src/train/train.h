@@ -32,6 +32,22 @@ typedef struct xt_xview_loss_terms {
 double xt_xview_loss(const xt_xview_loss_cfg *c, const float *const *out, const float *const *tgt, size_t n,
                      float *const *dout, xt_xview_loss_terms *terms);
 
+// xView3 training targets (xview_targets.c), painted as the official XviewDataset paints them:
+// one labelled point (scene pixel row/col; NaN = unknown class or length).
+typedef struct xt_xview_point {
+    int64_t row, col;
+    double is_vessel, is_fishing, length;
+} xt_xview_point;
+// tgt: the four (H, W) maps in xt_xview_map_names order (vessel, fishing, center x 255, length),
+// for the crop whose top-left scene pixel is (y0, x0); points strictly inside it are painted in
+// order (golden README "xView3 dense prediction files", targets).
+void xt_xview_paint_targets(float *const *tgt, int H, int W, int64_t y0, int64_t x0, const xt_xview_point *pts,
+                            int64_t n);
+// OpenCV's filled-circle rows: hw[d], d = 0..r, the half-width of the row d from the centre.
+void xt_xview_disc_halfwidth(int r, int *hw);
+// torch.rot90(x, 2, dims=(1, 2)) in place on (C, H, W).
+void xt_xview_rot180(float *x, int C, int H, int W);
+
 typedef struct {
     float lr, beta1, beta2, eps, weight_decay;
 } xt_adamw_cfg;
@@ -103,7 +119,7 @@ typedef struct {
     const char *data, *val, *root, *out; // data specs (see xt_dataset_open); checkpoint path
     const char *export_path;             // also write a weights-only model file at the end (NULL: no)
     int img_size, batch, augment, warmup, save_every;
-    double steps, epochs, stop_after;    // steps 0: epochs x ceil(n / batch); stop_after < 0: none
+    double steps, epochs, stop_after;    // steps <= 0 (default -1): epochs x ceil(n / batch) (xview: steps 0 is 0 steps); stop_after < 0: none
     double lr, min_lr_ratio, wd, clip, grad_ratio, seed;
     void (*progress)(void *u, int64_t step, int64_t total, double loss, double lr, double sec_per_step);
     void *progress_u;

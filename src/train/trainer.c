@@ -13,7 +13,7 @@
 void xt_train_opts_default(xt_train_opts *o) {
     memset(o, 0, sizeof *o);
     o->batch = 8, o->augment = 1, o->epochs = 1, o->lr = 1e-4, o->min_lr_ratio = 0.01, o->wd = 1e-4;
-    o->clip = 1.0, o->grad_ratio = 1.0, o->stop_after = -1;
+    o->clip = 1.0, o->grad_ratio = 1.0, o->stop_after = -1, o->steps = -1; // steps < 0: from epochs
 }
 
 int xt_train_opts_parse(const xt_json *j, xt_train_opts *o) {
