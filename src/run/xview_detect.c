@@ -296,8 +296,10 @@ int xt_detect_run(const xt_xview *m, xt_detect_scene *scene, const xt_detect_opt
     if (o->order >= 0) order = (xt_xview_order)o->order;
     else if (!strcmp(in->tiling, "zig_zag_horizontal")) order = XT_XVIEW_ORDER_ZIGZAG;
     else if (!strcmp(in->tiling, "naive_two_stream")) order = XT_XVIEW_ORDER_TWO_STREAM;
-    else if (strcmp(in->tiling, "naive")) return xt_error("detect", "config: tiling '%s' (naive, zig_zag_horizontal or naive_two_stream)", in->tiling);
-    xt_xview_tiling tl = {in->context && !o->chip ? in->crop_size : 0, order, o->rotate, o->tta};
+    else if (strcmp(in->tiling, "naive") && strcmp(in->tiling, "chip") && in->tiling[0])
+        return xt_error("detect", "config: tiling '%s' (naive, zig_zag_horizontal, naive_two_stream or chip)", in->tiling);
+    int chip = o->chip || !strcmp(in->tiling, "chip"); // a model trained on whole chipped crops runs tiles so
+    xt_xview_tiling tl = {in->context && !chip ? in->crop_size : 0, order, o->rotate, o->tta};
     int n = tl.region ? T / in->crop_size : 1;
     long per_tile = (long)(in->context ? n * n * (tl.order == XT_XVIEW_ORDER_TWO_STREAM ? 2 : 1) : 1) * (o->rotate ? 2 : 1);
     model_ctx mc = {m, o, NULL, 0, per_tile * g.rows * g.cols, o->progress, o->progress_u};

@@ -306,7 +306,12 @@ int xt_xview_train_run(const xt_json *mcfg, xt_st *from, int resume, const xt_tr
     const xt_json *xl = xt_json_get(mcfg, "xl_context");
     int ctx = 0;
     if (xl && xt_json_bool(xl, "enabled", 0, &ctx)) goto done;
-    const int D = o->img_size > 0 ? o->img_size : ctx ? 2 * S : S, G = D / S;
+    // "tiling": "chip" trains each crop in one call (its G x G tiles chipped inside the model, the
+    // context over all of them; xt detect then runs tiles the same way); otherwise the official
+    // loop, one call and one AdamW step per tile
+    const char *tiling = xt_json_str(mcfg, "tiling", "naive");
+    const int chip = tiling && !strcmp(tiling, "chip");
+    const int D = o->img_size > 0 ? o->img_size : ctx ? 2 * S : S, G = chip ? 1 : D / S, T = chip ? D : S;
     if (Cin != 2) { xt_error("xview train", "the model takes %d bands; xView3 scenes have 2 (VV, VH)", Cin); goto done; }
     if (D < S || D % S || D > 1 << 15) { xt_error("xview train", "img_size %d (the data crop) must be a positive multiple of crop_size %d", D, S); goto done; }
     if (N < 1 || N > 4096 || !(o->lr >= 0) || o->warmup < 0 || !(o->clip >= 0)) {
@@ -334,7 +339,7 @@ int xt_xview_train_run(const xt_json *mcfg, xt_st *from, int resume, const xt_tr
     if (!n_pts) { xt_error("xview train", "%s: no labels for any of the %d scenes (scene_id = the folder or file name)", d->labels, NS); goto done; }
     int64_t per_epoch = (NS + N - 1) / N;
     int64_t total = o->steps >= 0 ? (int64_t)o->steps : (int64_t)(o->epochs * per_epoch);
-    const size_t DD = (size_t)D * D, SS = (size_t)S * S, n = (size_t)N * SS;
+    const size_t DD = (size_t)D * D, SS = (size_t)T * T, n = (size_t)N * SS;
     int64_t step = resume ? P.step / ((int64_t)G * G) : 0, epoch = -1;
     if (resume && P.step % ((int64_t)G * G)) {
         xt_error("xview train", "%s: optimiser step %lld is not a whole number of crops of %d tiles", from->path, (long long)P.step, G * G);
@@ -344,15 +349,15 @@ int xt_xview_train_run(const xt_json *mcfg, xt_st *from, int resume, const xt_tr
     if (step < total) { // else nothing to train (--steps 0: the fresh model is written)
         if (!(img = xt_malloc_checked((size_t)N * 2 * DD * sizeof(float), "xview crops")) ||
             !(vv = xt_malloc_checked(DD * sizeof(float), "xview crop")) || !(vh = xt_malloc_checked(DD * sizeof(float), "xview crop")) ||
-            !(timg = xt_malloc_checked((size_t)N * 2 * SS * sizeof(float), "xview tiles")))
+            (!chip && !(timg = xt_malloc_checked((size_t)N * 2 * SS * sizeof(float), "xview tiles"))))
             goto done;
         for (int k = 0; k < XT_XVIEW_MAPS; k++)
             if (!(tgt[k] = xt_malloc_checked((size_t)N * DD * sizeof(float), "xview targets")) ||
-                !(ttg[k] = xt_malloc_checked(n * sizeof(float), "xview targets")) ||
+                (!chip && !(ttg[k] = xt_malloc_checked(n * sizeof(float), "xview targets"))) ||
                 !(maps[k] = xt_malloc_checked(n * sizeof(float), "xview maps")) ||
                 !(dmaps[k] = xt_malloc_checked(n * sizeof(float), "xview maps")))
                 goto done;
-        if (xt_arena_init(&act, xt_xview_train_act_bytes(m, N)) || xt_arena_init(&scr, xt_xview_train_scratch_bytes(m, N)))
+        if (xt_arena_init(&act, xt_xview_train_act_bytes(m, N, T)) || xt_arena_init(&scr, xt_xview_train_scratch_bytes(m, N, T)))
             goto done;
         perm = xt_xmalloc((size_t)NS * sizeof(int));
     }
@@ -370,7 +375,8 @@ int xt_xview_train_run(const xt_json *mcfg, xt_st *from, int resume, const xt_tr
         oc.lr = (float)lr;
         for (int ti = 0; ti < G; ti++)
             for (int tj = 0; tj < G; tj++) { // naive_two_stream's second pass; its mem_only pass is dead (bug 15)
-                for (int b = 0; b < N; b++) {
+                const float *xin = img, *const *tin = (const float *const *)tgt;
+                for (int b = 0; !chip && b < N; b++) {
                     for (int c = 0; c < 2; c++)
                         for (int y = 0; y < S; y++)
                             memcpy(timg + (((size_t)b * 2 + c) * S + y) * S, img + ((size_t)b * 2 + c) * DD + (size_t)(ti * S + y) * D + tj * S, S * sizeof(float));
@@ -378,15 +384,16 @@ int xt_xview_train_run(const xt_json *mcfg, xt_st *from, int resume, const xt_tr
                         for (int y = 0; y < S; y++)
                             memcpy(ttg[q] + ((size_t)b * S + y) * S, tgt[q] + (size_t)b * DD + (size_t)(ti * S + y) * D + tj * S, S * sizeof(float));
                 }
+                if (!chip) xin = timg, tin = (const float *const *)ttg;
                 xt_arena_reset(&act);
                 xt_arena_reset(&scr);
                 xt_params_zero_grad(&P);
-                if (xt_xview_train_forward(m, &P, timg, N, S, ti, tj, maps, &act, NULL)) goto done;
-                xt_xview_loss_terms T;
-                double loss = xt_xview_loss(lc, (const float *const *)maps, (const float *const *)ttg, n, dmaps, &T);
+                if (xt_xview_train_forward(m, &P, xin, N, T, ti, tj, maps, &act, NULL)) goto done;
+                xt_xview_loss_terms LT;
+                double loss = xt_xview_loss(lc, (const float *const *)maps, tin, n, dmaps, &LT);
                 if (!isfinite(loss)) { // the official trainer stops too ("NaN loss !!"), e.g. bug 22
                     xt_error("xview train", "step %lld, tile (%d, %d): loss is %g (vessel %g, fishing %g, center %g, length %g)",
-                             (long long)step, ti, tj, loss, T.combo[0], T.combo[1], T.center, T.length);
+                             (long long)step, ti, tj, loss, LT.combo[0], LT.combo[1], LT.center, LT.length);
                     goto done;
                 }
                 if (xt_xview_train_backward(m, &P, (const float *const *)dmaps, NULL, &scr)) goto done;
