@@ -79,4 +79,6 @@ bad "s|\"scenes\": \"$T/scenes\"|\"scenes\": [\"$T/bad/s1\"]|" "scene folder .*s
 bad 's|"labels": "[^"]*"|"labels": "/nonexistent/l.csv"|' "/nonexistent/l.csv"
 bad 's|"img_size": 128|"img_size": 96|' "img_size 96 (the data crop) must be a positive multiple of crop_size 64"
 bad 's|"data": {"xview3": {[^}]*}}|"data": "x.csv"|' 'data.: {.xview3.'
+if $XT train -c "$T/cfg.json" -q --data x.csv -o "$T/bad.safetensors" > /dev/null 2> "$T/bad.err"; then fail "--data accepted"; fi
+grep -q "data / --val are for classifier data" "$T/bad.err" || fail "--data message: $(cat $T/bad.err)"
 echo "cli_train_xview: ok"

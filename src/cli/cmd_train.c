@@ -196,6 +196,10 @@ int xt_cmd_train(int argc, char **argv) {
     if (xview) { // the dense xView3 model: data from train.data.xview3 (docs/xview3.md, "Training")
         xt_xview_loss_cfg lc;
         const xt_json *dj = tobj ? xt_json_get(tobj, "data") : NULL;
+        if (o.data[0] || o.val[0]) {
+            xt_error("train", "--data / --val are for classifier data; an xview model reads \"data\": {\"xview3\": ...} of the config's \"train\"");
+            goto fail;
+        }
         if (!dj || !xt_json_get(dj, "xview3")) {
             xt_error("train", "an xview model trains on \"data\": {\"xview3\": {\"scenes\": ..., \"labels\": ...}} in the config's \"train\"");
             goto fail;
