@@ -30,10 +30,12 @@ struct xt_xview_train {
     // n S, R = B n^2 regions; lev per region, levS stitched (= lev when n = 1), reg the regions
     int B, n, R;
     float *blk, *stem, *stemc, *lev[5], *levS[5], *reg, *raw, *x0, *xf;
-    float *up[4], *pa[4], *cat[4], *pb[4], *upx, *ph[4], *sh[4];
+    float *up[4], *pa[4], *cat[4], *pb[4], *upx, *ph, *sh; // ph, sh: (B, 4 last, H, H), the heads stacked
+    float *hw, *hb;                                            // the four heads' 3x3 convs as one (4 last, F0, 3, 3)
     int hs[4]; // decoder side after stage idx
     xt_arena lact;
-    size_t colmax;
+    size_t colmax, blk_cap, bblk_cap;
+    float *bblk; // the backward's buffers (grow-only)
 };
 
 static void add_conv(xt_params *P, tconv *c, int IC, int OC, int K, const char *fmt, const char *a) {
@@ -58,6 +60,9 @@ void xt_xview_train_free(xt_xview_train *m) {
     if (m->enc) m->enc->free(m->enc);
     free(m->L);
     free(m->blk);
+    free(m->bblk);
+    free(m->hw);
+    free(m->hb);
     xt_arena_free(&m->lact);
     free(m);
 }
@@ -229,11 +234,18 @@ int xt_xview_train_forward(xt_xview_train *m, const xt_params *P, const float *i
     }
     need += (size_t)B * H * H * (m->F[0] + 8 * m->last);
     xt_conv2d_dims dh = dims(&m->head3[0], H);
+    dh.OC = XT_XVIEW_MAPS * m->last;
     m->colmax = MAXZ(m->colmax, xt_conv2d_backward_scratch_floats(&dh));
     big = MAXZ(xt_conv_transpose2x2_scratch_floats(C, C, g, g), xt_conv_transpose2x2_backward_scratch_floats(C, C, g, g));
     m->colmax = MAXZ(m->colmax, big);
-    free(m->blk);
-    if (!(m->blk = xt_malloc_checked(need * sizeof(float), "xview train activations"))) return -1;
+    // the block and the conv scratch grow only: a training loop of equal steps allocates (and
+    // page-faults) them once
+    if (need + m->colmax > m->blk_cap) {
+        free(m->blk);
+        m->blk_cap = 0;
+        if (!(m->blk = xt_malloc_checked((need + m->colmax) * sizeof(float), "xview train activations"))) return -1;
+        m->blk_cap = need + m->colmax;
+    }
     float *p = m->blk;
 #define TAKE(ptr, n) (ptr = p, p += (n))
     TAKE(m->stem, (size_t)R * g * g * C);
@@ -260,13 +272,10 @@ int xt_xview_train_forward(xt_xview_train *m, const xt_params *P, const float *i
         xc = m->F[k];
     }
     TAKE(m->upx, (size_t)B * H * H * m->F[0]);
-    for (int h = 0; h < 4; h++) {
-        TAKE(m->ph[h], (size_t)B * H * H * m->last);
-        TAKE(m->sh[h], (size_t)B * H * H * m->last);
-    }
+    TAKE(m->ph, (size_t)B * H * H * m->last * XT_XVIEW_MAPS);
+    TAKE(m->sh, (size_t)B * H * H * m->last * XT_XVIEW_MAPS);
 #undef TAKE
-    float *col = xt_malloc_checked(m->colmax * sizeof(float), "xview train scratch");
-    if (!col) return -1;
+    float *col = p; // after the activations, in the same block
     int rc = -1;
     // 1. encoder on the R regions: levels 1..4 and the patch embedding; level 0 = ConvTranspose2d
     //    2x2 of it; then the levels stitched back (nested tokenization, as xt_xview_forward)
@@ -358,14 +367,30 @@ int xt_xview_train_forward(xt_xview_train *m, const xt_params *P, const float *i
             emit4(tap, xs, B, Fk, h2, h2, nm);
             x = xs, xc = Fk, hh = h2;
         }
-        // 4. heads: conv1x1(SiLU(conv3x3(up2(x))))
+        // 4. heads: conv1x1(SiLU(conv3x3(up2(x)))); the four 3x3 convs read the same input, so they
+        //    run as one conv of 4 x last outputs (one im2col instead of four), the 1x1s directly
         xt_upsample2x_nearest(m->upx, x, B, m->F[0], H / 2, H / 2);
         free(xs);
+        const int NL = XT_XVIEW_MAPS * m->last;
+        const size_t HH = (size_t)H * H, hk = (size_t)m->last * m->F[0] * 9;
+        if (!m->hw) m->hw = xt_xmalloc((size_t)NL * m->F[0] * 9 * sizeof(float)), m->hb = xt_xmalloc((size_t)NL * sizeof(float));
         for (int h = 0; h < XT_XVIEW_MAPS; h++) {
-            xt_conv2d_dims d3 = dims(&m->head3[h], H), d1 = dims(&m->head1[h], H);
-            xt_conv2d_forward(m->ph[h], col, m->upx, xt_pw(P, m->head3[h].w), xt_pw(P, m->head3[h].b), B, &d3, 0);
-            xt_silu_forward(m->sh[h], m->ph[h], (size_t)B * m->last * H * H);
-            xt_conv2d_forward(maps[h], col, m->sh[h], xt_pw(P, m->head1[h].w), xt_pw(P, m->head1[h].b), B, &d1, 0);
+            memcpy(m->hw + h * hk, xt_pw(P, m->head3[h].w), hk * sizeof(float));
+            memcpy(m->hb + h * m->last, xt_pw(P, m->head3[h].b), m->last * sizeof(float));
+        }
+        xt_conv2d_dims d3 = dims(&m->head3[0], H);
+        d3.OC = NL;
+        xt_conv2d_forward(m->ph, col, m->upx, m->hw, m->hb, B, &d3, 0);
+        xt_silu_forward(m->sh, m->ph, (size_t)B * NL * HH);
+        for (int h = 0; h < XT_XVIEW_MAPS; h++) {
+            const float *w1 = xt_pw(P, m->head1[h].w), b1 = xt_pw(P, m->head1[h].b)[0];
+            for (int b = 0; b < B; b++) {
+                float *o = maps[h] + (size_t)b * HH;
+                const float *sb = m->sh + ((size_t)b * NL + (size_t)h * m->last) * HH;
+                for (size_t q = 0; q < HH; q++) o[q] = b1;
+                for (int c = 0; c < m->last; c++)
+                    for (size_t q = 0; q < HH; q++) o[q] += w1[c] * sb[(size_t)c * HH + q];
+            }
             char nm[64];
             snprintf(nm, sizeof nm, "out.%s", xt_xview_map_names[h]);
             emit4(tap, maps[h], B, 1, H, H, nm);
@@ -373,7 +398,6 @@ int xt_xview_train_forward(xt_xview_train *m, const xt_params *P, const float *i
     }
     rc = 0;
 done:
-    free(col);
     return rc;
 }
 
@@ -396,32 +420,68 @@ int xt_xview_train_backward(xt_xview_train *m, xt_params *P, const float *const 
         if ((size_t)B * w * p2 > maxp) maxp = (size_t)B * w * p2;
         xc = m->F[3 - idx];
     }
+    if ((size_t)R * C * side[0] * side[0] > maxp) maxp = (size_t)R * C * side[0] * side[0];
+    // every buffer from one grow-only block (no page faults from fresh allocations per step)
+    const int NL = XT_XVIEW_MAPS * m->last;
+    size_t need = m->colmax + 4 * maxp + (size_t)R * g * g * C + (size_t)B * NL * HH + (size_t)NL * F0 * 9 + NL;
+    for (int k = 0; k < 5; k++) need += (size_t)R * lc[k] * side[k] * side[k] * (n > 1 ? 2 : 1);
+    if (n > 1 && dimg) need += (size_t)R * m->Cin * m->S * m->S;
+    if (need > m->bblk_cap) {
+        free(m->bblk);
+        m->bblk_cap = 0;
+        if (!(m->bblk = xt_malloc_checked(need * sizeof(float), "xview train gradients"))) goto done;
+        m->bblk_cap = need;
+    }
+    float *bp = m->bblk, *dph, *dhw, *dhb;
+#define TAKE(ptr, cnt) (ptr = bp, bp += (cnt))
     for (int k = 0; k < 5; k++) {
         size_t nk = (size_t)R * lc[k] * side[k] * side[k];
-        if (!(dlev[k] = xt_malloc_checked(nk * sizeof(float), "xview train grads"))) goto done;
+        TAKE(dlev[k], nk);
         if (n == 1) dlevR[k] = dlev[k];
-        else if (!(dlevR[k] = xt_malloc_checked(nk * sizeof(float), "xview train grads"))) goto done;
+        else TAKE(dlevR[k], nk);
     }
-    if (n > 1 && dimg && !(dreg = xt_malloc_checked((size_t)R * m->Cin * m->S * m->S * sizeof(float), "xview train grads")))
-        goto done;
-    if ((size_t)R * C * side[0] * side[0] > maxp) maxp = (size_t)R * C * side[0] * side[0];
-    if (!(col = xt_malloc_checked(m->colmax * sizeof(float), "xview train scratch")) ||
-        !(dup = xt_malloc_checked(maxp * sizeof(float), "xview train scratch")) ||
-        !(t = xt_malloc_checked(maxp * sizeof(float), "xview train scratch")) ||
-        !(d1 = xt_malloc_checked(maxp * sizeof(float), "xview train scratch")) ||
-        !(d2 = xt_malloc_checked(maxp * sizeof(float), "xview train scratch")) ||
-        !(dstem = xt_malloc_checked((size_t)R * g * g * C * sizeof(float), "xview train scratch")))
-        goto done;
-    // heads: dupx = sum_h conv3x3'(SiLU'(conv1x1'(dmap)))
-    memset(dup, 0, (size_t)B * F0 * HH * sizeof(float));
-    for (int h = 0; h < XT_XVIEW_MAPS; h++) {
-        xt_conv2d_dims e3 = dims(&m->head3[h], H), e1 = dims(&m->head1[h], H);
-        xt_conv2d_backward(d1, xt_pg(P, m->head1[h].w), xt_pg(P, m->head1[h].b), col, m->sh[h], dmaps[h],
-                           xt_pw(P, m->head1[h].w), B, &e1);
-        xt_silu_backward(d2, d1, m->ph[h], (size_t)B * m->last * HH);
-        xt_conv2d_backward(t, xt_pg(P, m->head3[h].w), xt_pg(P, m->head3[h].b), col, m->upx, d2, xt_pw(P, m->head3[h].w),
-                           B, &e3);
-        xt_add(dup, dup, t, (size_t)B * F0 * HH);
+    if (n > 1 && dimg) TAKE(dreg, (size_t)R * m->Cin * m->S * m->S);
+    TAKE(col, m->colmax);
+    TAKE(dup, maxp);
+    TAKE(t, maxp);
+    TAKE(d1, maxp);
+    TAKE(d2, maxp);
+    TAKE(dstem, (size_t)R * g * g * C);
+    TAKE(dph, (size_t)B * NL * HH);
+    TAKE(dhw, (size_t)NL * F0 * 9);
+    TAKE(dhb, (size_t)NL);
+#undef TAKE
+    // heads: the 1x1s directly, then one backward of the stacked 3x3 conv (dupx sums the four)
+    {
+        const size_t hk = (size_t)m->last * F0 * 9;
+        memset(dhw, 0, (size_t)NL * F0 * 9 * sizeof(float));
+        memset(dhb, 0, (size_t)NL * sizeof(float));
+        for (int h = 0; h < XT_XVIEW_MAPS; h++) {
+            const float *w1 = xt_pw(P, m->head1[h].w);
+            float *gw1 = xt_pg(P, m->head1[h].w), *gb1 = xt_pg(P, m->head1[h].b);
+            for (int b = 0; b < B; b++) {
+                const float *g = dmaps[h] + (size_t)b * HH;
+                size_t off = ((size_t)b * NL + (size_t)h * m->last) * HH;
+                double gs = 0;
+                for (size_t q = 0; q < HH; q++) gs += g[q];
+                gb1[0] += (float)gs;
+                for (int c = 0; c < m->last; c++) {
+                    const float *sc = m->sh + off + (size_t)c * HH;
+                    float *dc = dph + off + (size_t)c * HH;
+                    double acc = 0;
+                    for (size_t q = 0; q < HH; q++) acc += (double)g[q] * sc[q], dc[q] = g[q] * w1[c];
+                    gw1[c] += (float)acc;
+                }
+            }
+        }
+        xt_silu_backward(dph, dph, m->ph, (size_t)B * NL * HH);
+        xt_conv2d_dims e3 = dims(&m->head3[0], H);
+        e3.OC = NL;
+        xt_conv2d_backward(dup, dhw, dhb, col, m->upx, dph, m->hw, B, &e3);
+        for (int h = 0; h < XT_XVIEW_MAPS; h++) {
+            xt_add(xt_pg(P, m->head3[h].w), xt_pg(P, m->head3[h].w), dhw + h * hk, hk);
+            xt_add(xt_pg(P, m->head3[h].b), xt_pg(P, m->head3[h].b), dhb + h * m->last, m->last);
+        }
     }
     float *dx = d1; // gradient at the decoder's running x
     xt_upsample2x_nearest_backward(dx, dup, B, F0, H / 2, H / 2);
@@ -470,10 +530,5 @@ int xt_xview_train_backward(xt_xview_train *m, xt_params *P, const float *const 
     if (n > 1 && dimg) chips(dimg, dreg, B, n, m->Cin, m->S, 1);
     rc = 0;
 done:
-    for (int k = 0; k < 5; k++) {
-        if (dlevR[k] != dlev[k]) free(dlevR[k]);
-        free(dlev[k]);
-    }
-    free(col), free(dup), free(t), free(d1), free(d2), free(dstem), free(dreg);
     return rc;
 }
