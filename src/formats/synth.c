@@ -189,8 +189,8 @@ static int write_png(const char *path, const xt_synth_opts *o) {
 }
 
 int xt_png_write_rgb8(const char *path, int w, int h, const uint8_t *rgb) {
-    FILE *f = fopen(path, "wb");
-    if (!f) return xt_error_file("png", path, "cannot create: %s", strerror(errno));
+    FILE *f = xt_part_fopen(path, "png");
+    if (!f) return -1;
     png_structp p = png_create_write_struct(PNG_LIBPNG_VER_STRING, NULL, png_err, NULL);
     png_infop info = png_create_info_struct(p);
     volatile int rc = -1;
@@ -204,8 +204,7 @@ int xt_png_write_rgb8(const char *path, int w, int h, const uint8_t *rgb) {
         rc = 0;
     }
     png_destroy_write_struct(&p, &info);
-    if (fclose(f) != 0 && rc == 0) rc = xt_error_file("png", path, "write failed");
-    return rc;
+    return xt_part_fclose(f, path, rc == 0, "png");
 }
 
 typedef struct { struct jpeg_error_mgr pub; jmp_buf jb; } jerr;

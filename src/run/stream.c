@@ -158,8 +158,9 @@ int xt_stream_open_with(xt_stream *s, const xt_xtfile *f, const xt_stream_args *
     if (a->n_std && a->n_std != C) return xt_error("cli", "--std has %d values, the model expects %d bands", a->n_std, C);
     for (int i = 0; i < a->n_mean; i++) nm->mean[i] = a->mean[i];
     for (int i = 0; i < a->n_std; i++) nm->std[i] = a->std[i];
-    nm->has_nodata = a->has_nodata;
-    nm->nodata = a->nodata;
+    // NoData: --nodata, else the file's own (GDAL_NODATA); NaN samples are NoData either way
+    nm->has_nodata = a->has_nodata || ri->has_nodata;
+    nm->nodata = a->has_nodata ? a->nodata : ri->nodata;
     if (alloc_buffers(s) < 0) return -1;
     // cache: by default the tiles under one batch of regions (each tile is decoded once when
     // tiles and regions align, about twice otherwise, and the cache does not grow with the image
