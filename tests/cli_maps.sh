@@ -86,7 +86,15 @@ $XT make-image $D/k.tif --size 2048x2048 --tile 256
 $XT embed -t 1 -q -m $M $D/k.tif -o $D/k_e.tif & pid=$!
 sleep 0.3; kill -9 $pid 2> /dev/null || true
 if ! wait $pid; then [ ! -e $D/k_e.tif ] || fail "a killed embed left $D/k_e.tif"; fi
-# --nodata nan is accepted (the file's own NoData without --nodata: tests/test_class_map.c)
+# the file's own NoData (GDAL_NODATA, here from make-image --nodata) is used without --nodata
+$XT make-image $D/p.tif --size 600x300 --tile 128
+$XT make-image $D/pn.tif --size 600x300 --tile 128 --nodata 128
+$XT info --json $D/pn.tif | py "import json, sys; assert json.load(sys.stdin)['nodata'] == 128" || fail "make-image --nodata tag"
+P0=$($XT classify -t 1 --json -q -m $M $D/p.tif | grep '"logits"')
+P1=$($XT classify -t 1 --json -q -m $M --nodata 128 $D/p.tif | grep '"logits"')
+P2=$($XT classify -t 1 --json -q -m $M $D/pn.tif | grep '"logits"')
+[ "$P1" = "$P2" ] && [ "$P0" != "$P2" ] || fail "the file's NoData is not used"
+# --nodata nan is accepted
 $XT make-image $D/n.tif --size 600x300 --tile 128 --type f32
 L1=$($XT classify -t 1 --json -q -m $M $D/n.tif | grep '"logits"')
 L2=$($XT classify -t 1 --json -q -m $M --nodata nan $D/n.tif | grep '"logits"')

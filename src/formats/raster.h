@@ -211,6 +211,8 @@ typedef struct xt_synth_opts {
     const char *compression;
     int bigtiff;
     const xt_georef *geo;
+    int has_nodata;          // TIFF: the GDAL_NODATA tag (the content is not changed)
+    double nodata;
 } xt_synth_opts;
 
 // Pixel value of the procedural SAR scene (dB; -32768 NoData), band 0 VV, 1 VH.

@@ -115,7 +115,8 @@ static void fill(uint8_t *dst, const xt_synth_opts *o, int x0, int y0, int w, in
 static int write_tiff(const char *path, const xt_synth_opts *o) {
     xt_tiff_opts t = {.width = o->width, .height = o->height, .bands = o->bands, .sample = o->sample,
                       .tile_w = o->tile, .tile_h = o->tile ? o->tile : 16, .planar = o->planar,
-                      .compression = o->compression, .bigtiff = o->bigtiff, .geo = o->geo};
+                      .compression = o->compression, .bigtiff = o->bigtiff, .geo = o->geo,
+                      .has_nodata = o->has_nodata, .nodata = o->nodata};
     xt_tiff_writer *w = xt_tiff_writer_open(path, &t);
     if (!w) return -1;
     int bw = o->tile ? o->tile : o->width, bh = t.tile_h;
