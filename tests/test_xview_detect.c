@@ -49,7 +49,7 @@ static const char *make_model(void) {
 static int write_scene(const char *path, int band) { // band < 0: both bands in one file
     xt_georef g;
     xt_georef_simple(&g, 32633, 400000, 4700000, 10);
-    xt_tiff_opts o = {W, H, band < 0 ? 2 : 1, XT_S_F32, 16, 16, 0, "none", 0, &g};
+    xt_tiff_opts o = {.width = W, .height = H, .bands = band < 0 ? 2 : 1, .sample = XT_S_F32, .tile_w = 16, .tile_h = 16, .compression = "none", .geo = &g};
     xt_tiff_writer *tw = xt_tiff_writer_open(path, &o);
     if (!tw) return -1;
     int nb = band < 0 ? 2 : 1;

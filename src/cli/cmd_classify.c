@@ -1,18 +1,28 @@
 // cmd_classify.c — `xt classify -m MODEL IMAGE`: streams the image through the xT model (regions
 // a row at a time into the context run) and prints the top-k classes, or with --json one object
 // {"logits": [...], "probs": [...], "top": [{"class", "prob", "logit"}...], ...} on stdout.
+// --map / --geojson / --preview: per-region class maps as the regions stream (run/class_map.h).
 #include <math.h>
 #include <string.h>
 
 #include "cli/cli.h"
 #include "cli/stream.h"
+#include "run/class_map.h"
 
 static void usage(FILE *f) {
     fprintf(f, "usage: xt classify -m MODEL IMAGE [options]\n\n"
                "Classifies an image of any size (TIFF, BigTIFF, GeoTIFF, PNG, JPEG) with an xT model, reading it\n"
                "region by region in bounded memory. Prints the top-k classes with probabilities.\n\noptions:\n"
                "  --json              one JSON object on stdout: logits, probs, top\n"
-               "  -k N                classes to show                              [5]\n");
+               "  -k N                classes to show                              [5]\n"
+               "  --map OUT.tif       per-region class probabilities: float32 GeoTIFF, one pixel per region,\n"
+               "                      georeferenced like the input (pixel size x region size), NoData NaN\n"
+               "  --map-top N         map bands: the N best (class, probability) pairs; 0: every class\n"
+               "                      [every class up to 16 classes, else 3]\n"
+               "  --geojson OUT       one polygon per region with its top class and probability (lon/lat\n"
+               "                      for geographic and WGS 84 / UTM inputs, else the image's CRS or pixels)\n"
+               "  --preview OUT.png   quicklook (<= 1024 px a side) with the top class coloured over it\n"
+               "(docs/maps.md: what the per-region values mean for each head)\n");
     xt_stream_help(f);
 }
 
@@ -22,10 +32,15 @@ static const char *class_name(const xt_json *cfg, int i) {
     return names->items[i]->str;
 }
 
+static int on_region_row(void *u, int rr, const float *logits, const uint8_t *valid) {
+    return xt_class_map_row(u, rr, logits, valid);
+}
+
 int xt_cmd_classify(int argc, char **argv) {
     xt_stream_args a;
     xt_stream_args_default(&a);
-    int json = 0, topk = 5;
+    int json = 0, topk = 5, map_top = -1;
+    const char *map = NULL, *geojson = NULL, *preview = NULL;
     for (int i = 1; i < argc; i++) {
         const char *o = argv[i];
         if (!strcmp(o, "-h") || !strcmp(o, "--help")) {
@@ -39,6 +54,12 @@ int xt_cmd_classify(int argc, char **argv) {
         else if (!strcmp(o, "-k") || !strcmp(o, "--top")) {
             if (i + 1 >= argc || xt_cli_parse_int(argv[++i], "-k", 1, 1000000, &topk) < 0)
                 return xt_cli_usage_error("classify", "-k expects a positive integer");
+        } else if (!strcmp(o, "--map-top")) {
+            if (i + 1 >= argc || xt_cli_parse_int(argv[++i], "--map-top", 0, 1000000, &map_top) < 0)
+                return xt_cli_usage_error("classify", "--map-top expects a number >= 0");
+        } else if (!strcmp(o, "--map") || !strcmp(o, "--geojson") || !strcmp(o, "--preview")) {
+            if (i + 1 >= argc) return xt_cli_usage_error("classify", "%s needs a file name", o);
+            *(o[2] == 'm' ? &map : o[2] == 'g' ? &geojson : &preview) = argv[++i];
         } else if (o[0] == '-' && o[1]) return xt_cli_usage_error("classify", "unknown option %s", o);
         else if (!a.image) a.image = o;
         else return xt_cli_usage_error("classify", "more than one image (%s, %s)", a.image, o);
@@ -50,13 +71,31 @@ int xt_cmd_classify(int argc, char **argv) {
     float *logits = NULL;
     double *probs = NULL;
     int *order = NULL, rc = 1;
+    xt_class_map *cm = NULL;
+    const char **names = NULL;
+    if (map || geojson || preview) a.region_logits = on_region_row; // the stream sizes its region flags
     if (xt_stream_open(&s, &a) < 0) goto done;
     double t_load = xt_time() - pg.t0;
     int K = s.mi->num_classes;
     logits = xt_xmalloc(sizeof *logits * K);
     probs = xt_xmalloc(sizeof *probs * K);
     order = xt_xmalloc(sizeof *order * K);
+    if (a.region_logits) {
+        names = xt_xcalloc(K, sizeof *names);
+        int any = 0;
+        for (int k = 0; k < K; k++) any |= (names[k] = class_name(s.cfg, k)) != NULL;
+        xt_cli_meta meta;
+        xt_cli_meta_init(&meta, &s, "classify", s.S);
+        xt_class_map_opts mo = {map, geojson, preview, map_top, any ? names : NULL, meta.kv, NULL};
+        if (!(cm = xt_class_map_open(&s, &mo))) goto done;
+        s.a.region_user = cm;
+    }
     if (xt_cli_stream_run(&s, &pg, NULL, NULL, logits) < 0) goto done;
+    if (cm) {
+        xt_class_map *m = cm;
+        cm = NULL;
+        if (xt_class_map_close(m, &s) < 0) goto done;
+    }
     double secs = xt_progress_end(&pg), t_ctx = s.t_sink + s.t_context;
     double mx = -INFINITY, sum = 0;
     for (int i = 0; i < K; i++) mx = logits[i] > mx ? logits[i] : mx;
@@ -112,6 +151,8 @@ done:
         xt_progress_abort(&pg);
         xt_cli_fail();
     }
+    xt_class_map_abort(cm);
+    free(names);
     xt_stream_close(&s);
     free(logits);
     free(probs);

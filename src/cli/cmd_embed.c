@@ -1,7 +1,11 @@
 // cmd_embed.c — `xt embed -m MODEL IMAGE -o OUT.tif`: the stitched last-stage region features as
 // a tiled float32 GeoTIFF, one pixel per token, C bands; georeferenced like the input with the
-// pixel size multiplied by the token stride (crop_size / feat_w). Rows of region features go to
-// the writer as they are produced (memory: one row of regions' features + one row of tiles).
+// pixel size multiplied by the token stride (crop_size / feat_w), GCPs carried over. Rows of region
+// features go to the writer as they are produced (memory: one row of regions' features + one row
+// of tiles). Tokens that cover only padding (past the image's right or bottom edge) are NoData
+// (NaN); bands are described "feature N"; provenance goes into the GDAL metadata.
+#include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "cli/cli.h"
@@ -12,7 +16,9 @@ static void usage(FILE *f) {
                "Writes the region encoder's last-stage features of every region, stitched into one token\n"
                "grid, as a tiled float32 GeoTIFF (C bands, one pixel per token) carrying the input's\n"
                "georeferencing (pixel size x token stride, same CRS). The grid covers the padded region\n"
-               "grid (ceil(H/S) x ceil(W/S) regions).\n\noptions:\n"
+               "grid (ceil(H/S) x ceil(W/S) regions); tokens covering only padding are NoData (NaN). Band\n"
+               "descriptions (\"feature N\") and provenance (model, region size, stride, xt version) are in\n"
+               "the GDAL metadata. Written as OUT.tif.part, renamed when complete.\n\noptions:\n"
                "  -o, --output FILE   output GeoTIFF                               [required]\n"
                "  --compress C        none, deflate, lzw, zstd                     [none]\n");
     xt_stream_help(f);
@@ -22,6 +28,7 @@ typedef struct {
     xt_stream *s;
     xt_tiff_writer *w;
     float *row; // (C, fh, WP * fw)
+    int stride; // input pixels per token
 } emb_state;
 
 static int on_batch(void *u, int rr, int rc0, int n, const float *feat) {
@@ -35,8 +42,16 @@ static int on_batch(void *u, int rr, int rc0, int n, const float *feat) {
                 memcpy(es->row + ((size_t)c * fh + y) * GW + (size_t)(rc0 + k) * fw, f + ((size_t)c * fh + y) * fw,
                        sizeof(float) * fw);
     }
-    if (rc0 + n == es->s->WP) return xt_tiff_writer_rows(es->w, es->row, fh);
-    return 0;
+    if (rc0 + n < es->s->WP) return 0;
+    // NoData: tokens whose pixels [stride * i, stride * (i + 1)) all lie past the image
+    const int W = es->s->ri->width, H = es->s->ri->height;
+    for (int y = 0; y < fh; y++) {
+        int pad_row = (rr * fh + y) * es->stride >= H;
+        for (int x = 0; x < GW; x++)
+            if (pad_row || x * es->stride >= W)
+                for (int c = 0; c < C; c++) es->row[((size_t)c * fh + y) * GW + x] = NAN;
+    }
+    return xt_tiff_writer_rows(es->w, es->row, fh);
 }
 
 int xt_cmd_embed(int argc, char **argv) {
@@ -63,8 +78,9 @@ int xt_cmd_embed(int argc, char **argv) {
     xt_progress pg;
     xt_progress_init(&pg, "embed", a.quiet); // the job's clock: model load to the closed file
     xt_stream s;
-    emb_state es = {&s, NULL, NULL};
+    emb_state es = {&s, NULL, NULL, 0};
     xt_georef g = {0};
+    char **desc = NULL;
     int rc = 1;
     if (xt_stream_open(&s, &a) < 0) goto done;
     double t_load = xt_time() - pg.t0;
@@ -73,15 +89,26 @@ int xt_cmd_embed(int argc, char **argv) {
         xt_error("embed", "token stride is not an integer (%d px regions, %d x %d tokens)", s.S, mi->feat_h, mi->feat_w);
         goto done;
     }
-    int stride = s.S / mi->feat_w;
+    int stride = es.stride = s.S / mi->feat_w;
     const xt_georef *in_geo = &s.ri->geo;
-    if (in_geo->has_transform || in_geo->n_keys) {
+    int has_geo = in_geo->has_transform || in_geo->n_keys || in_geo->n_gcps;
+    if (has_geo) {
         xt_georef_copy(&g, in_geo);
         xt_georef_scale(&g, stride);
     }
     int tile = ((mi->feat_h + 15) / 16) * 16;
     xt_tiff_opts to = {.width = s.WP * mi->feat_w, .height = s.HP * mi->feat_h, .bands = mi->feat_c, .sample = XT_S_F32,
-                       .tile_w = tile, .tile_h = tile, .compression = comp, .geo = in_geo->has_transform || in_geo->n_keys ? &g : NULL};
+                       .tile_w = tile, .tile_h = tile, .compression = comp, .geo = has_geo ? &g : NULL,
+                       .has_nodata = 1, .nodata = NAN};
+    desc = xt_xcalloc(mi->feat_c, sizeof *desc);
+    for (int c = 0; c < mi->feat_c; c++) {
+        desc[c] = xt_xmalloc(24);
+        snprintf(desc[c], 24, "feature %d", c);
+    }
+    xt_cli_meta meta;
+    xt_cli_meta_init(&meta, &s, "embed", stride);
+    to.band_desc = (const char *const *)desc;
+    to.meta = meta.kv;
     es.row = xt_malloc_checked(sizeof(float) * mi->feat_c * mi->feat_h * to.width, "feature row");
     if (!es.row || !(es.w = xt_tiff_writer_open(out, &to))) goto done;
     if (xt_cli_stream_run(&s, &pg, on_batch, &es, NULL) < 0) goto done;
@@ -102,6 +129,8 @@ done:
     }
     if (es.w) xt_tiff_writer_abort(es.w);
     free(es.row);
+    for (int c = 0; desc && c < s.mi->feat_c; c++) free(desc[c]);
+    free(desc);
     xt_georef_free(&g);
     xt_stream_close(&s);
     return rc;

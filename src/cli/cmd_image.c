@@ -27,6 +27,7 @@ static void usage(FILE *f) {
             "  --bigtiff           force BigTIFF (automatic above ~3.5 GiB)\n"
             "  --seed N            content seed                         [1]\n"
             "  --geo EPSG,X0,Y0,PX georeference: CRS EPSG code, top-left corner, pixel size\n"
+            "  --nodata V          record V (a number or nan) as the file's NoData (GDAL_NODATA tag, TIFF only)\n"
             "  --from-tensor FILE:NAME[:I]\n"
             "                      instead of procedural content, write image I [0] of the (N, C, H, W)\n"
             "                      (or (C, H, W)) tensor NAME of a safetensors file as float32\n");
@@ -88,6 +89,8 @@ done:
 
 int xt_cmd_make_image(int argc, char **argv) {
     const char *out = NULL, *type = "u8", *comp = "none", *tensor = NULL, *geo = NULL;
+    double nodata = 0;
+    int has_nodata = 0;
     int W = 512, H = 512, bands = 3, tile = 256, striped = 0, sar = 0, planar = 0, bigtiff = 0, seed = 1;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -110,6 +113,12 @@ int xt_cmd_make_image(int argc, char **argv) {
             if (xt_cli_parse_int(v, "--seed", 0, 2147483647, &seed) < 0) return xt_cli_fail();
             i++;
         } else if (!strcmp(a, "--geo") && v) geo = argv[++i];
+        else if (!strcmp(a, "--nodata") && v) {
+            char *e;
+            nodata = strtod(v, &e);
+            if (e == v || *e) return xt_cli_usage_error("make-image", "--nodata expects a number or nan, got '%s'", v);
+            has_nodata = 1, i++;
+        }
         else if (!strcmp(a, "--from-tensor") && v) tensor = argv[++i];
         else if (!strcmp(a, "--striped")) striped = 1;
         else if (!strcmp(a, "--sar")) sar = 1;
@@ -133,12 +142,14 @@ int xt_cmd_make_image(int argc, char **argv) {
     int rc;
     if (tensor) {
         xt_tiff_opts o = {.tile_w = striped ? 0 : tile, .tile_h = striped ? 16 : tile, .planar = planar,
-                          .compression = comp, .bigtiff = bigtiff, .geo = geo ? &g : NULL};
+                          .compression = comp, .bigtiff = bigtiff, .geo = geo ? &g : NULL, .has_nodata = has_nodata,
+                          .nodata = nodata};
         rc = from_tensor(out, tensor, &o);
     } else {
         if (sar) bands = 2, s = XT_S_F32;
         xt_synth_opts o = {.sar = sar, .width = W, .height = H, .bands = bands, .sample = s, .seed = (uint64_t)seed,
-                           .tile = striped ? 0 : tile, .planar = planar, .compression = comp, .bigtiff = bigtiff, .geo = geo ? &g : NULL};
+                           .tile = striped ? 0 : tile, .planar = planar, .compression = comp, .bigtiff = bigtiff, .geo = geo ? &g : NULL,
+                           .has_nodata = has_nodata, .nodata = nodata};
         rc = xt_synth_write(out, &o);
     }
     xt_georef_free(&g);

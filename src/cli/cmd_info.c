@@ -1,5 +1,7 @@
 // cmd_info.c — `xt info FILE`: what a model file holds, or for an image (TIFF, BigTIFF, GeoTIFF,
-// PNG, JPEG): size, bands, sample type, layout, compression and georeferencing.
+// PNG, JPEG): size, bands, sample type, layout, compression, georeferencing, NoData, band
+// descriptions.
+#include <math.h>
 #include <string.h>
 
 #include "cli/cli.h"
@@ -44,6 +46,29 @@ static int info_image(const char *path, int json) {
         if (in->geo.has_transform)
             printf("\"geotransform\": [%.17g, %.17g, %.17g, %.17g, %.17g, %.17g], ", in->geo.gt[0], in->geo.gt[1], in->geo.gt[2],
                    in->geo.gt[3], in->geo.gt[4], in->geo.gt[5]);
+        if (in->geo.n_gcps) {
+            printf("\"gcps\": [");
+            for (int i = 0; i < in->geo.n_gcps; i++) {
+                const double *p = in->geo.gcps + 6 * i;
+                printf("%s[%.17g, %.17g, %.17g, %.17g, %.17g]", i ? ", " : "", p[0], p[1], p[3], p[4], p[5]);
+            }
+            printf("], ");
+        }
+        // NoData: a number, or the string "nan" (JSON has no NaN); null when the file has none
+        if (!in->has_nodata) printf("\"nodata\": null, ");
+        else if (isnan(in->nodata)) printf("\"nodata\": \"nan\", ");
+        else printf("\"nodata\": %.17g, ", in->nodata);
+        printf("\"band_descriptions\": [");
+        for (int b = 0; b < in->bands; b++) {
+            if (b) printf(", ");
+            if (in->band_desc && in->band_desc[b]) {
+                xt_sbuf sb = {0};
+                xt_sbuf_json_str(&sb, in->band_desc[b]);
+                printf("%s", sb.p);
+                xt_sbuf_free(&sb);
+            } else printf("null");
+        }
+        printf("], ");
         json_str("georef", geo, 1);
         printf("}\n");
         xt_raster_close(r);
@@ -62,6 +87,10 @@ static int info_image(const char *path, int json) {
         printf("layout:      strips of %d rows, %s\n", in->block_h, in->planar ? "planar" : "interleaved");
     printf("compression: %s\n", in->compression);
     printf("georef:      %s\n", geo);
+    if (in->has_nodata) printf("nodata:      %.17g\n", in->nodata);
+    for (int b = 0, shown = 0; in->band_desc && b < in->bands; b++) // the first 16 (--json: all)
+        if (in->band_desc[b] && shown++ < 16) printf("band %-6d   %s\n", b + 1, in->band_desc[b]);
+        else if (in->band_desc[b] && shown == 17) printf("...          (--json lists every band)\n");
     xt_raster_close(r);
     return 0;
 }
@@ -73,7 +102,8 @@ int xt_cmd_info(int argc, char **argv) {
         if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
             printf("usage: xt info FILE [--json]\n\nDescribes a model file (safetensors): kind, config, tensors, parameters;\n"
                    "or an image (TIFF, BigTIFF, GeoTIFF, PNG, JPEG): size, bands, sample type, tiling,\n"
-                   "compression, georeferencing.\n\n  --json   one JSON object on one line\n");
+                   "compression, georeferencing (GCPs), NoData (\"nodata\": number, \"nan\" or null) and band\n"
+                   "descriptions (GDAL metadata).\n\n  --json   one JSON object on one line\n");
             return 0;
         } else if (!strcmp(argv[i], "--json")) json = 1;
         else if (argv[i][0] == '-' && argv[i][1]) return xt_cli_usage_error("info", "unknown option %s", argv[i]);

@@ -3,6 +3,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "cli/cli.h"
 #include "cli/stream.h"
@@ -17,7 +18,8 @@ void xt_stream_help(FILE *f) {
             "  --std LIST          per-band std after scaling    [config \"std\"; ImageNet for 3 bands; else 1]\n"
             "  --scale S           multiply samples by S first   [config \"input_scale\"; 1/255 u8, 1/65535 u16,\n"
             "                      1/32767 i16, 1 f32]\n"
-            "  --nodata V          pixels where a selected band equals V (raw) become 0 after normalisation\n"
+            "  --nodata V          pixels where a selected band equals V (raw, or nan) become 0 after\n"
+            "                      normalisation                  [the file's GDAL_NODATA, if any]\n"
             "  --cache MB          decoded-tile cache [auto: the tiles under one batch of regions,\n"
             "                      or for striped TIFF / PNG / JPEG a band of region-height rows]\n"
             "  --mem MB            global context modes: token sequence kept in memory, the rest\n"
@@ -71,7 +73,8 @@ int xt_stream_parse_opt(xt_stream_args *a, int argc, char **argv, int *i) {
         a->has_scale = 1;
     } else if (!strcmp(o, "--nodata")) {
         NEEDV;
-        if (parse_list(v, o, &a->nodata, 1) < 0) return -1;
+        if (!strcasecmp(v, "nan")) a->nodata = NAN; // NaN samples are always NoData; said for clarity
+        else if (parse_list(v, o, &a->nodata, 1) < 0) return -1;
         a->has_nodata = 1;
     } else if (!strcmp(o, "--cache") || !strcmp(o, "--mem")) {
         NEEDV;
@@ -114,4 +117,15 @@ int xt_cli_stream_run(xt_stream *s, xt_progress *pg, int (*on_batch)(void *u, in
                 xt_peak_rss() / 1048576.0);
     }
     return rc;
+}
+
+void xt_cli_meta_init(xt_cli_meta *m, const xt_stream *s, const char *command, int stride) {
+    memset(m, 0, sizeof *m);
+    snprintf(m->buf[0], sizeof m->buf[0], "%d", s->S);
+    snprintf(m->buf[1], sizeof m->buf[1], "%d", stride);
+    snprintf(m->buf[2], sizeof m->buf[2], "%d x %d", s->HP, s->WP);
+    const char *kv[] = {"XT_VERSION", XT_VERSION, "XT_COMMAND", command, "XT_MODEL", s->a.model ? s->a.model : "",
+                        "XT_INPUT", s->a.image ? s->a.image : "", "XT_REGION_SIZE", m->buf[0], "XT_STRIDE", m->buf[1],
+                        "XT_REGIONS", m->buf[2], NULL};
+    memcpy(m->kv, kv, sizeof kv);
 }

@@ -20,4 +20,12 @@ void xt_stream_help(FILE *f);
 int xt_cli_stream_run(xt_stream *s, xt_progress *pg, int (*on_batch)(void *u, int rr, int rc0, int n, const float *feat),
                       void *u, float *logits);
 
+// Provenance written into every raster xt makes (GDAL metadata items): xt version, command,
+// model file, input, region size, stride in input pixels of one output pixel, region grid.
+typedef struct xt_cli_meta {
+    const char *kv[16]; // key, value, ..., NULL (xt_tiff_opts.meta)
+    char buf[4][64];
+} xt_cli_meta;
+void xt_cli_meta_init(xt_cli_meta *m, const xt_stream *s, const char *command, int stride);
+
 #endif

@@ -120,6 +120,16 @@ char *xt_read_file(const char *path, size_t max, size_t *len, const char *where)
 // What a file's first bytes say it is ("a TIFF image", "a PNG image", "a zip archive (...)"...),
 // for messages when a file of the wrong kind is given; NULL when not recognised. (file.c)
 const char *xt_file_kind(const void *bytes, size_t n);
+// Outputs written whole or not at all: data goes to PATH.part, renamed to PATH once complete,
+// so a killed or failed run never leaves a truncated file under the final name (file.c).
+// xt_part_path: PATH.part into buf (>= strlen(path) + 6 bytes). xt_part_commit renames it
+// (0 / -1 + error, PATH.part removed on failure). xt_part_fopen / xt_part_fclose: the same for a
+// stdio stream (fclose checks the write; ok == 0 discards it). xt_write_file_part: a whole buffer.
+void xt_part_path(char *buf, size_t n, const char *path);
+int xt_part_commit(const char *path, const char *where);
+FILE *xt_part_fopen(const char *path, const char *where);
+int xt_part_fclose(FILE *f, const char *path, int ok, const char *where);
+int xt_write_file_part(const char *path, const void *data, size_t n, const char *where);
 
 // ---------------------------------------------------------------------------------------------
 // GEMM (gemm.c): row-major, BLAS-backed, with a naive reference for tests.

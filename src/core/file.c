@@ -1,6 +1,9 @@
-// file.c — whole files read into memory (configs, dataset lists), with a size cap.
+// file.c — whole files read into memory (configs, dataset lists), with a size cap; outputs
+// written to PATH.part and renamed when complete.
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "core/core.h"
 
@@ -45,4 +48,52 @@ char *xt_read_file(const char *path, size_t max, size_t *len, const char *where)
     fclose(f);
     free(s);
     return NULL;
+}
+
+void xt_part_path(char *buf, size_t n, const char *path) { snprintf(buf, n, "%s.part", path); }
+
+int xt_part_commit(const char *path, const char *where) {
+    size_t n = strlen(path) + 6;
+    char *tmp = xt_xmalloc(n);
+    xt_part_path(tmp, n, path);
+    int rc = 0;
+    if (rename(tmp, path)) {
+        rc = xt_error(where, "%s: cannot rename %s into place: %s", path, tmp, strerror(errno));
+        remove(tmp);
+    }
+    free(tmp);
+    return rc;
+}
+
+FILE *xt_part_fopen(const char *path, const char *where) {
+    size_t n = strlen(path) + 6;
+    char *tmp = xt_xmalloc(n);
+    xt_part_path(tmp, n, path);
+    FILE *f = fopen(tmp, "wb");
+    if (!f) xt_error(where, "%s: cannot create: %s", tmp, strerror(errno));
+    free(tmp);
+    return f;
+}
+
+int xt_part_fclose(FILE *f, const char *path, int ok, const char *where) {
+    int e = 0, discard = !ok; // discard: the caller failed and has set the error
+    if (ok) {
+        ok = fflush(f) == 0 && !ferror(f);
+        e = errno;
+    }
+    ok &= fclose(f) == 0;
+    if (ok) return xt_part_commit(path, where);
+    if (discard) e = -1;
+    size_t n = strlen(path) + 6;
+    char *tmp = xt_xmalloc(n);
+    xt_part_path(tmp, n, path);
+    remove(tmp);
+    free(tmp);
+    return e < 0 ? -1 : xt_error(where, "%s: write failed: %s", path, strerror(e ? e : EIO));
+}
+
+int xt_write_file_part(const char *path, const void *data, size_t n, const char *where) {
+    FILE *f = xt_part_fopen(path, where);
+    if (!f) return -1;
+    return xt_part_fclose(f, path, fwrite(data, 1, n, f) == n, where);
 }

@@ -66,6 +66,7 @@ void xt_georef_free(xt_georef *g) {
     free(g->keys);
     free(g->doubles);
     free(g->ascii);
+    free(g->gcps);
     memset(g, 0, sizeof *g);
 }
 
@@ -83,6 +84,11 @@ int xt_georef_copy(xt_georef *d, const xt_georef *s) {
         memcpy(d->doubles, s->doubles, sizeof *d->doubles * s->n_doubles);
     }
     if (s->ascii) d->ascii = strdup(s->ascii);
+    d->gcps = NULL;
+    if (s->n_gcps) {
+        d->gcps = xt_xmalloc(sizeof *d->gcps * 6 * s->n_gcps);
+        memcpy(d->gcps, s->gcps, sizeof *d->gcps * 6 * s->n_gcps);
+    }
     return 0;
 }
 
@@ -123,6 +129,10 @@ void xt_georef_scale(xt_georef *g, double s) {
     g->gt[2] *= s;
     g->gt[4] *= s;
     g->gt[5] *= s;
+    for (int i = 0; i < g->n_gcps; i++) { // pixel positions (I, J) on the coarser grid
+        g->gcps[6 * i] /= s;
+        g->gcps[6 * i + 1] /= s;
+    }
 }
 
 void xt_georef_describe(const xt_georef *g, char *buf, size_t n) {
@@ -139,6 +149,7 @@ void xt_georef_describe(const xt_georef *g, char *buf, size_t n) {
                  g->model_type == 2 ? "geographic" : g->model_type == 1 ? "projected" : "model type ?",
                  g->gt[0], g->gt[3], g->gt[1], g->gt[5],
                  g->gt[2] != 0 || g->gt[4] != 0 ? " (rotated)" : "");
+    else if (g->n_gcps) snprintf(buf, n, "%s, %d GCPs", crs, g->n_gcps);
     else snprintf(buf, n, "%s, no geotransform", crs);
 }
 
@@ -155,11 +166,25 @@ static void tiff_error_handler(const char *module, const char *fmt, va_list ap) 
 }
 static void tiff_warning_handler(const char *module, const char *fmt, va_list ap) {}
 
+// GDAL's private tags (ASCII): GDAL_METADATA (band descriptions, metadata items as XML) and
+// GDAL_NODATA (the NoData value as text); libtiff does not know them, so they are registered
+// here beside libgeotiff's, chaining to its tag extender.
+static const TIFFFieldInfo gdal_fields[] = {
+    {TIFFTAG_GDAL_METADATA, -1, -1, TIFF_ASCII, FIELD_CUSTOM, 1, 0, "GDALMetadata"},
+    {TIFFTAG_GDAL_NODATA, -1, -1, TIFF_ASCII, FIELD_CUSTOM, 1, 0, "GDALNoDataValue"},
+};
+static TIFFExtendProc parent_extender;
+static void gdal_extender(TIFF *t) {
+    TIFFMergeFieldInfo(t, gdal_fields, (int)(sizeof gdal_fields / sizeof *gdal_fields));
+    if (parent_extender) parent_extender(t);
+}
+
 static pthread_once_t tiff_once = PTHREAD_ONCE_INIT;
 static void tiff_init(void) {
     TIFFSetErrorHandler(tiff_error_handler);
     TIFFSetWarningHandler(tiff_warning_handler);
     XTIFFInitialize();
+    parent_extender = TIFFSetTagExtender(gdal_extender);
 }
 void xt__tiff_init(void) { pthread_once(&tiff_once, tiff_init); }
 const char *xt__tiff_last_error(void) { return tiff_msg[0] ? tiff_msg : "unknown libtiff error"; }
@@ -467,6 +492,32 @@ static int seq_decode_next(xt_raster *r, uint8_t *buf) {
 // ---------------------------------------------------------------------------------------------
 // TIFF header
 
+// <Item name="DESCRIPTION" sample="i" role="description">TEXT</Item> of GDAL_METADATA (as GDAL
+// writes it: attributes in that order, the five XML entities).
+static void parse_band_desc(xt_raster_info *in, const char *xml) {
+    const char *p = xml;
+    while ((p = strstr(p, "<Item name=\"DESCRIPTION\" sample=\""))) {
+        p += strlen("<Item name=\"DESCRIPTION\" sample=\"");
+        char *e;
+        long b = strtol(p, &e, 10);
+        const char *gt = strchr(e, '>'), *end = gt ? strstr(gt, "</Item>") : NULL;
+        if (!gt || !end || b < 0 || b >= in->bands || !strstr(e, "role=\"description\"") || strstr(e, "role=\"description\"") > gt) continue;
+        if (!in->band_desc) in->band_desc = xt_xcalloc(in->bands, sizeof *in->band_desc);
+        free(in->band_desc[b]);
+        char *d = in->band_desc[b] = xt_xmalloc((size_t)(end - gt));
+        size_t k = 0;
+        for (const char *q = gt + 1; q < end;) {
+            static const char *const ent[5][2] = {{"&lt;", "<"}, {"&gt;", ">"}, {"&amp;", "&"}, {"&quot;", "\""}, {"&apos;", "'"}};
+            int hit = 0;
+            for (int i = 0; i < 5 && !hit; i++)
+                if (!strncmp(q, ent[i][0], strlen(ent[i][0]))) d[k++] = ent[i][1][0], q += strlen(ent[i][0]), hit = 1;
+            if (!hit) d[k++] = *q++;
+        }
+        d[k] = 0;
+        p = end;
+    }
+}
+
 static int tiff_open(xt_raster *r) {
     xt__tiff_init();
     xt__tiff_clear_error();
@@ -573,8 +624,21 @@ static int tiff_open(xt_raster *r) {
             double gt[6] = {tp[3] - tp[0] * sc[0], sc[0], 0, tp[4] + tp[1] * sc[1], 0, -sc[1]};
             memcpy(g->gt, gt, sizeof gt);
             g->has_transform = 1;
+        } else if (TIFFGetField(t, TIFFTAG_GEOTIEPOINTS, &ntp, &tp) && ntp >= 6 && tp) { // GCPs, kept verbatim
+            g->n_gcps = ntp / 6;
+            g->gcps = xt_xmalloc(sizeof *g->gcps * 6 * g->n_gcps);
+            memcpy(g->gcps, tp, sizeof *g->gcps * 6 * g->n_gcps);
         }
     }
+    // GDAL's NoData and band descriptions
+    char *nd = NULL, *xml = NULL;
+    if (TIFFGetField(t, TIFFTAG_GDAL_NODATA, &nd) && nd) {
+        char *e;
+        double v = strtod(nd, &e);
+        while (*e == ' ') e++;
+        if (e != nd && !*e) in->has_nodata = 1, in->nodata = v;
+    }
+    if (TIFFGetField(t, TIFFTAG_GDAL_METADATA, &xml) && xml) parse_band_desc(in, xml);
     if (g->has_transform && g->pixel_is_point) { // tie point at a pixel centre -> corner
         g->gt[0] -= 0.5 * (g->gt[1] + g->gt[2]);
         g->gt[3] -= 0.5 * (g->gt[4] + g->gt[5]);
@@ -651,6 +715,8 @@ void xt_raster_close(xt_raster *r) {
     for (int i = 0; i < r->npool; i++) free(r->pool[i]);
     free(r->b);
     xt_georef_free(&r->info.geo);
+    for (int i = 0; r->info.band_desc && i < r->info.bands; i++) free(r->info.band_desc[i]);
+    free(r->info.band_desc);
     free(r->path);
     free(r);
 }
@@ -768,7 +834,13 @@ int xt_raster_read_rect(xt_raster *r, struct xt_rect rect, const int *bands, int
 }
 
 int xt_raster_read_norm(xt_raster *r, struct xt_rect rect, const int *bands, const xt_norm *nm, float *dst) {
+    return xt_raster_read_norm_valid(r, rect, bands, nm, dst, NULL);
+}
+
+int xt_raster_read_norm_valid(xt_raster *r, struct xt_rect rect, const int *bands, const xt_norm *nm, float *dst,
+                              int64_t *n_valid) {
     if (xt_raster_read_rect(r, rect, bands, nm->n, NAN, dst) < 0) return -1;
+    int64_t valid = 0;
     size_t np = (size_t)rect.w * rect.h;
     float a[XT_NORM_MAX_BANDS], b[XT_NORM_MAX_BANDS];
     for (int c = 0; c < nm->n; c++) {
@@ -783,6 +855,8 @@ int xt_raster_read_norm(xt_raster *r, struct xt_rect rect, const int *bands, con
             if (isnan(v) || (nm->has_nodata && v == nd)) zero = 1; // NaN: outside the image
         }
         for (int c = 0; c < nm->n; c++) dst[c * np + p] = zero ? 0.0f : dst[c * np + p] * a[c] + b[c];
+        valid += !zero;
     }
+    if (n_valid) *n_valid = valid;
     return 0;
 }

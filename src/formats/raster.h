@@ -76,6 +76,8 @@ typedef struct xt_georef {
     char *ascii;
     int epsg;                    // ProjectedCSTypeGeoKey or GeographicTypeGeoKey (0: none/user)
     int model_type;              // GTModelTypeGeoKey (1 projected, 2 geographic, 3 geocentric)
+    int n_gcps;                  // ground control points (several tie points, no geotransform):
+    double *gcps;                // (n_gcps, 6) as the GeoTIFF tag: pixel I, J, K, map X, Y, Z
 } xt_georef;
 
 void xt_georef_free(xt_georef *g);
@@ -83,7 +85,7 @@ int xt_georef_copy(xt_georef *dst, const xt_georef *src);
 // A simple georeferencing for generated images: EPSG code, top-left corner, square pixel size.
 int xt_georef_simple(xt_georef *g, int epsg, double x0, double y0, double pixel);
 // Georeferencing of an image whose pixel (i, j) covers the input pixels [i*s, (i+1)*s) — the
-// token grid of a model with stride s.
+// token grid of a model with stride s (GCPs: their pixel positions divided by s).
 void xt_georef_scale(xt_georef *g, double s);
 // Map coordinates (x, y) of pixel position (col, row) (corners at integers; centres at +0.5).
 void xt_georef_apply(const xt_georef *g, double col, double row, double *x, double *y);
@@ -108,6 +110,9 @@ typedef struct xt_raster_info {
     const char *photometric;
     int sequential;         // 1: PNG/JPEG: blocks decode in order; going back restarts the decoder
     xt_georef geo;
+    int has_nodata;         // the file's NoData value (TIFF: GDAL_NODATA tag); may be NaN
+    double nodata;
+    char **band_desc;       // (bands) band descriptions from GDAL_METADATA, entries NULL if none; NULL: none
 } xt_raster_info;
 
 typedef struct xt_raster xt_raster;
@@ -147,6 +152,10 @@ typedef struct xt_norm {
 // Reads rect (see xt_raster_read_rect) and normalises it: the model's input for one region.
 int xt_raster_read_norm(xt_raster *r, struct xt_rect rect, const int *bands, const xt_norm *nm,
                         float *dst);
+// Same, and *n_valid = the pixels of rect inside the image and not NoData (maps mark regions
+// without any as NoData).
+int xt_raster_read_norm_valid(xt_raster *r, struct xt_rect rect, const int *bands, const xt_norm *nm, float *dst,
+                              int64_t *n_valid);
 
 // ---------------------------------------------------------------------------------------------
 // tiled TIFF writer (tiff_write.c): tiles written as soon as they are complete.
@@ -159,10 +168,18 @@ typedef struct xt_tiff_opts {
     const char *compression; // "none" (default), "deflate", "lzw", "zstd", "packbits"
     int bigtiff;             // 1 force, 0 auto (when the data exceeds ~3.5 GiB)
     const xt_georef *geo;    // NULL: none
+    // GDAL conventions (what gdalinfo / QGIS show): NoData (GDAL_NODATA tag, NaN allowed),
+    // band descriptions and metadata items (GDAL_METADATA tag, XML)
+    int has_nodata;
+    double nodata;
+    const char *const *band_desc; // (bands) or NULL; NULL entries: none
+    const char *const *meta;      // key, value, key, value, ..., NULL; or NULL
 } xt_tiff_opts;
 
 typedef struct xt_tiff_writer xt_tiff_writer;
 
+// The file is written as PATH.part and renamed to PATH by a successful close, so a killed or
+// failed run never leaves a truncated file under the final name; abort removes PATH.part.
 xt_tiff_writer *xt_tiff_writer_open(const char *path, const xt_tiff_opts *o);
 // Appends n rows, band-sequential (bands, n, width) of the writer's sample type; complete tile
 // rows are written immediately (buffer: one tile row).
@@ -173,7 +190,12 @@ int xt_tiff_writer_tile(xt_tiff_writer *w, int tx, int ty, const void *buf);
 int xt_tiff_writer_close(xt_tiff_writer *w);
 void xt_tiff_writer_abort(xt_tiff_writer *w); // closes and removes the file
 
-// An 8-bit RGB PNG (w, h, 3) in one call (quicklooks; synth.c holds the PNG code). 0 / -1 + error.
+// The GDAL_METADATA XML for band descriptions and key/value items (as xt_tiff_opts); NULL when
+// there is nothing to write, else malloc'd.
+char *xt_gdal_metadata_xml(int bands, const char *const *band_desc, const char *const *meta);
+
+// An 8-bit RGB PNG (w, h, 3) in one call (quicklooks; synth.c holds the PNG code), written as
+// PATH.part and renamed when complete. 0 / -1 + error.
 int xt_png_write_rgb8(const char *path, int w, int h, const uint8_t *rgb);
 
 // ---------------------------------------------------------------------------------------------
@@ -189,6 +211,8 @@ typedef struct xt_synth_opts {
     const char *compression;
     int bigtiff;
     const xt_georef *geo;
+    int has_nodata;          // TIFF: the GDAL_NODATA tag (the content is not changed)
+    double nodata;
 } xt_synth_opts;
 
 // Pixel value of the procedural SAR scene (dB; -32768 NoData), band 0 VV, 1 VH.

@@ -115,7 +115,8 @@ static void fill(uint8_t *dst, const xt_synth_opts *o, int x0, int y0, int w, in
 static int write_tiff(const char *path, const xt_synth_opts *o) {
     xt_tiff_opts t = {.width = o->width, .height = o->height, .bands = o->bands, .sample = o->sample,
                       .tile_w = o->tile, .tile_h = o->tile ? o->tile : 16, .planar = o->planar,
-                      .compression = o->compression, .bigtiff = o->bigtiff, .geo = o->geo};
+                      .compression = o->compression, .bigtiff = o->bigtiff, .geo = o->geo,
+                      .has_nodata = o->has_nodata, .nodata = o->nodata};
     xt_tiff_writer *w = xt_tiff_writer_open(path, &t);
     if (!w) return -1;
     int bw = o->tile ? o->tile : o->width, bh = t.tile_h;
@@ -189,8 +190,8 @@ static int write_png(const char *path, const xt_synth_opts *o) {
 }
 
 int xt_png_write_rgb8(const char *path, int w, int h, const uint8_t *rgb) {
-    FILE *f = fopen(path, "wb");
-    if (!f) return xt_error_file("png", path, "cannot create: %s", strerror(errno));
+    FILE *f = xt_part_fopen(path, "png");
+    if (!f) return -1;
     png_structp p = png_create_write_struct(PNG_LIBPNG_VER_STRING, NULL, png_err, NULL);
     png_infop info = png_create_info_struct(p);
     volatile int rc = -1;
@@ -204,8 +205,7 @@ int xt_png_write_rgb8(const char *path, int w, int h, const uint8_t *rgb) {
         rc = 0;
     }
     png_destroy_write_struct(&p, &info);
-    if (fclose(f) != 0 && rc == 0) rc = xt_error_file("png", path, "write failed");
-    return rc;
+    return xt_part_fclose(f, path, rc == 0, "png");
 }
 
 typedef struct { struct jpeg_error_mgr pub; jmp_buf jb; } jerr;

@@ -1,7 +1,11 @@
 // tiff_write.c — tiled (or striped) TIFF / BigTIFF / GeoTIFF writer that never holds more than
 // one row of tiles: rows arrive band-sequential, each tile is written once its rows are complete.
 // GeoTIFF keys are copied verbatim from an xt_georef; the geotransform is written as tie point +
-// pixel scale (north-up) or as a ModelTransformation matrix (rotated).
+// pixel scale (north-up) or as a ModelTransformation matrix (rotated); GCPs as tie points.
+// GDAL's conventions ride along: GDAL_NODATA, GDAL_METADATA (band descriptions, provenance).
+// The file is PATH.part until a successful close renames it.
+#include <math.h>
+#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -15,7 +19,8 @@ const char *xt__tiff_last_error(void);
 void xt__tiff_clear_error(void);
 
 struct xt_tiff_writer {
-    char *path;
+    char *path;              // the final name
+    char *tmp;               // PATH.part, written
     TIFF *tif;
     xt_tiff_opts o;
     int sb;                  // bytes per sample
@@ -37,7 +42,10 @@ static int set_georef(TIFF *t, const xt_georef *g) {
     if (g->n_keys) TIFFSetField(t, TIFFTAG_GEOKEYDIRECTORY, g->n_keys, g->keys);
     if (g->n_doubles) TIFFSetField(t, TIFFTAG_GEODOUBLEPARAMS, g->n_doubles, g->doubles);
     if (g->ascii) TIFFSetField(t, TIFFTAG_GEOASCIIPARAMS, g->ascii);
-    if (!g->has_transform) return 0;
+    if (!g->has_transform) {
+        if (g->n_gcps > 0 && g->n_gcps <= 65535 / 6) TIFFSetField(t, TIFFTAG_GEOTIEPOINTS, (uint16_t)(6 * g->n_gcps), g->gcps);
+        return 0;
+    }
     double gt[6];
     memcpy(gt, g->gt, sizeof gt);
     if (g->pixel_is_point) { // the file's tie point refers to the centre of pixel (0, 0)
@@ -53,6 +61,39 @@ static int set_georef(TIFF *t, const xt_georef *g) {
         TIFFSetField(t, TIFFTAG_GEOTRANSMATRIX, 16, m);
     }
     return 0;
+}
+
+static void xml_text(xt_sbuf *s, const char *v) {
+    for (; *v; v++) {
+        if (*v == '<') xt_sbuf_printf(s, "&lt;");
+        else if (*v == '>') xt_sbuf_printf(s, "&gt;");
+        else if (*v == '&') xt_sbuf_printf(s, "&amp;");
+        else if (*v == '"') xt_sbuf_printf(s, "&quot;");
+        else xt_sbuf_printf(s, "%c", *v);
+    }
+}
+
+// GDAL's PAM layout: <GDALMetadata><Item name="K">V</Item>... and per band
+// <Item name="DESCRIPTION" sample="i" role="description">NAME</Item>.
+char *xt_gdal_metadata_xml(int bands, const char *const *band_desc, const char *const *meta) {
+    xt_sbuf s = {0};
+    int any = 0;
+    for (int i = 0; meta && meta[i] && meta[i + 1]; i += 2) {
+        xt_sbuf_printf(&s, "%s<Item name=\"", any++ ? "" : "<GDALMetadata>\n");
+        xml_text(&s, meta[i]);
+        xt_sbuf_printf(&s, "\">");
+        xml_text(&s, meta[i + 1]);
+        xt_sbuf_printf(&s, "</Item>\n");
+    }
+    for (int b = 0; band_desc && b < bands; b++) {
+        if (!band_desc[b]) continue;
+        xt_sbuf_printf(&s, "%s<Item name=\"DESCRIPTION\" sample=\"%d\" role=\"description\">", any++ ? "" : "<GDALMetadata>\n", b);
+        xml_text(&s, band_desc[b]);
+        xt_sbuf_printf(&s, "</Item>\n");
+    }
+    if (!any) return NULL;
+    xt_sbuf_printf(&s, "</GDALMetadata>\n");
+    return s.p;
 }
 
 static int compression_code(const char *name, uint16_t *out) {
@@ -83,8 +124,12 @@ xt_tiff_writer *xt_tiff_writer_open(const char *path, const xt_tiff_opts *o) {
     }
     xt_tiff_writer *w = xt_xcalloc(1, sizeof *w);
     w->path = strdup(path);
+    w->tmp = xt_xmalloc(strlen(path) + 6);
+    xt_part_path(w->tmp, strlen(path) + 6, path);
     w->o = *o;
     w->o.geo = NULL;
+    w->o.band_desc = NULL;
+    w->o.meta = NULL;
     w->sb = xt_sample_bytes(o->sample);
     w->tw = tw;
     w->th = th;
@@ -101,9 +146,9 @@ xt_tiff_writer *xt_tiff_writer_open(const char *path, const xt_tiff_opts *o) {
     int big = o->bigtiff || total > 3.5 * (1u << 30);
     xt__tiff_init();
     xt__tiff_clear_error();
-    w->tif = XTIFFOpen(path, big ? "w8" : "w");
+    w->tif = XTIFFOpen(w->tmp, big ? "w8" : "w");
     if (!w->tif) {
-        xt_error("tiff", "%s: cannot create (%s)", path, xt__tiff_last_error());
+        xt_error("tiff", "%s: cannot create (%s)", w->tmp, xt__tiff_last_error());
         xt_tiff_writer_abort(w);
         return NULL;
     }
@@ -131,6 +176,15 @@ xt_tiff_writer *xt_tiff_writer_open(const char *path, const xt_tiff_opts *o) {
         TIFFSetField(t, TIFFTAG_TILELENGTH, (uint32_t)th);
     } else TIFFSetField(t, TIFFTAG_ROWSPERSTRIP, (uint32_t)th);
     if (o->geo) set_georef(t, o->geo);
+    if (o->has_nodata) {
+        char nd[64];
+        if (isnan(o->nodata)) snprintf(nd, sizeof nd, "nan");
+        else snprintf(nd, sizeof nd, "%.17g", o->nodata);
+        TIFFSetField(t, TIFFTAG_GDAL_NODATA, nd);
+    }
+    char *xml = xt_gdal_metadata_xml(o->bands, o->band_desc, o->meta);
+    if (xml) TIFFSetField(t, TIFFTAG_GDAL_METADATA, xml);
+    free(xml);
     return w;
 }
 
@@ -215,10 +269,12 @@ int xt_tiff_writer_close(xt_tiff_writer *w) {
     }
     XTIFFClose(w->tif);
     w->tif = NULL;
-    if (rc < 0) unlink(w->path);
+    if (rc < 0) unlink(w->tmp);
+    else rc = xt_part_commit(w->path, "tiff");
     free(w->rows);
     free(w->tile);
     free(w->path);
+    free(w->tmp);
     free(w);
     return rc;
 }
@@ -227,10 +283,11 @@ void xt_tiff_writer_abort(xt_tiff_writer *w) {
     if (!w) return;
     if (w->tif) {
         XTIFFClose(w->tif);
-        unlink(w->path);
+        unlink(w->tmp);
     }
     free(w->rows);
     free(w->tile);
     free(w->path);
+    free(w->tmp);
     free(w);
 }

@@ -37,6 +37,10 @@ struct xt_ctx {
     xt_arena ws;          // layer workspace, sized lazily
     void (*progress)(void *u, int64_t done, int64_t total);
     void *progress_u;
+    int (*region_fn)(void *u, int rr, const float *logits); // class maps: per-region logits
+    void *region_u;
+    float *rlog;          // (WP, num_classes) one row of region logits
+    float *rpool;         // (max(feat_c, hidden)) one region's pooled feature / token
     int failed;
 };
 
@@ -125,6 +129,42 @@ static int run_layers(xt_ctx *c, float *x, int L, const char *sfx) {
         if (c->progress) c->progress(c->progress_u, i + 1, m->info.n_layers);
     }
     return 0;
+}
+
+int xt_ctx_set_region_logits(xt_ctx *c, int (*fn)(void *u, int rr, const float *logits), void *u) {
+    const xt_xtmodel_info *in = &c->m->info;
+    if (c->pushed) return xt_error("xt", "context: region logits requested after the first region");
+    if (in->head == XT_HEAD_XL && !c->store)
+        return xt_error("map", "per-region maps need a naive head or global context; this model's windowed context "
+                              "(in_context_patches %d) encodes each token in several windows", in->in_context_patches);
+    c->region_fn = fn, c->region_u = u;
+    int w = in->feat_c > in->hidden ? in->feat_c : in->hidden;
+    c->rlog = xt_xmalloc(sizeof(float) * c->WP * in->num_classes);
+    c->rpool = xt_xmalloc(sizeof(float) * w);
+    return 0;
+}
+
+// xl, global: per-region logits from the context-encoded sequence x (L, D), row by row
+static int region_rows_xl(xt_ctx *c, const float *x) {
+    const xt_xtmodel_info *in = &c->m->info;
+    const int D = in->hidden, fh = in->feat_h, fw = in->feat_w, K = in->num_classes;
+    double *acc = xt_xcalloc(D, sizeof(double));
+    int rc = 0;
+    for (int rr = 0; rr < c->HP && !rc; rr++) {
+        for (int rc_ = 0; rc_ < c->WP; rc_++) {
+            memset(acc, 0, sizeof(double) * D);
+            for (int y = 0; y < fh; y++)
+                for (int xx = 0; xx < fw; xx++) {
+                    const float *t = x + (((int64_t)rr * fh + y) * c->gw + (int64_t)rc_ * fw + xx) * D;
+                    for (int d = 0; d < D; d++) acc[d] += t[d];
+                }
+            for (int d = 0; d < D; d++) c->rpool[d] = (float)(acc[d] / (fh * fw));
+            xt_xl_head_classify(&c->m->xl, c->rlog + (size_t)rc_ * K, c->rpool, NULL);
+        }
+        rc = c->region_fn(c->region_u, rr, c->rlog);
+    }
+    free(acc);
+    return rc;
 }
 
 void xt_ctx_set_progress(xt_ctx *c, void (*fn)(void *u, int64_t done, int64_t total), void *u) {
@@ -247,12 +287,18 @@ int xt_ctx_push(xt_ctx *c, const float *feat) {
     if (c->pushed >= c->HP * c->WP) return xt_error("xt", "context: more than %d x %d regions pushed", c->HP, c->WP);
     size_t hw = (size_t)in->feat_h * in->feat_w;
     if (c->gap) {
+        int rc = c->pushed % c->WP;
         for (int ch = 0; ch < in->feat_c; ch++) {
             double s = 0;
             for (size_t i = 0; i < hw; i++) s += feat[ch * hw + i];
             c->gap[ch] += s;
+            if (c->region_fn) c->rpool[ch] = (float)(s / hw);
         }
         c->pushed++;
+        if (c->region_fn) {
+            xt_naive_head_forward(&c->m->naive, c->rlog + (size_t)rc * in->num_classes, c->rpool, NULL);
+            if (rc == c->WP - 1 && c->region_fn(c->region_u, (c->pushed - 1) / c->WP, c->rlog)) { c->failed = 1; return -1; }
+        }
         return 0;
     }
     if (c->tapping && !c->ip_tap) c->ip_tap = xt_malloc_checked((size_t)c->L * in->hidden * sizeof(float), "tap");
@@ -296,6 +342,7 @@ int xt_ctx_logits(xt_ctx *c, float *logits) {
         if (!x) { free(v); c->failed = 1; return -1; }
         rc = run_layers(c, x, (int)L1, "");
         memcpy(v, x + c->L * D, D * sizeof(float));
+        if (!rc && c->region_fn) rc = region_rows_xl(c, x);
         free(x);
     } else {
         rc = run_windows(c, 1);
@@ -324,6 +371,8 @@ void xt_ctx_free(xt_ctx *c) {
     free(c->mem);
     free(c->mem_len);
     free(c->cls_sum);
+    free(c->rlog);
+    free(c->rpool);
     xt_context_pass_free(&c->pass);
     xt_arena_free(&c->ws);
     free(c);

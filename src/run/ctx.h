@@ -36,6 +36,15 @@ void xt_ctx_set_tap(xt_ctx *c, const xt_tap *tap);
 // Global modes: fn(u, layers done, n_layers) as xt_ctx_logits runs the context layers over the
 // whole sequence (0 first); the other heads do their context work during the pushes.
 void xt_ctx_set_progress(xt_ctx *c, void (*fn)(void *u, int64_t done, int64_t total), void *u);
+// Per-region logits (class maps), one call per row of regions, rows in order: fn(u, rr,
+// logits (WP, num_classes)). Set before the first push. What a region's logits are:
+//   - naive head: the head applied to the region's own pooled feature (GAP over its tokens),
+//     i.e. what the model says about the region alone; called as each region row completes;
+//   - xl head, global context: the classifier (LayerNorm + fc of the cls path) applied to the
+//     mean of the region's context-encoded tokens (the last layer's output, which has attended to
+//     the whole image); called for every row after the last layer, in xt_ctx_logits;
+//   - xl head with windows: refused (-1 + error): each token is encoded in several windows.
+int xt_ctx_set_region_logits(xt_ctx *c, int (*fn)(void *u, int rr, const float *logits), void *u);
 int xt_ctx_push(xt_ctx *c, const float *feat_region); // (feat_c, feat_h, feat_w)
 int xt_ctx_logits(xt_ctx *c, float *logits);          // (num_classes), after HP*WP pushes
 void xt_ctx_free(xt_ctx *c);

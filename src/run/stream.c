@@ -73,6 +73,7 @@ static int alloc_buffers(xt_stream *s) {
     s->regions = xt_malloc_checked(sizeof(float) * rs * s->B, "region batch");
     s->feat = xt_malloc_checked(sizeof(float) * fs * s->B, "feature batch");
     if (!s->regions || !s->feat) return -1;
+    if (s->a.region_logits && !(s->valid = xt_malloc_checked((size_t)s->HP * s->WP, "region flags"))) return -1;
     return xt_arena_init(&s->ws, xt_xtmodel_encode_ws_size(s->m, s->B));
 }
 
@@ -158,8 +159,9 @@ int xt_stream_open_with(xt_stream *s, const xt_xtfile *f, const xt_stream_args *
     if (a->n_std && a->n_std != C) return xt_error("cli", "--std has %d values, the model expects %d bands", a->n_std, C);
     for (int i = 0; i < a->n_mean; i++) nm->mean[i] = a->mean[i];
     for (int i = 0; i < a->n_std; i++) nm->std[i] = a->std[i];
-    nm->has_nodata = a->has_nodata;
-    nm->nodata = a->nodata;
+    // NoData: --nodata, else the file's own (GDAL_NODATA); NaN samples are NoData either way
+    nm->has_nodata = a->has_nodata || ri->has_nodata;
+    nm->nodata = a->has_nodata ? a->nodata : ri->nodata;
     if (alloc_buffers(s) < 0) return -1;
     // cache: by default the tiles under one batch of regions (each tile is decoded once when
     // tiles and regions align, about twice otherwise, and the cache does not grow with the image
@@ -184,9 +186,12 @@ int xt_stream_run(xt_stream *s, int (*on_batch)(void *u, int rr, int rc0, int n,
             int n = s->WP - rc0 < s->B ? s->WP - rc0 : s->B;
             double t1 = xt_time();
             for (int k = 0; k < n; k++) {
+                int64_t nv = 1;
                 if (s->img) xt_xtmodel_crop_region(s->m, s->regions + k * rs, s->img, s->img_H, s->img_W, rr, rc0 + k);
-                else if (xt_raster_read_norm(s->r, xt_rect_make((rc0 + k) * S, rr * S, S, S), s->bands, &s->norm, s->regions + k * rs) < 0)
+                else if (xt_raster_read_norm_valid(s->r, xt_rect_make((rc0 + k) * S, rr * S, S, S), s->bands, &s->norm,
+                                                   s->regions + k * rs, &nv) < 0)
                     return -1;
+                if (s->valid) s->valid[(size_t)rr * s->WP + rc0 + k] = nv > 0;
             }
             double t2 = xt_time();
             xt_arena_reset(&s->ws);
@@ -202,6 +207,11 @@ int xt_stream_run(xt_stream *s, int (*on_batch)(void *u, int rr, int rc0, int n,
     }
     s->t_total = xt_time() - t0;
     return 0;
+}
+
+static int region_row(void *u, int rr, const float *logits) {
+    xt_stream *s = u;
+    return s->a.region_logits(s->a.region_user, rr, logits, s->valid + (size_t)rr * s->WP);
 }
 
 static int push_batch(void *u, int rr, int rc0, int n, const float *feat) {
@@ -225,6 +235,7 @@ int xt_stream_classify(xt_stream *s, float *logits) {
             if (!ts || xt_ctx_set_store(ctx, ts) < 0) goto done;
         }
     }
+    if (s->a.region_logits && xt_ctx_set_region_logits(ctx, region_row, s) < 0) goto done;
     void *u[2] = {s, ctx};
     double t0 = xt_time();
     if (xt_stream_run(s, push_batch, u) < 0) goto done;
@@ -243,6 +254,7 @@ void xt_stream_close(xt_stream *s) {
     xt_arena_free(&s->ws);
     free(s->regions);
     free(s->feat);
+    free(s->valid);
     xt_raster_close(s->r);
     xt_xtfile_free(&s->own);
     memset(s, 0, sizeof *s);

@@ -36,6 +36,11 @@ typedef struct xt_stream_args {
     // xt_stream_classify, global-context modes: called as the context encoder's layers finish
     // (done of total layers, 0 of total first), after the last region; NULL: none
     void (*context_progress)(void *user, int64_t done, int64_t total);
+    // xt_stream_classify: per-region logits (WP, num_classes) for each row of regions rr, in
+    // order (meaning: run/ctx.h xt_ctx_set_region_logits); valid (WP): 0 where the region holds
+    // no pixel that is inside the image and not NoData. NULL: none
+    int (*region_logits)(void *user, int rr, const float *logits, const uint8_t *valid);
+    void *region_user;
 } xt_stream_args;
 
 void xt_stream_args_default(xt_stream_args *a);
@@ -56,6 +61,7 @@ typedef struct xt_stream {
     int S, HP, WP, B;
     float *regions;      // (B, C, S, S)
     float *feat;         // (B, feat_c, feat_h, feat_w)
+    uint8_t *valid;      // (HP, WP) region holds valid pixels (only with a.region_logits: HP*WP bytes)
     xt_arena ws;
     // seconds: reading + normalising regions, the region encoder, the on_batch consumer (the
     // context push for classify, the writer for embed), the context run after the last region

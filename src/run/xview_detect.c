@@ -142,7 +142,7 @@ static int model_forward(void *u, int model, const float *x, int S, int i, int j
 }
 
 // ---------------------------------------------------------------------------------------------
-// sinks: detections, and the optional map GeoTIFFs (written under a temporary name, renamed at the end)
+// sinks: detections, and the optional map GeoTIFFs (the writer renames PATH.part at close)
 
 typedef struct {
     xt_xview_post *post;
@@ -169,21 +169,6 @@ static int sink_rows(void *u, int y0, int n, int W, const uint8_t *v, const uint
 
 // ---------------------------------------------------------------------------------------------
 // outputs
-
-static int write_atomic(const char *path, const char *text, size_t n) {
-    char tmp[4200];
-    snprintf(tmp, sizeof tmp, "%s.part", path);
-    FILE *f = fopen(tmp, "wb");
-    if (!f) return xt_error("detect", "%s: cannot create: %s", tmp, strerror(errno));
-    int ok = fwrite(text, 1, n, f) == n;
-    ok &= fflush(f) == 0 && fsync(fileno(f)) == 0;
-    ok &= fclose(f) == 0;
-    if (!ok || rename(tmp, path)) {
-        remove(tmp);
-        return xt_error("detect", "%s: write failed: %s", path, strerror(errno));
-    }
-    return 0;
-}
 
 // The official six columns as xT's evaluator writes them, then what a user wants beside them.
 static void csv_text(xt_sbuf *s, const char *scene_id, const xt_xview_det *d, int64_t n) {
@@ -270,10 +255,7 @@ static int quicklook(xt_detect_scene *sc, const xt_xview_det *d, int64_t n, cons
                 memcpy(rgb + ((size_t)y * qw + x) * 3, c, 3);
             }
     }
-    char tmp[4300];
-    snprintf(tmp, sizeof tmp, "%.4190s.part", path);
-    if (xt_png_write_rgb8(tmp, qw, qh, rgb)) { remove(tmp); goto done; }
-    if (rename(tmp, path)) { xt_error("detect", "%s: %s", path, strerror(errno)); remove(tmp); goto done; }
+    if (xt_png_write_rgb8(path, qw, qh, rgb)) goto done; // PATH.part, renamed when complete
     rc = 0;
 done:
     free(rgb), free(strip), free(sum), free(cnt);
@@ -304,7 +286,7 @@ int xt_detect_run(const xt_xview *m, xt_detect_scene *scene, const xt_detect_opt
     long per_tile = (long)(in->context ? n * n * (tl.order == XT_XVIEW_ORDER_TWO_STREAM ? 2 : 1) : 1) * (o->rotate ? 2 : 1);
     model_ctx mc = {m, o, NULL, 0, per_tile * g.rows * g.cols, o->progress, o->progress_u};
     sink_ctx sk = {0};
-    char paths[XT_XVIEW_MAPS][4200], tmps[XT_XVIEW_MAPS][4300];
+    char paths[XT_XVIEW_MAPS][4200];
     xt_sbuf text = {0};
     int rc = -1;
     if (!(sk.post = xt_xview_post_new(scene->W, o->selim ? XT_XVIEW_POST_SELIM : 0, NULL))) goto done;
@@ -313,10 +295,11 @@ int xt_detect_run(const xt_xview *m, xt_detect_scene *scene, const xt_detect_opt
         if (!(sk.lenrow = xt_malloc_checked((size_t)scene->W * sizeof(float), "detect rows"))) goto done;
         for (int k = 0; k < XT_XVIEW_MAPS; k++) {
             snprintf(paths[k], sizeof paths[k], "%s/%s.%s.tif", o->out_dir, o->scene_id, names[k]);
-            snprintf(tmps[k], sizeof tmps[k], "%.4190s.part", paths[k]);
-            xt_tiff_opts to = {scene->W, scene->H, 1, k == 3 ? XT_S_F32 : XT_S_U8, 256, 256, 0, "deflate", 0,
-                               scene->geo.has_transform ? &scene->geo : NULL};
-            if (!(sk.map[k] = xt_tiff_writer_open(tmps[k], &to))) goto done;
+            const char *desc[1] = {names[k]};
+            xt_tiff_opts to = {.width = scene->W, .height = scene->H, .bands = 1, .sample = k == 3 ? XT_S_F32 : XT_S_U8,
+                               .tile_w = 256, .tile_h = 256, .compression = "deflate",
+                               .geo = scene->geo.has_transform || scene->geo.n_gcps ? &scene->geo : NULL, .band_desc = desc};
+            if (!(sk.map[k] = xt_tiff_writer_open(paths[k], &to))) goto done; // PATH.part until closed
         }
     }
     src_ctx sc = {scene, o};
@@ -330,16 +313,15 @@ int xt_detect_run(const xt_xview *m, xt_detect_scene *scene, const xt_detect_opt
         int e = xt_tiff_writer_close(sk.map[k]);
         sk.map[k] = NULL;
         if (e) goto done;
-        if (rename(tmps[k], paths[k])) { xt_error("detect", "%s: %s", paths[k], strerror(errno)); goto done; }
     }
     char path[4200];
     csv_text(&text, o->scene_id, res->dets, res->n);
     snprintf(path, sizeof path, "%s/%s.csv", o->out_dir, o->scene_id);
-    if (write_atomic(path, text.p, text.n)) goto done;
+    if (xt_write_file_part(path, text.p, text.n, "detect")) goto done;
     xt_sbuf_free(&text);
     geojson_text(&text, o->scene_id, &scene->geo, res->dets, res->n);
     snprintf(path, sizeof path, "%s/%s.geojson", o->out_dir, o->scene_id);
-    if (write_atomic(path, text.p, text.n)) goto done;
+    if (xt_write_file_part(path, text.p, text.n, "detect")) goto done;
     if (o->maps) {
         snprintf(path, sizeof path, "%s/%s.png", o->out_dir, o->scene_id);
         if (quicklook(scene, res->dets, res->n, path)) goto done;
