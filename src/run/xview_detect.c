@@ -113,6 +113,7 @@ typedef struct {
     const xt_xview *m;
     const xt_detect_opts *o;
     xt_xview_mem *mem;
+    xt_xview_ws *ws; // the forward's buffers, allocated by the first call and reused
     long calls, total;
     void (*progress)(void *u, long done, long total);
     void *progress_u;
@@ -128,8 +129,7 @@ static int model_begin(void *u, int model) {
 static int model_forward(void *u, int model, const float *x, int S, int i, int j, int mem_only, float *const *out) {
     model_ctx *c = u;
     if (i < 0) i = 0, j = 0; // no regions: the model sees the tile at cord (0, 0)
-    if (xt_xview_forward(c->m, x, 1, S, i, j, c->mem, out, NULL, "")) return -1; // mem_only: out is scratch
-
+    if (xt_xview_forward_ws(c->m, c->ws, x, 1, S, i, j, c->mem, out, NULL, "")) return -1; // mem_only: out is scratch
     if (c->progress) c->progress(c->progress_u, ++c->calls, c->total);
     return 0;
 }
@@ -293,7 +293,7 @@ int xt_detect_run(const xt_xview *m, xt_detect_scene *scene, const xt_detect_opt
     xt_xview_tiling tl = {in->context ? in->crop_size : 0, order, o->rotate, o->tta};
     int n = in->context ? T / in->crop_size : 1;
     long per_tile = (long)(in->context ? n * n * (tl.order == XT_XVIEW_ORDER_TWO_STREAM ? 2 : 1) : 1) * (o->rotate ? 2 : 1);
-    model_ctx mc = {m, o, NULL, 0, per_tile * g.rows * g.cols, o->progress, o->progress_u};
+    model_ctx mc = {m, o, NULL, xt_xview_ws_new(), 0, per_tile * g.rows * g.cols, o->progress, o->progress_u};
     sink_ctx sk = {0};
     char paths[XT_XVIEW_MAPS][4200], tmps[XT_XVIEW_MAPS][4300];
     xt_sbuf text = {0};
@@ -346,6 +346,7 @@ done:
     }
     free(sk.lenrow);
     xt_xview_mem_free(mc.mem);
+    xt_xview_ws_free(mc.ws);
     if (rc) {
         free(res->dets);
         res->dets = NULL;
