@@ -1,5 +1,6 @@
 // cmd_info.c — `xt info FILE`: what a model file holds, or for an image (TIFF, BigTIFF, GeoTIFF,
 // PNG, JPEG): size, bands, sample type, layout, compression and georeferencing.
+#include <math.h>
 #include <string.h>
 
 #include "cli/cli.h"
@@ -41,6 +42,10 @@ static int info_image(const char *path, int json) {
                in->block_w, in->block_h, in->planar ? "true" : "false");
         json_str("compression", in->compression, 0);
         if (in->geo.epsg) printf("\"epsg\": %d, ", in->geo.epsg);
+        if (in->has_nodata) {
+            if (isnan(in->nodata)) printf("\"nodata\": \"nan\", ");
+            else printf("\"nodata\": %.17g, ", in->nodata);
+        }
         if (in->geo.has_transform)
             printf("\"geotransform\": [%.17g, %.17g, %.17g, %.17g, %.17g, %.17g], ", in->geo.gt[0], in->geo.gt[1], in->geo.gt[2],
                    in->geo.gt[3], in->geo.gt[4], in->geo.gt[5]);
@@ -62,6 +67,7 @@ static int info_image(const char *path, int json) {
         printf("layout:      strips of %d rows, %s\n", in->block_h, in->planar ? "planar" : "interleaved");
     printf("compression: %s\n", in->compression);
     printf("georef:      %s\n", geo);
+    if (in->has_nodata) printf("nodata:      %.17g\n", in->nodata);
     xt_raster_close(r);
     return 0;
 }

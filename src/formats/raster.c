@@ -472,6 +472,7 @@ static int tiff_open(xt_raster *r) {
     xt__tiff_clear_error();
     // "m": no memory mapping — touched pages of a mapped file count as resident and would grow
     // the peak RSS with the image (and a truncated file would SIGBUS instead of failing).
+    xt_tiff_register_tags();
     r->tif = XTIFFOpen(r->path, "rm");
     if (!r->tif) return xt_error("raster", "%s: not a readable TIFF (%s)", r->path, xt__tiff_last_error());
     TIFF *t = r->tif;
@@ -543,6 +544,12 @@ static int tiff_open(xt_raster *r) {
         return xt_error("raster", "%s: unsupported block layout (%llu bytes per block, expected %zu)", r->path,
                         (unsigned long long)lib, bb);
     r->block_bytes = bb;
+    char *nd = NULL; // GDAL's NoData tag: ASCII, one value for all bands
+    if (TIFFGetField(t, TIFFTAG_GDAL_NODATA, &nd) && nd) {
+        char *e;
+        double v = strtod(nd, &e);
+        if (e != nd) in->has_nodata = 1, in->nodata = v;
+    }
     // georeferencing (raw GeoTIFF tags, registered by XTIFFInitialize)
     xt_georef *g = &in->geo;
     uint16_t n = 0;

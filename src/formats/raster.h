@@ -108,6 +108,8 @@ typedef struct xt_raster_info {
     const char *photometric;
     int sequential;         // 1: PNG/JPEG: blocks decode in order; going back restarts the decoder
     xt_georef geo;
+    int has_nodata;         // a TIFF's GDAL_NODATA tag (the same for every band): nodata, NaN for "nan"
+    double nodata;
 } xt_raster_info;
 
 typedef struct xt_raster xt_raster;
@@ -159,9 +161,12 @@ typedef struct xt_tiff_opts {
     const char *compression; // "none" (default), "deflate", "lzw", "zstd", "packbits"
     int bigtiff;             // 1 force, 0 auto (when the data exceeds ~3.5 GiB)
     const xt_georef *geo;    // NULL: none
+    const char *nodata;      // GDAL_NODATA tag text ("255", "nan"); NULL: none
 } xt_tiff_opts;
 
 typedef struct xt_tiff_writer xt_tiff_writer;
+// Registers the tags libtiff lacks (GDAL_NODATA) before any TIFF is opened; idempotent.
+void xt_tiff_register_tags(void);
 
 xt_tiff_writer *xt_tiff_writer_open(const char *path, const xt_tiff_opts *o);
 // Appends n rows, band-sequential (bands, n, width) of the writer's sample type; complete tile

@@ -2,6 +2,7 @@
 // one row of tiles: rows arrive band-sequential, each tile is written once its rows are complete.
 // GeoTIFF keys are copied verbatim from an xt_georef; the geotransform is written as tie point +
 // pixel scale (north-up) or as a ModelTransformation matrix (rotated).
+#include <pthread.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -9,6 +10,20 @@
 
 #include "core/core.h"
 #include "formats/raster.h"
+
+// GDAL's NoData tag (ASCII), which libtiff does not know: registered through a tag extender
+// chained to the one XTIFFOpen installs for the GeoTIFF tags, once per process.
+static TIFFExtendProc parent_extender;
+static void extend_tags(TIFF *t) {
+    static const TIFFFieldInfo info[] = {{TIFFTAG_GDAL_NODATA, -1, -1, TIFF_ASCII, FIELD_CUSTOM, 1, 0, "GDALNoDataValue"}};
+    TIFFMergeFieldInfo(t, info, 1);
+    if (parent_extender) parent_extender(t);
+}
+static void register_once(void) { parent_extender = TIFFSetTagExtender(extend_tags); }
+void xt_tiff_register_tags(void) {
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, register_once);
+}
 
 void xt__tiff_init(void);
 const char *xt__tiff_last_error(void);
@@ -101,6 +116,7 @@ xt_tiff_writer *xt_tiff_writer_open(const char *path, const xt_tiff_opts *o) {
     int big = o->bigtiff || total > 3.5 * (1u << 30);
     xt__tiff_init();
     xt__tiff_clear_error();
+    xt_tiff_register_tags();
     w->tif = XTIFFOpen(path, big ? "w8" : "w");
     if (!w->tif) {
         xt_error("tiff", "%s: cannot create (%s)", path, xt__tiff_last_error());
@@ -131,6 +147,7 @@ xt_tiff_writer *xt_tiff_writer_open(const char *path, const xt_tiff_opts *o) {
         TIFFSetField(t, TIFFTAG_TILELENGTH, (uint32_t)th);
     } else TIFFSetField(t, TIFFTAG_ROWSPERSTRIP, (uint32_t)th);
     if (o->geo) set_georef(t, o->geo);
+    if (o->nodata) TIFFSetField(t, TIFFTAG_GDAL_NODATA, o->nodata);
     return w;
 }
 

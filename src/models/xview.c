@@ -180,6 +180,13 @@ xt_xview *xt_xview_new(xt_st *st, const xt_json *cfg) {
         x_c = in->dec_f[k];
     }
     for (int h = 0; h < XT_XVIEW_MAPS; h++) {
+        char hn[96];
+        snprintf(hn, sizeof hn, "decoder.%s.layer.1.weight", xt_xview_map_names[h]);
+        if (!xt_st_find(st, hn)) {
+            xt_error("xview", "no dense head '%s' (%s): the four output heads decoder.{vessel,fishing,center,length}_mask "
+                     "are needed; a classification or encoder-only checkpoint cannot detect", xt_xview_map_names[h], hn);
+            goto fail;
+        }
         if (load_conv(&m->head3[h], st, 3, in->dec_f[0], "decoder.%s.layer.1.%s", xt_xview_map_names[h]) ||
             load_conv(&m->head1[h], st, 1, m->head3[h].OC, "decoder.%s.layer.3.%s", xt_xview_map_names[h]))
             goto fail;
