@@ -68,4 +68,30 @@ check "No such file\|cannot open" -m $G/xview_seg_xl.safetensors $T/missing.tif 
 $XT make-image $T/rgb.tif --size 64x64 > /dev/null
 check "has 3 bands" -m $G/xview_seg_xl.safetensors $T/rgb.tif -o $T/o2
 check "need -m MODEL" $T/s.tif
+# an xView3 model without its dense heads (decoder.*_mask removed)
+python3 - $G/xview_seg_xl.safetensors $T/nohead.safetensors <<'PY'
+import json, struct, sys
+b = open(sys.argv[1], "rb").read()
+n = struct.unpack("<Q", b[:8])[0]
+h = json.loads(b[8:8 + n]); body = b[8 + n:]
+out, blobs, off = {"__metadata__": {"config": h["__metadata__"]["config"]}}, [], 0
+for k, t in h.items():
+    if k == "__metadata__" or k.startswith(("expected.", "input.")) or "_mask." in k: continue
+    a, e = t["data_offsets"]; blobs.append(body[a:e])
+    out[k] = {"dtype": t["dtype"], "shape": t["shape"], "data_offsets": [off, off + e - a]}; off += e - a
+j = json.dumps(out).encode(); j += b" " * (-len(j) % 8)
+open(sys.argv[2], "wb").write(struct.pack("<Q", len(j)) + j + b"".join(blobs))
+PY
+check "no dense head 'vessel_mask'" -m $T/nohead.safetensors $T/s.tif -o $T/o2
+# VV and VH that do not share size or georeferencing (one pixel shifted)
+$XT make-image $T/vv.tif --size 300x260 --bands 1 --type f32 --geo 32633,500000,4650000,10 > /dev/null
+$XT make-image $T/vh_moved.tif --size 300x260 --bands 1 --type f32 --geo 32633,500010,4650000,10 > /dev/null
+$XT make-image $T/vh_small.tif --size 300x250 --bands 1 --type f32 --geo 32633,500000,4650000,10 > /dev/null
+check "do not share size and georeferencing" -m $M $T/vv.tif $T/vh_moved.tif -o $T/o2
+check "vh_small.tif (300 x 250)" -m $M $T/vv.tif $T/vh_small.tif -o $T/o2
+# no output (final or partial) from any refused run
+[ -z "$(ls -A $T/o2 2>/dev/null)" ] || fail "a refused run left files: $(ls $T/o2)"
+# --maps: NoData (both bands -32768: the scene's border strip) is marked in the files (test_xview_detect checks the pixels)
+$XT info $T/out/s.vessel.tif | grep -q "^nodata: *255$" || fail "uint8 map without GDAL_NODATA 255"
+$XT info $T/out/s.length.tif | grep -q "^nodata: *nan$" || fail "length map without GDAL_NODATA nan"
 echo "cli_detect: ok"

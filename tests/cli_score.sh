@@ -43,6 +43,20 @@ if $XT score --inference "$G/p01_exact_hits/preds.csv" --labels "$G/p01_exact_hi
     fail "missing shoreline accepted"
 fi
 grep -q "FileNotFoundError" "$T/ns.out" || fail "missing shoreline: $(cat "$T/ns.out")"
+# a label file without a column, or with a bad number / boolean: the file, line and column named
+P1=$G/p01_exact_hits
+bad_input() { # expected message, preds, labels
+    if $XT score --inference "$2" --labels "$3" --shore-root "$P1/shoreline" > "$T/bi.out" 2>&1; then fail "accepted: $2 $3"; fi
+    grep -q "$1" "$T/bi.out" || fail "'$(cat "$T/bi.out")' lacks '$1'"
+}
+cut -d, -f1-4,6- "$P1/labels.csv" > "$T/nocol.csv"
+bad_input "nocol.csv: the label file has no column 'detect_scene_row'" "$P1/preds.csv" "$T/nocol.csv"
+cut -d, -f1,3- "$P1/preds.csv" > "$T/pnocol.csv"
+bad_input "pnocol.csv: the prediction file has no column 'detect_scene_column'" "$T/pnocol.csv" "$P1/labels.csv"
+sed '3s/^\([^,]*,[^,]*,[^,]*,[^,]*\),[0-9]*/\1,31x0/' "$P1/labels.csv" > "$T/badnum.csv"
+bad_input "badnum.csv: line 3: column 'detect_scene_row': '31x0' is not a number" "$P1/preds.csv" "$T/badnum.csv"
+sed '3s/,True,False,/,maybe,False,/' "$P1/preds.csv" > "$T/badbool.csv"
+bad_input "badbool.csv: line 3: column 'is_vessel': 'maybe' is not True or False" "$T/badbool.csv" "$P1/labels.csv"
 if $XT score --inference "$G/p01_exact_hits/preds.csv" > /dev/null 2>&1; then fail "no --labels accepted"; fi
 if $XT score --inference a --labels b --distance-tolerance x > /dev/null 2>&1; then fail "bad tolerance accepted"; fi
 echo "ok"

@@ -36,7 +36,10 @@ static void help(void) {
            "  --selim             selimsef's rules: is_vessel |= mean_vessel > 90, is_fishing |= mean_fishing > 80\n"
            "  --nodata V          the file's NoData value (NaN is always NoData)       [-32768]\n"
            "  --maps              also write OUT/<scene>.{vessel,fishing,center,length}.tif (tiled, georeferenced)\n"
-           "                      and OUT/<scene>.png, a quicklook (<= 1024 px) with the detections drawn\n"
+           "                      with NoData where VV and VH are both NoData (255 in the uint8 maps, whose\n"
+           "                      computed 255 is written 254; NaN in length): the files only, detections\n"
+           "                      use the official maps; and OUT/<scene>.png, a quicklook (<= 1024 px)\n"
+           "                      with the detections drawn\n"
            "  -t N                threads                                       [all cores]\n"
            "  -q                  no progress\n");
 }

@@ -43,6 +43,10 @@ static int info_image(const char *path, int json) {
                in->block_w, in->block_h, in->planar ? "true" : "false");
         json_str("compression", in->compression, 0);
         if (in->geo.epsg) printf("\"epsg\": %d, ", in->geo.epsg);
+        if (in->has_nodata) {
+            if (isnan(in->nodata)) printf("\"nodata\": \"nan\", ");
+            else printf("\"nodata\": %.17g, ", in->nodata);
+        }
         if (in->geo.has_transform)
             printf("\"geotransform\": [%.17g, %.17g, %.17g, %.17g, %.17g, %.17g], ", in->geo.gt[0], in->geo.gt[1], in->geo.gt[2],
                    in->geo.gt[3], in->geo.gt[4], in->geo.gt[5]);

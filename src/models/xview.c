@@ -8,6 +8,9 @@
 //   -> four heads conv1x1(SiLU(conv3x3(up2(x)))): vessel, fishing, center, length (B, 1, nS, nS).
 // Semantics and the official bugs kept: tests/golden/README.md, "xView3 dense prediction files".
 #include <math.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 #include <stdio.h>
 #include <string.h>
 
@@ -30,6 +33,7 @@ struct xt_xview {
     const float *up_w, *up_b;      // encoder.upsample: ConvTranspose2d(C, C, 2, 2)
     conv stage[4], bott[4];        // decoder.decoder_stages.{k}.layer.1, decoder.bottlenecks.{i}.seq.0
     conv head3[4], head1[4];       // decoder.<key>.layer.1 (3x3), .layer.3 (1x1)
+    float *h3_w, *h3_b, *h1_w, *h1_b; // the four heads' convs concatenated (owned): (4 last, F0, 3, 3), (4, last)
     xt_context ctx;                // context_model.layers.* (non-causal LLMLayers)
     const float *in_w, *in_b, *out_w, *out_b; // context_model.input_proj / out_proj
 };
@@ -176,12 +180,38 @@ xt_xview *xt_xview_new(xt_st *st, const xt_json *cfg) {
         x_c = in->dec_f[k];
     }
     for (int h = 0; h < XT_XVIEW_MAPS; h++) {
+        char hn[96];
+        snprintf(hn, sizeof hn, "decoder.%s.layer.1.weight", xt_xview_map_names[h]);
+        if (!xt_st_find(st, hn)) {
+            xt_error("xview", "no dense head '%s' (%s): the four output heads decoder.{vessel,fishing,center,length}_mask "
+                     "are needed; a classification or encoder-only checkpoint cannot detect", xt_xview_map_names[h], hn);
+            goto fail;
+        }
         if (load_conv(&m->head3[h], st, 3, in->dec_f[0], "decoder.%s.layer.1.%s", xt_xview_map_names[h]) ||
             load_conv(&m->head1[h], st, 1, m->head3[h].OC, "decoder.%s.layer.3.%s", xt_xview_map_names[h]))
             goto fail;
         if (m->head1[h].OC != 1) { xt_error("xview", "decoder.%s gives %d channels, not 1", xt_xview_map_names[h], m->head1[h].OC); goto fail; }
     }
     in->last = m->head3[0].OC;
+    {
+        const int Lh = in->last, K3 = 9 * in->dec_f[0];
+        for (int h = 1; h < XT_XVIEW_MAPS; h++)
+            if (m->head3[h].OC != Lh) {
+                xt_error("xview", "decoder.%s has %d channels, decoder.%s %d", xt_xview_map_names[h], m->head3[h].OC,
+                         xt_xview_map_names[0], Lh);
+                goto fail;
+            }
+        m->h3_w = xt_xcalloc((size_t)XT_XVIEW_MAPS * Lh * K3, sizeof(float));
+        m->h3_b = xt_xcalloc((size_t)XT_XVIEW_MAPS * Lh, sizeof(float));
+        m->h1_w = xt_xcalloc((size_t)XT_XVIEW_MAPS * Lh, sizeof(float));
+        m->h1_b = xt_xcalloc(XT_XVIEW_MAPS, sizeof(float));
+        for (int h = 0; h < XT_XVIEW_MAPS; h++) {
+            memcpy(m->h3_w + (size_t)h * Lh * K3, m->head3[h].w, (size_t)Lh * K3 * sizeof(float));
+            memcpy(m->h3_b + (size_t)h * Lh, m->head3[h].b, (size_t)Lh * sizeof(float));
+            memcpy(m->h1_w + (size_t)h * Lh, m->head1[h].w, (size_t)Lh * sizeof(float));
+            m->h1_b[h] = m->head1[h].b[0];
+        }
+    }
     if (in->context) {
         const int C4 = in->level_c[4], D = in->hidden;
         if (D < 128 || D % 128 || D > 65536 || in->n_layers < 0 || in->n_layers > 1024 || in->mem_chip < 1 ||
@@ -213,6 +243,7 @@ void xt_xview_free(xt_xview *m) {
     if (!m) return;
     if (m->enc) m->enc->free(m->enc);
     xt_context_free(&m->ctx);
+    free(m->h3_w), free(m->h3_b), free(m->h1_w), free(m->h1_b);
     free(m);
 }
 
@@ -238,6 +269,72 @@ void xt_xview_mem_free(xt_xview_mem *mem) {
 // ---------------------------------------------------------------------------------------------
 // forward
 
+// ---------------------------------------------------------------------------------------------
+// The per-run scratch: every buffer of a forward, carved from one arena sized for the largest
+// (B, H) seen, plus the encoder's and the context layers' workspaces. Reused across calls, so a
+// whole-scene run allocates once; the model itself stays immutable (one scratch per thread).
+
+struct xt_xview_ws {
+    xt_arena a, enc, ctx;
+};
+
+typedef struct {
+    float *chip[5], *lev[5], *region, *stem, *stemc, *scr, *xa, *xb, *conv;
+    size_t conv_n;
+    float *raw, *pos, *tok, *xs, *o; // context
+} bufs;
+
+static int max_threads(void) {
+#ifdef _OPENMP
+    return omp_get_max_threads();
+#else
+    return 1;
+#endif
+}
+
+// Carves the buffers of a forward of B images of side H (context over keep tokens) from a; a
+// measuring arena gives the size.
+static void carve(const xt_xview *m, xt_arena *a, int B, int H, int keep, bufs *bf) {
+    const xt_xview_info *in = &m->info;
+    const xt_encoder *e = m->enc;
+    const int S = in->crop_size, Cin = in->in_chans, C = in->level_c[0], n = H / S, R = B * n * n, g = S / 4;
+    int side[5];
+    side[0] = S / 2;
+    for (int s = 0; s < 4; s++) side[s + 1] = e->stage_h[s];
+    memset(bf, 0, sizeof *bf);
+    for (int k = 0; k < 5; k++) {
+        size_t nk = (size_t)R * in->level_c[k] * side[k] * side[k];
+        bf->chip[k] = xt_arena_f32(a, nk);
+        bf->lev[k] = n == 1 ? bf->chip[k] : xt_arena_f32(a, nk);
+    }
+    bf->region = xt_arena_f32(a, (size_t)Cin * S * S);
+    bf->stem = xt_arena_f32(a, (size_t)g * g * C);
+    bf->stemc = xt_arena_f32(a, (size_t)R * C * g * g);
+    bf->scr = xt_arena_f32(a, xt_conv_transpose2x2_scratch_floats(C, C, g, g));
+    // decoder planes (stage output, bottleneck output) and the 3x3 convs' scratch
+    size_t plane = 0, conv = 0;
+    const int th = max_threads();
+    for (int idx = 0, hh = n * side[4]; idx < 4; idx++, hh *= 2) {
+        int k = 3 - idx, h2 = 2 * hh;
+        plane = MAXZ(plane, (size_t)B * in->dec_f[k] * h2 * h2);
+        conv = MAXZ(conv, xt_conv3x3_scratch_floats(m->stage[k].IC, m->stage[k].OC, h2, h2, 0, th));
+        conv = MAXZ(conv, xt_conv3x3_scratch_floats(m->bott[idx].IC, m->bott[idx].OC, h2, h2, 0, th));
+    }
+    conv = MAXZ(conv, xt_conv3x3_scratch_floats(in->dec_f[0], XT_XVIEW_MAPS * in->last, H, H, 1, th));
+    bf->xa = xt_arena_f32(a, plane);
+    bf->xb = xt_arena_f32(a, plane);
+    bf->conv = xt_arena_f32(a, conv);
+    bf->conv_n = conv;
+    if (in->context) {
+        const int C4 = in->level_c[4], D = in->hidden, L = (n * side[4]) * (n * side[4]);
+        bf->raw = xt_arena_f32(a, (size_t)B * L * C4);
+        bf->pos = xt_arena_f32(a, (size_t)L * D);
+        bf->tok = xt_arena_f32(a, (size_t)B * L * D);
+        bf->xs = xt_arena_f32(a, (size_t)keep * D);
+        bf->o = xt_arena_f32(a, (size_t)B * L * C4);
+    }
+}
+
 // The encoder reports its patch embedding (after the norm, NHWC) through the tap: kept here.
 typedef struct {
     float *dst; // (g*g, C) of one region
@@ -256,34 +353,21 @@ static void emit4(const xt_tap *tap, const float *x, int64_t a, int64_t b, int64
     xt_tap_emitf(tap, x, 4, sh, "%s%s", name, sfx);
 }
 
-// out = SiLU(conv(in)) (act) or conv(in), in (B, IC, H, W) NCHW, "same" padding.
-static void conv_fwd(const conv *c, float *out, const float *in, int B, int H, int W, int act, float *col) {
-    xt_conv2d_dims d = {c->IC, H, W, c->OC, c->K, c->K, 1, 1, c->K / 2, c->K / 2};
-    xt_conv2d_forward(out, col, in, c->w, c->b, B, &d, 0);
-    if (act) xt_silu_forward(out, out, (size_t)B * c->OC * H * W);
-}
-
 // Context model on level 4 x (B, C4, h, h), replaced in place. ref: LLMTransformerXLContextModel.forward
 static int context_fwd(const xt_xview *m, float *x4, int B, int h, int ci, int cj, xt_xview_mem *mem, const xt_tap *tap,
-                       const char *sfx) {
+                       const char *sfx, const bufs *bf, xt_arena *ws, int keep) {
     const xt_xview_info *in = &m->info;
     const int C4 = in->level_c[4], D = in->hidden, L = h * h;
-    const int keep = L * (mem && mem->carry ? mem->mem_chip : 1); // tokens a layer sees: cat(mem, x)[-L*mem_chip:]
     if (keep > m->ctx.hp.min_seq_len)
         return xt_error("xview", "context over %d tokens: beyond HyperAttention's exact path (%d); its non-causal long "
                         "path is not implemented", keep, m->ctx.hp.min_seq_len);
     int tapping = xt_tap_on(tap);
-    size_t nraw = (size_t)B * L * C4, nx = (size_t)keep * D;
-    float *raw = xt_malloc_checked(nraw * sizeof(float), "xview context");
-    float *pos = xt_malloc_checked((size_t)L * D * sizeof(float), "xview context");
-    float *tok = xt_malloc_checked((size_t)B * L * D * sizeof(float), "xview context");
-    float *xs = xt_malloc_checked(nx * sizeof(float), "xview context");
-    float *o = xt_malloc_checked(nraw * sizeof(float), "xview context");
-    xt_arena ws = {0};
+    size_t nraw = (size_t)B * L * C4;
+    float *raw = bf->raw, *pos = bf->pos, *tok = bf->tok, *xs = bf->xs, *o = bf->o;
+    xt_arena_reset(ws);
     xt_context_pass pass;
     xt_context_pass_begin(&pass, &m->ctx);
     int rc = -1;
-    if (!raw || !pos || !tok || !xs || !o || xt_arena_init(&ws, xt_context_ws_size(&m->ctx, keep, tapping))) goto done;
     if (tapping) emit4(tap, x4, B, C4, h, h, "context_model.in", sfx);
     xt_nchw_to_nhwc(raw, x4, B, C4, L);
     // get_2d_sincos_pos_embed(D, h, i, j): token r*h + c at (row r + i h, col c + j h)
@@ -315,7 +399,7 @@ static int context_fwd(const xt_xview *m, float *x4, int B, int h, int ci, int c
                 }
                 memcpy(mem->x[i] + (size_t)b * Lx * D, xs, (size_t)Lx * D * sizeof(float));
             }
-            if (xt_context_layer_forward(&m->ctx, &pass, i, xs, Lx, &ws, lt, sfx)) goto done;
+            if (xt_context_layer_forward(&m->ctx, &pass, i, xs, Lx, ws, lt, sfx)) goto done;
             memcpy(t, xs + (size_t)nm * D, (size_t)L * D * sizeof(float));
         }
     }
@@ -336,13 +420,34 @@ static int context_fwd(const xt_xview *m, float *x4, int B, int h, int ci, int c
     rc = 0;
 done:
     xt_context_pass_free(&pass);
-    xt_arena_free(&ws);
-    free(raw), free(pos), free(tok), free(xs), free(o);
     return rc;
+}
+
+xt_xview_ws *xt_xview_ws_new(void) { return xt_xcalloc(1, sizeof(xt_xview_ws)); }
+
+void xt_xview_ws_free(xt_xview_ws *ws) {
+    if (!ws) return;
+    xt_arena_free(&ws->a), xt_arena_free(&ws->enc), xt_arena_free(&ws->ctx);
+    free(ws);
+}
+
+// a holds at least need bytes (grown, never shrunk).
+static int ensure(xt_arena *a, size_t need) {
+    if (need == 0 || (!a->measure && a->base && a->size >= need)) return 0;
+    xt_arena_free(a);
+    return xt_arena_init(a, need);
 }
 
 int xt_xview_forward(const xt_xview *m, const float *img, int B, int H, int ci, int cj, xt_xview_mem *mem,
                      float *const *maps, const xt_tap *tap, const char *sfx) {
+    xt_xview_ws *ws = xt_xview_ws_new();
+    int rc = xt_xview_forward_ws(m, ws, img, B, H, ci, cj, mem, maps, tap, sfx);
+    xt_xview_ws_free(ws);
+    return rc;
+}
+
+int xt_xview_forward_ws(const xt_xview *m, xt_xview_ws *ws, const float *img, int B, int H, int ci, int cj,
+                        xt_xview_mem *mem, float *const *maps, const xt_tap *tap, const char *sfx) {
     const xt_xview_info *in = &m->info;
     const xt_encoder *e = m->enc;
     const int S = in->crop_size, Cin = in->in_chans, C = in->level_c[0];
@@ -354,38 +459,20 @@ int xt_xview_forward(const xt_xview *m, const float *img, int B, int H, int ci, 
     side[0] = S / 2;
     for (int s = 0; s < 4; s++) side[s + 1] = e->stage_h[s];
     for (int k = 0; k < 5; k++) lc[k] = in->level_c[k];
-    int tapping = xt_tap_on(tap), rc = -1;
-    // buffers: levels per region (R, Ck, hk, hk) and stitched (B, Ck, n hk, n hk); decoder planes
-    float *chip[5] = {0}, *lev[5] = {0}, *stemc = NULL, *region = NULL, *stem = NULL, *scr = NULL, *col = NULL;
-    float *xa = NULL, *xb = NULL, *cat = NULL;
-    xt_arena ws = {0};
-    size_t big = 0, colmax = 0;
-    for (int k = 0; k < 5; k++) {
-        size_t nk = (size_t)R * lc[k] * side[k] * side[k];
-        if (!(chip[k] = xt_malloc_checked(nk * sizeof(float), "xview levels"))) goto done;
-        if (n == 1) lev[k] = chip[k];
-        else if (!(lev[k] = xt_malloc_checked(nk * sizeof(float), "xview levels"))) goto done;
-    }
-    // decoder sizes: the widest plane and im2col of the widest conv (one image at a time)
-    for (int idx = 0, hh = n * side[4]; idx < 4; idx++, hh *= 2) {
-        int k = 3 - idx;
-        size_t p2 = (size_t)(2 * hh) * (2 * hh);
-        big = MAXZ(big, (size_t)B * (m->stage[k].IC + m->bott[idx].IC) * p2);
-        colmax = MAXZ(colmax, p2 * 9 * MAXZ(m->stage[k].IC, m->bott[idx].IC));
-    }
-    size_t full = (size_t)H * H;
-    big = MAXZ(big, (size_t)B * (in->dec_f[0] + in->last) * full);
-    colmax = MAXZ(colmax, full * 9 * in->dec_f[0]);
-    if (!(region = xt_malloc_checked((size_t)Cin * S * S * sizeof(float), "xview region")) ||
-        !(stem = xt_malloc_checked((size_t)g * g * C * sizeof(float), "xview stem")) ||
-        !(stemc = xt_malloc_checked((size_t)R * C * g * g * sizeof(float), "xview stem")) ||
-        !(scr = xt_malloc_checked(xt_conv_transpose2x2_scratch_floats(C, C, g, g) * sizeof(float), "xview upsample")) ||
-        !(col = xt_malloc_checked(colmax * sizeof(float), "xview decoder")) ||
-        !(xa = xt_malloc_checked(big * sizeof(float), "xview decoder")) ||
-        !(xb = xt_malloc_checked(big * sizeof(float), "xview decoder")) ||
-        !(cat = xt_malloc_checked(big * sizeof(float), "xview decoder")) ||
-        xt_arena_init(&ws, e->workspace_size(e, 1)))
-        goto done;
+    int tapping = xt_tap_on(tap);
+    const int L = (n * side[4]) * (n * side[4]);
+    const int keep = L * (mem && mem->carry ? mem->mem_chip : 1); // context tokens a layer sees
+    // size (a measuring pass of the same carving), grow, carve
+    bufs bf;
+    xt_arena meas;
+    xt_arena_init(&meas, 0);
+    carve(m, &meas, B, H, keep, &bf);
+    if (ensure(&ws->a, meas.high) || ensure(&ws->enc, e->workspace_size(e, 1)) ||
+        (in->context && ensure(&ws->ctx, xt_context_ws_size(&m->ctx, keep, tapping))))
+        return -1;
+    xt_arena_reset(&ws->a);
+    carve(m, &ws->a, B, H, keep, &bf);
+    float **chip = bf.chip, **lev = bf.lev, *region = bf.region, *stem = bf.stem, *stemc = bf.stemc;
     // 1. regions (nested tokenization, row-major per image) -> 5 levels each
     char sname[64];
     snprintf(sname, sizeof sname, "encoder.model.patch_embed");
@@ -399,11 +486,12 @@ int xt_xview_forward(const xt_xview *m, const float *img, int B, int H, int ci, 
                        S * sizeof(float));
         float *out[4];
         for (int s = 0; s < 4; s++) out[s] = chip[s + 1] + (size_t)r * lc[s + 1] * side[s + 1] * side[s + 1];
-        xt_arena_reset(&ws);
-        if (e->forward(e, region, 1, out, &ws, &grab, "encoder.model.")) goto done;
+        xt_arena_reset(&ws->enc);
+        if (e->forward(e, region, 1, out, &ws->enc, &grab, "encoder.model.")) return -1;
         float *sc = stemc + (size_t)r * C * g * g;
         xt_nhwc_to_nchw(sc, stem, 1, g * g, C);
-        xt_conv_transpose2x2_forward(chip[0] + (size_t)r * C * side[0] * side[0], sc, m->up_w, m->up_b, 1, C, C, g, g, scr);
+        xt_conv_transpose2x2_forward(chip[0] + (size_t)r * C * side[0] * side[0], sc, m->up_w, m->up_b, 1, C, C, g, g,
+                                     bf.scr);
     }
     if (tapping) {
         emit4(tap, stemc, R, C, g, g, "encoder.upsample.in", sfx);
@@ -426,52 +514,48 @@ int xt_xview_forward(const xt_xview *m, const float *img, int B, int H, int ci, 
             }
         }
     // 2. context on the deepest level
-    if (in->context && context_fwd(m, lev[4], B, n * side[4], ci, cj, mem, tap, sfx)) goto done;
-    // 3. UNet decoder. ref: UNetDecoder.forward
+    if (in->context && context_fwd(m, lev[4], B, n * side[4], ci, cj, mem, tap, sfx, &bf, &ws->ctx, keep)) return -1;
+    // 3. UNet decoder (ref: UNetDecoder.forward): conv3x3 + SiLU of up2(x), then of cat(x, skip),
+    // the upsampling and the concat read in place by the conv
     int hh = n * side[4], xc = lc[4];
     const float *x = lev[4];
     for (int idx = 0; idx < 4; idx++) {
-        int k = 3 - idx, h2 = 2 * hh, sk = 3 - idx;
+        int k = 3 - idx, h2 = 2 * hh, sk = 3 - idx, F = in->dec_f[k];
         size_t p2 = (size_t)h2 * h2;
-        xt_upsample2x_nearest(xb, x, B, xc, hh, hh);
-        conv_fwd(&m->stage[k], xa, xb, B, h2, h2, 1, col);
+        for (int b = 0; b < B; b++) {
+            xt_conv_src s1 = {x + (size_t)b * xc * hh * hh, xc, 1};
+            xt_conv3x3_forward(bf.xa + (size_t)b * F * p2, &s1, 1, h2, h2, m->stage[k].w, m->stage[k].b, F, 1, NULL,
+                               bf.conv, bf.conv_n);
+        }
         char nm[64];
         if (tapping) {
             snprintf(nm, sizeof nm, "decoder.decoder_stages.%d", k);
-            emit4(tap, xa, B, in->dec_f[k], h2, h2, nm, sfx);
+            emit4(tap, bf.xa, B, F, h2, h2, nm, sfx);
         }
-        // cat([x, skip], 1) per image
         for (int b = 0; b < B; b++) {
-            memcpy(cat + (size_t)b * (in->dec_f[k] + lc[sk]) * p2, xa + (size_t)b * in->dec_f[k] * p2,
-                   (size_t)in->dec_f[k] * p2 * sizeof(float));
-            memcpy(cat + ((size_t)b * (in->dec_f[k] + lc[sk]) + in->dec_f[k]) * p2, lev[sk] + (size_t)b * lc[sk] * p2,
-                   (size_t)lc[sk] * p2 * sizeof(float));
+            xt_conv_src s2[2] = {{bf.xa + (size_t)b * F * p2, F, 0}, {lev[sk] + (size_t)b * lc[sk] * p2, lc[sk], 0}};
+            xt_conv3x3_forward(bf.xb + (size_t)b * F * p2, s2, 2, h2, h2, m->bott[idx].w, m->bott[idx].b, F, 1, NULL,
+                               bf.conv, bf.conv_n);
         }
-        conv_fwd(&m->bott[idx], xa, cat, B, h2, h2, 1, col);
         if (tapping) {
             snprintf(nm, sizeof nm, "decoder.bottlenecks.%d", idx);
-            emit4(tap, xa, B, in->dec_f[k], h2, h2, nm, sfx);
+            emit4(tap, bf.xb, B, F, h2, h2, nm, sfx);
         }
-        x = xa, xc = in->dec_f[k], hh = h2; // the next up2 reads xa into xb before xa is written
+        x = bf.xb, xc = F, hh = h2; // the next stage reads xb and writes xa
     }
-    // 4. heads: conv1x1(SiLU(conv3x3(up2(x))))
-    xt_upsample2x_nearest(xb, x, B, xc, hh, hh);
-    for (int h = 0; h < XT_XVIEW_MAPS; h++) {
-        conv_fwd(&m->head3[h], cat, xb, B, H, H, 1, col);
-        conv_fwd(&m->head1[h], maps[h], cat, B, H, H, 0, col);
-        if (tapping) {
+    // 4. heads conv1x1(SiLU(conv3x3(up2(x)))): the four 3x3 convs as one, the 1x1s on its blocks
+    for (int b = 0; b < B; b++) {
+        float *out[XT_XVIEW_MAPS];
+        for (int h = 0; h < XT_XVIEW_MAPS; h++) out[h] = maps[h] + (size_t)b * H * H;
+        xt_conv_src s1 = {x + (size_t)b * xc * hh * hh, xc, 1};
+        xt_conv_heads hd = {XT_XVIEW_MAPS, m->h1_w, m->h1_b, out};
+        xt_conv3x3_forward(NULL, &s1, 1, H, H, m->h3_w, m->h3_b, XT_XVIEW_MAPS * in->last, 1, &hd, bf.conv, bf.conv_n);
+    }
+    if (tapping)
+        for (int h = 0; h < XT_XVIEW_MAPS; h++) {
             char nm[64];
             snprintf(nm, sizeof nm, "out.%s", xt_xview_map_names[h]);
             emit4(tap, maps[h], B, 1, H, H, nm, sfx);
         }
-    }
-    rc = 0;
-done:
-    for (int k = 0; k < 5; k++) {
-        if (lev[k] != chip[k]) free(lev[k]);
-        free(chip[k]);
-    }
-    free(stemc), free(region), free(stem), free(scr), free(col), free(xa), free(xb), free(cat);
-    xt_arena_free(&ws);
-    return rc;
+    return 0;
 }

@@ -53,7 +53,14 @@ void xt_xview_mem_free(xt_xview_mem *mem);
 // place in its crop (position embedding of the context). maps[k] (B, 1, H, H) written.
 // Taps (tap != NULL): "<name><sfx>" for encoder.upsample.in, encoder.{0..4} (per
 // region), context_model.*, decoder.decoder_stages.{k}, decoder.bottlenecks.{i}, out.<key>.
+// Allocates its buffers per call; xt_xview_forward_ws reuses those of ws (grown to the largest
+// (B, H) seen, never shrunk): a run makes one ws per thread, the model is shared.
 int xt_xview_forward(const xt_xview *m, const float *img, int B, int H, int ci, int cj, xt_xview_mem *mem,
                      float *const *maps, const xt_tap *tap, const char *sfx);
+typedef struct xt_xview_ws xt_xview_ws;
+xt_xview_ws *xt_xview_ws_new(void);
+void xt_xview_ws_free(xt_xview_ws *ws);
+int xt_xview_forward_ws(const xt_xview *m, xt_xview_ws *ws, const float *img, int B, int H, int ci, int cj,
+                        xt_xview_mem *mem, float *const *maps, const xt_tap *tap, const char *sfx);
 
 #endif

@@ -4,6 +4,9 @@
 // path favours simplicity: one image at a time, im2col rows split over threads, then one BLAS
 // GEMM (itself threaded). ref: torch.nn.functional.conv2d semantics (cross-correlation, zero pad).
 #include <string.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
 #include "nn/nn.h"
 
@@ -156,6 +159,112 @@ void xt_upsample2x_nearest(float *out, const float *inp, int B, int C, int H, in
             float *dst = out + ((size_t)n * 2 * H + y) * 2 * W;
             for (int x = 0; x < W; x++) dst[2 * x] = dst[2 * x + 1] = src[x];
         }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The UNet decoder's 3x3 "same" conv (xt_conv3x3_forward): the input is one or two NCHW planes
+// concatenated along channels, each read directly or through a nearest 2x upsampling, so neither
+// the concat nor the upsampled plane is ever materialised. Output rows go in blocks of R rows
+// (R from the sizes only, so the result does not depend on the thread count), one block per
+// thread at a time: the block's column matrix colT (K = 9 IC rows, R*W columns; a row is a
+// shifted copy of an input row), one single-threaded GEMM into the output rows, then the bias,
+// SiLU and the optional 1x1 heads while the block is in cache. Scratch is bounded by the block.
+
+#define CONV3_BLOCK_FLOATS (256 * 1024) // colT of one block: about 1 MB
+
+static int conv3_rows(int IC, int H, int W) {
+    size_t per_row = (size_t)9 * IC * W;
+    int R = per_row ? (int)(CONV3_BLOCK_FLOATS / per_row) : 1;
+    return R < 1 ? 1 : R > H ? H : R;
+}
+
+size_t xt_conv3x3_scratch_floats(int IC, int OC, int H, int W, int heads, int threads) {
+    int R = conv3_rows(IC, H, W);
+    size_t per = (size_t)9 * IC * R * W + (heads ? (size_t)OC * R * W : 0) + 16;
+    return per * (size_t)(threads < 1 ? 1 : threads);
+}
+
+// colT rows (ic, ky, kx) for output rows [y0, y0 + R) of an H x W output.
+static void conv3_cols(float *colT, const xt_conv_src *src, int nsrc, int H, int W, int y0, int R) {
+    const size_t P = (size_t)R * W;
+    int cb = 0;
+    for (int s = 0; s < nsrc; s++) {
+        const int up = src[s].up2, sw = up ? W / 2 : W, sh = up ? H / 2 : H;
+        for (int c = 0; c < src[s].C; c++) {
+            const float *plane = src[s].x + (size_t)c * sh * sw;
+            for (int ky = 0; ky < 3; ky++)
+                for (int kx = 0; kx < 3; kx++) {
+                    float *dst = colT + ((size_t)(cb + c) * 9 + ky * 3 + kx) * P;
+                    for (int r = 0; r < R; r++, dst += W) {
+                        int iy = y0 + r + ky - 1;
+                        if (iy < 0 || iy >= H) { memset(dst, 0, W * sizeof(float)); continue; }
+                        const float *row = plane + (size_t)(up ? iy >> 1 : iy) * sw;
+                        if (!up) {
+                            if (kx == 0) dst[0] = 0, memcpy(dst + 1, row, (W - 1) * sizeof(float));
+                            else if (kx == 1) memcpy(dst, row, W * sizeof(float));
+                            else memcpy(dst, row + 1, (W - 1) * sizeof(float)), dst[W - 1] = 0;
+                        } else {
+                            int o = kx - 1; // dst[ox] = row[(ox + o) / 2], zero outside
+                            int x0 = o < 0 ? 1 : 0, x1 = o > 0 ? W - 1 : W;
+                            if (o < 0) dst[0] = 0;
+                            if (o > 0) dst[W - 1] = 0;
+                            for (int ox = x0; ox < x1; ox++) dst[ox] = row[(ox + o) >> 1];
+                        }
+                    }
+                }
+        }
+        cb += src[s].C;
+    }
+}
+
+void xt_conv3x3_forward(float *out, const xt_conv_src *src, int nsrc, int H, int W, const float *w,
+                        const float *b, int OC, int silu, const xt_conv_heads *hd, float *scratch,
+                        size_t scratch_floats) {
+    int IC = 0;
+    for (int s = 0; s < nsrc; s++) IC += src[s].C;
+    const int K = 9 * IC, R = conv3_rows(IC, H, W), nb = (H + R - 1) / R;
+    const size_t per = xt_conv3x3_scratch_floats(IC, OC, H, W, hd != NULL, 1);
+    int threads = 1;
+#ifdef _OPENMP
+    threads = omp_in_parallel() ? 1 : omp_get_max_threads();
+#endif
+    if ((size_t)threads > scratch_floats / per) threads = (int)(scratch_floats / per);
+    XT_ASSERT(threads >= 1 && (!hd || OC % hd->groups == 0));
+    if (threads > nb) threads = nb;
+    const size_t HW = (size_t)H * W;
+#pragma omp parallel for schedule(dynamic, 1) num_threads(threads) if (threads > 1)
+    for (int blk = 0; blk < nb; blk++) {
+        int t = 0;
+#ifdef _OPENMP
+        t = omp_get_thread_num();
+#endif
+        float *colT = scratch + per * t, *tmp = colT + (size_t)K * R * W;
+        const int y0 = blk * R, Rb = y0 + R <= H ? R : H - y0;
+        const size_t P = (size_t)Rb * W, p0 = (size_t)y0 * W;
+        conv3_cols(colT, src, nsrc, H, W, y0, Rb);
+        // o (OC, P) rows of the output (ld HW), or the heads' block buffer (ld P)
+        float *o = hd ? tmp : out + p0;
+        const size_t ld = hd ? P : HW;
+        for (int oc = 0; oc < OC; oc++) {
+            float bv = b ? b[oc] : 0.0f, *orow = o + (size_t)oc * ld;
+            for (size_t p = 0; p < P; p++) orow[p] = bv;
+        }
+        xt_gemm(0, 0, OC, (int)P, K, 1.0f, w, K, colT, (int)P, 1.0f, o, (int)ld);
+        if (silu)
+            for (int oc = 0; oc < OC; oc++) xt_silu_forward(o + (size_t)oc * ld, o + (size_t)oc * ld, P);
+        if (hd) { // out_g = b_g + w_g . (the g-th OC/G channels), per pixel
+            const int cg = OC / hd->groups;
+            for (int g = 0; g < hd->groups; g++) {
+                float *dst = hd->out[g] + p0;
+                for (size_t p = 0; p < P; p++) dst[p] = 0.0f;
+                for (int c = 0; c < cg; c++) {
+                    const float wc = hd->w[(size_t)g * cg + c], *x = tmp + ((size_t)g * cg + c) * P;
+                    for (size_t p = 0; p < P; p++) dst[p] += wc * x[p];
+                }
+                for (size_t p = 0; p < P; p++) dst[p] += hd->b[g];
+            }
+        }
+    }
 }
 
 size_t xt_conv_transpose2x2_scratch_floats(int IC, int OC, int H, int W) {

@@ -251,6 +251,25 @@ void xt_dwconv2d_weight_hwc(float *w_hwc, const float *w, int C, int K); // (C,1
 void xt_nchw_to_nhwc(float *out, const float *inp, int B, int C, int HW);
 
 // Nearest-neighbour 2x upsampling (F.interpolate(scale_factor=2)): inp (B, C, H, W) -> out (B, C, 2H, 2W).
+// The UNet decoder's 3x3 conv, stride 1, zero pad 1 (conv2d.c): out (OC, H, W) = act(w (*) cat(src) + b)
+// for one image; src[s] is C channels of (H, W), or of (H/2, W/2) read through a nearest 2x
+// upsampling (up2). silu: SiLU after the bias. hd != NULL: out is not written; instead each of
+// hd->groups planes hd->out[g] (H, W) = hd->b[g] + hd->w[g] . (channels g*OC/G .. of the activated
+// conv), the heads' 1x1 convs. Threads over blocks of rows; scratch: xt_conv3x3_scratch_floats
+// (IC = sum of src C) for as many threads as may run (fewer run if it is smaller).
+typedef struct xt_conv_src {
+    const float *x;
+    int C, up2;
+} xt_conv_src;
+typedef struct xt_conv_heads {
+    int groups;
+    const float *w, *b; // (groups, OC / groups), (groups)
+    float *const *out;
+} xt_conv_heads;
+size_t xt_conv3x3_scratch_floats(int IC, int OC, int H, int W, int heads, int threads);
+void xt_conv3x3_forward(float *out, const xt_conv_src *src, int nsrc, int H, int W, const float *w,
+                        const float *b, int OC, int silu, const xt_conv_heads *hd, float *scratch,
+                        size_t scratch_floats);
 void xt_upsample2x_nearest(float *out, const float *inp, int B, int C, int H, int W);
 // ConvTranspose2d(IC, OC, kernel 2, stride 2), NCHW: out (B, OC, 2H, 2W),
 // out[o, 2y+a, 2x+b] = b[o] + sum_i inp[i, y, x] w[i, o, a, b]; w (IC, OC, 2, 2), b may be NULL.

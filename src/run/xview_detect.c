@@ -91,9 +91,8 @@ typedef struct {
     const xt_detect_opts *o;
 } src_ctx;
 
-static int read_db(void *u, int y, int x, int h, int w, float *vv, float *vh) {
-    src_ctx *c = u;
-    struct xt_rect rect = xt_rect_make(x, y, w, h);
+// VV and VH of rect, NoData as -32768 (another NoData value of the file, and NaN, become it).
+static int read_bands(const src_ctx *c, struct xt_rect rect, float *vv, float *vh) {
     int b0 = 0, b1 = 1;
     if (c->s->r[1]) {
         if (xt_raster_read_rect(c->s->r[0], rect, &b0, 1, -32768.0f, vv) ||
@@ -104,10 +103,16 @@ static int read_db(void *u, int y, int x, int h, int w, float *vv, float *vh) {
         return -1;
     // another NoData value of the file becomes the dataset's -32768 (normalize_band's test)
     if (c->o->has_nodata && c->o->nodata != -32768.0)
-        for (size_t i = 0; i < (size_t)w * h; i++) {
+        for (size_t i = 0; i < (size_t)rect.w * rect.h; i++) {
             if (vv[i] == (float)c->o->nodata || isnan(vv[i])) vv[i] = -32768.0f;
             if (vh[i] == (float)c->o->nodata || isnan(vh[i])) vh[i] = -32768.0f;
         }
+    return 0;
+}
+
+static int read_db(void *u, int y, int x, int h, int w, float *vv, float *vh) {
+    src_ctx *c = u;
+    if (read_bands(c, xt_rect_make(x, y, w, h), vv, vh)) return -1;
     for (int r = 0; r < 2; r++) // rows above this tile row are not read again
         if (c->s->r[r]) xt_raster_drop_above(c->s->r[r], y);
     return 0;
@@ -120,6 +125,7 @@ typedef struct {
     const xt_xview *m;
     const xt_detect_opts *o;
     xt_xview_mem *mem;
+    xt_xview_ws *ws; // the forward's buffers, allocated by the first call and reused
     long calls, total;
     void (*progress)(void *u, long done, long total);
     void *progress_u;
@@ -135,8 +141,7 @@ static int model_begin(void *u, int model) {
 static int model_forward(void *u, int model, const float *x, int S, int i, int j, int mem_only, float *const *out) {
     model_ctx *c = u;
     if (i < 0) i = 0, j = 0; // no regions: the model sees the tile at cord (0, 0)
-    if (xt_xview_forward(c->m, x, 1, S, i, j, c->mem, out, NULL, "")) return -1; // mem_only: out is scratch
-
+    if (xt_xview_forward_ws(c->m, c->ws, x, 1, S, i, j, c->mem, out, NULL, "")) return -1; // mem_only: out is scratch
     if (c->progress) c->progress(c->progress_u, ++c->calls, c->total);
     return 0;
 }
@@ -148,6 +153,11 @@ typedef struct {
     xt_xview_post *post;
     xt_tiff_writer *map[XT_XVIEW_MAPS];
     float *lenrow; // length rows as float32 for the GeoTIFF
+    // the written maps mark the scene's NoData (both bands -32768): a row of each band and of
+    // the three uint8 maps
+    const src_ctx *src;
+    float *vv, *vh;
+    uint8_t *u8[3];
     int W, band_rows;
 } sink_ctx;
 
@@ -155,12 +165,21 @@ static int sink_rows(void *u, int y0, int n, int W, const uint8_t *v, const uint
                      const uint16_t *l) {
     sink_ctx *s = u;
     if (xt_xview_post_rows(s->post, y0, n, v, f, c, l, W)) return -1;
-    if (s->map[0]) {
-        if (xt_tiff_writer_rows(s->map[0], v, n) || xt_tiff_writer_rows(s->map[1], f, n) ||
-            xt_tiff_writer_rows(s->map[2], c, n))
-            return -1;
+    if (s->map[0]) { // row by row: the scene's row, then the four map rows with NoData marked
+        const uint8_t *in8[3] = {v, f, c};
         for (int r = 0; r < n; r++) {
-            for (int x = 0; x < W; x++) s->lenrow[x] = xt_f16_to_f32(l[(size_t)r * W + x]);
+            if (read_bands(s->src, xt_rect_make(0, y0 + r, W, 1), s->vv, s->vh)) return -1;
+            const size_t o = (size_t)r * W;
+            for (int x = 0; x < W; x++) {
+                int nd = s->vv[x] == -32768.0f && s->vh[x] == -32768.0f;
+                for (int k = 0; k < 3; k++) {
+                    uint8_t q = in8[k][o + x];
+                    s->u8[k][x] = nd ? XT_DETECT_MAP_NODATA : q < XT_DETECT_MAP_NODATA ? q : XT_DETECT_MAP_NODATA - 1;
+                }
+                s->lenrow[x] = nd ? NAN : xt_f16_to_f32(l[o + x]);
+            }
+            for (int k = 0; k < 3; k++)
+                if (xt_tiff_writer_rows(s->map[k], s->u8[k], 1)) return -1;
             if (xt_tiff_writer_rows(s->map[3], s->lenrow, 1)) return -1;
         }
     }
@@ -284,25 +303,33 @@ int xt_detect_run(const xt_xview *m, xt_detect_scene *scene, const xt_detect_opt
     xt_xview_tiling tl = {in->context && !chip ? in->crop_size : 0, order, o->rotate, o->tta};
     int n = tl.region ? T / in->crop_size : 1;
     long per_tile = (long)(in->context ? n * n * (tl.order == XT_XVIEW_ORDER_TWO_STREAM ? 2 : 1) : 1) * (o->rotate ? 2 : 1);
-    model_ctx mc = {m, o, NULL, 0, per_tile * g.rows * g.cols, o->progress, o->progress_u};
+    model_ctx mc = {m, o, NULL, xt_xview_ws_new(), 0, per_tile * g.rows * g.cols, o->progress, o->progress_u};
     sink_ctx sk = {0};
+    src_ctx sc = {scene, o};
+    sk.src = &sc;
     char paths[XT_XVIEW_MAPS][4200];
     xt_sbuf text = {0};
     int rc = -1;
     if (!(sk.post = xt_xview_post_new(scene->W, o->selim ? XT_XVIEW_POST_SELIM : 0, NULL))) goto done;
     if (o->maps) {
         static const char *const names[XT_XVIEW_MAPS] = {"vessel", "fishing", "center", "length"};
-        if (!(sk.lenrow = xt_malloc_checked((size_t)scene->W * sizeof(float), "detect rows"))) goto done;
+        if (!(sk.lenrow = xt_malloc_checked((size_t)scene->W * sizeof(float), "detect rows")) ||
+            !(sk.vv = xt_malloc_checked((size_t)scene->W * sizeof(float), "detect rows")) ||
+            !(sk.vh = xt_malloc_checked((size_t)scene->W * sizeof(float), "detect rows")))
+            goto done;
+        for (int k = 0; k < 3; k++)
+            if (!(sk.u8[k] = xt_malloc_checked((size_t)scene->W, "detect rows"))) goto done;
         for (int k = 0; k < XT_XVIEW_MAPS; k++) {
             snprintf(paths[k], sizeof paths[k], "%s/%s.%s.tif", o->out_dir, o->scene_id, names[k]);
+            // NoData: 255 in the uint8 maps (a computed 255 is written 254), NaN in length
             const char *desc[1] = {names[k]};
             xt_tiff_opts to = {.width = scene->W, .height = scene->H, .bands = 1, .sample = k == 3 ? XT_S_F32 : XT_S_U8,
                                .tile_w = 256, .tile_h = 256, .compression = "deflate",
-                               .geo = scene->geo.has_transform || scene->geo.n_gcps ? &scene->geo : NULL, .band_desc = desc};
+                               .geo = scene->geo.has_transform || scene->geo.n_gcps ? &scene->geo : NULL, .band_desc = desc,
+                               .has_nodata = 1, .nodata = k == 3 ? NAN : 255};
             if (!(sk.map[k] = xt_tiff_writer_open(paths[k], &to))) goto done; // PATH.part until closed
         }
     }
-    src_ctx sc = {scene, o};
     xt_xview_source src = {read_db, &sc};
     xt_xview_model model = {1, model_begin, model_forward, &mc};
     xt_xview_sink sink = {sink_rows, &sk};
@@ -335,8 +362,10 @@ done:
     for (int k = 0; k < XT_XVIEW_MAPS; k++) {
         if (sk.map[k]) xt_tiff_writer_abort(sk.map[k]);
     }
-    free(sk.lenrow);
+    free(sk.lenrow), free(sk.vv), free(sk.vh);
+    for (int k = 0; k < 3; k++) free(sk.u8[k]);
     xt_xview_mem_free(mc.mem);
+    xt_xview_ws_free(mc.ws);
     if (rc) {
         free(res->dets);
         res->dets = NULL;

@@ -42,6 +42,11 @@ typedef struct xt_detect_result {
     double seconds, seconds_model;
 } xt_detect_result;
 
+// The written maps' NoData: a scene pixel whose VV and VH are both NoData is 255 in the uint8
+// maps (vessel, fishing, center; a computed 255 is written as 254) and NaN in the float32 length
+// map, with the GDAL_NODATA tag. Only the files: detections use the official maps, unmarked.
+#define XT_DETECT_MAP_NODATA 255
+
 // Runs the scene and writes <out_dir>/<scene_id>.csv, .geojson (and with maps
 // .{vessel,fishing,center,length}.tif and .png, a quicklook of VV with the detections drawn), each
 // under its final name only when complete. 0 / -1 + error.
