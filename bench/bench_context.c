@@ -2,6 +2,7 @@
 //
 //   build/bench/bench_context attn  [--L 200000] [--D 256] [--method stream|hyper|hyper-exact] [--threads 2]
 //   build/bench/bench_context mamba [--L 1000000] [--D 128] [--threads 2]
+//   build/bench/bench_context naive [--L 16384] [--D 64] [--threads 2]
 //
 // One layer per process run, so the printed peak RSS (VmHWM) is that layer's alone.
 //
@@ -27,6 +28,12 @@
 // mamba: the xT Mamba block (LayerNorm, Mamba mixer d_state 16, d_conv 4, expand 2, dt_rank
 // D/16, residual on the normalised stream) over L tokens in place (xt_mamba_block_forward),
 // random weights with mamba_ssm's init ranges, written to a scratch model file first.
+//
+// naive: the official "naive" context attention alone (golden README bug 1: ViTAttention with
+// num_heads = dim, head size 1, scale 1, not causal; xt_channel_attention_forward, src/nn/
+// attention.c) over random q, k, v (L, 3D) as the layer stores them, output over q. Its cost is
+// one exp per (query, key, channel): printed as G pair evaluations/s (L^2 D / s) beside tokens/s.
+// Defaults: the README's 4096^2 scene with models/synth_xl (L = 64 x 64 regions x 4 tokens, D 64).
 //
 // Prints "RESULT <what> L=... D=... threads=T sec=S tokens_per_s=R peak_rss_mb=M".
 #include <math.h>
@@ -230,11 +237,34 @@ static int bench_mamba(long L, int D) {
     return 0;
 }
 
+static int bench_naive(long L, int D) {
+    if (L < 1 || L > 1000000 || D < 1) {
+        fprintf(stderr, "bench_context: bad sizes\n");
+        return 2;
+    }
+    float *qkv = rand_array((size_t)L * 3 * D, 1.0f);
+    float *scr = xt_malloc_checked(xt_channel_attention_scratch_floats(D) * sizeof(float), "scratch");
+    if (!scr) {
+        fprintf(stderr, "bench_context: %s\n", xt_error_buffer());
+        return 1;
+    }
+    double t0 = xt_time();
+    xt_channel_attention_forward(qkv, 3 * D, NULL, qkv, qkv + D, qkv + 2 * D, 3 * D, (int)L, D, scr);
+    double sec = xt_time() - t0;
+    double cs = 0;
+    for (long i = 0; i < L; i += 7)
+        for (int c = 0; c < D; c++) cs += qkv[(size_t)i * 3 * D + c];
+    printf("# checksum %.6g; %.2f G pair evaluations/s\n", cs, (double)L * L * D / sec / 1e9);
+    result("xt-naive", L, D, sec, 0);
+    free(qkv), free(scr);
+    return 0;
+}
+
 int main(int argc, char **argv) {
-    if (argc < 2 || (strcmp(argv[1], "attn") && strcmp(argv[1], "mamba"))) goto usage;
-    int mamba = !strcmp(argv[1], "mamba");
-    long L = mamba ? 1000000 : 200000;
-    int D = mamba ? 128 : 256, threads = 2, method = M_STREAM;
+    if (argc < 2 || (strcmp(argv[1], "attn") && strcmp(argv[1], "mamba") && strcmp(argv[1], "naive"))) goto usage;
+    int mamba = !strcmp(argv[1], "mamba"), naive = !strcmp(argv[1], "naive");
+    long L = mamba ? 1000000 : naive ? 16384 : 200000;
+    int D = mamba ? 128 : naive ? 64 : 256, threads = 2, method = M_STREAM;
     for (int i = 2; i < argc; i += 2) {
         if (i + 1 >= argc) goto usage;
         const char *a = argv[i], *v = argv[i + 1];
@@ -248,9 +278,10 @@ int main(int argc, char **argv) {
     }
     if (L < 1 || L > 2000000000L) goto usage;
     xt_set_threads(threads);
-    return mamba ? bench_mamba(L, D) : bench_attn(L, D, method);
+    return mamba ? bench_mamba(L, D) : naive ? bench_naive(L, D) : bench_attn(L, D, method);
 usage:
     fprintf(stderr, "usage: bench_context attn [--L 200000] [--D 256] [--method stream|hyper|hyper-exact] [--threads T]\n"
-                    "       bench_context mamba [--L 1000000] [--D 128] [--threads T]\n");
+                    "       bench_context mamba [--L 1000000] [--D 128] [--threads T]\n"
+                    "       bench_context naive [--L 16384] [--D 64] [--threads T]\n");
     return 2;
 }
