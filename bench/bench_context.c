@@ -19,7 +19,8 @@
 //   keys) — what attention_method "hyper" computes at this length; one more L x 128 buffer.
 // --method hyper-exact: xt_hyper_attention with min_seq_len > L (its row-by-row exact path).
 // FLOPs counted (2 x MACs): projections 8 L D^2; exact attention 2 · 2 · L(L+1)/2 · D (q·k and
-// p·v over the causal triangle). For hyper only the projections are counted (its attention
+// p·v over the causal triangle). For the exact methods the attention alone is also printed as
+// GFLOP/s and as % of the sgemm peak (xt_gemm 2048^3, same threads) measured just before. For hyper only the projections are counted (its attention
 // cost depends on the sampling); tokens/s is the comparable number.
 // Peak RSS must stay under 1 GiB at L = 200,000 (stream: x, acc 2 x 195 MiB + q, k, v 3 x 98).
 // Projections run in 4096-row chunks: one tall OpenBLAS sgemm touches a scratch buffer the size
@@ -70,6 +71,24 @@ static void result(const char *what, long L, int D, double sec, double flops) {
 }
 
 enum { M_STREAM, M_HYPER_EXACT, M_HYPER };
+
+// GFLOP/s of the project's sgemm (xt_gemm: OpenBLAS) on 2048^3 at the current thread count,
+// best of 3 after a warm-up: the peak the attention kernels are measured against.
+static double sgemm_peak(void) {
+    const int N = 2048;
+    float *a = xt_xmalloc((size_t)N * N * sizeof(float)), *b = xt_xmalloc((size_t)N * N * sizeof(float));
+    float *c = xt_xmalloc((size_t)N * N * sizeof(float));
+    for (size_t i = 0; i < (size_t)N * N; i++) a[i] = b[i] = c[i] = (float)(i % 13) * 0.01f; // (not the rng: the data stay those of older runs)
+    double best = 1e30;
+    for (int r = 0; r < 4; r++) {
+        double t = xt_time();
+        xt_gemm(0, 0, N, N, N, 1.0f, a, N, b, N, 0.0f, c, N);
+        t = xt_time() - t;
+        if (r && t < best) best = t;
+    }
+    free(a), free(b), free(c);
+    return 2.0 * N * N * N / best / 1e9;
+}
 #define CHUNK 4096 // rows per projection GEMM
 
 static int bench_attn(long L, int D, int method) {
@@ -107,6 +126,7 @@ static int bench_attn(long L, int D, int method) {
         fprintf(stderr, "bench_context: %s\n", xt_error_buffer());
         return 1;
     }
+    double peak = method != M_HYPER ? sgemm_peak() : 0;
     double t0 = xt_time(), t_attn = 0;
     for (int h = 0; h < NH; h++) {
         // q_h (L, HS) = x (L, D) @ Wq[h*HS:(h+1)*HS, :]^T, likewise k, v
@@ -141,6 +161,11 @@ static int bench_attn(long L, int D, int method) {
     double cs = 0;
     for (size_t i = 0; i < LD; i += 997) cs += x[i];
     printf("# attention part %.3f s of %.3f s; checksum %.6g\n", t_attn, sec, cs);
+    if (peak > 0) {
+        double fa = 2.0 * 2.0 * (L * (L + 1.0) / 2.0) * D / t_attn / 1e9;
+        printf("# attention alone %.1f GFLOP/s = %.0f %% of the sgemm peak %.1f GFLOP/s (xt_gemm 2048^3, %d threads, "
+               "measured just before)\n", fa, 100 * fa / peak, peak, xt_get_threads());
+    }
     static const char *names[] = {"xt-attn-stream", "xt-attn-hyper-exact", "xt-attn-hyper"};
     result(names[method], L, D, sec, fl);
     xt_hyper_free(&hy);

@@ -84,6 +84,7 @@ void xt_attention_forward(float *out, int ldo, float *p, const float *q, int ldq
                 if (lim > nk) lim = nk;
                 if (lim < 0) lim = 0;
                 float m = mx[i];
+#pragma omp simd reduction(max : m)
                 for (int j = 0; j < lim; j++) m = s[j] > m ? s[j] : m;
                 float corr = xt_expf(mx[i] - m); // exp(-inf) -> clamped tiny, then 0 below
                 if (mx[i] == -INFINITY) corr = 0;
@@ -178,7 +179,7 @@ static void channel_attention_saved(float *out, int ldo, float *p, const float *
             float qn = q[(size_t)n * ld + c], mx = qn >= 0 ? qn * kmax : qn * kmin, se = 0, sv = 0;
             float *pr = p + ((size_t)c * L + n) * L;
             for (int m = 0; m < L; m++) {
-                float e = xt_expf(fmaf(qn, k[(size_t)m * ld + c], -mx));
+                float e = xt_expf_neg(fmaf(qn, k[(size_t)m * ld + c], -mx));
                 pr[m] = e;
                 se += e;
                 sv = fmaf(e, v[(size_t)m * ld + c], sv);
@@ -205,8 +206,8 @@ static inline void channel_block(float *qs, float *nm, float *se, float *sv, con
 #undef LD4
     for (int m = m0; m < m1; m++) {
         __m512 kv = _mm512_maskz_loadu_ps(mk, k + (size_t)m * ld), vv = _mm512_maskz_loadu_ps(mk, v + (size_t)m * ld);
-        __m512 e0 = xt_exp16(_mm512_fmadd_ps(q0, kv, n0)), e1 = xt_exp16(_mm512_fmadd_ps(q1, kv, n1));
-        __m512 e2 = xt_exp16(_mm512_fmadd_ps(q2, kv, n2)), e3 = xt_exp16(_mm512_fmadd_ps(q3, kv, n3));
+        __m512 e0 = xt_exp16_neg(_mm512_fmadd_ps(q0, kv, n0)), e1 = xt_exp16_neg(_mm512_fmadd_ps(q1, kv, n1));
+        __m512 e2 = xt_exp16_neg(_mm512_fmadd_ps(q2, kv, n2)), e3 = xt_exp16_neg(_mm512_fmadd_ps(q3, kv, n3));
         s0 = _mm512_add_ps(s0, e0), a0 = _mm512_fmadd_ps(e0, vv, a0);
         s1 = _mm512_add_ps(s1, e1), a1 = _mm512_fmadd_ps(e1, vv, a1);
         s2 = _mm512_add_ps(s2, e2), a2 = _mm512_fmadd_ps(e2, vv, a2);
@@ -297,7 +298,7 @@ void xt_channel_attention_forward(float *out, int ldo, float *p, const float *q,
                 const float *km = k + (size_t)m * ld, *vm = v + (size_t)m * ld;
 #pragma omp simd
                 for (int c = 0; c < C; c++) {
-                    float e = xt_expf(fmaf(qn[c], km[c], nm[c]));
+                    float e = xt_expf_neg(fmaf(qn[c], km[c], nm[c]));
                     se[c] += e;
                     sv[c] = fmaf(e, vm[c], sv[c]);
                 }
