@@ -141,9 +141,13 @@ void xt_attention_backward(float *dq, float *dk, float *dv, int ldd, float *dp, 
 }
 
 // Channel attention, inference. Per (query n, channel c), with mx = the row maximum above:
-//   e_m = exp(q k_m - mx) (one fma, then xt_expf);  se += e_m;  sv = fma(e_m, v_m, sv);  out = sv / se
+//   e_m = exp(q k_m - mx) = 2^t, t = fma(q log2 e, k_m, -mx log2 e) (fastmath.h xt_exp2f_neg);
+//   se += e_m;  sv = fma(e_m, v_m, sv);  out = sv / se
 // in key order m = 0, 1, ... — the same operations in the same order in every path (AVX-512,
-// portable, training), so all give the same bits. The AVX-512 kernel holds CB = 16 channels of
+// portable, training), so all give the same bits. Folding log2 e into q (one rounding of q, a
+// relative 6e-8 change of the input) and into mx (a constant shift of the row's logits, which
+// the softmax cancels) saves the multiply of exp's range reduction; the result is the exact
+// softmax of inputs perturbed by at most 1 ulp. The AVX-512 kernel holds CB = 16 channels of
 // QB = 4 queries in registers (q, -mx, se, sv) and streams keys: each k, v load serves 4 exps.
 // Work items are (CQ queries) x (16 channels); within one, keys go in blocks of CK so the block's
 // k, v (CK x 2 x 64 B = 64 KiB) stay in L2 while all CQ queries pass over them (the accumulators,
@@ -159,7 +163,7 @@ size_t xt_channel_attention_scratch_floats(int C) {
 #else
     int t = 1;
 #endif
-    size_t portable = 3 * (size_t)C, blocked = 4 * (size_t)CQ * CB;
+    size_t portable = 4 * (size_t)C, blocked = 4 * (size_t)CQ * CB;
     return 2 * (size_t)C + (size_t)t * (portable > blocked ? portable : blocked);
 }
 
@@ -177,9 +181,10 @@ static void channel_attention_saved(float *out, int ldo, float *p, const float *
         }
         for (int n = 0; n < L; n++) {
             float qn = q[(size_t)n * ld + c], mx = qn >= 0 ? qn * kmax : qn * kmin, se = 0, sv = 0;
+            float q2 = qn * XT_LOG2E, nm2 = -mx * XT_LOG2E; // base 2: t = q2 k + nm2
             float *pr = p + ((size_t)c * L + n) * L;
             for (int m = 0; m < L; m++) {
-                float e = xt_expf_neg(fmaf(qn, k[(size_t)m * ld + c], -mx));
+                float e = xt_exp2f_neg(fmaf(q2, k[(size_t)m * ld + c], nm2));
                 pr[m] = e;
                 se += e;
                 sv = fmaf(e, v[(size_t)m * ld + c], sv);
@@ -192,11 +197,22 @@ static void channel_attention_saved(float *out, int ldo, float *p, const float *
 }
 
 #if defined(__AVX512F__)
-// QB = 4 queries (rows of qs, nm = -mx, se, sv: 16 floats each) over keys [m0, m1) of one
-// channel tile. Named variables, not arrays: GCC kept arrays of __m512 in sync on the stack (two
-// 64-byte stores per exp, measured 1.3x slower).
+// QB = 4 queries (rows of qs = q log2 e, nm = -mx log2 e, se, sv: 16 floats each) over keys
+// [m0, m1) of one channel tile; kl: per lane the key that gives each query its lowest t (kmin
+// where q >= 0, else kmax). Named variables, not arrays: GCC kept arrays of __m512 in sync on the
+// stack (two 64-byte stores per exp, measured 1.3x slower).
+#define CHANNEL_LOOP(EXP2)                                                                               \
+    for (int m = m0; m < m1; m++) {                                                                      \
+        __m512 kv = _mm512_maskz_loadu_ps(mk, k + (size_t)m * ld), vv = _mm512_maskz_loadu_ps(mk, v + (size_t)m * ld); \
+        __m512 e0 = EXP2(_mm512_fmadd_ps(q0, kv, n0)), e1 = EXP2(_mm512_fmadd_ps(q1, kv, n1));          \
+        __m512 e2 = EXP2(_mm512_fmadd_ps(q2, kv, n2)), e3 = EXP2(_mm512_fmadd_ps(q3, kv, n3));          \
+        s0 = _mm512_add_ps(s0, e0), a0 = _mm512_fmadd_ps(e0, vv, a0);                                  \
+        s1 = _mm512_add_ps(s1, e1), a1 = _mm512_fmadd_ps(e1, vv, a1);                                  \
+        s2 = _mm512_add_ps(s2, e2), a2 = _mm512_fmadd_ps(e2, vv, a2);                                  \
+        s3 = _mm512_add_ps(s3, e3), a3 = _mm512_fmadd_ps(e3, vv, a3);                                  \
+    }
 static inline void channel_block(float *qs, float *nm, float *se, float *sv, const float *k, const float *v, int ld,
-                                 int m0, int m1, __mmask16 mk) {
+                                 int m0, int m1, __mmask16 mk, __m512 kx, __m512 kn) {
 #define LD4(x, p) __m512 x##0 = _mm512_loadu_ps(p), x##1 = _mm512_loadu_ps(p + CB), \
                          x##2 = _mm512_loadu_ps(p + 2 * CB), x##3 = _mm512_loadu_ps(p + 3 * CB)
     LD4(q, qs);
@@ -204,20 +220,22 @@ static inline void channel_block(float *qs, float *nm, float *se, float *sv, con
     LD4(s, se);
     LD4(a, sv);
 #undef LD4
-    for (int m = m0; m < m1; m++) {
-        __m512 kv = _mm512_maskz_loadu_ps(mk, k + (size_t)m * ld), vv = _mm512_maskz_loadu_ps(mk, v + (size_t)m * ld);
-        __m512 e0 = xt_exp16_neg(_mm512_fmadd_ps(q0, kv, n0)), e1 = xt_exp16_neg(_mm512_fmadd_ps(q1, kv, n1));
-        __m512 e2 = xt_exp16_neg(_mm512_fmadd_ps(q2, kv, n2)), e3 = xt_exp16_neg(_mm512_fmadd_ps(q3, kv, n3));
-        s0 = _mm512_add_ps(s0, e0), a0 = _mm512_fmadd_ps(e0, vv, a0);
-        s1 = _mm512_add_ps(s1, e1), a1 = _mm512_fmadd_ps(e1, vv, a1);
-        s2 = _mm512_add_ps(s2, e2), a2 = _mm512_fmadd_ps(e2, vv, a2);
-        s3 = _mm512_add_ps(s3, e3), a3 = _mm512_fmadd_ps(e3, vv, a3);
+    // the lowest t = q2 k + nm2 over all keys (fma rounding is monotone in k): when no lane can
+    // go below -126, the clamp of xt_exp2f_neg changes nothing and is left out (same bits)
+#define LOW(i) _mm512_fmadd_ps(q##i, _mm512_mask_blend_ps(_mm512_cmp_ps_mask(q##i, _mm512_setzero_ps(), _CMP_GE_OQ), kx, kn), n##i)
+    __m512 lo = _mm512_min_ps(_mm512_min_ps(LOW(0), LOW(1)), _mm512_min_ps(LOW(2), LOW(3)));
+#undef LOW
+    if (_mm512_reduce_min_ps(lo) >= -126.0f) {
+        CHANNEL_LOOP(xt_exp2_16_neg_noclamp)
+    } else {
+        CHANNEL_LOOP(xt_exp2_16_neg)
     }
     _mm512_storeu_ps(se, s0), _mm512_storeu_ps(se + CB, s1), _mm512_storeu_ps(se + 2 * CB, s2);
     _mm512_storeu_ps(se + 3 * CB, s3);
     _mm512_storeu_ps(sv, a0), _mm512_storeu_ps(sv + CB, a1), _mm512_storeu_ps(sv + 2 * CB, a2);
     _mm512_storeu_ps(sv + 3 * CB, a3);
 }
+#undef CHANNEL_LOOP
 
 static void channel_attention_avx512(float *out, int ldo, const float *q, const float *k, const float *v, int ld,
                                      int L, int C, const float *kmax, const float *kmin, float *scratch) {
@@ -240,15 +258,17 @@ static void channel_attention_avx512(float *out, int ldo, const float *q, const 
                 __m512 x = i < nq ? _mm512_maskz_loadu_ps(mk, q + (size_t)(n0 + i) * ld + c0) : _mm512_setzero_ps();
                 __mmask16 pos = _mm512_cmp_ps_mask(x, _mm512_setzero_ps(), _CMP_GE_OQ);
                 __m512 mx = _mm512_mask_blend_ps(pos, _mm512_mul_ps(x, kn), _mm512_mul_ps(x, kx));
-                _mm512_storeu_ps(qs + i * CB, x);
-                _mm512_storeu_ps(nm + i * CB, _mm512_sub_ps(_mm512_setzero_ps(), mx));
+                const __m512 l2e = _mm512_set1_ps(XT_LOG2E);
+                _mm512_storeu_ps(qs + i * CB, _mm512_mul_ps(x, l2e));
+                _mm512_storeu_ps(nm + i * CB, _mm512_mul_ps(_mm512_sub_ps(_mm512_setzero_ps(), mx), l2e));
                 _mm512_storeu_ps(se + i * CB, _mm512_setzero_ps());
                 _mm512_storeu_ps(sv + i * CB, _mm512_setzero_ps());
             }
             for (int m0 = 0; m0 < L; m0 += CK) {
                 int m1 = L - m0 < CK ? L : m0 + CK;
                 for (int i = 0; i < nqp; i += QB)
-                    channel_block(qs + i * CB, nm + i * CB, se + i * CB, sv + i * CB, k + c0, v + c0, ld, m0, m1, mk);
+                    channel_block(qs + i * CB, nm + i * CB, se + i * CB, sv + i * CB, k + c0, v + c0, ld, m0, m1, mk,
+                                  kx, kn);
             }
             // out may alias q: rows n0.. of this tile were read into qs above
             for (int i = 0; i < nq; i++)
@@ -281,16 +301,17 @@ void xt_channel_attention_forward(float *out, int ldo, float *p, const float *q,
 #pragma omp parallel if (L >= 64)
     {
 #ifdef _OPENMP
-        float *buf = scratch + 2 * (size_t)C + 3 * (size_t)C * omp_get_thread_num();
+        float *buf = scratch + 2 * (size_t)C + 4 * (size_t)C * omp_get_thread_num();
 #else
         float *buf = scratch + 2 * (size_t)C;
 #endif
-        float *nm = buf, *se = buf + C, *sv = buf + 2 * C;
+        float *nm = buf, *se = buf + C, *sv = buf + 2 * C, *q2 = buf + 3 * C;
 #pragma omp for schedule(static)
         for (int n = 0; n < L; n++) {
             const float *qn = q + (size_t)n * ld;
             for (int c = 0; c < C; c++) {
-                nm[c] = -(qn[c] >= 0 ? qn[c] * kmax[c] : qn[c] * kmin[c]);
+                q2[c] = qn[c] * XT_LOG2E;
+                nm[c] = -(qn[c] >= 0 ? qn[c] * kmax[c] : qn[c] * kmin[c]) * XT_LOG2E;
                 se[c] = 0;
                 sv[c] = 0;
             }
@@ -298,7 +319,7 @@ void xt_channel_attention_forward(float *out, int ldo, float *p, const float *q,
                 const float *km = k + (size_t)m * ld, *vm = v + (size_t)m * ld;
 #pragma omp simd
                 for (int c = 0; c < C; c++) {
-                    float e = xt_expf_neg(fmaf(qn[c], km[c], nm[c]));
+                    float e = xt_exp2f_neg(fmaf(q2[c], km[c], nm[c]));
                     se[c] += e;
                     sv[c] = fmaf(e, vm[c], sv[c]);
                 }

@@ -33,19 +33,20 @@ static inline float xt_expf(float x) {
 }
 
 // exp for softmax arguments x <= 0 (a score minus its row maximum; rounding may leave x a few
-// ulp above 0): t = x log2(e), exp(x) = 2^floor(t) 2^frac(t), 2^frac on [0, 1) by a degree-5
-// polynomial (relative error 8e-8, fitted for this file), t clamped at -126 (2^-126 ~ 1.2e-38,
-// as xt_expf's clamp). Relative error <= 2e-7 + |x| 8e-8 (the rounding of t): for softmax
-// weights an absolute error <= 2e-7 x exp(x) + 3e-8 — below float resolution of a row sum,
-// which always holds exp(0) = 1. 11 operations where xt_expf takes 14: the hot loop of the
-// naive channel attention (one exp per query, key and channel) is this exp.
+// ulp above 0), in base 2: xt_exp2f_neg(t) = 2^t = 2^floor(t) 2^frac(t), 2^frac on [0, 1) by a
+// degree-5 polynomial (relative error 8e-8, fitted for this file), t clamped at -126 (2^-126 ~
+// 1.2e-38, as xt_expf's clamp); xt_expf_neg(x) = xt_exp2f_neg(x log2 e). Relative error <= 2e-7
+// + |x| 8e-8 (the rounding of t): for softmax weights an absolute error <= 2e-7 x exp(x) + 3e-8,
+// below float resolution of a row sum, which always holds exp(0) = 1. Callers that can fold
+// log2 e into their operands (the naive channel attention: t = (q log2 e) k - mx log2 e, one
+// fma) pay 10 operations per exp where xt_expf takes 14.
+#define XT_LOG2E 1.44269504088896341f
 #define XT_EXP2_C1 0.6931512951850891f
 #define XT_EXP2_C2 0.24016445875167847f
 #define XT_EXP2_C3 0.055799901485443115f
 #define XT_EXP2_C4 0.00901701208204031f
 #define XT_EXP2_C5 0.0018671465804800391f
-static inline float xt_expf_neg(float x) {
-    float t = x * 1.44269504088896341f;
+static inline float xt_exp2f_neg(float t) {
     t = t < -126.0f ? -126.0f : t;
     float fl = floorf(t), f = t - fl;
     float p = fmaf(XT_EXP2_C5, f, XT_EXP2_C4);
@@ -57,6 +58,7 @@ static inline float xt_expf_neg(float x) {
     s.i = ((int32_t)fl + 127) << 23;
     return p * s.f;
 }
+static inline float xt_expf_neg(float x) { return xt_exp2f_neg(x * XT_LOG2E); }
 
 #if defined(__AVX512F__)
 #include <immintrin.h>
@@ -76,11 +78,10 @@ static inline __m512 xt_exp16(__m512 x) {
     p = _mm512_fmadd_ps(p, _mm512_mul_ps(r, r), _mm512_add_ps(r, _mm512_set1_ps(1.0f)));
     return _mm512_scalef_ps(p, n);
 }
-// xt_expf_neg on 16 lanes, the same bits; 2^floor(t) by scalef. (vreduceps would give frac(t)
+// xt_exp2f_neg on 16 lanes, the same bits; 2^floor(t) by scalef. (vreduceps would give frac(t)
 // in one instruction, but rounds t - floor(t) downwards where the scalar subtraction rounds to
-// nearest: 1 ulp apart.)
-static inline __m512 xt_exp16_neg(__m512 x) {
-    __m512 t = _mm512_max_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)), _mm512_set1_ps(-126.0f));
+// nearest: 1 ulp apart.) _noclamp: for t known >= -126, where the clamp changes nothing.
+static inline __m512 xt_exp2_16_neg_noclamp(__m512 t) {
     __m512 fl = _mm512_roundscale_ps(t, _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC), f = _mm512_sub_ps(t, fl);
     __m512 p = _mm512_fmadd_ps(_mm512_set1_ps(XT_EXP2_C5), f, _mm512_set1_ps(XT_EXP2_C4));
     p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(XT_EXP2_C3));
@@ -89,6 +90,10 @@ static inline __m512 xt_exp16_neg(__m512 x) {
     p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(1.0f));
     return _mm512_scalef_ps(p, fl);
 }
+static inline __m512 xt_exp2_16_neg(__m512 t) {
+    return xt_exp2_16_neg_noclamp(_mm512_max_ps(t, _mm512_set1_ps(-126.0f)));
+}
+static inline __m512 xt_exp16_neg(__m512 x) { return xt_exp2_16_neg(_mm512_mul_ps(x, _mm512_set1_ps(XT_LOG2E))); }
 #endif
 
 // erf(x): rational minimax on [-4, 4] (Eigen's generic_fast_erf_float); |erf| = 1 in float beyond.
