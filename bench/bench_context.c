@@ -2,6 +2,7 @@
 //
 //   build/bench/bench_context attn  [--L 200000] [--D 256] [--method stream|hyper|hyper-exact] [--threads 2]
 //   build/bench/bench_context mamba [--L 1000000] [--D 128] [--threads 2]
+//   build/bench/bench_context naive [--L 16384] [--D 64] [--threads 2]
 //
 // One layer per process run, so the printed peak RSS (VmHWM) is that layer's alone.
 //
@@ -18,7 +19,8 @@
 //   keys) — what attention_method "hyper" computes at this length; one more L x 128 buffer.
 // --method hyper-exact: xt_hyper_attention with min_seq_len > L (its row-by-row exact path).
 // FLOPs counted (2 x MACs): projections 8 L D^2; exact attention 2 · 2 · L(L+1)/2 · D (q·k and
-// p·v over the causal triangle). For hyper only the projections are counted (its attention
+// p·v over the causal triangle). For the exact methods the attention alone is also printed as
+// GFLOP/s and as % of the sgemm peak (xt_gemm 2048^3, same threads) measured just before. For hyper only the projections are counted (its attention
 // cost depends on the sampling); tokens/s is the comparable number.
 // Peak RSS must stay under 1 GiB at L = 200,000 (stream: x, acc 2 x 195 MiB + q, k, v 3 x 98).
 // Projections run in 4096-row chunks: one tall OpenBLAS sgemm touches a scratch buffer the size
@@ -27,6 +29,12 @@
 // mamba: the xT Mamba block (LayerNorm, Mamba mixer d_state 16, d_conv 4, expand 2, dt_rank
 // D/16, residual on the normalised stream) over L tokens in place (xt_mamba_block_forward),
 // random weights with mamba_ssm's init ranges, written to a scratch model file first.
+//
+// naive: the official "naive" context attention alone (golden README bug 1: ViTAttention with
+// num_heads = dim, head size 1, scale 1, not causal; xt_channel_attention_forward, src/nn/
+// attention.c) over random q, k, v (L, 3D) as the layer stores them, output over q. Its cost is
+// one exp per (query, key, channel): printed as G pair evaluations/s (L^2 D / s) beside tokens/s.
+// Defaults: the README's 4096^2 scene with models/synth_xl (L = 64 x 64 regions x 4 tokens, D 64).
 //
 // Prints "RESULT <what> L=... D=... threads=T sec=S tokens_per_s=R peak_rss_mb=M".
 #include <math.h>
@@ -63,6 +71,24 @@ static void result(const char *what, long L, int D, double sec, double flops) {
 }
 
 enum { M_STREAM, M_HYPER_EXACT, M_HYPER };
+
+// GFLOP/s of the project's sgemm (xt_gemm: OpenBLAS) on 2048^3 at the current thread count,
+// best of 3 after a warm-up: the peak the attention kernels are measured against.
+static double sgemm_peak(void) {
+    const int N = 2048;
+    float *a = xt_xmalloc((size_t)N * N * sizeof(float)), *b = xt_xmalloc((size_t)N * N * sizeof(float));
+    float *c = xt_xmalloc((size_t)N * N * sizeof(float));
+    for (size_t i = 0; i < (size_t)N * N; i++) a[i] = b[i] = c[i] = (float)(i % 13) * 0.01f; // (not the rng: the data stay those of older runs)
+    double best = 1e30;
+    for (int r = 0; r < 4; r++) {
+        double t = xt_time();
+        xt_gemm(0, 0, N, N, N, 1.0f, a, N, b, N, 0.0f, c, N);
+        t = xt_time() - t;
+        if (r && t < best) best = t;
+    }
+    free(a), free(b), free(c);
+    return 2.0 * N * N * N / best / 1e9;
+}
 #define CHUNK 4096 // rows per projection GEMM
 
 static int bench_attn(long L, int D, int method) {
@@ -100,6 +126,7 @@ static int bench_attn(long L, int D, int method) {
         fprintf(stderr, "bench_context: %s\n", xt_error_buffer());
         return 1;
     }
+    double peak = method != M_HYPER ? sgemm_peak() : 0;
     double t0 = xt_time(), t_attn = 0;
     for (int h = 0; h < NH; h++) {
         // q_h (L, HS) = x (L, D) @ Wq[h*HS:(h+1)*HS, :]^T, likewise k, v
@@ -134,6 +161,11 @@ static int bench_attn(long L, int D, int method) {
     double cs = 0;
     for (size_t i = 0; i < LD; i += 997) cs += x[i];
     printf("# attention part %.3f s of %.3f s; checksum %.6g\n", t_attn, sec, cs);
+    if (peak > 0) {
+        double fa = 2.0 * 2.0 * (L * (L + 1.0) / 2.0) * D / t_attn / 1e9;
+        printf("# attention alone %.1f GFLOP/s = %.0f %% of the sgemm peak %.1f GFLOP/s (xt_gemm 2048^3, %d threads, "
+               "measured just before)\n", fa, 100 * fa / peak, peak, xt_get_threads());
+    }
     static const char *names[] = {"xt-attn-stream", "xt-attn-hyper-exact", "xt-attn-hyper"};
     result(names[method], L, D, sec, fl);
     xt_hyper_free(&hy);
@@ -230,11 +262,34 @@ static int bench_mamba(long L, int D) {
     return 0;
 }
 
+static int bench_naive(long L, int D) {
+    if (L < 1 || L > 1000000 || D < 1) {
+        fprintf(stderr, "bench_context: bad sizes\n");
+        return 2;
+    }
+    float *qkv = rand_array((size_t)L * 3 * D, 1.0f);
+    float *scr = xt_malloc_checked(xt_channel_attention_scratch_floats(D) * sizeof(float), "scratch");
+    if (!scr) {
+        fprintf(stderr, "bench_context: %s\n", xt_error_buffer());
+        return 1;
+    }
+    double t0 = xt_time();
+    xt_channel_attention_forward(qkv, 3 * D, NULL, qkv, qkv + D, qkv + 2 * D, 3 * D, (int)L, D, scr);
+    double sec = xt_time() - t0;
+    double cs = 0;
+    for (long i = 0; i < L; i += 7)
+        for (int c = 0; c < D; c++) cs += qkv[(size_t)i * 3 * D + c];
+    printf("# checksum %.6g; %.2f G pair evaluations/s\n", cs, (double)L * L * D / sec / 1e9);
+    result("xt-naive", L, D, sec, 0);
+    free(qkv), free(scr);
+    return 0;
+}
+
 int main(int argc, char **argv) {
-    if (argc < 2 || (strcmp(argv[1], "attn") && strcmp(argv[1], "mamba"))) goto usage;
-    int mamba = !strcmp(argv[1], "mamba");
-    long L = mamba ? 1000000 : 200000;
-    int D = mamba ? 128 : 256, threads = 2, method = M_STREAM;
+    if (argc < 2 || (strcmp(argv[1], "attn") && strcmp(argv[1], "mamba") && strcmp(argv[1], "naive"))) goto usage;
+    int mamba = !strcmp(argv[1], "mamba"), naive = !strcmp(argv[1], "naive");
+    long L = mamba ? 1000000 : naive ? 16384 : 200000;
+    int D = mamba ? 128 : naive ? 64 : 256, threads = 2, method = M_STREAM;
     for (int i = 2; i < argc; i += 2) {
         if (i + 1 >= argc) goto usage;
         const char *a = argv[i], *v = argv[i + 1];
@@ -248,9 +303,10 @@ int main(int argc, char **argv) {
     }
     if (L < 1 || L > 2000000000L) goto usage;
     xt_set_threads(threads);
-    return mamba ? bench_mamba(L, D) : bench_attn(L, D, method);
+    return mamba ? bench_mamba(L, D) : naive ? bench_naive(L, D) : bench_attn(L, D, method);
 usage:
     fprintf(stderr, "usage: bench_context attn [--L 200000] [--D 256] [--method stream|hyper|hyper-exact] [--threads T]\n"
-                    "       bench_context mamba [--L 1000000] [--D 128] [--threads T]\n");
+                    "       bench_context mamba [--L 1000000] [--D 128] [--threads T]\n"
+                    "       bench_context naive [--L 16384] [--D 64] [--threads T]\n");
     return 2;
 }

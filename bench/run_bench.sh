@@ -74,6 +74,30 @@ if [ "${1:-}" = context ]; then
     "$BUILD/bench/bench_context" mamba --L "$ML" --threads "$CT"
     env $TORCH_ENV "$PY" bench/torch_context.py mamba --L "$TML" --threads "$CT"
     "$BUILD/bench/bench_context" mamba --L "$TML" --threads "$CT"
+    # Side by side, per context encoder: PyTorch and xt at the same L and threads, ROUNDS
+    # interleaved rounds; ratio = xt tokens/s / PyTorch tokens/s per round, then the median.
+    # naive: the official channel attention alone (PyTorch: a (D, L, L) score tensor, 1 GiB at
+    # L = 2048); attn: the causal attention layer; mamba: the Mamba block.
+    NL=${NAIVE_L:-2048}
+    RS=$OUT/context_rounds.txt
+    : > "$RS"
+    for r in $(seq "${ROUNDS:-3}"); do
+        for w in naive attn mamba; do
+            case $w in naive) L=$NL ;; attn) L=$TAL ;; *) L=$TML ;; esac
+            env $TORCH_ENV "$PY" bench/torch_context.py $w --L "$L" --threads "$CT" | grep '^RESULT' | sed "s/^/$r $w /" >> "$RS"
+            "$BUILD/bench/bench_context" $w --L "$L" --threads "$CT" | grep '^RESULT' | sed "s/^/$r $w /" >> "$RS"
+        done
+    done
+    echo "== context encoders, $CT threads: tokens/s, xt / PyTorch (same L), ${ROUNDS:-3} interleaved rounds"
+    awk '{ for (i = 4; i <= NF; i++) if ($i ~ /^tokens_per_s=/) { split($i, a, "="); tps = a[2] }
+           if ($5 ~ /^L=/) L[$2] = $5
+           if ($4 ~ /torch/) t[$1, $2] = tps; else x[$1, $2] = tps
+           rounds[$1] = 1; what[$2] = 1 }
+         END { for (w in what) { n = 0
+                 for (r in rounds) if (t[r, w] > 0) { q[++n] = x[r, w] / t[r, w]
+                     printf "  %-6s %s round %s: xt %8.0f  torch %8.0f  ratio %.2f\n", w, L[w], r, x[r, w], t[r, w], q[n] }
+                 for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (q[j] < q[i]) { s = q[i]; q[i] = q[j]; q[j] = s }
+                 if (n) printf "  %-6s median ratio %.2f (xt / PyTorch tokens/s)\n", w, n % 2 ? q[(n + 1) / 2] : (q[n / 2] + q[n / 2 + 1]) / 2 } }' "$RS"
     exit 0
 fi
 

@@ -3,6 +3,7 @@
 
   /usr/bin/python3 bench/torch_context.py attn  --L 16384 [--D 256] [--threads 2]
   /usr/bin/python3 bench/torch_context.py mamba --L 16384 [--D 128] [--threads 2]
+  /usr/bin/python3 bench/torch_context.py naive --L 2048 [--D 64] [--threads 2]
 
 attn: the same causal attention layer as bench_context.c (NH = D / 128 heads of 128, q/k/v/out
 projections without bias, residual), written the way PyTorch 1.13 code does it (no fused
@@ -15,6 +16,11 @@ mamba: xT's Mamba block (LayerNorm, mamba_ssm v1.1.4 Mamba mixer on its non-fuse
 selective_scan_ref, residual on the normalised stream) in plain PyTorch, as it runs without the
 CUDA kernels. selective_scan_ref materialises deltaA and deltaB_u of (B, d_inner, L, d_state) and
 loops over L in Python: 1M tokens at D = 128 would need 2 x 16 GB for those two tensors alone.
+
+naive: the official "naive" context attention alone (xT's ViTAttention built with num_heads =
+dim: head size 1, scale 1, not causal), written as the official/timm Attention does it:
+(q @ k^T) * scale, softmax, @ v over (1, D heads, L, 1) — a (D, L, L) score tensor: 1 GiB at
+L = 2048, D = 64 (xt's bench_context naive is the same computation over random q, k, v).
 
 Run with the OpenMP OpenBLAS first on LD_LIBRARY_PATH (see bench/run_bench.sh).
 Prints "RESULT torch-<what> L=... D=... threads=T sec=S tokens_per_s=R peak_rss_mb=M".
@@ -107,13 +113,27 @@ class MambaBlock(nn.Module):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("what", choices=["attn", "mamba"])
+    ap.add_argument("what", choices=["attn", "mamba", "naive"])
     ap.add_argument("--L", type=int, default=16384)
     ap.add_argument("--D", type=int, default=None)
     ap.add_argument("--threads", type=int, default=2)
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     torch.manual_seed(0)
+    if a.what == "naive":
+        D = a.D or 64
+        qkv = torch.rand(1, a.L, 3 * D) * 2 - 1
+        with torch.inference_mode():
+            t0 = time.perf_counter()
+            q, k, v = qkv.reshape(1, a.L, 3, D, 1).permute(2, 0, 3, 1, 4).unbind(0)  # (1, D, L, 1)
+            attn = (q @ k.transpose(-2, -1)) * 1.0  # head size 1: scale 1
+            attn = attn.softmax(dim=-1)
+            y = (attn @ v).transpose(1, 2).reshape(1, a.L, D)
+            sec = time.perf_counter() - t0
+        print(f"# checksum {y.flatten()[::997].sum().item():.6g}; {a.L * a.L * D / sec / 1e9:.2f} G pair evaluations/s")
+        print(f"RESULT torch-naive L={a.L} D={D} threads={a.threads} sec={sec:.3f} "
+              f"tokens_per_s={a.L / sec:.0f} peak_rss_mb={peak_rss_mb():.0f}", flush=True)
+        return
     if a.what == "attn":
         D = a.D or 256
         model, x = CausalAttnLayer(D).eval(), torch.randn(a.L, D)

@@ -14,7 +14,9 @@
 // xt_channel_attention_forward: the official "naive" context attention (golden README bug 1):
 // ViTAttention built with num_heads = dim, i.e. head size 1, scale 1.0 and no causal mask:
 //   out[n, c] = sum_m softmax_m(q[n, c] k[m, c]) v[m, c].
-// The row maximum is q * max_m k (q >= 0) or q * min_m k (q < 0), so one pass per query suffices.
+// The row maximum is q * max_m k (q >= 0) or q * min_m k (q < 0), so one pass per query suffices;
+// the logits of a channel are rank 1, but exp(q k) does not factor, so the cost is one exp per
+// (query, key, channel): the kernel below is an exp pipeline, 16 channels per instruction.
 // ref: xt/models/context_encoders/attention.py ViTAttention
 #include <math.h>
 #include <string.h>
@@ -22,26 +24,11 @@
 #include <omp.h>
 #endif
 
+#include "nn/fastmath.h"
 #include "nn/nn.h"
 
 #define BQ 256
 #define BK 256
-
-// exp for x <= 0 (softmax arguments), vectorisable: Cephes expf polynomial, rel. error ~2e-7.
-static inline float exp_neg(float x) {
-    x = x < -87.0f ? -87.0f : x;
-    float n = nearbyintf(x * 1.44269504088896341f);
-    float r = x - n * 0.693359375f + n * 2.12194440e-4f;
-    float p = 1.9875691500E-4f;
-    p = p * r + 1.3981999507E-3f;
-    p = p * r + 8.3334519073E-3f;
-    p = p * r + 4.1665795894E-2f;
-    p = p * r + 1.6666665459E-1f;
-    p = p * r + 5.0000001201E-1f;
-    p = p * r * r + r + 1.0f;
-    union { int32_t i; float f; } s = {.i = ((int32_t)n + 127) << 23};
-    return p * s.f;
-}
 
 size_t xt_attention_scratch_floats(int HS) {
 #ifdef _OPENMP
@@ -97,12 +84,13 @@ void xt_attention_forward(float *out, int ldo, float *p, const float *q, int ldq
                 if (lim > nk) lim = nk;
                 if (lim < 0) lim = 0;
                 float m = mx[i];
+#pragma omp simd reduction(max : m)
                 for (int j = 0; j < lim; j++) m = s[j] > m ? s[j] : m;
-                float corr = exp_neg(mx[i] - m); // exp(-inf) -> clamped tiny, times 0 acc: fine
+                float corr = xt_expf(mx[i] - m); // exp(-inf) -> clamped tiny, then 0 below
                 if (mx[i] == -INFINITY) corr = 0;
                 float ls = 0;
 #pragma omp simd reduction(+ : ls)
-                for (int j = 0; j < lim; j++) { s[j] = exp_neg(s[j] - m); ls += s[j]; }
+                for (int j = 0; j < lim; j++) { s[j] = xt_expf(s[j] - m); ls += s[j]; }
                 for (int j = lim; j < nk; j++) s[j] = 0;
                 sum[i] = sum[i] * corr + ls;
                 mx[i] = m;
@@ -152,17 +140,35 @@ void xt_attention_backward(float *dq, float *dk, float *dv, int ldd, float *dp, 
     xt_gemm(1, 0, L, HS, L, scale, dp, L, q, ld, 0.0f, dk, ldd);
 }
 
+// Channel attention, inference. Per (query n, channel c), with mx = the row maximum above:
+//   e_m = exp(q k_m - mx) = 2^t, t = fma(q log2 e, k_m, -mx log2 e) (fastmath.h xt_exp2f_neg);
+//   se += e_m;  sv = fma(e_m, v_m, sv);  out = sv / se
+// in key order m = 0, 1, ... — the same operations in the same order in every path (AVX-512,
+// portable, training), so all give the same bits. Folding log2 e into q (one rounding of q, a
+// relative 6e-8 change of the input) and into mx (a constant shift of the row's logits, which
+// the softmax cancels) saves the multiply of exp's range reduction; the result is the exact
+// softmax of inputs perturbed by at most 1 ulp. The AVX-512 kernel holds CB = 16 channels of
+// QB = 4 queries in registers (q, -mx, se, sv) and streams keys: each k, v load serves 4 exps.
+// Work items are (CQ queries) x (16 channels); within one, keys go in blocks of CK so the block's
+// k, v (CK x 2 x 64 B = 64 KiB) stay in L2 while all CQ queries pass over them (the accumulators,
+// CQ x 16 x 4 floats = 32 KiB per thread, live in scratch between blocks).
+#define CB 16  // channels per vector
+#define CQ 128 // queries per work item (a multiple of QB)
+#define CK 512 // keys per block
+#define QB 4   // queries in registers
+
 size_t xt_channel_attention_scratch_floats(int C) {
 #ifdef _OPENMP
     int t = omp_get_max_threads();
 #else
     int t = 1;
 #endif
-    return (size_t)C * (2 + 3 * (size_t)t);
+    size_t portable = 4 * (size_t)C, blocked = 4 * (size_t)CQ * CB;
+    return 2 * (size_t)C + (size_t)t * (portable > blocked ? portable : blocked);
 }
 
 // training: the probabilities p (C, L, L) kept; channels in parallel, no scratch. Per (n, c) the
-// same operations in the same order as the streamed path below, so both give the same out.
+// same operations in the same order as the streamed paths below, so all give the same out.
 static void channel_attention_saved(float *out, int ldo, float *p, const float *q, const float *k, const float *v,
                                     int ld, int L, int C) {
 #pragma omp parallel for if (C >= 16)
@@ -175,12 +181,13 @@ static void channel_attention_saved(float *out, int ldo, float *p, const float *
         }
         for (int n = 0; n < L; n++) {
             float qn = q[(size_t)n * ld + c], mx = qn >= 0 ? qn * kmax : qn * kmin, se = 0, sv = 0;
+            float q2 = qn * XT_LOG2E, nm2 = -mx * XT_LOG2E; // base 2: t = q2 k + nm2
             float *pr = p + ((size_t)c * L + n) * L;
             for (int m = 0; m < L; m++) {
-                float e = exp_neg(qn * k[(size_t)m * ld + c] - mx);
+                float e = xt_exp2f_neg(fmaf(q2, k[(size_t)m * ld + c], nm2));
                 pr[m] = e;
                 se += e;
-                sv += e * v[(size_t)m * ld + c];
+                sv = fmaf(e, v[(size_t)m * ld + c], sv);
             }
             out[(size_t)n * ldo + c] = sv / se;
             float inv = 1.0f / se;
@@ -188,6 +195,89 @@ static void channel_attention_saved(float *out, int ldo, float *p, const float *
         }
     }
 }
+
+#if defined(__AVX512F__)
+// QB = 4 queries (rows of qs = q log2 e, nm = -mx log2 e, se, sv: 16 floats each) over keys
+// [m0, m1) of one channel tile; kl: per lane the key that gives each query its lowest t (kmin
+// where q >= 0, else kmax). Named variables, not arrays: GCC kept arrays of __m512 in sync on the
+// stack (two 64-byte stores per exp, measured 1.3x slower).
+#define CHANNEL_LOOP(EXP2)                                                                               \
+    for (int m = m0; m < m1; m++) {                                                                      \
+        __m512 kv = _mm512_maskz_loadu_ps(mk, k + (size_t)m * ld), vv = _mm512_maskz_loadu_ps(mk, v + (size_t)m * ld); \
+        __m512 e0 = EXP2(_mm512_fmadd_ps(q0, kv, n0)), e1 = EXP2(_mm512_fmadd_ps(q1, kv, n1));          \
+        __m512 e2 = EXP2(_mm512_fmadd_ps(q2, kv, n2)), e3 = EXP2(_mm512_fmadd_ps(q3, kv, n3));          \
+        s0 = _mm512_add_ps(s0, e0), a0 = _mm512_fmadd_ps(e0, vv, a0);                                  \
+        s1 = _mm512_add_ps(s1, e1), a1 = _mm512_fmadd_ps(e1, vv, a1);                                  \
+        s2 = _mm512_add_ps(s2, e2), a2 = _mm512_fmadd_ps(e2, vv, a2);                                  \
+        s3 = _mm512_add_ps(s3, e3), a3 = _mm512_fmadd_ps(e3, vv, a3);                                  \
+    }
+static inline void channel_block(float *qs, float *nm, float *se, float *sv, const float *k, const float *v, int ld,
+                                 int m0, int m1, __mmask16 mk, __m512 kx, __m512 kn) {
+#define LD4(x, p) __m512 x##0 = _mm512_loadu_ps(p), x##1 = _mm512_loadu_ps(p + CB), \
+                         x##2 = _mm512_loadu_ps(p + 2 * CB), x##3 = _mm512_loadu_ps(p + 3 * CB)
+    LD4(q, qs);
+    LD4(n, nm);
+    LD4(s, se);
+    LD4(a, sv);
+#undef LD4
+    // the lowest t = q2 k + nm2 over all keys (fma rounding is monotone in k): when no lane can
+    // go below -126, the clamp of xt_exp2f_neg changes nothing and is left out (same bits)
+#define LOW(i) _mm512_fmadd_ps(q##i, _mm512_mask_blend_ps(_mm512_cmp_ps_mask(q##i, _mm512_setzero_ps(), _CMP_GE_OQ), kx, kn), n##i)
+    __m512 lo = _mm512_min_ps(_mm512_min_ps(LOW(0), LOW(1)), _mm512_min_ps(LOW(2), LOW(3)));
+#undef LOW
+    if (_mm512_reduce_min_ps(lo) >= -126.0f) {
+        CHANNEL_LOOP(xt_exp2_16_neg_noclamp)
+    } else {
+        CHANNEL_LOOP(xt_exp2_16_neg)
+    }
+    _mm512_storeu_ps(se, s0), _mm512_storeu_ps(se + CB, s1), _mm512_storeu_ps(se + 2 * CB, s2);
+    _mm512_storeu_ps(se + 3 * CB, s3);
+    _mm512_storeu_ps(sv, a0), _mm512_storeu_ps(sv + CB, a1), _mm512_storeu_ps(sv + 2 * CB, a2);
+    _mm512_storeu_ps(sv + 3 * CB, a3);
+}
+#undef CHANNEL_LOOP
+
+static void channel_attention_avx512(float *out, int ldo, const float *q, const float *k, const float *v, int ld,
+                                     int L, int C, const float *kmax, const float *kmin, float *scratch) {
+    const int nct = (C + CB - 1) / CB, nqi = (L + CQ - 1) / CQ;
+#pragma omp parallel if ((double)L * L * C > 1e6)
+    {
+#ifdef _OPENMP
+        float *buf = scratch + (size_t)4 * CQ * CB * omp_get_thread_num();
+#else
+        float *buf = scratch;
+#endif
+        float *qs = buf, *nm = qs + CQ * CB, *se = nm + CQ * CB, *sv = se + CQ * CB;
+#pragma omp for schedule(dynamic, 1)
+        for (int it = 0; it < nqi * nct; it++) {
+            const int c0 = it % nct * CB, n0 = it / nct * CQ, nq = L - n0 < CQ ? L - n0 : CQ;
+            const __mmask16 mk = C - c0 >= CB ? 0xffff : (__mmask16)((1u << (C - c0)) - 1);
+            const __m512 kx = _mm512_maskz_loadu_ps(mk, kmax + c0), kn = _mm512_maskz_loadu_ps(mk, kmin + c0);
+            const int nqp = (nq + QB - 1) / QB * QB; // rows past nq: q = 0, computed and dropped
+            for (int i = 0; i < nqp; i++) {
+                __m512 x = i < nq ? _mm512_maskz_loadu_ps(mk, q + (size_t)(n0 + i) * ld + c0) : _mm512_setzero_ps();
+                __mmask16 pos = _mm512_cmp_ps_mask(x, _mm512_setzero_ps(), _CMP_GE_OQ);
+                __m512 mx = _mm512_mask_blend_ps(pos, _mm512_mul_ps(x, kn), _mm512_mul_ps(x, kx));
+                const __m512 l2e = _mm512_set1_ps(XT_LOG2E);
+                _mm512_storeu_ps(qs + i * CB, _mm512_mul_ps(x, l2e));
+                _mm512_storeu_ps(nm + i * CB, _mm512_mul_ps(_mm512_sub_ps(_mm512_setzero_ps(), mx), l2e));
+                _mm512_storeu_ps(se + i * CB, _mm512_setzero_ps());
+                _mm512_storeu_ps(sv + i * CB, _mm512_setzero_ps());
+            }
+            for (int m0 = 0; m0 < L; m0 += CK) {
+                int m1 = L - m0 < CK ? L : m0 + CK;
+                for (int i = 0; i < nqp; i += QB)
+                    channel_block(qs + i * CB, nm + i * CB, se + i * CB, sv + i * CB, k + c0, v + c0, ld, m0, m1, mk,
+                                  kx, kn);
+            }
+            // out may alias q: rows n0.. of this tile were read into qs above
+            for (int i = 0; i < nq; i++)
+                _mm512_mask_storeu_ps(out + (size_t)(n0 + i) * ldo + c0, mk,
+                                      _mm512_div_ps(_mm512_loadu_ps(sv + i * CB), _mm512_loadu_ps(se + i * CB)));
+        }
+    }
+}
+#endif
 
 void xt_channel_attention_forward(float *out, int ldo, float *p, const float *q, const float *k, const float *v,
                                   int ld, int L, int C, float *scratch) {
@@ -203,20 +293,25 @@ void xt_channel_attention_forward(float *out, int ldo, float *p, const float *q,
             kmax[c] = x > kmax[c] ? x : kmax[c];
             kmin[c] = x < kmin[c] ? x : kmin[c];
         }
-    // each query row writes only its own output row; out may alias q (row n read before written)
+#if defined(__AVX512F__)
+    channel_attention_avx512(out, ldo, q, k, v, ld, L, C, kmax, kmin, scratch + 2 * (size_t)C);
+#else
+    // portable: one query row at a time, the channels vectorised by the compiler. Each query row
+    // writes only its own output row; out may alias q (row n read before written)
 #pragma omp parallel if (L >= 64)
     {
 #ifdef _OPENMP
-        float *buf = scratch + 2 * (size_t)C + 3 * (size_t)C * omp_get_thread_num();
+        float *buf = scratch + 2 * (size_t)C + 4 * (size_t)C * omp_get_thread_num();
 #else
         float *buf = scratch + 2 * (size_t)C;
 #endif
-        float *mx = buf, *se = buf + C, *sv = buf + 2 * C;
+        float *nm = buf, *se = buf + C, *sv = buf + 2 * C, *q2 = buf + 3 * C;
 #pragma omp for schedule(static)
         for (int n = 0; n < L; n++) {
             const float *qn = q + (size_t)n * ld;
             for (int c = 0; c < C; c++) {
-                mx[c] = qn[c] >= 0 ? qn[c] * kmax[c] : qn[c] * kmin[c];
+                q2[c] = qn[c] * XT_LOG2E;
+                nm[c] = -(qn[c] >= 0 ? qn[c] * kmax[c] : qn[c] * kmin[c]) * XT_LOG2E;
                 se[c] = 0;
                 sv[c] = 0;
             }
@@ -224,15 +319,16 @@ void xt_channel_attention_forward(float *out, int ldo, float *p, const float *q,
                 const float *km = k + (size_t)m * ld, *vm = v + (size_t)m * ld;
 #pragma omp simd
                 for (int c = 0; c < C; c++) {
-                    float e = exp_neg(qn[c] * km[c] - mx[c]);
+                    float e = xt_exp2f_neg(fmaf(q2[c], km[c], nm[c]));
                     se[c] += e;
-                    sv[c] += e * vm[c];
+                    sv[c] = fmaf(e, vm[c], sv[c]);
                 }
             }
             float *o = out + (size_t)n * ldo;
             for (int c = 0; c < C; c++) o[c] = sv[c] / se[c];
         }
     }
+#endif
 }
 
 void xt_channel_attention_backward(float *dqkv, const float *dout, const float *p, const float *qkv, int L, int D) {

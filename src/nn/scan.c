@@ -10,30 +10,12 @@
 #include <omp.h>
 #endif
 
+#include "nn/fastmath.h"
 #include "nn/nn.h"
 
-// Cephes expf: Cody-Waite reduction and a degree-6 polynomial, branch-free so loops over it
-// vectorize. Arguments are clamped to [-87.3, 88.3] (exp(-87.3) ~ 1.2e-38 instead of a
-// denormal or 0: irrelevant as a decay factor).
-static inline float fexp(float x) {
-    x = x < -87.3f ? -87.3f : x;
-    x = x > 88.3f ? 88.3f : x;
-    // round to nearest by the 1.5 * 2^23 trick (|x log2 e| < 2^22), which vectorizes unlike floorf
-    float n = (x * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
-    float r = x - n * 0.693359375f;
-    r = r - n * -2.12194440e-4f;
-    float p = 1.9875691500e-4f;
-    p = p * r + 1.3981999507e-3f;
-    p = p * r + 8.3334519073e-3f;
-    p = p * r + 4.1665795894e-2f;
-    p = p * r + 1.6666665459e-1f;
-    p = p * r + 5.0000001201e-1f;
-    p = p * (r * r) + r + 1.0f;
-    int32_t e = ((int32_t)n + 127) << 23;
-    float s;
-    memcpy(&s, &e, sizeof s);
-    return p * s;
-}
+// exp: xt_expf (fastmath.h), branch-free so the loops over it vectorize; arguments clamped to
+// [-87, 88] (exp(-87) ~ 1.6e-38 instead of a denormal or 0: irrelevant as a decay factor).
+#define fexp xt_expf
 
 XT_VECTORIZE void xt_vexp(float *out, const float *x, int n) {
     for (int i = 0; i < n; i++) out[i] = fexp(x[i]);

@@ -112,7 +112,7 @@ size_t xt_window_attn_scratch_floats(int ws, int HS) {
 // Fused window attention for head dims and window areas that are multiples of 16 (Swin V2's
 // 32-wide heads, 16x16 and 8x8 windows): 8 query rows at a time, S = q k^T (8, N) by a register-
 // blocked AVX-512 kernel that also adds the position bias and shift mask and tracks the row max,
-// the softmax numerators (exp16), then P v (8, HS) in registers and straight into the output
+// the softmax numerators (xt_exp16), then P v (8, HS) in registers and straight into the output
 // rows. The (8, N) block stays in L1, and the small GEMMs skip OpenBLAS's per-call packing
 // (measured: attention 26 % -> 21 % of the Swin V2-T forward, docs/performance.md).
 #define RB 8 // query rows per block
@@ -188,23 +188,6 @@ static inline __attribute__((always_inline)) void pv_tile(float *o, const int *t
     }
 }
 #define XT_ATTN_FUSED 1
-
-// xt_expf (fastmath.h) on 16 lanes, the same operations in the same order
-static inline __m512 exp16(__m512 x) {
-    const __m512 big = _mm512_set1_ps(12582912.0f);
-    x = _mm512_min_ps(_mm512_max_ps(x, _mm512_set1_ps(-87.0f)), _mm512_set1_ps(88.0f));
-    __m512 n = _mm512_sub_ps(_mm512_add_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)), big), big);
-    __m512 r = _mm512_fmadd_ps(n, _mm512_set1_ps(2.12194440e-4f), _mm512_fmadd_ps(n, _mm512_set1_ps(-0.693359375f), x));
-    __m512 p = _mm512_set1_ps(1.9875691500e-4f);
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.3981999507e-3f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(8.3334519073e-3f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.1665795894e-2f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6666665459e-1f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.0000001201e-1f));
-    p = _mm512_fmadd_ps(p, _mm512_mul_ps(r, r), _mm512_add_ps(r, _mm512_set1_ps(1.0f)));
-    __m512i e = _mm512_slli_epi32(_mm512_add_epi32(_mm512_cvttps_epi32(n), _mm512_set1_epi32(127)), 23);
-    return _mm512_mul_ps(p, _mm512_castsi512_ps(e));
-}
 
 // One token of the gather, HS a multiple of 16: q, k, v (+ bias if qb) to qt, kt, vt and the
 // squared norms of q and k. (The plain loops' float reductions compile to scalar adds.)
@@ -379,7 +362,7 @@ void xt_window_attn_forward(float *out, const xt_window_attn_saved *saved, const
                     float *sp = S + (size_t)r * N;
                     __m512 m = _mm512_set1_ps(_mm512_reduce_max_ps(mx[r])), sum = _mm512_setzero_ps();
                     for (int jj = 0; jj < N; jj += 16) {
-                        __m512 e = exp16(_mm512_sub_ps(_mm512_loadu_ps(sp + jj), m));
+                        __m512 e = xt_exp16(_mm512_sub_ps(_mm512_loadu_ps(sp + jj), m));
                         _mm512_storeu_ps(sp + jj, e);
                         sum = _mm512_add_ps(sum, e);
                     }
