@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "core/dist.h"
 #include "train/train.h"
 
 typedef struct {
@@ -181,17 +182,24 @@ int xt_cmd_train(int argc, char **argv) {
     xt_train_result res;
     if (xt_train_run(mcfg, ist, resume != NULL, &o.t, &res)) goto fail;
     xt_progress_end(&tp.pg);
+    if (xt_dist_rank() != 0) { rc = 0; goto done; } // rank 0 reports for the job
     if (init && !resume)
         printf("init: %d tensors loaded from %s, %d freshly initialised%s%s%s\n", res.init.loaded, init, res.init.fresh,
                res.init.fresh ? " (" : "", res.init.fresh_groups, res.init.fresh ? ")" : "");
     printf("trained %lld steps; final loss %.4f; checkpoint %s\n", (long long)res.step, res.last_loss, out);
     if (res.evaluated)
         printf("val: top-1 %.2f%%  top-5 %.2f%%  (%d images)\n", 100 * res.top1, 100 * res.top5, res.n_val);
+    if (res.ranks > 1)
+        printf("ranks: %d, weights identical on every rank (fnv1a64 %016llx); allreduce %.3f s of %.3f s (%.1f%%)\n", res.ranks,
+               (unsigned long long)res.weights_hash, res.comm_seconds, res.train_seconds,
+               res.train_seconds > 0 ? 100 * res.comm_seconds / res.train_seconds : 0.0);
     rc = 0;
     goto done;
 fail:
     xt_progress_abort(&tp.pg);
     rc = xt_cli_fail();
+    // the other ranks may wait in a collective for this one: end the whole job
+    if (xt_dist_size() > 1) xt_dist_abort(rc);
 done:
     free(cfgtext);
     xt_json_free(cj);
