@@ -6,7 +6,8 @@
 #       by xt), an uneven split (batch 3) too, and --resume works with a different rank count;
 #   (c) classify --list over 4 images with one corrupt: 3 results, the logits of the
 #       single-image run, a clear error naming the file and the rank, a non-zero exit; a rerun
-#       skips finished results; --list without mpirun does the same.
+#       skips finished results; --list without mpirun does the same;
+#   (d) a rank killed mid-job ends the job with a message and a non-zero status, a rerun finishes.
 # Without MPI built in, the stub's refusal to run under a launcher is checked instead.
 set -e
 D="$BUILD/mpi_cli"
@@ -17,6 +18,9 @@ if $XT --version | grep -q "^MPI: built in"; then
     command -v mpirun > /dev/null || { echo "xt has MPI built in, but there is no mpirun"; exit 1; }
     RUN="mpirun --oversubscribe -np 2"
     [ "$(id -u)" -ne 0 ] || RUN="$RUN --allow-run-as-root"
+    # under make asan: Open MPI's own leaks at MPI_Finalize are suppressed (tests/lsan_mpi.supp)
+    export LSAN_OPTIONS="${LSAN_OPTIONS:+$LSAN_OPTIONS:}suppressions=$(pwd)/tests/lsan_mpi.supp"
+    export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}fast_unwind_on_malloc=0"
 else
     RUN=""
     echo "xt built without MPI: checking the singleton stub only"
@@ -55,6 +59,22 @@ $RUN $XT classify -m $MODEL --list "$D/list.txt" -o "$D/two" -q -t 1 2> "$D/two2
 grep -q "4 items on 2 ranks: 1 done, 2 finished before, 1 failed; 3 results" "$D/two2.err"
 grep -o '"logits": \[[^]]*\]' "$D/two/img1.json" | cmp - "$D/want1"
 ls "$D/two" | grep -q tmp && { echo "temporary files left"; exit 1; }
+
+# (d) a rank killed (SIGKILL) once the first result exists: the job ends with mpirun's message
+# and a non-zero status, what was written is valid, a rerun finishes the rest
+for i in 0 1 2 3; do $XT make-image "$D/k$i.tif" --size 2048x2048 --seed $i > /dev/null; echo "$D/k$i.tif"; done > "$D/k.txt"
+if $RUN sh -c 'if [ "$OMPI_COMM_WORLD_RANK" = 1 ]; then "$0" "$@" & p=$!; n=0
+        while [ -z "$(ls '"$D/k"'/*.json 2> /dev/null)" ] && [ $n -lt 2400 ]; do sleep 0.05; n=$((n+1)); done
+        kill -9 $p; wait $p; else exec "$0" "$@"; fi' \
+        $XT classify -m $MODEL --list "$D/k.txt" -o "$D/k" -q -t 1 2> "$D/k.err"; then
+    echo "a killed rank must fail the job"; exit 1
+fi
+grep -q "exited on signal 9\|Exit code: *137\|exit code\|Killed" "$D/k.err"
+done_before=$(ls "$D/k"/k*.json | wc -l)
+$RUN $XT classify -m $MODEL --list "$D/k.txt" -o "$D/k" -q -t 1 2> "$D/k2.err"
+cat "$D/k2.err"
+grep -q "4 items on 2 ranks: $((4 - done_before)) done, $done_before finished before, 0 failed; 4 results" "$D/k2.err"
+[ "$(wc -l < "$D/k/results.jsonl")" -eq 4 ]
 
 # (a) data-parallel training
 cat > "$D/cfg.json" <<'JSON'
