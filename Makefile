@@ -26,6 +26,15 @@ endif
 ifneq ($(WERROR),)
 XT_CFLAGS += -Werror
 endif
+# MPI (src/core/dist.c only): Open MPI when installed (pkg-config ompi-c, else mpicc), else a
+# singleton stub. MPI=0 forces the stub.
+MPI ?= $(shell pkg-config --exists ompi-c 2>/dev/null || command -v mpicc >/dev/null 2>&1 && echo 1 || echo 0)
+ifeq ($(MPI),1)
+MPI_CFLAGS ?= $(shell pkg-config --cflags ompi-c 2>/dev/null || mpicc --showme:compile)
+MPI_LIBS   ?= $(shell pkg-config --libs ompi-c 2>/dev/null || mpicc --showme:link)
+XT_LDLIBS  += $(MPI_LIBS)
+$(BUILD)/src/core/dist.o: XT_CFLAGS += -DXT_MPI $(MPI_CFLAGS)
+endif
 
 SRC   := $(wildcard src/core/*.c src/formats/*.c src/nn/*.c src/models/*.c src/train/*.c src/run/*.c src/api/*.c)
 CLI   := $(wildcard src/cli/*.c)

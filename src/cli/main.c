@@ -7,6 +7,7 @@
 
 #include "cli/cli.h"
 #include "core/core.h"
+#include "core/dist.h"
 
 #define STREAM_VALUES "-m --model -t --threads --batch --bands --mean --std --scale --nodata --cache --mem"
 static const struct {
@@ -24,7 +25,7 @@ static const struct {
      "--size --bands --type --tile --compress --seed --geo --from-tensor", "--striped --planar --bigtiff --help"},
     {"make-scene", xt_cmd_make_scene, "write synthetic xView3-SAR scenes, labels and shorelines (context-dependent classes)",
      "--size --scenes --seed --density --geo --compress", "--help"},
-    {"classify", xt_cmd_classify, "classify an image of any size with an xT model (streaming)", STREAM_VALUES " -k --top",
+    {"classify", xt_cmd_classify, "classify an image of any size with an xT model (streaming)", STREAM_VALUES " -k --top --list -o --output",
      "-q --quiet --json --help"},
     {"embed", xt_cmd_embed, "write the stitched region features of an image as a float GeoTIFF", STREAM_VALUES " -o --output --compress",
      "-q --quiet --help"},
@@ -39,7 +40,8 @@ static const struct {
 };
 
 int xt_cli_fail(void) {
-    fprintf(stderr, "xt: %s\n", xt_error_buffer());
+    if (xt_dist_size() > 1) fprintf(stderr, "xt: rank %d: %s\n", xt_dist_rank(), xt_error_buffer());
+    else fprintf(stderr, "xt: %s\n", xt_error_buffer());
     return 1;
 }
 
@@ -83,8 +85,19 @@ static void thread_policy(char **argv) {
     // no re-execution possible (no /proc): the runtime's default policy stays for this process
 }
 
+static int run(int argc, char **argv);
+
+// Under mpirun / srun every rank runs the same command (docs/distributed.md); alone, xt is a
+// singleton and MPI is never initialised.
 int main(int argc, char **argv) {
     thread_policy(argv);
+    if (xt_dist_init(&argc, &argv)) return xt_cli_fail();
+    int rc = run(argc, argv);
+    xt_dist_finalize();
+    return rc;
+}
+
+static int run(int argc, char **argv) {
     if (argc < 2) {
         usage(stderr);
         return 2;
@@ -96,6 +109,7 @@ int main(int argc, char **argv) {
     if (!strcmp(argv[1], "--version")) {
         const char *w = getenv("OMP_WAIT_POLICY"), *sc = getenv("GOMP_SPINCOUNT");
         printf("xt %s\nOpenMP waiting: OMP_WAIT_POLICY=%s GOMP_SPINCOUNT=%s\n", XT_VERSION, w ? w : "(unset)", sc ? sc : "(unset)");
+        printf("MPI: %s\n", xt_dist_have_mpi() ? "built in (mpirun / srun run data-parallel training and --list jobs)" : "not built in");
         return 0;
     }
     for (size_t i = 0; i < sizeof commands / sizeof *commands; i++) {

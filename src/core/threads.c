@@ -9,10 +9,12 @@
 #endif
 
 #include "core/core.h"
+#include "core/dist.h"
 
 void xt_set_threads(int n) {
 #ifdef _OPENMP
-    if (n <= 0) n = omp_get_num_procs();
+    if (n <= 0) n = omp_get_num_procs() / xt_dist_local_size(); // ranks on one node share its cores
+    if (n < 1) n = 1;
     omp_set_num_threads(n);
 #else
     (void)n; // one thread

@@ -130,6 +130,9 @@ typedef struct {
     double last_loss, top1, top5;
     int evaluated, n_val;
     xt_init_report init;    // from a model file without resume: what was loaded
+    int ranks;              // processes that trained (mpirun; 1 alone)
+    uint64_t weights_hash;  // FNV-1a 64 of the final weights (equal on every rank, checked)
+    double train_seconds, comm_seconds; // this run's steps; of which in gradient allreduce
 } xt_train_result;
 
 void xt_train_opts_default(xt_train_opts *o);

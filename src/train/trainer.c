@@ -5,10 +5,34 @@
 // e = k / n, the permutation drawn from (seed, e); its augmentation from (seed, k); the regions
 // that keep gradients at a step from (seed, step). Nothing depends on wall time or on how many
 // steps this process ran, so resuming from a checkpoint at step s replays steps s.. exactly.
+//
+// Data parallel (mpirun -np P, docs/distributed.md): rank r computes samples [N r / P, N (r+1) / P)
+// of every global batch of N (the same sample indices, augmentations and chipping draws as one
+// process), its loss gradient scaled by n_local / N so that the sum over ranks (xt_dist_allreduce_sum
+// of the whole gradient buffer, in buckets) is the gradient of the mean over N; every rank then
+// clips and steps AdamW on identical numbers, so the weights stay identical on every rank
+// (checked by a hash at the end). Rank 0 alone reports progress and writes checkpoints, which
+// hold no rank count: --resume works with any number of ranks.
 #include <math.h>
 #include <string.h>
 
+#include "core/dist.h"
 #include "train/train.h"
+
+static uint64_t fnv1a(const void *p, size_t n) {
+    const unsigned char *b = p;
+    uint64_t h = 0xcbf29ce484222325ull;
+    for (size_t i = 0; i < n; i++) h = (h ^ b[i]) * 0x100000001b3ull;
+    return h;
+}
+
+// rank 0 saved (or failed to save) a checkpoint: every rank learns the outcome
+static int ckpt_agree(int e) {
+    int ok = !e;
+    if (xt_dist_bcast(&ok, sizeof ok, 0)) return -1;
+    if (!ok && xt_dist_rank() != 0) return xt_error("train", "rank 0 could not write the checkpoint");
+    return ok ? 0 : -1;
+}
 
 void xt_train_opts_default(xt_train_opts *o) {
     memset(o, 0, sizeof *o);
@@ -132,9 +156,14 @@ int xt_train_run(const xt_json *mcfg, xt_st *from, int resume, const xt_train_op
     int64_t total = o->steps > 0 ? (int64_t)o->steps : (int64_t)o->epochs * per_epoch;
     int G = S / crop, R = N * G * G, ng = (int)ceil(R * o->grad_ratio - 1e-9); // official: ceil(n * grad_ratio)
     if (ng > R) ng = R;
-    if (xt_arena_init(&act, xt_xt_train_act_bytes(m, N, S, S, ng)) || xt_arena_init(&scr, xt_xt_train_scratch_bytes(m, N, S, S, ng)))
+    // this rank's shard of every batch: samples b0 .. b0 + nl - 1 (all of them for a singleton)
+    const int rank = xt_dist_rank(), nr = xt_dist_size();
+    const int b0 = (int)((int64_t)N * rank / nr), nl = (int)((int64_t)N * (rank + 1) / nr) - b0, Rl = nl * G * G;
+    int ngl = ng < Rl ? ng : Rl;
+    if (nl > 0 && (xt_arena_init(&act, xt_xt_train_act_bytes(m, nl, S, S, ngl)) ||
+                   xt_arena_init(&scr, xt_xt_train_scratch_bytes(m, nl, S, S, ngl))))
         goto done;
-    if (!(img = xt_malloc_checked((size_t)N * C * S * S * sizeof(float), "image batch"))) goto done;
+    if (!(img = xt_malloc_checked((size_t)(nl ? nl : 1) * C * S * S * sizeof(float), "image batch"))) goto done;
     lg = xt_xmalloc((size_t)N * K * sizeof(float));
     dl = xt_xmalloc((size_t)N * K * sizeof(float));
     lab = xt_xmalloc(N * sizeof(int));
@@ -143,13 +172,14 @@ int xt_train_run(const xt_json *mcfg, xt_st *from, int resume, const xt_train_op
     ridx = xt_xmalloc(R * sizeof(int));
     xt_adamw_cfg oc = {.beta1 = 0.9f, .beta2 = 0.999f, .eps = 1e-8f, .weight_decay = (float)o->wd};
     int64_t epoch = -1, step = resume ? P.step : 0;
+    double t_train = xt_time(), comm0 = xt_dist_comm_seconds();
     for (; step < total; step++) {
         double t0 = xt_time();
-        for (int b = 0; b < N; b++) {
+        for (int b = b0; b < b0 + nl; b++) { // global sample index b of the batch
             int64_t k = step * N + b, e = k / d.n;
             if (e != epoch) { permutation(perm, d.n, seed, e); epoch = e; }
             uint64_t aug = xt_rng_mix(seed ^ xt_rng_mix(0xA06 + (uint64_t)k));
-            if (xt_dataset_load(&d, perm[k % d.n], img + (size_t)b * C * S * S, C, S, crop, aug, o->augment, &lab[b]))
+            if (xt_dataset_load(&d, perm[k % d.n], img + (size_t)(b - b0) * C * S * S, C, S, crop, aug, o->augment, &lab[b - b0]))
                 goto done;
         }
         if (ng < R) { // a random subset of regions keeps gradients (order untouched)
@@ -161,37 +191,77 @@ int xt_train_run(const xt_json *mcfg, xt_st *from, int resume, const xt_train_op
                 keep[ridx[i]] = 1;
             }
         }
-        xt_arena_reset(&act);
         xt_params_zero_grad(&P);
-        if (xt_xt_train_forward(m, &P, img, N, S, S, ng < R ? keep : NULL, lg, &act, NULL)) goto done;
-        double loss = xt_lsce_loss(dl, lg, lab, N, K, xt_xt_train_smoothing(m));
-        if (!isfinite(loss)) { xt_error("train", "step %lld: loss is %g", (long long)step, loss); goto done; }
-        if (xt_xt_train_backward(m, &P, dl, NULL, &scr)) goto done;
+        double loss = 0;
+        if (nl > 0) {
+            const unsigned char *kl = ng < R ? keep + (size_t)b0 * G * G : NULL; // this shard's regions
+            int nk = Rl;
+            if (kl) {
+                nk = 0;
+                for (int i = 0; i < Rl; i++) nk += kl[i];
+                if (!nk) {
+                    xt_error("train", "step %lld: gradient chipping (grad_ratio %g) left rank %d's %d samples no region with "
+                             "gradients: use fewer ranks or a larger grad_ratio", (long long)step, o->grad_ratio, rank, nl);
+                    goto done;
+                }
+            }
+            if (act.size < xt_xt_train_act_bytes(m, nl, S, S, nk)) { // a shard's share of chipped regions varies
+                xt_arena_free(&act);
+                if (xt_arena_init(&act, xt_xt_train_act_bytes(m, nl, S, S, nk))) goto done;
+            }
+            if (scr.size < xt_xt_train_scratch_bytes(m, nl, S, S, nk)) {
+                xt_arena_free(&scr);
+                if (xt_arena_init(&scr, xt_xt_train_scratch_bytes(m, nl, S, S, nk))) goto done;
+            }
+            xt_arena_reset(&act);
+            if (xt_xt_train_forward(m, &P, img, nl, S, S, kl, lg, &act, NULL)) goto done;
+            loss = xt_lsce_loss(dl, lg, lab, nl, K, xt_xt_train_smoothing(m));
+            if (!isfinite(loss)) { xt_error("train", "step %lld: loss is %g", (long long)step, loss); goto done; }
+            if (nr > 1) { // the mean over the global batch: this shard's share
+                float w = (float)nl / N;
+                for (int i = 0; i < nl * K; i++) dl[i] *= w;
+                loss *= (double)nl / N;
+            }
+            if (xt_xt_train_backward(m, &P, dl, NULL, &scr)) goto done;
+        }
+        if (nr > 1 && (xt_dist_allreduce_sum(P.g, P.total) || xt_dist_allreduce_sum_f64(&loss, 1))) goto done;
         xt_clip_grad_norm(&P, o->clip);
         double lr = xt_lr_at(step, o->lr, o->min_lr_ratio, o->warmup, total);
         oc.lr = (float)lr;
         xt_adamw_step(&P, &oc);
         res->last_loss = loss;
-        if (o->progress) o->progress(o->progress_u, step + 1, total, loss, lr, xt_time() - t0);
+        if (o->progress && rank == 0) o->progress(o->progress_u, step + 1, total, loss, lr, xt_time() - t0);
         int stop = o->stop_after >= 0 && step + 1 >= (int64_t)o->stop_after;
         if ((o->save_every > 0 && (step + 1) % o->save_every == 0) || step + 1 == total || stop) {
             xt_sbuf st = {0};
             state_json(&st, o, step + 1);
-            int e = xt_train_ckpt_save(&P, o->out, cfgs.p, st.p, 1);
+            int e = rank == 0 ? xt_train_ckpt_save(&P, o->out, cfgs.p, st.p, 1) : 0;
             xt_sbuf_free(&st);
-            if (e) goto done;
+            if (ckpt_agree(e)) goto done;
         }
         if (stop) { step++; break; }
     }
     res->step = step;
+    res->train_seconds = xt_time() - t_train;
+    res->comm_seconds = xt_dist_comm_seconds() - comm0;
+    res->ranks = nr;
+    res->weights_hash = fnv1a(P.w, P.total * sizeof(float));
+    if (nr > 1) { // every rank must hold rank 0's weights, bit for bit
+        uint64_t h0 = res->weights_hash;
+        double differ = 0;
+        if (xt_dist_bcast(&h0, sizeof h0, 0)) goto done;
+        differ = h0 != res->weights_hash;
+        if (xt_dist_allreduce_sum_f64(&differ, 1)) goto done;
+        if (differ > 0) { xt_error("train", "the weights of %d of %d ranks differ from rank 0's", (int)differ, nr); goto done; }
+    }
     if (o->export_path && step >= total) {
         xt_sbuf st = {0};
         state_json(&st, o, step);
-        int e = xt_train_ckpt_save(&P, o->export_path, cfgs.p, st.p, 0);
+        int e = rank == 0 ? xt_train_ckpt_save(&P, o->export_path, cfgs.p, st.p, 0) : 0;
         xt_sbuf_free(&st);
-        if (e) goto done;
+        if (ckpt_agree(e)) goto done;
     }
-    if (o->val && step >= total) {
+    if (o->val && step >= total && rank == 0) {
         if (xt_dataset_open(&dv, o->val, o->root)) goto done;
         if (xt_train_evaluate(m, &P, &dv, o->root, S, N, &res->top1, &res->top5, NULL, NULL, NULL)) goto done;
         res->evaluated = 1, res->n_val = dv.n;
