@@ -19,6 +19,9 @@ int xt_cmd_detect(int argc, char **argv);
 int xt_cli_fail(void);                      // prints "xt: <error buffer>", returns 1
 int xt_cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int xt_cli_parse_int(const char *s, const char *opt, int lo, int hi, int *out);
+// --geo EPSG,X0,Y0,PIXEL (make-image, make-scene) into g; -1 + a usage message naming cmd
+struct xt_georef;
+int xt_cli_parse_geo(const char *cmd, const char *s, struct xt_georef *g);
 
 // Many inputs (list.c): runs item() over the paths of a list file (one a line; blank lines and
 // #-comments skipped), shared dynamically among the MPI ranks (xt_dist_queue; alone: in order).

@@ -132,13 +132,7 @@ int xt_cmd_make_image(int argc, char **argv) {
     xt_sample s;
     if (xt_sample_parse(type, &s) < 0) return xt_cli_fail();
     xt_georef g = {0};
-    if (geo) {
-        int epsg;
-        double x0, y0, px;
-        if (sscanf(geo, "%d,%lf,%lf,%lf", &epsg, &x0, &y0, &px) != 4)
-            return xt_cli_usage_error("make-image", "--geo expects EPSG,X0,Y0,PIXEL, got '%s'", geo);
-        if (xt_georef_simple(&g, epsg, x0, y0, px) < 0) return xt_cli_fail();
-    }
+    if (geo && xt_cli_parse_geo("make-image", geo, &g)) return 1;
     int rc;
     if (tensor) {
         xt_tiff_opts o = {.tile_w = striped ? 0 : tile, .tile_h = striped ? 16 : tile, .planar = planar,

@@ -55,11 +55,7 @@ int xt_cmd_make_scene(int argc, char **argv) {
     if (!dir) return xt_cli_usage_error("make-scene", "no output folder");
     xt_georef g = {0};
     if (geo) {
-        int epsg;
-        double x0, y0, px;
-        if (sscanf(geo, "%d,%lf,%lf,%lf", &epsg, &x0, &y0, &px) != 4)
-            return xt_cli_usage_error("make-scene", "--geo expects EPSG,X0,Y0,PIXEL, got '%s'", geo);
-        if (xt_georef_simple(&g, epsg, x0, y0, px) < 0) return xt_cli_fail();
+        if (xt_cli_parse_geo("make-scene", geo, &g)) return 1;
         o.geo = &g;
     }
     char (*ids)[32] = xt_xmalloc((size_t)o.scenes * 32);

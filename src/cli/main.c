@@ -8,6 +8,7 @@
 #include "cli/cli.h"
 #include "core/core.h"
 #include "core/dist.h"
+#include "formats/raster.h"
 
 #define STREAM_VALUES "-m --model -t --threads --batch --bands --mean --std --scale --nodata --cache --mem"
 static const struct {
@@ -38,6 +39,20 @@ static const struct {
     {"detect", xt_cmd_detect, "find vessels in a whole xView3-SAR scene (CSV, GeoJSON, GeoTIFF maps)", NULL, NULL},
     {"score", xt_cmd_score, "xView3-SAR leaderboard metric of a prediction CSV against labels", NULL, NULL},
 };
+
+int xt_cli_parse_geo(const char *cmd, const char *s, struct xt_georef *g) {
+    int epsg;
+    double x0, y0, px;
+    if (sscanf(s, "%d,%lf,%lf,%lf", &epsg, &x0, &y0, &px) != 4) {
+        xt_cli_usage_error(cmd, "--geo expects EPSG,X0,Y0,PIXEL, got '%s'", s);
+        return -1;
+    }
+    if (xt_georef_simple(g, epsg, x0, y0, px) < 0) {
+        xt_cli_fail();
+        return -1;
+    }
+    return 0;
+}
 
 int xt_cli_fail(void) {
     if (xt_dist_size() > 1) fprintf(stderr, "xt: rank %d: %s\n", xt_dist_rank(), xt_error_buffer());
