@@ -32,7 +32,21 @@ $XT train -c "$D/cfg.json" --data "$D/img/train.csv" -t 1 -q --seed 8 -o "$D/oth
 if cmp -s "$D/full.safetensors" "$D/other.safetensors"; then exit 1; fi
 # eval reads the checkpoint (img_size from its train_state)
 $XT eval -m "$D/full.safetensors" --data "$D/img/train.csv" -q | tee "$D/eval.log"
-grep -q "6 images, top-1" "$D/eval.log"
+grep -q "6 images, top-1 [0-9.]*% (3 classes: no top-5)" "$D/eval.log"
+# --json: one line; its counts agree with the text and with themselves (top-5 null with 3 classes)
+$XT eval -m "$D/full.safetensors" --data "$D/img/train.csv" -q --json > "$D/eval.json"
+[ "$(wc -l < "$D/eval.json")" -eq 1 ]
+python3 - "$D/eval.json" "$D/eval.log" <<'PY'
+import json, re, sys
+j = json.load(open(sys.argv[1]))
+assert j["images"] == 6 and j["classes"] == 3 and j["top5"] is None, j
+c = j["confusion"]
+assert sum(map(sum, c)) == 6 and len(c) == 3 and all(len(r) == 3 for r in c)
+assert abs(j["top1"] - sum(c[k][k] for k in range(3)) / 6) < 1e-9
+assert [(p["correct"], p["total"]) for p in j["per_class"]] == [(c[p["class"]][p["class"]], sum(c[p["class"]])) for p in j["per_class"]]
+text = float(re.search(r"top-1 ([0-9.]+)%", open(sys.argv[2]).read()).group(1))
+assert abs(100 * j["top1"] - text) < 0.006, (j["top1"], text)
+PY
 # progress into a log: plain lines, no carriage returns, the job's time last
 $XT eval -m "$D/full.safetensors" --data "$D/img/train.csv" > /dev/null 2> "$D/eval.err"
 ! grep -q "$(printf '\r')" "$D/eval.err"

@@ -1,5 +1,7 @@
 // cmd_eval.c — `xt eval -m MODEL --data SPEC`: top-1 / top-5 accuracy of an xT classifier (a
-// model file or a training checkpoint) on a dataset, with a confusion summary.
+// model file or a training checkpoint) on a dataset, with a confusion summary (--json: one line
+// with the per-class counts and the confusion matrix). Top-5 only where there are more than 5
+// classes: with 5 or fewer it is 100 % by construction.
 #include <stdio.h>
 #include <string.h>
 
@@ -13,6 +15,8 @@ static void help(void) {
            "  --root DIR   image folder for relative paths         [the data file's folder]\n"
            "  --batch N    images per forward                      [8]\n"
            "  -t N         threads (also --threads)                [all cores]\n"
+           "  --json       one line of JSON on stdout: images, top1, top5 (null with <= 5 classes),\n"
+           "               per_class [{class, correct, total}], confusion [true][predicted], seconds\n"
            "  -q           no progress (also --quiet)\n"
            "  (-m also --model; --opt=VALUE and -tN forms accepted)\n");
 }
@@ -26,7 +30,7 @@ static void progress(void *u, int64_t done, int64_t total, double top1, double a
 
 int xt_cmd_eval(int argc, char **argv) {
     const char *model = NULL, *data = NULL, *root = NULL;
-    int S = 0, batch = 8, threads = 0, quiet = 0;
+    int S = 0, batch = 8, threads = 0, quiet = 0, json = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) { help(); return 0; }
@@ -37,6 +41,7 @@ int xt_cmd_eval(int argc, char **argv) {
         else if (!strcmp(a, "--batch") && v) { if (xt_cli_parse_int(argv[++i], "--batch", 1, 4096, &batch)) return xt_cli_fail(); }
         else if ((!strcmp(a, "-t") || !strcmp(a, "--threads")) && v) { if (xt_cli_parse_int(argv[++i], "-t", 1, 1024, &threads)) return xt_cli_fail(); }
         else if (!strcmp(a, "-q") || !strcmp(a, "--quiet")) quiet = 1;
+        else if (!strcmp(a, "--json")) json = 1;
         else return xt_cli_usage_error("eval", "unknown option '%s'", a);
     }
     if (!model || !data) return xt_cli_usage_error("eval", "need -m MODEL and --data SPEC");
@@ -64,7 +69,42 @@ int xt_cmd_eval(int argc, char **argv) {
     double top1, top5;
     if (!conf || xt_train_evaluate(m, &P, &d, root, S, batch, &top1, &top5, conf, progress, &pg)) goto fail;
     double secs = xt_progress_end(&pg);
-    printf("%s on %s: %d images, top-1 %.2f%%, top-5 %.2f%% (%.1f s)\n", model, data, d.n, 100 * top1, 100 * top5, secs);
+    if (json) {
+        xt_sbuf b = {0};
+        xt_sbuf_printf(&b, "{\"model\": ");
+        xt_sbuf_json_str(&b, model);
+        xt_sbuf_printf(&b, ", \"data\": ");
+        xt_sbuf_json_str(&b, data);
+        xt_sbuf_printf(&b, ", \"images\": %d, \"classes\": %d, \"img_size\": %d, \"top1\": %.9g, \"top5\": ", d.n, K, S, top1);
+        if (K > 5) xt_sbuf_printf(&b, "%.9g", top5);
+        else xt_sbuf_printf(&b, "null");
+        xt_sbuf_printf(&b, ", \"per_class\": [");
+        for (int k = 0, first = 1; k < K; k++) {
+            int64_t n = 0;
+            for (int j = 0; j < K; j++) n += conf[(size_t)k * K + j];
+            if (!n) continue;
+            xt_sbuf_printf(&b, "%s{\"class\": %d, \"correct\": %lld, \"total\": %lld}", first ? "" : ", ", k,
+                           (long long)conf[(size_t)k * K + k], (long long)n);
+            first = 0;
+        }
+        xt_sbuf_printf(&b, "], \"confusion\": ");
+        if (K <= 1000) {
+            xt_sbuf_printf(&b, "[");
+            for (int k = 0; k < K; k++) {
+                xt_sbuf_printf(&b, "%s[", k ? ", " : "");
+                for (int j = 0; j < K; j++) xt_sbuf_printf(&b, "%s%lld", j ? ", " : "", (long long)conf[(size_t)k * K + j]);
+                xt_sbuf_printf(&b, "]");
+            }
+            xt_sbuf_printf(&b, "]");
+        } else xt_sbuf_printf(&b, "null"); // a million cells: per_class holds the diagonal
+        xt_sbuf_printf(&b, ", \"seconds\": %.3f}\n", secs);
+        fputs(b.p, stdout);
+        xt_sbuf_free(&b);
+        rc = 0;
+        goto done;
+    }
+    if (K > 5) printf("%s on %s: %d images, top-1 %.2f%%, top-5 %.2f%% (%.1f s)\n", model, data, d.n, 100 * top1, 100 * top5, secs);
+    else printf("%s on %s: %d images, top-1 %.2f%% (%d classes: no top-5) (%.1f s)\n", model, data, d.n, 100 * top1, K, secs);
     printf("per class (label: correct/total):");
     for (int k = 0; k < K && k < 50; k++) {
         int64_t n = 0;
