@@ -350,17 +350,7 @@ int xt_npy_write_contours(const char *path, const xt_npy_contours *c) {
     }
     LIT(&b, "tb.");
     if (b.oom) return xt_error("npy", "%s: out of memory", path);
-    // written whole under a temporary name, then renamed: no partial file under the final name
-    char tmp[4200];
-    snprintf(tmp, sizeof tmp, "%s.part", path);
-    FILE *f = fopen(tmp, "wb");
-    int ok = f && fwrite(b.p, 1, b.n, f) == b.n;
-    if (f && fclose(f)) ok = 0;
+    int rc = xt_write_file_part(path, b.p, b.n, "npy"); // PATH.part, renamed when complete
     free(b.p);
-    if (!ok || rename(tmp, path)) {
-        int e = errno;
-        remove(tmp);
-        return xt_error("npy", "%s: cannot write: %s", path, strerror(e));
-    }
-    return 0;
+    return rc;
 }

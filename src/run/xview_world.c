@@ -176,7 +176,7 @@ static int mkdir_p(const char *d) {
 }
 
 static int write_rasters(const world *w, const char *dir, const char *id, const xt_world_opts *o) {
-    char sd[4200], path[2][4300], tmp[2][4310];
+    char sd[4200], path[2][4300];
     snprintf(sd, sizeof sd, "%s/%s", dir, id);
     if (mkdir_p(sd)) return -1;
     const char *nm[2] = {"VV_dB.tif", "VH_dB.tif"};
@@ -189,8 +189,7 @@ static int write_rasters(const world *w, const char *dir, const char *id, const 
     if (!buf || !idx) goto done;
     for (int b = 0; b < 2; b++) {
         snprintf(path[b], sizeof path[b], "%.4180s/%s", sd, nm[b]);
-        snprintf(tmp[b], sizeof tmp[b], "%.4290s.part", path[b]);
-        if (!(tw[b] = xt_tiff_writer_open(tmp[b], &to))) goto done;
+        if (!(tw[b] = xt_tiff_writer_open(path[b], &to))) goto done; // PATH.part until closed
     }
     for (int ty = 0; ty * T < w->H; ty++)
         for (int tx = 0; tx * T < w->W; tx++) {
@@ -201,7 +200,6 @@ static int write_rasters(const world *w, const char *dir, const char *id, const 
         int e = xt_tiff_writer_close(tw[b]);
         tw[b] = NULL;
         if (e) goto done;
-        if (rename(tmp[b], path[b])) { xt_error("make-scene", "%s: %s", path[b], strerror(errno)); goto done; }
     }
     rc = 0;
 done:
@@ -248,7 +246,7 @@ int xt_world_write(const char *dir, const xt_world_opts *o, char (*ids)[32]) {
     if (o->width < 512 || o->height < 512 || o->width > (1 << 20) || o->height > (1 << 20))
         return xt_error("make-scene", "size %dx%d: each side in [512, 1048576]", o->width, o->height);
     if (o->scenes < 1 || o->scenes > 100000) return xt_error("make-scene", "%d scenes: 1 to 100000", o->scenes);
-    char sub[4200], path[4300], tmp[4400];
+    char sub[4200], path[4300];
     if (mkdir_p(dir)) return -1;
     snprintf(sub, sizeof sub, "%s/shoreline", dir);
     if (mkdir_p(sub)) return -1;
@@ -258,9 +256,8 @@ int xt_world_write(const char *dir, const xt_world_opts *o, char (*ids)[32]) {
     xt_world_opts oo = *o;
     oo.geo = &g;
     snprintf(path, sizeof path, "%s/labels.csv", dir);
-    snprintf(tmp, sizeof tmp, "%s.part", path);
-    FILE *f = fopen(tmp, "w");
-    if (!f) { xt_georef_free(&g); return xt_error("make-scene", "%s: cannot create: %s", tmp, strerror(errno)); }
+    FILE *f = xt_part_fopen(path, "make-scene"); // PATH.part until complete
+    if (!f) { xt_georef_free(&g); return -1; }
     fprintf(f, "detect_lat,detect_lon,vessel_length_m,source,detect_scene_row,detect_scene_column,is_vessel,is_fishing,"
                "distance_from_shore_km,scene_id,confidence,top,left,bottom,right,detect_id\n");
     int rc = -1;
@@ -285,9 +282,7 @@ int xt_world_write(const char *dir, const xt_world_opts *o, char (*ids)[32]) {
     }
     rc = 0;
 done:
-    if (fclose(f) && !rc) rc = xt_error("make-scene", "%s: cannot write: %s", tmp, strerror(errno));
-    if (!rc && rename(tmp, path)) rc = xt_error("make-scene", "%s: %s", path, strerror(errno));
-    if (rc) remove(tmp);
+    if (xt_part_fclose(f, path, rc == 0, "make-scene")) rc = -1;
     xt_georef_free(&g);
     return rc;
 }
