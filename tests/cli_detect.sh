@@ -45,9 +45,9 @@ $XT info $T/out/s.png | grep -q "size: *300 x 260" || fail "quicklook: $($XT inf
 ls $T/out | grep -q part && fail "a .part file was left"
 # the dataset layout: a scene folder with VV_dB.tif and VH_dB.tif; scene_id from the folder
 cp $T/out/s.vessel.tif $T/scene1/VV_dB.tif; cp $T/out/s.center.tif $T/scene1/VH_dB.tif
-$XT detect -m $M $T/scene1 -o $T/out -q > $T/log2 2>&1 || fail "folder layout: $(cat $T/log2)"
+$XT detect -m $M $T/scene1 -o $T/out/a/b -q > $T/log2 2>&1 || fail "folder layout: $(cat $T/log2)"
 grep -q "^scene1: 300 x 260" $T/log2 || fail "scene id from the folder: $(cat $T/log2)"
-test -s $T/out/scene1.csv || fail "scene1.csv"
+test -s $T/out/a/b/scene1.csv || fail "scene1.csv (in -o's missing parents, created)"
 # --chip: one model call per tile (the regions chipped inside the model, context over all of
 # them) instead of one per region; the maps change, because the context now spans the tile
 $XT detect -m $G/xview_seg_xl.safetensors $T/s.tif -o $T/c1 --tile 128 --maps -q > $T/c1.txt || fail "detect"
@@ -68,6 +68,7 @@ check "No such file\|cannot open" -m $G/xview_seg_xl.safetensors $T/missing.tif 
 $XT make-image $T/rgb.tif --size 64x64 > /dev/null
 check "has 3 bands" -m $G/xview_seg_xl.safetensors $T/rgb.tif -o $T/o2
 check "need -m MODEL" $T/s.tif
+check "s.tif: cannot create: Not a directory" -m $M $T/s.tif -o $T/s.tif/out
 # an xView3 model without its dense heads (decoder.*_mask removed)
 python3 - $G/xview_seg_xl.safetensors $T/nohead.safetensors <<'PY'
 import json, struct, sys

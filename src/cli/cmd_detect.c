@@ -117,7 +117,7 @@ int xt_cmd_detect(int argc, char **argv) {
     if (strpbrk(id, "/\\") || !*id || strlen(id) > 200) return xt_cli_usage_error("detect", "bad --scene-id '%s'", id);
     o.out_dir = out, o.scene_id = id;
     xt_set_threads(threads);
-    if (mkdir(out, 0777) && errno != EEXIST) { xt_error("detect", "%s: cannot create: %s", out, strerror(errno)); return xt_cli_fail(); }
+    if (xt_mkdir_p(out, "detect")) return xt_cli_fail();
     xt_st *st = xt_st_open(model);
     if (!st) return xt_cli_fail();
     int rc = 1;

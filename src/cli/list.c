@@ -72,8 +72,8 @@ int xt_cli_list_run(const char *cmd, const char *list, const char *outdir, int (
         fprintf(stderr, "xt %s: %s: no paths\n", cmd, list);
         goto done;
     }
-    if (mkdir(outdir, 0777) && errno != EEXIST) {
-        fprintf(stderr, "xt %s: %s: %s\n", cmd, outdir, strerror(errno));
+    if (xt_mkdir_p(outdir, cmd)) {
+        xt_cli_fail();
         goto done;
     }
     // done here, skipped (finished by an earlier run), failed

@@ -130,6 +130,9 @@ int xt_part_commit(const char *path, const char *where);
 FILE *xt_part_fopen(const char *path, const char *where);
 int xt_part_fclose(FILE *f, const char *path, int ok, const char *where);
 int xt_write_file_part(const char *path, const void *data, size_t n, const char *where);
+// mkdir -p: DIR and any missing parents; an existing directory is fine (0), anything else is
+// "<where>: <dir>: cannot create: <errno text>" (-1). (file.c)
+int xt_mkdir_p(const char *dir, const char *where);
 
 // ---------------------------------------------------------------------------------------------
 // GEMM (gemm.c): row-major, BLAS-backed, with a naive reference for tests.

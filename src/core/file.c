@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "core/core.h"
@@ -96,4 +97,23 @@ int xt_write_file_part(const char *path, const void *data, size_t n, const char 
     FILE *f = xt_part_fopen(path, where);
     if (!f) return -1;
     return xt_part_fclose(f, path, fwrite(data, 1, n, f) == n, where);
+}
+
+int xt_mkdir_p(const char *dir, const char *where) {
+    char p[4096];
+    size_t n = strlen(dir);
+    if (!n || n >= sizeof p) return xt_error(where, "%s: cannot create: bad folder name", dir);
+    memcpy(p, dir, n + 1);
+    for (size_t i = 1; i <= n; i++) { // each prefix ending at a '/' (and the whole path) in turn
+        if (p[i] != '/' && p[i] != 0) continue;
+        char c = p[i];
+        p[i] = 0;
+        struct stat sb;
+        if (mkdir(p, 0777) && (errno != EEXIST || stat(p, &sb) || !S_ISDIR(sb.st_mode))) {
+            int e = errno == EEXIST ? ENOTDIR : errno;
+            return xt_error(where, "%s: cannot create: %s", p, strerror(e));
+        }
+        p[i] = c;
+    }
+    return 0;
 }

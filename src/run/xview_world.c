@@ -170,15 +170,10 @@ static void tile(const world *w, int x0, int y0, int tw, int th, float *vv, floa
     }
 }
 
-static int mkdir_p(const char *d) {
-    if (mkdir(d, 0777) && errno != EEXIST) return xt_error("make-scene", "%s: cannot create: %s", d, strerror(errno));
-    return 0;
-}
-
 static int write_rasters(const world *w, const char *dir, const char *id, const xt_world_opts *o) {
     char sd[4200], path[2][4300];
     snprintf(sd, sizeof sd, "%s/%s", dir, id);
-    if (mkdir_p(sd)) return -1;
+    if (xt_mkdir_p(sd, "make-scene")) return -1;
     const char *nm[2] = {"VV_dB.tif", "VH_dB.tif"};
     xt_tiff_writer *tw[2] = {0};
     const int T = 256;
@@ -247,9 +242,9 @@ int xt_world_write(const char *dir, const xt_world_opts *o, char (*ids)[32]) {
         return xt_error("make-scene", "size %dx%d: each side in [512, 1048576]", o->width, o->height);
     if (o->scenes < 1 || o->scenes > 100000) return xt_error("make-scene", "%d scenes: 1 to 100000", o->scenes);
     char sub[4200], path[4300];
-    if (mkdir_p(dir)) return -1;
+    if (xt_mkdir_p(dir, "make-scene")) return -1;
     snprintf(sub, sizeof sub, "%s/shoreline", dir);
-    if (mkdir_p(sub)) return -1;
+    if (xt_mkdir_p(sub, "make-scene")) return -1;
     xt_georef g = {0};
     if (o->geo) { if (xt_georef_copy(&g, o->geo)) return -1; }
     else if (xt_georef_simple(&g, 32633, 400000, 4700000, 10)) return -1;
