@@ -1,0 +1,60 @@
+#!/bin/sh
+# whole_scene.sh — the whole-scene figure of docs/performance.md: `xt classify` of a 2-band
+# (VV, VH) float32 Sentinel-1-like scene of xView3 size with a Swin V2-T xT model (256² regions,
+# xl head), once per context encoder and precision; prints wall time, regions/s and peak RSS.
+# Run from the repository root after `make`:
+#
+#   sh bench/whole_scene.sh                          # 29400x24400, hyper + mamba, f32 + bf16, 2 threads
+#   SIZE=4096x4096 CONTEXTS=hyper PRECISIONS=f32 sh bench/whole_scene.sh   # a quick look
+#
+# The scene (5.7 GB at full size) and the models (random weights: one `xt train` step from a fresh
+# initialisation, so the numbers exercise every layer but mean nothing) are made once under
+# $DIR and reused. Needs GNU time (/usr/bin/time, Debian package `time`). The goal (issue 11):
+# <= 8 min f32, <= 4 min bf16, peak RSS <= 2 GiB on 2 cores.
+set -eu
+SIZE=${SIZE:-29400x24400}
+THREADS=${THREADS:-2}
+CONTEXTS=${CONTEXTS:-hyper mamba}
+PRECISIONS=${PRECISIONS:-f32 bf16}
+XT=${XT:-./xt}
+DIR=${DIR:-build/bench/scene}
+mkdir -p "$DIR"
+[ -x /usr/bin/time ] || { echo "whole_scene.sh: needs /usr/bin/time (apt-get install time)" >&2; exit 1; }
+
+SCENE="$DIR/scene_$SIZE.tif"
+if [ ! -s "$SCENE" ]; then
+    echo "making $SCENE ..."
+    $XT make-image "$SCENE" --size "$SIZE" --sar > /dev/null
+fi
+# one 2-band training image, only so that `xt train` can write a fresh model of this shape
+[ -s "$DIR/one.tif" ] || $XT make-image "$DIR/one.tif" --size 256x256 --bands 2 > /dev/null
+printf "one.tif,0\n" > "$DIR/one.csv"
+
+for ctx in $CONTEXTS; do
+    M="$DIR/swint_$ctx.safetensors"
+    [ -s "$M" ] && continue
+    cat > "$DIR/swint_$ctx.json" << EOF
+{"model": {"kind": "xt", "cls_head": "xl", "crop_size": 256, "num_classes": 10, "mlp_ratio": 4,
+  "context": {"attention_method": "$ctx", "hidden_size": 256, "n_layer": 2, "in_context_patches": -1},
+  "swin": {"embed_dim": 96, "depths": [2, 2, 6, 2], "num_heads": [3, 6, 12, 24], "window_size": 16, "in_chans": 2}},
+ "train": {"img_size": 256, "batch": 1, "steps": 1, "lr": 0}}
+EOF
+    $XT train -c "$DIR/swint_$ctx.json" --data "$DIR/one.csv" -o "$DIR/ckpt_$ctx.safetensors" --export "$M" -q > /dev/null
+    rm -f "$DIR/ckpt_$ctx.safetensors"
+done
+
+W=${SIZE%x*}; H=${SIZE#*x}
+REGIONS=$(( ((W + 255) / 256) * ((H + 255) / 256) ))
+printf "%-8s %-6s %8s %10s %10s %12s\n" context prec wall_s regions/s peak_MiB "xt seconds"
+for ctx in $CONTEXTS; do
+    for p in $PRECISIONS; do
+        PFLAG=""
+        [ "$p" = f32 ] || PFLAG="--precision $p"
+        /usr/bin/time -f "%e %M" -o "$DIR/time" $XT classify -m "$DIR/swint_$ctx.safetensors" "$SCENE" \
+            -t "$THREADS" --json -q $PFLAG > "$DIR/out_${ctx}_$p.json"
+        read wall kb < "$DIR/time"
+        xs=$(tr -d '\n ' < "$DIR/out_${ctx}_$p.json" | sed -n 's/.*"seconds":\([0-9.]*\).*/\1/p')
+        printf "%-8s %-6s %8.1f %10.1f %10.0f %12s\n" "$ctx" "$p" "$wall" \
+            "$(echo "$REGIONS / $wall" | bc -l)" "$(echo "$kb / 1024" | bc -l)" "$xs"
+    done
+done
