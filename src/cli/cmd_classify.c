@@ -8,6 +8,7 @@
 
 #include "cli/cli.h"
 #include "cli/stream.h"
+#include "core/dist.h"
 #include "run/class_map.h"
 
 static void usage(FILE *f) {
@@ -27,7 +28,10 @@ static void usage(FILE *f) {
 
                "  --list FILE -o DIR  many images (one path a line): DIR/<name>.json each, written atomically,\n"
                "                      finished ones skipped on a rerun, DIR/results.jsonl merged at the end;\n"
-               "                      under mpirun the ranks share the list dynamically (docs/distributed.md)\n");
+               "                      under mpirun the ranks share the list dynamically (docs/distributed.md)\n"
+               "Under mpirun with one IMAGE the ranks share its region rows (rank r encodes rows r, r+N, ...);\n"
+               "rank 0 runs the context encoder on them in order and alone writes the results, which are\n"
+               "those of one process (docs/distributed.md).\n");
     xt_stream_help(f);
 }
 
@@ -192,8 +196,13 @@ int xt_cmd_classify(int argc, char **argv) {
     }
     if (outdir) return xt_cli_usage_error("classify", "-o OUTDIR goes with --list");
     if (!a.model || !a.image) return xt_cli_usage_error("classify", "%s", !a.model ? "no model (-m MODEL)" : "no image");
+    if ((a.split = xt_cli_split()) && xt_dist_rank() > 0) { // rank 0 prints; the others encode rows for it
+        if (xt_cli_stream_serve(&a)) xt_cli_split_abort();
+        return 0;
+    }
     xt_sbuf out = {0};
     int rc = classify_one(&a, json, topk, &mp, &out);
+    if (rc && a.split) xt_cli_split_abort();
     if (rc) xt_cli_fail();
     else fputs(out.p, stdout);
     xt_sbuf_free(&out);

@@ -10,6 +10,7 @@
 
 #include "cli/cli.h"
 #include "cli/stream.h"
+#include "core/dist.h"
 
 static void usage(FILE *f) {
     fprintf(f, "usage: xt embed -m MODEL IMAGE -o OUT.tif [options]\n\n"
@@ -18,7 +19,8 @@ static void usage(FILE *f) {
                "georeferencing (pixel size x token stride, same CRS). The grid covers the padded region\n"
                "grid (ceil(H/S) x ceil(W/S) regions); tokens covering only padding are NoData (NaN). Band\n"
                "descriptions (\"feature N\") and provenance (model, region size, stride, xt version) are in\n"
-               "the GDAL metadata. Written as OUT.tif.part, renamed when complete.\n\noptions:\n"
+               "the GDAL metadata. Written as OUT.tif.part, renamed when complete. Under mpirun the ranks\n"
+               "share the region rows; rank 0 writes the file, identical to one process's (docs/distributed.md).\n\noptions:\n"
                "  -o, --output FILE   output GeoTIFF                               [required]\n"
                "  --compress C        none, deflate, lzw, zstd                     [none]\n");
     xt_stream_help(f);
@@ -75,6 +77,10 @@ int xt_cmd_embed(int argc, char **argv) {
     }
     if (!a.model || !a.image || !out)
         return xt_cli_usage_error("embed", "%s", !a.model ? "no model (-m MODEL)" : !a.image ? "no image" : "no output (-o OUT.tif)");
+    if ((a.split = xt_cli_split()) && xt_dist_rank() > 0) { // rank 0 writes; the others encode rows for it
+        if (xt_cli_stream_serve(&a)) xt_cli_split_abort();
+        return 0;
+    }
     xt_progress pg;
     xt_progress_init(&pg, "embed", a.quiet); // the job's clock: model load to the closed file
     xt_stream s;
@@ -125,6 +131,7 @@ int xt_cmd_embed(int argc, char **argv) {
 done:
     if (rc) {
         xt_progress_abort(&pg);
+        if (a.split) xt_cli_split_abort(); // the OUT.tif.part stays; OUT.tif is only ever complete
         xt_cli_fail();
     }
     if (es.w) xt_tiff_writer_abort(es.w);

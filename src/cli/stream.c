@@ -7,6 +7,7 @@
 
 #include "cli/cli.h"
 #include "cli/stream.h"
+#include "core/dist.h"
 
 void xt_stream_help(FILE *f) {
     fprintf(f,
@@ -97,6 +98,19 @@ static void on_context(void *u, int64_t done, int64_t total) {
     xt_progress_set(pg, (long)done);
 }
 
+static void stats(const xt_stream *s, const char *sink) {
+    if (!getenv("XT_STREAM_STATS")) return;
+    long dec;
+    size_t high;
+    xt_raster_stats(s->r, &dec, &high);
+    char who[32] = "";
+    if (s->a.split && xt_dist_size() > 1) snprintf(who, sizeof who, "rank %d: ", xt_dist_rank());
+    fprintf(stderr, "xt: stream: %s%d regions, read %.2f s, encode %.2f s, %s %.2f s, %ld blocks decoded, cache high-water %.1f MiB, peak RSS %.1f MiB",
+            who, s->HP * s->WP, s->t_read, s->t_encode, sink, s->t_sink + s->t_context, dec, high / 1048576.0, xt_peak_rss() / 1048576.0);
+    if (*who && xt_dist_rank() == 0) fprintf(stderr, ", waited for other ranks' rows %.2f s", s->t_wait);
+    fprintf(stderr, "\n");
+}
+
 int xt_cli_stream_run(xt_stream *s, xt_progress *pg, int (*on_batch)(void *u, int rr, int rc0, int n, const float *feat),
                       void *u, float *logits) {
     int global = logits && !s->mi->streaming && s->mi->head == XT_HEAD_XL;
@@ -108,15 +122,24 @@ int xt_cli_stream_run(xt_stream *s, xt_progress *pg, int (*on_batch)(void *u, in
     int rc = logits ? xt_stream_classify(s, logits) : xt_stream_run(s, on_batch, u);
     s->a.progress = NULL;
     s->a.context_progress = NULL;
-    if (rc == 0 && getenv("XT_STREAM_STATS")) {
-        long dec;
-        size_t high;
-        xt_raster_stats(s->r, &dec, &high);
-        fprintf(stderr, "xt: stream: %d regions, read %.2f s, encode %.2f s, %s %.2f s, %ld blocks decoded, cache high-water %.1f MiB, peak RSS %.1f MiB\n",
-                s->HP * s->WP, s->t_read, s->t_encode, logits ? "context" : "write", s->t_sink + s->t_context, dec, high / 1048576.0,
-                xt_peak_rss() / 1048576.0);
-    }
+    if (rc == 0) stats(s, logits ? "context" : "write");
     return rc;
+}
+
+int xt_cli_split(void) { return xt_dist_size() > 1; }
+
+int xt_cli_stream_serve(const xt_stream_args *a) {
+    xt_stream s;
+    int rc = xt_stream_open(&s, a);
+    if (!rc) rc = xt_stream_run(&s, NULL, NULL);
+    if (!rc) stats(&s, "send");
+    xt_stream_close(&s);
+    return rc;
+}
+
+void xt_cli_split_abort(void) {
+    xt_cli_fail();
+    xt_dist_abort(1);
 }
 
 void xt_cli_meta_init(xt_cli_meta *m, const xt_stream *s, const char *command, int stride) {

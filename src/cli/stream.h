@@ -20,6 +20,15 @@ void xt_stream_help(FILE *f);
 int xt_cli_stream_run(xt_stream *s, xt_progress *pg, int (*on_batch)(void *u, int rr, int rc0, int n, const float *feat),
                       void *u, float *logits);
 
+// One scene across MPI ranks (`mpirun xt classify|embed IMAGE`, run/stream.h a.split): whether
+// this run splits (a command on one image under mpirun with more than one rank); what a rank
+// other than 0 does instead of the command (opens the image and model, encodes and sends its
+// region rows; no output), 0 / -1; and the end of a split run that failed on this rank: the
+// error with the rank, then the whole job ends (the other ranks would wait for this one forever).
+int xt_cli_split(void);
+int xt_cli_stream_serve(const xt_stream_args *a);
+void xt_cli_split_abort(void) __attribute__((noreturn));
+
 // Provenance written into every raster xt makes (GDAL metadata items): xt version, command,
 // model file, input, region size, stride in input pixels of one output pixel, region grid.
 typedef struct xt_cli_meta {

@@ -37,6 +37,21 @@ double xt_dist_comm_seconds(void);      // seconds spent in allreduce since init
 int xt_dist_send(const void *buf, size_t n, int dest, int tag);
 int xt_dist_recv(void *buf, size_t cap, int src, int tag, int *from, size_t *got);
 
+// Float buffers between two ranks, for streams of results (one huge scene split by region rows:
+// tag = row). A send completes only once the receiver has matched it (synchronous mode), so a
+// sender can run ahead of its receiver by the sends it has in flight and no further: nothing
+// piles up unread at the receiver. Waiting polls with short sleeps instead of spinning a core
+// that the encoders need. recv_floats wants exactly n floats and fails on another size.
+// MPI_TAG_UB is at least 32767: tags are in [0, XT_DIST_TAG_MAX].
+#define XT_DIST_TAG_MAX 32767
+typedef struct xt_dist_req {
+    _Alignas(8) unsigned char h[16]; // the MPI request (opaque here: no <mpi.h>)
+    int active;
+} xt_dist_req;
+int xt_dist_isend_floats(const float *x, size_t n, int dest, int tag, xt_dist_req *rq); // buffer untouched until waited
+int xt_dist_wait(xt_dist_req *rq);                                                    // no-op when not active
+int xt_dist_recv_floats(float *x, size_t n, int src, int tag);
+
 // Dynamic work queue over items 0..n-1 (collective: every rank calls begin, next until -1, end).
 // Rank 0 hands out indices in order, first come first served, from a helper thread, so rank 0
 // works on items too; a singleton just counts.

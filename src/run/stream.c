@@ -2,6 +2,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "core/dist.h"
 #include "run/stream.h"
 
 static const double imagenet_mean[3] = {0.485, 0.456, 0.406}, imagenet_std[3] = {0.229, 0.224, 0.225};
@@ -71,7 +72,8 @@ static int alloc_buffers(xt_stream *s) {
     if (s->B < 1) s->B = 1;
     size_t rs = (size_t)s->mi->in_chans * s->S * s->S, fs = xt_xtmodel_feat_numel(s->mi);
     s->regions = xt_malloc_checked(sizeof(float) * rs * s->B, "region batch");
-    s->feat = xt_malloc_checked(sizeof(float) * fs * s->B, "feature batch");
+    // split: rank 0 receives a batch's region flags after its features (one float each)
+    s->feat = xt_malloc_checked(sizeof(float) * (fs + (s->a.split ? 1 : 0)) * s->B, "feature batch");
     if (!s->regions || !s->feat) return -1;
     if (s->a.region_logits && !(s->valid = xt_malloc_checked((size_t)s->HP * s->WP, "region flags"))) return -1;
     return xt_arena_init(&s->ws, xt_xtmodel_encode_ws_size(s->m, s->B));
@@ -175,36 +177,82 @@ int xt_stream_open_with(xt_stream *s, const xt_xtfile *f, const xt_stream_args *
     return 0;
 }
 
+static int split_ranks(const xt_stream *s) { return s->a.split ? xt_dist_size() : 1; }
+
+// Every rank must cut the scene alike, or rank 0 would wait for rows nobody sends.
+static int split_check(xt_stream *s) {
+    int me[4] = {s->HP, s->WP, s->B, (int)xt_xtmodel_feat_numel(s->mi)}, r0[4];
+    memcpy(r0, me, sizeof me);
+    if (xt_dist_bcast(r0, sizeof r0, 0)) return -1;
+    if (memcmp(me, r0, sizeof me))
+        return xt_error("stream", "rank %d: %s is %d x %d regions, batch %d, %d floats per region here; rank 0 has %d x %d, %d, %d "
+                        "(every rank must see the same image, model and options)", xt_dist_rank(), s->a.image ? s->a.image : "the image",
+                        me[0], me[1], me[2], me[3], r0[0], r0[1], r0[2], r0[3]);
+    if (xt_dist_rank() > 0 && !s->ring) { // two rows of batches: a rank runs one row ahead of rank 0's reading
+        s->n_ring = 2 * ((s->WP + s->B - 1) / s->B);
+        size_t fs = xt_xtmodel_feat_numel(s->mi), bytes;
+        if (xt_mul_size((size_t)s->n_ring * s->B, (fs + 1) * sizeof(float), &bytes)) return xt_error_prefix("stream");
+        s->ring = xt_malloc_checked(bytes, "rows being sent");
+        s->ring_rq = xt_xcalloc((size_t)s->n_ring, sizeof *s->ring_rq);
+        if (!s->ring) return -1;
+    }
+    return 0;
+}
+
 int xt_stream_run(xt_stream *s, int (*on_batch)(void *u, int rr, int rc0, int n, const float *feat), void *u) {
-    int S = s->S, C = s->mi->in_chans;
-    size_t rs = (size_t)C * S * S;
+    int S = s->S, C = s->mi->in_chans, P = split_ranks(s), me = P > 1 ? xt_dist_rank() : 0;
+    size_t rs = (size_t)C * S * S, fs = xt_xtmodel_feat_numel(s->mi);
     int64_t done = 0, total = (int64_t)s->HP * s->WP;
     double t0 = xt_time();
+    if (P > 1 && split_check(s)) return -1;
+    int slot = 0;
     for (int rr = 0; rr < s->HP; rr++) {
-        if (s->r) xt_raster_drop_above(s->r, rr * S);
+        int owner = rr % P, tag = rr % (XT_DIST_TAG_MAX + 1);
+        if (owner != me && me != 0) continue; // another rank's row
+        if (s->r && owner == me) xt_raster_drop_above(s->r, rr * S);
         for (int rc0 = 0; rc0 < s->WP; rc0 += s->B) {
             int n = s->WP - rc0 < s->B ? s->WP - rc0 : s->B;
             double t1 = xt_time();
-            for (int k = 0; k < n; k++) {
-                int64_t nv = 1;
-                if (s->img) xt_xtmodel_crop_region(s->m, s->regions + k * rs, s->img, s->img_H, s->img_W, rr, rc0 + k);
-                else if (xt_raster_read_norm_valid(s->r, xt_rect_make((rc0 + k) * S, rr * S, S, S), s->bands, &s->norm,
-                                                   s->regions + k * rs, &nv) < 0)
-                    return -1;
-                if (s->valid) s->valid[(size_t)rr * s->WP + rc0 + k] = nv > 0;
+            if (owner != me) { // rank 0: the batch from its owner; messages of one sender arrive in order
+                if (xt_dist_recv_floats(s->feat, (fs + 1) * n, owner, tag)) return -1;
+                for (int k = 0; s->valid && k < n; k++) s->valid[(size_t)rr * s->WP + rc0 + k] = s->feat[fs * n + k] != 0;
+                double t2 = xt_time();
+                if (on_batch(u, rr, rc0, n, s->feat) < 0) return -1;
+                s->t_wait += t2 - t1;
+                s->t_sink += xt_time() - t2;
+            } else {
+                float *feat = s->feat;
+                if (me > 0) { // the ring slot, once the send that last used it has been received
+                    if (xt_dist_wait(&s->ring_rq[slot])) return -1;
+                    feat = s->ring + (size_t)slot * s->B * (fs + 1);
+                }
+                for (int k = 0; k < n; k++) {
+                    int64_t nv = 1;
+                    if (s->img) xt_xtmodel_crop_region(s->m, s->regions + k * rs, s->img, s->img_H, s->img_W, rr, rc0 + k);
+                    else if (xt_raster_read_norm_valid(s->r, xt_rect_make((rc0 + k) * S, rr * S, S, S), s->bands, &s->norm,
+                                                       s->regions + k * rs, &nv) < 0)
+                        return -1;
+                    if (s->valid) s->valid[(size_t)rr * s->WP + rc0 + k] = nv > 0;
+                    if (me > 0) feat[fs * n + k] = nv > 0;
+                }
+                double t2 = xt_time();
+                xt_arena_reset(&s->ws);
+                if (xt_xtmodel_encode_regions(s->m, s->regions, n, feat, &s->ws) < 0) return -1;
+                double t3 = xt_time();
+                if (me > 0) {
+                    if (xt_dist_isend_floats(feat, (fs + 1) * n, 0, tag, &s->ring_rq[slot])) return -1;
+                    slot = (slot + 1) % s->n_ring;
+                } else if (on_batch(u, rr, rc0, n, feat) < 0) return -1;
+                s->t_read += t2 - t1;
+                s->t_encode += t3 - t2;
+                s->t_sink += xt_time() - t3;
             }
-            double t2 = xt_time();
-            xt_arena_reset(&s->ws);
-            if (xt_xtmodel_encode_regions(s->m, s->regions, n, s->feat, &s->ws) < 0) return -1;
-            double t3 = xt_time();
-            if (on_batch(u, rr, rc0, n, s->feat) < 0) return -1;
-            s->t_read += t2 - t1;
-            s->t_encode += t3 - t2;
-            s->t_sink += xt_time() - t3;
             done += n;
-            if (s->a.progress) s->a.progress(s->a.progress_user, done, total);
+            if (s->a.progress && me == 0) s->a.progress(s->a.progress_user, done, total);
         }
     }
+    for (int i = 0; i < s->n_ring; i++) // rank 0 has taken every row when these complete
+        if (xt_dist_wait(&s->ring_rq[i])) return -1;
     s->t_total = xt_time() - t0;
     return 0;
 }
@@ -224,6 +272,7 @@ static int push_batch(void *u, int rr, int rc0, int n, const float *feat) {
 }
 
 int xt_stream_classify(xt_stream *s, float *logits) {
+    if (split_ranks(s) > 1 && xt_dist_rank() > 0) return xt_stream_run(s, NULL, NULL);
     xt_ctx *ctx = xt_ctx_begin(s->m, s->HP, s->WP);
     if (!ctx) return -1;
     int rc = -1;
@@ -251,6 +300,12 @@ done:
 }
 
 void xt_stream_close(xt_stream *s) {
+    int sending = 0;
+    for (int i = 0; i < s->n_ring; i++) sending |= s->ring_rq[i].active;
+    // after a failure a send may still be unmatched and read its buffer: left to the job's end,
+    // which the caller brings about (xt_dist_abort)
+    if (!sending) free(s->ring);
+    free(s->ring_rq);
     xt_arena_free(&s->ws);
     free(s->regions);
     free(s->feat);

@@ -41,6 +41,11 @@ typedef struct xt_stream_args {
     // no pixel that is inside the image and not NoData. NULL: none
     int (*region_logits)(void *user, int rr, const float *logits, const uint8_t *valid);
     void *region_user;
+    // One scene across the MPI ranks (docs/distributed.md): region row rr is read and encoded by
+    // rank rr % P; rank 0 receives the other rows' features batch by batch, in row-major order,
+    // and alone calls on_batch / runs the context, so its results are the single process's. The
+    // other ranks only encode and send (xt_stream_run with on_batch NULL). 0: every rank alone.
+    int split;
 } xt_stream_args;
 
 void xt_stream_args_default(xt_stream_args *a);
@@ -63,10 +68,15 @@ typedef struct xt_stream {
     float *feat;         // (B, feat_c, feat_h, feat_w)
     uint8_t *valid;      // (HP, WP) region holds valid pixels (only with a.region_logits: HP*WP bytes)
     xt_arena ws;
+    // split, ranks > 0: 2 rows of batches (B, feat + 1 flag per region) being sent, ring order
+    float *ring;
+    struct xt_dist_req *ring_rq;
+    int n_ring;
     // seconds: reading + normalising regions, the region encoder, the on_batch consumer (the
     // context push for classify, the writer for embed), the context run after the last region
     // (xt_stream_classify), and the whole xt_stream_run / xt_stream_classify call
     double t_read, t_encode, t_sink, t_context, t_total;
+    double t_wait; // split, rank 0: waiting for other ranks' rows (their reading and encoding)
 } xt_stream;
 
 // Loads the model a->model, opens a->image, checks bands and size, sizes the buffers.
@@ -76,10 +86,13 @@ int xt_stream_open_with(xt_stream *s, const xt_xtfile *f, const xt_stream_args *
 // An in-memory image (C, H, W), already normalised (borrowed); uses a->threads, a->batch, a->mem_mb.
 int xt_stream_open_array(xt_stream *s, const xt_xtfile *f, const float *img, int C, int H, int W, const xt_stream_args *a);
 // Reads and encodes every region, row-major; on_batch gets `n` consecutive regions of region row
-// rr starting at column rc0 with their features (n, feat_c, feat_h, feat_w).
+// rr starting at column rc0 with their features (n, feat_c, feat_h, feat_w). With a.split under
+// MPI, ranks > 0 encode and send their rows (on_batch unused, may be NULL) and rank 0 gets every
+// batch in the same order as alone; a rank's failure returns -1 there only (the caller ends the job).
 int xt_stream_run(xt_stream *s, int (*on_batch)(void *u, int rr, int rc0, int n, const float *feat), void *u);
 // Runs the whole stream through the context head: logits (num_classes). Global-context modes keep
-// the token sequence in memory up to a.mem_mb, the rest spills to a scratch file.
+// the token sequence in memory up to a.mem_mb, the rest spills to a scratch file. With a.split,
+// ranks > 0 only serve their rows (logits untouched).
 int xt_stream_classify(xt_stream *s, float *logits);
 void xt_stream_close(xt_stream *s);
 
