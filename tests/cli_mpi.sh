@@ -4,6 +4,9 @@
 #   (a) data-parallel training: 2 ranks x batch 2 reach the weights of 1 process x batch 4 after
 #       3 steps (within 1e-5 of the weights' scale), every rank holds the same weights (checked
 #       by xt), an uneven split (batch 3) too, and --resume works with a different rank count;
+#   (b) one image split by region rows across ranks: classify gives the single-process logits
+#       (within 1e-6; maps identical), embed an identical file (2 and 3 ranks); a rank failing
+#       mid-stream or seeing another image ends the job with its rank and the file named;
 #   (c) classify --list over 4 images with one corrupt: 3 results, the logits of the
 #       single-image run, a clear error naming the file and the rank, a non-zero exit; a rerun
 #       skips finished results; --list without mpirun does the same;
@@ -16,8 +19,9 @@ MODEL=models/synth_xl.safetensors
 CMP="perl tests/st_compare.pl"
 if $XT --version | grep -q "^MPI: built in"; then
     command -v mpirun > /dev/null || { echo "xt has MPI built in, but there is no mpirun"; exit 1; }
-    RUN="mpirun --oversubscribe -np 2"
-    [ "$(id -u)" -ne 0 ] || RUN="$RUN --allow-run-as-root"
+    MPIRUN="mpirun --oversubscribe"
+    [ "$(id -u)" -ne 0 ] || MPIRUN="$MPIRUN --allow-run-as-root"
+    RUN="$MPIRUN -np 2"
     # under make asan: Open MPI's own leaks at MPI_Finalize are suppressed (tests/lsan_mpi.supp)
     export LSAN_OPTIONS="${LSAN_OPTIONS:+$LSAN_OPTIONS:}suppressions=$(pwd)/tests/lsan_mpi.supp"
     export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}fast_unwind_on_malloc=0"
@@ -59,6 +63,38 @@ $RUN $XT classify -m $MODEL --list "$D/list.txt" -o "$D/two" -q -t 1 2> "$D/two2
 grep -q "4 items on 2 ranks: 1 done, 2 finished before, 1 failed; 3 results" "$D/two2.err"
 grep -o '"logits": \[[^]]*\]' "$D/two/img1.json" | cmp - "$D/want1"
 ls "$D/two" | grep -q tmp && { echo "temporary files left"; exit 1; }
+
+# (b) one image across ranks: rows r, r+N, ... on rank r, rank 0 runs the context and writes
+G=tests/golden
+$XT make-image "$D/s.tif" --size 1100x1100 --tile 256 --compress deflate --seed 5 > /dev/null # 5 x 5 regions of 256
+logits() { tr -d '\n' < "$1" | grep -o '"logits": \[[^]]*\]' | sed 's/.*\[//; s/\]//' | tr ',' '\n'; }
+for m in naive xl; do
+    $XT classify -m $G/xt_cls_$m.safetensors "$D/s.tif" --json -q -t 1 --map "$D/s1_$m.tif" > "$D/s1_$m.json"
+    $RUN $XT classify -m $G/xt_cls_$m.safetensors "$D/s.tif" --json -q -t 1 --map "$D/s2_$m.tif" > "$D/s2_$m.json"
+    logits "$D/s1_$m.json" > "$D/s1_$m.l"; logits "$D/s2_$m.json" > "$D/s2_$m.l"
+    [ "$(wc -l < "$D/s1_$m.l")" -ge 2 ] && [ "$(grep -c '"logits"' "$D/s2_$m.json")" -eq 1 ] # rank 0 alone prints
+    paste "$D/s1_$m.l" "$D/s2_$m.l" | awk '{ d = $1 - $2; if (d < 0) d = -d; if (d > 1e-6) { print "logit " NR ": " $1 " vs " $2; bad = 1 } }
+        END { exit bad }'
+    cmp "$D/s1_$m.tif" "$D/s2_$m.tif"
+done
+$XT embed -m $G/xt_cls_naive.safetensors "$D/s.tif" -o "$D/e1.tif" -q -t 1
+$RUN $XT embed -m $G/xt_cls_naive.safetensors "$D/s.tif" -o "$D/e2.tif" -q -t 1
+cmp "$D/e1.tif" "$D/e2.tif"
+$MPIRUN -np 3 $XT embed -m $G/xt_cls_naive.safetensors "$D/s.tif" -o "$D/e3.tif" -q -t 1 # 5 rows: 2 + 2 + 1
+cmp "$D/e1.tif" "$D/e3.tif"
+# a corrupt tile in region row 1 (rank 1's): the job ends with rank 1's error, no output file
+sz=$(wc -c < "$D/s.tif"); cp "$D/s.tif" "$D/sbad.tif"
+dd if=/dev/zero of="$D/sbad.tif" bs=1000 count=200 seek=$((sz * 3 / 10000)) conv=notrunc 2> /dev/null
+if $RUN $XT embed -m $G/xt_cls_naive.safetensors "$D/sbad.tif" -o "$D/ebad.tif" -q -t 1 2> "$D/sbad.err"; then echo "a failing rank must fail the job"; exit 1; fi
+cat "$D/sbad.err"
+grep -q "xt: rank 1: raster: .*sbad.tif: cannot decode tile" "$D/sbad.err"
+[ ! -e "$D/ebad.tif" ]
+# a rank that sees another image (a node with another file) is refused, naming both grids
+$XT make-image "$D/small.tif" --size 600x300 > /dev/null
+if $RUN sh -c 'if [ "$OMPI_COMM_WORLD_RANK" = 1 ]; then exec "$0" "$@" '"$D/small.tif"'; fi; exec "$0" "$@" "'"$D/s.tif"'"' \
+        $XT classify -m $G/xt_cls_naive.safetensors -q -t 1 2> "$D/smis.err"; then echo "a mismatch must fail the job"; exit 1; fi
+cat "$D/smis.err"
+grep -q "xt: rank 1: stream: .*small.tif is 2 x 3 regions, .*rank 0 has 5 x 5" "$D/smis.err"
 
 # (d) a rank killed (SIGKILL) once the first result exists: the job ends with mpirun's message
 # and a non-zero status, what was written is valid, a rerun finishes the rest
