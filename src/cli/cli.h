@@ -25,14 +25,14 @@ int xt_cli_parse_geo(const char *cmd, const char *s, struct xt_georef *g);
 
 // Many inputs (list.c): runs item() over the paths of a list file (one a line; blank lines and
 // #-comments skipped), shared dynamically among the MPI ranks (xt_dist_queue; alone: in order).
-// Each result is written atomically to OUTDIR/<name>.json (name: the file name without its
-// extension; the JSON on one line); a result already there is skipped, so a rerun finishes an
-// interrupted job. A failing item is reported on stderr with the rank and the path, the others
+// Each result is written atomically to OUTDIR/<name>.json (name: the file or folder name without
+// its extension, also given to item for its own files; the JSON on one line); a result already
+// there is skipped, so a rerun finishes an interrupted job. A failing item is reported on stderr with the rank and the path, the others
 // go on. At the end rank 0 writes OUTDIR/results.jsonl (every result, list order) and a summary.
 // Returns the exit status: 0, 1 when an item failed, 2 for a bad list.
 typedef struct xt_sbuf xt_sbuf;
-int xt_cli_list_run(const char *cmd, const char *list, const char *outdir, int (*item)(void *u, const char *path, xt_sbuf *json),
-                    void *u);
+int xt_cli_list_run(const char *cmd, const char *list, const char *outdir,
+                    int (*item)(void *u, const char *path, const char *name, xt_sbuf *json), void *u);
 
 // GNU option forms (args.c): argv rewritten so each command's own loop sees "--name VALUE" for
 // "--name=VALUE", "-k VALUE" for "-kVALUE" (value_opts: the space-separated options that take a

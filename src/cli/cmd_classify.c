@@ -149,7 +149,8 @@ typedef struct {
     int topk;
 } list_ctx;
 
-static int list_item(void *u, const char *path, xt_sbuf *json) {
+static int list_item(void *u, const char *path, const char *name, xt_sbuf *json) {
+    (void)name;
     list_ctx *c = u;
     xt_stream_args a = c->a;
     a.image = path;

@@ -6,6 +6,7 @@
 // (NaN); bands are described "feature N"; provenance goes into the GDAL metadata.
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli/cli.h"
@@ -22,7 +23,10 @@ static void usage(FILE *f) {
                "the GDAL metadata. Written as OUT.tif.part, renamed when complete. Under mpirun the ranks\n"
                "share the region rows; rank 0 writes the file, identical to one process's (docs/distributed.md).\n\noptions:\n"
                "  -o, --output FILE   output GeoTIFF                               [required]\n"
-               "  --compress C        none, deflate, lzw, zstd                     [none]\n");
+               "  --compress C        none, deflate, lzw, zstd                     [none]\n"
+               "  --list FILE -o DIR  many images (one path a line): DIR/<name>.tif and DIR/<name>.json (a\n"
+               "                      summary) each, finished ones skipped on a rerun, DIR/results.jsonl\n"
+               "                      merged at the end; under mpirun the ranks share the list\n");
     xt_stream_help(f);
 }
 
@@ -56,38 +60,17 @@ static int on_batch(void *u, int rr, int rc0, int n, const float *feat) {
     return xt_tiff_writer_rows(es->w, es->row, fh);
 }
 
-int xt_cmd_embed(int argc, char **argv) {
-    xt_stream_args a;
-    xt_stream_args_default(&a);
-    const char *out = NULL, *comp = "none";
-    for (int i = 1; i < argc; i++) {
-        const char *o = argv[i];
-        if (!strcmp(o, "-h") || !strcmp(o, "--help")) {
-            usage(stdout);
-            return 0;
-        }
-        int r = xt_stream_parse_opt(&a, argc, argv, &i);
-        if (r < 0) return xt_cli_usage_error("embed", "%s", xt_error_buffer());
-        if (r) continue;
-        if ((!strcmp(o, "-o") || !strcmp(o, "--output")) && i + 1 < argc) out = argv[++i];
-        else if (!strcmp(o, "--compress") && i + 1 < argc) comp = argv[++i];
-        else if (o[0] == '-' && o[1]) return xt_cli_usage_error("embed", "unknown option or missing value: %s", o);
-        else if (!a.image) a.image = o;
-        else return xt_cli_usage_error("embed", "more than one image (%s, %s)", a.image, o);
-    }
-    if (!a.model || !a.image || !out)
-        return xt_cli_usage_error("embed", "%s", !a.model ? "no model (-m MODEL)" : !a.image ? "no image" : "no output (-o OUT.tif)");
-    if ((a.split = xt_cli_split()) && xt_dist_rank() > 0) { // rank 0 writes; the others encode rows for it
-        if (xt_cli_stream_serve(&a)) xt_cli_split_abort();
-        return 0;
-    }
+// Embeds one image into out; json (NULL: a line on stderr unless quiet) gets a one-object summary
+// for --list. 0 / -1 (error buffer).
+static int embed_one(const xt_stream_args *a0, const char *out, const char *comp, xt_sbuf *json) {
+    xt_stream_args a = *a0;
     xt_progress pg;
     xt_progress_init(&pg, "embed", a.quiet); // the job's clock: model load to the closed file
     xt_stream s;
     emb_state es = {&s, NULL, NULL, 0};
     xt_georef g = {0};
     char **desc = NULL;
-    int rc = 1;
+    int rc = -1;
     if (xt_stream_open(&s, &a) < 0) goto done;
     double t_load = xt_time() - pg.t0;
     const xt_xtmodel_info *mi = s.mi;
@@ -124,16 +107,19 @@ int xt_cmd_embed(int argc, char **argv) {
     if (xt_tiff_writer_close(w) < 0) goto done;
     double t_write = s.t_sink + xt_time() - t1;
     double secs = xt_progress_end(&pg);
-    if (!a.quiet)
+    if (json) {
+        xt_sbuf_printf(json, "{\"image\": ");
+        xt_sbuf_json_str(json, a.image);
+        xt_sbuf_printf(json, ", \"output\": ");
+        xt_sbuf_json_str(json, out);
+        xt_sbuf_printf(json, ", \"width\": %d, \"height\": %d, \"bands\": %d, \"stride\": %d, \"regions\": [%d, %d], \"seconds\": %.3f}\n",
+                       to.width, to.height, to.bands, stride, s.HP, s.WP, secs);
+    } else if (!a.quiet)
         fprintf(stderr, "xt embed: %s: %d x %d tokens x %d channels (stride %d px), %d regions in %.2f s (load %.2f, read %.2f, encode %.2f, write %.2f)\n",
                 out, to.width, to.height, to.bands, stride, s.HP * s.WP, secs, t_load, s.t_read, s.t_encode, t_write);
     rc = 0;
 done:
-    if (rc) {
-        xt_progress_abort(&pg);
-        if (a.split) xt_cli_split_abort(); // the OUT.tif.part stays; OUT.tif is only ever complete
-        xt_cli_fail();
-    }
+    if (rc) xt_progress_abort(&pg);
     if (es.w) xt_tiff_writer_abort(es.w);
     free(es.row);
     for (int c = 0; desc && c < s.mi->feat_c; c++) free(desc[c]);
@@ -141,4 +127,58 @@ done:
     xt_georef_free(&g);
     xt_stream_close(&s);
     return rc;
+}
+
+typedef struct {
+    xt_stream_args a;
+    const char *dir, *comp;
+} list_ctx;
+
+static int list_item(void *u, const char *path, const char *name, xt_sbuf *json) {
+    list_ctx *c = u;
+    xt_stream_args a = c->a;
+    a.image = path;
+    size_t n = strlen(c->dir) + strlen(name) + 8;
+    char *out = xt_xmalloc(n);
+    snprintf(out, n, "%s/%s.tif", c->dir, name);
+    int rc = embed_one(&a, out, c->comp, json);
+    free(out);
+    return rc;
+}
+
+int xt_cmd_embed(int argc, char **argv) {
+    xt_stream_args a;
+    xt_stream_args_default(&a);
+    const char *out = NULL, *comp = "none", *list = NULL;
+    for (int i = 1; i < argc; i++) {
+        const char *o = argv[i];
+        if (!strcmp(o, "-h") || !strcmp(o, "--help")) {
+            usage(stdout);
+            return 0;
+        }
+        int r = xt_stream_parse_opt(&a, argc, argv, &i);
+        if (r < 0) return xt_cli_usage_error("embed", "%s", xt_error_buffer());
+        if (r) continue;
+        if ((!strcmp(o, "-o") || !strcmp(o, "--output")) && i + 1 < argc) out = argv[++i];
+        else if (!strcmp(o, "--compress") && i + 1 < argc) comp = argv[++i];
+        else if (!strcmp(o, "--list") && i + 1 < argc) list = argv[++i];
+        else if (o[0] == '-' && o[1]) return xt_cli_usage_error("embed", "unknown option or missing value: %s", o);
+        else if (!a.image) a.image = o;
+        else return xt_cli_usage_error("embed", "more than one image (%s, %s)", a.image, o);
+    }
+    if (list) {
+        if (!a.model || a.image || !out)
+            return xt_cli_usage_error("embed", "%s", !a.model ? "no model (-m MODEL)" : a.image ? "--list takes no image operand" : "--list needs -o OUTDIR");
+        list_ctx c = {a, out, comp};
+        return xt_cli_list_run("embed", list, out, list_item, &c);
+    }
+    if (!a.model || !a.image || !out)
+        return xt_cli_usage_error("embed", "%s", !a.model ? "no model (-m MODEL)" : !a.image ? "no image" : "no output (-o OUT.tif)");
+    if ((a.split = xt_cli_split()) && xt_dist_rank() > 0) { // rank 0 writes; the others encode rows for it
+        if (xt_cli_stream_serve(&a)) xt_cli_split_abort();
+        return 0;
+    }
+    if (embed_one(&a, out, comp, NULL) == 0) return 0;
+    if (a.split) xt_cli_split_abort(); // the OUT.tif.part stays; OUT.tif is only ever complete
+    return xt_cli_fail();
 }

@@ -1,4 +1,4 @@
-// list.c — `xt classify --list FILE -o DIR`: many images in one job, shared among MPI ranks.
+// list.c — `xt classify|embed|detect --list FILE -o DIR`: many inputs in one job, shared among MPI ranks.
 //
 // Work is handed out one item at a time by rank 0 (xt_dist_queue), so a slow scene does not hold
 // up a rank's whole share. Results are files, written tmp + fsync + rename, so whatever a job
@@ -15,10 +15,14 @@
 #include "core/core.h"
 #include "core/dist.h"
 
-// the result's name: file name without directory and extension
+// the result's name: file or folder name without directory and extension ("a/s1/" -> "s1")
 static void item_name(const char *path, char *name, size_t cap) {
-    const char *b = strrchr(path, '/');
-    snprintf(name, cap, "%s", b ? b + 1 : path);
+    size_t n = strlen(path);
+    while (n > 1 && path[n - 1] == '/') n--;
+    const char *b = path;
+    for (size_t k = 0; k < n; k++)
+        if (path[k] == '/') b = path + k + 1;
+    snprintf(name, cap, "%.*s", (int)(path + n - b), b);
     char *dot = strrchr(name, '.');
     if (dot && dot != name) *dot = 0;
 }
@@ -38,8 +42,8 @@ static int write_atomic(const char *path, const char *text, size_t n) {
     return 0;
 }
 
-int xt_cli_list_run(const char *cmd, const char *list, const char *outdir, int (*item)(void *u, const char *path, xt_sbuf *json),
-                    void *u) {
+int xt_cli_list_run(const char *cmd, const char *list, const char *outdir,
+                    int (*item)(void *u, const char *path, const char *name, xt_sbuf *json), void *u) {
     size_t len;
     char *text = xt_read_file(list, (size_t)1 << 30, &len, cmd);
     if (!text) return xt_cli_fail() + 1;
@@ -58,6 +62,10 @@ int xt_cli_list_run(const char *cmd, const char *list, const char *outdir, int (
         }
         char nm[1024];
         item_name(line, nm, sizeof nm);
+        if (!*nm || !strcmp(nm, ".") || !strcmp(nm, "..")) {
+            fprintf(stderr, "xt %s: %s: '%s' names no file\n", cmd, list, line);
+            goto done;
+        }
         for (int i = 0; i < n; i++)
             if (!strcmp(names[i], nm)) {
                 fprintf(stderr, "xt %s: %s: %s and %s would both write %s/%s.json\n", cmd, list, paths[i], line, outdir, nm);
@@ -87,7 +95,7 @@ int xt_cli_list_run(const char *cmd, const char *list, const char *outdir, int (
         struct stat st;
         if (!stat(out, &st) && st.st_size > 0) { count[1]++; continue; }
         xt_sbuf js = {0};
-        int e = item(u, paths[i], &js);
+        int e = item(u, paths[i], names[i], &js);
         if (!e) { // one line: the object's own line breaks are separators only (strings escape theirs)
             size_t k = 0;
             for (size_t j = 0; j < js.n; j++)

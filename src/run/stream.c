@@ -185,8 +185,8 @@ static int split_check(xt_stream *s) {
     memcpy(r0, me, sizeof me);
     if (xt_dist_bcast(r0, sizeof r0, 0)) return -1;
     if (memcmp(me, r0, sizeof me))
-        return xt_error("stream", "rank %d: %s is %d x %d regions, batch %d, %d floats per region here; rank 0 has %d x %d, %d, %d "
-                        "(every rank must see the same image, model and options)", xt_dist_rank(), s->a.image ? s->a.image : "the image",
+        return xt_error("stream", "%s is %d x %d regions, batch %d, %d floats per region here; rank 0 has %d x %d, %d, %d "
+                        "(every rank must see the same image, model and options)", s->a.image ? s->a.image : "the image",
                         me[0], me[1], me[2], me[3], r0[0], r0[1], r0[2], r0[3]);
     if (xt_dist_rank() > 0 && !s->ring) { // two rows of batches: a rank runs one row ahead of rank 0's reading
         s->n_ring = 2 * ((s->WP + s->B - 1) / s->B);
