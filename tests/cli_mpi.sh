@@ -7,6 +7,8 @@
 #   (b) one image split by region rows across ranks: classify gives the single-process logits
 #       (within 1e-6; maps identical), embed an identical file (2 and 3 ranks); a rank failing
 #       mid-stream or seeing another image ends the job with its rank and the file named;
+#   --list for embed and detect, alone and on 2 ranks: a corrupt input fails with its name, the
+#       others are done (equal to single runs), a rerun skips finished ones;
 #   (c) classify --list over 4 images with one corrupt: 3 results, the logits of the
 #       single-image run, a clear error naming the file and the rank, a non-zero exit; a rerun
 #       skips finished results; --list without mpirun does the same;
@@ -44,6 +46,44 @@ for i in 0 1 2; do
     grep -o '"logits": \[[^]]*\]' "$D/one/img$i.json" | cmp - "$D/want$i"
 done
 
+# embed --list and detect --list: the same driver (one corrupt input: a clear error, the others
+# done and equal to single runs; a rerun skips what is finished), alone and on 2 ranks
+G=tests/golden
+NM=$G/xt_cls_naive.safetensors
+for i in 0 1; do $XT make-image "$D/e$i.tif" --size 600x300 --seed $i > /dev/null; done
+printf "$D/e0.tif\n$D/bad.tif\n$D/e1.tif\n" > "$D/elist.txt"
+$XT embed -m $NM "$D/e1.tif" -o "$D/e1_one.tif" -q -t 1
+$XT make-image "$D/sar.tif" --size 300x260 --sar --geo 32633,500000,4650000,10 > /dev/null
+mkdir -p "$D/scene1" # the dataset's layout: one band per file
+$XT make-image "$D/scene1/VV_dB.tif" --size 300x260 --bands 1 --type f32 --seed 1 > /dev/null
+$XT make-image "$D/scene1/VH_dB.tif" --size 300x260 --bands 1 --type f32 --seed 2 > /dev/null
+printf "$D/sar.tif\n$D/bad.tif\n$D/scene1/\n" > "$D/dlist.txt"
+XM=$G/xview_seg_xl.safetensors
+$XT detect -m $XM "$D/sar.tif" -o "$D/d_one" -q -t 1 > /dev/null
+for r in "" "$RUN"; do
+    o="$D/el${r:+2}"; rm -rf "$o"
+    if $r $XT embed -m $NM --list "$D/elist.txt" -o "$o" -q -t 1 2> "$D/el.err"; then echo "a corrupt image must fail the job"; exit 1; fi
+    cat "$D/el.err"
+    grep -q "xt embed: \(rank [01]: \)\?.*bad.tif failed: raster: .*bad.tif: not a readable TIFF" "$D/el.err"
+    grep -q "3 items on [12] ranks\?: 2 done, 0 finished before, 1 failed; 2 results" "$D/el.err"
+    cmp "$D/e1_one.tif" "$o/e1.tif"
+    grep -q '"output": ".*e0.tif", "width": 24, "height": 16, "bands": 64' "$o/results.jsonl"
+    rm "$o/e0.json"
+    $r $XT embed -m $NM --list "$D/elist.txt" -o "$o" -q -t 1 2> "$D/el2.err" || true
+    grep -q "3 items on [12] ranks\?: 1 done, 1 finished before, 1 failed; 2 results" "$D/el2.err"
+    o="$D/dl${r:+2}"; rm -rf "$o"
+    if $r $XT detect -m $XM --list "$D/dlist.txt" -o "$o" -q -t 1 2> "$D/dl.err"; then echo "a corrupt scene must fail the job"; exit 1; fi
+    cat "$D/dl.err"
+    grep -q "xt detect: \(rank [01]: \)\?.*bad.tif failed: .*bad.tif: not a readable TIFF" "$D/dl.err"
+    grep -q "3 items on [12] ranks\?: 2 done, 0 finished before, 1 failed; 2 results" "$D/dl.err"
+    cmp "$D/d_one/sar.csv" "$o/sar.csv"
+    [ -s "$o/scene1.csv" ] && [ -s "$o/scene1.geojson" ]
+    grep -q '"scene_id": "scene1", "width": 300, "height": 260' "$o/results.jsonl"
+    $r $XT detect -m $XM --list "$D/dlist.txt" -o "$o" -q -t 1 2> "$D/dl2.err" || true
+    grep -q "3 items on [12] ranks\?: 0 done, 2 finished before, 1 failed; 2 results" "$D/dl2.err"
+    [ -n "$RUN" ] || break
+done
+
 if [ -z "$RUN" ]; then
     if OMPI_COMM_WORLD_SIZE=2 $XT classify -m $MODEL "$D/img0.tif" -q 2> "$D/stub.err"; then exit 1; fi
     grep -q "built without MPI" "$D/stub.err"
@@ -65,7 +105,6 @@ grep -o '"logits": \[[^]]*\]' "$D/two/img1.json" | cmp - "$D/want1"
 ls "$D/two" | grep -q tmp && { echo "temporary files left"; exit 1; }
 
 # (b) one image across ranks: rows r, r+N, ... on rank r, rank 0 runs the context and writes
-G=tests/golden
 $XT make-image "$D/s.tif" --size 1100x1100 --tile 256 --compress deflate --seed 5 > /dev/null # 5 x 5 regions of 256
 logits() { tr -d '\n' < "$1" | grep -o '"logits": \[[^]]*\]' | sed 's/.*\[//; s/\]//' | tr ',' '\n'; }
 for m in naive xl; do
@@ -95,6 +134,9 @@ if $RUN sh -c 'if [ "$OMPI_COMM_WORLD_RANK" = 1 ]; then exec "$0" "$@" '"$D/smal
         $XT classify -m $G/xt_cls_naive.safetensors -q -t 1 2> "$D/smis.err"; then echo "a mismatch must fail the job"; exit 1; fi
 cat "$D/smis.err"
 grep -q "xt: rank 1: stream: .*small.tif is 2 x 3 regions, .*rank 0 has 5 x 5" "$D/smis.err"
+# detect does not split one scene: refused under mpirun, with what to do instead
+if $RUN $XT detect -m $XM "$D/sar.tif" -o "$D/dx" -q 2> "$D/dx.err"; then echo "detect of one scene under mpirun must be refused"; exit 1; fi
+grep -q "xt detect: one scene is not split across MPI ranks (2 here)" "$D/dx.err"
 
 # (d) a rank killed (SIGKILL) once the first result exists: the job ends with mpirun's message
 # and a non-zero status, what was written is valid, a rerun finishes the rest

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "core/dist.h"
 #include "run/xview_detect.h"
 
 static void help(void) {
@@ -40,6 +41,10 @@ static void help(void) {
            "                      computed 255 is written 254; NaN in length): the files only, detections\n"
            "                      use the official maps; and OUT/<scene>.png, a quicklook (<= 1024 px)\n"
            "                      with the detections drawn\n"
+           "  --list FILE         many scenes (a folder or a 2-band file per line): OUT/<scene>.* each and\n"
+           "                      OUT/<name>.json (a summary), finished ones skipped on a rerun,\n"
+           "                      OUT/results.jsonl merged at the end; under mpirun the ranks share the\n"
+           "                      list (one scene is not split across ranks: docs/distributed.md)\n"
            "  -t N                threads                                       [all cores]\n"
            "  -q                  no progress\n");
 }
@@ -55,8 +60,86 @@ static void on_progress(void *u, long done, long total) {
     xt_progress_set(p, done);
 }
 
+// One scene: ops[0..nops) as on the command line (a folder, a 2-band file, or VV and VH files);
+// id NULL: from the folder or file name. json NULL: the summary line on stdout; else one object
+// for --list. 0 / -1 (error buffer).
+static int detect_one(const xt_xview *m, const char *const *ops, int nops, const char *id, xt_detect_opts o, int quiet, xt_sbuf *json) {
+    // the dataset layout: a folder with VV_dB.tif and VH_dB.tif
+    char vv[4096], vh[4096], sid[256];
+    const char *vvp = ops[0], *vhp = nops > 1 ? ops[1] : NULL;
+    if (nops == 1 && is_dir(ops[0])) {
+        int n = (int)strlen(ops[0]);
+        while (n > 1 && ops[0][n - 1] == '/') n--;
+        snprintf(vv, sizeof vv, "%.*s/VV_dB.tif", n, ops[0]);
+        snprintf(vh, sizeof vh, "%.*s/VH_dB.tif", n, ops[0]);
+        vvp = vv, vhp = vh;
+    }
+    if (!id) { // the scene folder's name, else the file name without extension and _VV_dB / .tif
+        const char *src = ops[0];
+        size_t n = strlen(src);
+        while (n > 1 && src[n - 1] == '/') n--;
+        const char *b = src;
+        for (size_t k = 0; k < n; k++) if (src[k] == '/') b = src + k + 1;
+        snprintf(sid, sizeof sid, "%.*s", (int)(src + n - b), b);
+        char *dot = strrchr(sid, '.');
+        if (dot && vvp != vv) *dot = 0;
+        id = sid;
+        if (strpbrk(id, "/\\") || !*id || strlen(id) > 200) return xt_error("detect", "%s: no usable scene id (--scene-id)", ops[0]);
+    }
+    o.scene_id = id;
+    xt_detect_result res = {0};
+    xt_detect_scene *sc = xt_detect_scene_open(vvp, vhp);
+    if (!sc) return -1;
+    xt_progress pg;
+    xt_progress_init(&pg, "detect", quiet);
+    o.progress = on_progress, o.progress_u = &pg;
+    if (xt_detect_run(m, sc, &o, &res)) {
+        xt_progress_abort(&pg);
+        xt_detect_scene_close(sc);
+        free(res.dets);
+        return -1;
+    }
+    xt_progress_end(&pg);
+    int H, W;
+    xt_detect_scene_size(sc, &H, &W);
+    int64_t nv = 0, nf = 0;
+    for (int64_t i = 0; i < res.n; i++) nv += res.dets[i].is_vessel, nf += res.dets[i].is_fishing;
+    if (json) {
+        xt_sbuf_printf(json, "{\"scene\": ");
+        xt_sbuf_json_str(json, ops[0]);
+        xt_sbuf_printf(json, ", \"scene_id\": ");
+        xt_sbuf_json_str(json, id);
+        xt_sbuf_printf(json, ", \"width\": %d, \"height\": %d, \"tiles\": %d, \"tile\": %d, \"overlap\": %d, \"calls\": %ld, "
+                       "\"detections\": %lld, \"vessels\": %lld, \"fishing\": %lld, \"csv\": ", W, H, res.tiles, res.T,
+                       res.overlap, res.calls, (long long)res.n, (long long)nv, (long long)nf);
+        char csv[4400];
+        snprintf(csv, sizeof csv, "%s/%s.csv", o.out_dir, id);
+        xt_sbuf_json_str(json, csv);
+        xt_sbuf_printf(json, ", \"seconds\": %.3f}\n", res.seconds);
+    } else
+        printf("%s: %d x %d, %d tiles of %d (overlap %d), %ld model calls: %lld detections (%lld vessels, %lld fishing) "
+               "-> %s/%s.csv, .geojson%s; %.1f s\n", id, W, H, res.tiles, res.T, res.overlap, res.calls, (long long)res.n,
+               (long long)nv, (long long)nf, o.out_dir, id, o.maps ? ", maps" : "", res.seconds);
+    free(res.dets);
+    xt_detect_scene_close(sc);
+    return 0;
+}
+
+typedef struct {
+    const xt_xview *m;
+    xt_detect_opts o;
+    int quiet;
+} list_ctx;
+
+static int list_item(void *u, const char *path, const char *name, xt_sbuf *json) {
+    (void)name; // the scene id comes from the path as for one scene (a folder keeps its dots)
+    list_ctx *c = u;
+    const char *ops[1] = {path};
+    return detect_one(c->m, ops, 1, NULL, c->o, c->quiet, json);
+}
+
 int xt_cmd_detect(int argc, char **argv) {
-    const char *model = NULL, *out = NULL, *id = NULL, *ops[2] = {NULL, NULL};
+    const char *model = NULL, *out = NULL, *id = NULL, *ops[2] = {NULL, NULL}, *list = NULL;
     int nops = 0, threads = 0, quiet = 0;
     xt_detect_opts o = xt_detect_default_opts();
     for (int i = 1; i < argc; i++) {
@@ -65,6 +148,7 @@ int xt_cmd_detect(int argc, char **argv) {
         else if (!strcmp(a, "-m") && v) model = argv[++i];
         else if (!strcmp(a, "-o") && v) out = argv[++i];
         else if (!strcmp(a, "--scene-id") && v) id = argv[++i];
+        else if (!strcmp(a, "--list") && v) list = argv[++i];
         else if (!strcmp(a, "--tile") && v) { if (xt_cli_parse_int(argv[++i], "--tile", 32, 65536, &o.tile)) return xt_cli_fail(); }
         else if (!strcmp(a, "--overlap") && v) { if (xt_cli_parse_int(argv[++i], "--overlap", 0, 65535, &o.overlap)) return xt_cli_fail(); }
         else if (!strcmp(a, "--order") && v) {
@@ -93,29 +177,14 @@ int xt_cmd_detect(int argc, char **argv) {
         else if (nops < 2) ops[nops++] = a;
         else return xt_cli_usage_error("detect", "more than two scene files");
     }
-    if (!model || !out || !nops) return xt_cli_usage_error("detect", "need -m MODEL, a SCENE and -o OUT");
+    if (!model || !out || (!nops && !list)) return xt_cli_usage_error("detect", "need -m MODEL, a SCENE (or --list FILE) and -o OUT");
+    if (list && (nops || id)) return xt_cli_usage_error("detect", "--list takes no SCENE operand and no --scene-id (the ids come from the list)");
+    if (!list && xt_dist_size() > 1) // each rank would write the same files: say what works instead
+        return xt_cli_usage_error("detect", "one scene is not split across MPI ranks (%d here): run it without mpirun, or give many "
+                                  "scenes with --list (docs/distributed.md)", xt_dist_size());
     if (strlen(out) > 3000) return xt_cli_usage_error("detect", "-o path too long");
-    // the dataset layout: a folder with VV_dB.tif and VH_dB.tif
-    char vv[4096], vh[4096], sid[256];
-    const char *vvp = ops[0], *vhp = ops[1];
-    if (nops == 1 && is_dir(ops[0])) {
-        snprintf(vv, sizeof vv, "%s/VV_dB.tif", ops[0]);
-        snprintf(vh, sizeof vh, "%s/VH_dB.tif", ops[0]);
-        vvp = vv, vhp = vh;
-    }
-    if (!id) { // the scene folder's name, else the file name without extension and _VV_dB / .tif
-        const char *src = ops[0];
-        size_t n = strlen(src);
-        while (n > 1 && src[n - 1] == '/') n--;
-        const char *b = src;
-        for (size_t k = 0; k < n; k++) if (src[k] == '/') b = src + k + 1;
-        snprintf(sid, sizeof sid, "%.*s", (int)(src + n - b), b);
-        char *dot = strrchr(sid, '.');
-        if (dot && vvp != vv) *dot = 0;
-        id = sid;
-    }
-    if (strpbrk(id, "/\\") || !*id || strlen(id) > 200) return xt_cli_usage_error("detect", "bad --scene-id '%s'", id);
-    o.out_dir = out, o.scene_id = id;
+    if (id && (strpbrk(id, "/\\") || !*id || strlen(id) > 200)) return xt_cli_usage_error("detect", "bad --scene-id '%s'", id);
+    o.out_dir = out;
     xt_set_threads(threads);
     if (xt_mkdir_p(out, "detect")) return xt_cli_fail();
     xt_st *st = xt_st_open(model);
@@ -123,8 +192,6 @@ int xt_cmd_detect(int argc, char **argv) {
     int rc = 1;
     xt_json *cfg = NULL;
     xt_xview *m = NULL;
-    xt_detect_scene *sc = NULL;
-    xt_detect_result res = {0};
     const char *cs = xt_st_meta(st, "config");
     if (!cs) { xt_error("detect", "%s: no config in __metadata__: not a model file", model); goto fail; }
     if (!(cfg = xt_json_parse(cs, strlen(cs), "config"))) goto fail;
@@ -134,26 +201,17 @@ int xt_cmd_detect(int argc, char **argv) {
         goto fail;
     }
     if (!(m = xt_xview_new(st, cfg))) { xt_error_in_file(model); goto fail; }
-    if (!(sc = xt_detect_scene_open(vvp, vhp))) goto fail;
-    xt_progress pg;
-    xt_progress_init(&pg, "detect", quiet);
-    o.progress = on_progress, o.progress_u = &pg;
-    if (xt_detect_run(m, sc, &o, &res)) { xt_progress_abort(&pg); goto fail; }
-    xt_progress_end(&pg);
-    int H, W;
-    xt_detect_scene_size(sc, &H, &W);
-    int64_t nv = 0, nf = 0;
-    for (int64_t i = 0; i < res.n; i++) nv += res.dets[i].is_vessel, nf += res.dets[i].is_fishing;
-    printf("%s: %d x %d, %d tiles of %d (overlap %d), %ld model calls: %lld detections (%lld vessels, %lld fishing) "
-           "-> %s/%s.csv, .geojson%s; %.1f s\n", id, W, H, res.tiles, res.T, res.overlap, res.calls, (long long)res.n,
-           (long long)nv, (long long)nf, out, id, o.maps ? ", maps" : "", res.seconds);
+    if (list) { // the model is loaded once for every scene
+        list_ctx c = {m, o, quiet};
+        rc = xt_cli_list_run("detect", list, out, list_item, &c);
+        goto done;
+    }
+    if (detect_one(m, ops, nops, id, o, quiet, NULL)) goto fail;
     rc = 0;
     goto done;
 fail:
     rc = xt_cli_fail();
 done:
-    free(res.dets);
-    xt_detect_scene_close(sc);
     xt_xview_free(m);
     xt_json_free(cfg);
     xt_st_close(st);

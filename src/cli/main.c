@@ -28,7 +28,7 @@ static const struct {
      "--size --scenes --seed --density --geo --compress", "--help"},
     {"classify", xt_cmd_classify, "classify an image of any size with an xT model (streaming)", STREAM_VALUES " -k --top --list -o --output",
      "-q --quiet --json --help"},
-    {"embed", xt_cmd_embed, "write the stitched region features of an image as a float GeoTIFF", STREAM_VALUES " -o --output --compress",
+    {"embed", xt_cmd_embed, "write the stitched region features of an image as a float GeoTIFF", STREAM_VALUES " -o --output --compress --list",
      "-q --quiet --help"},
     {"train", xt_cmd_train, "train an xT classifier (CPU; checkpoints, --resume)",
      "-c --init --resume -o --export --data --val --root --img-size --batch --steps --epochs --lr --min-lr-ratio --warmup --wd "
@@ -124,7 +124,7 @@ static int run(int argc, char **argv) {
     if (!strcmp(argv[1], "--version")) {
         const char *w = getenv("OMP_WAIT_POLICY"), *sc = getenv("GOMP_SPINCOUNT");
         printf("xt %s\nOpenMP waiting: OMP_WAIT_POLICY=%s GOMP_SPINCOUNT=%s\n", XT_VERSION, w ? w : "(unset)", sc ? sc : "(unset)");
-        printf("MPI: %s\n", xt_dist_have_mpi() ? "built in (mpirun / srun run data-parallel training and --list jobs)" : "not built in");
+        printf("MPI: %s\n", xt_dist_have_mpi() ? "built in (mpirun / srun run data-parallel training, --list jobs and one image split by region rows)" : "not built in");
         return 0;
     }
     for (size_t i = 0; i < sizeof commands / sizeof *commands; i++) {
