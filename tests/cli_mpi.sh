@@ -121,6 +121,17 @@ $RUN $XT embed -m $G/xt_cls_naive.safetensors "$D/s.tif" -o "$D/e2.tif" -q -t 1
 cmp "$D/e1.tif" "$D/e2.tif"
 $MPIRUN -np 3 $XT embed -m $G/xt_cls_naive.safetensors "$D/s.tif" -o "$D/e3.tif" -q -t 1 # 5 rows: 2 + 2 + 1
 cmp "$D/e1.tif" "$D/e3.tif"
+# tiles of 512 hold 2 region rows: rows go out in pairs (0-1, 2-3 and 4 on ranks 0, 1, 2), so
+# together the ranks decode each tile once, as one process does
+$XT make-image "$D/s512.tif" --size 1100x1100 --tile 512 --seed 6 > /dev/null
+XT_STREAM_STATS=1 $XT embed -m $G/xt_cls_naive.safetensors "$D/s512.tif" -o "$D/f1.tif" -q -t 1 2> "$D/f1.err"
+XT_STREAM_STATS=1 $MPIRUN -np 3 $XT embed -m $G/xt_cls_naive.safetensors "$D/s512.tif" -o "$D/f3.tif" -q -t 1 2> "$D/f3.err"
+cmp "$D/f1.tif" "$D/f3.tif"
+cat "$D/f1.err" "$D/f3.err"
+[ "$(grep -c "^xt: stream: rank [012]: 25 regions" "$D/f3.err")" -eq 3 ]
+grep -q "rank 0: 25 regions (10 encoded here)" "$D/f3.err" && grep -q "rank 2: 25 regions (5 encoded here)" "$D/f3.err"
+[ "$(sed -n 's/.* \([0-9]*\) blocks decoded.*/\1/p' "$D/f3.err" | awk '{ s += $1 } END { print s }')" -eq \
+  "$(sed -n 's/.* \([0-9]*\) blocks decoded.*/\1/p' "$D/f1.err")" ]
 # a corrupt tile in region row 1 (rank 1's): the job ends with rank 1's error, no output file
 sz=$(wc -c < "$D/s.tif"); cp "$D/s.tif" "$D/sbad.tif"
 dd if=/dev/zero of="$D/sbad.tif" bs=1000 count=200 seek=$((sz * 3 / 10000)) conv=notrunc 2> /dev/null

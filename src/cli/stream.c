@@ -103,12 +103,17 @@ static void stats(const xt_stream *s, const char *sink) {
     long dec;
     size_t high;
     xt_raster_stats(s->r, &dec, &high);
-    char who[32] = "";
-    if (s->a.split && xt_dist_size() > 1) snprintf(who, sizeof who, "rank %d: ", xt_dist_rank());
-    fprintf(stderr, "xt: stream: %s%d regions, read %.2f s, encode %.2f s, %s %.2f s, %ld blocks decoded, cache high-water %.1f MiB, peak RSS %.1f MiB",
-            who, s->HP * s->WP, s->t_read, s->t_encode, sink, s->t_sink + s->t_context, dec, high / 1048576.0, xt_peak_rss() / 1048576.0);
-    if (*who && xt_dist_rank() == 0) fprintf(stderr, ", waited for other ranks' rows %.2f s", s->t_wait);
-    fprintf(stderr, "\n");
+    int split = s->a.split && xt_dist_size() > 1;
+    char line[512], who[32] = "", here[48] = "", wait[64] = "";
+    if (split) { // the line as one write: ranks' lines then arrive whole through mpirun
+        snprintf(who, sizeof who, "rank %d: ", xt_dist_rank());
+        snprintf(here, sizeof here, " (%lld encoded here)", (long long)s->n_here);
+        if (xt_dist_rank() == 0) snprintf(wait, sizeof wait, ", waited for other ranks' rows %.2f s", s->t_wait);
+    }
+    snprintf(line, sizeof line, "xt: stream: %s%d regions%s, read %.2f s, encode %.2f s, %s %.2f s, %ld blocks decoded, cache high-water %.1f MiB, peak RSS %.1f MiB%s\n",
+             who, s->HP * s->WP, here, s->t_read, s->t_encode, sink, s->t_sink + s->t_context, dec, high / 1048576.0,
+             xt_peak_rss() / 1048576.0, wait);
+    fputs(line, stderr);
 }
 
 int xt_cli_stream_run(xt_stream *s, xt_progress *pg, int (*on_batch)(void *u, int rr, int rc0, int n, const float *feat),

@@ -188,8 +188,14 @@ static int split_check(xt_stream *s) {
         return xt_error("stream", "%s is %d x %d regions, batch %d, %d floats per region here; rank 0 has %d x %d, %d, %d "
                         "(every rank must see the same image, model and options)", s->a.image ? s->a.image : "the image",
                         me[0], me[1], me[2], me[3], r0[0], r0[1], r0[2], r0[3]);
-    if (xt_dist_rank() > 0 && !s->ring) { // two rows of batches: a rank runs one row ahead of rank 0's reading
-        s->n_ring = 2 * ((s->WP + s->B - 1) / s->B);
+    // Rows go out in groups of those that share a row of the file's tiles or strips, so each tile
+    // is decoded by one rank, not by all (capped: a rank buffers up to two groups; a sequential
+    // PNG / JPEG is decoded from its top by every rank anyway).
+    int g = 1;
+    if (s->ri && !s->ri->sequential) g = (s->ri->block_h + s->S - 1) / s->S;
+    s->group = g < 1 ? 1 : g > XT_STREAM_GROUP_MAX ? XT_STREAM_GROUP_MAX : g;
+    if (xt_dist_rank() > 0 && !s->ring) { // two groups of rows: a rank runs one group ahead of rank 0's reading
+        s->n_ring = 2 * s->group * ((s->WP + s->B - 1) / s->B);
         size_t fs = xt_xtmodel_feat_numel(s->mi), bytes;
         if (xt_mul_size((size_t)s->n_ring * s->B, (fs + 1) * sizeof(float), &bytes)) return xt_error_prefix("stream");
         s->ring = xt_malloc_checked(bytes, "rows being sent");
@@ -207,7 +213,7 @@ int xt_stream_run(xt_stream *s, int (*on_batch)(void *u, int rr, int rc0, int n,
     if (P > 1 && split_check(s)) return -1;
     int slot = 0;
     for (int rr = 0; rr < s->HP; rr++) {
-        int owner = rr % P, tag = rr % (XT_DIST_TAG_MAX + 1);
+        int owner = P > 1 ? rr / s->group % P : 0, tag = rr % (XT_DIST_TAG_MAX + 1);
         if (owner != me && me != 0) continue; // another rank's row
         if (s->r && owner == me) xt_raster_drop_above(s->r, rr * S);
         for (int rc0 = 0; rc0 < s->WP; rc0 += s->B) {
@@ -245,6 +251,7 @@ int xt_stream_run(xt_stream *s, int (*on_batch)(void *u, int rr, int rc0, int n,
                 } else if (on_batch(u, rr, rc0, n, feat) < 0) return -1;
                 s->t_read += t2 - t1;
                 s->t_encode += t3 - t2;
+                s->n_here += n;
                 s->t_sink += xt_time() - t3;
             }
             done += n;

@@ -21,6 +21,8 @@ typedef struct xt_xtfile {
 int xt_xtfile_load(xt_xtfile *f, const char *path); // kind "xt" only; -1 + error
 void xt_xtfile_free(xt_xtfile *f);
 
+#define XT_STREAM_GROUP_MAX 4
+
 typedef struct xt_stream_args {
     const char *model, *image;
     int threads, quiet, batch;                // quiet: read by the CLI's progress line only
@@ -42,7 +44,8 @@ typedef struct xt_stream_args {
     int (*region_logits)(void *user, int rr, const float *logits, const uint8_t *valid);
     void *region_user;
     // One scene across the MPI ranks (docs/distributed.md): region row rr is read and encoded by
-    // rank rr % P; rank 0 receives the other rows' features batch by batch, in row-major order,
+    // rank (rr / group) % P (group: the region rows under one row of the file's tiles, 1 to
+    // XT_STREAM_GROUP_MAX); rank 0 receives the other rows' features batch by batch, in row-major order,
     // and alone calls on_batch / runs the context, so its results are the single process's. The
     // other ranks only encode and send (xt_stream_run with on_batch NULL). 0: every rank alone.
     int split;
@@ -68,7 +71,9 @@ typedef struct xt_stream {
     float *feat;         // (B, feat_c, feat_h, feat_w)
     uint8_t *valid;      // (HP, WP) region holds valid pixels (only with a.region_logits: HP*WP bytes)
     xt_arena ws;
-    // split, ranks > 0: 2 rows of batches (B, feat + 1 flag per region) being sent, ring order
+    // split: region rows per hand-out; ranks > 0: 2 groups of rows of batches (B, feat + 1 flag
+    // per region) being sent, in ring order
+    int group;
     float *ring;
     struct xt_dist_req *ring_rq;
     int n_ring;
@@ -77,6 +82,7 @@ typedef struct xt_stream {
     // (xt_stream_classify), and the whole xt_stream_run / xt_stream_classify call
     double t_read, t_encode, t_sink, t_context, t_total;
     double t_wait; // split, rank 0: waiting for other ranks' rows (their reading and encoding)
+    int64_t n_here; // regions read and encoded by this process
 } xt_stream;
 
 // Loads the model a->model, opens a->image, checks bands and size, sizes the buffers.
