@@ -7,6 +7,7 @@
 #   (b) one image split by region rows across ranks: classify gives the single-process logits
 #       (within 1e-6; maps identical), embed an identical file (2 and 3 ranks); a rank failing
 #       mid-stream or seeing another image ends the job with its rank and the file named;
+#       detect of one scene across 2 and 3 ranks (tiles shared) writes the single run's files;
 #   --list for embed and detect, alone and on 2 ranks: a corrupt input fails with its name, the
 #       others are done (equal to single runs), a rerun skips finished ones;
 #   (c) classify --list over 4 images with one corrupt: 3 results, the logits of the
@@ -145,9 +146,36 @@ if $RUN sh -c 'if [ "$OMPI_COMM_WORLD_RANK" = 1 ]; then exec "$0" "$@" '"$D/smal
         $XT classify -m $G/xt_cls_naive.safetensors -q -t 1 2> "$D/smis.err"; then echo "a mismatch must fail the job"; exit 1; fi
 cat "$D/smis.err"
 grep -q "xt: rank 1: stream: .*small.tif is 2 x 3 regions, .*rank 0 has 5 x 5" "$D/smis.err"
-# detect does not split one scene: refused under mpirun, with what to do instead
-if $RUN $XT detect -m $XM "$D/sar.tif" -o "$D/dx" -q 2> "$D/dx.err"; then echo "detect of one scene under mpirun must be refused"; exit 1; fi
-grep -q "xt detect: one scene is not split across MPI ranks (2 here)" "$D/dx.err"
+# detect: tiles i on rank i % N, rank 0 stitches and writes: every file identical to one
+# process's (the golden model with its centre bias raised, as in cli_detect.sh, so that
+# detections exist); 30 tiles of 128 on 3 ranks, --maps, and the chipped mode on 2
+python3 - $XM "$D/xm.safetensors" <<'PY'
+import json, struct, sys
+b = bytearray(open(sys.argv[1], "rb").read())
+n = struct.unpack("<Q", b[:8])[0]
+t = json.loads(b[8:8 + n])["decoder.center_mask.layer.3.bias"]
+o = 8 + n + t["data_offsets"][0]
+b[o:o + 4] = struct.pack("<f", struct.unpack("<f", b[o:o + 4])[0] + 99.6)
+open(sys.argv[2], "wb").write(b)
+PY
+$XT make-image "$D/sar2.tif" --size 700x520 --sar --compress deflate --geo 32633,500000,4650000,10 > /dev/null
+$XT detect -m "$D/xm.safetensors" "$D/sar2.tif" -o "$D/dt1" --maps -q -t 1 > "$D/dt1.log"
+$MPIRUN -np 3 $XT detect -m "$D/xm.safetensors" "$D/sar2.tif" -o "$D/dt3" --maps -q -t 1 > "$D/dt3.log"
+cat "$D/dt3.log"
+[ "$(wc -l < "$D/dt1/sar2.csv")" -gt 100 ]
+for f in csv geojson vessel.tif fishing.tif center.tif length.tif png; do cmp "$D/dt1/sar2.$f" "$D/dt3/sar2.$f"; done
+[ "$(grep -c "detections" "$D/dt3.log")" -eq 1 ] # rank 0 alone reports, every rank's calls counted:
+sed 's/ -> .*//' "$D/dt1.log" > "$D/dt1.sum"; sed 's/ -> .*//' "$D/dt3.log" > "$D/dt3.sum"; cmp "$D/dt1.sum" "$D/dt3.sum"
+$XT detect -m "$D/xm.safetensors" "$D/sar2.tif" -o "$D/dc1" --chip -q -t 1 > /dev/null
+$RUN $XT detect -m "$D/xm.safetensors" "$D/sar2.tif" -o "$D/dc2" --chip -q -t 1 > /dev/null
+cmp "$D/dc1/sar2.csv" "$D/dc2/sar2.csv"
+# a corrupt block of the scene: the job ends with the error of the rank that read it, no CSV
+sz=$(wc -c < "$D/sar2.tif"); cp "$D/sar2.tif" "$D/sarbad.tif"
+dd if=/dev/zero of="$D/sarbad.tif" bs=1000 count=100 seek=$((sz * 5 / 10000)) conv=notrunc 2> /dev/null
+if $RUN $XT detect -m "$D/xm.safetensors" "$D/sarbad.tif" -o "$D/dbad" -q -t 1 2> "$D/dbad.err"; then echo "a failing rank must fail the job"; exit 1; fi
+cat "$D/dbad.err"
+grep -q "xt: rank [01]: raster: .*sarbad.tif: cannot decode" "$D/dbad.err"
+[ ! -e "$D/dbad/sarbad.csv" ]
 
 # (d) a rank killed (SIGKILL) once the first result exists: the job ends with mpirun's message
 # and a non-zero status, what was written is valid, a rerun finishes the rest

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "cli/stream.h"
 #include "core/dist.h"
 #include "run/xview_detect.h"
 
@@ -44,8 +45,10 @@ static void help(void) {
            "  --list FILE         many scenes (a folder or a 2-band file per line): OUT/<scene>.* each and\n"
            "                      OUT/<name>.json (a summary), finished ones skipped on a rerun,\n"
            "                      OUT/results.jsonl merged at the end; under mpirun the ranks share the\n"
-           "                      list (one scene is not split across ranks: docs/distributed.md)\n"
+           "                      list\n"
            "  -t N                threads                                       [all cores]\n"
+           "Under mpirun with one SCENE the ranks share its tiles (tile i on rank i mod N); rank 0 stitches\n"
+           "them in order, post-processes and writes: the files of one process (docs/distributed.md).\n"
            "  -q                  no progress\n");
 }
 
@@ -116,7 +119,7 @@ static int detect_one(const xt_xview *m, const char *const *ops, int nops, const
         snprintf(csv, sizeof csv, "%s/%s.csv", o.out_dir, id);
         xt_sbuf_json_str(json, csv);
         xt_sbuf_printf(json, ", \"seconds\": %.3f}\n", res.seconds);
-    } else
+    } else if (!o.split || xt_dist_rank() == 0)
         printf("%s: %d x %d, %d tiles of %d (overlap %d), %ld model calls: %lld detections (%lld vessels, %lld fishing) "
                "-> %s/%s.csv, .geojson%s; %.1f s\n", id, W, H, res.tiles, res.T, res.overlap, res.calls, (long long)res.n,
                (long long)nv, (long long)nf, o.out_dir, id, o.maps ? ", maps" : "", res.seconds);
@@ -179,9 +182,8 @@ int xt_cmd_detect(int argc, char **argv) {
     }
     if (!model || !out || (!nops && !list)) return xt_cli_usage_error("detect", "need -m MODEL, a SCENE (or --list FILE) and -o OUT");
     if (list && (nops || id)) return xt_cli_usage_error("detect", "--list takes no SCENE operand and no --scene-id (the ids come from the list)");
-    if (!list && xt_dist_size() > 1) // each rank would write the same files: say what works instead
-        return xt_cli_usage_error("detect", "one scene is not split across MPI ranks (%d here): run it without mpirun, or give many "
-                                  "scenes with --list (docs/distributed.md)", xt_dist_size());
+    o.split = !list && xt_dist_size() > 1; // one scene under mpirun: tiles shared, rank 0 writes
+    if (o.split && xt_dist_rank() > 0) quiet = 1;
     if (strlen(out) > 3000) return xt_cli_usage_error("detect", "-o path too long");
     if (id && (strpbrk(id, "/\\") || !*id || strlen(id) > 200)) return xt_cli_usage_error("detect", "bad --scene-id '%s'", id);
     o.out_dir = out;
@@ -210,6 +212,7 @@ int xt_cmd_detect(int argc, char **argv) {
     rc = 0;
     goto done;
 fail:
+    if (o.split) xt_cli_split_abort(); // the other ranks would wait for this one's tiles
     rc = xt_cli_fail();
 done:
     xt_xview_free(m);

@@ -131,32 +131,38 @@ static int poll_wait(MPI_Request *r, MPI_Status *st) {
     }
 }
 
-int xt_dist_isend_floats(const float *x, size_t n, int dest, int tag, xt_dist_req *rq) {
+static int isend(const void *x, size_t n, MPI_Datatype type, int dest, int tag, xt_dist_req *rq) {
     XT_ASSERT(g_on && n <= INT32_MAX && tag >= 0 && tag <= XT_DIST_TAG_MAX && !rq->active);
-    MPI_Request *r = (MPI_Request *)rq->h;
-    if (MPI_Issend(x, (int)n, MPI_FLOAT, dest, tag, MPI_COMM_WORLD, r) != MPI_SUCCESS)
-        return xt_error("dist", "rank %d: sending %zu floats (tag %d) to rank %d failed", g_rank, n, tag, dest);
+    if (MPI_Issend(x, (int)n, type, dest, tag, MPI_COMM_WORLD, (MPI_Request *)rq->h) != MPI_SUCCESS)
+        return xt_error("dist", "rank %d: sending %zu %s (tag %d) to rank %d failed", g_rank, n, type == MPI_FLOAT ? "floats" : "bytes",
+                        tag, dest);
     rq->active = 1;
     return 0;
 }
+
+static int recv_exact(void *x, size_t n, MPI_Datatype type, int src, int tag) {
+    XT_ASSERT(g_on && n <= INT32_MAX && tag >= 0 && tag <= XT_DIST_TAG_MAX);
+    const char *what = type == MPI_FLOAT ? "floats" : "bytes";
+    MPI_Request r;
+    MPI_Status st;
+    if (MPI_Irecv(x, (int)n, type, src, tag, MPI_COMM_WORLD, &r) != MPI_SUCCESS || poll_wait(&r, &st))
+        return xt_error("dist", "rank %d: receiving %zu %s (tag %d) from rank %d failed", g_rank, n, what, tag, src);
+    int c = -1;
+    MPI_Get_count(&st, type, &c);
+    if (c != (int)n) return xt_error("dist", "rank %d: got %d %s from rank %d (tag %d), expected %zu", g_rank, c, what, src, tag, n);
+    return 0;
+}
+
+int xt_dist_isend_floats(const float *x, size_t n, int dest, int tag, xt_dist_req *rq) { return isend(x, n, MPI_FLOAT, dest, tag, rq); }
+int xt_dist_isend_bytes(const void *x, size_t n, int dest, int tag, xt_dist_req *rq) { return isend(x, n, MPI_BYTE, dest, tag, rq); }
+int xt_dist_recv_floats(float *x, size_t n, int src, int tag) { return recv_exact(x, n, MPI_FLOAT, src, tag); }
+int xt_dist_recv_bytes(void *x, size_t n, int src, int tag) { return recv_exact(x, n, MPI_BYTE, src, tag); }
 
 int xt_dist_wait(xt_dist_req *rq) {
     if (!rq->active) return 0;
     rq->active = 0;
     if (poll_wait((MPI_Request *)rq->h, MPI_STATUS_IGNORE))
         return xt_error("dist", "rank %d: a send did not complete", g_rank);
-    return 0;
-}
-
-int xt_dist_recv_floats(float *x, size_t n, int src, int tag) {
-    XT_ASSERT(g_on && n <= INT32_MAX && tag >= 0 && tag <= XT_DIST_TAG_MAX);
-    MPI_Request r;
-    MPI_Status st;
-    if (MPI_Irecv(x, (int)n, MPI_FLOAT, src, tag, MPI_COMM_WORLD, &r) != MPI_SUCCESS || poll_wait(&r, &st))
-        return xt_error("dist", "rank %d: receiving %zu floats (tag %d) from rank %d failed", g_rank, n, tag, src);
-    int c = -1;
-    MPI_Get_count(&st, MPI_FLOAT, &c);
-    if (c != (int)n) return xt_error("dist", "rank %d: got %d floats from rank %d (tag %d), expected %zu", g_rank, c, src, tag, n);
     return 0;
 }
 
@@ -248,8 +254,16 @@ int xt_dist_isend_floats(const float *x, size_t n, int dest, int tag, xt_dist_re
     (void)x, (void)n, (void)dest, (void)tag, (void)rq;
     return xt_error("dist", "no other rank (built without MPI)");
 }
+int xt_dist_isend_bytes(const void *x, size_t n, int dest, int tag, xt_dist_req *rq) {
+    (void)x, (void)n, (void)dest, (void)tag, (void)rq;
+    return xt_error("dist", "no other rank (built without MPI)");
+}
 int xt_dist_wait(xt_dist_req *rq) { rq->active = 0; return 0; }
 int xt_dist_recv_floats(float *x, size_t n, int src, int tag) {
+    (void)x, (void)n, (void)src, (void)tag;
+    return xt_error("dist", "no other rank (built without MPI)");
+}
+int xt_dist_recv_bytes(void *x, size_t n, int src, int tag) {
     (void)x, (void)n, (void)src, (void)tag;
     return xt_error("dist", "no other rank (built without MPI)");
 }

@@ -1,5 +1,5 @@
-// dist.h — the one door to MPI (dist.c): rank, size, collectives, point-to-point bytes, abort,
-// and a dynamic work queue. Nothing else in xt includes <mpi.h>.
+// dist.h — the one door to MPI (dist.c): rank, size, collectives, point-to-point bytes, float
+// streams tagged by row, abort, and a dynamic work queue. Nothing else in xt includes <mpi.h>.
 //
 // Built with MPI when the Makefile finds Open MPI (pkg-config ompi-c or mpicc), as a stub
 // otherwise. Either way a process that was not started by a launcher (mpirun, srun) is a
@@ -37,11 +37,12 @@ double xt_dist_comm_seconds(void);      // seconds spent in allreduce since init
 int xt_dist_send(const void *buf, size_t n, int dest, int tag);
 int xt_dist_recv(void *buf, size_t cap, int src, int tag, int *from, size_t *got);
 
-// Float buffers between two ranks, for streams of results (one huge scene split by region rows:
-// tag = row). A send completes only once the receiver has matched it (synchronous mode), so a
-// sender can run ahead of its receiver by the sends it has in flight and no further: nothing
-// piles up unread at the receiver. Waiting polls with short sleeps instead of spinning a core
-// that the encoders need. recv_floats wants exactly n floats and fails on another size.
+// Float (or byte) buffers between two ranks, for streams of results (one huge scene split by
+// region rows or tiles: tag = row or tile). A send completes only once the receiver has matched
+// it (synchronous mode), so a sender can run ahead of its receiver by the sends it has in flight
+// and no further: nothing piles up unread at the receiver. Waiting polls with short sleeps
+// instead of spinning a core that the encoders need. A receive wants exactly n and fails on
+// another size.
 // MPI_TAG_UB is at least 32767: tags are in [0, XT_DIST_TAG_MAX].
 #define XT_DIST_TAG_MAX 32767
 typedef struct xt_dist_req {
@@ -51,6 +52,8 @@ typedef struct xt_dist_req {
 int xt_dist_isend_floats(const float *x, size_t n, int dest, int tag, xt_dist_req *rq); // buffer untouched until waited
 int xt_dist_wait(xt_dist_req *rq);                                                    // no-op when not active
 int xt_dist_recv_floats(float *x, size_t n, int src, int tag);
+int xt_dist_isend_bytes(const void *x, size_t n, int dest, int tag, xt_dist_req *rq); // the same for bytes
+int xt_dist_recv_bytes(void *x, size_t n, int src, int tag);
 
 // Dynamic work queue over items 0..n-1 (collective: every rank calls begin, next until -1, end).
 // Rank 0 hands out indices in order, first come first served, from a helper thread, so rank 0

@@ -126,6 +126,9 @@ typedef struct xt_xview_tiling {
     xt_xview_order order;
     int rotate;          // rot-180 TTA (the evaluator: on)
     xt_xview_tta tta;
+    // xt_xview_scene_predict under MPI: tile i (row-major) is run by rank i % P and its maps
+    // sent to rank 0, which alone stitches them in order and feeds the sink (docs/distributed.md)
+    int split;
 } xt_xview_tiling;
 
 // Maps of one tile: (T, T) each, quantised.
@@ -173,6 +176,8 @@ xt_xview_sink xt_xview_maps_sink(xt_xview_maps *k);
 
 // The whole scene: every tile row-major, stitched, each finished band of rows (a tile row's
 // owned rows) handed to sink. Memory: one tile's buffers and (stride + ov/2) x W map rows.
+// With p->split under MPI, ranks > 0 run and send their tiles (two in flight at most; src and m
+// used, sink not), rank 0 the rest as alone; a failure returns -1 on that rank only.
 int xt_xview_scene_predict(const xt_xview_tiling *p, const xt_xview_grid *g, const xt_xview_source *src,
                            const xt_xview_model *m, const xt_xview_sink *sink);
 

@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "core/dist.h"
 #include "formats/raster.h"
 #include "run/xview.h"
 #include "run/xview_detect.h"
@@ -300,10 +301,12 @@ int xt_detect_run(const xt_xview *m, xt_detect_scene *scene, const xt_detect_opt
     else if (strcmp(in->tiling, "naive") && strcmp(in->tiling, "chip") && in->tiling[0])
         return xt_error("detect", "config: tiling '%s' (naive, zig_zag_horizontal, naive_two_stream or chip)", in->tiling);
     int chip = o->chip || !strcmp(in->tiling, "chip"); // a model trained on whole chipped crops runs tiles so
-    xt_xview_tiling tl = {in->context && !chip ? in->crop_size : 0, order, o->rotate, o->tta};
+    xt_xview_tiling tl = {in->context && !chip ? in->crop_size : 0, order, o->rotate, o->tta, o->split};
+    const int P = o->split ? xt_dist_size() : 1, worker = P > 1 && xt_dist_rank() > 0;
     int n = tl.region ? T / in->crop_size : 1;
     long per_tile = (long)(in->context ? n * n * (tl.order == XT_XVIEW_ORDER_TWO_STREAM ? 2 : 1) : 1) * (o->rotate ? 2 : 1);
-    model_ctx mc = {m, o, NULL, xt_xview_ws_new(), 0, per_tile * g.rows * g.cols, o->progress, o->progress_u};
+    // split: the progress of rank 0's own tiles (i % P == 0)
+    model_ctx mc = {m, o, NULL, xt_xview_ws_new(), 0, per_tile * ((g.rows * g.cols + P - 1) / P), o->progress, o->progress_u};
     sink_ctx sk = {0};
     src_ctx sc = {scene, o};
     sk.src = &sc;
@@ -311,7 +314,7 @@ int xt_detect_run(const xt_xview *m, xt_detect_scene *scene, const xt_detect_opt
     xt_sbuf text = {0};
     int rc = -1;
     if (!(sk.post = xt_xview_post_new(scene->W, o->selim ? XT_XVIEW_POST_SELIM : 0, NULL))) goto done;
-    if (o->maps) {
+    if (o->maps && !worker) {
         static const char *const names[XT_XVIEW_MAPS] = {"vessel", "fishing", "center", "length"};
         if (!(sk.lenrow = xt_malloc_checked((size_t)scene->W * sizeof(float), "detect rows")) ||
             !(sk.vv = xt_malloc_checked((size_t)scene->W * sizeof(float), "detect rows")) ||
@@ -335,6 +338,16 @@ int xt_detect_run(const xt_xview *m, xt_detect_scene *scene, const xt_detect_opt
     xt_xview_sink sink = {sink_rows, &sk};
     if (xt_xview_scene_predict(&tl, &g, &src, &model, &sink)) goto done;
     res->seconds_model = xt_time() - t0;
+    res->tiles = g.rows * g.cols, res->calls = mc.calls, res->T = T, res->overlap = ov;
+    if (P > 1) { // the model calls of every rank
+        double calls = (double)mc.calls;
+        if (xt_dist_allreduce_sum_f64(&calls, 1)) goto done;
+        res->calls = (long)calls;
+    }
+    if (worker) {
+        rc = 0;
+        goto done;
+    }
     if (xt_xview_post_finish(sk.post, &res->dets, &res->n)) goto done; // spent, freed below
     for (int k = 0; o->maps && k < XT_XVIEW_MAPS; k++) {
         int e = xt_tiff_writer_close(sk.map[k]);
@@ -353,7 +366,6 @@ int xt_detect_run(const xt_xview *m, xt_detect_scene *scene, const xt_detect_opt
         snprintf(path, sizeof path, "%s/%s.png", o->out_dir, o->scene_id);
         if (quicklook(scene, res->dets, res->n, path)) goto done;
     }
-    res->tiles = g.rows * g.cols, res->calls = mc.calls, res->T = T, res->overlap = ov;
     res->seconds = xt_time() - t0;
     rc = 0;
 done:

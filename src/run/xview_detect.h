@@ -18,6 +18,8 @@ typedef struct xt_detect_opts {
     int has_nodata;        // the file's NoData value, turned into the dataset's -32768
     double nodata;
     int maps;              // also write the four maps as tiled GeoTIFFs and a PNG quicklook
+    int split;             // under MPI: tiles shared among ranks, rank 0 stitches, post-processes and
+                           // writes; the others only run their tiles (res: tiles and calls only)
     const char *out_dir, *scene_id;
     void (*progress)(void *u, long done, long total); // model calls
     void *progress_u;

@@ -5,6 +5,7 @@
 // tile, and a driver that streams a scene tile row by tile row into a sink.
 #include <string.h>
 
+#include "core/dist.h"
 #include "formats/safetensors.h"
 #include "run/xview.h"
 
@@ -193,28 +194,52 @@ done:
 
 int xt_xview_scene_predict(const xt_xview_tiling *p, const xt_xview_grid *g, const xt_xview_source *src,
                            const xt_xview_model *m, const xt_xview_sink *sink) {
-    const int T = g->T, W = g->W;
+    const int T = g->T, W = g->W, P = p->split ? xt_dist_size() : 1, me = P > 1 ? xt_dist_rank() : 0;
     const size_t TT = (size_t)T * T, band = (size_t)(g->stride + g->half) * W;
+    if (P > 1) { // every rank must cut the scene alike, or rank 0 would wait for tiles nobody sends
+        int mine[4] = {g->H, g->W, T, g->ov}, r0[4];
+        memcpy(r0, mine, sizeof mine);
+        if (xt_dist_bcast(r0, sizeof r0, 0)) return -1;
+        if (memcmp(mine, r0, sizeof mine))
+            return xt_error("xview tiles", "scene %d x %d, tiles %d overlapping by %d here; rank 0 has %d x %d, %d, %d "
+                            "(every rank must see the same scene and options)", mine[1], mine[0], mine[2], mine[3], r0[1], r0[0], r0[2], r0[3]);
+    }
+    // ranks > 0: two tiles' maps (5 bytes a pixel) in flight, so one runs while rank 0 takes the other
+    const int n_slot = me > 0 ? 2 : 1;
+    xt_dist_req rq[2] = {{{0}, 0}, {{0}, 0}};
     float *work = xt_malloc_checked(xt_xview_tile_work_size(p, T) * sizeof(float), "xview tile buffers");
     float *db = xt_malloc_checked(2 * TT * sizeof(float), "xview tile window");
     float *x = xt_malloc_checked(2 * TT * sizeof(float), "xview tile input");
-    uint8_t *tm = xt_malloc_checked(TT * 5, "xview tile maps");
-    uint8_t *sm = xt_malloc_checked(band * 5, "xview map rows");
-    int rc = -1;
-    if (!work || !db || !x || !tm || !sm) goto done;
-    xt_xview_tile_maps tile = {tm, tm + TT, tm + 2 * TT, (uint16_t *)(void *)(tm + 3 * TT)};
-    uint8_t *sv = sm, *sf = sm + band, *sc = sm + 2 * band;
-    uint16_t *sl = (uint16_t *)(void *)(sm + 3 * band);
+    uint8_t *tm = xt_malloc_checked(TT * 5 * n_slot, "xview tile maps");
+    uint8_t *sm = me > 0 ? NULL : xt_malloc_checked(band * 5, "xview map rows");
+    int rc = -1, slot = 0;
+    if (!work || !db || !x || !tm || (me == 0 && !sm)) goto done;
+    uint8_t *sv = sm, *sf = sm ? sm + band : NULL, *sc = sm ? sm + 2 * band : NULL; // none on ranks > 0
+    uint16_t *sl = sm ? (uint16_t *)(void *)(sm + 3 * band) : NULL;
     for (int r = 0; r < g->rows; r++) {
         xt_xview_tile t;
         xt_xview_grid_tile(g, r, 0, &t);
         const int oy0 = t.oy0, oy1 = t.oy1;
         for (int c = 0; c < g->cols; c++) {
+            const int i = r * g->cols + c, owner = i % P, tag = i % (XT_DIST_TAG_MAX + 1);
+            if (owner != me && me != 0) continue; // another rank's tile
+            uint8_t *b = tm + TT * 5 * slot;
+            xt_xview_tile_maps tile = {b, b + TT, b + 2 * TT, (uint16_t *)(void *)(b + 3 * TT)};
             xt_xview_grid_tile(g, r, c, &t);
-            // every tile is run, also an all-padding one (its outputs are then discarded)
-            if (t.h > 0 && t.w > 0 && src->read(src->u, t.y, t.x, t.h, t.w, db, db + TT)) goto done;
-            xt_xview_tile_input(x, db, db + TT, t.w > 0 ? t.w : 1, t.h, t.w, T);
-            if (xt_xview_tile_predict(p, T, x, m, work, &tile)) goto done;
+            if (owner != me) { // rank 0: the tile's maps from its owner, in order
+                if (xt_dist_recv_bytes(b, TT * 5, owner, tag)) goto done;
+            } else {
+                if (xt_dist_wait(&rq[slot])) goto done; // ranks > 0: the slot's last send was taken
+                // every tile is run, also an all-padding one (its outputs are then discarded)
+                if (t.h > 0 && t.w > 0 && src->read(src->u, t.y, t.x, t.h, t.w, db, db + TT)) goto done;
+                xt_xview_tile_input(x, db, db + TT, t.w > 0 ? t.w : 1, t.h, t.w, T);
+                if (xt_xview_tile_predict(p, T, x, m, work, &tile)) goto done;
+                if (me > 0) {
+                    if (xt_dist_isend_bytes(b, TT * 5, 0, tag, &rq[slot])) goto done;
+                    slot = (slot + 1) % n_slot;
+                    continue;
+                }
+            }
             for (int y = t.oy0; y < t.oy1; y++)
                 for (int xx = t.ox0; xx < t.ox1; xx++) {
                     size_t si = (size_t)(y - oy0) * W + xx, ti = (size_t)(y - t.y) * T + (xx - t.x);
@@ -224,14 +249,16 @@ int xt_xview_scene_predict(const xt_xview_tiling *p, const xt_xview_grid *g, con
                     sl[si] = tile.length[ti];
                 }
         }
-        if (oy1 > oy0 && sink->rows(sink->u, oy0, oy1 - oy0, W, sv, sf, sc, sl)) goto done;
+        if (me == 0 && oy1 > oy0 && sink->rows(sink->u, oy0, oy1 - oy0, W, sv, sf, sc, sl)) goto done;
     }
+    for (int k = 0; k < n_slot; k++) // rank 0 has taken every tile when these complete
+        if (xt_dist_wait(&rq[k])) goto done;
     rc = 0;
 done:
     free(work);
     free(db);
     free(x);
-    free(tm);
+    if (!rq[0].active && !rq[1].active) free(tm); // else a send may still read it: the caller ends the job
     free(sm);
     return rc;
 }
