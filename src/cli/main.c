@@ -124,7 +124,7 @@ static int run(int argc, char **argv) {
     if (!strcmp(argv[1], "--version")) {
         const char *w = getenv("OMP_WAIT_POLICY"), *sc = getenv("GOMP_SPINCOUNT");
         printf("xt %s\nOpenMP waiting: OMP_WAIT_POLICY=%s GOMP_SPINCOUNT=%s\n", XT_VERSION, w ? w : "(unset)", sc ? sc : "(unset)");
-        printf("MPI: %s\n", xt_dist_have_mpi() ? "built in (mpirun / srun run data-parallel training, --list jobs and one image split by region rows)" : "not built in");
+        printf("MPI: %s\n", xt_dist_have_mpi() ? "built in (mpirun / srun run data-parallel training, --list jobs and one image split across ranks)" : "not built in");
         return 0;
     }
     for (size_t i = 0; i < sizeof commands / sizeof *commands; i++) {
