@@ -40,6 +40,7 @@ static void help(void) {
            "                      computed 255 is written 254; NaN in length): the files only, detections\n"
            "                      use the official maps; and OUT/<scene>.png, a quicklook (<= 1024 px)\n"
            "                      with the detections drawn\n"
+           XT_CLI_PRECISION_HELP
            "  -t N                threads                                       [all cores]\n"
            "  -q                  no progress\n");
 }
@@ -57,6 +58,7 @@ static void on_progress(void *u, long done, long total) {
 
 int xt_cmd_detect(int argc, char **argv) {
     const char *model = NULL, *out = NULL, *id = NULL, *ops[2] = {NULL, NULL};
+    const char *precision = NULL;
     int nops = 0, threads = 0, quiet = 0;
     xt_detect_opts o = xt_detect_default_opts();
     for (int i = 1; i < argc; i++) {
@@ -88,6 +90,7 @@ int xt_cmd_detect(int argc, char **argv) {
         else if (!strcmp(a, "--selim")) o.selim = 1;
         else if (!strcmp(a, "--maps")) o.maps = 1;
         else if (!strcmp(a, "-q")) quiet = 1;
+        else if (!strcmp(a, "--precision") && v) { if (xt_cli_parse_precision(argv[++i], &precision)) return xt_cli_fail(); }
         else if (!strcmp(a, "-t") && v) { if (xt_cli_parse_int(argv[++i], "-t", 1, 1024, &threads)) return xt_cli_fail(); }
         else if (a[0] == '-') return xt_cli_usage_error("detect", "unknown option '%s'", a);
         else if (nops < 2) ops[nops++] = a;
@@ -133,7 +136,7 @@ int xt_cmd_detect(int argc, char **argv) {
         xt_error("detect", "%s: model kind '%s': detect needs an xView3 model (kind \"xview\")", model, kind ? kind : "?");
         goto fail;
     }
-    if (!(m = xt_xview_new(st, cfg))) { xt_error_in_file(model); goto fail; }
+    if (xt_config_apply_precision(cfg, precision) || !(m = xt_xview_new(st, cfg))) { xt_error_in_file(model); goto fail; }
     if (!(sc = xt_detect_scene_open(vvp, vhp))) goto fail;
     xt_progress pg;
     xt_progress_init(&pg, "detect", quiet);

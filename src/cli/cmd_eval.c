@@ -17,6 +17,8 @@ static void help(void) {
            "  -t N         threads (also --threads)                [all cores]\n"
            "  --json       one line of JSON on stdout: images, top1, top5 (null with <= 5 classes),\n"
            "               per_class [{class, correct, total}], confusion [true][predicted], seconds\n"
+           "  --precision P  f32 only: eval runs the training forward, which is float32 (use\n"
+           "               `xt classify --precision bf16` for the bf16 inference path)   [f32]\n"
            "  -q           no progress (also --quiet)\n"
            "  (-m also --model; --opt=VALUE and -tN forms accepted)\n");
 }
@@ -40,7 +42,13 @@ int xt_cmd_eval(int argc, char **argv) {
         else if (!strcmp(a, "--img-size") && v) { if (xt_cli_parse_int(argv[++i], "--img-size", 1, 1 << 16, &S)) return xt_cli_fail(); }
         else if (!strcmp(a, "--batch") && v) { if (xt_cli_parse_int(argv[++i], "--batch", 1, 4096, &batch)) return xt_cli_fail(); }
         else if ((!strcmp(a, "-t") || !strcmp(a, "--threads")) && v) { if (xt_cli_parse_int(argv[++i], "-t", 1, 1024, &threads)) return xt_cli_fail(); }
-        else if (!strcmp(a, "-q") || !strcmp(a, "--quiet")) quiet = 1;
+        else if (!strcmp(a, "--precision") && v) {
+            const char *p;
+            if (xt_cli_parse_precision(argv[++i], &p)) return xt_cli_fail();
+            if (strcmp(p, "f32"))
+                return xt_cli_usage_error("eval", "--precision %s: eval runs the training forward, which is float32 only "
+                                                  "(xt classify --precision %s runs the inference path)", p, p);
+        } else if (!strcmp(a, "-q") || !strcmp(a, "--quiet")) quiet = 1;
         else if (!strcmp(a, "--json")) json = 1;
         else return xt_cli_usage_error("eval", "unknown option '%s'", a);
     }

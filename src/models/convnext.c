@@ -144,6 +144,8 @@ static void cnx_free(xt_encoder *e) {
 // Reads and checks the architecture; fills m and the encoder's geometry (no weights).
 static int cnx_config(convnext *m, xt_encoder *e, const xt_json *cfg, int img_size) {
     const char *M = "convnext";
+    xt_precision prec; // no bf16 path here yet
+    if (xt_cfg_precision(cfg, M, 1u << XT_PREC_F32, &prec)) return -1;
     int n = xt_cfg_ints(cfg, M, "dims", m->dims, XT_MAX_STAGES, 1, 16384, NULL, 0);
     if (n < 0) return -1;
     int nd = xt_cfg_ints(cfg, M, "depths", m->depths, XT_MAX_STAGES, 0, 1000, NULL, 0);

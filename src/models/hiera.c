@@ -187,6 +187,8 @@ static int hiera_config(hiera *m, xt_encoder *e, const xt_json *cfg, int S) {
                      d_seven[] = {7, 7}, d_four[] = {4, 4}, d_three[] = {3, 3};
     int stages[XT_MAX_STAGES], mua[XT_MAX_STAGES], qs[2], mus[2], pk[2], pst[2], pp[2], heads, qpool;
     double dim_mul, head_mul, mlp;
+    xt_precision prec; // no bf16 path here yet
+    if (xt_cfg_precision(cfg, M, 1u << XT_PREC_F32, &prec)) return -1;
     int n = xt_cfg_ints(cfg, M, "stages", stages, XT_MAX_STAGES, 1, 1000, d_stages, 4);
     if (n < 0) return -1;
     int nm = xt_cfg_ints(cfg, M, "mask_unit_attn", mua, XT_MAX_STAGES, 0, 1, d_mua, 4);

@@ -14,6 +14,21 @@
 
 #define XT_MAX_STAGES 4
 
+// Numeric precision of a model's big matmuls (docs/performance.md, "Reduced precision"): the
+// config key "precision" ("f32" default, "bf16") of a region encoder's object or of a whole model
+// (xT, xView3), which the CLI's --precision overrides. Only the layers an encoder lists run in
+// it (Swin V2: proj, fc1, fc2, patch merging); an encoder without a bf16 path refuses "bf16".
+typedef enum { XT_PREC_F32, XT_PREC_BF16, XT_PREC_COUNT } xt_precision;
+const char *xt_precision_name(xt_precision p);
+int xt_precision_parse(const char *s, xt_precision *out); // 0, or -1 + error naming the choices
+// The "precision" of an encoder's config object cfg (absent: f32), checked against what encoder
+// `model` supports (mask of 1 << XT_PREC_*). 0, or -1 + error.
+int xt_cfg_precision(const xt_json *cfg, const char *model, unsigned supported, xt_precision *out);
+// Puts one precision into a model config (in place): override (NULL: the config's top-level
+// "precision", if any) becomes "precision" at the top and in the encoder objects ("swin",
+// "hiera", "convnext", "backbone"), replacing theirs. 0, or -1 + error (a bad name).
+int xt_config_apply_precision(xt_json *cfg, const char *override);
+
 typedef struct xt_encoder xt_encoder;
 struct xt_encoder {
     const char *arch;     // "swinv2", "hiera", "convnext"
