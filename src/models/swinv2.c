@@ -97,17 +97,36 @@ static void swin_free(xt_encoder *e) {
     free(e);
 }
 
-// w[i] = the weight "<scope><p[i].name>" (scope: printf format and arguments) of p[i]'s shape
-static int load(xt_st *st, const float **w, const xt_swin_param *p, int n, const char *fmt, ...)
-    __attribute__((format(printf, 5, 6)));
-static int load(xt_st *st, const float **w, const xt_swin_param *p, int n, const char *fmt, ...) {
-    char scope[256];
+// w[i] = the weight "<scope><p[i].name>" (scope: printf format and arguments) of p[i]'s shape.
+// For the i in bf16_mask, a weight stored as BF16 is taken in place instead: w16[i] = its data,
+// w[i] = NULL (no float32 copy: the file's bfloat16 weights feed the bf16 matmuls directly).
+static int load(xt_st *st, const float **w, const uint16_t **w16, unsigned bf16_mask, const xt_swin_param *p, int n,
+                const char *fmt, ...) __attribute__((format(printf, 7, 8)));
+static int load(xt_st *st, const float **w, const uint16_t **w16, unsigned bf16_mask, const xt_swin_param *p, int n,
+                const char *fmt, ...) {
+    char scope[256], name[512];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(scope, sizeof scope, fmt, ap);
     va_end(ap);
-    for (int i = 0; i < n; i++)
+    for (int i = 0; i < n; i++) {
+        if (w16) w16[i] = NULL;
+        if (bf16_mask >> i & 1u) {
+            xt_dtype dt;
+            snprintf(name, sizeof name, "%s%s", scope, p[i].name);
+            const void *r = xt_st_weight_raw(st, name, p[i].ndim, p[i].shape, &dt);
+            if (!r) return -1;
+            if (dt == XT_BF16) {
+                w16[i] = r, w[i] = NULL;
+                continue;
+            }
+            if (dt == XT_F32) {
+                w[i] = r;
+                continue;
+            }
+        }
         if (!(w[i] = xt_st_weightf(st, p[i].ndim, p[i].shape, "%s%s", scope, p[i].name))) return -1;
+    }
     return 0;
 }
 
@@ -154,23 +173,29 @@ xt_encoder *xt_swinv2_new(xt_st *st, const xt_json *cfg, const char *prefix, int
     const char *pre = prefix ? prefix : "";
     xt_swin_param pa[XT_SWIN_BLOCK_PARAMS];
     const float *w[XT_SWIN_BLOCK_PARAMS];
+    const uint16_t *w16[XT_SWIN_BLOCK_PARAMS];
+    unsigned mask_red = c.bf16 ? 1u << XT_SWIN_RED_W : 0,
+             mask_blk = c.bf16 ? 1u << XT_SWIN_PROJ_W | 1u << XT_SWIN_FC1_W | 1u << XT_SWIN_FC2_W : 0;
     xt_swin_stem_params(&c, pa);
-    if (load(st, w, pa, XT_SWIN_STEM_PARAMS, "%spatch_embed.", pre)) goto fail;
+    if (load(st, w, NULL, 0, pa, XT_SWIN_STEM_PARAMS, "%spatch_embed.", pre)) goto fail;
     m->pew = w[XT_SWIN_PE_W], m->peb = w[XT_SWIN_PE_B], m->penw = w[XT_SWIN_PE_NORM_W], m->penb = w[XT_SWIN_PE_NORM_B];
     for (int s = 0; s < c.n_stages; s++) {
         sstage *S = &m->st[s];
         int C = S->C;
         if (s > 0) {
             xt_swin_merge_params(&c.st[s], pa);
-            if (load(st, w, pa, XT_SWIN_MERGE_PARAMS, "%slayers_%d.downsample.", pre, s)) goto fail;
+            if (load(st, w, w16, mask_red, pa, XT_SWIN_MERGE_PARAMS, "%slayers_%d.downsample.", pre, s)) goto fail;
             S->redw = w[XT_SWIN_RED_W], S->dnw = w[XT_SWIN_DS_NORM_W], S->dnb = w[XT_SWIN_DS_NORM_B];
+            S->redw16 = (uint16_t *)w16[XT_SWIN_RED_W];
         }
         xt_swin_block_params(&c.st[s], pa);
         for (int b = 0; b < S->depth; b++) {
             sblock *k = &S->blk[b];
             int NH = k->NH;
-            if (load(st, w, pa, XT_SWIN_BLOCK_PARAMS, "%slayers_%d.blocks.%d.", pre, s, b)) goto fail;
+            if (load(st, w, w16, mask_blk, pa, XT_SWIN_BLOCK_PARAMS, "%slayers_%d.blocks.%d.", pre, s, b)) goto fail;
             k->qkvw = w[XT_SWIN_QKV_W], k->projw = w[XT_SWIN_PROJ_W], k->projb = w[XT_SWIN_PROJ_B];
+            k->projw16 = (uint16_t *)w16[XT_SWIN_PROJ_W], k->fc1w16 = (uint16_t *)w16[XT_SWIN_FC1_W];
+            k->fc2w16 = (uint16_t *)w16[XT_SWIN_FC2_W];
             k->n1w = w[XT_SWIN_NORM1_W], k->n1b = w[XT_SWIN_NORM1_B], k->n2w = w[XT_SWIN_NORM2_W], k->n2b = w[XT_SWIN_NORM2_B];
             k->fc1w = w[XT_SWIN_FC1_W], k->fc1b = w[XT_SWIN_FC1_B], k->fc2w = w[XT_SWIN_FC2_W], k->fc2b = w[XT_SWIN_FC2_B];
             // non-persistent buffers and weight-only precomputation
@@ -186,17 +211,20 @@ xt_encoder *xt_swinv2_new(xt_st *st, const xt_json *cfg, const char *prefix, int
     XT_ASSERT(op <= m->owned + owned);
     if (c.bf16 && !(m->mm = xt_mm_new(1))) goto fail;
     if (!c.bf16 && !(m->mm = xt_mm_new(0))) xt_error_clear(); // float32 on oneDNN, else OpenBLAS
-    if (c.bf16) { // bfloat16 copies of the big linears' weights
+    if (c.bf16) { // bfloat16 copies of the big linears' float32 weights (BF16 ones are used in place)
         size_t n16 = 0;
         for (int s = 0; s < c.n_stages; s++) {
             const sstage *S = &m->st[s];
-            if (s > 0) n16 += (size_t)S->C * 4 * S->Cin;
-            for (int b = 0; b < S->depth; b++) n16 += (size_t)S->C * (S->C + 2 * S->blk[b].hidden);
+            if (s > 0 && !S->redw16) n16 += (size_t)S->C * 4 * S->Cin;
+            for (int b = 0; b < S->depth; b++) {
+                const sblock *k = &S->blk[b];
+                n16 += (size_t)S->C * ((k->projw16 ? 0 : S->C) + (k->fc1w16 ? 0 : k->hidden) + (k->fc2w16 ? 0 : k->hidden));
+            }
         }
-        m->owned16 = xt_malloc_checked(n16 * sizeof(uint16_t), "bfloat16 weights");
+        m->owned16 = xt_malloc_checked((n16 ? n16 : 1) * sizeof(uint16_t), "bfloat16 weights");
         if (!m->owned16) goto fail;
         uint16_t *q = m->owned16;
-#define CONV(dst, src, n) (dst = q, xt_f32_to_bf16(q, src, n), q += (n))
+#define CONV(dst, src, n) (dst ? 0 : (dst = q, xt_f32_to_bf16(q, src, n), q += (n), 0))
         for (int s = 0; s < c.n_stages; s++) {
             sstage *S = &m->st[s];
             size_t C = S->C;
