@@ -10,6 +10,7 @@
 #include "core/dist.h"
 #include "formats/raster.h"
 #include "models/models.h"
+#include "nn/nn.h"
 
 #define STREAM_VALUES "-m --model -t --threads --precision --batch --bands --mean --std --scale --nodata --cache --mem"
 static const struct {
@@ -132,6 +133,7 @@ static int run(int argc, char **argv) {
     if (!strcmp(argv[1], "--version")) {
         const char *w = getenv("OMP_WAIT_POLICY"), *sc = getenv("GOMP_SPINCOUNT");
         printf("xt %s\nOpenMP waiting: OMP_WAIT_POLICY=%s GOMP_SPINCOUNT=%s\n", XT_VERSION, w ? w : "(unset)", sc ? sc : "(unset)");
+        printf("bf16 matmuls (--precision bf16): %s\n", xt_bf16_available() ? "native (oneDNN, AVX512-BF16 or AMX)" : "not on this CPU (refused)");
         printf("MPI: %s\n", xt_dist_have_mpi() ? "built in (mpirun / srun run data-parallel training and --list jobs)" : "not built in");
         return 0;
     }
