@@ -83,6 +83,18 @@ static void test_onednn(void) {
             CHECK(xt_mm_bf16_run(mm, o, a16, w16, M, N, K) == 0);
             xt_gemm_naive(0, 1, M, N, K, 1, a, K, w, K, 0, r, N);
             CHECK_CLOSE(o, r, (long)M * N, 0, 1e-5, "oneDNN bf16 matmul");
+            // the layer form (Hiera, ConvNeXt): a rounded into a16 by the call, bias in float32
+            float *bias = malloc(sizeof(float) * N);
+            uint16_t *scr = malloc(2 * M * K);
+            fill(bias, N, 51 + s);
+            CHECK(xt_linear_forward_bf16(mm, o, a, w16, bias, M, K, N, scr) == 0);
+            for (int i = 0; i < M; i++)
+                for (int j = 0; j < N; j++) r[(size_t)i * N + j] += bias[j];
+            CHECK_CLOSE(o, r, (long)M * N, 0, 1e-5, "xt_linear_forward_bf16");
+            // and the float32 sgemm's bias: the layer agrees with xt_linear_forward on bf16 inputs
+            xt_linear_forward(r, a, w, bias, M, K, N);
+            CHECK_CLOSE(o, r, (long)M * N, 0, 1e-5, "xt_linear_forward_bf16 vs xt_linear_forward");
+            free(bias); free(scr);
             free(a16); free(w16);
         }
         free(a); free(w); free(o); free(r);

@@ -17,7 +17,8 @@
 // Numeric precision of a model's big matmuls (docs/performance.md, "Reduced precision"): the
 // config key "precision" ("f32" default, "bf16") of a region encoder's object or of a whole model
 // (xT, xView3), which the CLI's --precision overrides. Only the layers an encoder lists run in
-// it (Swin V2: proj, fc1, fc2, patch merging); an encoder without a bf16 path refuses "bf16".
+// it (Swin V2: proj, fc1, fc2, patch merging; Hiera: its five linears; ConvNeXt: fc1, fc2); an
+// encoder without a bf16 path would refuse "bf16" (xt_cfg_precision).
 typedef enum { XT_PREC_F32, XT_PREC_BF16, XT_PREC_COUNT } xt_precision;
 const char *xt_precision_name(xt_precision p);
 int xt_precision_parse(const char *s, xt_precision *out); // 0, or -1 + error naming the choices

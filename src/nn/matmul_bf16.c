@@ -205,3 +205,17 @@ int xt_mm_bf16_run(xt_mm *c, float *out, const uint16_t *a, const uint16_t *w, i
 int xt_mm_f32_run(xt_mm *c, float *out, const float *a, const float *w, int M, int N, int K) {
     return mm_run(c, out, a, w, M, N, K, 1);
 }
+
+int xt_linear_forward_bf16(xt_mm *mm, float *out, const float *in, const uint16_t *w16, const float *b, int M, int K,
+                           int N, uint16_t *a16) {
+    xt_f32_to_bf16(a16, in, (size_t)M * K);
+    if (xt_mm_bf16_run(mm, out, a16, w16, M, N, K)) return -1;
+    if (b) {
+#pragma omp parallel for if ((size_t)M * N > 65536)
+        for (int r = 0; r < M; r++) {
+            float *o = out + (size_t)r * N;
+            for (int c = 0; c < N; c++) o[c] += b[c];
+        }
+    }
+    return 0;
+}
