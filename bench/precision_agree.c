@@ -3,8 +3,8 @@
 // once per variant, compared with the first (float32): max |d logits|, max |d logits| / max(1,
 // max|ref|), top-1 agreement, and each variant's accuracy against the labels.
 //   build/bench/precision_agree -m MODEL [-m16 MODEL_BF16] [--data synth:1000:7] [--img 128] [-t 2]
-// Variants: MODEL f32, MODEL bf16, and with -m16 (an `xt convert --dtype bf16` file) that file in
-// f32 and in bf16. docs/performance.md ("Reduced precision") quotes its output for
+// Variants: MODEL f32, bf16 and int8, and with -m16 (an `xt convert --dtype bf16` file) that file
+// in f32 and in bf16. docs/performance.md ("Reduced precision") quotes its output for
 // models/synth_xl.safetensors (2 x 2 regions of 64 px per image).
 #include <math.h>
 #include <stdio.h>
@@ -14,7 +14,7 @@
 #include "run/stream.h"
 #include "train/train.h"
 
-#define MAXV 4
+#define MAXV 5
 
 int main(int argc, char **argv) {
     const char *model = NULL, *model16 = NULL, *data = "synth:1000:7";
@@ -32,8 +32,8 @@ int main(int argc, char **argv) {
         return 2;
     }
     xt_set_threads(threads);
-    const char *path[MAXV] = {model, model, model16, model16}, *prec[MAXV] = {"f32", "bf16", "f32", "bf16"};
-    int nv = model16 ? 4 : 2;
+    const char *path[MAXV] = {model, model, model, model16, model16}, *prec[MAXV] = {"f32", "bf16", "int8", "f32", "bf16"};
+    int nv = model16 ? 5 : 3;
     xt_xtfile f[MAXV];
     memset(f, 0, sizeof f);
     for (int v = 0; v < nv; v++)
@@ -77,7 +77,7 @@ int main(int argc, char **argv) {
     printf("%-34s %14s %14s %16s %10s\n", "variant", "max|d logits|", "max|d|/scale", "top-1 agreement", "accuracy");
     for (int v = 0; v < nv; v++) {
         char name[160];
-        snprintf(name, sizeof name, "%s, --precision %s", v < 2 ? "f32 file" : "bf16 file", prec[v]);
+        snprintf(name, sizeof name, "%s, --precision %s", v < 3 ? "f32 file" : "bf16 file", prec[v]);
         printf("%-34s %14.3e %14.3e %9d / %-4d %9.2f %%\n", name, maxd[v], maxs[v], agree[v], d.n, 100.0 * correct[v] / d.n);
     }
     for (int v = 0; v < nv; v++) xt_xtfile_free(&f[v]);

@@ -101,24 +101,24 @@ const xt_json *xt_xt_encoder_config(const xt_json *cfg, const char **arch, const
 // ---------------------------------------------------------------------------------------------
 // precision
 
-static const char *prec_names[XT_PREC_COUNT] = {"f32", "bf16"};
+static const char *prec_names[XT_PREC_COUNT] = {"f32", "bf16", "int8"};
 
 const char *xt_precision_name(xt_precision p) { return p >= 0 && p < XT_PREC_COUNT ? prec_names[p] : "?"; }
 
 int xt_precision_parse(const char *s, xt_precision *out) {
     for (int i = 0; s && i < XT_PREC_COUNT; i++)
         if (!strcmp(s, prec_names[i])) return *out = (xt_precision)i, 0;
-    return xt_error("precision", "'%s' is not a precision (f32 or bf16)", s ? s : "(none)");
+    return xt_error("precision", "'%s' is not a precision (f32, bf16 or int8)", s ? s : "(none)");
 }
 
 int xt_cfg_precision(const xt_json *cfg, const char *model, unsigned supported, xt_precision *out) {
     *out = XT_PREC_F32;
     const xt_json *v = xt_json_get(cfg, "precision");
     if (!v || v->type == XT_JSON_NULL) return 0;
-    if (v->type != XT_JSON_STR) return xt_error(model, "config: \"precision\" must be a string (f32 or bf16)");
+    if (v->type != XT_JSON_STR) return xt_error(model, "config: \"precision\" must be a string (f32, bf16 or int8)");
     if (xt_precision_parse(v->str, out)) return xt_error_prefix("%s: config", model);
     if (!(supported >> *out & 1u))
-        return xt_error(model, "precision %s is not supported by this encoder (it runs f32 only)", v->str);
+        return xt_error(model, "precision %s is not supported by this encoder", v->str);
     return 0;
 }
 
@@ -128,7 +128,7 @@ int xt_config_apply_precision(xt_json *cfg, const char *override) {
     if (!p) {
         const xt_json *v = xt_json_get(cfg, "precision");
         if (!v || v->type == XT_JSON_NULL) return 0;
-        if (v->type != XT_JSON_STR) return xt_error("config", "\"precision\" must be a string (f32 or bf16)");
+        if (v->type != XT_JSON_STR) return xt_error("config", "\"precision\" must be a string (f32, bf16 or int8)");
         p = v->str;
     }
     xt_precision pr;

@@ -27,12 +27,16 @@ typedef struct {
     const float *n1w, *n1b, *qkvw, *projw, *projb, *n2w, *n2b, *fc1w, *fc1b, *fc2w, *fc2b;
     float *qkvb, *scale, *bias; // owned: cat(q_bias, 0, v_bias) (3C); exp(min(logit_scale, log 100)) (NH); (NH, N, N)
     uint16_t *qkvw16, *projw16, *fc1w16, *fc2w16; // bfloat16 copies (matmul "bf16" only)
+    int8_t *projw8, *fc1w8, *fc2w8;               // int8 weights ("precision": "int8" only) ...
+    float *projs, *fc1s, *fc2s;                   // ... and their per-output-channel scales
 } sblock;
 
 typedef struct {
     int Cin, C, res, depth;
     const float *redw, *dnw, *dnb; // PatchMerging (s > 0)
     uint16_t *redw16;
+    int8_t *redw8;
+    float *reds;
     sblock *blk;
 } sstage;
 
@@ -44,6 +48,8 @@ typedef struct {
     sblock *blocks;
     float *owned;
     uint16_t *owned16;
+    int8_t *owned8;
+    float *owned8s;
     xt_mm *mm; // oneDNN matmuls (NULL: OpenBLAS)
 } swin;
 
@@ -91,6 +97,8 @@ static void swin_free(xt_encoder *e) {
         free(m->blocks);
         free(m->owned);
         free(m->owned16);
+        free(m->owned8);
+        free(m->owned8s);
         xt_mm_free(m->mm);
         free(m);
     }
@@ -210,7 +218,35 @@ xt_encoder *xt_swinv2_new(xt_st *st, const xt_json *cfg, const char *prefix, int
     }
     XT_ASSERT(op <= m->owned + owned);
     if (c.bf16 && !(m->mm = xt_mm_new(1))) goto fail;
-    if (!c.bf16 && !(m->mm = xt_mm_new(0))) xt_error_clear(); // float32 on oneDNN, else OpenBLAS
+    if (c.int8 && !(m->mm = xt_mm_new(0))) goto fail;           // int8 needs oneDNN
+    if (!c.bf16 && !c.int8 && !(m->mm = xt_mm_new(0))) xt_error_clear(); // float32 on oneDNN, else OpenBLAS
+    if (c.int8) { // int8 copies of the same linears as bf16, one scale per output channel
+        size_t n8 = 0, ns = 0;
+        for (int s = 0; s < c.n_stages; s++) {
+            const sstage *S = &m->st[s];
+            if (s > 0) n8 += (size_t)S->C * 4 * S->Cin, ns += S->C;
+            for (int b = 0; b < S->depth; b++)
+                n8 += (size_t)S->C * (S->C + 2 * S->blk[b].hidden), ns += 2 * (size_t)S->C + S->blk[b].hidden;
+        }
+        m->owned8 = xt_malloc_checked(n8 ? n8 : 1, "int8 weights");
+        m->owned8s = xt_malloc_checked((ns ? ns : 1) * sizeof(float), "int8 weight scales");
+        if (!m->owned8 || !m->owned8s) goto fail;
+        int8_t *q = m->owned8;
+        float *qs = m->owned8s;
+#define Q8(dst, dsts, src, rows, cols) (dst = q, dsts = qs, xt_quantize_rows_s8(q, qs, src, rows, cols), q += (size_t)(rows) * (cols), qs += (rows))
+        for (int s = 0; s < c.n_stages; s++) {
+            sstage *S = &m->st[s];
+            int C = S->C;
+            if (s > 0) Q8(S->redw8, S->reds, S->redw, C, 4 * S->Cin);
+            for (int b = 0; b < S->depth; b++) {
+                sblock *k = &S->blk[b];
+                Q8(k->projw8, k->projs, k->projw, C, C);
+                Q8(k->fc1w8, k->fc1s, k->fc1w, k->hidden, C);
+                Q8(k->fc2w8, k->fc2s, k->fc2w, C, k->hidden);
+            }
+        }
+#undef Q8
+    }
     if (c.bf16) { // bfloat16 copies of the big linears' float32 weights (BF16 ones are used in place)
         size_t n16 = 0;
         for (int s = 0; s < c.n_stages; s++) {
@@ -266,7 +302,8 @@ typedef struct {
     size_t tok;     // floats of one (B, L, C)-sized buffer: max over stages of B*L*C
     size_t big;     // qkv (3C) / MLP hidden / im2col / merge gather
     size_t attn;    // per-thread attention scratch
-    size_t a16;     // floats holding a bfloat16 copy of the largest linear input (matmul "bf16")
+    size_t a16;     // floats holding a bfloat16 (int8) copy of the largest linear input (bf16, int8)
+    size_t a8s;     // int8: per-token activation scales (the most tokens of any stage)
     int nthreads;
 } ws_plan;
 
@@ -288,14 +325,15 @@ static ws_plan plan(const swin *m, int B) {
         }
     }
     p.attn = (p.attn + 15) & ~(size_t)15;
-    if (m->c.bf16) p.a16 = (p.big + 1) / 2 + 16; // linear inputs: <= B L max(C, 4C_in, hidden) <= big
+    if (m->c.bf16 || m->c.int8) p.a16 = (p.big + 1) / 2 + 16; // linear inputs: <= B L max(C, 4C_in, hidden) <= big
+    if (m->c.int8) p.a8s = ((size_t)B * g * g + 15) & ~(size_t)15;
     p.nthreads = xt_get_threads();
     return p;
 }
 
 static size_t swin_workspace(const xt_encoder *e, int B) {
     ws_plan p = plan(e->impl, B);
-    return (3 * p.tok + p.big + p.a16 + p.attn * p.nthreads) * sizeof(float) + 7 * 64;
+    return (3 * p.tok + p.big + p.a16 + p.a8s + p.attn * p.nthreads) * sizeof(float) + 8 * 64;
 }
 
 static int swin_forward(const xt_encoder *e, const float *img, int B, float *const *out, xt_arena *ws,
@@ -304,7 +342,7 @@ static int swin_forward(const xt_encoder *e, const float *img, int B, float *con
     const xt_swin_cfg *c = &m->c;
     if (B < 1) return xt_error("swinv2", "batch size %d", B);
     ws_plan p = plan(m, B);
-    size_t avail = ws->size - ws->used, fixed = (3 * p.tok + p.big + p.a16) * sizeof(float) + 7 * 64;
+    size_t avail = ws->size - ws->used, fixed = (3 * p.tok + p.big + p.a16 + p.a8s) * sizeof(float) + 8 * 64;
     if (ws->measure || avail < fixed + p.attn * sizeof(float))
         return xt_error("swinv2", "workspace too small (%zu bytes free, need %zu)", avail, fixed + p.attn * sizeof(float));
     int nthr = p.nthreads;
@@ -313,10 +351,14 @@ static int swin_forward(const xt_encoder *e, const float *img, int B, float *con
     float *x = xt_arena_f32(ws, p.tok), *a = xt_arena_f32(ws, p.tok), *y = xt_arena_f32(ws, p.tok);
     float *big = xt_arena_f32(ws, p.big), *scr = xt_arena_f32(ws, p.attn * nthr);
     uint16_t *a16 = p.a16 ? (uint16_t *)xt_arena_f32(ws, p.a16) : NULL;
+    float *a8s = p.a8s ? xt_arena_f32(ws, p.a8s) : NULL;
     int rc = 0;
-#define LIN(out, in, w32, w16, M, K, N)                                                                    \
+#define LIN(out, in, w32, w16, M, K, N) LIN8(out, in, w32, w16, NULL, NULL, M, K, N)
+#define LIN8(out, in, w32, w16, w8, w8s, M, K, N)                                                          \
     do {                                                                                                   \
-        if (w16) {                                                                                         \
+        if (w8) {                                                                                          \
+            if ((rc = xt_linear_forward_s8(m->mm, out, in, w8, w8s, NULL, M, K, N, (int8_t *)a16, a8s))) goto done; \
+        } else if (w16) {                                                                                  \
             xt_f32_to_bf16(a16, in, (size_t)(M) * (K));                                                    \
             if ((rc = xt_mm_bf16_run(m->mm, out, a16, w16, M, N, K))) goto done;                           \
         } else if (m->mm) {                                                                                \
@@ -342,7 +384,7 @@ static int swin_forward(const xt_encoder *e, const float *img, int B, float *con
         int NT = (int)(B * L);
         if (s > 0) { // ref: PatchMerging.forward
             xt_patch_merge_gather(big, x, B, 2 * R, 2 * R, S->Cin);
-            LIN(y, big, S->redw, S->redw16, NT, 4 * S->Cin, C);
+            LIN8(y, big, S->redw, S->redw16, S->redw8, S->reds, NT, 4 * S->Cin, C);
             xt_layernorm_forward(x, NULL, NULL, y, S->dnw, S->dnb, NT, C, 1e-5f);
             if (xt_tap_on(tap)) {
                 int64_t sh[4] = {B, R, R, C};
@@ -355,11 +397,11 @@ static int swin_forward(const xt_encoder *e, const float *img, int B, float *con
             LIN(big, x, k->qkvw, k->qkvw16, NT, C, 3 * C);
             xt_window_attn_forward(a, NULL, big, k->qkvb, k->scale, k->bias, NULL, 0, B, R, R, C, k->NH, k->ws, k->shift,
                                    scr, p.attn, nthr);
-            LIN(y, a, k->projw, k->projw16, NT, C, C);
+            LIN8(y, a, k->projw, k->projw16, k->projw8, k->projs, NT, C, C);
             xt_residual_layernorm_forward(x, y, k->projb, k->n1w, k->n1b, NT, C, 1e-5f); // x += norm1(attn(x))
-            LIN(big, x, k->fc1w, k->fc1w16, NT, C, k->hidden);
+            LIN8(big, x, k->fc1w, k->fc1w16, k->fc1w8, k->fc1s, NT, C, k->hidden);
             xt_bias_gelu_forward(big, k->fc1b, NT, k->hidden);
-            LIN(y, big, k->fc2w, k->fc2w16, NT, k->hidden, C);
+            LIN8(y, big, k->fc2w, k->fc2w16, k->fc2w8, k->fc2s, NT, k->hidden, C);
             xt_residual_layernorm_forward(x, y, k->fc2b, k->n2w, k->n2b, NT, C, 1e-5f); // x += norm2(mlp(x))
             if (xt_tap_on(tap)) {
                 int64_t sh[4] = {B, R, R, C};
@@ -370,6 +412,7 @@ static int swin_forward(const xt_encoder *e, const float *img, int B, float *con
     }
 done:
 #undef LIN
+#undef LIN8
     xt_arena_release(ws, mark);
     return rc;
 }

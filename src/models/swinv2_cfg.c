@@ -36,7 +36,7 @@ int xt_swin_cfg_parse(const xt_json *cfg, int img_size, xt_swin_cfg *c) {
     // "precision" (every model's key) wins over "matmul" (this encoder's older name for it)
     xt_precision prec;
     if (xt_json_get(cfg, "precision")) {
-        if (xt_cfg_precision(cfg, "swinv2", 1u << XT_PREC_F32 | 1u << XT_PREC_BF16, &prec)) return -1;
+        if (xt_cfg_precision(cfg, "swinv2", 1u << XT_PREC_F32 | 1u << XT_PREC_BF16 | 1u << XT_PREC_INT8, &prec)) return -1;
     } else {
         const char *mm = xt_json_str(cfg, "matmul", "f32");
         if (!mm || (strcmp(mm, "f32") && strcmp(mm, "bf16")))
@@ -44,6 +44,7 @@ int xt_swin_cfg_parse(const xt_json *cfg, int img_size, xt_swin_cfg *c) {
         prec = strcmp(mm, "bf16") ? XT_PREC_F32 : XT_PREC_BF16;
     }
     c->bf16 = prec == XT_PREC_BF16;
+    c->int8 = prec == XT_PREC_INT8;
     const xt_json *is = xt_json_get(cfg, "img_size");
     c->img = img_size;
     if (is && is->type != XT_JSON_NULL && xt_json_int(cfg, "img_size", img_size, &c->img)) return xt_error_prefix("swinv2");
