@@ -2,8 +2,8 @@
 # Reduced precision (issue 11): --precision bf16 and int8 through `xt verify` on the committed
 # golden copies, each held to its documented tolerance (docs/performance.md, "Reduced precision"); `xt convert
 # --dtype bf16` files (size, outputs within the bf16 tolerance of f32, used by both precisions);
-# --precision on classify / embed / detect; and the errors: an unknown precision, a gradient
-# file, eval, a bad config value, a corrupt or mismatched BF16 tensor.
+# --precision on classify / embed / detect / eval; and the errors: an unknown precision, a
+# gradient file, a bad config value, a corrupt or mismatched BF16 tensor.
 set -u
 G=${XT_GOLDEN:-tests/golden}
 T=$BUILD/cli_precision
@@ -23,7 +23,7 @@ expect_err() {
 expect_err unknown "precision: 'int4' is not a precision (f32, bf16 or int8)" $XT verify --precision int4 $G/swinv2_region_256.safetensors
 expect_err unknown_classify "'fp16' is not a precision" $XT classify -m models/synth_xl.safetensors --precision=fp16 x.tif
 expect_err grad "training gradients (float32 only)" $XT verify --precision bf16 $G/xt_cls_xl_grad.safetensors
-expect_err eval "eval runs the training forward, which is float32 only" $XT eval -m models/synth_xl.safetensors --data synth:2 --precision bf16
+expect_err eval "'f16' is not a precision" $XT eval -m models/synth_xl.safetensors --data synth:2 --precision f16
 expect_err cfg_bad "\"precision\" must be a string" sh -c "python3 - $G/swinv2_region_256.safetensors $T/badcfg.safetensors <<'PY'
 import json, struct, sys
 b = open(sys.argv[1], 'rb').read()
@@ -71,6 +71,13 @@ for ft in swinv2_region_256:1.2e-1 swinv2_region_512:1.3e-1 xt_cls_naive:5e-2 xt
 done
 $XT verify -t 2 --precision int8 --tol 0.5 $G/xt_cls_hyper_long.safetensors > $T/hl.i8.log 2>&1
 [ "$(awk '$1 == "logits" { print ($3 <= 1.2e-1 * $5) }' $T/hl.i8.log)" = 1 ] || fail "xt_cls_hyper_long int8 logits: $(grep '^logits' $T/hl.i8.log)"
+
+# ---- xt eval in bf16 / int8 runs the inference model: the shipped model stays at 100 % held out
+for p in bf16 int8; do
+    $XT eval -m models/synth_xl.safetensors --data synth:100:3 --precision $p -t 2 -q --json > $T/eval.$p.json 2>&1 ||
+        fail "eval --precision $p: $(cat $T/eval.$p.json)"
+    grep -q '"images": 100, "classes": 2, "img_size": 128, "top1": 1,' $T/eval.$p.json || fail "eval $p: $(cat $T/eval.$p.json)"
+done
 
 # ---- xt convert --dtype bf16
 $XT convert models/synth_xl.safetensors --dtype bf16 -o $T/s16.safetensors > $T/conv.log 2>&1 || fail "convert: $(cat $T/conv.log)"
