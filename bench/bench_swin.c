@@ -1,7 +1,7 @@
 // bench_swin.c — Swin V2-T region benchmark (a program, not a test).
 //
 //   build/bench/bench_swin [--threads 1,2] [--batch 4] [--iters 5] [--warmup 1] [--img 256]
-//                          [--model FILE] [--ref RESULTS.txt] [--matmul f32|bf16|f32,bf16]
+//                          [--model FILE] [--ref RESULTS.txt] [--matmul f32|bf16|int8|f32,bf16,int8]
 //
 // Swin V2-T: embed 96, depths 2-2-6-2, heads 3-6-12-24, window 16 (clamped to the map on small
 // stages, as timm does), random weights from xt_swinv2_random_weights (seed 0), written once to
@@ -16,8 +16,9 @@
 // and bench/ort_swin.mjs (bench/run_bench.sh makes it); the table then shows them beside xt with
 // the ratios xt/PyTorch-best and xt/ORT (same thread count).
 //
-// --matmul: the encoder's "matmul" config ("f32", default; "bf16": the big linears in bfloat16
-// on oneDNN, float32 accumulation — docs/swinv2.md). Modes run in that order in one process, so
+// --matmul: the encoder's "precision" config ("f32", default; "bf16": the big linears in bfloat16
+// on oneDNN, float32 accumulation — docs/swinv2.md; "int8": the same linears in int8, per-channel
+// weight and per-token activation scales — docs/performance.md, "Reduced precision"). Modes run in that order in one process, so
 // the bf16 rows' peak RSS includes the f32 run's high-water mark.
 //
 // When the model file has to be generated, the program re-executes itself afterwards so the
@@ -121,9 +122,10 @@ int main(int argc, char **argv) {
         i++;
     }
     if (batch < 1 || iters < 1 || warmup < 0 || img < 32 || img % 32) goto usage;
-    int modes[2], nm = 0; // 0: f32, 1: bf16
+    int modes[3], nm = 0; // 0: f32, 1: bf16, 2: int8
     if (strstr(matmul_s, "f32")) modes[nm++] = 0;
     if (strstr(matmul_s, "bf16")) modes[nm++] = 1;
+    if (strstr(matmul_s, "int8")) modes[nm++] = 2;
     if (!nm) goto usage;
 
     int threads[MAXT], nt = 0;
@@ -172,12 +174,12 @@ int main(int argc, char **argv) {
     float *x = xt_xmalloc(nin * sizeof(float));
     for (size_t i = 0; i < nin; i++) x[i] = (float)(i % 251) / 125.0f - 1.0f; // same ramp as ORT
 
-    result xr[2 * MAXT];
+    result xr[3 * MAXT];
     int nx = 0;
     for (int mi = 0; mi < nm; mi++) {
-        const char *mm = modes[mi] ? "bf16" : "f32";
+        const char *mm = modes[mi] == 2 ? "int8" : modes[mi] ? "bf16" : "f32";
         char mcfg_text[600];
-        snprintf(mcfg_text, sizeof mcfg_text, "%.*s, \"matmul\": \"%s\"}", (int)strlen(cfg_text) - 1, cfg_text, mm);
+        snprintf(mcfg_text, sizeof mcfg_text, "%.*s, \"precision\": \"%s\"}", (int)strlen(cfg_text) - 1, cfg_text, mm);
         xt_json *mcfg = xt_json_parse(mcfg_text, strlen(mcfg_text), "bench config");
         XT_ASSERT(mcfg);
         xt_encoder *e = xt_swinv2_new(st, mcfg, "model.", img);

@@ -4,7 +4,7 @@
 #
 #   sh bench/run_bench.sh              # BATCH=4 ITERS=5 WARMUP=1 THREADS=1,2 by default
 #   ITERS=10 sh bench/run_bench.sh
-#   MATMUL=f32 sh bench/run_bench.sh   # xt float32 only (default f32,bf16: also the opt-in bf16 linears)
+#   MATMUL=f32 sh bench/run_bench.sh   # xt float32 only (default f32,bf16,int8: also the opt-in bf16 and int8 linears)
 #   sh bench/run_bench.sh context      # long-sequence layers instead (bench_context + torch_context.py)
 #
 # Needs: /usr/bin/python3 with python3-torch + python3-torchvision (Debian), node + npm,
@@ -111,4 +111,4 @@ env $TORCH_ENV "$PY" bench/torch_swin.py --threads "$THREADS" --batch "$BATCH" -
 echo "== ONNX Runtime (graphOptimizationLevel all)"
 node bench/ort_swin.mjs "$OUT/swinv2_t_256.onnx" --threads "$THREADS" --batch "$BATCH" --iters "$ITERS" --warmup "$WARMUP" | tee -a "$RES"
 echo "== xt"
-"$BUILD/bench/bench_swin" --threads "$THREADS" --batch "$BATCH" --iters "$ITERS" --warmup "$WARMUP" --matmul "${MATMUL:-f32,bf16}" --ref "$RES"
+"$BUILD/bench/bench_swin" --threads "$THREADS" --batch "$BATCH" --iters "$ITERS" --warmup "$WARMUP" --matmul "${MATMUL:-f32,bf16,int8}" --ref "$RES"

@@ -92,7 +92,7 @@ static void check_map(const char *model, int top) {
     xt_raster_close(r);
     // each region on its own: read + normalised exactly as the stream does, then a one-region image
     xt_xtfile f;
-    CHECK(xt_xtfile_load(&f, model) == 0);
+    CHECK(xt_xtfile_load(&f, model, NULL) == 0);
     xt_raster *ir = xt_raster_open(img);
     float *reg = malloc(sizeof(float) * C * S * S), *one = malloc(sizeof(float) * K), *want = malloc(sizeof(float) * nb * HP * WP);
     for (int rr = 0; rr < HP; rr++)

@@ -83,10 +83,53 @@ static void test_onednn(void) {
             CHECK(xt_mm_bf16_run(mm, o, a16, w16, M, N, K) == 0);
             xt_gemm_naive(0, 1, M, N, K, 1, a, K, w, K, 0, r, N);
             CHECK_CLOSE(o, r, (long)M * N, 0, 1e-5, "oneDNN bf16 matmul");
+            // the layer form (Hiera, ConvNeXt): a rounded into a16 by the call, bias in float32
+            float *bias = malloc(sizeof(float) * N);
+            uint16_t *scr = malloc(2 * M * K);
+            fill(bias, N, 51 + s);
+            CHECK(xt_linear_forward_bf16(mm, o, a, w16, bias, M, K, N, scr) == 0);
+            for (int i = 0; i < M; i++)
+                for (int j = 0; j < N; j++) r[(size_t)i * N + j] += bias[j];
+            CHECK_CLOSE(o, r, (long)M * N, 0, 1e-5, "xt_linear_forward_bf16");
+            // and the float32 sgemm's bias: the layer agrees with xt_linear_forward on bf16 inputs
+            xt_linear_forward(r, a, w, bias, M, K, N);
+            CHECK_CLOSE(o, r, (long)M * N, 0, 1e-5, "xt_linear_forward_bf16 vs xt_linear_forward");
+            free(bias); free(scr);
             free(a16); free(w16);
         }
         free(a); free(w); free(o); free(r);
     }
+    // int8 (s8 x s8 -> s32 on oneDNN): against the exact integer sums of the same quantised rows,
+    // rescaled in double; the quantiser: max|row| maps to +-127, a zero row to scale 1
+    for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++) {
+        int M = shapes[s][0], N = shapes[s][1], K = shapes[s][2];
+        float *a = malloc(sizeof(float) * M * K), *w = malloc(sizeof(float) * N * K), *bias = malloc(sizeof(float) * N);
+        float *o = malloc(sizeof(float) * M * N), *r = malloc(sizeof(float) * M * N), *as = malloc(sizeof(float) * M);
+        float *ws = malloc(sizeof(float) * N), *as2 = malloc(sizeof(float) * M);
+        int8_t *a8 = malloc(M * K), *w8 = malloc(N * K), *a8b = malloc(M * K);
+        fill(a, (size_t)M * K, 61 + s);
+        fill(w, (size_t)N * K, 71 + s);
+        fill(bias, N, 81 + s);
+        xt_quantize_rows_s8(w8, ws, w, N, K);
+        xt_quantize_rows_s8(a8b, as2, a, M, K);
+        CHECK(xt_linear_forward_s8(mm, o, a, w8, ws, bias, M, K, N, a8, as) == 0);
+        CHECK(memcmp(a8, a8b, M * K) == 0);
+        int top = 0;
+        for (int i = 0; i < M * K; i++) top |= a8[i] == 127 || a8[i] == -127;
+        CHECK(top);
+        for (int i = 0; i < M; i++)
+            for (int j = 0; j < N; j++) {
+                long acc = 0;
+                for (int k = 0; k < K; k++) acc += (long)a8[(size_t)i * K + k] * w8[(size_t)j * K + k];
+                r[(size_t)i * N + j] = (float)((double)acc * as[i] * ws[j] + bias[j]);
+            }
+        CHECK_CLOSE(o, r, (long)M * N, 0, 1e-5, "xt_linear_forward_s8 vs exact integer sums");
+        free(a); free(w); free(bias); free(o); free(r); free(as); free(ws); free(as2); free(a8); free(w8); free(a8b);
+    }
+    float z[4] = {0, 0, 0, 0}, zs;
+    int8_t zq[4];
+    xt_quantize_rows_s8(zq, &zs, z, 1, 4);
+    CHECK(zs == 1.0f && zq[0] == 0 && zq[3] == 0);
     // bf16 rounding: to nearest even
     float v[3] = {1.0f, 1.00390625f, 1.01171875f}; // 1, 1 + 2^-8 (tie -> even 1), 1 + 3 * 2^-8 (tie -> up)
     uint16_t h[3];

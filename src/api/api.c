@@ -16,7 +16,7 @@ struct xt_model {
 xt_model *xt_model_load(const char *path) {
     xt_model *m = xt_malloc_checked(sizeof *m, "model");
     if (!m) return NULL;
-    if (xt_xtfile_load(&m->f, path) < 0) {
+    if (xt_xtfile_load(&m->f, path, NULL) < 0) {
         free(m);
         return NULL;
     }

@@ -19,6 +19,13 @@ int xt_cmd_detect(int argc, char **argv);
 int xt_cli_fail(void);                      // prints "xt: <error buffer>", returns 1
 int xt_cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int xt_cli_parse_int(const char *s, const char *opt, int lo, int hi, int *out);
+// --precision f32|bf16|int8 of every inference command: *out the canonical name; -1 + error otherwise.
+// The model's builders then refuse what a layer cannot run (models.h xt_config_apply_precision).
+int xt_cli_parse_precision(const char *s, const char **out);
+#define XT_CLI_PRECISION_HELP                                                                      \
+    "  --precision P       f32, bf16 or int8: the region encoder's big matmuls in bfloat16, or in\n" \
+    "                      int8 (Swin V2 only); docs/performance.md lists the layers and the\n"     \
+    "                      accuracy cost                                [model config; f32]\n"
 // --geo EPSG,X0,Y0,PIXEL (make-image, make-scene) into g; -1 + a usage message naming cmd
 struct xt_georef;
 int xt_cli_parse_geo(const char *cmd, const char *s, struct xt_georef *g);

@@ -46,6 +46,7 @@ static void help(void) {
            "                      OUT/<name>.json (a summary), finished ones skipped on a rerun,\n"
            "                      OUT/results.jsonl merged at the end; under mpirun the ranks share the\n"
            "                      list\n"
+           XT_CLI_PRECISION_HELP
            "  -t N                threads                                       [all cores]\n"
            "Under mpirun with one SCENE the ranks share its tiles (tile i on rank i mod N); rank 0 stitches\n"
            "them in order, post-processes and writes: the files of one process (docs/distributed.md).\n"
@@ -143,6 +144,7 @@ static int list_item(void *u, const char *path, const char *name, xt_sbuf *json)
 
 int xt_cmd_detect(int argc, char **argv) {
     const char *model = NULL, *out = NULL, *id = NULL, *ops[2] = {NULL, NULL}, *list = NULL;
+    const char *precision = NULL;
     int nops = 0, threads = 0, quiet = 0;
     xt_detect_opts o = xt_detect_default_opts();
     for (int i = 1; i < argc; i++) {
@@ -175,6 +177,7 @@ int xt_cmd_detect(int argc, char **argv) {
         else if (!strcmp(a, "--selim")) o.selim = 1;
         else if (!strcmp(a, "--maps")) o.maps = 1;
         else if (!strcmp(a, "-q")) quiet = 1;
+        else if (!strcmp(a, "--precision") && v) { if (xt_cli_parse_precision(argv[++i], &precision)) return xt_cli_fail(); }
         else if (!strcmp(a, "-t") && v) { if (xt_cli_parse_int(argv[++i], "-t", 1, 1024, &threads)) return xt_cli_fail(); }
         else if (a[0] == '-') return xt_cli_usage_error("detect", "unknown option '%s'", a);
         else if (nops < 2) ops[nops++] = a;
@@ -202,7 +205,7 @@ int xt_cmd_detect(int argc, char **argv) {
         xt_error("detect", "%s: model kind '%s': detect needs an xView3 model (kind \"xview\")", model, kind ? kind : "?");
         goto fail;
     }
-    if (!(m = xt_xview_new(st, cfg))) { xt_error_in_file(model); goto fail; }
+    if (xt_config_apply_precision(cfg, precision) || !(m = xt_xview_new(st, cfg))) { xt_error_in_file(model); goto fail; }
     if (list) { // the model is loaded once for every scene
         list_ctx c = {m, o, quiet};
         rc = xt_cli_list_run("detect", list, out, list_item, &c);

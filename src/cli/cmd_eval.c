@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "run/stream.h"
 #include "train/train.h"
 
 static void help(void) {
@@ -17,8 +18,50 @@ static void help(void) {
            "  -t N         threads (also --threads)                [all cores]\n"
            "  --json       one line of JSON on stdout: images, top1, top5 (null with <= 5 classes),\n"
            "               per_class [{class, correct, total}], confusion [true][predicted], seconds\n"
+           "  --precision P  f32: the training forward (float32); bf16 or int8: the inference model\n"
+           "               (xt classify's path) in that precision, image by image    [f32]\n"
            "  -q           no progress (also --quiet)\n"
            "  (-m also --model; --opt=VALUE and -tN forms accepted)\n");
+}
+
+// --precision bf16 / int8: the training forward is float32 only, so the images go through the
+// inference model instead (the streaming driver on an in-memory image), scored as
+// xt_train_evaluate scores them. conf: (K, K), K the model's classes. 0 / -1 + error.
+static int eval_inference(const xt_xtfile *f, const xt_dataset *d, int S, int threads, double *top1, double *top5,
+                          int64_t *conf, void (*prog)(void *, int64_t, int64_t, double, double, double), void *u) {
+    const xt_xtmodel_info *mi = xt_xtmodel_get_info(f->m);
+    int C = mi->in_chans, K = mi->num_classes, rc = -1;
+    float *img = xt_malloc_checked((size_t)C * S * S * sizeof(float), "evaluation image"), *l = xt_xmalloc(sizeof(float) * K);
+    int64_t c1 = 0, c5 = 0;
+    xt_stream_args a;
+    xt_stream_args_default(&a);
+    a.threads = threads;
+    for (int i = 0; img && i < d->n; i++) {
+        int lab;
+        if (xt_dataset_load(d, i, img, C, S, mi->crop_size, 0, 0, &lab)) goto done;
+        if (lab >= K) { xt_error("eval", "sample %d: label %d >= num_classes %d", i, lab, K); goto done; }
+        xt_stream st;
+        int bad = xt_stream_open_array(&st, f, img, C, S, S, &a) || xt_stream_classify(&st, l);
+        xt_stream_close(&st);
+        if (bad) goto done;
+        int above = 0, best = 0;
+        for (int k = 0; k < K; k++) {
+            above += l[k] > l[lab];
+            if (l[k] > l[best]) best = k;
+        }
+        c1 += above == 0;
+        c5 += above < 5;
+        conf[(size_t)lab * K + best]++;
+        prog(u, i + 1, d->n, (double)c1 / (i + 1), 0, 0);
+    }
+    if (!img) goto done;
+    *top1 = (double)c1 / d->n;
+    *top5 = (double)c5 / d->n;
+    rc = 0;
+done:
+    free(img);
+    free(l);
+    return rc;
 }
 
 static void progress(void *u, int64_t done, int64_t total, double top1, double a, double sec) {
@@ -29,7 +72,7 @@ static void progress(void *u, int64_t done, int64_t total, double top1, double a
 }
 
 int xt_cmd_eval(int argc, char **argv) {
-    const char *model = NULL, *data = NULL, *root = NULL;
+    const char *model = NULL, *data = NULL, *root = NULL, *precision = NULL;
     int S = 0, batch = 8, threads = 0, quiet = 0, json = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -40,7 +83,9 @@ int xt_cmd_eval(int argc, char **argv) {
         else if (!strcmp(a, "--img-size") && v) { if (xt_cli_parse_int(argv[++i], "--img-size", 1, 1 << 16, &S)) return xt_cli_fail(); }
         else if (!strcmp(a, "--batch") && v) { if (xt_cli_parse_int(argv[++i], "--batch", 1, 4096, &batch)) return xt_cli_fail(); }
         else if ((!strcmp(a, "-t") || !strcmp(a, "--threads")) && v) { if (xt_cli_parse_int(argv[++i], "-t", 1, 1024, &threads)) return xt_cli_fail(); }
-        else if (!strcmp(a, "-q") || !strcmp(a, "--quiet")) quiet = 1;
+        else if (!strcmp(a, "--precision") && v) {
+            if (xt_cli_parse_precision(argv[++i], &precision)) return xt_cli_fail();
+        } else if (!strcmp(a, "-q") || !strcmp(a, "--quiet")) quiet = 1;
         else if (!strcmp(a, "--json")) json = 1;
         else return xt_cli_usage_error("eval", "unknown option '%s'", a);
     }
@@ -53,6 +98,7 @@ int xt_cmd_eval(int argc, char **argv) {
     xt_json *cfg = NULL, *ts = NULL;
     xt_params P = {0};
     xt_xt_train *m = NULL;
+    xt_xtfile f = {0}; // --precision bf16 / int8: the inference model
     xt_dataset d = {0};
     int64_t *conf = NULL;
     int rc = 1;
@@ -60,14 +106,22 @@ int xt_cmd_eval(int argc, char **argv) {
     if (!c) { xt_error("eval", "%s: no config in the metadata: not a model file", model); goto fail; }
     if (!(cfg = xt_json_parse(c, strlen(c), "config"))) goto fail;
     if (!S && t && (ts = xt_json_parse(t, strlen(t), "train_state"))) xt_json_int(ts, "img_size", 0, &S);
-    if (!(m = xt_xt_train_new(&P, cfg, st)) || xt_params_alloc(&P) || xt_params_load(&P, st)) goto fail;
-    if (!S) S = xt_xt_train_crop(m);
-    if (S % xt_xt_train_crop(m)) { xt_error("eval", "--img-size %d is not a multiple of crop_size %d", S, xt_xt_train_crop(m)); goto fail; }
+    int K, crop;
+    if (precision && strcmp(precision, "f32")) {
+        if (xt_xtfile_load(&f, model, precision)) goto fail;
+        K = xt_xtmodel_get_info(f.m)->num_classes, crop = xt_xtmodel_get_info(f.m)->crop_size;
+    } else {
+        if (!(m = xt_xt_train_new(&P, cfg, st)) || xt_params_alloc(&P) || xt_params_load(&P, st)) goto fail;
+        K = xt_xt_train_num_classes(m), crop = xt_xt_train_crop(m);
+    }
+    if (!S) S = crop;
+    if (S % crop) { xt_error("eval", "--img-size %d is not a multiple of crop_size %d", S, crop); goto fail; }
     if (xt_dataset_open(&d, data, root)) goto fail;
-    int K = xt_xt_train_num_classes(m);
     conf = calloc((size_t)K * K, sizeof *conf);
     double top1, top5;
-    if (!conf || xt_train_evaluate(m, &P, &d, root, S, batch, &top1, &top5, conf, progress, &pg)) goto fail;
+    if (!conf || (f.m ? eval_inference(&f, &d, S, threads, &top1, &top5, conf, progress, &pg)
+                      : xt_train_evaluate(m, &P, &d, root, S, batch, &top1, &top5, conf, progress, &pg)))
+        goto fail;
     double secs = xt_progress_end(&pg);
     if (json) {
         xt_sbuf b = {0};
@@ -131,6 +185,7 @@ done:
     free(conf);
     xt_dataset_free(&d);
     xt_xt_train_free(m);
+    xt_xtfile_free(&f);
     xt_params_free(&P);
     xt_json_free(cfg);
     xt_json_free(ts);

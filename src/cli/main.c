@@ -9,8 +9,10 @@
 #include "core/core.h"
 #include "core/dist.h"
 #include "formats/raster.h"
+#include "models/models.h"
+#include "nn/nn.h"
 
-#define STREAM_VALUES "-m --model -t --threads --batch --bands --mean --std --scale --nodata --cache --mem"
+#define STREAM_VALUES "-m --model -t --threads --precision --batch --bands --mean --std --scale --nodata --cache --mem"
 static const struct {
     const char *name;
     int (*fn)(int, char **);
@@ -18,10 +20,10 @@ static const struct {
     // GNU forms (args.c): the options taking a value, the flags; values NULL: argv as given
     const char *values, *flags;
 } commands[] = {
-    {"verify", xt_cmd_verify, "run a model file on its input.* tensors and compare with expected.*", "-o -t --threads", "-q --quiet --help"},
+    {"verify", xt_cmd_verify, "run a model file on its input.* tensors and compare with expected.*", "-o -t --threads --precision --tol", "-q --quiet --help"},
     {"info", xt_cmd_info, "describe a model file or an image (size, bands, tiling, georeferencing)", "", "--json --help"},
     {"convert", xt_cmd_convert, "convert a PyTorch checkpoint (.ckpt/.pth) into a model file",
-     "-o --config --set --with-io --from --prefix", "-q --keep-optimizer --help"},
+     "-o --config --set --with-io --from --prefix --dtype", "-q --keep-optimizer --help"},
     {"make-image", xt_cmd_make_image, "write a procedural test raster of any size (bounded memory)",
      "--size --bands --type --tile --compress --seed --geo --from-tensor", "--striped --planar --bigtiff --help"},
     {"make-scene", xt_cmd_make_scene, "write synthetic xView3-SAR scenes, labels and shorelines (context-dependent classes)",
@@ -34,7 +36,7 @@ static const struct {
      "-c --init --resume -o --export --data --val --root --img-size --batch --steps --epochs --lr --min-lr-ratio --warmup --wd "
      "--clip --grad-ratio --seed --save-every --stop-after -t --threads",
      "-q --quiet --no-augment --help"},
-    {"eval", xt_cmd_eval, "top-1 / top-5 accuracy of an xT classifier on a dataset", "-m --model --data --root --img-size --batch -t --threads",
+    {"eval", xt_cmd_eval, "top-1 / top-5 accuracy of an xT classifier on a dataset", "-m --model --data --root --img-size --batch -t --threads --precision",
      "-q --quiet --json --help"},
     {"detect", xt_cmd_detect, "find vessels in a whole xView3-SAR scene (CSV, GeoJSON, GeoTIFF maps)", NULL, NULL},
     {"score", xt_cmd_score, "xView3-SAR leaderboard metric of a prediction CSV against labels", NULL, NULL},
@@ -81,6 +83,13 @@ int xt_cli_parse_int(const char *s, const char *opt, int lo, int hi, int *out) {
     return 0;
 }
 
+int xt_cli_parse_precision(const char *s, const char **out) {
+    xt_precision p;
+    if (xt_precision_parse(s, &p)) return -1;
+    *out = xt_precision_name(p);
+    return 0;
+}
+
 static void usage(FILE *f) {
     fprintf(f, "xt %s — xT (nested tokenization) for very large images\n\nusage: xt <command> [options]\n\ncommands:\n", XT_VERSION);
     for (size_t i = 0; i < sizeof commands / sizeof *commands; i++)
@@ -124,6 +133,7 @@ static int run(int argc, char **argv) {
     if (!strcmp(argv[1], "--version")) {
         const char *w = getenv("OMP_WAIT_POLICY"), *sc = getenv("GOMP_SPINCOUNT");
         printf("xt %s\nOpenMP waiting: OMP_WAIT_POLICY=%s GOMP_SPINCOUNT=%s\n", XT_VERSION, w ? w : "(unset)", sc ? sc : "(unset)");
+        printf("bf16 matmuls (--precision bf16): %s\n", xt_bf16_available() ? "native (oneDNN, AVX512-BF16 or AMX)" : "not on this CPU (refused)");
         printf("MPI: %s\n", xt_dist_have_mpi() ? "built in (mpirun / srun run data-parallel training, --list jobs and one image split across ranks)" : "not built in");
         return 0;
     }

@@ -14,6 +14,7 @@ void xt_stream_help(FILE *f) {
             "  -m, --model FILE    model file (safetensors, kind \"xt\")         [required]\n"
             "  -t, --threads N     threads (0: all cores)                       [0]\n"
             "  --batch N           regions per encoder call                     [8]\n"
+            XT_CLI_PRECISION_HELP
             "  --bands LIST        1-based bands to use, e.g. 4,3,2              [all]\n"
             "  --mean LIST         per-band mean after scaling   [config \"mean\"; ImageNet for 3 bands; else 0]\n"
             "  --std LIST          per-band std after scaling    [config \"std\"; ImageNet for 3 bands; else 1]\n"
@@ -52,6 +53,7 @@ int xt_stream_parse_opt(xt_stream_args *a, int argc, char **argv, int *i) {
     (*i)++
     if (!strcmp(o, "-m") || !strcmp(o, "--model")) { NEEDV; a->model = v; }
     else if (!strcmp(o, "-t") || !strcmp(o, "--threads")) { NEEDV; return xt_cli_parse_int(v, o, 0, 1024, &a->threads) < 0 ? -1 : 1; }
+    else if (!strcmp(o, "--precision")) { NEEDV; return xt_cli_parse_precision(v, &a->precision) < 0 ? -1 : 1; }
     else if (!strcmp(o, "--batch")) { NEEDV; return xt_cli_parse_int(v, o, 1, 4096, &a->batch) < 0 ? -1 : 1; }
     else if (!strcmp(o, "--quiet") || !strcmp(o, "-q")) a->quiet = 1;
     else if (!strcmp(o, "--bands")) {

@@ -220,6 +220,26 @@ const xt_json *xt_json_get(const xt_json *obj, const char *key) {
     return NULL;
 }
 
+void xt_json_set_str(xt_json *obj, const char *key, const char *val) {
+    XT_ASSERT(obj && obj->type == XT_JSON_OBJ);
+    xt_json *v = node(XT_JSON_STR);
+    v->str = strdup(val);
+    XT_ASSERT(v->str);
+    for (int i = obj->n - 1; i >= 0; i--) // the last duplicate is the one xt_json_get reads
+        if (!strcmp(obj->keys[i], key)) {
+            xt_json_free(obj->items[i]);
+            obj->items[i] = v;
+            return;
+        }
+    // parse_container grows by doubling from 8 and does not keep the capacity: grow to n + 1
+    obj->items = realloc(obj->items, (obj->n + 1) * sizeof *obj->items);
+    obj->keys = realloc(obj->keys, (obj->n + 1) * sizeof *obj->keys);
+    XT_ASSERT(obj->items && obj->keys);
+    obj->keys[obj->n] = strdup(key);
+    XT_ASSERT(obj->keys[obj->n]);
+    obj->items[obj->n++] = v;
+}
+
 int xt_json_num(const xt_json *obj, const char *key, double def, double *out) {
     const xt_json *v = xt_json_get(obj, key);
     if (!v || v->type == XT_JSON_NULL) { *out = def; return 0; }

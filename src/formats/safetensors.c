@@ -233,10 +233,7 @@ const float *xt_st_f32(xt_st *st, const char *name, const xt_st_tensor **info) {
                 uint16_t h;
                 memcpy(&h, r + 2 * i, 2);
                 if (t->dtype == XT_F16) f[i] = xt_f16_to_f32(h);
-                else {
-                    uint32_t bits = (uint32_t)h << 16;
-                    memcpy(&f[i], &bits, 4);
-                }
+                else f[i] = xt_bf16_to_f32(h);
             }
         }
         t->f32 = f;
@@ -279,6 +276,25 @@ const float *xt_st_weightf(xt_st *st, int ndim, const int64_t *shape, const char
     return weight_check(st, name, ndim, shape);
 }
 
+float xt_bf16_to_f32(uint16_t h) {
+    uint32_t bits = (uint32_t)h << 16;
+    float f;
+    memcpy(&f, &bits, 4);
+    return f;
+}
+
+const void *xt_st_weight_raw(xt_st *st, const char *name, int ndim, const int64_t *shape, xt_dtype *dtype) {
+    xt_st_tensor key = {.name = (char *)name};
+    const xt_st_tensor *t = bsearch(&key, st->t, st->n, sizeof *st->t, cmp_name);
+    if (!t || t->dtype == XT_F32) return weight_check(st, name, ndim, shape) ? (*dtype = XT_F32, (const void *)xt_st_f32(st, name, NULL)) : NULL;
+    int same = t->ndim == ndim;
+    for (int i = 0; same && i < ndim; i++) same = t->shape[i] == shape[i];
+    if (!same || (uintptr_t)t->raw % 2) // the message, and an aligned F32 copy
+        return weight_check(st, name, ndim, shape) ? (*dtype = XT_F32, (const void *)xt_st_f32(st, name, NULL)) : NULL;
+    *dtype = t->dtype;
+    return t->raw;
+}
+
 const char *xt_st_meta(const xt_st *st, const char *key) { return xt_json_str(st->meta, key, NULL); }
 
 int xt_st_check_finite(xt_st *st, const char *prefix) {
@@ -286,6 +302,20 @@ int xt_st_check_finite(xt_st *st, const char *prefix) {
         xt_st_tensor *t = &st->t[i];
         if (!strncmp(t->name, "expected.", 9)) continue;
         if (prefix && strncmp(t->name, prefix, strlen(prefix))) continue;
+        if (t->dtype != XT_F32 && !t->f32) { // on the stored bits: widening would cost an f32 copy
+            const uint8_t *r = t->raw;
+            uint16_t emask = t->dtype == XT_BF16 ? 0x7f80u : 0x7c00u;
+            for (int64_t k = 0; k < t->numel; k++) {
+                uint16_t hb;
+                memcpy(&hb, r + 2 * k, 2);
+                if ((hb & emask) == emask) {
+                    float v = t->dtype == XT_BF16 ? xt_bf16_to_f32(hb) : xt_f16_to_f32(hb);
+                    return xt_error_file("safetensors", st->path, "tensor '%s' holds a non-finite value (%g at index %lld)",
+                                         t->name, v, (long long)k);
+                }
+            }
+            continue;
+        }
         const float *p = xt_st_f32(st, t->name, NULL);
         if (!p) return -1;
         for (int64_t k = 0; k < t->numel; k++)
@@ -299,7 +329,7 @@ int xt_st_check_finite(xt_st *st, const char *prefix) {
 // ---------------------------------------------------------------------------------------------
 // writer
 
-typedef struct { char *name; float *data; int ndim; int64_t shape[XT_MAX_DIMS]; size_t numel; } wt;
+typedef struct { char *name; float *data; int ndim; int64_t shape[XT_MAX_DIMS]; size_t numel; xt_dtype dtype; } wt;
 struct xt_st_writer {
     wt *t;
     int n, cap;
@@ -319,7 +349,11 @@ void xt_st_writer_meta(xt_st_writer *w, const char *key, const char *value) {
 }
 
 void xt_st_writer_add(xt_st_writer *w, const char *name, const float *data, int ndim, const int64_t *shape) {
-    XT_ASSERT(ndim >= 0 && ndim <= XT_MAX_DIMS);
+    xt_st_writer_add_as(w, name, data, ndim, shape, XT_F32);
+}
+
+void xt_st_writer_add_as(xt_st_writer *w, const char *name, const float *data, int ndim, const int64_t *shape, xt_dtype dtype) {
+    XT_ASSERT(ndim >= 0 && ndim <= XT_MAX_DIMS && dtype >= 0 && dtype < XT_DTYPE_COUNT);
     if (w->n == w->cap) {
         w->cap = w->cap ? w->cap * 2 : 64;
         w->t = realloc(w->t, w->cap * sizeof *w->t);
@@ -332,6 +366,27 @@ void xt_st_writer_add(xt_st_writer *w, const char *name, const float *data, int 
     for (int i = 0; i < ndim; i++) { t->shape[i] = shape[i]; t->numel *= (size_t)shape[i]; }
     t->data = xt_xmalloc(t->numel * sizeof(float));
     memcpy(t->data, data, t->numel * sizeof(float));
+    t->dtype = dtype;
+}
+
+uint16_t xt_f32_to_bf16_rne(float f) {
+    uint32_t u;
+    memcpy(&u, &f, 4);
+    if ((u & 0x7fffffffu) > 0x7f800000u) return (uint16_t)(u >> 16 | 0x40); // NaN stays a (quiet) NaN
+    return (uint16_t)((u + 0x7fffu + (u >> 16 & 1u)) >> 16);
+}
+
+// Writes t's data in its dtype. 0 / -1 (errno set).
+static int write_data(FILE *f, const wt *t) {
+    if (t->dtype == XT_F32) return fwrite(t->data, 4, t->numel, f) == t->numel ? 0 : -1;
+    uint16_t buf[4096];
+    for (size_t i = 0; i < t->numel; i += 4096) {
+        size_t n = t->numel - i < 4096 ? t->numel - i : 4096;
+        for (size_t k = 0; k < n; k++)
+            buf[k] = t->dtype == XT_BF16 ? xt_f32_to_bf16_rne(t->data[i + k]) : xt_f32_to_f16(t->data[i + k]);
+        if (fwrite(buf, 2, n, f) != n) return -1;
+    }
+    return 0;
 }
 
 void xt_st_writer_free(xt_st_writer *w) {
@@ -371,16 +426,23 @@ int xt_st_writer_save(xt_st_writer *w, const char *path) {
         xt_sbuf_printf(&h, "}");
         first = 0;
     }
+    // data order: the F32 tensors first, then the 2-byte ones, so that every F32 tensor stays
+    // 4-byte aligned (mmap'd in place) with no gaps (safetensors allows none)
+    int *order = xt_xmalloc((w->n + 1) * sizeof *order), no = 0;
+    for (int pass = 0; pass < 2; pass++)
+        for (int i = 0; i < w->n; i++)
+            if ((w->t[i].dtype == XT_F32) == (pass == 0)) order[no++] = i;
     size_t off = 0;
-    for (int i = 0; i < w->n; i++) {
-        wt *t = &w->t[i];
+    for (int j = 0; j < w->n; j++) {
+        wt *t = &w->t[order[j]];
         xt_sbuf_printf(&h, "%s", first ? "" : ",");
         first = 0;
         xt_sbuf_json_str(&h, t->name);
-        xt_sbuf_printf(&h, ":{\"dtype\":\"F32\",\"shape\":[");
+        xt_sbuf_printf(&h, ":{\"dtype\":\"%s\",\"shape\":[", dtype_names[t->dtype]);
         for (int k = 0; k < t->ndim; k++) xt_sbuf_printf(&h, "%s%lld", k ? "," : "", (long long)t->shape[k]);
-        xt_sbuf_printf(&h, "],\"data_offsets\":[%zu,%zu]}", off, off + t->numel * 4);
-        off += t->numel * 4;
+        size_t nb = t->numel * dtype_size[t->dtype];
+        xt_sbuf_printf(&h, "],\"data_offsets\":[%zu,%zu]}", off, off + nb);
+        off += nb;
     }
     xt_sbuf_printf(&h, "}");
     while (h.n % 8) xt_sbuf_printf(&h, " ");
@@ -391,7 +453,7 @@ int xt_st_writer_save(xt_st_writer *w, const char *path) {
     if (!f) { xt_error_file("safetensors", tmp, "cannot create: %s", strerror(errno)); goto done; }
     uint64_t hl = h.n;
     int bad = fwrite(&hl, 8, 1, f) != 1 || fwrite(h.p, 1, h.n, f) != h.n;
-    for (int i = 0; !bad && i < w->n; i++) bad = fwrite(w->t[i].data, 4, w->t[i].numel, f) != w->t[i].numel;
+    for (int j = 0; !bad && j < w->n; j++) bad = write_data(f, &w->t[order[j]]) != 0;
     if (!bad) bad = fflush(f) || fsync(fileno(f));
     if (fclose(f) || bad) {
         xt_error_file("safetensors", tmp, "write failed: %s", strerror(errno));
@@ -405,6 +467,7 @@ int xt_st_writer_save(xt_st_writer *w, const char *path) {
     }
     rc = 0;
 done:
+    free(order);
     xt_sbuf_free(&h);
     xt_st_writer_free(w);
     return rc;

@@ -41,8 +41,14 @@ const float *xt_st_weight(xt_st *st, const char *name, int ndim, ...);
 // Same with a printf-built name.
 const float *xt_st_weightf(xt_st *st, int ndim, const int64_t *shape, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
+// The stored data of a weight of this shape without widening: *dtype XT_BF16 / XT_F16 with the
+// mmap'd 2-byte values (a bf16 matmul uses BF16 weights in place: no float32 copy), else XT_F32
+// and its float32 data. NULL + error as xt_st_weight.
+const void *xt_st_weight_raw(xt_st *st, const char *name, int ndim, const int64_t *shape, xt_dtype *dtype);
 const char *xt_st_meta(const xt_st *st, const char *key); // string value or NULL
 float xt_f16_to_f32(uint16_t h); // IEEE binary16 -> float (exact)
+float xt_bf16_to_f32(uint16_t h);     // bfloat16 -> float (exact)
+uint16_t xt_f32_to_bf16_rne(float f); // float -> bfloat16, round to nearest even (torch's .bfloat16())
 // float -> IEEE binary16, round to nearest even (numpy / torch astype(float16)): above 65504
 // rounds to +-inf from 65520 on, subnormals kept, NaN stays NaN.
 uint16_t xt_f32_to_f16(float f);
@@ -54,6 +60,9 @@ xt_st_writer *xt_st_writer_new(void);
 void xt_st_writer_meta(xt_st_writer *w, const char *key, const char *value);
 // Copies data. shape in PyTorch order.
 void xt_st_writer_add(xt_st_writer *w, const char *name, const float *data, int ndim, const int64_t *shape);
+// Same, stored as dtype (XT_BF16 / XT_F16: rounded to nearest even when saved). The file holds
+// the F32 tensors' data first, so they stay 4-byte aligned.
+void xt_st_writer_add_as(xt_st_writer *w, const char *name, const float *data, int ndim, const int64_t *shape, xt_dtype dtype);
 // Writes atomically (tmp file, fsync, rename). Frees w. Returns 0/-1.
 int xt_st_writer_save(xt_st_writer *w, const char *path);
 void xt_st_writer_free(xt_st_writer *w);

@@ -25,6 +25,7 @@
 typedef struct {
     const float *gamma, *dw_b, *ln_w, *ln_b, *fc1_w, *fc1_b, *fc2_w, *fc2_b;
     float *dw_hwc; // (K, K, C), transposed copy of conv_dw.weight (owned)
+    uint16_t *fc1_16, *fc2_16; // bfloat16 copies ("precision": "bf16" only; into convnext.w16)
 } cnx_block;
 
 typedef struct {
@@ -36,10 +37,14 @@ typedef struct {
     int n_stages, dims[XT_MAX_STAGES], depths[XT_MAX_STAGES], patch, ks, hidden[XT_MAX_STAGES];
     const float *stem_w, *stem_b, *stem_ln_w, *stem_ln_b;
     cnx_stage st[XT_MAX_STAGES];
+    int bf16;      // "precision": "bf16": the blocks' MLP linears (the bulk of the FLOPs) in bfloat16
+    xt_mm *mm;
+    uint16_t *w16;
 } convnext;
 
 typedef struct {
     float *col, *x, *t, *h;
+    uint16_t *a16; // bfloat16 copy of fc1's / fc2's input (bf16 only)
 } cnx_bufs;
 
 // One allocation plan for both workspace_size (measuring arena) and forward.
@@ -65,6 +70,7 @@ static void plan(const xt_encoder *e, int B, xt_arena *a, cnx_bufs *b) {
     b->x = xt_arena_f32(a, act);
     b->t = xt_arena_f32(a, act);
     b->h = xt_arena_f32(a, hid);
+    b->a16 = m->bf16 ? (uint16_t *)xt_arena_f32(a, ((act > hid ? act : hid) + 1) / 2) : NULL; // fc1: N x C, fc2: N x HID
 }
 
 static size_t cnx_workspace(const xt_encoder *e, int B) {
@@ -111,9 +117,13 @@ static int cnx_forward(const xt_encoder *e, const float *img, int B, float *cons
             const cnx_block *k = &st->blk[d];
             xt_dwconv2d_forward(b.t, b.x, k->dw_hwc, k->dw_b, B, H, H, C, m->ks, m->ks / 2); // (B, H, H, C)
             xt_layernorm_forward(b.t, NULL, NULL, b.t, k->ln_w, k->ln_b, N, C, LN_EPS);
-            xt_linear_forward(b.h, b.t, k->fc1_w, k->fc1_b, N, C, HID); // (N, HID)
+            if (k->fc1_16) {
+                if (xt_linear_forward_bf16(m->mm, b.h, b.t, k->fc1_16, k->fc1_b, N, C, HID, b.a16)) goto fail;
+            } else xt_linear_forward(b.h, b.t, k->fc1_w, k->fc1_b, N, C, HID); // (N, HID)
             xt_gelu_forward(b.h, b.h, (size_t)N * HID);
-            xt_linear_forward(b.t, b.h, k->fc2_w, k->fc2_b, N, HID, C); // (N, C)
+            if (k->fc2_16) {
+                if (xt_linear_forward_bf16(m->mm, b.t, b.h, k->fc2_16, k->fc2_b, N, HID, C, b.a16)) goto fail;
+            } else xt_linear_forward(b.t, b.h, k->fc2_w, k->fc2_b, N, HID, C); // (N, C)
 #pragma omp parallel for if ((size_t)N * C > 65536)
             for (int n = 0; n < N; n++) {
                 float *x = b.x + (size_t)n * C;
@@ -125,12 +135,17 @@ static int cnx_forward(const xt_encoder *e, const float *img, int B, float *cons
     }
     xt_arena_release(ws, mark);
     return 0;
+fail:
+    xt_arena_release(ws, mark);
+    return -1;
 }
 
 static void cnx_free(xt_encoder *e) {
     if (!e) return;
     convnext *m = e->impl;
     if (m) {
+        xt_mm_free(m->mm);
+        free(m->w16);
         for (int s = 0; s < m->n_stages; s++) {
             if (!m->st[s].blk) continue;
             for (int d = 0; d < m->depths[s]; d++) free(m->st[s].blk[d].dw_hwc);
@@ -144,6 +159,9 @@ static void cnx_free(xt_encoder *e) {
 // Reads and checks the architecture; fills m and the encoder's geometry (no weights).
 static int cnx_config(convnext *m, xt_encoder *e, const xt_json *cfg, int img_size) {
     const char *M = "convnext";
+    xt_precision prec;
+    if (xt_cfg_precision(cfg, M, 1u << XT_PREC_F32 | 1u << XT_PREC_BF16, &prec)) return -1;
+    m->bf16 = prec == XT_PREC_BF16;
     int n = xt_cfg_ints(cfg, M, "dims", m->dims, XT_MAX_STAGES, 1, 16384, NULL, 0);
     if (n < 0) return -1;
     int nd = xt_cfg_ints(cfg, M, "depths", m->depths, XT_MAX_STAGES, 0, 1000, NULL, 0);
@@ -253,6 +271,20 @@ xt_encoder *xt_convnext_new(xt_st *st, const xt_json *cfg, const char *prefix, i
     e->n_params = np;
     static const char *const ignore[] = {"head.", "norm_pre.", NULL};
     if (xt_wload_check_unused(&L, ignore, "convnext")) goto fail;
+    if (m->bf16) { // bfloat16 copies of the MLP weights (stem, downsampling and depthwise convs stay float32)
+        if (!(m->mm = xt_mm_new(1))) goto fail;
+        size_t n16 = 0;
+        for (int s = 0; s < m->n_stages; s++) n16 += (size_t)2 * m->dims[s] * m->hidden[s] * m->depths[s];
+        if (!(m->w16 = xt_malloc_checked((n16 ? n16 : 1) * sizeof(uint16_t), "bfloat16 weights"))) goto fail;
+        uint16_t *q = m->w16;
+        for (int s = 0; s < m->n_stages; s++)
+            for (int d = 0; d < m->depths[s]; d++) {
+                cnx_block *k = &m->st[s].blk[d];
+                size_t n = (size_t)m->dims[s] * m->hidden[s];
+                k->fc1_16 = q, xt_f32_to_bf16(q, k->fc1_w, n), q += n;
+                k->fc2_16 = q, xt_f32_to_bf16(q, k->fc2_w, n), q += n;
+            }
+    }
     xt_wload_free(&L);
     return e;
 fail:

@@ -97,3 +97,48 @@ const xt_json *xt_xt_encoder_config(const xt_json *cfg, const char **arch, const
     *arch = NULL, *key = "backbone";
     return xt_json_get(cfg, "backbone");
 }
+
+// ---------------------------------------------------------------------------------------------
+// precision
+
+static const char *prec_names[XT_PREC_COUNT] = {"f32", "bf16", "int8"};
+
+const char *xt_precision_name(xt_precision p) { return p >= 0 && p < XT_PREC_COUNT ? prec_names[p] : "?"; }
+
+int xt_precision_parse(const char *s, xt_precision *out) {
+    for (int i = 0; s && i < XT_PREC_COUNT; i++)
+        if (!strcmp(s, prec_names[i])) return *out = (xt_precision)i, 0;
+    return xt_error("precision", "'%s' is not a precision (f32, bf16 or int8)", s ? s : "(none)");
+}
+
+int xt_cfg_precision(const xt_json *cfg, const char *model, unsigned supported, xt_precision *out) {
+    *out = XT_PREC_F32;
+    const xt_json *v = xt_json_get(cfg, "precision");
+    if (!v || v->type == XT_JSON_NULL) return 0;
+    if (v->type != XT_JSON_STR) return xt_error(model, "config: \"precision\" must be a string (f32, bf16 or int8)");
+    if (xt_precision_parse(v->str, out)) return xt_error_prefix("%s: config", model);
+    if (!(supported >> *out & 1u))
+        return xt_error(model, "precision %s is not supported by this encoder", v->str);
+    return 0;
+}
+
+int xt_config_apply_precision(xt_json *cfg, const char *override) {
+    if (!cfg || cfg->type != XT_JSON_OBJ) return 0;
+    const char *p = override;
+    if (!p) {
+        const xt_json *v = xt_json_get(cfg, "precision");
+        if (!v || v->type == XT_JSON_NULL) return 0;
+        if (v->type != XT_JSON_STR) return xt_error("config", "\"precision\" must be a string (f32, bf16 or int8)");
+        p = v->str;
+    }
+    xt_precision pr;
+    if (xt_precision_parse(p, &pr)) return -1;
+    const char *name = xt_precision_name(pr); // p may point into cfg, which changes below
+    xt_json_set_str(cfg, "precision", name);
+    static const char *keys[] = {"swin", "hiera", "convnext", "backbone"};
+    for (int k = 0; k < 4; k++) {
+        const xt_json *o = xt_json_get(cfg, keys[k]);
+        if (o && o->type == XT_JSON_OBJ) xt_json_set_str((xt_json *)o, "precision", name);
+    }
+    return 0;
+}

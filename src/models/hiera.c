@@ -32,6 +32,7 @@ typedef struct {
     int end; // stage index if the block ends a stage, else -1
     const float *n1_w, *n1_b, *qkv_w, *qkv_b, *proj_w, *proj_b, *n2_w, *n2_b;
     const float *fc1_w, *fc1_b, *fc2_w, *fc2_b, *p_w, *p_b; // p_*: width-changing residual proj
+    uint16_t *qkv16, *proj16, *fc1_16, *fc2_16, *p16;       // bfloat16 copies ("precision": "bf16" only)
 } hblock;
 
 typedef struct {
@@ -41,10 +42,14 @@ typedef struct {
     hblock *blk;
     int *unroll;               // (Np): unrolled token n -> spatial index y*Hp + x
     int *pix[XT_MAX_STAGES];   // per stage: token n -> spatial index at that stage's resolution
+    int bf16;                  // "precision": "bf16": the five linears of each block in bfloat16
+    xt_mm *mm;
+    uint16_t *w16;             // the bfloat16 weight copies
 } hiera;
 
 typedef struct {
     float *col, *pe, *x, *x2, *xn, *p, *qkv, *att, *h, *scratch;
+    uint16_t *a16; // bfloat16 copy of a linear's input (bf16 only)
 } hbufs;
 
 static size_t task_scratch(const hblock *k) { // pooled q (Tq, hd) + scores (Tq, T) per (head, window)
@@ -76,6 +81,8 @@ static void plan(const xt_encoder *e, int B, xt_arena *a, hbufs *b) {
     b->att = xt_arena_f32(a, B * act);
     b->h = xt_arena_f32(a, B * h);
     b->scratch = xt_arena_f32(a, sc); // attention runs one image at a time
+    // every linear's input (M x K) fits in B * max(act, h) floats: xn, att (act) or h
+    b->a16 = m->bf16 ? (uint16_t *)xt_arena_f32(a, (B * (act > h ? act : h) + 1) / 2) : NULL;
 }
 
 static size_t hiera_workspace(const xt_encoder *e, int B) {
@@ -112,12 +119,20 @@ static int hiera_forward(const xt_encoder *e, const float *img, int B, float *co
             for (int c = 0; c < C0; c++) dst[c] = a[c] + pos[c];
         }
     float *x = b.x, *x2 = b.x2;
+    int rc = 0;
+#define LIN(out, in, w, w16, bias, M, K, N)                                                        \
+    do {                                                                                       \
+        if (w16) {                                                                             \
+            if ((rc = xt_linear_forward_bf16(m->mm, out, in, w16, bias, M, K, N, b.a16))) goto done; \
+        } else                                                                                 \
+            xt_linear_forward(out, in, w, bias, M, K, N);                                      \
+    } while (0)
     for (int i = 0; i < m->depth; i++) {
         const hblock *k = &m->blk[i];
         const int N = k->N, Nq = N / k->q, D = k->dout;
         xt_layernorm_forward(b.xn, NULL, NULL, x, k->n1_w, k->n1_b, B * N, k->dim, LN_EPS);
         if (k->dim != k->dout) { // residual: do_pool(proj(x_norm), q)
-            xt_linear_forward(b.p, b.xn, k->p_w, k->p_b, B * N, k->dim, D);
+            LIN(b.p, b.xn, k->p_w, k->p16, k->p_b, B * N, k->dim, D);
 #pragma omp parallel for collapse(2) if ((size_t)B * Nq * D > 65536)
             for (int n = 0; n < B; n++)
                 for (int t = 0; t < Nq; t++) {
@@ -132,17 +147,17 @@ static int hiera_forward(const xt_encoder *e, const float *img, int B, float *co
                 }
             float *tmp = x; x = x2; x2 = tmp;
         }
-        xt_linear_forward(b.qkv, b.xn, k->qkv_w, k->qkv_b, B * N, k->dim, 3 * D);
+        LIN(b.qkv, b.xn, k->qkv_w, k->qkv16, k->qkv_b, B * N, k->dim, 3 * D);
         int nw = k->use_mu ? N / (k->q * k->window) : 1;
         for (int n = 0; n < B; n++) // pooled q and probabilities in scratch
             xt_mask_unit_attn_forward(b.att + (size_t)n * Nq * D, b.scratch, NULL, b.scratch + (size_t)Nq * D,
                                       b.qkv + (size_t)n * N * 3 * D, N, D, k->heads, k->q, nw);
-        xt_linear_forward(b.xn, b.att, k->proj_w, k->proj_b, B * Nq, D, D);
+        LIN(b.xn, b.att, k->proj_w, k->proj16, k->proj_b, B * Nq, D, D);
         xt_add(x, x, b.xn, (size_t)B * Nq * D);
         xt_layernorm_forward(b.xn, NULL, NULL, x, k->n2_w, k->n2_b, B * Nq, D, LN_EPS);
-        xt_linear_forward(b.h, b.xn, k->fc1_w, k->fc1_b, B * Nq, D, k->hidden);
+        LIN(b.h, b.xn, k->fc1_w, k->fc1_16, k->fc1_b, B * Nq, D, k->hidden);
         xt_gelu_forward(b.h, b.h, (size_t)B * Nq * k->hidden);
-        xt_linear_forward(b.xn, b.h, k->fc2_w, k->fc2_b, B * Nq, k->hidden, D);
+        LIN(b.xn, b.h, k->fc2_w, k->fc2_16, k->fc2_b, B * Nq, k->hidden, D);
         xt_add(x, x, b.xn, (size_t)B * Nq * D);
         if (k->end >= 0) { // reroll: scatter tokens to (B, C, h, w)
             const int s = k->end, HW = e->stage_h[s] * e->stage_w[s];
@@ -157,14 +172,18 @@ static int hiera_forward(const xt_encoder *e, const float *img, int B, float *co
                 }
         }
     }
+done:
+#undef LIN
     xt_arena_release(ws, mark);
-    return 0;
+    return rc;
 }
 
 static void hiera_free(xt_encoder *e) {
     if (!e) return;
     hiera *m = e->impl;
     if (m) {
+        xt_mm_free(m->mm);
+        free(m->w16);
         free(m->blk);
         free(m->unroll);
         for (int s = 0; s < XT_MAX_STAGES; s++) free(m->pix[s]);
@@ -187,6 +206,9 @@ static int hiera_config(hiera *m, xt_encoder *e, const xt_json *cfg, int S) {
                      d_seven[] = {7, 7}, d_four[] = {4, 4}, d_three[] = {3, 3};
     int stages[XT_MAX_STAGES], mua[XT_MAX_STAGES], qs[2], mus[2], pk[2], pst[2], pp[2], heads, qpool;
     double dim_mul, head_mul, mlp;
+    xt_precision prec;
+    if (xt_cfg_precision(cfg, M, 1u << XT_PREC_F32 | 1u << XT_PREC_BF16, &prec)) return -1;
+    m->bf16 = prec == XT_PREC_BF16;
     int n = xt_cfg_ints(cfg, M, "stages", stages, XT_MAX_STAGES, 1, 1000, d_stages, 4);
     if (n < 0) return -1;
     int nm = xt_cfg_ints(cfg, M, "mask_unit_attn", mua, XT_MAX_STAGES, 0, 1, d_mua, 4);
@@ -397,6 +419,27 @@ xt_encoder *xt_hiera_new(xt_st *st, const xt_json *cfg, const char *prefix, int 
     e->n_params = np;
     static const char *const ignore[] = {"head.", "norm.", NULL};
     if (xt_wload_check_unused(&L, ignore, "hiera")) goto fail;
+    if (m->bf16) { // bfloat16 copies of every block's linears (attention is plain dot-product: qkv too)
+        if (!(m->mm = xt_mm_new(1))) goto fail;
+        size_t n16 = 0;
+        for (int i = 0; i < m->depth; i++) {
+            const hblock *k = &m->blk[i];
+            n16 += (size_t)k->dout * (3 * k->dim + k->dout + 2 * k->hidden + (k->dim != k->dout ? k->dim : 0));
+        }
+        if (!(m->w16 = xt_malloc_checked((n16 ? n16 : 1) * sizeof(uint16_t), "bfloat16 weights"))) goto fail;
+        uint16_t *q = m->w16;
+#define CONV(dst, src, n) (dst = q, xt_f32_to_bf16(q, src, n), q += (n))
+        for (int i = 0; i < m->depth; i++) {
+            hblock *k = &m->blk[i];
+            size_t D = k->dout, dim = k->dim, Hd = k->hidden;
+            CONV(k->qkv16, k->qkv_w, 3 * D * dim);
+            CONV(k->proj16, k->proj_w, D * D);
+            CONV(k->fc1_16, k->fc1_w, Hd * D);
+            CONV(k->fc2_16, k->fc2_w, D * Hd);
+            if (dim != D) CONV(k->p16, k->p_w, D * dim);
+        }
+#undef CONV
+    }
     xt_wload_free(&L);
     return e;
 fail:

@@ -14,6 +14,22 @@
 
 #define XT_MAX_STAGES 4
 
+// Numeric precision of a model's big matmuls (docs/performance.md, "Reduced precision"): the
+// config key "precision" ("f32" default, "bf16", "int8": Swin V2 only) of a region encoder's object or of a whole model
+// (xT, xView3), which the CLI's --precision overrides. Only the layers an encoder lists run in
+// it (Swin V2: proj, fc1, fc2, patch merging; Hiera: its five linears; ConvNeXt: fc1, fc2); an
+// encoder without a bf16 path would refuse "bf16" (xt_cfg_precision).
+typedef enum { XT_PREC_F32, XT_PREC_BF16, XT_PREC_INT8, XT_PREC_COUNT } xt_precision;
+const char *xt_precision_name(xt_precision p);
+int xt_precision_parse(const char *s, xt_precision *out); // 0, or -1 + error naming the choices
+// The "precision" of an encoder's config object cfg (absent: f32), checked against what encoder
+// `model` supports (mask of 1 << XT_PREC_*). 0, or -1 + error.
+int xt_cfg_precision(const xt_json *cfg, const char *model, unsigned supported, xt_precision *out);
+// Puts one precision into a model config (in place): override (NULL: the config's top-level
+// "precision", if any) becomes "precision" at the top and in the encoder objects ("swin",
+// "hiera", "convnext", "backbone"), replacing theirs. 0, or -1 + error (a bad name).
+int xt_config_apply_precision(xt_json *cfg, const char *override);
+
 typedef struct xt_encoder xt_encoder;
 struct xt_encoder {
     const char *arch;     // "swinv2", "hiera", "convnext"
@@ -56,7 +72,8 @@ typedef struct {
 typedef struct {
     int embed, n_stages, window, img, grid, in_chans; // grid = img / 4 (patch-embed side)
     double mlp_ratio;
-    int bf16; // "matmul": "bf16" (inference only)
+    int bf16; // "precision" (or "matmul"): "bf16" (inference only)
+    int int8; // "precision": "int8" (inference only; same layers as bf16)
     xt_swin_stage st[XT_MAX_STAGES];
 } xt_swin_cfg;
 int xt_swin_cfg_parse(const xt_json *cfg, int img_size, xt_swin_cfg *c); // 0, or -1 + xt_error

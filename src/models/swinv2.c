@@ -27,12 +27,16 @@ typedef struct {
     const float *n1w, *n1b, *qkvw, *projw, *projb, *n2w, *n2b, *fc1w, *fc1b, *fc2w, *fc2b;
     float *qkvb, *scale, *bias; // owned: cat(q_bias, 0, v_bias) (3C); exp(min(logit_scale, log 100)) (NH); (NH, N, N)
     uint16_t *qkvw16, *projw16, *fc1w16, *fc2w16; // bfloat16 copies (matmul "bf16" only)
+    int8_t *projw8, *fc1w8, *fc2w8;               // int8 weights ("precision": "int8" only) ...
+    float *projs, *fc1s, *fc2s;                   // ... and their per-output-channel scales
 } sblock;
 
 typedef struct {
     int Cin, C, res, depth;
     const float *redw, *dnw, *dnb; // PatchMerging (s > 0)
     uint16_t *redw16;
+    int8_t *redw8;
+    float *reds;
     sblock *blk;
 } sstage;
 
@@ -44,6 +48,8 @@ typedef struct {
     sblock *blocks;
     float *owned;
     uint16_t *owned16;
+    int8_t *owned8;
+    float *owned8s;
     xt_mm *mm; // oneDNN matmuls (NULL: OpenBLAS)
 } swin;
 
@@ -91,23 +97,44 @@ static void swin_free(xt_encoder *e) {
         free(m->blocks);
         free(m->owned);
         free(m->owned16);
+        free(m->owned8);
+        free(m->owned8s);
         xt_mm_free(m->mm);
         free(m);
     }
     free(e);
 }
 
-// w[i] = the weight "<scope><p[i].name>" (scope: printf format and arguments) of p[i]'s shape
-static int load(xt_st *st, const float **w, const xt_swin_param *p, int n, const char *fmt, ...)
-    __attribute__((format(printf, 5, 6)));
-static int load(xt_st *st, const float **w, const xt_swin_param *p, int n, const char *fmt, ...) {
-    char scope[256];
+// w[i] = the weight "<scope><p[i].name>" (scope: printf format and arguments) of p[i]'s shape.
+// For the i in bf16_mask, a weight stored as BF16 is taken in place instead: w16[i] = its data,
+// w[i] = NULL (no float32 copy: the file's bfloat16 weights feed the bf16 matmuls directly).
+static int load(xt_st *st, const float **w, const uint16_t **w16, unsigned bf16_mask, const xt_swin_param *p, int n,
+                const char *fmt, ...) __attribute__((format(printf, 7, 8)));
+static int load(xt_st *st, const float **w, const uint16_t **w16, unsigned bf16_mask, const xt_swin_param *p, int n,
+                const char *fmt, ...) {
+    char scope[256], name[512];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(scope, sizeof scope, fmt, ap);
     va_end(ap);
-    for (int i = 0; i < n; i++)
+    for (int i = 0; i < n; i++) {
+        if (w16) w16[i] = NULL;
+        if (bf16_mask >> i & 1u) {
+            xt_dtype dt;
+            snprintf(name, sizeof name, "%s%s", scope, p[i].name);
+            const void *r = xt_st_weight_raw(st, name, p[i].ndim, p[i].shape, &dt);
+            if (!r) return -1;
+            if (dt == XT_BF16) {
+                w16[i] = r, w[i] = NULL;
+                continue;
+            }
+            if (dt == XT_F32) {
+                w[i] = r;
+                continue;
+            }
+        }
         if (!(w[i] = xt_st_weightf(st, p[i].ndim, p[i].shape, "%s%s", scope, p[i].name))) return -1;
+    }
     return 0;
 }
 
@@ -154,23 +181,29 @@ xt_encoder *xt_swinv2_new(xt_st *st, const xt_json *cfg, const char *prefix, int
     const char *pre = prefix ? prefix : "";
     xt_swin_param pa[XT_SWIN_BLOCK_PARAMS];
     const float *w[XT_SWIN_BLOCK_PARAMS];
+    const uint16_t *w16[XT_SWIN_BLOCK_PARAMS];
+    unsigned mask_red = c.bf16 ? 1u << XT_SWIN_RED_W : 0,
+             mask_blk = c.bf16 ? 1u << XT_SWIN_PROJ_W | 1u << XT_SWIN_FC1_W | 1u << XT_SWIN_FC2_W : 0;
     xt_swin_stem_params(&c, pa);
-    if (load(st, w, pa, XT_SWIN_STEM_PARAMS, "%spatch_embed.", pre)) goto fail;
+    if (load(st, w, NULL, 0, pa, XT_SWIN_STEM_PARAMS, "%spatch_embed.", pre)) goto fail;
     m->pew = w[XT_SWIN_PE_W], m->peb = w[XT_SWIN_PE_B], m->penw = w[XT_SWIN_PE_NORM_W], m->penb = w[XT_SWIN_PE_NORM_B];
     for (int s = 0; s < c.n_stages; s++) {
         sstage *S = &m->st[s];
         int C = S->C;
         if (s > 0) {
             xt_swin_merge_params(&c.st[s], pa);
-            if (load(st, w, pa, XT_SWIN_MERGE_PARAMS, "%slayers_%d.downsample.", pre, s)) goto fail;
+            if (load(st, w, w16, mask_red, pa, XT_SWIN_MERGE_PARAMS, "%slayers_%d.downsample.", pre, s)) goto fail;
             S->redw = w[XT_SWIN_RED_W], S->dnw = w[XT_SWIN_DS_NORM_W], S->dnb = w[XT_SWIN_DS_NORM_B];
+            S->redw16 = (uint16_t *)w16[XT_SWIN_RED_W];
         }
         xt_swin_block_params(&c.st[s], pa);
         for (int b = 0; b < S->depth; b++) {
             sblock *k = &S->blk[b];
             int NH = k->NH;
-            if (load(st, w, pa, XT_SWIN_BLOCK_PARAMS, "%slayers_%d.blocks.%d.", pre, s, b)) goto fail;
+            if (load(st, w, w16, mask_blk, pa, XT_SWIN_BLOCK_PARAMS, "%slayers_%d.blocks.%d.", pre, s, b)) goto fail;
             k->qkvw = w[XT_SWIN_QKV_W], k->projw = w[XT_SWIN_PROJ_W], k->projb = w[XT_SWIN_PROJ_B];
+            k->projw16 = (uint16_t *)w16[XT_SWIN_PROJ_W], k->fc1w16 = (uint16_t *)w16[XT_SWIN_FC1_W];
+            k->fc2w16 = (uint16_t *)w16[XT_SWIN_FC2_W];
             k->n1w = w[XT_SWIN_NORM1_W], k->n1b = w[XT_SWIN_NORM1_B], k->n2w = w[XT_SWIN_NORM2_W], k->n2b = w[XT_SWIN_NORM2_B];
             k->fc1w = w[XT_SWIN_FC1_W], k->fc1b = w[XT_SWIN_FC1_B], k->fc2w = w[XT_SWIN_FC2_W], k->fc2b = w[XT_SWIN_FC2_B];
             // non-persistent buffers and weight-only precomputation
@@ -185,18 +218,49 @@ xt_encoder *xt_swinv2_new(xt_st *st, const xt_json *cfg, const char *prefix, int
     }
     XT_ASSERT(op <= m->owned + owned);
     if (c.bf16 && !(m->mm = xt_mm_new(1))) goto fail;
-    if (!c.bf16 && !(m->mm = xt_mm_new(0))) xt_error_clear(); // float32 on oneDNN, else OpenBLAS
-    if (c.bf16) { // bfloat16 copies of the big linears' weights
+    if (c.int8 && !(m->mm = xt_mm_new(0))) goto fail;           // int8 needs oneDNN
+    if (!c.bf16 && !c.int8 && !(m->mm = xt_mm_new(0))) xt_error_clear(); // float32 on oneDNN, else OpenBLAS
+    if (c.int8) { // int8 copies of the same linears as bf16, one scale per output channel
+        size_t n8 = 0, ns = 0;
+        for (int s = 0; s < c.n_stages; s++) {
+            const sstage *S = &m->st[s];
+            if (s > 0) n8 += (size_t)S->C * 4 * S->Cin, ns += S->C;
+            for (int b = 0; b < S->depth; b++)
+                n8 += (size_t)S->C * (S->C + 2 * S->blk[b].hidden), ns += 2 * (size_t)S->C + S->blk[b].hidden;
+        }
+        m->owned8 = xt_malloc_checked(n8 ? n8 : 1, "int8 weights");
+        m->owned8s = xt_malloc_checked((ns ? ns : 1) * sizeof(float), "int8 weight scales");
+        if (!m->owned8 || !m->owned8s) goto fail;
+        int8_t *q = m->owned8;
+        float *qs = m->owned8s;
+#define Q8(dst, dsts, src, rows, cols) (dst = q, dsts = qs, xt_quantize_rows_s8(q, qs, src, rows, cols), q += (size_t)(rows) * (cols), qs += (rows))
+        for (int s = 0; s < c.n_stages; s++) {
+            sstage *S = &m->st[s];
+            int C = S->C;
+            if (s > 0) Q8(S->redw8, S->reds, S->redw, C, 4 * S->Cin);
+            for (int b = 0; b < S->depth; b++) {
+                sblock *k = &S->blk[b];
+                Q8(k->projw8, k->projs, k->projw, C, C);
+                Q8(k->fc1w8, k->fc1s, k->fc1w, k->hidden, C);
+                Q8(k->fc2w8, k->fc2s, k->fc2w, C, k->hidden);
+            }
+        }
+#undef Q8
+    }
+    if (c.bf16) { // bfloat16 copies of the big linears' float32 weights (BF16 ones are used in place)
         size_t n16 = 0;
         for (int s = 0; s < c.n_stages; s++) {
             const sstage *S = &m->st[s];
-            if (s > 0) n16 += (size_t)S->C * 4 * S->Cin;
-            for (int b = 0; b < S->depth; b++) n16 += (size_t)S->C * (S->C + 2 * S->blk[b].hidden);
+            if (s > 0 && !S->redw16) n16 += (size_t)S->C * 4 * S->Cin;
+            for (int b = 0; b < S->depth; b++) {
+                const sblock *k = &S->blk[b];
+                n16 += (size_t)S->C * ((k->projw16 ? 0 : S->C) + (k->fc1w16 ? 0 : k->hidden) + (k->fc2w16 ? 0 : k->hidden));
+            }
         }
-        m->owned16 = xt_malloc_checked(n16 * sizeof(uint16_t), "bfloat16 weights");
+        m->owned16 = xt_malloc_checked((n16 ? n16 : 1) * sizeof(uint16_t), "bfloat16 weights");
         if (!m->owned16) goto fail;
         uint16_t *q = m->owned16;
-#define CONV(dst, src, n) (dst = q, xt_f32_to_bf16(q, src, n), q += (n))
+#define CONV(dst, src, n) (dst ? 0 : (dst = q, xt_f32_to_bf16(q, src, n), q += (n), 0))
         for (int s = 0; s < c.n_stages; s++) {
             sstage *S = &m->st[s];
             size_t C = S->C;
@@ -238,7 +302,8 @@ typedef struct {
     size_t tok;     // floats of one (B, L, C)-sized buffer: max over stages of B*L*C
     size_t big;     // qkv (3C) / MLP hidden / im2col / merge gather
     size_t attn;    // per-thread attention scratch
-    size_t a16;     // floats holding a bfloat16 copy of the largest linear input (matmul "bf16")
+    size_t a16;     // floats holding a bfloat16 (int8) copy of the largest linear input (bf16, int8)
+    size_t a8s;     // int8: per-token activation scales (the most tokens of any stage)
     int nthreads;
 } ws_plan;
 
@@ -260,14 +325,15 @@ static ws_plan plan(const swin *m, int B) {
         }
     }
     p.attn = (p.attn + 15) & ~(size_t)15;
-    if (m->c.bf16) p.a16 = (p.big + 1) / 2 + 16; // linear inputs: <= B L max(C, 4C_in, hidden) <= big
+    if (m->c.bf16 || m->c.int8) p.a16 = (p.big + 1) / 2 + 16; // linear inputs: <= B L max(C, 4C_in, hidden) <= big
+    if (m->c.int8) p.a8s = ((size_t)B * g * g + 15) & ~(size_t)15;
     p.nthreads = xt_get_threads();
     return p;
 }
 
 static size_t swin_workspace(const xt_encoder *e, int B) {
     ws_plan p = plan(e->impl, B);
-    return (3 * p.tok + p.big + p.a16 + p.attn * p.nthreads) * sizeof(float) + 7 * 64;
+    return (3 * p.tok + p.big + p.a16 + p.a8s + p.attn * p.nthreads) * sizeof(float) + 8 * 64;
 }
 
 static int swin_forward(const xt_encoder *e, const float *img, int B, float *const *out, xt_arena *ws,
@@ -276,7 +342,7 @@ static int swin_forward(const xt_encoder *e, const float *img, int B, float *con
     const xt_swin_cfg *c = &m->c;
     if (B < 1) return xt_error("swinv2", "batch size %d", B);
     ws_plan p = plan(m, B);
-    size_t avail = ws->size - ws->used, fixed = (3 * p.tok + p.big + p.a16) * sizeof(float) + 7 * 64;
+    size_t avail = ws->size - ws->used, fixed = (3 * p.tok + p.big + p.a16 + p.a8s) * sizeof(float) + 8 * 64;
     if (ws->measure || avail < fixed + p.attn * sizeof(float))
         return xt_error("swinv2", "workspace too small (%zu bytes free, need %zu)", avail, fixed + p.attn * sizeof(float));
     int nthr = p.nthreads;
@@ -285,10 +351,14 @@ static int swin_forward(const xt_encoder *e, const float *img, int B, float *con
     float *x = xt_arena_f32(ws, p.tok), *a = xt_arena_f32(ws, p.tok), *y = xt_arena_f32(ws, p.tok);
     float *big = xt_arena_f32(ws, p.big), *scr = xt_arena_f32(ws, p.attn * nthr);
     uint16_t *a16 = p.a16 ? (uint16_t *)xt_arena_f32(ws, p.a16) : NULL;
+    float *a8s = p.a8s ? xt_arena_f32(ws, p.a8s) : NULL;
     int rc = 0;
-#define LIN(out, in, w32, w16, M, K, N)                                                                    \
+#define LIN(out, in, w32, w16, M, K, N) LIN8(out, in, w32, w16, NULL, NULL, M, K, N)
+#define LIN8(out, in, w32, w16, w8, w8s, M, K, N)                                                          \
     do {                                                                                                   \
-        if (w16) {                                                                                         \
+        if (w8) {                                                                                          \
+            if ((rc = xt_linear_forward_s8(m->mm, out, in, w8, w8s, NULL, M, K, N, (int8_t *)a16, a8s))) goto done; \
+        } else if (w16) {                                                                                  \
             xt_f32_to_bf16(a16, in, (size_t)(M) * (K));                                                    \
             if ((rc = xt_mm_bf16_run(m->mm, out, a16, w16, M, N, K))) goto done;                           \
         } else if (m->mm) {                                                                                \
@@ -314,7 +384,7 @@ static int swin_forward(const xt_encoder *e, const float *img, int B, float *con
         int NT = (int)(B * L);
         if (s > 0) { // ref: PatchMerging.forward
             xt_patch_merge_gather(big, x, B, 2 * R, 2 * R, S->Cin);
-            LIN(y, big, S->redw, S->redw16, NT, 4 * S->Cin, C);
+            LIN8(y, big, S->redw, S->redw16, S->redw8, S->reds, NT, 4 * S->Cin, C);
             xt_layernorm_forward(x, NULL, NULL, y, S->dnw, S->dnb, NT, C, 1e-5f);
             if (xt_tap_on(tap)) {
                 int64_t sh[4] = {B, R, R, C};
@@ -327,11 +397,11 @@ static int swin_forward(const xt_encoder *e, const float *img, int B, float *con
             LIN(big, x, k->qkvw, k->qkvw16, NT, C, 3 * C);
             xt_window_attn_forward(a, NULL, big, k->qkvb, k->scale, k->bias, NULL, 0, B, R, R, C, k->NH, k->ws, k->shift,
                                    scr, p.attn, nthr);
-            LIN(y, a, k->projw, k->projw16, NT, C, C);
+            LIN8(y, a, k->projw, k->projw16, k->projw8, k->projs, NT, C, C);
             xt_residual_layernorm_forward(x, y, k->projb, k->n1w, k->n1b, NT, C, 1e-5f); // x += norm1(attn(x))
-            LIN(big, x, k->fc1w, k->fc1w16, NT, C, k->hidden);
+            LIN8(big, x, k->fc1w, k->fc1w16, k->fc1w8, k->fc1s, NT, C, k->hidden);
             xt_bias_gelu_forward(big, k->fc1b, NT, k->hidden);
-            LIN(y, big, k->fc2w, k->fc2w16, NT, k->hidden, C);
+            LIN8(y, big, k->fc2w, k->fc2w16, k->fc2w8, k->fc2s, NT, k->hidden, C);
             xt_residual_layernorm_forward(x, y, k->fc2b, k->n2w, k->n2b, NT, C, 1e-5f); // x += norm2(mlp(x))
             if (xt_tap_on(tap)) {
                 int64_t sh[4] = {B, R, R, C};
@@ -342,6 +412,7 @@ static int swin_forward(const xt_encoder *e, const float *img, int B, float *con
     }
 done:
 #undef LIN
+#undef LIN8
     xt_arena_release(ws, mark);
     return rc;
 }

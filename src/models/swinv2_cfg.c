@@ -33,10 +33,18 @@ int xt_swin_cfg_parse(const xt_json *cfg, int img_size, xt_swin_cfg *c) {
     if (xt_json_int(cfg, "embed_dim", -1, &c->embed) || xt_json_int(cfg, "window_size", -1, &c->window) ||
         xt_json_int(cfg, "in_chans", 3, &c->in_chans) || xt_json_num(cfg, "mlp_ratio", 4.0, &c->mlp_ratio))
         return xt_error_prefix("swinv2");
-    const char *mm = xt_json_str(cfg, "matmul", "f32");
-    if (!mm || (strcmp(mm, "f32") && strcmp(mm, "bf16")))
-        return xt_error("swinv2", "config: matmul must be \"f32\" or \"bf16\"");
-    c->bf16 = !strcmp(mm, "bf16");
+    // "precision" (every model's key) wins over "matmul" (this encoder's older name for it)
+    xt_precision prec;
+    if (xt_json_get(cfg, "precision")) {
+        if (xt_cfg_precision(cfg, "swinv2", 1u << XT_PREC_F32 | 1u << XT_PREC_BF16 | 1u << XT_PREC_INT8, &prec)) return -1;
+    } else {
+        const char *mm = xt_json_str(cfg, "matmul", "f32");
+        if (!mm || (strcmp(mm, "f32") && strcmp(mm, "bf16")))
+            return xt_error("swinv2", "config: matmul must be \"f32\" or \"bf16\"");
+        prec = strcmp(mm, "bf16") ? XT_PREC_F32 : XT_PREC_BF16;
+    }
+    c->bf16 = prec == XT_PREC_BF16;
+    c->int8 = prec == XT_PREC_INT8;
     const xt_json *is = xt_json_get(cfg, "img_size");
     c->img = img_size;
     if (is && is->type != XT_JSON_NULL && xt_json_int(cfg, "img_size", img_size, &c->img)) return xt_error_prefix("swinv2");

@@ -91,6 +91,9 @@ xt_json *xt_xview_swin_json(const xt_json *cfg) {
              "{\"embed_dim\":%d,\"depths\":[%d,%d,%d,%d],\"num_heads\":[%d,%d,%d,%d],\"window_size\":%d,\"in_chans\":%d}",
              embed, d[0], d[1], d[2], d[3], h[0], h[1], h[2], h[3], win, in_chans);
     xt_json *j = xt_json_parse(txt, strlen(txt), "swin config");
+    const xt_json *p = xt_json_get(sw, "precision");
+    if (!p) p = xt_json_get(cfg, "precision"); // the model's, as xt_config_apply_precision leaves it
+    if (j && p && p->type == XT_JSON_STR) xt_json_set_str(j, "precision", p->str);
     return j;
 }
 
@@ -108,6 +111,8 @@ static xt_encoder *build_encoder(xt_st *st, const xt_json *cfg, int S) {
         char txt[256];
         snprintf(txt, sizeof txt, "{\"preset\":\"%s\",\"in_chans\":2,\"img_size\":%d}", p->name, S);
         xt_json *j = xt_json_parse(txt, strlen(txt), "xview backbone");
+        const char *pr = xt_json_str(cfg, "precision", NULL);
+        if (j && pr) xt_json_set_str(j, "precision", pr);
         xt_encoder *e = j ? xt_backbone_new(st, j, "encoder.model.", S) : NULL;
         xt_json_free(j);
         return e;

@@ -9,6 +9,7 @@
 // pointers are bound per call. Scratchpads are ours, one per calling thread: oneDNN's default
 // ("library") scratchpad is one buffer shared by every primitive, so two threads running models
 // at once corrupted each other's results (seen as a flaky concurrent-forward test).
+#include <math.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,7 +24,7 @@
 #define MAX_SHAPES 64
 
 typedef struct {
-    int M, N, K, f32;
+    int M, N, K, f32; // f32: 1 float32, 0 bfloat16, 2 int8 (s8 x s8 -> s32)
     int threads; // oneDNN fixes a primitive's thread count when it is created
     dnnl_primitive_t prim;
     dnnl_memory_desc_t a, w, o, scratch;
@@ -50,10 +51,10 @@ static pthread_once_t once = PTHREAD_ONCE_INIT;
 
 static int make_prim(mm_entry *m, int M, int N, int K, int f32, const char **impl) {
     dnnl_dims_t da = {M, K}, dw = {K, N}, dout = {M, N};
-    dnnl_data_type_t t = f32 ? dnnl_f32 : dnnl_bf16;
+    dnnl_data_type_t t = f32 == 1 ? dnnl_f32 : f32 == 2 ? dnnl_s8 : dnnl_bf16;
     if (dnnl_memory_desc_init_by_tag(&m->a, 2, da, t, dnnl_ab) ||
         dnnl_memory_desc_init_by_tag(&m->w, 2, dw, t, dnnl_ba) || // (N, K) row-major = PyTorch (OC, IC)
-        dnnl_memory_desc_init_by_tag(&m->o, 2, dout, dnnl_f32, dnnl_ab))
+        dnnl_memory_desc_init_by_tag(&m->o, 2, dout, f32 == 2 ? dnnl_s32 : dnnl_f32, dnnl_ab))
         return -1;
     dnnl_matmul_desc_t md;
     if (dnnl_matmul_desc_init(&md, &m->a, &m->w, NULL, &m->o)) return -1;
@@ -133,7 +134,7 @@ void xt_f32_to_bf16(uint16_t *out, const float *in, size_t n) {
     }
 }
 
-static int mm_run(xt_mm *c, float *out, const void *a, const void *w, int M, int N, int K, int f32) {
+static int mm_run(xt_mm *c, void *out, const void *a, const void *w, int M, int N, int K, int f32) {
 #ifdef _OPENMP
     int threads = omp_in_parallel() ? 1 : omp_get_max_threads();
 #else
@@ -204,4 +205,45 @@ int xt_mm_bf16_run(xt_mm *c, float *out, const uint16_t *a, const uint16_t *w, i
 
 int xt_mm_f32_run(xt_mm *c, float *out, const float *a, const float *w, int M, int N, int K) {
     return mm_run(c, out, a, w, M, N, K, 1);
+}
+
+void xt_quantize_rows_s8(int8_t *q, float *scale, const float *x, int rows, int cols) {
+#pragma omp parallel for if ((size_t)rows * cols > 65536)
+    for (int r = 0; r < rows; r++) {
+        const float *xr = x + (size_t)r * cols;
+        float mx = 0;
+        for (int c = 0; c < cols; c++) mx = fmaxf(mx, fabsf(xr[c]));
+        float s = mx > 0 ? mx / 127.0f : 1.0f, inv = 1.0f / s;
+        scale[r] = s;
+        int8_t *qr = q + (size_t)r * cols;
+        for (int c = 0; c < cols; c++) qr[c] = (int8_t)lrintf(xr[c] * inv); // |x * inv| <= 127
+    }
+}
+
+int xt_linear_forward_s8(xt_mm *mm, float *out, const float *in, const int8_t *w8, const float *wscale, const float *b,
+                         int M, int K, int N, int8_t *a8, float *ascale) {
+    xt_quantize_rows_s8(a8, ascale, in, M, K);
+    int32_t *acc = (int32_t *)out; // the int32 sums land in out, then become floats in place
+    if (mm_run(mm, acc, a8, w8, M, N, K, 2)) return -1;
+#pragma omp parallel for if ((size_t)M * N > 65536)
+    for (int r = 0; r < M; r++) {
+        float *o = out + (size_t)r * N;
+        const int32_t *ar = acc + (size_t)r * N;
+        for (int c = 0; c < N; c++) o[c] = (float)ar[c] * ascale[r] * wscale[c] + (b ? b[c] : 0.0f);
+    }
+    return 0;
+}
+
+int xt_linear_forward_bf16(xt_mm *mm, float *out, const float *in, const uint16_t *w16, const float *b, int M, int K,
+                           int N, uint16_t *a16) {
+    xt_f32_to_bf16(a16, in, (size_t)M * K);
+    if (xt_mm_bf16_run(mm, out, a16, w16, M, N, K)) return -1;
+    if (b) {
+#pragma omp parallel for if ((size_t)M * N > 65536)
+        for (int r = 0; r < M; r++) {
+            float *o = out + (size_t)r * N;
+            for (int c = 0; c < N; c++) o[c] += b[c];
+        }
+    }
+    return 0;
 }

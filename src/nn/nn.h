@@ -134,6 +134,18 @@ int xt_mm_bf16_run(xt_mm *c, float *out, const uint16_t *a, const uint16_t *w, i
 int xt_mm_f32_run(xt_mm *c, float *out, const float *a, const float *w, int M, int N, int K);
 // bfloat16 (round to nearest even) of n floats.
 void xt_f32_to_bf16(uint16_t *out, const float *in, size_t n);
+// xt_linear_forward in bfloat16: out (M, N) = in (M, K) @ w16 (N, K)^T + b (NULL: none), in
+// rounded into a16 (M*K, caller's scratch) first, float32 accumulate and output. 0 / -1 + error.
+int xt_linear_forward_bf16(xt_mm *mm, float *out, const float *in, const uint16_t *w16, const float *b, int M, int K,
+                           int N, uint16_t *a16);
+// int8 (oneDNN s8 x s8 -> s32; AVX512-VNNI where the CPU has it): symmetric per-row scales,
+// q = round(x / s), s = max|row| / 127 (1 for a zero row). Weights (N, K) quantised once per
+// output channel, activations per token (row) on every call.
+void xt_quantize_rows_s8(int8_t *q, float *scale, const float *x, int rows, int cols);
+// out (M, N) = (a8 @ w8^T) * ascale[m] * wscale[n] + b, a8 / ascale the caller's scratch (M*K, M)
+// filled here from in. 0 / -1 + error.
+int xt_linear_forward_s8(xt_mm *mm, float *out, const float *in, const int8_t *w8, const float *wscale, const float *b,
+                         int M, int K, int N, int8_t *a8, float *ascale);
 // ---------------------------------------------------------------------------------------------
 // Training layers (train_ops.c): the remaining forward/backward pairs training needs.
 

@@ -26,7 +26,7 @@ static int cfg_list(const xt_json *cfg, const char *key, double *out, int max) {
     return j->n;
 }
 
-int xt_xtfile_load(xt_xtfile *f, const char *path) {
+int xt_xtfile_load(xt_xtfile *f, const char *path, const char *precision) {
     memset(f, 0, sizeof *f);
     if (!path) return xt_error("model", "no model file");
     if (!(f->st = xt_st_open(path))) goto fail;
@@ -39,6 +39,10 @@ int xt_xtfile_load(xt_xtfile *f, const char *path) {
     const char *kind = xt_json_str(f->cfg, "kind", "");
     if (strcmp(kind, "xt")) {
         xt_error("model", "%s: kind \"%s\" is not an xT model (kind \"xt\")", path, kind);
+        goto fail;
+    }
+    if (xt_config_apply_precision(f->cfg, precision)) {
+        xt_error_in_file(path);
         goto fail;
     }
     if (!(f->m = xt_xtmodel_new(f->st, f->cfg))) goto fail;
@@ -84,7 +88,7 @@ int xt_stream_open(xt_stream *s, const xt_stream_args *a) {
     if (!a->model) return xt_error("cli", "no model (-m FILE)");
     if (!a->image) return xt_error("cli", "no input image");
     xt_xtfile f;
-    if (xt_xtfile_load(&f, a->model) < 0) return -1;
+    if (xt_xtfile_load(&f, a->model, a->precision) < 0) return -1;
     int rc = xt_stream_open_with(s, &f, a);
     s->own = f; // freed by xt_stream_close, also after a failed open
     return rc;

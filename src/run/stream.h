@@ -18,13 +18,15 @@ typedef struct xt_xtfile {
     xt_json *cfg;
     xt_xtmodel *m;
 } xt_xtfile;
-int xt_xtfile_load(xt_xtfile *f, const char *path); // kind "xt" only; -1 + error
+// kind "xt" only; precision: "f32" / "bf16" over the config's (NULL: the config's). -1 + error
+int xt_xtfile_load(xt_xtfile *f, const char *path, const char *precision);
 void xt_xtfile_free(xt_xtfile *f);
 
 #define XT_STREAM_GROUP_MAX 4
 
 typedef struct xt_stream_args {
     const char *model, *image;
+    const char *precision;                    // --precision: over the model config's (NULL: the config's)
     int threads, quiet, batch;                // quiet: read by the CLI's progress line only
     int bands[XT_NORM_MAX_BANDS], n_bands;   // 0-based; n_bands 0: all bands of the image
     double mean[XT_NORM_MAX_BANDS], std[XT_NORM_MAX_BANDS];
