@@ -36,6 +36,20 @@ XT_LDLIBS  += $(MPI_LIBS)
 $(BUILD)/src/core/dist.o: XT_CFLAGS += -DXT_MPI $(MPI_CFLAGS)
 endif
 
+# Optional input backends (src/formats/raster_gdal.c, raster_slide.c; docs/inputs.md): GDAL and
+# OpenSlide when pkg-config finds them; GDAL=0 / OPENSLIDE=0 build without. Without them xt still
+# reads TIFF / PNG / JPEG natively and says which backend a file would need.
+GDAL ?= $(shell pkg-config --exists gdal 2>/dev/null && echo 1 || echo 0)
+ifeq ($(GDAL),1)
+XT_LDLIBS  += $(shell pkg-config --libs gdal)
+$(BUILD)/src/formats/raster_gdal.o $(BUILD)/src/formats/raster.o: XT_CFLAGS += -DXT_GDAL $(shell pkg-config --cflags gdal)
+endif
+OPENSLIDE ?= $(shell pkg-config --exists openslide 2>/dev/null && echo 1 || echo 0)
+ifeq ($(OPENSLIDE),1)
+XT_LDLIBS  += $(shell pkg-config --libs openslide)
+$(BUILD)/src/formats/raster_slide.o $(BUILD)/src/formats/raster.o: XT_CFLAGS += -DXT_OPENSLIDE $(shell pkg-config --cflags openslide)
+endif
+
 SRC   := $(wildcard src/core/*.c src/formats/*.c src/nn/*.c src/models/*.c src/train/*.c src/run/*.c src/api/*.c)
 CLI   := $(wildcard src/cli/*.c)
 TESTS := $(patsubst tests/%.c,$(BUILD)/tests/%,$(wildcard tests/test_*.c))

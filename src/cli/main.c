@@ -10,7 +10,7 @@
 #include "core/dist.h"
 #include "formats/raster.h"
 
-#define STREAM_VALUES "-m --model -t --threads --batch --bands --mean --std --scale --nodata --cache --mem"
+#define STREAM_VALUES "-m --model -t --threads --batch --bands --mean --std --scale --nodata --cache --mem --level --mpp --backend"
 static const struct {
     const char *name;
     int (*fn)(int, char **);
@@ -19,7 +19,7 @@ static const struct {
     const char *values, *flags;
 } commands[] = {
     {"verify", xt_cmd_verify, "run a model file on its input.* tensors and compare with expected.*", "-o -t --threads", "-q --quiet --help"},
-    {"info", xt_cmd_info, "describe a model file or an image (size, bands, tiling, georeferencing)", "", "--json --help"},
+    {"info", xt_cmd_info, "describe a model file or an image (size, bands, tiling, georeferencing, levels)", "--level --mpp --backend", "--json --help"},
     {"convert", xt_cmd_convert, "convert a PyTorch checkpoint (.ckpt/.pth) into a model file",
      "-o --config --set --with-io --from --prefix", "-q --keep-optimizer --help"},
     {"make-image", xt_cmd_make_image, "write a procedural test raster of any size (bounded memory)",

@@ -20,6 +20,9 @@ void xt_stream_help(FILE *f);
 int xt_cli_stream_run(xt_stream *s, xt_progress *pg, int (*on_batch)(void *u, int rr, int rc0, int n, const float *feat),
                       void *u, float *logits);
 
+// With --level / --mpp: which level was opened, on stderr (the one said when --mpp chose it).
+void xt_cli_level_note(const xt_raster_info *ri, const xt_raster_open_opts *o);
+
 // Provenance written into every raster xt makes (GDAL metadata items): xt version, command,
 // model file, input, region size, stride in input pixels of one output pixel, region grid.
 typedef struct xt_cli_meta {
