@@ -754,12 +754,8 @@ int xt_backend_parse(const char *name, xt_backend *out) {
 }
 
 int xt_backend_available(xt_backend b) {
-#ifndef XT_GDAL
-    if (b == XT_BACKEND_GDAL) return 0;
-#endif
-#ifndef XT_OPENSLIDE
-    if (b == XT_BACKEND_OPENSLIDE) return 0;
-#endif
+    if (b == XT_BACKEND_GDAL) return xt__gdal_available();
+    if (b == XT_BACKEND_OPENSLIDE) return xt__slide_available();
     return b < XT_BACKEND_COUNT;
 }
 
@@ -841,8 +837,8 @@ xt_raster *xt_raster_open_with(const char *path, const xt_raster_open_opts *o_) 
         if (rc == -2 && o.backend == XT_BACKEND_AUTO) { // no backend knows it: say what it is and what was tried
             int g = xt_backend_available(XT_BACKEND_GDAL), sl = xt_backend_available(XT_BACKEND_OPENSLIDE);
             xt_error("raster", "%s: %s%snot an image xt reads (native: TIFF, BigTIFF, PNG, JPEG; GDAL: %s; OpenSlide: %s)", path,
-                     kind ? kind : "", kind ? ", " : "", g ? "no driver recognises it" : "not built in",
-                     sl ? "not a slide" : "not built in");
+                     kind ? kind : "", kind ? ", " : "", g ? "no driver recognises it" : "not available",
+                     sl ? "not a slide" : "not available");
         }
     } else if (src == SRC_TIFF) rc = tiff_open(r, &o);
     else {

@@ -20,6 +20,9 @@ typedef struct xt__ext {
 // error set saying which).
 int xt__gdal_open(const char *path, const xt_raster_open_opts *o, xt_raster_info *in, xt__ext *e);
 int xt__slide_open(const char *path, const xt_raster_open_opts *o, xt_raster_info *in, xt__ext *e);
+// 1 when the library is built in and loads (on first use, dlopen).
+int xt__gdal_available(void);
+int xt__slide_available(void);
 // The OpenSlide vendor of a file ("aperio", "generic-tiff", ...) or NULL (not a slide, or no OpenSlide).
 const char *xt__slide_vendor(const char *path);
 // The level o asks for among in->level_* (in->n_levels set): o->level, or for o->mpp the level

@@ -15,6 +15,7 @@
 
 #ifndef XT_GDAL
 
+int xt__gdal_available(void) { return 0; }
 int xt__gdal_open(const char *path, const xt_raster_open_opts *o, xt_raster_info *in, xt__ext *e) {
     xt_error("raster", "%s: GDAL backend not built in (install libgdal-dev and rebuild)", path);
     return -2;
@@ -22,18 +23,108 @@ int xt__gdal_open(const char *path, const xt_raster_open_opts *o, xt_raster_info
 
 #else
 
-#include <pthread.h>
-
 #include <cpl_conv.h>
 #include <cpl_error.h>
 #include <cpl_string.h>
 #include <gdal.h>
 #include <ogr_srs_api.h>
 
+#include <dlfcn.h>
+#include <pthread.h>
+
+// Loaded on first use (dlopen): linking libgdal (~150 shared libraries, 0.2 s) would add its start-up time to every xt run,
+// also those that never read such a file.
+#define GDAL_FUNCS(X) \
+    X(GDALAllRegister) X(GDALSetCacheMax64) X(CPLGetLastErrorMsg) X(CPLPushErrorHandler) \
+    X(CPLQuietErrorHandler) X(CPLErrorReset) X(CPLPopErrorHandler) X(GDALRasterIO) X(GDALClose) \
+    X(GDALGetSpatialRef) X(GDALGetGeoTransform) X(GDALGetGCPCount) X(GDALGetGCPSpatialRef) \
+    X(GDALGetGCPs) X(OSRExportToWkt) X(OSRClone) X(OSRAutoIdentifyEPSG) X(OSRGetAuthorityName) \
+    X(OSRGetAuthorityCode) X(OSRIsGeographic) X(OSRDestroySpatialReference) X(VSIFree) \
+    X(GDALIdentifyDriverEx) X(GDALOpenEx) X(GDALGetDatasetDriver) X(GDALGetDriverShortName) \
+    X(GDALGetRasterCount) X(GDALGetMetadata) X(CSLFetchNameValue) X(CSLCount) X(GDALGetRasterBand) \
+    X(GDALGetRasterDataType) X(GDALGetDataTypeName) X(GDALGetRasterXSize) X(GDALGetOverviewCount) \
+    X(GDALGetOverview) X(GDALGetRasterBandXSize) X(GDALGetRasterBandYSize) X(GDALGetDescription) \
+    X(GDALGetRasterColorInterpretation) X(GDALGetBlockSize) X(GDALGetMetadataItem) \
+    X(GDALGetRasterNoDataValue)
+#define X_DECL(f) static __typeof__(&f) p_##f;
+GDAL_FUNCS(X_DECL)
+#undef X_DECL
 static pthread_once_t gdal_once = PTHREAD_ONCE_INIT;
+static char gdal_load_err[256]; // empty when loaded
+static void gdal_load(void) {
+    void *h = dlopen(XT_GDAL_SONAME, RTLD_NOW | RTLD_LOCAL);
+    if (!h) {
+        snprintf(gdal_load_err, sizeof gdal_load_err, "cannot load %s: %s", XT_GDAL_SONAME, dlerror());
+        return;
+    }
+#define X_LOAD(f)                                                                                  \
+    if (!(p_##f = (__typeof__(&f))dlsym(h, #f))) {                                                 \
+        snprintf(gdal_load_err, sizeof gdal_load_err, "%s: no symbol %s", XT_GDAL_SONAME, #f);                    \
+        return;                                                                                    \
+    }
+    GDAL_FUNCS(X_LOAD)
+#undef X_LOAD
+}
+// 1 when the library is loaded (loads it once), else 0 and *why.
+static int gdal_loaded(const char **why) {
+    pthread_once(&gdal_once, gdal_load);
+    *why = gdal_load_err;
+    return !gdal_load_err[0];
+}
+// from here on the API's names call through the loaded pointers
+#define GDALAllRegister p_GDALAllRegister
+#define GDALSetCacheMax64 p_GDALSetCacheMax64
+#define CPLGetLastErrorMsg p_CPLGetLastErrorMsg
+#define CPLPushErrorHandler p_CPLPushErrorHandler
+#define CPLQuietErrorHandler p_CPLQuietErrorHandler
+#define CPLErrorReset p_CPLErrorReset
+#define CPLPopErrorHandler p_CPLPopErrorHandler
+#define GDALRasterIO p_GDALRasterIO
+#define GDALClose p_GDALClose
+#define GDALGetSpatialRef p_GDALGetSpatialRef
+#define GDALGetGeoTransform p_GDALGetGeoTransform
+#define GDALGetGCPCount p_GDALGetGCPCount
+#define GDALGetGCPSpatialRef p_GDALGetGCPSpatialRef
+#define GDALGetGCPs p_GDALGetGCPs
+#define OSRExportToWkt p_OSRExportToWkt
+#define OSRClone p_OSRClone
+#define OSRAutoIdentifyEPSG p_OSRAutoIdentifyEPSG
+#define OSRGetAuthorityName p_OSRGetAuthorityName
+#define OSRGetAuthorityCode p_OSRGetAuthorityCode
+#define OSRIsGeographic p_OSRIsGeographic
+#define OSRDestroySpatialReference p_OSRDestroySpatialReference
+#define VSIFree p_VSIFree
+#define GDALIdentifyDriverEx p_GDALIdentifyDriverEx
+#define GDALOpenEx p_GDALOpenEx
+#define GDALGetDatasetDriver p_GDALGetDatasetDriver
+#define GDALGetDriverShortName p_GDALGetDriverShortName
+#define GDALGetRasterCount p_GDALGetRasterCount
+#define GDALGetMetadata p_GDALGetMetadata
+#define CSLFetchNameValue p_CSLFetchNameValue
+#define CSLCount p_CSLCount
+#define GDALGetRasterBand p_GDALGetRasterBand
+#define GDALGetRasterDataType p_GDALGetRasterDataType
+#define GDALGetDataTypeName p_GDALGetDataTypeName
+#define GDALGetRasterXSize p_GDALGetRasterXSize
+#define GDALGetOverviewCount p_GDALGetOverviewCount
+#define GDALGetOverview p_GDALGetOverview
+#define GDALGetRasterBandXSize p_GDALGetRasterBandXSize
+#define GDALGetRasterBandYSize p_GDALGetRasterBandYSize
+#define GDALGetDescription p_GDALGetDescription
+#define GDALGetRasterColorInterpretation p_GDALGetRasterColorInterpretation
+#define GDALGetBlockSize p_GDALGetBlockSize
+#define GDALGetMetadataItem p_GDALGetMetadataItem
+#define GDALGetRasterNoDataValue p_GDALGetRasterNoDataValue
+
+static pthread_once_t gdal_once_init = PTHREAD_ONCE_INIT;
 static void gdal_init(void) {
     GDALAllRegister();
     if (!getenv("GDAL_CACHEMAX")) GDALSetCacheMax64((GIntBig)64 << 20);
+}
+
+int xt__gdal_available(void) {
+    const char *why;
+    return gdal_loaded(&why);
 }
 
 typedef struct gsrc {
@@ -130,7 +221,12 @@ static void georef(GDALDatasetH ds, xt_georef *geo) {
 }
 
 int xt__gdal_open(const char *path, const xt_raster_open_opts *o, xt_raster_info *in, xt__ext *e) {
-    pthread_once(&gdal_once, gdal_init);
+    const char *why;
+    if (!gdal_loaded(&why)) {
+        xt_error("raster", "%s: GDAL backend: %s", path, why);
+        return -2;
+    }
+    pthread_once(&gdal_once_init, gdal_init);
     CPLPushErrorHandler(CPLQuietErrorHandler);
     CPLErrorReset();
     int rc = -1;

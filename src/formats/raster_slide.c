@@ -16,6 +16,7 @@
 #ifndef XT_OPENSLIDE
 
 const char *xt__slide_vendor(const char *path) { return NULL; }
+int xt__slide_available(void) { return 0; }
 int xt__slide_open(const char *path, const xt_raster_open_opts *o, xt_raster_info *in, xt__ext *e) {
     xt_error("raster", "%s: OpenSlide backend not built in (install libopenslide-dev and rebuild)", path);
     return -2;
@@ -24,6 +25,51 @@ int xt__slide_open(const char *path, const xt_raster_open_opts *o, xt_raster_inf
 #else
 
 #include <openslide.h>
+
+#include <dlfcn.h>
+#include <pthread.h>
+
+// Loaded on first use (dlopen): linking libopenslide would add its start-up time to every xt run,
+// also those that never read such a file.
+#define SLIDE_FUNCS(X) \
+    X(openslide_detect_vendor) X(openslide_open) X(openslide_get_error) X(openslide_close) \
+    X(openslide_get_level_count) X(openslide_get_level_dimensions) \
+    X(openslide_get_level_downsample) X(openslide_get_property_value) X(openslide_read_region)
+#define X_DECL(f) static __typeof__(&f) p_##f;
+SLIDE_FUNCS(X_DECL)
+#undef X_DECL
+static pthread_once_t slide_once = PTHREAD_ONCE_INIT;
+static char slide_load_err[256]; // empty when loaded
+static void slide_load(void) {
+    void *h = dlopen(XT_OPENSLIDE_SONAME, RTLD_NOW | RTLD_LOCAL);
+    if (!h) {
+        snprintf(slide_load_err, sizeof slide_load_err, "cannot load %s: %s", XT_OPENSLIDE_SONAME, dlerror());
+        return;
+    }
+#define X_LOAD(f)                                                                                  \
+    if (!(p_##f = (__typeof__(&f))dlsym(h, #f))) {                                                 \
+        snprintf(slide_load_err, sizeof slide_load_err, "%s: no symbol %s", XT_OPENSLIDE_SONAME, #f);                    \
+        return;                                                                                    \
+    }
+    SLIDE_FUNCS(X_LOAD)
+#undef X_LOAD
+}
+// 1 when the library is loaded (loads it once), else 0 and *why.
+static int slide_loaded(const char **why) {
+    pthread_once(&slide_once, slide_load);
+    *why = slide_load_err;
+    return !slide_load_err[0];
+}
+// from here on the API's names call through the loaded pointers
+#define openslide_detect_vendor p_openslide_detect_vendor
+#define openslide_open p_openslide_open
+#define openslide_get_error p_openslide_get_error
+#define openslide_close p_openslide_close
+#define openslide_get_level_count p_openslide_get_level_count
+#define openslide_get_level_dimensions p_openslide_get_level_dimensions
+#define openslide_get_level_downsample p_openslide_get_level_downsample
+#define openslide_get_property_value p_openslide_get_property_value
+#define openslide_read_region p_openslide_read_region
 
 typedef struct ssrc {
     openslide_t *osr;
@@ -34,7 +80,14 @@ typedef struct ssrc {
     const char *path;
 } ssrc;
 
-const char *xt__slide_vendor(const char *path) { return openslide_detect_vendor(path); }
+const char *xt__slide_vendor(const char *path) {
+    const char *why;
+    return slide_loaded(&why) ? openslide_detect_vendor(path) : NULL;
+}
+int xt__slide_available(void) {
+    const char *why;
+    return slide_loaded(&why);
+}
 
 static int sread(void *h, int x, int y, int w, int hh, int stride, uint8_t *buf) {
     ssrc *s = h;
@@ -76,6 +129,11 @@ static double prop_num(openslide_t *osr, const char *name) {
 }
 
 int xt__slide_open(const char *path, const xt_raster_open_opts *o, xt_raster_info *in, xt__ext *e) {
+    const char *why;
+    if (!slide_loaded(&why)) {
+        xt_error("raster", "%s: OpenSlide backend: %s", path, why);
+        return -2;
+    }
     const char *vendor = openslide_detect_vendor(path);
     if (!vendor) {
         xt_error("raster", "%s: not a slide OpenSlide reads", path);
