@@ -125,6 +125,8 @@ static int run(int argc, char **argv) {
         const char *w = getenv("OMP_WAIT_POLICY"), *sc = getenv("GOMP_SPINCOUNT");
         printf("xt %s\nOpenMP waiting: OMP_WAIT_POLICY=%s GOMP_SPINCOUNT=%s\n", XT_VERSION, w ? w : "(unset)", sc ? sc : "(unset)");
         printf("MPI: %s\n", xt_dist_have_mpi() ? "built in (mpirun / srun run data-parallel training and --list jobs)" : "not built in");
+        printf("inputs: native (TIFF, BigTIFF, PNG, JPEG), gdal: %s, openslide: %s\n", // loads them to say so
+               xt_backend_available(XT_BACKEND_GDAL) ? "yes" : "no", xt_backend_available(XT_BACKEND_OPENSLIDE) ? "yes" : "no");
         return 0;
     }
     for (size_t i = 0; i < sizeof commands / sizeof *commands; i++) {

@@ -186,7 +186,8 @@ static int grow(int nat, int full, int lo) {
 static void georef(GDALDatasetH ds, xt_georef *geo) {
     double gt[6];
     OGRSpatialReferenceH srs = GDALGetSpatialRef(ds);
-    int has_gt = GDALGetGeoTransform(ds, gt) == CE_None;
+    int has_gt = GDALGetGeoTransform(ds, gt) == CE_None && // GDAL's default (0, 1, 0, 0, 0, 1): none
+                 !(gt[0] == 0 && gt[1] == 1 && gt[2] == 0 && gt[3] == 0 && gt[4] == 0 && gt[5] == 1);
     if (!has_gt && GDALGetGCPCount(ds) > 0) srs = GDALGetGCPSpatialRef(ds);
     int epsg = 0, geographic = 0;
     char *wkt = NULL;
@@ -204,7 +205,7 @@ static void georef(GDALDatasetH ds, xt_georef *geo) {
     if (wkt) geo->wkt = strdup(wkt);
     CPLFree(wkt);
     geo->model_type = epsg ? (geographic ? 2 : 1) : 0;
-    if (has_gt && !(gt[0] == 0 && gt[1] == 1 && gt[2] == 0 && gt[3] == 0 && gt[4] == 0 && gt[5] == 1)) {
+    if (has_gt) {
         memcpy(geo->gt, gt, sizeof gt);
         geo->has_transform = 1;
     } else geo->has_transform = 0;
