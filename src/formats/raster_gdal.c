@@ -2,7 +2,8 @@
 // reader does not (VRT, JPEG 2000, NITF, HDF5 / netCDF subdatasets, SAFE, ...), through the C API
 // (gdal.h) only. Windows are read with GDALRasterIO straight into raster.c's block cache (one
 // block: GDAL's natural block, grown to at least 256 x 64 pixels), so memory stays bounded by the
-// region; GDAL's own block cache is capped at 64 MiB unless GDAL_CACHEMAX says otherwise.
+// region; GDAL's own block cache is capped at 16 MiB unless GDAL_CACHEMAX says otherwise (it
+// keeps every block it reads up to its cap; ours already holds the blocks in use).
 // Levels: 0 is the dataset, 1.. its overviews (GDALGetOverview), so --level reads a pyramid.
 // Built when pkg-config finds gdal (Makefile: XT_GDAL); otherwise xt__gdal_open says so.
 #include <math.h>
@@ -119,7 +120,7 @@ static int gdal_loaded(const char **why) {
 static pthread_once_t gdal_once_init = PTHREAD_ONCE_INIT;
 static void gdal_init(void) {
     GDALAllRegister();
-    if (!getenv("GDAL_CACHEMAX")) GDALSetCacheMax64((GIntBig)64 << 20);
+    if (!getenv("GDAL_CACHEMAX")) GDALSetCacheMax64((GIntBig)16 << 20);
 }
 
 int xt__gdal_available(void) {
