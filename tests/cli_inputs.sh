@@ -4,7 +4,8 @@
 # embedding bytes, same georeferencing); a pyramidal TIFF slide (made with libvips) reads
 # through OpenSlide exactly as natively, level by level; --level N gives the level's embedding
 # grid, --mpp picks the nearest level; GDAL overviews and native reduced-resolution directories
-# give the same level 1; xt info --json reports backend, levels, MPP, NoData, alpha, CRS, GCPs;
+# give the same level 1; embed --overviews adds levels gdalinfo lists; xt info --json reports
+# backend, levels, MPP, NoData, alpha, CRS, GCPs;
 # bad requests fail with a message saying what the file has.
 # Needs GDAL and OpenSlide built in and gdal-bin / libvips-tools (CI installs them): otherwise
 # skipped, saying which is missing.
@@ -107,6 +108,14 @@ gdalinfo $D/s1.o.tif | grep -q "Size is 10, 8" || fail "slide: --level 1 embeddi
 # states none for generic TIFF)
 $XT classify -t 1 -q -m $M --mpp 1.1 $D/s.jpeg.tif > /dev/null 2> $D/mpp.err
 grep -q "reading level 1 of 3 (300 x 250, downsample 2, 1 um/px; nearest to --mpp 1.1)" $D/mpp.err || fail "--mpp: $(cat $D/mpp.err)"
+
+# --- overviews in what xt writes: gdalinfo lists them, level 0 is unchanged -----------------
+$XT embed -t 1 -q -m $M --overviews $D/a.tif -o $D/ov.e.tif
+gdalinfo $D/ov.e.tif | grep -q "Overviews: 10x8" || fail "embed --overviews: $(gdalinfo $D/ov.e.tif | grep -m1 Overviews)"
+raw $D/ov.e.tif $D/ov.e.raw && cmp -s $D/a.e.raw $D/ov.e.raw || fail "embed --overviews changed level 0"
+$XT info --json $D/ov.e.tif | py "import json, sys; assert json.load(sys.stdin)['levels'] == [[20, 16, 1], [10, 8, 2]]" || fail "overview levels"
+ls $D | grep -q "\.ov" && fail "overview scratch files left: $(ls $D)"
+$XT classify -t 1 -q -m $M --map $D/ov.m.tif --overviews $D/a.tif > /dev/null || fail "classify --map --overviews"
 
 # --- errors: what the file has, or is ----------------------------------------------------
 if $XT classify -q -m $M --level 3 $D/s.jpeg.tif 2> $D/e1; then fail "--level 3 on a 3-level slide accepted"; fi

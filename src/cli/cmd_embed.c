@@ -20,7 +20,9 @@ static void usage(FILE *f) {
                "descriptions (\"feature N\") and provenance (model, region size, stride, xt version) are in\n"
                "the GDAL metadata. Written as OUT.tif.part, renamed when complete.\n\noptions:\n"
                "  -o, --output FILE   output GeoTIFF                               [required]\n"
-               "  --compress C        none, deflate, lzw, zstd                     [none]\n");
+               "  --compress C        none, deflate, lzw, zstd                     [none]\n"
+               "  --overviews         add overviews (2 x 2 means, halving until one tile) so GIS viewers\n"
+               "                      open big outputs fast\n");
     xt_stream_help(f);
 }
 
@@ -58,6 +60,7 @@ int xt_cmd_embed(int argc, char **argv) {
     xt_stream_args a;
     xt_stream_args_default(&a);
     const char *out = NULL, *comp = "none";
+    int overviews = 0;
     for (int i = 1; i < argc; i++) {
         const char *o = argv[i];
         if (!strcmp(o, "-h") || !strcmp(o, "--help")) {
@@ -69,6 +72,7 @@ int xt_cmd_embed(int argc, char **argv) {
         if (r) continue;
         if ((!strcmp(o, "-o") || !strcmp(o, "--output")) && i + 1 < argc) out = argv[++i];
         else if (!strcmp(o, "--compress") && i + 1 < argc) comp = argv[++i];
+        else if (!strcmp(o, "--overviews")) overviews = 1;
         else if (o[0] == '-' && o[1]) return xt_cli_usage_error("embed", "unknown option or missing value: %s", o);
         else if (!a.image) a.image = o;
         else return xt_cli_usage_error("embed", "more than one image (%s, %s)", a.image, o);
@@ -99,7 +103,7 @@ int xt_cmd_embed(int argc, char **argv) {
     int tile = ((mi->feat_h + 15) / 16) * 16;
     xt_tiff_opts to = {.width = s.WP * mi->feat_w, .height = s.HP * mi->feat_h, .bands = mi->feat_c, .sample = XT_S_F32,
                        .tile_w = tile, .tile_h = tile, .compression = comp, .geo = has_geo ? &g : NULL,
-                       .has_nodata = 1, .nodata = NAN};
+                       .has_nodata = 1, .nodata = NAN, .overviews = overviews ? XT_OVERVIEWS_MAX : 0};
     desc = xt_xcalloc(mi->feat_c, sizeof *desc);
     for (int c = 0; c < mi->feat_c; c++) {
         desc[c] = xt_xmalloc(24);

@@ -27,9 +27,9 @@ static const struct {
     {"make-scene", xt_cmd_make_scene, "write synthetic xView3-SAR scenes, labels and shorelines (context-dependent classes)",
      "--size --scenes --seed --density --geo --compress", "--help"},
     {"classify", xt_cmd_classify, "classify an image of any size with an xT model (streaming)", STREAM_VALUES " -k --top --list -o --output",
-     "-q --quiet --json --help"},
+     "-q --quiet --json --overviews --help"},
     {"embed", xt_cmd_embed, "write the stitched region features of an image as a float GeoTIFF", STREAM_VALUES " -o --output --compress",
-     "-q --quiet --help"},
+     "-q --quiet --overviews --help"},
     {"train", xt_cmd_train, "train an xT classifier (CPU; checkpoints, --resume)",
      "-c --init --resume -o --export --data --val --root --img-size --batch --steps --epochs --lr --min-lr-ratio --warmup --wd "
      "--clip --grad-ratio --seed --save-every --stop-after -t --threads",

@@ -210,7 +210,13 @@ typedef struct xt_tiff_opts {
     double nodata;
     const char *const *band_desc; // (bands) or NULL; NULL entries: none
     const char *const *meta;      // key, value, key, value, ..., NULL; or NULL
+    // up to this many overview levels (reduced-resolution directories, halving each time, until
+    // the level fits one tile), written by xt_tiff_writer_rows (tiled, rows mode only): float
+    // 2 x 2 means of the valid samples, integers (and overview_nearest) the top-left sample. 0: none
+    int overviews, overview_nearest;
 } xt_tiff_opts;
+
+#define XT_OVERVIEWS_MAX 16 // levels at most (each halves; they stop once one tile holds the level)
 
 typedef struct xt_tiff_writer xt_tiff_writer;
 
