@@ -816,7 +816,7 @@ xt_raster *xt_raster_open_with(const char *path, const xt_raster_open_opts *o_) 
         // a vendor's slide (SVS, NDPI are TIFFs too) goes to OpenSlide; a plain TIFF / PNG / JPEG
         // to the native reader unless a level above 0 is asked for (a pyramidal TIFF OpenSlide
         // reads, else GDAL's overviews); anything else to GDAL
-        const char *vendor = xt__slide_vendor(path);
+        const char *vendor = sn == 0 && src != SRC_TIFF ? NULL : xt__slide_vendor(path); // PNG / JPEG are no slides
         if (vendor && strcmp(vendor, "generic-tiff")) b = XT_BACKEND_OPENSLIDE;
         else if (sn == 0) b = XT_BACKEND_NATIVE;
         else if (vendor) b = XT_BACKEND_OPENSLIDE;
