@@ -12,7 +12,8 @@
 
 static void usage(FILE *f) {
     fprintf(f, "usage: xt classify -m MODEL IMAGE [options]\n\n"
-               "Classifies an image of any size (TIFF, BigTIFF, GeoTIFF, PNG, JPEG) with an xT model, reading it\n"
+               "Classifies an image of any size (TIFF, BigTIFF, GeoTIFF, PNG, JPEG; other rasters through GDAL,\n"
+               "whole-slide images through OpenSlide: docs/inputs.md) with an xT model, reading it\n"
                "region by region in bounded memory. Prints the top-k classes with probabilities.\n\noptions:\n"
                "  --json              one JSON object on stdout: logits, probs, top\n"
                "  -k N                classes to show                              [5]\n"
