@@ -19,7 +19,7 @@ XT_CFLAGS  = -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wno-unused-parameter -fPIC -I
 # OpenBLAS, OpenMP build: it runs single-threaded inside our parallel regions (no oversubscription).
 BLAS_DIR  ?= /usr/lib/x86_64-linux-gnu/openblas-openmp
 BLAS_INC  ?= /usr/include/x86_64-linux-gnu/openblas-openmp
-XT_LDLIBS  = -L$(BLAS_DIR) -Wl,-rpath,$(BLAS_DIR) -lopenblas -ldnnl -ltiff -lgeotiff -lpng -ljpeg -lz -lm -lpthread
+XT_LDLIBS  = -L$(BLAS_DIR) -Wl,-rpath,$(BLAS_DIR) -lopenblas -ldnnl -ltiff -lgeotiff -lpng -ljpeg -lz -lm -lpthread -ldl
 ifeq ($(OPENMP),1)
 XT_CFLAGS += -fopenmp
 endif
@@ -34,6 +34,20 @@ MPI_CFLAGS ?= $(shell pkg-config --cflags ompi-c 2>/dev/null || mpicc --showme:c
 MPI_LIBS   ?= $(shell pkg-config --libs ompi-c 2>/dev/null || mpicc --showme:link)
 XT_LDLIBS  += $(MPI_LIBS)
 $(BUILD)/src/core/dist.o: XT_CFLAGS += -DXT_MPI $(MPI_CFLAGS)
+endif
+
+# Optional input backends (src/formats/raster_gdal.c, raster_slide.c; docs/inputs.md): GDAL and
+# OpenSlide when pkg-config finds them, loaded with dlopen on first use (their ~150 libraries
+# would cost every run 0.2 s at start-up); GDAL=0 / OPENSLIDE=0 build without. Without them xt
+# still reads TIFF / PNG / JPEG natively and says which backend a file would need.
+soname = $(or $(shell objdump -p $(shell $(CC) -print-file-name=lib$(1).so) 2>/dev/null | awk '/SONAME/ {print $$2}'),lib$(1).so)
+GDAL ?= $(shell pkg-config --exists gdal 2>/dev/null && echo 1 || echo 0)
+ifeq ($(GDAL),1)
+$(BUILD)/src/formats/raster_gdal.o: XT_CFLAGS += -DXT_GDAL -DXT_GDAL_SONAME='"$(call soname,gdal)"' $(shell pkg-config --cflags gdal)
+endif
+OPENSLIDE ?= $(shell pkg-config --exists openslide 2>/dev/null && echo 1 || echo 0)
+ifeq ($(OPENSLIDE),1)
+$(BUILD)/src/formats/raster_slide.o: XT_CFLAGS += -DXT_OPENSLIDE -DXT_OPENSLIDE_SONAME='"$(call soname,openslide)"' $(shell pkg-config --cflags openslide)
 endif
 
 SRC   := $(wildcard src/core/*.c src/formats/*.c src/nn/*.c src/models/*.c src/train/*.c src/run/*.c src/api/*.c)

@@ -64,7 +64,7 @@ static void check_map(const char *model, int top) {
     const int K = s.mi->num_classes, S = s.S, HP = s.HP, WP = s.WP, C = s.mi->in_chans;
     CHECK(s.norm.has_nodata && s.norm.nodata == -32768); // the file's GDAL_NODATA, no --nodata given
     const char *meta[] = {"XT_TEST", "1", NULL};
-    xt_class_map_opts mo = {tif, gj, png, top, NULL, meta, NULL};
+    xt_class_map_opts mo = {tif, gj, png, top, NULL, meta, NULL, 0};
     xt_class_map *cm = xt_class_map_open(&s, &mo);
     CHECK(cm != NULL);
     s.a.region_user = cm;
@@ -150,7 +150,7 @@ static void check_gcps(const char *model) {
     xt_stream s;
     CHECK(xt_stream_open(&s, &a) == 0);
     CHECK(s.ri->geo.n_gcps == 3 && !s.ri->geo.has_transform);
-    xt_class_map_opts mo = {tif, NULL, NULL, 1, NULL, NULL, NULL};
+    xt_class_map_opts mo = {tif, NULL, NULL, 1, NULL, NULL, NULL, 0};
     xt_class_map *cm = xt_class_map_open(&s, &mo);
     s.a.region_user = cm;
     float logits[64];
@@ -176,7 +176,7 @@ static void check_xl(const char *model, const char *windowed) {
     a.model = model, a.image = img, a.threads = 1, a.region_logits = on_row;
     xt_stream s;
     CHECK(xt_stream_open(&s, &a) == 0);
-    xt_class_map_opts mo = {tif, NULL, NULL, 0, NULL, NULL, NULL};
+    xt_class_map_opts mo = {tif, NULL, NULL, 0, NULL, NULL, NULL, 0};
     xt_class_map *cm = xt_class_map_open(&s, &mo);
     s.a.region_user = cm;
     float logits[64];

@@ -363,6 +363,94 @@ static void test_rect(void) {
     CHECK(p.x == -2 && p.w == 14 && xt_rect_contains(p, a) && !xt_rect_contains(a, p));
 }
 
+// Overviews written by the rows writer: each level the 2 x 2 mean of the valid samples of the
+// level above (float; NaN / NoData skipped) or its top-left sample (integers), read back through
+// the native reader's levels; no scratch file left behind; georeferencing scaled per level.
+static void halve_ref(const float *src, int W, int H, int C, int nearest, float nd, float *dst) {
+    int W2 = (W + 1) / 2, H2 = (H + 1) / 2;
+    for (int c = 0; c < C; c++)
+        for (int y = 0; y < H2; y++)
+            for (int x = 0; x < W2; x++) {
+                const float *p = src + (size_t)c * W * H;
+                if (nearest) {
+                    dst[((size_t)c * H2 + y) * W2 + x] = p[(size_t)2 * y * W + 2 * x];
+                    continue;
+                }
+                double sum = 0;
+                int k = 0;
+                for (int dy = 0; dy < 2; dy++)
+                    for (int dx = 0; dx < 2; dx++) {
+                        int xx = 2 * x + dx, yy = 2 * y + dy;
+                        if (xx >= W || yy >= H) continue;
+                        float v = p[(size_t)yy * W + xx];
+                        if (!isnan(v) && v != nd) sum += v, k++;
+                    }
+                dst[((size_t)c * H2 + y) * W2 + x] = k ? (float)(sum / k) : nd;
+            }
+}
+
+static void test_overviews(void) {
+    for (int nearest = 0; nearest < 2; nearest++) {
+        const int W = 100, H = 70, C = 2;
+        const char *p = scratch(nearest ? "ov_u8.tif" : "ov_f32.tif");
+        xt_georef g;
+        xt_georef_simple(&g, 32633, 500000, 4500000, 10);
+        xt_tiff_opts o = {.width = W, .height = H, .bands = C, .sample = nearest ? XT_S_U8 : XT_S_F32, .tile_w = 16, .tile_h = 16,
+                          .compression = "deflate", .geo = &g, .has_nodata = 1, .nodata = -1, .overviews = XT_OVERVIEWS_MAX};
+        float *img = malloc(sizeof(float) * W * H * C);
+        for (int i = 0; i < W * H * C; i++) img[i] = (float)((i * 37) % 251);
+        if (!nearest) img[5] = NAN, img[6] = -1, img[W + 5] = -1, img[W + 6] = NAN; // a 2 x 2 cell without valid samples
+        xt_tiff_writer *w = xt_tiff_writer_open(p, &o);
+        CHECK(w != NULL);
+        uint8_t *rows = malloc(sizeof(float) * W * 3 * C);
+        for (int y = 0; y < H; y += 3) { // 3 rows at a time: pairs straddle the calls
+            int n = H - y < 3 ? H - y : 3;
+            for (int c = 0; c < C; c++)
+                for (int i = 0; i < n * W; i++) {
+                    float v = img[(size_t)c * W * H + (size_t)y * W + i];
+                    if (nearest) rows[(size_t)c * n * W + i] = (uint8_t)v;
+                    else ((float *)rows)[(size_t)c * n * W + i] = v;
+                }
+            CHECK(xt_tiff_writer_rows(w, rows, n) == 0);
+        }
+        CHECK(xt_tiff_writer_close(w) == 0);
+        char ov[600];
+        snprintf(ov, sizeof ov, "%s.part.ov", p);
+        CHECK(access(ov, F_OK) != 0);
+        xt_raster *r = xt_raster_open(p);
+        CHECK(r && xt_raster_get_info(r)->n_levels == 4); // 100x70 -> 50x35 -> 25x18 -> 13x9 (one 16 px tile)
+        xt_raster_close(r);
+        float *ref = malloc(sizeof(float) * W * H * C), *next = malloc(sizeof(float) * W * H * C);
+        memcpy(ref, img, sizeof(float) * W * H * C);
+        int lw = W, lh = H, ok = 1;
+        for (int l = 1; l < 4; l++) {
+            halve_ref(ref, lw, lh, C, nearest, -1, next);
+            lw = (lw + 1) / 2, lh = (lh + 1) / 2;
+            memcpy(ref, next, sizeof(float) * lw * lh * C);
+            xt_raster_open_opts ro;
+            xt_raster_open_opts_default(&ro);
+            ro.level = l;
+            r = xt_raster_open_with(p, &ro);
+            CHECK(r != NULL);
+            if (!r) break;
+            const xt_raster_info *in = xt_raster_get_info(r);
+            CHECK(in->width == lw && in->height == lh && in->has_nodata && in->nodata == -1);
+            // pixel size scaled by the level's downsample (width ratio: 100 / 13 at level 3, as GDAL does)
+            CHECK(in->geo.epsg == 32633 && fabs(in->geo.gt[1] - 10.0 * W / lw) < 1e-9 && in->geo.gt[0] == 500000);
+            float *got = malloc(sizeof(float) * lw * lh * C);
+            CHECK(xt_raster_read_rect(r, xt_rect_make(0, 0, lw, lh), NULL, C, 0, got) == 0);
+            for (int i = 0; i < lw * lh * C; i++)
+                if (!(got[i] == ref[i] || (isnan(got[i]) && isnan(ref[i])))) ok = 0;
+            free(got);
+            xt_raster_close(r);
+        }
+        printf("overviews (%s): 3 levels %s\n", nearest ? "u8, nearest" : "f32, mean of valid samples", ok ? "match" : "DIFFER");
+        CHECK(ok);
+        free(ref), free(next), free(img), free(rows);
+        xt_georef_free(&g);
+    }
+}
+
 int main(void) {
     char cmd[600];
     snprintf(cmd, sizeof cmd, "mkdir -p %s", scratch(""));
@@ -373,6 +461,7 @@ int main(void) {
     test_cache_bound();
     test_norm();
     test_georef();
+    test_overviews();
     test_georef_point_rotated();
     test_bad();
     return check_summary("raster");

@@ -13,7 +13,8 @@
 
 static void usage(FILE *f) {
     fprintf(f, "usage: xt classify -m MODEL IMAGE [options]\n\n"
-               "Classifies an image of any size (TIFF, BigTIFF, GeoTIFF, PNG, JPEG) with an xT model, reading it\n"
+               "Classifies an image of any size (TIFF, BigTIFF, GeoTIFF, PNG, JPEG; other rasters through GDAL,\n"
+               "whole-slide images through OpenSlide: docs/inputs.md) with an xT model, reading it\n"
                "region by region in bounded memory. Prints the top-k classes with probabilities.\n\noptions:\n"
                "  --json              one JSON object on stdout: logits, probs, top\n"
                "  -k N                classes to show                              [5]\n"
@@ -23,6 +24,7 @@ static void usage(FILE *f) {
                "                      [every class up to 16 classes, else 3]\n"
                "  --geojson OUT       one polygon per region with its top class and probability (lon/lat\n"
                "                      for geographic and WGS 84 / UTM inputs, else the image's CRS or pixels)\n"
+               "  --overviews         --map gets overviews (nearest, halving until one tile) for GIS viewers\n"
                "  --preview OUT.png   quicklook (<= 1024 px a side) with the top class coloured over it\n"
                "(docs/maps.md: what the per-region values mean for each head)\n"
 
@@ -47,7 +49,7 @@ static int on_region_row(void *u, int rr, const float *logits, const uint8_t *va
 
 typedef struct {
     const char *map, *geojson, *preview;
-    int map_top;
+    int map_top, overviews;
 } map_args;
 
 // Classifies one image into out (--json: the JSON object, with line breaks that a list run's
@@ -76,7 +78,7 @@ static int classify_one(const xt_stream_args *a0, int json, int topk, const map_
         for (int k = 0; k < K; k++) any |= (names[k] = class_name(s.cfg, k)) != NULL;
         xt_cli_meta meta;
         xt_cli_meta_init(&meta, &s, "classify", s.S);
-        xt_class_map_opts mo = {mp->map, mp->geojson, mp->preview, mp->map_top, any ? names : NULL, meta.kv, NULL};
+        xt_class_map_opts mo = {mp->map, mp->geojson, mp->preview, mp->map_top, any ? names : NULL, meta.kv, NULL, mp->overviews};
         if (!(cm = xt_class_map_open(&s, &mo))) goto done;
         s.a.region_user = cm;
     }
@@ -162,7 +164,7 @@ int xt_cmd_classify(int argc, char **argv) {
     xt_stream_args_default(&a);
     int json = 0, topk = 5;
     const char *list = NULL, *outdir = NULL;
-    map_args mp = {NULL, NULL, NULL, -1};
+    map_args mp = {NULL, NULL, NULL, -1, 0};
     for (int i = 1; i < argc; i++) {
         const char *o = argv[i];
         if (!strcmp(o, "-h") || !strcmp(o, "--help")) {
@@ -173,6 +175,7 @@ int xt_cmd_classify(int argc, char **argv) {
         if (r < 0) return xt_cli_usage_error("classify", "%s", xt_error_buffer());
         if (r) continue;
         if (!strcmp(o, "--json")) json = 1;
+        else if (!strcmp(o, "--overviews")) mp.overviews = 1;
         else if (!strcmp(o, "-k") || !strcmp(o, "--top")) {
             if (i + 1 >= argc || xt_cli_parse_int(argv[++i], "-k", 1, 1000000, &topk) < 0)
                 return xt_cli_usage_error("classify", "-k expects a positive integer");

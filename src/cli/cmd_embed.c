@@ -26,7 +26,9 @@ static void usage(FILE *f) {
                "  --compress C        none, deflate, lzw, zstd                     [none]\n"
                "  --list FILE -o DIR  many images (one path a line): DIR/<name>.tif and DIR/<name>.json (a\n"
                "                      summary) each, finished ones skipped on a rerun, DIR/results.jsonl\n"
-               "                      merged at the end; under mpirun the ranks share the list\n");
+               "                      merged at the end; under mpirun the ranks share the list\n"
+               "  --overviews         add overviews (2 x 2 means, halving until one tile) so GIS viewers\n"
+               "                      open big outputs fast\n");
     xt_stream_help(f);
 }
 
@@ -62,7 +64,7 @@ static int on_batch(void *u, int rr, int rc0, int n, const float *feat) {
 
 // Embeds one image into out; json (NULL: a line on stderr unless quiet) gets a one-object summary
 // for --list. 0 / -1 (error buffer).
-static int embed_one(const xt_stream_args *a0, const char *out, const char *comp, xt_sbuf *json) {
+static int embed_one(const xt_stream_args *a0, const char *out, const char *comp, int overviews, xt_sbuf *json) {
     xt_stream_args a = *a0;
     xt_progress pg;
     xt_progress_init(&pg, "embed", a.quiet); // the job's clock: model load to the closed file
@@ -88,7 +90,7 @@ static int embed_one(const xt_stream_args *a0, const char *out, const char *comp
     int tile = ((mi->feat_h + 15) / 16) * 16;
     xt_tiff_opts to = {.width = s.WP * mi->feat_w, .height = s.HP * mi->feat_h, .bands = mi->feat_c, .sample = XT_S_F32,
                        .tile_w = tile, .tile_h = tile, .compression = comp, .geo = has_geo ? &g : NULL,
-                       .has_nodata = 1, .nodata = NAN};
+                       .has_nodata = 1, .nodata = NAN, .overviews = overviews ? XT_OVERVIEWS_MAX : 0};
     desc = xt_xcalloc(mi->feat_c, sizeof *desc);
     for (int c = 0; c < mi->feat_c; c++) {
         desc[c] = xt_xmalloc(24);
@@ -132,6 +134,7 @@ done:
 typedef struct {
     xt_stream_args a;
     const char *dir, *comp;
+    int overviews;
 } list_ctx;
 
 static int list_item(void *u, const char *path, const char *name, xt_sbuf *json) {
@@ -141,7 +144,7 @@ static int list_item(void *u, const char *path, const char *name, xt_sbuf *json)
     size_t n = strlen(c->dir) + strlen(name) + 8;
     char *out = xt_xmalloc(n);
     snprintf(out, n, "%s/%s.tif", c->dir, name);
-    int rc = embed_one(&a, out, c->comp, json);
+    int rc = embed_one(&a, out, c->comp, c->overviews, json);
     free(out);
     return rc;
 }
@@ -150,6 +153,7 @@ int xt_cmd_embed(int argc, char **argv) {
     xt_stream_args a;
     xt_stream_args_default(&a);
     const char *out = NULL, *comp = "none", *list = NULL;
+    int overviews = 0;
     for (int i = 1; i < argc; i++) {
         const char *o = argv[i];
         if (!strcmp(o, "-h") || !strcmp(o, "--help")) {
@@ -162,6 +166,7 @@ int xt_cmd_embed(int argc, char **argv) {
         if ((!strcmp(o, "-o") || !strcmp(o, "--output")) && i + 1 < argc) out = argv[++i];
         else if (!strcmp(o, "--compress") && i + 1 < argc) comp = argv[++i];
         else if (!strcmp(o, "--list") && i + 1 < argc) list = argv[++i];
+        else if (!strcmp(o, "--overviews")) overviews = 1;
         else if (o[0] == '-' && o[1]) return xt_cli_usage_error("embed", "unknown option or missing value: %s", o);
         else if (!a.image) a.image = o;
         else return xt_cli_usage_error("embed", "more than one image (%s, %s)", a.image, o);
@@ -169,7 +174,7 @@ int xt_cmd_embed(int argc, char **argv) {
     if (list) {
         if (!a.model || a.image || !out)
             return xt_cli_usage_error("embed", "%s", !a.model ? "no model (-m MODEL)" : a.image ? "--list takes no image operand" : "--list needs -o OUTDIR");
-        list_ctx c = {a, out, comp};
+        list_ctx c = {a, out, comp, overviews};
         return xt_cli_list_run("embed", list, out, list_item, &c);
     }
     if (!a.model || !a.image || !out)
@@ -178,7 +183,7 @@ int xt_cmd_embed(int argc, char **argv) {
         if (xt_cli_stream_serve(&a)) xt_cli_split_abort();
         return 0;
     }
-    if (embed_one(&a, out, comp, NULL) == 0) return 0;
+    if (embed_one(&a, out, comp, overviews, NULL) == 0) return 0;
     if (a.split) xt_cli_split_abort(); // the OUT.tif.part stays; OUT.tif is only ever complete
     return xt_cli_fail();
 }

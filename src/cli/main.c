@@ -12,7 +12,7 @@
 #include "models/models.h"
 #include "nn/nn.h"
 
-#define STREAM_VALUES "-m --model -t --threads --precision --batch --bands --mean --std --scale --nodata --cache --mem"
+#define STREAM_VALUES "-m --model -t --threads --precision --batch --bands --mean --std --scale --nodata --cache --mem --level --mpp --backend"
 static const struct {
     const char *name;
     int (*fn)(int, char **);
@@ -21,7 +21,7 @@ static const struct {
     const char *values, *flags;
 } commands[] = {
     {"verify", xt_cmd_verify, "run a model file on its input.* tensors and compare with expected.*", "-o -t --threads --precision --tol", "-q --quiet --help"},
-    {"info", xt_cmd_info, "describe a model file or an image (size, bands, tiling, georeferencing)", "", "--json --help"},
+    {"info", xt_cmd_info, "describe a model file or an image (size, bands, tiling, georeferencing, levels)", "--level --mpp --backend", "--json --help"},
     {"convert", xt_cmd_convert, "convert a PyTorch checkpoint (.ckpt/.pth) into a model file",
      "-o --config --set --with-io --from --prefix --dtype", "-q --keep-optimizer --help"},
     {"make-image", xt_cmd_make_image, "write a procedural test raster of any size (bounded memory)",
@@ -29,9 +29,9 @@ static const struct {
     {"make-scene", xt_cmd_make_scene, "write synthetic xView3-SAR scenes, labels and shorelines (context-dependent classes)",
      "--size --scenes --seed --density --geo --compress", "--help"},
     {"classify", xt_cmd_classify, "classify an image of any size with an xT model (streaming)", STREAM_VALUES " -k --top --list -o --output",
-     "-q --quiet --json --help"},
+     "-q --quiet --json --overviews --help"},
     {"embed", xt_cmd_embed, "write the stitched region features of an image as a float GeoTIFF", STREAM_VALUES " -o --output --compress --list",
-     "-q --quiet --help"},
+     "-q --quiet --overviews --help"},
     {"train", xt_cmd_train, "train an xT classifier (CPU; checkpoints, --resume)",
      "-c --init --resume -o --export --data --val --root --img-size --batch --steps --epochs --lr --min-lr-ratio --warmup --wd "
      "--clip --grad-ratio --seed --save-every --stop-after -t --threads",
@@ -135,6 +135,8 @@ static int run(int argc, char **argv) {
         printf("xt %s\nOpenMP waiting: OMP_WAIT_POLICY=%s GOMP_SPINCOUNT=%s\n", XT_VERSION, w ? w : "(unset)", sc ? sc : "(unset)");
         printf("bf16 matmuls (--precision bf16): %s\n", xt_bf16_available() ? "native (oneDNN, AVX512-BF16 or AMX)" : "not on this CPU (refused)");
         printf("MPI: %s\n", xt_dist_have_mpi() ? "built in (mpirun / srun run data-parallel training, --list jobs and one image split across ranks)" : "not built in");
+        printf("inputs: native (TIFF, BigTIFF, PNG, JPEG), gdal: %s, openslide: %s\n", // loads them to say so
+               xt_backend_available(XT_BACKEND_GDAL) ? "yes" : "no", xt_backend_available(XT_BACKEND_OPENSLIDE) ? "yes" : "no");
         return 0;
     }
     for (size_t i = 0; i < sizeof commands / sizeof *commands; i++) {

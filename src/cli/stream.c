@@ -22,6 +22,10 @@ void xt_stream_help(FILE *f) {
             "                      1/32767 i16, 1 f32]\n"
             "  --nodata V          pixels where a selected band equals V (raw, or nan) become 0 after\n"
             "                      normalisation                  [the file's GDAL_NODATA, if any]\n"
+            "  --level N           pyramid level to read (0: full resolution; slides: OpenSlide's levels,\n"
+            "                      other files: GDAL overviews; `xt info` lists them)  [0]\n"
+            "  --mpp X             the slide level nearest X microns per pixel (OpenSlide's openslide.mpp-x)\n"
+            "  --backend B         auto, native (TIFF/PNG/JPEG), gdal, openslide      [auto]\n"
             "  --cache MB          decoded-tile cache [auto: the tiles under one batch of regions,\n"
             "                      or for striped TIFF / PNG / JPEG a band of region-height rows]\n"
             "  --mem MB            global context modes: token sequence kept in memory, the rest\n"
@@ -79,7 +83,12 @@ int xt_stream_parse_opt(xt_stream_args *a, int argc, char **argv, int *i) {
         if (!strcasecmp(v, "nan")) a->nodata = NAN; // NaN samples are always NoData; said for clarity
         else if (parse_list(v, o, &a->nodata, 1) < 0) return -1;
         a->has_nodata = 1;
-    } else if (!strcmp(o, "--cache") || !strcmp(o, "--mem")) {
+    } else if (!strcmp(o, "--level")) { NEEDV; return xt_cli_parse_int(v, o, 0, XT_MAX_LEVELS - 1, &a->open.level) < 0 ? -1 : 1; }
+    else if (!strcmp(o, "--mpp")) {
+        NEEDV;
+        if (parse_list(v, o, &a->open.mpp, 1) < 0 || !(a->open.mpp > 0)) return xt_error("cli", "--mpp expects microns per pixel > 0, got '%s'", v);
+    } else if (!strcmp(o, "--backend")) { NEEDV; return xt_backend_parse(v, &a->open.backend) < 0 ? -1 : 1; }
+    else if (!strcmp(o, "--cache") || !strcmp(o, "--mem")) {
         NEEDV;
         double mb;
         if (parse_list(v, o, &mb, 1) < 0 || !(mb >= 0)) return xt_error("cli", "%s expects megabytes, got '%s'", o, v);
@@ -121,6 +130,7 @@ static void stats(const xt_stream *s, const char *sink) {
 int xt_cli_stream_run(xt_stream *s, xt_progress *pg, int (*on_batch)(void *u, int rr, int rc0, int n, const float *feat),
                       void *u, float *logits) {
     int global = logits && !s->mi->streaming && s->mi->head == XT_HEAD_XL;
+    xt_cli_level_note(s->ri, &s->a.open);
     xt_progress_phase(pg, logits ? "read+encode" : "read+encode+write", (long)s->HP * s->WP, "regions");
     if (global) xt_progress_note(pg, "then the context encoder");
     s->a.progress = on_progress;
@@ -147,6 +157,15 @@ int xt_cli_stream_serve(const xt_stream_args *a) {
 void xt_cli_split_abort(void) {
     xt_cli_fail();
     xt_dist_abort(1);
+}
+
+void xt_cli_level_note(const xt_raster_info *ri, const xt_raster_open_opts *o) {
+    if (!ri || (o->level < 0 && !(o->mpp > 0))) return;
+    int l = ri->level;
+    fprintf(stderr, "xt: reading level %d of %d (%d x %d, downsample %.4g", l, ri->n_levels, ri->width, ri->height, ri->level_downsample[l]);
+    if (ri->mpp_x > 0) fprintf(stderr, ", %.4g um/px", ri->mpp_x * ri->level_downsample[l]);
+    if (o->mpp > 0) fprintf(stderr, "; nearest to --mpp %g", o->mpp);
+    fprintf(stderr, ") via %s\n", ri->backend);
 }
 
 void xt_cli_meta_init(xt_cli_meta *m, const xt_stream *s, const char *command, int stride) {

@@ -28,6 +28,8 @@ int xt_cli_stream_run(xt_stream *s, xt_progress *pg, int (*on_batch)(void *u, in
 int xt_cli_split(void);
 int xt_cli_stream_serve(const xt_stream_args *a);
 void xt_cli_split_abort(void) __attribute__((noreturn));
+// With --level / --mpp: which level was opened, on stderr (the one said when --mpp chose it).
+void xt_cli_level_note(const xt_raster_info *ri, const xt_raster_open_opts *o);
 
 // Provenance written into every raster xt makes (GDAL metadata items): xt version, command,
 // model file, input, region size, stride in input pixels of one output pixel, region grid.

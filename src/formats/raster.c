@@ -23,6 +23,7 @@
 
 #include "core/core.h"
 #include "formats/raster.h"
+#include "formats/raster_ext.h"
 
 #define MAX_SIDE (1 << 30)
 #define MAX_BLOCK_BYTES ((size_t)512 << 20)
@@ -67,6 +68,7 @@ void xt_georef_free(xt_georef *g) {
     free(g->doubles);
     free(g->ascii);
     free(g->gcps);
+    free(g->wkt);
     memset(g, 0, sizeof *g);
 }
 
@@ -84,6 +86,7 @@ int xt_georef_copy(xt_georef *d, const xt_georef *s) {
         memcpy(d->doubles, s->doubles, sizeof *d->doubles * s->n_doubles);
     }
     if (s->ascii) d->ascii = strdup(s->ascii);
+    d->wkt = s->wkt ? strdup(s->wkt) : NULL;
     d->gcps = NULL;
     if (s->n_gcps) {
         d->gcps = xt_xmalloc(sizeof *d->gcps * 6 * s->n_gcps);
@@ -136,13 +139,14 @@ void xt_georef_scale(xt_georef *g, double s) {
 }
 
 void xt_georef_describe(const xt_georef *g, char *buf, size_t n) {
-    if (!g->has_transform && !g->n_keys) {
+    if (!g->has_transform && !g->n_keys && !g->n_gcps && !g->wkt) {
         snprintf(buf, n, "none");
         return;
     }
     char crs[64];
     if (g->epsg) snprintf(crs, sizeof crs, "EPSG:%d", g->epsg);
     else if (g->n_keys) snprintf(crs, sizeof crs, "user-defined CRS");
+    else if (g->wkt) snprintf(crs, sizeof crs, "CRS without EPSG code (WKT)");
     else snprintf(crs, sizeof crs, "no CRS");
     if (g->has_transform)
         snprintf(buf, n, "%s (%s), origin (%.10g, %.10g), pixel %.10g x %.10g%s", crs,
@@ -203,7 +207,7 @@ typedef struct block {
 
 #define HASH_SIZE 4096
 
-enum { SRC_TIFF, SRC_PNG, SRC_JPEG };
+enum { SRC_TIFF, SRC_PNG, SRC_JPEG, SRC_EXT }; // SRC_EXT: GDAL or OpenSlide (raster_ext.h)
 
 typedef struct jerr_mgr {
     struct jpeg_error_mgr pub;
@@ -229,6 +233,7 @@ struct xt_raster {
     int interlaced;
     size_t row_bytes;
     char png_msg[256];
+    xt__ext ext;             // SRC_EXT
     // cache
     block *b;
     int nb, capb, free_head, lru_head, lru_tail; // head = most recent
@@ -406,6 +411,7 @@ static int png_open(xt_raster *r) {
     r->info.bits = png_get_bit_depth(r->png, r->pinfo);
     r->info.sample = r->info.bits == 16 ? XT_S_U16 : XT_S_U8;
     r->row_bytes = png_get_rowbytes(r->png, r->pinfo);
+    r->info.has_alpha = (ct & PNG_COLOR_MASK_ALPHA) != 0;
     r->info.photometric = ct == PNG_COLOR_TYPE_PALETTE ? "palette (expanded to RGB)"
                           : (ct & PNG_COLOR_MASK_COLOR) ? (ct & PNG_COLOR_MASK_ALPHA ? "RGBA" : "RGB")
                                                         : (ct & PNG_COLOR_MASK_ALPHA ? "gray+alpha" : "gray");
@@ -518,13 +524,8 @@ static void parse_band_desc(xt_raster_info *in, const char *xml) {
     }
 }
 
-static int tiff_open(xt_raster *r) {
-    xt__tiff_init();
-    xt__tiff_clear_error();
-    // "m": no memory mapping — touched pages of a mapped file count as resident and would grow
-    // the peak RSS with the image (and a truncated file would SIGBUS instead of failing).
-    r->tif = XTIFFOpen(r->path, "rm");
-    if (!r->tif) return xt_error("raster", "%s: not a readable TIFF (%s)", r->path, xt__tiff_last_error());
+// Layout of the current directory: size, bands, sample type, tiles or strips, compression.
+static int tiff_layout(xt_raster *r) {
     TIFF *t = r->tif;
     uint32_t w = 0, h = 0;
     uint16_t spp = 1, bps = 1, fmt = SAMPLEFORMAT_UINT, planar = PLANARCONFIG_CONTIG, comp = 1, photo = 1;
@@ -568,6 +569,9 @@ static int tiff_open(xt_raster *r) {
     if (comp == COMPRESSION_JPEG && photo == PHOTOMETRIC_YCBCR) TIFFSetField(t, TIFFTAG_JPEGCOLORMODE, JPEGCOLORMODE_RGB);
     static const char *pn[] = {"min-is-white", "min-is-black", "RGB", "palette", "mask", "separated (CMYK)", "YCbCr"};
     in->photometric = photo < 7 ? pn[photo] : photo == 8 ? "CIELab" : "other";
+    uint16_t n_extra = 0, *extra = NULL;
+    if (TIFFGetField(t, TIFFTAG_EXTRASAMPLES, &n_extra, &extra))
+        for (int i = 0; i < n_extra; i++) in->has_alpha |= extra[i] == EXTRASAMPLE_ASSOCALPHA || extra[i] == EXTRASAMPLE_UNASSALPHA;
     if (TIFFIsTiled(t)) {
         uint32_t tw = 0, th = 0;
         TIFFGetField(t, TIFFTAG_TILEWIDTH, &tw);
@@ -594,7 +598,14 @@ static int tiff_open(xt_raster *r) {
         return xt_error("raster", "%s: unsupported block layout (%llu bytes per block, expected %zu)", r->path,
                         (unsigned long long)lib, bb);
     r->block_bytes = bb;
-    // georeferencing (raw GeoTIFF tags, registered by XTIFFInitialize)
+    return 0;
+}
+
+// Georeferencing, NoData, band descriptions and resolution of the current directory (the first:
+// reduced-resolution levels carry none of their own).
+static int tiff_meta(xt_raster *r) {
+    TIFF *t = r->tif;
+    xt_raster_info *in = &r->info;
     xt_georef *g = &in->geo;
     uint16_t n = 0;
     double *d = NULL;
@@ -645,13 +656,73 @@ static int tiff_open(xt_raster *r) {
     }
     for (int i = 0; i < 6; i++)
         if (!isfinite(g->gt[i])) return xt_error("raster", "%s: non-finite georeferencing", r->path);
+    // microns per pixel from the resolution when it is per centimetre (what slide scanners and
+    // libvips write; OpenSlide 4 reads generic TIFF slides so); per inch is mostly a 72-dpi default
+    uint16_t unit = 0;
+    float xr = 0, yr = 0;
+    if (TIFFGetField(t, TIFFTAG_RESOLUTIONUNIT, &unit) && unit == RESUNIT_CENTIMETER && TIFFGetField(t, TIFFTAG_XRESOLUTION, &xr) &&
+        TIFFGetField(t, TIFFTAG_YRESOLUTION, &yr) && xr > 0 && yr > 0 && isfinite(xr) && isfinite(yr)) {
+        in->mpp_x = 1e4 / xr;
+        in->mpp_y = 1e4 / yr;
+    }
+    return 0;
+}
+
+// Opens the TIFF and the level o asks for. Levels: the first directory, then the directories
+// after it marked reduced-resolution (SubfileType bit 1) with as many bands — the pyramids of
+// libvips, GDAL's internal overviews (COG), generic-TIFF slides. SubIFD pyramids are not followed.
+static int tiff_open(xt_raster *r, const xt_raster_open_opts *o) {
+    xt__tiff_init();
+    xt__tiff_clear_error();
+    // "m": no memory mapping — touched pages of a mapped file count as resident and would grow
+    // the peak RSS with the image (and a truncated file would SIGBUS instead of failing).
+    r->tif = XTIFFOpen(r->path, "rm");
+    if (!r->tif) return xt_error("raster", "%s: not a readable TIFF (%s)", r->path, xt__tiff_last_error());
+    TIFF *t = r->tif;
+    xt_raster_info *in = &r->info;
+    tdir_t dirs[XT_MAX_LEVELS] = {0};
+    uint32_t w0 = 0, h0 = 0;
+    uint16_t spp0 = 1;
+    TIFFGetField(t, TIFFTAG_IMAGEWIDTH, &w0);
+    TIFFGetField(t, TIFFTAG_IMAGELENGTH, &h0);
+    TIFFGetFieldDefaulted(t, TIFFTAG_SAMPLESPERPIXEL, &spp0);
+    in->n_levels = 1;
+    in->level_w[0] = (int)w0;
+    in->level_h[0] = (int)h0;
+    in->level_downsample[0] = 1;
+    for (tdir_t d = 1; d < 64 && in->n_levels < XT_MAX_LEVELS && TIFFReadDirectory(t); d++) {
+        uint32_t sft = 0, w = 0, h = 0;
+        uint16_t spp = 1;
+        TIFFGetFieldDefaulted(t, TIFFTAG_SUBFILETYPE, &sft);
+        TIFFGetField(t, TIFFTAG_IMAGEWIDTH, &w);
+        TIFFGetField(t, TIFFTAG_IMAGELENGTH, &h);
+        TIFFGetFieldDefaulted(t, TIFFTAG_SAMPLESPERPIXEL, &spp);
+        if (!(sft & FILETYPE_REDUCEDIMAGE) || spp != spp0 || w == 0 || h == 0 || w >= w0 || h >= h0) continue; // masks, thumbnails
+        dirs[in->n_levels] = d;
+        in->level_w[in->n_levels] = (int)w;
+        in->level_h[in->n_levels] = (int)h;
+        in->level_downsample[in->n_levels++] = (double)w0 / w;
+    }
+    xt__tiff_clear_error();
+    if (!TIFFSetDirectory(t, 0)) return xt_error("raster", "%s: %s", r->path, xt__tiff_last_error());
+    in->bands = spp0; // band descriptions are per band
+    if (tiff_meta(r) < 0) return -1;
+    int level = xt__raster_pick_level(r->path, in, o);
+    if (level < 0) return -1;
+    in->level = level;
+    if (level && !TIFFSetDirectory(t, dirs[level]))
+        return xt_error("raster", "%s: cannot read level %d: %s", r->path, level, xt__tiff_last_error());
+    if (tiff_layout(r) < 0) return -1;
+    if (level) xt_georef_scale(&in->geo, in->level_downsample[level]);
     return 0;
 }
 
 // ---------------------------------------------------------------------------------------------
 // open / close
 
-static int sniff(const char *path, int *src) {
+// The native source of a file by its magic bytes: 0 and *src, 1 when not native (*kind: what
+// the bytes look like, or NULL), -1 + error when it cannot be read.
+static int sniff(const char *path, int *src, const char **kind) {
     FILE *f = fopen(path, "rb");
     if (!f) return xt_error("raster", "%s: cannot open: %s", path, strerror(errno));
     unsigned char m[16] = {0};
@@ -663,23 +734,113 @@ static int sniff(const char *path, int *src) {
     else if (n >= 8 && !memcmp(m, "\x89PNG\r\n\x1a\n", 8)) *src = SRC_PNG;
     else if (n >= 3 && m[0] == 0xFF && m[1] == 0xD8 && m[2] == 0xFF) *src = SRC_JPEG;
     else {
-        const char *kind = n >= 9 && m[8] == '{' ? "a model file (safetensors)" : xt_file_kind(m, n);
-        return xt_error("raster", "%s: %s%snot an image xt reads (TIFF, BigTIFF, PNG or JPEG)", path, kind ? kind : "", kind ? ", " : "");
+        *kind = n >= 9 && m[8] == '{' ? "a model file (safetensors)" : xt_file_kind(m, n);
+        return 1;
     }
     return 0;
 }
 
-xt_raster *xt_raster_open(const char *path) {
+static const char *backend_names[XT_BACKEND_COUNT] = {"auto", "native", "gdal", "openslide"};
+
+const char *xt_backend_name(xt_backend b) { return b < XT_BACKEND_COUNT ? backend_names[b] : "?"; }
+
+int xt_backend_parse(const char *name, xt_backend *out) {
+    for (int i = 0; i < XT_BACKEND_COUNT; i++)
+        if (name && !strcmp(name, backend_names[i])) {
+            *out = (xt_backend)i;
+            return 0;
+        }
+    return xt_error("raster", "unknown backend '%s' (auto, native, gdal, openslide)", name ? name : "");
+}
+
+int xt_backend_available(xt_backend b) {
+    if (b == XT_BACKEND_GDAL) return xt__gdal_available();
+    if (b == XT_BACKEND_OPENSLIDE) return xt__slide_available();
+    return b < XT_BACKEND_COUNT;
+}
+
+void xt_raster_open_opts_default(xt_raster_open_opts *o) {
+    memset(o, 0, sizeof *o);
+    o->level = -1;
+}
+
+int xt__raster_pick_level(const char *path, const xt_raster_info *in, const xt_raster_open_opts *o) {
+    int n = in->n_levels;
+    if (o->mpp > 0) {
+        if (!(in->mpp_x > 0))
+            return xt_error("raster", "%s: --mpp %g: the file states no microns per pixel (use --level; it has %d level%s)", path,
+                            o->mpp, n, n == 1 ? "" : "s");
+        int best = 0;
+        for (int l = 1; l < n; l++) // nearest on a log scale: 0.5 and 2 are equally far from 1
+            if (fabs(log(in->mpp_x * in->level_downsample[l] / o->mpp)) < fabs(log(in->mpp_x * in->level_downsample[best] / o->mpp)))
+                best = l;
+        return best;
+    }
+    int l = o->level < 0 ? 0 : o->level;
+    if (l >= n) {
+        char lv[256];
+        int k = 0;
+        for (int i = 0; i < n && k < (int)sizeof lv - 40; i++)
+            k += snprintf(lv + k, sizeof lv - k, "%s%d: %d x %d", i ? ", " : "", i, in->level_w[i], in->level_h[i]);
+        return xt_error("raster", "%s: --level %d: the file has %d level%s (%s)", path, l, n, n == 1 ? "" : "s", lv);
+    }
+    return l;
+}
+
+static int ext_open(xt_raster *r, xt_backend b, const xt_raster_open_opts *o) {
+    int rc = b == XT_BACKEND_GDAL ? xt__gdal_open(r->path, o, &r->info, &r->ext) : xt__slide_open(r->path, o, &r->info, &r->ext);
+    if (rc < 0) return rc;
+    xt_raster_info *in = &r->info;
+    in->format = r->ext.format;
+    in->backend = backend_names[b];
+    r->spp_block = in->bands;
+    r->n_planes = 1;
+    if (xt_mul_size((size_t)in->block_w * in->block_h, (size_t)in->bands * sample_bytes[in->sample], &r->block_bytes) ||
+        r->block_bytes > MAX_BLOCK_BYTES)
+        return xt_error("raster", "%s: blocks of %d x %d x %d bands are too large", r->path, in->block_w, in->block_h, in->bands);
+    return 0;
+}
+
+xt_raster *xt_raster_open(const char *path) { return xt_raster_open_with(path, NULL); }
+
+xt_raster *xt_raster_open_with(const char *path, const xt_raster_open_opts *o_) {
+    xt_raster_open_opts o;
+    if (o_) o = *o_;
+    else xt_raster_open_opts_default(&o);
     int src = SRC_TIFF;
-    if (sniff(path, &src) < 0) return NULL;
+    const char *kind = NULL;
+    int sn = sniff(path, &src, &kind);
+    if (sn < 0) return NULL;
+    xt_backend b = o.backend;
+    if (b == XT_BACKEND_AUTO) {
+        // a vendor's slide (SVS, NDPI are TIFFs too) goes to OpenSlide; a plain TIFF / PNG / JPEG
+        // to the native reader unless a level above 0 is asked for (a pyramidal TIFF OpenSlide
+        // reads, else GDAL's overviews); anything else to GDAL
+        const char *vendor = sn == 0 && src != SRC_TIFF ? NULL : xt__slide_vendor(path); // PNG / JPEG are no slides
+        if (vendor && strcmp(vendor, "generic-tiff")) b = XT_BACKEND_OPENSLIDE;
+        else if (sn == 0) b = XT_BACKEND_NATIVE;
+        else if (vendor) b = XT_BACKEND_OPENSLIDE;
+        else b = XT_BACKEND_GDAL;
+    }
+    if (b == XT_BACKEND_NATIVE && sn == 1)
+        return xt_error("raster", "%s: %s%snot a TIFF, BigTIFF, PNG or JPEG (the native reader's formats)", path, kind ? kind : "",
+                        kind ? ", " : ""), NULL;
     xt_raster *r = xt_xcalloc(1, sizeof *r);
     r->path = strdup(path);
-    r->src = src;
+    r->src = b == XT_BACKEND_NATIVE ? src : SRC_EXT;
     r->free_head = r->lru_head = r->lru_tail = -1;
     for (int i = 0; i < HASH_SIZE; i++) r->hash[i] = -1;
     r->budget = (size_t)32 << 20;
     int rc;
-    if (src == SRC_TIFF) rc = tiff_open(r);
+    if (r->src == SRC_EXT) {
+        rc = ext_open(r, b, &o);
+        if (rc == -2 && o.backend == XT_BACKEND_AUTO) { // no backend knows it: say what it is and what was tried
+            int g = xt_backend_available(XT_BACKEND_GDAL), sl = xt_backend_available(XT_BACKEND_OPENSLIDE);
+            xt_error("raster", "%s: %s%snot an image xt reads (native: TIFF, BigTIFF, PNG, JPEG; GDAL: %s; OpenSlide: %s)", path,
+                     kind ? kind : "", kind ? ", " : "", g ? "no driver recognises it" : "not available",
+                     sl ? "not a slide" : "not available");
+        }
+    } else if (src == SRC_TIFF) rc = tiff_open(r, &o);
     else {
         rc = src == SRC_PNG ? png_open(r) : jpeg_open(r);
         if (rc == 0) {
@@ -700,6 +861,17 @@ xt_raster *xt_raster_open(const char *path) {
                 rc = xt_error("raster", "%s: unexpected row layout", path);
         }
     }
+    if (rc == 0 && r->src != SRC_EXT) {
+        xt_raster_info *in = &r->info;
+        in->backend = backend_names[XT_BACKEND_NATIVE];
+        if (src != SRC_TIFF) { // PNG / JPEG: one level
+            in->n_levels = 1;
+            in->level_w[0] = in->width;
+            in->level_h[0] = in->height;
+            in->level_downsample[0] = 1;
+            if (xt__raster_pick_level(path, in, &o) < 0) rc = -1;
+        }
+    }
     if (rc < 0) {
         xt_raster_close(r);
         return NULL;
@@ -710,6 +882,7 @@ xt_raster *xt_raster_open(const char *path) {
 void xt_raster_close(xt_raster *r) {
     if (!r) return;
     if (r->tif) XTIFFClose(r->tif);
+    if (r->ext.close) r->ext.close(r->ext.h);
     seq_close(r);
     for (int i = 0; i < r->capb; i++) free(r->b[i].data);
     for (int i = 0; i < r->npool; i++) free(r->pool[i]);
@@ -741,6 +914,12 @@ static int decode_block(xt_raster *r, int plane, int bx, int by, uint8_t *buf) {
                             r->n_planes > 1 ? " of a band" : "", xt__tiff_last_error());
         return 0;
     }
+    if (r->src == SRC_EXT) { // edge blocks: the part inside the image, at the full block's stride
+        int x = bx * in->block_w, y = by * in->block_h;
+        int w = in->width - x < in->block_w ? in->width - x : in->block_w;
+        int h = in->height - y < in->block_h ? in->height - y : in->block_h;
+        return r->ext.read(r->ext.h, x, y, w, h, in->block_w, buf);
+    }
     return seq_decode_next(r, buf);
 }
 
@@ -753,7 +932,7 @@ static const uint8_t *get_block(xt_raster *r, int plane, int bx, int by) {
         lru_push_front(r, i);
         return r->b[i].data;
     }
-    if (r->src != SRC_TIFF) {
+    if (r->src == SRC_PNG || r->src == SRC_JPEG) {
         if (by < r->next_block && seq_restart(r) < 0) return NULL;
         while (r->next_block <= by) {
             int cur = r->next_block;

@@ -78,6 +78,8 @@ typedef struct xt_georef {
     int model_type;              // GTModelTypeGeoKey (1 projected, 2 geographic, 3 geocentric)
     int n_gcps;                  // ground control points (several tie points, no geotransform):
     double *gcps;                // (n_gcps, 6) as the GeoTIFF tag: pixel I, J, K, map X, Y, Z
+    char *wkt;                   // the CRS as WKT when read through GDAL (described, not written:
+                                 // outputs carry the keys of its EPSG code, when it has one); or NULL
 } xt_georef;
 
 void xt_georef_free(xt_georef *g);
@@ -98,8 +100,27 @@ void xt_georef_describe(const xt_georef *g, char *buf, size_t n);
 // ---------------------------------------------------------------------------------------------
 // reader
 
+// Backends: the native reader (TIFF / BigTIFF / PNG / JPEG), GDAL (every other raster format GDAL
+// reads: VRT, JP2, NITF, HDF5, ...; raster_gdal.c) and OpenSlide (whole-slide images: SVS, NDPI,
+// MRXS, pyramidal TIFF; raster_slide.c). GDAL and OpenSlide are optional at build time.
+typedef enum { XT_BACKEND_AUTO, XT_BACKEND_NATIVE, XT_BACKEND_GDAL, XT_BACKEND_OPENSLIDE, XT_BACKEND_COUNT } xt_backend;
+
+const char *xt_backend_name(xt_backend b);              // "auto", "native", "gdal", "openslide"
+int xt_backend_parse(const char *name, xt_backend *out); // -1 + error on unknown
+int xt_backend_available(xt_backend b);                  // 1 when built in (native, auto: always)
+
+#define XT_MAX_LEVELS 32
+
+typedef struct xt_raster_open_opts {
+    xt_backend backend;     // AUTO: see xt_raster_open_with
+    int level;              // pyramid level (0: full resolution; GDAL: overview level-1); -1: unset
+    double mpp;             // > 0: the level whose microns per pixel are nearest (OpenSlide); 0: unset
+} xt_raster_open_opts;
+
 typedef struct xt_raster_info {
-    const char *format;     // "TIFF", "BigTIFF", "PNG", "JPEG"
+    const char *format;     // "TIFF", "BigTIFF", "PNG", "JPEG"; GDAL: its driver ("VRT", "JP2OpenJPEG");
+                            // OpenSlide: "slide (<vendor>)"
+    const char *backend;    // "native", "gdal", "openslide"
     int width, height, bands;
     xt_sample sample;
     int bits;
@@ -113,12 +134,27 @@ typedef struct xt_raster_info {
     int has_nodata;         // the file's NoData value (TIFF: GDAL_NODATA tag); may be NaN
     double nodata;
     char **band_desc;       // (bands) band descriptions from GDAL_METADATA, entries NULL if none; NULL: none
+    // pyramid: level 0 is the full-resolution image; width/height above are those of `level`,
+    // the level being read. GDAL: levels 1.. are the overviews; native TIFF: the reduced-resolution
+    // directories after the first; PNG / JPEG: one level.
+    int n_levels, level;
+    int level_w[XT_MAX_LEVELS], level_h[XT_MAX_LEVELS];
+    double level_downsample[XT_MAX_LEVELS];
+    double mpp_x, mpp_y;    // microns per pixel of level 0 (OpenSlide's openslide.mpp-x/y; TIFF:
+                            // resolution per centimetre); 0: unknown
+    int has_alpha;          // an alpha band (GDAL: read as a band; OpenSlide: composited on white)
 } xt_raster_info;
 
 typedef struct xt_raster xt_raster;
 
 // Opens and validates (NULL + error naming the file). Reads only the header.
 xt_raster *xt_raster_open(const char *path);
+// The same with a backend and a pyramid level (o NULL: defaults). AUTO: OpenSlide for a file it
+// knows by vendor (SVS, NDPI, MRXS, ...), else the native reader for TIFF / PNG / JPEG (TIFF
+// levels: reduced-resolution directories), else GDAL (levels: overviews), else OpenSlide. A level
+// the file does not have, or mpp without MPP, is an error saying what the file has.
+void xt_raster_open_opts_default(xt_raster_open_opts *o);
+xt_raster *xt_raster_open_with(const char *path, const xt_raster_open_opts *o);
 void xt_raster_close(xt_raster *r);
 const xt_raster_info *xt_raster_get_info(const xt_raster *r);
 // Cache budget in bytes for decoded blocks (default 32 MiB). The cache always holds at least
@@ -174,7 +210,13 @@ typedef struct xt_tiff_opts {
     double nodata;
     const char *const *band_desc; // (bands) or NULL; NULL entries: none
     const char *const *meta;      // key, value, key, value, ..., NULL; or NULL
+    // up to this many overview levels (reduced-resolution directories, halving each time, until
+    // the level fits one tile), written by xt_tiff_writer_rows (tiled, rows mode only): float
+    // 2 x 2 means of the valid samples, integers (and overview_nearest) the top-left sample. 0: none
+    int overviews, overview_nearest;
 } xt_tiff_opts;
+
+#define XT_OVERVIEWS_MAX 16 // levels at most (each halves; they stop once one tile holds the level)
 
 typedef struct xt_tiff_writer xt_tiff_writer;
 

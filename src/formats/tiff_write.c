@@ -4,6 +4,11 @@
 // pixel scale (north-up) or as a ModelTransformation matrix (rotated); GCPs as tie points.
 // GDAL's conventions ride along: GDAL_NODATA, GDAL_METADATA (band descriptions, provenance).
 // The file is PATH.part until a successful close renames it.
+// Overviews (o->overviews): each level is a writer of its own into a scratch TIFF, fed one row
+// per two rows of the level above (2 x 2 mean of the valid samples for float, the top-left
+// sample — GDAL's "nearest" — for integers and when asked, so class maps keep class values); at close their
+// tiles are copied raw into reduced-resolution directories after the full image (what GDAL's
+// internal overviews are), and the scratch files removed. Memory: one tile row per level.
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -31,6 +36,9 @@ struct xt_tiff_writer {
     int next_row;            // image rows received
     uint8_t *tile;           // one encoded block, interleaved as the file wants
     int failed;
+    xt_tiff_writer *ov;      // the next overview level (its own scratch file), or NULL
+    uint8_t *pair;           // (bands, 2, width) rows waiting to be halved into ov
+    int n_pair;
 };
 
 static int wfail(xt_tiff_writer *w, const char *what) {
@@ -110,6 +118,8 @@ static int compression_code(const char *name, uint16_t *out) {
     return xt_error("tiff", "unknown compression '%s' (none, deflate, lzw, zstd, packbits)", name);
 }
 
+static void set_tags(TIFF *t, const xt_tiff_opts *o, const xt_tiff_writer *w, int reduced);
+
 xt_tiff_writer *xt_tiff_writer_open(const char *path, const xt_tiff_opts *o) {
     uint16_t comp = COMPRESSION_NONE;
     if (compression_code(o->compression, &comp) < 0) return NULL;
@@ -152,7 +162,37 @@ xt_tiff_writer *xt_tiff_writer_open(const char *path, const xt_tiff_opts *o) {
         xt_tiff_writer_abort(w);
         return NULL;
     }
-    TIFF *t = w->tif;
+    set_tags(w->tif, o, w, 0);
+    // the next overview level: a writer of half the size into a scratch file (no georeferencing:
+    // readers take the full image's, scaled)
+    if (o->overviews > 0 && o->tile_w && (o->width > o->tile_w || o->height > o->tile_h)) {
+        xt_tiff_opts c = *o;
+        c.width = (o->width + 1) / 2;
+        c.height = (o->height + 1) / 2;
+        c.overviews = o->overviews - 1;
+        c.geo = NULL;
+        c.band_desc = NULL;
+        c.meta = NULL;
+        size_t n = strlen(w->tmp) + 8;
+        char *cp = xt_xmalloc(n);
+        snprintf(cp, n, "%s.ov", w->tmp);
+        w->ov = xt_tiff_writer_open(cp, &c);
+        free(cp);
+        if (!w->ov || !(w->pair = xt_malloc_checked((size_t)o->bands * (2 * o->width + c.width) * w->sb, "overview rows"))) {
+            xt_tiff_writer_abort(w);
+            return NULL;
+        }
+    }
+    return w;
+}
+
+// The tags of a directory: the full image (reduced 0) with georeferencing, NoData and metadata,
+// or a reduced-resolution level with NoData only.
+static void set_tags(TIFF *t, const xt_tiff_opts *o, const xt_tiff_writer *w, int reduced) {
+    uint16_t comp = COMPRESSION_NONE;
+    compression_code(o->compression, &comp);
+    int tw = w->tw, th = w->th;
+    if (reduced) TIFFSetField(t, TIFFTAG_SUBFILETYPE, FILETYPE_REDUCEDIMAGE);
     static const uint16_t fmt[XT_SAMPLE_COUNT] = {SAMPLEFORMAT_UINT, SAMPLEFORMAT_INT, SAMPLEFORMAT_UINT, SAMPLEFORMAT_INT,
                                                   SAMPLEFORMAT_UINT, SAMPLEFORMAT_INT, SAMPLEFORMAT_IEEEFP};
     TIFFSetField(t, TIFFTAG_IMAGEWIDTH, (uint32_t)o->width);
@@ -175,17 +215,16 @@ xt_tiff_writer *xt_tiff_writer_open(const char *path, const xt_tiff_opts *o) {
         TIFFSetField(t, TIFFTAG_TILEWIDTH, (uint32_t)tw);
         TIFFSetField(t, TIFFTAG_TILELENGTH, (uint32_t)th);
     } else TIFFSetField(t, TIFFTAG_ROWSPERSTRIP, (uint32_t)th);
-    if (o->geo) set_georef(t, o->geo);
+    if (o->geo && !reduced) set_georef(t, o->geo);
     if (o->has_nodata) {
         char nd[64];
         if (isnan(o->nodata)) snprintf(nd, sizeof nd, "nan");
         else snprintf(nd, sizeof nd, "%.17g", o->nodata);
         TIFFSetField(t, TIFFTAG_GDAL_NODATA, nd);
     }
-    char *xml = xt_gdal_metadata_xml(o->bands, o->band_desc, o->meta);
+    char *xml = reduced ? NULL : xt_gdal_metadata_xml(o->bands, o->band_desc, o->meta);
     if (xml) TIFFSetField(t, TIFFTAG_GDAL_METADATA, xml);
     free(xml);
-    return w;
 }
 
 // Encodes block (tx, ty) of plane p from band-sequential data src (bands, h, stride) starting
@@ -230,12 +269,45 @@ static int flush_rows(xt_tiff_writer *w) {
     return 0;
 }
 
+// One row of the next level from the two rows in w->pair (n_pair of them valid).
+static int halve_rows(xt_tiff_writer *w) {
+    const xt_tiff_opts *o = &w->o;
+    int W = o->width, W2 = (W + 1) / 2, sb = w->sb;
+    uint8_t *out = w->pair + (size_t)o->bands * 2 * W * sb; // (bands, 1, W2) after the pair
+    for (int c = 0; c < o->bands; c++) {
+        const uint8_t *r0 = w->pair + (size_t)c * 2 * W * sb, *r1 = w->n_pair > 1 ? r0 + (size_t)W * sb : NULL;
+        uint8_t *d = out + (size_t)c * W2 * sb;
+        if (o->sample != XT_S_F32 || o->overview_nearest) { // nearest: the top-left sample
+            for (int x = 0; x < W2; x++) memcpy(d + (size_t)x * sb, r0 + (size_t)2 * x * sb, sb);
+            continue;
+        }
+        const float *a = (const float *)r0, *b = (const float *)r1;
+        float nd = o->has_nodata ? (float)o->nodata : NAN;
+        for (int x = 0; x < W2; x++) {
+            float v[4] = {a[2 * x], 2 * x + 1 < W ? a[2 * x + 1] : NAN, b ? b[2 * x] : NAN, b && 2 * x + 1 < W ? b[2 * x + 1] : NAN};
+            double sum = 0;
+            int k = 0;
+            for (int i = 0; i < 4; i++)
+                if (!isnan(v[i]) && !(o->has_nodata && v[i] == nd)) sum += v[i], k++;
+            ((float *)d)[x] = k ? (float)(sum / k) : nd; // no valid sample: NoData (NaN without one)
+        }
+    }
+    w->n_pair = 0;
+    return xt_tiff_writer_rows(w->ov, out, 1);
+}
+
 int xt_tiff_writer_rows(xt_tiff_writer *w, const void *buf, int n) {
     const xt_tiff_opts *o = &w->o;
     if (w->failed) return -1;
     if (n < 0 || w->next_row + n > o->height) return xt_error("tiff", "%s: more rows than the image height %d", w->path, o->height);
     const uint8_t *src = buf;
     size_t rb = (size_t)o->width * w->sb;
+    for (int i = 0; w->ov && i < n; i++) {
+        for (int c = 0; c < o->bands; c++)
+            memcpy(w->pair + ((size_t)c * 2 + w->n_pair) * rb, src + ((size_t)c * n + i) * rb, rb);
+        if (++w->n_pair == 2 || w->next_row + i + 1 == o->height)
+            if (halve_rows(w) < 0) return w->failed = 1, -1;
+    }
     int done = 0;
     while (done < n) {
         int room = w->th - w->pending, k = n - done < room ? n - done : room;
@@ -256,6 +328,71 @@ int xt_tiff_writer_rows(xt_tiff_writer *w, const void *buf, int n) {
     return 0;
 }
 
+// Closes the overview writer ov (and the levels below it, recursively: each copies its own
+// levels into its scratch file first), then copies its tiles raw into a new reduced-resolution
+// directory of w's file. *lv: the level number, for messages.
+static int append_levels(xt_tiff_writer *w, xt_tiff_writer *ov, int *lv) {
+    char *path = strdup(ov->path);
+    xt_tiff_opts co = ov->o;
+    int tw = ov->tw, th = ov->th, sb = ov->sb;
+    if (xt_tiff_writer_close(ov) < 0) {
+        free(path);
+        w->failed = 1;
+        return -1;
+    }
+    xt__tiff_clear_error();
+    TIFF *src = XTIFFOpen(path, "rm");
+    if (!src) {
+        free(path);
+        return wfail(w, "cannot reopen an overview level");
+    }
+    int rc = 0;
+    tdir_t nd = TIFFNumberOfDirectories(src);
+    for (tdir_t d = 0; d < nd && rc == 0; d++, (*lv)++) { // its own image, then its own levels
+        if (!TIFFSetDirectory(src, d)) {
+            rc = wfail(w, "cannot read an overview level");
+            break;
+        }
+        uint32_t lw = 0, lh = 0;
+        TIFFGetField(src, TIFFTAG_IMAGEWIDTH, &lw);
+        TIFFGetField(src, TIFFTAG_IMAGELENGTH, &lh);
+        xt_tiff_opts lo = co;
+        lo.width = (int)lw;
+        lo.height = (int)lh;
+        xt_tiff_writer shape = {.tw = tw, .th = th, .sb = sb};
+        set_tags(w->tif, &lo, &shape, 1);
+        ttile_t n = TIFFNumberOfTiles(src);
+        tmsize_t cap = 0;
+        uint8_t *raw = NULL;
+        for (ttile_t i = 0; i < n && rc == 0; i++) {
+            tmsize_t sz = (tmsize_t)TIFFGetStrileByteCount(src, i);
+            if (sz > cap) {
+                free(raw);
+                raw = xt_xmalloc((size_t)sz);
+                cap = sz;
+            }
+            if (TIFFReadRawTile(src, i, raw, sz) != sz || TIFFWriteRawTile(w->tif, i, raw, sz) != sz)
+                rc = wfail(w, "cannot copy an overview tile");
+        }
+        free(raw);
+        if (rc == 0 && !TIFFWriteDirectory(w->tif)) rc = wfail(w, "cannot write an overview directory");
+    }
+    XTIFFClose(src);
+    unlink(path);
+    free(path);
+    return rc;
+}
+
+// Removes whatever scratch files of overview levels a failure left (PATH.part.ov, its .part, ...).
+static void unlink_levels(const char *ovpath) {
+    size_t n = strlen(ovpath) + 16;
+    char *p = xt_xmalloc(n);
+    xt_part_path(p, n, ovpath);
+    unlink(p);
+    unlink(ovpath);
+    free(p);
+}
+
 int xt_tiff_writer_close(xt_tiff_writer *w) {
     int rc = 0;
     if (!w->failed && !w->o.tile_w && w->next_row != w->o.height)
@@ -267,12 +404,26 @@ int xt_tiff_writer_close(xt_tiff_writer *w) {
         xt__tiff_clear_error();
         if (!TIFFWriteDirectory(w->tif)) rc = wfail(w, "cannot write directory");
     }
+    if (w->ov && !w->ov->next_row) { // tiles written directly (generators): no rows reached the levels
+        xt_tiff_writer_abort(w->ov);
+        w->ov = NULL;
+    }
+    if (w->ov) { // the overview levels, each into its scratch file, then copied here
+        char *ovp = strdup(w->ov->path);
+        int lv = 1;
+        if (rc == 0) rc = append_levels(w, w->ov, &lv);
+        else xt_tiff_writer_abort(w->ov);
+        w->ov = NULL;
+        unlink_levels(ovp);
+        free(ovp);
+    }
     XTIFFClose(w->tif);
     w->tif = NULL;
     if (rc < 0) unlink(w->tmp);
     else rc = xt_part_commit(w->path, "tiff");
     free(w->rows);
     free(w->tile);
+    free(w->pair);
     free(w->path);
     free(w->tmp);
     free(w);
@@ -281,10 +432,12 @@ int xt_tiff_writer_close(xt_tiff_writer *w) {
 
 void xt_tiff_writer_abort(xt_tiff_writer *w) {
     if (!w) return;
+    if (w->ov) xt_tiff_writer_abort(w->ov);
     if (w->tif) {
         XTIFFClose(w->tif);
         unlink(w->tmp);
     }
+    free(w->pair);
     free(w->rows);
     free(w->tile);
     free(w->path);

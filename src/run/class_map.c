@@ -89,7 +89,8 @@ xt_class_map *xt_class_map_open(const xt_stream *s, const xt_class_map_opts *o) 
         int side = m->WP > m->HP ? m->WP : m->HP, tile = side >= 256 ? 256 : (side + 15) / 16 * 16;
         xt_tiff_opts to = {.width = m->WP, .height = m->HP, .bands = m->nb, .sample = XT_S_F32, .tile_w = tile, .tile_h = tile,
                            .compression = o->compression ? o->compression : "deflate", .geo = has_geo ? &m->geo : NULL,
-                           .has_nodata = 1, .nodata = NAN, .band_desc = (const char *const *)m->desc, .meta = kv};
+                           .has_nodata = 1, .nodata = NAN, .band_desc = (const char *const *)m->desc, .meta = kv,
+                           .overviews = o->overviews ? XT_OVERVIEWS_MAX : 0, .overview_nearest = 1};
         m->w = xt_tiff_writer_open(o->tif, &to);
         xt_sbuf_free(&names);
         if (!m->w) goto fail;

@@ -22,6 +22,7 @@ typedef struct xt_class_map_opts {
     const char *const *class_names;    // (num_classes) or NULL ("class N")
     const char *const *meta;           // GDAL metadata items (key, value, ..., NULL) or NULL
     const char *compression;           // GeoTIFF compression (NULL: deflate)
+    int overviews;                     // 1: the GeoTIFF gets overviews (nearest: class values stay)
 } xt_class_map_opts;
 
 // The default band layout for K classes: every class up to 16, else the best 3 pairs.

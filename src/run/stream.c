@@ -12,6 +12,7 @@ void xt_stream_args_default(xt_stream_args *a) {
     a->batch = 8;
     a->cache_mb = -1; // auto
     a->mem_mb = 1024;
+    xt_raster_open_opts_default(&a->open);
 }
 
 // Reads a numeric array config key; returns count, 0 if absent, -1 on a bad value.
@@ -110,7 +111,7 @@ int xt_stream_open_array(xt_stream *s, const xt_xtfile *f, const float *img, int
 int xt_stream_open_with(xt_stream *s, const xt_xtfile *f, const xt_stream_args *a) {
     use_model(s, f, a);
     if (!a->image) return xt_error("cli", "no input image");
-    if (!(s->r = xt_raster_open(a->image))) return -1;
+    if (!(s->r = xt_raster_open_with(a->image, &a->open))) return -1;
     s->ri = xt_raster_get_info(s->r);
     const xt_raster_info *ri = s->ri;
     int C = s->mi->in_chans;

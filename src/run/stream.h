@@ -34,6 +34,7 @@ typedef struct xt_stream_args {
     int has_scale, has_nodata;
     double scale, nodata;
     double cache_mb, mem_mb;
+    xt_raster_open_opts open;                 // backend, pyramid level / MPP of the input raster
     // called after each batch of regions (done of total regions); NULL: none
     void (*progress)(void *user, int64_t done, int64_t total);
     void *progress_user;

@@ -5,7 +5,8 @@
 // Bytes -> a memory file -> xt_raster_open; on success a few windows are read the way the
 // streaming reader does (inside, across the edges, fully outside, a band subset, backwards so
 // PNG/JPEG restart their decoders), with a tiny cache so blocks get evicted and re-decoded, and
-// the georeferencing is described.
+// the georeferencing is described. The native backend only: GDAL and OpenSlide are not our
+// parsers (docs/inputs.md); the last reduced-resolution level of a TIFF is opened too.
 // Build and run: make fuzz && tests/fuzz/run.sh raster 300 (see docs/robustness.md)
 #include <string.h>
 
@@ -16,7 +17,15 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     char path[64];
     int fd = fuzz_memfd(data, size, path, sizeof path);
-    xt_raster *r = xt_raster_open(path);
+    xt_raster_open_opts o;
+    xt_raster_open_opts_default(&o);
+    o.backend = XT_BACKEND_NATIVE;
+    xt_raster *r = xt_raster_open_with(path, &o);
+    if (r && xt_raster_get_info(r)->n_levels > 1) { // the last level instead
+        o.level = xt_raster_get_info(r)->n_levels - 1;
+        xt_raster_close(r);
+        r = xt_raster_open_with(path, &o);
+    }
     if (r) {
         const xt_raster_info *in = xt_raster_get_info(r);
         char desc[256];
