@@ -17,7 +17,8 @@ static void help(void) {
            "the normalisation, transform (centre window, or the official resize [+ centre crop]) and iNat\n"
            "label map of the model's train_state, or of CONFIG's \"train\" (JSON or official YAML; its val\n"
            "set and img_size are the defaults).\n\n"
-           "  -c CONFIG    training config (xt JSON or official YAML) for data, img_size and data keys\n"
+           "  -c CONFIG    training config (xt JSON or official YAML) for data, img_size and data keys;\n"
+           "               KEY=VALUE operands override an official YAML's keys as in `xt train`\n"
            "  --transform T  center | resize | resize_crop             [the model's, else center]\n"
            "  --root DIR   image folder for relative paths         [the data file's folder]\n"
            "  --batch N    images per forward                      [8]\n"
@@ -38,6 +39,9 @@ static void progress(void *u, int64_t done, int64_t total, double top1, double a
 int xt_cmd_eval(int argc, char **argv) {
     const char *model = NULL, *data = NULL, *root = NULL, *cfgf = NULL, *tfm = NULL;
     xt_sbuf notes = {0};
+    char *sets[64];
+    int n_sets = 0;
+    if (argc > 64) return xt_cli_usage_error("eval", "too many arguments");
     int S = 0, batch = 8, threads = 0, quiet = 0, json = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -52,6 +56,7 @@ int xt_cmd_eval(int argc, char **argv) {
         else if ((!strcmp(a, "-t") || !strcmp(a, "--threads")) && v) { if (xt_cli_parse_int(argv[++i], "-t", 1, 1024, &threads)) return xt_cli_fail(); }
         else if (!strcmp(a, "-q") || !strcmp(a, "--quiet")) quiet = 1;
         else if (!strcmp(a, "--json")) json = 1;
+        else if (a[0] != '-' && strchr(a, '=')) sets[n_sets++] = argv[i]; // official YAML overrides
         else return xt_cli_usage_error("eval", "unknown option '%s'", a);
     }
     if (!model || (!data && !cfgf)) return xt_cli_usage_error("eval", "need -m MODEL and --data SPEC (or -c CONFIG)");
@@ -71,7 +76,7 @@ int xt_cmd_eval(int argc, char **argv) {
     if (!(cfg = xt_json_parse(c, strlen(c), "config"))) goto fail;
     if (t && !(ts = xt_json_parse(t, strlen(t), "train_state"))) goto fail;
     if (cfgf) { // a training config: its data keys, its "val" as the default data, its img_size
-        char *txt = xt_train_config_read(cfgf, NULL, 0, &notes);
+        char *txt = xt_train_config_read(cfgf, sets, n_sets, &notes);
         if (!txt || !(cj = xt_json_parse(txt, strlen(txt), cfgf))) { free(txt); goto fail; }
         free(txt);
         if (notes.n && !quiet) fputs(notes.p, stderr);

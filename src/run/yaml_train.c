@@ -45,11 +45,11 @@ static const tkey keys[] = {
     {"data.interpolation", 1, NULL},
     {"data.supercategories", 1, NULL},
     {"data.category_label_path", 1, NULL},
-    {"data.aug.auto_augment", 0, "training augmentation is a horizontal flip (issue 13, part 2)"},
-    {"data.aug.color_jitter", 0, "training augmentation is a horizontal flip (issue 13, part 2)"},
-    {"data.aug.reprob", 0, "training augmentation is a horizontal flip (issue 13, part 2)"},
-    {"data.aug.remode", 0, "training augmentation is a horizontal flip (issue 13, part 2)"},
-    {"data.aug.recount", 0, "training augmentation is a horizontal flip (issue 13, part 2)"},
+    {"data.aug.auto_augment", 0, "training augmentation: flip only"},
+    {"data.aug.color_jitter", 0, "training augmentation: flip only"},
+    {"data.aug.reprob", 0, "training augmentation: flip only"},
+    {"data.aug.remode", 0, "training augmentation: flip only"},
+    {"data.aug.recount", 0, "training augmentation: flip only"},
     {"data.aug.mixup", 1, NULL},
     {"data.aug.cutmix", 1, NULL},
     {"data.aug.cutmix_minmax", 1, NULL},
@@ -345,7 +345,8 @@ static char *translate(const xt_json *R, const char *path, xt_sbuf *notes) {
     xt_sbuf_printf(&r, "%s/categories.json", dir);
     if (file_exists(r.p)) { xt_sbuf_printf(&t, ", \"categories\": "); xt_sbuf_json_str(&t, r.p); }
     else xt_sbuf_printf(notes, "%s not found: categories (supercategories) from the annotation files\n", r.p);
-    const char *lm = str(R, "data.category_label_path", "meta/category_label_reptilia_map.json");
+    const xt_json *lmj = jget(R, "data.category_label_path"); // null or "": no map (official: `if category_label_path:`)
+    const char *lm = !lmj ? "meta/category_label_reptilia_map.json" : lmj->type == XT_JSON_STR ? lmj->str : NULL;
     if (lm && lm[0]) { xt_sbuf_printf(&t, ", \"label_map\": "); xt_sbuf_json_str(&t, lm); }
     const xt_json *sc = jget(R, "data.supercategories");
     if (sc && sc->type == XT_JSON_ARR && sc->n) { xt_sbuf_printf(&t, ", \"supercategories\": "); xt_sbuf_json(&t, sc, 0); }
@@ -369,9 +370,8 @@ static char *translate(const xt_json *R, const char *path, xt_sbuf *notes) {
     xt_sbuf_printf(&o, "{\"model\": %s, \"train\": %s}", model, train);
     free(train);
     out = o.p;
-    xt_sbuf_printf(notes, "official config %s: %s, %s head, %d px images in %s px regions, batch %s (xt's batch is global; the official is per GPU)\n",
-                   path, str(R, "model.backbone_class", "swinv2_tiny_window16_256_timm"), str(R, "model.cls_head", "naive"), crop,
-                   "model.backbone.input_size", "train.batch_size");
+    xt_sbuf_printf(notes, "%d px images, batch %d (xt's batch is global, the official one per GPU), %s evaluation transform\n", crop,
+                   (int)num(R, "train.batch_size", 4, &bad), test_crop ? "Resize(S) + CenterCrop(S)" : "Resize((S, S))");
 done:
     free(model);
     xt_json_free(mj);
