@@ -100,6 +100,16 @@ static void help(void) {
            "Options may follow operands; --opt=VALUE and -tN forms are accepted.\n");
 }
 
+// options followed by a value (a KEY=VALUE operand is anything else with '=' and no leading '-')
+static int takes_value(const char *a) {
+    static const char *v[] = {"-c", "--init", "--resume", "-o", "--export", "--data", "--val", "--root", "-t", "--threads",
+                              "--img-size", "--batch", "--steps", "--epochs", "--lr", "--min-lr-ratio", "--warmup", "--wd",
+                              "--clip", "--grad-ratio", "--seed", "--save-every", "--stop-after"};
+    for (size_t i = 0; i < sizeof v / sizeof *v; i++)
+        if (!strcmp(a, v[i])) return 1;
+    return 0;
+}
+
 int xt_cmd_train(int argc, char **argv) {
     const char *cfgf = NULL, *init = NULL, *resume = NULL, *out = "xt_train.safetensors";
     int threads = 0, quiet = 0;
@@ -113,8 +123,7 @@ int xt_cmd_train(int argc, char **argv) {
     int n_sets = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) { help(); free(sets); return 0; }
-        if (argv[i][0] != '-' && strchr(argv[i], '=') && (i == 1 || argv[i - 1][0] != '-' || strchr(argv[i - 1], '=')))
-            sets[n_sets++] = argv[i];
+        if (argv[i][0] != '-' && strchr(argv[i], '=') && !takes_value(argv[i - 1])) sets[n_sets++] = argv[i];
         if (!strcmp(argv[i], "-c") && i + 1 < argc) cfgf = argv[++i];
         else if (!strcmp(argv[i], "--init") && i + 1 < argc) init = argv[++i];
         else if (!strcmp(argv[i], "--resume") && i + 1 < argc) resume = argv[++i];
