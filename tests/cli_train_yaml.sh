@@ -91,6 +91,22 @@ cp tests/data/official/config/base.yaml tests/data/official/config/paths.yaml "$
 sed 's/^  clip_grad: 5.0/  clip_grd: 5.0/' $CFG > "$D/cfg/typo.yaml"
 ! $XT train -c "$D/cfg/typo.yaml" $SETS -q -o "$D/x.safetensors" 2> "$D/err.log"
 grep -q "typo.yaml: unknown key 'train.clip_grd'" "$D/err.log"
+# xt's JSON configs: the same rule
+echo '{"model": {"kind": "xt"}, "train": {"stpes": 3}}' > "$D/typo.json"
+! $XT train -c "$D/typo.json" -q -o "$D/x.safetensors" 2> "$D/err.log"
+grep -q "typo.json: unknown key 'train.stpes'" "$D/err.log"
+# bad label maps and categories: the file and the entry named
+echo '[4264, 4344]' > "$D/list_map.json"
+! $XT train -c $CFG $SETS data.category_label_path=$D/list_map.json -q -o "$D/x.safetensors" 2> "$D/err.log"
+grep -q "list_map.json: a label map is a JSON object" "$D/err.log"
+echo '{"4264": 2, "x": 0}' > "$D/bad_map.json"
+! $XT train -c $CFG $SETS data.category_label_path=$D/bad_map.json -q -o "$D/x.safetensors" 2> "$D/err.log"
+grep -q "bad_map.json: entry 'x': expected \"category_id\": label" "$D/err.log"
+cp "$D/inat/categories.json" "$D/categories.keep"
+echo '[{"id": 4264, "name": "x"}]' > "$D/inat/categories.json"
+! $XT train -c $CFG $SETS -q -o "$D/x.safetensors" 2> "$D/err.log"
+grep -q "categories.json: categories\[0\] needs an integer id and a supercategory" "$D/err.log"
+mv "$D/categories.keep" "$D/inat/categories.json"
 # what xt cannot do is refused, not ignored: mixup, another optimizer, a label missing from the map
 ! $XT train -c $CFG $SETS data.aug.mixup=0.8 -q -o "$D/x.safetensors" 2> "$D/err.log"
 grep -q "mixup / cutmix are not supported" "$D/err.log"

@@ -392,6 +392,25 @@ static void ignored_note(const xt_json *j, const char *prefix, xt_sbuf *list) {
     }
 }
 
+// xt's JSON: the same rule, a typo in "train" is an error (model keys are checked by the model)
+static int check_json_keys(const xt_json *j, const char *path) {
+    static const char *train_keys[] = {"data", "val", "root", "img_size", "batch", "augment", "warmup", "save_every", "steps",
+                                       "epochs", "lr", "min_lr_ratio", "weight_decay", "clip", "grad_ratio", "seed",
+                                       "warmup_epochs", "mean", "std", "scale", "nodata", "transform", "interpolation",
+                                       "categories", "label_map", "supercategories", "loss"};
+    if (j->type != XT_JSON_OBJ) return xt_error("config", "%s: not a JSON object", path);
+    for (int i = 0; i < j->n; i++)
+        if (strcmp(j->keys[i], "model") && strcmp(j->keys[i], "train"))
+            return xt_error("config", "%s: unknown key '%s' (a training config has \"model\" and \"train\")", path, j->keys[i]);
+    const xt_json *t = xt_json_get(j, "train");
+    for (int i = 0; t && i < t->n; i++) {
+        size_t k = 0, nk = sizeof train_keys / sizeof *train_keys;
+        while (k < nk && strcmp(t->keys[i], train_keys[k])) k++;
+        if (k == nk) return xt_error("config", "%s: unknown key 'train.%s' (docs/training.md lists the options)", path, t->keys[i]);
+    }
+    return 0;
+}
+
 static int ends_with(const char *s, const char *suf) {
     size_t n = strlen(s), k = strlen(suf);
     return n >= k && !strcmp(s + n - k, suf);
@@ -404,8 +423,9 @@ char *xt_train_config_read(const char *path, char *const *sets, int n_sets, xt_s
         char *text = xt_read_file(path, (size_t)1 << 31, &len, "train");
         if (!text) return NULL;
         xt_json *j = xt_json_parse(text, len, path);
+        int bad = !j || check_json_keys(j, path);
         xt_json_free(j);
-        if (!j) { free(text); return NULL; }
+        if (bad) { free(text); return NULL; }
         return text;
     }
     xt_json **docs = NULL, *merged = NULL, *R = NULL;
