@@ -286,7 +286,7 @@ static int file_exists(const char *p) {
 static char *translate(const xt_json *R, const char *path, xt_sbuf *notes) {
     int bad = 0;
     char *model = NULL, *out = NULL;
-    xt_json *mj = NULL, *tj = NULL;
+    xt_json *tj = NULL;
     xt_sbuf t = {0}, m = {0}, r = {0};
     const char *ds = str(R, "data.dataset", "inaturalist");
     if (strcmp(ds, "inaturalist")) { xt_error("config", "%s: data.dataset '%s': xt trains the inaturalist classifier from YAML", path, ds); goto done; }
@@ -374,7 +374,6 @@ static char *translate(const xt_json *R, const char *path, xt_sbuf *notes) {
                    (int)num(R, "train.batch_size", 4, &bad), test_crop ? "Resize(S) + CenterCrop(S)" : "Resize((S, S))");
 done:
     free(model);
-    xt_json_free(mj);
     xt_json_free(tj);
     xt_sbuf_free(&t);
     xt_sbuf_free(&m);
