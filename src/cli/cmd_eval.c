@@ -10,8 +10,8 @@
 #include "train/train.h"
 
 static void help(void) {
-    printf("usage: xt eval -m MODEL.safetensors --data SPEC --img-size S [options]\n\n"
-           "       xt eval -m MODEL.safetensors -c CONFIG [--data SPEC]\n\n"
+    printf("usage: xt eval -m MODEL.safetensors --data SPEC [--img-size S] [options]\n"
+           "       xt eval -m MODEL.safetensors -c CONFIG [KEY=VALUE ...] [--data SPEC] [options]\n\n"
            "Classifies every image of SPEC (CSV path,label / iNaturalist JSON / synth:N[:seed]) and prints\n"
            "top-1, top-5, per-class accuracy and the most confused pairs. Images are seen as in training:\n"
            "the normalisation, transform (centre window, or the official resize [+ centre crop]) and iNat\n"
@@ -19,7 +19,8 @@ static void help(void) {
            "set and img_size are the defaults).\n\n"
            "  -c CONFIG    training config (xt JSON or official YAML) for data, img_size and data keys;\n"
            "               KEY=VALUE operands override an official YAML's keys as in `xt train`\n"
-           "  --transform T  center | resize | resize_crop             [the model's, else center]\n"
+           "  --transform T  center | resize | resize_crop         [the model's, else center]\n"
+           "  --img-size S image side                             [the model's training img_size]\n"
            "  --root DIR   image folder for relative paths         [the data file's folder]\n"
            "  --batch N    images per forward                      [8]\n"
            "  -t N         threads (also --threads)                [all cores]\n"
