@@ -7,12 +7,21 @@
 
 #include "cli/cli.h"
 #include "run/stream.h"
+#include "run/yaml_train.h"
 #include "train/train.h"
 
 static void help(void) {
-    printf("usage: xt eval -m MODEL.safetensors --data SPEC --img-size S [options]\n\n"
-           "Classifies every image of SPEC (CSV path,label / iNaturalist JSON / synth:N[:seed]) from its\n"
-           "centre S x S window and prints top-1, top-5, per-class accuracy and the most confused pairs.\n\n"
+    printf("usage: xt eval -m MODEL.safetensors --data SPEC [--img-size S] [options]\n"
+           "       xt eval -m MODEL.safetensors -c CONFIG [KEY=VALUE ...] [--data SPEC] [options]\n\n"
+           "Classifies every image of SPEC (CSV path,label / iNaturalist JSON / synth:N[:seed]) and prints\n"
+           "top-1, top-5, per-class accuracy and the most confused pairs. Images are seen as in training:\n"
+           "the normalisation, transform (centre window, or the official resize [+ centre crop]) and iNat\n"
+           "label map of the model's train_state, or of CONFIG's \"train\" (JSON or official YAML; its val\n"
+           "set and img_size are the defaults).\n\n"
+           "  -c CONFIG    training config (xt JSON or official YAML) for data, img_size and data keys;\n"
+           "               KEY=VALUE operands override an official YAML's keys as in `xt train`\n"
+           "  --transform T  center | resize | resize_crop         [the model's, else center]\n"
+           "  --img-size S image side                             [the model's training img_size]\n"
            "  --root DIR   image folder for relative paths         [the data file's folder]\n"
            "  --batch N    images per forward                      [8]\n"
            "  -t N         threads (also --threads)                [all cores]\n"
@@ -72,13 +81,19 @@ static void progress(void *u, int64_t done, int64_t total, double top1, double a
 }
 
 int xt_cmd_eval(int argc, char **argv) {
-    const char *model = NULL, *data = NULL, *root = NULL, *precision = NULL;
+    const char *model = NULL, *data = NULL, *root = NULL, *cfgf = NULL, *tfm = NULL, *precision = NULL;
+    xt_sbuf notes = {0};
+    char *sets[64];
+    int n_sets = 0;
+    if (argc > 64) return xt_cli_usage_error("eval", "too many arguments");
     int S = 0, batch = 8, threads = 0, quiet = 0, json = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) { help(); return 0; }
         else if ((!strcmp(a, "-m") || !strcmp(a, "--model")) && v) model = argv[++i];
         else if (!strcmp(a, "--data") && v) data = argv[++i];
+        else if (!strcmp(a, "-c") && v) cfgf = argv[++i];
+        else if (!strcmp(a, "--transform") && v) tfm = argv[++i];
         else if (!strcmp(a, "--root") && v) root = argv[++i];
         else if (!strcmp(a, "--img-size") && v) { if (xt_cli_parse_int(argv[++i], "--img-size", 1, 1 << 16, &S)) return xt_cli_fail(); }
         else if (!strcmp(a, "--batch") && v) { if (xt_cli_parse_int(argv[++i], "--batch", 1, 4096, &batch)) return xt_cli_fail(); }
@@ -87,15 +102,16 @@ int xt_cmd_eval(int argc, char **argv) {
             if (xt_cli_parse_precision(argv[++i], &precision)) return xt_cli_fail();
         } else if (!strcmp(a, "-q") || !strcmp(a, "--quiet")) quiet = 1;
         else if (!strcmp(a, "--json")) json = 1;
+        else if (a[0] != '-' && strchr(a, '=')) sets[n_sets++] = argv[i]; // official YAML overrides
         else return xt_cli_usage_error("eval", "unknown option '%s'", a);
     }
-    if (!model || !data) return xt_cli_usage_error("eval", "need -m MODEL and --data SPEC");
+    if (!model || (!data && !cfgf)) return xt_cli_usage_error("eval", "need -m MODEL and --data SPEC (or -c CONFIG)");
     xt_set_threads(threads);
     xt_progress pg;
     xt_progress_init(&pg, "eval", quiet); // the job's clock: model load to the last image
     xt_st *st = xt_st_open(model);
     if (!st) return xt_cli_fail();
-    xt_json *cfg = NULL, *ts = NULL;
+    xt_json *cfg = NULL, *ts = NULL, *cj = NULL;
     xt_params P = {0};
     xt_xt_train *m = NULL;
     xt_xtfile f = {0}; // --precision bf16 / int8: the inference model
@@ -105,9 +121,21 @@ int xt_cmd_eval(int argc, char **argv) {
     const char *c = xt_st_meta(st, "config"), *t = xt_st_meta(st, "train_state");
     if (!c) { xt_error("eval", "%s: no config in the metadata: not a model file", model); goto fail; }
     if (!(cfg = xt_json_parse(c, strlen(c), "config"))) goto fail;
-    if (!S && t && (ts = xt_json_parse(t, strlen(t), "train_state"))) xt_json_int(ts, "img_size", 0, &S);
+    if (t && !(ts = xt_json_parse(t, strlen(t), "train_state"))) goto fail;
+    if (cfgf) { // a training config: its data keys, its "val" as the default data, its img_size
+        char *txt = xt_train_config_read(cfgf, sets, n_sets, &notes);
+        if (!txt || !(cj = xt_json_parse(txt, strlen(txt), cfgf))) { free(txt); goto fail; }
+        free(txt);
+        if (notes.n && !quiet) fputs(notes.p, stderr);
+        const xt_json *tr = xt_json_get(cj, "train");
+        if (!data) data = xt_json_str(tr, "val", NULL);
+        if (!root) root = xt_json_str(tr, "root", NULL);
+        if (!S) xt_json_int(tr, "img_size", 0, &S);
+    }
+    if (!data) { xt_error("eval", "no data: --data SPEC (or -c CONFIG with a val set)"); goto fail; }
+    if (!S && ts) xt_json_int(ts, "img_size", 0, &S);
     int K, crop;
-    if (precision && strcmp(precision, "f32")) {
+    if (precision && strcmp(precision, "f32")) { // bf16 / int8: the inference model, image by image
         if (xt_xtfile_load(&f, model, precision)) goto fail;
         K = xt_xtmodel_get_info(f.m)->num_classes, crop = xt_xtmodel_get_info(f.m)->crop_size;
     } else {
@@ -116,7 +144,22 @@ int xt_cmd_eval(int argc, char **argv) {
     }
     if (!S) S = crop;
     if (S % crop) { xt_error("eval", "--img-size %d is not a multiple of crop_size %d", S, crop); goto fail; }
-    if (xt_dataset_open(&d, data, root)) goto fail;
+    xt_data_opts dopt; // how the model was trained to see images: its train_state's data keys
+    xt_data_opts_default(&dopt);
+    if (ts && xt_data_opts_parse(ts, &dopt)) goto fail;
+    if (cj && xt_data_opts_parse(xt_json_get(cj, "train"), &dopt)) goto fail;
+    if (tfm) {
+        xt_json *tj = NULL;
+        xt_sbuf q = {0};
+        xt_sbuf_printf(&q, "{\"transform\": ");
+        xt_sbuf_json_str(&q, tfm);
+        xt_sbuf_printf(&q, "}");
+        int bad = !(tj = xt_json_parse(q.p, q.n, "--transform")) || xt_data_opts_parse(tj, &dopt);
+        xt_json_free(tj);
+        xt_sbuf_free(&q);
+        if (bad) goto fail;
+    }
+    if (xt_dataset_open(&d, data, root, &dopt)) goto fail;
     conf = calloc((size_t)K * K, sizeof *conf);
     double top1, top5;
     if (!conf || (f.m ? eval_inference(&f, &d, S, threads, &top1, &top5, conf, progress, &pg)
@@ -189,6 +232,8 @@ done:
     xt_params_free(&P);
     xt_json_free(cfg);
     xt_json_free(ts);
+    xt_json_free(cj);
+    xt_sbuf_free(&notes);
     xt_st_close(st);
     return rc;
 }

@@ -12,6 +12,7 @@
 
 #include "cli/cli.h"
 #include "run/xview_train.h"
+#include "run/yaml_train.h"
 #include "core/dist.h"
 #include "train/train.h"
 
@@ -56,6 +57,7 @@ static void progress(void *u, int64_t step, int64_t total, double loss, double l
 
 static void help(void) {
     printf("usage: xt train -c CONFIG.json [options]\n"
+           "       xt train -c OFFICIAL.yaml [KEY=VALUE ...] [options]\n"
            "       xt train --resume CKPT.safetensors [-o OUT] [--stop-after N]\n\n"
            "Trains an xT classifier (Swin V2, Hiera or ConvNeXt regions + naive or xl head) with label-smoothed\n"
            "cross-entropy, AdamW, warm-up + cosine schedule, global-norm clipping and gradient chipping.\n"
@@ -66,7 +68,10 @@ static void help(void) {
            "(docs/xview3.md, \"Training\").\n\n"
            "Under mpirun / srun the ranks train data-parallel: --batch is the global batch, each rank\n"
            "computes its share, rank 0 reports and checkpoints (docs/distributed.md).\n\n"
-           "  -c FILE          config file\n"
+           "  -c FILE          config file: xt's JSON, or an official xT YAML (config/*.yaml: base_configs,\n"
+           "                   ${...}; KEY=VALUE operands override dotted keys, e.g. data.dir=/data/inat\n"
+           "                   train.batch_size=4 xt.train.steps=10; unknown keys are an error, the official\n"
+           "                   keys xt does not use are listed once as ignored; docs/training.md)\n"
            "  --init MODEL     start from a model file's weights (and its config when -c has no model);\n"
            "                   a partial file (e.g. a pretrained region encoder from `xt convert --from\n"
            "                   timm-swinv2|timm-convnext|hiera`) loads what it has, the rest is fresh\n"
@@ -95,6 +100,16 @@ static void help(void) {
            "Options may follow operands; --opt=VALUE and -tN forms are accepted.\n");
 }
 
+// options followed by a value (a KEY=VALUE operand is anything else with '=' and no leading '-')
+static int takes_value(const char *a) {
+    static const char *v[] = {"-c", "--init", "--resume", "-o", "--export", "--data", "--val", "--root", "-t", "--threads",
+                              "--img-size", "--batch", "--steps", "--epochs", "--lr", "--min-lr-ratio", "--warmup", "--wd",
+                              "--clip", "--grad-ratio", "--seed", "--save-every", "--stop-after"};
+    for (size_t i = 0; i < sizeof v / sizeof *v; i++)
+        if (!strcmp(a, v[i])) return 1;
+    return 0;
+}
+
 int xt_cmd_train(int argc, char **argv) {
     const char *cfgf = NULL, *init = NULL, *resume = NULL, *out = "xt_train.safetensors";
     int threads = 0, quiet = 0;
@@ -103,9 +118,12 @@ int xt_cmd_train(int argc, char **argv) {
     defaults(&o);
     train_progress tp = {0};
     xt_progress_init(&tp.pg, "train", 0); // the job's clock; -q is applied after the flags
-    // first pass: files; flags are applied after the config is read
+    // first pass: files and KEY=VALUE overrides; flags are applied after the config is read
+    char **sets = xt_xmalloc((size_t)argc * sizeof *sets);
+    int n_sets = 0;
     for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) { help(); return 0; }
+        if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) { help(); free(sets); return 0; }
+        if (argv[i][0] != '-' && strchr(argv[i], '=') && !takes_value(argv[i - 1])) sets[n_sets++] = argv[i];
         if (!strcmp(argv[i], "-c") && i + 1 < argc) cfgf = argv[++i];
         else if (!strcmp(argv[i], "--init") && i + 1 < argc) init = argv[++i];
         else if (!strcmp(argv[i], "--resume") && i + 1 < argc) resume = argv[++i];
@@ -126,10 +144,13 @@ int xt_cmd_train(int argc, char **argv) {
         tobj = ts;
         if (read_opts(ts, &o)) goto fail;
     } else {
+        if (n_sets && !cfgf) { xt_error("train", "KEY=VALUE overrides (%s) need -c OFFICIAL.yaml", sets[0]); goto fail; }
         if (cfgf) {
-            size_t got;
-            if (!(cfgtext = xt_read_file(cfgf, (size_t)1 << 31, &got, "train"))) goto fail;
-            if (!(cj = xt_json_parse(cfgtext, got, cfgf))) goto fail;
+            xt_sbuf notes = {0};
+            cfgtext = xt_train_config_read(cfgf, sets, n_sets, &notes);
+            if (notes.n && xt_dist_rank() == 0) fprintf(stderr, "%s", notes.p); // once for the job
+            xt_sbuf_free(&notes);
+            if (!cfgtext || !(cj = xt_json_parse(cfgtext, strlen(cfgtext), cfgf))) goto fail;
             mcfg = xt_json_get(cj, "model");
             tobj = xt_json_get(cj, "train");
             const char *k = mcfg ? xt_json_str(mcfg, "kind", "") : "";
@@ -157,6 +178,9 @@ int xt_cmd_train(int argc, char **argv) {
 #define NUM(flag, dst)                                                                              \
     if (!strcmp(a, flag) && v) { char *e_; double x_ = strtod(v, &e_); if (!*v || *e_) { xt_error("train", "%s expects a number, got '%s'", flag, v); goto fail; } if (tr) dst = x_; i++; continue; }
         if ((!strcmp(a, "-c") || !strcmp(a, "--init") || !strcmp(a, "--resume")) && v) { i++; continue; }
+        int is_set = 0;
+        for (int k = 0; k < n_sets && !is_set; k++) is_set = sets[k] == a;
+        if (is_set) { if (resume) { xt_error("train", "KEY=VALUE overrides do not apply to --resume (options come from the checkpoint)"); goto fail; } continue; }
         if (!strcmp(a, "-o") && v) { out = v; i++; continue; }
         if (!strcmp(a, "--export") && v) { o.t.export_path = v; i++; continue; }
         if (!strcmp(a, "--data") && v) { if (tr) snprintf(o.data, sizeof o.data, "%s", v); i++; continue; }
@@ -235,6 +259,7 @@ fail:
     if (xt_dist_size() > 1) xt_dist_abort(rc);
 done:
     xt_xview_data_free(&xd);
+    free(sets);
     free(cfgtext);
     xt_json_free(cj);
     xt_json_free(mcfg_own);

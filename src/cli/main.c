@@ -32,11 +32,11 @@ static const struct {
      "-q --quiet --json --overviews --help"},
     {"embed", xt_cmd_embed, "write the stitched region features of an image as a float GeoTIFF", STREAM_VALUES " -o --output --compress --list",
      "-q --quiet --overviews --help"},
-    {"train", xt_cmd_train, "train an xT classifier (CPU; checkpoints, --resume)",
+    {"train", xt_cmd_train, "train an xT classifier (CPU; xt JSON or official YAML configs; checkpoints, --resume)",
      "-c --init --resume -o --export --data --val --root --img-size --batch --steps --epochs --lr --min-lr-ratio --warmup --wd "
      "--clip --grad-ratio --seed --save-every --stop-after -t --threads",
      "-q --quiet --no-augment --help"},
-    {"eval", xt_cmd_eval, "top-1 / top-5 accuracy of an xT classifier on a dataset", "-m --model --data --root --img-size --batch -t --threads --precision",
+    {"eval", xt_cmd_eval, "top-1 / top-5 accuracy of an xT classifier on a dataset", "-m --model -c --data --root --img-size --batch --transform -t --threads --precision",
      "-q --quiet --json --help"},
     {"detect", xt_cmd_detect, "find vessels in a whole xView3-SAR scene (CSV, GeoJSON, GeoTIFF maps)", NULL, NULL},
     {"score", xt_cmd_score, "xView3-SAR leaderboard metric of a prediction CSV against labels", NULL, NULL},

@@ -383,6 +383,7 @@ static const xt_json *jpath(const xt_json *j, const char *path) {
 typedef struct {
     xt_json *doc[16];
     int n;
+    char *file[16]; // the file each doc came from
 } ydocs;
 
 // value at a dotted path, following whole-value "${a.b}" interpolations (not resolvers like ${oc.env:...})
@@ -548,6 +549,7 @@ static int yaml_load(const char *path, ydocs *D, int depth, xt_sbuf *notes) {
     free(text);
     if (!y) return -1;
     if (y->type != XT_JSON_OBJ) { xt_json_free(y); return xt_error("config", "%s: not a YAML mapping", path); }
+    D->file[D->n] = strdup(path);
     D->doc[D->n++] = y;
     const xt_json *bases = xt_json_get(y, "base_configs");
     if (!bases || bases->type != XT_JSON_ARR) return 0;
@@ -592,12 +594,12 @@ static int load_given(const char *path, cnode *given, xt_sbuf *notes) {
         if (!text) return -1;
         if (ends_with(path, ".yaml") || ends_with(path, ".yml")) {
             free(text);
-            ydocs D = {{0}, 0};
+            ydocs D = {0};
             if (!yaml_load(path, &D, 0, notes)) {
                 if (!jpath(D.doc[0], "model")) xt_error("config", "%s: no 'model' section: not an official xT config", path);
                 else rc = yaml_to_config(&D, given, path, notes);
             }
-            for (int i = 0; i < D.n; i++) xt_json_free(D.doc[i]);
+            for (int i = 0; i < D.n; i++) xt_json_free(D.doc[i]), free(D.file[i]);
             return rc;
         }
         j = xt_json_parse(text, len, path);
@@ -821,5 +823,48 @@ char *xt_ckpt_region_config(const xt_ckpt *ck, const char *from, const char *pre
 done:
     cnode_free(given);
     cnode_free(inf);
+    return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// official YAML configs for training (run/yaml_train.c)
+
+char *xt_config_merge(const xt_json *const *docs, int n) {
+    cnode *root = cnode_new(NULL);
+    for (int i = 0; i < n; i++)
+        if (docs[i] && docs[i]->type == XT_JSON_OBJ) cnode_from_json(root, docs[i]);
+    xt_sbuf s = {0};
+    cnode_emit(&s, root);
+    cnode_free(root);
+    return s.p;
+}
+
+int xt_yaml_config_docs(const char *path, xt_json ***docs, int *n, char ***files, xt_sbuf *notes) {
+    ydocs D = {0};
+    if (yaml_load(path, &D, 0, notes)) {
+        for (int i = 0; i < D.n; i++) xt_json_free(D.doc[i]), free(D.file[i]);
+        return -1;
+    }
+    *docs = xt_xmalloc((size_t)(D.n + 1) * sizeof **docs);
+    *files = xt_xmalloc((size_t)(D.n + 1) * sizeof **files);
+    *n = D.n;
+    for (int i = 0; i < D.n; i++) (*docs)[i] = D.doc[D.n - 1 - i], (*files)[i] = D.file[D.n - 1 - i]; // lowest priority first
+    return 0;
+}
+
+char *xt_yaml_model_config(const xt_json *merged, const char *path, xt_sbuf *notes) {
+    ydocs D = {{(xt_json *)merged}, 1, {NULL}};
+    cnode *given = cnode_new(NULL);
+    char *out = NULL;
+    if (!yaml_to_config(&D, given, path, notes)) {
+        if (!cnode_get(given, "context.in_context_patches") && cnode_get(given, "context.hidden_size"))
+            cnode_set(given, "context.in_context_patches", "-1");
+        if (cnode_get(given, "swin.embed_dim") && !cnode_get(given, "swin.img_size") && cnode_get(given, "crop_size"))
+            cnode_set(given, "swin.img_size", cnode_get(given, "crop_size"));
+        xt_sbuf s = {0};
+        cnode_emit(&s, given);
+        out = s.p;
+    }
+    cnode_free(given);
     return out;
 }

@@ -43,4 +43,16 @@ char *xt_ckpt_config(const xt_ckpt *ck, const char *config_path, char *const *se
 char *xt_ckpt_region_config(const xt_ckpt *ck, const char *from, const char *prefix, const char *config_path,
                             char *const *sets, int n_sets, xt_sbuf *notes);
 
+// Official YAML configs for training (run/yaml_train.c builds on these):
+// path and its base_configs (recursively; as given, then beside the file and above) parsed, in
+// OmegaConf.merge order, lowest priority first: docs[i] came from files[i] (both malloc'd arrays
+// of malloc'd items; the caller frees them). 0 / -1 + error.
+int xt_yaml_config_docs(const char *path, xt_json ***docs, int *n, char ***files, xt_sbuf *notes);
+// Deep merge of JSON objects, later ones overriding (mappings merge, everything else replaces):
+// compact JSON text (malloc'd).
+char *xt_config_merge(const xt_json *const *docs, int n);
+// The xT model config (compact JSON, malloc'd) of a merged, resolved official config: the same
+// translation `xt convert --config OFFICIAL.yaml` makes. NULL + error.
+char *xt_yaml_model_config(const xt_json *merged, const char *path, xt_sbuf *notes);
+
 #endif

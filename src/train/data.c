@@ -1,14 +1,15 @@
 // data.c — training data: a folder of images listed by a CSV (`path,label`), the iNaturalist
 // 2018 JSON layout (`images`, `annotations`, `categories`), and a generated context-dependent
 // task ("synth:N[:seed]") for the learning proof. Images are read through the raster reader
-// (PNG, JPEG, TIFF) as one S x S window: a random crop + horizontal flip when augmenting, the
-// centre otherwise; smaller images are zero-padded (after normalisation). Everything random is a
-// pure function of (seed, step, sample), so a resumed run sees exactly the same data.
+// (PNG, JPEG, TIFF) either as one S x S window (a random crop + horizontal flip when augmenting,
+// the centre otherwise; smaller images are zero-padded after normalisation) or whole and resized
+// as the official evaluation transform (torchvision Resize on PIL images: formats/resize.c).
+// Normalisation and the iNat supercategory filter / label map come from xt_data_opts. Everything
+// random is a pure function of (seed, step, sample), so a resumed run sees exactly the same data.
 #include <ctype.h>
 #include <math.h>
 #include <string.h>
 
-#include "formats/raster.h"
 #include "train/train.h"
 
 uint64_t xt_rng_mix(uint64_t z) { // splitmix64 finaliser
@@ -27,7 +28,7 @@ void xt_dataset_free(xt_dataset *d) {
     for (int i = 0; i < d->n && d->paths; i++) free(d->paths[i]);
     free(d->paths);
     free(d->labels);
-    memset(d, 0, sizeof *d);
+    d->paths = NULL, d->labels = NULL, d->n = 0;
 }
 
 static char *join(const char *dir, const char *p) {
@@ -83,47 +84,275 @@ static int open_csv(xt_dataset *d, const char *path, const char *dir) {
     return 0;
 }
 
-// ref: iNaturalist 2018 train2018.json / val2018.json
-static int open_inat(xt_dataset *d, const char *path, const char *dir) {
+// ---------------------------------------------------------------------------------------------
+// options
+
+static const char *tf_names[XT_TF_COUNT] = {"center", "resize", "resize_crop"};
+
+void xt_data_opts_default(xt_data_opts *o) {
+    memset(o, 0, sizeof *o);
+    o->transform = XT_TF_CENTER, o->interp = XT_INTERP_BILINEAR;
+}
+
+static int path_opt(const xt_json *j, const char *key, char *dst, size_t n) {
+    const xt_json *v = xt_json_get(j, key);
+    if (!v || v->type == XT_JSON_NULL) return 0;
+    if (v->type != XT_JSON_STR) return xt_error("data", "'%s' must be a string", key);
+    if (strlen(v->str) >= n) return xt_error("data", "'%s' is too long", key);
+    snprintf(dst, n, "%s", v->str);
+    return 0;
+}
+
+static int num_list(const xt_json *j, const char *key, double *dst, int *n) {
+    const xt_json *v = xt_json_get(j, key);
+    if (!v || v->type == XT_JSON_NULL) return 0;
+    if (v->type != XT_JSON_ARR || v->n < 1 || v->n > XT_NORM_MAX_BANDS)
+        return xt_error("data", "'%s' must be a list of 1 to %d numbers", key, XT_NORM_MAX_BANDS);
+    for (int i = 0; i < v->n; i++) {
+        if (v->items[i]->type != XT_JSON_NUM) return xt_error("data", "'%s'[%d] is not a number", key, i);
+        dst[i] = v->items[i]->num;
+    }
+    *n = v->n;
+    return 0;
+}
+
+int xt_data_opts_parse(const xt_json *j, xt_data_opts *o) {
+    if (!j) return 0;
+    int nm = o->n_norm, ns = o->n_norm;
+    if (num_list(j, "mean", o->mean, &nm) || num_list(j, "std", o->std, &ns)) return -1;
+    if (nm != ns) return xt_error("data", "'mean' has %d values, 'std' %d", nm, ns);
+    for (int c = 0; c < ns; c++)
+        if (!(o->std[c] > 0)) return xt_error("data", "'std'[%d] = %g must be > 0", c, o->std[c]);
+    o->n_norm = nm;
+    if (xt_json_num(j, "scale", o->scale, &o->scale)) return -1;
+    if (o->scale < 0) return xt_error("data", "'scale' %g < 0", o->scale);
+    const xt_json *nd = xt_json_get(j, "nodata");
+    if (nd && nd->type == XT_JSON_NUM) o->has_nodata = 1, o->nodata = nd->num;
+    else if (nd && nd->type != XT_JSON_NULL) return xt_error("data", "'nodata' must be a number or null");
+    const char *t = xt_json_str(j, "transform", NULL);
+    if (t) {
+        int k = 0;
+        while (k < XT_TF_COUNT && strcmp(t, tf_names[k])) k++;
+        if (k == XT_TF_COUNT) return xt_error("data", "transform '%s': expected center, resize or resize_crop", t);
+        o->transform = (xt_transform)k;
+    }
+    if ((t = xt_json_str(j, "interpolation", NULL)) && xt_interp_parse(t, &o->interp)) return -1;
+    if (path_opt(j, "categories", o->categories, sizeof o->categories) ||
+        path_opt(j, "label_map", o->label_map, sizeof o->label_map))
+        return -1;
+    const xt_json *sc = xt_json_get(j, "supercategories");
+    if (sc && sc->type != XT_JSON_NULL) {
+        if (sc->type != XT_JSON_ARR) return xt_error("data", "'supercategories' must be a list of names");
+        size_t k = 0;
+        o->supercats[0] = 0;
+        for (int i = 0; i < sc->n; i++) {
+            const xt_json *v = sc->items[i];
+            if (v->type != XT_JSON_STR || !v->str[0] || strchr(v->str, '\n'))
+                return xt_error("data", "'supercategories'[%d] is not a name", i);
+            int w = snprintf(o->supercats + k, sizeof o->supercats - k, "%s%s", k ? "\n" : "", v->str);
+            if (w < 0 || (size_t)w >= sizeof o->supercats - k) return xt_error("data", "'supercategories' too long");
+            k += (size_t)w;
+        }
+    }
+    return 0;
+}
+
+void xt_data_opts_json(xt_sbuf *b, const xt_data_opts *o) {
+    if (o->n_norm) {
+        const char *k[2] = {"mean", "std"};
+        const double *v[2] = {o->mean, o->std};
+        for (int q = 0; q < 2; q++) {
+            xt_sbuf_printf(b, ", \"%s\": [", k[q]);
+            for (int c = 0; c < o->n_norm; c++) xt_sbuf_printf(b, "%s%.17g", c ? ", " : "", v[q][c]);
+            xt_sbuf_printf(b, "]");
+        }
+    }
+    if (o->scale > 0) xt_sbuf_printf(b, ", \"scale\": %.17g", o->scale);
+    if (o->has_nodata) xt_sbuf_printf(b, ", \"nodata\": %.17g", o->nodata);
+    xt_sbuf_printf(b, ", \"transform\": \"%s\", \"interpolation\": \"%s\"", tf_names[o->transform], xt_interp_name(o->interp));
+    if (o->categories[0]) { xt_sbuf_printf(b, ", \"categories\": "); xt_sbuf_json_str(b, o->categories); }
+    if (o->label_map[0]) { xt_sbuf_printf(b, ", \"label_map\": "); xt_sbuf_json_str(b, o->label_map); }
+    if (o->supercats[0]) {
+        xt_sbuf_printf(b, ", \"supercategories\": [");
+        char buf[sizeof o->supercats];
+        snprintf(buf, sizeof buf, "%s", o->supercats);
+        int first = 1;
+        for (char *sv, *t = strtok_r(buf, "\n", &sv); t; t = strtok_r(NULL, "\n", &sv), first = 0) {
+            xt_sbuf_printf(b, "%s", first ? "" : ", ");
+            xt_sbuf_json_str(b, t);
+        }
+        xt_sbuf_printf(b, "]");
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// iNaturalist 2018
+//
+// ref: xt/datasets/inaturalist.py INatDataset._process_labels — annotations in ascending id order;
+// with supercategories, only those whose category's supercategory is listed (categories from
+// categories.json beside the annotation file); the label is category_label_map[category_id]
+// (meta/category_label_reptilia_map.json: {"4264": 0, ...}). Deliberate deviations: a category
+// missing from a given map is an error (the official gives it the next free counter value, which
+// collides with the map's labels); without a map the labels are the raw category ids, or with a
+// filter the rank among the kept category ids (the official numbers by first appearance, per
+// file, so train and val may disagree); the image is found by the annotation's image_id (the
+// official looks it up by the annotation id, the same number in iNat 2018).
+
+typedef struct { long long id; int idx; } idpair;
+
+static int cmp_id(const void *a, const void *b) {
+    long long x = ((const idpair *)a)->id, y = ((const idpair *)b)->id;
+    return (x > y) - (x < y);
+}
+
+static const idpair *find_id(const idpair *v, int n, long long id) {
+    idpair k = {id, 0};
+    return bsearch(&k, v, (size_t)n, sizeof *v, cmp_id);
+}
+
+static xt_json *read_json(const char *path) {
     size_t len;
     char *s = xt_read_file(path, LIST_MAX_BYTES, &len, "data");
-    if (!s) return -1;
+    if (!s) return NULL;
     xt_json *j = xt_json_parse(s, len, path);
     free(s);
+    return j;
+}
+
+static int json_id(const xt_json *o, const char *key, long long *out) {
+    const xt_json *v = xt_json_get(o, key);
+    if (!v || v->type != XT_JSON_NUM || v->num != floor(v->num) || fabs(v->num) > 9e15) return -1;
+    *out = (long long)v->num;
+    return 0;
+}
+
+static int in_list(const char *list, const char *name) { // '\n'-separated
+    size_t n = strlen(name);
+    for (const char *p = list; *p;) {
+        const char *e = strchr(p, '\n');
+        size_t l = e ? (size_t)(e - p) : strlen(p);
+        if (l == n && !strncmp(p, name, n)) return 1;
+        if (!e) break;
+        p = e + 1;
+    }
+    return 0;
+}
+
+static int open_inat(xt_dataset *d, const char *path, const char *dir) {
+    const xt_data_opts *o = &d->opts;
+    xt_json *j = read_json(path), *cj = NULL, *mj = NULL;
     if (!j) return -1;
+    int rc = -1, cap = 0, nk = 0, nm = 0;
+    idpair *imgs = NULL, *anns = NULL, *kept = NULL, *map = NULL;
     const xt_json *im = xt_json_get(j, "images"), *an = xt_json_get(j, "annotations");
-    int rc = -1, cap = 0;
     if (!im || !an || im->type != XT_JSON_ARR || an->type != XT_JSON_ARR) {
         xt_error("data", "%s: not an iNaturalist JSON (needs 'images' and 'annotations' arrays)", path);
         goto done;
     }
-    // annotations by image id: iNat ids are dense, but do not rely on it
+    imgs = xt_xmalloc(((size_t)im->n + 1) * sizeof *imgs);
+    anns = xt_xmalloc(((size_t)an->n + 1) * sizeof *anns);
     for (int i = 0; i < im->n; i++) {
-        int id = -1, cat = -1;
-        const char *fn = xt_json_str(im->items[i], "file_name", NULL);
-        if (xt_json_int(im->items[i], "id", -1, &id) || !fn) { xt_error("data", "%s: images[%d] needs id and file_name", path, i); goto done; }
-        for (int k = 0; k < an->n; k++) { // linear scan from the same index first (files list them in order)
-            const xt_json *a = an->items[(i + k) % an->n];
-            int iid = -1;
-            if (xt_json_int(a, "image_id", -1, &iid)) goto done;
-            if (iid == id) {
-                if (xt_json_int(a, "category_id", -1, &cat)) goto done;
-                break;
-            }
+        if (json_id(im->items[i], "id", &imgs[i].id) || !xt_json_str(im->items[i], "file_name", NULL)) {
+            xt_error("data", "%s: images[%d] needs an integer id and a file_name", path, i);
+            goto done;
         }
-        if (cat < 0) { xt_error("data", "%s: image id %d has no annotation", path, id); goto done; }
-        add(d, join(dir, fn), cat, &cap);
+        imgs[i].idx = i;
     }
-    const xt_json *cats = xt_json_get(j, "categories");
-    if (cats && cats->type == XT_JSON_ARR && cats->n > d->n_classes) d->n_classes = cats->n;
-    rc = d->n ? 0 : xt_error("data", "%s: no images", path);
+    for (int i = 0; i < an->n; i++) {
+        long long t;
+        if (json_id(an->items[i], "id", &anns[i].id) || json_id(an->items[i], "image_id", &t) ||
+            json_id(an->items[i], "category_id", &t)) {
+            xt_error("data", "%s: annotations[%d] needs integer id, image_id and category_id", path, i);
+            goto done;
+        }
+        anns[i].idx = i;
+    }
+    qsort(imgs, (size_t)im->n, sizeof *imgs, cmp_id);
+    qsort(anns, (size_t)an->n, sizeof *anns, cmp_id);
+    for (int i = 1; i < an->n; i++)
+        if (anns[i].id == anns[i - 1].id) { xt_error("data", "%s: annotation id %lld twice", path, anns[i].id); goto done; }
+    // the kept categories (supercategory filter), sorted by id
+    const xt_json *cats = NULL;
+    const char *cpath = path;
+    if (o->supercats[0] || !o->label_map[0]) {
+        if (o->categories[0]) {
+            if (!(cj = read_json(o->categories))) goto done;
+            cats = cj->type == XT_JSON_ARR ? cj : xt_json_get(cj, "categories");
+            cpath = o->categories;
+        } else cats = xt_json_get(j, "categories");
+    }
+    if (o->supercats[0]) {
+        if (!cats || cats->type != XT_JSON_ARR) {
+            xt_error("data", "%s: a supercategory filter needs a 'categories' list (train.categories: categories.json)", cpath);
+            goto done;
+        }
+        kept = xt_xmalloc(((size_t)cats->n + 1) * sizeof *kept);
+        for (int i = 0; i < cats->n; i++) {
+            long long id;
+            const char *sc = xt_json_str(cats->items[i], "supercategory", NULL);
+            if (json_id(cats->items[i], "id", &id) || !sc) {
+                xt_error("data", "%s: categories[%d] needs an integer id and a supercategory", cpath, i);
+                goto done;
+            }
+            if (in_list(o->supercats, sc)) kept[nk++] = (idpair){id, 0};
+        }
+        if (!nk) { xt_error("data", "%s: no category has one of the supercategories given", cpath); goto done; }
+        qsort(kept, (size_t)nk, sizeof *kept, cmp_id);
+        for (int i = 0; i < nk; i++) kept[i].idx = i;
+    }
+    if (o->label_map[0]) {
+        if (!(mj = read_json(o->label_map))) goto done;
+        if (mj->type != XT_JSON_OBJ) { xt_error("data", "%s: a label map is a JSON object {\"category_id\": label}", o->label_map); goto done; }
+        map = xt_xmalloc(((size_t)mj->n + 1) * sizeof *map);
+        for (int i = 0; i < mj->n; i++) {
+            char *e;
+            long long id = strtoll(mj->keys[i], &e, 10);
+            const xt_json *v = mj->items[i];
+            if (!mj->keys[i][0] || *e || v->type != XT_JSON_NUM || v->num != floor(v->num) || v->num < 0 || v->num > 1000000) {
+                xt_error("data", "%s: entry '%s': expected \"category_id\": label (an integer 0..1000000)", o->label_map, mj->keys[i]);
+                goto done;
+            }
+            map[nm++] = (idpair){id, (int)v->num};
+            if ((int)v->num + 1 > d->n_classes) d->n_classes = (int)v->num + 1;
+        }
+        qsort(map, (size_t)nm, sizeof *map, cmp_id);
+    }
+    for (int i = 0; i < an->n; i++) {
+        const xt_json *a = an->items[anns[i].idx];
+        long long cat, iid;
+        json_id(a, "category_id", &cat);
+        json_id(a, "image_id", &iid);
+        const idpair *k = kept ? find_id(kept, nk, cat) : NULL;
+        if (kept && !k) continue;
+        int label;
+        if (map) {
+            const idpair *m = find_id(map, nm, cat);
+            if (!m) { xt_error("data", "%s: category_id %lld (annotation %lld) is not in the label map %s", path, cat, anns[i].id, o->label_map); goto done; }
+            label = m->idx;
+        } else if (k) label = k->idx;
+        else {
+            if (cat < 0 || cat > 1000000) { xt_error("data", "%s: category_id %lld out of range (give a label map)", path, cat); goto done; }
+            label = (int)cat;
+        }
+        const idpair *ip = find_id(imgs, im->n, iid);
+        if (!ip) { xt_error("data", "%s: annotation %lld: image id %lld is not in 'images'", path, anns[i].id, iid); goto done; }
+        add(d, join(dir, xt_json_str(im->items[ip->idx], "file_name", "")), label, &cap);
+    }
+    if (kept && !map && nk > d->n_classes) d->n_classes = nk;
+    if (!map && !kept && cats && cats->type == XT_JSON_ARR && cats->n > d->n_classes) d->n_classes = cats->n;
+    rc = d->n ? 0 : xt_error("data", "%s: no images%s", path, kept ? " of the supercategories given" : "");
 done:
+    free(imgs); free(anns); free(kept); free(map);
     xt_json_free(j);
+    xt_json_free(cj);
+    xt_json_free(mj);
     return rc;
 }
 
-int xt_dataset_open(xt_dataset *d, const char *spec, const char *root) {
+int xt_dataset_open(xt_dataset *d, const char *spec, const char *root, const xt_data_opts *opts) {
     memset(d, 0, sizeof *d);
+    if (opts) d->opts = *opts;
+    else xt_data_opts_default(&d->opts);
     if (!strncmp(spec, "synth:", 6)) {
         char *e;
         long n = strtol(spec + 6, &e, 10);
@@ -182,6 +411,74 @@ int xt_dataset_label(const xt_dataset *d, int i, int crop, int S) {
     return g.ca < g.cb; // red left of green
 }
 
+static void norm_of(const xt_data_opts *o, int C, const xt_raster_info *in, xt_norm *nm) {
+    static const double mean[3] = {0.485, 0.456, 0.406}, sd[3] = {0.229, 0.224, 0.225}; // ImageNet
+    memset(nm, 0, sizeof *nm);
+    nm->n = C;
+    nm->scale = o->scale > 0 ? o->scale : xt_sample_unit_scale(in->sample);
+    for (int c = 0; c < C && c < XT_NORM_MAX_BANDS; c++) {
+        if (o->n_norm) { // one value for all bands, or one per band
+            int k = o->n_norm == 1 ? 0 : c;
+            nm->mean[c] = o->mean[k], nm->std[c] = o->std[k];
+        } else {
+            nm->mean[c] = C == 3 ? mean[c] : 0.5;
+            nm->std[c] = C == 3 ? sd[c] : 0.25;
+        }
+    }
+    nm->has_nodata = o->has_nodata, nm->nodata = o->nodata;
+}
+
+static void hflip(float *img, int C, int S) {
+    for (int c = 0; c < C; c++)
+        for (int y = 0; y < S; y++) {
+            float *row = img + ((size_t)c * S + y) * S;
+            for (int x = 0; x < S / 2; x++) { float t = row[x]; row[x] = row[S - 1 - x]; row[S - 1 - x] = t; }
+        }
+}
+
+#define RESIZE_MAX_PIXELS ((int64_t)1 << 26) // the resize transforms read the whole image
+
+// The official evaluation transform: the whole image (a 1-band image repeated to 3 bands, as
+// PIL's convert("RGB")), resized as torchvision's Resize on a PIL image (8-bit samples bit for
+// bit, others in float), centre-cropped for RESIZE_CROP, then normalised; training adds a flip.
+static int load_resized(const xt_dataset *d, int i, xt_raster *r, const xt_norm *nm, float *img, int C, int S,
+                        uint64_t aug, int augment) {
+    const xt_raster_info *in = xt_raster_get_info(r);
+    int W = in->width, H = in->height, oh = S, ow = S, rc = -1;
+    if ((int64_t)W * H > RESIZE_MAX_PIXELS)
+        return xt_error("data", "%s: %d x %d is too large for the resize transform (transform \"center\" reads windows)", d->paths[i], W, H);
+    if (d->opts.transform == XT_TF_RESIZE_CROP) xt_resize_short_side(H, W, S, &oh, &ow);
+    int bands[XT_NORM_MAX_BANDS];
+    for (int c = 0; c < C; c++) bands[c] = in->bands == 1 ? 0 : c;
+    size_t np = (size_t)W * H, no = (size_t)oh * ow;
+    float *raw = xt_malloc_checked((size_t)C * np * sizeof(float), "image"), *res = xt_malloc_checked((size_t)C * no * sizeof(float), "image");
+    uint8_t *u = NULL, *uo = NULL;
+    if (!raw || !res || xt_raster_read_rect(r, xt_rect_make(0, 0, W, H), bands, C, 0, raw)) goto done;
+    if (in->sample == XT_S_U8) {
+        u = xt_xmalloc((size_t)C * np), uo = xt_xmalloc((size_t)C * no);
+        for (size_t k = 0; k < (size_t)C * np; k++) u[k] = (uint8_t)raw[k];
+        xt_resize_u8(uo, u, C, H, W, oh, ow, d->opts.interp);
+        for (size_t k = 0; k < (size_t)C * no; k++) res[k] = uo[k];
+    } else xt_resize_f32(res, raw, C, H, W, oh, ow, d->opts.interp);
+    int y0 = xt_center_crop_offset(oh, S), x0 = xt_center_crop_offset(ow, S);
+    for (int c = 0; c < C; c++)
+        for (int y = 0; y < S; y++)
+            for (int x = 0; x < S; x++) {
+                float v = res[((size_t)c * oh + y + y0) * ow + x + x0];
+                int nodata = 0;
+                for (int q = 0; q < C && nm->has_nodata; q++) nodata |= res[((size_t)q * oh + y + y0) * ow + x + x0] == (float)nm->nodata;
+                img[((size_t)c * S + y) * S + x] = nodata ? 0.0f : (float)((v * nm->scale - nm->mean[c]) / nm->std[c]);
+            }
+    if (augment) {
+        uint64_t s = xt_rng_mix(aug ^ 0x5151);
+        if (xt_rng_u01(&s) < 0.5) hflip(img, C, S);
+    }
+    rc = 0;
+done:
+    free(raw); free(res); free(u); free(uo);
+    return rc;
+}
+
 int xt_dataset_load(const xt_dataset *d, int i, float *img, int C, int S, int crop, uint64_t aug, int augment,
                     int *label) {
     if (d->synth) {
@@ -194,15 +491,21 @@ int xt_dataset_load(const xt_dataset *d, int i, float *img, int C, int S, int cr
     xt_raster *r = xt_raster_open(d->paths[i]);
     if (!r) return -1;
     const xt_raster_info *in = xt_raster_get_info(r);
-    if (in->bands < C || C > XT_NORM_MAX_BANDS) {
+    int gray = in->bands == 1 && C == 3 && d->opts.transform != XT_TF_CENTER; // PIL convert("RGB")
+    if ((in->bands < C && !gray) || C > XT_NORM_MAX_BANDS) {
         xt_raster_close(r);
         return xt_error("data", "%s: %d bands, the model needs %d", d->paths[i], in->bands, C);
     }
-    xt_norm nm = {.n = C, .scale = xt_sample_unit_scale(in->sample)};
-    static const double mean[3] = {0.485, 0.456, 0.406}, sd[3] = {0.229, 0.224, 0.225}; // ImageNet
-    for (int c = 0; c < C && c < XT_NORM_MAX_BANDS; c++) {
-        nm.mean[c] = C == 3 ? mean[c] : 0.5;
-        nm.std[c] = C == 3 ? sd[c] : 0.25;
+    if (d->opts.n_norm > 1 && d->opts.n_norm != C) {
+        xt_raster_close(r);
+        return xt_error("data", "mean / std have %d values, the model has %d bands", d->opts.n_norm, C);
+    }
+    xt_norm nm;
+    norm_of(&d->opts, C, in, &nm);
+    if (d->opts.transform != XT_TF_CENTER) {
+        int rc = load_resized(d, i, r, &nm, img, C, S, aug, augment);
+        xt_raster_close(r);
+        return rc;
     }
     int x0 = (in->width - S) / 2, y0 = (in->height - S) / 2, flip = 0;
     uint64_t s = xt_rng_mix(aug ^ 0x5151);
@@ -218,11 +521,6 @@ int xt_dataset_load(const xt_dataset *d, int i, float *img, int C, int S, int cr
     int rc = xt_raster_read_norm(r, xt_rect_make(x0, y0, S, S), bands, &nm, img);
     xt_raster_close(r);
     if (rc) return -1;
-    if (flip)
-        for (int c = 0; c < C; c++)
-            for (int y = 0; y < S; y++) {
-                float *row = img + ((size_t)c * S + y) * S;
-                for (int x = 0; x < S / 2; x++) { float t = row[x]; row[x] = row[S - 1 - x]; row[S - 1 - x] = t; }
-            }
+    if (flip) hflip(img, C, S);
     return 0;
 }

@@ -9,6 +9,8 @@
 #define XT_TRAIN_H
 
 #include "models/trainable.h"
+#include "formats/raster.h"
+#include "formats/resize.h"
 
 // ---------------------------------------------------------------------------------------------
 // loss, optimiser, schedule (loss.c, adamw.c, schedule.c)
@@ -68,20 +70,52 @@ uint64_t xt_rng_mix(uint64_t z);     // splitmix64 finaliser
 double xt_rng_u01(uint64_t *state);  // uniform [0, 1)
 double xt_rng_normal(uint64_t *state);
 
+// How an image becomes the S x S model input (docs/training.md, "Data"):
+//   CENTER       the centre S x S window, zero-padded when smaller; training: a random window + flip
+//   RESIZE       the official evaluation transform with test_crop false: Resize((S, S))
+//   RESIZE_CROP  test_crop true: Resize(S) (shorter side) + CenterCrop(S)
+// (the resize ones train on the same resized image + a random horizontal flip)
+typedef enum { XT_TF_CENTER, XT_TF_RESIZE, XT_TF_RESIZE_CROP, XT_TF_COUNT } xt_transform;
+
+typedef struct xt_data_opts {
+    int n_norm;            // bands with mean / std given; 0: ImageNet for 3 bands, 0.5 / 0.25 otherwise
+    double mean[XT_NORM_MAX_BANDS], std[XT_NORM_MAX_BANDS];
+    double scale;          // raw sample to ~[0, 1] before mean / std; 0: the sample type's (1/255 for u8)
+    int has_nodata;        // pixels equal to nodata (any band) become 0 after normalisation
+    double nodata;
+    xt_transform transform;
+    xt_interp interp;      // of the resize transforms
+    char categories[1024]; // iNat: a categories file (id, supercategory); "": the annotation file's own
+    char label_map[1024];  // iNat: {"category_id": label} JSON; "": see xt_dataset_open
+    char supercats[1024];  // iNat: supercategories kept, '\n'-separated; "": all
+} xt_data_opts;
+
+void xt_data_opts_default(xt_data_opts *o);
+// The data keys of a "train" object: mean, std, scale, nodata, transform, interpolation,
+// categories, label_map, supercategories. 0 / -1 + error naming the key.
+int xt_data_opts_parse(const xt_json *j, xt_data_opts *o);
+// The same keys as JSON members (", \"mean\": [...], ..."), for checkpoints' train_state.
+void xt_data_opts_json(xt_sbuf *b, const xt_data_opts *o);
+
 typedef struct {
     int n, n_classes;
     char **paths;
     int *labels;
     int synth;         // generated task "synth:N[:seed]"
     uint64_t seed;
+    xt_data_opts opts;
 } xt_dataset;
 
 // spec: a CSV file (`path,label` lines; an optional header; paths relative to the CSV's folder
-// or root), an iNaturalist 2018 JSON (*.json), or "synth:N[:seed]".
-int xt_dataset_open(xt_dataset *d, const char *spec, const char *root);
+// or root), an iNaturalist 2018 JSON (*.json), or "synth:N[:seed]". opts: NULL for the defaults.
+// iNat labels: opts->label_map's label of each category_id (a category missing from the map is
+// an error); without a map the raw category_id, or with a supercategory filter the rank of the
+// category id among the kept categories (the same numbering for train and val).
+int xt_dataset_open(xt_dataset *d, const char *spec, const char *root, const xt_data_opts *opts);
 void xt_dataset_free(xt_dataset *d);
 int xt_dataset_label(const xt_dataset *d, int i, int crop, int S);
-// Sample i as a normalised (C, S, S) image; augment: random crop + horizontal flip drawn from aug.
+// Sample i as a normalised (C, S, S) image through d->opts.transform; augment: random window
+// (CENTER) + horizontal flip drawn from aug.
 int xt_dataset_load(const xt_dataset *d, int i, float *img, int C, int S, int crop, uint64_t aug, int augment,
                     int *label);
 
@@ -121,6 +155,8 @@ typedef struct {
     int img_size, batch, augment, warmup, save_every;
     double steps, epochs, stop_after;    // steps <= 0 (default -1): epochs x ceil(n / batch) (xview: steps 0 is 0 steps); stop_after < 0: none
     double lr, min_lr_ratio, wd, clip, grad_ratio, seed;
+    double warmup_epochs;                // the official optimizer.warmup_epochs: adds epochs x steps per epoch to warmup
+    xt_data_opts dopt;                   // normalisation, transform, iNat filter / label map (data and val)
     void (*progress)(void *u, int64_t step, int64_t total, double loss, double lr, double sec_per_step);
     void *progress_u;
 } xt_train_opts;

@@ -38,6 +38,7 @@ void xt_train_opts_default(xt_train_opts *o) {
     memset(o, 0, sizeof *o);
     o->batch = 8, o->augment = 1, o->epochs = 1, o->lr = 1e-4, o->min_lr_ratio = 0.01, o->wd = 1e-4;
     o->clip = 1.0, o->grad_ratio = 1.0, o->stop_after = -1, o->steps = -1; // steps < 0: from epochs
+    xt_data_opts_default(&o->dopt);
 }
 
 int xt_train_opts_parse(const xt_json *j, xt_train_opts *o) {
@@ -47,20 +48,22 @@ int xt_train_opts_parse(const xt_json *j, xt_train_opts *o) {
         xt_json_num(j, "epochs", o->epochs, &o->epochs) || xt_json_num(j, "lr", o->lr, &o->lr) ||
         xt_json_num(j, "min_lr_ratio", o->min_lr_ratio, &o->min_lr_ratio) ||
         xt_json_num(j, "weight_decay", o->wd, &o->wd) || xt_json_num(j, "clip", o->clip, &o->clip) ||
-        xt_json_num(j, "grad_ratio", o->grad_ratio, &o->grad_ratio) || xt_json_num(j, "seed", o->seed, &o->seed))
+        xt_json_num(j, "grad_ratio", o->grad_ratio, &o->grad_ratio) || xt_json_num(j, "seed", o->seed, &o->seed) ||
+        xt_json_num(j, "warmup_epochs", o->warmup_epochs, &o->warmup_epochs))
         return xt_error_prefix("train options");
-    return 0;
+    return xt_data_opts_parse(j, &o->dopt) ? xt_error_prefix("train options") : 0;
 }
 
 static void state_json(xt_sbuf *b, const xt_train_opts *o, int64_t step) {
     xt_sbuf_printf(b, "{\"step\": %lld, \"img_size\": %d, \"batch\": %d, \"augment\": %s, \"warmup\": %d, "
                       "\"save_every\": %d, \"steps\": %.17g, \"epochs\": %.17g, \"lr\": %.17g, \"min_lr_ratio\": %.17g, "
-                      "\"weight_decay\": %.17g, \"clip\": %.17g, \"grad_ratio\": %.17g, \"seed\": %.17g",
+                      "\"weight_decay\": %.17g, \"clip\": %.17g, \"grad_ratio\": %.17g, \"seed\": %.17g, \"warmup_epochs\": %.17g",
                    (long long)step, o->img_size, o->batch, o->augment ? "true" : "false", o->warmup, o->save_every,
-                   o->steps, o->epochs, o->lr, o->min_lr_ratio, o->wd, o->clip, o->grad_ratio, o->seed);
+                   o->steps, o->epochs, o->lr, o->min_lr_ratio, o->wd, o->clip, o->grad_ratio, o->seed, o->warmup_epochs);
     const char *k[3] = {"data", "val", "root"}, *v[3] = {o->data, o->val, o->root};
     for (int i = 0; i < 3; i++)
         if (v[i]) { xt_sbuf_printf(b, ", \"%s\": ", k[i]); xt_sbuf_json_str(b, v[i]); }
+    xt_data_opts_json(b, &o->dopt);
     xt_sbuf_printf(b, "}");
 }
 
@@ -150,10 +153,11 @@ int xt_train_run(const xt_json *mcfg, xt_st *from, int resume, const xt_train_op
         xt_error("train", "batch %d, grad_ratio %g, lr %g, warmup %d out of range", N, o->grad_ratio, o->lr, o->warmup);
         goto done;
     }
-    if (xt_dataset_open(&d, o->data, o->root)) goto done;
+    if (xt_dataset_open(&d, o->data, o->root, &o->dopt)) goto done;
     if (d.n_classes > K) { xt_error("train", "%s: labels up to %d, the model has %d classes", o->data, d.n_classes - 1, K); goto done; }
     int64_t per_epoch = (d.n + N - 1) / N;
     int64_t total = o->steps > 0 ? (int64_t)o->steps : (int64_t)o->epochs * per_epoch;
+    int64_t warmup = o->warmup + (int64_t)(o->warmup_epochs * per_epoch + 0.5);
     int G = S / crop, R = N * G * G, ng = (int)ceil(R * o->grad_ratio - 1e-9); // official: ceil(n * grad_ratio)
     if (ng > R) ng = R;
     // this rank's shard of every batch: samples b0 .. b0 + nl - 1 (all of them for a singleton)
@@ -226,7 +230,7 @@ int xt_train_run(const xt_json *mcfg, xt_st *from, int resume, const xt_train_op
         }
         if (nr > 1 && (xt_dist_allreduce_sum(P.g, P.total) || xt_dist_allreduce_sum_f64(&loss, 1))) goto done;
         xt_clip_grad_norm(&P, o->clip);
-        double lr = xt_lr_at(step, o->lr, o->min_lr_ratio, o->warmup, total);
+        double lr = xt_lr_at(step, o->lr, o->min_lr_ratio, warmup, total);
         oc.lr = (float)lr;
         xt_adamw_step(&P, &oc);
         res->last_loss = loss;
@@ -262,7 +266,7 @@ int xt_train_run(const xt_json *mcfg, xt_st *from, int resume, const xt_train_op
         if (ckpt_agree(e)) goto done;
     }
     if (o->val && step >= total && rank == 0) {
-        if (xt_dataset_open(&dv, o->val, o->root)) goto done;
+        if (xt_dataset_open(&dv, o->val, o->root, &o->dopt)) goto done;
         if (xt_train_evaluate(m, &P, &dv, o->root, S, N, &res->top1, &res->top5, NULL, NULL, NULL)) goto done;
         res->evaluated = 1, res->n_val = dv.n;
     }
