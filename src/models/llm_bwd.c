@@ -123,7 +123,7 @@ int xt_llm_train_forward(xt_llm_train_layer *l, const xt_params *P, float *x, in
 size_t xt_llm_train_scratch_floats(const xt_llm_train_layer *l, int N, int Lt, int D, int F) {
     size_t T = (size_t)N * Lt;
     size_t att = (size_t)Lt * Lt; // the stored-probability path's score rows
-    if (l->hy) att = 4 * T * D + xt_hyper_backward_ws_size(l->hy, N, D / l->hy->HS, Lt) / sizeof(float) + 16;
+    if (l && l->hy) att = 4 * T * D + xt_hyper_backward_ws_size(l->hy, N, D / l->hy->HS, Lt) / sizeof(float) + 16;
     return 3 * T * D + T * 3 * D + 2 * T * F + att + 16 * 8;
 }
 

@@ -94,7 +94,7 @@ void xt_llm_train_plan(xt_llm_train_layer *l, xt_arena *a, int N, int Lt, int D,
 // Returns 0, or -1 + error (HyperAttention: replayed draws that do not fit).
 int xt_llm_train_forward(xt_llm_train_layer *l, const xt_params *P, float *x, int N, int Lt, int D, int F, int attn,
                          int NH, int causal, const xt_tap *tap, const char *name);
-// backward scratch (with alignment); l: the planned layer (its hy decides the attention's part)
+// backward scratch (with alignment); l (NULL: none): the layer, whose hy decides the attention's part
 size_t xt_llm_train_scratch_floats(const xt_llm_train_layer *l, int N, int Lt, int D, int F);
 // dx (N*Lt, D): gradient at the output, replaced by the gradient at the input; gradients += into P->g.
 void xt_llm_train_backward(xt_llm_train_layer *l, xt_params *P, float *dx, int N, int Lt, int D, int F, int attn, int NH,

@@ -523,8 +523,8 @@ size_t xt_xt_train_scratch_bytes(const xt_xt_train *m, int N, int H, int W, int 
     int nw = n_windows(m, (int)L), Lw = 0, prev = 0, wg[4];
     for (int w = 0; w < nw; w++) window_step(m, (int)L, w, &prev, wg), Lw = wg[3] > Lw ? wg[3] : Lw;
     size_t head = T * D + (size_t)N * D + L * m->C + 64 * 16 +
-                  (nw ? (size_t)N * Lw * D + (size_t)N * D + xt_llm_train_scratch_floats(&m->L[0], N, Lw, (int)D, m->F)
-                      : xt_llm_train_scratch_floats(&m->L[0], N, g.Lt, (int)D, m->F));
+                  (nw ? (size_t)N * Lw * D + (size_t)N * D + xt_llm_train_scratch_floats(m->L, N, Lw, (int)D, m->F)
+                      : xt_llm_train_scratch_floats(m->L, N, g.Lt, (int)D, m->F));
     if (!m->head) head = (size_t)N * (4 * m->F + 2 * m->C) + 64 * 8;
     size_t mam = m->mamba ? xt_mamba_train_scratch_floats(m->mamba, N, g.Lt) : 0;
     size_t fl = R * m->C * m->fh * m->fh, reg = R * m->in_chans * m->crop * m->crop;
