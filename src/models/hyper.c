@@ -28,7 +28,7 @@
 #include "models/seq.h"
 
 #define FMIN (-FLT_MAX) // torch.finfo(torch.float32).min: the official causal mask / block mask
-#define MAX_LEVELS 40
+#define MAX_LEVELS XT_HYPER_MAX_LEVELS
 #define MAX_PROJS 12 // 2^12 buckets: the counting sort's table lives on the stack
 
 static int n_threads(void) {
@@ -313,6 +313,12 @@ typedef struct {
 // ---------------------------------------------------------------------------------------------
 // the forward pass
 
+// training: the off-diagonal piece (a, l) of level k for the query row at offset o (row * HS)
+static inline void record(xt_hyper_rec *rec, int k, size_t o, const float *a, float l, int HS) {
+    memcpy(rec->aoff[k] + o, a, HS * sizeof(float));
+    rec->loff[k][o / HS] = l;
+}
+
 typedef struct {
     const float *q, *k, *v;
     float *out, *lse;
@@ -322,6 +328,7 @@ typedef struct {
     levels lv;
     scratch *scr;
     int T; // threads: one scratch each
+    xt_hyper_rec *rec; // training: the pieces the backward needs (NULL at inference)
 } ctx;
 
 static inline size_t row_off(const ctx *c, long head0, int row) { // head0 = b * NH + h
@@ -388,6 +395,7 @@ static int offdiag_level(const ctx *c, int k, xt_hyper_rand *rnd, int *hash_call
                 exact_rows(s->A1, s->l1, Q + (size_t)i0 * HS, nq, Km, V, r1, -1, m - r1, HS, c->scale, s->S, s->l2);
                 for (int i = 0; i < nq; i++) {
                     size_t o = row_off(c, head0, start + m + i0 + i);
+                    if (c->rec) record(c->rec, k, o, s->A1 + (size_t)i * HS, s->l1[i], HS);
                     merge(c->out + o, &c->lse[o / HS], s->A1 + (size_t)i * HS, s->l1[i], HS);
                 }
             }
@@ -398,10 +406,13 @@ static int offdiag_level(const ctx *c, int k, xt_hyper_rand *rnd, int *hash_call
     // LSH: hash every query and key row of every head (pad rows too: they take part in sorting)
     size_t nrows = (size_t)nheads * m;
     float *hq = xt_arena_f32(ws, nrows), *hk_ = xt_arena_f32(ws, nrows);
-    int *qi = xt_arena_bytes(ws, nrows * sizeof(int)), *ki = xt_arena_bytes(ws, nrows * sizeof(int));
     int nb = (m + bs - 1) / bs;
     int sampling = m > bs; // official: nq > block_size and nk > block_size
-    int *idx = sampling ? xt_arena_bytes(ws, (size_t)nheads * S * sizeof(int)) : NULL;
+    // training keeps the permutations and draws: constants of the backward
+    xt_hyper_rec *rec = c->rec;
+    int *qi = rec ? rec->qi[k] : xt_arena_bytes(ws, nrows * sizeof(int));
+    int *ki = rec ? rec->ki[k] : xt_arena_bytes(ws, nrows * sizeof(int));
+    int *idx = !sampling ? NULL : rec ? rec->idx[k] : xt_arena_bytes(ws, (size_t)nheads * S * sizeof(int));
 #pragma omp parallel for schedule(dynamic, 1) num_threads(c->T)
     for (long hh = 0; hh < nheads; hh++) {
         long head0 = hh >> k, hk = hh & ((1L << k) - 1);
@@ -476,6 +487,7 @@ static int offdiag_level(const ctx *c, int k, xt_hyper_rand *rnd, int *hash_call
             int pos = blk * bs + j;
             if (pos >= m || qs[pos] >= r2) continue; // padding / pad query: output dropped
             size_t o = row_off(c, head0, start + m + qs[pos]);
+            if (rec) record(rec, k, o, s->A1 + (size_t)j * HS, s->l1[j], HS);
             merge(c->out + o, &c->lse[o / HS], s->A1 + (size_t)j * HS, s->l1[j], HS);
         }
     }
@@ -530,11 +542,11 @@ size_t xt_hyper_workspace_size(const xt_hyper *h, int B, int NH, int L) {
     return ws_need(h, B, NH, L, n_threads());
 }
 
-int xt_hyper_attention(float *out, const float *q, const float *k, const float *v, int B, int NH,
-                       int L, const xt_hyper *h, xt_hyper_rand *r, int *hash_calls, const xt_tap *tap,
-                       const char *path, xt_arena *ws) {
+static int attention(float *out, const float *q, const float *k, const float *v, int B, int NH, int L,
+                     const xt_hyper *h, xt_hyper_rand *r, int *hash_calls, const xt_tap *tap, const char *path,
+                     xt_arena *ws, xt_hyper_rec *rec) {
     if (B < 1 || NH < 1 || L < 1) return xt_error("hyper", "bad sizes B=%d NH=%d L=%d", B, NH, L);
-    ctx c = {.q = q, .k = k, .v = v, .out = out, .B = B, .NH = NH, .L = L, .HS = h->HS, .h = h};
+    ctx c = {.q = q, .k = k, .v = v, .out = out, .B = B, .NH = NH, .L = L, .HS = h->HS, .h = h, .rec = rec};
     c.scale = 1.0f / sqrtf((float)h->HS);
     make_levels(&c.lv, L, h->p.min_seq_len);
     if (c.lv.K >= MAX_LEVELS) return xt_error("hyper", "sequence of %d tokens is too long", L);
@@ -552,10 +564,401 @@ int xt_hyper_attention(float *out, const float *q, const float *k, const float *
     c.scr = xt_arena_bytes(ws, T * sizeof(scratch));
     for (int t = 0; t < T; t++) scratch_take(&c.scr[t], &z, h->HS, ws);
     base_level(&c);
+    if (rec) { // the base piece, before the levels merge into out
+        memcpy(rec->a0, out, (size_t)B * NH * L * h->HS * sizeof(float));
+        memcpy(rec->l0, c.lse, (size_t)B * NH * L * sizeof(float));
+    }
     int rc = 0;
     for (int lev = c.lv.K - 1; lev >= 0 && !rc; lev--) rc = offdiag_level(&c, lev, r, hash_calls, tap, path, ws);
     xt_arena_release(ws, mark);
     if (rc) return -1;
     if (xt_tap_on(tap)) xt_tap_emitf(tap, out, 4, (int64_t[]){B, NH, L, h->HS}, "%s", path);
+    return 0;
+}
+
+int xt_hyper_attention(float *out, const float *q, const float *k, const float *v, int B, int NH,
+                       int L, const xt_hyper *h, xt_hyper_rand *r, int *hash_calls, const xt_tap *tap,
+                       const char *path, xt_arena *ws) {
+    return attention(out, q, k, v, B, NH, L, h, r, hash_calls, tap, path, ws, NULL);
+}
+
+// ---------------------------------------------------------------------------------------------
+// training: the forward's record and the backward.
+//
+// Pieces (each a softmax attention with its output a and log-sum-exp l): the base level's exact
+// causal attention of every row; at each level k, the off-diagonal piece of every second-half
+// row (exact, or on the LSH path the merge of its block piece and its sampled piece). Every row
+// ends as a chain of merges: s = base; for k = K-1 .. 0 where the row is in the second half of
+// its level-k head: s = merge(s, off_k). The backward replays each row's chain, sends (da, dl)
+// back through the merges, then each piece's (da, dl) through its softmax:
+//   g = dl - da . a,  dS = P (dP + g) with dP = da V^T,  dV = P^T da,  dQ = scale dS K,
+//   dK = scale dS^T Q   (d lse / dS = P; the -da . a term is the softmax's own)
+// with P recomputed from q, k and the recorded lse (block and sampled pieces: recomputed whole).
+
+int xt_hyper_rec_plan(xt_hyper_rec *rec, const xt_hyper *h, int B, int NH, int L, xt_arena *a) {
+    levels lv;
+    make_levels(&lv, L, h->p.min_seq_len);
+    if (lv.K >= MAX_LEVELS) return xt_error("hyper", "sequence of %d tokens is too long", L);
+    memset(rec, 0, sizeof *rec);
+    rec->B = B, rec->NH = NH, rec->L = L, rec->K = lv.K;
+    size_t rows = (size_t)B * NH * L;
+    rec->a0 = xt_arena_f32(a, rows * h->HS);
+    rec->l0 = xt_arena_f32(a, rows);
+    for (int k = 0; k < lv.K; k++) {
+        rec->aoff[k] = xt_arena_f32(a, rows * h->HS);
+        rec->loff[k] = xt_arena_f32(a, rows);
+        int m = lv.n[k + 1];
+        if (m < h->p.min_seq_len) continue; // exact off-diagonal: no permutations
+        size_t nh = (size_t)B * NH << k;
+        rec->qi[k] = xt_arena_bytes(a, nh * m * sizeof(int));
+        rec->ki[k] = xt_arena_bytes(a, nh * m * sizeof(int));
+        if (m > h->p.block_size) rec->idx[k] = xt_arena_bytes(a, nh * h->p.sample_size * sizeof(int));
+    }
+    return 0;
+}
+
+int xt_hyper_attention_train(float *out, xt_hyper_rec *rec, const float *q, const float *k, const float *v, int B,
+                             int NH, int L, const xt_hyper *h, xt_hyper_rand *r, xt_arena *ws) {
+    XT_ASSERT(rec->B == B && rec->NH == NH && rec->L == L);
+    int calls = 0;
+    return attention(out, q, k, v, B, NH, L, h, r, &calls, NULL, NULL, ws, rec);
+}
+
+// per-thread backward scratch
+typedef struct {
+    float *S, *P2, *dP, *g;                           // score blocks
+    float *Qb, *Kb, *Vb, *dQb, *dKb, *dVb, *Ks, *Vs;  // gathered rows
+    float *A1, *A2, *dA1, *dA2, *l1, *l2, *dl1, *dl2; // the two pieces of an LSH block
+    float *stk;                                       // a row's merge chain (K states)
+} bscratch;
+
+typedef struct {
+    const float *q, *k, *v;
+    float *dq, *dk, *dv;
+    float *dA0, *dl0, *dAoff[MAX_LEVELS], *dloff[MAX_LEVELS];
+    int B, NH, L, HS;
+    float scale;
+    const xt_hyper *h;
+    const xt_hyper_rec *rec;
+    levels lv;
+    bscratch *scr;
+    int T;
+} bctx;
+
+static void bscratch_take(bscratch *s, const xt_hyper *h, int L, int K, xt_arena *ws) {
+    size_t lcap = (size_t)(h->p.min_seq_len < L ? h->p.min_seq_len : L), bs = h->p.block_size,
+           S = h->p.sample_size, HS = h->HS, kb = lcap < KB ? lcap : KB;
+    size_t sc = QB * kb > bs * (bs > S ? bs : S) ? QB * kb : bs * (bs > S ? bs : S);
+    size_t rows = bs > QB ? bs : QB;
+    s->S = xt_arena_f32(ws, sc), s->P2 = xt_arena_f32(ws, bs * S), s->dP = xt_arena_f32(ws, sc);
+    s->g = xt_arena_f32(ws, rows);
+    s->Qb = xt_arena_f32(ws, bs * HS), s->Kb = xt_arena_f32(ws, bs * HS), s->Vb = xt_arena_f32(ws, bs * HS);
+    s->dQb = xt_arena_f32(ws, bs * HS), s->dKb = xt_arena_f32(ws, bs * HS), s->dVb = xt_arena_f32(ws, bs * HS);
+    s->Ks = xt_arena_f32(ws, S * HS), s->Vs = xt_arena_f32(ws, S * HS);
+    s->A1 = xt_arena_f32(ws, bs * HS), s->A2 = xt_arena_f32(ws, bs * HS);
+    s->dA1 = xt_arena_f32(ws, bs * HS), s->dA2 = xt_arena_f32(ws, bs * HS);
+    s->l1 = xt_arena_f32(ws, bs), s->l2 = xt_arena_f32(ws, bs), s->dl1 = xt_arena_f32(ws, bs), s->dl2 = xt_arena_f32(ws, bs);
+    s->stk = xt_arena_f32(ws, (size_t)(K > 0 ? K : 1) * (HS + 1));
+}
+
+static size_t bws_need(const xt_hyper *h, int B, int NH, int L, int T) {
+    levels lv;
+    make_levels(&lv, L, h->p.min_seq_len);
+    xt_arena a;
+    xt_arena_init(&a, 0); // measuring: the backward's own allocation sequence
+    size_t rows = (size_t)B * NH * L;
+    for (int k = 0; k <= lv.K; k++) xt_arena_f32(&a, rows * h->HS), xt_arena_f32(&a, rows);
+    xt_arena_bytes(&a, T * sizeof(bscratch));
+    bscratch s;
+    for (int t = 0; t < T; t++) bscratch_take(&s, h, L, lv.K, &a);
+    size_t base = a.used, top = base;
+    for (int k = 0; k < lv.K; k++) { // an LSH level's sampled-key gradients, per block
+        int m = lv.n[k + 1];
+        if (m < h->p.min_seq_len || m <= h->p.block_size) continue;
+        size_t nb = (m + h->p.block_size - 1) / h->p.block_size, nh = (size_t)B * NH << k;
+        a.used = base;
+        xt_arena_f32(&a, nh * nb * h->p.sample_size * 2 * h->HS);
+        if (a.used > top) top = a.used;
+    }
+    return top + 64;
+}
+
+size_t xt_hyper_backward_ws_size(const xt_hyper *h, int B, int NH, int L) {
+    return bws_need(h, B, NH, L, n_threads());
+}
+
+// Backward of exact_rows: nq query rows against nk contiguous key rows (zero keys need nothing:
+// their values are 0 and their scores constant). A, lse: the piece's output and lse; dA, dl:
+// their gradients. dQ (nq, HS), dK, dV (nk, HS) accumulate. S, dP (nq * KB), g (nq) scratch.
+static void exact_rows_bwd(float *dQ, float *dK, float *dV, const float *dA, const float *dl, const float *A,
+                           const float *lse, const float *Q, int nq, const float *Km, const float *V, int nk,
+                           int causal_i0, int HS, float scale, float *S, float *dP, float *g) {
+    for (int i = 0; i < nq; i++) {
+        double d = 0;
+        for (int e = 0; e < HS; e++) d += (double)dA[(size_t)i * HS + e] * A[(size_t)i * HS + e];
+        g[i] = (dl ? dl[i] : 0.0f) - (float)d;
+    }
+    for (int j0 = 0; j0 < nk; j0 += KB) {
+        if (causal_i0 >= 0 && j0 > causal_i0 + nq - 1) break;
+        int kc = nk - j0 < KB ? nk - j0 : KB;
+        xt_gemm(0, 1, nq, kc, HS, scale, Q, HS, Km + (size_t)j0 * HS, HS, 0.0f, S, kc);
+        xt_gemm(0, 1, nq, kc, HS, 1.0f, dA, HS, V + (size_t)j0 * HS, HS, 0.0f, dP, kc);
+        for (int i = 0; i < nq; i++) {
+            float *sr = S + (size_t)i * kc, *dr = dP + (size_t)i * kc;
+            int cnt = causal_i0 >= 0 ? causal_i0 + i + 1 - j0 : kc;
+            cnt = cnt < 0 ? 0 : cnt > kc ? kc : cnt;
+            for (int j = 0; j < cnt; j++) sr[j] -= lse[i];
+            xt_vexp(sr, sr, cnt); // P
+            for (int j = 0; j < cnt; j++) dr[j] = sr[j] * (dr[j] + g[i]); // dS
+            for (int j = cnt; j < kc; j++) sr[j] = 0, dr[j] = 0;            // masked: no gradient
+        }
+        xt_gemm(1, 0, kc, HS, nq, 1.0f, S, kc, dA, HS, 1.0f, dV + (size_t)j0 * HS, HS);
+        xt_gemm(0, 0, nq, HS, kc, scale, dP, kc, Km + (size_t)j0 * HS, HS, 1.0f, dQ, HS);
+        xt_gemm(1, 0, kc, HS, nq, scale, dP, kc, Q, HS, 1.0f, dK + (size_t)j0 * HS, HS);
+    }
+}
+
+// The merge chain of every row, backwards: dout -> dA0/dl0 and dAoff/dloff per level.
+static void chain_bwd(const bctx *c, const float *dout) {
+    const xt_hyper_rec *rec = c->rec;
+    int K = c->lv.K, HS = c->HS;
+    long nrows = (long)c->B * c->NH * c->L;
+#pragma omp parallel for schedule(static) num_threads(c->T)
+    for (long row = 0; row < nrows; row++) {
+        bscratch *s = &c->scr[thread_id()];
+        int t = (int)(row % c->L), second[MAX_LEVELS];
+        for (int lev = 0, pos = t; lev < K; lev++) {
+            int m = c->lv.n[lev + 1];
+            second[lev] = pos >= m;
+            if (second[lev]) pos -= m;
+        }
+        size_t o = (size_t)row * HS;
+        // replay: stk[lev] = the state before the merge at level lev
+        float *a = s->A1, l = rec->l0[row];
+        memcpy(a, rec->a0 + o, HS * sizeof(float));
+        for (int lev = K - 1; lev >= 0; lev--) {
+            if (!second[lev]) continue;
+            float *st = s->stk + (size_t)lev * (HS + 1);
+            memcpy(st, a, HS * sizeof(float));
+            st[HS] = l;
+            merge(a, &l, rec->aoff[lev] + o, rec->loff[lev][row], HS);
+        }
+        float *da = s->dA1, dl = 0; // the final lse is not an output
+        memcpy(da, dout + o, HS * sizeof(float));
+        for (int lev = 0; lev < K; lev++) {
+            if (!second[lev]) {
+                memset(c->dAoff[lev] + o, 0, HS * sizeof(float));
+                c->dloff[lev][row] = 0;
+                continue;
+            }
+            // (a, l) = merge((a1, l1), (a2, l2)): c = 1 / (1 + exp(l2 - l1)),
+            // a = c a1 + (1 - c) a2, l = l1 - log(c + eps)
+            const float *a1 = s->stk + (size_t)lev * (HS + 1), *a2 = rec->aoff[lev] + o;
+            float l1 = a1[HS], l2 = rec->loff[lev][row];
+            float cc = 1.0f / (1.0f + expf(l2 - l1));
+            double dc = 0;
+            for (int e = 0; e < HS; e++) dc += (double)da[e] * (a1[e] - a2[e]);
+            dc -= dl / (cc + FLT_EPSILON);
+            float dz = (float)dc * cc * (1.0f - cc); // dc/dl1 = c (1 - c) = -dc/dl2
+            float *d2 = c->dAoff[lev] + o;
+            for (int e = 0; e < HS; e++) d2[e] = (1.0f - cc) * da[e], da[e] *= cc;
+            c->dloff[lev][row] = -dz;
+            dl = dl + dz;
+        }
+        memcpy(c->dA0 + o, da, HS * sizeof(float));
+        c->dl0[row] = dl;
+    }
+}
+
+static inline size_t brow(const bctx *c, long head0, int row) { return ((size_t)head0 * c->L + row) * c->HS; }
+
+static void base_bwd(const bctx *c) {
+    int K = c->lv.K, HS = c->HS;
+    long nheads = (long)c->B * c->NH << K;
+#pragma omp parallel for schedule(dynamic, 1) num_threads(c->T)
+    for (long hh = 0; hh < nheads; hh++) {
+        bscratch *s = &c->scr[thread_id()];
+        long head0 = hh >> K, hk = hh & ((1L << K) - 1);
+        int start, r;
+        head_range(&c->lv, K, hk, &start, &r);
+        size_t o = brow(c, head0, start);
+        for (int i0 = 0; i0 < r; i0 += QB) {
+            int nq = r - i0 < QB ? r - i0 : QB;
+            size_t oi = o + (size_t)i0 * HS, li = oi / HS;
+            exact_rows_bwd(c->dq + oi, c->dk + o, c->dv + o, c->dA0 + oi, c->dl0 + li, c->rec->a0 + oi, c->rec->l0 + li,
+                           c->q + oi, nq, c->k + o, c->v + o, i0 + nq, i0, HS, c->scale, s->S, s->dP, s->g);
+        }
+    }
+}
+
+// row-wise: dS = P (dP + g) with g = dl - da . a, in place in dP (n rows of m)
+static void softmax_piece_bwd(float *dP, const float *P, const float *da, const float *a, const float *dl, float *g,
+                              int n, int m, int HS) {
+    for (int i = 0; i < n; i++) {
+        double d = 0;
+        for (int e = 0; e < HS; e++) d += (double)da[(size_t)i * HS + e] * a[(size_t)i * HS + e];
+        g[i] = dl[i] - (float)d;
+        for (int j = 0; j < m; j++) dP[(size_t)i * m + j] = P[(size_t)i * m + j] * (dP[(size_t)i * m + j] + g[i]);
+    }
+}
+
+static inline void add_row(float *dst, const float *src, int HS) {
+    for (int e = 0; e < HS; e++) dst[e] += src[e];
+}
+
+static int offdiag_bwd(const bctx *c, int k, xt_arena *ws) {
+    const xt_hyper_params *p = &c->h->p;
+    const xt_hyper_rec *rec = c->rec;
+    int m = c->lv.n[k + 1], HS = c->HS, bs = p->block_size, S = p->sample_size;
+    long nheads = (long)c->B * (c->NH << k);
+    if (m < p->min_seq_len) { // exact non-causal piece
+#pragma omp parallel for schedule(dynamic, 1) num_threads(c->T)
+        for (long hh = 0; hh < nheads; hh++) {
+            bscratch *s = &c->scr[thread_id()];
+            long head0 = hh >> k, hk = hh & ((1L << k) - 1);
+            int start, r;
+            head_range(&c->lv, k, hk, &start, &r);
+            int r1 = r < m ? r : m, r2 = r > m ? r - m : 0;
+            size_t ok = brow(c, head0, start);
+            for (int i0 = 0; i0 < r2; i0 += QB) {
+                int nq = r2 - i0 < QB ? r2 - i0 : QB;
+                size_t oi = brow(c, head0, start + m + i0), li = oi / HS;
+                exact_rows_bwd(c->dq + oi, c->dk + ok, c->dv + ok, c->dAoff[k] + oi, c->dloff[k] + li,
+                               rec->aoff[k] + oi, rec->loff[k] + li, c->q + oi, nq, c->k + ok, c->v + ok, r1, -1, HS,
+                               c->scale, s->S, s->dP, s->g);
+            }
+        }
+        return 0;
+    }
+    int nb = (m + bs - 1) / bs, sampling = m > bs;
+    size_t mark = xt_arena_mark(ws);
+    float *sg = sampling ? xt_arena_f32(ws, (size_t)nheads * nb * S * 2 * HS) : NULL; // dKs, dVs per block
+    float lcorr = logf((float)m / (float)S);
+#pragma omp parallel for schedule(dynamic, 1) num_threads(c->T)
+    for (long hb = 0; hb < nheads * nb; hb++) {
+        bscratch *s = &c->scr[thread_id()];
+        long hh = hb / nb;
+        int blk = (int)(hb % nb);
+        long head0 = hh >> k, hk = hh & ((1L << k) - 1);
+        int start, r;
+        head_range(&c->lv, k, hk, &start, &r);
+        int r1 = r < m ? r : m, r2 = r > m ? r - m : 0;
+        const int *qs = rec->qi[k] + hh * m, *ks = rec->ki[k] + hh * m, *sidx = sampling ? rec->idx[k] + hh * S : NULL;
+        // the forward's gather; dA1 / dl1 start as the merged piece's gradient
+        for (int j = 0; j < bs; j++) {
+            int pos = blk * bs + j, qrow = pos < m ? qs[pos] : m, krow = pos < m ? ks[pos] : m;
+            put_row(s->Qb + (size_t)j * HS, qrow < r2 ? c->q + brow(c, head0, start + m + qrow) : NULL, HS);
+            put_row(s->Kb + (size_t)j * HS, krow < r1 ? c->k + brow(c, head0, start + krow) : NULL, HS);
+            put_row(s->Vb + (size_t)j * HS, krow < r1 ? c->v + brow(c, head0, start + krow) : NULL, HS);
+            int real = qrow < r2;
+            size_t oq = real ? brow(c, head0, start + m + qrow) : 0;
+            put_row(s->dA1 + (size_t)j * HS, real ? c->dAoff[k] + oq : NULL, HS);
+            s->dl1[j] = real ? c->dloff[k][oq / HS] : 0.0f;
+        }
+        float *P1 = s->S;
+        xt_gemm(0, 1, bs, bs, HS, c->scale, s->Qb, HS, s->Kb, HS, 0.0f, P1, bs);
+        softmax_rows(P1, bs, s->l1, bs, bs, -1, 0);
+        xt_gemm(0, 0, bs, HS, bs, 1.0f, P1, bs, s->Vb, HS, 0.0f, s->A1, HS);
+        if (sampling) {
+            for (int j = 0; j < S; j++) {
+                int krow = ks[sidx[j]];
+                put_row(s->Ks + (size_t)j * HS, krow < r1 ? c->k + brow(c, head0, start + krow) : NULL, HS);
+                put_row(s->Vs + (size_t)j * HS, krow < r1 ? c->v + brow(c, head0, start + krow) : NULL, HS);
+            }
+            xt_gemm(0, 1, bs, S, HS, c->scale, s->Qb, HS, s->Ks, HS, 0.0f, s->P2, S);
+            if (p->block_mask)
+                for (int j = 0; j < S; j++)
+                    if (sidx[j] / bs == blk)
+                        for (int i = 0; i < bs; i++) s->P2[(size_t)i * S + j] += FMIN;
+            softmax_rows(s->P2, S, s->l2, bs, S, -1, 0);
+            xt_gemm(0, 0, bs, HS, S, 1.0f, s->P2, S, s->Vs, HS, 0.0f, s->A2, HS);
+            for (int i = 0; i < bs; i++) { // merge((A1, l1), (A2, l2 + lcorr)) backwards
+                float *da = s->dA1 + (size_t)i * HS, *da2 = s->dA2 + (size_t)i * HS;
+                const float *a1 = s->A1 + (size_t)i * HS, *a2 = s->A2 + (size_t)i * HS;
+                float cc = 1.0f / (1.0f + expf(s->l2[i] + lcorr - s->l1[i]));
+                double dc = 0;
+                for (int e = 0; e < HS; e++) dc += (double)da[e] * (a1[e] - a2[e]);
+                dc -= s->dl1[i] / (cc + FLT_EPSILON);
+                float dz = (float)dc * cc * (1.0f - cc);
+                for (int e = 0; e < HS; e++) da2[e] = (1.0f - cc) * da[e], da[e] *= cc;
+                s->dl2[i] = -dz;
+                s->dl1[i] += dz;
+            }
+        }
+        // block piece
+        xt_gemm(0, 1, bs, bs, HS, 1.0f, s->dA1, HS, s->Vb, HS, 0.0f, s->dP, bs);
+        softmax_piece_bwd(s->dP, P1, s->dA1, s->A1, s->dl1, s->g, bs, bs, HS);
+        xt_gemm(0, 0, bs, HS, bs, c->scale, s->dP, bs, s->Kb, HS, 0.0f, s->dQb, HS);
+        xt_gemm(1, 0, bs, HS, bs, c->scale, s->dP, bs, s->Qb, HS, 0.0f, s->dKb, HS);
+        xt_gemm(1, 0, bs, HS, bs, 1.0f, P1, bs, s->dA1, HS, 0.0f, s->dVb, HS);
+        if (sampling) { // sampled piece: its key gradients wait in this block's slot of sg
+            float *dKs = sg + (size_t)hb * S * 2 * HS, *dVs = dKs + (size_t)S * HS;
+            xt_gemm(0, 1, bs, S, HS, 1.0f, s->dA2, HS, s->Vs, HS, 0.0f, s->dP, S);
+            softmax_piece_bwd(s->dP, s->P2, s->dA2, s->A2, s->dl2, s->g, bs, S, HS);
+            xt_gemm(0, 0, bs, HS, S, c->scale, s->dP, S, s->Ks, HS, 1.0f, s->dQb, HS);
+            xt_gemm(1, 0, S, HS, bs, c->scale, s->dP, S, s->Qb, HS, 0.0f, dKs, HS);
+            xt_gemm(1, 0, S, HS, bs, 1.0f, s->P2, S, s->dA2, HS, 0.0f, dVs, HS);
+        }
+        // scatter: within a head every query and every block key sits in one block only
+        for (int j = 0; j < bs; j++) {
+            int pos = blk * bs + j;
+            if (pos >= m) break;
+            if (qs[pos] < r2) add_row(c->dq + brow(c, head0, start + m + qs[pos]), s->dQb + (size_t)j * HS, HS);
+            if (ks[pos] < r1) {
+                add_row(c->dk + brow(c, head0, start + ks[pos]), s->dKb + (size_t)j * HS, HS);
+                add_row(c->dv + brow(c, head0, start + ks[pos]), s->dVb + (size_t)j * HS, HS);
+            }
+        }
+    }
+    if (sampling) { // sampled keys are shared by a head's blocks: summed per head
+#pragma omp parallel for schedule(dynamic, 1) num_threads(c->T)
+        for (long hh = 0; hh < nheads; hh++) {
+            long head0 = hh >> k, hk = hh & ((1L << k) - 1);
+            int start, r;
+            head_range(&c->lv, k, hk, &start, &r);
+            int r1 = r < m ? r : m;
+            const int *ks = rec->ki[k] + hh * m, *sidx = rec->idx[k] + hh * S;
+            for (int blk = 0; blk < nb; blk++) {
+                const float *dKs = sg + ((size_t)hh * nb + blk) * S * 2 * HS, *dVs = dKs + (size_t)S * HS;
+                for (int j = 0; j < S; j++) {
+                    int krow = ks[sidx[j]];
+                    if (krow >= r1) continue; // a zero pad key: constant
+                    add_row(c->dk + brow(c, head0, start + krow), dKs + (size_t)j * HS, HS);
+                    add_row(c->dv + brow(c, head0, start + krow), dVs + (size_t)j * HS, HS);
+                }
+            }
+        }
+    }
+    xt_arena_release(ws, mark);
+    return 0;
+}
+
+int xt_hyper_attention_backward(float *dq, float *dk, float *dv, const float *dout, const float *q, const float *k,
+                                const float *v, const xt_hyper *h, const xt_hyper_rec *rec, xt_arena *ws) {
+    int B = rec->B, NH = rec->NH, L = rec->L;
+    bctx c = {.q = q, .k = k, .v = v, .dq = dq, .dk = dk, .dv = dv, .B = B, .NH = NH, .L = L, .HS = h->HS,
+              .h = h, .rec = rec};
+    c.scale = 1.0f / sqrtf((float)h->HS);
+    make_levels(&c.lv, L, h->p.min_seq_len);
+    XT_ASSERT(c.lv.K == rec->K);
+    int T = n_threads();
+    if (!ws->measure)
+        while (T > 1 && bws_need(h, B, NH, L, T) > ws->size - ws->used) T--;
+    if (!ws->measure && bws_need(h, B, NH, L, T) > ws->size - ws->used)
+        return xt_error("hyper", "backward workspace of %zu bytes too small (needs %zu)", ws->size - ws->used,
+                        bws_need(h, B, NH, L, T));
+    c.T = T;
+    size_t mark = xt_arena_mark(ws), rows = (size_t)B * NH * L, n = rows * h->HS;
+    c.dA0 = xt_arena_f32(ws, n), c.dl0 = xt_arena_f32(ws, rows);
+    for (int lev = 0; lev < c.lv.K; lev++) c.dAoff[lev] = xt_arena_f32(ws, n), c.dloff[lev] = xt_arena_f32(ws, rows);
+    c.scr = xt_arena_bytes(ws, T * sizeof(bscratch));
+    for (int t = 0; t < T; t++) bscratch_take(&c.scr[t], h, L, c.lv.K, ws);
+    memset(dq, 0, n * sizeof(float));
+    memset(dk, 0, n * sizeof(float));
+    memset(dv, 0, n * sizeof(float));
+    chain_bwd(&c, dout);
+    base_bwd(&c);
+    for (int lev = 0; lev < c.lv.K; lev++) offdiag_bwd(&c, lev, ws);
+    xt_arena_release(ws, mark);
     return 0;
 }

@@ -41,7 +41,16 @@ void xt_llm_train_plan(xt_llm_train_layer *l, xt_arena *a, int N, int Lt, int D,
     l->rstd1 = xt_arena_f32(a, T);
     l->h = xt_arena_f32(a, T * D);
     l->qkv = xt_arena_f32(a, T * 3 * D);
-    l->p = xt_arena_f32(a, (size_t)N * (size_t)(attn == 0 ? D : NH) * Lt * Lt);
+    if (l->hy) {
+        l->p = NULL;
+        l->qh = xt_arena_f32(a, T * 3 * D);
+        l->oh = xt_arena_f32(a, T * D);
+        int rc = xt_hyper_rec_plan(&l->rec, l->hy, N, NH, Lt, a);
+        XT_ASSERT(rc == 0); // the caller checked the length (xt_hyper_rec_plan on a measuring arena)
+        size_t wb = xt_hyper_workspace_size(l->hy, N, NH, Lt);
+        l->hws = (xt_arena){.base = xt_arena_bytes(a, wb), .size = wb, .measure = a->measure};
+    } else
+        l->p = xt_arena_f32(a, (size_t)N * (size_t)(attn == 0 ? D : NH) * Lt * Lt);
     l->o = xt_arena_f32(a, T * D);
     l->x1 = xt_arena_f32(a, T * D);
     l->rstd2 = xt_arena_f32(a, T);
@@ -51,13 +60,43 @@ void xt_llm_train_plan(xt_llm_train_layer *l, xt_arena *a, int N, int Lt, int D,
     l->mm = xt_arena_f32(a, T * F);
 }
 
-void xt_llm_train_forward(xt_llm_train_layer *l, const xt_params *P, float *x, int N, int Lt, int D, int F, int attn,
-                          int NH, int causal, const xt_tap *tap, const char *name) {
+// (T, 3D) rows <-> head-major (3, N, NH, Lt, HS): q, k, v of every head contiguous (seq.h's layout)
+static void to_heads(float *dst, const float *src, int N, int Lt, int D, int NH, int parts) {
+    int HS = D / NH;
+    for (int n = 0; n < N; n++)
+        for (int t = 0; t < Lt; t++)
+            for (int j = 0; j < parts; j++)
+                for (int h = 0; h < NH; h++)
+                    memcpy(dst + ((((size_t)j * N + n) * NH + h) * Lt + t) * HS,
+                           src + ((size_t)n * Lt + t) * parts * D + (size_t)j * D + h * HS, HS * sizeof(float));
+}
+static void from_heads(float *dst, const float *src, int N, int Lt, int D, int NH, int parts) {
+    int HS = D / NH;
+    for (int n = 0; n < N; n++)
+        for (int t = 0; t < Lt; t++)
+            for (int j = 0; j < parts; j++)
+                for (int h = 0; h < NH; h++)
+                    memcpy(dst + ((size_t)n * Lt + t) * parts * D + (size_t)j * D + h * HS,
+                           src + ((((size_t)j * N + n) * NH + h) * Lt + t) * HS, HS * sizeof(float));
+}
+
+int xt_llm_train_forward(xt_llm_train_layer *l, const xt_params *P, float *x, int N, int Lt, int D, int F, int attn,
+                         int NH, int causal, const xt_tap *tap, const char *name) {
     const int T = N * Lt;
     memcpy(l->xin, x, (size_t)T * D * sizeof(float));
     xt_rmsnorm_forward(l->h, l->rstd1, l->xin, xt_pw(P, l->inw), T, D, 1e-5f);
     xt_linear_forward(l->qkv, l->h, xt_pw(P, l->qkvw), l->qkvb >= 0 ? xt_pw(P, l->qkvb) : NULL, T, D, 3 * D);
-    for (int n = 0; n < N; n++) {
+    if (l->hy) { // HyperAttention (causal): exact up to min_seq_len, the LSH path beyond
+        XT_ASSERT(causal && attn == 1 && l->rand);
+        size_t hd = (size_t)T * D;
+        to_heads(l->qh, l->qkv, N, Lt, D, NH, 3);
+        xt_arena_reset(&l->hws);
+        if (xt_hyper_attention_train(l->oh, &l->rec, l->qh, l->qh + hd, l->qh + 2 * hd, N, NH, Lt, l->hy, l->rand,
+                                     &l->hws))
+            return -1;
+        from_heads(l->o, l->oh, N, Lt, D, NH, 1);
+    }
+    for (int n = 0; n < N && !l->hy; n++) {
         const float *q = l->qkv + (size_t)n * Lt * 3 * D;
         if (attn == 0)
             xt_channel_attention_forward(l->o + (size_t)n * Lt * D, D, l->p + (size_t)n * D * Lt * Lt, q, q + D, q + 2 * D,
@@ -78,11 +117,14 @@ void xt_llm_train_forward(xt_llm_train_layer *l, const xt_params *P, float *x, i
     xt_gated_mlp_forward(x, l->g, l->u, l->mm, l->h2, xt_pw(P, l->gw), xt_pw(P, l->uw), xt_pw(P, l->dw), T, D, F);
     for (size_t j = 0; j < (size_t)T * D; j++) x[j] += l->x1[j];
     if (name) xt_tap_emit(tap, name, x, 3, (int64_t)N, (int64_t)Lt, (int64_t)D);
+    return 0;
 }
 
-size_t xt_llm_train_scratch_floats(int N, int Lt, int D, int F) {
+size_t xt_llm_train_scratch_floats(const xt_llm_train_layer *l, int N, int Lt, int D, int F) {
     size_t T = (size_t)N * Lt;
-    return 3 * T * D + T * 3 * D + 2 * T * F + (size_t)Lt * Lt + 16 * 8;
+    size_t att = (size_t)Lt * Lt; // the stored-probability path's score rows
+    if (l && l->hy) att = 4 * T * D + xt_hyper_backward_ws_size(l->hy, N, D / l->hy->HS, Lt) / sizeof(float) + 16;
+    return 3 * T * D + T * 3 * D + 2 * T * F + att + 16 * 8;
 }
 
 void xt_llm_train_backward(xt_llm_train_layer *l, xt_params *P, float *dx, int N, int Lt, int D, int F, int attn, int NH,
@@ -91,7 +133,8 @@ void xt_llm_train_backward(xt_llm_train_layer *l, xt_params *P, float *dx, int N
     size_t mark = xt_arena_mark(scr);
     float *t1 = xt_arena_f32(scr, (size_t)T * D), *t2 = xt_arena_f32(scr, (size_t)T * D);
     float *t3 = xt_arena_f32(scr, (size_t)T * D), *dq = xt_arena_f32(scr, (size_t)T * 3 * D);
-    float *gs = xt_arena_f32(scr, 2 * (size_t)T * F > (size_t)Lt * Lt ? 2 * (size_t)T * F : (size_t)Lt * Lt);
+    size_t lt2 = l->hy ? 0 : (size_t)Lt * Lt;
+    float *gs = xt_arena_f32(scr, 2 * (size_t)T * F > lt2 ? 2 * (size_t)T * F : lt2);
     // out = x1 + mlp(RMSNorm2(x1))
     xt_gated_mlp_backward(t1, xt_pg(P, l->gw), xt_pg(P, l->uw), xt_pg(P, l->dw), dx, l->h2, l->g, l->u, l->mm,
                           xt_pw(P, l->gw), xt_pw(P, l->uw), xt_pw(P, l->dw), T, D, F, gs);
@@ -99,7 +142,17 @@ void xt_llm_train_backward(xt_llm_train_layer *l, xt_params *P, float *dx, int N
     for (size_t j = 0; j < (size_t)T * D; j++) dx[j] += t2[j];
     // x1 = xin + proj(attn(qkv(RMSNorm1(xin))))
     xt_linear_backward(t1, xt_pg(P, l->projw), xt_pg(P, l->projb), dx, l->o, xt_pw(P, l->projw), T, D, D);
-    for (int n = 0; n < N; n++) {
+    if (l->hy) { // through the head-major layout of the forward
+        size_t hd = (size_t)T * D, m2 = xt_arena_mark(scr);
+        float *doh = xt_arena_f32(scr, hd), *dqh = xt_arena_f32(scr, 3 * hd);
+        to_heads(doh, t1, N, Lt, D, NH, 1);
+        int rc = xt_hyper_attention_backward(dqh, dqh + hd, dqh + 2 * hd, doh, l->qh, l->qh + hd, l->qh + 2 * hd, l->hy,
+                                             &l->rec, scr);
+        XT_ASSERT(rc == 0); // scratch sized by xt_llm_train_scratch_floats
+        from_heads(dq, dqh, N, Lt, D, NH, 3);
+        xt_arena_release(scr, m2);
+    }
+    for (int n = 0; n < N && !l->hy; n++) {
         const float *q = l->qkv + (size_t)n * Lt * 3 * D;
         float *dqn = dq + (size_t)n * Lt * 3 * D, *don = t1 + (size_t)n * Lt * D;
         if (attn == 0)

@@ -86,6 +86,38 @@ int xt_hyper_attention(float *out, const float *q, const float *k, const float *
                        const char *path, xt_arena *ws);
 
 // ---------------------------------------------------------------------------------------------
+// HyperAttention for training (the same forward, keeping what its backward needs).
+//
+// The gradient is that of the attention actually computed (official autograd): the LSH buckets,
+// sort permutations and sampled key indices are constants; gradients flow through every block
+// softmax, every sampled softmax and every add_self_attentions merge (output and log-sum-exp).
+// Memory is O(L): the forward records the base piece and each level's off-diagonal piece per
+// query row ((1 + K) L HS floats per head, K = levels above min_seq_len) plus the permutations;
+// the backward recomputes every score block from q, k and the recorded log-sum-exps (as
+// FlashAttention does), so nothing is L x L at any length.
+
+#define XT_HYPER_MAX_LEVELS 40
+
+typedef struct xt_hyper_rec {
+    int B, NH, L, K;
+    float *a0, *l0;                          // base piece (B, NH, L, HS), its lse (B, NH, L)
+    float *aoff[XT_HYPER_MAX_LEVELS];        // level k off-diagonal piece, by query row (B, NH, L, HS)
+    float *loff[XT_HYPER_MAX_LEVELS];        //   and its lse (B, NH, L); first-half rows unused
+    int *qi[XT_HYPER_MAX_LEVELS], *ki[XT_HYPER_MAX_LEVELS]; // LSH levels: sort permutations
+    int *idx[XT_HYPER_MAX_LEVELS];           // LSH levels with sampling: the draws (B, NH 2^k, S)
+} xt_hyper_rec;
+
+// Places a record for these sizes in a (a measuring arena only counts). -1 + error if too long.
+int xt_hyper_rec_plan(xt_hyper_rec *rec, const xt_hyper *h, int B, int NH, int L, xt_arena *a);
+// xt_hyper_attention, filling rec (planned for the same sizes).
+int xt_hyper_attention_train(float *out, xt_hyper_rec *rec, const float *q, const float *k, const float *v, int B,
+                             int NH, int L, const xt_hyper *h, xt_hyper_rand *r, xt_arena *ws);
+size_t xt_hyper_backward_ws_size(const xt_hyper *h, int B, int NH, int L);
+// Backward of the forward that filled rec: dq, dk, dv (B, NH, L, HS) written from dout (B, NH, L, HS).
+int xt_hyper_attention_backward(float *dq, float *dk, float *dv, const float *dout, const float *q, const float *k,
+                                const float *v, const xt_hyper *h, const xt_hyper_rec *rec, xt_arena *ws);
+
+// ---------------------------------------------------------------------------------------------
 // Mamba block: mamba_ssm v1.1.4 Mamba (selective_scan_ref semantics) inside xT's Block.
 
 typedef struct xt_mamba {

@@ -10,6 +10,7 @@
 #define XT_TRAINABLE_H
 
 #include "models/models.h"
+#include "models/seq.h"
 #include "nn/params.h"
 
 // ---------------------------------------------------------------------------------------------
@@ -75,6 +76,14 @@ xt_encoder_train *xt_convnext_train_new(xt_params *P, const xt_json *cfg, const 
 typedef struct {
     int qkvw, qkvb, projw, projb, inw, postw, gw, uw, dw; // param ids (qkvb -1 when absent)
     float *xin, *rstd1, *h, *qkv, *p, *o, *x1, *rstd2, *h2, *g, *u, *mm; // activations (plan)
+    // HyperAttention (xT's causal "hyper" layer at any length, seq.h): set hy before plan, rand
+    // before each forward; then no L x L probabilities are kept: q, k, v head-major (qh), the
+    // output (oh) and the forward's record (O(L) at every length), recomputed blocks at backward
+    const xt_hyper *hy;
+    xt_hyper_rand *rand;
+    float *qh, *oh;
+    xt_hyper_rec rec;
+    xt_arena hws; // the forward's workspace, a slice of the activation arena
 } xt_llm_train_layer;
 // Registers "<pre>attn.qkv.weight", ... (official order).
 void xt_llm_train_register(xt_llm_train_layer *l, xt_params *P, const char *pre, int D, int F, int qkv_bias);
@@ -82,9 +91,11 @@ size_t xt_llm_train_act_floats(int N, int Lt, int D, int F, int attn, int NH); /
 void xt_llm_train_plan(xt_llm_train_layer *l, xt_arena *a, int N, int Lt, int D, int F, int attn, int NH);
 // x (N*Lt, D): the layer input, replaced by its output. name (may be NULL): taps "<name>.attn"
 // (the proj output) and "<name>" (the layer output), (N, Lt, D).
-void xt_llm_train_forward(xt_llm_train_layer *l, const xt_params *P, float *x, int N, int Lt, int D, int F, int attn,
-                          int NH, int causal, const xt_tap *tap, const char *name);
-size_t xt_llm_train_scratch_floats(int N, int Lt, int D, int F); // backward scratch (with alignment)
+// Returns 0, or -1 + error (HyperAttention: replayed draws that do not fit).
+int xt_llm_train_forward(xt_llm_train_layer *l, const xt_params *P, float *x, int N, int Lt, int D, int F, int attn,
+                         int NH, int causal, const xt_tap *tap, const char *name);
+// backward scratch (with alignment); l (NULL: none): the layer, whose hy decides the attention's part
+size_t xt_llm_train_scratch_floats(const xt_llm_train_layer *l, int N, int Lt, int D, int F);
 // dx (N*Lt, D): gradient at the output, replaced by the gradient at the input; gradients += into P->g.
 void xt_llm_train_backward(xt_llm_train_layer *l, xt_params *P, float *dx, int N, int Lt, int D, int F, int attn, int NH,
                            xt_arena *scr);
@@ -111,6 +122,15 @@ typedef struct xt_xt_train xt_xt_train;
 // cfg: an xT model config ("kind": "xt"); st (may be NULL) decides optional keys (qkv.bias).
 xt_xt_train *xt_xt_train_new(xt_params *P, const xt_json *cfg, const xt_st *st);
 void xt_xt_train_free(xt_xt_train *m);
+// HyperAttention ("hyper" context): the sample draws of the following forwards come from seed
+// (the trainer sets one per step); before any call, from the file's input.hyper_randint.* when it
+// holds them, else seed 1 (as inference). Other models: nothing.
+void xt_xt_train_set_seed(xt_xt_train *m, uint64_t seed);
+// memfix windows, for tests: mode 1 = the following forwards record the memory rows every layer
+// input received (geometry of the last forward), 2 = they replay them instead of the memory they
+// would build, 0 = off. With 2, finite differences see the memory as the constant (detached)
+// value the gradient treats it as.
+void xt_xt_train_memory_replay(xt_xt_train *m, int mode);
 int xt_xt_train_num_classes(const xt_xt_train *m);
 int xt_xt_train_crop(const xt_xt_train *m);
 float xt_xt_train_smoothing(const xt_xt_train *m);

@@ -35,6 +35,8 @@ struct xt_xt_train {
     int l0w, l0b, l2w, l2b, l3w, l3b;                   // naive head
     int cls_tok, ipw, ipb, cnw, cnb, clw, clb;          // xl head
     xlayer *L;
+    xt_hyper *hy;                        // attn 1: HyperAttention per layer (proj_dir drawn at build)
+    xt_hyper_rand rand0, rand;           // attn 1: the draws every forward starts from; the forward's
     xt_mamba_train *mamba;
     // activations of the last forward
     bgeom b;
@@ -45,6 +47,14 @@ struct xt_xt_train {
     xt_arena nog;                       // chipping: activations of one forward-only region
     float *pooled, *a0, *a1, *lnm, *lnr, *a2;           // naive head
     float *tok, *pe, *x0, *xf, *cls, *cm, *cr, *cln;    // xl head
+    // windowed context (in_context_patches = P > 0, P < L + 1): one layer stack per window
+    int P, memfix;                       // config; memfix: the recurrent memory (variant)
+    int nw, Lw;                          // windows of the last forward; their longest layer input
+    int *wgeo;                           // per window: start, end, base rows, layer-input rows
+    xlayer *WL;                          // (nw, nl) layers, each over its window's rows
+    float *wx, *wmem;                    // a window's rows (N, Lw, D); memfix memory (nl, N, Lw, D)
+    int mem_mode;                        // tests: 1 record every window's memory rows, 2 replay them
+    float *mem_rec;                      //   (nw, nl, N, Lw, D), xt_xt_train_memory_replay
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -59,6 +69,9 @@ void xt_xt_train_free(xt_xt_train *m) {
     if (!m) return;
     if (m->enc) m->enc->free(m->enc);
     xt_mamba_train_free(m->mamba);
+    for (int i = 0; m->hy && i < m->nl; i++) xt_hyper_free(&m->hy[i]);
+    free(m->hy);
+    free(m->mem_rec);
     free(m->L);
     free(m);
 }
@@ -93,11 +106,12 @@ xt_xt_train *xt_xt_train_new(xt_params *P, const xt_json *cfg, const xt_st *st) 
                  TRAIN_MAX_CLASSES, TRAIN_MAX_MLP_RATIO, TRAIN_MAX_CROP, TRAIN_MAX_HIDDEN, TRAIN_MAX_LAYERS);
         goto fail;
     }
-    if (m->head && c.in_context_patches > 0) {
-        xt_error("xt train", "config: in_context_patches > 0 (windowed context%s%s) is not supported in training: it "
-                 "trains the global context only", c.variant ? ", variant " : "", c.variant ? c.variant : "");
+    if (m->head && c.in_context_patches > 0 && m->attn == 2) {
+        xt_error("xt train", "config: in_context_patches > 0 with Mamba (windowed Mamba context%s%s) is not supported "
+                 "in training", c.variant ? ", variant " : "", c.variant ? c.variant : "");
         goto fail;
     }
+    m->P = m->head ? c.in_context_patches : 0, m->memfix = c.memfix;
     if (m->head && m->attn == 1 && m->D < 128) { xt_error("xt train", "config: hyper attention needs hidden_size >= 128 (official heads = D / 128)"); goto fail; }
     char nm[160];
     // decoder first (the official named_parameters() order), so the encoder's last-stage width
@@ -127,6 +141,23 @@ xt_xt_train *xt_xt_train_new(xt_params *P, const xt_json *cfg, const xt_st *st) 
             if (!(m->mamba = xt_mamba_train_new(P, "decoder.layers.", D, m->nl))) goto fail;
         } else {
             m->L = xt_xcalloc(m->nl ? m->nl : 1, sizeof(xlayer));
+            if (m->attn == 1) { // as the inference model (context.c): proj_dir from the file or seed 0,
+                                // the sample draws replayed from the file or from seed 1
+                xt_hyper_params hp;
+                xt_hyper_params_default(&hp);
+                if (xt_hyper_params_from_json(&hp, xt_json_get(cfg, "hyper_override"))) { xt_error_prefix("xt train"); goto fail; }
+                hp.block_mask = hp.block_mask || c.hyper_block_mask;
+                xt_hyper_rand init;
+                xt_hyper_rand_init(&init, (xt_st *)st, 0);
+                xt_hyper_rand_init(&m->rand0, (xt_st *)st, 1);
+                m->hy = xt_xcalloc(m->nl ? m->nl : 1, sizeof *m->hy);
+                for (int i = 0; i < m->nl; i++) {
+                    snprintf(nm, sizeof nm, "decoder.layers.%d.attn.attn", i);
+                    if (xt_hyper_init(&m->hy[i], &hp, D / m->NHh, (xt_st *)st, nm, &init)) goto fail;
+                    m->L[i].hy = &m->hy[i];
+                    m->L[i].rand = &m->rand;
+                }
+            }
             for (int i = 0; i < m->nl; i++) {
                 // official bug 2: qkv_bias = dim // 128 (present for D >= 128); follow the file
                 snprintf(nm, sizeof nm, "decoder.layers.%d.attn.qkv.bias", i);
@@ -150,6 +181,18 @@ fail:
     return NULL;
 }
 
+void xt_xt_train_memory_replay(xt_xt_train *m, int mode) {
+    if (mode == 1 && m->memfix && m->nw) {
+        free(m->mem_rec);
+        m->mem_rec = xt_xcalloc((size_t)m->nw * m->nl * m->b.N * m->Lw * m->D, sizeof(float));
+    }
+    m->mem_mode = m->mem_rec ? mode : 0;
+}
+
+void xt_xt_train_set_seed(xt_xt_train *m, uint64_t seed) {
+    if (m->hy) xt_hyper_rand_init(&m->rand0, NULL, seed);
+}
+
 int xt_xt_train_num_classes(const xt_xt_train *m) { return m->K; }
 int xt_xt_train_crop(const xt_xt_train *m) { return m->crop; }
 float xt_xt_train_smoothing(const xt_xt_train *m) { return m->smoothing; }
@@ -167,6 +210,24 @@ static int batch_geometry(const xt_xt_train *m, int N, int H, int W, bgeom *g) {
     g->gh = g->HP * m->fh, g->gw = g->WP * m->fh;
     g->Lt = g->gh * g->gw + 1;
     return 0;
+}
+
+// Windows over the Lt = L + 1 tokens (the global cls last), as inference runs them (run/ctx.c,
+// official forward): starts 0, P/2, ... while < L; window w holds tokens [s, e), e <= L + 1, plus
+// an appended cls: base = e - s + 1 rows. Its layer input has len rows: base, or with memfix
+// [the previous input minus its last row, minus its last P/2 rows; the window][-2 base:].
+static int n_windows(const xt_xt_train *m, int L) {
+    return m->P > 0 && m->P < L + 1 ? (L + m->P / 2 - 1) / (m->P / 2) : 0; // 0: global context
+}
+// window w's g = {s, e, base, len}; prev: the previous window's len (0 before the first), updated
+static void window_step(const xt_xt_train *m, int L, int w, int *prev, int *g) {
+    int off = m->P / 2, s = w * off, e = s + m->P < L + 1 ? s + m->P : L + 1, base = e - s + 1, len = base;
+    if (m->memfix && w) {
+        int ml = *prev - 1 - off > 0 ? *prev - 1 - off : 0;
+        len = ml + base < 2 * base ? ml + base : 2 * base;
+    }
+    g[0] = s, g[1] = e, g[2] = base, g[3] = len;
+    *prev = len;
 }
 
 // Places the region buffers and the head's activations of a batch of geometry g (ng regions
@@ -200,8 +261,28 @@ static void plan_head(const xt_xt_train *m, const bgeom *g, int ng, xt_arena *a,
     o->tok = xt_arena_f32(a, N * L * m->C);
     o->pe = xt_arena_f32(a, L * D);
     o->x0 = xt_arena_f32(a, T * D);
-    for (int i = 0; m->attn != 2 && i < m->nl; i++)
+    int nw = n_windows(m, (int)L), Lw = 0, prev = 0, wg[4];
+    if (nw) { // a layer stack per window, each over its own rows
+        o->wgeo = xt_arena_bytes(a, 4 * (size_t)nw * sizeof(int));
+        o->WL = xt_arena_bytes(a, (size_t)nw * m->nl * sizeof(xlayer));
+        for (int w = 0; w < nw; w++) {
+            window_step(m, (int)L, w, &prev, wg);
+            if (out) memcpy(o->wgeo + 4 * w, wg, sizeof wg);
+            Lw = wg[3] > Lw ? wg[3] : Lw;
+            for (int i = 0; i < m->nl; i++) {
+                xlayer *l = out ? &o->WL[(size_t)w * m->nl + i] : &sink_l;
+                *l = m->L[i]; // parameter ids, attention
+                xt_llm_train_plan(l, a, N, wg[3], (int)D, (int)F, m->attn, m->NHh);
+            }
+        }
+        o->wx = xt_arena_f32(a, (size_t)N * Lw * D);
+        o->wmem = m->memfix ? xt_arena_f32(a, (size_t)m->nl * N * Lw * D) : NULL;
+    }
+    o->nw = nw, o->Lw = Lw;
+    for (int i = 0; !nw && m->attn != 2 && i < m->nl; i++) {
+        if (!out) sink_l = m->L[i]; // what the layer places depends on its attention (hy)
         xt_llm_train_plan(out ? &out->L[i] : &sink_l, a, N, (int)Lt, (int)D, (int)F, m->attn, m->NHh);
+    }
     if (m->attn == 2 && out) xt_mamba_train_plan(out->mamba, N, (int)Lt, a);
     else if (m->attn == 2) xt_arena_bytes(a, xt_mamba_train_act_bytes(m->mamba, N, (int)Lt)); // 64-byte multiple
     o->xf = xt_arena_f32(a, T * D);
@@ -248,6 +329,49 @@ static inline size_t feat_at(const xt_xt_train *m, int n, int c, int y, int x) {
     return (((size_t)r * m->C + c) * m->fh + y % m->fh) * m->fh + x % m->fh;
 }
 
+// The windowed context over x0 (N, Lt, D): every window through every layer (ref: decoder.py
+// LLMClassificationDecoder.forward_context), cls = the mean over windows of each window's last
+// row. memfix: layer i's input is [its memory, the window] (window_step), its memory becomes that
+// input minus its last row, detached as the official new_mem (a constant: no gradient flows
+// back into an earlier window); without memfix every window stands alone (official bug 3).
+static int windows_forward(xt_xt_train *m, const xt_params *P) {
+    const int N = m->b.N, D = m->D, F = m->F, nl = m->nl, Lt = m->b.Lt;
+    const float *ct = xt_pw(P, m->cls_tok);
+    memset(m->cls, 0, (size_t)N * D * sizeof(float));
+    m->rand = m->rand0; // HyperAttention draws: windows in order, layers in order (as inference)
+    for (int w = 0; w < m->nw; w++) {
+        const int *g = m->wgeo + 4 * w, s = g[0], e = g[1], base = g[2], len = g[3], nm = len - base;
+        for (int n = 0; n < N; n++) { // the window's rows at the end of its len rows
+            float *xn = m->wx + ((size_t)n * len + nm) * D;
+            memcpy(xn, m->x0 + ((size_t)n * Lt + s) * D, (size_t)(e - s) * D * sizeof(float));
+            memcpy(xn + (size_t)(e - s) * D, ct, D * sizeof(float));
+        }
+        for (int i = 0; i < nl; i++) {
+            if (m->memfix) {
+                float *mem = m->wmem + (size_t)i * N * m->Lw * D;
+                int prev = w ? m->wgeo[4 * (w - 1) + 3] - 1 : 0, drop = prev - (m->P / 2) - nm; // mem[drop, drop + nm)
+                for (int n = 0; n < N; n++) {
+                    float *xn = m->wx + (size_t)n * len * D, *mn = mem + (size_t)n * m->Lw * D;
+                    float *rec = m->mem_rec ? m->mem_rec + (((size_t)w * nl + i) * N + n) * m->Lw * D : NULL;
+                    if (nm) memcpy(xn, m->mem_mode == 2 ? rec : mn + (size_t)drop * D, (size_t)nm * D * sizeof(float));
+                    if (nm && m->mem_mode == 1) memcpy(rec, xn, (size_t)nm * D * sizeof(float));
+                    memcpy(mn, xn, (size_t)(len - 1) * D * sizeof(float)); // the next window's memory
+                }
+            }
+            if (xt_llm_train_forward(&m->WL[(size_t)w * nl + i], P, m->wx, N, len, D, F, m->attn, m->NHh, 1, NULL,
+                                     NULL))
+                return -1;
+        }
+        for (int n = 0; n < N; n++) {
+            const float *last = m->wx + ((size_t)n * len + len - 1) * D;
+            float *c = m->cls + (size_t)n * D;
+            for (int j = 0; j < D; j++) c[j] += last[j];
+        }
+    }
+    for (size_t j = 0; j < (size_t)N * D; j++) m->cls[j] /= (float)m->nw;
+    return 0;
+}
+
 int xt_xt_train_forward(xt_xt_train *m, const xt_params *P, const float *img, int N, int H, int W,
                         const unsigned char *keep, float *logits, xt_arena *act, const xt_tap *tap) {
     bgeom g;
@@ -255,8 +379,6 @@ int xt_xt_train_forward(xt_xt_train *m, const xt_params *P, const float *img, in
     int ng = 0;
     for (int r = 0; r < g.R; r++) ng += keep ? keep[r] != 0 : 1;
     if (ng < 1) return xt_error("xt train", "no region keeps gradients");
-    if (m->head && m->attn == 1 && g.Lt > 4096) // official min_seq_len: longer runs the LSH path
-        return xt_error("xt train", "%d tokens: HyperAttention's LSH path (> 4096 tokens) has no backward", g.Lt);
     if (xt_arena_require(act, xt_xt_train_act_bytes(m, N, H, W, ng), "xt train", "activation arena")) return -1;
     m->b = g;
     m->ng = ng;
@@ -346,14 +468,18 @@ int xt_xt_train_forward(xt_xt_train *m, const xt_params *P, const float *img, in
     xt_tap_emit(tap, "decoder.layers.0.in", m->x0, 3, (int64_t)N, (int64_t)Lt, (int64_t)D);
     memcpy(m->xf, m->x0, (size_t)T * D * sizeof(float));
     char nm[96];
-    if (m->attn == 2) {
+    if (m->nw) {
+        if (windows_forward(m, P)) return -1;
+    } else if (m->attn == 2) {
         if (xt_mamba_train_forward(m->mamba, P, m->xf, N, Lt, tap)) return -1;
-    } else
+    } else {
+        m->rand = m->rand0; // one pool of draws per forward, consumed by the layers in order (official)
         for (int i = 0; i < m->nl; i++) { // ref: LLMLayer.forward
             snprintf(nm, sizeof nm, "decoder.layers.%d", i);
-            xt_llm_train_forward(&m->L[i], P, m->xf, N, Lt, D, F, m->attn, m->NHh, 1, tap, nm);
+            if (xt_llm_train_forward(&m->L[i], P, m->xf, N, Lt, D, F, m->attn, m->NHh, 1, tap, nm)) return -1;
         }
-    for (int n = 0; n < N; n++) memcpy(m->cls + (size_t)n * D, m->xf + ((size_t)n * Lt + L) * D, D * sizeof(float));
+    }
+    for (int n = 0; !m->nw && n < N; n++) memcpy(m->cls + (size_t)n * D, m->xf + ((size_t)n * Lt + L) * D, D * sizeof(float));
     xt_layernorm_forward(m->cln, m->cm, m->cr, m->cls, xt_pw(P, m->cnw), xt_pw(P, m->cnb), N, D, 1e-5f);
     xt_tap_emit(tap, "decoder.cls.norm", m->cln, 2, (int64_t)N, (int64_t)D);
     xt_linear_forward(logits, m->cln, xt_pw(P, m->clw), xt_pw(P, m->clb), N, D, K);
@@ -364,12 +490,41 @@ int xt_xt_train_forward(xt_xt_train *m, const xt_params *P, const float *img, in
 // ---------------------------------------------------------------------------------------------
 // backward
 
+// Backward of windows_forward: window by window (the detached memory makes them independent),
+// layer by layer; the memory rows of a layer input get no gradient. dv (N, D): gradient at the
+// mean cls; dx (N, Lt, D): gradients at x0, accumulated (tokens sit in several windows).
+static void windows_backward(xt_xt_train *m, xt_params *P, const float *dv, float *dx, xt_arena *scr) {
+    const int N = m->b.N, D = m->D, F = m->F, nl = m->nl, Lt = m->b.Lt;
+    float *dX = xt_arena_f32(scr, (size_t)N * m->Lw * D), *dct = xt_pg(P, m->cls_tok);
+    for (int w = 0; w < m->nw; w++) {
+        const int *g = m->wgeo + 4 * w, s = g[0], e = g[1], base = g[2], len = g[3], nm = len - base;
+        memset(dX, 0, (size_t)N * len * D * sizeof(float));
+        for (int n = 0; n < N; n++) // cls = mean over windows of the last row
+            for (int j = 0; j < D; j++) dX[((size_t)n * len + len - 1) * D + j] = dv[(size_t)n * D + j] / (float)m->nw;
+        for (int i = nl - 1; i >= 0; i--) {
+            xt_llm_train_backward(&m->WL[(size_t)w * nl + i], P, dX, N, len, D, F, m->attn, m->NHh, scr);
+            // the layer below passed on only its last base rows; memory rows are constants
+            for (int n = 0; n < N && nm; n++) memset(dX + (size_t)n * len * D, 0, (size_t)nm * D * sizeof(float));
+        }
+        for (int n = 0; n < N; n++) { // the window's tokens [s, e) of x0, then the appended cls
+            const float *d = dX + ((size_t)n * len + nm) * D;
+            float *o = dx + ((size_t)n * Lt + s) * D;
+            for (size_t j = 0; j < (size_t)(e - s) * D; j++) o[j] += d[j];
+            for (int j = 0; j < D; j++) dct[j] += d[(size_t)(e - s) * D + j];
+        }
+    }
+}
+
 size_t xt_xt_train_scratch_bytes(const xt_xt_train *m, int N, int H, int W, int n_grad) {
     bgeom g;
     if (batch_geometry(m, N, H, W, &g)) return 0;
     size_t R = (size_t)g.R, T = (size_t)N * g.Lt, D = m->D > 0 ? m->D : 1;
     size_t L = (size_t)g.gh * g.gw;
-    size_t head = T * D + (size_t)N * D + L * m->C + 64 * 16 + xt_llm_train_scratch_floats(N, g.Lt, (int)D, m->F);
+    int nw = n_windows(m, (int)L), Lw = 0, prev = 0, wg[4];
+    for (int w = 0; w < nw; w++) window_step(m, (int)L, w, &prev, wg), Lw = wg[3] > Lw ? wg[3] : Lw;
+    size_t head = T * D + (size_t)N * D + L * m->C + 64 * 16 +
+                  (nw ? (size_t)N * Lw * D + (size_t)N * D + xt_llm_train_scratch_floats(m->L, N, Lw, (int)D, m->F)
+                      : xt_llm_train_scratch_floats(m->L, N, g.Lt, (int)D, m->F));
     if (!m->head) head = (size_t)N * (4 * m->F + 2 * m->C) + 64 * 8;
     size_t mam = m->mamba ? xt_mamba_train_scratch_floats(m->mamba, N, g.Lt) : 0;
     size_t fl = R * m->C * m->fh * m->fh, reg = R * m->in_chans * m->crop * m->crop;
@@ -402,10 +557,14 @@ int xt_xt_train_backward(xt_xt_train *m, xt_params *P, const float *dlogits, flo
         // logits = cls.1(cls.0(x[:, -1]))
         xt_linear_backward(dcl, xt_pg(P, m->clw), xt_pg(P, m->clb), dlogits, m->cln, xt_pw(P, m->clw), N, D, K);
         memset(dx, 0, (size_t)T * D * sizeof(float));
+        float *dv = m->nw ? xt_arena_f32(scr, (size_t)N * D) : NULL; // windows: d(mean of the windows' cls)
         for (int n = 0; n < N; n++)
-            xt_layernorm_backward(dx + ((size_t)n * Lt + L) * D, xt_pg(P, m->cnw), xt_pg(P, m->cnb), dcl + (size_t)n * D,
-                                  m->cls + (size_t)n * D, xt_pw(P, m->cnw), m->cm + n, m->cr + n, 1, D);
-        if (m->attn == 2) {
+            xt_layernorm_backward(dv ? dv + (size_t)n * D : dx + ((size_t)n * Lt + L) * D, xt_pg(P, m->cnw),
+                                  xt_pg(P, m->cnb), dcl + (size_t)n * D, m->cls + (size_t)n * D, xt_pw(P, m->cnw),
+                                  m->cm + n, m->cr + n, 1, D);
+        if (m->nw)
+            windows_backward(m, P, dv, dx, scr);
+        else if (m->attn == 2) {
             float *ms = xt_arena_f32(scr, xt_mamba_train_scratch_floats(m->mamba, N, Lt));
             xt_mamba_train_backward(m->mamba, P, dx, N, Lt, ms);
         } else

@@ -162,7 +162,7 @@ size_t xt_xview_train_scratch_bytes(const xt_xview_train *m, int B, int H) {
     size_t s = m->enc->scratch_bytes(m->enc, B * n * n);
     if (m->ctx) {
         int L = m->side[4] * m->side[4] * n * n;
-        s += xt_llm_train_scratch_floats(B, L, m->D, m->FF) * sizeof(float) + 256;
+        s += xt_llm_train_scratch_floats(&m->L[0], B, L, m->D, m->FF) * sizeof(float) + 256;
     }
     return s;
 }
@@ -324,7 +324,7 @@ int xt_xview_train_forward(xt_xview_train *m, const xt_params *P, const float *i
             xt_tap_emitf(tap, m->xf, 3, s3, "%s", nm);
             xt_llm_train_plan(&m->L[i], &m->lact, B, L4, D, m->FF, 1, m->NH);
             snprintf(nm, sizeof nm, "context_model.layers.%d", i);
-            xt_llm_train_forward(&m->L[i], P, m->xf, B, L4, D, m->FF, 1, m->NH, 0, tap, nm);
+            (void)xt_llm_train_forward(&m->L[i], P, m->xf, B, L4, D, m->FF, 1, m->NH, 0, tap, nm); // no hy: cannot fail
         }
         float *o = xt_xmalloc((size_t)T * C4 * sizeof(float));
         xt_linear_forward(o, m->xf, xt_pw(P, m->opw), xt_pw(P, m->opb), T, D, C4);

@@ -3,8 +3,9 @@
 //
 // Determinism: sample k of the run (k = step * batch + b) is permutation_e(k mod n) of epoch
 // e = k / n, the permutation drawn from (seed, e); its augmentation from (seed, k); the regions
-// that keep gradients at a step from (seed, step). Nothing depends on wall time or on how many
-// steps this process ran, so resuming from a checkpoint at step s replays steps s.. exactly.
+// that keep gradients at a step and HyperAttention's sampled keys from (seed, step). Nothing
+// depends on wall time or on how many steps this process ran, so resuming from a checkpoint at
+// step s replays steps s.. exactly.
 //
 // Data parallel (mpirun -np P, docs/distributed.md): rank r computes samples [N r / P, N (r+1) / P)
 // of every global batch of N (the same sample indices, augmentations and chipping draws as one
@@ -196,6 +197,8 @@ int xt_train_run(const xt_json *mcfg, xt_st *from, int resume, const xt_train_op
             }
         }
         xt_params_zero_grad(&P);
+        // HyperAttention's sampled keys: fresh each step (official torch.randint), from (seed, step)
+        xt_xt_train_set_seed(m, xt_rng_mix(seed ^ xt_rng_mix(0x4A9E + (uint64_t)step)));
         double loss = 0;
         if (nl > 0) {
             const unsigned char *kl = ng < R ? keep + (size_t)b0 * G * G : NULL; // this shard's regions
