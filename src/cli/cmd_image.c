@@ -22,6 +22,7 @@ static void usage(FILE *f) {
             "  --striped           strips of 16 rows instead of tiles\n"
             "  --sar               a Sentinel-1-like scene for `xt detect`: 2 bands (VV, VH), f32 dB,\n"
             "                      sea clutter, bright point targets, a NoData (-32768) border strip\n"
+            "                      (recorded as the file's NoData unless --nodata says otherwise)\n"
             "  --planar            one plane per band (PLANARCONFIG_SEPARATE)\n"
             "  --compress C        none, deflate, lzw, zstd, packbits   [none]\n"
             "  --bigtiff           force BigTIFF (automatic above ~3.5 GiB)\n"
@@ -141,6 +142,7 @@ int xt_cmd_make_image(int argc, char **argv) {
         rc = from_tensor(out, tensor, &o);
     } else {
         if (sar) bands = 2, s = XT_S_F32;
+        if (sar && !has_nodata) has_nodata = 1, nodata = -32768; // the border strip, as Sentinel-1 products mark it
         xt_synth_opts o = {.sar = sar, .width = W, .height = H, .bands = bands, .sample = s, .seed = (uint64_t)seed,
                            .tile = striped ? 0 : tile, .planar = planar, .compression = comp, .bigtiff = bigtiff, .geo = geo ? &g : NULL,
                            .has_nodata = has_nodata, .nodata = nodata};

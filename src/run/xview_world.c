@@ -178,12 +178,14 @@ static int write_rasters(const world *w, const char *dir, const char *id, const 
     xt_tiff_writer *tw[2] = {0};
     const int T = 256;
     xt_tiff_opts to = {.width = w->W, .height = w->H, .bands = 1, .sample = XT_S_F32, .tile_w = T, .tile_h = T,
-                       .compression = o->compression, .geo = o->geo};
+                       .compression = o->compression, .geo = o->geo, .has_nodata = 1, .nodata = -32768};
     float *buf = xt_malloc_checked((size_t)2 * T * T * sizeof(float), "scene tile");
     int *idx = xt_malloc_checked((size_t)(w->n + 1) * sizeof(int), "scene objects"), rc = -1;
     if (!buf || !idx) goto done;
     for (int b = 0; b < 2; b++) {
         snprintf(path[b], sizeof path[b], "%.4180s/%s", sd, nm[b]);
+        const char *desc[1] = {b ? "VH (dB)" : "VV (dB)"}; // as GDAL shows the dataset's own files' bands
+        to.band_desc = desc;
         if (!(tw[b] = xt_tiff_writer_open(path[b], &to))) goto done; // PATH.part until closed
     }
     for (int ty = 0; ty * T < w->H; ty++)
