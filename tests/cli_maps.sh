@@ -100,4 +100,15 @@ L1=$($XT classify -t 1 --json -q -m $M $D/n.tif | grep '"logits"')
 L2=$($XT classify -t 1 --json -q -m $M --nodata nan $D/n.tif | grep '"logits"')
 [ "$L1" = "$L2" ] || fail "--nodata nan changed an image without NaN"
 $XT classify -t 1 -q -m $M --nodata=NaN $D/n.tif > /dev/null || fail "--nodata=NaN"
+# whole-image evaluation: xt eval --whole streams each listed image as xt classify does (its own
+# size), so with the labels set to classify's top classes and one label changed, top-1 is 2/3
+top() { $XT classify -t 1 --json -q -m $M "$1" | tr -d '\n ' | sed 's/.*"top":\[{"class":\([0-9]*\).*/\1/'; }
+for i in 0 1 2; do $XT make-image $D/w$i.tif --size $((300 + 290 * i))x$((260 + 100 * i)) --seed $((i + 7)) > /dev/null; done
+t0=$(top $D/w0.tif); t1=$(top $D/w1.tif); t2=$(top $D/w2.tif)
+printf "w0.tif,$t0\nw1.tif,$t1\nw2.tif,$(( (t2 + 1) % 10 ))\n" > $D/whole.csv
+$XT eval -t 1 -q --json --whole -m $M --data $D/whole.csv > $D/whole.json || fail "eval --whole"
+py "
+import json; d = json.load(open('$D/whole.json'))
+assert d['whole'] and d['images'] == 3 and abs(d['top1'] - 2 / 3) < 1e-9, d
+c = d['confusion']; assert c[($t2 + 1) % 10][$t2] == 1 and sum(map(sum, c)) == 3, c" || fail "eval --whole: $(cat $D/whole.json)"
 echo "cli_maps: ok"

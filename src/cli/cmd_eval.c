@@ -27,6 +27,8 @@ static void help(void) {
            "  -t N         threads (also --threads)                [all cores]\n"
            "  --json       one line of JSON on stdout: images, top1, top5 (null with <= 5 classes),\n"
            "               per_class [{class, correct, total}], confusion [true][predicted], seconds\n"
+           "  --whole      each image whole, streamed exactly as `xt classify FILE` runs it (its own size,\n"
+           "               the model's normalisation; no transform, no --img-size): whole-image accuracy\n"
            "  --precision P  f32: the training forward (float32); bf16 or int8: the inference model\n"
            "               (xt classify's path) in that precision, image by image    [f32]\n"
            "  -q           no progress (also --quiet)\n"
@@ -36,21 +38,25 @@ static void help(void) {
 // --precision bf16 / int8: the training forward is float32 only, so the images go through the
 // inference model instead (the streaming driver on an in-memory image), scored as
 // xt_train_evaluate scores them. conf: (K, K), K the model's classes. 0 / -1 + error.
-static int eval_inference(const xt_xtfile *f, const xt_dataset *d, int S, int threads, double *top1, double *top5,
+// whole: each image read whole from its file and streamed as `xt classify` runs it (its size, the
+// model's normalisation); else the dataset's transform to S x S, as in training.
+static int eval_inference(const xt_xtfile *f, const xt_dataset *d, int S, int whole, int threads, double *top1, double *top5,
                           int64_t *conf, void (*prog)(void *, int64_t, int64_t, double, double, double), void *u) {
     const xt_xtmodel_info *mi = xt_xtmodel_get_info(f->m);
     int C = mi->in_chans, K = mi->num_classes, rc = -1;
-    float *img = xt_malloc_checked((size_t)C * S * S * sizeof(float), "evaluation image"), *l = xt_xmalloc(sizeof(float) * K);
+    float *img = whole ? NULL : xt_malloc_checked((size_t)C * S * S * sizeof(float), "evaluation image"), *l = xt_xmalloc(sizeof(float) * K);
     int64_t c1 = 0, c5 = 0;
     xt_stream_args a;
     xt_stream_args_default(&a);
     a.threads = threads;
-    for (int i = 0; img && i < d->n; i++) {
-        int lab;
-        if (xt_dataset_load(d, i, img, C, S, mi->crop_size, 0, 0, &lab)) goto done;
+    for (int i = 0; (img || whole) && i < d->n; i++) {
+        int lab = d->labels[i];
+        if (!whole && xt_dataset_load(d, i, img, C, S, mi->crop_size, 0, 0, &lab)) goto done;
         if (lab >= K) { xt_error("eval", "sample %d: label %d >= num_classes %d", i, lab, K); goto done; }
         xt_stream st;
-        int bad = xt_stream_open_array(&st, f, img, C, S, S, &a) || xt_stream_classify(&st, l);
+        a.image = whole ? d->paths[i] : NULL;
+        int bad = (whole ? xt_stream_open_with(&st, f, &a) : xt_stream_open_array(&st, f, img, C, S, S, &a)) ||
+                  xt_stream_classify(&st, l);
         xt_stream_close(&st);
         if (bad) goto done;
         int above = 0, best = 0;
@@ -63,7 +69,7 @@ static int eval_inference(const xt_xtfile *f, const xt_dataset *d, int S, int th
         conf[(size_t)lab * K + best]++;
         prog(u, i + 1, d->n, (double)c1 / (i + 1), 0, 0);
     }
-    if (!img) goto done;
+    if (!img && !whole) goto done;
     *top1 = (double)c1 / d->n;
     *top5 = (double)c5 / d->n;
     rc = 0;
@@ -86,7 +92,7 @@ int xt_cmd_eval(int argc, char **argv) {
     char *sets[64];
     int n_sets = 0;
     if (argc > 64) return xt_cli_usage_error("eval", "too many arguments");
-    int S = 0, batch = 8, threads = 0, quiet = 0, json = 0;
+    int S = 0, batch = 8, threads = 0, quiet = 0, json = 0, whole = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) { help(); return 0; }
@@ -102,6 +108,7 @@ int xt_cmd_eval(int argc, char **argv) {
             if (xt_cli_parse_precision(argv[++i], &precision)) return xt_cli_fail();
         } else if (!strcmp(a, "-q") || !strcmp(a, "--quiet")) quiet = 1;
         else if (!strcmp(a, "--json")) json = 1;
+        else if (!strcmp(a, "--whole")) whole = 1;
         else if (a[0] != '-' && strchr(a, '=')) sets[n_sets++] = argv[i]; // official YAML overrides
         else return xt_cli_usage_error("eval", "unknown option '%s'", a);
     }
@@ -135,7 +142,7 @@ int xt_cmd_eval(int argc, char **argv) {
     if (!data) { xt_error("eval", "no data: --data SPEC (or -c CONFIG with a val set)"); goto fail; }
     if (!S && ts) xt_json_int(ts, "img_size", 0, &S);
     int K, crop;
-    if (precision && strcmp(precision, "f32")) { // bf16 / int8: the inference model, image by image
+    if (whole || (precision && strcmp(precision, "f32"))) { // the inference model, image by image
         if (xt_xtfile_load(&f, model, precision)) goto fail;
         K = xt_xtmodel_get_info(f.m)->num_classes, crop = xt_xtmodel_get_info(f.m)->crop_size;
     } else {
@@ -160,9 +167,10 @@ int xt_cmd_eval(int argc, char **argv) {
         if (bad) goto fail;
     }
     if (xt_dataset_open(&d, data, root, &dopt)) goto fail;
+    if (whole && d.synth) { xt_error("eval", "--whole reads image files: %s is generated", data); goto fail; }
     conf = calloc((size_t)K * K, sizeof *conf);
     double top1, top5;
-    if (!conf || (f.m ? eval_inference(&f, &d, S, threads, &top1, &top5, conf, progress, &pg)
+    if (!conf || (f.m ? eval_inference(&f, &d, S, whole, threads, &top1, &top5, conf, progress, &pg)
                       : xt_train_evaluate(m, &P, &d, root, S, batch, &top1, &top5, conf, progress, &pg)))
         goto fail;
     double secs = xt_progress_end(&pg);
@@ -172,7 +180,8 @@ int xt_cmd_eval(int argc, char **argv) {
         xt_sbuf_json_str(&b, model);
         xt_sbuf_printf(&b, ", \"data\": ");
         xt_sbuf_json_str(&b, data);
-        xt_sbuf_printf(&b, ", \"images\": %d, \"classes\": %d, \"img_size\": %d, \"top1\": %.9g, \"top5\": ", d.n, K, S, top1);
+        xt_sbuf_printf(&b, ", \"images\": %d, \"classes\": %d, \"img_size\": %d, \"whole\": %s, \"top1\": %.9g, \"top5\": ", d.n, K,
+                       whole ? 0 : S, whole ? "true" : "false", top1);
         if (K > 5) xt_sbuf_printf(&b, "%.9g", top5);
         else xt_sbuf_printf(&b, "null");
         xt_sbuf_printf(&b, ", \"per_class\": [");

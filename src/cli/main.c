@@ -37,7 +37,7 @@ static const struct {
      "--clip --grad-ratio --seed --save-every --stop-after -t --threads",
      "-q --quiet --no-augment --help"},
     {"eval", xt_cmd_eval, "top-1 / top-5 accuracy of an xT classifier on a dataset", "-m --model -c --data --root --img-size --batch --transform -t --threads --precision",
-     "-q --quiet --json --help"},
+     "-q --quiet --json --whole --help"},
     {"detect", xt_cmd_detect, "find vessels in a whole xView3-SAR scene (CSV, GeoJSON, GeoTIFF maps)", NULL, NULL},
     {"score", xt_cmd_score, "xView3-SAR leaderboard metric of a prediction CSV against labels", NULL, NULL},
 };
