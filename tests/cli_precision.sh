@@ -76,7 +76,7 @@ $XT verify -t 2 --precision int8 --tol 0.5 $G/xt_cls_hyper_long.safetensors > $T
 for p in bf16 int8; do
     $XT eval -m models/synth_xl.safetensors --data synth:100:3 --precision $p -t 2 -q --json > $T/eval.$p.json 2>&1 ||
         fail "eval --precision $p: $(cat $T/eval.$p.json)"
-    grep -q '"images": 100, "classes": 2, "img_size": 128, "top1": 1,' $T/eval.$p.json || fail "eval $p: $(cat $T/eval.$p.json)"
+    grep -q '"images": 100, "classes": 2, "img_size": 128, "whole": false, "top1": 1,' $T/eval.$p.json || fail "eval $p: $(cat $T/eval.$p.json)"
 done
 
 # ---- xt convert --dtype bf16

@@ -50,7 +50,7 @@ static int eval_inference(const xt_xtfile *f, const xt_dataset *d, int S, int wh
     xt_stream_args_default(&a);
     a.threads = threads;
     for (int i = 0; (img || whole) && i < d->n; i++) {
-        int lab = d->labels[i];
+        int lab = whole ? d->labels[i] : 0; // (synth data has no label array: xt_dataset_load gives it)
         if (!whole && xt_dataset_load(d, i, img, C, S, mi->crop_size, 0, 0, &lab)) goto done;
         if (lab >= K) { xt_error("eval", "sample %d: label %d >= num_classes %d", i, lab, K); goto done; }
         xt_stream st;
