@@ -48,9 +48,9 @@ static void help(void) {
            "                      list\n"
            XT_CLI_PRECISION_HELP
            "  -t N                threads                                       [all cores]\n"
+           "  -q                  no progress\n\n"
            "Under mpirun with one SCENE the ranks share its tiles (tile i on rank i mod N); rank 0 stitches\n"
-           "them in order, post-processes and writes: the files of one process (docs/distributed.md).\n"
-           "  -q                  no progress\n");
+           "them in order, post-processes and writes: the files of one process (docs/distributed.md).\n");
 }
 
 static int is_dir(const char *p) {
