@@ -135,6 +135,10 @@ int xt_write_file_part(const char *path, const void *data, size_t n, const char 
 // mkdir -p: DIR and any missing parents; an existing directory is fine (0), anything else is
 // "<where>: <dir>: cannot create: <errno text>" (-1). (file.c)
 int xt_mkdir_p(const char *dir, const char *where);
+// Loads the shared library soname (dlopen, local symbols) and resolves names[i] into *fns[i] for
+// i < n: 0, or -1 with the reason in err ("cannot load SONAME: ..." / "SONAME: no symbol F"), not
+// in the error channel (callers report it when a file needs the library). (file.c)
+int xt_dl_load(const char *soname, const char *const *names, void **const *fns, int n, char *err, size_t nerr);
 
 // ---------------------------------------------------------------------------------------------
 // GEMM (gemm.c): row-major, BLAS-backed, with a naive reference for tests.

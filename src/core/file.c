@@ -1,5 +1,6 @@
 // file.c — whole files read into memory (configs, dataset lists), with a size cap; outputs
 // written to PATH.part and renamed when complete.
+#include <dlfcn.h>
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -115,5 +116,19 @@ int xt_mkdir_p(const char *dir, const char *where) {
         }
         p[i] = c;
     }
+    return 0;
+}
+
+int xt_dl_load(const char *soname, const char *const *names, void **const *fns, int n, char *err, size_t nerr) {
+    void *h = dlopen(soname, RTLD_NOW | RTLD_LOCAL);
+    if (!h) {
+        snprintf(err, nerr, "cannot load %s: %s", soname, dlerror());
+        return -1;
+    }
+    for (int i = 0; i < n; i++)
+        if (!(*fns[i] = dlsym(h, names[i]))) {
+            snprintf(err, nerr, "%s: no symbol %s", soname, names[i]);
+            return -1;
+        }
     return 0;
 }

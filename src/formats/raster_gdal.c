@@ -30,7 +30,6 @@ int xt__gdal_open(const char *path, const xt_raster_open_opts *o, xt_raster_info
 #include <gdal.h>
 #include <ogr_srs_api.h>
 
-#include <dlfcn.h>
 #include <pthread.h>
 
 // Loaded on first use (dlopen): linking libgdal (~150 shared libraries, 0.2 s) would add its start-up time to every xt run,
@@ -53,18 +52,13 @@ GDAL_FUNCS(X_DECL)
 static pthread_once_t gdal_once = PTHREAD_ONCE_INIT;
 static char gdal_load_err[256]; // empty when loaded
 static void gdal_load(void) {
-    void *h = dlopen(XT_GDAL_SONAME, RTLD_NOW | RTLD_LOCAL);
-    if (!h) {
-        snprintf(gdal_load_err, sizeof gdal_load_err, "cannot load %s: %s", XT_GDAL_SONAME, dlerror());
-        return;
-    }
-#define X_LOAD(f)                                                                                  \
-    if (!(p_##f = (__typeof__(&f))dlsym(h, #f))) {                                                 \
-        snprintf(gdal_load_err, sizeof gdal_load_err, "%s: no symbol %s", XT_GDAL_SONAME, #f);                    \
-        return;                                                                                    \
-    }
-    GDAL_FUNCS(X_LOAD)
-#undef X_LOAD
+#define X_NAME(f) #f,
+#define X_ADDR(f) (void **)&p_##f,
+    static const char *const names[] = {GDAL_FUNCS(X_NAME)};
+    void **const fns[] = {GDAL_FUNCS(X_ADDR)};
+#undef X_NAME
+#undef X_ADDR
+    xt_dl_load(XT_GDAL_SONAME, names, fns, (int)(sizeof names / sizeof *names), gdal_load_err, sizeof gdal_load_err);
 }
 // 1 when the library is loaded (loads it once), else 0 and *why.
 static int gdal_loaded(const char **why) {

@@ -26,7 +26,6 @@ int xt__slide_open(const char *path, const xt_raster_open_opts *o, xt_raster_inf
 
 #include <openslide.h>
 
-#include <dlfcn.h>
 #include <pthread.h>
 
 // Loaded on first use (dlopen): linking libopenslide would add its start-up time to every xt run,
@@ -41,18 +40,13 @@ SLIDE_FUNCS(X_DECL)
 static pthread_once_t slide_once = PTHREAD_ONCE_INIT;
 static char slide_load_err[256]; // empty when loaded
 static void slide_load(void) {
-    void *h = dlopen(XT_OPENSLIDE_SONAME, RTLD_NOW | RTLD_LOCAL);
-    if (!h) {
-        snprintf(slide_load_err, sizeof slide_load_err, "cannot load %s: %s", XT_OPENSLIDE_SONAME, dlerror());
-        return;
-    }
-#define X_LOAD(f)                                                                                  \
-    if (!(p_##f = (__typeof__(&f))dlsym(h, #f))) {                                                 \
-        snprintf(slide_load_err, sizeof slide_load_err, "%s: no symbol %s", XT_OPENSLIDE_SONAME, #f);                    \
-        return;                                                                                    \
-    }
-    SLIDE_FUNCS(X_LOAD)
-#undef X_LOAD
+#define X_NAME(f) #f,
+#define X_ADDR(f) (void **)&p_##f,
+    static const char *const names[] = {SLIDE_FUNCS(X_NAME)};
+    void **const fns[] = {SLIDE_FUNCS(X_ADDR)};
+#undef X_NAME
+#undef X_ADDR
+    xt_dl_load(XT_OPENSLIDE_SONAME, names, fns, (int)(sizeof names / sizeof *names), slide_load_err, sizeof slide_load_err);
 }
 // 1 when the library is loaded (loads it once), else 0 and *why.
 static int slide_loaded(const char **why) {
