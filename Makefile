@@ -87,7 +87,7 @@ $(BUILD)/bench/%: bench/%.c $(BUILD)/libxt.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(XT_CFLAGS) $< $(BUILD)/libxt.a -o $@ $(XT_LDLIBS)
 
-test: all $(TESTS)
+test: all $(TESTS) $(BENCH)
 	@XT=./$(XTBIN) BUILD=$(BUILD) sh tests/run.sh $(TESTS)
 
 asan:

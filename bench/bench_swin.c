@@ -2,7 +2,11 @@
 //
 //   build/bench/bench_swin [--threads 1,2] [--batch 4] [--iters 5] [--warmup 1] [--img 256]
 //                          [--model FILE] [--ref RESULTS.txt] [--matmul f32|bf16|int8|f32,bf16,int8]
+//   build/bench/bench_swin --peak [--threads 1,2]
 //
+// --peak: the machine's float32 GEMM rate, the yardstick of "% of peak": a 2048^3 oneDNN matmul
+// (the same library and call the encoder's linears use), best of 10 per thread count, printed as
+// "RESULT sgemm threads=T gflops=G".
 // Swin V2-T: embed 96, depths 2-2-6-2, heads 3-6-12-24, window 16 (clamped to the map on small
 // stages, as timm does), random weights from xt_swinv2_random_weights (seed 0), written once to
 // FILE (default build/bench/swinv2_t_<img>.safetensors) and then mmap'd like any model file.
@@ -31,6 +35,7 @@
 
 #include "formats/safetensors.h"
 #include "models/models.h"
+#include "nn/nn.h"
 
 #define MAXT 8
 #define MAXREF 16
@@ -104,11 +109,38 @@ static int make_model(const char *path, const xt_json *cfg, const char *cfg_text
     return 0;
 }
 
+static int gemm_peak(const int *threads, int nt) {
+    const int n = 2048;
+    float *a = xt_xmalloc((size_t)n * n * sizeof(float)), *b = xt_xmalloc((size_t)n * n * sizeof(float)),
+          *c = xt_xmalloc((size_t)n * n * sizeof(float));
+    for (size_t i = 0; i < (size_t)n * n; i++) a[i] = (float)(i % 13) * 0.1f, b[i] = (float)(i % 7) * 0.1f;
+    xt_mm *mm = xt_mm_new(0);
+    if (!mm) return fprintf(stderr, "bench_swin: %s\n", xt_error_buffer()), 1;
+    for (int ti = 0; ti < nt; ti++) {
+        xt_set_threads(threads[ti]);
+        double best = 1e30;
+        for (int it = 0; it < 11; it++) {
+            double t0 = xt_time();
+            if (xt_mm_f32_run(mm, c, a, b, n, n, n)) return fprintf(stderr, "bench_swin: %s\n", xt_error_buffer()), 1;
+            if (it && xt_time() - t0 < best) best = xt_time() - t0; // call 0 creates the primitive
+        }
+        printf("RESULT sgemm threads=%d n=%d gflops=%.1f\n", threads[ti], n, 2.0 * n * n * n / best / 1e9);
+        fflush(stdout);
+    }
+    xt_mm_free(mm);
+    free(a), free(b), free(c);
+    return 0;
+}
+
 int main(int argc, char **argv) {
     const char *threads_s = "1,2", *model = NULL, *ref = NULL, *matmul_s = "f32";
-    int batch = 4, iters = 5, warmup = 1, img = 256;
+    int batch = 4, iters = 5, warmup = 1, img = 256, peak = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(a, "--peak")) {
+            peak = 1;
+            continue;
+        }
         if (!v) goto usage;
         if (!strcmp(a, "--threads")) threads_s = v;
         else if (!strcmp(a, "--batch")) batch = atoi(v);
@@ -135,6 +167,7 @@ int main(int argc, char **argv) {
         if (!p) break;
         p++;
     }
+    if (peak) return gemm_peak(threads, nt);
 
     char cfg_text[512], model_buf[256];
     snprintf(cfg_text, sizeof cfg_text, CFG_FMT, img);

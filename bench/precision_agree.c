@@ -39,7 +39,7 @@ int main(int argc, char **argv) {
     for (int v = 0; v < nv; v++)
         if (xt_xtfile_load(&f[v], path[v], prec[v])) { fprintf(stderr, "precision_agree: %s\n", xt_error_buffer()); return 1; }
     xt_dataset d;
-    if (xt_dataset_open(&d, data, NULL)) { fprintf(stderr, "precision_agree: %s\n", xt_error_buffer()); return 1; }
+    if (xt_dataset_open(&d, data, NULL, NULL)) { fprintf(stderr, "precision_agree: %s\n", xt_error_buffer()); return 1; }
     const xt_xtmodel_info *mi = xt_xtmodel_get_info(f[0].m);
     int C = mi->in_chans, K = mi->num_classes;
     float *img = malloc(sizeof *img * C * S * S), *lg = malloc(sizeof *lg * K * MAXV);

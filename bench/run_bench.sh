@@ -2,7 +2,7 @@
 # run_bench.sh — Swin V2-T region benchmark: PyTorch, ONNX Runtime and xt on this machine, in one
 # go, one table (docs/performance.md). Run from the repository root:
 #
-#   sh bench/run_bench.sh              # BATCH=4 ITERS=5 WARMUP=1 THREADS=1,2 by default
+#   sh bench/run_bench.sh              # BATCH=4 ITERS=5 WARMUP=1 THREADS=1,2 ROUNDS=3 E2E=1 by default
 #   ITERS=10 sh bench/run_bench.sh
 #   MATMUL=f32 sh bench/run_bench.sh   # xt float32 only (default f32,bf16,int8: also the opt-in bf16 and int8 linears)
 #   sh bench/run_bench.sh context      # long-sequence layers instead (bench_context + torch_context.py)
@@ -104,11 +104,77 @@ fi
 [ -e "$OUT/swinv2_t_256.onnx" ] || "$PY" tools/export_onnx.py -o "$OUT/swinv2_t_256.onnx" 2>/dev/null
 [ -d bench/node_modules/onnxruntime-node ] || (cd bench && npm install --ignore-scripts --no-audit --no-fund >/dev/null)
 
+# Swin V2-T regions: ROUNDS interleaved rounds (each round: the GEMM peak, PyTorch, ONNX Runtime,
+# xt's bench_swin, then `xt classify` of a whole image), so that every ratio compares programs run
+# minutes apart, not one program in a quiet minute with another in a busy one. Summary: per program
+# the median and best regions/s over rounds, xt / ORT per round and its median, and % of the
+# round's measured GEMM peak (13.199 GFLOP/region counted, see bench_swin.c).
+ROUNDS=${ROUNDS:-3}
+E2E=${E2E:-1}
+FLOP=13.199
+PRECS=$(echo "${MATMUL:-f32,bf16,int8}" | tr ',' ' ')
 RES=$OUT/results.txt
 : > "$RES"
-echo "== PyTorch (torchvision Swin V2 classes, eval + inference_mode)"
-env $TORCH_ENV "$PY" bench/torch_swin.py --threads "$THREADS" --batch "$BATCH" --iters "$ITERS" --warmup "$WARMUP" | tee -a "$RES"
-echo "== ONNX Runtime (graphOptimizationLevel all)"
-node bench/ort_swin.mjs "$OUT/swinv2_t_256.onnx" --threads "$THREADS" --batch "$BATCH" --iters "$ITERS" --warmup "$WARMUP" | tee -a "$RES"
-echo "== xt"
-"$BUILD/bench/bench_swin" --threads "$THREADS" --batch "$BATCH" --iters "$ITERS" --warmup "$WARMUP" --matmul "${MATMUL:-f32,bf16,int8}" --ref "$RES"
+E2ED=$OUT/e2e
+if [ "$E2E" = 1 ]; then
+    # End to end: a 2048 x 2048 RGB image (64 regions of 256) through `xt classify` with a Swin V2-T
+    # xT model (naive head; random weights: one lr-0 step of `xt train` writes a fresh model).
+    mkdir -p "$E2ED"
+    [ -s "$E2ED/img2048.tif" ] || ./xt make-image "$E2ED/img2048.tif" --size 2048x2048 --bands 3 --type u8 --tile 256 --seed 1 > /dev/null
+    if [ ! -s "$E2ED/swint_naive.safetensors" ]; then
+        ./xt make-image "$E2ED/one.tif" --size 256x256 --bands 3 > /dev/null
+        printf "one.tif,0\n" > "$E2ED/one.csv"
+        printf '%s\n' '{"model": {"kind": "xt", "cls_head": "naive", "crop_size": 256, "num_classes": 10, "mlp_ratio": 4,' \
+            '  "swin": {"embed_dim": 96, "depths": [2, 2, 6, 2], "num_heads": [3, 6, 12, 24], "window_size": 16, "in_chans": 3}},' \
+            ' "train": {"img_size": 256, "batch": 1, "steps": 1, "lr": 0}}' > "$E2ED/swint_naive.json"
+        ./xt train -c "$E2ED/swint_naive.json" --data "$E2ED/one.csv" -o "$E2ED/ckpt.safetensors" \
+            --export "$E2ED/swint_naive.safetensors" -q > /dev/null
+        rm -f "$E2ED/ckpt.safetensors"
+    fi
+fi
+for r in $(seq "$ROUNDS"); do
+    echo "== round $r of $ROUNDS, $(date -u '+%H:%M:%S UTC'), load $(cut -d' ' -f1-3 /proc/loadavg)"
+    "$BUILD/bench/bench_swin" --peak --threads "$THREADS" | grep '^RESULT' | sed "s/^RESULT/R$r/" | tee -a "$RES"
+    env $TORCH_ENV "$PY" bench/torch_swin.py --threads "$THREADS" --batch "$BATCH" --iters "$ITERS" --warmup "$WARMUP" \
+        | grep '^RESULT' | sed "s/^RESULT/R$r/" | tee -a "$RES"
+    node bench/ort_swin.mjs "$OUT/swinv2_t_256.onnx" --threads "$THREADS" --batch "$BATCH" --iters "$ITERS" --warmup "$WARMUP" \
+        | grep '^RESULT' | sed "s/^RESULT/R$r/" | tee -a "$RES"
+    "$BUILD/bench/bench_swin" --threads "$THREADS" --batch "$BATCH" --iters "$ITERS" --warmup "$WARMUP" \
+        --matmul "${MATMUL:-f32,bf16,int8}" | grep '^RESULT' | sed "s/^RESULT/R$r/" | tee -a "$RES"
+    [ "$E2E" = 1 ] || continue
+    for t in $(echo "$THREADS" | tr ',' ' '); do
+        for p in $PRECS; do
+            # the whole command: model load, reading, batching, encoder, head (--json "seconds")
+            s=$(./xt classify -q -t "$t" --precision "$p" -m "$E2ED/swint_naive.safetensors" "$E2ED/img2048.tif" --json \
+                | tr -d '\n ' | sed -n 's/.*"seconds":\([0-9.]*\).*/\1/p')
+            echo "R$r xt-classify-$p threads=$t regions=64 regions_per_s=$(awk -v s="$s" 'BEGIN { printf "%.3f", 64 / s }') seconds=$s" | tee -a "$RES"
+        done
+    done
+done
+
+echo
+echo "== Swin V2-T 256², batch $BATCH, $ROUNDS interleaved rounds: median (best) regions/s; xt / ORT per round and median; % of the same round's GEMM peak"
+awk -v F="$FLOP" '
+    function med(a, n,   i, j, t) { for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (a[j] < a[i]) { t = a[i]; a[i] = a[j]; a[j] = t }
+                                  return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2 }
+    { r = substr($1, 2); prog = $2; split($3, a, "="); t = a[2]; v = 0
+      for (i = 4; i <= NF; i++) { split($i, kv, "="); if (kv[1] == (prog == "sgemm" ? "gflops" : "regions_per_s")) v = kv[2] }
+      if (prog == "sgemm") peak[r, t] = v; else { val[prog, t, r] = v; progs[prog] = 1 }
+      rounds[r] = 1; threads[t] = 1 }
+    END {
+      print "| program | threads | regions/s median | best | GFLOP/s median | % of GEMM peak | xt / ORT per round | xt / ORT median |"
+      print "|---|---:|---:|---:|---:|---:|---|---:|"
+      for (t in threads) { n = 0; for (r in rounds) if (peak[r, t] > 0) q[++n] = peak[r, t]
+          if (n) printf "| GEMM peak (oneDNN f32 2048^3) | %s | | | %.0f | | | |\n", t, med(q, n) }
+      for (prog in progs) for (t in threads) {
+          n = 0; m = 0; best = 0; rs = ""; pk = 0
+          for (r in rounds) if ((prog, t, r) in val) {
+              v = val[prog, t, r]; x[++n] = v; if (v > best) best = v
+              if (peak[r, t] > 0) p[++pk] = v * F / peak[r, t] * 100
+              if (prog != "ort" && prog != "torch" && val["ort", t, r] > 0) { y[++m] = v / val["ort", t, r]; rs = rs sprintf("%s%.2f", m > 1 ? ", " : "", y[m]) } }
+          if (!n) continue
+          mv = med(x, n)
+          printf "| %s | %s | %.2f | %.2f | %.0f | %s | %s | %s |\n", prog, t, mv, best, mv * F,
+                 pk ? sprintf("%.0f %%", med(p, pk)) : "", rs, m ? sprintf("%.2fx", med(y, m)) : "" } }' "$RES" |
+    { read -r h1; read -r h2; echo "$h1"; echo "$h2"; sort -t'|' -k3,3n -k2,2; }
+echo "(raw lines: $RES)"
