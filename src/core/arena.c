@@ -1,6 +1,8 @@
 // arena.c — one aligned block per lifetime, bump allocation, reset instead of free.
 // A measuring arena (size 0) only counts, so callers size real arenas with the same code path.
+#include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "core/core.h"
 
@@ -13,7 +15,18 @@ int xt_arena_init(xt_arena *a, size_t size) {
         return 0;
     }
     size = (size + XT_ALIGN - 1) & ~(size_t)(XT_ALIGN - 1);
-    a->base = aligned_alloc(XT_ALIGN, size);
+    // Large workspaces on 2 MiB pages where the kernel lends them (transparent huge pages in
+    // "madvise" mode, Debian's default): 512x fewer page faults on first touch and TLB misses in
+    // the encoders' passes over 100+ MiB of activations.
+    const size_t huge = (size_t)2 << 20;
+    if (size >= 4 * huge && !getenv("XT_NO_HUGEPAGES")) {
+        size = (size + huge - 1) & ~(huge - 1);
+        a->base = aligned_alloc(huge, size);
+#ifdef MADV_HUGEPAGE
+        if (a->base) madvise(a->base, size, MADV_HUGEPAGE); // advice only: failure changes nothing
+#endif
+    } else
+        a->base = aligned_alloc(XT_ALIGN, size);
     if (!a->base) return xt_error("arena", "cannot allocate %zu bytes of workspace", size);
     a->size = size;
     return 0;
