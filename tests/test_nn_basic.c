@@ -130,6 +130,26 @@ static void test_onednn(void) {
     int8_t zq[4];
     xt_quantize_rows_s8(zq, &zs, z, 1, 4);
     CHECK(zs == 1.0f && zq[0] == 0 && zq[3] == 0);
+    // the vector quantiser against the scalar definition: rows of 37 (two vectors + a tail), ties
+    // x / scale = k + 0.5 rounding to even, negative values
+    {
+        enum { R = 5, C = 37 };
+        float x[R * C], sc[R];
+        int8_t qv[R * C];
+        fill(x, R * C, 91);
+        for (int c = 0; c < C; c++) x[2 * C + c] = c == 0 ? 127.0f : (float)(c % 9) - 4.5f; // scale 1: exact ties
+        xt_quantize_rows_s8(qv, sc, x, R, C);
+        int same = 1;
+        for (int r = 0; r < R; r++) {
+            float mx = 0;
+            for (int c = 0; c < C; c++) mx = fmaxf(mx, fabsf(x[r * C + c]));
+            float s1 = mx > 0 ? mx / 127.0f : 1.0f, inv = 1.0f / s1;
+            same &= sc[r] == s1;
+            for (int c = 0; c < C; c++) same &= qv[r * C + c] == (int8_t)lrintf(x[r * C + c] * inv);
+        }
+        CHECK(same);
+        CHECK(qv[2 * C + 1] == -4 && qv[2 * C + 2] == -2 && qv[2 * C + 6] == 2); // -3.5 -> -4, -2.5 -> -2, 1.5 -> 2
+    }
     // bf16 rounding: to nearest even
     float v[3] = {1.0f, 1.00390625f, 1.01171875f}; // 1, 1 + 2^-8 (tie -> even 1), 1 + 3 * 2^-8 (tie -> up)
     uint16_t h[3];

@@ -207,16 +207,36 @@ int xt_mm_f32_run(xt_mm *c, float *out, const float *a, const float *w, int M, i
     return mm_run(c, out, a, w, M, N, K, 1);
 }
 
+#if defined(__AVX512F__)
+#include <immintrin.h>
+#endif
+
+// Per-row symmetric int8: scale = max|row| / 127, q = round-to-nearest-even(x / scale). The AVX-512
+// path gives the same bytes as the scalar one (max is exact in any order; cvtps rounds to nearest
+// even like lrintf); the scalar loop called fmaxf and llrintf per element and was 38 % of an int8
+// Swin V2-T forward.
 void xt_quantize_rows_s8(int8_t *q, float *scale, const float *x, int rows, int cols) {
 #pragma omp parallel for if ((size_t)rows * cols > 65536)
     for (int r = 0; r < rows; r++) {
         const float *xr = x + (size_t)r * cols;
+        int8_t *qr = q + (size_t)r * cols;
+        int c = 0;
         float mx = 0;
-        for (int c = 0; c < cols; c++) mx = fmaxf(mx, fabsf(xr[c]));
+#if defined(__AVX512F__)
+        __m512 m = _mm512_setzero_ps();
+        for (; c + 16 <= cols; c += 16) m = _mm512_max_ps(m, _mm512_abs_ps(_mm512_loadu_ps(xr + c)));
+        mx = _mm512_reduce_max_ps(m);
+#endif
+        for (; c < cols; c++) mx = fmaxf(mx, fabsf(xr[c]));
         float s = mx > 0 ? mx / 127.0f : 1.0f, inv = 1.0f / s;
         scale[r] = s;
-        int8_t *qr = q + (size_t)r * cols;
-        for (int c = 0; c < cols; c++) qr[c] = (int8_t)lrintf(xr[c] * inv); // |x * inv| <= 127
+        c = 0;
+#if defined(__AVX512F__)
+        const __m512 vinv = _mm512_set1_ps(inv);
+        for (; c + 16 <= cols; c += 16) // |x * inv| <= 127: the saturating narrow never saturates
+            _mm_storeu_si128((__m128i *)(qr + c), _mm512_cvtsepi32_epi8(_mm512_cvtps_epi32(_mm512_mul_ps(_mm512_loadu_ps(xr + c), vinv))));
+#endif
+        for (; c < cols; c++) qr[c] = (int8_t)lrintf(xr[c] * inv); // |x * inv| <= 127
     }
 }
 
@@ -229,7 +249,14 @@ int xt_linear_forward_s8(xt_mm *mm, float *out, const float *in, const int8_t *w
     for (int r = 0; r < M; r++) {
         float *o = out + (size_t)r * N;
         const int32_t *ar = acc + (size_t)r * N;
-        for (int c = 0; c < N; c++) o[c] = (float)ar[c] * ascale[r] * wscale[c] + (b ? b[c] : 0.0f);
+        const float sa = ascale[r];
+        if (b) { // in place, element by element: safe to vectorise (the compiler cannot prove it)
+#pragma omp simd
+            for (int c = 0; c < N; c++) o[c] = (float)ar[c] * sa * wscale[c] + b[c];
+        } else {
+#pragma omp simd
+            for (int c = 0; c < N; c++) o[c] = (float)ar[c] * sa * wscale[c];
+        }
     }
     return 0;
 }
