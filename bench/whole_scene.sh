@@ -45,16 +45,19 @@ done
 
 W=${SIZE%x*}; H=${SIZE#*x}
 REGIONS=$(( ((W + 255) / 256) * ((H + 255) / 256) ))
-printf "%-8s %-6s %8s %10s %10s %12s\n" context prec wall_s regions/s peak_MiB "xt seconds"
+# cpu_s (user + system) beside the wall time: on a shared machine the wall time includes other
+# jobs' turns; cpu_s / threads is what the run would take alone with perfect scaling
+printf "%-8s %-6s %8s %8s %10s %10s %12s  load\n" context prec wall_s cpu_s regions/s peak_MiB "xt seconds"
 for ctx in $CONTEXTS; do
     for p in $PRECISIONS; do
         PFLAG=""
         [ "$p" = f32 ] || PFLAG="--precision $p"
-        /usr/bin/time -f "%e %M" -o "$DIR/time" $XT classify -m "$DIR/swint_$ctx.safetensors" "$SCENE" \
-            -t "$THREADS" --json -q $PFLAG > "$DIR/out_${ctx}_$p.json"
-        read wall kb < "$DIR/time"
+        XT_STREAM_STATS=1 /usr/bin/time -f "%e %M %U %S" -o "$DIR/time" $XT classify -m "$DIR/swint_$ctx.safetensors" "$SCENE" \
+            -t "$THREADS" --json -q $PFLAG > "$DIR/out_${ctx}_$p.json" 2> "$DIR/stats_${ctx}_$p.txt"
+        read wall kb us ss < "$DIR/time"
         xs=$(tr -d '\n ' < "$DIR/out_${ctx}_$p.json" | sed -n 's/.*"seconds":\([0-9.]*\).*/\1/p')
-        printf "%-8s %-6s %8.1f %10.1f %10.0f %12s\n" "$ctx" "$p" "$wall" \
-            "$(echo "$REGIONS / $wall" | bc -l)" "$(echo "$kb / 1024" | bc -l)" "$xs"
+        printf "%-8s %-6s %8.1f %8.1f %10.1f %10.0f %12s  %s\n" "$ctx" "$p" "$wall" "$(echo "$us + $ss" | bc -l)" \
+            "$(echo "$REGIONS / $wall" | bc -l)" "$(echo "$kb / 1024" | bc -l)" "$xs" "$(cut -d' ' -f1-3 /proc/loadavg)"
+        grep 'stream:' "$DIR/stats_${ctx}_$p.txt" | sed 's/^/    /' # phases: read, encode, context
     done
 done
