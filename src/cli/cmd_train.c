@@ -63,7 +63,7 @@ static void help(void) {
            "       xt train -c OFFICIAL.yaml [KEY=VALUE ...] [options]\n"
            "       xt train --resume CKPT.safetensors [-o OUT] [--stop-after N]\n\n"
            "Trains an xT classifier (Swin V2, Hiera or ConvNeXt regions + naive or xl head) with label-smoothed\n"
-           "cross-entropy, AdamW, warm-up + cosine schedule, global-norm clipping and gradient chipping.\n"
+           "cross-entropy, SGD / Adam / AdamW, warm-up + cosine schedule, global-norm clipping and gradient chipping.\n"
            "CONFIG holds {\"model\": {...}, \"train\": {...}} (docs/training.md); flags override \"train\".\n"
            "A model of kind \"xview\" (the xView3 dense model) trains on \"data\": {\"xview3\": {\"scenes\": DIR or\n"
            "[PATHS], \"labels\": CSV}} with the official crops, targets, losses and per-tile steps; --img-size is\n"

@@ -66,10 +66,13 @@ static void sgd(float *w, const float *g, float *buf, size_t n, int first, float
 // ref: torch/optim/adam.py and adamw.py _single_tensor_adam(w) (torch 1.13, amsgrad false)
 static void adam(float *w, const float *g, float *m, float *v, size_t n, int64_t step, double lr, const xt_optim_cfg *c,
                  double wd, int decoupled) {
-    double bc1 = 1.0 - pow(c->beta1, (double)step), bc2 = 1.0 - pow(c->beta2, (double)step);
-    float step_size = (float)(lr / bc1), bc2s = (float)sqrt(bc2), eps = (float)c->eps;
-    float b1 = (float)c->beta1, b2 = (float)c->beta2, a1 = (float)(1.0 - c->beta1), a2 = (float)(1.0 - c->beta2);
-    float decay = (float)(1.0 - lr * wd), l2 = (float)wd;
+    // the scalars are rounded to float first, as xt's AdamW always did (torch rounds some of
+    // them from double instead: <= 1 ulp apart, measured in tests/test_train_optimizers.c), so
+    // runs and models trained before SGD / Adam were added reproduce bit for bit
+    float b1 = (float)c->beta1, b2 = (float)c->beta2, lrf = (float)lr, wdf = (float)wd, eps = (float)c->eps;
+    double bc1 = 1.0 - pow(b1, (double)step), bc2 = 1.0 - pow(b2, (double)step);
+    float step_size = (float)(lrf / bc1), bc2s = (float)sqrt(bc2);
+    float a1 = 1.0f - b1, a2 = 1.0f - b2, decay = 1.0f - lrf * wdf, l2 = wdf;
     for (size_t j = 0; j < n; j++) {
         float gj = g[j];
         if (wd != 0) {
