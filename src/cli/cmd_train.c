@@ -17,7 +17,7 @@
 #include "train/train.h"
 
 typedef struct {
-    char data[1024], val[1024], root[1024], metrics[1024], plot[1024];
+    char data[1024], val[1024], root[1024], metrics[1100], plot[1100]; // the latter: room for OUT + suffix
     int has_metrics, has_plot; // given (else derived from -o)
     xt_train_opts t;
 } topts;
@@ -205,8 +205,9 @@ int xt_cmd_train(int argc, char **argv) {
         if (!strcmp(a, "--root") && v) { if (tr) snprintf(o.root, sizeof o.root, "%s", v); i++; continue; }
         if (!strcmp(a, "--no-augment")) { if (tr) o.t.augment = 0; continue; }
         if (!strcmp(a, "--optimizer") && v) { if (tr && xt_optim_parse_name(v, &o.t.optim.kind)) goto fail; i++; continue; }
-        if (!strcmp(a, "--metrics") && v) { if (tr) snprintf(o.metrics, sizeof o.metrics, "%s", v), o.has_metrics = 1; i++; continue; }
-        if (!strcmp(a, "--plot") && v) { if (tr) snprintf(o.plot, sizeof o.plot, "%s", v), o.has_plot = 1; i++; continue; }
+        // outputs, like -o: they apply to resumed runs too
+        if (!strcmp(a, "--metrics") && v) { snprintf(o.metrics, sizeof o.metrics, "%s", v), o.has_metrics = 1; i++; continue; }
+        if (!strcmp(a, "--plot") && v) { snprintf(o.plot, sizeof o.plot, "%s", v), o.has_plot = 1; i++; continue; }
         if (!strcmp(a, "-q") || !strcmp(a, "--quiet")) { quiet = 1; continue; }
         if ((!strcmp(a, "-t") || !strcmp(a, "--threads")) && v) { if (xt_cli_parse_int(v, "-t", 1, 1024, &threads)) goto fail; i++; continue; }
         NUM("--img-size", o.t.img_size);
@@ -239,8 +240,14 @@ int xt_cmd_train(int argc, char **argv) {
     o.t.val = o.val[0] ? o.val : NULL;
     o.t.root = o.root[0] ? o.root : NULL;
     o.t.out = out;
-    o.t.metrics_path = o.has_metrics ? o.metrics : NULL;
-    o.t.plot_path = o.has_plot ? o.plot : NULL;
+    // default outputs beside the checkpoint: OUT.metrics.jsonl, OUT.curves.png (the plot only with a log)
+    char stem[1024];
+    size_t sl = strlen(out), k = strlen(".safetensors");
+    snprintf(stem, sizeof stem, "%.*s", (int)(sl > k && !strcmp(out + sl - k, ".safetensors") ? sl - k : sl), out);
+    if (!o.has_metrics) snprintf(o.metrics, sizeof o.metrics, "%s.metrics.jsonl", stem);
+    if (!o.has_plot) snprintf(o.plot, sizeof o.plot, "%s%s", o.metrics[0] ? stem : "", o.metrics[0] ? ".curves.png" : "");
+    o.t.metrics_path = o.metrics[0] ? o.metrics : NULL;
+    o.t.plot_path = o.plot[0] ? o.plot : NULL;
     o.t.stop_after = stop_after;
     o.t.progress = progress;
     o.t.progress_u = &tp;

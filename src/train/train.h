@@ -189,8 +189,9 @@ typedef struct {
     double freeze_epochs;                // the region encoder (encoder.*) gets no update for this many epochs of steps
     int val_every;                       // validate on val every N steps (0: no)
     double val_every_epochs;             // ... and/or every N epochs of steps (official train.test_every; 0: no)
-    const char *metrics_path, *plot_path; // metrics log (JSON Lines) / PNG of its curves; NULL: OUT's stem +
-                                         // .metrics.jsonl / .curves.png; "": none
+    const char *metrics_path, *plot_path; // metrics log (JSON Lines) / PNG of its curves (NULL or "": none;
+                                         // xt train: OUT.metrics.jsonl / OUT.curves.png); outputs, like out,
+                                         // so not part of train_state
     xt_data_opts dopt;                   // normalisation, transform, iNat filter / label map (data and val)
     void (*progress)(void *u, int64_t step, int64_t total, double loss, double lr, double sec_per_step);
     void *progress_u;

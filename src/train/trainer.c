@@ -94,9 +94,6 @@ static void state_json(xt_sbuf *b, const xt_train_opts *o, int64_t step, const d
                       "\"classifier_ratio\": %.17g, \"freeze_epochs\": %.17g, \"val_every\": %d, \"val_every_epochs\": %.17g",
                    xt_optim_name(c->kind), c->momentum, c->nesterov ? "true" : "false", c->eps, c->beta1, c->beta2,
                    o->classifier_ratio, o->freeze_epochs, o->val_every, o->val_every_epochs);
-    const char *pk[2] = {"metrics", "plot"}, *pv[2] = {o->metrics_path, o->plot_path};
-    for (int i = 0; i < 2; i++)
-        if (pv[i]) { xt_sbuf_printf(b, ", \"%s\": ", pk[i]); xt_sbuf_json_str(b, pv[i]); }
     xt_data_opts_json(b, &o->dopt);
     if (best) {
         xt_sbuf_printf(b, ", \"best\": {");
@@ -295,9 +292,7 @@ int xt_train_run(const xt_json *mcfg, xt_st *from, int resume, const xt_train_op
         for (int k = 0; bj && k < XT_VAL_METRICS; k++) xt_json_num(bj, xt_val_metric_names[k], 0, &best[k]);
     }
     if (o->metrics_path) snprintf(mpath, sizeof mpath, "%s", o->metrics_path);
-    else if (o->out) derived(mpath, sizeof mpath, o->out, ".metrics.jsonl");
     if (o->plot_path) snprintf(ppath, sizeof ppath, "%s", o->plot_path);
-    else if (o->out && mpath[0]) derived(ppath, sizeof ppath, o->out, ".curves.png");
     if (ppath[0] && !mpath[0]) { xt_error("train", "a plot (%s) needs the metrics log (metrics \"\")", ppath); goto done; }
     int64_t epoch = -1, step = resume ? P.step : 0;
     if (rank == 0 && mpath[0]) {
@@ -388,9 +383,10 @@ int xt_train_run(const xt_json *mcfg, xt_st *from, int resume, const xt_train_op
             log_line(mlog, step + 1, ep, lr, loss, xt_time() - t_train, &vm, improved);
             if (ppath[0] && xt_train_plot(mpath, ppath, 800, 500)) goto done;
         }
-        xt_sbuf st = {0};
-        state_json(&st, o, step + 1, o->val ? best : NULL);
-        if ((o->save_every > 0 && (step + 1) % o->save_every == 0) || step + 1 == total || stop) {
+        xt_sbuf st = {0}; // built only when written: a step allocates nothing (tests/test_train_alloc.c)
+        int save = (o->save_every > 0 && (step + 1) % o->save_every == 0) || step + 1 == total || stop;
+        if (save || any) state_json(&st, o, step + 1, o->val ? best : NULL);
+        if (save) {
             int e = rank == 0 ? xt_train_ckpt_save(&P, o->out, cfgs.p, st.p, 1) : 0;
             if (ckpt_agree(e)) { xt_sbuf_free(&st); goto done; }
         }
