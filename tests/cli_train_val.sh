@@ -57,12 +57,16 @@ with open(f"{d}/run.curves.png", "rb") as f:
 assert h[:8] == b"\x89PNG\r\n\x1a\n" and h[12:16] == b"IHDR", h
 assert struct.unpack(">II", h[16:24]) == (800, 500), struct.unpack(">II", h[16:24])
 PY
-# the best top-1 checkpoint reloads in xt eval and scores the logged best top-1
-$XT eval -m "$D/run.best_top1.safetensors" --data synth:8:2 -q --json > "$D/eval.json"
-python3 -c "
+# each best checkpoint reloads in xt eval and scores its metric's logged best (precision and
+# recall from eval's confusion matrix: the same definition through another path)
+for k in top1 precision recall; do
+    [ -f "$D/run.best_$k.safetensors" ] || continue
+    $XT eval -m "$D/run.best_$k.safetensors" --data synth:8:2 -q --json > "$D/eval.json"
+    python3 -c "
 import json, sys
-e, b = json.load(open(sys.argv[1])), json.load(open(sys.argv[2]))
-assert e['images'] == 8 and abs(e['top1'] - b['top1']) < 1e-9, (e['top1'], b)" "$D/eval.json" "$D/best.json"
+e, b, k = json.load(open(sys.argv[1])), json.load(open(sys.argv[2])), sys.argv[3]
+assert e['images'] == 8 and abs(e[k] - b[k]) < 1e-7, (k, e[k], b)" "$D/eval.json" "$D/best.json" $k
+done
 # interrupted after 4 steps and resumed: the same checkpoint, best checkpoints and log (but times)
 $XT train -c "$D/cfg.json" --data synth:16:1 --val synth:8:2 -t 1 -q --stop-after 4 -o "$D/res.safetensors" > /dev/null
 echo '{"step": 5, "partial line of the interrupted run' >> "$D/res.metrics.jsonl"
