@@ -321,6 +321,7 @@ int xt_train_run(const xt_json *mcfg, xt_st *from, int resume, const xt_train_op
         xt_params_zero_grad(&P);
         // HyperAttention's sampled keys: fresh each step (official torch.randint), from (seed, step)
         xt_xt_train_set_seed(m, xt_rng_mix(seed ^ xt_rng_mix(0x4A9E + (uint64_t)step)));
+        xt_xt_train_freeze_encoder(m, step < freeze_steps); // no encoder backward while frozen
         double loss = 0;
         if (nl > 0) {
             const unsigned char *kl = ng < R ? keep + (size_t)b0 * G * G : NULL; // this shard's regions
