@@ -80,6 +80,13 @@ import json, sys
 a, b = ([{k: v for k, v in json.loads(l).items() if k != "time"} for l in open(p)] for p in sys.argv[1:])
 assert a == b, (a, b)
 PY
+# SGD + classifier_ratio + an encoder frozen for 4 of 8 steps, interrupted inside the frozen
+# steps and resumed: bit for bit (momentum buffers and per-parameter steps are in the checkpoint)
+S="--optimizer sgd --momentum 0.9 --lr 0.05 --classifier-ratio 2 --freeze-epochs 0.5 --metrics ''"
+eval $XT train -c "$D/cfg.json" --data synth:16:1 -t 1 -q $S -o "$D/sgdf.safetensors" > /dev/null
+eval $XT train -c "$D/cfg.json" --data synth:16:1 -t 1 -q $S --stop-after 2 -o "$D/sgdp.safetensors" > /dev/null
+$XT train --resume "$D/sgdp.safetensors" -t 1 -q --metrics "" -o "$D/sgdr.safetensors" > /dev/null
+cmp "$D/sgdf.safetensors" "$D/sgdr.safetensors"
 # options: no log / plot; SGD (Nesterov) and Adam train; the epoch-based validation
 $XT train -c "$D/cfg.json" --data synth:16:1 --val synth:8:2 -t 1 -q --metrics "" --plot "" --val-every 0 \
     --optimizer sgd --momentum 0.9 --nesterov 1 --lr 0.05 -o "$D/sgd.safetensors" | grep -q "trained 8 steps"
