@@ -221,4 +221,13 @@ $CMP "$D/one_w.safetensors" "$D/r1_w.safetensors" 1e-5
 $T --stop-after 2 -o "$D/p1.safetensors" > /dev/null
 $RUN $XT train --resume "$D/p1.safetensors" -t 1 -q -o "$D/r2.safetensors" --export "$D/r2_w.safetensors" > /dev/null
 $CMP "$D/one_w.safetensors" "$D/r2_w.safetensors" 1e-5
+# SGD with a frozen encoder and validation every step: 2 ranks reach the single process's
+# weights; rank 0 alone validates and writes the log (3 steps + 3 validations) and best checkpoints
+V="--optimizer sgd --lr 0.05 --freeze-epochs 0.4 --classifier-ratio 2 --val synth:6:4 --val-every 1"
+$T $V -o "$D/v1.safetensors" --export "$D/v1_w.safetensors" > /dev/null
+$RUN $T $V -o "$D/v2.safetensors" --export "$D/v2_w.safetensors" > "$D/v2.log"
+grep -q "^validations: 3" "$D/v2.log"
+$CMP "$D/v1_w.safetensors" "$D/v2_w.safetensors" 1e-5
+[ "$(wc -l < "$D/v2.metrics.jsonl")" -eq 6 ] && [ "$(grep -c '"val"' "$D/v2.metrics.jsonl")" -eq 3 ]
+[ -f "$D/v2.best_top5.safetensors" ] && [ -f "$D/v2.curves.png" ]
 echo "mpi: ok"

@@ -110,8 +110,27 @@ mv "$D/categories.keep" "$D/inat/categories.json"
 # what xt cannot do is refused, not ignored: mixup, another optimizer, a label missing from the map
 ! $XT train -c $CFG $SETS data.aug.mixup=0.8 -q -o "$D/x.safetensors" 2> "$D/err.log"
 grep -q "mixup / cutmix are not supported" "$D/err.log"
-! $XT train -c $CFG $SETS optimizer.name=sgd -q -o "$D/x.safetensors" 2> "$D/err.log"
-grep -q "optimizer.name 'sgd'" "$D/err.log"
+! $XT train -c $CFG $SETS optimizer.name=lamb -q -o "$D/x.safetensors" 2> "$D/err.log"
+grep -q "optimizer.name: optimizer: unknown optimizer 'lamb' (sgd, adam or adamw)" "$D/err.log"
+! $XT train -c $CFG $SETS optimizer.betas=[0.9] -q -o "$D/x.safetensors" 2> "$D/err.log"
+grep -q "optimizer.betas must be two numbers" "$D/err.log"
+! $XT train -c $CFG $SETS optimizer.name=sgd optimizer.momentum=-0.5 -q -o "$D/x.safetensors" 2> "$D/err.log"
+grep -q "momentum -0.5 must be in \[0, 1)" "$D/err.log"
+# the official optimiser keys are honoured: SGD (Nesterov), classifier_ratio, freeze_epochs,
+# test_every (validation every N epochs: 3 steps here)
+$XT train -c $CFG $SETS optimizer.name=SGD optimizer.momentum=0.8 optimizer.nesterov=false optimizer.classifier_ratio=2 \
+    train.freeze_epochs=1 train.test_every=2 xt.train.steps=6 -t 1 -q -o "$D/sgd.safetensors" > "$D/sgd.log" 2> /dev/null
+grep -q "val: top-1 .* (2 images)" "$D/sgd.log"
+python3 - "$D/sgd.safetensors" "$D/sgd.metrics.jsonl" <<'PY'
+import json, struct, sys
+with open(sys.argv[1], "rb") as f:
+    n = struct.unpack("<Q", f.read(8))[0]
+    meta = json.loads(f.read(n))["__metadata__"]
+ts = json.loads(meta["train_state"])
+assert ts["optimizer"] == "sgd" and ts["momentum"] == 0.8 and ts["nesterov"] is False, ts
+assert ts["classifier_ratio"] == 2 and ts["freeze_epochs"] == 1 and ts["val_every_epochs"] == 2, ts
+assert [l["step"] for l in map(json.loads, open(sys.argv[2])) if "val" in l] == [6], "val at epoch 2 (= the end)"
+PY
 echo '{"4264": 2, "4344": 0}' > "$D/short_map.json"
 ! $XT train -c $CFG $SETS data.category_label_path=$D/short_map.json -q -o "$D/x.safetensors" 2> "$D/err.log"
 grep -q "category_id 4347 (annotation 3) is not in the label map" "$D/err.log"

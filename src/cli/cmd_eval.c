@@ -26,6 +26,7 @@ static void help(void) {
            "  --batch N    images per forward                      [8]\n"
            "  -t N         threads (also --threads)                [all cores]\n"
            "  --json       one line of JSON on stdout: images, top1, top5 (null with <= 5 classes),\n"
+           "               precision, recall (macro, as xt train's validation),\n"
            "               per_class [{class, correct, total}], confusion [true][predicted], seconds\n"
            "  --whole      each image whole, streamed exactly as `xt classify FILE` runs it (its own size,\n"
            "               the model's normalisation; no transform, no --img-size): whole-image accuracy\n"
@@ -184,6 +185,9 @@ int xt_cmd_eval(int argc, char **argv) {
                        whole ? 0 : S, whole ? "true" : "false", top1);
         if (K > 5) xt_sbuf_printf(&b, "%.9g", top5);
         else xt_sbuf_printf(&b, "null");
+        xt_val_metrics vm; // macro precision / recall as xt train's validation (docs/training.md)
+        xt_metrics_from_confusion(conf, K, &vm);
+        xt_sbuf_printf(&b, ", \"precision\": %.9g, \"recall\": %.9g", vm.precision, vm.recall);
         xt_sbuf_printf(&b, ", \"per_class\": [");
         for (int k = 0, first = 1; k < K; k++) {
             int64_t n = 0;

@@ -17,7 +17,8 @@
 #include "train/train.h"
 
 typedef struct {
-    char data[1024], val[1024], root[1024];
+    char data[1024], val[1024], root[1024], metrics[1100], plot[1100]; // the latter: room for OUT + suffix
+    int has_metrics, has_plot; // given (else derived from -o)
     xt_train_opts t;
 } topts;
 
@@ -33,6 +34,8 @@ static int read_opts(const xt_json *j, topts *o) {
     if ((s = xt_json_str(j, "data", NULL))) snprintf(o->data, sizeof o->data, "%s", s);
     if ((s = xt_json_str(j, "val", NULL))) snprintf(o->val, sizeof o->val, "%s", s);
     if ((s = xt_json_str(j, "root", NULL))) snprintf(o->root, sizeof o->root, "%s", s);
+    if ((s = xt_json_str(j, "metrics", NULL))) snprintf(o->metrics, sizeof o->metrics, "%s", s), o->has_metrics = 1;
+    if ((s = xt_json_str(j, "plot", NULL))) snprintf(o->plot, sizeof o->plot, "%s", s), o->has_plot = 1;
     return 0;
 }
 
@@ -60,7 +63,7 @@ static void help(void) {
            "       xt train -c OFFICIAL.yaml [KEY=VALUE ...] [options]\n"
            "       xt train --resume CKPT.safetensors [-o OUT] [--stop-after N]\n\n"
            "Trains an xT classifier (Swin V2, Hiera or ConvNeXt regions + naive or xl head) with label-smoothed\n"
-           "cross-entropy, AdamW, warm-up + cosine schedule, global-norm clipping and gradient chipping.\n"
+           "cross-entropy, SGD / Adam / AdamW, warm-up + cosine schedule, global-norm clipping and gradient chipping.\n"
            "CONFIG holds {\"model\": {...}, \"train\": {...}} (docs/training.md); flags override \"train\".\n"
            "A model of kind \"xview\" (the xView3 dense model) trains on \"data\": {\"xview3\": {\"scenes\": DIR or\n"
            "[PATHS], \"labels\": CSV}} with the official crops, targets, losses and per-tile steps; --img-size is\n"
@@ -79,7 +82,7 @@ static void help(void) {
            "  -o FILE          checkpoint to write                          [xt_train.safetensors]\n"
            "  --export FILE    at the end, also write the weights alone (a small model file)\n"
            "  --data SPEC      CSV (path,label), iNaturalist JSON, or synth:N[:seed]\n"
-           "  --val SPEC       held-out data evaluated at the end (top-1/top-5)\n"
+           "  --val SPEC       held-out data: top-1/top-5, macro precision/recall at the end\n"
            "  --root DIR       image folder for relative paths              [the data file's folder]\n"
            "  --img-size S     training image side (a multiple of crop_size)\n"
            "  --batch N        images per step                              [8]\n"
@@ -88,7 +91,19 @@ static void help(void) {
            "  --lr X           peak learning rate                           [1e-4]\n"
            "  --min-lr-ratio X cosine floor as a fraction of lr             [0.01]\n"
            "  --warmup N       linear warm-up steps                         [0]\n"
-           "  --wd X           AdamW weight decay (not on biases)           [1e-4]\n"
+           "  --wd X           weight decay (not on biases; AdamW decoupled, SGD / Adam L2) [1e-4]\n"
+           "  --optimizer NAME sgd, adam or adamw (torch.optim semantics)  [adamw]\n"
+           "  --momentum X     SGD momentum                                 [0.9]\n"
+           "  --nesterov B     SGD Nesterov momentum (0 / 1)                [1]\n"
+           "  --classifier-ratio X  lr multiplier of the classifier group (official rule:\n"
+           "                   every parameter whose name lacks \"backbone\", i.e. all of xT's) [1]\n"
+           "  --freeze-epochs X  no updates to the region encoder for the first X epochs [0]\n"
+           "  --val-every N    validate on --val every N steps (0: off)     [0]\n"
+           "  --val-every-epochs X  ... and every X epochs (official train.test_every) [0]\n"
+           "                   (--val is always evaluated at the end; each validation appends to the\n"
+           "                   metrics log and writes OUT.best_<metric>.safetensors when it improves)\n"
+           "  --metrics FILE   metrics log, JSON Lines ('': none)           [OUT.metrics.jsonl]\n"
+           "  --plot FILE      PNG of its curves ('': none)                 [OUT.curves.png]\n"
            "  --clip X         global gradient-norm clip (0: off)           [1.0]\n"
            "  --grad-ratio X   fraction of regions that get gradients       [1.0]\n"
            "  --seed N         data order, augmentation, chipping, init     [0]\n"
@@ -104,7 +119,9 @@ static void help(void) {
 static int takes_value(const char *a) {
     static const char *v[] = {"-c", "--init", "--resume", "-o", "--export", "--data", "--val", "--root", "-t", "--threads",
                               "--img-size", "--batch", "--steps", "--epochs", "--lr", "--min-lr-ratio", "--warmup", "--wd",
-                              "--clip", "--grad-ratio", "--seed", "--save-every", "--stop-after"};
+                              "--clip", "--grad-ratio", "--seed", "--save-every", "--stop-after", "--optimizer", "--momentum",
+                              "--nesterov", "--classifier-ratio", "--freeze-epochs", "--val-every", "--val-every-epochs",
+                              "--metrics", "--plot"};
     for (size_t i = 0; i < sizeof v / sizeof *v; i++)
         if (!strcmp(a, v[i])) return 1;
     return 0;
@@ -187,6 +204,10 @@ int xt_cmd_train(int argc, char **argv) {
         if (!strcmp(a, "--val") && v) { if (tr) snprintf(o.val, sizeof o.val, "%s", v); i++; continue; }
         if (!strcmp(a, "--root") && v) { if (tr) snprintf(o.root, sizeof o.root, "%s", v); i++; continue; }
         if (!strcmp(a, "--no-augment")) { if (tr) o.t.augment = 0; continue; }
+        if (!strcmp(a, "--optimizer") && v) { if (tr && xt_optim_parse_name(v, &o.t.optim.kind)) goto fail; i++; continue; }
+        // outputs, like -o: they apply to resumed runs too
+        if (!strcmp(a, "--metrics") && v) { snprintf(o.metrics, sizeof o.metrics, "%s", v), o.has_metrics = 1; i++; continue; }
+        if (!strcmp(a, "--plot") && v) { snprintf(o.plot, sizeof o.plot, "%s", v), o.has_plot = 1; i++; continue; }
         if (!strcmp(a, "-q") || !strcmp(a, "--quiet")) { quiet = 1; continue; }
         if ((!strcmp(a, "-t") || !strcmp(a, "--threads")) && v) { if (xt_cli_parse_int(v, "-t", 1, 1024, &threads)) goto fail; i++; continue; }
         NUM("--img-size", o.t.img_size);
@@ -201,6 +222,12 @@ int xt_cmd_train(int argc, char **argv) {
         NUM("--grad-ratio", o.t.grad_ratio);
         NUM("--seed", o.t.seed);
         NUM("--save-every", o.t.save_every);
+        NUM("--momentum", o.t.optim.momentum);
+        NUM("--nesterov", o.t.optim.nesterov);
+        NUM("--classifier-ratio", o.t.classifier_ratio);
+        NUM("--freeze-epochs", o.t.freeze_epochs);
+        NUM("--val-every", o.t.val_every);
+        NUM("--val-every-epochs", o.t.val_every_epochs);
         tr = 1; // --stop-after applies to resumed runs too
         NUM("--stop-after", stop_after);
 #undef NUM
@@ -213,6 +240,14 @@ int xt_cmd_train(int argc, char **argv) {
     o.t.val = o.val[0] ? o.val : NULL;
     o.t.root = o.root[0] ? o.root : NULL;
     o.t.out = out;
+    // default outputs beside the checkpoint: OUT.metrics.jsonl, OUT.curves.png (the plot only with a log)
+    char stem[1024];
+    size_t sl = strlen(out), k = strlen(".safetensors");
+    snprintf(stem, sizeof stem, "%.*s", (int)(sl > k && !strcmp(out + sl - k, ".safetensors") ? sl - k : sl), out);
+    if (!o.has_metrics) snprintf(o.metrics, sizeof o.metrics, "%s.metrics.jsonl", stem);
+    if (!o.has_plot) snprintf(o.plot, sizeof o.plot, "%s%s", o.metrics[0] ? stem : "", o.metrics[0] ? ".curves.png" : "");
+    o.t.metrics_path = o.metrics[0] ? o.metrics : NULL;
+    o.t.plot_path = o.plot[0] ? o.plot : NULL;
     o.t.stop_after = stop_after;
     o.t.progress = progress;
     o.t.progress_u = &tp;
@@ -235,6 +270,11 @@ int xt_cmd_train(int argc, char **argv) {
             xt_error("train", "the xview model does not train data-parallel yet: run it without mpirun");
             goto fail;
         }
+        if (o.t.optim.kind != XT_OPTIM_ADAMW || o.t.classifier_ratio != 1 || o.t.freeze_epochs > 0 || o.t.val_every ||
+            o.t.val_every_epochs > 0) { // xview_train.c steps AdamW per tile and evaluates with xt score
+            xt_error("train", "the xview model trains with AdamW only (no optimizer / classifier_ratio / freeze_epochs / val_every)");
+            goto fail;
+        }
         if (xt_xview_data_parse(xt_json_get(dj, "xview3"), &xd) || xt_xview_loss_parse(tobj, &lc)) goto fail;
         if (xt_xview_train_run(mcfg, ist, resume != NULL, &o.t, &xd, &lc, &res)) goto fail;
     } else if (xt_train_run(mcfg, ist, resume != NULL, &o.t, &res)) goto fail;
@@ -245,7 +285,9 @@ int xt_cmd_train(int argc, char **argv) {
                res.init.fresh ? " (" : "", res.init.fresh_groups, res.init.fresh ? ")" : "");
     printf("trained %lld steps; final loss %.4f; checkpoint %s\n", (long long)res.step, res.last_loss, out);
     if (res.evaluated)
-        printf("val: top-1 %.2f%%  top-5 %.2f%%  (%d images)\n", 100 * res.top1, 100 * res.top5, res.n_val);
+        printf("val: top-1 %.2f%%  top-5 %.2f%%  precision %.2f%%  recall %.2f%%  (%d images)\n", 100 * res.top1,
+               100 * res.top5, 100 * res.precision, 100 * res.recall, res.n_val);
+    if (res.n_validations > 1) printf("validations: %d (metrics log, best checkpoints beside %s)\n", res.n_validations, out);
     if (res.ranks > 1)
         printf("ranks: %d, weights identical on every rank (fnv1a64 %016llx); allreduce %.3f s of %.3f s (%.1f%%)\n", res.ranks,
                (unsigned long long)res.weights_hash, res.comm_seconds, res.train_seconds,

@@ -126,6 +126,9 @@ void xt_xt_train_free(xt_xt_train *m);
 // (the trainer sets one per step); before any call, from the file's input.hyper_randint.* when it
 // holds them, else seed 1 (as inference). Other models: nothing.
 void xt_xt_train_set_seed(xt_xt_train *m, uint64_t seed);
+// frozen != 0: the following backwards stop before the region encoder (its parameters get no
+// gradient; with dimg requested the encoder still runs back). The trainer's freeze_epochs.
+void xt_xt_train_freeze_encoder(xt_xt_train *m, int frozen);
 // memfix windows, for tests: mode 1 = the following forwards record the memory rows every layer
 // input received (geometry of the last forward), 2 = they replay them instead of the memory they
 // would build, 0 = off. With 2, finite differences see the memory as the constant (detached)

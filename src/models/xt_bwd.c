@@ -32,6 +32,7 @@ struct xt_xt_train {
     xt_encoder_train *enc;               // the region encoder (Swin V2, Hiera or ConvNeXt)
     int crop, in_chans, ns, C, fh, K, head, attn, D, nl, F, NHh; // fh: last-stage side per region
     float smoothing;
+    int enc_frozen;                      // backward stops before the region encoder (train freeze_epochs)
     int l0w, l0b, l2w, l2b, l3w, l3b;                   // naive head
     int cls_tok, ipw, ipb, cnw, cnb, clw, clb;          // xl head
     xlayer *L;
@@ -192,6 +193,8 @@ void xt_xt_train_memory_replay(xt_xt_train *m, int mode) {
 void xt_xt_train_set_seed(xt_xt_train *m, uint64_t seed) {
     if (m->hy) xt_hyper_rand_init(&m->rand0, NULL, seed);
 }
+
+void xt_xt_train_freeze_encoder(xt_xt_train *m, int frozen) { m->enc_frozen = frozen; }
 
 int xt_xt_train_num_classes(const xt_xt_train *m) { return m->K; }
 int xt_xt_train_crop(const xt_xt_train *m) { return m->crop; }
@@ -580,6 +583,8 @@ int xt_xt_train_backward(xt_xt_train *m, xt_params *P, const float *dlogits, flo
                     for (int c = 0; c < C; c++) dfl[feat_at(m, n, c, y, x)] = dtok[((size_t)y * m->b.gw + x) * C + c];
         }
     }
+    // a frozen encoder gets no gradient (the official requires_grad False): its backward is skipped
+    if (m->enc_frozen && !dimg) { xt_arena_release(scr, mark); return 0; }
     // encoder: only the kept regions (chipping) get gradients
     const float *dst[XT_MAX_STAGES] = {0};
     size_t fs = (size_t)C * m->fh * m->fh, rsz = (size_t)m->in_chans * m->crop * m->crop;

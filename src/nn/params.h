@@ -14,6 +14,7 @@ typedef struct {
     int64_t shape[4];
     size_t off, n; // offset into w/g/m/v (floats, 16-float aligned), element count
     int decay;     // AdamW weight decay applies (official: names without "bias")
+    int64_t step;  // optimiser updates this parameter received (torch's per-parameter state['step'])
 } xt_param;
 
 typedef struct {

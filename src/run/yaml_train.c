@@ -14,6 +14,7 @@
 #include "formats/ckpt.h" // xt_yaml_parse
 #include "run/convert.h"
 #include "run/yaml_train.h"
+#include "train/train.h" // xt_optim_parse_name
 
 typedef struct {
     const char *key; // dotted; "x.*": any key below x
@@ -96,8 +97,8 @@ static const tkey keys[] = {
     {"optimizer.weight_decay", 1, NULL},
     {"optimizer.scheduler", 1, NULL},
     {"optimizer.mode", 1, NULL},
-    {"optimizer.momentum", 0, "SGD only"},
-    {"optimizer.nesterov", 0, "SGD only"},
+    {"optimizer.momentum", 1, NULL},
+    {"optimizer.nesterov", 1, NULL},
     {"optimizer.eps", 1, NULL},
     {"optimizer.betas", 1, NULL},
     {"train.epochs", 1, NULL},
@@ -105,7 +106,7 @@ static const tkey keys[] = {
     {"train.val_batch_size", 0, "evaluation uses the training batch"},
     {"train.freeze_epochs", 1, NULL},
     {"train.freeze_bn", 0, "no batch norm in xT classifiers"},
-    {"train.test_every", 0, "--val is evaluated at the end"},
+    {"train.test_every", 1, NULL},
     {"train.test_reset", 0, "no test CSV"},
     {"train.clip_grad", 1, NULL},
     {"losses.losses", 1, NULL},
@@ -293,16 +294,17 @@ static char *translate(const xt_json *R, const char *path, xt_sbuf *notes) {
     if (strcmp(str(R, "model.name", "xT"), "xT")) { xt_error("config", "%s: model.name '%s' (the classifier is xT)", path, str(R, "model.name", "")); goto done; }
     // what xt does not implement must not pass as if it did
     const char *on = str(R, "optimizer.name", "sgd"), *sch = str(R, "optimizer.scheduler", "cosine"), *mode = str(R, "optimizer.mode", "step");
-    if (strcmp(on, "adamw")) { xt_error("config", "%s: optimizer.name '%s': xt trains with adamw", path, on); goto done; }
+    xt_optim_kind ok;
+    if (xt_optim_parse_name(on, &ok)) { xt_error_prefix("%s: optimizer.name", path); goto done; }
     if (strcmp(sch, "cosine") || strcmp(mode, "step")) { xt_error("config", "%s: optimizer.scheduler '%s' / mode '%s': xt has cosine, stepped per step", path, sch, mode); goto done; }
-    if (num(R, "optimizer.classifier_ratio", 1, &bad) != 1) { xt_error("config", "%s: optimizer.classifier_ratio != 1 is not supported", path); goto done; }
-    if (num(R, "optimizer.eps", 1e-8, &bad) != 1e-8) { xt_error("config", "%s: optimizer.eps must be 1e-8", path); goto done; }
     const xt_json *be = jget(R, "optimizer.betas");
-    if (be && be->type != XT_JSON_NULL && (be->type != XT_JSON_ARR || be->n != 2 || be->items[0]->num != 0.9 || be->items[1]->num != 0.999)) {
-        xt_error("config", "%s: optimizer.betas must be [0.9, 0.999]", path);
+    if (be && be->type != XT_JSON_NULL && (be->type != XT_JSON_ARR || be->n != 2 || be->items[0]->type != XT_JSON_NUM ||
+                                           be->items[1]->type != XT_JSON_NUM)) {
+        xt_error("config", "%s: optimizer.betas must be two numbers, e.g. [0.9, 0.999]", path);
         goto done;
     }
-    if (num(R, "train.freeze_epochs", 0, &bad) != 0) { xt_error("config", "%s: train.freeze_epochs > 0 is not supported", path); goto done; }
+    const xt_json *nv = jget(R, "optimizer.nesterov");
+    if (nv && nv->type != XT_JSON_NULL && nv->type != XT_JSON_BOOL) { xt_error("config", "%s: optimizer.nesterov must be true or false", path); goto done; }
     if (num(R, "data.aug.mixup", 0, &bad) > 0 || num(R, "data.aug.cutmix", 0, &bad) > 0 ||
         (jget(R, "data.aug.cutmix_minmax") && jget(R, "data.aug.cutmix_minmax")->type != XT_JSON_NULL)) {
         xt_error("config", "%s: mixup / cutmix are not supported (data.aug.mixup, cutmix 0, cutmix_minmax null)", path);
@@ -358,11 +360,17 @@ static char *translate(const xt_json *R, const char *path, xt_sbuf *notes) {
     xt_sbuf_printf(&t, ", \"transform\": \"%s\", \"interpolation\": ", test_crop ? "resize_crop" : "resize");
     xt_sbuf_json_str(&t, str(R, "data.interpolation", "bilinear"));
     xt_sbuf_printf(&t, ", \"img_size\": %d, \"batch\": %d, \"epochs\": %.17g, \"lr\": %.17g, \"min_lr_ratio\": %.17g, "
-                       "\"weight_decay\": %.17g, \"clip\": %.17g, \"grad_ratio\": %.17g, \"warmup_epochs\": %.17g}",
+                       "\"weight_decay\": %.17g, \"clip\": %.17g, \"grad_ratio\": %.17g, \"warmup_epochs\": %.17g, "
+                       "\"optimizer\": \"%s\", \"momentum\": %.17g, \"nesterov\": %s, \"eps\": %.17g, \"betas\": [%.17g, %.17g], "
+                       "\"classifier_ratio\": %.17g, \"freeze_epochs\": %.17g, \"val_every_epochs\": %.17g}",
                    crop, (int)num(R, "train.batch_size", 4, &bad), num(R, "train.epochs", 120, &bad), num(R, "optimizer.lr", 1e-4, &bad),
                    num(R, "optimizer.min_lr_ratio", 0.01, &bad), num(R, "optimizer.weight_decay", 1e-4, &bad),
                    num(R, "train.clip_grad", 5.0, &bad), num(R, "model.context.grad_ratio", 1.0, &bad),
-                   num(R, "optimizer.warmup_epochs", 0, &bad));
+                   num(R, "optimizer.warmup_epochs", 0, &bad), xt_optim_name(ok), num(R, "optimizer.momentum", 0.9, &bad),
+                   truthy(R, "optimizer.nesterov", 1) ? "true" : "false", num(R, "optimizer.eps", 1e-8, &bad),
+                   be && be->type == XT_JSON_ARR ? be->items[0]->num : 0.9, be && be->type == XT_JSON_ARR ? be->items[1]->num : 0.999,
+                   num(R, "optimizer.classifier_ratio", 1.0, &bad), num(R, "train.freeze_epochs", 0, &bad),
+                   num(R, "train.test_every", 1, &bad));
     if (bad || !(tj = xt_json_parse(t.p, t.n, "train"))) goto done;
     const xt_json *docs[2] = {tj, jget(R, "xt.train")};
     char *train = xt_config_merge(docs, 2);
@@ -396,7 +404,9 @@ static int check_json_keys(const xt_json *j, const char *path) {
     static const char *train_keys[] = {"data", "val", "root", "img_size", "batch", "augment", "warmup", "save_every", "steps",
                                        "epochs", "lr", "min_lr_ratio", "weight_decay", "clip", "grad_ratio", "seed",
                                        "warmup_epochs", "mean", "std", "scale", "nodata", "transform", "interpolation",
-                                       "categories", "label_map", "supercategories", "loss"};
+                                       "categories", "label_map", "supercategories", "loss", "optimizer", "momentum",
+                                       "nesterov", "eps", "betas", "classifier_ratio", "freeze_epochs", "val_every",
+                                       "val_every_epochs", "metrics", "plot"};
     if (j->type != XT_JSON_OBJ) return xt_error("config", "%s: not a JSON object", path);
     for (int i = 0; i < j->n; i++)
         if (strcmp(j->keys[i], "model") && strcmp(j->keys[i], "train"))

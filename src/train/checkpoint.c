@@ -48,8 +48,16 @@ int xt_train_ckpt_save(const xt_params *P, const char *path, const char *config_
             xt_st_writer_add(w, nm, P->v + P->p[i].off, P->p[i].ndim, P->p[i].shape);
         }
         float step = (float)P->step; // exact below 2^24 steps
-        int64_t one = 1;
+        int64_t one = 1, np = P->n;
         xt_st_writer_add(w, "optim.step", &step, 1, &one);
+        // each parameter's own update count (differs from optim.step after freeze_epochs);
+        // a file without it (older xt) means every parameter took every step
+        float *ps = xt_xmalloc((size_t)(P->n ? P->n : 1) * sizeof(float));
+        for (int i = 0; i < P->n; i++) ps[i] = (float)P->p[i].step;
+        xt_st_writer_add(w, "optim.param_step", ps, 1, &np);
+        int rc = xt_st_writer_save(w, path);
+        free(ps);
+        return rc;
     }
     return xt_st_writer_save(w, path);
 }
@@ -67,6 +75,12 @@ int xt_train_ckpt_load(xt_params *P, xt_st *st, int optim) {
     const float *s = xt_st_weight(st, "optim.step", 1, (int64_t)1);
     if (!s || !(*s >= 0 && *s < 16777216.0f)) return xt_error("ckpt", "%s: bad optim.step", st->path);
     P->step = (int64_t)*s;
+    const float *ps = xt_st_find(st, "optim.param_step") ? xt_st_weight(st, "optim.param_step", 1, (int64_t)P->n) : NULL;
+    if (xt_st_find(st, "optim.param_step") && !ps) return -1;
+    for (int i = 0; i < P->n; i++) {
+        if (ps && !(ps[i] >= 0 && ps[i] <= *s)) return xt_error("ckpt", "%s: bad optim.param_step[%d]", st->path, i);
+        P->p[i].step = ps ? (int64_t)ps[i] : P->step;
+    }
     return 0;
 }
 

@@ -13,7 +13,7 @@
 #include "formats/resize.h"
 
 // ---------------------------------------------------------------------------------------------
-// loss, optimiser, schedule (loss.c, adamw.c, schedule.c)
+// loss, optimiser, schedule (loss.c, optim.c, schedule.c)
 
 // timm LabelSmoothingCrossEntropy: mean_b[(1-s)(-log p[label]) + s mean_c(-log p_c)].
 // dlogits (B, K) written (may be NULL). Returns the loss; labels outside [0, K) are a bug (assert).
@@ -50,18 +50,46 @@ void xt_xview_disc_halfwidth(int r, int *hw);
 // torch.rot90(x, 2, dims=(1, 2)) in place on (C, H, W).
 void xt_xview_rot180(float *x, int C, int H, int W);
 
+// The official trainer's optimisers (xt/optimizer.py create_optimizer; optim.c), torch.optim
+// semantics: SGD (dampening 0; weight decay added to the gradient), Adam (L2 added to the
+// gradient), AdamW (decoupled: w *= 1 - lr wd). Weight decay only where P->p[i].decay.
+typedef enum { XT_OPTIM_SGD, XT_OPTIM_ADAM, XT_OPTIM_ADAMW, XT_OPTIM_COUNT } xt_optim_kind;
+typedef struct {
+    xt_optim_kind kind;
+    double momentum;          // SGD (0: none)
+    int nesterov;             // SGD; needs momentum > 0
+    double beta1, beta2, eps; // Adam, AdamW
+    double weight_decay;
+} xt_optim_cfg;
+void xt_optim_default(xt_optim_cfg *c);                  // adamw, betas 0.9/0.999, eps 1e-8, momentum 0.9 nesterov, wd 1e-4
+int xt_optim_check(const xt_optim_cfg *c);               // 0 / -1 + error naming the bad value
+int xt_optim_parse_name(const char *s, xt_optim_kind *k); // "sgd" | "adam" | "adamw" (any case); -1 + error
+const char *xt_optim_name(xt_optim_kind k);
+// classifier_ratio's groups (official rule): 1 unless the name contains "backbone" (none of xT's do)
+int xt_optim_is_classifier(const char *name);
+// One optimiser step: parameter i at learning rate lr[i] (lr NULL: lr_all), except where skip[i]
+// (skip may be NULL): a skipped parameter is left alone as torch leaves one whose .grad is None.
+// P->step counts calls, P->p[i].step each parameter's own updates (its bias correction / first
+// momentum step).
+void xt_optim_step(xt_params *P, const xt_optim_cfg *c, const double *lr, double lr_all, const unsigned char *skip);
+
 typedef struct {
     float lr, beta1, beta2, eps, weight_decay;
 } xt_adamw_cfg;
-// One torch.optim.AdamW step over all parameters (decoupled decay only where P->p[i].decay).
+// One torch.optim.AdamW step over all parameters (xt_optim_step with AdamW, one lr).
 void xt_adamw_step(xt_params *P, const xt_adamw_cfg *c);
 // torch.nn.utils.clip_grad_norm_: returns the global L2 norm before clipping; scales the
 // gradients by max_norm / (norm + 1e-6) when norm > max_norm (max_norm <= 0: no clipping).
 double xt_clip_grad_norm(xt_params *P, double max_norm);
+// The same over the parameters with !skip[i] (skip NULL: all): frozen ones have no gradient.
+double xt_clip_grad_norm_skip(xt_params *P, double max_norm, const unsigned char *skip);
 // lr at step s (0-based): linear warm-up from 0 over `warmup` steps (GradualWarmupScheduler,
 // multiplier 1), then cosine annealing from base to base*min_ratio over `total` steps
 // (CosineAnnealingLR(T_max = total) started at the end of warm-up), as the official trainer.
 double xt_lr_at(int64_t s, double base, double min_ratio, int64_t warmup, int64_t total);
+// The same with an absolute floor: a classifier_ratio group warms up to and anneals from its own
+// base (lr * ratio) towards the one eta_min = lr * min_lr_ratio the official scheduler shares.
+double xt_lr_at_eta(int64_t s, double base, double eta_min, int64_t warmup, int64_t total);
 
 // ---------------------------------------------------------------------------------------------
 // data (data.c), deterministic randomness, initialisation and checkpoints (checkpoint.c)
@@ -156,6 +184,14 @@ typedef struct {
     double steps, epochs, stop_after;    // steps <= 0 (default -1): epochs x ceil(n / batch) (xview: steps 0 is 0 steps); stop_after < 0: none
     double lr, min_lr_ratio, wd, clip, grad_ratio, seed;
     double warmup_epochs;                // the official optimizer.warmup_epochs: adds epochs x steps per epoch to warmup
+    xt_optim_cfg optim;                  // optimizer, momentum, nesterov, betas, eps (its weight_decay: wd)
+    double classifier_ratio;             // lr x this for the classifier group (xt_optim_is_classifier): official 1
+    double freeze_epochs;                // the region encoder (encoder.*) gets no update for this many epochs of steps
+    int val_every;                       // validate on val every N steps (0: no)
+    double val_every_epochs;             // ... and/or every N epochs of steps (official train.test_every; 0: no)
+    const char *metrics_path, *plot_path; // metrics log (JSON Lines) / PNG of its curves (NULL or "": none;
+                                         // xt train: OUT.metrics.jsonl / OUT.curves.png); outputs, like out,
+                                         // so not part of train_state
     xt_data_opts dopt;                   // normalisation, transform, iNat filter / label map (data and val)
     void (*progress)(void *u, int64_t step, int64_t total, double loss, double lr, double sec_per_step);
     void *progress_u;
@@ -163,8 +199,8 @@ typedef struct {
 
 typedef struct {
     int64_t step;
-    double last_loss, top1, top5;
-    int evaluated, n_val;
+    double last_loss, top1, top5, precision, recall; // the last validation
+    int evaluated, n_val, n_validations;              // validations this run (periodic + final)
     xt_init_report init;    // from a model file without resume: what was loaded
     int ranks;              // processes that trained (mpirun; 1 alone)
     uint64_t weights_hash;  // FNV-1a 64 of the final weights (equal on every rank, checked)
@@ -177,6 +213,28 @@ int xt_train_opts_parse(const xt_json *j, xt_train_opts *o); // numeric/bool fie
 // (resume 0), or continuing a checkpoint exactly (resume 1: weights, moments, step; o must hold
 // the checkpoint's options). Checkpoints to o->out.
 int xt_train_run(const xt_json *model_cfg, xt_st *from, int resume, const xt_train_opts *o, xt_train_result *res);
+
+// Validation metrics (metrics.c), as the official ClsEvaluator (torchmetrics): top-1 / top-5
+// accuracy over all images, macro precision / recall over the classes (xt_metrics_macro).
+#define XT_VAL_METRICS 4
+typedef struct {
+    int64_t n; // images
+    double top1, top5, precision, recall;
+} xt_val_metrics;
+extern const char *const xt_val_metric_names[XT_VAL_METRICS]; // "top1", "top5", "precision", "recall"
+double xt_val_metric(const xt_val_metrics *m, int k);           // by index of xt_val_metric_names
+// Macro precision / recall from per-class counts (K classes): per class tp / (tp + fp) and
+// tp / (tp + fn), 0 when the denominator is 0; averaged over the classes with tp + fp + fn > 0
+// (torchmetrics' rule: a class absent from the labels and never predicted does not count).
+void xt_metrics_macro(const int64_t *tp, const int64_t *fp, const int64_t *fn, int K, double *precision, double *recall);
+// n, top1, precision, recall from a confusion matrix (K, K), rows the true class (top5 untouched).
+void xt_metrics_from_confusion(const int64_t *conf, int K, xt_val_metrics *m);
+// Metrics log: drop the lines of steps after `step` (a resumed run continues the log). 0 / -1.
+int xt_metrics_log_truncate(const char *path, int64_t step);
+// PNG (w x h) of a metrics log's curves: training loss, and validation top-1 / top-5, vs step.
+int xt_train_plot(const char *jsonl, const char *png, int w, int h);
+// Validation metrics of a model on a dataset (transform as xt_train_evaluate).
+int xt_train_validate(xt_xt_train *m, const xt_params *P, const xt_dataset *d, int img_size, int batch, xt_val_metrics *out);
 
 // Top-1 / top-5 of a model on a dataset (centre crops); confusion (K x K, may be NULL) +=.
 int xt_train_evaluate(xt_xt_train *m, const xt_params *P, const xt_dataset *d, const char *root, int img_size,

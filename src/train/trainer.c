@@ -39,7 +39,27 @@ void xt_train_opts_default(xt_train_opts *o) {
     memset(o, 0, sizeof *o);
     o->batch = 8, o->augment = 1, o->epochs = 1, o->lr = 1e-4, o->min_lr_ratio = 0.01, o->wd = 1e-4;
     o->clip = 1.0, o->grad_ratio = 1.0, o->stop_after = -1, o->steps = -1; // steps < 0: from epochs
+    o->classifier_ratio = 1;
+    xt_optim_default(&o->optim);
     xt_data_opts_default(&o->dopt);
+}
+
+// the optimiser keys of a "train" object: optimizer, momentum, nesterov, eps, betas
+static int optim_parse(const xt_json *j, xt_optim_cfg *c) {
+    const char *name = xt_json_str(j, "optimizer", NULL);
+    const xt_json *nj = xt_json_get(j, "optimizer");
+    if (nj && nj->type != XT_JSON_STR) return xt_error("config", "'optimizer' must be a string (sgd, adam or adamw)");
+    if (name && xt_optim_parse_name(name, &c->kind)) return -1;
+    if (xt_json_num(j, "momentum", c->momentum, &c->momentum) || xt_json_bool(j, "nesterov", c->nesterov, &c->nesterov) ||
+        xt_json_num(j, "eps", c->eps, &c->eps))
+        return -1;
+    const xt_json *b = xt_json_get(j, "betas");
+    if (b && b->type != XT_JSON_NULL) {
+        if (b->type != XT_JSON_ARR || b->n != 2 || b->items[0]->type != XT_JSON_NUM || b->items[1]->type != XT_JSON_NUM)
+            return xt_error("config", "'betas' must be two numbers, e.g. [0.9, 0.999]");
+        c->beta1 = b->items[0]->num, c->beta2 = b->items[1]->num;
+    }
+    return 0;
 }
 
 int xt_train_opts_parse(const xt_json *j, xt_train_opts *o) {
@@ -50,12 +70,17 @@ int xt_train_opts_parse(const xt_json *j, xt_train_opts *o) {
         xt_json_num(j, "min_lr_ratio", o->min_lr_ratio, &o->min_lr_ratio) ||
         xt_json_num(j, "weight_decay", o->wd, &o->wd) || xt_json_num(j, "clip", o->clip, &o->clip) ||
         xt_json_num(j, "grad_ratio", o->grad_ratio, &o->grad_ratio) || xt_json_num(j, "seed", o->seed, &o->seed) ||
-        xt_json_num(j, "warmup_epochs", o->warmup_epochs, &o->warmup_epochs))
+        xt_json_num(j, "warmup_epochs", o->warmup_epochs, &o->warmup_epochs) ||
+        xt_json_num(j, "classifier_ratio", o->classifier_ratio, &o->classifier_ratio) ||
+        xt_json_num(j, "freeze_epochs", o->freeze_epochs, &o->freeze_epochs) ||
+        xt_json_int(j, "val_every", o->val_every, &o->val_every) ||
+        xt_json_num(j, "val_every_epochs", o->val_every_epochs, &o->val_every_epochs) || optim_parse(j, &o->optim))
         return xt_error_prefix("train options");
     return xt_data_opts_parse(j, &o->dopt) ? xt_error_prefix("train options") : 0;
 }
 
-static void state_json(xt_sbuf *b, const xt_train_opts *o, int64_t step) {
+// best: the best value of each validation metric so far (NULL: none yet), for an exact resume
+static void state_json(xt_sbuf *b, const xt_train_opts *o, int64_t step, const double *best) {
     xt_sbuf_printf(b, "{\"step\": %lld, \"img_size\": %d, \"batch\": %d, \"augment\": %s, \"warmup\": %d, "
                       "\"save_every\": %d, \"steps\": %.17g, \"epochs\": %.17g, \"lr\": %.17g, \"min_lr_ratio\": %.17g, "
                       "\"weight_decay\": %.17g, \"clip\": %.17g, \"grad_ratio\": %.17g, \"seed\": %.17g, \"warmup_epochs\": %.17g",
@@ -64,7 +89,17 @@ static void state_json(xt_sbuf *b, const xt_train_opts *o, int64_t step) {
     const char *k[3] = {"data", "val", "root"}, *v[3] = {o->data, o->val, o->root};
     for (int i = 0; i < 3; i++)
         if (v[i]) { xt_sbuf_printf(b, ", \"%s\": ", k[i]); xt_sbuf_json_str(b, v[i]); }
+    const xt_optim_cfg *c = &o->optim;
+    xt_sbuf_printf(b, ", \"optimizer\": \"%s\", \"momentum\": %.17g, \"nesterov\": %s, \"eps\": %.17g, \"betas\": [%.17g, %.17g], "
+                      "\"classifier_ratio\": %.17g, \"freeze_epochs\": %.17g, \"val_every\": %d, \"val_every_epochs\": %.17g",
+                   xt_optim_name(c->kind), c->momentum, c->nesterov ? "true" : "false", c->eps, c->beta1, c->beta2,
+                   o->classifier_ratio, o->freeze_epochs, o->val_every, o->val_every_epochs);
     xt_data_opts_json(b, &o->dopt);
+    if (best) {
+        xt_sbuf_printf(b, ", \"best\": {");
+        for (int k = 0; k < XT_VAL_METRICS; k++) xt_sbuf_printf(b, "%s\"%s\": %.17g", k ? ", " : "", xt_val_metric_names[k], best[k]);
+        xt_sbuf_printf(b, "}");
+    }
     xt_sbuf_printf(b, "}");
 }
 
@@ -77,10 +112,11 @@ static void permutation(int *p, int n, uint64_t seed, int64_t epoch) {
     }
 }
 
-int xt_train_evaluate(xt_xt_train *m, const xt_params *P, const xt_dataset *d, const char *root, int S, int batch,
-                      double *top1, double *top5, int64_t *confusion,
-                      void (*progress)(void *u, int64_t done, int64_t total, double, double, double), void *u) {
-    (void)root;
+// tpfpfn (3 K, may be NULL): per-class true positives, false positives, false negatives of the
+// top-1 prediction (+=), what macro precision / recall need without a K x K matrix (iNat: 10k classes)
+static int eval_loop(xt_xt_train *m, const xt_params *P, const xt_dataset *d, int S, int batch, double *top1, double *top5,
+                     int64_t *confusion, int64_t *tpfpfn,
+                     void (*progress)(void *u, int64_t done, int64_t total, double, double, double), void *u) {
     int K = xt_xt_train_num_classes(m), crop = xt_xt_train_crop(m), C = 3, rc = -1;
     C = xt_xt_train_in_chans(m);
     if (batch < 1) batch = 1;
@@ -109,6 +145,10 @@ int xt_train_evaluate(xt_xt_train *m, const xt_params *P, const xt_dataset *d, c
             c1 += above == 0;
             c5 += above < 5;
             if (confusion) confusion[(size_t)lab[b] * K + best]++;
+            if (tpfpfn) {
+                if (best == lab[b]) tpfpfn[best]++;
+                else tpfpfn[K + best]++, tpfpfn[2 * K + lab[b]]++;
+            }
         }
         if (progress) progress(u, i0 + nb, d->n, (double)c1 / (i0 + nb), 0, (xt_time() - t0) / (i0 + nb));
     }
@@ -123,6 +163,51 @@ done:
     return rc;
 }
 
+int xt_train_evaluate(xt_xt_train *m, const xt_params *P, const xt_dataset *d, const char *root, int S, int batch,
+                      double *top1, double *top5, int64_t *confusion,
+                      void (*progress)(void *u, int64_t done, int64_t total, double, double, double), void *u) {
+    (void)root;
+    return eval_loop(m, P, d, S, batch, top1, top5, confusion, NULL, progress, u);
+}
+
+int xt_train_validate(xt_xt_train *m, const xt_params *P, const xt_dataset *d, int S, int batch, xt_val_metrics *out) {
+    int K = xt_xt_train_num_classes(m);
+    int64_t *c = xt_xmalloc(3 * (size_t)K * sizeof(int64_t));
+    memset(c, 0, 3 * (size_t)K * sizeof(int64_t));
+    memset(out, 0, sizeof *out);
+    int rc = d->n ? eval_loop(m, P, d, S, batch, &out->top1, &out->top5, NULL, c, NULL, NULL) : 0;
+    if (!rc) {
+        out->n = d->n;
+        xt_metrics_macro(c, c + K, c + 2 * K, K, &out->precision, &out->recall);
+    }
+    free(c);
+    return rc;
+}
+
+// OUT.safetensors -> OUT<suffix>
+static void derived(char *dst, size_t cap, const char *out, const char *suffix) {
+    size_t n = strlen(out), k = strlen(".safetensors");
+    if (n > k && !strcmp(out + n - k, ".safetensors")) n -= k;
+    snprintf(dst, cap, "%.*s%s", (int)n, out, suffix);
+}
+
+static void log_line(FILE *f, int64_t step, double epoch, double lr, double loss, double t, const xt_val_metrics *v,
+                     const int *improved) {
+    if (!f) return;
+    fprintf(f, "{\"step\": %lld, \"epoch\": %.6g, \"lr\": %.9g, \"loss\": %.9g, \"time\": %.3f", (long long)step, epoch, lr,
+            loss, t);
+    if (v) {
+        fprintf(f, ", \"val\": {\"n\": %lld", (long long)v->n);
+        for (int k = 0; k < XT_VAL_METRICS; k++) fprintf(f, ", \"%s\": %.9g", xt_val_metric_names[k], xt_val_metric(v, k));
+        fprintf(f, "}, \"improved\": [");
+        for (int k = 0, c = 0; k < XT_VAL_METRICS; k++)
+            if (improved[k]) fprintf(f, "%s\"%s\"", c++ ? ", " : "", xt_val_metric_names[k]);
+        fprintf(f, "]");
+    }
+    fprintf(f, "}\n");
+    fflush(f);
+}
+
 int xt_train_run(const xt_json *mcfg, xt_st *from, int resume, const xt_train_opts *o, xt_train_result *res) {
     memset(res, 0, sizeof *res);
     xt_params P = {0};
@@ -131,7 +216,11 @@ int xt_train_run(const xt_json *mcfg, xt_st *from, int resume, const xt_train_op
     xt_sbuf cfgs = {0};
     float *img = NULL, *lg = NULL, *dl = NULL;
     int *lab = NULL, *perm = NULL, *ridx = NULL, rc = -1;
-    unsigned char *keep = NULL;
+    unsigned char *keep = NULL, *enc = NULL;
+    double *lrv = NULL;
+    FILE *mlog = NULL;
+    char mpath[1100] = "", ppath[1100] = "", bpath[1100];
+    xt_json *rs = NULL;
     uint64_t seed = (uint64_t)o->seed;
     // the file decides optional keys (qkv.bias) only when it holds the head (a partial --init
     // file, e.g. a pretrained encoder alone, gets the fresh model's)
@@ -175,8 +264,41 @@ int xt_train_run(const xt_json *mcfg, xt_st *from, int resume, const xt_train_op
     perm = xt_xmalloc(d.n * sizeof(int));
     keep = xt_xmalloc(R);
     ridx = xt_xmalloc(R * sizeof(int));
-    xt_adamw_cfg oc = {.beta1 = 0.9f, .beta2 = 0.999f, .eps = 1e-8f, .weight_decay = (float)o->wd};
+    xt_optim_cfg oc = o->optim;
+    oc.weight_decay = o->wd;
+    if (xt_optim_check(&oc)) goto done;
+    if (!(o->classifier_ratio > 0 && isfinite(o->classifier_ratio))) {
+        xt_error("train", "classifier_ratio %g must be > 0", o->classifier_ratio);
+        goto done;
+    }
+    if (!(o->freeze_epochs >= 0 && o->freeze_epochs < 1e9) || o->val_every < 0 || !(o->val_every_epochs >= 0 && o->val_every_epochs < 1e9)) {
+        xt_error("train", "freeze_epochs %g, val_every %d, val_every_epochs %g must be >= 0", o->freeze_epochs, o->val_every,
+                 o->val_every_epochs);
+        goto done;
+    }
+    // param groups (official create_optimizer): lr x classifier_ratio for the "classifier"
+    // parameters; the region encoder (the official model.encoder, our encoder.*) frozen first
+    lrv = xt_xmalloc((size_t)(P.n ? P.n : 1) * sizeof(double));
+    enc = xt_xmalloc((size_t)(P.n ? P.n : 1));
+    for (int i = 0; i < P.n; i++) enc[i] = !strncmp(P.p[i].name, "encoder.", 8);
+    const int64_t freeze_steps = (int64_t)(o->freeze_epochs * per_epoch + 0.5);
+    const int64_t val_steps = o->val_every_epochs > 0 ? (int64_t)(o->val_every_epochs * per_epoch + 0.5) : 0;
+    // validation state: best value per metric (official get_improved_metrics: strictly above, from 0)
+    double best[XT_VAL_METRICS] = {0};
+    if (resume && from) { // the checkpoint's, for an exact resume
+        const char *t = xt_st_meta(from, "train_state");
+        const xt_json *bj = t && (rs = xt_json_parse(t, strlen(t), "train_state")) ? xt_json_get(rs, "best") : NULL;
+        xt_error_clear();
+        for (int k = 0; bj && k < XT_VAL_METRICS; k++) xt_json_num(bj, xt_val_metric_names[k], 0, &best[k]);
+    }
+    if (o->metrics_path) snprintf(mpath, sizeof mpath, "%s", o->metrics_path);
+    if (o->plot_path) snprintf(ppath, sizeof ppath, "%s", o->plot_path);
+    if (ppath[0] && !mpath[0]) { xt_error("train", "a plot (%s) needs the metrics log (metrics \"\")", ppath); goto done; }
     int64_t epoch = -1, step = resume ? P.step : 0;
+    if (rank == 0 && mpath[0]) {
+        if (resume && xt_metrics_log_truncate(mpath, step)) goto done;
+        if (!(mlog = fopen(mpath, resume ? "ab" : "wb"))) { xt_error("train", "%s: cannot write the metrics log", mpath); goto done; }
+    }
     double t_train = xt_time(), comm0 = xt_dist_comm_seconds();
     for (; step < total; step++) {
         double t0 = xt_time();
@@ -199,6 +321,7 @@ int xt_train_run(const xt_json *mcfg, xt_st *from, int resume, const xt_train_op
         xt_params_zero_grad(&P);
         // HyperAttention's sampled keys: fresh each step (official torch.randint), from (seed, step)
         xt_xt_train_set_seed(m, xt_rng_mix(seed ^ xt_rng_mix(0x4A9E + (uint64_t)step)));
+        xt_xt_train_freeze_encoder(m, step < freeze_steps); // no encoder backward while frozen
         double loss = 0;
         if (nl > 0) {
             const unsigned char *kl = ng < R ? keep + (size_t)b0 * G * G : NULL; // this shard's regions
@@ -232,20 +355,50 @@ int xt_train_run(const xt_json *mcfg, xt_st *from, int resume, const xt_train_op
             if (xt_xt_train_backward(m, &P, dl, NULL, &scr)) goto done;
         }
         if (nr > 1 && (xt_dist_allreduce_sum(P.g, P.total) || xt_dist_allreduce_sum_f64(&loss, 1))) goto done;
-        xt_clip_grad_norm(&P, o->clip);
+        // frozen encoder: no gradient, as requires_grad False leaves .grad None (out of the clip norm too)
+        const unsigned char *skip = step < freeze_steps ? enc : NULL;
+        xt_clip_grad_norm_skip(&P, o->clip, skip);
+        // the logged lr is the base one (official: the last group's, lr x 1)
         double lr = xt_lr_at(step, o->lr, o->min_lr_ratio, warmup, total);
-        oc.lr = (float)lr;
-        xt_adamw_step(&P, &oc);
+        double lrc = o->classifier_ratio == 1 ? lr : xt_lr_at_eta(step, o->lr * o->classifier_ratio, o->lr * o->min_lr_ratio, warmup, total);
+        for (int i = 0; i < P.n; i++) lrv[i] = xt_optim_is_classifier(P.p[i].name) ? lrc : lr;
+        xt_optim_step(&P, &oc, lrv, lr, skip);
         res->last_loss = loss;
         if (o->progress && rank == 0) o->progress(o->progress_u, step + 1, total, loss, lr, xt_time() - t0);
         int stop = o->stop_after >= 0 && step + 1 >= (int64_t)o->stop_after;
-        if ((o->save_every > 0 && (step + 1) % o->save_every == 0) || step + 1 == total || stop) {
-            xt_sbuf st = {0};
-            state_json(&st, o, step + 1);
-            int e = rank == 0 ? xt_train_ckpt_save(&P, o->out, cfgs.p, st.p, 1) : 0;
-            xt_sbuf_free(&st);
-            if (ckpt_agree(e)) goto done;
+        double ep = (double)(step + 1) / per_epoch;
+        log_line(mlog, step + 1, ep, lr, loss, xt_time() - t_train, NULL, NULL);
+        // validation (rank 0; official: every train.test_every epochs) before the checkpoints, so
+        // that a checkpoint's "best" includes its own step's validation
+        int val_now = o->val && ((o->val_every > 0 && (step + 1) % o->val_every == 0) ||
+                                 (val_steps > 0 && (step + 1) % val_steps == 0) || step + 1 == total);
+        int improved[XT_VAL_METRICS] = {0}, any = 0;
+        if (val_now && rank == 0) {
+            xt_val_metrics vm;
+            if (!dv.n && xt_dataset_open(&dv, o->val, o->root, &o->dopt)) goto done;
+            if (xt_train_validate(m, &P, &dv, S, N, &vm)) goto done;
+            for (int k = 0; k < XT_VAL_METRICS; k++)
+                if (xt_val_metric(&vm, k) > best[k]) best[k] = xt_val_metric(&vm, k), improved[k] = 1, any = 1;
+            res->top1 = vm.top1, res->top5 = vm.top5, res->precision = vm.precision, res->recall = vm.recall;
+            res->evaluated = 1, res->n_val = dv.n, res->n_validations++;
+            log_line(mlog, step + 1, ep, lr, loss, xt_time() - t_train, &vm, improved);
+            if (ppath[0] && xt_train_plot(mpath, ppath, 800, 500)) goto done;
         }
+        xt_sbuf st = {0}; // built only when written: a step allocates nothing (tests/test_train_alloc.c)
+        int save = (o->save_every > 0 && (step + 1) % o->save_every == 0) || step + 1 == total || stop;
+        if (save || any) state_json(&st, o, step + 1, o->val ? best : NULL);
+        if (save) {
+            int e = rank == 0 ? xt_train_ckpt_save(&P, o->out, cfgs.p, st.p, 1) : 0;
+            if (ckpt_agree(e)) { xt_sbuf_free(&st); goto done; }
+        }
+        for (int k = 0; any && k < XT_VAL_METRICS; k++) { // official _save_best: the whole payload
+            if (!improved[k]) continue;
+            char suf[64];
+            snprintf(suf, sizeof suf, ".best_%s.safetensors", xt_val_metric_names[k]);
+            derived(bpath, sizeof bpath, o->out, suf);
+            if (xt_train_ckpt_save(&P, bpath, cfgs.p, st.p, 1)) { xt_sbuf_free(&st); goto done; }
+        }
+        xt_sbuf_free(&st);
         if (stop) { step++; break; }
     }
     res->step = step;
@@ -263,18 +416,26 @@ int xt_train_run(const xt_json *mcfg, xt_st *from, int resume, const xt_train_op
     }
     if (o->export_path && step >= total) {
         xt_sbuf st = {0};
-        state_json(&st, o, step);
+        state_json(&st, o, step, NULL);
         int e = rank == 0 ? xt_train_ckpt_save(&P, o->export_path, cfgs.p, st.p, 0) : 0;
         xt_sbuf_free(&st);
         if (ckpt_agree(e)) goto done;
     }
-    if (o->val && step >= total && rank == 0) {
-        if (xt_dataset_open(&dv, o->val, o->root, &o->dopt)) goto done;
-        if (xt_train_evaluate(m, &P, &dv, o->root, S, N, &res->top1, &res->top5, NULL, NULL, NULL)) goto done;
+    if (o->val && step >= total && rank == 0 && !res->evaluated) { // a finished checkpoint resumed: report only
+        xt_val_metrics vm;
+        if (!dv.n && xt_dataset_open(&dv, o->val, o->root, &o->dopt)) goto done;
+        if (xt_train_validate(m, &P, &dv, S, N, &vm)) goto done;
+        res->top1 = vm.top1, res->top5 = vm.top5, res->precision = vm.precision, res->recall = vm.recall;
         res->evaluated = 1, res->n_val = dv.n;
     }
+    if (mlog && fclose(mlog)) { mlog = NULL; xt_error("train", "%s: cannot write the metrics log", mpath); goto done; }
+    mlog = NULL;
+    if (rank == 0 && ppath[0] && xt_train_plot(mpath, ppath, 800, 500)) goto done;
     rc = 0;
 done:
+    if (mlog) fclose(mlog);
+    xt_json_free(rs);
+    free(lrv); free(enc);
     free(img); free(lg); free(dl); free(lab); free(perm); free(keep); free(ridx);
     xt_sbuf_free(&cfgs);
     xt_arena_free(&act);
