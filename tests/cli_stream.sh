@@ -54,9 +54,14 @@ $XT make-image $D/big.tif --size 1536x1536
 T0=$(date +%s.%N)
 $XT classify -t 1 --json -q -m models/synth_xl.safetensors $D/big.tif > $D/xl.json
 T1=$(date +%s.%N)
-awk -v t0=$T0 -v t1=$T1 '/"seconds"/ { sub(/.*"seconds": /, ""); s = $0 + 0; w = t1 - t0;
-    if (s < 0.85 * w - 0.05 || s > w) { print "seconds " s ", wall " w; exit 1 } }' $D/xl.json || fail "seconds is not the wall time"
 grep -q '"phase_seconds": {"load": [0-9.]*, "read": [0-9.]*, "encode": [0-9.]*, "context": [0-9.]*}' $D/xl.json || fail "phase seconds"
+# "seconds" holds every phase (their sum, within rounding) and no more than the process's wall
+# time; no ratio to the wall time: on a loaded machine process start-up alone can take 0.3 s
+tr -d '\n ' < $D/xl.json | awk -v t0=$T0 -v t1=$T1 '{
+    s = $0; sub(/.*"seconds":/, "", s); s += 0; ph = $0; sub(/.*"phase_seconds":\{/, "", ph); sub(/\}.*/, "", ph)
+    n = split(ph, kv, ","); sum = 0; for (i = 1; i <= n; i++) { split(kv[i], a, ":"); sum += a[2] }
+    if (n != 4 || sum > s + 0.01 || s > t1 - t0) { print "seconds " s ", phases " sum ", wall " t1 - t0; exit 1 } }' ||
+    fail "seconds is not the whole job"
 $XT classify -t 1 -m models/synth_xl.safetensors $D/big.tif 2> $D/pxl.txt > /dev/null
 grep -q "^xt classify: context: 2 layers" $D/pxl.txt && grep -q "^xt classify: context: done" $D/pxl.txt || fail "no context phase: $(cat $D/pxl.txt)"
 if command -v script > /dev/null; then
