@@ -185,8 +185,11 @@ typedef struct {
 int xt_dataset_open(xt_dataset *d, const char *spec, const char *root, const xt_data_opts *opts);
 void xt_dataset_free(xt_dataset *d);
 int xt_dataset_label(const xt_dataset *d, int i, int crop, int S);
-// Sample i as a normalised (C, S, S) image through d->opts.transform; augment: random window
-// (CENTER) + horizontal flip drawn from aug.
+// Sample i as a normalised (C, S, S) image through d->opts.transform; augment: the training
+// transform of d->opts.aug (random window (CENTER) or RandomResizedCrop, flip, RandAugment or
+// ColorJitter, RandomErasing), every draw from aug.
+// The augmentation options against the model's bands and the transform: 0 / -1 + error.
+int xt_aug_check(const xt_data_opts *o, int C);
 int xt_dataset_load(const xt_dataset *d, int i, float *img, int C, int S, int crop, uint64_t aug, int augment,
                     int *label);
 
