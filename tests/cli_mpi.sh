@@ -221,4 +221,12 @@ $CMP "$D/one_w.safetensors" "$D/r1_w.safetensors" 1e-5
 $T --stop-after 2 -o "$D/p1.safetensors" > /dev/null
 $RUN $XT train --resume "$D/p1.safetensors" -t 1 -q -o "$D/r2.safetensors" --export "$D/r2_w.safetensors" > /dev/null
 $CMP "$D/one_w.safetensors" "$D/r2_w.safetensors" 1e-5
+# Mixup / CutMix across ranks: sample b mixes with N-1-b of the global batch, which a rank loads
+# itself, so 2 ranks mix as one process does
+sed 's/"seed": 7}/"seed": 7, "mixup": 0.8, "cutmix": 1.0}/' "$D/cfg.json" > "$D/mix.json"
+TM="$XT train -c $D/mix.json --data synth:12:3 -t 1 -q"
+$TM -o "$D/x.safetensors" --export "$D/mix1.safetensors" > /dev/null
+$RUN $TM -o "$D/x.safetensors" --export "$D/mix2.safetensors" > /dev/null
+$CMP "$D/mix1.safetensors" "$D/mix2.safetensors" 1e-5
+if $CMP "$D/one_w.safetensors" "$D/mix1.safetensors" 1e-5; then exit 1; fi
 echo "mpi: ok"

@@ -6,6 +6,8 @@
 //     <= 1/255 per pixel, on <= 2% of the pixels;
 //   RandomResizedCrop's fallback box and timm's CutMix box (clipping, lam correction): exact;
 //   soft-target cross-entropy: value and gradient within 1e-6 of autograd in float64.
+// The whole data path (PNG -> RandomResizedCrop fallback box -> resize -> flip -> normalise): within
+// 1e-6 of torchvision's ToTensor + Normalize.
 // Then the random parts: distributions and bounds (RRC box inside the image and in scale,
 // RandomErasing boxes, Mixup's lam in [0, 1] and prob 0 never mixing), determinism of the draws,
 // and option errors.
@@ -237,8 +239,43 @@ static void test_options(void) {
     CHECK(xt_mixup_check(&m) == -1 && strstr(xt_error_buffer(), "cutmix_minmax"));
 }
 
+// the whole data path (read PNG, RandomResizedCrop's fallback box, PIL resize, flip, normalise)
+// against torchvision on the same image
+static void test_data_path(void) {
+    xt_data_opts o;
+    xt_data_opts_default(&o);
+    o.aug.rrc = 1, o.aug.scale[0] = 2, o.aug.scale[1] = 3, o.aug.hflip = 1; // every attempt fails: the fallback
+    xt_dataset d;
+    CHECK(xt_dataset_open(&d, DIR "list.csv", NULL, &o) == 0);
+    float got[3 * 16 * 16], want[3 * 16 * 16];
+    int label = -1;
+    CHECK(xt_dataset_load(&d, 0, got, 3, 16, 16, 123, 1, &label) == 0 && label == 0);
+    FILE *f = fopen(DIR "path_S16.f32", "rb");
+    CHECK(f && fread(want, sizeof(float), 3 * 16 * 16, f) == 3 * 16 * 16);
+    if (f) fclose(f);
+    double md = 0;
+    for (int k = 0; k < 3 * 16 * 16; k++) md = fmax(md, fabs(got[k] - want[k]));
+    printf("data path vs torchvision: max |d| %.2e\n", md);
+    CHECK_CLOSE(got, want, 3 * 16 * 16, 1e-6, 0, "data path: RandomResizedCrop fallback + flip + normalise");
+    // RandAugment + RandomErasing on: the same draws give the same image, another sample seed another
+    o.aug.scale[0] = 0.08, o.aug.scale[1] = 1, o.aug.reprob = 1;
+    CHECK(xt_aug_parse_auto_augment("rand-m9-mstd0.5-inc1", &o.aug) == 0);
+    d.opts = o;
+    float a[3 * 16 * 16], b[3 * 16 * 16], c[3 * 16 * 16];
+    CHECK(xt_dataset_load(&d, 0, a, 3, 16, 16, 99, 1, &label) == 0 && xt_dataset_load(&d, 0, b, 3, 16, 16, 99, 1, &label) == 0);
+    CHECK(xt_dataset_load(&d, 0, c, 3, 16, 16, 98, 1, &label) == 0);
+    CHECK(!memcmp(a, b, sizeof a) && memcmp(a, c, sizeof a));
+    // the options against the model: RandAugment needs RGB and a whole-image transform
+    CHECK(xt_aug_check(&o, 3) == 0);
+    CHECK(xt_aug_check(&o, 4) == -1 && strstr(xt_error_buffer(), "3-band"));
+    o.aug.rrc = 0;
+    CHECK(xt_aug_check(&o, 3) == -1 && strstr(xt_error_buffer(), "whole image"));
+    xt_dataset_free(&d);
+}
+
 int main(void) {
     test_refs();
+    test_data_path();
     test_random();
     test_options();
     return check_summary("augment");

@@ -13,6 +13,10 @@ Writes tests/data/augment/:
              box  timm rand_bbox at a fixed centre: H W lam cy cx -> yl yh xl xh lam_corrected
              sce  soft-target CE: B K, then logits, targets, loss, grad (one line each)
   ref.bin    in.rgb then each image case's output, planar (3, H, W) uint8, in order
+  in.png, list.csv, path_S16.f32
+             the whole training data path with the crop forced to RandomResizedCrop's fallback
+             (scale (2, 3)) and the flip forced on: RandomResizedCrop.get_params -> F.resized_crop
+             -> F.hflip -> ToTensor -> Normalize(ImageNet), (3, 16, 16) float32
 """
 import math
 import os
@@ -123,6 +127,13 @@ def main():
     loss.backward()
     f = lambda t: " ".join(repr(float(v)) for v in t.reshape(-1))
     lines += [f"sce {B} {K}", f(x.detach()), " ".join(map(str, y.tolist())), f(tgt), repr(float(loss)), f(x.grad)]
+    im.save(os.path.join(OUT, "in.png"))
+    with open(os.path.join(OUT, "list.csv"), "w") as fh:
+        fh.write("in.png,0\n")
+    i, j, h, w = T.RandomResizedCrop.get_params(im, scale=(2.0, 3.0), ratio=(3 / 4, 4 / 3))
+    t = F.to_tensor(F.hflip(F.resized_crop(im, i, j, h, w, [16, 16], T.InterpolationMode.BILINEAR)))
+    t = F.normalize(t, [0.485, 0.456, 0.406], [0.229, 0.224, 0.225])
+    t.numpy().astype("<f4").tofile(os.path.join(OUT, "path_S16.f32"))
     with open(os.path.join(OUT, "cases.txt"), "w") as fh:
         fh.write("\n".join(lines) + "\n")
     with open(os.path.join(OUT, "ref.bin"), "wb") as fh:
