@@ -65,7 +65,7 @@ assert ts["supercategories"] == ["Reptilia"] and ts["label_map"].endswith("map.j
 assert ts["img_size"] == 64 and ts["batch"] == 2 and ts["clip"] == 5 and ts["lr"] == 3e-3, ts
 # the official training transform: RandomResizedCrop + flip + RandAugment (the jitter unused with it, as timm)
 assert ts["rrc"] is True and ts["auto_augment"] == "rand-m9-mstd0.5-inc1" and ts["rrc_scale"] == [0.08, 1], ts
-assert ts["color_jitter"] == [0.4, 0.4, 0.4] and ts["reprob"] == 0 and ts["mixup"] == 0 and ts["mixup_prob"] == 0, ts
+assert ts["color_jitter"] == [0.4, 0.4, 0.4, 0] and ts["reprob"] == 0 and ts["mixup"] == 0 and ts["mixup_prob"] == 0, ts
 assert cfg["cls_head"] == "xl" and cfg["num_classes"] == 3 and cfg["crop_size"] == 32, cfg
 assert cfg["context"]["attention_method"] == "hyper" and cfg["loss"]["smoothing"] == 0.3, cfg
 assert cfg["swin"]["embed_dim"] == 8 and cfg["swin"]["depths"] == [1, 1], cfg

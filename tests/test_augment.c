@@ -71,7 +71,8 @@ static void test_refs(void) {
             } else {
                 if (!strcmp(op, "brightness")) xt_adjust_brightness(img, 3, H, W, a);
                 else if (!strcmp(op, "contrast")) xt_adjust_contrast(img, H, W, a);
-                else xt_adjust_saturation(img, H, W, a);
+                else if (!strcmp(op, "saturation")) xt_adjust_saturation(img, H, W, a);
+                else xt_adjust_hue(img, H, W, a);
                 compare(label, img, ex, n, 0, 0);
             }
             n_img++;
@@ -133,7 +134,7 @@ static void test_refs(void) {
         }
     }
     printf("%d image cases, %d bit-exact\n", n_img, n_exact);
-    CHECK(n_img == 34);
+    CHECK(n_img == 39);
     free(in), free(ex), free(img), free(tmp);
     fclose(f), fclose(fb);
 }

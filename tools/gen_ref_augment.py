@@ -7,7 +7,7 @@ timm/data/mixup.py and timm/loss/cross_entropy.py, each a few lines of PIL / num
 Writes tests/data/augment/:
   cases.txt  "W H" then one line per case: "<kind> <op> <arg...>"; kinds:
              ra   one RandAugment op on in.rgb at a fixed PIL argument (timm's call)
-             cj   torchvision F.adjust_{brightness,contrast,saturation} at a factor
+             cj   torchvision F.adjust_{brightness,contrast,saturation,hue} at a factor
              rrc  F.resized_crop(img, i, j, h, w, (S, S), BILINEAR)
              rrcfb  RandomResizedCrop.get_params fallback (scale > 1: no attempt fits) -> i j h w
              box  timm rand_bbox at a fixed centre: H W lam cy cx -> yl yh xl xh lam_corrected
@@ -78,8 +78,9 @@ RA_CASES = [("AutoContrast", 0), ("Equalize", 0), ("Invert", 0), ("Rotate", 17.3
             ("Brightness", 1.9), ("Sharpness", 0.1), ("Sharpness", 1.73), ("ShearX", 0.27), ("ShearX", -0.15),
             ("ShearY", 0.21), ("ShearY", -0.3), ("TranslateXRel", 0.31), ("TranslateXRel", -0.405),
             ("TranslateYRel", 0.2), ("TranslateYRel", -0.45)]
-CJ = {"brightness": F.adjust_brightness, "contrast": F.adjust_contrast, "saturation": F.adjust_saturation}
-CJ_CASES = [("brightness", 0.6), ("brightness", 1.4), ("contrast", 0.63), ("contrast", 1.37), ("saturation", 0.6), ("saturation", 1.4)]
+CJ = {"brightness": F.adjust_brightness, "contrast": F.adjust_contrast, "saturation": F.adjust_saturation, "hue": F.adjust_hue}
+CJ_CASES = [("brightness", 0.6), ("brightness", 1.4), ("contrast", 0.63), ("contrast", 1.37), ("saturation", 0.6), ("saturation", 1.4),
+            ("hue", 0.13), ("hue", -0.27), ("hue", 0.5), ("hue", -0.5), ("hue", 0.004)]
 RRC_CASES = [(3, 5, 11, 17, 16), (0, 0, 21, 29, 12), (7, 2, 9, 6, 14)]  # i j h w S
 
 

@@ -336,21 +336,55 @@ void xt_randaugment(uint8_t *img, uint8_t *tmp, int C, int H, int W, const xt_au
     }
 }
 
+static uint8_t clip8i(int v) { return (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v); }
+
+// torchvision F.adjust_hue on a PIL image: to HSV (Convert.c rgb2hsv, colorsys in float), H
+// shifted by uint8(hue 255) modulo 256, back to RGB (hsv2rgb)
+void xt_adjust_hue(uint8_t *img, int H, int W, double hue) {
+    size_t n = (size_t)H * W;
+    double hv = hue * 255;
+    uint8_t shift = (uint8_t)(int)hv; // numpy's uint8(float): truncated, then modulo 256
+    for (size_t k = 0; k < n; k++) {
+        uint8_t r = img[k], g = img[n + k], b = img[2 * n + k];
+        uint8_t maxc = r > g ? (r > b ? r : b) : (g > b ? g : b), minc = r < g ? (r < b ? r : b) : (g < b ? g : b);
+        uint8_t uh = 0, us = 0, uv = maxc;
+        if (minc != maxc) {
+            float cr = (float)(maxc - minc), s = cr / (float)maxc, h;
+            float rc = (float)(maxc - r) / cr, gc = (float)(maxc - g) / cr, bc = (float)(maxc - b) / cr;
+            if (r == maxc) h = bc - gc;
+            else if (g == maxc) h = (float)(2.0 + rc - bc);
+            else h = (float)(4.0 + gc - rc);
+            h = (float)fmod(h / 6.0 + 1.0, 1.0);
+            uh = clip8i((int)(h * 255.0)), us = clip8i((int)(s * 255.0));
+        }
+        uh = (uint8_t)(uh + shift);
+        if (us == 0) { img[k] = img[n + k] = img[2 * n + k] = uv; continue; }
+        int i = (int)floor((float)uh * 6.0 / 255.0);
+        float f = (float)((float)uh * 6.0 / 255.0 - (float)i), fs = (float)(((float)us) / 255.0);
+        uint8_t p = clip8i((int)round((float)uv * (1.0 - fs))), q = clip8i((int)round((float)uv * (1.0 - fs * f)));
+        uint8_t t = clip8i((int)round((float)uv * (1.0 - fs * (1.0 - f))));
+        uint8_t o[6][3] = {{uv, t, p}, {q, uv, p}, {p, uv, t}, {p, q, uv}, {t, p, uv}, {uv, p, q}};
+        for (int c = 0; c < 3; c++) img[c * n + k] = o[i % 6][c];
+    }
+}
+
 // torchvision ColorJitter on a PIL image: the factors drawn, then applied in a random order
-void xt_color_jitter(uint8_t *img, int H, int W, const double jit[3], uint64_t *r) {
-    int order[3] = {0, 1, 2};
-    for (int i = 2; i > 0; i--) {
+void xt_color_jitter(uint8_t *img, int H, int W, const double jit[4], uint64_t *r) {
+    int order[4] = {0, 1, 2, 3};
+    for (int i = 3; i > 0; i--) {
         int j = randint(r, 0, i), t = order[i];
         order[i] = order[j], order[j] = t;
     }
-    double f[3];
+    double f[4];
     for (int i = 0; i < 3; i++) f[i] = jit[i] > 0 ? uniform(r, fmax(0, 1 - jit[i]), 1 + jit[i]) : 1;
-    for (int i = 0; i < 3; i++) {
+    f[3] = jit[3] > 0 ? uniform(r, -jit[3], jit[3]) : 0;
+    for (int i = 0; i < 4; i++) {
         int k = order[i];
         if (jit[k] <= 0) continue;
         if (k == 0) xt_adjust_brightness(img, 3, H, W, f[0]);
         else if (k == 1) xt_adjust_contrast(img, H, W, f[1]);
-        else xt_adjust_saturation(img, H, W, f[2]);
+        else if (k == 2) xt_adjust_saturation(img, H, W, f[2]);
+        else xt_adjust_hue(img, H, W, f[3]);
     }
 }
 

@@ -118,15 +118,15 @@ static int aug_parse(const xt_json *j, xt_aug_opts *a) {
     if (!(a->reprob >= 0 && a->reprob <= 1)) return xt_error("data", "'reprob' %g must lie in [0, 1]", a->reprob);
     if (a->recount < 1 || a->recount > 100) return xt_error("data", "'recount' %d must lie in 1..100", a->recount);
     const xt_json *cj = xt_json_get(j, "color_jitter");
-    if (cj && cj->type == XT_JSON_NUM) a->jitter[0] = a->jitter[1] = a->jitter[2] = cj->num; // timm: (cj,) * 3
+    if (cj && cj->type == XT_JSON_NUM) a->jitter[0] = a->jitter[1] = a->jitter[2] = cj->num, a->jitter[3] = 0; // timm: (cj,) * 3
     else if (cj && cj->type == XT_JSON_ARR && (cj->n == 3 || cj->n == 4)) {
         for (int i = 0; i < cj->n; i++)
             if (cj->items[i]->type != XT_JSON_NUM) return xt_error("data", "'color_jitter'[%d] is not a number", i);
-        if (cj->n == 4 && cj->items[3]->num != 0) return xt_error("data", "'color_jitter' hue %g: hue jitter is not implemented (0 only)", cj->items[3]->num);
-        for (int i = 0; i < 3; i++) a->jitter[i] = cj->items[i]->num;
-    } else if (cj && cj->type != XT_JSON_NULL) return xt_error("data", "'color_jitter' must be a number or [brightness, contrast, saturation]");
+        for (int i = 0; i < 4; i++) a->jitter[i] = i < cj->n ? cj->items[i]->num : 0;
+    } else if (cj && cj->type != XT_JSON_NULL) return xt_error("data", "'color_jitter' must be a number or [brightness, contrast, saturation(, hue)]");
     for (int i = 0; i < 3; i++)
         if (!(a->jitter[i] >= 0 && a->jitter[i] <= 10)) return xt_error("data", "'color_jitter' %g must lie in [0, 10]", a->jitter[i]);
+    if (!(a->jitter[3] >= 0 && a->jitter[3] <= 0.5)) return xt_error("data", "'color_jitter' hue %g must lie in [0, 0.5]", a->jitter[3]);
     const xt_json *aa = xt_json_get(j, "auto_augment");
     if (aa && aa->type == XT_JSON_NULL) a->ra_n = 0, a->auto_augment[0] = 0;
     else if (aa && aa->type != XT_JSON_STR) return xt_error("data", "'auto_augment' must be a string or null");
@@ -224,8 +224,9 @@ void xt_data_opts_json(xt_sbuf *b, const xt_data_opts *o) {
     xt_sbuf_printf(b, ", \"transform\": \"%s\", \"interpolation\": \"%s\"", tf_names[o->transform], xt_interp_name(o->interp));
     const xt_aug_opts *a = &o->aug;
     xt_sbuf_printf(b, ", \"rrc\": %s, \"rrc_scale\": [%.17g, %.17g], \"rrc_ratio\": [%.17g, %.17g], \"hflip\": %.17g, "
-                      "\"color_jitter\": [%.17g, %.17g, %.17g], \"auto_augment\": ",
-                   a->rrc ? "true" : "false", a->scale[0], a->scale[1], a->ratio[0], a->ratio[1], a->hflip, a->jitter[0], a->jitter[1], a->jitter[2]);
+                      "\"color_jitter\": [%.17g, %.17g, %.17g, %.17g], \"auto_augment\": ",
+                   a->rrc ? "true" : "false", a->scale[0], a->scale[1], a->ratio[0], a->ratio[1], a->hflip, a->jitter[0], a->jitter[1], a->jitter[2],
+                   a->jitter[3]);
     if (a->ra_n) xt_sbuf_json_str(b, a->auto_augment);
     else xt_sbuf_printf(b, "null");
     xt_sbuf_printf(b, ", \"reprob\": %.17g, \"remode\": \"%s\", \"recount\": %d", a->reprob, re_names[a->remode], a->recount);
@@ -508,7 +509,7 @@ static void hflip_u8(uint8_t *img, int C, int S) {
 // The 8-bit ops need RGB (PIL's conversions to L) and 8-bit samples; the crop a whole image.
 int xt_aug_check(const xt_data_opts *o, int C) {
     const xt_aug_opts *a = &o->aug;
-    int colour = a->ra_n > 0 || a->jitter[0] > 0 || a->jitter[1] > 0 || a->jitter[2] > 0;
+    int colour = a->ra_n > 0 || a->jitter[0] > 0 || a->jitter[1] > 0 || a->jitter[2] > 0 || a->jitter[3] > 0;
     if (colour && C != 3) return xt_error("augment", "auto_augment / color_jitter need 3-band (RGB) images, the model has %d bands", C);
     if (colour && o->transform == XT_TF_CENTER && !a->rrc)
         return xt_error("augment", "auto_augment / color_jitter work on the whole image: set rrc true or transform resize / resize_crop");
@@ -528,7 +529,7 @@ static int load_whole(const xt_dataset *d, int i, xt_raster *r, const xt_norm *n
     const xt_raster_info *in = xt_raster_get_info(r);
     const xt_aug_opts *ao = &d->opts.aug;
     int W = in->width, H = in->height, oh = S, ow = S, rc = -1, rrc = augment && ao->rrc;
-    int colour = augment && (ao->ra_n > 0 || ao->jitter[0] > 0 || ao->jitter[1] > 0 || ao->jitter[2] > 0);
+    int colour = augment && (ao->ra_n > 0 || ao->jitter[0] > 0 || ao->jitter[1] > 0 || ao->jitter[2] > 0 || ao->jitter[3] > 0);
     if ((int64_t)W * H > RESIZE_MAX_PIXELS)
         return xt_error("data", "%s: %d x %d is too large for the resize transform (transform \"center\" reads windows)", d->paths[i], W, H);
     if (colour && in->sample != XT_S_U8)

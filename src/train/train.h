@@ -98,7 +98,7 @@ typedef struct xt_aug_opts {
     int rrc;                      // training crop: RandomResizedCrop(S, scale, ratio) of the whole image
     double scale[2], ratio[2];    // default (0.08, 1), (3/4, 4/3)
     double hflip;                 // flip probability (default 0.5)
-    double jitter[3];             // ColorJitter brightness, contrast, saturation (0: off; only without RandAugment)
+    double jitter[4];             // ColorJitter brightness, contrast, saturation, hue (0: off; only without RandAugment)
     char auto_augment[64];        // "" or "rand-m9-mstd0.5-inc1" style; parsed into:
     int ra_n, ra_inc;             // layers (0: off), increasing variants
     double ra_m, ra_mstd, ra_prob; // magnitude, its std (inf: uniform [0, m]), per-op probability
@@ -133,7 +133,8 @@ void xt_ra_apply(uint8_t *img, uint8_t *tmp, int C, int H, int W, xt_ra_op op, d
 double xt_ra_level_arg(xt_ra_op op, double mag, int increasing, int neg);
 int xt_aug_parse_auto_augment(const char *s, xt_aug_opts *o); // 0 / -1 + error
 void xt_randaugment(uint8_t *img, uint8_t *tmp, int C, int H, int W, const xt_aug_opts *o, const uint8_t *fill, uint64_t *rng);
-void xt_color_jitter(uint8_t *img, int H, int W, const double jitter[3], uint64_t *rng);
+void xt_adjust_hue(uint8_t *img, int H, int W, double hue);                 // torchvision F.adjust_hue (PIL), hue in [-0.5, 0.5]
+void xt_color_jitter(uint8_t *img, int H, int W, const double jitter[4], uint64_t *rng);
 void xt_random_erasing(float *img, int C, int H, int W, const xt_aug_opts *o, uint64_t *rng);
 // Mixup / CutMix per batch: sample b mixes with sample N-1-b (timm's x.flip(0))
 int xt_mixup_active(const xt_mixup_opts *o);
