@@ -213,7 +213,29 @@ static void test_random(void) {
     float y[6] = {0}, q[6] = {1, 2, 3, 4, 5, 6};
     xt_mixup_apply(y, q, 1, 1, 2, 3, 0.5, 1, bx);
     CHECK(y[0] == 0 && y[3] == 4 && y[4] == 5 && y[5] == 0);
-    // RandAugment: deterministic in the stream; level arguments at m9 as timm
+    // RandAugment: p 0 never changes the image; p 1 with 2 layers changes it, the same way for the same stream
+    {
+        xt_aug_opts ra;
+        memset(&ra, 0, sizeof ra);
+        uint8_t im0[3 * 8 * 9], im1[3 * 8 * 9], im2[3 * 8 * 9], tmp[3 * 8 * 9];
+        for (int k = 0; k < 3 * 8 * 9; k++) im0[k] = (uint8_t)(37 + k * 7 % 180);
+        CHECK(xt_aug_parse_auto_augment("rand-m9-mstd0.5-inc1-p0", &ra) == 0 && ra.ra_prob == 0);
+        memcpy(im1, im0, sizeof im0);
+        for (int t = 0; t < 50; t++) xt_randaugment(im1, tmp, 3, 8, 9, &ra, FILL, &r);
+        CHECK(!memcmp(im0, im1, sizeof im0));
+        CHECK(xt_aug_parse_auto_augment("rand-m9-mstd0.5-inc1-p1", &ra) == 0);
+        int changed = 0;
+        for (int t = 0; t < 20; t++) {
+            uint64_t s1 = 1000 + t, s2 = 1000 + t;
+            memcpy(im1, im0, sizeof im0), memcpy(im2, im0, sizeof im0);
+            xt_randaugment(im1, tmp, 3, 8, 9, &ra, FILL, &s1);
+            xt_randaugment(im2, tmp, 3, 8, 9, &ra, FILL, &s2);
+            CHECK(!memcmp(im1, im2, sizeof im1));
+            changed += memcmp(im0, im1, sizeof im0) != 0;
+        }
+        CHECK(changed >= 15);
+    }
+    // RandAugment: level arguments at m9 as timm
     CHECK(fabs(xt_ra_level_arg(XT_RA_ROTATE, 9, 1, 1) + 27) < 1e-12);
     CHECK(xt_ra_level_arg(XT_RA_POSTERIZE, 9, 1, 0) == 1 && xt_ra_level_arg(XT_RA_SOLARIZE, 9, 1, 0) == 26);
     CHECK(xt_ra_level_arg(XT_RA_SOLARIZE_ADD, 9, 1, 0) == 99 && fabs(xt_ra_level_arg(XT_RA_COLOR, 9, 1, 1) - 0.19) < 1e-12);
@@ -225,10 +247,12 @@ static void test_options(void) {
     xt_aug_opts o;
     memset(&o, 0, sizeof o);
     CHECK(xt_aug_parse_auto_augment("rand-m9-mstd0.5-inc1", &o) == 0);
-    CHECK(o.ra_n == 2 && o.ra_m == 9 && o.ra_mstd == 0.5 && o.ra_inc == 1 && o.ra_prob == 0.5);
+    CHECK(o.ra_n == 2 && o.ra_m == 9 && o.ra_mstd == 0.5 && o.ra_inc == 1 && o.ra_prob == 0.5 && o.ra_mmax == 10);
     CHECK(xt_aug_parse_auto_augment("rand-n3-m7-mstd101", &o) == 0 && o.ra_n == 3 && o.ra_m == 7 && isinf(o.ra_mstd) && !o.ra_inc);
     CHECK(xt_aug_parse_auto_augment("original-mstd0.5", &o) == -1);
     CHECK(strstr(xt_error_buffer(), "RandAugment") != NULL);
+    CHECK(xt_aug_parse_auto_augment("rand-m12-mmax15", &o) == 0 && o.ra_m == 12 && o.ra_mmax == 15);
+    CHECK(xt_aug_parse_auto_augment("rand-m9-mmax0", &o) == -1 && strstr(xt_error_buffer(), "out of range"));
     CHECK(xt_aug_parse_auto_augment("rand-m9-w0", &o) == -1);
     CHECK(strstr(xt_error_buffer(), "option 'w' is not implemented") != NULL);
     CHECK(xt_aug_parse_auto_augment("rand-mx", &o) == -1);

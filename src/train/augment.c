@@ -209,11 +209,14 @@ void xt_affine_u8(uint8_t *out, const uint8_t *in, int C, int H, int W, const do
         }
 }
 
-// Image.rotate(deg, BILINEAR, fillcolor): about the centre (W/2, H/2), the matrix rounded to 15
-// decimals as PIL does; 0 degrees a copy
+// Image.rotate(deg, BILINEAR, fillcolor): about the centre (W/2, H/2); angle % 360 (Python's
+// modulo), -math.radians (x * (pi / 180)), the matrix rounded to 15 decimals as PIL does. PIL's
+// exact shortcuts (0: a copy; 180, and 90 / 270 on a square, a transpose) lie outside RandAugment's
+// +-30 degrees except 0, which is kept.
 static void rotate_matrix(double deg, int H, int W, double m[6]) {
-    double a = -fmod(deg, 360.0) * M_PI / 180.0;
-    if (fmod(deg, 360.0) < 0) a = -(fmod(deg, 360.0) + 360.0) * M_PI / 180.0;
+    double d = fmod(deg, 360.0);
+    if (d < 0) d += 360.0;
+    double a = -(d * (M_PI / 180.0));
     double c = round(cos(a) * 1e15) / 1e15, s = round(sin(a) * 1e15) / 1e15;
     double cx = W / 2.0, cy = H / 2.0;
     m[0] = c, m[1] = s, m[3] = -s, m[4] = c;
@@ -295,7 +298,7 @@ int xt_aug_parse_auto_augment(const char *s, xt_aug_opts *o) {
     if (strncmp(s, "rand", 4) || (s[4] && s[4] != '-'))
         return xt_error("augment", "auto_augment '%s': xt implements RandAugment ('rand-m9-mstd0.5-inc1' style) only", s);
     int n = 2, inc = 0;
-    double m = 10, mstd = 0, p = 0.5;
+    double m = 10, mstd = 0, p = 0.5, mmax = 10;
     for (const char *q = s + 4; *q == '-';) {
         q++;
         const char *kend = q;
@@ -312,18 +315,19 @@ int xt_aug_parse_auto_augment(const char *s, xt_aug_opts *o) {
         else if (!strcmp(key, "mstd")) mstd = v > 100 ? INFINITY : v;
         else if (!strcmp(key, "inc")) inc = v != 0;
         else if (!strcmp(key, "p")) p = v;
-        else return xt_error("augment", "auto_augment '%s': option '%s' is not implemented (m, n, mstd, inc, p)", s, key);
+        else if (!strcmp(key, "mmax")) mmax = v;
+        else return xt_error("augment", "auto_augment '%s': option '%s' is not implemented (m, n, mstd, mmax, inc, p)", s, key);
         q = e;
     }
-    if (!(m >= 0 && m <= 30) || n < 0 || n > 16 || !(mstd >= 0) || !(p >= 0 && p <= 1))
-        return xt_error("augment", "auto_augment '%s': m %g, n %d, mstd %g, p %g out of range", s, m, n, mstd, p);
-    o->ra_n = n, o->ra_m = m, o->ra_mstd = mstd, o->ra_inc = inc, o->ra_prob = p;
+    if (!(m >= 0 && m <= 30) || n < 0 || n > 16 || !(mstd >= 0) || !(p >= 0 && p <= 1) || !(mmax > 0 && mmax <= 30))
+        return xt_error("augment", "auto_augment '%s': m %g, n %d, mstd %g, mmax %g, p %g out of range", s, m, n, mstd, mmax, p);
+    o->ra_n = n, o->ra_m = m, o->ra_mstd = mstd, o->ra_inc = inc, o->ra_prob = p, o->ra_mmax = mmax;
     snprintf(o->auto_augment, sizeof o->auto_augment, "%s", s);
     return 0;
 }
 
 // timm RandAugment.__call__: n ops drawn with replacement; each applied with probability p at a
-// magnitude ~ N(m, mstd) clipped to [0, 10]
+// magnitude ~ N(m, mstd) clipped to [0, mmax] (timm's magnitude_max, default _LEVEL_DENOM 10)
 void xt_randaugment(uint8_t *img, uint8_t *tmp, int C, int H, int W, const xt_aug_opts *o, const uint8_t *fill, uint64_t *r) {
     for (int l = 0; l < o->ra_n; l++) {
         xt_ra_op op = (xt_ra_op)randint(r, 0, XT_RA_COUNT - 1);
@@ -331,7 +335,7 @@ void xt_randaugment(uint8_t *img, uint8_t *tmp, int C, int H, int W, const xt_au
         if (o->ra_prob < 1.0 && u > o->ra_prob) continue;
         if (isinf(o->ra_mstd)) mag = uu * mag;
         else if (o->ra_mstd > 0) mag = mag + o->ra_mstd * g;
-        mag = fmax(0.0, fmin(mag, 10.0));
+        mag = fmax(0.0, fmin(mag, o->ra_mmax > 0 ? o->ra_mmax : 10.0));
         xt_ra_apply(img, tmp, C, H, W, op, xt_ra_level_arg(op, mag, o->ra_inc, neg > 0.5), fill);
     }
 }

@@ -102,6 +102,7 @@ typedef struct xt_aug_opts {
     char auto_augment[64];        // "" or "rand-m9-mstd0.5-inc1" style; parsed into:
     int ra_n, ra_inc;             // layers (0: off), increasing variants
     double ra_m, ra_mstd, ra_prob; // magnitude, its std (inf: uniform [0, m]), per-op probability
+    double ra_mmax;               // magnitude upper bound (timm magnitude_max; 10)
     double reprob;                // RandomErasing probability (0: off)
     int remode, recount;          // xt_re_mode, max boxes
 } xt_aug_opts;
