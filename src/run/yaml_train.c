@@ -313,6 +313,10 @@ static char *translate(const xt_json *R, const char *path, xt_sbuf *notes) {
     int crop = (int)num(R, "data.crop_size", 512, &bad), vcrop = (int)num(R, "data.val_crop_size", 512, &bad);
     if (bad) goto done;
     if (vcrop != crop) { xt_error("config", "%s: data.val_crop_size %d != crop_size %d: xt evaluates at the training size", path, vcrop, crop); goto done; }
+    if (crop <= 32) { // create_imagenet_transforms' resize_im false: RandomCrop(padding 4), no resize
+        xt_error("config", "%s: data.crop_size %d <= 32: the official transforms for such sizes (RandomCrop with padding 4, no resize) are not implemented", path, crop);
+        goto done;
+    }
     // the model: the translation `xt convert` makes, the loss, then xt.model
     if (!(model = xt_yaml_model_config(R, path, notes))) goto done;
     xt_sbuf_printf(&m, "{\"loss\": {\"smoothing\": %.17g}}", num(R, "data.aug.label_smoothing", 0, &bad)); // timm default 0: plain CE
