@@ -243,6 +243,41 @@ static void test_random(void) {
     CHECK(fabs(xt_ra_level_arg(XT_RA_BRIGHTNESS, 10, 1, 1) - 0.1) < 1e-12); // max(0.1, 1 - 0.9)
 }
 
+// tiny images: every op, the crop and the erasing stay inside 1 x 1 .. 3 x 2 (ASan / UBSan run)
+static void test_tiny(void) {
+    uint64_t r = 77;
+    int sizes[3][2] = {{1, 1}, {1, 3}, {3, 2}}, ok = 1;
+    for (int q = 0; q < 3; q++) {
+        int H = sizes[q][0], W = sizes[q][1];
+        uint8_t img[18], tmp[18];
+        for (int op = 0; op < XT_RA_COUNT; op++) {
+            for (int k = 0; k < 3 * H * W; k++) img[k] = (uint8_t)(40 * k + 3);
+            xt_ra_apply(img, tmp, 3, H, W, (xt_ra_op)op, xt_ra_level_arg((xt_ra_op)op, 10, 1, op & 1), FILL);
+        }
+        double jit[4] = {0.4, 0.4, 0.4, 0.5};
+        xt_color_jitter(img, H, W, jit, &r);
+        double scale[2] = {0.08, 1}, ratio[2] = {0.75, 4.0 / 3};
+        for (int t = 0; t < 100; t++) {
+            int box[4];
+            xt_rrc_params(&r, H, W, scale, ratio, box);
+            ok &= box[2] >= 1 && box[3] >= 1 && box[0] + box[2] <= H && box[1] + box[3] <= W;
+        }
+        xt_aug_opts o;
+        memset(&o, 0, sizeof o);
+        o.reprob = 1, o.recount = 3, o.remode = XT_RE_PIXEL;
+        float f[18] = {0};
+        for (int t = 0; t < 20; t++) xt_random_erasing(f, 3, H, W, &o, &r);
+        xt_mixup_opts m = {.cutmix_alpha = 1, .prob = 1};
+        double lam;
+        int cut, box[4];
+        for (int t = 0; t < 20; t++) {
+            xt_mixup_draw(&m, H, W, &r, &lam, &cut, box);
+            ok &= box[0] >= 0 && box[1] <= H && box[2] >= 0 && box[3] <= W && lam >= 0 && lam <= 1;
+        }
+    }
+    CHECK(ok);
+}
+
 static void test_options(void) {
     xt_aug_opts o;
     memset(&o, 0, sizeof o);
@@ -302,6 +337,7 @@ int main(void) {
     test_refs();
     test_data_path();
     test_random();
+    test_tiny();
     test_options();
     return check_summary("augment");
 }
