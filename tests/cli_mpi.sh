@@ -229,4 +229,10 @@ $TM -o "$D/x.safetensors" --export "$D/mix1.safetensors" > /dev/null
 $RUN $TM -o "$D/x.safetensors" --export "$D/mix2.safetensors" > /dev/null
 $CMP "$D/mix1.safetensors" "$D/mix2.safetensors" 1e-5
 if $CMP "$D/one_w.safetensors" "$D/mix1.safetensors" 1e-5; then exit 1; fi
+# ... and per sample (mode elem: each sample's own lam, keyed by its global index)
+sed 's/"seed": 7}/"seed": 7, "mixup": 0.8, "cutmix": 1.0, "mixup_mode": "elem"}/' "$D/cfg.json" > "$D/elem.json"
+TE="$XT train -c $D/elem.json --data synth:12:3 -t 1 -q"
+$TE -o "$D/x.safetensors" --export "$D/elem1.safetensors" > /dev/null
+$RUN $TE -o "$D/x.safetensors" --export "$D/elem2.safetensors" > /dev/null
+$CMP "$D/elem1.safetensors" "$D/elem2.safetensors" 1e-5
 echo "mpi: ok"

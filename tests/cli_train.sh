@@ -39,6 +39,15 @@ $XT train -c "$D/aug.json" --data "$D/img/train.csv" -t 1 -q --stop-after 2 -o "
 $XT train --resume "$D/augpart.safetensors" -t 1 -q -o "$D/augres.safetensors" > /dev/null
 cmp "$D/aug.safetensors" "$D/augres.safetensors"
 if cmp -s "$D/full.safetensors" "$D/aug.safetensors"; then exit 1; fi
+# timm's per-sample and per-pair modes: resumed bit for bit too, and not the batch mode's weights
+for mode in elem pair; do
+    sed "s/\"mixup_prob\": 0.9}/\"mixup_prob\": 0.9, \"mixup_mode\": \"$mode\"}/" "$D/aug.json" > "$D/$mode.json"
+    $XT train -c "$D/$mode.json" --data "$D/img/train.csv" -t 1 -q -o "$D/$mode.safetensors" > /dev/null
+    $XT train -c "$D/$mode.json" --data "$D/img/train.csv" -t 1 -q --stop-after 2 -o "$D/${mode}part.safetensors" > /dev/null
+    $XT train --resume "$D/${mode}part.safetensors" -t 1 -q -o "$D/${mode}res.safetensors" > /dev/null
+    cmp "$D/$mode.safetensors" "$D/${mode}res.safetensors"
+    if cmp -s "$D/aug.safetensors" "$D/$mode.safetensors"; then exit 1; fi
+done
 sed 's/"seed": 7}/"seed": 7, "rrc": true, "rrc_scale": [0.5, 1], "color_jitter": [0.4, 0.3, 0.2, 0.1], "hflip": 0.3}/' "$D/cfg.json" > "$D/cj.json"
 $XT train -c "$D/cj.json" --data "$D/img/train.csv" -t 1 -q --steps 2 -o "$D/cj.safetensors" | grep -q "trained 2 steps"
 sed 's/"seed": 7}/"seed": 7, "color_jitter": 0.4}/' "$D/cfg.json" > "$D/cjc.json"

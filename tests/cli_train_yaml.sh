@@ -123,7 +123,7 @@ if cmp -s "$D/mix.safetensors" "$D/nomix.safetensors"; then exit 1; fi
 # bad augmentation values: a clear error each
 for bad in "data.aug.mixup_prob=1.5:must lie in \[0, 1\]" "data.aug.mixup=-1:must be >= 0" "data.aug.reprob=2:'reprob' 2 must lie in" \
            "data.aug.auto_augment=original-mstd0.5:RandAugment ('rand-m9-mstd0.5-inc1' style) only" \
-           "data.aug.mixup_mode=pair:mixup_mode 'pair'" "data.aug.cutmix_minmax=[0.8,0.2]:cutmix_minmax \[0.8, 0.2\]" \
+           "data.aug.mixup_mode=pairs:mixup_mode 'pairs': expected batch, pair or elem" "data.aug.cutmix_minmax=[0.8,0.2]:cutmix_minmax \[0.8, 0.2\]" \
            "data.aug.remode=bogus:remode 'bogus'" "train.batch_size=3 data.aug.mixup=0.8:need an even batch" \
            "data.crop_size=32 data.val_crop_size=32:RandomCrop with padding 4"; do
     ! $XT train -c $CFG $SETS ${bad%%:*} -q -o "$D/x.safetensors" 2> "$D/err.log"

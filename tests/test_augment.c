@@ -202,6 +202,13 @@ static void test_random(void) {
         okm &= cut && box[1] - box[0] >= 4 && box[1] - box[0] < 8 && box[3] - box[2] >= 6 && box[3] - box[2] < 12 && box[1] <= 16 && box[3] <= 24;
     }
     CHECK(okm);
+    // per-element modes: lam is timm's float32
+    m = (xt_mixup_opts){.mixup_alpha = 0.8, .cutmix_alpha = 1.0, .prob = 1, .switch_prob = 0.5, .mode = XT_MIX_ELEM};
+    for (int t = 0; t < 200; t++) {
+        xt_mixup_draw(&m, 16, 24, &r, &lam, &cut, box);
+        okm &= lam == (double)(float)lam && lam >= 0 && lam <= 1;
+    }
+    CHECK(okm);
     m = (xt_mixup_opts){.mixup_alpha = 0.8, .cutmix_alpha = 1.0, .prob = 0, .switch_prob = 0.5};
     xt_mixup_draw(&m, 16, 16, &r, &lam, &cut, box);
     CHECK(lam == 1 && !cut);
@@ -297,6 +304,9 @@ static void test_options(void) {
     CHECK(xt_mixup_check(&m) == -1 && strstr(xt_error_buffer(), "must lie in [0, 1]"));
     m = (xt_mixup_opts){.has_minmax = 1, .minmax = {0.6, 0.2}, .prob = 1};
     CHECK(xt_mixup_check(&m) == -1 && strstr(xt_error_buffer(), "cutmix_minmax"));
+    int mode = -1;
+    CHECK(xt_mix_mode_parse("elem", &mode) == 0 && mode == XT_MIX_ELEM && !strcmp(xt_mix_mode_name(XT_MIX_PAIR), "pair"));
+    CHECK(xt_mix_mode_parse("pairs", &mode) == -1 && strstr(xt_error_buffer(), "expected batch, pair or elem"));
 }
 
 // the whole data path (read PNG, RandomResizedCrop's fallback box, PIL resize, flip, normalise)

@@ -364,14 +364,15 @@ static char *translate(const xt_json *R, const char *path, xt_sbuf *notes) {
     if (!aa) xt_sbuf_printf(&t, "\"rand-m9-mstd0.5-inc1\"");
     else if (aa->type == XT_JSON_STR || aa->type == XT_JSON_NULL) xt_sbuf_json(&t, aa, 0);
     else { xt_error("config", "%s: data.aug.auto_augment must be a string or null", path); goto done; }
-    const char *mm = str(R, "data.aug.mixup_mode", "batch"), *rm = str(R, "data.aug.remode", "pixel");
-    if (strcmp(mm, "batch")) { xt_error("config", "%s: data.aug.mixup_mode '%s': xt implements 'batch' only", path, mm); goto done; }
+    const char *rm = str(R, "data.aug.remode", "pixel");
     double cj = num(R, "data.aug.color_jitter", 0.4, &bad);
     xt_sbuf_printf(&t, ", \"color_jitter\": %.17g, \"reprob\": %.17g, \"remode\": ", cj > 0 ? cj : 0, num(R, "data.aug.reprob", 0, &bad));
     xt_sbuf_json_str(&t, rm);
     xt_sbuf_printf(&t, ", \"recount\": %d, \"mixup\": %.17g, \"cutmix\": %.17g, \"mixup_prob\": %.17g, \"mixup_switch_prob\": %.17g",
                    (int)num(R, "data.aug.recount", 1, &bad), num(R, "data.aug.mixup", 0, &bad), num(R, "data.aug.cutmix", 0, &bad),
                    num(R, "data.aug.mixup_prob", 0, &bad), num(R, "data.aug.mixup_switch_prob", 0, &bad));
+    xt_sbuf_printf(&t, ", \"mixup_mode\": ");
+    xt_sbuf_json_str(&t, str(R, "data.aug.mixup_mode", "batch"));
     const xt_json *cmm = jget(R, "data.aug.cutmix_minmax");
     if (cmm && cmm->type != XT_JSON_NULL) { xt_sbuf_printf(&t, ", \"cutmix_minmax\": "); xt_sbuf_json(&t, cmm, 0); }
     xt_sbuf_printf(&t, ", \"img_size\": %d, \"batch\": %d, \"epochs\": %.17g, \"lr\": %.17g, \"min_lr_ratio\": %.17g, "

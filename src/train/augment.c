@@ -416,7 +416,8 @@ void xt_random_erasing(float *img, int C, int H, int W, const xt_aug_opts *o, ui
 }
 
 // ---------------------------------------------------------------------------------------------
-// Mixup / CutMix (timm mixup.py, mode "batch")
+// Mixup / CutMix (timm mixup.py): _params_per_batch, or for modes pair / elem the same laws drawn
+// per pair / per sample (_params_per_elem), the caller choosing the stream
 
 // rand_bbox: a cut of int(H sqrt(1 - lam)) x int(W sqrt(1 - lam)) centred at (cy, cx), clipped
 void xt_cutmix_box(int H, int W, double lam, int cy, int cx, int box[4]) {
@@ -442,6 +443,7 @@ void xt_mixup_draw(const xt_mixup_opts *o, int H, int W, uint64_t *r, double *la
         *lam = *cut ? xt_rng_beta(r, ca, ca) : xt_rng_beta(r, o->mixup_alpha, o->mixup_alpha);
     } else if (o->mixup_alpha > 0) *lam = xt_rng_beta(r, o->mixup_alpha, o->mixup_alpha);
     else *cut = 1, *lam = xt_rng_beta(r, ca, ca);
+    if (o->mode != XT_MIX_BATCH) *lam = (float)*lam;
     if (*lam == 1.0 || !*cut) return;
     if (o->has_minmax) { // rand_bbox_minmax: numpy randint's upper bound is exclusive
         int h0 = (int)(H * o->minmax[0]), h1 = (int)(H * o->minmax[1]), w0 = (int)(W * o->minmax[0]), w1 = (int)(W * o->minmax[1]);
@@ -450,6 +452,15 @@ void xt_mixup_draw(const xt_mixup_opts *o, int H, int W, uint64_t *r, double *la
         box[0] = yl, box[1] = yl + ch, box[2] = xl, box[3] = xl + cw;
     } else xt_cutmix_box(H, W, *lam, randint(r, 0, H - 1), randint(r, 0, W - 1), box);
     *lam = xt_cutmix_lam(H, W, box); // correct_lam (always with minmax)
+    if (o->mode != XT_MIX_BATCH) *lam = (float)*lam; // timm's lam_batch: a float32 array
+}
+
+static const char *mix_modes[XT_MIX_COUNT] = {"batch", "pair", "elem"};
+const char *xt_mix_mode_name(int mode) { return mode >= 0 && mode < XT_MIX_COUNT ? mix_modes[mode] : "?"; }
+int xt_mix_mode_parse(const char *s, int *mode) {
+    for (int k = 0; k < XT_MIX_COUNT; k++)
+        if (!strcmp(s, mix_modes[k])) { *mode = k; return 0; }
+    return xt_error("mixup", "mixup_mode '%s': expected batch, pair or elem", s);
 }
 
 void xt_mixup_apply(float *x, const float *partner, int n, int C, int H, int W, double lam, int cut, const int box[4]) {

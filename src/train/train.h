@@ -107,11 +107,15 @@ typedef struct xt_aug_opts {
     int remode, recount;          // xt_re_mode, max boxes
 } xt_aug_opts;
 
+// timm Mixup modes: one lam / box per batch, per pair (b, N-1-b), or per sample
+typedef enum { XT_MIX_BATCH, XT_MIX_PAIR, XT_MIX_ELEM, XT_MIX_COUNT } xt_mix_mode;
+
 typedef struct xt_mixup_opts {
     double mixup_alpha, cutmix_alpha; // Beta(alpha, alpha); 0: off
     int has_minmax;                   // cutmix_minmax given (forces cutmix, alpha 1, as timm)
     double minmax[2];
-    double prob, switch_prob;         // timm Mixup prob / switch_prob (defaults 1, 0.5); mode "batch" only
+    double prob, switch_prob;         // timm Mixup prob / switch_prob (defaults 1, 0.5)
+    int mode;                         // xt_mix_mode
 } xt_mixup_opts;
 
 double xt_rng_beta(uint64_t *state, double a, double b);
@@ -140,11 +144,15 @@ void xt_random_erasing(float *img, int C, int H, int W, const xt_aug_opts *o, ui
 // Mixup / CutMix per batch: sample b mixes with sample N-1-b (timm's x.flip(0))
 int xt_mixup_active(const xt_mixup_opts *o);
 int xt_mixup_check(const xt_mixup_opts *o); // 0 / -1 + error naming the bad value
-// lam (1: no mixing this batch), cut (CutMix), box = (yl, yh, xl, xh) with lam corrected to the box
+const char *xt_mix_mode_name(int mode);     // "batch", "pair", "elem"
+int xt_mix_mode_parse(const char *s, int *mode); // 0 / -1 + error
+// lam (1: no mixing), cut (CutMix), box = (yl, yh, xl, xh) with lam corrected to the box: one
+// draw of the batch (mode batch), of a pair or of a sample (lam in float32 there, as timm's)
 void xt_mixup_draw(const xt_mixup_opts *o, int H, int W, uint64_t *rng, double *lam, int *cut, int box[4]);
 void xt_cutmix_box(int H, int W, double lam, int cy, int cx, int box[4]); // timm rand_bbox at a centre
 double xt_cutmix_lam(int H, int W, const int box[4]);
-// x (n, C, H, W) mixed in place with partner (n, C, H, W): the partners' images of the samples
+// x (n, C, H, W) mixed in place with partner (n, C, H, W): the partners' images of the samples,
+// all with one draw (pair / elem modes: called per sample)
 void xt_mixup_apply(float *x, const float *partner, int n, int C, int H, int W, double lam, int cut, const int box[4]);
 // soft targets (n, K): timm mixup_target with label smoothing
 void xt_mixup_target(float *t, const int *label, const int *partner, int n, int K, double lam, double smoothing);

@@ -56,8 +56,7 @@ static int mix_parse(const xt_json *j, xt_mixup_opts *m) {
         m->has_minmax = 1, m->minmax[0] = mm->items[0]->num, m->minmax[1] = mm->items[1]->num;
     }
     const char *mode = xt_json_str(j, "mixup_mode", NULL);
-    if (mode && strcmp(mode, "batch"))
-        return xt_error("train", "mixup_mode '%s': xt implements timm's mode 'batch' only (one lam and box per batch)", mode);
+    if (mode && xt_mix_mode_parse(mode, &m->mode)) return -1;
     return xt_mixup_check(m);
 }
 
@@ -85,8 +84,8 @@ static void state_json(xt_sbuf *b, const xt_train_opts *o, int64_t step) {
         if (v[i]) { xt_sbuf_printf(b, ", \"%s\": ", k[i]); xt_sbuf_json_str(b, v[i]); }
     xt_data_opts_json(b, &o->dopt);
     const xt_mixup_opts *m = &o->mix;
-    xt_sbuf_printf(b, ", \"mixup\": %.17g, \"cutmix\": %.17g, \"mixup_prob\": %.17g, \"mixup_switch_prob\": %.17g, \"mixup_mode\": \"batch\"",
-                   m->mixup_alpha, m->cutmix_alpha, m->prob, m->switch_prob);
+    xt_sbuf_printf(b, ", \"mixup\": %.17g, \"cutmix\": %.17g, \"mixup_prob\": %.17g, \"mixup_switch_prob\": %.17g, \"mixup_mode\": \"%s\"",
+                   m->mixup_alpha, m->cutmix_alpha, m->prob, m->switch_prob, xt_mix_mode_name(m->mode));
     if (m->has_minmax) xt_sbuf_printf(b, ", \"cutmix_minmax\": [%.17g, %.17g]", m->minmax[0], m->minmax[1]);
     xt_sbuf_printf(b, "}");
 }
@@ -225,20 +224,21 @@ int xt_train_run(const xt_json *mcfg, xt_st *from, int resume, const xt_train_op
         for (int b = b0; b < b0 + nl; b++) // global sample index b of the batch
             if (load_sample(&d, perm, &epoch, seed, step, N, b, img + (size_t)(b - b0) * C * S * S, C, S, crop, o->augment, &lab[b - b0]))
                 goto done;
-        if (mixing) { // one lam (and box) per batch, from (seed, step)
-            double lam;
-            int cut, box[4];
-            uint64_t mr = xt_rng_mix(seed ^ xt_rng_mix(0x313C + (uint64_t)step));
-            xt_mixup_draw(&o->mix, S, S, &mr, &lam, &cut, box);
+        if (mixing) // one lam (and box) per batch from (seed, step); per pair / sample from (seed, step, pair / sample)
             for (int b = b0; b < b0 + nl; b++) {
+                double lam;
+                int cut, box[4], key = o->mix.mode == XT_MIX_BATCH ? 0 : o->mix.mode == XT_MIX_PAIR && N - 1 - b < b ? N - 1 - b : b;
+                uint64_t mr = xt_rng_mix(seed ^ xt_rng_mix(0x313C + (uint64_t)step));
+                if (o->mix.mode != XT_MIX_BATCH) mr = xt_rng_mix(mr ^ xt_rng_mix(0x9A1 + (uint64_t)key));
+                xt_mixup_draw(&o->mix, S, S, &mr, &lam, &cut, box);
+                float *x = img + (size_t)(b - b0) * C * S * S, *p = pimg + (size_t)(b - b0) * C * S * S;
                 plab[b - b0] = lab[b - b0]; // lam 1: the partner's weight is 0
-                if (lam != 1 && load_sample(&d, perm, &epoch, seed, step, N, N - 1 - b, pimg + (size_t)(b - b0) * C * S * S, C, S,
-                                            crop, o->augment, &plab[b - b0]))
-                    goto done;
+                if (lam != 1) {
+                    if (load_sample(&d, perm, &epoch, seed, step, N, N - 1 - b, p, C, S, crop, o->augment, &plab[b - b0])) goto done;
+                    xt_mixup_apply(x, p, 1, C, S, S, lam, cut, box);
+                }
+                xt_mixup_target(tgt + (size_t)(b - b0) * K, &lab[b - b0], &plab[b - b0], 1, K, lam, xt_xt_train_smoothing(m));
             }
-            if (lam != 1) xt_mixup_apply(img, pimg, nl, C, S, S, lam, cut, box);
-            xt_mixup_target(tgt, lab, plab, nl, K, lam, xt_xt_train_smoothing(m));
-        }
         if (ng < R) { // a random subset of regions keeps gradients (order untouched)
             uint64_t r = xt_rng_mix(seed ^ xt_rng_mix(0xC41 + (uint64_t)step));
             for (int i = 0; i < R; i++) ridx[i] = i, keep[i] = 0;
