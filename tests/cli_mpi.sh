@@ -230,4 +230,18 @@ grep -q "^validations: 3" "$D/v2.log"
 $CMP "$D/v1_w.safetensors" "$D/v2_w.safetensors" 1e-5
 [ "$(wc -l < "$D/v2.metrics.jsonl")" -eq 6 ] && [ "$(grep -c '"val"' "$D/v2.metrics.jsonl")" -eq 3 ]
 [ -f "$D/v2.best_top5.safetensors" ] && [ -f "$D/v2.curves.png" ]
+# Mixup / CutMix across ranks: sample b mixes with N-1-b of the global batch, which a rank loads
+# itself, so 2 ranks mix as one process does
+sed 's/"seed": 7}/"seed": 7, "mixup": 0.8, "cutmix": 1.0}/' "$D/cfg.json" > "$D/mix.json"
+TM="$XT train -c $D/mix.json --data synth:12:3 -t 1 -q"
+$TM -o "$D/x.safetensors" --export "$D/mix1.safetensors" > /dev/null
+$RUN $TM -o "$D/x.safetensors" --export "$D/mix2.safetensors" > /dev/null
+$CMP "$D/mix1.safetensors" "$D/mix2.safetensors" 1e-5
+if $CMP "$D/one_w.safetensors" "$D/mix1.safetensors" 1e-5; then exit 1; fi
+# ... and per sample (mode elem: each sample's own lam, keyed by its global index)
+sed 's/"seed": 7}/"seed": 7, "mixup": 0.8, "cutmix": 1.0, "mixup_mode": "elem"}/' "$D/cfg.json" > "$D/elem.json"
+TE="$XT train -c $D/elem.json --data synth:12:3 -t 1 -q"
+$TE -o "$D/x.safetensors" --export "$D/elem1.safetensors" > /dev/null
+$RUN $TE -o "$D/x.safetensors" --export "$D/elem2.safetensors" > /dev/null
+$CMP "$D/elem1.safetensors" "$D/elem2.safetensors" 1e-5
 echo "mpi: ok"

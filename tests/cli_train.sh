@@ -1,7 +1,8 @@
 #!/bin/sh
 # xt train / xt eval end to end on a tiny model: CSV folder data (PNG + JPEG, with a header line)
 # and the generated task; a run interrupted after 2 steps and resumed reaches the same checkpoint
-# bit for bit as an uninterrupted 4-step run (gradient chipping on, augmentation on); the
+# bit for bit as an uninterrupted 4-step run (gradient chipping on, augmentation on, then the
+# official augmentations on); the
 # checkpoint is a model file `xt eval` reads; bad inputs fail with a message.
 set -e
 D="$BUILD/train_cli"
@@ -30,6 +31,31 @@ cmp "$D/full.safetensors" "$D/resumed.safetensors"
 # a different seed gives different weights (the comparison above is not vacuous)
 $XT train -c "$D/cfg.json" --data "$D/img/train.csv" -t 1 -q --seed 8 -o "$D/other.safetensors" > /dev/null
 if cmp -s "$D/full.safetensors" "$D/other.safetensors"; then exit 1; fi
+# the official augmentations from xt's JSON: RandomResizedCrop, RandAugment, RandomErasing, Mixup /
+# CutMix (then ColorJitter without RandAugment): resumed bit for bit, and not the plain run
+sed 's/"seed": 7}/"seed": 7, "rrc": true, "auto_augment": "rand-m9-mstd0.5-inc1", "reprob": 0.5, "recount": 2, "remode": "rand", "mixup": 0.8, "cutmix": 1.0, "mixup_prob": 0.9}/' "$D/cfg.json" > "$D/aug.json"
+$XT train -c "$D/aug.json" --data "$D/img/train.csv" -t 1 -q -o "$D/aug.safetensors" > /dev/null
+$XT train -c "$D/aug.json" --data "$D/img/train.csv" -t 1 -q --stop-after 2 -o "$D/augpart.safetensors" > /dev/null
+$XT train --resume "$D/augpart.safetensors" -t 1 -q -o "$D/augres.safetensors" > /dev/null
+cmp "$D/aug.safetensors" "$D/augres.safetensors"
+if cmp -s "$D/full.safetensors" "$D/aug.safetensors"; then exit 1; fi
+# timm's per-sample and per-pair modes: resumed bit for bit too, and not the batch mode's weights
+for mode in elem pair; do
+    sed "s/\"mixup_prob\": 0.9}/\"mixup_prob\": 0.9, \"mixup_mode\": \"$mode\"}/" "$D/aug.json" > "$D/$mode.json"
+    $XT train -c "$D/$mode.json" --data "$D/img/train.csv" -t 1 -q -o "$D/$mode.safetensors" > /dev/null
+    $XT train -c "$D/$mode.json" --data "$D/img/train.csv" -t 1 -q --stop-after 2 -o "$D/${mode}part.safetensors" > /dev/null
+    $XT train --resume "$D/${mode}part.safetensors" -t 1 -q -o "$D/${mode}res.safetensors" > /dev/null
+    cmp "$D/$mode.safetensors" "$D/${mode}res.safetensors"
+    if cmp -s "$D/aug.safetensors" "$D/$mode.safetensors"; then exit 1; fi
+done
+sed 's/"seed": 7}/"seed": 7, "rrc": true, "rrc_scale": [0.5, 1], "color_jitter": [0.4, 0.3, 0.2, 0.1], "hflip": 0.3}/' "$D/cfg.json" > "$D/cj.json"
+$XT train -c "$D/cj.json" --data "$D/img/train.csv" -t 1 -q --steps 2 -o "$D/cj.safetensors" | grep -q "trained 2 steps"
+sed 's/"seed": 7}/"seed": 7, "color_jitter": 0.4}/' "$D/cfg.json" > "$D/cjc.json"
+! $XT train -c "$D/cjc.json" --data "$D/img/train.csv" -q -o "$D/x.safetensors" 2> "$D/err.log"
+grep -q "work on the whole image: set rrc true" "$D/err.log"
+sed 's/"seed": 7}/"seed": 7, "color_jitter": [0.4, 0.4, 0.4, 0.7]}/' "$D/cfg.json" > "$D/hue.json"
+! $XT train -c "$D/hue.json" --data "$D/img/train.csv" -q -o "$D/x.safetensors" 2> "$D/err.log"
+grep -q "'color_jitter' hue 0.7 must lie in \[0, 0.5\]" "$D/err.log"
 # eval reads the checkpoint (img_size from its train_state)
 $XT eval -m "$D/full.safetensors" --data "$D/img/train.csv" -q | tee "$D/eval.log"
 grep -q "6 images, top-1 [0-9.]*% (3 classes: no top-5)" "$D/eval.log"

@@ -63,6 +63,9 @@ assert ts["transform"] == "resize" and ts["interpolation"] == "bilinear", ts  # 
 assert ts["mean"] == [0.485, 0.456, 0.406] and ts["std"] == [0.229, 0.224, 0.225], ts
 assert ts["supercategories"] == ["Reptilia"] and ts["label_map"].endswith("map.json"), ts
 assert ts["img_size"] == 64 and ts["batch"] == 2 and ts["clip"] == 5 and ts["lr"] == 3e-3, ts
+# the official training transform: RandomResizedCrop + flip + RandAugment (the jitter unused with it, as timm)
+assert ts["rrc"] is True and ts["auto_augment"] == "rand-m9-mstd0.5-inc1" and ts["rrc_scale"] == [0.08, 1], ts
+assert ts["color_jitter"] == [0.4, 0.4, 0.4, 0] and ts["reprob"] == 0 and ts["mixup"] == 0 and ts["mixup_prob"] == 0, ts
 assert cfg["cls_head"] == "xl" and cfg["num_classes"] == 3 and cfg["crop_size"] == 32, cfg
 assert cfg["context"]["attention_method"] == "hyper" and cfg["loss"]["smoothing"] == 0.3, cfg
 assert cfg["swin"]["embed_dim"] == 8 and cfg["swin"]["depths"] == [1, 1], cfg
@@ -107,9 +110,26 @@ echo '[{"id": 4264, "name": "x"}]' > "$D/inat/categories.json"
 ! $XT train -c $CFG $SETS -q -o "$D/x.safetensors" 2> "$D/err.log"
 grep -q "categories.json: categories\[0\] needs an integer id and a supercategory" "$D/err.log"
 mv "$D/categories.keep" "$D/inat/categories.json"
-# what xt cannot do is refused, not ignored: mixup, another optimizer, a label missing from the map
-! $XT train -c $CFG $SETS data.aug.mixup=0.8 -q -o "$D/x.safetensors" 2> "$D/err.log"
-grep -q "mixup / cutmix are not supported" "$D/err.log"
+# every official augmentation on (Mixup / CutMix switching, RandomErasing with 2 boxes per image):
+# trains, and resumes bit for bit (the draws are per sample and per step, not per process)
+AUG="data.aug.mixup=0.8 data.aug.cutmix=1.0 data.aug.mixup_prob=1.0 data.aug.mixup_switch_prob=0.5 data.aug.reprob=0.25 data.aug.recount=2 xt.train.steps=6"
+$XT train -c $CFG $SETS $AUG -t 1 -q -o "$D/mix.safetensors" > /dev/null 2>&1
+$XT train -c $CFG $SETS $AUG -t 1 -q --stop-after 3 -o "$D/mixpart.safetensors" > /dev/null 2>&1
+$XT train --resume "$D/mixpart.safetensors" -t 1 -q -o "$D/mixresumed.safetensors" > /dev/null
+cmp "$D/mix.safetensors" "$D/mixresumed.safetensors"
+# ... and Mixup / CutMix did act: mixup_prob 0 trains other weights
+$XT train -c $CFG $SETS $AUG data.aug.mixup_prob=0 -t 1 -q -o "$D/nomix.safetensors" > /dev/null 2>&1
+if cmp -s "$D/mix.safetensors" "$D/nomix.safetensors"; then exit 1; fi
+# bad augmentation values: a clear error each
+for bad in "data.aug.mixup_prob=1.5:must lie in \[0, 1\]" "data.aug.mixup=-1:must be >= 0" "data.aug.reprob=2:'reprob' 2 must lie in" \
+           "data.aug.auto_augment=original-mstd0.5:RandAugment ('rand-m9-mstd0.5-inc1' style) only" \
+           "data.aug.mixup_mode=pairs:mixup_mode 'pairs': expected batch, pair or elem" "data.aug.cutmix_minmax=[0.8,0.2]:cutmix_minmax \[0.8, 0.2\]" \
+           "data.aug.remode=bogus:remode 'bogus'" "train.batch_size=3 data.aug.mixup=0.8:need an even batch" \
+           "data.crop_size=32 data.val_crop_size=32:RandomCrop with padding 4"; do
+    ! $XT train -c $CFG $SETS ${bad%%:*} -q -o "$D/x.safetensors" 2> "$D/err.log"
+    grep -q "${bad#*:}" "$D/err.log" || { echo "no '${bad#*:}' for ${bad%%:*}:"; cat "$D/err.log"; exit 1; }
+done
+# what xt cannot do is refused, not ignored: another optimizer, bad optimiser values, a label missing from the map
 ! $XT train -c $CFG $SETS optimizer.name=lamb -q -o "$D/x.safetensors" 2> "$D/err.log"
 grep -q "optimizer.name: optimizer: unknown optimizer 'lamb' (sgd, adam or adamw)" "$D/err.log"
 ! $XT train -c $CFG $SETS optimizer.betas=[0.9] -q -o "$D/x.safetensors" 2> "$D/err.log"

@@ -107,7 +107,7 @@ static void help(void) {
            "  --clip X         global gradient-norm clip (0: off)           [1.0]\n"
            "  --grad-ratio X   fraction of regions that get gradients       [1.0]\n"
            "  --seed N         data order, augmentation, chipping, init     [0]\n"
-           "  --no-augment     no random crop / flip\n"
+           "  --no-augment     no training augmentation (crop, flip, RandAugment, Mixup, ...)\n"
            "  --save-every N   checkpoint every N steps (0: at the end)     [0]\n"
            "  --stop-after N   stop (with a checkpoint) after global step N (tests, interruption)\n"
            "  -t N             threads (also --threads)                     [all cores]\n"

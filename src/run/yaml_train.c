@@ -46,17 +46,17 @@ static const tkey keys[] = {
     {"data.interpolation", 1, NULL},
     {"data.supercategories", 1, NULL},
     {"data.category_label_path", 1, NULL},
-    {"data.aug.auto_augment", 0, "training augmentation: flip only"},
-    {"data.aug.color_jitter", 0, "training augmentation: flip only"},
-    {"data.aug.reprob", 0, "training augmentation: flip only"},
-    {"data.aug.remode", 0, "training augmentation: flip only"},
-    {"data.aug.recount", 0, "training augmentation: flip only"},
+    {"data.aug.auto_augment", 1, NULL},
+    {"data.aug.color_jitter", 1, NULL},
+    {"data.aug.reprob", 1, NULL},
+    {"data.aug.remode", 1, NULL},
+    {"data.aug.recount", 1, NULL},
     {"data.aug.mixup", 1, NULL},
     {"data.aug.cutmix", 1, NULL},
     {"data.aug.cutmix_minmax", 1, NULL},
-    {"data.aug.mixup_prob", 0, "mixup is off (mixup, cutmix 0)"},
-    {"data.aug.mixup_switch_prob", 0, "mixup is off (mixup, cutmix 0)"},
-    {"data.aug.mixup_mode", 0, "mixup is off (mixup, cutmix 0)"},
+    {"data.aug.mixup_prob", 1, NULL},
+    {"data.aug.mixup_switch_prob", 1, NULL},
+    {"data.aug.mixup_mode", 1, NULL},
     {"data.aug.label_smoothing", 1, NULL},
     {"data.aug.random_resized_crop", 1, NULL},
     {"data.aug.mean", 1, NULL},
@@ -305,11 +305,6 @@ static char *translate(const xt_json *R, const char *path, xt_sbuf *notes) {
     }
     const xt_json *nv = jget(R, "optimizer.nesterov");
     if (nv && nv->type != XT_JSON_NULL && nv->type != XT_JSON_BOOL) { xt_error("config", "%s: optimizer.nesterov must be true or false", path); goto done; }
-    if (num(R, "data.aug.mixup", 0, &bad) > 0 || num(R, "data.aug.cutmix", 0, &bad) > 0 ||
-        (jget(R, "data.aug.cutmix_minmax") && jget(R, "data.aug.cutmix_minmax")->type != XT_JSON_NULL)) {
-        xt_error("config", "%s: mixup / cutmix are not supported (data.aug.mixup, cutmix 0, cutmix_minmax null)", path);
-        goto done;
-    }
     int test_crop = truthy(R, "data.test_crop", 1);
     if (!test_crop && truthy(R, "data.aug.random_resized_crop", 0)) { xt_error("config", "%s: data.aug.random_resized_crop (a random evaluation crop) is not supported", path); goto done; }
     const xt_json *ls = jget(R, "losses.losses");
@@ -320,6 +315,10 @@ static char *translate(const xt_json *R, const char *path, xt_sbuf *notes) {
     int crop = (int)num(R, "data.crop_size", 512, &bad), vcrop = (int)num(R, "data.val_crop_size", 512, &bad);
     if (bad) goto done;
     if (vcrop != crop) { xt_error("config", "%s: data.val_crop_size %d != crop_size %d: xt evaluates at the training size", path, vcrop, crop); goto done; }
+    if (crop <= 32) { // create_imagenet_transforms' resize_im false: RandomCrop(padding 4), no resize
+        xt_error("config", "%s: data.crop_size %d <= 32: the official transforms for such sizes (RandomCrop with padding 4, no resize) are not implemented", path, crop);
+        goto done;
+    }
     // the model: the translation `xt convert` makes, the loss, then xt.model
     if (!(model = xt_yaml_model_config(R, path, notes))) goto done;
     xt_sbuf_printf(&m, "{\"loss\": {\"smoothing\": %.17g}}", num(R, "data.aug.label_smoothing", 0, &bad)); // timm default 0: plain CE
@@ -359,6 +358,25 @@ static char *translate(const xt_json *R, const char *path, xt_sbuf *notes) {
     if (sd && sd->type != XT_JSON_NULL) xt_sbuf_json(&t, sd, 0); else xt_sbuf_printf(&t, "[0.229, 0.224, 0.225]");
     xt_sbuf_printf(&t, ", \"transform\": \"%s\", \"interpolation\": ", test_crop ? "resize_crop" : "resize");
     xt_sbuf_json_str(&t, str(R, "data.interpolation", "bilinear"));
+    // the training transform: timm create_transform(is_training=True) with the config's
+    // AugmentationConfig (xt/datasets/build.py); RandomResizedCrop(scale (0.08, 1), ratio
+    // (3/4, 4/3)) and the flip always; the jitter only without auto_augment (timm)
+    const xt_json *aa = jget(R, "data.aug.auto_augment");
+    xt_sbuf_printf(&t, ", \"rrc\": true, \"auto_augment\": ");
+    if (!aa) xt_sbuf_printf(&t, "\"rand-m9-mstd0.5-inc1\"");
+    else if (aa->type == XT_JSON_STR || aa->type == XT_JSON_NULL) xt_sbuf_json(&t, aa, 0);
+    else { xt_error("config", "%s: data.aug.auto_augment must be a string or null", path); goto done; }
+    const char *rm = str(R, "data.aug.remode", "pixel");
+    double cj = num(R, "data.aug.color_jitter", 0.4, &bad);
+    xt_sbuf_printf(&t, ", \"color_jitter\": %.17g, \"reprob\": %.17g, \"remode\": ", cj > 0 ? cj : 0, num(R, "data.aug.reprob", 0, &bad));
+    xt_sbuf_json_str(&t, rm);
+    xt_sbuf_printf(&t, ", \"recount\": %d, \"mixup\": %.17g, \"cutmix\": %.17g, \"mixup_prob\": %.17g, \"mixup_switch_prob\": %.17g",
+                   (int)num(R, "data.aug.recount", 1, &bad), num(R, "data.aug.mixup", 0, &bad), num(R, "data.aug.cutmix", 0, &bad),
+                   num(R, "data.aug.mixup_prob", 0, &bad), num(R, "data.aug.mixup_switch_prob", 0, &bad));
+    xt_sbuf_printf(&t, ", \"mixup_mode\": ");
+    xt_sbuf_json_str(&t, str(R, "data.aug.mixup_mode", "batch"));
+    const xt_json *cmm = jget(R, "data.aug.cutmix_minmax");
+    if (cmm && cmm->type != XT_JSON_NULL) { xt_sbuf_printf(&t, ", \"cutmix_minmax\": "); xt_sbuf_json(&t, cmm, 0); }
     xt_sbuf_printf(&t, ", \"img_size\": %d, \"batch\": %d, \"epochs\": %.17g, \"lr\": %.17g, \"min_lr_ratio\": %.17g, "
                        "\"weight_decay\": %.17g, \"clip\": %.17g, \"grad_ratio\": %.17g, \"warmup_epochs\": %.17g, "
                        "\"optimizer\": \"%s\", \"momentum\": %.17g, \"nesterov\": %s, \"eps\": %.17g, \"betas\": [%.17g, %.17g], "
@@ -406,7 +424,10 @@ static int check_json_keys(const xt_json *j, const char *path) {
                                        "warmup_epochs", "mean", "std", "scale", "nodata", "transform", "interpolation",
                                        "categories", "label_map", "supercategories", "loss", "optimizer", "momentum",
                                        "nesterov", "eps", "betas", "classifier_ratio", "freeze_epochs", "val_every",
-                                       "val_every_epochs", "metrics", "plot"};
+                                       "val_every_epochs", "metrics", "plot",
+                                       "rrc", "rrc_scale", "rrc_ratio", "hflip", "color_jitter", "auto_augment", "reprob",
+                                       "remode", "recount", "mixup", "cutmix", "cutmix_minmax", "mixup_prob",
+                                       "mixup_switch_prob", "mixup_mode"};
     if (j->type != XT_JSON_OBJ) return xt_error("config", "%s: not a JSON object", path);
     for (int i = 0; i < j->n; i++)
         if (strcmp(j->keys[i], "model") && strcmp(j->keys[i], "train"))

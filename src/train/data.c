@@ -92,6 +92,57 @@ static const char *tf_names[XT_TF_COUNT] = {"center", "resize", "resize_crop"};
 void xt_data_opts_default(xt_data_opts *o) {
     memset(o, 0, sizeof *o);
     o->transform = XT_TF_CENTER, o->interp = XT_INTERP_BILINEAR;
+    xt_aug_opts *a = &o->aug; // timm / torchvision defaults
+    a->scale[0] = 0.08, a->scale[1] = 1, a->ratio[0] = 3.0 / 4, a->ratio[1] = 4.0 / 3, a->hflip = 0.5, a->recount = 1;
+}
+
+static const char *re_names[XT_RE_COUNT] = {"pixel", "rand", "const"};
+
+static int pair_opt(const xt_json *j, const char *key, double *dst) {
+    const xt_json *v = xt_json_get(j, key);
+    if (!v || v->type == XT_JSON_NULL) return 0;
+    if (v->type != XT_JSON_ARR || v->n != 2 || v->items[0]->type != XT_JSON_NUM || v->items[1]->type != XT_JSON_NUM)
+        return xt_error("data", "'%s' must be a list of two numbers", key);
+    dst[0] = v->items[0]->num, dst[1] = v->items[1]->num;
+    if (!(dst[0] > 0 && dst[0] <= dst[1])) return xt_error("data", "'%s' [%g, %g]: expected 0 < min <= max", key, dst[0], dst[1]);
+    return 0;
+}
+
+// the augmentation keys of a "train" object (docs/training.md, "Augmentation")
+static int aug_parse(const xt_json *j, xt_aug_opts *a) {
+    if (xt_json_bool(j, "rrc", a->rrc, &a->rrc) || pair_opt(j, "rrc_scale", a->scale) || pair_opt(j, "rrc_ratio", a->ratio) ||
+        xt_json_num(j, "hflip", a->hflip, &a->hflip) || xt_json_num(j, "reprob", a->reprob, &a->reprob) ||
+        xt_json_int(j, "recount", a->recount, &a->recount))
+        return -1;
+    if (!(a->hflip >= 0 && a->hflip <= 1)) return xt_error("data", "'hflip' %g must lie in [0, 1]", a->hflip);
+    if (!(a->reprob >= 0 && a->reprob <= 1)) return xt_error("data", "'reprob' %g must lie in [0, 1]", a->reprob);
+    if (a->recount < 1 || a->recount > 100) return xt_error("data", "'recount' %d must lie in 1..100", a->recount);
+    const xt_json *cj = xt_json_get(j, "color_jitter");
+    if (cj && cj->type == XT_JSON_NUM) a->jitter[0] = a->jitter[1] = a->jitter[2] = cj->num, a->jitter[3] = 0; // timm: (cj,) * 3
+    else if (cj && cj->type == XT_JSON_ARR && (cj->n == 3 || cj->n == 4)) {
+        for (int i = 0; i < cj->n; i++)
+            if (cj->items[i]->type != XT_JSON_NUM) return xt_error("data", "'color_jitter'[%d] is not a number", i);
+        for (int i = 0; i < 4; i++) a->jitter[i] = i < cj->n ? cj->items[i]->num : 0;
+    } else if (cj && cj->type != XT_JSON_NULL) return xt_error("data", "'color_jitter' must be a number or [brightness, contrast, saturation(, hue)]");
+    for (int i = 0; i < 3; i++)
+        if (!(a->jitter[i] >= 0 && a->jitter[i] <= 10)) return xt_error("data", "'color_jitter' %g must lie in [0, 10]", a->jitter[i]);
+    if (!(a->jitter[3] >= 0 && a->jitter[3] <= 0.5)) return xt_error("data", "'color_jitter' hue %g must lie in [0, 0.5]", a->jitter[3]);
+    const xt_json *aa = xt_json_get(j, "auto_augment");
+    if (aa && aa->type == XT_JSON_NULL) a->ra_n = 0, a->auto_augment[0] = 0;
+    else if (aa && aa->type != XT_JSON_STR) return xt_error("data", "'auto_augment' must be a string or null");
+    else if (aa) {
+        if (strlen(aa->str) >= sizeof a->auto_augment) return xt_error("data", "'auto_augment' is too long");
+        a->auto_augment[0] = 0;
+        if (xt_aug_parse_auto_augment(aa->str, a)) return -1;
+    }
+    const char *rm = xt_json_str(j, "remode", NULL);
+    if (rm) {
+        int k = 0;
+        while (k < XT_RE_COUNT && strcmp(rm, re_names[k])) k++;
+        if (k == XT_RE_COUNT) return xt_error("data", "remode '%s': expected pixel, rand or const", rm);
+        a->remode = k;
+    }
+    return 0;
 }
 
 static int path_opt(const xt_json *j, const char *key, char *dst, size_t n) {
@@ -137,6 +188,7 @@ int xt_data_opts_parse(const xt_json *j, xt_data_opts *o) {
         o->transform = (xt_transform)k;
     }
     if ((t = xt_json_str(j, "interpolation", NULL)) && xt_interp_parse(t, &o->interp)) return -1;
+    if (aug_parse(j, &o->aug)) return -1;
     if (path_opt(j, "categories", o->categories, sizeof o->categories) ||
         path_opt(j, "label_map", o->label_map, sizeof o->label_map))
         return -1;
@@ -170,6 +222,14 @@ void xt_data_opts_json(xt_sbuf *b, const xt_data_opts *o) {
     if (o->scale > 0) xt_sbuf_printf(b, ", \"scale\": %.17g", o->scale);
     if (o->has_nodata) xt_sbuf_printf(b, ", \"nodata\": %.17g", o->nodata);
     xt_sbuf_printf(b, ", \"transform\": \"%s\", \"interpolation\": \"%s\"", tf_names[o->transform], xt_interp_name(o->interp));
+    const xt_aug_opts *a = &o->aug;
+    xt_sbuf_printf(b, ", \"rrc\": %s, \"rrc_scale\": [%.17g, %.17g], \"rrc_ratio\": [%.17g, %.17g], \"hflip\": %.17g, "
+                      "\"color_jitter\": [%.17g, %.17g, %.17g, %.17g], \"auto_augment\": ",
+                   a->rrc ? "true" : "false", a->scale[0], a->scale[1], a->ratio[0], a->ratio[1], a->hflip, a->jitter[0], a->jitter[1], a->jitter[2],
+                   a->jitter[3]);
+    if (a->ra_n) xt_sbuf_json_str(b, a->auto_augment);
+    else xt_sbuf_printf(b, "null");
+    xt_sbuf_printf(b, ", \"reprob\": %.17g, \"remode\": \"%s\", \"recount\": %d", a->reprob, re_names[a->remode], a->recount);
     if (o->categories[0]) { xt_sbuf_printf(b, ", \"categories\": "); xt_sbuf_json_str(b, o->categories); }
     if (o->label_map[0]) { xt_sbuf_printf(b, ", \"label_map\": "); xt_sbuf_json_str(b, o->label_map); }
     if (o->supercats[0]) {
@@ -438,44 +498,100 @@ static void hflip(float *img, int C, int S) {
 
 #define RESIZE_MAX_PIXELS ((int64_t)1 << 26) // the resize transforms read the whole image
 
-// The official evaluation transform: the whole image (a 1-band image repeated to 3 bands, as
-// PIL's convert("RGB")), resized as torchvision's Resize on a PIL image (8-bit samples bit for
-// bit, others in float), centre-cropped for RESIZE_CROP, then normalised; training adds a flip.
-static int load_resized(const xt_dataset *d, int i, xt_raster *r, const xt_norm *nm, float *img, int C, int S,
-                        uint64_t aug, int augment) {
+static void hflip_u8(uint8_t *img, int C, int S) {
+    for (int c = 0; c < C; c++)
+        for (int y = 0; y < S; y++) {
+            uint8_t *row = img + ((size_t)c * S + y) * S;
+            for (int x = 0; x < S / 2; x++) { uint8_t t = row[x]; row[x] = row[S - 1 - x]; row[S - 1 - x] = t; }
+        }
+}
+
+// The 8-bit ops need RGB (PIL's conversions to L) and 8-bit samples; the crop a whole image.
+int xt_aug_check(const xt_data_opts *o, int C) {
+    const xt_aug_opts *a = &o->aug;
+    int colour = a->ra_n > 0 || a->jitter[0] > 0 || a->jitter[1] > 0 || a->jitter[2] > 0 || a->jitter[3] > 0;
+    if (colour && C != 3) return xt_error("augment", "auto_augment / color_jitter need 3-band (RGB) images, the model has %d bands", C);
+    if (colour && o->transform == XT_TF_CENTER && !a->rrc)
+        return xt_error("augment", "auto_augment / color_jitter work on the whole image: set rrc true or transform resize / resize_crop");
+    if (a->ra_n > 0 && o->interp != XT_INTERP_BILINEAR)
+        return xt_error("augment", "auto_augment: the geometric ops are implemented with bilinear interpolation only (interpolation '%s')", xt_interp_name(o->interp));
+    return 0;
+}
+
+// The whole image (a 1-band image repeated to 3 bands, as PIL's convert("RGB")), then
+//   evaluation: the official transform, resized as torchvision's Resize on a PIL image (8-bit
+//     samples bit for bit, others in float), centre-cropped for RESIZE_CROP;
+//   training: RandomResizedCrop (aug.rrc) or that resize, a flip, RandAugment or ColorJitter on
+//     the 8-bit image (timm's order);
+// then normalised, and RandomErasing when training. Each draw has its own stream of aug.
+static int load_whole(const xt_dataset *d, int i, xt_raster *r, const xt_norm *nm, float *img, int C, int S,
+                      uint64_t aug, int augment) {
     const xt_raster_info *in = xt_raster_get_info(r);
-    int W = in->width, H = in->height, oh = S, ow = S, rc = -1;
+    const xt_aug_opts *ao = &d->opts.aug;
+    int W = in->width, H = in->height, oh = S, ow = S, rc = -1, rrc = augment && ao->rrc;
+    int colour = augment && (ao->ra_n > 0 || ao->jitter[0] > 0 || ao->jitter[1] > 0 || ao->jitter[2] > 0 || ao->jitter[3] > 0);
     if ((int64_t)W * H > RESIZE_MAX_PIXELS)
         return xt_error("data", "%s: %d x %d is too large for the resize transform (transform \"center\" reads windows)", d->paths[i], W, H);
-    if (d->opts.transform == XT_TF_RESIZE_CROP) xt_resize_short_side(H, W, S, &oh, &ow);
+    if (colour && in->sample != XT_S_U8)
+        return xt_error("augment", "%s: auto_augment / color_jitter are PIL's 8-bit ops, the image has %s samples", d->paths[i], xt_sample_name(in->sample));
+    int box[4] = {0, 0, H, W}; // the source window (top, left, h, w)
+    if (rrc) {
+        uint64_t s = xt_rng_mix(aug ^ 0x3C3C);
+        xt_rrc_params(&s, H, W, ao->scale, ao->ratio, box);
+    } else if (d->opts.transform == XT_TF_RESIZE_CROP) xt_resize_short_side(H, W, S, &oh, &ow);
     int bands[XT_NORM_MAX_BANDS];
     for (int c = 0; c < C; c++) bands[c] = in->bands == 1 ? 0 : c;
-    size_t np = (size_t)W * H, no = (size_t)oh * ow;
+    size_t np = (size_t)box[2] * box[3], no = (size_t)oh * ow, ns = (size_t)S * S;
     float *raw = xt_malloc_checked((size_t)C * np * sizeof(float), "image"), *res = xt_malloc_checked((size_t)C * no * sizeof(float), "image");
-    uint8_t *u = NULL, *uo = NULL;
-    if (!raw || !res || xt_raster_read_rect(r, xt_rect_make(0, 0, W, H), bands, C, 0, raw)) goto done;
+    uint8_t *u = NULL, *uo = NULL, *tmp = NULL;
+    if (!raw || !res || xt_raster_read_rect(r, xt_rect_make(box[1], box[0], box[3], box[2]), bands, C, 0, raw)) goto done;
+    int y0 = xt_center_crop_offset(oh, S), x0 = xt_center_crop_offset(ow, S), flip = 0;
+    if (augment) {
+        uint64_t s = xt_rng_mix(aug ^ 0x5151);
+        flip = xt_rng_u01(&s) < ao->hflip;
+    }
     if (in->sample == XT_S_U8) {
         u = xt_xmalloc((size_t)C * np), uo = xt_xmalloc((size_t)C * no);
         for (size_t k = 0; k < (size_t)C * np; k++) u[k] = (uint8_t)raw[k];
-        xt_resize_u8(uo, u, C, H, W, oh, ow, d->opts.interp);
-        for (size_t k = 0; k < (size_t)C * no; k++) res[k] = uo[k];
-    } else xt_resize_f32(res, raw, C, H, W, oh, ow, d->opts.interp);
-    int y0 = xt_center_crop_offset(oh, S), x0 = xt_center_crop_offset(ow, S);
+        xt_resize_u8(uo, u, C, box[2], box[3], oh, ow, d->opts.interp);
+        if (oh != S || ow != S) // the centre crop, in place at the front
+            for (int c = 0; c < C; c++)
+                for (int y = 0; y < S; y++) memmove(uo + ((size_t)c * S + y) * S, uo + ((size_t)c * oh + y + y0) * ow + x0, S);
+        if (flip) hflip_u8(uo, C, S);
+        if (colour) {
+            uint64_t s = xt_rng_mix(aug ^ 0xAA77);
+            tmp = xt_xmalloc((size_t)C * ns);
+            if (ao->ra_n > 0) { // timm aa_params img_mean: the fill of the geometric ops
+                uint8_t fill[3];
+                for (int c = 0; c < 3; c++) {
+                    double m = round(255 * nm->mean[c]);
+                    fill[c] = (uint8_t)(m < 0 ? 0 : m > 255 ? 255 : m);
+                }
+                xt_randaugment(uo, tmp, C, S, S, ao, fill, &s);
+            } else xt_color_jitter(uo, S, S, ao->jitter, &s); // timm: the jitter only without auto_augment
+        }
+        for (size_t k = 0; k < (size_t)C * ns; k++) res[k] = uo[k];
+    } else {
+        xt_resize_f32(res, raw, C, box[2], box[3], oh, ow, d->opts.interp);
+        if (oh != S || ow != S)
+            for (int c = 0; c < C; c++)
+                for (int y = 0; y < S; y++) memmove(res + ((size_t)c * S + y) * S, res + ((size_t)c * oh + y + y0) * ow + x0, S * sizeof(float));
+        if (flip) hflip(res, C, S);
+    }
     for (int c = 0; c < C; c++)
-        for (int y = 0; y < S; y++)
-            for (int x = 0; x < S; x++) {
-                float v = res[((size_t)c * oh + y + y0) * ow + x + x0];
-                int nodata = 0;
-                for (int q = 0; q < C && nm->has_nodata; q++) nodata |= res[((size_t)q * oh + y + y0) * ow + x + x0] == (float)nm->nodata;
-                img[((size_t)c * S + y) * S + x] = nodata ? 0.0f : (float)((v * nm->scale - nm->mean[c]) / nm->std[c]);
-            }
-    if (augment) {
-        uint64_t s = xt_rng_mix(aug ^ 0x5151);
-        if (xt_rng_u01(&s) < 0.5) hflip(img, C, S);
+        for (size_t k = 0; k < ns; k++) {
+            float v = res[(size_t)c * ns + k];
+            int nodata = 0;
+            for (int q = 0; q < C && nm->has_nodata; q++) nodata |= res[(size_t)q * ns + k] == (float)nm->nodata;
+            img[(size_t)c * ns + k] = nodata ? 0.0f : (float)((v * nm->scale - nm->mean[c]) / nm->std[c]);
+        }
+    if (augment && ao->reprob > 0) {
+        uint64_t s = xt_rng_mix(aug ^ 0xE5E5);
+        xt_random_erasing(img, C, S, S, ao, &s);
     }
     rc = 0;
 done:
-    free(raw); free(res); free(u); free(uo);
+    free(raw); free(res); free(u); free(uo); free(tmp);
     return rc;
 }
 
@@ -491,7 +607,8 @@ int xt_dataset_load(const xt_dataset *d, int i, float *img, int C, int S, int cr
     xt_raster *r = xt_raster_open(d->paths[i]);
     if (!r) return -1;
     const xt_raster_info *in = xt_raster_get_info(r);
-    int gray = in->bands == 1 && C == 3 && d->opts.transform != XT_TF_CENTER; // PIL convert("RGB")
+    int whole = d->opts.transform != XT_TF_CENTER || (augment && d->opts.aug.rrc);
+    int gray = in->bands == 1 && C == 3 && whole; // PIL convert("RGB")
     if ((in->bands < C && !gray) || C > XT_NORM_MAX_BANDS) {
         xt_raster_close(r);
         return xt_error("data", "%s: %d bands, the model needs %d", d->paths[i], in->bands, C);
@@ -502,8 +619,8 @@ int xt_dataset_load(const xt_dataset *d, int i, float *img, int C, int S, int cr
     }
     xt_norm nm;
     norm_of(&d->opts, C, in, &nm);
-    if (d->opts.transform != XT_TF_CENTER) {
-        int rc = load_resized(d, i, r, &nm, img, C, S, aug, augment);
+    if (whole) {
+        int rc = load_whole(d, i, r, &nm, img, C, S, aug, augment);
         xt_raster_close(r);
         return rc;
     }
@@ -512,7 +629,7 @@ int xt_dataset_load(const xt_dataset *d, int i, float *img, int C, int S, int cr
     if (augment) {
         if (in->width > S) x0 = (int)(xt_rng_u01(&s) * (in->width - S + 1));
         if (in->height > S) y0 = (int)(xt_rng_u01(&s) * (in->height - S + 1));
-        flip = xt_rng_u01(&s) < 0.5;
+        flip = xt_rng_u01(&s) < d->opts.aug.hflip;
     }
     if (in->width <= S) x0 = 0;
     if (in->height <= S) y0 = 0;
@@ -522,5 +639,9 @@ int xt_dataset_load(const xt_dataset *d, int i, float *img, int C, int S, int cr
     xt_raster_close(r);
     if (rc) return -1;
     if (flip) hflip(img, C, S);
+    if (augment && d->opts.aug.reprob > 0) {
+        uint64_t se = xt_rng_mix(aug ^ 0xE5E5);
+        xt_random_erasing(img, C, S, S, &d->opts.aug, &se);
+    }
     return 0;
 }

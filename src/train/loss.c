@@ -25,3 +25,20 @@ double xt_lsce_loss(float *dlogits, const float *logits, const int *label, int B
     }
     return total / B;
 }
+
+// ref: timm/loss/cross_entropy.py SoftTargetCrossEntropy: sum(-target * log_softmax(x)).mean()
+double xt_soft_ce_loss(float *dlogits, const float *logits, const float *target, int B, int K) {
+    double total = 0;
+    for (int b = 0; b < B; b++) {
+        const float *x = logits + (size_t)b * K, *t = target + (size_t)b * K;
+        double mx = -INFINITY, s = 0, ts = 0;
+        for (int k = 0; k < K; k++) mx = fmax(mx, x[k]);
+        for (int k = 0; k < K; k++) s += exp(x[k] - mx);
+        double lse = mx + log(s);
+        for (int k = 0; k < K; k++) total += t[k] * (lse - x[k]), ts += t[k];
+        // d/dx_k sum_j t_j (lse - x_j) = p_k sum_j t_j - t_k
+        if (dlogits)
+            for (int k = 0; k < K; k++) dlogits[(size_t)b * K + k] = (float)((exp(x[k] - lse) * ts - t[k]) / B);
+    }
+    return total / B;
+}

@@ -18,6 +18,9 @@
 // timm LabelSmoothingCrossEntropy: mean_b[(1-s)(-log p[label]) + s mean_c(-log p_c)].
 // dlogits (B, K) written (may be NULL). Returns the loss; labels outside [0, K) are a bug (assert).
 double xt_lsce_loss(float *dlogits, const float *logits, const int *label, int B, int K, float smoothing);
+// timm SoftTargetCrossEntropy: mean_b sum_k -t[b,k] log_softmax(x[b])_k; dlogits (may be NULL)
+// = (p sum_k t - t) / B. The loss of Mixup / CutMix.
+double xt_soft_ce_loss(float *dlogits, const float *logits, const float *target, int B, int K);
 // xView3 dense model loss (xview_loss.c): total = w[0] Combo(vessel) + w[1] Combo(fishing) +
 // w[2] Center + w[3] Length over the four (B, 1, H, W) maps (order of xt_xview_map_names);
 // Combo = combo[0] BCE + combo[1] Focal + combo[2] Dice. Official weights: xt_xview_loss_official.
@@ -105,6 +108,83 @@ double xt_rng_normal(uint64_t *state);
 // (the resize ones train on the same resized image + a random horizontal flip)
 typedef enum { XT_TF_CENTER, XT_TF_RESIZE, XT_TF_RESIZE_CROP, XT_TF_COUNT } xt_transform;
 
+// ---------------------------------------------------------------------------------------------
+// training augmentation (augment.c): timm create_transform(is_training=True) as the official
+// recipes call it — RandomResizedCrop, flip, RandAugment or else ColorJitter (timm applies the
+// jitter only without auto_augment), RandomErasing after normalisation — and timm Mixup / CutMix.
+
+typedef enum { XT_RE_PIXEL, XT_RE_RAND, XT_RE_CONST, XT_RE_COUNT } xt_re_mode; // timm RandomErasing modes
+// timm auto_augment.py _RAND_TRANSFORMS (with inc1 the *Increasing variants of Posterize,
+// Solarize, Color, Contrast, Brightness, Sharpness)
+typedef enum {
+    XT_RA_AUTOCONTRAST, XT_RA_EQUALIZE, XT_RA_INVERT, XT_RA_ROTATE, XT_RA_POSTERIZE, XT_RA_SOLARIZE, XT_RA_SOLARIZE_ADD,
+    XT_RA_COLOR, XT_RA_CONTRAST, XT_RA_BRIGHTNESS, XT_RA_SHARPNESS, XT_RA_SHEAR_X, XT_RA_SHEAR_Y, XT_RA_TRANSLATE_X,
+    XT_RA_TRANSLATE_Y, XT_RA_COUNT
+} xt_ra_op;
+
+typedef struct xt_aug_opts {
+    int rrc;                      // training crop: RandomResizedCrop(S, scale, ratio) of the whole image
+    double scale[2], ratio[2];    // default (0.08, 1), (3/4, 4/3)
+    double hflip;                 // flip probability (default 0.5)
+    double jitter[4];             // ColorJitter brightness, contrast, saturation, hue (0: off; only without RandAugment)
+    char auto_augment[64];        // "" or "rand-m9-mstd0.5-inc1" style; parsed into:
+    int ra_n, ra_inc;             // layers (0: off), increasing variants
+    double ra_m, ra_mstd, ra_prob; // magnitude, its std (inf: uniform [0, m]), per-op probability
+    double ra_mmax;               // magnitude upper bound (timm magnitude_max; 10)
+    double reprob;                // RandomErasing probability (0: off)
+    int remode, recount;          // xt_re_mode, max boxes
+} xt_aug_opts;
+
+// timm Mixup modes: one lam / box per batch, per pair (b, N-1-b), or per sample
+typedef enum { XT_MIX_BATCH, XT_MIX_PAIR, XT_MIX_ELEM, XT_MIX_COUNT } xt_mix_mode;
+
+typedef struct xt_mixup_opts {
+    double mixup_alpha, cutmix_alpha; // Beta(alpha, alpha); 0: off
+    int has_minmax;                   // cutmix_minmax given (forces cutmix, alpha 1, as timm)
+    double minmax[2];
+    double prob, switch_prob;         // timm Mixup prob / switch_prob (defaults 1, 0.5)
+    int mode;                         // xt_mix_mode
+} xt_mixup_opts;
+
+double xt_rng_beta(uint64_t *state, double a, double b);
+// RandomResizedCrop.get_params on an H x W image: box = (top i, left j, h, w)
+void xt_rrc_params(uint64_t *rng, int H, int W, const double scale[2], const double ratio[2], int box[4]);
+// PIL's 8-bit ops on planar (C, H, W) uint8 (C = 3 where a conversion to L is involved)
+void xt_adjust_brightness(uint8_t *img, int C, int H, int W, double factor); // ImageEnhance.Brightness
+void xt_adjust_contrast(uint8_t *img, int H, int W, double factor);          // ImageEnhance.Contrast
+void xt_adjust_saturation(uint8_t *img, int H, int W, double factor);        // ImageEnhance.Color
+void xt_adjust_sharpness(uint8_t *img, uint8_t *tmp, int C, int H, int W, double factor);
+void xt_autocontrast(uint8_t *img, int C, int H, int W);
+void xt_equalize(uint8_t *img, int C, int H, int W);
+// Image.transform(AFFINE, a, BILINEAR, fillcolor=fill); out and in distinct
+void xt_affine_u8(uint8_t *out, const uint8_t *in, int C, int H, int W, const double a[6], const uint8_t *fill);
+const char *xt_ra_op_name(xt_ra_op op); // timm's names ("ShearX", ...)
+// one RandAugment op with its PIL argument (degrees, bits, threshold, factor, shear, fraction of
+// the size); tmp holds C*H*W bytes
+void xt_ra_apply(uint8_t *img, uint8_t *tmp, int C, int H, int W, xt_ra_op op, double arg, const uint8_t *fill);
+// timm's level_to_arg at magnitude mag (0..10); neg: the random negation drawn
+double xt_ra_level_arg(xt_ra_op op, double mag, int increasing, int neg);
+int xt_aug_parse_auto_augment(const char *s, xt_aug_opts *o); // 0 / -1 + error
+void xt_randaugment(uint8_t *img, uint8_t *tmp, int C, int H, int W, const xt_aug_opts *o, const uint8_t *fill, uint64_t *rng);
+void xt_adjust_hue(uint8_t *img, int H, int W, double hue);                 // torchvision F.adjust_hue (PIL), hue in [-0.5, 0.5]
+void xt_color_jitter(uint8_t *img, int H, int W, const double jitter[4], uint64_t *rng);
+void xt_random_erasing(float *img, int C, int H, int W, const xt_aug_opts *o, uint64_t *rng);
+// Mixup / CutMix per batch: sample b mixes with sample N-1-b (timm's x.flip(0))
+int xt_mixup_active(const xt_mixup_opts *o);
+int xt_mixup_check(const xt_mixup_opts *o); // 0 / -1 + error naming the bad value
+const char *xt_mix_mode_name(int mode);     // "batch", "pair", "elem"
+int xt_mix_mode_parse(const char *s, int *mode); // 0 / -1 + error
+// lam (1: no mixing), cut (CutMix), box = (yl, yh, xl, xh) with lam corrected to the box: one
+// draw of the batch (mode batch), of a pair or of a sample (lam in float32 there, as timm's)
+void xt_mixup_draw(const xt_mixup_opts *o, int H, int W, uint64_t *rng, double *lam, int *cut, int box[4]);
+void xt_cutmix_box(int H, int W, double lam, int cy, int cx, int box[4]); // timm rand_bbox at a centre
+double xt_cutmix_lam(int H, int W, const int box[4]);
+// x (n, C, H, W) mixed in place with partner (n, C, H, W): the partners' images of the samples,
+// all with one draw (pair / elem modes: called per sample)
+void xt_mixup_apply(float *x, const float *partner, int n, int C, int H, int W, double lam, int cut, const int box[4]);
+// soft targets (n, K): timm mixup_target with label smoothing
+void xt_mixup_target(float *t, const int *label, const int *partner, int n, int K, double lam, double smoothing);
+
 typedef struct xt_data_opts {
     int n_norm;            // bands with mean / std given; 0: ImageNet for 3 bands, 0.5 / 0.25 otherwise
     double mean[XT_NORM_MAX_BANDS], std[XT_NORM_MAX_BANDS];
@@ -116,6 +196,7 @@ typedef struct xt_data_opts {
     char categories[1024]; // iNat: a categories file (id, supercategory); "": the annotation file's own
     char label_map[1024];  // iNat: {"category_id": label} JSON; "": see xt_dataset_open
     char supercats[1024];  // iNat: supercategories kept, '\n'-separated; "": all
+    xt_aug_opts aug;       // training augmentation (used when augmenting)
 } xt_data_opts;
 
 void xt_data_opts_default(xt_data_opts *o);
@@ -142,8 +223,11 @@ typedef struct {
 int xt_dataset_open(xt_dataset *d, const char *spec, const char *root, const xt_data_opts *opts);
 void xt_dataset_free(xt_dataset *d);
 int xt_dataset_label(const xt_dataset *d, int i, int crop, int S);
-// Sample i as a normalised (C, S, S) image through d->opts.transform; augment: random window
-// (CENTER) + horizontal flip drawn from aug.
+// Sample i as a normalised (C, S, S) image through d->opts.transform; augment: the training
+// transform of d->opts.aug (random window (CENTER) or RandomResizedCrop, flip, RandAugment or
+// ColorJitter, RandomErasing), every draw from aug.
+// The augmentation options against the model's bands and the transform: 0 / -1 + error.
+int xt_aug_check(const xt_data_opts *o, int C);
 int xt_dataset_load(const xt_dataset *d, int i, float *img, int C, int S, int crop, uint64_t aug, int augment,
                     int *label);
 
@@ -193,6 +277,7 @@ typedef struct {
                                          // xt train: OUT.metrics.jsonl / OUT.curves.png); outputs, like out,
                                          // so not part of train_state
     xt_data_opts dopt;                   // normalisation, transform, iNat filter / label map (data and val)
+    xt_mixup_opts mix;                   // Mixup / CutMix per batch (off by default)
     void (*progress)(void *u, int64_t step, int64_t total, double loss, double lr, double sec_per_step);
     void *progress_u;
 } xt_train_opts;

@@ -41,6 +41,7 @@ void xt_train_opts_default(xt_train_opts *o) {
     o->clip = 1.0, o->grad_ratio = 1.0, o->stop_after = -1, o->steps = -1; // steps < 0: from epochs
     o->classifier_ratio = 1;
     xt_optim_default(&o->optim);
+    o->mix.prob = 1, o->mix.switch_prob = 0.5; // timm Mixup's defaults
     xt_data_opts_default(&o->dopt);
 }
 
@@ -62,6 +63,23 @@ static int optim_parse(const xt_json *j, xt_optim_cfg *c) {
     return 0;
 }
 
+// the Mixup / CutMix keys of a "train" object (timm Mixup's arguments)
+static int mix_parse(const xt_json *j, xt_mixup_opts *m) {
+    if (xt_json_num(j, "mixup", m->mixup_alpha, &m->mixup_alpha) || xt_json_num(j, "cutmix", m->cutmix_alpha, &m->cutmix_alpha) ||
+        xt_json_num(j, "mixup_prob", m->prob, &m->prob) || xt_json_num(j, "mixup_switch_prob", m->switch_prob, &m->switch_prob))
+        return -1;
+    const xt_json *mm = xt_json_get(j, "cutmix_minmax");
+    if (mm && mm->type == XT_JSON_NULL) m->has_minmax = 0;
+    else if (mm) {
+        if (mm->type != XT_JSON_ARR || mm->n != 2 || mm->items[0]->type != XT_JSON_NUM || mm->items[1]->type != XT_JSON_NUM)
+            return xt_error("train", "'cutmix_minmax' must be null or [min, max]");
+        m->has_minmax = 1, m->minmax[0] = mm->items[0]->num, m->minmax[1] = mm->items[1]->num;
+    }
+    const char *mode = xt_json_str(j, "mixup_mode", NULL);
+    if (mode && xt_mix_mode_parse(mode, &m->mode)) return -1;
+    return xt_mixup_check(m);
+}
+
 int xt_train_opts_parse(const xt_json *j, xt_train_opts *o) {
     if (xt_json_int(j, "img_size", o->img_size, &o->img_size) || xt_json_int(j, "batch", o->batch, &o->batch) ||
         xt_json_bool(j, "augment", o->augment, &o->augment) || xt_json_int(j, "warmup", o->warmup, &o->warmup) ||
@@ -76,7 +94,7 @@ int xt_train_opts_parse(const xt_json *j, xt_train_opts *o) {
         xt_json_int(j, "val_every", o->val_every, &o->val_every) ||
         xt_json_num(j, "val_every_epochs", o->val_every_epochs, &o->val_every_epochs) || optim_parse(j, &o->optim))
         return xt_error_prefix("train options");
-    return xt_data_opts_parse(j, &o->dopt) ? xt_error_prefix("train options") : 0;
+    return xt_data_opts_parse(j, &o->dopt) || mix_parse(j, &o->mix) ? xt_error_prefix("train options") : 0;
 }
 
 // best: the best value of each validation metric so far (NULL: none yet), for an exact resume
@@ -100,6 +118,10 @@ static void state_json(xt_sbuf *b, const xt_train_opts *o, int64_t step, const d
         for (int k = 0; k < XT_VAL_METRICS; k++) xt_sbuf_printf(b, "%s\"%s\": %.17g", k ? ", " : "", xt_val_metric_names[k], best[k]);
         xt_sbuf_printf(b, "}");
     }
+    const xt_mixup_opts *m = &o->mix;
+    xt_sbuf_printf(b, ", \"mixup\": %.17g, \"cutmix\": %.17g, \"mixup_prob\": %.17g, \"mixup_switch_prob\": %.17g, \"mixup_mode\": \"%s\"",
+                   m->mixup_alpha, m->cutmix_alpha, m->prob, m->switch_prob, xt_mix_mode_name(m->mode));
+    if (m->has_minmax) xt_sbuf_printf(b, ", \"cutmix_minmax\": [%.17g, %.17g]", m->minmax[0], m->minmax[1]);
     xt_sbuf_printf(b, "}");
 }
 
@@ -110,6 +132,15 @@ static void permutation(int *p, int n, uint64_t seed, int64_t epoch) {
         int j = (int)(xt_rng_u01(&r) * (i + 1));
         int t = p[i]; p[i] = p[j]; p[j] = t;
     }
+}
+
+// sample b of the global batch at step: the data order, its augmentation stream and the load
+static int load_sample(const xt_dataset *d, int *perm, int64_t *epoch, uint64_t seed, int64_t step, int N, int b, float *dst,
+                       int C, int S, int crop, int augment, int *label) {
+    int64_t k = step * N + b, e = k / d->n;
+    if (e != *epoch) { permutation(perm, d->n, seed, e); *epoch = e; }
+    uint64_t aug = xt_rng_mix(seed ^ xt_rng_mix(0xA06 + (uint64_t)k));
+    return xt_dataset_load(d, perm[k % d->n], dst, C, S, crop, aug, augment, label);
 }
 
 // tpfpfn (3 K, may be NULL): per-class true positives, false positives, false negatives of the
@@ -214,8 +245,8 @@ int xt_train_run(const xt_json *mcfg, xt_st *from, int resume, const xt_train_op
     xt_dataset d = {0}, dv = {0};
     xt_arena act = {0}, scr = {0};
     xt_sbuf cfgs = {0};
-    float *img = NULL, *lg = NULL, *dl = NULL;
-    int *lab = NULL, *perm = NULL, *ridx = NULL, rc = -1;
+    float *img = NULL, *lg = NULL, *dl = NULL, *pimg = NULL, *tgt = NULL;
+    int *lab = NULL, *plab = NULL, *perm = NULL, *ridx = NULL, rc = -1;
     unsigned char *keep = NULL, *enc = NULL;
     double *lrv = NULL;
     FILE *mlog = NULL;
@@ -243,6 +274,11 @@ int xt_train_run(const xt_json *mcfg, xt_st *from, int resume, const xt_train_op
         xt_error("train", "batch %d, grad_ratio %g, lr %g, warmup %d out of range", N, o->grad_ratio, o->lr, o->warmup);
         goto done;
     }
+    // Mixup / CutMix: sample b mixes with N-1-b of the global batch (timm's flip(0)), which a
+    // rank loads itself (same index, same augmentation draws): any rank count mixes alike
+    const int mixing = o->augment && xt_mixup_active(&o->mix);
+    if (o->augment && (xt_aug_check(&o->dopt, C) || xt_mixup_check(&o->mix))) goto done;
+    if (mixing && N % 2) { xt_error("train", "Mixup / CutMix need an even batch (timm), batch is %d", N); goto done; }
     if (xt_dataset_open(&d, o->data, o->root, &o->dopt)) goto done;
     if (d.n_classes > K) { xt_error("train", "%s: labels up to %d, the model has %d classes", o->data, d.n_classes - 1, K); goto done; }
     int64_t per_epoch = (d.n + N - 1) / N;
@@ -261,6 +297,11 @@ int xt_train_run(const xt_json *mcfg, xt_st *from, int resume, const xt_train_op
     lg = xt_xmalloc((size_t)N * K * sizeof(float));
     dl = xt_xmalloc((size_t)N * K * sizeof(float));
     lab = xt_xmalloc(N * sizeof(int));
+    if (mixing) {
+        if (!(pimg = xt_malloc_checked((size_t)(nl ? nl : 1) * C * S * S * sizeof(float), "mixup partners"))) goto done;
+        tgt = xt_xmalloc((size_t)N * K * sizeof(float));
+        plab = xt_xmalloc(N * sizeof(int));
+    }
     perm = xt_xmalloc(d.n * sizeof(int));
     keep = xt_xmalloc(R);
     ridx = xt_xmalloc(R * sizeof(int));
@@ -302,13 +343,24 @@ int xt_train_run(const xt_json *mcfg, xt_st *from, int resume, const xt_train_op
     double t_train = xt_time(), comm0 = xt_dist_comm_seconds();
     for (; step < total; step++) {
         double t0 = xt_time();
-        for (int b = b0; b < b0 + nl; b++) { // global sample index b of the batch
-            int64_t k = step * N + b, e = k / d.n;
-            if (e != epoch) { permutation(perm, d.n, seed, e); epoch = e; }
-            uint64_t aug = xt_rng_mix(seed ^ xt_rng_mix(0xA06 + (uint64_t)k));
-            if (xt_dataset_load(&d, perm[k % d.n], img + (size_t)(b - b0) * C * S * S, C, S, crop, aug, o->augment, &lab[b - b0]))
+        for (int b = b0; b < b0 + nl; b++) // global sample index b of the batch
+            if (load_sample(&d, perm, &epoch, seed, step, N, b, img + (size_t)(b - b0) * C * S * S, C, S, crop, o->augment, &lab[b - b0]))
                 goto done;
-        }
+        if (mixing) // one lam (and box) per batch from (seed, step); per pair / sample from (seed, step, pair / sample)
+            for (int b = b0; b < b0 + nl; b++) {
+                double lam;
+                int cut, box[4], key = o->mix.mode == XT_MIX_BATCH ? 0 : o->mix.mode == XT_MIX_PAIR && N - 1 - b < b ? N - 1 - b : b;
+                uint64_t mr = xt_rng_mix(seed ^ xt_rng_mix(0x313C + (uint64_t)step));
+                if (o->mix.mode != XT_MIX_BATCH) mr = xt_rng_mix(mr ^ xt_rng_mix(0x9A1 + (uint64_t)key));
+                xt_mixup_draw(&o->mix, S, S, &mr, &lam, &cut, box);
+                float *x = img + (size_t)(b - b0) * C * S * S, *p = pimg + (size_t)(b - b0) * C * S * S;
+                plab[b - b0] = lab[b - b0]; // lam 1: the partner's weight is 0
+                if (lam != 1) {
+                    if (load_sample(&d, perm, &epoch, seed, step, N, N - 1 - b, p, C, S, crop, o->augment, &plab[b - b0])) goto done;
+                    xt_mixup_apply(x, p, 1, C, S, S, lam, cut, box);
+                }
+                xt_mixup_target(tgt + (size_t)(b - b0) * K, &lab[b - b0], &plab[b - b0], 1, K, lam, xt_xt_train_smoothing(m));
+            }
         if (ng < R) { // a random subset of regions keeps gradients (order untouched)
             uint64_t r = xt_rng_mix(seed ^ xt_rng_mix(0xC41 + (uint64_t)step));
             for (int i = 0; i < R; i++) ridx[i] = i, keep[i] = 0;
@@ -345,7 +397,7 @@ int xt_train_run(const xt_json *mcfg, xt_st *from, int resume, const xt_train_op
             }
             xt_arena_reset(&act);
             if (xt_xt_train_forward(m, &P, img, nl, S, S, kl, lg, &act, NULL)) goto done;
-            loss = xt_lsce_loss(dl, lg, lab, nl, K, xt_xt_train_smoothing(m));
+            loss = mixing ? xt_soft_ce_loss(dl, lg, tgt, nl, K) : xt_lsce_loss(dl, lg, lab, nl, K, xt_xt_train_smoothing(m));
             if (!isfinite(loss)) { xt_error("train", "step %lld: loss is %g", (long long)step, loss); goto done; }
             if (nr > 1) { // the mean over the global batch: this shard's share
                 float w = (float)nl / N;
@@ -436,7 +488,7 @@ done:
     if (mlog) fclose(mlog);
     xt_json_free(rs);
     free(lrv); free(enc);
-    free(img); free(lg); free(dl); free(lab); free(perm); free(keep); free(ridx);
+    free(img); free(lg); free(dl); free(lab); free(pimg); free(tgt); free(plab); free(perm); free(keep); free(ridx);
     xt_sbuf_free(&cfgs);
     xt_arena_free(&act);
     xt_arena_free(&scr);
