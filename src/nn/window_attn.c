@@ -45,21 +45,22 @@ void xt_swin_cpb_table(float *table, int *index, int ws, int pws) {
 void xt_cpb_forward(float *out, float *hid, float *raw, const float *table, const int *index, const float *w0,
                     const float *b0, const float *w2, int T, int HID, int NH, int n) {
     // row by row: the hidden layer as a vector, then NH dot products (vectorised over k; the old
-    // scalar loop over h was a third of a Swin V2-T model's load time)
+    // scalar loop over h was a third of a Swin V2-T model's load time). No allocation: a training
+    // step must not allocate (test_train_alloc), so the ReLU row is hid's or on the stack.
+    enum { MAX_HID = 512 }; // the Swin V2 cpb MLP's width (XT_SWIN_CPB_HIDDEN)
+    XT_ASSERT(HID <= MAX_HID);
 #pragma omp parallel
     {
-        float *act = xt_xmalloc((size_t)HID * sizeof(float));
+        float actb[MAX_HID];
 #pragma omp for
         for (int i = 0; i < T; i++) {
             const float *c = table + 2 * (size_t)i;
+            float *act = hid ? hid + ((size_t)T + i) * HID : actb; // hid: pre-ReLU rows, then ReLU rows
 #pragma omp simd
             for (int k = 0; k < HID; k++) {
                 float hk = w0[2 * k] * c[0] + w0[2 * k + 1] * c[1] + b0[k];
+                if (hid) hid[(size_t)i * HID + k] = hk;
                 act[k] = hk > 0 ? hk : 0;
-                if (hid) {
-                    hid[(size_t)i * HID + k] = hk;        // pre-ReLU
-                    hid[((size_t)T + i) * HID + k] = act[k]; // ReLU
-                }
             }
             for (int h = 0; h < NH; h++) {
                 const float *w = w2 + (size_t)h * HID;
@@ -69,15 +70,18 @@ void xt_cpb_forward(float *out, float *hid, float *raw, const float *table, cons
                 raw[(size_t)i * NH + h] = sum;
             }
         }
-        free(act);
     }
-    // the sigmoid once per table entry, then gathered: n^2 x NH expf calls were most of a model's
-    // load time (6 M for Swin V2-T; the table has T = (2 ws - 1)^2 entries); same values, same bits
-    float *sig = xt_xmalloc((size_t)T * NH * sizeof(float));
-    for (size_t i = 0; i < (size_t)T * NH; i++) sig[i] = 16.0f / (1.0f + expf(-raw[i]));
+    if (!hid) {
+        // inference: raw is scratch, so the sigmoid once per table entry in place, then gathered
+        // (n^2 x NH expf calls were most of a model's load time: 6 M for Swin V2-T, T = 961)
+        for (size_t i = 0; i < (size_t)T * NH; i++) raw[i] = 16.0f / (1.0f + expf(-raw[i]));
+        for (int h = 0; h < NH; h++)
+            for (int i = 0; i < n * n; i++) out[(size_t)h * n * n + i] = raw[(size_t)index[i] * NH + h];
+        return;
+    }
+    // training: the backward needs raw before the sigmoid (same values as above, computed per use)
     for (int h = 0; h < NH; h++)
-        for (int i = 0; i < n * n; i++) out[(size_t)h * n * n + i] = sig[(size_t)index[i] * NH + h];
-    free(sig);
+        for (int i = 0; i < n * n; i++) out[(size_t)h * n * n + i] = 16.0f / (1.0f + expf(-raw[(size_t)index[i] * NH + h]));
 }
 
 void xt_cpb_backward(float *dw0, float *db0, float *dw2, const float *dout, const float *hid, const float *raw,
