@@ -1,0 +1,56 @@
+#!/bin/sh
+# context_world.sh — docs/detection.md, "Does context help?": the synthetic xView3 world, an xT
+# dense model trained with and without its context model (seeds SEEDS), each run through
+# xt detect on the test scenes and scored by xt score; plus the fishing-score ROC AUC
+# (tools/fishing_auc.py). Everything lands in WORK; the table rows are WORK/results.txt.
+#
+#   WORK=/tmp/cw SEEDS="1 2 3" STEPS=1000 JOBS=2 sh bench/context_world.sh
+#
+# Env: XT (binary, ./xt), WORK (required), SEEDS [1 2 3], VARIANTS [ctx noctx], STEPS [1000],
+# CROP (data crop = detect tile) [256], BATCH [2], LR [3e-3], FISHING (loss weight; the official
+# value is 2) [2], JOBS (runs at once, 1 thread each) [2], NICE [15].
+set -eu
+XT=${XT:-$(pwd)/xt}
+TOOLS=$(cd "$(dirname "$0")/.." && pwd)/tools
+SELF=$(cd "$(dirname "$0")" && pwd)/$(basename "$0")
+: "${WORK:?set WORK to a scratch folder}"
+SEEDS=${SEEDS:-1 2 3} VARIANTS=${VARIANTS:-ctx noctx} STEPS=${STEPS:-1000} CROP=${CROP:-256}
+BATCH=${BATCH:-2} LR=${LR:-3e-3} FISHING=${FISHING:-2} JOBS=${JOBS:-2} NICE=${NICE:-15}
+export XT TOOLS WORK SEEDS VARIANTS JOBS STEPS CROP BATCH LR FISHING NICE
+mkdir -p "$WORK"
+cd "$WORK"
+[ -f world/train/labels.csv ] || nice -n "$NICE" "$XT" make-scene world/train --size 2048x2048 --scenes 6 --seed 101
+[ -f world/test/labels.csv ] || nice -n "$NICE" "$XT" make-scene world/test --size 2048x2048 --scenes 2 --seed 202
+
+one() { # one() VARIANT SEED: train, detect, score
+    v=$1 s=$2 d=$WORK/run_${v}_s$2
+    mkdir -p "$d"
+    if [ "$v" = ctx ]; then xl='{"enabled": true, "hidden_size": 128, "n_layer": 2, "mlp_ratio": 2}'; else xl='{"enabled": false}'; fi
+    cat > "$d/config.json" <<CFG
+{"model": {"kind": "xview", "crop_size": 64, "val_crop_size": $CROP, "overlap": 10, "tiling": "chip",
+           "swin": {"embed_dim": 16, "depths": [1, 1, 1, 1], "num_heads": [1, 1, 2, 4], "window_size": 16},
+           "decoder_filters": [16, 24, 32, 48], "last_upsample_filters": 8,
+           "xl_context": $xl},
+ "train": {"img_size": $CROP, "batch": $BATCH, "steps": $STEPS, "lr": $LR, "warmup": 50, "min_lr_ratio": 0.05, "seed": $s,
+           "loss": {"weights": {"fishing": $FISHING}},
+           "data": {"xview3": {"scenes": "$WORK/world/train", "labels": "$WORK/world/train/labels.csv", "positive_ratio": 0.85}}}}
+CFG
+    [ -f "$d/model.safetensors" ] || nice -n "$NICE" "$XT" train -c "$d/config.json" -t 1 -q -o "$d/model.safetensors" > "$d/train.log" 2>&1
+    rm -rf "$d/det"
+    for sc in "$WORK"/world/test/*/; do
+        [ -f "$sc/VV_dB.tif" ] || continue
+        nice -n "$NICE" "$XT" detect -m "$d/model.safetensors" "$sc" -o "$d/det" --tile "$CROP" -t 1 -q >> "$d/detect.log" 2>&1
+    done
+    first=1
+    for f in "$d"/det/*.csv; do
+        if [ $first = 1 ]; then cat "$f"; first=0; else tail -n +2 "$f"; fi
+    done > "$d/pred.csv"
+    "$XT" score --inference "$d/pred.csv" --labels "$WORK/world/test/labels.csv" --shore-root "$WORK/world/test/shoreline" -o "$d/score.json" > /dev/null 2> "$d/score.err" ||
+        printf '{"error": "%s"}' "$(head -c 200 "$d/score.err")" > "$d/score.json"
+    auc=$(python3 "$TOOLS/fishing_auc.py" "$d/pred.csv" "$WORK/world/test/labels.csv")
+    echo "$v seed $s: $(cat "$d/score.json")  $auc" | tee "$d/result.txt"
+}
+if [ "${1:-}" = --one ]; then one "$2" "$3"; exit; fi
+for s in $SEEDS; do for v in $VARIANTS; do echo "$v $s"; done; done |
+    xargs -P "$JOBS" -L 1 sh "$SELF" --one
+cat "$WORK"/run_*/result.txt > "$WORK/results.txt"
