@@ -22,11 +22,13 @@ Needs Debian's python3-torch (1.13); the C test (tests/test_train_optimizers.c) 
 """
 import json
 import os
-import struct
 import sys
 
 import numpy as np
 import torch
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from gen_ref_seq import write_st  # noqa: E402 (the one safetensors writer of the tools)
 
 torch.manual_seed(13)
 T = {}
@@ -119,22 +121,7 @@ put("cos.lr_c", torch.tensor(lc, dtype=torch.float64))
 put("cos.lr_n", torch.tensor(ln, dtype=torch.float64))
 
 
-def write(path, meta):
-    header, off, blobs = {}, 0, []
-    for k, a in T.items():
-        b = a.astype("<f4").tobytes()
-        header[k] = {"dtype": "F32", "shape": list(a.shape) or [1], "data_offsets": [off, off + len(b)]}
-        off += len(b)
-        blobs.append(b)
-    header["__metadata__"] = meta
-    h = json.dumps(header).encode()
-    h += b" " * (-len(h) % 8)
-    with open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(h)) + h + b"".join(blobs))
-
-
 out = sys.argv[1] if len(sys.argv) > 1 else "tests/ref"
 os.makedirs(out, exist_ok=True)
-write(os.path.join(out, "optim_ref.safetensors"),
-      {"generator": "tools/gen_ref_optim.py", "torch": torch.__version__, "cases": json.dumps(CASES)})
-print("wrote", os.path.join(out, "optim_ref.safetensors"), len(T), "tensors")
+write_st(os.path.join(out, "optim_ref.safetensors"), {k: torch.from_numpy(a).reshape(a.shape or (1,)) for k, a in T.items()},
+         {"generator": "tools/gen_ref_optim.py", "torch": torch.__version__, "cases": json.dumps(CASES)})
