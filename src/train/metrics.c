@@ -73,11 +73,10 @@ int xt_metrics_log_truncate(const char *path, int64_t step) {
         xt_json_free(j);
     }
     free(text);
-    f = fopen(path, "wb");
-    int ok = f && fwrite(keep.p ? keep.p : "", 1, keep.n, f) == keep.n;
-    if (f && fclose(f)) ok = 0;
+    // rewritten whole under PATH.part, then renamed: an interruption here keeps the old log
+    int rc = xt_write_file_part(path, keep.p ? keep.p : "", keep.n, "metrics log");
     xt_sbuf_free(&keep);
-    return ok ? 0 : xt_error("train", "%s: cannot rewrite the metrics log", path);
+    return rc;
 }
 
 // ---------------------------------------------------------------------------------------------
