@@ -8,7 +8,10 @@
 #
 # Env: XT (binary, ./xt), WORK (required), SEEDS [1 2 3], VARIANTS [ctx noctx], STEPS [1000],
 # CROP (data crop = detect tile) [256], BATCH [2], LR [3e-3], FISHING (loss weight; the official
-# value is 2) [2], JOBS (runs at once, 1 thread each) [2], NICE [15].
+# value is 2) [2], JOBS (runs at once, 1 thread each) [2], NICE [15]; BASE_STEPS [0]: when > 0,
+# each seed first trains one no-context model for BASE_STEPS steps on crops of BASE_CROP [128]
+# (batch BASE_BATCH [8]), and both variants of that seed start from it (--init; the context
+# model starts fresh), so they differ only by the context model added on top of one detector.
 set -eu
 XT=${XT:-$(pwd)/xt}
 TOOLS=$(cd "$(dirname "$0")/.." && pwd)/tools
@@ -16,26 +19,39 @@ SELF=$(cd "$(dirname "$0")" && pwd)/$(basename "$0")
 : "${WORK:?set WORK to a scratch folder}"
 SEEDS=${SEEDS:-1 2 3} VARIANTS=${VARIANTS:-ctx noctx} STEPS=${STEPS:-1000} CROP=${CROP:-256}
 BATCH=${BATCH:-2} LR=${LR:-3e-3} FISHING=${FISHING:-2} JOBS=${JOBS:-2} NICE=${NICE:-15}
-export XT TOOLS WORK SEEDS VARIANTS JOBS STEPS CROP BATCH LR FISHING NICE
+BASE_STEPS=${BASE_STEPS:-0} BASE_CROP=${BASE_CROP:-128} BASE_BATCH=${BASE_BATCH:-8}
+export XT TOOLS WORK SEEDS VARIANTS JOBS STEPS CROP BATCH LR FISHING NICE BASE_STEPS BASE_CROP BASE_BATCH
 mkdir -p "$WORK"
 cd "$WORK"
 [ -f world/train/labels.csv ] || nice -n "$NICE" "$XT" make-scene world/train --size 2048x2048 --scenes 6 --seed 101
 [ -f world/test/labels.csv ] || nice -n "$NICE" "$XT" make-scene world/test --size 2048x2048 --scenes 2 --seed 202
 
-one() { # one() VARIANT SEED: train, detect, score
-    v=$1 s=$2 d=$WORK/run_${v}_s$2
-    mkdir -p "$d"
+config() { # config() DIR VARIANT SEED CROP BATCH STEPS: DIR/config.json
+    d=$1 v=$2 s=$3 crop=$4 batch=$5 steps=$6
     if [ "$v" = ctx ]; then xl='{"enabled": true, "hidden_size": 128, "n_layer": 2, "mlp_ratio": 2}'; else xl='{"enabled": false}'; fi
     cat > "$d/config.json" <<CFG
-{"model": {"kind": "xview", "crop_size": 64, "val_crop_size": $CROP, "overlap": 10, "tiling": "chip",
+{"model": {"kind": "xview", "crop_size": 64, "val_crop_size": $crop, "overlap": 10, "tiling": "chip",
            "swin": {"embed_dim": 16, "depths": [1, 1, 1, 1], "num_heads": [1, 1, 2, 4], "window_size": 16},
            "decoder_filters": [16, 24, 32, 48], "last_upsample_filters": 8,
            "xl_context": $xl},
- "train": {"img_size": $CROP, "batch": $BATCH, "steps": $STEPS, "lr": $LR, "warmup": 50, "min_lr_ratio": 0.05, "seed": $s,
+ "train": {"img_size": $crop, "batch": $batch, "steps": $steps, "lr": $LR, "warmup": 50, "min_lr_ratio": 0.05, "seed": $s,
            "loss": {"weights": {"fishing": $FISHING}},
            "data": {"xview3": {"scenes": "$WORK/world/train", "labels": "$WORK/world/train/labels.csv", "positive_ratio": 0.85}}}}
 CFG
+}
+base() { # base() SEED: the shared no-context detector of one seed
+    d=$WORK/base_s$1
+    mkdir -p "$d"
+    config "$d" noctx "$1" "$BASE_CROP" "$BASE_BATCH" "$BASE_STEPS"
     [ -f "$d/model.safetensors" ] || nice -n "$NICE" "$XT" train -c "$d/config.json" -t 1 -q -o "$d/model.safetensors" > "$d/train.log" 2>&1
+}
+one() { # one() VARIANT SEED: train, detect, score
+    v=$1 s=$2 d=$WORK/run_${v}_s$2
+    mkdir -p "$d"
+    config "$d" "$v" "$s" "$CROP" "$BATCH" "$STEPS"
+    init=
+    [ "$BASE_STEPS" -gt 0 ] && init="--init $WORK/base_s$s/model.safetensors"
+    [ -f "$d/model.safetensors" ] || nice -n "$NICE" "$XT" train -c "$d/config.json" $init -t 1 -q -o "$d/model.safetensors" > "$d/train.log" 2>&1
     rm -rf "$d/det"
     for sc in "$WORK"/world/test/*/; do
         [ -f "$sc/VV_dB.tif" ] || continue
@@ -51,6 +67,8 @@ CFG
     echo "$v seed $s: $(cat "$d/score.json")  $auc" | tee "$d/result.txt"
 }
 if [ "${1:-}" = --one ]; then one "$2" "$3"; exit; fi
+if [ "${1:-}" = --base ]; then base "$2"; exit; fi
+[ "$BASE_STEPS" -gt 0 ] && for s in $SEEDS; do echo "$s"; done | xargs -P "$JOBS" -L 1 sh "$SELF" --base
 for s in $SEEDS; do for v in $VARIANTS; do echo "$v $s"; done; done |
     xargs -P "$JOBS" -L 1 sh "$SELF" --one
 cat "$WORK"/run_*/result.txt > "$WORK/results.txt"
