@@ -4,7 +4,8 @@
 //     a 128 x 128 image, crop 64, 2 x 2 regions, 2 context layers) at the golden tolerance;
 // (2) its backward equals central finite differences of L = sum_k <maps_k, w_k> (w fixed
 //     random) for the largest gradient entry of tensors in every part of the model and for image
-//     pixels in every region (the chipping and stitching of the gradients), within 3 %.
+//     pixels in every region (the chipping and stitching of the gradients), within 3 %;
+// (3) a loss on one region's maps has the right gradient in another region's pixels.
 #include "check.h"
 #include "formats/safetensors.h"
 #include "models/trainable.h"
@@ -112,6 +113,29 @@ int main(void) {
                 snprintf(nm, sizeof nm, "image band %d region (%d, %d)", c, ri, rj);
                 fd_check(dimg[best], img + best, img, 1e-2, nm);
             }
+    // (3) across regions: the loss reads only region (1, 1)'s outputs, so a pixel of region
+    // (0, 0) reaches it only through the stitched levels (the context model, the decoder's
+    // convolutions over region borders); its gradient must be there and right
+    for (int k = 0; k < XT_XVIEW_MAPS; k++)
+        for (int y = 0; y < H; y++)
+            for (int x = 0; x < H; x++)
+                if (y < 64 || x < 64) W[k][(size_t)y * H + x] = 0;
+    xt_params_zero_grad(&P);
+    loss(img);
+    CHECK(xt_xview_train_backward(M, &P, (const float *const *)W, dimg, &scr) == 0);
+    for (int c = 0; c < 2; c++) {
+        size_t best = 0;
+        float bv = -1;
+        for (int y = 0; y < 64; y++)
+            for (int x = 0; x < 64; x++) {
+                size_t i = ((size_t)c * H + y) * H + x;
+                if (fabsf(dimg[i]) > bv) bv = fabsf(dimg[i]), best = i;
+            }
+        CHECK(bv > 1e-4); // region (0, 0) is seen by region (1, 1)'s maps
+        char nm[80];
+        snprintf(nm, sizeof nm, "image band %d region (0, 0) into region (1, 1)", c);
+        fd_check(dimg[best], img + best, img, 1e-2, nm);
+    }
     for (int k = 0; k < XT_XVIEW_MAPS; k++) free(maps[k]), free(W[k]);
     free(img), free(dimg);
     xt_arena_free(&act), xt_arena_free(&scr);
