@@ -8,10 +8,12 @@
 #
 # Env: XT (binary, ./xt), WORK (required), SEEDS [1 2 3], VARIANTS [ctx noctx], STEPS [1000],
 # CROP (data crop = detect tile) [256], BATCH [2], LR [3e-3], FISHING (loss weight; the official
-# value is 2) [2], JOBS (runs at once, 1 thread each) [2], NICE [15]; BASE_STEPS [0]: when > 0,
+# value is 2) [2], COMBO (the Combo loss's term weights, JSON; official {"bce": 1, "focal": 3, "dice": 1})
+# [official], JOBS (runs at once, 1 thread each) [2], NICE [15]; BASE_STEPS [0]: when > 0,
 # each seed first trains one no-context model for BASE_STEPS steps on crops of BASE_CROP [128]
 # (batch BASE_BATCH [8]), and both variants of that seed start from it (--init; the context
 # model starts fresh), so they differ only by the context model added on top of one detector.
+# The base trains with FISHING and the official Combo weights; COMBO applies to the variants.
 set -eu
 XT=${XT:-$(pwd)/xt}
 TOOLS=$(cd "$(dirname "$0")/.." && pwd)/tools
@@ -19,15 +21,15 @@ SELF=$(cd "$(dirname "$0")" && pwd)/$(basename "$0")
 : "${WORK:?set WORK to a scratch folder}"
 SEEDS=${SEEDS:-1 2 3} VARIANTS=${VARIANTS:-ctx noctx} STEPS=${STEPS:-1000} CROP=${CROP:-256}
 BATCH=${BATCH:-2} LR=${LR:-3e-3} FISHING=${FISHING:-2} JOBS=${JOBS:-2} NICE=${NICE:-15}
-BASE_STEPS=${BASE_STEPS:-0} BASE_CROP=${BASE_CROP:-128} BASE_BATCH=${BASE_BATCH:-8}
-export XT TOOLS WORK SEEDS VARIANTS JOBS STEPS CROP BATCH LR FISHING NICE BASE_STEPS BASE_CROP BASE_BATCH
+COMBO=${COMBO:-'{"bce": 1, "focal": 3, "dice": 1}'} BASE_STEPS=${BASE_STEPS:-0} BASE_CROP=${BASE_CROP:-128} BASE_BATCH=${BASE_BATCH:-8}
+export XT TOOLS WORK SEEDS VARIANTS JOBS STEPS CROP BATCH LR FISHING COMBO NICE BASE_STEPS BASE_CROP BASE_BATCH
 mkdir -p "$WORK"
 cd "$WORK"
 [ -f world/train/labels.csv ] || nice -n "$NICE" "$XT" make-scene world/train --size 2048x2048 --scenes 6 --seed 101
 [ -f world/test/labels.csv ] || nice -n "$NICE" "$XT" make-scene world/test --size 2048x2048 --scenes 2 --seed 202
 
-config() { # config() DIR VARIANT SEED CROP BATCH STEPS: DIR/config.json
-    d=$1 v=$2 s=$3 crop=$4 batch=$5 steps=$6
+config() { # config() DIR VARIANT SEED CROP BATCH STEPS FISHING COMBO: DIR/config.json
+    d=$1 v=$2 s=$3 crop=$4 batch=$5 steps=$6 fishing=$7 combo=$8
     if [ "$v" = ctx ]; then xl='{"enabled": true, "hidden_size": 128, "n_layer": 2, "mlp_ratio": 2}'; else xl='{"enabled": false}'; fi
     cat > "$d/config.json" <<CFG
 {"model": {"kind": "xview", "crop_size": 64, "val_crop_size": $crop, "overlap": 10, "tiling": "chip",
@@ -35,20 +37,20 @@ config() { # config() DIR VARIANT SEED CROP BATCH STEPS: DIR/config.json
            "decoder_filters": [16, 24, 32, 48], "last_upsample_filters": 8,
            "xl_context": $xl},
  "train": {"img_size": $crop, "batch": $batch, "steps": $steps, "lr": $LR, "warmup": 50, "min_lr_ratio": 0.05, "seed": $s,
-           "loss": {"weights": {"fishing": $FISHING}},
+           "loss": {"weights": {"fishing": $fishing}, "combo": $combo},
            "data": {"xview3": {"scenes": "$WORK/world/train", "labels": "$WORK/world/train/labels.csv", "positive_ratio": 0.85}}}}
 CFG
 }
 base() { # base() SEED: the shared no-context detector of one seed
     d=$WORK/base_s$1
     mkdir -p "$d"
-    config "$d" noctx "$1" "$BASE_CROP" "$BASE_BATCH" "$BASE_STEPS"
+    config "$d" noctx "$1" "$BASE_CROP" "$BASE_BATCH" "$BASE_STEPS" "$FISHING" '{"bce": 1, "focal": 3, "dice": 1}' # official Combo
     [ -f "$d/model.safetensors" ] || nice -n "$NICE" "$XT" train -c "$d/config.json" -t 1 -q -o "$d/model.safetensors" > "$d/train.log" 2>&1
 }
 one() { # one() VARIANT SEED: train, detect, score
     v=$1 s=$2 d=$WORK/run_${v}_s$2
     mkdir -p "$d"
-    config "$d" "$v" "$s" "$CROP" "$BATCH" "$STEPS"
+    config "$d" "$v" "$s" "$CROP" "$BATCH" "$STEPS" "$FISHING" "$COMBO"
     init=
     [ "$BASE_STEPS" -gt 0 ] && init="--init $WORK/base_s$s/model.safetensors"
     [ -f "$d/model.safetensors" ] || nice -n "$NICE" "$XT" train -c "$d/config.json" $init -t 1 -q -o "$d/model.safetensors" > "$d/train.log" 2>&1

@@ -1,0 +1,110 @@
+#!/usr/bin/python3
+"""xview_probe.py MODEL TRAIN_WORLD TEST_WORLD [--bin build/bench/xview_probe] [--work DIR]
+
+docs/detection.md, "The deepest tokens do carry the ships": linear probes on the 32 x 32 px
+cells of an xView3 context model's deepest level. For every labelled vessel of a world (folder
+made by `xt make-scene`: <scene>/VV_dB.tif, VH_dB.tif, labels.csv) one 256 x 256 crop holds it at a
+random offset (32..224 px from the crop's corner, seeded); build/bench/xview_probe dumps the taps
+context_model.in (level 4) and context_model.out per crop; each cell is labelled empty, lone
+vessel, fleet (fishing) vessel or structure from the labels. A logistic regression (torch, L2
+1e-3, class-balanced) is fitted on TRAIN_WORLD's cells and its ROC AUC printed on both worlds for
+(a) vessel cell vs empty cell and (b) fleet vs lone vessel cell. Needs numpy and torch
+(Debian: python3-numpy, python3-torch).
+"""
+import argparse, csv, os, random, subprocess
+import numpy as np, torch
+
+S, CELL = 256, 32
+G = S // CELL
+
+
+def crops(world, seed):
+    rows = list(csv.DictReader(open(os.path.join(world, "labels.csv"))))
+    by_scene = {}
+    for r in rows:
+        by_scene.setdefault(r["scene_id"], []).append(r)
+    rnd, out = random.Random(seed), []
+    for r in rows:
+        if r["is_vessel"] != "True":
+            continue
+        sc = r["scene_id"]
+        y, x = int(r["detect_scene_row"]), int(r["detect_scene_column"])
+        y0, x0 = y - rnd.randint(32, S - 32), x - rnd.randint(32, S - 32)
+        lab = np.zeros((G, G), int)
+        out.append([os.path.join(world, sc, "VV_dB.tif"), os.path.join(world, sc, "VH_dB.tif"), y0, x0, lab, by_scene[sc]])
+    return out
+
+
+def clamp_and_label(L, size):
+    for c in L:
+        H, W = size[c[0]]
+        c[2], c[3] = min(max(c[2], 0), H - S), min(max(c[3], 0), W - S)
+        for o in c[5]:
+            oy, ox = int(o["detect_scene_row"]) - c[2], int(o["detect_scene_column"]) - c[3]
+            if 0 <= oy < S and 0 <= ox < S:
+                c[4][oy // CELL, ox // CELL] = 3 if o["is_vessel"] != "True" else 2 if o["is_fishing"] == "True" else 1
+
+
+def raster_size(path):
+    from osgeo import gdal  # python3-gdal; only for the scene sizes
+    d = gdal.Open(path)
+    return d.RasterYSize, d.RasterXSize
+
+
+def feats(args, L, tag):
+    lst, binf = os.path.join(args.work, tag + ".txt"), os.path.join(args.work, tag + ".bin")
+    with open(lst, "w") as f:
+        f.writelines("%s %s %d %d\n" % tuple(c[:4]) for c in L)
+    subprocess.run([args.bin, args.model, lst, binf], check=True)
+    a = np.fromfile(binf, np.float32).reshape(len(L), 2, -1, G, G).transpose(0, 1, 3, 4, 2)  # crop, tap, cell y, x, C
+    return a, np.stack([c[4] for c in L])
+
+
+def auc(p, y):
+    pos, neg = p[y], p[~y]
+    return float((pos[:, None] > neg[None]).mean() + 0.5 * (pos[:, None] == neg[None]).mean())
+
+
+def probe(Xa, ya, Xb, yb):
+    m, s = Xa.mean(0), Xa.std(0) + 1e-6
+    A, B = torch.tensor((Xa - m) / s), torch.tensor((Xb - m) / s)
+    torch.manual_seed(0)
+    w, b = torch.zeros(A.shape[1], requires_grad=True), torch.zeros(1, requires_grad=True)
+    t = torch.tensor(ya, dtype=torch.float32)
+    pw = (1 - t.mean()) / t.mean()
+    opt = torch.optim.Adam([w, b], lr=0.05)
+    for _ in range(500):
+        opt.zero_grad()
+        loss = torch.nn.functional.binary_cross_entropy_with_logits(A @ w + b, t, pos_weight=pw) + 1e-3 * (w * w).sum()
+        loss.backward()
+        opt.step()
+    with torch.no_grad():
+        return auc((A @ w + b).numpy(), ya), auc((B @ w + b).numpy(), yb)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("model"), ap.add_argument("train_world"), ap.add_argument("test_world")
+    ap.add_argument("--bin", default="build/bench/xview_probe")
+    ap.add_argument("--work", default="/tmp")
+    args = ap.parse_args()
+    Ls = [crops(args.train_world, 1), crops(args.test_world, 2)]
+    size = {}
+    for L in Ls:
+        for c in L:
+            if c[0] not in size:
+                size[c[0]] = raster_size(c[0])
+        clamp_and_label(L, size)
+    (fa, la), (fb, lb) = feats(args, Ls[0], "probe_train"), feats(args, Ls[1], "probe_test")
+    for k, name in ((0, "level 4 (context input)"), (1, "context output")):
+        Xa, Xb = fa[:, k].reshape(-1, fa.shape[-1]), fb[:, k].reshape(-1, fb.shape[-1])
+        ya, yb = la.reshape(-1), lb.reshape(-1)
+        va, vb = (ya == 1) | (ya == 2), (yb == 1) | (yb == 2)
+        tr, te = probe(Xa, va, Xb, vb)
+        print("%-24s vessel vs empty cell:      test AUC %.3f (train %.3f)" % (name, te, tr))
+        tr, te = probe(Xa[va], ya[va] == 2, Xb[vb], yb[vb] == 2)
+        print("%-24s fleet vs lone vessel cell: test AUC %.3f (train %.3f; %d / %d cells)" % (name, te, tr, va.sum(), vb.sum()))
+
+
+if __name__ == "__main__":
+    main()
