@@ -12,9 +12,12 @@ Digits 0-9 rendered with Debian's DejaVu fonts (package fonts-dejavu-core) by PI
   OUTDIR/val.csv       column, another in the right column (each in a random row), the other two
                        tiles noise; label = 1 if the left digit is larger than the right one,
                        else 0 (the two digits always differ; both labels equally likely)
+  OUTDIR/train_left.csv, val_left.csv   the same images, label = the left digit (10 classes)
 
-The target label needs fine detail (which digit a tile holds: 6 vs 8 vs 9 in small italic
-glyphs) and context (the comparison across two regions the encoder sees separately).
+The target labels need fine detail (which digit a tile holds: 6 vs 8 vs 9 in small italic
+glyphs) and context (the comparison across two regions the encoder sees separately; for
+_left, which of the two digits is the left one: a head that pools the regions without their
+positions sees the same two digits either way).
 Everything is drawn from random.Random(seed) per set, so the files are the same on every run.
 """
 import argparse
@@ -52,7 +55,7 @@ def digit_tile(r, d):
 
 
 def pair_image(r):
-    """(128 x 128 image, label): digits a != b in the left / right column, label a > b."""
+    """(128 x 128 image, (a > b, a)): digits a != b in the left / right column."""
     a, b = r.sample(range(10), 2)
     img = Image.new("RGB", (2 * TILE, 2 * TILE))
     rows = (r.randrange(2), r.randrange(2))
@@ -60,18 +63,22 @@ def pair_image(r):
         for col in range(2):
             t = digit_tile(r, (a, b)[col]) if rows[col] == row else noise_tile(r)
             img.paste(t, (col * TILE, row * TILE))
-    return img, int(a > b)
+    return img, (int(a > b), a)
 
 
-def write_set(out, name, n, seed, make):
+def write_set(out, name, n, seed, make, csvs):
+    """n images of make(r) under OUTDIR/name/, label k of each into OUTDIR/csvs[k]."""
     r = random.Random(seed)
     os.makedirs(os.path.join(out, name), exist_ok=True)
-    with open(os.path.join(out, name + ".csv"), "w") as f:
-        for i in range(n):
-            img, label = make(r)
-            path = "%s/%05d.png" % (name, i)
-            img.save(os.path.join(out, path))
+    fs = [open(os.path.join(out, c), "w") for c in csvs]
+    for i in range(n):
+        img, labels = make(r)
+        path = "%s/%05d.png" % (name, i)
+        img.save(os.path.join(out, path))
+        for f, label in zip(fs, labels):
             f.write("%s,%d\n" % (path, label))
+    for f in fs:
+        f.close()
 
 
 def main():
@@ -80,18 +87,18 @@ def main():
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--pretrain", type=int, default=6000)
     ap.add_argument("--pval", type=int, default=500)
-    ap.add_argument("--train", type=int, default=320)
+    ap.add_argument("--train", type=int, default=1000)
     ap.add_argument("--val", type=int, default=500)
     a = ap.parse_args()
 
     def single(r):
         d = r.randrange(10)
-        return digit_tile(r, d), d
+        return digit_tile(r, d), (d,)
     # distinct seeds per set: the sets share no image
-    write_set(a.out, "pretrain", a.pretrain, a.seed * 4 + 0, single)
-    write_set(a.out, "pval", a.pval, a.seed * 4 + 3, single)
-    write_set(a.out, "train", a.train, a.seed * 4 + 1, pair_image)
-    write_set(a.out, "val", a.val, a.seed * 4 + 2, pair_image)
+    write_set(a.out, "pretrain", a.pretrain, a.seed * 4 + 0, single, ["pretrain.csv"])
+    write_set(a.out, "pval", a.pval, a.seed * 4 + 3, single, ["pval.csv"])
+    write_set(a.out, "train", a.train, a.seed * 4 + 1, pair_image, ["train.csv", "train_left.csv"])
+    write_set(a.out, "val", a.val, a.seed * 4 + 2, pair_image, ["val.csv", "val_left.csv"])
 
 
 if __name__ == "__main__":

@@ -1,9 +1,9 @@
 #!/usr/bin/python3
 """Table and plot of bench/pretrain_vs_scratch.sh: held-out top-1 along the training curves.
 
-    python3 tools/plot_pretrain_vs_scratch.py WORK [--seeds "0 1 2"] [-o PNG]
+    python3 tools/plot_pretrain_vs_scratch.py WORK [--task T] [--seeds "0 1 2"] [-o PNG]
 
-Reads WORK/{scratch,pretrained}SEED.metrics.jsonl (xt train's metrics log) and prints, per
+Reads WORK/T_{scratch,pretrained}SEED.metrics.jsonl (xt train's metrics log) and prints, per
 variant, top-1 at a few validation steps for each seed and mean ± sd (sample sd, n - 1), then
 draws the per-seed curves (thin) and their mean (thick) into PNG with PIL and a DejaVu font.
 """
@@ -29,15 +29,16 @@ def curve(path):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("work")
+    ap.add_argument("--task", default="left")
     ap.add_argument("--seeds", default="0 1 2")
     ap.add_argument("-o", default=None)
     a = ap.parse_args()
     seeds = a.seeds.split()
-    curves = {v: [curve(os.path.join(a.work, "%s%s.metrics.jsonl" % (v, s))) for s in seeds] for v, _ in VARIANTS}
+    curves = {v: [curve(os.path.join(a.work, "%s_%s%s.metrics.jsonl" % (a.task, v, s))) for s in seeds] for v, _ in VARIANTS}
     steps = sorted(set.intersection(*[set(c) for v in curves for c in curves[v]]))
     last = steps[-1]
     show = sorted(set(x for x in (steps[0], last // 6, last // 3, last // 2, last) if x in steps))
-    print("held-out top-1 (%%) at step %s; seeds %s" % (", ".join(map(str, show)), " ".join(seeds)))
+    print("%s: held-out top-1 (%%) at step %s; seeds %s" % (a.task, ", ".join(map(str, show)), " ".join(seeds)))
     print("| variant | " + " | ".join("step %d" % x for x in show) + " | final, per seed |")
     print("|---|" + "---|" * len(show) + "---|")
     for v, _ in VARIANTS:
@@ -48,13 +49,14 @@ def main():
         print("| %s | %s | %s |" % (v, " | ".join(cells), " / ".join("%.1f" % c[last] for c in curves[v])))
     if not a.o:
         return
-    W, H, L, B, T, Rm = 560, 340, 50, 40, 16, 120
+    W, H, L, B, T, Rm = 590, 340, 50, 40, 16, 130
     img = Image.new("RGB", (W, H), "white")
     d = ImageDraw.Draw(img)
     font = ImageFont.truetype("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf", 11)
     px = lambda x: L + (W - L - Rm) * x / last
-    py = lambda y: T + (H - T - B) * (100 - y) / 60.0  # 40 % .. 100 %
-    for y in range(40, 101, 10):
+    lo = 0 if min(min(c.values()) for v in curves for c in curves[v]) < 40 else 40
+    py = lambda y: T + (H - T - B) * (100 - y) / (100.0 - lo)
+    for y in range(lo, 101, 10):
         d.line([(L, py(y)), (W - Rm, py(y))], fill=(225, 225, 225))
         d.text((L - 6, py(y)), "%d %%" % y, fill="black", font=font, anchor="rm")
     for x in range(0, last + 1, 50):
@@ -68,7 +70,7 @@ def main():
         d.line([(px(x), py(statistics.mean(c[x] for c in curves[v]))) for x in steps], fill=col, width=3)
         d.line([(W - Rm + 10, T + 14 + 18 * i), (W - Rm + 30, T + 14 + 18 * i)], fill=col, width=3)
         d.text((W - Rm + 34, T + 14 + 18 * i), v, fill="black", font=font, anchor="lm")
-    d.text((W - Rm + 10, T + 60), "held-out top-1,\n%d seeds (thin)\nand mean (thick)" % len(seeds), fill="black", font=font)
+    d.text((W - Rm + 10, T + 60), "task %s\nheld-out top-1,\n%d seeds (thin)\nand mean (thick)" % (a.task, len(seeds)), fill="black", font=font)
     img.save(a.o, optimize=True)
     print("wrote %s" % a.o)
 
