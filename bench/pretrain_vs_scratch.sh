@@ -11,7 +11,8 @@
 #
 # WORK gets the generated images (seed 0), the checkpoints and their OUT.metrics.jsonl; per task
 # the table (held-out top-1 along the curve, mean ± sd over SEEDS) is printed and
-# WORK/TASK.png drawn (tools/plot_pretrain_vs_scratch.py). The two variants of a seed run side
+# WORK/TASK.png drawn (tools/plot_pretrain_vs_scratch.py), then both stacked into
+# WORK/pretrain_vs_scratch.png (= docs/pretrain_vs_scratch.png). The two variants of a seed run side
 # by side (2 processes of THREADS threads each). Steps already done (their files exist) are kept.
 set -eu
 WORK=${WORK:?set WORK=DIR}
@@ -53,3 +54,11 @@ for t in $TASKS; do
     done
     $PY "$R/tools/plot_pretrain_vs_scratch.py" "$WORK" --task "$t" --seeds "$SEEDS" -o "$t.png"
 done
+# both plots stacked: docs/pretrain_vs_scratch.png
+[ -s left.png ] && [ -s larger.png ] && $PY -c "
+from PIL import Image
+a, b = Image.open('left.png'), Image.open('larger.png')
+c = Image.new('RGB', (a.width, a.height + b.height), 'white')
+c.paste(a, (0, 0)); c.paste(b, (0, a.height))
+c.convert('P', palette=Image.ADAPTIVE, colors=32).save('pretrain_vs_scratch.png', optimize=True)
+print('wrote pretrain_vs_scratch.png')"

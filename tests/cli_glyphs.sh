@@ -14,7 +14,7 @@ g a 1; g b 1; g c 2
 for f in pretrain.csv pval.csv train.csv val.csv train_left.csv val_left.csv pretrain/00011.png train/00007.png val/00003.png; do
     cmp "$D/a/$f" "$D/b/$f"
 done
-! cmp -s "$D/a/train/00000.png" "$D/c/train/00000.png"
+if cmp -s "$D/a/train/00000.png" "$D/c/train/00000.png"; then echo "seeds 1 and 2 drew the same image"; exit 1; fi
 $PY - "$D/a" <<'PY'
 import random, sys
 from PIL import Image
