@@ -4,7 +4,9 @@
 // Memory: a layer over L tokens keeps x (L, D) plus q, k, v (3 L D); everything else is
 // processed in chunks of CH rows (RMSNorm, projections, MLP), and exact attention is streamed
 // (xt_attention_forward), so a layer is O(L D) — 4 L D floats on the exact paths. The
-// HyperAttention long path adds its output (L D) and seq.h's workspace.
+// HyperAttention long path runs one head at a time (hyper_long below): x, one head's q, k, v
+// and the outputs of the heads not yet projected, (1 + (NH + 2) / NH) L D floats — 3 L D at
+// NH = 2 — plus seq.h's workspace.
 // ref: xt/models/decoders/decoder.py LLMLayer, LlamaMLP; context_encoders/attention.py
 #include <math.h>
 #include <stdio.h>
@@ -109,20 +111,27 @@ static int long_path(const xt_context *c, int L) {
     return c->attn == XT_ATTN_HYPER && L > c->hp.min_seq_len;
 }
 
+// floats of the long path's per-head buffers: q, k, v of one head, NH - 1 output slots (one at NH = 1)
+static size_t long_floats(const xt_context *c, size_t L) {
+    return (3 + (size_t)(c->NH > 1 ? c->NH - 1 : 1)) * L * c->HS;
+}
+
 size_t xt_context_ws_size(const xt_context *c, int Lmax, int tap) {
     size_t D = c->D, L = Lmax, al = 128;
     if (c->attn == XT_ATTN_MAMBA) {
         size_t s = xt_mamba_workspace_size(&c->mamba[0], 1, Lmax) + al;
         return s + (tap ? 2 * L * D * sizeof(float) + al : 0);
     }
-    size_t f = 3 * L * D + al;                                   // q, k, v
+    int lp = long_path(c, Lmax);
+    size_t f = (lp ? long_floats(c, L) : 3 * L * D) + al;        // q, k, v (long path: one head's + outputs)
     f += 3 * CH * D + CH * D + CH * D + 3 * (size_t)CH * c->inner + 4 * al; // chunk buffers
     size_t sa = xt_attention_scratch_floats(c->HS), sc = xt_channel_attention_scratch_floats(c->D);
     f += (sa > sc ? sa : sc) + al;
     if (tap) f += 2 * L * D + 2 * al; // layer input and attention output for the taps
     size_t bytes = f * sizeof(float);
-    if (c->attn == XT_ATTN_HYPER && Lmax > c->hp.min_seq_len)
-        bytes += (L * D + al) * sizeof(float) + xt_hyper_workspace_size(&c->hyper[0], 1, c->NH, Lmax) + al;
+    if (lp) // the plan, the hyper tap (all heads' outputs) and the per-head workspace
+        bytes += xt_hyper_plan_size(&c->hyper[0], 1, c->NH, Lmax, tap) + (tap ? (L * D + al) * sizeof(float) : 0) +
+                 xt_hyper_workspace_size(&c->hyper[0], 1, 1, Lmax) + al;
     return bytes;
 }
 
@@ -130,6 +139,67 @@ static void emit(const xt_context *c, const xt_tap *tap, const float *x, int L, 
                  const char *sfx) {
     int64_t shape[3] = {1, L, c->D};
     xt_tap_emitf(tap, x, 3, shape, "%s.layers.%d%s%s", c->tname, i, what, sfx);
+}
+
+// x (L, D) += proj(o) over the rows, for head h's output o (L, HS): the columns h HS.. of proj_w,
+// the bias with head 0. to (CH, D) scratch; attn_tap (L, D) accumulates the same terms when tapping.
+static void proj_head(float *x, float *attn_tap, const float *o, const xt_llm_layer *l, int h, int L, int D, int HS,
+                      float *to) {
+    for (int r0 = 0; r0 < L; r0 += CH) {
+        int n = L - r0 < CH ? L - r0 : CH;
+        if (h == 0)
+            for (int r = 0; r < n; r++) memcpy(to + (size_t)r * D, l->proj_b, D * sizeof(float));
+        xt_gemm(0, 1, n, D, HS, 1.0f, o + (size_t)r0 * HS, HS, l->proj_w + (size_t)h * HS, D, h == 0 ? 1.0f : 0.0f,
+                to, D);
+        if (attn_tap) {
+            float *t = attn_tap + (size_t)r0 * D;
+            if (h == 0) memcpy(t, to, (size_t)n * D * sizeof(float));
+            else xt_add(t, t, to, (size_t)n * D);
+        }
+        float *xr = x + (size_t)r0 * D;
+        xt_add(xr, xr, to, (size_t)n * D);
+    }
+}
+
+// HyperAttention's long path, one head at a time (issue 11), with the projection and the
+// residual: for head h, its q, k, v (L, HS each) from RMSNorm(x) and the head's rows of qkv_w;
+// its output into an output slot. x must stay the layer input until the last head's q, k, v are
+// made, so the earlier heads' outputs wait in NH - 1 slots and are projected into x then; the
+// last head's output reuses slot 0. The draws are the plan's, made up front in the official
+// order, so the result is xt_hyper_attention's over (1, NH, L, HS) (up to the projection's
+// summation order: x + (b + o_0 W_0^T) + o_1 W_1^T ... instead of x + (b + o W^T)).
+static int hyper_long(const xt_context *c, xt_context_pass *p, int i, float *x, int L, xt_arena *ws,
+                      const xt_tap *tap, const char *sfx, float *th, float *to, float *attn_tap) {
+    const xt_llm_layer *l = &c->llm[i];
+    const xt_hyper *hy = &c->hyper[i];
+    const int D = c->D, NH = c->NH, HS = c->HS, tapping = xt_tap_on(tap);
+    const size_t LH = (size_t)L * HS;
+    char path[256];
+    snprintf(path, sizeof path, "%s.layers.%d.attn.attn%s", c->tname, i, sfx);
+    xt_hyper_plan pl;
+    if (xt_hyper_plan_init(&pl, hy, 1, NH, L, &p->rand, &p->hash_calls[i], tapping, ws)) return -1;
+    float *hyper_tap = tapping ? xt_arena_f32(ws, (size_t)NH * LH) : NULL; // (1, NH, L, HS)
+    float *qkv = xt_arena_f32(ws, 3 * LH), *slots = xt_arena_f32(ws, (size_t)(NH > 1 ? NH - 1 : 1) * LH);
+    for (int h = 0; h < NH; h++) {
+        for (int r0 = 0; r0 < L; r0 += CH) {
+            int n = L - r0 < CH ? L - r0 : CH;
+            xt_rmsnorm_forward(th, NULL, x + (size_t)r0 * D, l->ln1_w, n, D, 1e-5f);
+            for (int t = 0; t < 3; t++) // q, k, v: rows t D + h HS .. of qkv_w
+                xt_linear_forward(qkv + t * LH + (size_t)r0 * HS, th, l->qkv_w + ((size_t)t * D + h * HS) * D,
+                                  l->qkv_b ? l->qkv_b + (size_t)t * D + h * HS : NULL, n, D, HS);
+        }
+        if (h == NH - 1) // x is no longer read: the waiting heads go into it
+            for (int s = 0; s < NH - 1; s++) proj_head(x, attn_tap, slots + s * LH, l, s, L, D, HS, to);
+        float *o = slots + (h < NH - 1 ? h : 0) * LH;
+        if (xt_hyper_attention_head(o, qkv, qkv + LH, qkv + 2 * LH, hy, &pl, h, ws)) return -1;
+        if (hyper_tap) memcpy(hyper_tap + h * LH, o, LH * sizeof(float));
+    }
+    proj_head(x, attn_tap, slots, l, NH - 1, L, D, HS, to);
+    if (tapping) {
+        xt_hyper_plan_emit(&pl, hy, tap, path);
+        xt_tap_emitf(tap, hyper_tap, 4, (int64_t[]){1, NH, L, HS}, "%s", path);
+    }
+    return 0;
 }
 
 int xt_context_layer_forward(const xt_context *c, xt_context_pass *p, int i, float *x, int L, xt_arena *ws,
@@ -148,13 +218,20 @@ int xt_context_layer_forward(const xt_context *c, xt_context_pass *p, int i, flo
     const xt_llm_layer *l = &c->llm[i];
     const int NH = c->NH, HS = c->HS, I = c->inner;
     const int hyper = c->attn == XT_ATTN_HYPER;
-    // q, k, v: naive -> row-major (L, 3D); hyper -> head-major (3, NH, L, HS)
-    float *qkv = xt_arena_f32(ws, (size_t)3 * L * D);
     float *tq = xt_arena_f32(ws, (size_t)3 * CH * D), *th = xt_arena_f32(ws, (size_t)CH * D);
     float *to = xt_arena_f32(ws, (size_t)CH * D), *inner = xt_arena_f32(ws, (size_t)3 * CH * I); // g, u, m of the gated MLP
+    float *attn_tap = tapping ? xt_arena_f32(ws, (size_t)L * D) : NULL;
+    if (hyper && long_path(c, L)) {
+        if (hyper_long(c, p, i, x, L, ws, tap, sfx, th, to, attn_tap)) {
+            xt_arena_release(ws, mark);
+            return -1;
+        }
+        goto mlp;
+    }
+    // q, k, v: naive -> row-major (L, 3D); hyper -> head-major (3, NH, L, HS)
+    float *qkv = xt_arena_f32(ws, (size_t)3 * L * D);
     size_t sa = xt_attention_scratch_floats(HS), sc = xt_channel_attention_scratch_floats(D);
     float *scr = xt_arena_f32(ws, sa > sc ? sa : sc);
-    float *attn_tap = tapping ? xt_arena_f32(ws, (size_t)L * D) : NULL;
     for (int r0 = 0; r0 < L; r0 += CH) {
         int n = L - r0 < CH ? L - r0 : CH;
         xt_rmsnorm_forward(th, NULL, x + (size_t)r0 * D, l->ln1_w, n, D, 1e-5f);
@@ -180,20 +257,10 @@ int xt_context_layer_forward(const xt_context *c, xt_context_pass *p, int i, flo
     } else {
         const float *q = qkv, *k = qkv + (size_t)L * D, *v = qkv + 2 * (size_t)L * D;
         hstride = (size_t)L * HS, lstride = HS;
-        if (!long_path(c, L)) {
-            for (int h = 0; h < NH; h++)
-                xt_attention_forward(qkv + h * hstride, HS, NULL, q + h * hstride, HS, k + h * hstride, HS,
-                                     v + h * hstride, HS, L, HS, 1.0f / sqrtf((float)HS), c->causal, scr);
-            ao = qkv;
-        } else {
-            ao = xt_arena_f32(ws, (size_t)L * D);
-            char path[256];
-            snprintf(path, sizeof path, "%s.layers.%d.attn.attn%s", c->tname, i, sfx);
-            if (xt_hyper_attention(ao, q, k, v, 1, NH, L, &c->hyper[i], &p->rand, &p->hash_calls[i], tap, path, ws)) {
-                xt_arena_release(ws, mark);
-                return -1;
-            }
-        }
+        for (int h = 0; h < NH; h++) // L <= min_seq_len: HyperAttention is exact causal attention
+            xt_attention_forward(qkv + h * hstride, HS, NULL, q + h * hstride, HS, k + h * hstride, HS,
+                                 v + h * hstride, HS, L, HS, 1.0f / sqrtf((float)HS), c->causal, scr);
+        ao = qkv;
     }
     // proj + residual, then RMSNorm + MLP + residual, chunk by chunk
     for (int r0 = 0; r0 < L; r0 += CH) {
@@ -210,6 +277,7 @@ int xt_context_layer_forward(const xt_context *c, xt_context_pass *p, int i, flo
         float *xr = x + (size_t)r0 * D;
         xt_add(xr, xr, to, (size_t)n * D);
     }
+mlp:
     if (tapping) emit(c, tap, attn_tap, L, i, ".attn", sfx);
     for (int r0 = 0; r0 < L; r0 += CH) {
         int n = L - r0 < CH ? L - r0 : CH;
