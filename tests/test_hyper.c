@@ -295,12 +295,76 @@ static void golden_long(void) {
     xt_st_close(st);
 }
 
+// One head at a time (xt_hyper_plan, the context encoder's long path) against the all-heads
+// call: the same draws, bucket-id taps and outputs, bit for bit (every row's arithmetic is the
+// same). B = 2, NH = 2, an odd length (pad rows), LSH with sampling at three levels.
+typedef struct {
+    int n;
+    char name[8][64];
+    float *x[8];
+    size_t len[8];
+} keep_taps;
+
+static void keep_tap(void *u, const char *name, const float *x, const int64_t *shape, int ndim) {
+    keep_taps *t = u;
+    if (t->n == 8) return;
+    size_t len = 1;
+    for (int i = 0; i < ndim; i++) len *= (size_t)shape[i];
+    snprintf(t->name[t->n], sizeof t->name[0], "%s", name);
+    t->x[t->n] = malloc(len * sizeof(float));
+    memcpy(t->x[t->n], x, len * sizeof(float));
+    t->len[t->n++] = len;
+}
+
+static void per_head(void) {
+    int B = 2, NH = 2, L = 8001, HS = 32;
+    size_t LH = (size_t)L * HS, n = (size_t)B * NH * LH;
+    float *q = malloc(n * 4), *k = malloc(n * 4), *v = malloc(n * 4), *o1 = malloc(n * 4), *o2 = malloc(n * 4);
+    fill(q, n, 11), fill(k, n, 12), fill(v, n, 13);
+    xt_hyper_params p;
+    xt_hyper_params_default(&p);
+    p.min_seq_len = 512, p.block_size = 64, p.sample_size = 64;
+    keep_taps t1 = {0}, t2 = {0};
+    xt_tap tap1 = {keep_tap, &t1}, tap2 = {keep_tap, &t2};
+    xt_hyper_rand r1, r2;
+    xt_hyper_rand_init(&r1, NULL, 5);
+    xt_hyper_rand_init(&r2, NULL, 5);
+    xt_hyper hy;
+    CHECK(xt_hyper_init(&hy, &p, HS, NULL, "x", &r1) == 0);
+    xt_hyper_rand_init(&r1, NULL, 5);
+    int calls1 = 2, calls2 = 2; // taps continue from an earlier call
+    xt_arena ws;
+    CHECK(xt_arena_init(&ws, xt_hyper_workspace_size(&hy, B, NH, L)) == 0);
+    CHECK(xt_hyper_attention(o1, q, k, v, B, NH, L, &hy, &r1, &calls1, &tap1, "x", &ws) == 0);
+    xt_arena_free(&ws);
+    CHECK(xt_arena_init(&ws, xt_hyper_plan_size(&hy, B, NH, L, 1) + xt_hyper_workspace_size(&hy, 1, 1, L)) == 0);
+    xt_hyper_plan pl;
+    CHECK(xt_hyper_plan_init(&pl, &hy, B, NH, L, &r2, &calls2, 1, &ws) == 0);
+    for (int hd = B * NH - 1; hd >= 0; hd--) // any order
+        CHECK(xt_hyper_attention_head(o2 + hd * LH, q + hd * LH, k + hd * LH, v + hd * LH, &hy, &pl, hd, &ws) == 0);
+    xt_hyper_plan_emit(&pl, &hy, &tap2, "x");
+    CHECK(calls1 == calls2 && calls1 == 2 + 6 && r1.next == r2.next);
+    CHECK(memcmp(o1, o2, n * 4) == 0);
+    CHECK(t1.n == 7 && t2.n == 6); // 6 hash taps (LSH at m = 4001, 2001, 1001), then "x" (all-heads call only)
+    for (int i = 0; i < t2.n; i++) {
+        CHECK(!strcmp(t1.name[i], t2.name[i]) && t1.len[i] == t2.len[i]);
+        CHECK(memcmp(t1.x[i], t2.x[i], t1.len[i] * 4) == 0);
+    }
+    printf("hyper one head at a time: L=%d B=%d NH=%d, outputs and %d hash taps identical\n", L, B, NH, t2.n);
+    for (int i = 0; i < t1.n; i++) free(t1.x[i]);
+    for (int i = 0; i < t2.n; i++) free(t2.x[i]);
+    xt_hyper_free(&hy);
+    xt_arena_free(&ws);
+    free(q), free(k), free(v), free(o1), free(o2);
+}
+
 int main(void) {
     run_case("tests/ref/seq_hyper_blocks.safetensors", 2);
     run_case("tests/ref/seq_hyper_long.safetensors", 6);
     run_case("tests/ref/seq_hyper_many.safetensors", 4);
     seeded();
     exact_long();
+    per_head();
     bad_input();
     golden_long();
     return check_summary("hyper");

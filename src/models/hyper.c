@@ -329,6 +329,8 @@ typedef struct {
     scratch *scr;
     int T; // threads: one scratch each
     xt_hyper_rec *rec; // training: the pieces the backward needs (NULL at inference)
+    xt_hyper_plan *plan; // one head at a time: the shared draws and hash taps (B = NH = 1 here)
+    int hd;              //   and which head of the plan's (B, NH) this is
 } ctx;
 
 static inline size_t row_off(const ctx *c, long head0, int row) { // head0 = b * NH + h
@@ -412,7 +414,10 @@ static int offdiag_level(const ctx *c, int k, xt_hyper_rand *rnd, int *hash_call
     xt_hyper_rec *rec = c->rec;
     int *qi = rec ? rec->qi[k] : xt_arena_bytes(ws, nrows * sizeof(int));
     int *ki = rec ? rec->ki[k] : xt_arena_bytes(ws, nrows * sizeof(int));
-    int *idx = !sampling ? NULL : rec ? rec->idx[k] : xt_arena_bytes(ws, (size_t)nheads * S * sizeof(int));
+    int *idx = !sampling     ? NULL
+               : c->plan ? c->plan->idx[k] + ((size_t)c->hd << k) * S // this head's slice
+               : rec     ? rec->idx[k]
+                         : xt_arena_bytes(ws, (size_t)nheads * S * sizeof(int));
 #pragma omp parallel for schedule(dynamic, 1) num_threads(c->T)
     for (long hh = 0; hh < nheads; hh++) {
         long head0 = hh >> k, hk = hh & ((1L << k) - 1);
@@ -437,12 +442,19 @@ static int offdiag_level(const ctx *c, int k, xt_hyper_rand *rnd, int *hash_call
             for (int i = 0; i < m; i++) dst[cnt[(int)hsrc[i]]++] = i;
         }
     }
-    if (xt_tap_on(tap)) {
-        xt_tap_emitf(tap, hq, 3, (int64_t[]){c->B, NHk, m}, "%s.lsh.hash.call%d", path, *hash_calls);
-        xt_tap_emitf(tap, hk_, 3, (int64_t[]){c->B, NHk, m}, "%s.lsh.hash.call%d", path, *hash_calls + 1);
+    if (c->plan) { // draws made by the plan; the hash taps wait there for every head
+        if (c->plan->hq[k]) {
+            memcpy(c->plan->hq[k] + ((size_t)c->hd << k) * m, hq, nrows * sizeof(float));
+            memcpy(c->plan->hk[k] + ((size_t)c->hd << k) * m, hk_, nrows * sizeof(float));
+        }
+    } else {
+        if (xt_tap_on(tap)) {
+            xt_tap_emitf(tap, hq, 3, (int64_t[]){c->B, NHk, m}, "%s.lsh.hash.call%d", path, *hash_calls);
+            xt_tap_emitf(tap, hk_, 3, (int64_t[]){c->B, NHk, m}, "%s.lsh.hash.call%d", path, *hash_calls + 1);
+        }
+        *hash_calls += 2;
+        if (sampling && draw_samples(idx, rnd, c->B, NHk, S, m)) { xt_arena_release(ws, mark); return -1; }
     }
-    *hash_calls += 2;
-    if (sampling && draw_samples(idx, rnd, c->B, NHk, S, m)) { xt_arena_release(ws, mark); return -1; }
     float lcorr = logf((float)m / (float)S);
 
 #pragma omp parallel for schedule(dynamic, 1) num_threads(c->T)
@@ -580,6 +592,95 @@ int xt_hyper_attention(float *out, const float *q, const float *k, const float *
                        int L, const xt_hyper *h, xt_hyper_rand *r, int *hash_calls, const xt_tap *tap,
                        const char *path, xt_arena *ws) {
     return attention(out, q, k, v, B, NH, L, h, r, hash_calls, tap, path, ws, NULL);
+}
+
+// ---------------------------------------------------------------------------------------------
+// one head at a time (seq.h): the plan makes every level's draws up front, in the order
+// offdiag_level makes them (levels innermost first, one (B, NH 2^k, S) draw per LSH level that
+// samples), so each head's pass reads its slice of the same draws.
+
+static int lsh_level(const xt_hyper *h, const levels *lv, int k) { return lv->n[k + 1] >= h->p.min_seq_len; }
+
+static void plan_place(xt_hyper_plan *pl, const xt_hyper *h, const levels *lv, int B, int NH, int tapping,
+                       xt_arena *ws) {
+    int S = h->p.sample_size;
+    for (int k = lv->K - 1; k >= 0; k--) {
+        if (!lsh_level(h, lv, k)) continue;
+        size_t nh = (size_t)B * NH << k, m = lv->n[k + 1];
+        if ((int)m > h->p.block_size) pl->idx[k] = xt_arena_bytes(ws, nh * S * sizeof(int));
+        if (tapping) pl->hq[k] = xt_arena_f32(ws, nh * m), pl->hk[k] = xt_arena_f32(ws, nh * m);
+    }
+}
+
+size_t xt_hyper_plan_size(const xt_hyper *h, int B, int NH, int L, int tapping) {
+    levels lv;
+    make_levels(&lv, L, h->p.min_seq_len);
+    xt_arena a;
+    xt_arena_init(&a, 0); // measuring
+    xt_hyper_plan pl;
+    memset(&pl, 0, sizeof pl);
+    plan_place(&pl, h, &lv, B, NH, tapping, &a);
+    return a.used + 64;
+}
+
+int xt_hyper_plan_init(xt_hyper_plan *pl, const xt_hyper *h, int B, int NH, int L, xt_hyper_rand *r,
+                       int *hash_calls, int tapping, xt_arena *ws) {
+    memset(pl, 0, sizeof *pl);
+    if (B < 1 || NH < 1 || L < 1) return xt_error("hyper", "bad sizes B=%d NH=%d L=%d", B, NH, L);
+    levels lv;
+    make_levels(&lv, L, h->p.min_seq_len);
+    if (lv.K >= MAX_LEVELS) return xt_error("hyper", "sequence of %d tokens is too long", L);
+    pl->B = B, pl->NH = NH, pl->L = L, pl->K = lv.K, pl->calls0 = *hash_calls;
+    plan_place(pl, h, &lv, B, NH, tapping, ws);
+    for (int k = lv.K - 1; k >= 0; k--) {
+        if (!lsh_level(h, &lv, k)) continue;
+        *hash_calls += 2;
+        if (pl->idx[k] && draw_samples(pl->idx[k], r, B, NH << k, h->p.sample_size, lv.n[k + 1])) return -1;
+    }
+    return 0;
+}
+
+int xt_hyper_attention_head(float *out, const float *q, const float *k, const float *v, const xt_hyper *h,
+                            xt_hyper_plan *pl, int hd, xt_arena *ws) {
+    XT_ASSERT(hd >= 0 && hd < pl->B * pl->NH);
+    int L = pl->L;
+    ctx c = {.q = q, .k = k, .v = v, .out = out, .B = 1, .NH = 1, .L = L, .HS = h->HS, .h = h, .plan = pl, .hd = hd};
+    c.scale = 1.0f / sqrtf((float)h->HS);
+    make_levels(&c.lv, L, h->p.min_seq_len);
+    XT_ASSERT(c.lv.K == pl->K);
+    int T = n_threads();
+    if (!ws->measure)
+        while (T > 1 && ws_need(h, 1, 1, L, T) > ws->size - ws->used) T--;
+    if (!ws->measure && ws_need(h, 1, 1, L, T) > ws->size - ws->used)
+        return xt_error("hyper", "workspace of %zu bytes too small (needs %zu)", ws->size - ws->used,
+                        ws_need(h, 1, 1, L, T));
+    c.T = T;
+    size_t mark = xt_arena_mark(ws);
+    c.lse = xt_arena_f32(ws, (size_t)L);
+    scratch_sizes z = scratch_size(h, L);
+    c.scr = xt_arena_bytes(ws, T * sizeof(scratch));
+    for (int t = 0; t < T; t++) scratch_take(&c.scr[t], &z, h->HS, ws);
+    base_level(&c);
+    int rc = 0, calls = 0;
+    for (int lev = c.lv.K - 1; lev >= 0 && !rc; lev--) rc = offdiag_level(&c, lev, NULL, &calls, NULL, NULL, ws);
+    xt_arena_release(ws, mark);
+    return rc ? -1 : 0;
+}
+
+void xt_hyper_plan_emit(const xt_hyper_plan *pl, const xt_hyper *h, const xt_tap *tap, const char *path) {
+    if (!xt_tap_on(tap)) return;
+    levels lv;
+    make_levels(&lv, pl->L, h->p.min_seq_len);
+    int calls = pl->calls0;
+    for (int k = lv.K - 1; k >= 0; k--) {
+        if (!lsh_level(h, &lv, k)) continue;
+        int64_t shape[3] = {pl->B, pl->NH << k, lv.n[k + 1]};
+        if (pl->hq[k]) {
+            xt_tap_emitf(tap, pl->hq[k], 3, shape, "%s.lsh.hash.call%d", path, calls);
+            xt_tap_emitf(tap, pl->hk[k], 3, shape, "%s.lsh.hash.call%d", path, calls + 1);
+        }
+        calls += 2;
+    }
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -85,6 +85,38 @@ int xt_hyper_attention(float *out, const float *q, const float *k, const float *
                        int L, const xt_hyper *h, xt_hyper_rand *r, int *hash_calls, const xt_tap *tap,
                        const char *path, xt_arena *ws);
 
+#define XT_HYPER_MAX_LEVELS 40
+
+// One head at a time (the context encoder's long path, issue 11): the same result as
+// xt_hyper_attention over (B, NH, L, HS), but q, k, v and out of only one original head need
+// to exist at once. A plan holds what the heads share: the pass's draws for every level, made up
+// front in the official order (they depend on the sizes only), and, when tapping, the LSH bucket
+// ids of every head for the "<path>.lsh.hash.call{K}" taps.
+//     xt_hyper_plan pl;
+//     if (xt_hyper_plan_init(&pl, &hy, B, NH, L, &r, &calls, tapping, &ws)) return -1;
+//     for (int hd = 0; hd < B * NH; hd++) {   // hd = b * NH + h
+//         ... q, k, v of head hd, each (L, HS) ...
+//         xt_hyper_attention_head(out, q, k, v, &hy, &pl, hd, &ws);   // out (L, HS)
+//     }
+//     xt_hyper_plan_emit(&pl, tap, path);   // the hash taps, as xt_hyper_attention names them
+// The plan lives in ws (place it before the heads run; xt_hyper_plan_size bytes); r and
+// hash_calls advance as xt_hyper_attention advances them.
+typedef struct xt_hyper_plan {
+    int B, NH, L, K, calls0;
+    int *idx[XT_HYPER_MAX_LEVELS];  // LSH levels with sampling: the draws (B, NH 2^k, S)
+    float *hq[XT_HYPER_MAX_LEVELS]; // tapping: LSH levels' bucket ids (B, NH 2^k, m), queries
+    float *hk[XT_HYPER_MAX_LEVELS]; //   and keys
+} xt_hyper_plan;
+
+size_t xt_hyper_plan_size(const xt_hyper *h, int B, int NH, int L, int tapping);
+int xt_hyper_plan_init(xt_hyper_plan *pl, const xt_hyper *h, int B, int NH, int L, xt_hyper_rand *r,
+                       int *hash_calls, int tapping, xt_arena *ws);
+// out, q, k, v (L, HS): head hd (= b * NH + h) of the plan's (B, NH, L, HS); ws as
+// xt_hyper_workspace_size(h, 1, 1, L) after the plan.
+int xt_hyper_attention_head(float *out, const float *q, const float *k, const float *v, const xt_hyper *h,
+                            xt_hyper_plan *pl, int hd, xt_arena *ws);
+void xt_hyper_plan_emit(const xt_hyper_plan *pl, const xt_hyper *h, const xt_tap *tap, const char *path);
+
 // ---------------------------------------------------------------------------------------------
 // HyperAttention for training (the same forward, keeping what its backward needs).
 //
@@ -95,8 +127,6 @@ int xt_hyper_attention(float *out, const float *q, const float *k, const float *
 // query row ((1 + K) L HS floats per head, K = levels above min_seq_len) plus the permutations;
 // the backward recomputes every score block from q, k and the recorded log-sum-exps (as
 // FlashAttention does), so nothing is L x L at any length.
-
-#define XT_HYPER_MAX_LEVELS 40
 
 typedef struct xt_hyper_rec {
     int B, NH, L, K;
