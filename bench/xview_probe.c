@@ -9,6 +9,7 @@
 #include "formats/safetensors.h"
 #include "models/xview.h"
 #include "run/xview_detect.h"
+#include "run/xview_train.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,16 +28,6 @@ static void grab(void *u, const char *path, const float *x, const int64_t *shape
     s->c4 = shape[1], s->side = shape[2];
     fwrite(x, sizeof(float), (size_t)(shape[0] * shape[1] * shape[2] * shape[3]), s->f);
     s->n++;
-}
-
-// the dataset's normalisation (xview_train.c): NoData -> 0, else (dB + 40) / 15
-static void normalize(float *b, size_t n) {
-    size_t known = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (b[i] < -32760.0f) b[i] = -100.0f;
-        known += b[i] != -100.0f;
-    }
-    for (size_t i = 0; i < n; i++) b[i] = !known || b[i] == -100.0f ? 0.0f : (b[i] + 40.0f) / 15.0f;
 }
 
 int main(int argc, char **argv) {
@@ -63,7 +54,7 @@ int main(int argc, char **argv) {
         int bad = !sc || xt_detect_scene_read(sc, y, x, D, D, img, img + D * D);
         xt_detect_scene_close(sc);
         if (bad) { fprintf(stderr, "xview_probe: %s\n", xt_error_buffer()); goto done; }
-        normalize(img, D * D), normalize(img + D * D, D * D);
+        xt_xview_normalize_band(img, D * D), xt_xview_normalize_band(img + D * D, D * D);
         s.n = 0;
         if (xt_xview_forward(m, img, 1, D, 0, 0, NULL, maps, &tap, "")) { fprintf(stderr, "xview_probe: %s\n", xt_error_buffer()); goto done; }
         if (s.n != 2) { fprintf(stderr, "xview_probe: the model did not report both context taps\n"); goto done; }

@@ -172,7 +172,7 @@ static int scene_paths(scene *s, const char *path) {
 }
 
 // normalize_band (float32): < -32760 -> -100; all -100 -> 0; else (x + 40) / 15 and the -100s 0
-static void normalize_band(float *b, size_t n) {
+void xt_xview_normalize_band(float *b, size_t n) {
     size_t known = 0;
     for (size_t i = 0; i < n; i++) {
         if (b[i] < -32760.0f) b[i] = -100.0f;
@@ -222,8 +222,8 @@ static int load_crop(const scene *s, int D, double pr, uint64_t seed, int64_t k,
         }
     }
     xt_xview_paint_targets(tgt, D, D, hs, ws, s->pts, s->n_pts);
-    normalize_band(vv, (size_t)D * D);
-    normalize_band(vh, (size_t)D * D);
+    xt_xview_normalize_band(vv, (size_t)D * D);
+    xt_xview_normalize_band(vh, (size_t)D * D);
     memcpy(img, vv, (size_t)D * D * sizeof(float));
     memcpy(img + (size_t)D * D, vh, (size_t)D * D * sizeof(float));
     if (augment && xt_rng_u01(&r) < 0.5) { // 180° rotation for the SAR orientation

@@ -25,6 +25,8 @@ void xt_xview_data_json(xt_sbuf *b, const xt_xview_data_spec *d);
 // The train object's "loss" {"weights": [vessel, fishing, center, length], "combo": [bce, focal,
 // dice]}; absent keys keep the official values. 0 / -1 + error.
 int xt_xview_loss_parse(const xt_json *train, xt_xview_loss_cfg *c);
+// The training crops' normalize_band (float32, in place): NoData (< -32760) -> 0, else (dB + 40) / 15.
+void xt_xview_normalize_band(float *b, size_t n);
 
 // Trains an xview model config (kind "xview") as xt_train_run does the classifier: fresh weights
 // (from NULL), a model file's (resume 0: --init) or a checkpoint continued exactly (resume 1).
