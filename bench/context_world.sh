@@ -14,6 +14,8 @@
 # (batch BASE_BATCH [8]), and both variants of that seed start from it (--init; the context
 # model starts fresh), so they differ only by the context model added on top of one detector.
 # The base trains with FISHING and the official Combo weights; COMBO applies to the variants.
+# RULE [fleets]: the world's fishing rule (xt make-scene --rule); TEST_SCENES [2]: scenes in
+# world/test; TILE [CROP] and OVERLAP [10]: xt detect's tiles.
 set -eu
 XT=${XT:-$(pwd)/xt}
 TOOLS=$(cd "$(dirname "$0")/.." && pwd)/tools
@@ -22,11 +24,12 @@ SELF=$(cd "$(dirname "$0")" && pwd)/$(basename "$0")
 SEEDS=${SEEDS:-1 2 3} VARIANTS=${VARIANTS:-ctx noctx} STEPS=${STEPS:-1000} CROP=${CROP:-256}
 BATCH=${BATCH:-2} LR=${LR:-3e-3} FISHING=${FISHING:-2} JOBS=${JOBS:-2} NICE=${NICE:-15}
 COMBO=${COMBO:-'{"bce": 1, "focal": 3, "dice": 1}'} BASE_STEPS=${BASE_STEPS:-0} BASE_CROP=${BASE_CROP:-128} BASE_BATCH=${BASE_BATCH:-8}
-export XT TOOLS WORK SEEDS VARIANTS JOBS STEPS CROP BATCH LR FISHING COMBO NICE BASE_STEPS BASE_CROP BASE_BATCH
+RULE=${RULE:-fleets} TEST_SCENES=${TEST_SCENES:-2} TILE=${TILE:-$CROP} OVERLAP=${OVERLAP:-10}
+export XT TOOLS WORK SEEDS VARIANTS JOBS STEPS CROP BATCH LR FISHING COMBO NICE BASE_STEPS BASE_CROP BASE_BATCH RULE TEST_SCENES TILE OVERLAP
 mkdir -p "$WORK"
 cd "$WORK"
-[ -f world/train/labels.csv ] || nice -n "$NICE" "$XT" make-scene world/train --size 2048x2048 --scenes 6 --seed 101
-[ -f world/test/labels.csv ] || nice -n "$NICE" "$XT" make-scene world/test --size 2048x2048 --scenes 2 --seed 202
+[ -f world/train/labels.csv ] || nice -n "$NICE" "$XT" make-scene world/train --size 2048x2048 --scenes 6 --seed 101 --rule "$RULE"
+[ -f world/test/labels.csv ] || nice -n "$NICE" "$XT" make-scene world/test --size 2048x2048 --scenes "$TEST_SCENES" --seed 202 --rule "$RULE"
 
 config() { # config() DIR VARIANT SEED CROP BATCH STEPS FISHING COMBO: DIR/config.json
     d=$1 v=$2 s=$3 crop=$4 batch=$5 steps=$6 fishing=$7 combo=$8
@@ -57,7 +60,7 @@ one() { # one() VARIANT SEED: train, detect, score
     rm -rf "$d/det"
     for sc in "$WORK"/world/test/*/; do
         [ -f "$sc/VV_dB.tif" ] || continue
-        nice -n "$NICE" "$XT" detect -m "$d/model.safetensors" "$sc" -o "$d/det" --tile "$CROP" -t 1 -q >> "$d/detect.log" 2>&1
+        nice -n "$NICE" "$XT" detect -m "$d/model.safetensors" "$sc" -o "$d/det" --tile "$TILE" --overlap "$OVERLAP" -t 1 -q >> "$d/detect.log" 2>&1
     done
     first=1
     for f in "$d"/det/*.csv; do

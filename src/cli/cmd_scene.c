@@ -9,16 +9,19 @@
 #include "run/xview_world.h"
 
 static void help(void) {
-    printf("usage: xt make-scene DIR [--size WxH] [--scenes N] [--seed S] [--density D] [--geo EPSG,X0,Y0,PX]\n\n"
+    printf("usage: xt make-scene DIR [--size WxH] [--scenes N] [--seed S] [--density D] [--rule fleets|ports] [--geo EPSG,X0,Y0,PX]\n\n"
            "Writes synthetic Sentinel-1-like scenes in the xView3-SAR layout: DIR/<scene_id>/VV_dB.tif and\n"
            "VH_dB.tif (float32 dB, speckle, land behind a coastline, a NoData swath edge), DIR/labels.csv\n"
            "(the official label columns) and DIR/shoreline/<scene_id>_shoreline.npy (the coastline).\n"
            "Fishing vessels sail in fleets, 96-112 px apart; other vessels alone; both look the same, so\n"
-           "is_fishing needs context beyond a 64 px region (docs/detection.md).\n\n"
+           "is_fishing needs context beyond a 64 px region (docs/detection.md). With --rule ports, fishing\n"
+           "vessels lie 150-190 px from a harbour (a bright open square at sea, not labelled; listed in\n"
+           "DIR/ports.csv) and other vessels at least 320 px from every harbour.\n\n"
            "  --size WxH      scene size in 10 m pixels                   [2048x2048]\n"
            "  --scenes N      number of scenes                            [1]\n"
            "  --seed S        seed (scenes and ids follow from it)        [1]\n"
-           "  --density D     fleets per 1024 x 1024 px of sea           [1.0]\n"
+           "  --density D     fleets (harbours) per 1024 x 1024 px of sea [1.0]\n"
+           "  --rule R        fleets or ports: what makes a vessel fish  [fleets]\n"
            "  --geo ...       georeference: EPSG code, top-left corner, pixel size [32633,400000,4700000,10]\n"
            "  --compress C    none, deflate, lzw, zstd                    [none]\n");
 }
@@ -45,6 +48,11 @@ int xt_cmd_make_scene(int argc, char **argv) {
             o.density = strtod(v, &e);
             if (*e || !(o.density > 0 && o.density <= 20))
                 return xt_cli_usage_error("make-scene", "--density expects a number in (0, 20], got '%s'", v);
+            i++;
+        } else if (!strcmp(a, "--rule") && v) {
+            if (!strcmp(v, "fleets")) o.rule = XT_WORLD_FLEETS;
+            else if (!strcmp(v, "ports")) o.rule = XT_WORLD_PORTS;
+            else return xt_cli_usage_error("make-scene", "--rule expects fleets or ports, got '%s'", v);
             i++;
         } else if (!strcmp(a, "--geo") && v) geo = argv[++i];
         else if (!strcmp(a, "--compress") && v) o.compression = argv[++i];

@@ -10,7 +10,7 @@
 #include "run/xview_world.h"
 #include "train/train.h"
 
-enum { W_FISHING, W_VESSEL, W_INFRA };
+enum { W_FISHING, W_VESSEL, W_INFRA, W_PORT }; // W_PORT: the port rule's harbours, not in the labels
 
 typedef struct {
     int r, c;      // centre pixel
@@ -76,6 +76,28 @@ static void add(world *w, double r, double c, double len, double ang, int kind) 
     w->o[w->n++] = (wobj){(int)lround(r), (int)lround(c), len, ang, kind};
 }
 
+// as many lone vessels as fishing ones (200 px from any object, 320 from a harbour), then n_infra
+// infrastructure squares near the coast
+static void lone_and_infra(world *w, uint64_t *rng, int fishing, int n_infra) {
+    const int ALL = 15, VES = 1 << W_FISHING | 1 << W_VESSEL;
+    for (int k = 0; k < fishing; k++)
+        for (int t = 0; t < 300; t++) {
+            double r = w->H * xt_rng_u01(rng), c = w->W * xt_rng_u01(rng);
+            if (in_sea(w, r, c) && nearest(w, r, c, ALL) >= 200 && nearest(w, r, c, 1 << W_PORT) >= 320) {
+                add(w, r, c, 20 + 100 * xt_rng_u01(rng), 2 * M_PI * xt_rng_u01(rng), W_VESSEL);
+                break;
+            }
+        }
+    for (int k = 0; k < n_infra; k++) // infrastructure within 300 px of the coast
+        for (int t = 0; t < 300; t++) {
+            double r = w->H * xt_rng_u01(rng), c0 = coast(w, r), c = c0 + 40 + 260 * xt_rng_u01(rng);
+            if (in_sea(w, r, c) && nearest(w, r, c, VES | 1 << W_PORT) >= 200 && nearest(w, r, c, 1 << W_INFRA) >= 60) {
+                add(w, r, c, 0, 0, W_INFRA);
+                break;
+            }
+        }
+}
+
 static void place(world *w, uint64_t *rng, double density) {
     const int ALL = 7, VES = 1 << W_FISHING | 1 << W_VESSEL;
     double sea = (double)w->W * w->H * 0.8;
@@ -108,22 +130,39 @@ static void place(world *w, uint64_t *rng, double density) {
         if (w->n - first < 2) w->n = first; // a fleet of one would look like a lone vessel
         fishing += w->n - first;
     }
-    for (int k = 0; k < fishing; k++) // as many lone vessels as fishing ones
-        for (int t = 0; t < 300; t++) {
-            double r = w->H * xt_rng_u01(rng), c = w->W * xt_rng_u01(rng);
-            if (in_sea(w, r, c) && nearest(w, r, c, ALL) >= 200) {
-                add(w, r, c, 20 + 100 * xt_rng_u01(rng), 2 * M_PI * xt_rng_u01(rng), W_VESSEL);
-                break;
-            }
+    lone_and_infra(w, rng, fishing, fleets);
+}
+
+// The port rule: harbours (bright open squares, 21 px, unlabelled) at sea, each with 3-5 fishing
+// vessels 150-190 px from its centre and >= 96 px from each other; other vessels >= 320 px from
+// every harbour. A harbour never reaches into a 64 px region holding one of its vessels
+// (150 - 10 sqrt 2 > 64 sqrt 2), nor into the neighbouring regions the UNet decoder mixes in.
+static void place_ports(world *w, uint64_t *rng, double density) {
+    const int VES = 1 << W_FISHING | 1 << W_VESSEL, PORT = 1 << W_PORT;
+    double sea = (double)w->W * w->H * 0.8;
+    int ports = (int)lround(density * sea / (1024.0 * 1024.0));
+    if (ports < 1) ports = 1;
+    int fishing = 0;
+    for (int p = 0; p < ports; p++) {
+        double r = 0, c = 0;
+        int ok = 0;
+        for (int t = 0; t < 200 && !ok; t++) {
+            r = w->H * xt_rng_u01(rng), c = w->W * xt_rng_u01(rng);
+            ok = in_sea(w, r, c) && c > coast(w, r) + 200 && nearest(w, r, c, PORT) >= 700 && nearest(w, r, c, VES) >= 400;
         }
-    for (int k = 0; k < fleets; k++) // infrastructure within 300 px of the coast
-        for (int t = 0; t < 300; t++) {
-            double r = w->H * xt_rng_u01(rng), c0 = coast(w, r), c = c0 + 40 + 260 * xt_rng_u01(rng);
-            if (in_sea(w, r, c) && nearest(w, r, c, VES) >= 200 && nearest(w, r, c, 1 << W_INFRA) >= 60) {
-                add(w, r, c, 0, 0, W_INFRA);
-                break;
-            }
+        if (!ok) continue;
+        add(w, r, c, 0, 0, W_PORT);
+        int want = 3 + (int)(xt_rng_u01(rng) * 3), got = 0;
+        for (int t = 0; t < 60 && got < want; t++) {
+            double d = 150 + 40 * xt_rng_u01(rng), th = 2 * M_PI * xt_rng_u01(rng);
+            double nr = r + d * sin(th), nc = c + d * cos(th);
+            if (!in_sea(w, nr, nc) || nearest(w, nr, nc, VES) < 96 || nearest(w, nr, nc, 1 << W_INFRA) < 200) continue;
+            add(w, nr, nc, 20 + 100 * xt_rng_u01(rng), 2 * M_PI * xt_rng_u01(rng), W_FISHING);
+            got++;
         }
+        fishing += got;
+    }
+    lone_and_infra(w, rng, fishing, ports);
 }
 
 // Linear backscatter of the objects at (x, y) for band b (0 VV, 1 VH).
@@ -132,6 +171,11 @@ static double objects(const world *w, const int *idx, int ni, int b, double x, d
     for (int k = 0; k < ni; k++) {
         const wobj *o = &w->o[idx[k]];
         double dx = x - o->c, dy = y - o->r;
+        if (o->kind == W_PORT) { // an open square frame, 3 px thick, its mouth facing down
+            double m = fmax(fabs(dx), fabs(dy));
+            if (m >= 7.5 && m <= 10.5 && !(dy > 0 && fabs(dx) < 4)) s += (b ? 0.5 : 1.0) * 6.0;
+            continue;
+        }
         if (o->kind == W_INFRA) {
             double m = fmax(fabs(dx), fabs(dy));
             if (m <= 2.5) s += (b ? 0.5 : 1.0) * 10.0 * (m <= 1.5 ? 1 : 0.3);
@@ -220,6 +264,7 @@ static int write_shore(const world *w, const char *dir, const char *id, xt_npy_c
 static void write_labels(FILE *f, const world *w, const char *id, const xt_npy_contours *ct, const xt_georef *g) {
     for (int i = 0; i < w->n; i++) {
         const wobj *o = &w->o[i];
+        if (o->kind == W_PORT) continue; // harbours are scenery, not labels (DIR/ports.csv)
         double best = 1e30, x, y, lon = NAN, lat = NAN;
         for (int64_t k = 0; k < ct->total; k++) {
             double d = hypot(ct->pts[2 * k] - o->r, ct->pts[2 * k + 1] - o->c);
@@ -253,8 +298,15 @@ int xt_world_write(const char *dir, const xt_world_opts *o, char (*ids)[32]) {
     xt_world_opts oo = *o;
     oo.geo = &g;
     snprintf(path, sizeof path, "%s/labels.csv", dir);
-    FILE *f = xt_part_fopen(path, "make-scene"); // PATH.part until complete
-    if (!f) { xt_georef_free(&g); return -1; }
+    FILE *f = xt_part_fopen(path, "make-scene"), *fp = NULL; // PATH.part until complete
+    char ppath[4300];
+    snprintf(ppath, sizeof ppath, "%s/ports.csv", dir);
+    if (f && o->rule == XT_WORLD_PORTS && (fp = xt_part_fopen(ppath, "make-scene"))) fprintf(fp, "scene_id,row,col\n");
+    if (!f || (o->rule == XT_WORLD_PORTS && !fp)) {
+        if (f) xt_part_fclose(f, path, 0, "make-scene");
+        xt_georef_free(&g);
+        return -1;
+    }
     fprintf(f, "detect_lat,detect_lon,vessel_length_m,source,detect_scene_row,detect_scene_column,is_vessel,is_fishing,"
                "distance_from_shore_km,scene_id,confidence,top,left,bottom,right,detect_id\n");
     int rc = -1;
@@ -269,7 +321,9 @@ int xt_world_write(const char *dir, const xt_world_opts *o, char (*ids)[32]) {
         w.a1 = 20 + 40 * xt_rng_u01(&rng), w.l1 = 400 + 500 * xt_rng_u01(&rng), w.p1 = 2 * M_PI * xt_rng_u01(&rng);
         w.a2 = 5 + 10 * xt_rng_u01(&rng), w.l2 = 60 + 80 * xt_rng_u01(&rng), w.p2 = 2 * M_PI * xt_rng_u01(&rng);
         w.e0 = fmax(12, 0.02 * o->width), w.ep = 2 * M_PI * xt_rng_u01(&rng);
-        place(&w, &rng, o->density > 0 ? o->density : 1.0);
+        (o->rule == XT_WORLD_PORTS ? place_ports : place)(&w, &rng, o->density > 0 ? o->density : 1.0);
+        for (int i = 0; fp && i < w.n; i++)
+            if (w.o[i].kind == W_PORT) fprintf(fp, "%s,%d,%d\n", id, w.o[i].r, w.o[i].c);
         xt_npy_contours ct = {0};
         int e = write_rasters(&w, dir, id, &oo) || write_shore(&w, dir, id, &ct);
         if (!e) write_labels(f, &w, id, &ct, &g);
@@ -280,6 +334,7 @@ int xt_world_write(const char *dir, const xt_world_opts *o, char (*ids)[32]) {
     rc = 0;
 done:
     if (xt_part_fclose(f, path, rc == 0, "make-scene")) rc = -1;
+    if (fp && xt_part_fclose(fp, ppath, rc == 0, "make-scene")) rc = -1;
     xt_georef_free(&g);
     return rc;
 }

@@ -8,7 +8,10 @@
 //   * other vessels, alone: no other object within 200 px;
 //   * fixed infrastructure (is_vessel False) near the coast: compact squares, not elongated.
 // Fishing and other vessels look alike (the same lengths, shapes and brightness): whether a vessel
-// fishes shows only in its neighbours, 96-112 px away. Written in the dataset's layout:
+// fishes shows only in its neighbours, 96-112 px away. The port rule (XT_WORLD_PORTS) instead puts
+// unlabelled harbours (21 px open squares) at sea, fishing vessels 150-190 px from one and other
+// vessels >= 320 px from all, and lists the harbours in DIR/ports.csv (scene_id,row,col).
+// Written in the dataset's layout:
 //   DIR/<scene_id>/VV_dB.tif, VH_dB.tif     float32, tiled, georeferenced, NoData -32768
 //   DIR/labels.csv                          the official label columns (one file for all scenes)
 //   DIR/shoreline/<scene_id>_shoreline.npy  the coastline as the official shoreline contours
@@ -17,11 +20,15 @@
 
 #include "formats/raster.h"
 
+// which rule makes a vessel a fishing one
+enum { XT_WORLD_FLEETS = 0, XT_WORLD_PORTS = 1 };
+
 typedef struct xt_world_opts {
     int width, height; // scene size in pixels (10 m)
     int scenes;        // how many scenes (ids derived from the seed)
     uint64_t seed;
-    double density;    // fleets per 1024 x 1024 px of sea [1.0]
+    double density;    // fleets (harbours) per 1024 x 1024 px of sea [1.0]
+    int rule;          // XT_WORLD_FLEETS or XT_WORLD_PORTS
     const xt_georef *geo; // georeference of every scene (NULL: WGS 84 / UTM 33N near 42 N, 10 m)
     const char *compression;
 } xt_world_opts;
