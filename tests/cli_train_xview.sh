@@ -55,6 +55,20 @@ for mdl in fresh full; do
         || fail "detect with the $mdl model: $(cat $T/det_$mdl.log)"
     head -1 "$T/det_$mdl/sA.csv" | grep -q "^detect_scene_row,detect_scene_column,scene_id," || fail "detect CSV ($mdl)"
 done
+# a context model started from a no-context one (--init) is that model at step 0: the context
+# out_proj starts at zero, so the maps are the same bytes; after a step they are not (--chip: both
+# models run each tile in one call; the official loop runs a context model region by region)
+sed 's|"enabled": true|"enabled": false|' "$T/cfg.json" > "$T/noctx.json"
+$XT train -c "$T/noctx.json" -q --steps 2 -t 2 -o "$T/noctx.safetensors" > /dev/null || fail "no-context model"
+$XT train -c "$T/cfg.json" -q --steps 0 --init "$T/noctx.safetensors" -o "$T/ctx0.safetensors" > /dev/null || fail "context from no-context"
+$XT train -c "$T/cfg.json" -q --steps 1 --init "$T/noctx.safetensors" -t 2 -o "$T/ctx1.safetensors" > /dev/null || fail "context step 1"
+for mdl in noctx ctx0 ctx1; do
+    $XT detect -m "$T/$mdl.safetensors" "$T/scenes/sA.tif" -o "$T/id_$mdl" --tile 128 --chip --maps -t 2 -q > "$T/id_$mdl.log" 2>&1 \
+        || fail "detect with $mdl: $(cat $T/id_$mdl.log)"
+done
+cmp "$T/id_noctx/sA.fishing.tif" "$T/id_ctx0/sA.fishing.tif" || fail "the fresh context model is not the identity"
+cmp "$T/id_noctx/sA.vessel.tif" "$T/id_ctx0/sA.vessel.tif" || fail "the fresh context model is not the identity (vessel)"
+if cmp -s "$T/id_noctx/sA.length.tif" "$T/id_ctx1/sA.length.tif"; then fail "one step left the context model the identity"; fi
 # the VV_dB.tif / VH_dB.tif folder layout
 mkdir -p "$T/folders/sA"
 $XT make-image "$T/folders/sA/VV_dB.tif" --size 200x180 --bands 1 --type f32 --seed 3 > /dev/null

@@ -271,6 +271,14 @@ static void he_decoder(xt_params *P) {
     }
 }
 
+// The context model's out_proj starts at zero, so the context block (out_proj(...) + residual) is
+// the identity at step 0: a model --init'ed from a no-context detector starts as that detector
+// instead of as a randomly perturbed one (docs/detection.md; the official init is nn.Linear's).
+static void identity_context(xt_params *P) {
+    for (int i = 0; i < P->n; i++)
+        if (!strcmp(P->p[i].name, "context_model.out_proj.weight")) memset(xt_pw(P, i), 0, P->p[i].n * sizeof(float));
+}
+
 static int save(const xt_params *P, const char *path, const char *cfg, const xt_train_opts *o, const xt_xview_data_spec *d,
                 const xt_xview_loss_cfg *lc, int64_t step, int optim) {
     xt_sbuf st = {0};
@@ -299,6 +307,7 @@ int xt_xview_train_run(const xt_json *mcfg, xt_st *from, int resume, const xt_tr
     else {
         xt_params_init(&P, seed);
         he_decoder(&P);
+        identity_context(&P);
         if (from && xt_params_load_partial(&P, from, &res->init)) goto done;
     }
     xt_sbuf_json(&cfgs, mcfg, 1);
