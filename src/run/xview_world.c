@@ -1,4 +1,4 @@
-// xview_world.c — the synthetic xView3-SAR world of xview_world.h: object placement (fleets,
+// xview_world.c — the synthetic xView3-SAR world of xview_world.h: object placement (fleets or harbours,
 // lone vessels, infrastructure), the scene rasters tile by tile, the label CSV and the shoreline.
 #include <errno.h>
 #include <math.h>
