@@ -248,7 +248,7 @@ typedef struct {
     int loaded, fresh;      // parameters taken from the file / left at their fresh initialisation
     char fresh_groups[256]; // their name groups, e.g. "decoder.layers, decoder.cls" ("..." if cut)
     int skipped;            // tensors of the file the model does not have (e.g. another head's)
-    char skipped_names[400]; // the first few of them, e.g. "'decoder.layers.0.weight', ... 3 more"
+    char skipped_names[400]; // the first three of them and the count of the rest: "'a', 'b', 'c' ... 3 more"
 } xt_init_report;
 
 // --init from a model file that may hold only some of the parameters (e.g. an ImageNet-pretrained
