@@ -26,13 +26,13 @@ mkdir -p "$WORK"
 [ -s "$WORK/val_left.csv" ] || $PY tools/make_glyphs.py "$WORK"
 cd "$WORK"
 # 1. pretraining: naive head, 10 digit classes, 64 x 64 = one region
-if [ ! -s enc.safetensors ]; then
+if [ ! -s pretrain.safetensors ]; then
     /usr/bin/time -f "pretrain: %U s user CPU" "$XT" train -c "$R/configs/glyph_pretrain.json" --data pretrain.csv \
         --val pval.csv -t "$THREADS" -o pretrain.safetensors -q > pretrain.log 2>&1 || { cat pretrain.log; exit 1; }
     grep -E "^val:|user CPU" pretrain.log
-    $PY "$R/tools/st_keep.py" pretrain.safetensors enc.safetensors encoder.
 fi
-# 2. each task, xl head, from scratch and from the pretrained encoder
+# 2. each task, xl head, from scratch and from the pretrained encoder (--init takes the pretraining
+# checkpoint as it is: its naive head, which the xl model does not have, is skipped)
 for t in $TASKS; do
     case $t in
     left) cfg=glyph_left.json data=train_left.csv val=val_left.csv ;;
@@ -43,7 +43,7 @@ for t in $TASKS; do
         for v in scratch pretrained; do
             o=${t}_$v$s
             [ -s "$o.metrics.jsonl" ] && continue
-            init=""; [ $v = pretrained ] && init="--init enc.safetensors"
+            init=""; [ $v = pretrained ] && init="--init pretrain.safetensors"
             # shellcheck disable=SC2086
             ( /usr/bin/time -f "$t $v seed $s: %U s user CPU" "$XT" train -c "$R/configs/$cfg" --data $data \
                 --val $val --seed "$s" $init -t "$THREADS" -o "$o.safetensors" -q > "$o.log" 2>&1 \

@@ -37,6 +37,7 @@ if [ ! -e "$BLAS_OMP/libblas.so.3" ]; then
     exit 1
 fi
 TORCH_ENV="LD_LIBRARY_PATH=$BLAS_OMP${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+. "$(dirname "$0")/lib_swint_model.sh"
 
 echo "== machine"
 echo "$(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //'), $(nproc) cores, $(free -g | awk '/Mem:/{print $2}') GiB; $(date -u '+%Y-%m-%d %H:%M UTC'); load $(cut -d' ' -f1-3 /proc/loadavg)"
@@ -121,19 +122,11 @@ E2ED=$OUT/e2e
 if [ "$E2E" = 1 ]; then
     # End to end: an E2E_SIZE^2 RGB image (4096: the README's scene, 256 regions of 256) through
     # `xt classify` with a Swin V2-T xT model (naive head; random weights: one lr-0 step of
-    # `xt train` writes a fresh model). Model loading (~0.3 s) is part of the time.
+    # `xt train` writes a fresh model, bench/lib_swint_model.sh). Model loading (~0.3 s) is part
+    # of the time.
     mkdir -p "$E2ED"
     [ -s "$E2ED/img$ES.tif" ] || ./xt make-image "$E2ED/img$ES.tif" --size "${ES}x$ES" --bands 3 --type u8 --tile 256 --seed 1 > /dev/null
-    if [ ! -s "$E2ED/swint_naive.safetensors" ]; then
-        ./xt make-image "$E2ED/one.tif" --size 256x256 --bands 3 > /dev/null
-        printf "one.tif,0\n" > "$E2ED/one.csv"
-        printf '%s\n' '{"model": {"kind": "xt", "cls_head": "naive", "crop_size": 256, "num_classes": 10, "mlp_ratio": 4,' \
-            '  "swin": {"embed_dim": 96, "depths": [2, 2, 6, 2], "num_heads": [3, 6, 12, 24], "window_size": 16, "in_chans": 3}},' \
-            ' "train": {"img_size": 256, "batch": 1, "steps": 1, "lr": 0}}' > "$E2ED/swint_naive.json"
-        ./xt train -c "$E2ED/swint_naive.json" --data "$E2ED/one.csv" -o "$E2ED/ckpt.safetensors" \
-            --export "$E2ED/swint_naive.safetensors" -q > /dev/null
-        rm -f "$E2ED/ckpt.safetensors"
-    fi
+    [ -s "$E2ED/swint_naive.safetensors" ] || swint_model ./xt "$E2ED/swint_naive.safetensors" naive 3
 fi
 for r in $(seq "$ROUNDS"); do
     echo "== round $r of $ROUNDS, $(date -u '+%H:%M:%S UTC'), load $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -23,9 +23,9 @@ TORCH_ENV="LD_LIBRARY_PATH=/usr/lib/x86_64-linux-gnu/openblas-openmp${LD_LIBRARY
 : > "$D/list.csv"
 i=0
 while [ $i -lt "$BATCH" ]; do echo "r.tif,$i" >> "$D/list.csv"; i=$((i + 1)); done
-printf '%s\n' '{"model": {"kind": "xt", "cls_head": "naive", "crop_size": 256, "num_classes": 10, "mlp_ratio": 4,' \
-    '  "swin": {"embed_dim": 96, "depths": [2, 2, 6, 2], "num_heads": [3, 6, 12, 24], "window_size": 16, "in_chans": 3}},' \
-    " \"train\": {\"img_size\": 256, \"batch\": $BATCH, \"steps\": $((STEPS + 1)), \"lr\": 1e-4, \"weight_decay\": 0.05}}" > "$D/swint.json"
+. "$(dirname "$0")/lib_swint_model.sh" # the Swin V2-T xT model of the other benchmarks
+swint_config "$D/swint.json" naive 3 \
+    "{\"img_size\": 256, \"batch\": $BATCH, \"steps\": $((STEPS + 1)), \"lr\": 1e-4, \"weight_decay\": 0.05}"
 RES=$D/results.txt
 : > "$RES"
 for r in $(seq "$ROUNDS"); do

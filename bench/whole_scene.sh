@@ -26,21 +26,11 @@ if [ ! -s "$SCENE" ]; then
     echo "making $SCENE ..."
     $XT make-image "$SCENE" --size "$SIZE" --sar > /dev/null
 fi
-# one 2-band training image, only so that `xt train` can write a fresh model of this shape
-[ -s "$DIR/one.tif" ] || $XT make-image "$DIR/one.tif" --size 256x256 --bands 2 > /dev/null
-printf "one.tif,0\n" > "$DIR/one.csv"
-
+# the models: 2 bands (VV, VH), xl head, each context encoder (bench/lib_swint_model.sh)
+. "$(dirname "$0")/lib_swint_model.sh"
 for ctx in $CONTEXTS; do
-    M="$DIR/swint_$ctx.safetensors"
-    [ -s "$M" ] && continue
-    cat > "$DIR/swint_$ctx.json" << EOF
-{"model": {"kind": "xt", "cls_head": "xl", "crop_size": 256, "num_classes": 10, "mlp_ratio": 4,
-  "context": {"attention_method": "$ctx", "hidden_size": 256, "n_layer": 2, "in_context_patches": -1},
-  "swin": {"embed_dim": 96, "depths": [2, 2, 6, 2], "num_heads": [3, 6, 12, 24], "window_size": 16, "in_chans": 2}},
- "train": {"img_size": 256, "batch": 1, "steps": 1, "lr": 0}}
-EOF
-    $XT train -c "$DIR/swint_$ctx.json" --data "$DIR/one.csv" -o "$DIR/ckpt_$ctx.safetensors" --export "$M" -q > /dev/null
-    rm -f "$DIR/ckpt_$ctx.safetensors"
+    [ -s "$DIR/swint_$ctx.safetensors" ] || swint_model "$XT" "$DIR/swint_$ctx.safetensors" xl 2 \
+        "{\"attention_method\": \"$ctx\", \"hidden_size\": 256, \"n_layer\": 2, \"in_context_patches\": -1}"
 done
 
 W=${SIZE%x*}; H=${SIZE#*x}

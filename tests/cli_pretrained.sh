@@ -1,7 +1,8 @@
 #!/bin/sh
 # cli_pretrained.sh — ImageNet backbone weights under timm's / hiera's names: `xt convert --from`
 # makes a region-encoder file that reproduces the golden stage outputs (`xt verify`), and
-# `xt train --init` starts an xT model from it (encoder loaded, head fresh). The .pth files are
+# `xt train --init` starts an xT model from it (encoder loaded, head fresh), or from an xT checkpoint
+# with another head (that head skipped). The .pth files are
 # made by tools/gen_ref_pretrained.py (torch.save of the golden swinv2_region_512 weights under
 # timm 0.9.7's names + head, final norm and stand-in buffers; a small hiera {"model_state": ...}).
 set -u
@@ -92,6 +93,33 @@ if $XT train --init "$T/r.safetensors" --data synth:8:1 -q -o "$T/x.safetensors"
 has "$T/6c.err" "swin_region file (weights for the region encoder only): give -c CONFIG"
 if $XT train -c "$T/cfg.json" --init "$T/h.safetensors" --data synth:8:1 -q -o "$T/x.safetensors" 2> "$T/6d.err"; then die "hiera accepted"; fi
 has "$T/6d.err" "a hiera_region file, but the configured region encoder is Swin V2"
+
+# 7. --init from an xT checkpoint with another head (naive -> xl): the file's head is skipped with a
+# note on stderr, the encoder is taken as it is (one step at lr 0 keeps it bit for bit), the xl
+# head is fresh; refused: a tensor of another shape (2 -> 3 classes), a file sharing no tensor
+$XT train -c "$T/xl.json" --init "$T/tr.safetensors" --data synth:8:1 -t 1 -q --steps 1 --lr 0 \
+    -o "$T/tn.safetensors" > "$T/7.out" 2> "$T/7.err" || die "naive -> xl: $(cat "$T/7.err")"
+has "$T/7.err" "init: skipped 6 tensors of $T/tr.safetensors that the configured model does not have: 'decoder.layers.0.bias', 'decoder.layers.0.weight', 'decoder.layers.2.bias' ... 3 more"
+has "$T/7.out" "init: 149 tensors loaded from $T/tr.safetensors, 15 freshly initialised (decoder.cls_token, decoder.input_proj, decoder.layers, decoder.cls), 6 of the file's skipped"
+has "$T/7.out" "trained 1 steps"
+python3 - "$T/tr.safetensors" "$T/tn.safetensors" > "$T/7.cmp" <<'PY' || die "encoder not taken: $(cat "$T/7.cmp")"
+import json, struct, sys
+def tensors(path):
+    b = open(path, "rb").read()
+    n = struct.unpack("<Q", b[:8])[0]
+    h = json.loads(b[8:8 + n])
+    return {k: b[8 + n + v["data_offsets"][0]:8 + n + v["data_offsets"][1]] for k, v in h.items()
+            if k.startswith("encoder.model.")}
+a, b = tensors(sys.argv[1]), tensors(sys.argv[2])
+same = sum(a[k] == b.get(k) for k in a)
+print("%d of %d encoder tensors identical" % (same, len(a)))
+sys.exit(0 if same == len(a) == len(b) == 149 else 1)
+PY
+sed 's/"num_classes": 2/"num_classes": 3/' "$T/xl.json" > "$T/xl3.json"
+if $XT train -c "$T/xl3.json" --init "$T/tn.safetensors" --data synth:8:1 -q -o "$T/x.safetensors" 2> "$T/7b.err"; then die "3 classes from 2 accepted"; fi
+has "$T/7b.err" "tensor 'decoder.cls.1.weight' is (2, 16) but the model's 'decoder.cls.1.weight' is (3, 16): .*(num_classes"
+if $XT train -c "$T/xl.json" --init $R/nn_swin.safetensors --data synth:8:1 -q -o "$T/x.safetensors" 2> "$T/7c.err"; then die "a foreign file accepted"; fi
+has "$T/7c.err" "nn_swin.safetensors shares no tensor with the configured model (its 14 weights, e.g. '.*', are all foreign to it): the wrong file"
 
 [ $fail -eq 0 ] && echo "cli_pretrained: ok"
 exit $fail

@@ -355,6 +355,21 @@ static void test_partial_init(void) {
     CHECK(init_from(in, 16, &P, &rep) == -1);
     CHECK(strstr(xt_error_buffer(), "1 tensor is not part of the configured model: 'model.layers_4.blocks.0.attn.logit_scale'") != NULL);
     xt_params_free(&P);
+    // weights outside the region encoder the model does not have (another head's): skipped, counted
+    st = xt_st_open(out);
+    w = xt_st_writer_new();
+    xt_st_writer_meta(w, "config", config);
+    for (int i = 0; i < st->n; i++) xt_st_writer_add(w, st->t[i].name, xt_st_f32(st, st->t[i].name, NULL), st->t[i].ndim, st->t[i].shape);
+    for (int i = 0; i < 5; i++) {
+        char nm[64];
+        snprintf(nm, sizeof nm, "head.%d.weight", i);
+        xt_st_writer_add(w, nm, &one, 1, &n1);
+    }
+    xt_st_close(st);
+    CHECK(xt_st_writer_save(w, in) == 0);
+    CHECK(init_from(in, 16, &P, &rep) == 0 && rep.loaded == 149 && rep.skipped == 5);
+    CHECK(!strcmp(rep.skipped_names, "'head.0.weight', 'head.1.weight', 'head.2.weight' ... 2 more"));
+    xt_params_free(&P);
     free(config);
     xt_ckpt_free(ck);
     remove(in);

@@ -58,6 +58,13 @@ static void progress(void *u, int64_t step, int64_t total, double loss, double l
             sec, eta / 3600, eta / 60 % 60, eta % 60);
 }
 
+// --init: what the file holds beyond the model is skipped; said at once, not after training
+static void init_note(const char *path, const xt_init_report *r) {
+    if (r->skipped && xt_dist_rank() == 0)
+        fprintf(stderr, "init: skipped %d tensor%s of %s that the configured model does not have: %s\n", r->skipped,
+                r->skipped > 1 ? "s" : "", path, r->skipped_names);
+}
+
 static void help(void) {
     printf("usage: xt train -c CONFIG.json [options]\n"
            "       xt train -c OFFICIAL.yaml [KEY=VALUE ...] [options]\n"
@@ -77,7 +84,8 @@ static void help(void) {
            "                   keys xt does not use are listed once as ignored; docs/training.md)\n"
            "  --init MODEL     start from a model file's weights (and its config when -c has no model);\n"
            "                   a partial file (e.g. a pretrained region encoder from `xt convert --from\n"
-           "                   timm-swinv2|timm-convnext|hiera`) loads what it has, the rest is fresh\n"
+           "                   timm-swinv2|timm-convnext|hiera`) loads what it has, the rest is fresh;\n"
+           "                   weights the model lacks (another head's) are skipped, with a note\n"
            "  --resume CKPT    continue a checkpoint exactly (options come from the checkpoint)\n"
            "  -o FILE          checkpoint to write                          [xt_train.safetensors]\n"
            "  --export FILE    at the end, also write the weights alone (a small model file)\n"
@@ -251,6 +259,7 @@ int xt_cmd_train(int argc, char **argv) {
     o.t.stop_after = stop_after;
     o.t.progress = progress;
     o.t.progress_u = &tp;
+    o.t.on_init = init_note;
     tp.pg.on &= !quiet;
     xt_train_result res;
     const char *kind = xt_json_str(mcfg, "kind", "");
@@ -281,8 +290,9 @@ int xt_cmd_train(int argc, char **argv) {
     xt_progress_end(&tp.pg);
     if (xt_dist_rank() != 0) { rc = 0; goto done; } // rank 0 reports for the job
     if (init && !resume)
-        printf("init: %d tensors loaded from %s, %d freshly initialised%s%s%s\n", res.init.loaded, init, res.init.fresh,
+        printf("init: %d tensors loaded from %s, %d freshly initialised%s%s%s", res.init.loaded, init, res.init.fresh,
                res.init.fresh ? " (" : "", res.init.fresh_groups, res.init.fresh ? ")" : "");
+    if (init && !resume) printf(res.init.skipped ? ", %d of the file's skipped\n" : "\n", res.init.skipped);
     printf("trained %lld steps; final loss %.4f; checkpoint %s\n", (long long)res.step, res.last_loss, out);
     if (res.evaluated)
         printf("val: top-1 %.2f%%  top-5 %.2f%%  precision %.2f%%  recall %.2f%%  (%d images)\n", 100 * res.top1,

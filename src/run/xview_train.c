@@ -309,6 +309,7 @@ int xt_xview_train_run(const xt_json *mcfg, xt_st *from, int resume, const xt_tr
         he_decoder(&P);
         identity_context(&P);
         if (from && xt_params_load_partial(&P, from, &res->init)) goto done;
+        if (from && o->on_init) o->on_init(from->path, &res->init);
     }
     xt_sbuf_json(&cfgs, mcfg, 1);
     const int S = xt_xview_train_crop(m), Cin = xt_xview_train_in_chans(m), N = o->batch;

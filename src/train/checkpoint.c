@@ -144,16 +144,20 @@ int xt_params_load_partial(xt_params *P, xt_st *st, xt_init_report *rep) {
             for (int k = 0; k < t->ndim; k++) snprintf(a + strlen(a), sizeof a - strlen(a), "%s%lld", k ? ", " : "", (long long)t->shape[k]);
             for (int k = 0; k < p->ndim; k++) snprintf(b + strlen(b), sizeof b - strlen(b), "%s%lld", k ? ", " : "", (long long)p->shape[k]);
             return xt_error("train", "%s: tensor '%s' is (%s) but the model's '%s' is (%s): the config and the "
-                            "weights disagree (embed_dim, depths, num_heads?)", st->path, nm, a, p->name, b);
+                            "weights disagree (%s?)", st->path, nm, a, p->name, b,
+                            strncmp(p->name, "encoder.", 8) ? "num_classes, the head's sizes" : "embed_dim, depths, num_heads");
         }
         const float *w = xt_st_f32(st, nm, NULL);
         if (!w) return -1;
         memcpy(xt_pw(P, i), w, p->n * sizeof(float));
         rep->loaded++;
     }
-    // every weight of the file must have landed somewhere
+    // the file's weights the model does not have: another head's (a naive-head checkpoint for an
+    // xl-head model, an xView3 decoder) are skipped, so any xT checkpoint can seed the encoder;
+    // the region encoder's must all land (else its config and the file's disagree, e.g. depths)
     int extra = 0;
-    xt_sbuf ex = {0};
+    const char *first = NULL; // the first of them, for the error below
+    xt_sbuf ex = {0}, sk = {0};
     for (int i = 0; i < st->n; i++) {
         const char *n = st->t[i].name;
         if (!strncmp(n, "input.", 6) || !strncmp(n, "expected.", 9) || !strncmp(n, "optim.", 6)) continue;
@@ -161,15 +165,28 @@ int xt_params_load_partial(xt_params *P, xt_st *st, xt_init_report *rep) {
         if (!strncmp(n, from, nf)) {
             snprintf(nm, sizeof nm, "%s%s", to, n + nf);
             ok = xt_params_find(P, nm) >= 0;
-        }
-        if (!ok && extra++ < 4) xt_sbuf_printf(&ex, "%s'%s'", extra > 1 ? ", " : "", n);
+        } else snprintf(nm, sizeof nm, "%s", n);
+        if (ok) continue;
+        if (!first) first = n;
+        if (!strncmp(nm, "encoder.model.", 14)) {
+            if (extra++ < 4) xt_sbuf_printf(&ex, "%s'%s'", extra > 1 ? ", " : "", n);
+        } else if (rep->skipped++ < 3)
+            xt_sbuf_printf(&sk, "%s'%s'", rep->skipped > 1 ? ", " : "", n);
+    }
+    if (rep->skipped > 3) xt_sbuf_printf(&sk, " ... %d more", rep->skipped - 3);
+    snprintf(rep->skipped_names, sizeof rep->skipped_names, "%s", sk.p ? sk.p : "");
+    xt_sbuf_free(&sk);
+    if (!rep->loaded) { // nothing in common: another model's file, or a config for another model
+        xt_sbuf_free(&ex);
+        if (!first) return xt_error("train", "%s: no weights in the file", st->path);
+        return xt_error("train", "%s shares no tensor with the configured model (its %d weights, e.g. '%s', are all "
+                        "foreign to it): the wrong file, or a config for another model?", st->path, extra + rep->skipped, first);
     }
     if (extra) {
-        xt_error("train", "%s: %d tensor%s not part of the configured model: %s%s (config and weights disagree?)",
-                 st->path, extra, extra > 1 ? "s are" : " is", ex.p, extra > 4 ? ", ..." : "");
+        xt_error("train", "%s: %d tensor%s not part of the configured model: %s%s (region-encoder weights: the config "
+                 "and the file disagree, e.g. depths?)", st->path, extra, extra > 1 ? "s are" : " is", ex.p, extra > 4 ? ", ..." : "");
         xt_sbuf_free(&ex);
         return -1;
     }
-    if (!rep->loaded) return xt_error("train", "%s: no tensor of the model in the file", st->path);
     return 0;
 }

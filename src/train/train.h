@@ -247,15 +247,19 @@ int xt_train_ckpt_load(xt_params *P, xt_st *st, int optim);
 typedef struct {
     int loaded, fresh;      // parameters taken from the file / left at their fresh initialisation
     char fresh_groups[256]; // their name groups, e.g. "decoder.layers, decoder.cls" ("..." if cut)
+    int skipped;            // tensors of the file the model does not have (e.g. another head's)
+    char skipped_names[400]; // the first three of them and the count of the rest: "'a', 'b', 'c' ... 3 more"
 } xt_init_report;
 
 // --init from a model file that may hold only some of the parameters (e.g. an ImageNet-pretrained
-// region encoder made by `xt convert --from ...`): parameters present are copied (same shape, else
-// an error naming both), the others keep their current (fresh) values. A region-encoder file
-// (config kind swin_region, hiera_region or convnext_region; names under its "weight_prefix", default
-// "model.", for convnext_region none) provides the
-// encoder: its names map to encoder.model.*. A weight the model does not have is an error;
-// input.* / expected.* / optim.* tensors are ignored.
+// region encoder made by `xt convert --from ...`, or an xT checkpoint with another head): parameters
+// present are copied (same shape, else an error naming both; F16 / BF16 are widened), the others
+// keep their current (fresh) values. A region-encoder file (config kind swin_region, hiera_region
+// or convnext_region; names under its "weight_prefix", default "model.", for convnext_region none)
+// provides the encoder: its names map to encoder.model.*. Tensors the model does not have are
+// skipped (counted in rep->skipped), except under encoder.model.: a region-encoder weight with no
+// place in the configured encoder means the two disagree (depths), an error. A file sharing no
+// tensor with the model is an error too; input.* / expected.* / optim.* tensors are ignored.
 int xt_params_load_partial(xt_params *P, xt_st *st, xt_init_report *rep);
 
 // ---------------------------------------------------------------------------------------------
@@ -280,6 +284,9 @@ typedef struct {
     xt_mixup_opts mix;                   // Mixup / CutMix per batch (off by default)
     void (*progress)(void *u, int64_t step, int64_t total, double loss, double lr, double sec_per_step);
     void *progress_u;
+    // called once a model file (--init, not resume) is loaded, before training: the library does
+    // not print, the caller may (e.g. the tensors skipped) without waiting for the end (NULL: none)
+    void (*on_init)(const char *path, const xt_init_report *r);
 } xt_train_opts;
 
 typedef struct {

@@ -253,10 +253,10 @@ int xt_train_run(const xt_json *mcfg, xt_st *from, int resume, const xt_train_op
     char mpath[1100] = "", ppath[1100] = "", bpath[1100];
     xt_json *rs = NULL;
     uint64_t seed = (uint64_t)o->seed;
-    // the file decides optional keys (qkv.bias) only when it holds the head (a partial --init
-    // file, e.g. a pretrained encoder alone, gets the fresh model's)
-    int with_head = 0;
-    for (int i = 0; from && i < from->n && !with_head; i++) with_head = !strncmp(from->t[i].name, "decoder.", 8);
+    // the file decides optional keys (qkv.bias, hyper's draws) only when it holds an xl head (a
+    // partial --init file, e.g. a pretrained encoder alone or a naive-head checkpoint whose head
+    // is skipped, gets the fresh model's)
+    int with_head = from && xt_st_find(from, "decoder.cls_token");
     xt_xt_train *m = xt_xt_train_new(&P, mcfg, with_head || resume ? from : NULL);
     if (!m) return -1;
     if (xt_params_alloc(&P)) goto done;
@@ -264,6 +264,7 @@ int xt_train_run(const xt_json *mcfg, xt_st *from, int resume, const xt_train_op
     else {
         xt_params_init(&P, seed); // what --init does not provide keeps this
         if (from && xt_params_load_partial(&P, from, &res->init)) goto done;
+        if (from && o->on_init) o->on_init(from->path, &res->init);
     }
     xt_sbuf_json(&cfgs, mcfg, 1);
     int K = xt_xt_train_num_classes(m), crop = xt_xt_train_crop(m), S = o->img_size, N = o->batch;
