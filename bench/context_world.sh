@@ -2,7 +2,8 @@
 # context_world.sh — docs/detection.md, "Does context help?": the synthetic xView3 world, an xT
 # dense model trained with and without its context model (seeds SEEDS), each run through
 # xt detect on the test scenes and scored by xt score; plus the fishing-score ROC AUC
-# (tools/fishing_auc.py). Everything lands in WORK; the table rows are WORK/results.txt.
+# (tools/fishing_auc.py). Everything lands in WORK; the table rows are WORK/results.txt, their
+# mean ± sd per variant and the paired margins WORK/summary.md (tools/context_world_summary.py).
 #
 #   WORK=/tmp/cw SEEDS="1 2 3" STEPS=1000 JOBS=2 sh bench/context_world.sh
 #
@@ -77,3 +78,4 @@ if [ "${1:-}" = --base ]; then base "$2"; exit; fi
 for s in $SEEDS; do for v in $VARIANTS; do echo "$v $s"; done; done |
     xargs -P "$JOBS" -L 1 sh "$SELF" --one
 cat "$WORK"/run_*/result.txt > "$WORK/results.txt"
+python3 "$TOOLS/context_world_summary.py" "$WORK/results.txt" | tee "$WORK/summary.md"
