@@ -30,6 +30,15 @@ int xt_context_init(xt_context *c, xt_st *st, const char *prefix, xt_attn_method
     c->n_layers = n_layers;
     c->inner = D * mlp_ratio;
     c->causal = 1;
+    // the hyper long path parks x in $TMPDIR from this size (MiB; default 64; 0: always)
+    const char *e = getenv("XT_CONTEXT_SPILL_MIB");
+    char *end = NULL;
+    long mib = e && *e ? strtol(e, &end, 10) : 64;
+    if (e && *e && (*end || mib < 0 || mib > (1L << 20))) {
+        fprintf(stderr, "xt: warning: XT_CONTEXT_SPILL_MIB=%s is not a size in MiB; using 64\n", e);
+        mib = 64;
+    }
+    c->spill_min_bytes = (size_t)mib << 20;
     snprintf(c->tname, sizeof c->tname, "%.*s", (int)strcspn(prefix, "."), prefix);
     if (attn == XT_ATTN_MAMBA) {
         c->mamba = xt_xcalloc(n_layers, sizeof *c->mamba);
@@ -191,10 +200,8 @@ static int spill_io(const spill *s, int wr, size_t off, float *buf, size_t n) { 
 }
 
 // Spills x (n floats) when it is at least min_bytes; a file that cannot be made leaves x where it is.
-static void spill_begin(spill *s, float *x, size_t n) {
+static void spill_begin(spill *s, float *x, size_t n, size_t min_bytes) {
     s->fd = -1, s->x = x;
-    const char *e = getenv("XT_CONTEXT_SPILL_MIB"); // the size from which x is parked; default 64
-    size_t min_bytes = (size_t)(e && *e ? atol(e) : 64) << 20;
     if (n * sizeof(float) < min_bytes) return;
     const char *dir = getenv("TMPDIR");
     char path[4096];
@@ -237,7 +244,7 @@ static int hyper_long(const xt_context *c, xt_context_pass *p, int i, float *x, 
     float *hyper_tap = tapping ? xt_arena_f32(ws, (size_t)NH * LH) : NULL; // (1, NH, L, HS)
     float *qkv = xt_arena_f32(ws, 3 * LH), *slots = xt_arena_f32(ws, (size_t)(NH > 1 ? NH - 1 : 1) * LH);
     spill sp;
-    spill_begin(&sp, x, (size_t)L * D);
+    spill_begin(&sp, x, (size_t)L * D, c->spill_min_bytes);
     int rc = -1;
     for (int h = 0; h < NH; h++) {
         for (int r0 = 0; r0 < L; r0 += CH) {

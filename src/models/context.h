@@ -26,6 +26,8 @@ typedef struct xt_context {
     xt_hyper_rand pass_rand; // hyper: the draws every pass starts from (a pass copies it)
     int causal;              // 1 (xT's classification context); 0: the xView3 context model
     char tname[64];          // module path of the layers' parent, from prefix: "decoder", "context_model"
+    size_t spill_min_bytes;  // hyper long path: x parked in a $TMPDIR file from this size
+                             // (XT_CONTEXT_SPILL_MIB at init, default 64 MiB; docs/performance.md)
 } xt_context;
 
 // What one forward pass changes; one per run, never shared.
