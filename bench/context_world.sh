@@ -16,7 +16,8 @@
 # model starts fresh), so they differ only by the context model added on top of one detector.
 # The base trains with FISHING and the official Combo weights; COMBO applies to the variants.
 # RULE [fleets]: the world's fishing rule (xt make-scene --rule); TEST_SCENES [2]: scenes in
-# world/test; TILE [CROP] and OVERLAP [10]: xt detect's tiles.
+# world/test; TILE [CROP] and OVERLAP [10]: xt detect's tiles; SCORE_SCENES [all]: detect and
+# score only the first N test scenes; ROTATE [1]: 0 drops the 180-degree TTA (--no-rotate).
 set -eu
 XT=${XT:-$(pwd)/xt}
 TOOLS=$(cd "$(dirname "$0")/.." && pwd)/tools
@@ -26,11 +27,16 @@ SEEDS=${SEEDS:-1 2 3} VARIANTS=${VARIANTS:-ctx noctx} STEPS=${STEPS:-1000} CROP=
 BATCH=${BATCH:-2} LR=${LR:-3e-3} FISHING=${FISHING:-2} JOBS=${JOBS:-2} NICE=${NICE:-15}
 COMBO=${COMBO:-'{"bce": 1, "focal": 3, "dice": 1}'} BASE_STEPS=${BASE_STEPS:-0} BASE_CROP=${BASE_CROP:-128} BASE_BATCH=${BASE_BATCH:-8}
 RULE=${RULE:-fleets} TEST_SCENES=${TEST_SCENES:-2} TILE=${TILE:-$CROP} OVERLAP=${OVERLAP:-10}
-export XT TOOLS WORK SEEDS VARIANTS JOBS STEPS CROP BATCH LR FISHING COMBO NICE BASE_STEPS BASE_CROP BASE_BATCH RULE TEST_SCENES TILE OVERLAP
+SCORE_SCENES=${SCORE_SCENES:-$TEST_SCENES} ROTATE=${ROTATE:-1}
+export XT TOOLS WORK SEEDS VARIANTS JOBS STEPS CROP BATCH LR FISHING COMBO NICE BASE_STEPS BASE_CROP BASE_BATCH RULE TEST_SCENES TILE OVERLAP SCORE_SCENES ROTATE
 mkdir -p "$WORK"
 cd "$WORK"
 [ -f world/train/labels.csv ] || nice -n "$NICE" "$XT" make-scene world/train --size 2048x2048 --scenes 6 --seed 101 --rule "$RULE"
 [ -f world/test/labels.csv ] || nice -n "$NICE" "$XT" make-scene world/test --size 2048x2048 --scenes "$TEST_SCENES" --seed 202 --rule "$RULE"
+# the labels of the scenes scored (the first SCORE_SCENES)
+ids=$(ls -d world/test/*/ | head -n "$SCORE_SCENES" | xargs -n 1 basename | tr '\n' '|' | sed 's/|$//')
+{ head -1 world/test/labels.csv; grep -E "$ids" world/test/labels.csv; } > world/test/labels_scored.csv.$$
+mv world/test/labels_scored.csv.$$ world/test/labels_scored.csv # atomic: the --one runs do this at once
 
 config() { # config() DIR VARIANT SEED CROP BATCH STEPS FISHING COMBO: DIR/config.json
     d=$1 v=$2 s=$3 crop=$4 batch=$5 steps=$6 fishing=$7 combo=$8
@@ -59,17 +65,19 @@ one() { # one() VARIANT SEED: train, detect, score
     [ "$BASE_STEPS" -gt 0 ] && init="--init $WORK/base_s$s/model.safetensors"
     [ -f "$d/model.safetensors" ] || nice -n "$NICE" "$XT" train -c "$d/config.json" $init -t 1 -q -o "$d/model.safetensors" > "$d/train.log" 2>&1
     rm -rf "$d/det"
-    for sc in "$WORK"/world/test/*/; do
+    rot=
+    [ "$ROTATE" = 0 ] && rot=--no-rotate
+    for sc in $(ls -d "$WORK"/world/test/*/ | head -n "$SCORE_SCENES"); do
         [ -f "$sc/VV_dB.tif" ] || continue
-        nice -n "$NICE" "$XT" detect -m "$d/model.safetensors" "$sc" -o "$d/det" --tile "$TILE" --overlap "$OVERLAP" -t 1 -q >> "$d/detect.log" 2>&1
+        nice -n "$NICE" "$XT" detect -m "$d/model.safetensors" "$sc" -o "$d/det" --tile "$TILE" --overlap "$OVERLAP" $rot -t 1 -q >> "$d/detect.log" 2>&1
     done
     first=1
     for f in "$d"/det/*.csv; do
         if [ $first = 1 ]; then cat "$f"; first=0; else tail -n +2 "$f"; fi
     done > "$d/pred.csv"
-    "$XT" score --inference "$d/pred.csv" --labels "$WORK/world/test/labels.csv" --shore-root "$WORK/world/test/shoreline" -o "$d/score.json" > /dev/null 2> "$d/score.err" ||
+    "$XT" score --inference "$d/pred.csv" --labels "$WORK/world/test/labels_scored.csv" --shore-root "$WORK/world/test/shoreline" -o "$d/score.json" > /dev/null 2> "$d/score.err" ||
         printf '{"error": "%s"}' "$(head -c 200 "$d/score.err")" > "$d/score.json"
-    auc=$(python3 "$TOOLS/fishing_auc.py" "$d/pred.csv" "$WORK/world/test/labels.csv")
+    auc=$(python3 "$TOOLS/fishing_auc.py" "$d/pred.csv" "$WORK/world/test/labels_scored.csv")
     echo "$v seed $s: $(cat "$d/score.json")  $auc" | tee "$d/result.txt"
 }
 if [ "${1:-}" = --one ]; then one "$2" "$3"; exit; fi
