@@ -55,7 +55,8 @@ for t in $TASKS; do
     $PY "$R/tools/plot_pretrain_vs_scratch.py" "$WORK" --task "$t" --seeds "$SEEDS" -o "$t.png"
 done
 # both plots stacked: docs/pretrain_vs_scratch.png
-[ -s left.png ] && [ -s larger.png ] && $PY -c "
+[ -s left.png ] && [ -s larger.png ] || exit 0 # one task alone: no combined figure
+$PY -c "
 from PIL import Image
 a, b = Image.open('left.png'), Image.open('larger.png')
 c = Image.new('RGB', (a.width, a.height + b.height), 'white')
