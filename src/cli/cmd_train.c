@@ -290,9 +290,12 @@ int xt_cmd_train(int argc, char **argv) {
     xt_progress_end(&tp.pg);
     if (xt_dist_rank() != 0) { rc = 0; goto done; } // rank 0 reports for the job
     if (init && !resume)
+    {
         printf("init: %d tensors loaded from %s, %d freshly initialised%s%s%s", res.init.loaded, init, res.init.fresh,
                res.init.fresh ? " (" : "", res.init.fresh_groups, res.init.fresh ? ")" : "");
-    if (init && !resume) printf(res.init.skipped ? ", %d of the file's skipped\n" : "\n", res.init.skipped);
+        if (res.init.skipped) printf(", %d of the file's skipped", res.init.skipped);
+        printf("\n");
+    }
     printf("trained %lld steps; final loss %.4f; checkpoint %s\n", (long long)res.step, res.last_loss, out);
     if (res.evaluated)
         printf("val: top-1 %.2f%%  top-5 %.2f%%  precision %.2f%%  recall %.2f%%  (%d images)\n", 100 * res.top1,

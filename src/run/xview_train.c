@@ -275,8 +275,8 @@ static void he_decoder(xt_params *P) {
 // the identity at step 0: a model --init'ed from a no-context detector starts as that detector
 // instead of as a randomly perturbed one (docs/detection.md; the official init is nn.Linear's).
 static void identity_context(xt_params *P) {
-    for (int i = 0; i < P->n; i++)
-        if (!strcmp(P->p[i].name, "context_model.out_proj.weight")) memset(xt_pw(P, i), 0, P->p[i].n * sizeof(float));
+    int i = xt_params_find(P, "context_model.out_proj.weight");
+    if (i >= 0) memset(xt_pw(P, i), 0, P->p[i].n * sizeof(float));
 }
 
 static int save(const xt_params *P, const char *path, const char *cfg, const xt_train_opts *o, const xt_xview_data_spec *d,

@@ -98,11 +98,16 @@ static void lone_and_infra(world *w, uint64_t *rng, int fishing, int n_infra) {
         }
 }
 
+// groups (fleets or harbours) in a scene: density per 1024 x 1024 px of sea (80 % of it), >= 1
+static int groups(const world *w, double density) {
+    double sea = (double)w->W * w->H * 0.8;
+    int n = (int)lround(density * sea / (1024.0 * 1024.0));
+    return n < 1 ? 1 : n;
+}
+
 static void place(world *w, uint64_t *rng, double density) {
     const int ALL = 7, VES = 1 << W_FISHING | 1 << W_VESSEL;
-    double sea = (double)w->W * w->H * 0.8;
-    int fleets = (int)lround(density * sea / (1024.0 * 1024.0));
-    if (fleets < 1) fleets = 1;
+    int fleets = groups(w, density);
     int fishing = 0;
     for (int f = 0; f < fleets; f++) {
         int first = w->n, want = 3 + (int)(xt_rng_u01(rng) * 5);
@@ -139,9 +144,7 @@ static void place(world *w, uint64_t *rng, double density) {
 // (150 - 10 sqrt 2 > 64 sqrt 2), nor into the neighbouring regions the UNet decoder mixes in.
 static void place_ports(world *w, uint64_t *rng, double density) {
     const int VES = 1 << W_FISHING | 1 << W_VESSEL, PORT = 1 << W_PORT;
-    double sea = (double)w->W * w->H * 0.8;
-    int ports = (int)lround(density * sea / (1024.0 * 1024.0));
-    if (ports < 1) ports = 1;
+    int ports = groups(w, density);
     int fishing = 0;
     for (int p = 0; p < ports; p++) {
         double r = 0, c = 0;
