@@ -15,11 +15,10 @@ DESTDIR ?=
 SOVER    = 0
 
 # -fPIC: the same objects make libxt.a and libxt.so
-XT_CFLAGS  = -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wno-unused-parameter -fPIC -Iinclude -Isrc -I$(BLAS_INC) $(SAN)
-# OpenBLAS, OpenMP build: it runs single-threaded inside our parallel regions (no oversubscription).
-BLAS_DIR  ?= /usr/lib/x86_64-linux-gnu/openblas-openmp
-BLAS_INC  ?= /usr/include/x86_64-linux-gnu/openblas-openmp
-XT_LDLIBS  = -L$(BLAS_DIR) -Wl,-rpath,$(BLAS_DIR) -lopenblas -ldnnl -ltiff -lgeotiff -lpng -ljpeg -lz -lm -lpthread -ldl
+XT_CFLAGS  = -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wno-unused-parameter -fPIC -Iinclude -Isrc $(SAN)
+# oneDNN (OpenMP build) for every matrix product: it runs single-threaded inside our parallel
+# regions (no oversubscription).
+XT_LDLIBS  = -ldnnl -ltiff -lgeotiff -lpng -ljpeg -lz -lm -lpthread -ldl
 ifeq ($(OPENMP),1)
 XT_CFLAGS += -fopenmp
 endif
@@ -98,7 +97,7 @@ bench: $(BENCH)
 # libFuzzer targets (clang; not part of test): every parser of untrusted bytes, see
 # docs/robustness.md. Each links the whole library (tests/fuzz/stubs.c is not needed). `make fuzz` builds them into $(BUILD)/fuzz/; tests/fuzz/run.sh runs them.
 FUZZ_CC    ?= clang
-FUZZ_FLAGS  = -O1 -g -march=native -std=c11 -D_GNU_SOURCE -Iinclude -Isrc -I$(BLAS_INC) -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+FUZZ_FLAGS  = -O1 -g -march=native -std=c11 -D_GNU_SOURCE -Iinclude -Isrc -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
 FUZZ_OBJ   := $(patsubst %.c,$(BUILD)/fuzz/obj/%.o,$(SRC))
 FUZZ_BIN   := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(wildcard tests/fuzz/fuzz_*.c))
 

@@ -23,7 +23,7 @@
 // GFLOP/s and as % of the sgemm peak (xt_gemm 2048^3, same threads) measured just before. For hyper only the projections are counted (its attention
 // cost depends on the sampling); tokens/s is the comparable number.
 // Peak RSS must stay under 1 GiB at L = 200,000 (stream: x, acc 2 x 195 MiB + q, k, v 3 x 98).
-// Projections run in 4096-row chunks: one tall OpenBLAS sgemm touches a scratch buffer the size
+// Projections run in 4096-row chunks: one tall library sgemm may touch a scratch buffer the size
 // of its A operand (measured: +195 MiB for x (200,000 x 256)).
 //
 // mamba: the xT Mamba block (LayerNorm, Mamba mixer d_state 16, d_conv 4, expand 2, dt_rank
@@ -72,7 +72,7 @@ static void result(const char *what, long L, int D, double sec, double flops) {
 
 enum { M_STREAM, M_HYPER_EXACT, M_HYPER };
 
-// GFLOP/s of the project's sgemm (xt_gemm: OpenBLAS) on 2048^3 at the current thread count,
+// GFLOP/s of the project's sgemm (xt_gemm: oneDNN) on 2048^3 at the current thread count,
 // best of 3 after a warm-up: the peak the attention kernels are measured against.
 static double sgemm_peak(void) {
     const int N = 2048;
@@ -130,7 +130,7 @@ static int bench_attn(long L, int D, int method) {
     double t0 = xt_time(), t_attn = 0;
     for (int h = 0; h < NH; h++) {
         // q_h (L, HS) = x (L, D) @ Wq[h*HS:(h+1)*HS, :]^T, likewise k, v
-        // in row chunks: OpenBLAS touches a scratch buffer as large as A for one tall GEMM
+        // in row chunks: OpenBLAS touched a scratch buffer as large as A for one tall GEMM
         // (+195 MiB of peak RSS at L = 200,000 if done in one call)
         for (long r0 = 0; r0 < L; r0 += CHUNK) {
             int n = (int)(L - r0 < CHUNK ? L - r0 : CHUNK);

@@ -1,4 +1,4 @@
-// test_gemm_arena.c — xt_gemm (OpenBLAS) against the naive reference on odd shapes and every
+// test_gemm_arena.c — xt_gemm (oneDNN sgemm) against the naive reference on odd shapes and every
 // transpose combination (tol 1e-5 x scale, float32 reassociation), and the arena's measure pass.
 #include "check.h"
 #include "formats/safetensors.h"

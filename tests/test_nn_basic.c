@@ -45,7 +45,7 @@ static void test_gemm(void) {
                 CHECK_CLOSE(C1, C2, (long)M * ldc, 0, 1e-5, label);
                 free(A); free(B); free(C1); free(C2);
             }
-    // inside a parallel region (OpenBLAS-openmp runs single-threaded there): same result
+    // inside a parallel region (oneDNN runs single-threaded there): same result
     enum { M = 37, N = 41, K = 43 };
     static float A[M * K], B[K * N], C[4][M * N], R[M * N];
     fill(A, M * K, 11);

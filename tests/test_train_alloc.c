@@ -2,7 +2,7 @@
 // functions of the model and the batch and allocated once at setup (docs/training.md). Counts
 // malloc / calloc / realloc / aligned_alloc calls inside steps 3..6 of xt_train_run for every
 // region encoder with the naive head and the xl head (naive, hyper and mamba context), with and
-// without gradient chipping, on one thread: OpenBLAS's threaded sgemm allocates its own buffers
+// without gradient chipping, on one thread: a threaded library sgemm may allocate its own buffers
 // per call, which is not ours to plan. Under AddressSanitizer (which owns malloc) it only runs
 // the steps.
 #include "check.h"

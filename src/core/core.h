@@ -141,9 +141,9 @@ int xt_mkdir_p(const char *dir, const char *where);
 int xt_dl_load(const char *soname, const char *const *names, void **const *fns, int n, char *err, size_t nerr);
 
 // ---------------------------------------------------------------------------------------------
-// GEMM (gemm.c): row-major, BLAS-backed, with a naive reference for tests.
+// GEMM (gemm.c): row-major, on oneDNN's sgemm, with a naive reference for tests.
 //   C(M,N) = alpha * op(A) * op(B) + beta * C; op = transpose when trans != 0.
-// Called from inside an OpenMP parallel region it runs single-threaded (OpenBLAS-openmp), so
+// Called from inside an OpenMP parallel region it runs single-threaded (oneDNN on OpenMP), so
 // callers split work across threads either outside or inside, never both.
 
 void xt_gemm(int transA, int transB, int M, int N, int K, float alpha, const float *A, int lda,

@@ -1,25 +1,19 @@
-// gemm.c — row-major GEMM on OpenBLAS (cblas_sgemm), plus the naive reference used by tests.
-// Why OpenBLAS: ~310 GFLOP/s sgemm on 2 cores here, mature, in Debian; the OpenMP build shares
-// our thread pool. The bf16/AMX path (oneDNN) can slot in behind this same function.
-#include <cblas.h>
-#include <pthread.h>
+// gemm.c — row-major float32 GEMM on oneDNN (dnnl_sgemm), plus the naive reference used by tests.
+// Why oneDNN: on this AVX-512 EPYC its sgemm runs at 180–200 GFLOP/s per core on every shape xt
+// uses (2048³, attention tiles 256×256×128, Swin/decoder linears, im2col convs), where OpenBLAS
+// 0.3.21 got 80–100 (bench: tools in docs/performance.md, "One GEMM"). Built on OpenMP, it runs
+// single-threaded when called inside one of our parallel regions, and it keeps no global state
+// between calls, so concurrent callers need no lock (OpenBLAS needed one).
+#include <oneapi/dnnl/dnnl.h>
 #ifdef _OPENMP
 #include <omp.h>
 #endif
 
 #include "core/core.h"
 
-void openblas_set_num_threads(int);
-
-// OpenBLAS 0.3.21 (OpenMP build) keeps its thread count and per-thread buffers in globals:
-// openblas_set_num_threads frees the buffers of threads it no longer needs, so two application
-// threads calling it (or a multi-threaded sgemm) at once corrupt each other's products (measured:
-// 9 of 200 wrong sgemms with 3 pthreads at 1/2/1 threads). Multi-threaded calls — those made
-// outside our parallel regions — are therefore serialised here, each first setting OpenBLAS to the
-// calling thread's OpenMP thread count. Inside a parallel region OpenBLAS runs single-threaded
-// without touching those globals, so those calls need no lock.
-static pthread_mutex_t blas_lock = PTHREAD_MUTEX_INITIALIZER;
-static int blas_threads; // what OpenBLAS was last set to (under blas_lock); 0 = not yet
+// Below this many multiply-adds the fork/join of a second thread costs more than it saves
+// (measured at 2 threads: 96³ 152 GFLOP/s vs 206 on one; 128³ 222 vs 198).
+#define XT_GEMM_SERIAL_MACS 1500000.0
 
 void xt_gemm(int transA, int transB, int M, int N, int K, float alpha, const float *A, int lda,
              const float *B, int ldb, float beta, float *C, int ldc) {
@@ -30,17 +24,18 @@ void xt_gemm(int transA, int transB, int M, int N, int K, float alpha, const flo
         return;
     }
 #ifdef _OPENMP
-    int serial = !omp_in_parallel(), want = omp_get_max_threads();
-#else
-    int serial = 1, want = 1;
+    int restore = 0;
+    if ((double)M * N * K < XT_GEMM_SERIAL_MACS && !omp_in_parallel() && (restore = omp_get_max_threads()) > 1)
+        omp_set_num_threads(1); // this thread's ICV only: other threads are unaffected
+    else
+        restore = 0;
 #endif
-    if (serial) {
-        pthread_mutex_lock(&blas_lock);
-        if (want != blas_threads) openblas_set_num_threads(blas_threads = want);
-    }
-    cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
-                M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
-    if (serial) pthread_mutex_unlock(&blas_lock);
+    dnnl_status_t st = dnnl_sgemm(transA ? 'T' : 'N', transB ? 'T' : 'N', M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+#ifdef _OPENMP
+    if (restore) omp_set_num_threads(restore);
+#endif
+    // Our callers check shapes; a failure here (bad leading dimension) is a programming error.
+    XT_ASSERT(st == dnnl_success);
 }
 
 void xt_gemm_naive(int transA, int transB, int M, int N, int K, float alpha, const float *A,

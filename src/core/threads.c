@@ -1,7 +1,6 @@
 // threads.c — one place that decides thread counts: OpenMP for our loops (the calling thread's
-// OpenMP thread count); xt_gemm hands the same count to OpenBLAS per call (gemm.c: OpenBLAS's
-// count is global), and OpenBLAS runs single-threaded inside our parallel regions, so library
-// threads x our threads never exceed the cores.
+// OpenMP thread count); xt_gemm's oneDNN sgemm uses that same count, and runs single-threaded
+// inside our parallel regions, so library threads x our threads never exceed the cores.
 #include <stdarg.h>
 #include <string.h>
 #ifdef _OPENMP

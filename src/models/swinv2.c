@@ -50,7 +50,7 @@ typedef struct {
     uint16_t *owned16;
     int8_t *owned8;
     float *owned8s;
-    xt_mm *mm; // oneDNN matmuls (NULL: OpenBLAS)
+    xt_mm *mm; // oneDNN matmul primitives (NULL: xt_gemm)
 } swin;
 
 // ---------------------------------------------------------------------------------------------
@@ -219,7 +219,7 @@ xt_encoder *xt_swinv2_new(xt_st *st, const xt_json *cfg, const char *prefix, int
     XT_ASSERT(op <= m->owned + owned);
     if (c.bf16 && !(m->mm = xt_mm_new(1))) goto fail;
     if (c.int8 && !(m->mm = xt_mm_new(0))) goto fail;           // int8 needs oneDNN
-    if (!c.bf16 && !c.int8 && !(m->mm = xt_mm_new(0))) xt_error_clear(); // float32 on oneDNN, else OpenBLAS
+    if (!c.bf16 && !c.int8 && !(m->mm = xt_mm_new(0))) xt_error_clear(); // float32 primitives, else xt_gemm
     if (c.int8) { // int8 copies of the same linears as bf16, one scale per output channel
         size_t n8 = 0, ns = 0;
         for (int s = 0; s < c.n_stages; s++) {

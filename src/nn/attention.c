@@ -6,7 +6,7 @@
 // materialises the L x L score matrix: each thread holds one (BQ x BK) score tile and a (BQ x HS)
 // accumulator, so memory is O(L * HS) for q, k, v, out plus O(threads * BQ * (BK + HS)) scratch.
 // Query blocks are split across OpenMP threads; the two GEMMs per tile run single-threaded inside
-// (OpenBLAS-openmp). Training (p != NULL) keeps the probabilities for the backward: S = scale q k^T
+// (oneDNN sgemm). Training (p != NULL) keeps the probabilities for the backward: S = scale q k^T
 // into p, row softmax, out = P v. The causal mask of the official code is finfo(float32).min
 // added to the scores; with a finite row maximum that gives exactly exp(-huge) = 0, which skipping
 // masked keys reproduces.

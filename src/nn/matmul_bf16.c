@@ -1,4 +1,4 @@
-// matmul_bf16.c — matmuls on oneDNN: float32 (brgemm, ~7% faster than OpenBLAS on Swin V2-T's
+// matmul_bf16.c — matmuls on oneDNN: float32 (brgemm primitives cached per shape, as fast as dnnl_sgemm on Swin V2-T's
 // linears, measured), and optional bfloat16 (AVX512-BF16 / AMX) with float32 accumulate and output.
 // bfloat16 is About 2x the float32 GEMM rate on this CPU (oneDNN brgemm avx512_core_bf16:
 // ~200 vs ~105 GFLOP/s per core), at bfloat16 input precision (8-bit mantissa: outputs differ

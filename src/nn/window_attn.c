@@ -134,7 +134,7 @@ size_t xt_window_attn_scratch_floats(int ws, int HS) {
 // 32-wide heads, 16x16 and 8x8 windows): 8 query rows at a time, S = q k^T (8, N) by a register-
 // blocked AVX-512 kernel that also adds the position bias and shift mask and tracks the row max,
 // the softmax numerators (xt_exp16), then P v (8, HS) in registers and straight into the output
-// rows. The (8, N) block stays in L1, and the small GEMMs skip OpenBLAS's per-call packing
+// rows. The (8, N) block stays in L1, and the small GEMMs skip the library GEMM's per-call packing
 // (measured: attention 26 % -> 21 % of the Swin V2-T forward, docs/performance.md).
 #define RB 8 // query rows per block
 
