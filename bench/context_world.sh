@@ -17,7 +17,9 @@
 # The base trains with FISHING and the official Combo weights; COMBO applies to the variants.
 # RULE [fleets]: the world's fishing rule (xt make-scene --rule); TEST_SCENES [2]: scenes in
 # world/test; TILE [CROP] and OVERLAP [10]: xt detect's tiles; SCORE_SCENES [all]: detect and
-# score only the first N test scenes; ROTATE [1]: 0 drops the 180-degree TTA (--no-rotate).
+# score only the first N test scenes; ROTATE [1]: 0 drops the 180-degree TTA (--no-rotate);
+# FISHING_ON_VESSELS [0]: 1 sets train.loss.fishing_on_vessels for the variants (the fishing
+# target ignored outside the vessel discs; not official).
 set -eu
 XT=${XT:-$(pwd)/xt}
 TOOLS=$(cd "$(dirname "$0")/.." && pwd)/tools
@@ -27,8 +29,8 @@ SEEDS=${SEEDS:-1 2 3} VARIANTS=${VARIANTS:-ctx noctx} STEPS=${STEPS:-1000} CROP=
 BATCH=${BATCH:-2} LR=${LR:-3e-3} FISHING=${FISHING:-2} JOBS=${JOBS:-2} NICE=${NICE:-15}
 COMBO=${COMBO:-'{"bce": 1, "focal": 3, "dice": 1}'} BASE_STEPS=${BASE_STEPS:-0} BASE_CROP=${BASE_CROP:-128} BASE_BATCH=${BASE_BATCH:-8}
 RULE=${RULE:-fleets} TEST_SCENES=${TEST_SCENES:-2} TILE=${TILE:-$CROP} OVERLAP=${OVERLAP:-10}
-SCORE_SCENES=${SCORE_SCENES:-$TEST_SCENES} ROTATE=${ROTATE:-1}
-export XT TOOLS WORK SEEDS VARIANTS JOBS STEPS CROP BATCH LR FISHING COMBO NICE BASE_STEPS BASE_CROP BASE_BATCH RULE TEST_SCENES TILE OVERLAP SCORE_SCENES ROTATE
+SCORE_SCENES=${SCORE_SCENES:-$TEST_SCENES} ROTATE=${ROTATE:-1} FISHING_ON_VESSELS=${FISHING_ON_VESSELS:-0}
+export XT TOOLS WORK SEEDS VARIANTS JOBS STEPS CROP BATCH LR FISHING COMBO NICE BASE_STEPS BASE_CROP BASE_BATCH RULE TEST_SCENES TILE OVERLAP SCORE_SCENES ROTATE FISHING_ON_VESSELS
 mkdir -p "$WORK"
 cd "$WORK"
 [ -f world/train/labels.csv ] || nice -n "$NICE" "$XT" make-scene world/train --size 2048x2048 --scenes 6 --seed 101 --rule "$RULE"
@@ -38,8 +40,9 @@ ids=$(ls -d world/test/*/ | head -n "$SCORE_SCENES" | xargs -n 1 basename | tr '
 { head -1 world/test/labels.csv; grep -E "$ids" world/test/labels.csv; } > world/test/labels_scored.csv.$$
 mv world/test/labels_scored.csv.$$ world/test/labels_scored.csv # atomic: the --one runs do this at once
 
-config() { # config() DIR VARIANT SEED CROP BATCH STEPS FISHING COMBO: DIR/config.json
-    d=$1 v=$2 s=$3 crop=$4 batch=$5 steps=$6 fishing=$7 combo=$8
+config() { # config() DIR VARIANT SEED CROP BATCH STEPS FISHING COMBO [ON_VESSELS]: DIR/config.json
+    d=$1 v=$2 s=$3 crop=$4 batch=$5 steps=$6 fishing=$7 combo=$8 onv=false
+    [ "${9:-0}" = 1 ] && onv=true
     if [ "$v" = ctx ]; then xl='{"enabled": true, "hidden_size": 128, "n_layer": 2, "mlp_ratio": 2}'; else xl='{"enabled": false}'; fi
     cat > "$d/config.json" <<CFG
 {"model": {"kind": "xview", "crop_size": 64, "val_crop_size": $crop, "overlap": 10, "tiling": "chip",
@@ -47,7 +50,7 @@ config() { # config() DIR VARIANT SEED CROP BATCH STEPS FISHING COMBO: DIR/confi
            "decoder_filters": [16, 24, 32, 48], "last_upsample_filters": 8,
            "xl_context": $xl},
  "train": {"img_size": $crop, "batch": $batch, "steps": $steps, "lr": $LR, "warmup": 50, "min_lr_ratio": 0.05, "seed": $s,
-           "loss": {"weights": {"fishing": $fishing}, "combo": $combo},
+           "loss": {"weights": {"fishing": $fishing}, "combo": $combo, "fishing_on_vessels": $onv},
            "data": {"xview3": {"scenes": "$WORK/world/train", "labels": "$WORK/world/train/labels.csv", "positive_ratio": 0.85}}}}
 CFG
 }
@@ -60,7 +63,7 @@ base() { # base() SEED: the shared no-context detector of one seed
 one() { # one() VARIANT SEED: train, detect, score
     v=$1 s=$2 d=$WORK/run_${v}_s$2
     mkdir -p "$d"
-    config "$d" "$v" "$s" "$CROP" "$BATCH" "$STEPS" "$FISHING" "$COMBO"
+    config "$d" "$v" "$s" "$CROP" "$BATCH" "$STEPS" "$FISHING" "$COMBO" "$FISHING_ON_VESSELS"
     init=
     [ "$BASE_STEPS" -gt 0 ] && init="--init $WORK/base_s$s/model.safetensors"
     [ -f "$d/model.safetensors" ] || nice -n "$NICE" "$XT" train -c "$d/config.json" $init -t 1 -q -o "$d/model.safetensors" > "$d/train.log" 2>&1

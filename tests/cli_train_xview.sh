@@ -38,6 +38,14 @@ last=$(grep "^step 1[0-2]/12 " "$T/full.err" | sed 's/.*loss \([0-9.]*\).*/\1/' 
 grep "s/step" "$T/full.err" | head -2
 echo "loss: step 1 $first, mean of steps 10-12 $last"
 awk -v a="$first" -v b="$last" 'BEGIN { exit !(b < 0.8 * a) }' || fail "loss did not fall: $first -> $last"
+# train.loss.fishing_on_vessels (not official): the fishing target is ignored off the vessel discs,
+# so the first step's loss (same weights, same crops) differs; the checkpoint keeps the choice
+sed 's|"seed": 5,|"seed": 5, "loss": {"fishing_on_vessels": true},|' "$T/cfg.json" > "$T/onv.json"
+$XT train -c "$T/onv.json" -t 2 --steps 1 -o "$T/onv.safetensors" > /dev/null 2> "$T/onv.err" || fail "fishing_on_vessels: $(cat $T/onv.err)"
+onv=$(grep "^step 1/1 " "$T/onv.err" | sed 's/.*loss \([0-9.]*\).*/\1/')
+echo "step 1 loss: official targets $first, fishing on vessels only $onv"
+[ -n "$onv" ] && [ "$onv" != "$first" ] || fail "fishing_on_vessels left the loss at $first"
+grep -aEq 'fishing_on_vessels.{0,2}: true' "$T/onv.safetensors" || fail "the checkpoint does not keep fishing_on_vessels"
 # stopped after 3 steps, resumed to 12: the same bytes
 $XT train -c "$T/cfg.json" -t 2 -q --stop-after 3 -o "$T/part.safetensors" > /dev/null || fail "partial run"
 $XT train --resume "$T/part.safetensors" -t 2 -q -o "$T/resumed.safetensors" > "$T/res.log" || fail "resume"
@@ -91,6 +99,7 @@ bad "s|$T/labels.csv|$T/badbool.csv|" "badbool.csv: line 3: column 'is_vessel'"
 $XT make-image "$T/bad/s1/VV_dB.tif" --size 200x180 --bands 1 --type f32 > /dev/null
 bad "s|\"scenes\": \"$T/scenes\"|\"scenes\": [\"$T/bad/s1\"]|" "scene folder .*s1: VH_dB.tif is missing"
 bad 's|"labels": "[^"]*"|"labels": "/nonexistent/l.csv"|' "/nonexistent/l.csv"
+bad 's|"seed": 5,|"seed": 5, "loss": {"fishing_on_vessels": 1},|' "train.loss.fishing_on_vessels: must be true or false"
 bad 's|"img_size": 128|"img_size": 96|' "img_size 96 (the data crop) must be a positive multiple of crop_size 64"
 bad 's|"data": {"xview3": {[^}]*}}|"data": "x.csv"|' 'data.: {.xview3.'
 if $XT train -c "$T/cfg.json" -q --data x.csv -o "$T/bad.safetensors" > /dev/null 2> "$T/bad.err"; then fail "--data accepted"; fi

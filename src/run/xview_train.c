@@ -135,6 +135,11 @@ int xt_xview_loss_parse(const xt_json *train, xt_xview_loss_cfg *c) {
         if (xt_json_num(kj, kn[i], k[i], &k[i])) return xt_error_prefix("train.loss.combo");
     for (int i = 0; i < 4; i++) c->w[i] = (float)w[i];
     for (int i = 0; i < 3; i++) c->combo[i] = (float)k[i];
+    const xt_json *fv = xt_json_get(l, "fishing_on_vessels");
+    if (fv) {
+        if (fv->type != XT_JSON_BOOL) return xt_error("train.loss.fishing_on_vessels", "must be true or false");
+        c->fishing_on_vessels = fv->num != 0;
+    }
     return 0;
 }
 
@@ -191,8 +196,8 @@ static int64_t randint(uint64_t *r, int64_t a, int64_t b) {
 
 // Crop k of the run from scene s: image (2, D, D) normalised, targets tgt[4] (D, D), as
 // XviewDataset.__getitem__ draws them, from (seed, k).
-static int load_crop(const scene *s, int D, double pr, uint64_t seed, int64_t k, int augment, float *img, float *const *tgt,
-                     float *vv, float *vh) {
+static int load_crop(const scene *s, int D, double pr, uint64_t seed, int64_t k, int augment, int fishing_on_vessels,
+                     float *img, float *const *tgt, float *vv, float *vh) {
     uint64_t r = xt_rng_mix(seed ^ xt_rng_mix(0x5A3 + (uint64_t)k));
     xt_detect_scene *sc = xt_detect_scene_open(s->vv, s->vh[0] ? s->vh : NULL);
     if (!sc) return -1;
@@ -222,6 +227,9 @@ static int load_crop(const scene *s, int D, double pr, uint64_t seed, int64_t k,
         }
     }
     xt_xview_paint_targets(tgt, D, D, hs, ws, s->pts, s->n_pts);
+    if (fishing_on_vessels) // the fishing term only where the vessel target is 1 or unknown
+        for (size_t i = 0; i < (size_t)D * D; i++)
+            if (tgt[0][i] == 0.0f) tgt[1][i] = 255.0f;
     xt_xview_normalize_band(vv, (size_t)D * D);
     xt_xview_normalize_band(vh, (size_t)D * D);
     memcpy(img, vv, (size_t)D * D * sizeof(float));
@@ -248,8 +256,9 @@ static void state_json(xt_sbuf *b, const xt_train_opts *o, const xt_xview_data_s
                    o->epochs, o->lr, o->min_lr_ratio, o->wd, o->clip, o->seed);
     xt_xview_data_json(b, d);
     xt_sbuf_printf(b, ", \"loss\": {\"weights\": {\"vessel\": %.9g, \"fishing\": %.9g, \"center\": %.9g, \"length\": %.9g}, "
-                      "\"combo\": {\"bce\": %.9g, \"focal\": %.9g, \"dice\": %.9g}}}",
-                   lc->w[0], lc->w[1], lc->w[2], lc->w[3], lc->combo[0], lc->combo[1], lc->combo[2]);
+                      "\"combo\": {\"bce\": %.9g, \"focal\": %.9g, \"dice\": %.9g}, \"fishing_on_vessels\": %s}}",
+                   lc->w[0], lc->w[1], lc->w[2], lc->w[3], lc->combo[0], lc->combo[1], lc->combo[2],
+                   lc->fishing_on_vessels ? "true" : "false");
 }
 
 static void permutation(int *p, int n, uint64_t seed, int64_t epoch) {
@@ -379,7 +388,7 @@ int xt_xview_train_run(const xt_json *mcfg, xt_st *from, int resume, const xt_tr
             if (e != epoch) { permutation(perm, NS, seed, e); epoch = e; }
             float *tb[XT_XVIEW_MAPS];
             for (int q = 0; q < XT_XVIEW_MAPS; q++) tb[q] = tgt[q] + (size_t)b * DD;
-            if (load_crop(&sc[perm[k % NS]], D, d->positive_ratio, seed, k, o->augment, img + (size_t)b * 2 * DD, tb, vv, vh)) goto done;
+            if (load_crop(&sc[perm[k % NS]], D, d->positive_ratio, seed, k, o->augment, lc->fishing_on_vessels, img + (size_t)b * 2 * DD, tb, vv, vh)) goto done;
         }
         double lr = xt_lr_at(step, o->lr, o->min_lr_ratio, o->warmup, total), sum = 0;
         oc.lr = (float)lr;
