@@ -426,15 +426,17 @@ void xt_window_attn_backward(float *dqkv, float *dbias, float *dscale, const flo
         const float *qo = qn + (size_t)t * n * HS, *ko = kn + (size_t)t * n * HS;
         float *P = p + (size_t)t * n * n;
         xt_gemm(1, 0, n, HS, n, 1.0f, P, n, dO, C, 0.0f, dv, ld); // out = P v
-        for (int i = 0; i < n; i++) {                            // P = softmax(S), row by row: dS into P
-            float dp[n], s = 0, *r = P + (size_t)i * n;
-            for (int j = 0; j < n; j++) {
-                float a = 0;
-                for (int d = 0; d < HS; d++) a += dO[(size_t)i * C + d] * v[(size_t)j * ld + d];
-                dp[j] = a;
-                s += a * r[j];
+        enum { DRB = 32 }; // dP = dO v^T in blocks of DRB rows (DRB x n floats on the stack)
+        for (int i0 = 0; i0 < n; i0 += DRB) { // P = softmax(S), row by row: dS into P
+            int rb = n - i0 < DRB ? n - i0 : DRB;
+            float dpb[DRB * n];
+            xt_gemm(0, 1, rb, n, HS, 1.0f, dO + (size_t)i0 * C, C, v, ld, 0.0f, dpb, n);
+            for (int i = i0; i < i0 + rb; i++) {
+                float s = 0, *r = P + (size_t)i * n;
+                const float *dp = dpb + (size_t)(i - i0) * n;
+                for (int j = 0; j < n; j++) s += dp[j] * r[j];
+                for (int j = 0; j < n; j++) r[j] = r[j] * (dp[j] - s);
             }
-            for (int j = 0; j < n; j++) r[j] = r[j] * (dp[j] - s);
         }
         // S = scale qn kn^T + bias: dqn = scale dS kn, dkn = scale dS^T qn
         xt_gemm(0, 0, n, HS, n, scale[h], P, n, ko, HS, 0.0f, dq, ld);
