@@ -1,6 +1,7 @@
-// ONNX Runtime side of the Swin V2 region benchmark (bench/run_bench.sh runs it).
+// ONNX Runtime side of the region-encoder benchmark (bench/run_bench.sh runs it); generic over
+// an ONNX file with one input "image" (B, 3, S, S) and an output "stage3".
 //   node bench/ort_swin.mjs MODEL.onnx [--threads 1,2] [--batch 4] [--iters 5] [--warmup 1] [--img 256]
-// MODEL.onnx: tools/export_onnx.py (torchvision Swin V2-T, random weights). Session options:
+// MODEL.onnx: tools/export_onnx.py --encoder swin|hiera|convnext (random weights). Session options:
 // graphOptimizationLevel 'all', intraOpNumThreads T, interOpNumThreads 1, sequential execution.
 // Input: a deterministic ramp (the same one tools/export_onnx.py reports a checksum for), so the
 // printed checksum shows the exported graph computes what PyTorch does.

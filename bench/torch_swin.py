@@ -1,5 +1,6 @@
 #!/usr/bin/python3
-"""PyTorch side of the Swin V2 region benchmark (bench/run_bench.sh runs it).
+"""PyTorch side of the region-encoder benchmark (bench/run_bench.sh runs it): --encoder swin
+(default), hiera or convnext; the two latter are described at region_encoder() below.
 
 Builds Swin V2-T (embed 96, depths 2-2-6-2, heads 3-6-12-24, window 16) for 256x256 regions from
 torchvision's own Swin V2 classes (SwinTransformer + SwinTransformerBlockV2 + PatchMergingV2),
@@ -13,11 +14,13 @@ So that all three programs run the same network, the blocks of such stages are r
 clamped window (same torchvision classes). --stock keeps torchvision's padding behaviour.
 
 Regions/s come from the median batch time (the minimum is printed too), as in bench_swin.c.
+--flops prints the counted GFLOP per region and exits (run_bench.sh's % of GEMM peak).
 Prints one machine-readable line per thread count:
   RESULT torch threads=T batch=B regions_per_s=R sec_per_batch=S peak_rss_mb=M
 """
 import argparse
 import math
+import os
 import resource
 import statistics
 import sys
@@ -94,6 +97,94 @@ class SwinFeatures(nn.Module):
         return tuple(outs)
 
 
+# Hiera and ConvNeXt: the plain-PyTorch forwards of tools/gen_ref_backbones.py (checked there
+# against the golden files made with hiera v0.1.4 / timm 0.9.7), so the three programs run the
+# network xt runs. Tiny sizes (src/models/presets.c hiera_tiny_224, convnext_tiny) at the
+# benchmark's 256 region, so every encoder sees the same regions of the same whole image.
+def _grb():
+    """tools/gen_ref_backbones.py, imported on first use; its import turns autograd off globally,
+    which would break torch_train_step.py (it imports this file), so the grad mode is restored."""
+    g = torch.is_grad_enabled()
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools"))
+    import gen_ref_backbones
+    torch.set_grad_enabled(g)
+    return gen_ref_backbones
+
+HIERA_T = {"embed_dim": 96, "num_heads": 1, "stages": [1, 2, 7, 2], "q_pool": 3, "q_stride": [2, 2],
+           "mask_unit_size": [8, 8], "mask_unit_attn": [True, True, False, False], "dim_mul": 2.0,
+           "head_mul": 2.0, "patch_kernel": [7, 7], "patch_stride": [4, 4], "patch_padding": [3, 3],
+           "mlp_ratio": 4.0, "in_chans": 3}
+CONVNEXT_T = {"dims": [96, 192, 384, 768], "depths": [3, 3, 9, 3], "in_chans": 3}
+
+
+def hiera_flops(cfg=HIERA_T, img=256):
+    """FLOPs (2 x multiply-adds) per region, counted like swin_flops: the patch-embed conv, every
+    linear (qkv, proj, fc1, fc2, the stage-transition proj) and the two attention matmuls per mask
+    unit (q k^T, attn v; a query attends to the keys of its own unit, all keys when global), block
+    by block from hiera_plan. Not counted: layernorms, softmax, GELU, max pooling, pos_embed add."""
+    plan, _ = _grb().hiera_plan(cfg, img)
+    N = (img // cfg["patch_stride"][0]) * (img // cfg["patch_stride"][1])
+    macs = N * cfg["in_chans"] * math.prod(cfg["patch_kernel"]) * cfg["embed_dim"]
+    for dim, D, heads, q, window, use_mu in plan:
+        nw = N // (q * window) if use_mu else 1
+        Nq = N // q
+        macs += N * dim * 3 * D + (N * dim * D if dim != D else 0)  # qkv (and proj) on all tokens
+        macs += 2 * Nq * (N // nw) * D                             # q k^T and attn v
+        macs += Nq * D * D + 2 * Nq * D * int(D * cfg["mlp_ratio"])  # attn proj, fc1, fc2
+        N = Nq
+    return 2.0 * macs
+
+
+def convnext_flops(cfg=CONVNEXT_T, img=256):
+    """FLOPs (2 x multiply-adds) per region: the stem conv, the downsampling convs, the depthwise
+    7x7 convs and the two MLP linears of every block. Not counted: layernorms, GELU, gamma, biases."""
+    H, cin, macs = img // 4, cfg["in_chans"], 0
+    macs += H * H * cin * 16 * cfg["dims"][0]
+    for s, (C, d) in enumerate(zip(cfg["dims"], cfg["depths"])):
+        if s:
+            H //= 2
+            macs += H * H * 4 * cfg["dims"][s - 1] * C
+        macs += d * (H * H * C * 49 + 2 * H * H * C * 4 * C)
+    return 2.0 * macs
+
+
+class FunctionalEncoder(nn.Module):
+    """A gen_ref_backbones forward on a random state dict (seeded), returning the four stage
+    outputs as NCHW like xt's encoders (Hiera's intermediates are NHWC: transposed here too)."""
+
+    def __init__(self, encoder, img=256):
+        super().__init__()
+        gen = torch.Generator().manual_seed(0)
+        self.encoder, self.grb = encoder, _grb()
+        grb = self.grb
+        if encoder == "hiera":
+            self.cfg, self.sd = HIERA_T, grb.hiera_weights(HIERA_T, img, gen)
+        else:
+            self.cfg, self.sd = CONVNEXT_T, grb.convnext_weights(CONVNEXT_T, gen)
+
+    def forward(self, x):
+        grb = self.grb
+        if self.encoder == "hiera":
+            out = grb.hiera_forward(self.sd, self.cfg, x)
+            return tuple(out[f"intermediates{s}"].permute(0, 3, 1, 2) for s in range(4))
+        out = grb.convnext_forward(self.sd, self.cfg, x, p="")
+        return tuple(out[f"stage{s}"] for s in range(4))
+
+
+ENCODERS = ("swin", "hiera", "convnext")
+
+
+def region_encoder(encoder="swin", img=256, stock=False):
+    """(module in eval mode, counted FLOPs per region) for --encoder."""
+    if encoder == "swin":
+        return SwinFeatures(img=img, stock=stock).eval(), swin_flops(img=img)
+    if encoder == "hiera":
+        return FunctionalEncoder("hiera", img).eval(), hiera_flops(img=img)
+    if encoder == "convnext":
+        return FunctionalEncoder("convnext", img).eval(), convnext_flops(img=img)
+    raise ValueError(f"encoder {encoder!r}: one of {', '.join(ENCODERS)}")
+
+
 def peak_rss_mb():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # Linux: KiB
 
@@ -106,15 +197,19 @@ def main():
     ap.add_argument("--warmup", type=int, default=1)
     ap.add_argument("--img", type=int, default=256)
     ap.add_argument("--stock", action="store_true", help="torchvision padding of small maps")
+    ap.add_argument("--encoder", default="swin", choices=ENCODERS)
+    ap.add_argument("--flops", action="store_true", help="print GFLOP/region counted and exit")
     a = ap.parse_args()
 
     torch.manual_seed(0)
-    model = SwinFeatures(img=a.img, stock=a.stock).eval()
+    model, fl = region_encoder(a.encoder, a.img, a.stock)
+    if a.flops:
+        print(f"{fl / 1e9:.3f}")
+        return
     x = torch.randn(a.batch, 3, a.img, a.img)
-    fl = swin_flops(img=a.img)
     blas = sorted({l.split()[-1] for l in open("/proc/self/maps") if "blas" in l and ".so" in l})
     print(f"# torch {torch.__version__}, BLAS mapped: {', '.join(blas)}; "
-          f"{fl / 1e9:.3f} GFLOP/region counted", flush=True)
+          f"{a.encoder}: {fl / 1e9:.3f} GFLOP/region counted", flush=True)
     for t in [int(s) for s in a.threads.split(",")]:
         torch.set_num_threads(t)
         with torch.inference_mode():

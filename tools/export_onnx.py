@@ -1,8 +1,13 @@
 #!/usr/bin/python3
-"""Exports the benchmark's Swin V2-T (bench/torch_swin.py: torchvision Swin V2 classes, window 16,
-window clamped like timm on small maps, random weights seed 0) to ONNX for bench/ort_swin.mjs.
+"""Exports a region encoder of the benchmark to ONNX for bench/ort_swin.mjs: the network
+bench/torch_swin.py times (region_encoder there), random weights seed 0, outputs stage0..3 (NCHW).
+  --encoder swin (default): Swin V2-T, torchvision Swin V2 classes, window 16, window clamped like
+            timm on small maps
+  --encoder hiera / convnext: Hiera-T / ConvNeXt-T, the plain-PyTorch forwards of
+            tools/gen_ref_backbones.py (traced; the weights become initializers)
 
-  /usr/bin/python3 tools/export_onnx.py [-o build/bench/swinv2_t_256.onnx] [--batch 4] [--img 256]
+  /usr/bin/python3 tools/export_onnx.py [-o build/bench/swinv2_t_256.onnx] [--encoder swin]
+                                        [--batch 4] [--img 256]
 
 Opset 17 (the newest torch 1.13 exports). torch.roll exports as Slice+Concat; the shifted-window
 mask, computed from static shapes, is folded into constants. The batch dimension is dynamic.
@@ -15,7 +20,7 @@ import sys
 import torch
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "bench"))
-from torch_swin import SwinFeatures  # noqa: E402
+from torch_swin import ENCODERS, region_encoder  # noqa: E402
 
 
 def main():
@@ -25,6 +30,7 @@ def main():
     ap.add_argument("--img", type=int, default=256)
     ap.add_argument("--opset", type=int, default=17)
     ap.add_argument("--stock", action="store_true")
+    ap.add_argument("--encoder", default="swin", choices=ENCODERS)
     a = ap.parse_args()
 
     # torchvision zeroes the k third of the qkv bias in place every forward (qkv_bias[...].zero_()),
@@ -34,7 +40,7 @@ def main():
         a.opset)
 
     torch.manual_seed(0)
-    model = SwinFeatures(img=a.img, stock=a.stock).eval()
+    model, _ = region_encoder(a.encoder, a.img, a.stock)
     x = torch.randn(a.batch, 3, a.img, a.img)
     os.makedirs(os.path.dirname(os.path.abspath(a.out)), exist_ok=True)
     names = [f"stage{s}" for s in range(4)]

@@ -68,8 +68,10 @@ def st_write(path, tensors, meta):
 # ------------------------------------------------------------------------------------------
 # ConvNeXt, timm 0.9.7 (convnext.py: ConvNeXt / ConvNeXtStage / ConvNeXtBlock), features_only
 
+# Channel counts come from the weights (len), not x.shape: under torch.onnx.export's tracing
+# x.shape[1] is a traced value that layer_norm / groups refuse (tools/export_onnx.py traces this).
 def ln2d(x, w, b):  # LayerNorm2d: over channels of NCHW
-    return F.layer_norm(x.permute(0, 2, 3, 1), (x.shape[1],), w, b, 1e-6).permute(0, 3, 1, 2)
+    return F.layer_norm(x.permute(0, 2, 3, 1), (len(w),), w, b, 1e-6).permute(0, 3, 1, 2)
 
 
 def convnext_forward(sd, cfg, x, p=""):
@@ -84,7 +86,7 @@ def convnext_forward(sd, cfg, x, p=""):
             x = F.conv2d(x, sd[q + "downsample.1.weight"], sd[q + "downsample.1.bias"], stride=2)
         for d in range(depth):
             k = f"{q}blocks.{d}."
-            C = x.shape[1]
+            C = len(sd[k + "gamma"])
             y = F.conv2d(x, sd[k + "conv_dw.weight"], sd[k + "conv_dw.bias"], padding=3, groups=C)
             y = y.permute(0, 2, 3, 1)
             y = F.layer_norm(y, (C,), sd[k + "norm.weight"], sd[k + "norm.bias"], 1e-6)
