@@ -3,7 +3,11 @@
 //   build/bench/bench_context attn  [--L 200000] [--D 256] [--method stream|hyper|hyper-exact] [--threads 2]
 //   build/bench/bench_context mamba [--L 1000000] [--D 128] [--threads 2]
 //   build/bench/bench_context naive [--L 16384] [--D 64] [--threads 2]
+//   build/bench/bench_context gemm [--threads 2]
 //
+// gemm: xt_gemm's GFLOP/s (best of 3 timed batches of calls) on the shapes xt's layers use —
+// 2048³, a flash-attention tile, Swin V2-T linears forward and backward, an im2col conv, small
+// window products (docs/performance.md, "One GEMM").
 // One layer per process run, so the printed peak RSS (VmHWM) is that layer's alone.
 //
 // attn: a causal self-attention layer as xT's LLMLayer sizes it — NH = D / 128 heads of 128
@@ -285,7 +289,44 @@ static int bench_naive(long L, int D) {
     return 0;
 }
 
+static int bench_gemm(void) {
+    static const struct { int M, N, K, ta, tb; const char *what; } sh[] = {
+        {2048, 2048, 2048, 0, 0, "square"},
+        {256, 256, 128, 0, 1, "flash tile S = q k^T"},
+        {256, 128, 256, 0, 0, "flash tile P v"},
+        {4096, 384, 96, 0, 1, "Swin V2-T stage-1 qkv (batch 4 of 32^2 tokens)"},
+        {4096, 96, 384, 0, 0, "its backward dX"},
+        {384, 96, 4096, 1, 0, "its backward dW"},
+        {1024, 768, 192, 0, 1, "stage-2 fc1"},
+        {16384, 96, 288, 0, 0, "im2col conv 3x3 (128^2 x 32 ch)"},
+        {256, 256, 32, 0, 1, "window scores (256 tokens, head 32)"},
+        {64, 64, 64, 0, 0, "small"},
+    };
+    for (size_t s = 0; s < sizeof sh / sizeof sh[0]; s++) {
+        int M = sh[s].M, N = sh[s].N, K = sh[s].K, lda = sh[s].ta ? M : K, ldb = sh[s].tb ? K : N;
+        float *A = rand_array((size_t)M * K, 1), *B = rand_array((size_t)K * N, 1), *C = rand_array((size_t)M * N, 1);
+        double fl = 2.0 * M * N * K, best = 1e30;
+        int reps = (int)(2e10 / fl) + 1;
+        for (int r = 0; r < 4; r++) {
+            double t = xt_time();
+            for (int i = 0; i < reps; i++) xt_gemm(sh[s].ta, sh[s].tb, M, N, K, 1.0f, A, lda, B, ldb, 0.0f, C, N);
+            t = (xt_time() - t) / reps;
+            if (r && t < best) best = t;
+        }
+        printf("RESULT xt-gemm M=%d N=%d K=%d trans=%d%d threads=%d gflops=%.1f  # %s\n", M, N, K, sh[s].ta, sh[s].tb,
+               xt_get_threads(), fl / best / 1e9, sh[s].what);
+        free(A), free(B), free(C);
+    }
+    return 0;
+}
+
 int main(int argc, char **argv) {
+    if (argc >= 2 && !strcmp(argv[1], "gemm")) {
+        int threads = argc == 4 && !strcmp(argv[2], "--threads") ? atoi(argv[3]) : 2;
+        if (argc != 2 && argc != 4) goto usage;
+        xt_set_threads(threads);
+        return bench_gemm();
+    }
     if (argc < 2 || (strcmp(argv[1], "attn") && strcmp(argv[1], "mamba") && strcmp(argv[1], "naive"))) goto usage;
     int mamba = !strcmp(argv[1], "mamba"), naive = !strcmp(argv[1], "naive");
     long L = mamba ? 1000000 : naive ? 16384 : 200000;
@@ -307,6 +348,7 @@ int main(int argc, char **argv) {
 usage:
     fprintf(stderr, "usage: bench_context attn [--L 200000] [--D 256] [--method stream|hyper|hyper-exact] [--threads T]\n"
                     "       bench_context mamba [--L 1000000] [--D 128] [--threads T]\n"
-                    "       bench_context naive [--L 16384] [--D 64] [--threads T]\n");
+                    "       bench_context naive [--L 16384] [--D 64] [--threads T]\n"
+                    "       bench_context gemm [--threads T]\n");
     return 2;
 }
