@@ -77,12 +77,8 @@ void xt_gelu_forward(float *out, const float *inp, size_t n) {
 }
 
 void xt_gelu_backward(float *dinp, const float *dout, const float *inp, size_t n) {
-    for (size_t i = 0; i < n; i++) {
-        float x = inp[i];
-        float cdf = 0.5f * (1.0f + erff(x * (float)M_SQRT1_2));
-        float pdf = expf(-0.5f * x * x) * 0.3989422804014327f;
-        dinp[i] = dout[i] * (cdf + x * pdf);
-    }
+#pragma omp parallel for simd if (n > 65536)
+    for (size_t i = 0; i < n; i++) dinp[i] = dout[i] * xt_gelu1_grad(inp[i]);
 }
 
 void xt_softmax_forward(float *out, const float *inp, int N, int C) {

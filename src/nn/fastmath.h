@@ -118,5 +118,9 @@ static inline float xt_erff(float a) {
 
 // GELU, exact (erf) form
 static inline float xt_gelu1(float x) { return 0.5f * x * (1.0f + xt_erff(x * 0.70710678118654752f)); }
+// d gelu(x) / dx = Phi(x) + x phi(x)
+static inline float xt_gelu1_grad(float x) {
+    return 0.5f * (1.0f + xt_erff(x * 0.70710678118654752f)) + x * xt_expf(-0.5f * x * x) * 0.3989422804014327f;
+}
 
 #endif

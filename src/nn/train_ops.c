@@ -8,6 +8,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "nn/fastmath.h"
 #include "nn/nn.h"
 
 void xt_softmax_backward(float *dinp, const float *dout, const float *p, int N, int C) {
@@ -69,16 +70,12 @@ void xt_softplus_backward(float *dinp, const float *dout, const float *inp, size
         dinp[i] = inp[i] > 20.0f ? dout[i] : dout[i] / (1.0f + expf(-inp[i])); // log(1 + e^x)
 }
 
-static inline float gelu1(float x) { return 0.5f * x * (1.0f + erff(x * (float)M_SQRT1_2)); }
-static inline float gelu1_grad(float x) {
-    return 0.5f * (1.0f + erff(x * (float)M_SQRT1_2)) + x * expf(-0.5f * x * x) * 0.3989422804014327f;
-}
 
 void xt_gated_mlp_forward(float *out, float *g, float *u, float *m, const float *h, const float *wg,
                           const float *wu, const float *wd, int N, int C, int F) {
     xt_linear_forward(g, h, wg, NULL, N, C, F);
     xt_linear_forward(u, h, wu, NULL, N, C, F);
-    for (size_t i = 0; i < (size_t)N * F; i++) m[i] = gelu1(g[i]) * u[i];
+    for (size_t i = 0; i < (size_t)N * F; i++) m[i] = xt_gelu1(g[i]) * u[i];
     xt_linear_forward(out, m, wd, NULL, N, F, C);
 }
 
@@ -88,8 +85,8 @@ void xt_gated_mlp_backward(float *dh, float *dwg, float *dwu, float *dwd, const 
     float *dm = scratch, *du = scratch + (size_t)N * F;
     xt_linear_backward(dm, dwd, NULL, dout, m, wd, N, F, C); // out = m wd^T
     for (size_t i = 0; i < (size_t)N * F; i++) {
-        du[i] = dm[i] * gelu1(g[i]);             // m = gelu(g) * u
-        dm[i] = dm[i] * u[i] * gelu1_grad(g[i]); // now dg
+        du[i] = dm[i] * xt_gelu1(g[i]);             // m = gelu(g) * u
+        dm[i] = dm[i] * u[i] * xt_gelu1_grad(g[i]); // now dg
     }
     xt_linear_backward(dh, dwg, NULL, dm, h, wg, N, C, F);               // g = h wg^T
     if (dh) xt_gemm(0, 0, N, C, F, 1.0f, du, F, wu, C, 1.0f, dh, C); // u = h wu^T
