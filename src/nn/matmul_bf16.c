@@ -261,16 +261,30 @@ int xt_linear_forward_s8(xt_mm *mm, float *out, const float *in, const int8_t *w
     return 0;
 }
 
+static void add_bias(float *out, const float *b, int M, int N) {
+    if (!b) return;
+#pragma omp parallel for if ((size_t)M * N > 65536)
+    for (int r = 0; r < M; r++) {
+        float *o = out + (size_t)r * N;
+#pragma omp simd
+        for (int c = 0; c < N; c++) o[c] += b[c];
+    }
+}
+
 int xt_linear_forward_bf16(xt_mm *mm, float *out, const float *in, const uint16_t *w16, const float *b, int M, int K,
                            int N, uint16_t *a16) {
     xt_f32_to_bf16(a16, in, (size_t)M * K);
     if (xt_mm_bf16_run(mm, out, a16, w16, M, N, K)) return -1;
-    if (b) {
-#pragma omp parallel for if ((size_t)M * N > 65536)
-        for (int r = 0; r < M; r++) {
-            float *o = out + (size_t)r * N;
-            for (int c = 0; c < N; c++) o[c] += b[c];
-        }
+    add_bias(out, b, M, N);
+    return 0;
+}
+
+int xt_linear_forward_mm(xt_mm *mm, float *out, const float *in, const float *w, const float *b, int M, int K, int N) {
+    if (!mm) {
+        xt_linear_forward(out, in, w, b, M, K, N);
+        return 0;
     }
+    if (xt_mm_f32_run(mm, out, in, w, M, N, K)) return -1;
+    add_bias(out, b, M, N);
     return 0;
 }
