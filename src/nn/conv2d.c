@@ -133,23 +133,25 @@ static void dw_pixel(float *orow, const float *img, const float *w_hwc, const fl
 }
 
 #if defined(__AVX512F__)
-// OB (a constant once inlined) neighbouring outputs of one row, 16 channels, 7x7 kernel, every
-// tap's column inside the image: each input vector is loaded once and feeds up to 7 outputs, where
-// the per-pixel loop loads an input and a weight per multiply-add (load-bound). x: the input at
-// row oy - pad, column ox - pad; the same products summed in the same order (ky, then kx;
-// separate multiply and add, as -std=c11 compiles the scalar loop), so results are bit-identical.
+// OB (a constant once inlined) neighbouring outputs of one row, 16 channels, 7x7 kernel: each
+// input vector is loaded once and feeds up to 7 outputs, where the per-pixel loop loads an input
+// and a weight per multiply-add (load-bound). x: the first tap row's column 0; the strip's taps
+// start at column ix0 = ox - pad, and columns outside [0, W) are skipped (zero padding). The same
+// products summed in the same order as dw_pixel (ky, then kx; separate multiply and add, as
+// -std=c11 compiles the scalar loop), so results are bit-identical.
 static inline __attribute__((always_inline)) void dw7_strip16(float *o, const float *x, const float *w, const float *b,
-                                                                 int W, int C, int ky0, int ky1, const int OB) {
+                                                                 int W, int C, int ix0, int nky, const int OB) {
     __m512 acc[8];
     for (int j = 0; j < OB; j++) acc[j] = b ? _mm512_loadu_ps(b) : _mm512_setzero_ps();
-    for (int ky = ky0; ky < ky1; ky++) {
+    for (int ky = 0; ky < nky; ky++) {
         const float *xr = x + (size_t)ky * W * C, *wr = w + (size_t)ky * 7 * C;
         __m512 wv[7];
 #pragma GCC unroll 7
         for (int kx = 0; kx < 7; kx++) wv[kx] = _mm512_loadu_ps(wr + (size_t)kx * C);
 #pragma GCC unroll 14
         for (int i = 0; i < OB + 6; i++) {
-            const __m512 xv = _mm512_loadu_ps(xr + (size_t)i * C);
+            if ((unsigned)(ix0 + i) >= (unsigned)W) continue;
+            const __m512 xv = _mm512_loadu_ps(xr + (size_t)(ix0 + i) * C);
 #pragma GCC unroll 7
             for (int kx = 0; kx < 7; kx++) {
                 const int j = i - kx;
@@ -173,19 +175,17 @@ void xt_dwconv2d_forward(float *out, const float *inp, const float *w_hwc, const
             const int ky0 = oy - pad < 0 ? pad - oy : 0, ky1 = oy - pad + K > H ? H - oy + pad : K;
             int ox = 0;
 #if defined(__AVX512F__)
-            // ConvNeXt's 7x7: strips of 8 (then 4) outputs whose taps all lie inside the row
+            // ConvNeXt's 7x7: strips of 8 (then 4) outputs, the rest one pixel at a time
             if (K == 7 && C % 16 == 0) {
-                const int lo = pad, hi = W + pad - K + 1; // ox in [lo, hi): columns ox - pad .. ox - pad + 6 inside
-                for (; ox < lo && ox < OW; ox++) dw_pixel(orow, img, w_hwc, b, W, C, K, pad, oy, ox, ky0, ky1);
                 const float *x0 = img + (size_t)(oy - pad + ky0) * W * C, *w0 = w_hwc + (size_t)ky0 * K * C;
-                for (; ox + 8 <= hi; ox += 8)
+                for (; ox + 8 <= OW; ox += 8)
                     for (int c0 = 0; c0 < C; c0 += 16)
-                        dw7_strip16(orow + (size_t)ox * C + c0, x0 + (size_t)(ox - pad) * C + c0, w0 + c0, b ? b + c0 : NULL,
-                                    W, C, 0, ky1 - ky0, 8);
-                for (; ox + 4 <= hi; ox += 4)
+                        dw7_strip16(orow + (size_t)ox * C + c0, x0 + c0, w0 + c0,
+                                    b ? b + c0 : NULL, W, C, ox - pad, ky1 - ky0, 8);
+                for (; ox + 4 <= OW; ox += 4)
                     for (int c0 = 0; c0 < C; c0 += 16)
-                        dw7_strip16(orow + (size_t)ox * C + c0, x0 + (size_t)(ox - pad) * C + c0, w0 + c0, b ? b + c0 : NULL,
-                                    W, C, 0, ky1 - ky0, 4);
+                        dw7_strip16(orow + (size_t)ox * C + c0, x0 + c0, w0 + c0,
+                                    b ? b + c0 : NULL, W, C, ox - pad, ky1 - ky0, 4);
             }
 #endif
             for (; ox < OW; ox++) dw_pixel(orow, img, w_hwc, b, W, C, K, pad, oy, ox, ky0, ky1);
