@@ -139,11 +139,11 @@ static int hiera_forward(const xt_encoder *e, const float *img, int B, float *co
                     float *dst = x2 + ((size_t)n * Nq + t) * D;
                     const float *src = b.p + ((size_t)n * N + t) * D;
                     memcpy(dst, src, D * sizeof(float));
-                    for (int s = 1; s < k->q; s++)
-                        for (int c = 0; c < D; c++) {
-                            float v = src[(size_t)s * Nq * D + c];
-                            if (v > dst[c]) dst[c] = v;
-                        }
+                    for (int s = 1; s < k->q; s++) { // branch-free select: vectorises (the if() did not)
+                        const float *v = src + (size_t)s * Nq * D;
+#pragma omp simd
+                        for (int c = 0; c < D; c++) dst[c] = v[c] > dst[c] ? v[c] : dst[c];
+                    }
                 }
             float *tmp = x; x = x2; x2 = tmp;
         }
