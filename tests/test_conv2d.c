@@ -74,6 +74,9 @@ int main(void) {
     depthwise_case(1, 16, 12, 33, 7, 3);
     depthwise_case(1, 3, 3, 4, 7, 3); // kernel larger than the image: all taps but the centre padded
     depthwise_case(1, 6, 5, 3, 3, 0);
+    depthwise_case(2, 10, 17, 48, 7, 3); // C % 16 == 0: strips of 8 (padded columns included), one pixel left
+    depthwise_case(1, 12, 29, 16, 7, 3); // strips of 8 and 4, one pixel left
+    depthwise_case(1, 5, 5, 16, 7, 3);   // one strip of 4 with padding on both sides
     // transposes round-trip
     {
         float *x = rnd(2 * 3 * 20), *y = xt_xmalloc(120 * sizeof(float)), *z = xt_xmalloc(120 * sizeof(float));

@@ -38,7 +38,7 @@ typedef struct {
     const float *stem_w, *stem_b, *stem_ln_w, *stem_ln_b;
     cnx_stage st[XT_MAX_STAGES];
     int bf16;      // "precision": "bf16": the blocks' MLP linears (the bulk of the FLOPs) in bfloat16
-    xt_mm *mm;
+    xt_mm *mm;     // oneDNN matmul primitives (float32 without oneDNN: NULL, xt_gemm)
     uint16_t *w16;
 } convnext;
 
@@ -119,11 +119,11 @@ static int cnx_forward(const xt_encoder *e, const float *img, int B, float *cons
             xt_layernorm_forward(b.t, NULL, NULL, b.t, k->ln_w, k->ln_b, N, C, LN_EPS);
             if (k->fc1_16) {
                 if (xt_linear_forward_bf16(m->mm, b.h, b.t, k->fc1_16, k->fc1_b, N, C, HID, b.a16)) goto fail;
-            } else xt_linear_forward(b.h, b.t, k->fc1_w, k->fc1_b, N, C, HID); // (N, HID)
+            } else if (xt_linear_forward_mm(m->mm, b.h, b.t, k->fc1_w, k->fc1_b, N, C, HID)) goto fail; // (N, HID)
             xt_gelu_forward(b.h, b.h, (size_t)N * HID);
             if (k->fc2_16) {
                 if (xt_linear_forward_bf16(m->mm, b.t, b.h, k->fc2_16, k->fc2_b, N, HID, C, b.a16)) goto fail;
-            } else xt_linear_forward(b.t, b.h, k->fc2_w, k->fc2_b, N, HID, C); // (N, C)
+            } else if (xt_linear_forward_mm(m->mm, b.t, b.h, k->fc2_w, k->fc2_b, N, HID, C)) goto fail; // (N, C)
 #pragma omp parallel for if ((size_t)N * C > 65536)
             for (int n = 0; n < N; n++) {
                 float *x = b.x + (size_t)n * C;
@@ -271,6 +271,8 @@ xt_encoder *xt_convnext_new(xt_st *st, const xt_json *cfg, const char *prefix, i
     e->n_params = np;
     static const char *const ignore[] = {"head.", "norm_pre.", NULL};
     if (xt_wload_check_unused(&L, ignore, "convnext")) goto fail;
+    // float32: cached primitives allocate nothing per call (dnnl_sgemm re-faults its packing buffers)
+    if (!m->bf16 && !(m->mm = xt_mm_new(0))) xt_error_clear();
     if (m->bf16) { // bfloat16 copies of the MLP weights (stem, downsampling and depthwise convs stay float32)
         if (!(m->mm = xt_mm_new(1))) goto fail;
         size_t n16 = 0;

@@ -43,7 +43,7 @@ typedef struct {
     int *unroll;               // (Np): unrolled token n -> spatial index y*Hp + x
     int *pix[XT_MAX_STAGES];   // per stage: token n -> spatial index at that stage's resolution
     int bf16;                  // "precision": "bf16": the five linears of each block in bfloat16
-    xt_mm *mm;
+    xt_mm *mm;                 // oneDNN matmul primitives (float32 without oneDNN: NULL, xt_gemm)
     uint16_t *w16;             // the bfloat16 weight copies
 } hiera;
 
@@ -124,8 +124,8 @@ static int hiera_forward(const xt_encoder *e, const float *img, int B, float *co
     do {                                                                                       \
         if (w16) {                                                                             \
             if ((rc = xt_linear_forward_bf16(m->mm, out, in, w16, bias, M, K, N, b.a16))) goto done; \
-        } else                                                                                 \
-            xt_linear_forward(out, in, w, bias, M, K, N);                                      \
+        } else if ((rc = xt_linear_forward_mm(m->mm, out, in, w, bias, M, K, N)))            \
+            goto done;                                                                         \
     } while (0)
     for (int i = 0; i < m->depth; i++) {
         const hblock *k = &m->blk[i];
@@ -139,11 +139,11 @@ static int hiera_forward(const xt_encoder *e, const float *img, int B, float *co
                     float *dst = x2 + ((size_t)n * Nq + t) * D;
                     const float *src = b.p + ((size_t)n * N + t) * D;
                     memcpy(dst, src, D * sizeof(float));
-                    for (int s = 1; s < k->q; s++)
-                        for (int c = 0; c < D; c++) {
-                            float v = src[(size_t)s * Nq * D + c];
-                            if (v > dst[c]) dst[c] = v;
-                        }
+                    for (int s = 1; s < k->q; s++) { // branch-free select: vectorises (the if() did not)
+                        const float *v = src + (size_t)s * Nq * D;
+#pragma omp simd
+                        for (int c = 0; c < D; c++) dst[c] = v[c] > dst[c] ? v[c] : dst[c];
+                    }
                 }
             float *tmp = x; x = x2; x2 = tmp;
         }
@@ -419,6 +419,8 @@ xt_encoder *xt_hiera_new(xt_st *st, const xt_json *cfg, const char *prefix, int 
     e->n_params = np;
     static const char *const ignore[] = {"head.", "norm.", NULL};
     if (xt_wload_check_unused(&L, ignore, "hiera")) goto fail;
+    // float32: cached primitives allocate nothing per call (dnnl_sgemm re-faults its packing buffers)
+    if (!m->bf16 && !(m->mm = xt_mm_new(0))) xt_error_clear();
     if (m->bf16) { // bfloat16 copies of every block's linears (attention is plain dot-product: qkv too)
         if (!(m->mm = xt_mm_new(1))) goto fail;
         size_t n16 = 0;

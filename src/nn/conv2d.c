@@ -96,6 +96,73 @@ void xt_dwconv2d_weight_hwc(float *w_hwc, const float *w, int C, int K) {
         for (int k = 0; k < K * K; k++) w_hwc[(size_t)k * C + c] = w[(size_t)c * K * K + k];
 }
 
+#if defined(__AVX512F__)
+#include <immintrin.h>
+#endif
+
+// One output pixel, all C channels, the taps inside the image (edges, and the general case).
+static void dw_pixel(float *orow, const float *img, const float *w_hwc, const float *b, int W, int C, int K, int pad,
+                     int oy, int ox, int ky0, int ky1) {
+    float *restrict o = orow + (size_t)ox * C;
+    const int kx0 = ox - pad < 0 ? pad - ox : 0, kx1 = ox - pad + K > W ? W - ox + pad : K;
+    int c0 = 0;
+    // 32 channels at a time in registers (two AVX-512 vectors) across all K*K taps
+    for (; c0 + 32 <= C; c0 += 32) {
+        float acc[32];
+#pragma omp simd
+        for (int c = 0; c < 32; c++) acc[c] = b ? b[c0 + c] : 0.0f;
+        for (int ky = ky0; ky < ky1; ky++)
+            for (int kx = kx0; kx < kx1; kx++) {
+                const float *restrict x = img + ((size_t)(oy - pad + ky) * W + (ox - pad + kx)) * C + c0;
+                const float *restrict wk = w_hwc + ((size_t)ky * K + kx) * C + c0;
+#pragma omp simd
+                for (int c = 0; c < 32; c++) acc[c] += x[c] * wk[c];
+            }
+        memcpy(o + c0, acc, sizeof acc);
+    }
+    if (c0 < C) { // remainder channels
+        for (int c = c0; c < C; c++) o[c] = b ? b[c] : 0.0f;
+        for (int ky = ky0; ky < ky1; ky++)
+            for (int kx = kx0; kx < kx1; kx++) {
+                const float *restrict x = img + ((size_t)(oy - pad + ky) * W + (ox - pad + kx)) * C;
+                const float *restrict wk = w_hwc + ((size_t)ky * K + kx) * C;
+#pragma omp simd
+                for (int c = c0; c < C; c++) o[c] += x[c] * wk[c];
+            }
+    }
+}
+
+#if defined(__AVX512F__)
+// OB (a constant once inlined) neighbouring outputs of one row, 16 channels, 7x7 kernel: each
+// input vector is loaded once and feeds up to 7 outputs, where the per-pixel loop loads an input
+// and a weight per multiply-add (load-bound). x: the first tap row's column 0; the strip's taps
+// start at column ix0 = ox - pad, and columns outside [0, W) are skipped (zero padding). The same
+// products summed in the same order as dw_pixel (ky, then kx; separate multiply and add, as
+// -std=c11 compiles the scalar loop), so results are bit-identical.
+static inline __attribute__((always_inline)) void dw7_strip16(float *o, const float *x, const float *w, const float *b,
+                                                                 int W, int C, int ix0, int nky, const int OB) {
+    __m512 acc[8];
+    for (int j = 0; j < OB; j++) acc[j] = b ? _mm512_loadu_ps(b) : _mm512_setzero_ps();
+    for (int ky = 0; ky < nky; ky++) {
+        const float *xr = x + (size_t)ky * W * C, *wr = w + (size_t)ky * 7 * C;
+        __m512 wv[7];
+#pragma GCC unroll 7
+        for (int kx = 0; kx < 7; kx++) wv[kx] = _mm512_loadu_ps(wr + (size_t)kx * C);
+#pragma GCC unroll 14
+        for (int i = 0; i < OB + 6; i++) {
+            if ((unsigned)(ix0 + i) >= (unsigned)W) continue;
+            const __m512 xv = _mm512_loadu_ps(xr + (size_t)(ix0 + i) * C);
+#pragma GCC unroll 7
+            for (int kx = 0; kx < 7; kx++) {
+                const int j = i - kx;
+                if (j >= 0 && j < OB) acc[j] = _mm512_add_ps(acc[j], _mm512_mul_ps(xv, wv[kx]));
+            }
+        }
+    }
+    for (int j = 0; j < OB; j++) _mm512_storeu_ps(o + (size_t)j * C, acc[j]);
+}
+#endif
+
 void xt_dwconv2d_forward(float *out, const float *inp, const float *w_hwc, const float *b, int B,
                          int H, int W, int C, int K, int pad) {
     const int OH = H + 2 * pad - K + 1, OW = W + 2 * pad - K + 1;
@@ -105,36 +172,23 @@ void xt_dwconv2d_forward(float *out, const float *inp, const float *w_hwc, const
         for (int oy = 0; oy < OH; oy++) {
             const float *img = inp + (size_t)n * H * W * C;
             float *orow = out + (((size_t)n * OH + oy) * OW) * C;
-            for (int ox = 0; ox < OW; ox++) {
-                float *restrict o = orow + (size_t)ox * C;
-                const int ky0 = oy - pad < 0 ? pad - oy : 0, ky1 = oy - pad + K > H ? H - oy + pad : K;
-                const int kx0 = ox - pad < 0 ? pad - ox : 0, kx1 = ox - pad + K > W ? W - ox + pad : K;
-                int c0 = 0;
-                // 32 channels at a time in registers (two AVX-512 vectors) across all K*K taps
-                for (; c0 + 32 <= C; c0 += 32) {
-                    float acc[32];
-#pragma omp simd
-                    for (int c = 0; c < 32; c++) acc[c] = b ? b[c0 + c] : 0.0f;
-                    for (int ky = ky0; ky < ky1; ky++)
-                        for (int kx = kx0; kx < kx1; kx++) {
-                            const float *restrict x = img + ((size_t)(oy - pad + ky) * W + (ox - pad + kx)) * C + c0;
-                            const float *restrict wk = w_hwc + ((size_t)ky * K + kx) * C + c0;
-#pragma omp simd
-                            for (int c = 0; c < 32; c++) acc[c] += x[c] * wk[c];
-                        }
-                    memcpy(o + c0, acc, sizeof acc);
-                }
-                if (c0 < C) { // remainder channels
-                    for (int c = c0; c < C; c++) o[c] = b ? b[c] : 0.0f;
-                    for (int ky = ky0; ky < ky1; ky++)
-                        for (int kx = kx0; kx < kx1; kx++) {
-                            const float *restrict x = img + ((size_t)(oy - pad + ky) * W + (ox - pad + kx)) * C;
-                            const float *restrict wk = w_hwc + ((size_t)ky * K + kx) * C;
-#pragma omp simd
-                            for (int c = c0; c < C; c++) o[c] += x[c] * wk[c];
-                        }
-                }
+            const int ky0 = oy - pad < 0 ? pad - oy : 0, ky1 = oy - pad + K > H ? H - oy + pad : K;
+            int ox = 0;
+#if defined(__AVX512F__)
+            // ConvNeXt's 7x7: strips of 8 (then 4) outputs, the rest one pixel at a time
+            if (K == 7 && C % 16 == 0) {
+                const float *x0 = img + (size_t)(oy - pad + ky0) * W * C, *w0 = w_hwc + (size_t)ky0 * K * C;
+                for (; ox + 8 <= OW; ox += 8)
+                    for (int c0 = 0; c0 < C; c0 += 16)
+                        dw7_strip16(orow + (size_t)ox * C + c0, x0 + c0, w0 + c0,
+                                    b ? b + c0 : NULL, W, C, ox - pad, ky1 - ky0, 8);
+                for (; ox + 4 <= OW; ox += 4)
+                    for (int c0 = 0; c0 < C; c0 += 16)
+                        dw7_strip16(orow + (size_t)ox * C + c0, x0 + c0, w0 + c0,
+                                    b ? b + c0 : NULL, W, C, ox - pad, ky1 - ky0, 4);
             }
+#endif
+            for (; ox < OW; ox++) dw_pixel(orow, img, w_hwc, b, W, C, K, pad, oy, ox, ky0, ky1);
         }
 }
 

@@ -25,17 +25,26 @@ void xt_mask_unit_attn_forward(float *att, float *qp, int *qidx, float *p, const
         int *qi = qidx ? qidx + (size_t)task * Tq * HS : NULL;
         const size_t ld = (size_t)nw * 3 * D; // consecutive tokens of one unit
         const float *Q = qkv + (size_t)w * 3 * D + (size_t)h * HS, *K = Q + D, *V = Q + 2 * D;
-        for (int t = 0; t < Tq; t++) // pooled q = max over s
-            for (int d = 0; d < HS; d++) {
-                float mx = -FLT_MAX;
-                int arg = 0;
-                for (int s = 0; s < q; s++) {
-                    float v = Q[(size_t)(s * Tq + t) * ld + d];
-                    if (v > mx) mx = v, arg = s;
+        for (int t = 0; t < Tq; t++) { // pooled q = max over s (first s on ties), s outermost: vectorises over d
+            float *mx = Qp + (size_t)t * HS;
+            int *arg = qi ? qi + (size_t)t * HS : NULL;
+            for (int d = 0; d < HS; d++) mx[d] = -FLT_MAX;
+            if (arg) memset(arg, 0, HS * sizeof(int));
+            for (int s = 0; s < q; s++) {
+                const float *v = Q + (size_t)(s * Tq + t) * ld;
+                if (arg) {
+#pragma omp simd
+                    for (int d = 0; d < HS; d++) {
+                        const int gt = v[d] > mx[d];
+                        mx[d] = gt ? v[d] : mx[d];
+                        arg[d] = gt ? s : arg[d];
+                    }
+                } else {
+#pragma omp simd
+                    for (int d = 0; d < HS; d++) mx[d] = v[d] > mx[d] ? v[d] : mx[d];
                 }
-                Qp[(size_t)t * HS + d] = mx;
-                if (qi) qi[(size_t)t * HS + d] = arg;
             }
+        }
         xt_gemm(0, 1, Tq, T, HS, scale, Qp, HS, K, (int)ld, 0.0f, S, T);
         xt_softmax_forward(S, S, Tq, T);
         xt_gemm(0, 0, Tq, HS, T, 1.0f, S, T, V, (int)ld, 0.0f, att + (size_t)w * D + (size_t)h * HS, nw * D);

@@ -25,9 +25,10 @@
 
 typedef struct {
     int M, N, K, f32; // f32: 1 float32, 0 bfloat16, 2 int8 (s8 x s8 -> s32)
+    int bias;         // a float32 bias (N) added in the kernel: no second pass over the output
     int threads; // oneDNN fixes a primitive's thread count when it is created
     dnnl_primitive_t prim;
-    dnnl_memory_desc_t a, w, o, scratch;
+    dnnl_memory_desc_t a, w, o, b, scratch;
     size_t scratch_bytes;
 } mm_entry;
 
@@ -49,15 +50,16 @@ static pthread_key_t tkey;
 static int available = -1; // -1 unknown, 0 no, 1 yes
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 
-static int make_prim(mm_entry *m, int M, int N, int K, int f32, const char **impl) {
-    dnnl_dims_t da = {M, K}, dw = {K, N}, dout = {M, N};
+static int make_prim(mm_entry *m, int M, int N, int K, int f32, int bias, const char **impl) {
+    dnnl_dims_t da = {M, K}, dw = {K, N}, dout = {M, N}, db = {1, N};
     dnnl_data_type_t t = f32 == 1 ? dnnl_f32 : f32 == 2 ? dnnl_s8 : dnnl_bf16;
     if (dnnl_memory_desc_init_by_tag(&m->a, 2, da, t, dnnl_ab) ||
         dnnl_memory_desc_init_by_tag(&m->w, 2, dw, t, dnnl_ba) || // (N, K) row-major = PyTorch (OC, IC)
-        dnnl_memory_desc_init_by_tag(&m->o, 2, dout, f32 == 2 ? dnnl_s32 : dnnl_f32, dnnl_ab))
+        dnnl_memory_desc_init_by_tag(&m->o, 2, dout, f32 == 2 ? dnnl_s32 : dnnl_f32, dnnl_ab) ||
+        (bias && dnnl_memory_desc_init_by_tag(&m->b, 2, db, dnnl_f32, dnnl_ab)))
         return -1;
     dnnl_matmul_desc_t md;
-    if (dnnl_matmul_desc_init(&md, &m->a, &m->w, NULL, &m->o)) return -1;
+    if (dnnl_matmul_desc_init(&md, &m->a, &m->w, bias ? &m->b : NULL, &m->o)) return -1;
     dnnl_primitive_attr_t attr;
     if (dnnl_primitive_attr_create(&attr)) return -1;
     dnnl_primitive_desc_t pd;
@@ -72,7 +74,7 @@ static int make_prim(mm_entry *m, int M, int N, int K, int f32, const char **imp
     dnnl_status_t s = dnnl_primitive_create(&m->prim, pd);
     if (impl) *impl = strstr(*impl, "bf16") || strstr(*impl, "amx") ? "native" : "emulated";
     dnnl_primitive_desc_destroy(pd);
-    m->M = M, m->N = N, m->K = K, m->f32 = f32;
+    m->M = M, m->N = N, m->K = K, m->f32 = f32, m->bias = bias;
     return s == dnnl_success ? 0 : -1;
 }
 
@@ -93,7 +95,7 @@ static void init_once(void) {
     // native support only: oneDNN emulates bf16 on plain AVX-512, slower than float32
     mm_entry m;
     const char *impl = NULL;
-    if (make_prim(&m, 64, 64, 64, 0, &impl)) return;
+    if (make_prim(&m, 64, 64, 64, 0, 0, &impl)) return;
     dnnl_primitive_destroy(m.prim);
     available = impl && !strcmp(impl, "native");
 }
@@ -134,7 +136,7 @@ void xt_f32_to_bf16(uint16_t *out, const float *in, size_t n) {
     }
 }
 
-static int mm_run(xt_mm *c, void *out, const void *a, const void *w, int M, int N, int K, int f32) {
+static int mm_run(xt_mm *c, void *out, const void *a, const void *w, const float *bias, int M, int N, int K, int f32) {
 #ifdef _OPENMP
     int threads = omp_in_parallel() ? 1 : omp_get_max_threads();
 #else
@@ -145,13 +147,14 @@ static int mm_run(xt_mm *c, void *out, const void *a, const void *w, int M, int 
     // keyed by thread count too: a primitive created at 1 thread stays at 1 thread (measured:
     // 7.5 instead of 12-13 regions/s for Swin V2-T at 2 threads after a 1-thread run)
     for (int i = 0; i < c->n && !m; i++)
-        if (c->e[i].M == M && c->e[i].N == N && c->e[i].K == K && c->e[i].f32 == f32 && c->e[i].threads == threads)
+        if (c->e[i].M == M && c->e[i].N == N && c->e[i].K == K && c->e[i].f32 == f32 && c->e[i].threads == threads &&
+            c->e[i].bias == !!bias)
             m = &c->e[i];
     mm_entry e, tmp;
     int own = 0; // a primitive made for this call only (the cache is full; never in practice)
     if (!m) {
         m = c->n < MAX_SHAPES ? &c->e[c->n] : &tmp;
-        if (make_prim(m, M, N, K, f32, NULL)) {
+        if (make_prim(m, M, N, K, f32, !!bias, NULL)) {
             pthread_mutex_unlock(&c->lock);
             return xt_error("bf16", "oneDNN matmul (%d x %d x %d) could not be created", M, N, K);
         }
@@ -161,7 +164,7 @@ static int mm_run(xt_mm *c, void *out, const void *a, const void *w, int M, int 
     }
     e = *m;
     pthread_mutex_unlock(&c->lock);
-    dnnl_memory_t ma, mw, mo, msp = NULL;
+    dnnl_memory_t ma, mw, mo, mb = NULL, msp = NULL;
     int rc = -1;
     per_thread *t = pthread_getspecific(tkey);
     if (!t) {
@@ -177,6 +180,10 @@ static int mm_run(xt_mm *c, void *out, const void *a, const void *w, int M, int 
     if (dnnl_memory_create(&ma, &e.a, engine, (void *)a)) goto out0;
     if (dnnl_memory_create(&mw, &e.w, engine, (void *)w)) goto out1;
     if (dnnl_memory_create(&mo, &e.o, engine, out)) goto out2;
+    if (bias && dnnl_memory_create(&mb, &e.b, engine, (void *)bias)) {
+        mb = NULL;
+        goto out3;
+    }
     if (e.scratch_bytes > t->cap) {
         free(t->scratch);
         t->scratch = malloc(e.scratch_bytes);
@@ -184,10 +191,14 @@ static int mm_run(xt_mm *c, void *out, const void *a, const void *w, int M, int 
         if (!t->scratch) goto out3;
     }
     if (e.scratch_bytes && dnnl_memory_create(&msp, &e.scratch, engine, t->scratch)) goto out3;
-    dnnl_exec_arg_t args[4] = {{DNNL_ARG_SRC, ma}, {DNNL_ARG_WEIGHTS, mw}, {DNNL_ARG_DST, mo}, {DNNL_ARG_SCRATCHPAD, msp}};
-    if (!dnnl_primitive_execute(e.prim, t->stream, msp ? 4 : 3, args) && !dnnl_stream_wait(t->stream)) rc = 0;
+    dnnl_exec_arg_t args[5] = {{DNNL_ARG_SRC, ma}, {DNNL_ARG_WEIGHTS, mw}, {DNNL_ARG_DST, mo}};
+    int na = 3;
+    if (mb) args[na++] = (dnnl_exec_arg_t){DNNL_ARG_BIAS, mb};
+    if (msp) args[na++] = (dnnl_exec_arg_t){DNNL_ARG_SCRATCHPAD, msp};
+    if (!dnnl_primitive_execute(e.prim, t->stream, na, args) && !dnnl_stream_wait(t->stream)) rc = 0;
     if (msp) dnnl_memory_destroy(msp);
 out3:
+    if (mb) dnnl_memory_destroy(mb);
     dnnl_memory_destroy(mo);
 out2:
     dnnl_memory_destroy(mw);
@@ -200,11 +211,11 @@ out0:
 }
 
 int xt_mm_bf16_run(xt_mm *c, float *out, const uint16_t *a, const uint16_t *w, int M, int N, int K) {
-    return mm_run(c, out, a, w, M, N, K, 0);
+    return mm_run(c, out, a, w, NULL, M, N, K, 0);
 }
 
 int xt_mm_f32_run(xt_mm *c, float *out, const float *a, const float *w, int M, int N, int K) {
-    return mm_run(c, out, a, w, M, N, K, 1);
+    return mm_run(c, out, a, w, NULL, M, N, K, 1);
 }
 
 #if defined(__AVX512F__)
@@ -244,7 +255,7 @@ int xt_linear_forward_s8(xt_mm *mm, float *out, const float *in, const int8_t *w
                          int M, int K, int N, int8_t *a8, float *ascale) {
     xt_quantize_rows_s8(a8, ascale, in, M, K);
     int32_t *acc = (int32_t *)out; // the int32 sums land in out, then become floats in place
-    if (mm_run(mm, acc, a8, w8, M, N, K, 2)) return -1;
+    if (mm_run(mm, acc, a8, w8, NULL, M, N, K, 2)) return -1;
 #pragma omp parallel for if ((size_t)M * N > 65536)
     for (int r = 0; r < M; r++) {
         float *o = out + (size_t)r * N;
@@ -264,13 +275,13 @@ int xt_linear_forward_s8(xt_mm *mm, float *out, const float *in, const int8_t *w
 int xt_linear_forward_bf16(xt_mm *mm, float *out, const float *in, const uint16_t *w16, const float *b, int M, int K,
                            int N, uint16_t *a16) {
     xt_f32_to_bf16(a16, in, (size_t)M * K);
-    if (xt_mm_bf16_run(mm, out, a16, w16, M, N, K)) return -1;
-    if (b) {
-#pragma omp parallel for if ((size_t)M * N > 65536)
-        for (int r = 0; r < M; r++) {
-            float *o = out + (size_t)r * N;
-            for (int c = 0; c < N; c++) o[c] += b[c];
-        }
+    return mm_run(mm, out, a16, w16, b, M, N, K, 0);
+}
+
+int xt_linear_forward_mm(xt_mm *mm, float *out, const float *in, const float *w, const float *b, int M, int K, int N) {
+    if (!mm) {
+        xt_linear_forward(out, in, w, b, M, K, N);
+        return 0;
     }
-    return 0;
+    return mm_run(mm, out, in, w, b, M, N, K, 1);
 }

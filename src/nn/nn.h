@@ -138,6 +138,9 @@ void xt_f32_to_bf16(uint16_t *out, const float *in, size_t n);
 // rounded into a16 (M*K, caller's scratch) first, float32 accumulate and output. 0 / -1 + error.
 int xt_linear_forward_bf16(xt_mm *mm, float *out, const float *in, const uint16_t *w16, const float *b, int M, int K,
                            int N, uint16_t *a16);
+// xt_linear_forward through mm's cached float32 primitives (no allocation per call, unlike
+// dnnl_sgemm's packing buffers); mm NULL: xt_linear_forward. 0 / -1 + error.
+int xt_linear_forward_mm(xt_mm *mm, float *out, const float *in, const float *w, const float *b, int M, int K, int N);
 // int8 (oneDNN s8 x s8 -> s32; AVX512-VNNI where the CPU has it): symmetric per-row scales,
 // q = round(x / s), s = max|row| / 127 (1 for a zero row). Weights (N, K) quantised once per
 // output channel, activations per token (row) on every call.
