@@ -55,7 +55,7 @@ static void golden_case(void) {
 // FD: 4 maps of N pixels; targets with ignores, vessels, negative lengths
 enum { N = 96 };
 static float O[4][N], T4[4][N], G[4][N];
-static const xt_xview_loss_cfg unit = {{1, 1, 1, 1}, {1, 3, 1}}; // Center/Length visible to FD
+static const xt_xview_loss_cfg unit = {{1, 1, 1, 1}, {1, 3, 1}, 0}; // Center/Length visible to FD
 static double f_loss(void) {
     const float *o[4] = {O[0], O[1], O[2], O[3]}, *t[4] = {T4[0], T4[1], T4[2], T4[3]};
     return xt_xview_loss(&unit, o, t, N, NULL, NULL);
@@ -89,5 +89,18 @@ int main(void) {
     T4[3][5] = 0;
     xt_xview_loss(NULL, o, t, N, g, &T);
     CHECK(isnan(T.length));
+    // every fishing pixel ignored (a crop without vessels): NaN officially (torch's mean of
+    // nothing); with fishing_on_vessels the term is 0 with a zero gradient
+    T4[3][5] = -1;
+    for (int i = 0; i < N; i++) T4[1][i] = 255;
+    xt_xview_loss(NULL, o, t, N, g, &T);
+    CHECK(isnan(T.combo[1]));
+    xt_xview_loss_cfg onv = xt_xview_loss_official;
+    onv.fishing_on_vessels = 1;
+    double tot = xt_xview_loss(&onv, o, t, N, g, &T);
+    CHECK(T.combo[1] == 0 && isfinite(tot));
+    int zero = 1;
+    for (int i = 0; i < N; i++) zero &= G[1][i] == 0;
+    CHECK(zero);
     return check_summary("xview_loss");
 }
