@@ -27,8 +27,9 @@ double xt_soft_ce_loss(float *dlogits, const float *logits, const float *target,
 typedef struct xt_xview_loss_cfg {
     float w[4], combo[3];
     // Not official (0 there): the fishing target is 255 (ignored) outside the vessel discs, so the
-    // fishing term is about the vessels only (docs/detection.md, sixth attempt). Applied where the
-    // targets are painted (xview_train.c), not in xt_xview_loss.
+    // fishing term is about the vessels only (docs/detection.md, sixth attempt). The targets are
+    // masked where they are painted (xview_train.c load_crop); xt_xview_loss only turns the
+    // then-empty term of a crop without vessels into 0 instead of the official NaN.
     int fishing_on_vessels;
 } xt_xview_loss_cfg;
 extern const xt_xview_loss_cfg xt_xview_loss_official; // {1, 2, 3e-7, 2}, {1, 3, 1}
