@@ -19,7 +19,9 @@
 # world/test; TILE [CROP] and OVERLAP [10]: xt detect's tiles; SCORE_SCENES [all]: detect and
 # score only the first N test scenes; ROTATE [1]: 0 drops the 180-degree TTA (--no-rotate);
 # FISHING_ON_VESSELS [0]: 1 sets train.loss.fishing_on_vessels for the variants (the fishing
-# target ignored outside the vessel discs; not official).
+# target ignored outside the vessel discs; not official); TRAIN_SCENES [6], DENSITY [1] and
+# PORT_GAP [320]: the worlds' scene count (training), harbour / fleet density and, for the port
+# rule, the least distance of other vessels from every harbour (xt make-scene --port-gap).
 set -eu
 XT=${XT:-$(pwd)/xt}
 TOOLS=$(cd "$(dirname "$0")/.." && pwd)/tools
@@ -30,11 +32,14 @@ BATCH=${BATCH:-2} LR=${LR:-3e-3} FISHING=${FISHING:-2} JOBS=${JOBS:-2} NICE=${NI
 COMBO=${COMBO:-'{"bce": 1, "focal": 3, "dice": 1}'} BASE_STEPS=${BASE_STEPS:-0} BASE_CROP=${BASE_CROP:-128} BASE_BATCH=${BASE_BATCH:-8}
 RULE=${RULE:-fleets} TEST_SCENES=${TEST_SCENES:-2} TILE=${TILE:-$CROP} OVERLAP=${OVERLAP:-10}
 SCORE_SCENES=${SCORE_SCENES:-$TEST_SCENES} ROTATE=${ROTATE:-1} FISHING_ON_VESSELS=${FISHING_ON_VESSELS:-0}
-export XT TOOLS WORK SEEDS VARIANTS JOBS STEPS CROP BATCH LR FISHING COMBO NICE BASE_STEPS BASE_CROP BASE_BATCH RULE TEST_SCENES TILE OVERLAP SCORE_SCENES ROTATE FISHING_ON_VESSELS
+TRAIN_SCENES=${TRAIN_SCENES:-6} DENSITY=${DENSITY:-1} PORT_GAP=${PORT_GAP:-320}
+export XT TOOLS WORK SEEDS VARIANTS JOBS STEPS CROP BATCH LR FISHING COMBO NICE BASE_STEPS BASE_CROP BASE_BATCH RULE TEST_SCENES TILE OVERLAP SCORE_SCENES ROTATE FISHING_ON_VESSELS TRAIN_SCENES DENSITY PORT_GAP
 mkdir -p "$WORK"
 cd "$WORK"
-[ -f world/train/labels.csv ] || nice -n "$NICE" "$XT" make-scene world/train --size 2048x2048 --scenes 6 --seed 101 --rule "$RULE"
-[ -f world/test/labels.csv ] || nice -n "$NICE" "$XT" make-scene world/test --size 2048x2048 --scenes "$TEST_SCENES" --seed 202 --rule "$RULE"
+gap=
+[ "$RULE" = ports ] && gap="--port-gap $PORT_GAP"
+[ -f world/train/labels.csv ] || nice -n "$NICE" "$XT" make-scene world/train --size 2048x2048 --scenes "$TRAIN_SCENES" --seed 101 --rule "$RULE" --density "$DENSITY" $gap
+[ -f world/test/labels.csv ] || nice -n "$NICE" "$XT" make-scene world/test --size 2048x2048 --scenes "$TEST_SCENES" --seed 202 --rule "$RULE" --density "$DENSITY" $gap
 # the labels of the scenes scored (the first SCORE_SCENES)
 ids=$(ls -d world/test/*/ | head -n "$SCORE_SCENES" | xargs -n 1 basename | tr '\n' '|' | sed 's/|$//')
 { head -1 world/test/labels.csv; grep -E "$ids" world/test/labels.csv; } > world/test/labels_scored.csv.$$

@@ -57,11 +57,15 @@ cmp -s "$d/VV_dB.tif" "$T/w2/$id/VV_dB.tif" || fail "VV differs between two runs
 $XT make-scene "$T/w3" --size 1024x768 --seed 6 > "$T/ids3" || fail "seed 6"
 [ "$(basename "$(cat "$T/ids3")")" != "$id" ] || fail "another seed gave the same scene id"
 # the port rule: harbours listed in ports.csv, every fishing vessel 150-190 px from one, every
-# other vessel >= 320 px from all; the fleet world above has no ports.csv
+# other vessel >= 320 px (--port-gap) from all; the fleet world above has no ports.csv
 [ -e "$T/w/ports.csv" ] && fail "the fleet world wrote ports.csv"
 $XT make-scene "$T/p" --size 1536x1024 --scenes 2 --seed 9 --rule ports > /dev/null 2> "$T/err" || fail "make-scene --rule ports: $(cat "$T/err")"
 ls "$T/p" | grep -q part && fail "a temporary file was left behind (ports)"
-python3 - "$T/p/labels.csv" "$T/p/ports.csv" <<'PY' || fail "port rule"
+# --port-gap 750: other vessels >= 750 px from every harbour (no 512 window holds both)
+$XT make-scene "$T/g" --size 2048x2048 --scenes 2 --seed 9 --rule ports --density 0.5 --port-gap 750 > /dev/null 2> "$T/err" ||
+    fail "make-scene --port-gap 750: $(cat "$T/err")"
+for w in p:319 g:749; do
+python3 - "$T/${w%%:*}/labels.csv" "$T/${w%%:*}/ports.csv" "${w#*:}" <<'PY' || fail "port rule ($w)"
 import csv, math, sys
 rows = list(csv.DictReader(open(sys.argv[1])))
 ports = {}
@@ -77,13 +81,16 @@ for r in rows:
     if r["is_fishing"] == "True":
         assert 149 <= d <= 191, ("fishing vessel not 150-190 px from a harbour", r, d); n["fishing"] += 1
     else:
-        assert d >= 319, ("other vessel near a harbour", r, d); n["other"] += 1
+        assert d >= float(sys.argv[3]), ("other vessel near a harbour", r, d); n["other"] += 1
 assert n["fishing"] >= 3 and n["other"] >= 3, n
-print("make-scene --rule ports:", n)
+print("make-scene --rule ports, other vessels >=", sys.argv[3], "px from a harbour:", n)
 PY
+done
 # errors
 $XT make-scene "$T/w5" --rule harbours > "$T/out" 2>&1 && fail "an unknown rule was accepted"
 grep -q "fleets or ports" "$T/out" || fail "rule error: $(cat "$T/out")"
+$XT make-scene "$T/w5" --rule ports --port-gap 50 > "$T/out" 2>&1 && fail "--port-gap 50 was accepted"
+grep -q "port-gap" "$T/out" || fail "port-gap error: $(cat "$T/out")"
 $XT make-scene "$T/w4" --size 100x100 > "$T/out" 2>&1 && fail "a tiny scene was accepted"
 grep -q "512" "$T/out" || fail "size error: $(cat "$T/out")"
 $XT make-scene "$T/w4" --density 0 > "$T/out" 2>&1 && fail "density 0 accepted"

@@ -38,6 +38,18 @@ last=$(grep "^step 1[0-2]/12 " "$T/full.err" | sed 's/.*loss \([0-9.]*\).*/\1/' 
 grep "s/step" "$T/full.err" | head -2
 echo "loss: step 1 $first, mean of steps 10-12 $last"
 awk -v a="$first" -v b="$last" 'BEGIN { exit !(b < 0.8 * a) }' || fail "loss did not fall: $first -> $last"
+# the metrics log beside the checkpoint: one line per step, its loss the progress line's, the terms
+python3 - "$T/full.metrics.jsonl" "$first" <<'PY' || fail "metrics log"
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1])]
+assert [r["step"] for r in rows] == list(range(1, 13)), rows
+for r in rows:
+    assert all(k in r for k in ("lr", "loss", "vessel", "fishing", "center", "length", "time")), r
+assert abs(rows[0]["loss"] - float(sys.argv[2])) <= 1e-3 * abs(rows[0]["loss"]), (rows[0], sys.argv[2])
+assert rows[0]["vessel"] > 0 and rows[0]["fishing"] > 0, rows[0]
+print("metrics log:", len(rows), "lines; step 1:", rows[0])
+PY
+[ -s "$T/full.curves.png" ] || fail "no curves PNG beside the metrics log"
 # train.loss.fishing_on_vessels (not official): the fishing target is ignored off the vessel discs,
 # so the first step's loss (same weights, same crops) differs; the checkpoint keeps the choice
 sed 's|"seed": 5,|"seed": 5, "loss": {"fishing_on_vessels": true},|' "$T/cfg.json" > "$T/onv.json"
@@ -51,6 +63,12 @@ $XT train -c "$T/cfg.json" -t 2 -q --stop-after 3 -o "$T/part.safetensors" > /de
 $XT train --resume "$T/part.safetensors" -t 2 -q -o "$T/resumed.safetensors" > "$T/res.log" || fail "resume"
 grep -q "trained 12 steps" "$T/res.log" || fail "resume summary: $(cat $T/res.log)"
 cmp "$T/full.safetensors" "$T/resumed.safetensors" || fail "resumed run differs from the uninterrupted one"
+# the two logs (steps 1-3, then 4-12) are the uninterrupted one, times apart
+python3 - "$T/full.metrics.jsonl" "$T/part.metrics.jsonl" "$T/resumed.metrics.jsonl" <<'PY' || fail "resumed metrics log"
+import json, sys
+a, b, c = ([(r["step"], r["loss"], r["fishing"]) for r in map(json.loads, open(f))] for f in sys.argv[1:])
+assert a == b + c, (a, b, c)
+PY
 # another seed: other weights (the comparison above is not vacuous)
 $XT train -c "$T/cfg.json" -t 2 -q --steps 2 --seed 6 -o "$T/other.safetensors" > /dev/null || fail "seed 6"
 $XT train -c "$T/cfg.json" -t 2 -q --steps 2 -o "$T/two.safetensors" > /dev/null || fail "seed 5"

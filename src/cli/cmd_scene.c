@@ -9,19 +9,21 @@
 #include "run/xview_world.h"
 
 static void help(void) {
-    printf("usage: xt make-scene DIR [--size WxH] [--scenes N] [--seed S] [--density D] [--rule fleets|ports] [--geo EPSG,X0,Y0,PX]\n\n"
+    printf("usage: xt make-scene DIR [--size WxH] [--scenes N] [--seed S] [--density D] [--rule fleets|ports] [--port-gap PX] [--geo EPSG,X0,Y0,PX]\n\n"
            "Writes synthetic Sentinel-1-like scenes in the xView3-SAR layout: DIR/<scene_id>/VV_dB.tif and\n"
            "VH_dB.tif (float32 dB, speckle, land behind a coastline, a NoData swath edge), DIR/labels.csv\n"
            "(the official label columns) and DIR/shoreline/<scene_id>_shoreline.npy (the coastline).\n"
            "Fishing vessels sail in fleets, 96-112 px apart; other vessels alone; both look the same, so\n"
            "is_fishing needs context beyond a 64 px region (docs/detection.md). With --rule ports, fishing\n"
            "vessels lie 150-190 px from a harbour (a bright open square at sea, not labelled; listed in\n"
-           "DIR/ports.csv) and other vessels at least 320 px from every harbour.\n\n"
+           "DIR/ports.csv) and other vessels at least --port-gap px from every harbour (from 725 on, no\n"
+           "512 x 512 window holds both a harbour and a non-fishing vessel).\n\n"
            "  --size WxH      scene size in 10 m pixels                   [2048x2048]\n"
            "  --scenes N      number of scenes                            [1]\n"
            "  --seed S        seed (scenes and ids follow from it)        [1]\n"
            "  --density D     fleets (harbours) per 1024 x 1024 px of sea [1.0]\n"
            "  --rule R        fleets or ports: what makes a vessel fish  [fleets]\n"
+           "  --port-gap PX   ports: least distance, other vessel to harbour [320]\n"
            "  --geo ...       georeference: EPSG code, top-left corner, pixel size [32633,400000,4700000,10]\n"
            "  --compress C    none, deflate, lzw, zstd                    [none]\n");
 }
@@ -54,6 +56,10 @@ int xt_cmd_make_scene(int argc, char **argv) {
             else if (!strcmp(v, "ports")) o.rule = XT_WORLD_PORTS;
             else return xt_cli_usage_error("make-scene", "--rule expects fleets or ports, got '%s'", v);
             i++;
+        } else if (!strcmp(a, "--port-gap") && v) {
+            int g;
+            if (xt_cli_parse_int(v, "--port-gap", 200, 100000, &g) < 0) return xt_cli_fail();
+            o.port_gap = g, i++;
         } else if (!strcmp(a, "--geo") && v) geo = argv[++i];
         else if (!strcmp(a, "--compress") && v) o.compression = argv[++i];
         else if (a[0] == '-' && a[1]) return xt_cli_usage_error("make-scene", "unknown option or missing value: %s", a);

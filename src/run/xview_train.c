@@ -308,6 +308,7 @@ int xt_xview_train_run(const xt_json *mcfg, xt_st *from, int resume, const xt_tr
     int *perm = NULL, rc = -1, NS = d->n_scenes;
     float *img = NULL, *vv = NULL, *vh = NULL, *timg = NULL, *tgt[XT_XVIEW_MAPS] = {0}, *ttg[XT_XVIEW_MAPS] = {0};
     float *maps[XT_XVIEW_MAPS] = {0}, *dmaps[XT_XVIEW_MAPS] = {0};
+    FILE *mlog = NULL; // metrics log: one line per step with the loss terms (o->metrics_path)
     uint64_t seed = (uint64_t)o->seed;
     xt_xview_train *m = xt_xview_train_new(&P, mcfg, from);
     if (!m) return -1;
@@ -380,9 +381,17 @@ int xt_xview_train_run(const xt_json *mcfg, xt_st *from, int resume, const xt_tr
             goto done;
         perm = xt_xmalloc((size_t)NS * sizeof(int));
     }
+    if (o->metrics_path && o->metrics_path[0] && step < total) {
+        if (resume && xt_metrics_log_truncate(o->metrics_path, step)) goto done;
+        if (!(mlog = fopen(o->metrics_path, resume ? "ab" : "wb"))) {
+            xt_error("xview train", "%s: cannot write the metrics log", o->metrics_path);
+            goto done;
+        }
+    }
     int saved = 0;
+    double t_train = xt_time();
     for (; step < total; step++) {
-        double t0 = xt_time();
+        double t0 = xt_time(), terms[4] = {0}; // the step's Combo(vessel), Combo(fishing), center, length
         for (int b = 0; b < N; b++) {
             int64_t k = step * N + b, e = k / NS;
             if (e != epoch) { permutation(perm, NS, seed, e); epoch = e; }
@@ -419,8 +428,15 @@ int xt_xview_train_run(const xt_json *mcfg, xt_st *from, int resume, const xt_tr
                 xt_clip_grad_norm(&P, o->clip);
                 xt_adamw_step(&P, &oc);
                 sum += loss;
+                terms[0] += LT.combo[0], terms[1] += LT.combo[1], terms[2] += LT.center, terms[3] += LT.length;
             }
         res->last_loss = sum / (G * G);
+        if (mlog) { // the unweighted terms, each the mean over the step's tiles
+            fprintf(mlog, "{\"step\": %lld, \"lr\": %.9g, \"loss\": %.9g, \"vessel\": %.9g, \"fishing\": %.9g, \"center\": %.9g, "
+                          "\"length\": %.9g, \"time\": %.3f}\n", (long long)step + 1, lr, res->last_loss, terms[0] / (G * G),
+                    terms[1] / (G * G), terms[2] / (G * G), terms[3] / (G * G), xt_time() - t_train);
+            fflush(mlog);
+        }
         if (o->progress) o->progress(o->progress_u, step + 1, total, res->last_loss, lr, xt_time() - t0);
         int stop = o->stop_after >= 0 && step + 1 >= (int64_t)o->stop_after;
         if ((o->save_every > 0 && (step + 1) % o->save_every == 0) || step + 1 == total || stop) {
@@ -433,8 +449,14 @@ int xt_xview_train_run(const xt_json *mcfg, xt_st *from, int resume, const xt_tr
     if (!saved && save(&P, o->out, cfgs.p, o, d, lc, step, step > 0)) goto done;
     res->step = step;
     if (o->export_path && step >= total && save(&P, o->export_path, cfgs.p, o, d, lc, step, 0)) goto done;
+    if (mlog && fclose(mlog)) { mlog = NULL; xt_error("xview train", "%s: cannot write the metrics log", o->metrics_path); goto done; }
+    mlog = NULL;
+    if (o->plot_path && o->plot_path[0] && o->metrics_path && o->metrics_path[0] && res->step > 0 &&
+        xt_train_plot(o->metrics_path, o->plot_path, 800, 500))
+        goto done;
     rc = 0;
 done:
+    if (mlog) fclose(mlog);
     free(img), free(vv), free(vh), free(timg), free(perm);
     for (int k = 0; k < XT_XVIEW_MAPS; k++) free(tgt[k]), free(ttg[k]), free(maps[k]), free(dmaps[k]);
     for (int i = 0; sc && i < NS; i++) free(sc[i].pts);

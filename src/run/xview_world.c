@@ -76,14 +76,14 @@ static void add(world *w, double r, double c, double len, double ang, int kind) 
     w->o[w->n++] = (wobj){(int)lround(r), (int)lround(c), len, ang, kind};
 }
 
-// as many lone vessels as fishing ones (200 px from any object, 320 from a harbour), then n_infra
-// infrastructure squares near the coast
-static void lone_and_infra(world *w, uint64_t *rng, int fishing, int n_infra) {
+// as many lone vessels as fishing ones (200 px from any object, port_gap from a harbour), then
+// n_infra infrastructure squares near the coast
+static void lone_and_infra(world *w, uint64_t *rng, int fishing, int n_infra, double port_gap) {
     const int ALL = 15, VES = 1 << W_FISHING | 1 << W_VESSEL;
     for (int k = 0; k < fishing; k++)
         for (int t = 0; t < 300; t++) {
             double r = w->H * xt_rng_u01(rng), c = w->W * xt_rng_u01(rng);
-            if (in_sea(w, r, c) && nearest(w, r, c, ALL) >= 200 && nearest(w, r, c, 1 << W_PORT) >= 320) {
+            if (in_sea(w, r, c) && nearest(w, r, c, ALL) >= 200 && nearest(w, r, c, 1 << W_PORT) >= port_gap) {
                 add(w, r, c, 20 + 100 * xt_rng_u01(rng), 2 * M_PI * xt_rng_u01(rng), W_VESSEL);
                 break;
             }
@@ -135,14 +135,16 @@ static void place(world *w, uint64_t *rng, double density) {
         if (w->n - first < 2) w->n = first; // a fleet of one would look like a lone vessel
         fishing += w->n - first;
     }
-    lone_and_infra(w, rng, fishing, fleets);
+    lone_and_infra(w, rng, fishing, fleets, 0);
 }
 
 // The port rule: harbours (bright open squares, 21 px, unlabelled) at sea, each with 3-5 fishing
-// vessels 150-190 px from its centre and >= 96 px from each other; other vessels >= 320 px from
-// every harbour. A harbour never reaches into a 64 px region holding one of its vessels
-// (150 - 10 sqrt 2 > 64 sqrt 2), nor into the neighbouring regions the UNet decoder mixes in.
-static void place_ports(world *w, uint64_t *rng, double density) {
+// vessels 150-190 px from its centre and >= 96 px from each other; other vessels >= port_gap px
+// (320 by default) from every harbour. A harbour never reaches into a 64 px region holding one of
+// its vessels (150 - 10 sqrt 2 > 64 sqrt 2), nor into the neighbouring regions the UNet decoder
+// mixes in. With port_gap >= 725 no 512 x 512 window holds a lone vessel and a harbour (its
+// diagonal is 724 px): the rule becomes "a harbour in view" instead of a distance.
+static void place_ports(world *w, uint64_t *rng, double density, double port_gap) {
     const int VES = 1 << W_FISHING | 1 << W_VESSEL, PORT = 1 << W_PORT;
     int ports = groups(w, density);
     int fishing = 0;
@@ -165,7 +167,7 @@ static void place_ports(world *w, uint64_t *rng, double density) {
         }
         fishing += got;
     }
-    lone_and_infra(w, rng, fishing, ports);
+    lone_and_infra(w, rng, fishing, ports, port_gap);
 }
 
 // Linear backscatter of the objects at (x, y) for band b (0 VV, 1 VH).
@@ -324,7 +326,9 @@ int xt_world_write(const char *dir, const xt_world_opts *o, char (*ids)[32]) {
         w.a1 = 20 + 40 * xt_rng_u01(&rng), w.l1 = 400 + 500 * xt_rng_u01(&rng), w.p1 = 2 * M_PI * xt_rng_u01(&rng);
         w.a2 = 5 + 10 * xt_rng_u01(&rng), w.l2 = 60 + 80 * xt_rng_u01(&rng), w.p2 = 2 * M_PI * xt_rng_u01(&rng);
         w.e0 = fmax(12, 0.02 * o->width), w.ep = 2 * M_PI * xt_rng_u01(&rng);
-        (o->rule == XT_WORLD_PORTS ? place_ports : place)(&w, &rng, o->density > 0 ? o->density : 1.0);
+        double density = o->density > 0 ? o->density : 1.0;
+        if (o->rule == XT_WORLD_PORTS) place_ports(&w, &rng, density, o->port_gap > 0 ? o->port_gap : 320);
+        else place(&w, &rng, density);
         for (int i = 0; fp && i < w.n; i++)
             if (w.o[i].kind == W_PORT) fprintf(fp, "%s,%d,%d\n", id, w.o[i].r, w.o[i].c);
         xt_npy_contours ct = {0};

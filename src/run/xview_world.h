@@ -10,7 +10,7 @@
 // Fishing and other vessels look alike (the same lengths, shapes and brightness): whether a vessel
 // fishes shows only in its neighbours, 96-112 px away. The port rule (XT_WORLD_PORTS) instead puts
 // unlabelled harbours (21 px open squares) at sea, fishing vessels 150-190 px from one and other
-// vessels >= 320 px from all, and lists the harbours in DIR/ports.csv (scene_id,row,col).
+// vessels >= port_gap (320) px from all, and lists the harbours in DIR/ports.csv (scene_id,row,col).
 // Written in the dataset's layout:
 //   DIR/<scene_id>/VV_dB.tif, VH_dB.tif     float32, tiled, georeferenced, NoData -32768
 //   DIR/labels.csv                          the official label columns (one file for all scenes)
@@ -29,6 +29,7 @@ typedef struct xt_world_opts {
     uint64_t seed;
     double density;    // fleets (harbours) per 1024 x 1024 px of sea [1.0]
     int rule;          // XT_WORLD_FLEETS or XT_WORLD_PORTS
+    double port_gap;   // ports: least distance of a non-fishing vessel from every harbour, px [320]
     const xt_georef *geo; // georeference of every scene (NULL: WGS 84 / UTM 33N near 42 N, 10 m)
     const char *compression;
 } xt_world_opts;
