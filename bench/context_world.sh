@@ -21,7 +21,8 @@
 # FISHING_ON_VESSELS [0]: 1 sets train.loss.fishing_on_vessels for the variants (the fishing
 # target ignored outside the vessel discs; not official); TRAIN_SCENES [6], DENSITY [1] and
 # PORT_GAP [320]: the worlds' scene count (training), harbour / fleet density and, for the port
-# rule, the least distance of other vessels from every harbour (xt make-scene --port-gap).
+# rule, the least distance of other vessels from every harbour (xt make-scene --port-gap);
+# CONTEXT_LR_RATIO [1]: the variants' lr multiplier for the context model (not official).
 set -eu
 XT=${XT:-$(pwd)/xt}
 TOOLS=$(cd "$(dirname "$0")/.." && pwd)/tools
@@ -32,8 +33,8 @@ BATCH=${BATCH:-2} LR=${LR:-3e-3} FISHING=${FISHING:-2} JOBS=${JOBS:-2} NICE=${NI
 COMBO=${COMBO:-'{"bce": 1, "focal": 3, "dice": 1}'} BASE_STEPS=${BASE_STEPS:-0} BASE_CROP=${BASE_CROP:-128} BASE_BATCH=${BASE_BATCH:-8}
 RULE=${RULE:-fleets} TEST_SCENES=${TEST_SCENES:-2} TILE=${TILE:-$CROP} OVERLAP=${OVERLAP:-10}
 SCORE_SCENES=${SCORE_SCENES:-$TEST_SCENES} ROTATE=${ROTATE:-1} FISHING_ON_VESSELS=${FISHING_ON_VESSELS:-0}
-TRAIN_SCENES=${TRAIN_SCENES:-6} DENSITY=${DENSITY:-1} PORT_GAP=${PORT_GAP:-320}
-export XT TOOLS WORK SEEDS VARIANTS JOBS STEPS CROP BATCH LR FISHING COMBO NICE BASE_STEPS BASE_CROP BASE_BATCH RULE TEST_SCENES TILE OVERLAP SCORE_SCENES ROTATE FISHING_ON_VESSELS TRAIN_SCENES DENSITY PORT_GAP
+TRAIN_SCENES=${TRAIN_SCENES:-6} DENSITY=${DENSITY:-1} PORT_GAP=${PORT_GAP:-320} CONTEXT_LR_RATIO=${CONTEXT_LR_RATIO:-1}
+export CONTEXT_LR_RATIO XT TOOLS WORK SEEDS VARIANTS JOBS STEPS CROP BATCH LR FISHING COMBO NICE BASE_STEPS BASE_CROP BASE_BATCH RULE TEST_SCENES TILE OVERLAP SCORE_SCENES ROTATE FISHING_ON_VESSELS TRAIN_SCENES DENSITY PORT_GAP
 mkdir -p "$WORK"
 cd "$WORK"
 gap=
@@ -45,8 +46,8 @@ ids=$(ls -d world/test/*/ | head -n "$SCORE_SCENES" | xargs -n 1 basename | tr '
 { head -1 world/test/labels.csv; grep -E "$ids" world/test/labels.csv; } > world/test/labels_scored.csv.$$
 mv world/test/labels_scored.csv.$$ world/test/labels_scored.csv # atomic: the --one runs do this at once
 
-config() { # config() DIR VARIANT SEED CROP BATCH STEPS FISHING COMBO [ON_VESSELS]: DIR/config.json
-    d=$1 v=$2 s=$3 crop=$4 batch=$5 steps=$6 fishing=$7 combo=$8 onv=false
+config() { # config() DIR VARIANT SEED CROP BATCH STEPS FISHING COMBO [ON_VESSELS [CONTEXT_LR_RATIO]]: DIR/config.json
+    d=$1 v=$2 s=$3 crop=$4 batch=$5 steps=$6 fishing=$7 combo=$8 onv=false clr=${10:-1}
     [ "${9:-0}" = 1 ] && onv=true
     if [ "$v" = ctx ]; then xl='{"enabled": true, "hidden_size": 128, "n_layer": 2, "mlp_ratio": 2}'; else xl='{"enabled": false}'; fi
     cat > "$d/config.json" <<CFG
@@ -54,7 +55,7 @@ config() { # config() DIR VARIANT SEED CROP BATCH STEPS FISHING COMBO [ON_VESSEL
            "swin": {"embed_dim": 16, "depths": [1, 1, 1, 1], "num_heads": [1, 1, 2, 4], "window_size": 16},
            "decoder_filters": [16, 24, 32, 48], "last_upsample_filters": 8,
            "xl_context": $xl},
- "train": {"img_size": $crop, "batch": $batch, "steps": $steps, "lr": $LR, "warmup": 50, "min_lr_ratio": 0.05, "seed": $s,
+ "train": {"img_size": $crop, "batch": $batch, "steps": $steps, "lr": $LR, "warmup": 50, "min_lr_ratio": 0.05, "seed": $s, "context_lr_ratio": $clr,
            "loss": {"weights": {"fishing": $fishing}, "combo": $combo, "fishing_on_vessels": $onv},
            "data": {"xview3": {"scenes": "$WORK/world/train", "labels": "$WORK/world/train/labels.csv", "positive_ratio": 0.85}}}}
 CFG
@@ -68,7 +69,7 @@ base() { # base() SEED: the shared no-context detector of one seed
 one() { # one() VARIANT SEED: train, detect, score
     v=$1 s=$2 d=$WORK/run_${v}_s$2
     mkdir -p "$d"
-    config "$d" "$v" "$s" "$CROP" "$BATCH" "$STEPS" "$FISHING" "$COMBO" "$FISHING_ON_VESSELS"
+    config "$d" "$v" "$s" "$CROP" "$BATCH" "$STEPS" "$FISHING" "$COMBO" "$FISHING_ON_VESSELS" "$CONTEXT_LR_RATIO"
     init=
     [ "$BASE_STEPS" -gt 0 ] && init="--init $WORK/base_s$s/model.safetensors"
     [ -f "$d/model.safetensors" ] || nice -n "$NICE" "$XT" train -c "$d/config.json" $init -t 1 -q -o "$d/model.safetensors" > "$d/train.log" 2>&1

@@ -58,6 +58,33 @@ onv=$(grep "^step 1/1 " "$T/onv.err" | sed 's/.*loss \([0-9.]*\).*/\1/')
 echo "step 1 loss: official targets $first, fishing on vessels only $onv"
 [ -n "$onv" ] && [ "$onv" != "$first" ] || fail "fishing_on_vessels left the loss at $first"
 grep -aEq 'fishing_on_vessels.{0,2}: true' "$T/onv.safetensors" || fail "the checkpoint does not keep fishing_on_vessels"
+# --context-lr-ratio (not official): 0 leaves every context_model tensor at its initial value while
+# the rest trains; 1 is the default run (the same bytes as without the flag); kept for a resume
+$XT train -c "$T/cfg.json" -t 2 -q --steps 0 -o "$T/init.safetensors" > /dev/null || fail "steps 0 (init)"
+$XT train -c "$T/cfg.json" -t 2 -q --steps 2 --context-lr-ratio 0 -o "$T/cr0.safetensors" > /dev/null 2> "$T/cr0.err" ||
+    fail "--context-lr-ratio 0: $(cat "$T/cr0.err")"
+python3 - "$T/init.safetensors" "$T/cr0.safetensors" <<'PY' || fail "context_lr_ratio 0"
+import json, struct, sys
+def tensors(path):
+    b = open(path, "rb").read()
+    n = struct.unpack("<Q", b[:8])[0]
+    h = json.loads(b[8:8 + n])
+    return {k: b[8 + n + v["data_offsets"][0]:8 + n + v["data_offsets"][1]] for k, v in h.items() if k != "__metadata__" and "." in k and not k.startswith("optim")}
+a, b = tensors(sys.argv[1]), tensors(sys.argv[2])
+ctx = [k for k in a if k.startswith("context_model.")]
+rest = [k for k in a if not k.startswith("context_model.")]
+assert len(ctx) >= 10 and len(rest) >= 20, (len(ctx), len(rest))
+assert all(a[k] == b[k] for k in ctx), [k for k in ctx if a[k] != b[k]]
+moved = sum(a[k] != b[k] for k in rest)
+assert moved >= len(rest) // 2, (moved, len(rest))
+print("context_lr_ratio 0: %d context tensors unchanged, %d of %d others trained" % (len(ctx), moved, len(rest)))
+PY
+grep -aEq 'context_lr_ratio.{0,2}: 0,' "$T/cr0.safetensors" || fail "the checkpoint does not keep context_lr_ratio"
+$XT train -c "$T/cfg.json" -t 2 -q --steps 2 --context-lr-ratio 1 -o "$T/cr1.safetensors" > /dev/null || fail "--context-lr-ratio 1"
+$XT train -c "$T/cfg.json" -t 2 -q --steps 2 -o "$T/cr.safetensors" > /dev/null || fail "2 steps"
+cmp -s "$T/cr1.safetensors" "$T/cr.safetensors" || fail "--context-lr-ratio 1 differs from the default"
+$XT train -c "$T/cfg.json" -t 2 -q --steps 2 --context-lr-ratio -1 -o "$T/x.safetensors" > /dev/null 2> "$T/crn.err" && fail "a negative context_lr_ratio was accepted"
+grep -q "context_lr_ratio -1 out of range" "$T/crn.err" || fail "context_lr_ratio error: $(cat "$T/crn.err")"
 # stopped after 3 steps, resumed to 12: the same bytes
 $XT train -c "$T/cfg.json" -t 2 -q --stop-after 3 -o "$T/part.safetensors" > /dev/null || fail "partial run"
 $XT train --resume "$T/part.safetensors" -t 2 -q -o "$T/resumed.safetensors" > "$T/res.log" || fail "resume"

@@ -105,6 +105,8 @@ static void help(void) {
            "  --nesterov B     SGD Nesterov momentum (0 / 1)                [1]\n"
            "  --classifier-ratio X  lr multiplier of the classifier group (official rule:\n"
            "                   every parameter whose name lacks \"backbone\", i.e. all of xT's) [1]\n"
+           "  --context-lr-ratio X  xview: lr multiplier of the context model (context_model.*;\n"
+           "                   not official)                                [1]\n"
            "  --freeze-epochs X  no updates to the region encoder for the first X epochs [0]\n"
            "  --val-every N    validate on --val every N steps (0: off)     [0]\n"
            "  --val-every-epochs X  ... and every X epochs (official train.test_every) [0]\n"
@@ -233,6 +235,7 @@ int xt_cmd_train(int argc, char **argv) {
         NUM("--momentum", o.t.optim.momentum);
         NUM("--nesterov", o.t.optim.nesterov);
         NUM("--classifier-ratio", o.t.classifier_ratio);
+        NUM("--context-lr-ratio", o.t.context_lr_ratio);
         NUM("--freeze-epochs", o.t.freeze_epochs);
         NUM("--val-every", o.t.val_every);
         NUM("--val-every-epochs", o.t.val_every_epochs);
@@ -286,6 +289,9 @@ int xt_cmd_train(int argc, char **argv) {
         }
         if (xt_xview_data_parse(xt_json_get(dj, "xview3"), &xd) || xt_xview_loss_parse(tobj, &lc)) goto fail;
         if (xt_xview_train_run(mcfg, ist, resume != NULL, &o.t, &xd, &lc, &res)) goto fail;
+    } else if (o.t.context_lr_ratio != 1) {
+        xt_error("train", "context_lr_ratio is for the xview model (a classifier has classifier_ratio)");
+        goto fail;
     } else if (xt_train_run(mcfg, ist, resume != NULL, &o.t, &res)) goto fail;
     xt_progress_end(&tp.pg);
     if (xt_dist_rank() != 0) { rc = 0; goto done; } // rank 0 reports for the job

@@ -251,9 +251,9 @@ static void state_json(xt_sbuf *b, const xt_train_opts *o, const xt_xview_data_s
                        int64_t step) {
     xt_sbuf_printf(b, "{\"step\": %lld, \"img_size\": %d, \"batch\": %d, \"augment\": %s, \"warmup\": %d, "
                       "\"save_every\": %d, \"steps\": %.17g, \"epochs\": %.17g, \"lr\": %.17g, \"min_lr_ratio\": %.17g, "
-                      "\"weight_decay\": %.17g, \"clip\": %.17g, \"seed\": %.17g, \"data\": ",
+                      "\"weight_decay\": %.17g, \"clip\": %.17g, \"seed\": %.17g, \"context_lr_ratio\": %.17g, \"data\": ",
                    (long long)step, o->img_size, o->batch, o->augment ? "true" : "false", o->warmup, o->save_every, o->steps,
-                   o->epochs, o->lr, o->min_lr_ratio, o->wd, o->clip, o->seed);
+                   o->epochs, o->lr, o->min_lr_ratio, o->wd, o->clip, o->seed, o->context_lr_ratio);
     xt_xview_data_json(b, d);
     xt_sbuf_printf(b, ", \"loss\": {\"weights\": {\"vessel\": %.9g, \"fishing\": %.9g, \"center\": %.9g, \"length\": %.9g}, "
                       "\"combo\": {\"bce\": %.9g, \"focal\": %.9g, \"dice\": %.9g}, \"fishing_on_vessels\": %s}}",
@@ -308,6 +308,7 @@ int xt_xview_train_run(const xt_json *mcfg, xt_st *from, int resume, const xt_tr
     int *perm = NULL, rc = -1, NS = d->n_scenes;
     float *img = NULL, *vv = NULL, *vh = NULL, *timg = NULL, *tgt[XT_XVIEW_MAPS] = {0}, *ttg[XT_XVIEW_MAPS] = {0};
     float *maps[XT_XVIEW_MAPS] = {0}, *dmaps[XT_XVIEW_MAPS] = {0};
+    double *lrv = NULL; // per-parameter lr (context_lr_ratio)
     FILE *mlog = NULL; // metrics log: one line per step with the loss terms (o->metrics_path)
     uint64_t seed = (uint64_t)o->seed;
     xt_xview_train *m = xt_xview_train_new(&P, mcfg, from);
@@ -334,8 +335,9 @@ int xt_xview_train_run(const xt_json *mcfg, xt_st *from, int resume, const xt_tr
     const int D = o->img_size > 0 ? o->img_size : ctx ? 2 * S : S, G = chip ? 1 : D / S, T = chip ? D : S;
     if (Cin != 2) { xt_error("xview train", "the model takes %d bands; xView3 scenes have 2 (VV, VH)", Cin); goto done; }
     if (D < S || D % S || D > 1 << 15) { xt_error("xview train", "img_size %d (the data crop) must be a positive multiple of crop_size %d", D, S); goto done; }
-    if (N < 1 || N > 4096 || !(o->lr >= 0) || o->warmup < 0 || !(o->clip >= 0)) {
-        xt_error("xview train", "batch %d, lr %g, warmup %d, clip %g out of range", N, o->lr, o->warmup, o->clip);
+    if (N < 1 || N > 4096 || !(o->lr >= 0) || o->warmup < 0 || !(o->clip >= 0) || !(o->context_lr_ratio >= 0 && o->context_lr_ratio <= 1e4)) {
+        xt_error("xview train", "batch %d, lr %g, warmup %d, clip %g, context_lr_ratio %g out of range", N, o->lr, o->warmup, o->clip,
+                 o->context_lr_ratio);
         goto done;
     }
     if (NS < 1) { xt_error("xview train", "no scenes"); goto done; }
@@ -365,7 +367,10 @@ int xt_xview_train_run(const xt_json *mcfg, xt_st *from, int resume, const xt_tr
         xt_error("xview train", "%s: optimiser step %lld is not a whole number of crops of %d tiles", from->path, (long long)P.step, G * G);
         goto done;
     }
-    xt_adamw_cfg oc = {.beta1 = 0.9f, .beta2 = 0.999f, .eps = 1e-8f, .weight_decay = (float)o->wd};
+    xt_optim_cfg oc = {.kind = XT_OPTIM_ADAMW, .beta1 = 0.9f, .beta2 = 0.999f, .eps = 1e-8f, .weight_decay = (float)o->wd};
+    // context_lr_ratio (not official): the context model's parameters at lr x ratio, so that it can
+    // move before the heads settle on the class prior (docs/detection.md)
+    lrv = xt_xmalloc((size_t)(P.n ? P.n : 1) * sizeof *lrv);
     if (step < total) { // else nothing to train (--steps 0: the fresh model is written)
         if (!(img = xt_malloc_checked((size_t)N * 2 * DD * sizeof(float), "xview crops")) ||
             !(vv = xt_malloc_checked(DD * sizeof(float), "xview crop")) || !(vh = xt_malloc_checked(DD * sizeof(float), "xview crop")) ||
@@ -400,7 +405,8 @@ int xt_xview_train_run(const xt_json *mcfg, xt_st *from, int resume, const xt_tr
             if (load_crop(&sc[perm[k % NS]], D, d->positive_ratio, seed, k, o->augment, lc->fishing_on_vessels, img + (size_t)b * 2 * DD, tb, vv, vh)) goto done;
         }
         double lr = xt_lr_at(step, o->lr, o->min_lr_ratio, o->warmup, total), sum = 0;
-        oc.lr = (float)lr;
+        for (int i = 0; i < P.n; i++)
+            lrv[i] = (float)(strncmp(P.p[i].name, "context_model.", 14) ? lr : lr * o->context_lr_ratio);
         for (int ti = 0; ti < G; ti++)
             for (int tj = 0; tj < G; tj++) { // naive_two_stream's second pass; its mem_only pass is dead (bug 15)
                 const float *xin = img, *const *tin = (const float *const *)tgt;
@@ -426,7 +432,7 @@ int xt_xview_train_run(const xt_json *mcfg, xt_st *from, int resume, const xt_tr
                 }
                 if (xt_xview_train_backward(m, &P, (const float *const *)dmaps, NULL, &scr)) goto done;
                 xt_clip_grad_norm(&P, o->clip);
-                xt_adamw_step(&P, &oc);
+                xt_optim_step(&P, &oc, lrv, lr, NULL);
                 sum += loss;
                 terms[0] += LT.combo[0], terms[1] += LT.combo[1], terms[2] += LT.center, terms[3] += LT.length;
             }
@@ -457,7 +463,7 @@ int xt_xview_train_run(const xt_json *mcfg, xt_st *from, int resume, const xt_tr
     rc = 0;
 done:
     if (mlog) fclose(mlog);
-    free(img), free(vv), free(vh), free(timg), free(perm);
+    free(img), free(vv), free(vh), free(timg), free(perm), free(lrv);
     for (int k = 0; k < XT_XVIEW_MAPS; k++) free(tgt[k]), free(ttg[k]), free(maps[k]), free(dmaps[k]);
     for (int i = 0; sc && i < NS; i++) free(sc[i].pts);
     free(sc);

@@ -279,6 +279,7 @@ typedef struct {
     double warmup_epochs;                // the official optimizer.warmup_epochs: adds epochs x steps per epoch to warmup
     xt_optim_cfg optim;                  // optimizer, momentum, nesterov, betas, eps (its weight_decay: wd)
     double classifier_ratio;             // lr x this for the classifier group (xt_optim_is_classifier): official 1
+    double context_lr_ratio;             // xview: lr x this for context_model.* (not official; 1)
     double freeze_epochs;                // the region encoder (encoder.*) gets no update for this many epochs of steps
     int val_every;                       // validate on val every N steps (0: no)
     double val_every_epochs;             // ... and/or every N epochs of steps (official train.test_every; 0: no)
