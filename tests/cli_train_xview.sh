@@ -80,6 +80,9 @@ assert moved >= len(rest) // 2, (moved, len(rest))
 print("context_lr_ratio 0: %d context tensors unchanged, %d of %d others trained" % (len(ctx), moved, len(rest)))
 PY
 grep -aEq 'context_lr_ratio.{0,2}: 0,' "$T/cr0.safetensors" || fail "the checkpoint does not keep context_lr_ratio"
+sed 's|"seed": 5,|"seed": 5, "context_lr_ratio": 0,|' "$T/cfg.json" > "$T/cr0.json"
+$XT train -c "$T/cr0.json" -t 2 -q --steps 2 -o "$T/cr0c.safetensors" > /dev/null 2> "$T/cr0c.err" || fail "train.context_lr_ratio: $(cat "$T/cr0c.err")"
+cmp -s "$T/cr0.safetensors" "$T/cr0c.safetensors" || fail "train.context_lr_ratio 0 differs from --context-lr-ratio 0"
 $XT train -c "$T/cfg.json" -t 2 -q --steps 2 --context-lr-ratio 1 -o "$T/cr1.safetensors" > /dev/null || fail "--context-lr-ratio 1"
 $XT train -c "$T/cfg.json" -t 2 -q --steps 2 -o "$T/cr.safetensors" > /dev/null || fail "2 steps"
 cmp -s "$T/cr1.safetensors" "$T/cr.safetensors" || fail "--context-lr-ratio 1 differs from the default"
