@@ -22,7 +22,8 @@
 # target ignored outside the vessel discs; not official); TRAIN_SCENES [6], DENSITY [1] and
 # PORT_GAP [320]: the worlds' scene count (training), harbour / fleet density and, for the port
 # rule, the least distance of other vessels from every harbour (xt make-scene --port-gap);
-# CONTEXT_LR_RATIO [1]: the variants' lr multiplier for the context model (not official).
+# CONTEXT_LR_RATIO [1]: the variants' lr multiplier for the context model (not official);
+# WEIGHTS [{"fishing": FISHING}]: the variants' loss weights, JSON (e.g. only the fishing term).
 set -eu
 XT=${XT:-$(pwd)/xt}
 TOOLS=$(cd "$(dirname "$0")/.." && pwd)/tools
@@ -34,11 +35,13 @@ COMBO=${COMBO:-'{"bce": 1, "focal": 3, "dice": 1}'} BASE_STEPS=${BASE_STEPS:-0} 
 RULE=${RULE:-fleets} TEST_SCENES=${TEST_SCENES:-2} TILE=${TILE:-$CROP} OVERLAP=${OVERLAP:-10}
 SCORE_SCENES=${SCORE_SCENES:-$TEST_SCENES} ROTATE=${ROTATE:-1} FISHING_ON_VESSELS=${FISHING_ON_VESSELS:-0}
 TRAIN_SCENES=${TRAIN_SCENES:-6} DENSITY=${DENSITY:-1} PORT_GAP=${PORT_GAP:-320} CONTEXT_LR_RATIO=${CONTEXT_LR_RATIO:-1}
-export CONTEXT_LR_RATIO XT TOOLS WORK SEEDS VARIANTS JOBS STEPS CROP BATCH LR FISHING COMBO NICE BASE_STEPS BASE_CROP BASE_BATCH RULE TEST_SCENES TILE OVERLAP SCORE_SCENES ROTATE FISHING_ON_VESSELS TRAIN_SCENES DENSITY PORT_GAP
+WEIGHTS=${WEIGHTS:-"{\"fishing\": $FISHING}"}
+export CONTEXT_LR_RATIO WEIGHTS XT TOOLS WORK SEEDS VARIANTS JOBS STEPS CROP BATCH LR FISHING COMBO NICE BASE_STEPS BASE_CROP BASE_BATCH RULE TEST_SCENES TILE OVERLAP SCORE_SCENES ROTATE FISHING_ON_VESSELS TRAIN_SCENES DENSITY PORT_GAP
 mkdir -p "$WORK"
 cd "$WORK"
 gap=
 [ "$RULE" = ports ] && gap="--port-gap $PORT_GAP"
+[ "$RULE" = grounds ] && gap="--port-gap $PORT_GAP"
 [ -f world/train/labels.csv ] || nice -n "$NICE" "$XT" make-scene world/train --size 2048x2048 --scenes "$TRAIN_SCENES" --seed 101 --rule "$RULE" --density "$DENSITY" $gap
 [ -f world/test/labels.csv ] || nice -n "$NICE" "$XT" make-scene world/test --size 2048x2048 --scenes "$TEST_SCENES" --seed 202 --rule "$RULE" --density "$DENSITY" $gap
 # the labels of the scenes scored (the first SCORE_SCENES)
@@ -46,8 +49,8 @@ ids=$(ls -d world/test/*/ | head -n "$SCORE_SCENES" | xargs -n 1 basename | tr '
 { head -1 world/test/labels.csv; grep -E "$ids" world/test/labels.csv; } > world/test/labels_scored.csv.$$
 mv world/test/labels_scored.csv.$$ world/test/labels_scored.csv # atomic: the --one runs do this at once
 
-config() { # config() DIR VARIANT SEED CROP BATCH STEPS FISHING COMBO [ON_VESSELS [CONTEXT_LR_RATIO]]: DIR/config.json
-    d=$1 v=$2 s=$3 crop=$4 batch=$5 steps=$6 fishing=$7 combo=$8 onv=false clr=${10:-1}
+config() { # config() DIR VARIANT SEED CROP BATCH STEPS WEIGHTS COMBO [ON_VESSELS [CONTEXT_LR_RATIO]]: DIR/config.json
+    d=$1 v=$2 s=$3 crop=$4 batch=$5 steps=$6 weights=$7 combo=$8 onv=false clr=${10:-1}
     [ "${9:-0}" = 1 ] && onv=true
     if [ "$v" = ctx ]; then xl='{"enabled": true, "hidden_size": 128, "n_layer": 2, "mlp_ratio": 2}'; else xl='{"enabled": false}'; fi
     cat > "$d/config.json" <<CFG
@@ -56,20 +59,20 @@ config() { # config() DIR VARIANT SEED CROP BATCH STEPS FISHING COMBO [ON_VESSEL
            "decoder_filters": [16, 24, 32, 48], "last_upsample_filters": 8,
            "xl_context": $xl},
  "train": {"img_size": $crop, "batch": $batch, "steps": $steps, "lr": $LR, "warmup": 50, "min_lr_ratio": 0.05, "seed": $s, "context_lr_ratio": $clr,
-           "loss": {"weights": {"fishing": $fishing}, "combo": $combo, "fishing_on_vessels": $onv},
+           "loss": {"weights": $weights, "combo": $combo, "fishing_on_vessels": $onv},
            "data": {"xview3": {"scenes": "$WORK/world/train", "labels": "$WORK/world/train/labels.csv", "positive_ratio": 0.85}}}}
 CFG
 }
 base() { # base() SEED: the shared no-context detector of one seed
     d=$WORK/base_s$1
     mkdir -p "$d"
-    config "$d" noctx "$1" "$BASE_CROP" "$BASE_BATCH" "$BASE_STEPS" "$FISHING" '{"bce": 1, "focal": 3, "dice": 1}' # official Combo
+    config "$d" noctx "$1" "$BASE_CROP" "$BASE_BATCH" "$BASE_STEPS" "{\"fishing\": $FISHING}" '{"bce": 1, "focal": 3, "dice": 1}' # official Combo
     [ -f "$d/model.safetensors" ] || nice -n "$NICE" "$XT" train -c "$d/config.json" -t 1 -q -o "$d/model.safetensors" > "$d/train.log" 2>&1
 }
 one() { # one() VARIANT SEED: train, detect, score
     v=$1 s=$2 d=$WORK/run_${v}_s$2
     mkdir -p "$d"
-    config "$d" "$v" "$s" "$CROP" "$BATCH" "$STEPS" "$FISHING" "$COMBO" "$FISHING_ON_VESSELS" "$CONTEXT_LR_RATIO"
+    config "$d" "$v" "$s" "$CROP" "$BATCH" "$STEPS" "$WEIGHTS" "$COMBO" "$FISHING_ON_VESSELS" "$CONTEXT_LR_RATIO"
     init=
     [ "$BASE_STEPS" -gt 0 ] && init="--init $WORK/base_s$s/model.safetensors"
     [ -f "$d/model.safetensors" ] || nice -n "$NICE" "$XT" train -c "$d/config.json" $init -t 1 -q -o "$d/model.safetensors" > "$d/train.log" 2>&1

@@ -86,9 +86,36 @@ assert n["fishing"] >= 3 and n["other"] >= 3, n
 print("make-scene --rule ports, other vessels >=", sys.argv[3], "px from a harbour:", n)
 PY
 done
+# the grounds rule: fishing vessels >= 150 px from every other vessel, several of them within a
+# 512 window of each; other vessels >= 600 px (--port-gap) from every fishing vessel, >= 350 from any
+$XT make-scene "$T/gr" --size 2048x2048 --scenes 2 --seed 9 --rule grounds --density 0.5 > /dev/null 2> "$T/err" ||
+    fail "make-scene --rule grounds: $(cat "$T/err")"
+[ -e "$T/gr/ports.csv" ] && fail "the grounds world wrote ports.csv"
+python3 - "$T/gr/labels.csv" <<'PY' || fail "grounds rule"
+import csv, math, sys
+v = {}
+for r in csv.DictReader(open(sys.argv[1])):
+    if r["is_vessel"] == "True":
+        v.setdefault(r["scene_id"], []).append(((int(r["detect_scene_row"]), int(r["detect_scene_column"])), r["is_fishing"] == "True"))
+n = {"fishing": 0, "other": 0}
+seen = 0
+for ships in v.values():
+    for p, f in ships:
+        others = [(q, g) for q, g in ships if q != p]
+        near = min(math.dist(p, q) for q, _ in others)
+        if f:
+            assert near >= 149, ("fishing vessels closer than 150 px", p, near); n["fishing"] += 1
+            seen += sum(g and abs(q[0] - p[0]) <= 224 and abs(q[1] - p[1]) <= 224 for q, g in others)
+        else:
+            assert near >= 349, ("other vessel near a vessel", p, near)
+            assert min([math.dist(p, q) for q, g in others if g] or [1e9]) >= 599, ("other vessel near a fishing one", p); n["other"] += 1
+assert n["fishing"] >= 16 and n["other"] >= 8, n
+assert seen / n["fishing"] >= 2, ("fishing vessels see too few others", seen / n["fishing"])
+print("make-scene --rule grounds:", n, "fishing vessels in a 448 window of one: %.2f" % (seen / n["fishing"]))
+PY
 # errors
 $XT make-scene "$T/w5" --rule harbours > "$T/out" 2>&1 && fail "an unknown rule was accepted"
-grep -q "fleets or ports" "$T/out" || fail "rule error: $(cat "$T/out")"
+grep -q "fleets, ports or grounds" "$T/out" || fail "rule error: $(cat "$T/out")"
 $XT make-scene "$T/w5" --rule ports --port-gap 50 > "$T/out" 2>&1 && fail "--port-gap 50 was accepted"
 grep -q "port-gap" "$T/out" || fail "port-gap error: $(cat "$T/out")"
 $XT make-scene "$T/w4" --size 100x100 > "$T/out" 2>&1 && fail "a tiny scene was accepted"

@@ -76,14 +76,14 @@ static void add(world *w, double r, double c, double len, double ang, int kind) 
     w->o[w->n++] = (wobj){(int)lround(r), (int)lround(c), len, ang, kind};
 }
 
-// as many lone vessels as fishing ones (200 px from any object, port_gap from a harbour), then
-// n_infra infrastructure squares near the coast
-static void lone_and_infra(world *w, uint64_t *rng, int fishing, int n_infra, double port_gap) {
+// as many lone vessels as fishing ones (sep px from any object, gap px from every object of the
+// kinds in gap_mask: harbours, or fishing vessels), then n_infra infrastructure squares near the coast
+static void lone_and_infra(world *w, uint64_t *rng, int fishing, int n_infra, double sep, double gap, int gap_mask) {
     const int ALL = 15, VES = 1 << W_FISHING | 1 << W_VESSEL;
     for (int k = 0; k < fishing; k++)
         for (int t = 0; t < 300; t++) {
             double r = w->H * xt_rng_u01(rng), c = w->W * xt_rng_u01(rng);
-            if (in_sea(w, r, c) && nearest(w, r, c, ALL) >= 200 && nearest(w, r, c, 1 << W_PORT) >= port_gap) {
+            if (in_sea(w, r, c) && nearest(w, r, c, ALL) >= sep && nearest(w, r, c, gap_mask) >= gap) {
                 add(w, r, c, 20 + 100 * xt_rng_u01(rng), 2 * M_PI * xt_rng_u01(rng), W_VESSEL);
                 break;
             }
@@ -135,7 +135,7 @@ static void place(world *w, uint64_t *rng, double density) {
         if (w->n - first < 2) w->n = first; // a fleet of one would look like a lone vessel
         fishing += w->n - first;
     }
-    lone_and_infra(w, rng, fishing, fleets, 0);
+    lone_and_infra(w, rng, fishing, fleets, 200, 0, 0);
 }
 
 // The port rule: harbours (bright open squares, 21 px, unlabelled) at sea, each with 3-5 fishing
@@ -167,7 +167,37 @@ static void place_ports(world *w, uint64_t *rng, double density, double port_gap
         }
         fishing += got;
     }
-    lone_and_infra(w, rng, fishing, ports, port_gap);
+    lone_and_infra(w, rng, fishing, ports, 200, port_gap, 1 << W_PORT);
+}
+
+// The grounds rule: fishing grounds, each 8-14 fishing vessels within 300 px of its centre and
+// >= 150 px from each other, so that no fishing vessel has another within what the model sees
+// without its context model (its 64 px region and about 60 px around it through the decoder),
+// yet a 512 x 512 window around one holds several; other vessels >= gap px (600 by default) from
+// every fishing vessel and >= 350 px from any object. The evidence is how many ships are in view.
+static void place_grounds(world *w, uint64_t *rng, double density, double gap) {
+    const int ALL = 15, VES = 1 << W_FISHING | 1 << W_VESSEL;
+    int grounds = groups(w, density);
+    int fishing = 0;
+    for (int g = 0; g < grounds; g++) {
+        double r = 0, c = 0;
+        int ok = 0;
+        for (int t = 0; t < 200 && !ok; t++) {
+            r = w->H * xt_rng_u01(rng), c = w->W * xt_rng_u01(rng);
+            ok = in_sea(w, r, c) && c > coast(w, r) + 300 && nearest(w, r, c, VES) >= 300 + gap;
+        }
+        if (!ok) continue;
+        int want = 8 + (int)(xt_rng_u01(rng) * 7), got = 0;
+        for (int t = 0; t < 400 && got < want; t++) {
+            double d = 300 * sqrt(xt_rng_u01(rng)), th = 2 * M_PI * xt_rng_u01(rng);
+            double nr = r + d * sin(th), nc = c + d * cos(th);
+            if (!in_sea(w, nr, nc) || nearest(w, nr, nc, VES) < 150 || nearest(w, nr, nc, ALL & ~VES) < 200) continue;
+            add(w, nr, nc, 20 + 100 * xt_rng_u01(rng), 2 * M_PI * xt_rng_u01(rng), W_FISHING);
+            got++;
+        }
+        fishing += got;
+    }
+    lone_and_infra(w, rng, fishing, grounds, 350, gap, 1 << W_FISHING);
 }
 
 // Linear backscatter of the objects at (x, y) for band b (0 VV, 1 VH).
@@ -328,6 +358,7 @@ int xt_world_write(const char *dir, const xt_world_opts *o, char (*ids)[32]) {
         w.e0 = fmax(12, 0.02 * o->width), w.ep = 2 * M_PI * xt_rng_u01(&rng);
         double density = o->density > 0 ? o->density : 1.0;
         if (o->rule == XT_WORLD_PORTS) place_ports(&w, &rng, density, o->port_gap > 0 ? o->port_gap : 320);
+        else if (o->rule == XT_WORLD_GROUNDS) place_grounds(&w, &rng, density, o->port_gap > 0 ? o->port_gap : 600);
         else place(&w, &rng, density);
         for (int i = 0; fp && i < w.n; i++)
             if (w.o[i].kind == W_PORT) fprintf(fp, "%s,%d,%d\n", id, w.o[i].r, w.o[i].c);
