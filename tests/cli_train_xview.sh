@@ -92,6 +92,9 @@ grep -q "context_lr_ratio -1 out of range" "$T/crn.err" || fail "context_lr_rati
 $XT train -c "$T/cfg.json" -t 2 -q --stop-after 3 -o "$T/part.safetensors" > /dev/null || fail "partial run"
 $XT train --resume "$T/part.safetensors" -t 2 -q -o "$T/resumed.safetensors" > "$T/res.log" || fail "resume"
 grep -q "trained 12 steps" "$T/res.log" || fail "resume summary: $(cat $T/res.log)"
+# a finished checkpoint resumed to a new name trains nothing and writes no log or plot
+$XT train --resume "$T/full.safetensors" -t 2 -q -o "$T/again.safetensors" > "$T/again.log" 2> "$T/again.err" || fail "resume of a finished run: $(cat "$T/again.err")"
+[ -e "$T/again.metrics.jsonl" ] && fail "a resume that trained nothing wrote a metrics log"
 cmp "$T/full.safetensors" "$T/resumed.safetensors" || fail "resumed run differs from the uninterrupted one"
 # the two logs (steps 1-3, then 4-12) are the uninterrupted one, times apart
 python3 - "$T/full.metrics.jsonl" "$T/part.metrics.jsonl" "$T/resumed.metrics.jsonl" <<'PY' || fail "resumed metrics log"

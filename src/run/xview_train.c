@@ -455,11 +455,10 @@ int xt_xview_train_run(const xt_json *mcfg, xt_st *from, int resume, const xt_tr
     if (!saved && save(&P, o->out, cfgs.p, o, d, lc, step, step > 0)) goto done;
     res->step = step;
     if (o->export_path && step >= total && save(&P, o->export_path, cfgs.p, o, d, lc, step, 0)) goto done;
+    int logged = mlog != NULL; // this run trained and logged steps (a finished checkpoint resumed logs none)
     if (mlog && fclose(mlog)) { mlog = NULL; xt_error("xview train", "%s: cannot write the metrics log", o->metrics_path); goto done; }
     mlog = NULL;
-    if (o->plot_path && o->plot_path[0] && o->metrics_path && o->metrics_path[0] && res->step > 0 &&
-        xt_train_plot(o->metrics_path, o->plot_path, 800, 500))
-        goto done;
+    if (logged && o->plot_path && o->plot_path[0] && xt_train_plot(o->metrics_path, o->plot_path, 800, 500)) goto done;
     rc = 0;
 done:
     if (mlog) fclose(mlog);
