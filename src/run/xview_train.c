@@ -387,11 +387,7 @@ int xt_xview_train_run(const xt_json *mcfg, xt_st *from, int resume, const xt_tr
         perm = xt_xmalloc((size_t)NS * sizeof(int));
     }
     if (o->metrics_path && o->metrics_path[0] && step < total) {
-        if (resume && xt_metrics_log_truncate(o->metrics_path, step)) goto done;
-        if (!(mlog = fopen(o->metrics_path, resume ? "ab" : "wb"))) {
-            xt_error("xview train", "%s: cannot write the metrics log", o->metrics_path);
-            goto done;
-        }
+        if (!(mlog = xt_metrics_log_open(o->metrics_path, resume, step, "xview train"))) goto done;
     }
     int saved = 0;
     double t_train = xt_time();

@@ -55,7 +55,7 @@ void xt_metrics_from_confusion(const int64_t *conf, int K, xt_val_metrics *m) {
 
 // One line per kept record: on resume at step s the lines of steps > s (written after the
 // checkpoint by the interrupted run) are dropped, so the log reads as one uninterrupted run.
-int xt_metrics_log_truncate(const char *path, int64_t step) {
+static int log_truncate(const char *path, int64_t step) {
     size_t len = 0;
     FILE *f = fopen(path, "rb");
     if (!f) return 0; // nothing logged yet (or a new -o): the resumed run starts the log
@@ -77,6 +77,13 @@ int xt_metrics_log_truncate(const char *path, int64_t step) {
     int rc = xt_write_file_part(path, keep.p ? keep.p : "", keep.n, "metrics log");
     xt_sbuf_free(&keep);
     return rc;
+}
+
+FILE *xt_metrics_log_open(const char *path, int resume, int64_t step, const char *who) {
+    if (resume && log_truncate(path, step)) return NULL;
+    FILE *f = fopen(path, resume ? "ab" : "wb");
+    if (!f) xt_error(who, "%s: cannot write the metrics log", path);
+    return f;
 }
 
 // ---------------------------------------------------------------------------------------------

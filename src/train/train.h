@@ -327,8 +327,9 @@ double xt_val_metric(const xt_val_metrics *m, int k);           // by index of x
 void xt_metrics_macro(const int64_t *tp, const int64_t *fp, const int64_t *fn, int K, double *precision, double *recall);
 // n, top1, precision, recall from a confusion matrix (K, K), rows the true class (top5 untouched).
 void xt_metrics_from_confusion(const int64_t *conf, int K, xt_val_metrics *m);
-// Metrics log: drop the lines of steps after `step` (a resumed run continues the log). 0 / -1.
-int xt_metrics_log_truncate(const char *path, int64_t step);
+// Metrics log, opened for appending: a fresh run starts it empty; a resumed run (at `step`) keeps
+// the lines of steps <= step and continues it. NULL with the error set (`who` names the caller).
+FILE *xt_metrics_log_open(const char *path, int resume, int64_t step, const char *who);
 // PNG (w x h) of a metrics log's curves: training loss, and validation top-1 / top-5, vs step.
 int xt_train_plot(const char *jsonl, const char *png, int w, int h);
 // Validation metrics of a model on a dataset (transform as xt_train_evaluate).

@@ -339,8 +339,7 @@ int xt_train_run(const xt_json *mcfg, xt_st *from, int resume, const xt_train_op
     if (ppath[0] && !mpath[0]) { xt_error("train", "a plot (%s) needs the metrics log (metrics \"\")", ppath); goto done; }
     int64_t epoch = -1, step = resume ? P.step : 0;
     if (rank == 0 && mpath[0]) {
-        if (resume && xt_metrics_log_truncate(mpath, step)) goto done;
-        if (!(mlog = fopen(mpath, resume ? "ab" : "wb"))) { xt_error("train", "%s: cannot write the metrics log", mpath); goto done; }
+        if (!(mlog = xt_metrics_log_open(mpath, resume, step, "train"))) goto done;
     }
     double t_train = xt_time(), comm0 = xt_dist_comm_seconds();
     for (; step < total; step++) {
