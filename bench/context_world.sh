@@ -40,8 +40,7 @@ export CONTEXT_LR_RATIO WEIGHTS XT TOOLS WORK SEEDS VARIANTS JOBS STEPS CROP BAT
 mkdir -p "$WORK"
 cd "$WORK"
 gap=
-[ "$RULE" = ports ] && gap="--port-gap $PORT_GAP"
-[ "$RULE" = grounds ] && gap="--port-gap $PORT_GAP"
+case $RULE in ports | grounds) gap="--port-gap $PORT_GAP" ;; esac
 [ -f world/train/labels.csv ] || nice -n "$NICE" "$XT" make-scene world/train --size 2048x2048 --scenes "$TRAIN_SCENES" --seed 101 --rule "$RULE" --density "$DENSITY" $gap
 [ -f world/test/labels.csv ] || nice -n "$NICE" "$XT" make-scene world/test --size 2048x2048 --scenes "$TEST_SCENES" --seed 202 --rule "$RULE" --density "$DENSITY" $gap
 # the labels of the scenes scored (the first SCORE_SCENES)
