@@ -117,6 +117,29 @@ done
 cmp "$T/id_noctx/sA.fishing.tif" "$T/id_ctx0/sA.fishing.tif" || fail "the fresh context model is not the identity"
 cmp "$T/id_noctx/sA.vessel.tif" "$T/id_ctx0/sA.vessel.tif" || fail "the fresh context model is not the identity (vessel)"
 if cmp -s "$T/id_noctx/sA.length.tif" "$T/id_ctx1/sA.length.tif"; then fail "one step left the context model the identity"; fi
+# detect --no-context leaves the context model out: the maps of ctx1 with its out_proj zeroed (the
+# context's add is 0), and not those of ctx1; a model without context is refused, nothing written
+python3 - "$T/ctx1.safetensors" "$T/ctx1z.safetensors" <<'PY' || fail "zeroing out_proj"
+import json, struct, sys
+b = bytearray(open(sys.argv[1], "rb").read())
+n = struct.unpack("<Q", b[:8])[0]
+h = json.loads(b[8:8 + n])
+for k in ("context_model.out_proj.weight", "context_model.out_proj.bias"):
+    o0, o1 = h[k]["data_offsets"]
+    b[8 + n + o0:8 + n + o1] = bytes(o1 - o0)
+open(sys.argv[2], "wb").write(b)
+PY
+$XT detect -m "$T/ctx1z.safetensors" "$T/scenes/sA.tif" -o "$T/id_ctx1z" --tile 128 --chip --maps -t 2 -q > /dev/null 2>&1 || fail "detect ctx1z"
+$XT detect -m "$T/ctx1.safetensors" --no-context "$T/scenes/sA.tif" -o "$T/id_ctx1n" --tile 128 --chip --maps -t 2 -q > "$T/nc.log" 2>&1 ||
+    fail "detect --no-context: $(cat "$T/nc.log")"
+for k in vessel fishing center length; do
+    cmp -s "$T/id_ctx1z/sA.$k.tif" "$T/id_ctx1n/sA.$k.tif" || fail "--no-context is not the zeroed context ($k map)"
+done
+if cmp -s "$T/id_ctx1/sA.fishing.tif" "$T/id_ctx1n/sA.fishing.tif"; then fail "--no-context changed nothing"; fi
+if $XT detect -m "$T/noctx.safetensors" --no-context "$T/scenes/sA.tif" -o "$T/id_ncx" -q > /dev/null 2> "$T/ncx.err"; then
+    fail "--no-context accepted for a model without context"; fi
+grep -q "no context model" "$T/ncx.err" || fail "--no-context error: $(cat "$T/ncx.err")"
+[ -z "$(ls "$T/id_ncx")" ] || fail "--no-context refused but wrote $(ls "$T/id_ncx")"
 # the VV_dB.tif / VH_dB.tif folder layout
 mkdir -p "$T/folders/sA"
 $XT make-image "$T/folders/sA/VV_dB.tif" --size 200x180 --bands 1 --type f32 --seed 3 > /dev/null

@@ -33,6 +33,9 @@ static void help(void) {
            "  --no-rotate         no 180-degree test-time augmentation          [rotate]\n"
            "  --tta xt|mean       xt: the official code (only length averaged); mean: all maps [xt]\n"
            "  --memfix            carry the context memory across a tile's regions (not official)\n"
+           "  --no-context        leave the model's context model out (its add to the deepest level\n"
+           "                      skipped): the ablation that tells what the context contributes at\n"
+           "                      inference; the tiles then run as a no-context model's\n"
            "  --chip              each tile in one model call: its regions chipped inside the model, the\n"
            "                      context over all of them (xT's nested tokenization; not the official loop)\n"
            "  --selim             selimsef's rules: is_vessel |= mean_vessel > 90, is_fishing |= mean_fishing > 80\n"
@@ -145,7 +148,7 @@ static int list_item(void *u, const char *path, const char *name, xt_sbuf *json)
 int xt_cmd_detect(int argc, char **argv) {
     const char *model = NULL, *out = NULL, *id = NULL, *ops[2] = {NULL, NULL}, *list = NULL;
     const char *precision = NULL;
-    int nops = 0, threads = 0, quiet = 0;
+    int nops = 0, threads = 0, quiet = 0, no_context = 0;
     xt_detect_opts o = xt_detect_default_opts();
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -173,6 +176,7 @@ int xt_cmd_detect(int argc, char **argv) {
             o.has_nodata = 1;
         } else if (!strcmp(a, "--no-rotate")) o.rotate = 0;
         else if (!strcmp(a, "--memfix")) o.memfix = 1;
+        else if (!strcmp(a, "--no-context")) no_context = 1;
         else if (!strcmp(a, "--chip")) o.chip = 1;
         else if (!strcmp(a, "--selim")) o.selim = 1;
         else if (!strcmp(a, "--maps")) o.maps = 1;
@@ -204,6 +208,15 @@ int xt_cmd_detect(int argc, char **argv) {
     if (!kind || strcmp(kind, "xview")) {
         xt_error("detect", "%s: model kind '%s': detect needs an xView3 model (kind \"xview\")", model, kind ? kind : "?");
         goto fail;
+    }
+    if (no_context) { // the context_model.* tensors stay in the file, unread
+        int on = 0;
+        const xt_json *xl = xt_json_get(cfg, "xl_context");
+        if (xt_json_bool(xl, "enabled", 0, &on) || !on) {
+            xt_error("detect", "--no-context: %s has no context model (xl_context.enabled is not true)", model);
+            goto fail;
+        }
+        xt_json_set_bool((xt_json *)xl, "enabled", 0); // xl is a node of cfg, which is ours
     }
     if (xt_config_apply_precision(cfg, precision) || !(m = xt_xview_new(st, cfg))) { xt_error_in_file(model); goto fail; }
     if (list) { // the model is loaded once for every scene

@@ -89,8 +89,9 @@ typedef struct xt_json {
 xt_json *xt_json_parse(const char *text, size_t len, const char *what); // NULL + error
 void xt_json_free(xt_json *j);
 const xt_json *xt_json_get(const xt_json *obj, const char *key); // NULL if absent / not object
-// Sets obj[key] to the string val (replacing a present value, else appending the key).
+// Sets obj[key] to the string val / the bool val (replacing a present value, else appending the key).
 void xt_json_set_str(xt_json *obj, const char *key, const char *val);
+void xt_json_set_bool(xt_json *obj, const char *key, int val);
 // Typed getters with defaults; a present value of the wrong type is an error (-1).
 int xt_json_int(const xt_json *obj, const char *key, int def, int *out);
 int xt_json_num(const xt_json *obj, const char *key, double def, double *out);

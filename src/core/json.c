@@ -220,11 +220,8 @@ const xt_json *xt_json_get(const xt_json *obj, const char *key) {
     return NULL;
 }
 
-void xt_json_set_str(xt_json *obj, const char *key, const char *val) {
+static void set_node(xt_json *obj, const char *key, xt_json *v) {
     XT_ASSERT(obj && obj->type == XT_JSON_OBJ);
-    xt_json *v = node(XT_JSON_STR);
-    v->str = strdup(val);
-    XT_ASSERT(v->str);
     for (int i = obj->n - 1; i >= 0; i--) // the last duplicate is the one xt_json_get reads
         if (!strcmp(obj->keys[i], key)) {
             xt_json_free(obj->items[i]);
@@ -238,6 +235,19 @@ void xt_json_set_str(xt_json *obj, const char *key, const char *val) {
     obj->keys[obj->n] = strdup(key);
     XT_ASSERT(obj->keys[obj->n]);
     obj->items[obj->n++] = v;
+}
+
+void xt_json_set_str(xt_json *obj, const char *key, const char *val) {
+    xt_json *v = node(XT_JSON_STR);
+    v->str = strdup(val);
+    XT_ASSERT(v->str);
+    set_node(obj, key, v);
+}
+
+void xt_json_set_bool(xt_json *obj, const char *key, int val) {
+    xt_json *v = node(XT_JSON_BOOL);
+    v->num = val != 0;
+    set_node(obj, key, v);
 }
 
 int xt_json_num(const xt_json *obj, const char *key, double def, double *out) {
