@@ -24,6 +24,8 @@
 # rule, the least distance of other vessels from every harbour (xt make-scene --port-gap);
 # CONTEXT_LR_RATIO [1]: the variants' lr multiplier for the context model (not official);
 # WEIGHTS [{"fishing": FISHING}]: the variants' loss weights, JSON (e.g. only the fishing term).
+# Each context run is scored twice: as trained (ctx) and with its context model left out
+# (ctxoff, xt detect --no-context); ctx - ctxoff is what the context computes at inference.
 set -eu
 XT=${XT:-$(pwd)/xt}
 TOOLS=$(cd "$(dirname "$0")/.." && pwd)/tools
@@ -75,21 +77,27 @@ one() { # one() VARIANT SEED: train, detect, score
     init=
     [ "$BASE_STEPS" -gt 0 ] && init="--init $WORK/base_s$s/model.safetensors"
     [ -f "$d/model.safetensors" ] || nice -n "$NICE" "$XT" train -c "$d/config.json" $init -t 1 -q -o "$d/model.safetensors" > "$d/train.log" 2>&1
-    rm -rf "$d/det"
-    rot=
-    [ "$ROTATE" = 0 ] && rot=--no-rotate
+    evaluate "$d" "$v" "$s" det pred.csv score.json "" > "$d/result.txt"
+    # the context variant also without its context model (xt detect --no-context): what the
+    # context computes at inference, apart from the training trajectory it gave the detector
+    [ "$v" = ctx ] && evaluate "$d" ctxoff "$s" det_off pred_off.csv score_off.json --no-context >> "$d/result.txt"
+    cat "$d/result.txt"
+}
+evaluate() { # evaluate() DIR NAME SEED DET PRED SCORE [FLAGS]: detect the test scenes, score, a result line
+    d=$1 det=$1/$4 pred=$1/$5 score=$1/$6 flags=$7
+    rm -rf "$det"
+    [ "$ROTATE" = 0 ] && flags="$flags --no-rotate"
     for sc in $(ls -d "$WORK"/world/test/*/ | head -n "$SCORE_SCENES"); do
         [ -f "$sc/VV_dB.tif" ] || continue
-        nice -n "$NICE" "$XT" detect -m "$d/model.safetensors" "$sc" -o "$d/det" --tile "$TILE" --overlap "$OVERLAP" $rot -t 1 -q >> "$d/detect.log" 2>&1
+        nice -n "$NICE" "$XT" detect -m "$d/model.safetensors" "$sc" -o "$det" --tile "$TILE" --overlap "$OVERLAP" $flags -t 1 -q >> "$d/detect.log" 2>&1
     done
     first=1
-    for f in "$d"/det/*.csv; do
+    for f in "$det"/*.csv; do
         if [ $first = 1 ]; then cat "$f"; first=0; else tail -n +2 "$f"; fi
-    done > "$d/pred.csv"
-    "$XT" score --inference "$d/pred.csv" --labels "$WORK/world/test/labels_scored.csv" --shore-root "$WORK/world/test/shoreline" -o "$d/score.json" > /dev/null 2> "$d/score.err" ||
-        printf '{"error": "%s"}' "$(head -c 200 "$d/score.err")" > "$d/score.json"
-    auc=$(python3 "$TOOLS/fishing_auc.py" "$d/pred.csv" "$WORK/world/test/labels_scored.csv")
-    echo "$v seed $s: $(cat "$d/score.json")  $auc" | tee "$d/result.txt"
+    done > "$pred"
+    "$XT" score --inference "$pred" --labels "$WORK/world/test/labels_scored.csv" --shore-root "$WORK/world/test/shoreline" -o "$score" > /dev/null 2> "$d/score.err" ||
+        printf '{"error": "%s"}' "$(head -c 200 "$d/score.err")" > "$score"
+    echo "$2 seed $3: $(cat "$score")  $(python3 "$TOOLS/fishing_auc.py" "$pred" "$WORK/world/test/labels_scored.csv")"
 }
 if [ "${1:-}" = --one ]; then one "$2" "$3"; exit; fi
 if [ "${1:-}" = --base ]; then base "$2"; exit; fi

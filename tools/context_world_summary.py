@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Summarises bench/context_world.sh's WORK/results.txt: per variant (ctx, noctx) the mean and
 sample sd over seeds of the xt score fields and the fishing ROC AUC, and the paired per-seed
-margin ctx - noctx. Usage: context_world_summary.py WORK/results.txt"""
+margins ctx - noctx and ctx - ctxoff (the context runs scored with their context left out). Usage: context_world_summary.py WORK/results.txt"""
 import json
 import re
 import statistics
@@ -37,11 +37,13 @@ def main():
     print("|---|" + "---|" * len(variants))
     for f in FIELDS:
         print("| %s | " % f + " | ".join(ms([runs[v][s][f] for s in sorted(runs[v])]) for v in variants) + " |")
-    if "ctx" in runs and "noctx" in runs:
-        seeds = sorted(set(runs["ctx"]) & set(runs["noctx"]))
+    for other in ("noctx", "ctxoff"): # ctxoff: the context runs with their context left out
+        if "ctx" not in runs or other not in runs:
+            continue
+        seeds = sorted(set(runs["ctx"]) & set(runs[other]))
         for f in ("aggregate", "fishing_fscore", "auc"):
-            d = [runs["ctx"][s][f] - runs["noctx"][s][f] for s in seeds]
-            print("margin ctx - noctx, %s, per seed %s: %s" % (f, " ".join("%+.3f" % x for x in d), ms(d)))
+            d = [runs["ctx"][s][f] - runs[other][s][f] for s in seeds]
+            print("margin ctx - %s, %s, per seed %s: %s" % (other, f, " ".join("%+.3f" % x for x in d), ms(d)))
 
 
 if __name__ == "__main__":
