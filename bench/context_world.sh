@@ -20,8 +20,8 @@
 # score only the first N test scenes; ROTATE [1]: 0 drops the 180-degree TTA (--no-rotate);
 # FISHING_ON_VESSELS [0]: 1 sets train.loss.fishing_on_vessels for the variants (the fishing
 # target ignored outside the vessel discs; not official); TRAIN_SCENES [6], DENSITY [1] and
-# PORT_GAP [320]: the worlds' scene count (training), harbour / fleet density and, for the port
-# rule, the least distance of other vessels from every harbour (xt make-scene --port-gap);
+# PORT_GAP [320]: the worlds' scene count (training), harbour / fleet density and, for the port,
+# grounds and lanes rules, xt make-scene --port-gap;
 # CONTEXT_LR_RATIO [1]: the variants' lr multiplier for the context model (not official);
 # WEIGHTS [{"fishing": FISHING}]: the variants' loss weights, JSON (e.g. only the fishing term).
 # Each context run is scored twice: as trained (ctx) and with its context model left out
@@ -42,7 +42,7 @@ export CONTEXT_LR_RATIO WEIGHTS XT TOOLS WORK SEEDS VARIANTS JOBS STEPS CROP BAT
 mkdir -p "$WORK"
 cd "$WORK"
 gap=
-case $RULE in ports | grounds) gap="--port-gap $PORT_GAP" ;; esac
+case $RULE in ports | grounds | lanes) gap="--port-gap $PORT_GAP" ;; esac
 [ -f world/train/labels.csv ] || nice -n "$NICE" "$XT" make-scene world/train --size 2048x2048 --scenes "$TRAIN_SCENES" --seed 101 --rule "$RULE" --density "$DENSITY" $gap
 [ -f world/test/labels.csv ] || nice -n "$NICE" "$XT" make-scene world/test --size 2048x2048 --scenes "$TEST_SCENES" --seed 202 --rule "$RULE" --density "$DENSITY" $gap
 # the labels of the scenes scored (the first SCORE_SCENES)

@@ -113,9 +113,30 @@ assert n["fishing"] >= 16 and n["other"] >= 8, n
 assert seen / n["fishing"] >= 2, ("fishing vessels see too few others", seen / n["fishing"])
 print("make-scene --rule grounds:", n, "fishing vessels in a 448 window of one: %.2f" % (seen / n["fishing"]))
 PY
+# the lanes rule: other vessels in lanes (the nearest vessel another lane vessel, 150-180 px away),
+# as many fishing vessels alone (>= 400 px from every vessel)
+$XT make-scene "$T/ln" --size 2048x2048 --scenes 2 --seed 9 --rule lanes --density 1 > /dev/null 2> "$T/err" ||
+    fail "make-scene --rule lanes: $(cat "$T/err")"
+python3 - "$T/ln/labels.csv" <<'PY' || fail "lanes rule"
+import csv, math, sys
+v = {}
+for r in csv.DictReader(open(sys.argv[1])):
+    if r["is_vessel"] == "True":
+        v.setdefault(r["scene_id"], []).append(((int(r["detect_scene_row"]), int(r["detect_scene_column"])), r["is_fishing"] == "True"))
+n = {"fishing": 0, "other": 0}
+for ships in v.values():
+    for p, f in ships:
+        d, g = min((math.dist(p, q), g) for q, g in ships if q != p)
+        if f:
+            assert d >= 399, ("fishing vessel near a vessel", p, d); n["fishing"] += 1
+        else:
+            assert 149 <= d <= 181 and not g, ("lane vessel without its neighbour at 150-180 px", p, d, g); n["other"] += 1
+assert n["other"] >= 12 and n["fishing"] == n["other"], n
+print("make-scene --rule lanes:", n)
+PY
 # errors
 $XT make-scene "$T/w5" --rule harbours > "$T/out" 2>&1 && fail "an unknown rule was accepted"
-grep -q "fleets, ports or grounds" "$T/out" || fail "rule error: $(cat "$T/out")"
+grep -q "fleets, ports, grounds or lanes" "$T/out" || fail "rule error: $(cat "$T/out")"
 $XT make-scene "$T/w5" --rule ports --port-gap 50 > "$T/out" 2>&1 && fail "--port-gap 50 was accepted"
 grep -q "port-gap" "$T/out" || fail "port-gap error: $(cat "$T/out")"
 $XT make-scene "$T/w4" --size 100x100 > "$T/out" 2>&1 && fail "a tiny scene was accepted"

@@ -9,7 +9,7 @@
 #include "run/xview_world.h"
 
 static void help(void) {
-    printf("usage: xt make-scene DIR [--size WxH] [--scenes N] [--seed S] [--density D] [--rule fleets|ports|grounds] [--port-gap PX] [--geo EPSG,X0,Y0,PX]\n\n"
+    printf("usage: xt make-scene DIR [--size WxH] [--scenes N] [--seed S] [--density D] [--rule fleets|ports|grounds|lanes] [--port-gap PX] [--geo EPSG,X0,Y0,PX]\n\n"
            "Writes synthetic Sentinel-1-like scenes in the xView3-SAR layout: DIR/<scene_id>/VV_dB.tif and\n"
            "VH_dB.tif (float32 dB, speckle, land behind a coastline, a NoData swath edge), DIR/labels.csv\n"
            "(the official label columns) and DIR/shoreline/<scene_id>_shoreline.npy (the coastline).\n"
@@ -19,14 +19,17 @@ static void help(void) {
            "DIR/ports.csv) and other vessels at least --port-gap px from every harbour (from 725 on, no\n"
            "512 x 512 window holds both a harbour and a non-fishing vessel). With --rule grounds, fishing\n"
            "vessels work in grounds of 8-14, >= 150 px apart within 300 px of a centre, and other vessels\n"
-           "are at least --port-gap px (default 600) from every fishing vessel.\n\n"
+           "are at least --port-gap px (default 600) from every fishing vessel. With --rule lanes, it is\n"
+           "turned around: other vessels sail in lanes of 3-5, 150-180 px apart, and as many fishing\n"
+           "vessels are alone, at least --port-gap px (default 400) from every other vessel.\n\n"
            "  --size WxH      scene size in 10 m pixels                   [2048x2048]\n"
            "  --scenes N      number of scenes                            [1]\n"
            "  --seed S        seed (scenes and ids follow from it)        [1]\n"
            "  --density D     fleets (harbours) per 1024 x 1024 px of sea [1.0]\n"
-           "  --rule R        fleets, ports or grounds: what makes a vessel fish [fleets]\n"
+           "  --rule R        fleets, ports, grounds or lanes: what makes a vessel fish [fleets]\n"
            "  --port-gap PX   least distance, other vessel to a harbour (ports) [320]\n"
-           "                  or to a fishing vessel (grounds) [600]\n"
+           "                  or to a fishing vessel (grounds) [600]; fishing vessel to any\n"
+           "                  other vessel (lanes) [400]\n"
            "  --geo ...       georeference: EPSG code, top-left corner, pixel size [32633,400000,4700000,10]\n"
            "  --compress C    none, deflate, lzw, zstd                    [none]\n");
 }
@@ -58,7 +61,8 @@ int xt_cmd_make_scene(int argc, char **argv) {
             if (!strcmp(v, "fleets")) o.rule = XT_WORLD_FLEETS;
             else if (!strcmp(v, "ports")) o.rule = XT_WORLD_PORTS;
             else if (!strcmp(v, "grounds")) o.rule = XT_WORLD_GROUNDS;
-            else return xt_cli_usage_error("make-scene", "--rule expects fleets, ports or grounds, got '%s'", v);
+            else if (!strcmp(v, "lanes")) o.rule = XT_WORLD_LANES;
+            else return xt_cli_usage_error("make-scene", "--rule expects fleets, ports, grounds or lanes, got '%s'", v);
             i++;
         } else if (!strcmp(a, "--port-gap") && v) {
             int g;

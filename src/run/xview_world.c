@@ -1,5 +1,5 @@
-// xview_world.c — the synthetic xView3-SAR world of xview_world.h: object placement (fleets or harbours,
-// lone vessels, infrastructure), the scene rasters tile by tile, the label CSV and the shoreline.
+// xview_world.c — the synthetic xView3-SAR world of xview_world.h: object placement (fleets, harbours,
+// grounds or lanes, lone vessels, infrastructure), the scene rasters tile by tile, the label CSV and the shoreline.
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -76,15 +76,15 @@ static void add(world *w, double r, double c, double len, double ang, int kind) 
     w->o[w->n++] = (wobj){(int)lround(r), (int)lround(c), len, ang, kind};
 }
 
-// as many lone vessels as fishing ones (sep px from any object, gap px from every object of the
-// kinds in gap_mask: harbours, or fishing vessels), then n_infra infrastructure squares near the coast
-static void lone_and_infra(world *w, uint64_t *rng, int fishing, int n_infra, double sep, double gap, int gap_mask) {
+// n_lone lone vessels of kind lone_kind (sep px from any object, gap px from every object of the
+// kinds in gap_mask: harbours, or vessels), then n_infra infrastructure squares near the coast
+static void lone_and_infra(world *w, uint64_t *rng, int n_lone, int lone_kind, int n_infra, double sep, double gap, int gap_mask) {
     const int ALL = 15, VES = 1 << W_FISHING | 1 << W_VESSEL;
-    for (int k = 0; k < fishing; k++)
+    for (int k = 0; k < n_lone; k++)
         for (int t = 0; t < 300; t++) {
             double r = w->H * xt_rng_u01(rng), c = w->W * xt_rng_u01(rng);
             if (in_sea(w, r, c) && nearest(w, r, c, ALL) >= sep && nearest(w, r, c, gap_mask) >= gap) {
-                add(w, r, c, 20 + 100 * xt_rng_u01(rng), 2 * M_PI * xt_rng_u01(rng), W_VESSEL);
+                add(w, r, c, 20 + 100 * xt_rng_u01(rng), 2 * M_PI * xt_rng_u01(rng), lone_kind);
                 break;
             }
         }
@@ -135,7 +135,7 @@ static void place(world *w, uint64_t *rng, double density) {
         if (w->n - first < 2) w->n = first; // a fleet of one would look like a lone vessel
         fishing += w->n - first;
     }
-    lone_and_infra(w, rng, fishing, fleets, 200, 0, 0);
+    lone_and_infra(w, rng, fishing, W_VESSEL, fleets, 200, 0, 0);
 }
 
 // The port rule: harbours (bright open squares, 21 px, unlabelled) at sea, each with 3-5 fishing
@@ -167,7 +167,7 @@ static void place_ports(world *w, uint64_t *rng, double density, double port_gap
         }
         fishing += got;
     }
-    lone_and_infra(w, rng, fishing, ports, 200, port_gap, 1 << W_PORT);
+    lone_and_infra(w, rng, fishing, W_VESSEL, ports, 200, port_gap, 1 << W_PORT);
 }
 
 // The grounds rule: fishing grounds, each 8-14 fishing vessels within 300 px of its centre and
@@ -197,7 +197,43 @@ static void place_grounds(world *w, uint64_t *rng, double density, double gap) {
         }
         fishing += got;
     }
-    lone_and_infra(w, rng, fishing, grounds, 350, gap, 1 << W_FISHING);
+    lone_and_infra(w, rng, fishing, W_VESSEL, grounds, 350, gap, 1 << W_FISHING);
+}
+
+// The lanes rule, the grounds rule turned around: the other (non-fishing) vessels sail in lanes of
+// 3-5, each 150-180 px from the one before along a heading that bends by < 0.15 rad a step, so no
+// lane vessel has another within the no-context reach, yet a 256 x 256 window around one often
+// holds its neighbour; as many fishing vessels, alone, >= gap px (400 by default) from every
+// other vessel. The context cue (a ship in view) marks the vessels that are NOT fishing: the
+// ones a fishing map pushed toward fishing by the class prior and the dice term gets wrong.
+static void place_lanes(world *w, uint64_t *rng, double density, double gap) {
+    const int ALL = 15, VES = 1 << W_FISHING | 1 << W_VESSEL;
+    int lanes = groups(w, density), others = 0;
+    for (int l = 0; l < lanes; l++) {
+        int first = w->n, want = 3 + (int)(xt_rng_u01(rng) * 3);
+        double r = 0, c = 0, th = 2 * M_PI * xt_rng_u01(rng);
+        int ok = 0;
+        for (int t = 0; t < 200 && !ok; t++) {
+            r = w->H * xt_rng_u01(rng), c = w->W * xt_rng_u01(rng);
+            ok = in_sea(w, r, c) && nearest(w, r, c, ALL) >= 400;
+        }
+        if (!ok) continue;
+        add(w, r, c, 20 + 100 * xt_rng_u01(rng), 2 * M_PI * xt_rng_u01(rng), W_VESSEL);
+        for (int k = 1; k < want; k++) {
+            int placed = 0;
+            for (int t = 0; t < 30 && !placed; t++) {
+                double d = 150 + 30 * xt_rng_u01(rng), dl = 0.3 * (xt_rng_u01(rng) - 0.5);
+                double nr = w->o[w->n - 1].r + d * sin(th + dl), nc = w->o[w->n - 1].c + d * cos(th + dl);
+                if (!in_sea(w, nr, nc) || nearest(w, nr, nc, VES) < 150 || nearest(w, nr, nc, ALL & ~VES) < 200) continue;
+                add(w, nr, nc, 20 + 100 * xt_rng_u01(rng), 2 * M_PI * xt_rng_u01(rng), W_VESSEL);
+                th += dl, placed = 1;
+            }
+            if (!placed) break;
+        }
+        if (w->n - first < 2) w->n = first; // a lane of one would be a lone vessel
+        others += w->n - first;
+    }
+    lone_and_infra(w, rng, others, W_FISHING, lanes, 200, gap, VES);
 }
 
 // Linear backscatter of the objects at (x, y) for band b (0 VV, 1 VH).
@@ -359,6 +395,7 @@ int xt_world_write(const char *dir, const xt_world_opts *o, char (*ids)[32]) {
         double density = o->density > 0 ? o->density : 1.0;
         if (o->rule == XT_WORLD_PORTS) place_ports(&w, &rng, density, o->port_gap > 0 ? o->port_gap : 320);
         else if (o->rule == XT_WORLD_GROUNDS) place_grounds(&w, &rng, density, o->port_gap > 0 ? o->port_gap : 600);
+        else if (o->rule == XT_WORLD_LANES) place_lanes(&w, &rng, density, o->port_gap > 0 ? o->port_gap : 400);
         else place(&w, &rng, density);
         for (int i = 0; fp && i < w.n; i++)
             if (w.o[i].kind == W_PORT) fprintf(fp, "%s,%d,%d\n", id, w.o[i].r, w.o[i].c);

@@ -12,7 +12,9 @@
 // unlabelled harbours (21 px open squares) at sea, fishing vessels 150-190 px from one and other
 // vessels >= port_gap (320) px from all, and lists the harbours in DIR/ports.csv (scene_id,row,col).
 // The grounds rule (XT_WORLD_GROUNDS): fishing grounds of 8-14 vessels >= 150 px apart within
-// 300 px of a centre; other vessels >= port_gap (600) px from every fishing vessel.
+// 300 px of a centre; other vessels >= port_gap (600) px from every fishing vessel. The lanes rule
+// (XT_WORLD_LANES) turns it around: other vessels in lanes of 3-5, 150-180 px apart; as many
+// fishing vessels alone, >= port_gap (400) px from every other vessel.
 // Written in the dataset's layout:
 //   DIR/<scene_id>/VV_dB.tif, VH_dB.tif     float32, tiled, georeferenced, NoData -32768
 //   DIR/labels.csv                          the official label columns (one file for all scenes)
@@ -23,16 +25,17 @@
 #include "formats/raster.h"
 
 // which rule makes a vessel a fishing one
-enum { XT_WORLD_FLEETS = 0, XT_WORLD_PORTS = 1, XT_WORLD_GROUNDS = 2 };
+enum { XT_WORLD_FLEETS = 0, XT_WORLD_PORTS = 1, XT_WORLD_GROUNDS = 2, XT_WORLD_LANES = 3 };
 
 typedef struct xt_world_opts {
     int width, height; // scene size in pixels (10 m)
     int scenes;        // how many scenes (ids derived from the seed)
     uint64_t seed;
     double density;    // fleets (harbours) per 1024 x 1024 px of sea [1.0]
-    int rule;          // XT_WORLD_FLEETS, XT_WORLD_PORTS or XT_WORLD_GROUNDS
+    int rule;          // XT_WORLD_FLEETS, XT_WORLD_PORTS, XT_WORLD_GROUNDS or XT_WORLD_LANES
     double port_gap;   // least distance of a non-fishing vessel from every harbour (ports) [320]
-                       // or from every fishing vessel (grounds) [600], px
+                       // or from every fishing vessel (grounds) [600]; of a fishing vessel
+                       // from every other vessel (lanes) [400], px
     const xt_georef *geo; // georeference of every scene (NULL: WGS 84 / UTM 33N near 42 N, 10 m)
     const char *compression;
 } xt_world_opts;
