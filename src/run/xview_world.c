@@ -105,36 +105,43 @@ static int groups(const world *w, double density) {
     return n < 1 ? 1 : n;
 }
 
-static void place(world *w, uint64_t *rng, double density) {
-    const int ALL = 7, VES = 1 << W_FISHING | 1 << W_VESSEL;
-    int fleets = groups(w, density);
-    int fishing = 0;
-    for (int f = 0; f < fleets; f++) {
-        int first = w->n, want = 3 + (int)(xt_rng_u01(rng) * 5);
-        double r = 0, c = 0, th = 2 * M_PI * xt_rng_u01(rng);
-        int ok = 0;
-        for (int t = 0; t < 200 && !ok; t++) {
-            r = w->H * xt_rng_u01(rng), c = w->W * xt_rng_u01(rng);
-            ok = in_sea(w, r, c) && nearest(w, r, c, ALL) >= 200;
-        }
-        if (!ok) continue;
-        add(w, r, c, 20 + 100 * xt_rng_u01(rng), 2 * M_PI * xt_rng_u01(rng), W_FISHING);
-        for (int k = 1; k < want; k++) {
-            int placed = 0;
-            for (int t = 0; t < 30 && !placed; t++) {
-                double d = 96 + 16 * xt_rng_u01(rng), dl = 1.2 * (xt_rng_u01(rng) - 0.5);
-                double pr = w->o[w->n - 1].r, pc = w->o[w->n - 1].c;
-                double nr = pr + d * sin(th + dl), nc = pc + d * cos(th + dl);
-                // 96 px from every ship (then its nearest neighbour is the one it follows), 200 from the rest
-                if (!in_sea(w, nr, nc) || nearest(w, nr, nc, VES) < 96 || nearest(w, nr, nc, 1 << W_INFRA) < 200) continue;
-                add(w, nr, nc, 20 + 100 * xt_rng_u01(rng), 2 * M_PI * xt_rng_u01(rng), W_FISHING);
-                th += dl / 2, placed = 1;
-            }
-            if (!placed) break;
-        }
-        if (w->n - first < 2) w->n = first; // a fleet of one would look like a lone vessel
-        fishing += w->n - first;
+// A chain of 3 + [0, extra) vessels of one kind (a fleet, a lane): the first >= sep px from any
+// object; each next one d0 + [0, dspan) px from the one before, along a heading that turns by
+// [-bend/2, bend/2) a step (the chain's heading follows by turn x that), >= d0 px from every vessel
+// and >= 200 px from any other object. A chain of one is removed (it would look like a lone
+// vessel). Returns the vessels placed.
+static int chain(world *w, uint64_t *rng, int kind, int extra, double sep, double d0, double dspan, double bend, double turn) {
+    const int ALL = 15, VES = 1 << W_FISHING | 1 << W_VESSEL;
+    int first = w->n, want = 3 + (int)(xt_rng_u01(rng) * extra);
+    double r = 0, c = 0, th = 2 * M_PI * xt_rng_u01(rng);
+    int ok = 0;
+    for (int t = 0; t < 200 && !ok; t++) {
+        r = w->H * xt_rng_u01(rng), c = w->W * xt_rng_u01(rng);
+        ok = in_sea(w, r, c) && nearest(w, r, c, ALL) >= sep;
     }
+    if (!ok) return 0;
+    add(w, r, c, 20 + 100 * xt_rng_u01(rng), 2 * M_PI * xt_rng_u01(rng), kind);
+    for (int k = 1; k < want; k++) {
+        int placed = 0;
+        for (int t = 0; t < 30 && !placed; t++) {
+            double d = d0 + dspan * xt_rng_u01(rng), dl = bend * (xt_rng_u01(rng) - 0.5);
+            double nr = w->o[w->n - 1].r + d * sin(th + dl), nc = w->o[w->n - 1].c + d * cos(th + dl);
+            // d0 from every ship (then its nearest neighbour is the one it follows), 200 from the rest
+            if (!in_sea(w, nr, nc) || nearest(w, nr, nc, VES) < d0 || nearest(w, nr, nc, ALL & ~VES) < 200) continue;
+            add(w, nr, nc, 20 + 100 * xt_rng_u01(rng), 2 * M_PI * xt_rng_u01(rng), kind);
+            th += turn * dl, placed = 1;
+        }
+        if (!placed) break;
+    }
+    if (w->n - first < 2) w->n = first;
+    return w->n - first;
+}
+
+// The fleet rule: fleets of 3-7 fishing vessels, each 96-112 px from the one before; as many
+// other vessels alone (nothing within 200 px).
+static void place(world *w, uint64_t *rng, double density) {
+    int fleets = groups(w, density), fishing = 0;
+    for (int f = 0; f < fleets; f++) fishing += chain(w, rng, W_FISHING, 5, 200, 96, 16, 1.2, 0.5);
     lone_and_infra(w, rng, fishing, W_VESSEL, fleets, 200, 0, 0);
 }
 
@@ -207,33 +214,9 @@ static void place_grounds(world *w, uint64_t *rng, double density, double gap) {
 // other vessel. The context cue (a ship in view) marks the vessels that are NOT fishing: the
 // ones a fishing map pushed toward fishing by the class prior and the dice term gets wrong.
 static void place_lanes(world *w, uint64_t *rng, double density, double gap) {
-    const int ALL = 15, VES = 1 << W_FISHING | 1 << W_VESSEL;
     int lanes = groups(w, density), others = 0;
-    for (int l = 0; l < lanes; l++) {
-        int first = w->n, want = 3 + (int)(xt_rng_u01(rng) * 3);
-        double r = 0, c = 0, th = 2 * M_PI * xt_rng_u01(rng);
-        int ok = 0;
-        for (int t = 0; t < 200 && !ok; t++) {
-            r = w->H * xt_rng_u01(rng), c = w->W * xt_rng_u01(rng);
-            ok = in_sea(w, r, c) && nearest(w, r, c, ALL) >= 400;
-        }
-        if (!ok) continue;
-        add(w, r, c, 20 + 100 * xt_rng_u01(rng), 2 * M_PI * xt_rng_u01(rng), W_VESSEL);
-        for (int k = 1; k < want; k++) {
-            int placed = 0;
-            for (int t = 0; t < 30 && !placed; t++) {
-                double d = 150 + 30 * xt_rng_u01(rng), dl = 0.3 * (xt_rng_u01(rng) - 0.5);
-                double nr = w->o[w->n - 1].r + d * sin(th + dl), nc = w->o[w->n - 1].c + d * cos(th + dl);
-                if (!in_sea(w, nr, nc) || nearest(w, nr, nc, VES) < 150 || nearest(w, nr, nc, ALL & ~VES) < 200) continue;
-                add(w, nr, nc, 20 + 100 * xt_rng_u01(rng), 2 * M_PI * xt_rng_u01(rng), W_VESSEL);
-                th += dl, placed = 1;
-            }
-            if (!placed) break;
-        }
-        if (w->n - first < 2) w->n = first; // a lane of one would be a lone vessel
-        others += w->n - first;
-    }
-    lone_and_infra(w, rng, others, W_FISHING, lanes, 200, gap, VES);
+    for (int l = 0; l < lanes; l++) others += chain(w, rng, W_VESSEL, 3, 400, 150, 30, 0.3, 1);
+    lone_and_infra(w, rng, others, W_FISHING, lanes, 200, gap, 1 << W_FISHING | 1 << W_VESSEL);
 }
 
 // Linear backscatter of the objects at (x, y) for band b (0 VV, 1 VH).
