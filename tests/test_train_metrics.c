@@ -50,15 +50,30 @@ int main(void) {
     fprintf(f, "{\"step\": 1, \"loss\": 2.0}\n{\"step\": 2, \"loss\": 1.5}\n"
                "{\"step\": 2, \"loss\": 1.5, \"val\": {\"top1\": 0.5, \"top5\": 1}}\n{\"step\": 3, \"loss\": 1.0}\n{\"step\": 4, \"lo");
     fclose(f);
-    CHECK(xt_metrics_log_truncate(log, 2) == 0);
+    FILE *g = xt_metrics_log_open(log, 1, 2, "test"); // opened for appending after step 2
+    CHECK(g != NULL);
+    if (g) fputs("{\"step\": 3, \"loss\": 0.9}\n", g), fclose(g);
     size_t len = 0;
     char *t = xt_read_file(log, 1 << 20, &len, "test");
     CHECK(t && !strcmp(t, "{\"step\": 1, \"loss\": 2.0}\n{\"step\": 2, \"loss\": 1.5}\n"
-                          "{\"step\": 2, \"loss\": 1.5, \"val\": {\"top1\": 0.5, \"top5\": 1}}\n"));
+                          "{\"step\": 2, \"loss\": 1.5, \"val\": {\"top1\": 0.5, \"top5\": 1}}\n{\"step\": 3, \"loss\": 0.9}\n"));
     free(t);
-    char missing[300];
+    char missing[300], fresh[300], bad[300];
     snprintf(missing, sizeof missing, "%s/none.jsonl", tmp);
-    CHECK(xt_metrics_log_truncate(missing, 5) == 0); // nothing logged yet: fine
+    snprintf(fresh, sizeof fresh, "%s/fresh.jsonl", tmp);
+    snprintf(bad, sizeof bad, "%s/no/such/dir.jsonl", tmp);
+    CHECK((g = xt_metrics_log_open(fresh, 1, 5, "test")) != NULL); // resumed, nothing logged yet: fine
+    if (g) fclose(g);
+    CHECK((g = xt_metrics_log_open(log, 0, 0, "test")) != NULL); // a fresh run starts it empty
+    if (g) fclose(g);
+    t = xt_read_file(log, 1 << 20, &len, "test");
+    CHECK(t && len == 0);
+    free(t);
+    CHECK(xt_metrics_log_open(bad, 0, 0, "test") == NULL && strstr(xt_error_buffer(), "cannot write the metrics log"));
+    f = fopen(log, "wb"); // the log the plot below reads
+    fprintf(f, "{\"step\": 1, \"loss\": 2.0}\n{\"step\": 2, \"loss\": 1.5}\n"
+               "{\"step\": 2, \"loss\": 1.5, \"val\": {\"top1\": 0.5, \"top5\": 1}}\n");
+    fclose(f);
 
     // the plot: a PNG of the requested size (signature, IHDR width / height)
     CHECK(xt_train_plot(log, png, 320, 200) == 0);
