@@ -23,6 +23,8 @@
 # PORT_GAP [320]: the worlds' scene count (training), harbour / fleet density and, for the port,
 # grounds and lanes rules, xt make-scene --port-gap;
 # CONTEXT_LR_RATIO [1]: the variants' lr multiplier for the context model (not official);
+# CONTEXT_IDENTITY [1]: 0 starts the context model's out_proj at the fresh init instead of zero
+# (train.context_identity false; from scratch only: --init loads the base);
 # WEIGHTS [{"fishing": FISHING}]: the variants' loss weights, JSON (e.g. only the fishing term).
 # Each context run is scored twice: as trained (ctx) and with its context model left out
 # (ctxoff, xt detect --no-context); ctx - ctxoff is what the context computes at inference.
@@ -36,9 +38,9 @@ BATCH=${BATCH:-2} LR=${LR:-3e-3} FISHING=${FISHING:-2} JOBS=${JOBS:-2} NICE=${NI
 COMBO=${COMBO:-'{"bce": 1, "focal": 3, "dice": 1}'} BASE_STEPS=${BASE_STEPS:-0} BASE_CROP=${BASE_CROP:-128} BASE_BATCH=${BASE_BATCH:-8}
 RULE=${RULE:-fleets} TEST_SCENES=${TEST_SCENES:-2} TILE=${TILE:-$CROP} OVERLAP=${OVERLAP:-10}
 SCORE_SCENES=${SCORE_SCENES:-$TEST_SCENES} ROTATE=${ROTATE:-1} FISHING_ON_VESSELS=${FISHING_ON_VESSELS:-0}
-TRAIN_SCENES=${TRAIN_SCENES:-6} DENSITY=${DENSITY:-1} PORT_GAP=${PORT_GAP:-320} CONTEXT_LR_RATIO=${CONTEXT_LR_RATIO:-1}
+TRAIN_SCENES=${TRAIN_SCENES:-6} DENSITY=${DENSITY:-1} PORT_GAP=${PORT_GAP:-320} CONTEXT_LR_RATIO=${CONTEXT_LR_RATIO:-1} CONTEXT_IDENTITY=${CONTEXT_IDENTITY:-1}
 WEIGHTS=${WEIGHTS:-"{\"fishing\": $FISHING}"}
-export CONTEXT_LR_RATIO WEIGHTS XT TOOLS WORK SEEDS VARIANTS JOBS STEPS CROP BATCH LR FISHING COMBO NICE BASE_STEPS BASE_CROP BASE_BATCH RULE TEST_SCENES TILE OVERLAP SCORE_SCENES ROTATE FISHING_ON_VESSELS TRAIN_SCENES DENSITY PORT_GAP
+export CONTEXT_LR_RATIO CONTEXT_IDENTITY WEIGHTS XT TOOLS WORK SEEDS VARIANTS JOBS STEPS CROP BATCH LR FISHING COMBO NICE BASE_STEPS BASE_CROP BASE_BATCH RULE TEST_SCENES TILE OVERLAP SCORE_SCENES ROTATE FISHING_ON_VESSELS TRAIN_SCENES DENSITY PORT_GAP
 mkdir -p "$WORK"
 cd "$WORK"
 gap=
@@ -51,15 +53,16 @@ ids=$(ls -d world/test/*/ | head -n "$SCORE_SCENES" | xargs -n 1 basename | tr '
 mv world/test/labels_scored.csv.$$ world/test/labels_scored.csv # atomic: the --one runs do this at once
 
 config() { # config() DIR VARIANT SEED CROP BATCH STEPS WEIGHTS COMBO [ON_VESSELS [CONTEXT_LR_RATIO]]: DIR/config.json
-    d=$1 v=$2 s=$3 crop=$4 batch=$5 steps=$6 weights=$7 combo=$8 onv=false clr=${10:-1}
+    d=$1 v=$2 s=$3 crop=$4 batch=$5 steps=$6 weights=$7 combo=$8 onv=false clr=${10:-1} cid=true
     [ "${9:-0}" = 1 ] && onv=true
+    [ "$CONTEXT_IDENTITY" = 0 ] && cid=false
     if [ "$v" = ctx ]; then xl='{"enabled": true, "hidden_size": 128, "n_layer": 2, "mlp_ratio": 2}'; else xl='{"enabled": false}'; fi
     cat > "$d/config.json" <<CFG
 {"model": {"kind": "xview", "crop_size": 64, "val_crop_size": $crop, "overlap": 10, "tiling": "chip",
            "swin": {"embed_dim": 16, "depths": [1, 1, 1, 1], "num_heads": [1, 1, 2, 4], "window_size": 16},
            "decoder_filters": [16, 24, 32, 48], "last_upsample_filters": 8,
            "xl_context": $xl},
- "train": {"img_size": $crop, "batch": $batch, "steps": $steps, "lr": $LR, "warmup": 50, "min_lr_ratio": 0.05, "seed": $s, "context_lr_ratio": $clr,
+ "train": {"img_size": $crop, "batch": $batch, "steps": $steps, "lr": $LR, "warmup": 50, "min_lr_ratio": 0.05, "seed": $s, "context_lr_ratio": $clr, "context_identity": $cid,
            "loss": {"weights": $weights, "combo": $combo, "fishing_on_vessels": $onv},
            "data": {"xview3": {"scenes": "$WORK/world/train", "labels": "$WORK/world/train/labels.csv", "positive_ratio": 0.85}}}}
 CFG

@@ -117,6 +117,18 @@ done
 cmp "$T/id_noctx/sA.fishing.tif" "$T/id_ctx0/sA.fishing.tif" || fail "the fresh context model is not the identity"
 cmp "$T/id_noctx/sA.vessel.tif" "$T/id_ctx0/sA.vessel.tif" || fail "the fresh context model is not the identity (vessel)"
 if cmp -s "$T/id_noctx/sA.length.tif" "$T/id_ctx1/sA.length.tif"; then fail "one step left the context model the identity"; fi
+# train.context_identity false: out_proj keeps the fresh init (as the official nn.Linear's is
+# random), the only tensor that differs from the default fresh model; started from the no-context
+# model it is no longer that model
+sed 's|"seed": 5,|"seed": 5, "context_identity": false,|' "$T/cfg.json" > "$T/cid.json"
+$XT train -c "$T/cid.json" -q --steps 0 -o "$T/cid0.safetensors" > /dev/null || fail "context_identity false"
+python3 tests/st_diff.py "$T/fresh.safetensors" "$T/cid0.safetensors" | grep -v '^same ' > "$T/cid.diff"
+[ "$(cat "$T/cid.diff")" = "diff context_model.out_proj.weight" ] || fail "context_identity false changed: $(cat "$T/cid.diff")"
+grep -aEq 'context_identity.{0,2}: false' "$T/cid0.safetensors" || fail "the checkpoint does not keep context_identity"
+$XT train -c "$T/cid.json" -q --steps 0 --init "$T/noctx.safetensors" -o "$T/cidn.safetensors" > /dev/null || fail "context_identity false, --init"
+$XT detect -m "$T/cidn.safetensors" "$T/scenes/sA.tif" -o "$T/id_cidn" --tile 128 --chip --maps -t 2 -q > "$T/id_cidn.log" 2>&1 ||
+    fail "detect with cidn: $(cat $T/id_cidn.log)"
+if cmp -s "$T/id_noctx/sA.fishing.tif" "$T/id_cidn/sA.fishing.tif"; then fail "context_identity false started as the identity"; fi
 # detect --no-context leaves the context model out: the maps of ctx1 with its out_proj zeroed (the
 # context's add is 0), and not those of ctx1; a model without context is refused, nothing written
 python3 - "$T/ctx1.safetensors" "$T/ctx1z.safetensors" <<'PY' || fail "zeroing out_proj"

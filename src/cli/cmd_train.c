@@ -289,8 +289,8 @@ int xt_cmd_train(int argc, char **argv) {
         }
         if (xt_xview_data_parse(xt_json_get(dj, "xview3"), &xd) || xt_xview_loss_parse(tobj, &lc)) goto fail;
         if (xt_xview_train_run(mcfg, ist, resume != NULL, &o.t, &xd, &lc, &res)) goto fail;
-    } else if (o.t.context_lr_ratio != 1) {
-        xt_error("train", "context_lr_ratio is for the xview model (a classifier has classifier_ratio)");
+    } else if (o.t.context_lr_ratio != 1 || !o.t.context_identity) {
+        xt_error("train", "context_lr_ratio and context_identity are for the xview model (a classifier has classifier_ratio)");
         goto fail;
     } else if (xt_train_run(mcfg, ist, resume != NULL, &o.t, &res)) goto fail;
     xt_progress_end(&tp.pg);

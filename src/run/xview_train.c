@@ -251,9 +251,9 @@ static void state_json(xt_sbuf *b, const xt_train_opts *o, const xt_xview_data_s
                        int64_t step) {
     xt_sbuf_printf(b, "{\"step\": %lld, \"img_size\": %d, \"batch\": %d, \"augment\": %s, \"warmup\": %d, "
                       "\"save_every\": %d, \"steps\": %.17g, \"epochs\": %.17g, \"lr\": %.17g, \"min_lr_ratio\": %.17g, "
-                      "\"weight_decay\": %.17g, \"clip\": %.17g, \"seed\": %.17g, \"context_lr_ratio\": %.17g, \"data\": ",
+                      "\"weight_decay\": %.17g, \"clip\": %.17g, \"seed\": %.17g, \"context_lr_ratio\": %.17g, \"context_identity\": %s, \"data\": ",
                    (long long)step, o->img_size, o->batch, o->augment ? "true" : "false", o->warmup, o->save_every, o->steps,
-                   o->epochs, o->lr, o->min_lr_ratio, o->wd, o->clip, o->seed, o->context_lr_ratio);
+                   o->epochs, o->lr, o->min_lr_ratio, o->wd, o->clip, o->seed, o->context_lr_ratio, o->context_identity ? "true" : "false");
     xt_xview_data_json(b, d);
     xt_sbuf_printf(b, ", \"loss\": {\"weights\": {\"vessel\": %.9g, \"fishing\": %.9g, \"center\": %.9g, \"length\": %.9g}, "
                       "\"combo\": {\"bce\": %.9g, \"focal\": %.9g, \"dice\": %.9g}, \"fishing_on_vessels\": %s}}",
@@ -318,7 +318,7 @@ int xt_xview_train_run(const xt_json *mcfg, xt_st *from, int resume, const xt_tr
     else {
         xt_params_init(&P, seed);
         he_decoder(&P);
-        identity_context(&P);
+        if (o->context_identity) identity_context(&P);
         if (from && xt_params_load_partial(&P, from, &res->init)) goto done;
         if (from && o->on_init) o->on_init(from->path, &res->init);
     }

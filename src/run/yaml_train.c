@@ -423,7 +423,7 @@ static int check_json_keys(const xt_json *j, const char *path) {
                                        "epochs", "lr", "min_lr_ratio", "weight_decay", "clip", "grad_ratio", "seed",
                                        "warmup_epochs", "mean", "std", "scale", "nodata", "transform", "interpolation",
                                        "categories", "label_map", "supercategories", "loss", "optimizer", "momentum",
-                                       "nesterov", "eps", "betas", "classifier_ratio", "context_lr_ratio", "freeze_epochs", "val_every",
+                                       "nesterov", "eps", "betas", "classifier_ratio", "context_lr_ratio", "context_identity", "freeze_epochs", "val_every",
                                        "val_every_epochs", "metrics", "plot",
                                        "rrc", "rrc_scale", "rrc_ratio", "hflip", "color_jitter", "auto_augment", "reprob",
                                        "remode", "recount", "mixup", "cutmix", "cutmix_minmax", "mixup_prob",

@@ -280,6 +280,8 @@ typedef struct {
     xt_optim_cfg optim;                  // optimizer, momentum, nesterov, betas, eps (its weight_decay: wd)
     double classifier_ratio;             // lr x this for the classifier group (xt_optim_is_classifier): official 1
     double context_lr_ratio;             // xview: lr x this for context_model.* (not official; 1)
+    int context_identity;                // xview, from scratch: context_model.out_proj starts at zero, the context
+                                         // block the identity (1, not official) or at the fresh init like every weight (0)
     double freeze_epochs;                // the region encoder (encoder.*) gets no update for this many epochs of steps
     int val_every;                       // validate on val every N steps (0: no)
     double val_every_epochs;             // ... and/or every N epochs of steps (official train.test_every; 0: no)

@@ -39,7 +39,7 @@ void xt_train_opts_default(xt_train_opts *o) {
     memset(o, 0, sizeof *o);
     o->batch = 8, o->augment = 1, o->epochs = 1, o->lr = 1e-4, o->min_lr_ratio = 0.01, o->wd = 1e-4;
     o->clip = 1.0, o->grad_ratio = 1.0, o->stop_after = -1, o->steps = -1; // steps < 0: from epochs
-    o->classifier_ratio = 1, o->context_lr_ratio = 1;
+    o->classifier_ratio = 1, o->context_lr_ratio = 1, o->context_identity = 1;
     xt_optim_default(&o->optim);
     o->mix.prob = 1, o->mix.switch_prob = 0.5; // timm Mixup's defaults
     xt_data_opts_default(&o->dopt);
@@ -91,6 +91,7 @@ int xt_train_opts_parse(const xt_json *j, xt_train_opts *o) {
         xt_json_num(j, "warmup_epochs", o->warmup_epochs, &o->warmup_epochs) ||
         xt_json_num(j, "classifier_ratio", o->classifier_ratio, &o->classifier_ratio) ||
         xt_json_num(j, "context_lr_ratio", o->context_lr_ratio, &o->context_lr_ratio) ||
+        xt_json_bool(j, "context_identity", o->context_identity, &o->context_identity) ||
         xt_json_num(j, "freeze_epochs", o->freeze_epochs, &o->freeze_epochs) ||
         xt_json_int(j, "val_every", o->val_every, &o->val_every) ||
         xt_json_num(j, "val_every_epochs", o->val_every_epochs, &o->val_every_epochs) || optim_parse(j, &o->optim))
