@@ -87,7 +87,7 @@ one() { # one() VARIANT SEED: train, detect, score
     cat "$d/result.txt"
 }
 evaluate() { # evaluate() DIR NAME SEED DET PRED SCORE [FLAGS]: detect the test scenes, score, a result line
-    d=$1 det=$1/$4 pred=$1/$5 score=$1/$6 flags=$7
+    d=$1 det=$1/$4 pred=$1/$5 score=$1/$6 flags=$7 err=$1/${6%.json}.err
     rm -rf "$det"
     [ "$ROTATE" = 0 ] && flags="$flags --no-rotate"
     for sc in $(ls -d "$WORK"/world/test/*/ | head -n "$SCORE_SCENES"); do
@@ -98,8 +98,8 @@ evaluate() { # evaluate() DIR NAME SEED DET PRED SCORE [FLAGS]: detect the test 
     for f in "$det"/*.csv; do
         if [ $first = 1 ]; then cat "$f"; first=0; else tail -n +2 "$f"; fi
     done > "$pred"
-    "$XT" score --inference "$pred" --labels "$WORK/world/test/labels_scored.csv" --shore-root "$WORK/world/test/shoreline" -o "$score" > /dev/null 2> "$d/score.err" ||
-        printf '{"error": "%s"}' "$(head -c 200 "$d/score.err")" > "$score"
+    "$XT" score --inference "$pred" --labels "$WORK/world/test/labels_scored.csv" --shore-root "$WORK/world/test/shoreline" -o "$score" > /dev/null 2> "$err" ||
+        printf '{"error": "%s"}' "$(head -c 200 "$err")" > "$score"
     echo "$2 seed $3: $(cat "$score")  $(python3 "$TOOLS/fishing_auc.py" "$pred" "$WORK/world/test/labels_scored.csv")"
 }
 if [ "${1:-}" = --one ]; then one "$2" "$3"; exit; fi

@@ -20,6 +20,12 @@ int main(void) {
     CHECK(xt_json_int(j, "c", 0, &a) == -1 && strstr(xt_error_buffer(), "'c' must be a number"));
     double f;
     CHECK(xt_json_num(j, "f", 2.0, &f) == 0 && f == 2.0);         // null -> default
+    // the setters through xt_json_get_mut: a present key replaced, an absent one appended
+    xt_json *d = xt_json_get_mut(j, "d");
+    CHECK(d && d == xt_json_get(j, "d") && xt_json_get_mut(j, "zz") == NULL && xt_json_get_mut(d, "e")->type == XT_JSON_BOOL);
+    xt_json_set_bool(d, "e", 0);
+    xt_json_set_str(d, "g", "h");
+    CHECK(d->n == 2 && xt_json_bool(d, "e", 1, &bl) == 0 && bl == 0 && !strcmp(xt_json_str(d, "g", ""), "h"));
     xt_json_free(j);
 
     // non-integer where an integer is needed

@@ -211,12 +211,12 @@ int xt_cmd_detect(int argc, char **argv) {
     }
     if (no_context) { // the context_model.* tensors stay in the file, unread
         int on = 0;
-        const xt_json *xl = xt_json_get(cfg, "xl_context");
+        xt_json *xl = xt_json_get_mut(cfg, "xl_context");
         if (xt_json_bool(xl, "enabled", 0, &on) || !on) {
             xt_error("detect", "--no-context: %s has no context model (xl_context.enabled is not true)", model);
             goto fail;
         }
-        xt_json_set_bool((xt_json *)xl, "enabled", 0); // xl is a node of cfg, which is ours
+        xt_json_set_bool(xl, "enabled", 0);
     }
     if (xt_config_apply_precision(cfg, precision) || !(m = xt_xview_new(st, cfg))) { xt_error_in_file(model); goto fail; }
     if (list) { // the model is loaded once for every scene

@@ -89,6 +89,7 @@ typedef struct xt_json {
 xt_json *xt_json_parse(const char *text, size_t len, const char *what); // NULL + error
 void xt_json_free(xt_json *j);
 const xt_json *xt_json_get(const xt_json *obj, const char *key); // NULL if absent / not object
+xt_json *xt_json_get_mut(xt_json *obj, const char *key);         // the same, in a tree the caller may change
 // Sets obj[key] to the string val / the bool val (replacing a present value, else appending the key).
 void xt_json_set_str(xt_json *obj, const char *key, const char *val);
 void xt_json_set_bool(xt_json *obj, const char *key, int val);

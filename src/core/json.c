@@ -220,6 +220,8 @@ const xt_json *xt_json_get(const xt_json *obj, const char *key) {
     return NULL;
 }
 
+xt_json *xt_json_get_mut(xt_json *obj, const char *key) { return (xt_json *)xt_json_get(obj, key); }
+
 static void set_node(xt_json *obj, const char *key, xt_json *v) {
     XT_ASSERT(obj && obj->type == XT_JSON_OBJ);
     for (int i = obj->n - 1; i >= 0; i--) // the last duplicate is the one xt_json_get reads
