@@ -92,11 +92,10 @@ $XT make-scene "$T/gr" --size 2048x2048 --scenes 2 --seed 9 --rule grounds --den
     fail "make-scene --rule grounds: $(cat "$T/err")"
 [ -e "$T/gr/ports.csv" ] && fail "the grounds world wrote ports.csv"
 python3 - "$T/gr/labels.csv" <<'PY' || fail "grounds rule"
-import csv, math, sys
-v = {}
-for r in csv.DictReader(open(sys.argv[1])):
-    if r["is_vessel"] == "True":
-        v.setdefault(r["scene_id"], []).append(((int(r["detect_scene_row"]), int(r["detect_scene_column"])), r["is_fishing"] == "True"))
+import math, sys
+sys.path.insert(0, "tests")
+from world_labels import vessels
+v = vessels(sys.argv[1])
 n = {"fishing": 0, "other": 0}
 seen = 0
 for ships in v.values():
@@ -118,11 +117,10 @@ PY
 $XT make-scene "$T/ln" --size 2048x2048 --scenes 2 --seed 9 --rule lanes --density 1 > /dev/null 2> "$T/err" ||
     fail "make-scene --rule lanes: $(cat "$T/err")"
 python3 - "$T/ln/labels.csv" <<'PY' || fail "lanes rule"
-import csv, math, sys
-v = {}
-for r in csv.DictReader(open(sys.argv[1])):
-    if r["is_vessel"] == "True":
-        v.setdefault(r["scene_id"], []).append(((int(r["detect_scene_row"]), int(r["detect_scene_column"])), r["is_fishing"] == "True"))
+import math, sys
+sys.path.insert(0, "tests")
+from world_labels import vessels
+v = vessels(sys.argv[1])
 n = {"fishing": 0, "other": 0}
 for ships in v.values():
     for p, f in ships:
