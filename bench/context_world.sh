@@ -23,6 +23,7 @@
 # PORT_GAP [320]: the worlds' scene count (training), harbour / fleet density and, for the port,
 # grounds and lanes rules, xt make-scene --port-gap;
 # CONTEXT_LR_RATIO [1]: the variants' lr multiplier for the context model (not official);
+# COMBO_FISHING [COMBO]: the fishing mask's own Combo weights (train.loss.combo_fishing, JSON);
 # CONTEXT_IDENTITY [1]: 0 starts the context model's out_proj at the fresh init instead of zero
 # (train.context_identity false; from scratch only: --init loads the base);
 # WEIGHTS [{"fishing": FISHING}]: the variants' loss weights, JSON (e.g. only the fishing term).
@@ -38,9 +39,9 @@ BATCH=${BATCH:-2} LR=${LR:-3e-3} FISHING=${FISHING:-2} JOBS=${JOBS:-2} NICE=${NI
 COMBO=${COMBO:-'{"bce": 1, "focal": 3, "dice": 1}'} BASE_STEPS=${BASE_STEPS:-0} BASE_CROP=${BASE_CROP:-128} BASE_BATCH=${BASE_BATCH:-8}
 RULE=${RULE:-fleets} TEST_SCENES=${TEST_SCENES:-2} TILE=${TILE:-$CROP} OVERLAP=${OVERLAP:-10}
 SCORE_SCENES=${SCORE_SCENES:-$TEST_SCENES} ROTATE=${ROTATE:-1} FISHING_ON_VESSELS=${FISHING_ON_VESSELS:-0}
-TRAIN_SCENES=${TRAIN_SCENES:-6} DENSITY=${DENSITY:-1} PORT_GAP=${PORT_GAP:-320} CONTEXT_LR_RATIO=${CONTEXT_LR_RATIO:-1} CONTEXT_IDENTITY=${CONTEXT_IDENTITY:-1}
+TRAIN_SCENES=${TRAIN_SCENES:-6} DENSITY=${DENSITY:-1} PORT_GAP=${PORT_GAP:-320} CONTEXT_LR_RATIO=${CONTEXT_LR_RATIO:-1} CONTEXT_IDENTITY=${CONTEXT_IDENTITY:-1} COMBO_FISHING=${COMBO_FISHING:-$COMBO}
 WEIGHTS=${WEIGHTS:-"{\"fishing\": $FISHING}"}
-export CONTEXT_LR_RATIO CONTEXT_IDENTITY WEIGHTS XT TOOLS WORK SEEDS VARIANTS JOBS STEPS CROP BATCH LR FISHING COMBO NICE BASE_STEPS BASE_CROP BASE_BATCH RULE TEST_SCENES TILE OVERLAP SCORE_SCENES ROTATE FISHING_ON_VESSELS TRAIN_SCENES DENSITY PORT_GAP
+export CONTEXT_LR_RATIO CONTEXT_IDENTITY COMBO_FISHING WEIGHTS XT TOOLS WORK SEEDS VARIANTS JOBS STEPS CROP BATCH LR FISHING COMBO NICE BASE_STEPS BASE_CROP BASE_BATCH RULE TEST_SCENES TILE OVERLAP SCORE_SCENES ROTATE FISHING_ON_VESSELS TRAIN_SCENES DENSITY PORT_GAP
 mkdir -p "$WORK"
 cd "$WORK"
 gap=
@@ -52,8 +53,8 @@ ids=$(ls -d world/test/*/ | head -n "$SCORE_SCENES" | xargs -n 1 basename | tr '
 { head -1 world/test/labels.csv; grep -E "$ids" world/test/labels.csv; } > world/test/labels_scored.csv.$$
 mv world/test/labels_scored.csv.$$ world/test/labels_scored.csv # atomic: the --one runs do this at once
 
-config() { # config() DIR VARIANT SEED CROP BATCH STEPS WEIGHTS COMBO [ON_VESSELS [CONTEXT_LR_RATIO]]: DIR/config.json
-    d=$1 v=$2 s=$3 crop=$4 batch=$5 steps=$6 weights=$7 combo=$8 onv=false clr=${10:-1} cid=true
+config() { # config() DIR VARIANT SEED CROP BATCH STEPS WEIGHTS COMBO [ON_VESSELS [CONTEXT_LR_RATIO [COMBO_FISHING]]]: DIR/config.json
+    d=$1 v=$2 s=$3 crop=$4 batch=$5 steps=$6 weights=$7 combo=$8 onv=false clr=${10:-1} cfish=${11:-$8} cid=true
     [ "${9:-0}" = 1 ] && onv=true
     [ "$CONTEXT_IDENTITY" = 0 ] && cid=false
     if [ "$v" = ctx ]; then xl='{"enabled": true, "hidden_size": 128, "n_layer": 2, "mlp_ratio": 2}'; else xl='{"enabled": false}'; fi
@@ -63,7 +64,7 @@ config() { # config() DIR VARIANT SEED CROP BATCH STEPS WEIGHTS COMBO [ON_VESSEL
            "decoder_filters": [16, 24, 32, 48], "last_upsample_filters": 8,
            "xl_context": $xl},
  "train": {"img_size": $crop, "batch": $batch, "steps": $steps, "lr": $LR, "warmup": 50, "min_lr_ratio": 0.05, "seed": $s, "context_lr_ratio": $clr, "context_identity": $cid,
-           "loss": {"weights": $weights, "combo": $combo, "fishing_on_vessels": $onv},
+           "loss": {"weights": $weights, "combo": $combo, "combo_fishing": $cfish, "fishing_on_vessels": $onv},
            "data": {"xview3": {"scenes": "$WORK/world/train", "labels": "$WORK/world/train/labels.csv", "positive_ratio": 0.85}}}}
 CFG
 }
@@ -76,7 +77,7 @@ base() { # base() SEED: the shared no-context detector of one seed
 one() { # one() VARIANT SEED: train, detect, score
     v=$1 s=$2 d=$WORK/run_${v}_s$2
     mkdir -p "$d"
-    config "$d" "$v" "$s" "$CROP" "$BATCH" "$STEPS" "$WEIGHTS" "$COMBO" "$FISHING_ON_VESSELS" "$CONTEXT_LR_RATIO"
+    config "$d" "$v" "$s" "$CROP" "$BATCH" "$STEPS" "$WEIGHTS" "$COMBO" "$FISHING_ON_VESSELS" "$CONTEXT_LR_RATIO" "$COMBO_FISHING"
     init=
     [ "$BASE_STEPS" -gt 0 ] && init="--init $WORK/base_s$s/model.safetensors"
     [ -f "$d/model.safetensors" ] || nice -n "$NICE" "$XT" train -c "$d/config.json" $init -t 1 -q -o "$d/model.safetensors" > "$d/train.log" 2>&1

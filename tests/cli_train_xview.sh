@@ -58,6 +58,18 @@ onv=$(grep "^step 1/1 " "$T/onv.err" | sed 's/.*loss \([0-9.]*\).*/\1/')
 echo "step 1 loss: official targets $first, fishing on vessels only $onv"
 [ -n "$onv" ] && [ "$onv" != "$first" ] || fail "fishing_on_vessels left the loss at $first"
 grep -aEq 'fishing_on_vessels.{0,2}: true' "$T/onv.safetensors" || fail "the checkpoint does not keep fishing_on_vessels"
+# train.loss.combo_fishing: the fishing mask's own Combo weights (here without Dice); kept in the
+# checkpoint, so a resume trains with them; a negative weight is refused
+sed 's|"seed": 5,|"seed": 5, "loss": {"combo_fishing": {"dice": 0}},|' "$T/cfg.json" > "$T/cf.json"
+$XT train -c "$T/cf.json" -t 2 --steps 1 -o "$T/cf.safetensors" > /dev/null 2> "$T/cf.err" || fail "combo_fishing: $(cat $T/cf.err)"
+cf=$(grep "^step 1/1 " "$T/cf.err" | sed 's/.*loss \([0-9.]*\).*/\1/')
+echo "step 1 loss: official $first, no Dice on the fishing mask $cf"
+[ -n "$cf" ] && [ "$cf" != "$first" ] || fail "combo_fishing left the loss at $first"
+grep -aEq 'combo_fishing.{0,4}: [{].{0,4}bce.{0,4}: 1, .{0,4}focal.{0,4}: 3, .{0,4}dice.{0,4}: 0[}]' "$T/cf.safetensors" ||
+    fail "the checkpoint does not keep combo_fishing"
+sed 's|"seed": 5,|"seed": 5, "loss": {"combo_fishing": {"dice": -1}},|' "$T/cfg.json" > "$T/cfn.json"
+$XT train -c "$T/cfn.json" -t 2 --steps 1 -o "$T/x.safetensors" > /dev/null 2> "$T/cfn.err" && fail "a negative Combo weight was accepted"
+grep -q "combo_fishing: dice -1 must be in \[0, 1e6\]" "$T/cfn.err" || fail "combo_fishing error: $(cat "$T/cfn.err")"
 # --context-lr-ratio (not official): 0 leaves every context_model tensor at its initial value while
 # the rest trains; 1 is the default run (the same bytes as without the flag); kept for a resume
 $XT train -c "$T/cfg.json" -t 2 -q --steps 0 -o "$T/init.safetensors" > /dev/null || fail "steps 0 (init)"

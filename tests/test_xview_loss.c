@@ -55,10 +55,13 @@ static void golden_case(void) {
 // FD: 4 maps of N pixels; targets with ignores, vessels, negative lengths
 enum { N = 96 };
 static float O[4][N], T4[4][N], G[4][N];
-static const xt_xview_loss_cfg unit = {{1, 1, 1, 1}, {1, 3, 1}, 0}; // Center/Length visible to FD
+static const xt_xview_loss_cfg unit = {{1, 1, 1, 1}, {{1, 3, 1}, {1, 3, 1}}, 0}; // Center/Length visible to FD
+// the fishing mask's own Combo weights (train.loss.combo_fishing): no Dice, another Focal weight
+static const xt_xview_loss_cfg own = {{1, 1, 1, 1}, {{1, 3, 1}, {1, 0.5f, 0}}, 0};
+static const xt_xview_loss_cfg *fd_cfg = &unit;
 static double f_loss(void) {
     const float *o[4] = {O[0], O[1], O[2], O[3]}, *t[4] = {T4[0], T4[1], T4[2], T4[3]};
-    return xt_xview_loss(&unit, o, t, N, NULL, NULL);
+    return xt_xview_loss(fd_cfg, o, t, N, NULL, NULL);
 }
 
 int main(void) {
@@ -82,6 +85,12 @@ int main(void) {
     FD_CHECK(O[1], N, f_loss, G[1], 1e-3, 2e-3, "combo fishing");
     FD_CHECK(O[2], N, f_loss, G[2], 1e-3, 2e-3, "center");
     FD_CHECK(O[3], N, f_loss, G[3], 1e-3, 2e-3, "length");
+    xt_xview_loss_terms U;
+    fd_cfg = &own;
+    xt_xview_loss(&own, o, t, N, g, &U);
+    CHECK(U.combo[0] == T.combo[0] && U.parts[1][2] == T.parts[1][2]); // the vessel mask's Combo as before
+    CHECK(fabs(U.combo[1] - (U.parts[1][0] + 0.5 * U.parts[1][1])) < 1e-12 && fabs(U.combo[1] - T.combo[1]) > 1e-3);
+    FD_CHECK(O[1], N, f_loss, G[1], 1e-3, 2e-3, "combo fishing, its own weights");
     // Dice constant below denominator 5, Length 0 without t >= 0, NaN with only zero lengths (bug 22)
     for (int i = 0; i < N; i++) O[0][i] = -20, T4[0][i] = 0, T4[3][i] = -1;
     xt_xview_loss(NULL, o, t, N, g, &T);

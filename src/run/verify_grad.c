@@ -163,7 +163,7 @@ static int xview_loss_cfg(const xt_json *cfg, xt_xview_loss_cfg *c) {
         if (k < 2 && pw) {
             double b = 1, f = 3, d = 1;
             if (xt_json_num(pw, "bce", 1, &b) || xt_json_num(pw, "focal", 3, &f) || xt_json_num(pw, "dice", 1, &d)) return -1;
-            c->combo[0] = (float)b, c->combo[1] = (float)f, c->combo[2] = (float)d;
+            c->combo[k][0] = (float)b, c->combo[k][1] = (float)f, c->combo[k][2] = (float)d;
         }
     }
     return 0;

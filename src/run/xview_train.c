@@ -124,17 +124,27 @@ int xt_xview_loss_parse(const xt_json *train, xt_xview_loss_cfg *c) {
     *c = xt_xview_loss_official;
     const xt_json *l = train ? xt_json_get(train, "loss") : NULL;
     if (!l) return 0;
-    double w[4], k[3];
+    double w[4], k[2][3];
     const char *wn[4] = {"vessel", "fishing", "center", "length"}, *kn[3] = {"bce", "focal", "dice"};
-    const xt_json *wj = xt_json_get(l, "weights"), *kj = xt_json_get(l, "combo");
+    // "combo" sets both masks' Combo weights; "combo_fishing" (the official mask_fishing term's own
+    // params.weights) then overrides the fishing mask's
+    const xt_json *wj = xt_json_get(l, "weights"), *kj = xt_json_get(l, "combo"), *fj = xt_json_get(l, "combo_fishing");
     for (int i = 0; i < 4; i++) w[i] = c->w[i];
-    for (int i = 0; i < 3; i++) k[i] = c->combo[i];
+    for (int i = 0; i < 3; i++) k[0][i] = c->combo[0][i];
     for (int i = 0; wj && i < 4; i++)
         if (xt_json_num(wj, wn[i], w[i], &w[i])) return xt_error_prefix("train.loss.weights");
     for (int i = 0; kj && i < 3; i++)
-        if (xt_json_num(kj, kn[i], k[i], &k[i])) return xt_error_prefix("train.loss.combo");
+        if (xt_json_num(kj, kn[i], k[0][i], &k[0][i])) return xt_error_prefix("train.loss.combo");
+    for (int i = 0; i < 3; i++) k[1][i] = k[0][i];
+    for (int i = 0; fj && i < 3; i++)
+        if (xt_json_num(fj, kn[i], k[1][i], &k[1][i])) return xt_error_prefix("train.loss.combo_fishing");
     for (int i = 0; i < 4; i++) c->w[i] = (float)w[i];
-    for (int i = 0; i < 3; i++) c->combo[i] = (float)k[i];
+    for (int m = 0; m < 2; m++)
+        for (int i = 0; i < 3; i++) {
+            if (!(k[m][i] >= 0 && k[m][i] <= 1e6))
+                return xt_error(m ? "train.loss.combo_fishing" : "train.loss.combo", "%s %g must be in [0, 1e6]", kn[i], k[m][i]);
+            c->combo[m][i] = (float)k[m][i];
+        }
     const xt_json *fv = xt_json_get(l, "fishing_on_vessels");
     if (fv) {
         if (fv->type != XT_JSON_BOOL) return xt_error("train.loss.fishing_on_vessels", "must be true or false");
@@ -256,8 +266,10 @@ static void state_json(xt_sbuf *b, const xt_train_opts *o, const xt_xview_data_s
                    o->epochs, o->lr, o->min_lr_ratio, o->wd, o->clip, o->seed, o->context_lr_ratio, o->context_identity ? "true" : "false");
     xt_xview_data_json(b, d);
     xt_sbuf_printf(b, ", \"loss\": {\"weights\": {\"vessel\": %.9g, \"fishing\": %.9g, \"center\": %.9g, \"length\": %.9g}, "
-                      "\"combo\": {\"bce\": %.9g, \"focal\": %.9g, \"dice\": %.9g}, \"fishing_on_vessels\": %s}}",
-                   lc->w[0], lc->w[1], lc->w[2], lc->w[3], lc->combo[0], lc->combo[1], lc->combo[2],
+                      "\"combo\": {\"bce\": %.9g, \"focal\": %.9g, \"dice\": %.9g}, "
+                      "\"combo_fishing\": {\"bce\": %.9g, \"focal\": %.9g, \"dice\": %.9g}, \"fishing_on_vessels\": %s}}",
+                   lc->w[0], lc->w[1], lc->w[2], lc->w[3], lc->combo[0][0], lc->combo[0][1], lc->combo[0][2],
+                   lc->combo[1][0], lc->combo[1][1], lc->combo[1][2],
                    lc->fishing_on_vessels ? "true" : "false");
 }
 

@@ -23,16 +23,18 @@ double xt_lsce_loss(float *dlogits, const float *logits, const int *label, int B
 double xt_soft_ce_loss(float *dlogits, const float *logits, const float *target, int B, int K);
 // xView3 dense model loss (xview_loss.c): total = w[0] Combo(vessel) + w[1] Combo(fishing) +
 // w[2] Center + w[3] Length over the four (B, 1, H, W) maps (order of xt_xview_map_names);
-// Combo = combo[0] BCE + combo[1] Focal + combo[2] Dice. Official weights: xt_xview_loss_official.
+// Combo = combo[m][0] BCE + combo[m][1] Focal + combo[m][2] Dice for the vessel (m 0) and fishing
+// (m 1) masks (each official loss term has its own params.weights; the *_xl_* yaml give both the
+// same). Official weights: xt_xview_loss_official.
 typedef struct xt_xview_loss_cfg {
-    float w[4], combo[3];
+    float w[4], combo[2][3];
     // Not official (0 there): the fishing target is 255 (ignored) outside the vessel discs, so the
     // fishing term is about the vessels only (docs/detection.md, sixth attempt). The targets are
     // masked where they are painted (xview_train.c load_crop); xt_xview_loss only turns the
     // then-empty term of a crop without vessels into 0 instead of the official NaN.
     int fishing_on_vessels;
 } xt_xview_loss_cfg;
-extern const xt_xview_loss_cfg xt_xview_loss_official; // {1, 2, 3e-7, 2}, {1, 3, 1}
+extern const xt_xview_loss_cfg xt_xview_loss_official; // {1, 2, 3e-7, 2}, {1, 3, 1} for both masks
 typedef struct xt_xview_loss_terms {
     double combo[2], parts[2][3]; // Combo(vessel), Combo(fishing); their (bce, focal, dice)
     double center, length, total;

@@ -7,7 +7,7 @@
 
 #include "train/train.h"
 
-const xt_xview_loss_cfg xt_xview_loss_official = {{1.0f, 2.0f, 3e-7f, 2.0f}, {1.0f, 3.0f, 1.0f}, 0};
+const xt_xview_loss_cfg xt_xview_loss_official = {{1.0f, 2.0f, 3e-7f, 2.0f}, {{1.0f, 3.0f, 1.0f}, {1.0f, 3.0f, 1.0f}}, 0};
 
 // Combo(o, t) over the pixels with t < 200 (255 = ignore): wb BCEWithLogits(mean) + wf Focal +
 // wd Dice; Focal = mean((1 - e^-b)^2 b) with b the per-pixel BCE (gradient through both
@@ -82,9 +82,9 @@ double xt_xview_loss(const xt_xview_loss_cfg *c, const float *const *out, const 
     if (!c) c = &xt_xview_loss_official;
     xt_xview_loss_terms T;
     double p[3];
-    T.combo[0] = combo(dout ? dout[0] : NULL, out[0], tgt[0], n, c->combo, c->w[0], p);
+    T.combo[0] = combo(dout ? dout[0] : NULL, out[0], tgt[0], n, c->combo[0], c->w[0], p);
     memcpy(T.parts[0], p, sizeof p);
-    T.combo[1] = combo(dout ? dout[1] : NULL, out[1], tgt[1], n, c->combo, c->w[1], p);
+    T.combo[1] = combo(dout ? dout[1] : NULL, out[1], tgt[1], n, c->combo[1], c->w[1], p);
     if (c->fishing_on_vessels && isnan(p[0])) // a crop without vessels has no fishing pixel: no term
         T.combo[1] = 0, p[0] = p[1] = p[2] = 0;
     memcpy(T.parts[1], p, sizeof p);
