@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""xview_probe.py MODEL TRAIN_WORLD TEST_WORLD [--bin build/bench/xview_probe] [--work DIR]
+"""xview_probe.py MODEL TRAIN_WORLD TEST_WORLD [--bin build/bench/xview_probe] [--work DIR] [--crops K]
 
 docs/detection.md, "The deepest tokens do carry the ships": linear probes on the 32 x 32 px
 cells of an xView3 context model's deepest level. For every labelled vessel of a world (folder
@@ -8,8 +8,12 @@ random offset (32..224 px from the crop's corner, seeded); build/bench/xview_pro
 context_model.in (level 4) and context_model.out per crop; each cell is labelled empty, lone
 vessel, fleet (fishing) vessel or structure from the labels. A logistic regression (torch, L2
 1e-3, class-balanced) is fitted on TRAIN_WORLD's cells and its ROC AUC printed on both worlds for
-(a) vessel cell vs empty cell and (b) fleet vs lone vessel cell. Needs numpy and torch
-(Debian: python3-numpy, python3-torch).
+(a) vessel cell vs empty cell and (b) fishing vs other vessel cell (fleet vs lone on the fleet
+rule, lone vs lane on the lanes rule). (c) is (b) with the crop's mean token appended to each
+cell's: what a context with uniform attention could read ("how many ships are in view"); (d) a
+one-layer attention probe (torch, trained on the frozen tokens of the crop; 2 heads of 32, its
+own learned cell positions) for (b). --crops K takes K crops per vessel (seeded offsets). Needs
+numpy and torch (Debian: python3-numpy, python3-torch).
 """
 import argparse, csv, os, random, subprocess
 import numpy as np, torch
@@ -18,13 +22,13 @@ S, CELL = 256, 32
 G = S // CELL
 
 
-def crops(world, seed):
+def crops(world, seed, k=1):
     rows = list(csv.DictReader(open(os.path.join(world, "labels.csv"))))
     by_scene = {}
     for r in rows:
         by_scene.setdefault(r["scene_id"], []).append(r)
     rnd, out = random.Random(seed), []
-    for r in rows:
+    for r in [r for r in rows for _ in range(k)]:
         if r["is_vessel"] != "True":
             continue
         sc = r["scene_id"]
@@ -82,13 +86,45 @@ def probe(Xa, ya, Xb, yb):
         return auc((A @ w + b).numpy(), ya), auc((B @ w + b).numpy(), yb)
 
 
+def attention_probe(Fa, la, Fb, lb, steps=1500):
+    """(d): per crop, tokens (G*G, C) -> linear 32 + learned position -> 2-head self-attention
+    (residual) -> per-cell logit; BCE on the vessel cells (fishing = 1), class-balanced; returns
+    the train and test AUC over the vessel cells."""
+    m, s = Fa.reshape(-1, Fa.shape[-1]).mean(0), Fa.reshape(-1, Fa.shape[-1]).std(0) + 1e-6
+    A, B = [torch.tensor(((F - m) / s).reshape(len(F), G * G, -1), dtype=torch.float32) for F in (Fa, Fb)]
+    ya, yb = [torch.tensor(l.reshape(len(l), G * G)) for l in (la, lb)]
+    torch.manual_seed(0)
+    inp, pos = torch.nn.Linear(A.shape[-1], 32), torch.nn.Parameter(torch.zeros(G * G, 32))
+    att, out = torch.nn.MultiheadAttention(32, 2, batch_first=True), torch.nn.Linear(32, 1)
+    ps = list(inp.parameters()) + [pos] + list(att.parameters()) + list(out.parameters())
+    opt = torch.optim.Adam(ps, lr=3e-3, weight_decay=1e-4)
+
+    def run(X):
+        h = inp(X) + pos
+        return out(h + att(h, h, h, need_weights=False)[0]).squeeze(-1)
+
+    va = (ya == 1) | (ya == 2)
+    t = (ya == 2).float()
+    pw = (1 - t[va].mean()) / t[va].mean()
+    for _ in range(steps):
+        opt.zero_grad()
+        lo = run(A)
+        loss = torch.nn.functional.binary_cross_entropy_with_logits(lo[va], t[va], pos_weight=pw)
+        loss.backward()
+        opt.step()
+    with torch.no_grad():
+        vb = (yb == 1) | (yb == 2)
+        return auc(run(A)[va].numpy(), (ya == 2)[va].numpy()), auc(run(B)[vb].numpy(), (yb == 2)[vb].numpy())
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("model"), ap.add_argument("train_world"), ap.add_argument("test_world")
     ap.add_argument("--bin", default="build/bench/xview_probe")
     ap.add_argument("--work", default="/tmp")
+    ap.add_argument("--crops", type=int, default=1)
     args = ap.parse_args()
-    Ls = [crops(args.train_world, 1), crops(args.test_world, 2)]
+    Ls = [crops(args.train_world, 1, args.crops), crops(args.test_world, 2, args.crops)]
     size = {}
     for L in Ls:
         for c in L:
@@ -103,7 +139,15 @@ def main():
         tr, te = probe(Xa, va, Xb, vb)
         print("%-24s vessel vs empty cell:      test AUC %.3f (train %.3f)" % (name, te, tr))
         tr, te = probe(Xa[va], ya[va] == 2, Xb[vb], yb[vb] == 2)
-        print("%-24s fleet vs lone vessel cell: test AUC %.3f (train %.3f; %d / %d cells)" % (name, te, tr, va.sum(), vb.sum()))
+        print("%-24s fishing vs other vessel cell: test AUC %.3f (train %.3f; %d / %d cells)" % (name, te, tr, va.sum(), vb.sum()))
+        # (c) each cell with its crop's mean token: what uniform attention could read
+        Ma = np.repeat(fa[:, k].mean((1, 2)), G * G, 0)
+        Mb = np.repeat(fb[:, k].mean((1, 2)), G * G, 0)
+        Xa2, Xb2 = np.concatenate([Xa, Ma], 1), np.concatenate([Xb, Mb], 1)
+        tr, te = probe(Xa2[va], ya[va] == 2, Xb2[vb], yb[vb] == 2)
+        print("%-24s ... with the crop's mean token: test AUC %.3f (train %.3f)" % (name, te, tr))
+        tr, te = attention_probe(fa[:, k], la, fb[:, k], lb)
+        print("%-24s ... one-layer attention probe:  test AUC %.3f (train %.3f)" % (name, te, tr))
 
 
 if __name__ == "__main__":
