@@ -12,7 +12,8 @@ vessel, fleet (fishing) vessel or structure from the labels. A logistic regressi
 rule, lone vs lane on the lanes rule). (c) is (b) with the crop's mean token appended to each
 cell's: what a context with uniform attention could read ("how many ships are in view"); (d) a
 one-layer attention probe (torch, trained on the frozen tokens of the crop; 2 heads of 32, its
-own learned cell positions) for (b). --crops K takes K crops per vessel (seeded offsets). Needs
+own learned cell positions) for (b). The AUC of a perfect "another vessel in view" reader on
+the same crops is printed first: the ceiling of (b)-(d) on these rules. --crops K takes K crops per vessel (seeded offsets). Needs
 numpy and torch (Debian: python3-numpy, python3-torch).
 """
 import argparse, csv, os, random, subprocess
@@ -67,6 +68,21 @@ def feats(args, L, tag):
 def auc(p, y):
     pos, neg = p[y], p[~y]
     return float((pos[:, None] > neg[None]).mean() + 0.5 * (pos[:, None] == neg[None]).mean())
+
+
+def ceiling(L):
+    """AUC of a perfect "another vessel in view" reader for (b) on the crops L: a vessel cell
+    scores 1 when no vessel outside it lies in the crop (the grounds, fleets and lanes rules
+    mark one class by such neighbours)."""
+    score, fish = [], []
+    for c in L:
+        ves = [(int(o["detect_scene_row"]) - c[2], int(o["detect_scene_column"]) - c[3]) for o in c[5] if o["is_vessel"] == "True"]
+        ves = [(y // CELL, x // CELL) for y, x in ves if 0 <= y < S and 0 <= x < S]
+        for gy, gx in zip(*np.nonzero((c[4] == 1) | (c[4] == 2))):
+            score.append(0.0 if any(v != (gy, gx) for v in ves) else 1.0)
+            fish.append(c[4][gy, gx] == 2)
+    a = auc(np.array(score), np.array(fish))
+    return max(a, 1 - a)  # the rule may mark either class
 
 
 def probe(Xa, ya, Xb, yb):
@@ -131,6 +147,7 @@ def main():
             if c[0] not in size:
                 size[c[0]] = raster_size(c[0])
         clamp_and_label(L, size)
+    print("a perfect 'another vessel in view' reader, fishing vs other vessel cell: AUC %.3f (train crops %.3f)" % (ceiling(Ls[1]), ceiling(Ls[0])))
     (fa, la), (fb, lb) = feats(args, Ls[0], "probe_train"), feats(args, Ls[1], "probe_test")
     for k, name in ((0, "level 4 (context input)"), (1, "context output")):
         Xa, Xb = fa[:, k].reshape(-1, fa.shape[-1]), fb[:, k].reshape(-1, fb.shape[-1])
