@@ -160,11 +160,7 @@ static int xview_loss_cfg(const xt_json *cfg, xt_xview_loss_cfg *c) {
         if (xt_json_num(t, "weight", c->w[k], &w)) return -1;
         c->w[k] = (float)w;
         const xt_json *pw = xt_json_get(xt_json_get(t, "params"), "weights");
-        if (k < 2 && pw) {
-            double b = 1, f = 3, d = 1;
-            if (xt_json_num(pw, "bce", 1, &b) || xt_json_num(pw, "focal", 3, &f) || xt_json_num(pw, "dice", 1, &d)) return -1;
-            c->combo[k][0] = (float)b, c->combo[k][1] = (float)f, c->combo[k][2] = (float)d;
-        }
+        if (k < 2 && pw && xt_xview_combo_parse(pw, "verify: config loss params.weights", c->combo[k])) return -1;
     }
     return 0;
 }

@@ -124,27 +124,18 @@ int xt_xview_loss_parse(const xt_json *train, xt_xview_loss_cfg *c) {
     *c = xt_xview_loss_official;
     const xt_json *l = train ? xt_json_get(train, "loss") : NULL;
     if (!l) return 0;
-    double w[4], k[2][3];
-    const char *wn[4] = {"vessel", "fishing", "center", "length"}, *kn[3] = {"bce", "focal", "dice"};
-    // "combo" sets both masks' Combo weights; "combo_fishing" (the official mask_fishing term's own
-    // params.weights) then overrides the fishing mask's
-    const xt_json *wj = xt_json_get(l, "weights"), *kj = xt_json_get(l, "combo"), *fj = xt_json_get(l, "combo_fishing");
+    double w[4];
+    const char *wn[4] = {"vessel", "fishing", "center", "length"};
+    const xt_json *wj = xt_json_get(l, "weights");
     for (int i = 0; i < 4; i++) w[i] = c->w[i];
-    for (int i = 0; i < 3; i++) k[0][i] = c->combo[0][i];
     for (int i = 0; wj && i < 4; i++)
         if (xt_json_num(wj, wn[i], w[i], &w[i])) return xt_error_prefix("train.loss.weights");
-    for (int i = 0; kj && i < 3; i++)
-        if (xt_json_num(kj, kn[i], k[0][i], &k[0][i])) return xt_error_prefix("train.loss.combo");
-    for (int i = 0; i < 3; i++) k[1][i] = k[0][i];
-    for (int i = 0; fj && i < 3; i++)
-        if (xt_json_num(fj, kn[i], k[1][i], &k[1][i])) return xt_error_prefix("train.loss.combo_fishing");
     for (int i = 0; i < 4; i++) c->w[i] = (float)w[i];
-    for (int m = 0; m < 2; m++)
-        for (int i = 0; i < 3; i++) {
-            if (!(k[m][i] >= 0 && k[m][i] <= 1e6))
-                return xt_error(m ? "train.loss.combo_fishing" : "train.loss.combo", "%s %g must be in [0, 1e6]", kn[i], k[m][i]);
-            c->combo[m][i] = (float)k[m][i];
-        }
+    // "combo" sets both masks' Combo weights; "combo_fishing" (the official mask_fishing term's own
+    // params.weights) then overrides the fishing mask's
+    if (xt_xview_combo_parse(xt_json_get(l, "combo"), "train.loss.combo", c->combo[0])) return -1;
+    memcpy(c->combo[1], c->combo[0], sizeof c->combo[1]);
+    if (xt_xview_combo_parse(xt_json_get(l, "combo_fishing"), "train.loss.combo_fishing", c->combo[1])) return -1;
     const xt_json *fv = xt_json_get(l, "fishing_on_vessels");
     if (fv) {
         if (fv->type != XT_JSON_BOOL) return xt_error("train.loss.fishing_on_vessels", "must be true or false");

@@ -22,8 +22,9 @@ int xt_xview_data_parse(const xt_json *spec, xt_xview_data_spec *d);
 void xt_xview_data_free(xt_xview_data_spec *d);
 // The spec as JSON (what a checkpoint's train_state keeps, resolved paths).
 void xt_xview_data_json(xt_sbuf *b, const xt_xview_data_spec *d);
-// The train object's "loss" {"weights": [vessel, fishing, center, length], "combo": [bce, focal,
-// dice], "fishing_on_vessels": false}; absent keys keep the official values. 0 / -1 + error.
+// The train object's "loss" {"weights": {vessel, fishing, center, length}, "combo": {bce, focal,
+// dice} (both masks), "combo_fishing": {...} (the fishing mask's, over "combo"),
+// "fishing_on_vessels": false}; absent keys keep the official values. 0 / -1 + error.
 int xt_xview_loss_parse(const xt_json *train, xt_xview_loss_cfg *c);
 // The training crops' normalize_band (float32, in place): NoData (< -32760) -> 0, else (dB + 40) / 15.
 void xt_xview_normalize_band(float *b, size_t n);

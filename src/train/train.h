@@ -43,6 +43,9 @@ typedef struct xt_xview_loss_terms {
 // c NULL: official. Returns the total (NaN per bug 22 when a Length target has only zeros).
 double xt_xview_loss(const xt_xview_loss_cfg *c, const float *const *out, const float *const *tgt, size_t n,
                      float *const *dout, xt_xview_loss_terms *terms);
+// One Combo's weights from a JSON object {"bce", "focal", "dice"} (what names it in errors): absent
+// keys keep k's values; each must be in [0, 1e6]. 0 / -1 + error.
+int xt_xview_combo_parse(const xt_json *j, const char *what, float k[3]);
 
 // xView3 training targets (xview_targets.c), painted as the official XviewDataset paints them:
 // one labelled point (scene pixel row/col; NaN = unknown class or length).

@@ -42,6 +42,17 @@ static double combo(float *g, const float *o, const float *t, size_t n, const fl
     return w[0] * bce + w[1] * focal + w[2] * dice;
 }
 
+int xt_xview_combo_parse(const xt_json *j, const char *what, float k[3]) {
+    static const char *kn[3] = {"bce", "focal", "dice"};
+    for (int i = 0; i < 3; i++) {
+        double v;
+        if (xt_json_num(j, kn[i], k[i], &v)) return xt_error_prefix(what);
+        if (!(v >= 0 && v <= 1e6)) return xt_error(what, "%s %g must be in [0, 1e6]", kn[i], v);
+        k[i] = (float)v;
+    }
+    return 0;
+}
+
 // Center: m = (p - t)^2 over all pixels (t >= 0 everywhere); sum of m over m > 0.1 if any, else mean(m).
 static double center(float *g, const float *p, const float *t, size_t n, float scale) {
     size_t above = 0;
