@@ -26,7 +26,9 @@
 # COMBO_FISHING [COMBO]: the fishing mask's own Combo weights (train.loss.combo_fishing, JSON);
 # CONTEXT_IDENTITY [1]: 0 starts the context model's out_proj at the fresh init instead of zero
 # (train.context_identity false; from scratch only: --init loads the base);
-# WEIGHTS [{"fishing": FISHING}]: the variants' loss weights, JSON (e.g. only the fishing term).
+# WEIGHTS [{"fishing": FISHING}]: the variants' loss weights, JSON (e.g. only the fishing term);
+# SWIN [embed 16, depths 1-1-1-1, heads 1-1-2-4, window 16]: the region encoder (model.swin, JSON),
+# for the base and the variants alike.
 # Each context run is scored twice: as trained (ctx) and with its context model left out
 # (ctxoff, xt detect --no-context); ctx - ctxoff is what the context computes at inference.
 set -eu
@@ -41,7 +43,8 @@ RULE=${RULE:-fleets} TEST_SCENES=${TEST_SCENES:-2} TILE=${TILE:-$CROP} OVERLAP=$
 SCORE_SCENES=${SCORE_SCENES:-$TEST_SCENES} ROTATE=${ROTATE:-1} FISHING_ON_VESSELS=${FISHING_ON_VESSELS:-0}
 TRAIN_SCENES=${TRAIN_SCENES:-6} DENSITY=${DENSITY:-1} PORT_GAP=${PORT_GAP:-320} CONTEXT_LR_RATIO=${CONTEXT_LR_RATIO:-1} CONTEXT_IDENTITY=${CONTEXT_IDENTITY:-1} COMBO_FISHING=${COMBO_FISHING:-$COMBO}
 WEIGHTS=${WEIGHTS:-"{\"fishing\": $FISHING}"}
-export CONTEXT_LR_RATIO CONTEXT_IDENTITY COMBO_FISHING WEIGHTS XT TOOLS WORK SEEDS VARIANTS JOBS STEPS CROP BATCH LR FISHING COMBO NICE BASE_STEPS BASE_CROP BASE_BATCH RULE TEST_SCENES TILE OVERLAP SCORE_SCENES ROTATE FISHING_ON_VESSELS TRAIN_SCENES DENSITY PORT_GAP
+SWIN=${SWIN:-'{"embed_dim": 16, "depths": [1, 1, 1, 1], "num_heads": [1, 1, 2, 4], "window_size": 16}'}
+export SWIN CONTEXT_LR_RATIO CONTEXT_IDENTITY COMBO_FISHING WEIGHTS XT TOOLS WORK SEEDS VARIANTS JOBS STEPS CROP BATCH LR FISHING COMBO NICE BASE_STEPS BASE_CROP BASE_BATCH RULE TEST_SCENES TILE OVERLAP SCORE_SCENES ROTATE FISHING_ON_VESSELS TRAIN_SCENES DENSITY PORT_GAP
 mkdir -p "$WORK"
 cd "$WORK"
 gap=
@@ -60,7 +63,7 @@ config() { # config() DIR VARIANT SEED CROP BATCH STEPS WEIGHTS COMBO [ON_VESSEL
     if [ "$v" = ctx ]; then xl='{"enabled": true, "hidden_size": 128, "n_layer": 2, "mlp_ratio": 2}'; else xl='{"enabled": false}'; fi
     cat > "$d/config.json" <<CFG
 {"model": {"kind": "xview", "crop_size": 64, "val_crop_size": $crop, "overlap": 10, "tiling": "chip",
-           "swin": {"embed_dim": 16, "depths": [1, 1, 1, 1], "num_heads": [1, 1, 2, 4], "window_size": 16},
+           "swin": $SWIN,
            "decoder_filters": [16, 24, 32, 48], "last_upsample_filters": 8,
            "xl_context": $xl},
  "train": {"img_size": $crop, "batch": $batch, "steps": $steps, "lr": $LR, "warmup": 50, "min_lr_ratio": 0.05, "seed": $s, "context_lr_ratio": $clr, "context_identity": $cid,
