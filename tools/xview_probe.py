@@ -13,8 +13,12 @@ rule, lone vs lane on the lanes rule). (c) is (b) with the crop's mean token app
 cell's: what a context with uniform attention could read ("how many ships are in view"); (d) a
 one-layer attention probe (torch, trained on the frozen tokens of the crop; 2 heads of 32, its
 own learned cell positions) for (b). The AUC of a perfect "another vessel in view" reader on
-the same crops is printed first: the ceiling of (b)-(d) on these rules. --crops K takes K crops per vessel (seeded offsets). Needs
-numpy and torch (Debian: python3-numpy, python3-torch).
+the same crops is printed first: the ceiling of (b)-(d) on these rules. --crops K takes K crops per vessel (seeded offsets).
+Before the probes, the spread of each tap on the test crops: the rms of its tokens about their
+mean token (over all cells of all crops, and about each crop's own mean token), relative to the
+rms of the tokens. A context model whose input is one constant vector plus a spread of 0.1 %
+gets almost nothing to relate (docs/detection.md, eleventh attempt); --spread stops there
+(a minute, no training crops). Needs numpy and torch (Debian: python3-numpy, python3-torch).
 """
 import argparse, csv, os, random, subprocess
 import numpy as np, torch
@@ -139,6 +143,7 @@ def main():
     ap.add_argument("--bin", default="build/bench/xview_probe")
     ap.add_argument("--work", default="/tmp")
     ap.add_argument("--crops", type=int, default=1)
+    ap.add_argument("--spread", action="store_true", help="print the taps' spread on the test crops and stop")
     args = ap.parse_args()
     Ls = [crops(args.train_world, 1, args.crops), crops(args.test_world, 2, args.crops)]
     size = {}
@@ -148,7 +153,17 @@ def main():
                 size[c[0]] = raster_size(c[0])
         clamp_and_label(L, size)
     print("a perfect 'another vessel in view' reader, fishing vs other vessel cell: AUC %.3f (train crops %.3f)" % (ceiling(Ls[1]), ceiling(Ls[0])))
-    (fa, la), (fb, lb) = feats(args, Ls[0], "probe_train"), feats(args, Ls[1], "probe_test")
+    fb, lb = feats(args, Ls[1], "probe_test")
+    for k, name in ((0, "level 4 (context input)"), (1, "context output")):
+        t = fb[:, k].astype(np.float64)  # crop, y, x, C
+        rms = np.sqrt((t ** 2).mean())
+        over_all = np.sqrt(((t - t.mean((0, 1, 2))) ** 2).mean())
+        in_crop = np.sqrt(((t - t.mean((1, 2), keepdims=True)) ** 2).mean())
+        print("%-24s token rms %.3f; spread about the mean token %.4f (%.2f %%), within a crop %.4f (%.2f %%)"
+              % (name, rms, over_all, 100 * over_all / rms, in_crop, 100 * in_crop / rms))
+    if args.spread:
+        return
+    fa, la = feats(args, Ls[0], "probe_train")
     for k, name in ((0, "level 4 (context input)"), (1, "context output")):
         Xa, Xb = fa[:, k].reshape(-1, fa.shape[-1]), fb[:, k].reshape(-1, fb.shape[-1])
         ya, yb = la.reshape(-1), lb.reshape(-1)
